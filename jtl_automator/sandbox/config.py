@@ -1,0 +1,37 @@
+"""Knobs of the sandbox: credentials it accepts, token lifetimes, limits, page sizes and faults."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class SandboxConfig:
+    """Defaults mirror the real APIs where the reference documents them (e.g. 1800 s access tokens)."""
+
+    # FFN OAuth2 client registered with the sandbox's authorization server.
+    ffn_client_id: str = "sandbox-client"
+    ffn_client_secret: str = "sandbox-client-secret"
+    ffn_initial_refresh_token: str = "def502sandbox-initial-refresh-token"
+    ffn_scopes: tuple[str, ...] = ("ffn.merchant.read", "ffn.merchant.write")
+    access_token_ttl_seconds: int = 1800
+    ffn_default_top: int = 50
+    ffn_max_top: int = 1000
+    ffn_updates_page_size: int = 50
+
+    # Wawi on-premise app registration and API key.
+    wawi_api_key: str = "6f1c2d3e-0000-4000-8000-sandboxwawikey"
+    wawi_app_id: str = "jtl-automator/prefect/v1"
+    wawi_app_version: str = "1.0.0"
+    wawi_license_ok: bool = True
+    wawi_registration_auto_accept: bool = True
+    wawi_default_page_size: int = 100
+    wawi_max_page_size: int = 1000
+
+    # Google Sheets: requests per minute before 429 RESOURCE_EXHAUSTED (Google's per-user default is 60).
+    sheets_requests_per_minute: int = 60
+
+    # Name of a fault profile from jtl_automator.sandbox.faults.PROFILES (or "none").
+    faults: str = "none"
+    seed: int = 42
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,82 @@
+"""The sandbox's in-memory world. Objects are stored exactly as the APIs return them (JSON dicts with
+the APIs' own casing), so fixtures, generated data and responses share one shape.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+JsonObject = dict[str, Any]
+
+
+def iso_now() -> str:
+    """Timestamps the way FFN writes them: ISO-8601 with milliseconds and an offset."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class FfnData:
+    """JTL-FFN merchant account: keyed by the FFN ids."""
+
+    merchant_id: str = "MERC"
+    fulfiller_id: str = "FULF"
+    user_id: str = "46209"
+    products: dict[str, JsonObject] = field(default_factory=dict)  # jfsku -> Product
+    stocks: dict[str, JsonObject] = field(default_factory=dict)  # jfsku -> Stock
+    inbounds: dict[str, JsonObject] = field(default_factory=dict)  # inboundId -> Inbound
+    outbounds: dict[str, JsonObject] = field(default_factory=dict)  # outboundId -> Outbound
+    warehouses: dict[str, JsonObject] = field(default_factory=dict)  # warehouseId -> Warehouse
+    shipping_methods: dict[str, JsonObject] = field(default_factory=dict)  # shippingMethodId -> ShippingMethod
+    # outboundId -> OutboundShippingNotification[] (merchant view)
+    shipping_notifications: dict[str, list[JsonObject]] = field(default_factory=dict)
+
+
+@dataclass
+class WawiData:
+    """JTL-Wawi tenant (v1, PascalCase objects), keyed by the int ids."""
+
+    items: dict[int, JsonObject] = field(default_factory=dict)
+    stocks: list[JsonObject] = field(default_factory=list)  # one row per warehouse/location/batch
+    sales_orders: dict[int, JsonObject] = field(default_factory=dict)
+    line_items: dict[int, list[JsonObject]] = field(default_factory=dict)  # SalesOrderId -> lines
+    customers: dict[int, JsonObject] = field(default_factory=dict)
+    suppliers: dict[int, JsonObject] = field(default_factory=dict)
+    warehouses: dict[int, JsonObject] = field(default_factory=dict)
+    categories: dict[int, JsonObject] = field(default_factory=dict)
+    purchase_orders: dict[int, JsonObject] = field(default_factory=dict)
+    on_hold_reasons: list[JsonObject] = field(default_factory=list)
+    shipping_methods: list[JsonObject] = field(default_factory=list)
+    payment_methods: list[JsonObject] = field(default_factory=list)
+
+
+@dataclass
+class Worksheet:
+    """One tab: a title, a numeric sheetId and a grid of cell values (rows of strings/numbers)."""
+
+    title: str
+    sheet_id: int
+    values: list[list[Any]] = field(default_factory=list)
+    row_count: int = 1000
+    column_count: int = 26
+
+
+@dataclass
+class Spreadsheet:
+    """A Google spreadsheet: its id, title and tabs in order."""
+
+    spreadsheet_id: str
+    title: str
+    worksheets: list[Worksheet] = field(default_factory=list)
+
+
+@dataclass
+class SandboxData:
+    """The whole emulated world; one lock serialises mutations from concurrent requests."""
+
+    ffn: FfnData = field(default_factory=FfnData)
+    wawi: WawiData = field(default_factory=WawiData)
+    spreadsheets: dict[str, Spreadsheet] = field(default_factory=dict)
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)

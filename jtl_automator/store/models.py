@@ -1,0 +1,153 @@
+"""SQLAlchemy 2.0 models of the state database.
+
+Every constraint gets a deterministic name (the naming convention) so that Alembic migrations can
+alter or drop it the same way on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; the store keeps every timestamp in UTC."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: DateTime(timezone=True), dict[str, Any]: JSON}
+
+
+class OAuthToken(Base):
+    """Current OAuth2 token pair of one API account; refresh tokens rotate, so this row is the truth."""
+
+    __tablename__ = "oauth_tokens"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    refresh_token: Mapped[str | None] = mapped_column(Text)
+    access_token: Mapped[str | None] = mapped_column(Text)
+    access_expires_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Watermark(Base):
+    """High-watermark of an incremental sync job (an ISO timestamp or an opaque cursor)."""
+
+    __tablename__ = "watermarks"
+
+    job: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class SideEffect(Base):
+    """Idempotency ledger: one row per side effect key (outbound, email, sheet write ...)."""
+
+    __tablename__ = "side_effects"
+
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # claimed | done | failed
+    result: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    completed_at: Mapped[datetime | None]
+
+
+class InboundCheck(Base):
+    """One verification result of one Inbound Control row; the history answers 'missing since when'."""
+
+    __tablename__ = "inbound_checks"
+    __table_args__ = (Index("ix_inbound_checks_row_key_checked_at", "row_key", "checked_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    sheet: Mapped[str] = mapped_column(String(300))
+    row_key: Mapped[str] = mapped_column(String(300))
+    sku: Mapped[str | None] = mapped_column(String(200))
+    inbound_ref: Mapped[str | None] = mapped_column(String(200))
+    units_expected: Mapped[int | None] = mapped_column(BigInteger)
+    units_received: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(30))
+    note: Mapped[str | None] = mapped_column(Text)
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderLedger(Base):
+    """Where each sales order is on its journey; the key is the Wawi order number."""
+
+    __tablename__ = "order_ledger"
+
+    order_number: Mapped[str] = mapped_column(String(100), primary_key=True)
+    wawi_order_id: Mapped[int | None] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(30), index=True)
+    hold_reason: Mapped[str | None] = mapped_column(Text)
+    outbound_id: Mapped[str | None] = mapped_column(String(100))
+    warehouse_id: Mapped[str | None] = mapped_column(String(100))
+    tracking: Mapped[str | None] = mapped_column(Text)
+    order_date: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OrderEvent(Base):
+    """Append-only journal of one order's journey (imported, held, outbound created, shipped ...)."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    order_number: Mapped[str] = mapped_column(ForeignKey("order_ledger.order_number"), index=True)
+    event: Mapped[str] = mapped_column(String(50))
+    detail: Mapped[dict[str, Any] | None]
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PlanRun(Base):
+    """One execution of a declarative plan workflow."""
+
+    __tablename__ = "plan_runs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # pending | running | completed | failed | cancelled
+    trigger: Mapped[dict[str, Any] | None]
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class PlanStep(Base):
+    """One node of a plan workflow run, with its resolved inputs and output."""
+
+    __tablename__ = "plan_steps"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("plan_runs.id"), index=True)
+    node: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(
+        String(20)
+    )  # pending | running | succeeded | failed | skipped | cancelled
+    inputs: Mapped[dict[str, Any] | None]
+    output: Mapped[dict[str, Any] | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

@@ -1,0 +1,324 @@
+"""The StateStore: one object per process that owns the engine and the few operations flows need.
+
+Both dialects behave the same: on PostgreSQL row locks (``SELECT ... FOR UPDATE``) and
+``INSERT ... ON CONFLICT`` serialise concurrent writers; on SQLite every transaction starts with
+``BEGIN IMMEDIATE`` (one writer at a time, others wait on the busy timeout) in WAL mode.
+Migrations are applied on first use, under an advisory lock on PostgreSQL so that two processes
+starting at once do not race.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from importlib import resources
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, insert, select, text
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from jtl_automator.store.models import InboundCheck, OAuthToken, SideEffect, Watermark, utcnow
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_LOCK_ID = 0x4A544C41  # "JTLA": advisory lock key for migrations on PostgreSQL
+_SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+@dataclass
+class TokenRecord:
+    """Mutable view of one token row, handed out under the row lock and written back on exit."""
+
+    refresh_token: str | None = None
+    access_token: str | None = None
+    access_expires_at: datetime | None = None
+    version: int = 0
+
+    def __repr__(self) -> str:
+        # Tokens never print, even encrypted ones.
+        return f"TokenRecord(version={self.version}, access_expires_at={self.access_expires_at!r})"
+
+
+class ClaimState(StrEnum):
+    """Outcome of claiming a side effect key."""
+
+    NEW = "new"  # first claim: do the side effect, then complete()
+    DONE = "done"  # already done: skip it, reuse the stored result
+    PENDING = "pending"  # claimed before but never completed (crash?): reconcile with the target system
+    FAILED = "failed"  # failed before: may be retried (attempts was incremented)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What ``claim()`` found for a key."""
+
+    key: str
+    state: ClaimState
+    result: dict[str, Any] | None
+    attempts: int
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite drops tzinfo; every datetime leaving the store is UTC-aware."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+def _alembic_config() -> Config:
+    script_location = resources.files("jtl_automator.store") / "migrations"
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    return cfg
+
+
+class StateStore:
+    """Access to the state database. Thread-safe; create one per process and share it."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url
+        self.engine: Engine = self._create_engine(url)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if migrate:
+            self.migrate()
+
+    def __repr__(self) -> str:
+        return f"StateStore({make_url(self.url).render_as_string(hide_password=True)!r})"
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    @staticmethod
+    def _create_engine(url: str) -> Engine:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            return create_engine(url, pool_pre_ping=True, future=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" hook own transaction start (pysqlite's implicit BEGIN is deferred).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
+            if parsed.database not in (None, "", ":memory:"):
+                cur.execute("PRAGMA journal_mode = WAL")
+            cur.execute("PRAGMA foreign_keys = ON")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Any) -> None:
+            # IMMEDIATE takes the write lock up front: no lock upgrades, so no deadlock between writers.
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest migration (idempotent, safe with concurrent processes)."""
+        cfg = _alembic_config()
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_ID})
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    def dispose(self) -> None:
+        """Close pooled connections (tests, end of a CLI command)."""
+        self.engine.dispose()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on error."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def _insert(self, session: Session) -> Any:
+        return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+    # -- OAuth tokens ---------------------------------------------------------------------------
+
+    def read_token(self, name: str) -> TokenRecord | None:
+        """Current token row without locking (for a quick validity check)."""
+        with self.session() as s:
+            row = s.get(OAuthToken, name)
+            if row is None:
+                return None
+            return TokenRecord(
+                row.refresh_token, row.access_token, _aware(row.access_expires_at), row.version
+            )
+
+    @contextmanager
+    def locked_token(self, name: str) -> Iterator[TokenRecord]:
+        """Exclusive, cross-process lock on one token row; changes to the record are saved on exit.
+
+        Refresh tokens are single-use: whoever holds this lock is the only one allowed to spend it,
+        and the rotated token is committed before the lock is released.
+        """
+        with self.session() as s:
+            ins = self._insert(s)
+            s.execute(
+                ins(OAuthToken).values(name=name, version=0, updated_at=utcnow()).on_conflict_do_nothing()
+            )
+            row = s.execute(select(OAuthToken).where(OAuthToken.name == name).with_for_update()).scalar_one()
+            record = TokenRecord(
+                row.refresh_token, row.access_token, _aware(row.access_expires_at), row.version
+            )
+            before = (record.refresh_token, record.access_token, record.access_expires_at)
+            yield record
+            if (record.refresh_token, record.access_token, record.access_expires_at) != before:
+                row.refresh_token = record.refresh_token
+                row.access_token = record.access_token
+                row.access_expires_at = record.access_expires_at
+                row.version = row.version + 1
+                row.updated_at = utcnow()
+                record.version = row.version
+
+    # -- Watermarks -----------------------------------------------------------------------------
+
+    def get_watermark(self, job: str) -> str | None:
+        """Last recorded high-watermark of a job."""
+        with self.session() as s:
+            row = s.get(Watermark, job)
+            return row.value if row else None
+
+    def advance_watermark(self, job: str, value: str) -> str:
+        """Move the watermark forward only (ISO timestamps compare as strings); returns the stored value.
+
+        Two runs finishing out of order can never move it back.
+        """
+        with self.session() as s:
+            ins = self._insert(s)
+            s.execute(
+                ins(Watermark).values(job=job, value=value, updated_at=utcnow()).on_conflict_do_nothing()
+            )
+            row = s.execute(select(Watermark).where(Watermark.job == job).with_for_update()).scalar_one()
+            if value > row.value:
+                row.value = value
+                row.updated_at = utcnow()
+            return row.value
+
+    def reset_watermark(self, job: str, value: str | None) -> None:
+        """Set (or with None delete) a watermark explicitly, e.g. for a backfill."""
+        with self.session() as s:
+            row = s.get(Watermark, job)
+            if value is None:
+                if row is not None:
+                    s.delete(row)
+            elif row is None:
+                s.add(Watermark(job=job, value=value))
+            else:
+                row.value = value
+
+    # -- Idempotency ledger ---------------------------------------------------------------------
+
+    def claim(self, key: str, kind: str, run_id: str | None = None) -> Claim:
+        """Claim a side effect before doing it; the answer says whether to do it, skip it or reconcile."""
+        with self.session() as s:
+            ins = self._insert(s)
+            inserted = s.execute(
+                ins(SideEffect)
+                .values(key=key, kind=kind, status="claimed", attempts=1, run_id=run_id, claimed_at=utcnow())
+                .on_conflict_do_nothing()
+                .returning(SideEffect.key)
+            ).first()
+            if inserted is not None:
+                return Claim(key, ClaimState.NEW, None, 1)
+            row = s.execute(select(SideEffect).where(SideEffect.key == key).with_for_update()).scalar_one()
+            if row.status == "done":
+                return Claim(key, ClaimState.DONE, row.result, row.attempts)
+            row.attempts += 1
+            row.run_id = run_id
+            row.claimed_at = utcnow()
+            state = ClaimState.FAILED if row.status == "failed" else ClaimState.PENDING
+            row.status = "claimed"
+            return Claim(key, state, row.result, row.attempts)
+
+    def complete(self, key: str, result: Mapping[str, Any] | None = None) -> None:
+        """Record that the side effect happened (and what it produced)."""
+        with self.session() as s:
+            row = s.get(SideEffect, key, with_for_update=True)
+            if row is None:
+                raise KeyError(f"side effect {key!r} was never claimed")
+            row.status = "done"
+            row.result = dict(result) if result is not None else None
+            row.error = None
+            row.completed_at = utcnow()
+
+    def fail(self, key: str, error: str) -> None:
+        """Record a failed attempt so a later run may retry it."""
+        with self.session() as s:
+            row = s.get(SideEffect, key, with_for_update=True)
+            if row is None:
+                raise KeyError(f"side effect {key!r} was never claimed")
+            row.status = "failed"
+            row.error = error[:2000]
+
+    def side_effect(self, key: str) -> Claim | None:
+        """Look a key up without claiming it."""
+        with self.session() as s:
+            row = s.get(SideEffect, key)
+            if row is None:
+                return None
+            state = {"done": ClaimState.DONE, "failed": ClaimState.FAILED}.get(row.status, ClaimState.PENDING)
+            return Claim(key, state, row.result, row.attempts)
+
+    # -- Inbound verification results -----------------------------------------------------------
+
+    def record_inbound_checks(self, run_id: str, sheet: str, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Append one result per row (bulk insert); returns the number of rows written."""
+        now = utcnow()
+        payload = [
+            {
+                "run_id": run_id,
+                "sheet": sheet,
+                "row_key": r["row_key"],
+                "sku": r.get("sku"),
+                "inbound_ref": r.get("inbound_ref"),
+                "units_expected": r.get("units_expected"),
+                "units_received": r.get("units_received"),
+                "status": r["status"],
+                "note": r.get("note"),
+                "checked_at": r.get("checked_at", now),
+            }
+            for r in rows
+        ]
+        if not payload:
+            return 0
+        with self.session() as s:
+            s.execute(insert(InboundCheck), payload)
+        return len(payload)
+
+    def inbound_history(self, sheet: str, row_keys: Iterable[str]) -> dict[str, list[tuple[datetime, str]]]:
+        """Per row key, its (checked_at, status) history, oldest first."""
+        keys = list(dict.fromkeys(row_keys))
+        history: dict[str, list[tuple[datetime, str]]] = {k: [] for k in keys}
+        with self.session() as s:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                stmt = (
+                    select(InboundCheck.row_key, InboundCheck.checked_at, InboundCheck.status)
+                    .where(InboundCheck.sheet == sheet, InboundCheck.row_key.in_(chunk))
+                    .order_by(InboundCheck.row_key, InboundCheck.checked_at, InboundCheck.id)
+                )
+                for key, at, status in s.execute(stmt):
+                    history[key].append((_aware(at) or at, status))
+        return history
+
+
+def open_store(url: str | None = None) -> StateStore:
+    """Open the store at ``url`` or ``JTL_DATABASE_URL`` (default: a SQLite file in the working directory)."""
+    if url is None:
+        from jtl_automator.settings import get_settings
+
+        url = get_settings().database_url
+    return StateStore(url)

@@ -1,0 +1,207 @@
+"""The same store behaviour on SQLite and PostgreSQL (the postgres variants carry the marker)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from jtl_automator.store import ClaimState, StateStore
+from jtl_automator.store.models import Base
+
+
+def test_migrations_create_every_model_table_and_are_idempotent(store_url: str) -> None:
+    store = StateStore(store_url)
+    StateStore(store_url).dispose()  # a second open re-runs upgrade: no error, no change
+    tables = set(sa.inspect(store.engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+    assert "alembic_version" in tables
+    with store.engine.connect() as conn:
+        versions = conn.execute(sa.text("select version_num from alembic_version")).scalars().all()
+    assert len(versions) == 1
+    store.dispose()
+
+
+def test_constraint_names_follow_the_convention(store_url: str) -> None:
+    store = StateStore(store_url)
+    pk = sa.inspect(store.engine).get_pk_constraint("side_effects")
+    if store.dialect == "postgresql":  # SQLite does not keep primary key names
+        assert pk["name"] == "pk_side_effects"
+    assert pk["constrained_columns"] == ["key"]
+    store.dispose()
+
+
+def test_token_round_trip_keeps_utc_and_bumps_version(store_url: str) -> None:
+    store = StateStore(store_url)
+    assert store.read_token("ffn") is None
+    expires = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    with store.locked_token("ffn") as rec:
+        assert rec.refresh_token is None and rec.version == 0
+        rec.refresh_token, rec.access_token, rec.access_expires_at = "r1", "a1", expires
+    got = store.read_token("ffn")
+    assert got is not None
+    assert (got.refresh_token, got.access_token, got.access_expires_at, got.version) == (
+        "r1",
+        "a1",
+        expires,
+        1,
+    )
+    with store.locked_token("ffn") as rec:  # unchanged record: no write, no version bump
+        pass
+    assert store.read_token("ffn").version == 1  # type: ignore[union-attr]
+    store.dispose()
+
+
+def test_token_change_is_rolled_back_when_the_block_fails(store_url: str) -> None:
+    store = StateStore(store_url)
+    with store.locked_token("ffn") as rec:
+        rec.refresh_token = "r1"
+    with pytest.raises(RuntimeError), store.locked_token("ffn") as rec:
+        rec.refresh_token = "r2"
+        raise RuntimeError("refresh call failed")
+    assert store.read_token("ffn").refresh_token == "r1"  # type: ignore[union-attr]
+    store.dispose()
+
+
+def test_token_record_repr_hides_tokens(store_url: str) -> None:
+    store = StateStore(store_url)
+    with store.locked_token("ffn") as rec:
+        rec.refresh_token, rec.access_token = "secret-refresh", "secret-access"
+        assert "secret" not in repr(rec)
+    store.dispose()
+
+
+def test_watermark_only_moves_forward(store_url: str) -> None:
+    store = StateStore(store_url)
+    assert store.get_watermark("orders") is None
+    assert store.advance_watermark("orders", "2026-11-20T10:00:00+00:00") == "2026-11-20T10:00:00+00:00"
+    assert store.advance_watermark("orders", "2026-11-19T10:00:00+00:00") == "2026-11-20T10:00:00+00:00"
+    assert store.advance_watermark("orders", "2026-11-21T00:00:00+00:00") == "2026-11-21T00:00:00+00:00"
+    store.reset_watermark("orders", "2026-01-01T00:00:00+00:00")
+    assert store.get_watermark("orders") == "2026-01-01T00:00:00+00:00"
+    store.reset_watermark("orders", None)
+    assert store.get_watermark("orders") is None
+    store.dispose()
+
+
+def test_claim_lifecycle(store_url: str) -> None:
+    store = StateStore(store_url)
+    first = store.claim("outbound:SO-1", "ffn_outbound", run_id="run-1")
+    assert first.state is ClaimState.NEW
+    # A crash before complete(): the next run sees PENDING and must reconcile, not blindly redo.
+    again = store.claim("outbound:SO-1", "ffn_outbound", run_id="run-2")
+    assert again.state is ClaimState.PENDING and again.attempts == 2
+    store.complete("outbound:SO-1", {"outboundId": "MERC02AXEV"})
+    done = store.claim("outbound:SO-1", "ffn_outbound")
+    assert done.state is ClaimState.DONE and done.result == {"outboundId": "MERC02AXEV"}
+    store.claim("mail:SO-2", "email")
+    store.fail("mail:SO-2", "SMTP 451")
+    retry = store.claim("mail:SO-2", "email")
+    assert retry.state is ClaimState.FAILED and retry.attempts == 2
+    assert store.side_effect("missing") is None
+    with pytest.raises(KeyError):
+        store.complete("never-claimed")
+    store.dispose()
+
+
+def test_inbound_history_is_ordered_per_row(store_url: str) -> None:
+    store = StateStore(store_url)
+    t0 = datetime(2026, 11, 20, 8, tzinfo=UTC)
+    rows = [
+        {"row_key": "SKU-1|IN-1", "sku": "SKU-1", "status": "PENDING", "checked_at": t0},
+        {"row_key": "SKU-2|IN-1", "sku": "SKU-2", "status": "MATCH", "checked_at": t0},
+    ]
+    assert store.record_inbound_checks("run-1", "sheet-a", rows) == 2
+    later = [{"row_key": "SKU-1|IN-1", "status": "MISMATCH", "checked_at": t0 + timedelta(days=1)}]
+    store.record_inbound_checks("run-2", "sheet-a", later)
+    store.record_inbound_checks("run-3", "other-sheet", later)
+    history = store.inbound_history("sheet-a", ["SKU-1|IN-1", "SKU-2|IN-1", "SKU-9"])
+    assert history["SKU-1|IN-1"] == [(t0, "PENDING"), (t0 + timedelta(days=1), "MISMATCH")]
+    assert history["SKU-2|IN-1"] == [(t0, "MATCH")]
+    assert history["SKU-9"] == []
+    assert store.record_inbound_checks("run-4", "sheet-a", []) == 0
+    store.dispose()
+
+
+def test_repr_hides_the_database_password() -> None:
+    store = StateStore("postgresql+psycopg2://user:hunter2@db.invalid/x", migrate=False)
+    assert "hunter2" not in repr(store)
+
+
+# -- two processes at once ---------------------------------------------------------------------
+
+
+def _rotate_tokens(url: str, n: int, start: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
+    store = StateStore(url)
+    start.wait()
+    for _ in range(n):
+        with store.locked_token("ffn") as rec:
+            current = int(rec.refresh_token or "0")
+            time.sleep(0.001)  # widen the race window: a lost update would show
+            rec.refresh_token = str(current + 1)
+    store.dispose()
+
+
+def _claim_keys(url: str, keys: list[str], start: mp.synchronize.Event, out: mp.Queue) -> None:  # type: ignore[name-defined, type-arg]
+    store = StateStore(url)
+    start.wait()
+    won = [k for k in keys if store.claim(k, "test").state is ClaimState.NEW]
+    out.put(won)
+    store.dispose()
+
+
+def _advance(url: str, values: list[str], start: mp.synchronize.Event) -> None:  # type: ignore[name-defined]
+    store = StateStore(url)
+    start.wait()
+    for v in values:
+        store.advance_watermark("job", v)
+    store.dispose()
+
+
+def _run_both(target, args_a: tuple, args_b: tuple) -> None:  # type: ignore[no-untyped-def]
+    ctx = mp.get_context("spawn")
+    start = ctx.Event()
+    procs = [ctx.Process(target=target, args=(*a, start)) for a in (args_a, args_b)]
+    for p in procs:
+        p.start()
+    start.set()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_processes_never_lose_a_token_rotation(db: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(f"{db}_url")
+    StateStore(url).dispose()
+    _run_both(_rotate_tokens, (url, 40), (url, 40))
+    assert StateStore(url).read_token("ffn").refresh_token == "80"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_processes_claim_each_key_exactly_once(db: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(f"{db}_url")
+    StateStore(url).dispose()
+    keys = [f"k{i}" for i in range(150)]
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_claim_keys, args=(url, keys, start, out)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    won = out.get(timeout=120) + out.get(timeout=120)
+    for p in procs:
+        p.join(60)
+    assert sorted(won) == sorted(keys)  # every key claimed once, none twice
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_processes_migrating_and_advancing_at_once(db: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(f"{db}_url")  # fresh database: both processes run the migration
+    a = [f"2026-11-{d:02d}T00:00:00+00:00" for d in range(1, 29, 2)]
+    b = [f"2026-11-{d:02d}T00:00:00+00:00" for d in range(2, 29, 2)]
+    _run_both(_advance, (url, a), (url, b))
+    assert StateStore(url).get_watermark("job") == "2026-11-28T00:00:00+00:00"

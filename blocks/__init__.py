@@ -1,0 +1,23 @@
+"""Prefect blocks: credentials and connection settings, each with ``get_client()``.
+
+Register the types with ``prefect block register -m blocks``; create documents from the ``JTL_*``
+environment with ``jtl-automator blocks``.
+"""
+
+from blocks.credentials import (
+    GoogleSheetsCredentials,
+    JtlFfnCredentials,
+    JtlWawiCredentials,
+    SmtpServer,
+    StateDatabase,
+    WebhookEndpoint,
+)
+
+__all__ = [
+    "GoogleSheetsCredentials",
+    "JtlFfnCredentials",
+    "JtlWawiCredentials",
+    "SmtpServer",
+    "StateDatabase",
+    "WebhookEndpoint",
+]

@@ -1,0 +1,358 @@
+"""Credential blocks. Secrets are ``SecretStr``/``SecretDict`` so the UI, the API and reprs mask them.
+
+Each block builds the Prefect-free client of its system (``get_client()``) and can be built from the
+``JTL_*`` environment (``from_settings()``), which is the fallback when a flow gets no block name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import httpx
+from prefect.blocks.core import Block
+from prefect.types import SecretDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from jtl_automator.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.notify.mail import EmailSender
+    from jtl_automator.notify.webhook import WebhookSender
+    from jtl_automator.sheets.gsheets import GoogleSheetsBackend
+    from jtl_automator.store import StateStore
+
+_DOCS = "https://github.com/jtl-automator/jtl-automator#configuration"
+
+
+class StateDatabase(Block):
+    """The state database (tokens, watermarks, idempotency ledger, results).
+
+    Example:
+        ```python
+        from blocks import StateDatabase
+        store = StateDatabase.load("BLOCK_NAME").get_client()
+        ```
+    """
+
+    _block_type_name = "JTL State Database"
+    _block_type_slug = "jtl-state-database"
+    _description = "SQLAlchemy URL of the jtl-automator state database (SQLite or PostgreSQL)."
+    _documentation_url = _DOCS  # type: ignore[assignment]
+
+    url: SecretStr = Field(description="SQLAlchemy URL, e.g. postgresql+psycopg2://user:pw@host/db.")
+
+    def get_client(self) -> StateStore:
+        """Open the store (migrations are applied on first use)."""
+        from jtl_automator.store import StateStore
+
+        return StateStore(self.url.get_secret_value())
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> StateDatabase:
+        """Block from ``JTL_DATABASE_URL``."""
+        settings = settings or get_settings()
+        return cls(url=SecretStr(settings.database_url))
+
+
+class JtlFfnCredentials(Block):
+    """OAuth2 client of the JTL-FFN merchant API.
+
+    The refresh token here only seeds the state database once: FFN refresh tokens are single-use, so
+    the rotated token lives in the state database from the first refresh on.
+
+    Example:
+        ```python
+        from blocks import JtlFfnCredentials
+        ffn = JtlFfnCredentials.load("BLOCK_NAME").get_client(store)
+        ```
+    """
+
+    _block_type_name = "JTL-FFN Credentials"
+    _block_type_slug = "jtl-ffn-credentials"
+    _description = "OAuth2 client credentials of the JTL-FFN (fulfillment network) merchant API."
+    _documentation_url = _DOCS  # type: ignore[assignment]
+
+    base_url: str = Field(
+        default="https://ffn2.api.jtl-software.com/api", description="API root, ending in /api."
+    )
+    token_url: str = Field(
+        default="https://oauth2.api.jtl-software.com/token", description="OAuth2 token URL."
+    )
+    authorize_url: str = Field(
+        default="https://oauth2.api.jtl-software.com/authorize", description="OAuth2 authorization URL."
+    )
+    client_id: str = Field(description="OAuth2 client id.")
+    client_secret: SecretStr = Field(description="OAuth2 client secret.")
+    refresh_token: SecretStr | None = Field(
+        default=None,
+        description="Initial refresh token (spent on first use; rotations go to the state database).",
+    )
+    rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
+
+    @field_validator("base_url", "token_url", "authorize_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    def settings(self) -> Settings:
+        """The block as settings (the client factories take settings)."""
+        return get_settings().model_copy(
+            update={
+                "ffn_base_url": self.base_url,
+                "ffn_token_url": self.token_url,
+                "ffn_authorize_url": self.authorize_url,
+                "ffn_client_id": self.client_id,
+                "ffn_client_secret": self.client_secret,
+                "ffn_refresh_token": self.refresh_token,
+                "ffn_rate_per_second": self.rate_per_second,
+            }
+        )
+
+    def get_client(self, store: StateStore, http: httpx.Client | None = None) -> FfnClient:
+        """FFN client whose tokens rotate through ``store``."""
+        from jtl_automator.clients.ffn.client import FfnClient
+
+        return FfnClient.from_settings(self.settings(), store, http=http)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> JtlFfnCredentials:
+        """Block from the ``JTL_FFN_*`` environment."""
+        s = settings or get_settings()
+        if not s.ffn_client_id or s.ffn_client_secret is None:
+            raise ValueError(
+                "set JTL_FFN_CLIENT_ID and JTL_FFN_CLIENT_SECRET, or pass an FFN credentials block name"
+            )
+        return cls(
+            base_url=s.ffn_base_url,
+            token_url=s.ffn_token_url,
+            authorize_url=s.ffn_authorize_url,
+            client_id=s.ffn_client_id,
+            client_secret=s.ffn_client_secret,
+            refresh_token=s.ffn_refresh_token,
+            rate_per_second=s.ffn_rate_per_second,
+        )
+
+
+class JtlWawiCredentials(Block):
+    """API key of a registered JTL-Wawi REST app (on-premise).
+
+    Example:
+        ```python
+        from blocks import JtlWawiCredentials
+        wawi = JtlWawiCredentials.load("BLOCK_NAME").get_client()
+        ```
+    """
+
+    _block_type_name = "JTL-Wawi Credentials"
+    _block_type_slug = "jtl-wawi-credentials"
+    _description = "Base URL, app id and API key of the JTL-Wawi REST API."
+    _documentation_url = _DOCS  # type: ignore[assignment]
+
+    base_url: str = Field(description="API root, e.g. http://127.0.0.1:5883/api/eazybusiness.")
+    api_key: SecretStr = Field(description="The API key granted at app registration.")
+    app_id: str = Field(default="jtl-automator/prefect/v1", description="The registered AppId (X-AppID).")
+    app_version: str = Field(default="1.0.0", description="The app version (X-AppVersion).")
+    rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    def get_client(self, http: httpx.Client | None = None) -> WawiClient:
+        """Wawi client with this key."""
+        from jtl_automator.clients.wawi.client import WawiClient
+
+        settings = get_settings().model_copy(
+            update={
+                "wawi_base_url": self.base_url,
+                "wawi_api_key": self.api_key,
+                "wawi_app_id": self.app_id,
+                "wawi_app_version": self.app_version,
+                "wawi_rate_per_second": self.rate_per_second,
+            }
+        )
+        return WawiClient.from_settings(settings, http=http)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> JtlWawiCredentials:
+        """Block from the ``JTL_WAWI_*`` environment."""
+        s = settings or get_settings()
+        if s.wawi_api_key is None:
+            raise ValueError(
+                "set JTL_WAWI_API_KEY (see `jtl-automator auth wawi`), or pass a Wawi block name"
+            )
+        return cls(
+            base_url=s.wawi_base_url,
+            api_key=s.wawi_api_key,
+            app_id=s.wawi_app_id,
+            app_version=s.wawi_app_version,
+            rate_per_second=s.wawi_rate_per_second,
+        )
+
+
+class GoogleSheetsCredentials(Block):
+    """A Google service account, given inline (JSON) or as a key file path: exactly one of the two.
+
+    Example:
+        ```python
+        from blocks import GoogleSheetsCredentials
+        sheet = GoogleSheetsCredentials.load("BLOCK_NAME").get_client("1AbC...spreadsheet-id")
+        ```
+    """
+
+    _block_type_name = "Google Sheets Credentials"
+    _block_type_slug = "google-sheets-credentials"
+    _description = "Service-account credentials used to read and write Google Sheets."
+    _documentation_url = _DOCS  # type: ignore[assignment]
+
+    service_account_info: SecretDict | None = Field(default=None, description="The key file's JSON content.")
+    service_account_file: str | None = Field(default=None, description="Path to the key file.")
+    api_url: str | None = Field(
+        default=None, description="Override of https://sheets.googleapis.com (the sandbox uses this)."
+    )
+
+    @field_validator("service_account_info", mode="before")
+    @classmethod
+    def _json_string(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> GoogleSheetsCredentials:
+        if (self.service_account_info is None) == (self.service_account_file is None):
+            raise ValueError("give exactly one of service_account_info or service_account_file")
+        return self
+
+    def info(self) -> dict[str, Any]:
+        """The service-account JSON (read from the file when given as a path)."""
+        if self.service_account_info is not None:
+            return dict(self.service_account_info.get_secret_value())
+        assert self.service_account_file is not None
+        return dict(json.loads(Path(self.service_account_file).expanduser().read_text()))
+
+    def get_client(self, spreadsheet_id: str) -> GoogleSheetsBackend:
+        """Sheets backend for one spreadsheet."""
+        from jtl_automator.sheets.gsheets import GoogleSheetsBackend
+
+        return GoogleSheetsBackend(spreadsheet_id, self.info(), api_url=self.api_url)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> GoogleSheetsCredentials:
+        """Block from ``JTL_GOOGLE_SERVICE_ACCOUNT_JSON`` or ``JTL_GOOGLE_SERVICE_ACCOUNT_FILE``."""
+        s = settings or get_settings()
+        info = (
+            json.loads(s.google_service_account_json.get_secret_value())
+            if s.google_service_account_json
+            else None
+        )
+        return cls(
+            service_account_info=SecretDict(info) if info else None,
+            service_account_file=s.google_service_account_file if info is None else None,
+            api_url=s.sheets_api_url,
+        )
+
+
+class SmtpServer(Block):
+    """An SMTP server to send e-mail through.
+
+    Example:
+        ```python
+        from blocks import SmtpServer
+        mail = SmtpServer.load("BLOCK_NAME").get_client()
+        ```
+    """
+
+    _block_type_name = "SMTP Server"
+    _block_type_slug = "jtl-smtp-server"
+    _description = "SMTP host, port, login and sender address for notification e-mails."
+    _documentation_url = _DOCS  # type: ignore[assignment]
+
+    host: str = Field(description="SMTP host name.")
+    port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    username: str | None = Field(default=None, description="Login name, if the server needs one.")
+    password: SecretStr | None = Field(default=None, description="Login password.")
+    security: Literal["starttls", "ssl", "none"] = Field(
+        default="starttls", description="Transport security."
+    )
+    sender: str = Field(description="The From address.")
+
+    @model_validator(mode="after")
+    def _password_needs_username(self) -> SmtpServer:
+        if self.password is not None and not self.username:
+            raise ValueError("a password needs a username")
+        return self
+
+    def get_client(self) -> EmailSender:
+        """E-mail sender for this server."""
+        from jtl_automator.notify.mail import EmailSender
+
+        return EmailSender(
+            self.host,
+            self.port,
+            self.username,
+            self.password,
+            sender=self.sender,
+            use_tls=self.security == "ssl",
+            starttls=self.security == "starttls",
+        )
+
+
+class WebhookEndpoint(Block):
+    """An HTTP endpoint to notify, with optional bearer, basic or HMAC authentication.
+
+    Example:
+        ```python
+        from blocks import WebhookEndpoint
+        hook = WebhookEndpoint.load("BLOCK_NAME").get_client()
+        ```
+    """
+
+    _block_type_name = "Webhook Endpoint"
+    _block_type_slug = "jtl-webhook-endpoint"
+    _description = "URL, method, headers and authentication of a webhook to call on events."
+    _documentation_url = _DOCS  # type: ignore[assignment]
+
+    url: str = Field(description="The webhook URL.")
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
+        default="POST", description="HTTP method."
+    )
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra (non-secret) headers.")
+    auth: Literal["none", "bearer", "basic", "hmac"] = Field(
+        default="none", description="Authentication scheme."
+    )
+    username: str | None = Field(default=None, description="User for basic authentication.")
+    secret: SecretStr | None = Field(
+        default=None, description="Bearer token, basic-auth password or HMAC signing key."
+    )
+
+    @model_validator(mode="after")
+    def _auth_needs_secret(self) -> WebhookEndpoint:
+        if self.auth != "none" and self.secret is None:
+            raise ValueError(f"auth '{self.auth}' needs a secret")
+        if self.auth == "basic" and not self.username:
+            raise ValueError("basic auth needs a username")
+        return self
+
+    def get_client(self, http: httpx.Client | None = None) -> WebhookSender:
+        """Webhook sender for this endpoint."""
+        from jtl_automator.notify.webhook import BasicAuth, BearerAuth, HmacAuth, WebhookAuth, WebhookSender
+
+        auth: WebhookAuth | None = None
+        if self.secret is not None:
+            if self.auth == "bearer":
+                auth = BearerAuth(self.secret)
+            elif self.auth == "basic":
+                auth = BasicAuth(self.username or "", self.secret)
+            elif self.auth == "hmac":
+                auth = HmacAuth(self.secret)
+        return WebhookSender(http or httpx.Client(timeout=30), self.url, self.method, self.headers, auth)

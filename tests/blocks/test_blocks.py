@@ -1,0 +1,120 @@
+"""Blocks are plain pydantic models: tested without a Prefect server (saving/loading is in tests/flows)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from prefect.blocks.core import Block
+from prefect.testing.standard_test_suites.blocks import BlockStandardTestSuite
+from pydantic import SecretStr, ValidationError
+
+from blocks import (
+    GoogleSheetsCredentials,
+    JtlFfnCredentials,
+    JtlWawiCredentials,
+    SmtpServer,
+    StateDatabase,
+    WebhookEndpoint,
+)
+from jtl_automator.settings import Settings
+
+ALL_BLOCKS = [
+    GoogleSheetsCredentials,
+    JtlFfnCredentials,
+    JtlWawiCredentials,
+    SmtpServer,
+    StateDatabase,
+    WebhookEndpoint,
+]
+
+
+@pytest.mark.parametrize("block", ALL_BLOCKS)
+class TestBlockStandards(BlockStandardTestSuite):
+    """Prefect's own checks for integration blocks; the logo check needs the internet and is skipped."""
+
+    @pytest.fixture
+    def block(self, block: type[Block]) -> type[Block]:  # type: ignore[override]
+        return block
+
+    def test_has_a_valid_image(self, block: type[Block]) -> None:
+        pytest.skip("logo check downloads an image; no internet here and no logo shipped")
+
+
+def test_ffn_block_masks_secrets_and_builds_a_client(sqlite_url: str) -> None:
+    from jtl_automator.store import StateStore
+
+    block = JtlFfnCredentials(
+        client_id="cid",
+        client_secret=SecretStr("s3cret"),
+        refresh_token=SecretStr("r3fresh"),
+        base_url="http://127.0.0.1:1/api/",
+        token_url="http://127.0.0.1:1/oauth2/token",
+    )
+    text = repr(block) + str(block) + json.dumps(block.model_dump(mode="json"))
+    assert "s3cret" not in text and "r3fresh" not in text
+    client = block.get_client(StateStore(sqlite_url))
+    assert client.core.base_url.rstrip("/") == "http://127.0.0.1:1/api"
+
+
+def test_ffn_block_rejects_non_http_urls() -> None:
+    with pytest.raises(ValidationError, match="http"):
+        JtlFfnCredentials(client_id="c", client_secret=SecretStr("s"), base_url="ftp://x")
+
+
+def test_ffn_block_from_settings_needs_client_credentials() -> None:
+    with pytest.raises(ValueError, match="JTL_FFN_CLIENT_ID"):
+        JtlFfnCredentials.from_settings(Settings())
+    block = JtlFfnCredentials.from_settings(Settings(ffn_client_id="c", ffn_client_secret=SecretStr("s")))
+    assert block.client_secret.get_secret_value() == "s"
+
+
+def test_wawi_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="JTL_WAWI_API_KEY"):
+        JtlWawiCredentials.from_settings(Settings())
+    block = JtlWawiCredentials.from_settings(
+        Settings(wawi_api_key=SecretStr("k3y"), wawi_base_url="http://h/api/x")
+    )
+    assert "k3y" not in repr(block)
+    client = block.get_client()
+    assert "k3y" not in repr(client)
+
+
+def test_sheets_block_needs_exactly_one_source(tmp_path: object) -> None:
+    with pytest.raises(ValidationError, match="exactly one"):
+        GoogleSheetsCredentials()
+    with pytest.raises(ValidationError, match="exactly one"):
+        GoogleSheetsCredentials(service_account_info={"a": 1}, service_account_file="/x.json")
+    block = GoogleSheetsCredentials(
+        service_account_info=json.dumps({"client_email": "x@y", "private_key": "PK"})
+    )
+    assert block.info()["client_email"] == "x@y"
+    assert "PK" not in repr(block)
+
+
+def test_webhook_block_auth_rules() -> None:
+    with pytest.raises(ValidationError, match="needs a secret"):
+        WebhookEndpoint(url="https://example.invalid/hook", auth="bearer")
+    with pytest.raises(ValidationError, match="username"):
+        WebhookEndpoint(url="https://example.invalid/hook", auth="basic", secret=SecretStr("pw"))
+    hook = WebhookEndpoint(url="https://example.invalid/hook", auth="hmac", secret=SecretStr("k"))
+    assert hook.get_client() is not None
+
+
+def test_state_database_block_hides_password() -> None:
+    block = StateDatabase(url=SecretStr("postgresql+psycopg2://u:hunter2@db/x"))
+    assert "hunter2" not in repr(block)
+
+
+def test_smtp_block_security_modes() -> None:
+    with pytest.raises(ValidationError, match="username"):
+        SmtpServer(host="mail.invalid", sender="ops@example.invalid", password=SecretStr("pw"))
+    mail = SmtpServer(
+        host="mail.invalid",
+        port=465,
+        security="ssl",
+        sender="ops@example.invalid",
+        username="ops",
+        password=SecretStr("pw"),
+    ).get_client()
+    assert "pw" not in repr(mail)

@@ -7,7 +7,7 @@ Imports are deferred into the commands: ``import prefect`` alone costs seconds, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal, cast
 
 import typer
 
@@ -18,6 +18,90 @@ sandbox_app = typer.Typer(
 db_app = typer.Typer(no_args_is_help=True, help="The state database.")
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(db_app, name="db")
+run_app = typer.Typer(
+    no_args_is_help=True, help="Run a flow now (ephemeral Prefect API unless PREFECT_API_URL is set)."
+)
+auth_app = typer.Typer(no_args_is_help=True, help="One-time authorisation with JTL-FFN and JTL-Wawi.")
+app.add_typer(run_app, name="run")
+app.add_typer(auth_app, name="auth")
+
+
+def _echo_json(value: object) -> None:
+    import json
+
+    typer.echo(json.dumps(value, indent=2, default=str))
+
+
+@run_app.command("inbound-verification")
+def run_inbound_verification(
+    sheet: Annotated[str, typer.Option(help="Google spreadsheet id or path of an .xlsx workbook.")],
+    worksheet: Annotated[
+        str | None, typer.Option(help="Tab name (default: 'Inbound Control' or the first).")
+    ] = None,
+    mode: Annotated[
+        str | None, typer.Option(help="inbound or stock (default: by the sheet's columns).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and print; write nothing.")] = False,
+    sku_column: Annotated[str, typer.Option(help="Header name or letter of the SKU column.")] = "SKU",
+    units_column: Annotated[str, typer.Option(help="Header name or letter of the units column.")] = "Units",
+    status_column: Annotated[
+        str, typer.Option(help="Header name or letter to write the status to.")
+    ] = "Status",
+    note_column: Annotated[str, typer.Option(help="Header name or letter to write the note to.")] = "Note",
+    inbound_column: Annotated[
+        str, typer.Option(help="Header name or letter of the inbound reference.")
+    ] = "Inbound",
+    warehouse_column: Annotated[
+        str | None, typer.Option(help="Header name or letter of a warehouse id.")
+    ] = None,
+    ffn_block: Annotated[
+        str | None, typer.Option(help="JtlFfnCredentials block (default: environment).")
+    ] = None,
+    sheets_block: Annotated[str | None, typer.Option(help="GoogleSheetsCredentials block.")] = None,
+    database_block: Annotated[str | None, typer.Option(help="StateDatabase block.")] = None,
+) -> None:
+    """Verify an Inbound Control sheet against JTL-FFN now."""
+    if mode not in (None, "inbound", "stock"):
+        raise typer.BadParameter("mode must be 'inbound' or 'stock'", param_hint="--mode")
+    from flows.inbound_verification import inbound_verification
+    from jtl_automator.services.inbound_verification import SheetColumns
+
+    columns = SheetColumns(
+        sku=sku_column,
+        units=units_column,
+        status=status_column,
+        note=note_column,
+        inbound=inbound_column,
+        warehouse=warehouse_column,
+    )
+    _echo_json(
+        inbound_verification(
+            sheet=sheet,
+            worksheet=worksheet,
+            mode=cast(Literal["inbound", "stock"] | None, mode),
+            dry_run=dry_run,
+            columns=columns,
+            ffn_block=ffn_block,
+            sheets_block=sheets_block,
+            database_block=database_block,
+        )
+    )
+
+
+@run_app.command("connectivity-check")
+def run_connectivity_check(
+    ffn_block: Annotated[
+        str | None, typer.Option(help="JtlFfnCredentials block (default: environment).")
+    ] = None,
+    wawi_block: Annotated[
+        str | None, typer.Option(help="JtlWawiCredentials block (default: environment).")
+    ] = None,
+    database_block: Annotated[str | None, typer.Option(help="StateDatabase block.")] = None,
+) -> None:
+    """Read once through FFN and Wawi with the configured credentials."""
+    from flows.connectivity_check import connectivity_check
+
+    _echo_json(connectivity_check(ffn_block=ffn_block, wawi_block=wawi_block, database_block=database_block))
 
 
 @sandbox_app.command("serve")
@@ -36,7 +120,16 @@ def sandbox_serve(
     ] = None,
 ) -> None:
     """Serve the sandbox until interrupted."""
-    from jtl_automator.sandbox.server import serve_forever
+    from jtl_automator.sandbox.server import RunningServer, serve_forever
+
+    def ready(server: RunningServer, env: dict[str, str] | None) -> None:
+        typer.echo(
+            f"sandbox serving on {server.base_url} (FFN {server.base_url}/api, Wawi "
+            f"{server.base_url}/wawi/api/eazybusiness, Sheets {server.base_url}/sheets)"
+        )
+        if credentials_out is not None:
+            typer.echo(f"credentials written to {credentials_out}")
+        typer.echo("Ctrl+C stops it.")
 
     serve_forever(
         port=port,
@@ -46,6 +139,7 @@ def sandbox_serve(
         credentials_out=credentials_out,
         skus=skus,
         orders=orders,
+        on_ready=ready,
     )
 
 
@@ -65,7 +159,7 @@ def demo(
     skus: Annotated[int, typer.Option(help="Generated catalogue size.")] = 500,
 ) -> None:
     """Run the main job end to end on the embedded default (sandbox, SQLite, ephemeral Prefect)."""
-    from jtl_automator.demo import run_demo
+    from deployments.demo import run_demo
 
     run_demo(output=output, skus=skus)
 

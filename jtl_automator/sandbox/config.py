@@ -11,8 +11,8 @@ class SandboxConfig:
 
     # FFN OAuth2 client registered with the sandbox's authorization server.
     ffn_client_id: str = "sandbox-client"
-    ffn_client_secret: str = "sandbox-client-secret"
-    ffn_initial_refresh_token: str = "def502sandbox-initial-refresh-token"
+    ffn_client_secret: str = field(default="sandbox-client-secret", repr=False)
+    ffn_initial_refresh_token: str = field(default="def502sandbox-initial-refresh-token", repr=False)
     ffn_scopes: tuple[str, ...] = ("ffn.merchant.read", "ffn.merchant.write")
     access_token_ttl_seconds: int = 1800
     ffn_default_top: int = 50
@@ -20,7 +20,7 @@ class SandboxConfig:
     ffn_updates_page_size: int = 50
 
     # Wawi on-premise app registration and API key.
-    wawi_api_key: str = "6f1c2d3e-0000-4000-8000-sandboxwawikey"
+    wawi_api_key: str = field(default="6f1c2d3e-0000-4000-8000-sandboxwawikey", repr=False)
     wawi_app_id: str = "jtl-automator/prefect/v1"
     wawi_app_version: str = "1.0.0"
     wawi_license_ok: bool = True

@@ -52,6 +52,8 @@ class ReconcileParams(BaseModel):
 
 # Inbound statuses in which the warehouse has not booked anything yet.
 NOT_RECEIPTED = frozenset({"Preparation", "Pending"})
+# Statuses in which more goods may still be booked: a shortfall may only be "not yet".
+STILL_RECEIVING = NOT_RECEIPTED | {"PartiallyReceipted"}
 
 SHEET_SCHEMA = pa.DataFrameSchema(
     {
@@ -290,6 +292,7 @@ class _Booked:
     received: np.ndarray
     pending: np.ndarray
     pending_note: np.ndarray
+    still_open: np.ndarray | None = None  # rows whose inbound is still being received (note suffix)
 
 
 def _inbound_received(
@@ -358,6 +361,9 @@ def _inbound_received(
     booked.pending_note = np.array(
         [f"inbound is {t}, nothing booked yet" for t in status_text], dtype=object
     )[inb.codes]
+    receiving = np.array([bool(ps) and any(statuses[p] in STILL_RECEIVING for p in ps) for ps in positions])
+    open_note = np.array([f"; inbound is {t}" for t in status_text], dtype=object)
+    booked.still_open = np.where(receiving, open_note, "")[inb.codes]
     return booked
 
 
@@ -433,9 +439,10 @@ def _compare(v: _Verdicts, expected: np.ndarray, booked: _Booked) -> None:
     v.decide(rows & (booked.received == expected), RowStatus.MATCH, "")
     left = np.flatnonzero(v.open)
     note = np.full(len(v.status), "", dtype=object)
+    suffix = booked.still_open[left] if booked.still_open is not None else [""] * len(left)
     note[left] = [
-        f"received {r} of {e} (difference {r - e:+d})"
-        for r, e in zip(booked.received[left].tolist(), expected[left].tolist(), strict=True)
+        f"received {r} of {e} (difference {r - e:+d}){s}"
+        for r, e, s in zip(booked.received[left].tolist(), expected[left].tolist(), suffix, strict=True)
     ]
     mask = np.zeros(len(v.status), dtype=bool)
     mask[left] = True

@@ -83,7 +83,10 @@ def run(rows: list[tuple[str, ...]], **kw: object) -> pd.DataFrame:
         ),
         pytest.param(("123", "7", "PO-2"), "PENDING", "inbound is Pending, nothing booked yet", id="pending"),
         pytest.param(
-            ("SKU-4", "30", "PO-3"), "MISMATCH", "received 22 of 30 (difference -8)", id="po-shared-by-two"
+            ("SKU-4", "30", "PO-3"),
+            "MISMATCH",
+            "received 22 of 30 (difference -8); inbound is PartiallyReceipted/Receipted",
+            id="po-shared-by-two-one-still-receiving",
         ),
         pytest.param(("SKU-4", "12", "IN-3"), "MATCH", "", id="id-wins-over-number"),
         pytest.param(

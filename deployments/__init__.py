@@ -1,0 +1,1 @@
+"""Deployment helpers: the local demo runner and scripts around ``prefect.yaml``."""

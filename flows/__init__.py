@@ -1,0 +1,1 @@
+"""Prefect flows, one module per workflow category; flow bodies only wire tasks."""

@@ -1,0 +1,23 @@
+"""Connectivity check: one cheap read through FFN and Wawi with the configured credentials."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from tasks.connectivity import ffn_check, wawi_check
+
+
+@flow(name="connectivity-check")
+def connectivity_check(
+    ffn_block: str | None = None, wawi_block: str | None = None, database_block: str | None = None
+) -> dict[str, Any]:
+    """Prove that the FFN and Wawi credentials work (and show what the account sees).
+
+    Args:
+        ffn_block: Name of a JtlFfnCredentials block (default: the JTL_FFN_* environment).
+        wawi_block: Name of a JtlWawiCredentials block (default: the JTL_WAWI_* environment).
+        database_block: Name of a StateDatabase block (default: JTL_DATABASE_URL).
+    """
+    return {"ffn": ffn_check(ffn_block, database_block), "wawi": wawi_check(wawi_block)}

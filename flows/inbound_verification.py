@@ -1,0 +1,85 @@
+"""Inbound verification: check every Inbound Control row against what JTL-FFN booked, write a status.
+
+Runs every morning (deployment ``inbound-verification-daily``) and ad hoc
+(``jtl-automator run inbound-verification``). See README "Inbound verification" for what is compared.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from prefect import flow
+
+from jtl_automator.services.inbound_verification import SheetColumns
+from tasks.inbound_verification import (
+    ffn_load_booked,
+    inbound_publish_artifacts,
+    inbound_reconcile,
+    sheet_read_inbound_control,
+    sheet_write_statuses,
+    store_record_inbound_checks,
+)
+from tasks.notify import notify_send
+from tasks.resources import state_store
+
+
+@flow(name="inbound-verification", log_prints=False, validate_parameters=True)
+def inbound_verification(
+    sheet: str,
+    worksheet: str | None = None,
+    mode: Literal["inbound", "stock"] | None = None,
+    dry_run: bool = False,
+    columns: SheetColumns | None = None,
+    ffn_block: str | None = None,
+    sheets_block: str | None = None,
+    database_block: str | None = None,
+    email_block: str | None = None,
+    email_to: list[str] | None = None,
+    webhook_block: str | None = None,
+) -> dict[str, Any]:
+    """Verify one Inbound Control sheet (a Google spreadsheet id or an ``.xlsx`` path).
+
+    Args:
+        sheet: Google spreadsheet id, or path of an ``.xlsx`` workbook.
+        worksheet: Tab name; default "Inbound Control" if present, else the first tab.
+        mode: ``inbound`` (received per inbound) or ``stock`` (booked stock); default by the sheet's columns.
+        dry_run: Compute and report, write nothing (no sheet, no history, no notification).
+        columns: Header names or column letters of SKU, Units, Status, Note, Inbound, Warehouse, Checked.
+        ffn_block: Name of a JtlFfnCredentials block (default: the JTL_FFN_* environment).
+        sheets_block: Name of a GoogleSheetsCredentials block (default: the environment).
+        database_block: Name of a StateDatabase block (default: JTL_DATABASE_URL).
+        email_block: SmtpServer block for the mismatch e-mail.
+        email_to: Recipients of the mismatch e-mail.
+        webhook_block: WebhookEndpoint block called once when there are mismatches.
+    """
+    checked_at = datetime.now(UTC)
+    data = sheet_read_inbound_control(sheet, worksheet, columns or SheetColumns(), sheets_block)
+    booked = ffn_load_booked(data, mode, ffn_block, database_block)
+    results = inbound_reconcile(data, booked, sheet, database_block)
+    counts = inbound_publish_artifacts(f"{sheet} / {data.worksheet}", results, dry_run)
+    summary: dict[str, Any] = {
+        "mode": booked.mode,
+        "rows": len(results),
+        "counts": counts,
+        "ffn_requests": booked.requests,
+        "dry_run": dry_run,
+        "cells_written": 0,
+    }
+    if dry_run:
+        return summary
+    summary["cells_written"] = sheet_write_statuses(sheet, data, results, checked_at, sheets_block)
+    store_record_inbound_checks(sheet, results, checked_at, database_block)
+    attention = counts["MISMATCH"] + counts["UNKNOWN_SKU"] + counts["INBOUND_NOT_FOUND"]
+    if attention and (email_block or webhook_block):
+        summary["notified"] = notify_send(
+            state_store(database_block),
+            key=f"inbound-verification:{sheet}:{checked_at.date().isoformat()}",
+            subject=f"Inbound verification: {attention} rows need a look",
+            markdown=f"{attention} rows of {sheet} / {data.worksheet} did not match: {counts}",
+            payload={"event": "inbound_verification.mismatches", "sheet": sheet, "counts": counts},
+            email_block=email_block,
+            recipients=email_to or [],
+            webhook_block=webhook_block,
+        )
+    return summary

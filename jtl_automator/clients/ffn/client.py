@@ -1,0 +1,345 @@
+"""JTL-FFN merchant API client: ``ffn.products.list(...)``, ``ffn.outbounds.create(...)``, ...
+
+Reference: https://ffn.api.jtl-software.com/api/swagger (fulfiller spec: same models, /merchant paths).
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel
+
+from jtl_automator.clients.errors import TransientError, ValidationFailed
+from jtl_automator.clients.ffn.auth import FfnTokenManager, TokenProvider, TokenStore
+from jtl_automator.clients.ffn.models import (
+    FfnModel,
+    FfnWriteModel,
+    Inbound,
+    InboundCreate,
+    Outbound,
+    OutboundCreate,
+    OutboundShippingNotification,
+    Product,
+    ProductCreate,
+    ShippingMethod,
+    Stock,
+    User,
+    Warehouse,
+)
+from jtl_automator.clients.http import HttpCore, RateLimiter, RequestStats, RetryPolicy, json_or_none
+from jtl_automator.clients.pagination import Page, flatten, iterate_odata, iterate_updates
+
+logger = logging.getLogger("jtl_automator.ffn")
+
+MERCHANT = "/v1/merchant"
+DEFAULT_TOP = 1000
+M = TypeVar("M", bound=FfnModel)
+W = TypeVar("W", bound=FfnWriteModel)
+
+
+def odata_quote(value: str) -> str:
+    """An OData string literal: single quotes doubled, so a value can never end the literal early."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+class BearerAuth:
+    """``Authorization: Bearer`` from a token provider; a 401 invalidates that token for one retry."""
+
+    def __init__(self, provider: TokenProvider) -> None:
+        self.provider = provider
+
+    def headers(self) -> dict[str, str]:
+        """Bearer header with a token that is valid now (refreshing first if needed)."""
+        return {"Authorization": f"Bearer {self.provider.access_token()}"}
+
+    def on_unauthorized(self, sent_headers: Mapping[str, str]) -> bool:
+        """Invalidate the rejected token so the single retry uses a fresh one."""
+        value = sent_headers.get("Authorization", "")
+        if value.startswith("Bearer "):
+            self.provider.invalidate(value[len("Bearer ") :])
+        return True
+
+
+def _body(payload: BaseModel | Mapping[str, Any], model: type[W]) -> dict[str, Any]:
+    """Validate what we send against the write model, whatever form the caller used."""
+    if not isinstance(payload, model):
+        payload = model.model_validate(
+            dict(payload) if isinstance(payload, Mapping) else payload.model_dump()
+        )
+    return payload.to_api()
+
+
+class _Collection(Generic[M]):
+    """An OData collection: lazy pages of dicts (``iter_pages``) or of models (``list``)."""
+
+    path: str
+    model: type[M]
+    key_path: str | None = None
+
+    def __init__(self, core: HttpCore, page_size: int) -> None:
+        self._core = core
+        self._page_size = page_size
+
+    def iter_pages(
+        self,
+        *,
+        filter: str | None = None,
+        top: int | None = None,
+        order_by: str | None = None,
+        select: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        path: str | None = None,
+    ) -> Iterator[Page]:
+        """Raw pages (lists of dicts as FFN sent them): the fast path for bulk reads."""
+        top = top or self._page_size
+        query: dict[str, Any] = dict(params or {})
+        for key, value in (("$filter", filter), ("$orderBy", order_by), ("$select", select)):
+            if value is not None:
+                query[key] = value
+        target = path or self.path
+
+        def fetch(link: str | None, skip: int) -> Mapping[str, Any]:
+            if link:
+                body = self._core.get_json(link)
+            else:
+                body = self._core.get_json(target, {**query, "$top": top, "$skip": skip})
+            if isinstance(body, list):  # a few merchant endpoints answer with a bare array
+                return {"items": body, "count": skip + len(body)}
+            return body or {}
+
+        return iterate_odata(fetch, top, what=f"GET {target}")
+
+    def list(self, **kwargs: Any) -> Iterator[M]:
+        """Objects one by one as models; accepts the same filters as :meth:`iter_pages`."""
+        validate = self.model.model_validate
+        for item in flatten(self.iter_pages(**kwargs)):
+            yield validate(item)
+
+    def get(self, key: str) -> M:
+        return self.model.model_validate(self._core.get_json(f"{self.path}/{key}"))
+
+
+class Products(_Collection[Product]):
+    """``/merchant/products``: the catalogue the fulfillers see."""
+
+    path = f"{MERCHANT}/products"
+    model = Product
+
+    def create(self, product: ProductCreate | Mapping[str, Any]) -> Product:
+        """Create a product; FFN answers 201 with the generated jfsku. Not retried on 5xx (POST)."""
+        response = self._core.request("POST", self.path, json=_body(product, ProductCreate))
+        return Product.model_validate(response.json())
+
+    def update(self, jfsku: str, changes: Mapping[str, Any]) -> Product | None:
+        """PATCH (partial update, camelCase keys); not retried on 5xx because PATCH is not idempotent."""
+        body = json_or_none(self._core.request("PATCH", f"{self.path}/{jfsku}", json=dict(changes)))
+        return Product.model_validate(body) if body else None
+
+
+class Stocks(_Collection[Stock]):
+    """``/merchant/stocks``: one row per jfsku with a per-warehouse breakdown."""
+
+    path = f"{MERCHANT}/stocks"
+    model = Stock
+
+    def by_warehouse(self, warehouse_id: str, **kwargs: Any) -> Iterator[Stock]:
+        """Stocks held in one fulfiller warehouse."""
+        kwargs["path"] = f"{self.path}/warehouse/{warehouse_id}"
+        return self.list(**kwargs)
+
+    def updates(self, from_date: datetime, to_date: datetime) -> Iterator[dict[str, Any]]:
+        """Stock changes in ``[from_date, to_date)`` as raw dicts (StockChange objects)."""
+        return flatten(_updates(self._core, f"{self.path}/updates", from_date, to_date))
+
+
+class Inbounds(_Collection[Inbound]):
+    """``/merchant/inbounds``: goods on their way to a fulfiller."""
+
+    path = f"{MERCHANT}/inbounds"
+    model = Inbound
+
+    def create(self, inbound: InboundCreate | Mapping[str, Any]) -> Inbound:
+        """Announce goods to a warehouse; not retried on 5xx (POST)."""
+        response = self._core.request("POST", self.path, json=_body(inbound, InboundCreate))
+        return Inbound.model_validate(response.json())
+
+
+class Outbounds(_Collection[Outbound]):
+    """``/merchant/outbounds``: shipment orders."""
+
+    path = f"{MERCHANT}/outbounds"
+    model = Outbound
+
+    def create(
+        self,
+        outbound: OutboundCreate | Mapping[str, Any],
+        *,
+        oversale: bool | None = None,
+        check_existing: bool = False,
+    ) -> Outbound:
+        """Create an outbound at most once per ``merchantOutboundNumber``.
+
+        A POST is never blindly repeated: after a transient failure (or a duplicate-key answer) we look
+        the number up first and return the outbound the lost response had created. With
+        ``check_existing`` the lookup also runs before the first POST (reruns after a crash).
+        """
+        body = _body(outbound, OutboundCreate)
+        number = str(body["merchantOutboundNumber"])
+        params = {"oversale": str(oversale).lower()} if oversale is not None else None
+        if check_existing and (existing := self.find_by_merchant_number(number)) is not None:
+            return existing
+        policy = self._core.retry
+        started = policy.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._core.request("POST", self.path, json=body, params=params)
+                return Outbound.model_validate(response.json())
+            except ValidationFailed as exc:
+                if attempt == 1 or exc.code != "Shared_DuplicateKey":
+                    raise
+                existing = self.find_by_merchant_number(number)
+                if existing is None:
+                    raise
+                return existing
+            except TransientError:
+                delay = policy.backoff(attempt) + policy.initial_delay
+                if attempt >= policy.max_attempts or policy.clock() - started + delay > policy.budget_seconds:
+                    raise
+                policy.sleep(delay)  # let a slow first POST finish before we look
+                existing = self.find_by_merchant_number(number)
+                if existing is not None:
+                    logger.info("outbound %s was created despite a transient error; reusing it", number)
+                    return existing
+                logger.warning("outbound %s not found after a transient error; re-sending", number)
+
+    def find_by_merchant_number(self, merchant_outbound_number: str) -> Outbound | None:
+        """The outbound with this merchant number, if any (``$filter`` on ``merchantOutboundNumber``)."""
+        found = self.list(filter=f"merchantOutboundNumber eq {odata_quote(merchant_outbound_number)}", top=2)
+        return next(iter(found), None)
+
+    def updates(
+        self, from_date: datetime, to_date: datetime, *, ignore_own_application_id: bool = False
+    ) -> Iterator[Outbound]:
+        """Outbounds changed in ``[from_date, to_date)`` (full objects, chunk by chunk)."""
+        extra = {"ignoreOwnApplicationId": "true"} if ignore_own_application_id else None
+        for item in flatten(_updates(self._core, f"{self.path}/updates", from_date, to_date, extra)):
+            yield Outbound.model_validate(item)
+
+    def shipping_notifications(self, outbound_id: str) -> builtins.list[OutboundShippingNotification]:
+        """What the fulfiller shipped for this outbound (tracking numbers per package)."""
+        body = self._core.get_json(f"{self.path}/{outbound_id}/shipping-notifications")
+        items = body.get("items", []) if isinstance(body, Mapping) else body or []
+        return [OutboundShippingNotification.model_validate(item) for item in items]
+
+
+class Warehouses(_Collection[Warehouse]):
+    """``/merchant/warehouses``."""
+
+    path = f"{MERCHANT}/warehouses"
+    model = Warehouse
+
+
+class ShippingMethods(_Collection[ShippingMethod]):
+    """``/merchant/shippingmethods``."""
+
+    path = f"{MERCHANT}/shippingmethods"
+    model = ShippingMethod
+
+
+class Users:
+    """``/users/current``."""
+
+    def __init__(self, core: HttpCore) -> None:
+        self._core = core
+
+    def current(self) -> User:
+        """The FFN user behind the token; 404 means the user never logged into the portal."""
+        return User.model_validate(self._core.get_json("/v1/users/current"))
+
+
+def _updates(
+    core: HttpCore,
+    path: str,
+    from_date: datetime,
+    to_date: datetime,
+    extra: Mapping[str, Any] | None = None,
+) -> Iterator[Page]:
+    def fetch(url: str | None, params: Mapping[str, Any] | None) -> Mapping[str, Any]:
+        return core.get_json(url or path, None if url else params) or {}
+
+    return iterate_updates(fetch, from_date, to_date, extra_params=extra, what=f"GET {path}")
+
+
+class FfnClient:
+    """The JTL-FFN merchant API. Pass an ``httpx.Client`` (tests: one with a mock or ASGI transport)."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        token_provider: TokenProvider,
+        base_url: str,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        *,
+        page_size: int = DEFAULT_TOP,
+    ) -> None:
+        self.core = HttpCore(
+            http,
+            base_url,
+            auth=BearerAuth(token_provider),
+            limiter=limiter,
+            retry=retry,
+            default_headers={"Accept": "application/json"},
+        )
+        self.token_provider = token_provider
+        self.products = Products(self.core, page_size)
+        self.stocks = Stocks(self.core, page_size)
+        self.inbounds = Inbounds(self.core, page_size)
+        self.outbounds = Outbounds(self.core, page_size)
+        self.warehouses = Warehouses(self.core, page_size)
+        self.shipping_methods = ShippingMethods(self.core, page_size)
+        self.users = Users(self.core)
+
+    @property
+    def stats(self) -> RequestStats:
+        """Request counters (per status, retries) of this client."""
+        return self.core.stats
+
+    def __repr__(self) -> str:
+        return f"FfnClient(base_url={self.core.base_url!r})"
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Any,
+        store: TokenStore,
+        *,
+        http: httpx.Client | None = None,
+        token_http: httpx.Client | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> FfnClient:
+        """Client from ``jtl_automator.settings.Settings`` and a token store (the state database)."""
+        if not settings.ffn_client_id or settings.ffn_client_secret is None:
+            raise ValueError("JTL_FFN_CLIENT_ID and JTL_FFN_CLIENT_SECRET are required for the FFN client")
+        http = http or httpx.Client(timeout=settings.http_timeout_seconds)
+        retry = RetryPolicy.from_settings(settings)
+        tokens = FfnTokenManager(
+            token_http or http,
+            settings.ffn_token_url,
+            settings.ffn_client_id,
+            settings.ffn_client_secret,
+            store,
+            settings.ffn_refresh_token,
+            retry=retry,
+        )
+        limiter = limiter or RateLimiter(
+            settings.ffn_rate_per_second, burst=max(1, int(settings.ffn_rate_per_second))
+        )
+        return cls(http, tokens, settings.ffn_base_url, limiter=limiter, retry=retry)

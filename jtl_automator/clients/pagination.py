@@ -1,0 +1,199 @@
+"""Lazy page iterators for the three paging schemes of the JTL APIs, with loop detection.
+
+Each iterator takes a ``fetch`` callable (the client's HTTP call) and yields *pages*: lists of raw
+dicts exactly as the API sent them. Clients wrap them into models or flatten them; benchmarks keep
+the dicts. A server that hands out the same page or next link twice makes the iterator raise
+:class:`PaginationLoopError` instead of looping forever (meltano's ``advance()`` check).
+
+Request counts for ``n`` objects and page size ``s`` (what the property tests pin down):
+
+- FFN OData: ``ceil(n / s)`` requests (one for ``n = 0``) when the envelope carries ``count`` or a
+  next link; a server sending neither costs one extra (empty) request whenever ``n`` is a multiple of
+  ``s``, because only a short page proves the end.
+- Wawi pageNumber/pageSize: ``ceil(n / s)`` (one for ``n = 0``), driven by ``HasNextPage``.
+- FFN ``/updates``: one request per chunk while ``moreDataAvailable`` is true.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from jtl_automator.clients.errors import PaginationLoopError
+
+JsonObject = dict[str, Any]
+Page = list[JsonObject]
+
+
+def _fingerprint(items: list[Any]) -> tuple[int, str, str]:
+    """Identity of a page cheap enough for 100k objects: its size and its first and last object."""
+    if not items:
+        return (0, "", "")
+    return (
+        len(items),
+        json.dumps(items[0], sort_keys=True, default=str),
+        json.dumps(items[-1], sort_keys=True, default=str),
+    )
+
+
+class _LoopGuard:
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._pages: set[tuple[int, str, str]] = set()
+        self._links: set[str] = set()
+
+    def page(self, items: list[Any], where: str) -> None:
+        fingerprint = _fingerprint(items)
+        if fingerprint in self._pages:
+            raise PaginationLoopError(f"{self.what}: the page at {where} repeats an earlier page")
+        self._pages.add(fingerprint)
+
+    def link(self, link: str) -> None:
+        if link in self._links:
+            raise PaginationLoopError(f"{self.what}: next link {link!r} was already followed")
+        self._links.add(link)
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = mapping.get(key)
+        if value is not None:
+            return value
+    return None
+
+
+def iterate_odata(
+    fetch_page: Callable[[str | None, int], Mapping[str, Any]],
+    top: int,
+    *,
+    skip: int = 0,
+    what: str = "OData list",
+) -> Iterator[Page]:
+    """Pages of an FFN ``$top``/``$skip`` collection.
+
+    ``fetch_page(next_link, skip)`` must GET ``next_link`` when given, else the collection with
+    ``$top=top&$skip=skip``. Next links (``nextPageLink`` or ``_links.next``) win; without one the
+    iterator advances ``$skip`` while ``count`` (total matching items) says more remain, or, with no
+    ``count`` either, while pages come back full.
+    """
+    if top < 1:
+        raise ValueError("top must be >= 1")
+    guard = _LoopGuard(what)
+    link: str | None = None
+    last_offset: int | None = None
+    while True:
+        body = fetch_page(link, skip)
+        items = list(body.get("items") or [])
+        page_info = _mapping(body.get("_page"))
+        raw_offset = page_info.get("offset")
+        offset: int = raw_offset if isinstance(raw_offset, int) else skip
+        where = f"offset {offset}"
+        if items and last_offset is not None and offset <= last_offset:
+            raise PaginationLoopError(f"{what}: offset did not advance ({last_offset} -> {offset})")
+        guard.page(items, where)
+        if not items:
+            return
+        yield items
+        last_offset = offset
+        skip = offset + len(items)
+        links = _mapping(body.get("_links"))
+        next_link = body.get("nextPageLink") or links.get("next")
+        if next_link:
+            guard.link(str(next_link))
+            link = str(next_link)
+            continue
+        link = None
+        count = body.get("count")
+        if isinstance(count, int):
+            if skip >= count:
+                return
+        elif len(items) < (page_info.get("limit") or top):
+            return
+
+
+def iterate_updates(
+    fetch: Callable[[str | None, Mapping[str, Any] | None], Mapping[str, Any]],
+    from_date: datetime,
+    to_date: datetime,
+    *,
+    extra_params: Mapping[str, Any] | None = None,
+    what: str = "updates feed",
+) -> Iterator[Page]:
+    """Chunks of an FFN ``/updates`` feed for the window ``[from_date, to_date)``.
+
+    ``fetch(url, params)`` GETs ``url`` (the server's ``nextChunkUrl``) when given, else the feed with
+    ``params`` (``fromDate``, ``toDate``, ``page``). Iteration ends when ``moreDataAvailable`` is false.
+    """
+    params: dict[str, Any] = {
+        **(extra_params or {}),
+        "fromDate": from_date.isoformat(),
+        "toDate": to_date.isoformat(),
+        "page": 1,
+    }
+    guard = _LoopGuard(what)
+    url: str | None = None
+    while True:
+        body = fetch(url, None if url else dict(params))
+        data = list(body.get("data") or [])
+        guard.page(data, url or f"page {params['page']}")
+        if data:
+            yield data
+        if not body.get("moreDataAvailable"):
+            return
+        next_url = body.get("nextChunkUrl")
+        if next_url:
+            guard.link(str(next_url))
+            url = str(next_url)
+        else:
+            url = None
+        params["page"] += 1
+
+
+def iterate_page_number(
+    fetch: Callable[[int, int], Mapping[str, Any]],
+    page_size: int,
+    *,
+    start: int = 1,
+    what: str = "paged list",
+) -> Iterator[Page]:
+    """Pages of a Wawi ``pageNumber``/``pageSize`` list (``PagedListOf<T>``, PascalCase v1 or camelCase v2).
+
+    ``fetch(page_number, page_size)`` GETs one page. ``HasNextPage`` decides; ``NextPageNumber`` is only
+    a hint because on the last page it repeats ``TotalPages`` instead of being null.
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be >= 1")
+    guard = _LoopGuard(what)
+    number = start
+    while True:
+        body = fetch(number, page_size)
+        items = list(_first(body, "Items", "items") or [])
+        returned = _first(body, "PageNumber", "pageNumber")
+        if isinstance(returned, int) and returned != number:
+            raise PaginationLoopError(f"{what}: asked for page {number}, the server returned page {returned}")
+        guard.page(items, f"page {number}")
+        if not items:
+            return
+        yield items
+        has_next = _first(body, "HasNextPage", "hasNextPage")
+        if has_next is None:
+            total_pages = _first(body, "TotalPages", "totalPages")
+            has_next = number < total_pages if isinstance(total_pages, int) else len(items) >= page_size
+        if not has_next:
+            return
+        hinted = _first(body, "NextPageNumber", "nextPageNumber")
+        if isinstance(hinted, int) and hinted <= number:
+            raise PaginationLoopError(f"{what}: HasNextPage on page {number} but NextPageNumber is {hinted}")
+        number = hinted if isinstance(hinted, int) else number + 1
+
+
+def flatten(pages: Iterator[Page]) -> Iterator[JsonObject]:
+    """Objects of every page, still lazily."""
+    for page in pages:
+        yield from page

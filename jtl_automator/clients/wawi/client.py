@@ -1,0 +1,295 @@
+"""JTL-Wawi REST API client (on-premise API key): ``wawi.items.list(...)``, ``wawi.sales_orders.get(id)``.
+
+Reference: https://developer.jtl-software.com/products/erp (API 1.0; purchase orders from 2.x).
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, SecretStr
+from pydantic.alias_generators import to_camel
+
+from jtl_automator.clients.http import HttpCore, RateLimiter, RequestStats, RetryPolicy, json_or_none
+from jtl_automator.clients.pagination import Page, flatten, iterate_page_number
+from jtl_automator.clients.wawi.models import (
+    Category,
+    Customer,
+    Item,
+    ItemCreate,
+    ItemUpdate,
+    PurchaseOrder,
+    PurchaseOrderCreate,
+    SalesOrder,
+    SalesOrderLineItem,
+    SalesOrderUpdate,
+    Stock,
+    StockAdjustment,
+    Supplier,
+    Warehouse,
+)
+
+V1 = "/v1"
+DEFAULT_PAGE_SIZE = 100
+M = TypeVar("M", bound=BaseModel)
+
+
+class WawiKeyAuth:
+    """``Authorization: Wawi <key>`` plus the app identity headers Wawi requires on every call."""
+
+    def __init__(self, api_key: SecretStr, app_id: str, app_version: str) -> None:
+        self._api_key = api_key
+        self.app_id = app_id
+        self.app_version = app_version
+
+    def headers(self) -> dict[str, str]:
+        """The API key and app identity headers."""
+        return {
+            "Authorization": f"Wawi {self._api_key.get_secret_value()}",
+            "X-AppID": self.app_id,
+            "X-AppVersion": self.app_version,
+        }
+
+    def on_unauthorized(self, sent_headers: Mapping[str, str]) -> bool:
+        """Never retry: see below."""
+        return False  # a Wawi key does not expire; a 401 means it was revoked or never granted
+
+    def __repr__(self) -> str:
+        return f"WawiKeyAuth(app_id={self.app_id!r})"
+
+
+def _query(filters: Mapping[str, Any]) -> dict[str, Any]:
+    """snake_case keyword filters to Wawi's camelCase query parameters; ``None`` means "not given"."""
+    query: dict[str, Any] = {}
+    for key, value in filters.items():
+        if value is None:
+            continue
+        if isinstance(value, datetime):
+            value = value.isoformat()
+        elif isinstance(value, bool):
+            value = str(value).lower()
+        query[to_camel(key)] = value
+    return query
+
+
+def _body(payload: BaseModel | Mapping[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    if not isinstance(payload, model):
+        payload = model.model_validate(
+            dict(payload) if isinstance(payload, Mapping) else payload.model_dump()
+        )
+    return payload.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class _Paged(Generic[M]):
+    """A Wawi ``PagedListOf<T>`` endpoint: raw pages (``iter_pages``) or models (``list``)."""
+
+    path: str
+    model: type[M]
+
+    def __init__(self, core: HttpCore, page_size: int) -> None:
+        self._core = core
+        self._page_size = page_size
+
+    def iter_pages(self, *, page_size: int | None = None, **filters: Any) -> Iterator[Page]:
+        """Raw pages (lists of dicts as Wawi sent them); filters are snake_case query parameters."""
+        size = page_size or self._page_size
+        query = _query(filters)
+
+        def fetch(number: int, size: int) -> Mapping[str, Any]:
+            return self._core.get_json(self.path, {**query, "pageNumber": number, "pageSize": size}) or {}
+
+        return iterate_page_number(fetch, size, what=f"GET {self.path}")
+
+    def list(self, **filters: Any) -> Iterator[M]:
+        validate = self.model.model_validate
+        for item in flatten(self.iter_pages(**filters)):
+            yield validate(item)
+
+
+class _Gettable(_Paged[M]):
+    def get(self, object_id: int) -> M:
+        return self.model.model_validate(self._core.get_json(f"{self.path}/{object_id}"))
+
+
+class Items(_Gettable[Item]):
+    """``/items``: articles."""
+
+    path = f"{V1}/items"
+    model = Item
+
+    def create(self, item: ItemCreate | Mapping[str, Any]) -> Item:
+        """Create an article; Wawi generates the SKU if none is given. Not retried on 5xx."""
+        response = self._core.request("POST", self.path, json=_body(item, ItemCreate))
+        return Item.model_validate(response.json())
+
+    def update(self, item_id: int, changes: ItemUpdate | Mapping[str, Any]) -> Item | None:
+        """PATCH; Wawi 1.0 answers 201 with the item (or 204). Not retried on 5xx."""
+        body = json_or_none(
+            self._core.request("PATCH", f"{self.path}/{item_id}", json=_body(changes, ItemUpdate))
+        )
+        return Item.model_validate(body) if body else None
+
+
+class Stocks(_Paged[Stock]):
+    """``/stocks``: one row per warehouse, storage location and batch."""
+
+    path = f"{V1}/stocks"
+    model = Stock
+
+    def adjust(
+        self, adjustment: StockAdjustment | Mapping[str, Any], *, disable_workflows: bool = False
+    ) -> Stock | None:
+        """Add ``quantity`` (a delta) to a stock row. A POST: never re-sent after a 5xx or timeout."""
+        params = {"disableAutomaticWorkflows": "true"} if disable_workflows else None
+        body = json_or_none(
+            self._core.request("POST", self.path, json=_body(adjustment, StockAdjustment), params=params)
+        )
+        return Stock.model_validate(body) if body else None
+
+
+class SalesOrders(_Gettable[SalesOrder]):
+    """``/salesOrders`` (all non-pending orders)."""
+
+    path = f"{V1}/salesOrders"
+    model = SalesOrder
+
+    def update(self, order_id: int, changes: SalesOrderUpdate | Mapping[str, Any]) -> SalesOrder | None:
+        """PATCH a sales order; not retried on 5xx because PATCH is not idempotent."""
+        response = self._core.request(
+            "PATCH", f"{self.path}/{order_id}", json=_body(changes, SalesOrderUpdate)
+        )
+        body = json_or_none(response)
+        return SalesOrder.model_validate(body) if body else None
+
+    def line_items(self, order_id: int) -> builtins.list[SalesOrderLineItem]:
+        """Positions of a sales order (an unpaged array)."""
+        body = self._core.get_json(f"{self.path}/{order_id}/lineitems") or []
+        items = body.get("Items", []) if isinstance(body, Mapping) else body
+        return [SalesOrderLineItem.model_validate(item) for item in items]
+
+    def cancel(self, order_id: int, *, reason_id: int | None = None, comment: str | None = None) -> None:
+        """Cancel an order; :class:`~jtl_automator.clients.errors.Conflict` (406) if it cannot be."""
+        body = {"CancellationReasonId": reason_id, "CancellationComment": comment}
+        self._core.request(
+            "POST", f"{self.path}/{order_id}/cancel", json={k: v for k, v in body.items() if v is not None}
+        )
+
+
+class Customers(_Gettable[Customer]):
+    """``/customers``."""
+
+    path = f"{V1}/customers"
+    model = Customer
+
+
+class Warehouses(_Paged[Warehouse]):
+    """``/warehouses``."""
+
+    path = f"{V1}/warehouses"
+    model = Warehouse
+
+
+class Categories(_Paged[Category]):
+    """``/categories``."""
+
+    path = f"{V1}/categories"
+    model = Category
+
+
+class Suppliers:
+    """``GET /suppliers`` is one of Wawi 1.0's unpaged lists."""
+
+    path = f"{V1}/suppliers"
+
+    def __init__(self, core: HttpCore) -> None:
+        self._core = core
+
+    def list(self) -> builtins.list[Supplier]:
+        """All suppliers."""
+        body = self._core.get_json(self.path) or []
+        items = body.get("Items", []) if isinstance(body, Mapping) else body
+        return [Supplier.model_validate(item) for item in items]
+
+
+class PurchaseOrders(_Gettable[PurchaseOrder]):
+    """API 2.x: kebab-case path, camelCase JSON and envelope."""
+
+    path = "/v2/purchase-orders"
+    model = PurchaseOrder
+
+    def create(self, order: PurchaseOrderCreate | Mapping[str, Any]) -> PurchaseOrder:
+        """Create a purchase order with its positions; not retried on 5xx."""
+        response = self._core.request("POST", self.path, json=_body(order, PurchaseOrderCreate))
+        return PurchaseOrder.model_validate(response.json())
+
+
+class WawiClient:
+    """The JTL-Wawi REST API with an app-registration API key."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        base_url: str,
+        api_key: SecretStr,
+        app_id: str,
+        app_version: str,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> None:
+        self.core = HttpCore(
+            http,
+            base_url,
+            auth=WawiKeyAuth(api_key, app_id, app_version),
+            limiter=limiter,
+            retry=retry,
+            default_headers={"Accept": "application/json", "api-version": "1.0"},
+        )
+        self.items = Items(self.core, page_size)
+        self.stocks = Stocks(self.core, page_size)
+        self.sales_orders = SalesOrders(self.core, page_size)
+        self.customers = Customers(self.core, page_size)
+        self.suppliers = Suppliers(self.core)
+        self.warehouses = Warehouses(self.core, page_size)
+        self.categories = Categories(self.core, page_size)
+        self.purchase_orders = PurchaseOrders(self.core, page_size)
+
+    @property
+    def stats(self) -> RequestStats:
+        """Request counters (per status, retries) of this client."""
+        return self.core.stats
+
+    def __repr__(self) -> str:
+        return f"WawiClient(base_url={self.core.base_url!r})"
+
+    def info(self) -> dict[str, Any]:
+        """``GET /info``: version and tenant; a cheap connectivity and licence check."""
+        return dict(self.core.get_json(f"{V1}/info") or {})
+
+    @classmethod
+    def from_settings(
+        cls, settings: Any, *, http: httpx.Client | None = None, limiter: RateLimiter | None = None
+    ) -> WawiClient:
+        """Client from ``jtl_automator.settings.Settings`` (needs ``JTL_WAWI_API_KEY``)."""
+        if settings.wawi_api_key is None:
+            raise ValueError(
+                "JTL_WAWI_API_KEY is required; run `jtl-automator auth wawi` to register the app"
+            )
+        http = http or httpx.Client(timeout=settings.http_timeout_seconds)
+        limiter = limiter or RateLimiter(
+            settings.wawi_rate_per_second, burst=max(1, int(settings.wawi_rate_per_second))
+        )
+        return cls(
+            http,
+            settings.wawi_base_url,
+            settings.wawi_api_key,
+            settings.wawi_app_id,
+            settings.wawi_app_version,
+            limiter=limiter,
+            retry=RetryPolicy.from_settings(settings),
+        )

@@ -1,0 +1,404 @@
+"""JTL-Wawi REST API models: PascalCase on the wire for v1, camelCase for the v2 purchase orders.
+
+The API's own spellings are kept as aliases (``SKU``, ``Shipmentaddress``, ``ItemWeigth``, ``VatID``)
+so Python code reads normally while the JSON matches the server. Wawi omits keys freely, so read
+models default almost everything to ``None`` and keep unknown fields.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel, to_pascal
+
+
+class WawiModel(BaseModel):
+    """Base of everything read from Wawi v1."""
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="allow")
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON body Wawi expects (PascalCase, no unset optional fields)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class WawiWriteModel(WawiModel):
+    """Base of Wawi v1 request bodies: unknown fields are an error on our side."""
+
+    model_config = ConfigDict(alias_generator=to_pascal, populate_by_name=True, extra="forbid")
+
+
+class Address(WawiModel):
+    """A Wawi address (billing, shipment, warehouse)."""
+
+    id: int | None = None
+    company: str | None = None
+    company2: str | None = Field(default=None, alias="Company2")
+    form_of_address: str | None = None
+    title: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    street: str | None = None
+    address2: str | None = Field(default=None, alias="Address2")
+    postal_code: str | None = None
+    city: str | None = None
+    state: str | None = None
+    country_iso: str | None = None
+    vat_id: str | None = Field(default=None, alias="VatID")
+    phone_number: str | None = None
+    mobile_phone_number: str | None = None
+    email_address: str | None = None
+    fax: str | None = None
+
+
+class ItemCategory(WawiModel):
+    """Assignment of an item to a category."""
+
+    category_id: int
+    name: str | None = None
+
+
+class ItemPrice(WawiModel):
+    """Net prices of an item."""
+
+    sales_price_net: float | None = None
+    suggested_retail_price: float | None = None
+    purchase_price_net: float | None = None
+    ebay_price: float | None = None
+    amazon_price: float | None = None
+
+
+class ItemIdentifiers(WawiModel):
+    """GTIN and other product codes of an item."""
+
+    gtin: str | None = None
+    manufacturer_number: str | None = None
+    isbn: str | None = Field(default=None, alias="ISBN")
+    upc: str | None = Field(default=None, alias="UPC")
+    amazon_fnsku: str | None = None
+    asins: list[str] | None = None
+    own_identifier: str | None = None
+
+
+class ItemWeights(WawiModel):
+    """Item and shipping weight in kg."""
+
+    item_weight: float | None = Field(default=None, alias="ItemWeigth")  # sic: the API's spelling
+    shipping_weight: float | None = None
+
+
+class Item(WawiModel):
+    """An article (``Artikel``) as Wawi returns it."""
+
+    id: int
+    sku: str | None = Field(default=None, alias="SKU")
+    name: str | None = None
+    is_active: bool | None = None
+    categories: list[ItemCategory] = Field(default_factory=list)
+    description: str | None = None
+    short_description: str | None = None
+    identifiers: ItemIdentifiers | None = None
+    parent_item_id: int | None = None
+    child_items: list[int] = Field(default_factory=list)
+    item_price_data: ItemPrice | None = None
+    manufacturer_id: int | None = None
+    weights: ItemWeights | None = None
+    storage_options: dict[str, Any] | None = None
+    allow_negative_stock: bool | None = None
+    added: datetime | None = None
+    changed: datetime | None = None
+
+
+class ItemCreate(WawiWriteModel):
+    """Body of ``POST /items``: Wawi requires a name and at least one category."""
+
+    name: str = Field(min_length=1)
+    categories: list[ItemCategory] = Field(min_length=1)
+    sku: str | None = Field(default=None, alias="SKU")
+    description: str | None = None
+    short_description: str | None = None
+    identifiers: ItemIdentifiers | None = None
+    item_price_data: ItemPrice | None = None
+    manufacturer_id: int | None = None
+    weights: ItemWeights | None = None
+    allow_negative_stock: bool | None = None
+    country_of_origin: str | None = None
+    taric: str | None = None
+    search_terms: str | None = None
+    annotation: str | None = None
+    storage_options: dict[str, Any] | None = None
+
+
+class ItemUpdate(WawiWriteModel):
+    """Body of ``PATCH /items/{id}``: only the fields that are set are sent."""
+
+    name: str | None = Field(default=None, min_length=1)
+    sku: str | None = Field(default=None, alias="SKU")
+    categories: list[ItemCategory] | None = None
+    description: str | None = None
+    short_description: str | None = None
+    identifiers: ItemIdentifiers | None = None
+    item_price_data: ItemPrice | None = None
+    manufacturer_id: int | None = None
+    weights: ItemWeights | None = None
+    allow_negative_stock: bool | None = None
+    annotation: str | None = None
+    storage_options: dict[str, Any] | None = None
+
+
+class Stock(WawiModel):
+    """One row per warehouse, storage location and batch; available = total - locked - in pick lists."""
+
+    warehouse_id: int
+    item_id: int
+    storage_location_id: int | None = None
+    storage_location_name: str | None = None
+    shelf_life_expiration_date: datetime | None = None
+    batch_number: str | None = None
+    quantity_total: float = 0
+    quantity_locked_for_shipment: float = 0
+    quantity_locked_for_availability: float = 0
+    quantity_in_picking_lists: float = 0
+
+
+class StockAdjustment(WawiWriteModel):
+    """Body of ``POST /stocks``: ``quantity`` is the delta to add (negative removes)."""
+
+    warehouse_id: int
+    item_id: int
+    quantity: float
+    storage_location_id: int | None = None
+    shelf_life_expiration_date: datetime | None = None
+    batch_number: str | None = None
+    purchase_price_net: float | None = None
+    serial_numbers: list[str] | None = None
+    comment: str | None = None
+
+
+class SalesOrderPaymentDetails(WawiModel):
+    """Payment state of a sales order (0 unpaid, 1 partially paid, 2 paid)."""
+
+    payment_method_id: int | None = None
+    payment_status: int | None = None
+    total_gross_amount: float | None = None
+    currency_iso: str | None = None
+    date_of_payment: datetime | None = None
+    still_to_pay: float | None = None
+
+
+class SalesOrderShippingDetail(WawiModel):
+    """Shipping state of a sales order (0 open, 1 partially delivered, 2 delivered)."""
+
+    shipping_method_id: int | None = None
+    delivery_complete_status: int | None = None
+    shipping_priority: int | None = None
+    shipping_date: datetime | None = None
+    estimated_delivery_date: datetime | None = None
+    delivered_date: datetime | None = None
+    on_hold_reason_id: int | None = None
+
+
+class SalesOrder(WawiModel):
+    """A sales order (``Auftrag``) as Wawi returns it."""
+
+    id: int
+    number: str | None = None
+    external_number: str | None = None
+    billing_number: str | None = None
+    company_id: int | None = None
+    customer_id: int | None = None
+    customer_vat_id: str | None = Field(default=None, alias="CustomerVatID")
+    merchant_vat_id: str | None = Field(default=None, alias="MerchantVatID")
+    billing_address: Address | None = None
+    shipment_address: Address | None = Field(default=None, alias="Shipmentaddress")  # sic
+    sales_order_date: datetime | None = None
+    sales_order_payment_details: SalesOrderPaymentDetails | None = None
+    sales_order_shipping_detail: SalesOrderShippingDetail | None = None
+    colorcode_id: int | None = None
+    comment: str | None = None
+    customer_comment: str | None = None
+    is_cancelled: bool | None = None
+    language_iso: str | None = None
+    sales_channel_id: str | None = None
+
+
+class SalesOrderUpdate(WawiWriteModel):
+    """Body of ``PATCH /salesOrders/{id}`` (Wawi answers 201 with the order)."""
+
+    external_number: str | None = None
+    billing_number: str | None = None
+    customer_id: int | None = None
+    billing_address: Address | None = None
+    shipment_address: Address | None = Field(default=None, alias="Shipmentaddress")
+    sales_order_payment_details: SalesOrderPaymentDetails | None = None
+    sales_order_shipping_detail: SalesOrderShippingDetail | None = None
+    colorcode_id: int | None = None
+    comment: str | None = None
+    customer_comment: str | None = None
+    language_iso: str | None = None
+
+
+class SalesOrderLineItem(WawiModel):
+    """One position of a sales order."""
+
+    id: int | None = None
+    sales_order_id: int | None = None
+    item_id: int | None = None
+    name: str | None = None
+    sku: str | None = Field(default=None, alias="SKU")
+    type: int | None = None
+    quantity: float = 0
+    quantity_delivered: float | None = None
+    quantity_returned: float | None = None
+    sales_unit: str | None = None
+    sales_price_net: float | None = None
+    sales_price_gross: float | None = None
+    discount: float | None = None
+    purchase_price_net: float | None = None
+    tax_rate: float | None = None
+    notice: str | None = None
+
+
+class Customer(WawiModel):
+    """A customer as Wawi returns it."""
+
+    id: int
+    number: str | None = None
+    customer_group_id: int | None = None
+    billing_address: Address | None = None
+    shipment_address: Address | None = Field(default=None, alias="Shipmentaddress")
+    language_iso: str | None = None
+    customer_since: datetime | None = None
+    is_locked: bool | None = None
+
+
+class Supplier(WawiModel):
+    """A supplier (``Lieferant``)."""
+
+    id: int
+    name: str | None = None
+    supplier_no: str | None = None
+    company: str | None = None
+    email: str | None = None
+    country_iso: str | None = None
+    language_iso: str | None = Field(default=None, alias="LanguageISO")
+    vat_id: str | None = Field(default=None, alias="VatID")
+    status: str | None = None
+
+
+class Warehouse(WawiModel):
+    """A Wawi warehouse."""
+
+    id: int
+    name: str | None = None
+    code: str | None = None
+    address: Address | None = None
+    type: dict[str, Any] | None = None
+    description: str | None = None
+    priority: int | None = None
+    company_id: int | None = None
+    lock_for_shipment: bool | None = None
+    lock_for_availability: bool | None = None
+    is_active: bool | None = None
+
+
+class Category(WawiModel):
+    """An item category."""
+
+    id: int
+    name: str | None = None
+    description: str | None = None
+    parent_category_id: int | None = None
+    level: int | None = None
+    sort_number: int | None = None
+
+
+class WawiV2Model(BaseModel):
+    """Wawi API 2.x objects are camelCase."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="allow")
+
+    def to_api(self) -> dict[str, Any]:
+        """The JSON body Wawi 2.x expects (camelCase, no unset optional fields)."""
+        return self.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+class PurchaseOrderLineItem(WawiV2Model):
+    """One position of a purchase order (v2)."""
+
+    id: int | None = None
+    item_id: int | None = None
+    sku: str | None = None
+    name: str | None = None
+    supplier_sku: str | None = None
+    quantity: float = 0
+    quantity_delivered: float | None = None
+    purchase_price_net: float | None = None
+    tax_rate: float | None = None
+
+
+class PurchaseOrder(WawiV2Model):
+    """A purchase order (``Bestellung``), API 2.x."""
+
+    id: int
+    number: str | None = None
+    external_number: str | None = None
+    supplier_id: int | None = None
+    warehouse_id: int | None = None
+    company_id: int | None = None
+    status: str | None = None
+    currency_iso: str | None = None
+    order_date: datetime | None = None
+    expected_delivery_date: datetime | None = None
+    comment: str | None = None
+    line_items: list[PurchaseOrderLineItem] = Field(default_factory=list)
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+
+class PurchaseOrderLineItemCreate(WawiV2Model):
+    """One position of a new purchase order."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    item_id: int
+    quantity: float = Field(gt=0)
+    purchase_price_net: float | None = None
+    name: str | None = None
+    supplier_sku: str | None = None
+    tax_rate: float | None = None
+
+
+class PurchaseOrderCreate(WawiV2Model):
+    """Body of ``POST /v2/purchase-orders`` (items must already be assigned to the supplier)."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    supplier_id: int
+    line_items: list[PurchaseOrderLineItemCreate] = Field(min_length=1)
+    warehouse_id: int | None = None
+    company_id: int | None = None
+    status: Literal["Draft", "Open", "Released"] | None = None
+    number: str | None = None
+    external_number: str | None = None
+    currency_iso: str | None = None
+    order_date: datetime | None = None
+    expected_delivery_date: datetime | None = None
+    comment: str | None = None
+
+
+class AppRegistration(WawiWriteModel):
+    """``CreateAppRegistrationRequest``: what the Wawi user sees and approves in Admin > App-Registrierung."""
+
+    app_id: str = Field(min_length=1)
+    display_name: str = Field(min_length=1)
+    description: str
+    version: str
+    provider_name: str
+    provider_website: str
+    mandatory_api_scopes: list[str] = Field(min_length=1)
+    optional_api_scopes: list[str] = Field(default_factory=list)
+    app_icon: str = Field(description="Base64 PNG shown in the Wawi registration dialog.")
+    registration_type: int = 0

@@ -1,0 +1,265 @@
+"""Webhooks: JSON over GET/POST/PUT/PATCH/DELETE; bearer, basic or HMAC auth; retries; an idempotency key.
+
+Every request carries ``Idempotency-Key``; that is what makes retrying a POST/PATCH after a 5xx or a
+dropped connection acceptable (the receiver can recognise the repeat), so all methods are retried on
+429 (honouring Retry-After), 5xx, 408 and transport errors, never on other 4xx. The retry arithmetic
+is the project's :class:`~jtl_automator.clients.http.RetryPolicy`.
+
+HMAC signatures cover the exact bytes sent (``X-Signature: sha256=<hex>``), computed per attempt
+together with ``X-Timestamp``; with ``sign_timestamp=True`` the signed message is ``"<ts>.<body>"`` so a
+receiver can also reject replays.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import decimal
+import hmac
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+from urllib.parse import urlsplit
+
+import httpx
+from pydantic import SecretStr
+
+from jtl_automator.clients.http import CORRELATION_HEADER, RetryPolicy, correlation_id
+from jtl_automator.notify.errors import WebhookRejected, WebhookUnavailable, redact
+
+logger = logging.getLogger("jtl_automator.notify.webhook")
+
+Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+METHODS: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class WebhookAuth(Protocol):
+    """Adds credentials to one attempt's headers, given the exact body bytes."""
+
+    def apply(self, headers: dict[str, str], body: bytes) -> None:
+        """Set the auth headers for one attempt (signatures are computed over ``body``)."""
+
+    def secrets(self) -> list[str]:
+        """Values that must be scrubbed from any message we raise or log."""
+
+
+@dataclass(frozen=True)
+class BearerAuth:
+    """``Authorization: Bearer <token>``."""
+
+    token: SecretStr
+
+    def apply(self, headers: dict[str, str], body: bytes) -> None:
+        """Set ``Authorization``."""
+        headers["Authorization"] = f"Bearer {self.token.get_secret_value()}"
+
+    def secrets(self) -> list[str]:
+        """The token."""
+        return [self.token.get_secret_value()]
+
+
+@dataclass(frozen=True)
+class BasicAuth:
+    """``Authorization: Basic base64(user:password)``."""
+
+    username: str
+    password: SecretStr
+
+    def apply(self, headers: dict[str, str], body: bytes) -> None:
+        """Set ``Authorization``."""
+        raw = f"{self.username}:{self.password.get_secret_value()}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(raw).decode("ascii")
+
+    def secrets(self) -> list[str]:
+        """The password and the encoded header value."""
+        raw = f"{self.username}:{self.password.get_secret_value()}".encode()
+        return [self.password.get_secret_value(), base64.b64encode(raw).decode("ascii")]
+
+
+@dataclass(frozen=True)
+class HmacAuth:
+    """``X-Signature: sha256=<hex HMAC of the body>`` plus ``X-Timestamp`` (unix seconds)."""
+
+    secret: SecretStr
+    header: str = "X-Signature"
+    timestamp_header: str = "X-Timestamp"
+    algorithm: str = "sha256"
+    sign_timestamp: bool = False
+    clock: Callable[[], float] = field(default=time.time, repr=False)
+
+    def signature(self, body: bytes, timestamp: str) -> str:
+        """``sha256=<hex>``; receivers recompute it over the raw body they got."""
+        message = f"{timestamp}.".encode() + body if self.sign_timestamp else body
+        digest = hmac.new(self.secret.get_secret_value().encode(), message, self.algorithm).hexdigest()
+        return f"{self.algorithm}={digest}"
+
+    def apply(self, headers: dict[str, str], body: bytes) -> None:
+        """Set the timestamp and signature headers (fresh per attempt)."""
+        timestamp = str(int(self.clock()))
+        headers[self.timestamp_header] = timestamp
+        headers[self.header] = self.signature(body, timestamp)
+
+    def secrets(self) -> list[str]:
+        """The signing secret."""
+        return [self.secret.get_secret_value()]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal | uuid.UUID):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def encode_json(payload: Any) -> bytes:
+    """The body as sent (and signed): compact UTF-8 JSON; dates, decimals and UUIDs as strings."""
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=_json_default)
+    return text.encode("utf-8")
+
+
+def safe_url(url: str, *, hide_path: bool = False) -> str:
+    """URL for messages and logs: no user info, no query string (either may hold a token).
+
+    ``hide_path`` also drops the path, for Slack/Teams-style URLs whose path is the secret.
+    """
+    split = urlsplit(url)
+    host = split.hostname or ""
+    port = f":{split.port}" if split.port else ""
+    path = "/…" if hide_path else split.path
+    return f"{split.scheme}://{host}{port}{path}"
+
+
+class WebhookSender:
+    """One configured endpoint; ``send`` delivers one payload with retries."""
+
+    def __init__(
+        self,
+        http: httpx.Client,
+        url: str | SecretStr,
+        method: Method = "POST",
+        headers: Mapping[str, str | SecretStr] | None = None,
+        auth: WebhookAuth | None = None,
+        timeout: float = 30.0,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        method_upper = method.upper()
+        if method_upper not in METHODS:
+            raise ValueError(f"method must be one of {sorted(METHODS)}, got {method!r}")
+        secret_url = isinstance(url, SecretStr)
+        plain_url = url.get_secret_value() if isinstance(url, SecretStr) else url
+        #: What messages and logs show: without credentials, query, and (for a SecretStr URL) path.
+        self.display_url = safe_url(plain_url, hide_path=secret_url)
+        if urlsplit(plain_url).scheme not in ("http", "https"):
+            raise ValueError(f"webhook URL must be http(s): {self.display_url!r}")
+        self.http = http
+        self._url = url
+        self._secret_url = secret_url
+        self.method = method_upper
+        self._headers = dict(headers or {})
+        self.auth = auth
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+
+    def __repr__(self) -> str:
+        auth = type(self.auth).__name__ if self.auth is not None else None
+        return f"WebhookSender({self.method} {self.display_url!r}, auth={auth})"
+
+    def _secrets(self) -> list[str]:
+        values = [v.get_secret_value() for v in self._headers.values() if isinstance(v, SecretStr)]
+        if self.auth is not None:
+            values.extend(self.auth.secrets())
+        url = self._plain_url()
+        split = urlsplit(url)
+        values.extend(v for v in (split.query, split.password) if v)
+        if self._secret_url:
+            values.append(split.path)
+        return values
+
+    def _plain_url(self) -> str:
+        return self._url.get_secret_value() if isinstance(self._url, SecretStr) else self._url
+
+    def _build(self, payload: Mapping[str, Any] | None) -> tuple[bytes, dict[str, str] | None]:
+        if self.method == "GET":
+            if payload is None:
+                return b"", None
+            params: dict[str, str] = {}
+            for key, value in payload.items():
+                if value is None:
+                    continue
+                if isinstance(value, Mapping | list | tuple):
+                    raise ValueError(f"GET webhooks take flat payloads; {key!r} is nested")
+                plain = isinstance(value, str | int | float | bool)
+                params[key] = str(value) if plain else str(_json_default(value))
+            return b"", params
+        return (b"" if payload is None else encode_json(payload)), None
+
+    def send(self, payload: Mapping[str, Any] | None = None, *, idempotency_key: str) -> httpx.Response:
+        """Deliver ``payload`` (JSON body; query parameters for GET); returns the 2xx response."""
+        if not idempotency_key:
+            raise ValueError("idempotency_key must not be empty")
+        body, params = self._build(payload)
+        display = f"{self.method} {self.display_url}"
+        policy = self.retry
+        started = policy.clock()
+        attempt = 0
+        while True:
+            attempt += 1
+            headers = {
+                k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in self._headers.items()
+            }
+            headers[IDEMPOTENCY_HEADER] = idempotency_key
+            headers[CORRELATION_HEADER] = correlation_id.get()
+            if body:
+                headers.setdefault("Content-Type", "application/json; charset=utf-8")
+            if self.auth is not None:
+                self.auth.apply(headers, body)
+            try:
+                response = self.http.request(
+                    self.method,
+                    self._plain_url(),
+                    content=body or None,
+                    params=params,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except httpx.TransportError as exc:
+                delay = policy.backoff(attempt)
+                reason = type(exc).__name__
+                status: int | None = None
+            else:
+                status = response.status_code
+                if 200 <= status < 300:
+                    logger.info("webhook %s -> %d (attempt %d)", display, status, attempt)
+                    return response
+                if status == 429:
+                    delay = policy.rate_limit_delay(response, attempt)
+                elif status >= 500 or status == 408:
+                    delay = policy.backoff(attempt)
+                else:
+                    raise WebhookRejected(self._message(display, status, response), status=status)
+                reason = str(status)
+            elapsed = policy.clock() - started
+            if attempt >= policy.max_attempts or elapsed + delay > policy.budget_seconds:
+                text = f"{display} -> {reason} (gave up after {attempt} attempt(s) in {elapsed:.1f}s)"
+                raise WebhookUnavailable(redact(text, self._secrets()), status=status)
+            logger.warning(
+                "retrying webhook %s: attempt=%d delay=%.3fs reason=%s", display, attempt, delay, reason
+            )
+            policy.sleep(delay)
+
+    def _message(self, display: str, status: int, response: httpx.Response) -> str:
+        text = f"{display} -> {status}"
+        if 300 <= status < 400:
+            text += " (redirects are not followed; check the URL)"
+        else:
+            snippet = response.text[:200].strip()
+            if snippet:
+                text += f": {snippet}"
+        return redact(text, self._secrets())

@@ -1,0 +1,268 @@
+"""The FFN OAuth2 server: authorization-code grant with single-use, rotating refresh tokens.
+
+It reproduces what hurts in production (jtl-apis.md §1.2): a refresh token works exactly once, a
+replayed one fails with ``invalid_grant``, ``client_credentials`` is refused, access tokens are JWTs
+that expire. Tokens live only in ``state.runtime["oauth"]`` and never appear in reprs or messages.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import jwt
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+
+if TYPE_CHECKING:
+    from jtl_automator.sandbox.app import SandboxState
+
+AUTH_CODE_TTL_SECONDS = 600
+# Scopes a client may ask for besides the configured FFN ones (the goecommerce example requests them).
+_OPENID_SCOPES = frozenset({"address", "email", "phone", "profile"})
+
+
+@dataclass
+class _Grant:
+    """What a code or refresh token stands for."""
+
+    subject: str
+    scopes: tuple[str, ...]
+    redirect_uri: str | None = None
+    expires_at: float | None = None
+
+
+@dataclass
+class OAuthRuntime:
+    """Issued codes and tokens; ``clock`` is replaceable so tests can move time instead of sleeping."""
+
+    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    codes: dict[str, _Grant] = field(default_factory=dict, repr=False)
+    refresh_tokens: dict[str, _Grant] = field(default_factory=dict, repr=False)
+    access_tokens: dict[str, float] = field(default_factory=dict, repr=False)  # jti -> exp
+    clock: Callable[[], float] = time.time
+    issued_count: int = 0
+
+
+class BearerError(Exception):
+    """A request's bearer token is unusable: 401 (empty body) or 403 (missing scope)."""
+
+    def __init__(self, status_code: int, missing_scope: str | None = None) -> None:
+        super().__init__(f"bearer token rejected with {status_code}")
+        self.status_code = status_code
+        self.missing_scope = missing_scope
+
+
+def runtime(state: SandboxState) -> OAuthRuntime:
+    """The OAuth bookkeeping of this app, created on first use with the configured initial refresh token."""
+    current = state.runtime.get("oauth")
+    if current is None:
+        current = OAuthRuntime()
+        current.refresh_tokens[state.config.ffn_initial_refresh_token] = _Grant(
+            subject=state.data.ffn.user_id, scopes=tuple(state.config.ffn_scopes)
+        )
+        state.runtime["oauth"] = current
+    assert isinstance(current, OAuthRuntime)
+    return current
+
+
+def issue_token_pair(state: SandboxState, scopes: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """Mint an access/refresh pair directly (tests and the demo use it to skip the browser step)."""
+    rt = runtime(state)
+    with state.data.lock:
+        return _issue(state, rt, _Grant(state.data.ffn.user_id, scopes or tuple(state.config.ffn_scopes)))
+
+
+def expire_all_access_tokens(state: SandboxState) -> None:
+    """Fault injection: every access token issued so far now answers 401, as if it had expired."""
+    rt = runtime(state)
+    with state.data.lock:
+        rt.access_tokens.clear()
+
+
+def validate_bearer(state: SandboxState, authorization_header: str | None, write: bool) -> dict[str, Any]:
+    """Claims of a valid bearer token; BearerError(401) if missing/invalid/expired, (403) if a scope lacks."""
+    if not authorization_header:
+        raise BearerError(401)
+    scheme, _, token = authorization_header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise BearerError(401)
+    rt = runtime(state)
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token.strip(),
+            rt.signing_key,
+            algorithms=["HS256"],
+            audience=state.config.ffn_client_id,
+            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False},
+        )
+    except jwt.PyJWTError:
+        raise BearerError(401) from None
+    now = rt.clock()
+    expires_at = rt.access_tokens.get(str(claims.get("jti")))
+    if expires_at is None or now >= expires_at or now >= float(claims.get("exp", 0)):
+        raise BearerError(401)
+    needed = "ffn.merchant.write" if write else "ffn.merchant.read"
+    scopes = claims.get("scopes") or []
+    if needed not in scopes:
+        raise BearerError(403, missing_scope=needed)
+    return claims
+
+
+def _issue(state: SandboxState, rt: OAuthRuntime, grant: _Grant) -> dict[str, Any]:
+    now = rt.clock()
+    ttl = state.config.access_token_ttl_seconds
+    jti = uuid.uuid4().hex
+    claims = {
+        "aud": state.config.ffn_client_id,
+        "jti": jti,
+        "iat": int(now),
+        "nbf": int(now),
+        "exp": int(now) + ttl,
+        "sub": grant.subject,
+        "scopes": list(grant.scopes),
+    }
+    access_token = jwt.encode(claims, rt.signing_key, algorithm="HS256")
+    for old_jti, exp in list(rt.access_tokens.items()):
+        if exp <= now:
+            del rt.access_tokens[old_jti]
+    rt.access_tokens[jti] = int(now) + ttl
+    refresh_token = "def502" + secrets.token_hex(48)
+    rt.refresh_tokens[refresh_token] = _Grant(grant.subject, grant.scopes)
+    rt.issued_count += 1
+    return {
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "access_token": access_token,
+        "refresh_token": refresh_token,
+    }
+
+
+def _oauth_error(status: int, error: str, description: str | None = None) -> JSONResponse:
+    body: dict[str, str] = {"error": error}
+    if description:
+        body["error_description"] = description
+    headers = {"WWW-Authenticate": 'Basic realm="oauth2"'} if error == "invalid_client" else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _basic_client(header: str | None) -> tuple[str, str] | None:
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
+
+
+def _with_query(uri: str, params: dict[str, str]) -> str:
+    parts = urlsplit(uri)
+    query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), parts.fragment))
+
+
+async def _raw_body(request: Request) -> bytes:
+    return await request.body()
+
+
+def build_router(state: SandboxState) -> APIRouter:
+    """``/oauth2/authorize`` and ``/oauth2/token``."""
+    router = APIRouter()
+    rt = runtime(state)
+
+    @router.get("/oauth2/authorize")
+    def authorize(request: Request) -> Response:
+        """Approves at once: the sandbox has no user to ask."""
+        query = request.query_params
+        redirect_uri = query.get("redirect_uri")
+        if query.get("client_id") != state.config.ffn_client_id:
+            return _oauth_error(400, "invalid_client", "Client authentication failed")
+        if not redirect_uri:
+            return _oauth_error(400, "invalid_request", "The request is missing the redirect_uri parameter")
+        extra = {"state": query["state"]} if "state" in query else {}
+        if query.get("response_type") != "code":
+            error = {"error": "unsupported_response_type", **extra}
+            return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
+        requested = tuple((query.get("scope") or "").split())
+        allowed = set(state.config.ffn_scopes) | _OPENID_SCOPES
+        unknown = [scope for scope in requested if scope not in allowed]
+        if unknown:
+            error = {"error": "invalid_scope", "error_description": f"Unknown scope {unknown[0]}", **extra}
+            return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
+        code = "def502" + secrets.token_hex(32)
+        with state.data.lock:
+            rt.codes[code] = _Grant(
+                subject=state.data.ffn.user_id,
+                scopes=requested or tuple(state.config.ffn_scopes),
+                redirect_uri=redirect_uri,
+                expires_at=rt.clock() + AUTH_CODE_TTL_SECONDS,
+            )
+        return RedirectResponse(_with_query(redirect_uri, {"code": code, **extra}), status_code=302)
+
+    @router.post("/oauth2/token")
+    def token(request: Request, body: bytes = Depends(_raw_body)) -> Response:
+        client = _basic_client(request.headers.get("authorization"))
+        if (
+            client is None
+            or not secrets.compare_digest(client[0].encode(), state.config.ffn_client_id.encode())
+            or not secrets.compare_digest(client[1].encode(), state.config.ffn_client_secret.encode())
+        ):
+            return _oauth_error(401, "invalid_client", "Client authentication failed")
+        content_type = request.headers.get("content-type", "")
+        if not content_type.startswith("application/x-www-form-urlencoded"):
+            return _oauth_error(400, "invalid_request", "Expected an application/x-www-form-urlencoded body")
+        form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+        grant_type = form.get("grant_type", "")
+        if grant_type == "authorization_code":
+            return _exchange_code(form)
+        if grant_type == "refresh_token":
+            return _refresh(form)
+        if not grant_type:
+            return _oauth_error(400, "invalid_request", "The request is missing the grant_type parameter")
+        return _oauth_error(
+            401,
+            "unsupported_grant_type",
+            "The authorization grant type is not supported by the authorization server.",
+        )
+
+    def _exchange_code(form: dict[str, str]) -> Response:
+        code, redirect_uri = form.get("code"), form.get("redirect_uri")
+        if not code or not redirect_uri:
+            return _oauth_error(
+                400, "invalid_request", "The request is missing the code or redirect_uri parameter"
+            )
+        with state.data.lock:
+            grant = rt.codes.pop(code, None)  # single use, even when the rest of the request is wrong
+            if grant is None or grant.expires_at is None or rt.clock() >= grant.expires_at:
+                return _oauth_error(
+                    400, "invalid_grant", "Authorization code is invalid, expired or already used"
+                )
+            if grant.redirect_uri != redirect_uri:
+                return _oauth_error(
+                    400, "invalid_grant", "Authorization code was not issued to this redirect_uri"
+                )
+            return JSONResponse(_issue(state, rt, grant))
+
+    def _refresh(form: dict[str, str]) -> Response:
+        refresh_token = form.get("refresh_token")
+        if not refresh_token:
+            return _oauth_error(400, "invalid_request", "The request is missing the refresh_token parameter")
+        with state.data.lock:
+            grant = rt.refresh_tokens.pop(refresh_token, None)  # rotation: the old token dies here
+            if grant is None:
+                return _oauth_error(400, "invalid_grant", "The refresh token is invalid.")
+            return JSONResponse(_issue(state, rt, grant))
+
+    return router

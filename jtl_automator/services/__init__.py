@@ -1,0 +1,1 @@
+"""Workflows as plain functions over clients, transforms and the store: what the Prefect tasks call."""

@@ -1,0 +1,463 @@
+"""Google Sheets backend on the real gspread library (service-account credentials).
+
+Request budget, which is what the Sheets per-minute quota counts:
+- the first use fetches the spreadsheet's metadata once (tab titles); later lookups use that cache;
+- ``read_frame``: one ``values.get`` for the whole tab;
+- ``write_cells``: one ``values:batchUpdate`` with ``valueInputOption=RAW`` (``"00123"`` stays text)
+  however many cells, contiguous cells of a column merged into one range (``E2:E10001``); only more
+  than ``max_ranges_per_request`` separate ranges are split over several requests;
+- ``append_rows``: one ``values:append``.
+
+Retries (our :class:`RetryingHTTPClient`, not gspread's ``BackOffHTTPClient``, which shares its counter
+between instances, cannot be told to stop and sleeps with ``time.sleep``): 429 always, honouring
+Retry-After; 5xx/408/connection errors only for requests that are safe to repeat (reads and
+``values:batchUpdate``, whose explicit ranges make it idempotent; not ``values:append``).
+
+``api_url`` points every ``https://sheets.googleapis.com`` request at another root (the sandbox's
+``http://127.0.0.1:PORT/sheets``) through a transport adapter, so gspread itself runs unchanged.
+Tokens come from the service account's own ``token_uri``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import google.auth.exceptions
+import gspread
+import requests
+from google.auth.transport.requests import AuthorizedSession
+from google.oauth2.service_account import Credentials
+from gspread.exceptions import APIError
+from gspread.http_client import HTTPClient
+from requests.adapters import HTTPAdapter
+
+from jtl_automator.clients.http import RateLimiter, RequestStats, RetryPolicy, parse_retry_after
+from jtl_automator.sheets.a1 import (
+    CellUpdate,
+    CellValue,
+    absolute_range,
+    group_column_runs,
+    quote_sheet_title,
+)
+from jtl_automator.sheets.base import SheetBackend, SheetError, WorksheetNotFound, resolve_title
+from jtl_automator.sheets.xlsx import cell_text
+
+logger = logging.getLogger("jtl_automator.sheets.google")
+
+GOOGLE_SHEETS_ROOT = "https://sheets.googleapis.com"
+SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+
+#: Google's advice for the per-minute quota: truncated exponential backoff up to 64 s.
+DEFAULT_SHEETS_RETRY = RetryPolicy(
+    max_attempts=8, initial_delay=1.0, max_delay=64.0, budget_seconds=300.0, max_retry_after=120.0
+)
+
+
+class SheetApiError(SheetError):
+    """The Sheets API refused a request (after retries where they apply)."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class SpreadsheetNotFound(SheetApiError):
+    """404: wrong spreadsheet id."""
+
+
+class SheetPermissionDenied(SheetApiError):
+    """403: the spreadsheet is not shared with the service account."""
+
+
+class SheetRateLimited(SheetApiError):
+    """429 that outlasted the retry budget."""
+
+
+class SheetAuthError(SheetApiError):
+    """The service account could not get a token (bad key, revoked, wrong token_uri)."""
+
+
+class ApiRootAdapter(HTTPAdapter):
+    """Re-roots requests for ``source`` onto ``target`` (e.g. the sandbox) just before they are sent."""
+
+    def __init__(self, source: str, target: str) -> None:
+        super().__init__()
+        self.source = source.rstrip("/")
+        self.target = target.rstrip("/")
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        """Rewrite the URL prefix, then send as usual."""
+        url = request.url or ""
+        if url.startswith(self.source + "/") or url == self.source:
+            request.url = self.target + url[len(self.source) :]
+            # Proxies were chosen for the original host; choose again for the real destination.
+            kwargs["proxies"] = requests.utils.get_environ_proxies(request.url)
+        return super().send(request, *args, **kwargs)
+
+
+#: The connection failed, timed out, or died while the response body was coming in.
+_TRANSPORT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+
+
+class _OffGoogleCredentials(Credentials):
+    """Service-account credentials for an API root that is not Google's (the sandbox).
+
+    google-auth looks up the account's Regional Access Boundary at iamcredentials.googleapis.com in a
+    background thread after each token refresh; against a sandbox that is a stray request to Google.
+    """
+
+    def _is_regional_access_boundary_lookup_required(self) -> bool:
+        return False
+
+
+def _is_idempotent(method: str, endpoint: str) -> bool:
+    if method.upper() in ("GET", "HEAD", "PUT", "DELETE"):
+        return True
+    path = endpoint.split("?", 1)[0]
+    return path.endswith(("/values:batchUpdate", "/values:batchGet", "/values:batchClear"))
+
+
+class RetryingHTTPClient(HTTPClient):
+    """gspread's HTTP client with the project's retry policy, an optional rate limiter and counters."""
+
+    def __init__(
+        self,
+        auth: Any,
+        session: requests.Session | None = None,
+        *,
+        retry: RetryPolicy,
+        limiter: RateLimiter | None = None,
+        stats: RequestStats | None = None,
+    ) -> None:
+        super().__init__(auth, session)
+        self.retry = retry
+        self.limiter = limiter
+        self.stats = stats or RequestStats()
+
+    def request(
+        self,
+        method: str,
+        endpoint: str,
+        params: Any = None,
+        data: bytes | None = None,
+        json: Any = None,
+        files: Any = None,
+        headers: Any = None,
+    ) -> requests.Response:
+        """The single exit gspread uses: one logical request, retried per the policy."""
+        idempotent = _is_idempotent(method, endpoint)
+        policy = self.retry
+        started = policy.clock()
+        attempt = 0
+        display = f"{method.upper()} {endpoint.split('?', 1)[0].removeprefix(GOOGLE_SHEETS_ROOT)}"
+        while True:
+            attempt += 1
+            if self.limiter is not None:
+                self.limiter.acquire()
+            error: Exception
+            try:
+                response = self.session.request(
+                    method=method,
+                    url=endpoint,
+                    json=json,
+                    params=params,
+                    data=data,
+                    files=files,
+                    headers=headers,
+                    timeout=self.timeout,
+                )
+            except _TRANSPORT_ERRORS as exc:
+                self.stats.record_transport_error()
+                if not idempotent:
+                    raise
+                delay, reason, error = policy.backoff(attempt), type(exc).__name__, exc
+            else:
+                status = response.status_code
+                self.stats.record_response(status)
+                if response.ok:
+                    return response
+                error = APIError(response)
+                if status == 429:
+                    retry_after = parse_retry_after(
+                        response.headers.get("Retry-After"), now=policy.wall_clock
+                    )
+                    if retry_after is not None:
+                        delay = min(retry_after, policy.max_retry_after)
+                    else:
+                        delay = max(policy.backoff(attempt), policy.initial_delay)
+                    if self.limiter is not None:
+                        self.limiter.pause(delay)
+                elif (status >= 500 or status == 408) and idempotent:
+                    delay = policy.backoff(attempt)
+                else:
+                    raise error
+                reason = str(status)
+            elapsed = policy.clock() - started
+            if attempt >= policy.max_attempts or elapsed + delay > policy.budget_seconds:
+                logger.warning("giving up %s after %d attempt(s): %s", display, attempt, reason)
+                raise error
+            logger.warning("retrying %s: attempt=%d delay=%.3fs reason=%s", display, attempt, delay, reason)
+            self.stats.record_retry()
+            policy.sleep(delay)
+
+
+_CELL_RE = re.compile(r"^\$?([A-Za-z]*)\$?(\d*)")
+
+
+def _range_start(a1_range: str) -> tuple[int, int]:
+    """(row, col) of the first cell of ``'Tab'!C3:F9`` (1, 1 when the range names whole rows/columns)."""
+    cells = a1_range.rpartition("!")[2]
+    match = _CELL_RE.match(cells.split(":", 1)[0])
+    letters, digits = (match.group(1), match.group(2)) if match else ("", "")
+    col = gspread.utils.column_letter_to_index(letters.upper()) if letters else 1
+    return (int(digits) if digits else 1), col
+
+
+def _json_value(value: CellValue) -> str | int | float | bool:
+    """Cell value for a RAW write: text stays text, numbers/booleans stay typed, dates become ISO text."""
+    if value is None:
+        return ""
+    if isinstance(value, str | bool | int | float):
+        return value
+    return value.isoformat()
+
+
+@dataclass(frozen=True)
+class _Tab:
+    sheet_id: int
+    rows: int
+    cols: int
+
+
+def _append_dimension(sheet_id: int, dimension: str, length: int) -> dict[str, Any]:
+    return {"appendDimension": {"sheetId": sheet_id, "dimension": dimension, "length": length}}
+
+
+class GoogleSheetsBackend(SheetBackend):
+    """One spreadsheet, accessed as a service account. Construction makes no request."""
+
+    def __init__(
+        self,
+        spreadsheet_id: str,
+        credentials_info: Mapping[str, Any],
+        api_url: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        limiter: RateLimiter | None = None,
+        timeout: float = 60.0,
+        max_ranges_per_request: int = 10_000,
+    ) -> None:
+        if max_ranges_per_request < 1:
+            raise ValueError("max_ranges_per_request must be >= 1")
+        self.spreadsheet_id = spreadsheet_id
+        self.api_url = api_url.rstrip("/") if api_url else None
+        self.client_email = str(credentials_info.get("client_email", "?"))
+        self.max_ranges_per_request = max_ranges_per_request
+        self.stats = RequestStats()
+        kind = _OffGoogleCredentials if api_url else Credentials
+        credentials: Credentials | None = None
+        detail = ""
+        try:
+            credentials = kind.from_service_account_info(  # type: ignore[no-untyped-call]
+                dict(credentials_info), scopes=list(SCOPES)
+            )
+        except KeyError as exc:
+            detail = f"missing field {exc}"
+        except ValueError as exc:
+            # google-auth names missing fields; anything else (a key parser's message) is not repeated.
+            detail = str(exc) if "missing fields" in str(exc) else "unreadable private key"
+        if credentials is None:
+            raise SheetAuthError(f"invalid service-account credentials ({detail})")
+        session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
+        if self.api_url:
+            session.mount(GOOGLE_SHEETS_ROOT + "/", ApiRootAdapter(GOOGLE_SHEETS_ROOT, self.api_url))
+        #: The authorised ``requests`` session; mount adapters on it for proxies or test fault injection.
+        self.session: requests.Session = session
+        factory = partial(
+            RetryingHTTPClient, retry=retry or DEFAULT_SHEETS_RETRY, limiter=limiter, stats=self.stats
+        )
+        # gspread types http_client as a class, but only ever calls it as a factory(auth, session).
+        self._client = gspread.Client(auth=credentials, session=session, http_client=factory)  # type: ignore[arg-type]
+        self._client.set_timeout(timeout)
+        self._http: HTTPClient = self._client.http_client
+        self._tabs: dict[str, _Tab] | None = None
+
+    def __repr__(self) -> str:
+        root = f", api_url={self.api_url!r}" if self.api_url else ""
+        return f"GoogleSheetsBackend({self.spreadsheet_id!r}, client_email={self.client_email!r}{root})"
+
+    # -- error mapping -------------------------------------------------------------------------------
+
+    def _call(self, what: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+        error: SheetApiError
+        try:
+            return func(*args, **kwargs)
+        except APIError as exc:
+            error = self._map_api_error(what, exc)
+        except google.auth.exceptions.GoogleAuthError as exc:
+            account = self.client_email
+            error = SheetAuthError(
+                f"{what}: service account {account!r} could not get a token ({type(exc).__name__})"
+            )
+        except requests.RequestException as exc:
+            error = SheetApiError(f"{what}: {type(exc).__name__} talking to the Sheets API")
+        # Raised outside the except block, so the library exception (its request carries the bearer
+        # token) is not attached as __context__.
+        raise error
+
+    def _map_api_error(self, what: str, exc: APIError) -> SheetApiError:
+        status = exc.response.status_code
+        message = str(exc.error.get("message", "")) if isinstance(exc.error, Mapping) else ""
+        text = f"{what} -> {status}" + (f": {message}" if message else "")
+        if status == 404:
+            return SpreadsheetNotFound(text, status=status)
+        if status == 403:
+            return SheetPermissionDenied(
+                f"{text} (is the spreadsheet shared with {self.client_email}?)", status=status
+            )
+        if status == 429:
+            return SheetRateLimited(text, status=status)
+        if status == 401:
+            return SheetAuthError(text, status=status)
+        return SheetApiError(text, status=status)
+
+    # -- worksheets ----------------------------------------------------------------------------------
+
+    def _refresh_titles(self) -> list[str]:
+        metadata = self._call(
+            f"spreadsheet {self.spreadsheet_id!r}", self._http.fetch_sheet_metadata, self.spreadsheet_id
+        )
+        tabs: dict[str, _Tab] = {}
+        for sheet in metadata.get("sheets", []):
+            props = sheet.get("properties", {})
+            grid = props.get("gridProperties", {})
+            tabs[props["title"]] = _Tab(
+                sheet_id=int(props.get("sheetId", 0)),
+                rows=int(grid.get("rowCount", 0)),
+                cols=int(grid.get("columnCount", 0)),
+            )
+        self._tabs = tabs
+        return list(tabs)
+
+    def _title(self, worksheet: str) -> str:
+        """The tab's exact title (cached; one metadata refresh on a miss), or :class:`WorksheetNotFound`."""
+        if self._tabs is None:
+            self._refresh_titles()
+        assert self._tabs is not None
+        title = resolve_title(worksheet, list(self._tabs))
+        if title is None:
+            titles = self._refresh_titles()
+            title = resolve_title(worksheet, titles)
+            if title is None:
+                raise WorksheetNotFound(worksheet, titles)
+        return title
+
+    def _ensure_grid(self, title: str, last_row: int, last_col: int) -> None:
+        """Grow the tab first when a write reaches past its rows/columns (Sheets refuses such writes)."""
+        assert self._tabs is not None
+        tab = self._tabs[title]
+        requests_: list[dict[str, Any]] = []
+        if last_row > tab.rows:
+            requests_.append(_append_dimension(tab.sheet_id, "ROWS", last_row - tab.rows))
+        if last_col > tab.cols:
+            requests_.append(_append_dimension(tab.sheet_id, "COLUMNS", last_col - tab.cols))
+        if not requests_:
+            return
+        self._call(
+            f"grow worksheet {title!r} to {last_row} rows x {last_col} columns",
+            self._http.batch_update,
+            self.spreadsheet_id,
+            {"requests": requests_},
+        )
+        self._tabs[title] = _Tab(tab.sheet_id, max(tab.rows, last_row), max(tab.cols, last_col))
+
+    def worksheet_names(self) -> list[str]:
+        """Titles of the tabs (always fetched fresh: one metadata request)."""
+        return list(self._refresh_titles())
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def read_grid(self, worksheet: str) -> list[list[str]]:
+        """One ``values.get`` of the whole tab."""
+        title = self._title(worksheet)
+        # Unformatted numbers (no locale separators: 1234.5 not "1.234,50"), dates as displayed text.
+        params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "FORMATTED_STRING"}
+        body = self._call(
+            f"read worksheet {title!r}",
+            self._http.values_get,
+            self.spreadsheet_id,
+            quote_sheet_title(title),
+            params=params,
+        )
+        values = body.get("values", []) or []
+        first_row, first_col = _range_start(str(body.get("range", "A1")))
+        pad = [""] * (first_col - 1)
+        grid: list[list[str]] = [[] for _ in range(first_row - 1)] + [
+            pad + [cell_text(v) for v in row] for row in values
+        ]
+        return grid
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def write_cells(self, worksheet: str, updates: Sequence[CellUpdate]) -> int:
+        """One RAW ``values:batchUpdate`` per ``max_ranges_per_request`` contiguous column ranges."""
+        runs = group_column_runs(updates)
+        if not runs:
+            return 0
+        title = self._title(worksheet)
+        self._ensure_grid(title, max(run.end_row for run in runs), max(run.col for run in runs))
+        data = [
+            {
+                "range": absolute_range(title, run.a1),
+                "majorDimension": "ROWS",
+                "values": [[_json_value(v)] for v in run.cells],
+            }
+            for run in runs
+        ]
+        for start in range(0, len(data), self.max_ranges_per_request):
+            chunk = data[start : start + self.max_ranges_per_request]
+            body = {"valueInputOption": "RAW", "includeValuesInResponse": False, "data": chunk}
+            self._call(
+                f"write {sum(len(d['values']) for d in chunk)} cell(s) to worksheet {title!r}",
+                self._http.values_batch_update,
+                self.spreadsheet_id,
+                body,
+            )
+        written = sum(len(run.cells) for run in runs)
+        logger.info("wrote %d cell(s) in %d range(s) to worksheet %r", written, len(runs), title)
+        return written
+
+    def append_rows(self, worksheet: str, rows: Sequence[Sequence[CellValue]]) -> int:
+        """One RAW ``values:append`` (INSERT_ROWS); retried on 429 only: a repeat would add rows twice."""
+        title = self._title(worksheet)
+        if not rows:
+            return 0
+        params = {"valueInputOption": "RAW", "insertDataOption": "INSERT_ROWS"}
+        body = {"majorDimension": "ROWS", "values": [[_json_value(v) for v in row] for row in rows]}
+        result = self._call(
+            f"append {len(rows)} row(s) to worksheet {title!r}",
+            self._http.values_append,
+            self.spreadsheet_id,
+            quote_sheet_title(title),
+            params,
+            body,
+        )
+        updated = (result or {}).get("updates", {}).get("updatedRange")
+        return _range_start(str(updated))[0] if updated else 0
+
+
+__all__ = [
+    "ApiRootAdapter",
+    "GoogleSheetsBackend",
+    "RetryingHTTPClient",
+    "SheetApiError",
+    "SheetAuthError",
+    "SheetPermissionDenied",
+    "SheetRateLimited",
+    "SpreadsheetNotFound",
+]

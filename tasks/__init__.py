@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers over jtl_automator (logging, coarse retries, artifacts)."""

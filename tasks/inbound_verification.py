@@ -1,0 +1,141 @@
+"""Tasks of the inbound verification flow; each calls jtl_automator.services.inbound_verification."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from jtl_automator.services import inbound_verification as svc
+from tasks.resources import correlated, ffn_client, sheet_backend, state_store
+from tasks.retry import retry_transient
+
+
+@dataclass(frozen=True)
+class Booked:
+    """What FFN booked, in frames."""
+
+    mode: Literal["inbound", "stock"]
+    products: pd.DataFrame
+    inbound_items: pd.DataFrame | None
+    stocks: pd.DataFrame | None
+    requests: int
+
+
+@task(
+    name="sheet-read-inbound-control",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=retry_transient,
+)
+def sheet_read_inbound_control(
+    sheet: str, worksheet: str | None, columns: svc.SheetColumns, sheets_block: str | None
+) -> svc.InboundSheet:
+    """Read the worksheet; a missing worksheet or header fails here, before anything is written."""
+    with correlated():
+        data = svc.read_inbound_sheet(sheet_backend(sheet, sheets_block), worksheet, columns)
+    get_run_logger().info(
+        "read %d rows from %r (header in row %d)", len(data.rows), data.worksheet, data.header_row
+    )
+    return data
+
+
+@task(
+    name="ffn-load-booked",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=30,
+    retry_condition_fn=retry_transient,
+)
+def ffn_load_booked(
+    data: svc.InboundSheet,
+    mode: Literal["inbound", "stock"] | None,
+    ffn_block: str | None,
+    database_block: str | None,
+) -> Booked:
+    """The catalogue once, then the referenced inbounds or the stocks, all as paged bulk reads."""
+    logger = get_run_logger()
+    chosen = svc.decide_mode(data, mode)
+    with correlated():
+        ffn = ffn_client(state_store(database_block), ffn_block)
+        products = svc.load_products(ffn)
+        items = stocks = None
+        if chosen == "inbound":
+            items = svc.load_inbound_items(ffn, data.rows["inbound"].tolist())
+        else:
+            stocks = svc.load_stocks(ffn, svc.jfskus_of(data, products))
+    requests = ffn.stats.requests
+    logger.info("mode %s: %d products, %d FFN requests", chosen, len(products), requests)
+    return Booked(chosen, products, items, stocks, requests)
+
+
+@task(name="inbound-reconcile", cache_policy=NO_CACHE)
+def inbound_reconcile(
+    data: svc.InboundSheet, booked: Booked, sheet: str, database_block: str | None
+) -> pd.DataFrame:
+    """Statuses per row, with "since" dates from the stored history."""
+    store = state_store(database_block)
+    return svc.verify(
+        data,
+        booked.products,
+        booked.inbound_items,
+        booked.stocks,
+        booked.mode,
+        history=lambda keys: store.inbound_history(sheet, keys),
+    )
+
+
+@task(
+    name="sheet-write-statuses",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=10,
+    retry_condition_fn=retry_transient,
+)
+def sheet_write_statuses(
+    sheet: str, data: svc.InboundSheet, results: pd.DataFrame, checked_at: datetime, sheets_block: str | None
+) -> int:
+    """One batched write of status, note and checked-at cells (idempotent: same cells, same values)."""
+    with correlated():
+        written = sheet_backend(sheet, sheets_block).write_cells(
+            data.worksheet, svc.result_updates(data, results, checked_at)
+        )
+    get_run_logger().info("wrote %d cells to %r", written, data.worksheet)
+    return written
+
+
+@task(name="store-record-inbound-checks", cache_policy=NO_CACHE)
+def store_record_inbound_checks(
+    sheet: str, results: pd.DataFrame, checked_at: datetime, database_block: str | None
+) -> int:
+    """Keep this run's results so a later run can say since when a row is missing."""
+    with correlated() as run_id:
+        records = svc.history_records(results, checked_at)
+        return state_store(database_block).record_inbound_checks(run_id, sheet, records)
+
+
+@task(name="inbound-publish-artifacts", cache_policy=NO_CACHE)
+def inbound_publish_artifacts(title: str, results: pd.DataFrame, dry_run: bool) -> dict[str, int]:
+    """Markdown summary (counts per status) and a table of the rows that need a look."""
+    counts = svc.status_counts(results)
+    create_markdown_artifact(
+        key="inbound-verification-summary",
+        markdown=svc.summary_markdown(title, counts, results, dry_run=dry_run),
+        description="Inbound verification: counts per status",
+    )
+    attention = svc.exceptions(results)
+    table = attention[
+        ["row_number", "sku", "inbound_ref", "status", "units_expected", "units_received", "note"]
+    ]
+    create_table_artifact(
+        key="inbound-verification-exceptions",
+        table=svc.table_records(table),
+        description=f"{len(attention):,} rows that are not MATCH",
+    )
+    return counts

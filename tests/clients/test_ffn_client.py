@@ -1,0 +1,262 @@
+"""FFN client resources against MockTransport: query parameters, models, idempotent outbound creation."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from jtl_automator.clients.errors import NotFound, TransientError, ValidationFailed
+from jtl_automator.clients.ffn import FfnClient
+from jtl_automator.clients.ffn.client import odata_quote
+from jtl_automator.clients.ffn.models import OutboundCreate, Product
+from jtl_automator.clients.http import RetryPolicy
+from tests.clients.conftest import FakeClock, Recorder, json_response
+
+BASE = "https://ffn.example.test/api"
+
+
+class StaticTokens:
+    def __init__(self) -> None:
+        self.invalidated: list[str] = []
+        self.n = 0
+
+    def access_token(self) -> str:
+        return f"tok-{self.n}"
+
+    def invalidate(self, token: str) -> None:
+        self.invalidated.append(token)
+        self.n += 1
+
+
+def client_for(handler: Any, policy: RetryPolicy, tokens: StaticTokens | None = None) -> FfnClient:
+    http = httpx.Client(transport=httpx.MockTransport(handler))
+    return FfnClient(http, tokens or StaticTokens(), BASE, retry=policy)
+
+
+def products(n: int) -> list[dict[str, Any]]:
+    return [
+        {"jfsku": f"MERC{i:07d}", "merchantSku": f"SKU-{i}", "name": f"P{i}", "newApiField": i}
+        for i in range(n)
+    ]
+
+
+def paged(handler_data: list[dict[str, Any]]) -> Any:
+    def handler(request: httpx.Request) -> httpx.Response:
+        top = int(request.url.params["$top"])
+        skip = int(request.url.params["$skip"])
+        items = handler_data[skip : skip + top]
+        return httpx.Response(
+            200, json={"items": items, "_page": {"limit": top, "offset": skip}, "count": len(handler_data)}
+        )
+
+    return handler
+
+
+def test_products_list_pages_lazily_into_models(policy: RetryPolicy) -> None:
+    rec = Recorder(paged(products(25)))
+    ffn = client_for(rec, policy)
+    got = list(ffn.products.list(top=10, filter="name eq 'x'"))
+    assert [p.jfsku for p in got] == [f"MERC{i:07d}" for i in range(25)]
+    assert got[0].model_extra == {"newApiField": 0}  # unknown API fields survive
+    assert len(rec.requests) == 3
+    first = rec.requests[0]
+    assert first.url.path == "/api/v1/merchant/products"
+    assert first.url.params["$filter"] == "name eq 'x'"
+    assert first.headers["Authorization"] == "Bearer tok-0"
+    assert ffn.stats.requests == 3
+
+
+def test_iter_pages_yields_raw_dicts(policy: RetryPolicy) -> None:
+    ffn = client_for(Recorder(paged(products(5))), policy)
+    pages = list(ffn.products.iter_pages(top=2))
+    assert [len(p) for p in pages] == [2, 2, 1]
+    assert isinstance(pages[0][0], dict) and pages[0][0]["merchantSku"] == "SKU-0"
+
+
+def test_get_404_is_not_found(policy: RetryPolicy) -> None:
+    body = {"errorCode": {"code": "Products_ProductNotFound", "description": "no"}, "errorMessages": []}
+    ffn = client_for(Recorder(json_response(404, body)), policy)
+    with pytest.raises(NotFound, match="GET /api/v1/merchant/products/NOPE -> 404 Products_ProductNotFound"):
+        ffn.products.get("NOPE")
+
+
+def test_401_invalidates_the_token_and_retries_once(policy: RetryPolicy) -> None:
+    tokens = StaticTokens()
+    rec = Recorder(json_response(401), json_response(200, {"userId": "46209"}))
+    ffn = client_for(rec, policy, tokens)
+    assert ffn.users.current().user_id == "46209"
+    assert tokens.invalidated == ["tok-0"]
+    assert rec.requests[1].headers["Authorization"] == "Bearer tok-1"
+
+
+def test_product_create_validates_our_payload(policy: RetryPolicy) -> None:
+    rec = Recorder(lambda r: httpx.Response(201, json={"jfsku": "MERC0000NEW", **json.loads(r.content)}))
+    ffn = client_for(rec, policy)
+    created = ffn.products.create({"merchant_sku": "00123", "name": "Widget", "identifier": {"ean": "400"}})
+    assert created.jfsku == "MERC0000NEW" and created.merchant_sku == "00123"
+    assert json.loads(rec.requests[0].content) == {
+        "merchantSku": "00123",
+        "name": "Widget",
+        "identifier": {"ean": "400"},
+    }
+    with pytest.raises(ValidationError):
+        ffn.products.create({"merchant_sku": "1", "name": "x", "nmae_typo": 1})
+    assert len(rec.requests) == 1
+
+
+def test_stocks_by_warehouse_accepts_bare_array(policy: RetryPolicy) -> None:
+    rec = Recorder(json_response(200, [{"jfsku": "A", "stockLevel": 3}, {"jfsku": "B", "stockLevel": 0}]))
+    ffn = client_for(rec, policy)
+    assert [(s.jfsku, s.stock_level) for s in ffn.stocks.by_warehouse("WH1")] == [("A", 3), ("B", 0)]
+    assert rec.requests[0].url.path == "/api/v1/merchant/stocks/warehouse/WH1"
+
+
+def outbound_payload(number: str = "SO-1001") -> OutboundCreate:
+    return OutboundCreate.model_validate(
+        {
+            "merchantOutboundNumber": number,
+            "warehouseId": "FULF04XX-12345-0001",
+            "shippingType": "Standard",
+            "shippingAddress": {
+                "lastname": "Muster",
+                "street": "Hauptstr. 1",
+                "city": "Berlin",
+                "country": "DE",
+                "zip": "10115",
+            },
+            "items": [{"jfsku": "MERC0000001", "quantity": 2, "price": 12.5, "vat": 19}],
+        }
+    )
+
+
+class OutboundServer:
+    """POST /outbounds that can fail *after* creating (lost response) or before; GET with $filter."""
+
+    def __init__(self, post_failures: list[str]) -> None:
+        self.post_failures = post_failures  # "lost" = created then 503, "down" = 503 without creating
+        self.outbounds: dict[str, dict[str, Any]] = {}
+        self.posts = 0
+        self.lookups: list[str] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            self.posts += 1
+            body = json.loads(request.content)
+            failure = self.post_failures.pop(0) if self.post_failures else None
+            number = body["merchantOutboundNumber"]
+            if number in self.outbounds:
+                return httpx.Response(400, json={"errorCode": {"code": "Shared_DuplicateKey"}})
+            if failure != "down":
+                self.outbounds[number] = {
+                    "outboundId": f"OUT{len(self.outbounds)}",
+                    **body,
+                    "status": "Pending",
+                }
+            if failure == "timeout-lost":
+                raise httpx.ReadTimeout("no answer")
+            if failure:
+                return httpx.Response(503)
+            return httpx.Response(201, json=self.outbounds[number])
+        flt = request.url.params["$filter"]
+        self.lookups.append(flt)
+        number = flt.split("eq ", 1)[1].strip("'")
+        items = [self.outbounds[number]] if number in self.outbounds else []
+        return httpx.Response(200, json={"items": items, "count": len(items)})
+
+
+@pytest.mark.parametrize("failure", ["lost", "timeout-lost"])
+def test_outbound_create_after_lost_response_returns_the_existing_outbound(
+    policy: RetryPolicy, failure: str
+) -> None:
+    server = OutboundServer([failure])
+    ffn = client_for(server, policy)
+    outbound = ffn.outbounds.create(outbound_payload())
+    assert outbound.merchant_outbound_number == "SO-1001"
+    assert server.posts == 1  # never sent twice
+    assert server.lookups == ["merchantOutboundNumber eq 'SO-1001'"]
+    assert len(server.outbounds) == 1
+
+
+def test_outbound_create_resends_when_the_first_post_created_nothing(policy: RetryPolicy) -> None:
+    server = OutboundServer(["down", "down"])
+    ffn = client_for(server, policy)
+    outbound = ffn.outbounds.create(outbound_payload())
+    assert outbound.status == "Pending"
+    assert server.posts == 3
+    assert len(server.outbounds) == 1
+
+
+def test_outbound_create_gives_up_within_the_budget(clock: FakeClock) -> None:
+    policy = RetryPolicy(max_attempts=3, sleep=clock.sleep, clock=clock, jitter=lambda: 1.0)
+    server = OutboundServer(["down"] * 10)
+    with pytest.raises(TransientError):
+        client_for(server, policy).outbounds.create(outbound_payload())
+    assert server.posts == 3 and server.outbounds == {}
+
+
+def test_outbound_create_with_check_existing_skips_the_post(policy: RetryPolicy) -> None:
+    server = OutboundServer([])
+    ffn = client_for(server, policy)
+    ffn.outbounds.create(outbound_payload())
+    again = ffn.outbounds.create(outbound_payload(), check_existing=True)
+    assert again.outbound_id == "OUT0" and server.posts == 1
+
+
+def test_outbound_duplicate_on_first_post_is_a_validation_error(policy: RetryPolicy) -> None:
+    server = OutboundServer([])
+    ffn = client_for(server, policy)
+    ffn.outbounds.create(outbound_payload())
+    with pytest.raises(ValidationFailed, match="Shared_DuplicateKey"):
+        ffn.outbounds.create(outbound_payload())
+
+
+def test_outbound_write_model_rules() -> None:
+    with pytest.raises(ValidationError, match="not both"):
+        OutboundCreate.model_validate({**outbound_payload().to_api(), "shippingMethodId": "FULF0A0001"})
+    with pytest.raises(ValidationError, match="company or a lastname"):
+        OutboundCreate.model_validate(
+            {**outbound_payload().to_api(), "shippingAddress": {"street": "s", "city": "c", "country": "DE"}}
+        )
+
+
+def test_odata_quote_escapes_quotes() -> None:
+    assert odata_quote("O'Brien") == "'O''Brien'"
+
+
+def test_outbound_updates_and_shipping_notifications(policy: RetryPolicy) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/updates"):
+            page = int(request.url.params.get("page", "1"))
+            data = [{"outboundId": f"O{page}"}]
+            return httpx.Response(200, json={"data": data, "moreDataAvailable": page < 3})
+        return httpx.Response(
+            200,
+            json=[
+                {
+                    "outboundShippingNotificationId": "N1",
+                    "packages": [
+                        {
+                            "freightOption": "Parcel",
+                            "identifier": [{"value": "0034", "identifierType": "TrackingId"}],
+                        }
+                    ],
+                }
+            ],
+        )
+
+    ffn = client_for(handler, policy)
+    window = (datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 10, 2, tzinfo=UTC))
+    assert [o.outbound_id for o in ffn.outbounds.updates(*window)] == ["O1", "O2", "O3"]
+    notes = ffn.outbounds.shipping_notifications("O1")
+    assert notes[0].packages[0].identifier[0]["value"] == "0034"
+
+
+def test_model_construction_is_the_cost_iter_pages_avoids() -> None:
+    """Both paths must agree on content; the benchmark measures the time difference."""
+    raw = products(3)
+    assert [Product.model_validate(p).merchant_sku for p in raw] == [p["merchantSku"] for p in raw]

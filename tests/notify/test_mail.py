@@ -1,0 +1,212 @@
+"""EmailSender against a real (tiny) SMTP server on loopback: formats, retries, permanent errors, secrets."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import logging
+import socket
+from email.message import EmailMessage
+
+import pytest
+from pydantic import SecretStr
+
+from jtl_automator.clients.http import RetryPolicy
+from jtl_automator.notify import EmailRejected, EmailSender, EmailUnavailable
+from jtl_automator.notify.mail import html_to_text, message_id_for
+from tests.notify.smtp_server import SmtpTestServer
+
+PASSWORD = "s3cret-smtp-password-42"
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def smtp():
+    with SmtpTestServer() as server:
+        server.state.password = PASSWORD
+        yield server
+
+
+@pytest.fixture
+def sleeps():
+    return Sleeps()
+
+
+def sender_for(smtp, sleeps, **overrides) -> EmailSender:
+    settings = {
+        "host": "127.0.0.1",
+        "port": smtp.port,
+        "username": "ops@example.com",
+        "password": SecretStr(PASSWORD),
+        "sender": "Shop Ops <ops@example.com>",
+        "starttls": False,
+        "timeout": 5.0,
+        "retry": RetryPolicy(
+            max_attempts=4, initial_delay=2.0, max_delay=60.0, sleep=sleeps, jitter=lambda: 1.0
+        ),
+    }
+    settings.update(overrides)
+    return EmailSender(**settings)
+
+
+def parse(raw: bytes) -> EmailMessage:
+    msg = email.message_from_bytes(raw.replace(b"\r\n", b"\n"), policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    return msg
+
+
+def parts(msg: EmailMessage) -> list[EmailMessage]:
+    payload = msg.get_payload()
+    assert isinstance(payload, list)
+    return [p for p in payload if isinstance(p, EmailMessage)]
+
+
+def test_text_email(smtp, sleeps):
+    sent = sender_for(smtp, sleeps).send(
+        ["lager@example.com", "buchhaltung@example.com"],
+        "Wareneingang geprüft: 3 Abweichungen",
+        "Grüße aus dem Lager\nSKU 00123: erwartet 12, gebucht 10\n",
+        idempotency_key="inbound-check:2024-05-01:INB-1",
+    )
+    assert sent.attempts == 1 and sent.refused == {}
+    [received] = smtp.state.messages
+    assert received.mail_from == "ops@example.com"
+    assert received.rcpt_to == ["lager@example.com", "buchhaltung@example.com"]
+    msg = parse(received.data)
+    assert msg["Subject"] == "Wareneingang geprüft: 3 Abweichungen"
+    assert (
+        msg["Message-ID"]
+        == sent.message_id
+        == message_id_for("inbound-check:2024-05-01:INB-1", "example.com")
+    )
+    assert msg["X-Idempotency-Key"] == "inbound-check:2024-05-01:INB-1"
+    assert msg.get_content_type() == "text/plain"
+    assert msg.get_content() == "Grüße aus dem Lager\nSKU 00123: erwartet 12, gebucht 10\n"
+    assert "AUTH" in smtp.state.commands
+
+
+def test_html_email_has_a_text_alternative(smtp, sleeps):
+    html = (
+        "<h1>Bestellung 4711</h1><p>Status: <b>versendet</b></p><ul><li>SKU 00123</li><li>SKU A-1</li></ul>"
+    )
+    sender_for(smtp, sleeps).send("kunde@example.com", "Versand", html, format="html", idempotency_key="k1")
+    msg = parse(smtp.state.messages[0].data)
+    assert msg.get_content_type() == "multipart/alternative"
+    text, rich = parts(msg)
+    assert text.get_content_type() == "text/plain" and rich.get_content_type() == "text/html"
+    assert rich.get_content().strip() == html
+    assert text.get_content() == "Bestellung 4711\nStatus: versendet\n\n- SKU 00123\n- SKU A-1\n"
+
+
+def test_markdown_email_is_rendered(smtp, sleeps):
+    body = (
+        "# Nachbestellung\n\n**3 Artikel** unter Mindestbestand:\n\n"
+        "| SKU | Bestand |\n|---|---|\n| 00123 | 2 |\n"
+    )
+    sender_for(smtp, sleeps).send(
+        "einkauf@example.com", "Reorder", body, format="markdown", idempotency_key="k2"
+    )
+    msg = parse(smtp.state.messages[0].data)
+    text, rich = parts(msg)
+    assert text.get_content() == body
+    html = rich.get_content()
+    assert "<h1>Nachbestellung</h1>" in html
+    assert "<strong>3 Artikel</strong>" in html
+    assert "<td>00123</td>" in html  # tables come from the "extra" extension
+
+
+def test_idempotency_key_decides_the_message_id():
+    sender = EmailSender("localhost", sender="ops@example.com")
+    a = sender.build_message("x@example.com", "s", "b", idempotency_key="order-1:shipped")
+    b = sender.build_message("x@example.com", "s", "other body", idempotency_key="order-1:shipped")
+    c = sender.build_message("x@example.com", "s", "b", idempotency_key="order-2:shipped")
+    assert a["Message-ID"] == b["Message-ID"] != c["Message-ID"]
+    with pytest.raises(ValueError, match="idempotency_key"):
+        sender.build_message("x@example.com", "s", "b", idempotency_key="")
+    with pytest.raises(ValueError):
+        sender.build_message("x@example.com", "injected\r\nBcc: evil@example.com", "b", idempotency_key="k")
+
+
+def test_transient_421_greeting_then_success(smtp, sleeps):
+    smtp.state.script("GREETING", "421 4.3.2 Service not available, try later", times=2)
+    sent = sender_for(smtp, sleeps).send("x@example.com", "s", "b", idempotency_key="k3")
+    assert sent.attempts == 3
+    assert sleeps == [2.0, 4.0]
+    assert smtp.state.connections == 3 and len(smtp.state.messages) == 1
+
+
+def test_transient_451_on_mail_from_is_retried(smtp, sleeps):
+    smtp.state.script("MAIL", "451 4.7.1 Greylisted, please try again")
+    sent = sender_for(smtp, sleeps).send("x@example.com", "s", "b", idempotency_key="k4")
+    assert sent.attempts == 2 and len(smtp.state.messages) == 1
+
+
+def test_permanent_550_is_not_retried(smtp, sleeps):
+    smtp.state.script("RCPT", "550 5.1.1 <nobody@example.com>: user unknown")
+    with pytest.raises(EmailRejected) as caught:
+        sender_for(smtp, sleeps).send("nobody@example.com", "s", "b", idempotency_key="k5")
+    assert caught.value.status == 550
+    assert "user unknown" in str(caught.value) and "127.0.0.1" in str(caught.value)
+    assert sleeps == [] and smtp.state.connections == 1 and smtp.state.messages == []
+
+
+def test_transient_errors_give_up_after_the_attempt_limit(sleeps):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sender = EmailSender(
+        "127.0.0.1",
+        port,
+        sender="ops@example.com",
+        starttls=False,
+        timeout=2.0,
+        retry=RetryPolicy(max_attempts=3, initial_delay=1.0, sleep=sleeps, jitter=lambda: 1.0),
+    )
+    with pytest.raises(EmailUnavailable, match="gave up after 3 attempt"):
+        sender.send("x@example.com", "s", "b", idempotency_key="k6")
+    assert sleeps == [1.0, 2.0]
+
+
+def test_starttls_required_but_not_offered_never_sends_credentials(smtp, sleeps):
+    with pytest.raises(EmailRejected, match="STARTTLS"):
+        sender_for(smtp, sleeps, starttls=True).send("x@example.com", "s", "b", idempotency_key="k7")
+    assert "AUTH" not in smtp.state.commands and sleeps == []
+
+
+def test_password_never_in_repr_logs_or_errors(smtp, sleeps, caplog):
+    caplog.set_level(logging.DEBUG)
+    sender = sender_for(smtp, sleeps)
+    assert PASSWORD not in repr(sender) and "***" in repr(sender)
+    sender.send("x@example.com", "s", "b", idempotency_key="k8")
+
+    smtp.state.script("AUTH", f"535 5.7.8 Authentication failed for password {PASSWORD}")
+    with pytest.raises(EmailRejected) as caught:
+        sender.send("x@example.com", "s", "b", idempotency_key="k9")
+    assert caught.value.status == 535
+    assert PASSWORD not in str(caught.value) and "***" in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
+    assert PASSWORD not in caplog.text
+
+
+def test_non_ascii_password(smtp, sleeps):
+    smtp.state.password = "Passwört-für-Jörg"
+    sender = sender_for(smtp, sleeps, password=SecretStr("Passwört-für-Jörg"))
+    sender.send("x@example.com", "s", "b", idempotency_key="k10")
+    assert len(smtp.state.messages) == 1
+    with pytest.raises(EmailRejected, match="535"):
+        sender_for(smtp, sleeps, password=SecretStr("Passwört-falsch")).send(
+            "x@example.com", "s", "b", idempotency_key="k11"
+        )
+
+
+def test_password_must_be_secret():
+    with pytest.raises(TypeError, match="SecretStr"):
+        EmailSender("localhost", username="u", password=PASSWORD, sender="ops@example.com")  # type: ignore[arg-type]
+
+
+def test_html_to_text_skips_scripts_and_styles():
+    assert html_to_text("<style>p{}</style><p>a &amp; b</p><script>x()</script>") == "a & b\n"

@@ -1,0 +1,284 @@
+"""The seeded demo world: deterministic, internally consistent and in the APIs' own shapes."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import re
+import time
+from collections import defaultdict
+from importlib import resources
+from typing import Any
+
+import pytest
+from openapi_schema_validator import OAS30Validator
+
+from jtl_automator.sandbox.data import SandboxData
+from jtl_automator.sandbox.generator import (
+    ANNOUNCING_INBOUND_STATUSES,
+    INBOUND_CONTROL_SPREADSHEET_ID,
+    INBOUND_STATUSES,
+    INVALID_ORDER_REASONS,
+    ean13,
+    generate,
+    invalid_order_reason,
+)
+
+SMALL: dict[str, Any] = {"skus": 120, "orders": 100, "customers": 60, "suppliers": 6}
+
+
+def serialise(data: SandboxData) -> str:
+    return json.dumps(
+        {
+            "ffn": dataclasses.asdict(data.ffn),
+            "wawi": {
+                k: {str(i): v for i, v in x.items()} if isinstance(x, dict) else x
+                for k, x in dataclasses.asdict(data.wawi).items()
+            },
+            "sheets": {k: dataclasses.asdict(v) for k, v in data.spreadsheets.items()},
+        },
+        ensure_ascii=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def world() -> SandboxData:
+    return generate(seed=42, **SMALL)
+
+
+def test_same_seed_gives_byte_identical_world_and_other_seed_differs() -> None:
+    first, second = serialise(generate(seed=7, **SMALL)), serialise(generate(seed=7, **SMALL))
+    assert first == second
+    assert serialise(generate(seed=8, **SMALL)) != first
+
+
+def test_counts_follow_arguments(world: SandboxData) -> None:
+    assert len(world.ffn.products) == len(world.ffn.stocks) == len(world.wawi.items) == SMALL["skus"]
+    assert len(world.wawi.sales_orders) == SMALL["orders"]
+    assert len(world.wawi.customers) == SMALL["customers"]
+    assert len(world.wawi.suppliers) == SMALL["suppliers"]
+    assert len(world.ffn.warehouses) == 2 and len(world.wawi.warehouses) == 3
+    assert len(generate(seed=1, skus=30, orders=5, warehouses=3, inbounds=7).ffn.inbounds) == 7
+
+
+def test_ids_skus_and_eans(world: SandboxData) -> None:
+    jfskus = list(world.ffn.products)
+    assert all(re.fullmatch(r"MERC[A-Z0-9]{7}", j) for j in jfskus)
+    assert len(set(jfskus)) == len(jfskus)
+    ffn_skus = sorted(p["merchantSku"] for p in world.ffn.products.values())
+    assert ffn_skus == sorted(i["SKU"] for i in world.wawi.items.values())
+    assert any(re.fullmatch(r"0\d{4}", s) for s in ffn_skus), "some SKUs must have leading zeros"
+    for product in world.ffn.products.values():
+        ean = product["identifier"]["ean"]
+        assert len(ean) == 13 and ean13(ean[:12]) == ean
+    for warehouse_id in world.ffn.warehouses:
+        assert re.fullmatch(r"FULF04XX-\d{5}-\d{4}", warehouse_id)
+    assert ean13("400638133393") == "4006381333931"  # a real EAN
+
+
+def test_stock_totals_equal_warehouse_sums_and_match_inbounds_and_outbounds(world: SandboxData) -> None:
+    announced: dict[tuple[str, str], float] = defaultdict(float)
+    for inbound in world.ffn.inbounds.values():
+        if inbound["status"] in ANNOUNCING_INBOUND_STATUSES:
+            for item in inbound["items"]:
+                announced[(item["jfsku"], inbound["warehouseId"])] += item["quantityOpen"]
+    reserved: dict[tuple[str, str], float] = defaultdict(float)
+    for outbound in world.ffn.outbounds.values():
+        if outbound["status"] not in ("Shipped", "Canceled"):
+            for item in outbound["items"]:
+                reserved[(item["jfsku"], outbound["warehouseId"])] += item["quantityOpen"]
+    for jfsku, stock in world.ffn.stocks.items():
+        rows = stock["warehouses"]
+        for field in ("stockLevel", "stockLevelReserved", "stockLevelBlocked", "stockLevelAnnounced"):
+            assert stock[field] == sum(r[field] for r in rows), (jfsku, field)
+        assert stock["stockLevelAnnounced"] == sum(
+            d["quantityAnnounced"] for d in stock["stockAnnouncedDetails"]
+        )
+        assert stock["stockLevelReserved"] == sum(
+            d["quantityReserved"] for d in stock["stockReservedDetails"]
+        )
+        for row in rows:
+            assert row["stockLevelAnnounced"] == announced.pop((jfsku, row["warehouseId"]), 0)
+            assert row["stockLevelReserved"] == reserved.pop((jfsku, row["warehouseId"]), 0)
+            assert row["merchantSku"] == stock["merchantSku"] == world.ffn.products[jfsku]["merchantSku"]
+            assert row["stockLevel"] >= row["stockLevelReserved"]  # reserved units are still on the shelf
+    assert not any(announced.values()) and not any(reserved.values()), "announcements without stock rows"
+    assert any(s["stockLevelAnnounced"] for s in world.ffn.stocks.values())
+    assert any(s["stockLevelReserved"] for s in world.ffn.stocks.values())
+
+
+def test_inbounds_cover_every_status_with_consistent_open_quantities(world: SandboxData) -> None:
+    statuses = {i["status"] for i in world.ffn.inbounds.values()}
+    assert statuses == set(INBOUND_STATUSES)
+    for inbound in world.ffn.inbounds.values():
+        opens = [(x["quantity"], x["quantityOpen"]) for x in inbound["items"]]
+        assert all(0 <= o <= q for q, o in opens)
+        if inbound["status"] in ("Preparation", "Pending"):
+            assert all(o == q for q, o in opens)
+        elif inbound["status"] == "Receipted":
+            assert all(o == 0 for _, o in opens)
+        elif inbound["status"] == "PartiallyReceipted":
+            assert any(o < q for q, o in opens) and any(o > 0 for _, o in opens)
+    po_numbers = {po["Number"] for po in world.wawi.purchase_orders.values()}
+    assert {i["purchaseOrderNumber"] for i in world.ffn.inbounds.values()} <= po_numbers
+
+
+def test_invalid_orders_are_exactly_the_documented_ones(world: SandboxData) -> None:
+    items_by_id = world.wawi.items
+    seen_reasons = set()
+    for index, order in enumerate(sorted(world.wawi.sales_orders.values(), key=lambda o: o["Id"])):
+        assert order["Number"] == f"AU{100001 + index}"
+        reason = invalid_order_reason(index)
+        lines = world.wawi.line_items[order["Id"]]
+        address = order["Shipmentaddress"]
+        payment = order["SalesOrderPaymentDetails"]
+        problems = set()
+        if not address["Street"]:
+            problems.add("missing_street")
+        postcode_ok = {"DE": r"\d{5}", "AT": r"\d{4}", "CH": r"\d{4}", "NL": r"\d{4} [A-Z]{2}"}[
+            address["CountryIso"]
+        ]
+        if not re.fullmatch(postcode_ok, address["PostalCode"]):
+            problems.add("bad_postcode")
+        if any(line["ItemId"] not in items_by_id for line in lines):
+            problems.add("unknown_sku")
+        if any(line["Quantity"] <= 0 for line in lines):
+            problems.add("zero_quantity")
+        if payment["PaymentMethodId"] == 2 and payment["PaymentStatus"] == 0:
+            problems.add("unpaid_prepayment")
+        assert problems == ({reason} if reason else set()), (index, problems)
+        seen_reasons |= problems
+        if not reason:
+            for line in lines:
+                assert items_by_id[line["ItemId"]]["SKU"] == line["SKU"]
+        total = sum(x["SalesPriceGross"] * x["Quantity"] for x in lines)
+        assert payment["TotalGrossAmount"] >= round(total, 2)
+    assert seen_reasons == set(INVALID_ORDER_REASONS)
+
+
+def test_orders_spread_over_recent_days_and_outbounds_match_orders(world: SandboxData) -> None:
+    days = {o["SalesOrderDate"][:10] for o in world.wawi.sales_orders.values()}
+    assert len(days) >= 8
+    numbers = {o["Number"]: o for o in world.wawi.sales_orders.values()}
+    for outbound in world.ffn.outbounds.values():
+        order = numbers[outbound["merchantOutboundNumber"]]
+        assert invalid_order_reason(order["Id"] - 1) is None
+        shipped = outbound["status"] == "Shipped"
+        assert (order["SalesOrderShippingDetail"]["DeliveryCompleteStatus"] == 2) == shipped
+        assert (outbound["outboundId"] in world.ffn.shipping_notifications) == shipped
+
+
+def test_customers_have_country_specific_postcodes(world: SandboxData) -> None:
+    countries = defaultdict(list)
+    for customer in world.wawi.customers.values():
+        address = customer["BillingAddress"]
+        countries[address["CountryIso"]].append(address["PostalCode"])
+    assert all(re.fullmatch(r"\d{5}", p) for p in countries["DE"])
+    assert all(re.fullmatch(r"\d{4}", p) for p in countries["AT"] + countries["CH"])
+    assert all(re.fullmatch(r"\d{4} [A-Z]{2}", p) for p in countries["NL"])
+    assert len(countries) >= 3
+    assert all(s["Name"].endswith(("GmbH", "KG", "e.K.", "OHG")) for s in world.wawi.suppliers.values())
+
+
+def test_inbound_control_sheet_rows_reflect_what_ffn_booked(world: SandboxData) -> None:
+    sheet = world.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID]
+    values = sheet.worksheets[0].values
+    assert values[2][:5] == ["SKU", "Units", "Inbound", "Status", "Note"]
+    rows = values[3:]
+    by_number = {i["merchantInboundNumber"]: i for i in world.ffn.inbounds.values()}
+    sku_to_jfsku = {p["merchantSku"]: j for j, p in world.ffn.products.items()}
+
+    def booked(row: list[Any]) -> tuple[float, float]:
+        inbound = by_number[row[2]]
+        item = next(x for x in inbound["items"] if x["jfsku"] == sku_to_jfsku[row[0]])
+        return item["quantity"] - item["quantityOpen"], item["quantityOpen"]
+
+    assert booked(rows[0]) == (int(rows[0][1]), 0)  # MATCH
+    assert rows[1][1] == "1.234" and booked(rows[1]) == (1234, 0)  # MATCH in German format
+    assert booked(rows[2])[0] != int(rows[2][1])  # MISMATCH
+    assert by_number[rows[3][2]]["status"] == "Closed" and booked(rows[3])[0] < int(rows[3][1])
+    assert booked(rows[4])[1] > 0 and booked(rows[5])[1] > 0  # PENDING
+    assert rows[6][0] not in sku_to_jfsku  # UNKNOWN_SKU
+    assert rows[7][2] not in by_number  # INBOUND_NOT_FOUND
+    assert [r[1] for r in rows[8:11]] == ["12", "abc", "-5"] and rows[8][0] == ""
+    assert all(cell == "" for cell in rows[11])  # blank row
+    assert rows[12][:3] == rows[0][:3]  # duplicate
+    assert isinstance(rows[13][1], int)
+
+
+def _validator(spec_name: str, schema_name: str) -> OAS30Validator:
+    spec = json.loads(resources.files("jtl_automator.sandbox").joinpath("specs", spec_name).read_text())
+    components = copy.deepcopy(spec["components"])
+    if schema_name == "Product":  # fulfiller-only required fields that the merchant view lacks
+        components["schemas"]["Product"]["required"] = [
+            r
+            for r in components["schemas"]["Product"]["required"]
+            if r not in ("openInbounds", "openOutbounds")
+        ]
+    return OAS30Validator({"$ref": f"#/components/schemas/{schema_name}", "components": components})
+
+
+def _without_nulls(value: Any) -> Any:
+    """jsonschema rejects null for OpenAPI 3.0 ``nullable`` enums; a dropped null then fails ``required``."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("schema", "attribute"),
+    [
+        ("Product", "products"),
+        ("Stock", "stocks"),
+        ("Inbound", "inbounds"),
+        ("Outbound", "outbounds"),
+        ("Warehouse", "warehouses"),
+        ("ShippingMethod", "shipping_methods"),
+    ],
+)
+def test_ffn_objects_validate_against_the_spec(world: SandboxData, schema: str, attribute: str) -> None:
+    validator = _validator("ffn_schemas.json", schema)
+    objects = list(getattr(world.ffn, attribute).values())
+    assert objects
+    for obj in objects[:60]:
+        validator.validate(_without_nulls(obj))
+
+
+def test_wawi_objects_have_the_documented_keys(world: SandboxData) -> None:
+    spec = json.loads(
+        resources.files("jtl_automator.sandbox").joinpath("specs", "wawi_schemas.json").read_text()
+    )
+    schemas = spec["components"]["schemas"]
+    samples = {
+        "Item": next(iter(world.wawi.items.values())),
+        "SalesOrder": next(iter(world.wawi.sales_orders.values())),
+        "SalesOrderLineItem": world.wawi.line_items[1][0],
+        "Stock": world.wawi.stocks[0],
+        "Customer": next(iter(world.wawi.customers.values())),
+        "Supplier": next(iter(world.wawi.suppliers.values())),
+        "Warehouse": next(iter(world.wawi.warehouses.values())),
+        "OnHoldReason": world.wawi.on_hold_reasons[0],
+        "ShippingMethod": world.wawi.shipping_methods[0],
+        "PaymentMethod": world.wawi.payment_methods[0],
+    }
+    for name, obj in samples.items():
+        assert set(obj) == set(schemas[name]["properties"]), name
+    assert "ItemWeigth" in samples["Item"]["Weights"] and "Shipmentaddress" in samples["SalesOrder"]
+
+
+def test_twenty_thousand_skus_generate_quickly() -> None:
+    started = time.perf_counter()
+    data = generate(seed=3, skus=20_000, orders=500)
+    assert len(data.ffn.stocks) == 20_000
+    assert time.perf_counter() - started < 4.0
+
+
+@pytest.mark.slow
+def test_hundred_thousand_skus_under_ten_seconds() -> None:
+    started = time.perf_counter()
+    data = generate(seed=3, skus=100_000, orders=2_000)
+    assert len(data.ffn.products) == 100_000
+    assert time.perf_counter() - started < 10.0

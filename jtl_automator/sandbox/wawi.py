@@ -238,7 +238,8 @@ def merge(
                 converted.append(complete(_target_name(item_ref), obj))
             target[key] = converted
         else:
-            if prop.get("maxLength") is None and prop.get("minLength") == 1 and value == "":
+            min_length = prop.get("minLength")
+            if min_length and isinstance(value, str) and len(value) < min_length:
                 errors[here] = f"The {key} field is required."
                 continue
             minimum = prop.get("minimum")
@@ -694,24 +695,19 @@ def _v1_router(state: Any) -> APIRouter:
                 raise _not_found("Item", change["ItemId"])
             if change["WarehouseId"] not in wawi.warehouses:
                 raise _not_found("Warehouse", change["WarehouseId"])
-            key = (
-                change["WarehouseId"],
-                change.get("StorageLocationId", 0),
-                change.get("BatchNumber", ""),
-                change.get("ShelfLifeExpirationDate"),
-            )
+            # Book onto the first row of that item/warehouse matching whatever location/batch/expiry is given.
+            given = {
+                k: change[k]
+                for k in ("StorageLocationId", "BatchNumber", "ShelfLifeExpirationDate")
+                if k in change
+            }
             row = next(
                 (
                     r
                     for r in wawi.stocks
-                    if (
-                        r.get("WarehouseId"),
-                        r.get("StorageLocationId", 0),
-                        r.get("BatchNumber", ""),
-                        r.get("ShelfLifeExpirationDate"),
-                    )
-                    == key
-                    and r.get("ItemId") == change["ItemId"]
+                    if r.get("ItemId") == change["ItemId"]
+                    and r.get("WarehouseId") == change["WarehouseId"]
+                    and all(r.get(k) == v for k, v in given.items())
                 ),
                 None,
             )
@@ -959,12 +955,23 @@ def _v1_router(state: Any) -> APIRouter:
     return router
 
 
+def camel_case(obj: Any) -> Any:
+    """v2 writes JSON in camelCase; purchase orders are stored PascalCase like the rest of ``WawiData``."""
+    if isinstance(obj, dict):
+        return {(k.lower() if k.isupper() else k[:1].lower() + k[1:]): camel_case(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [camel_case(v) for v in obj]
+    return obj
+
+
 def _v2_router(state: Any) -> APIRouter:
     """Purchase orders: the 1.0 API has none, only 2.x (kebab-case paths, camelCase JSON).
 
     [I] inferred: the v2 guide documents the paths and the rule that line items can only be added
-    while the order is Open or Released; the object's field names below follow the guide's camelCase
-    style but are not verified against a v2 spec. Supplier-article assignments are not modelled.
+    while the order is Open or Released; the field names (``WawiData.purchase_orders`` holds them in
+    PascalCase, the responses camelCase them) follow the v1 naming style and are not verified against a
+    v2 spec. Statuses: Draft, Open, Released, PartiallyDelivered, Delivered, Completed. Supplier-article
+    assignments are not modelled.
     """
     router = APIRouter(route_class=_route_class(state, v2=True))
     wawi = state.data.wawi
@@ -974,6 +981,9 @@ def _v2_router(state: Any) -> APIRouter:
     def v2_error(errors: dict[str, str]) -> WawiError:
         return WawiError(400, "VALIDATION_ERROR", "One or more validation errors occurred.", errors)
 
+    def not_found(po_id: int) -> WawiError:
+        return WawiError(404, "NOT_FOUND", f"Purchase order {po_id} was not found.")
+
     @router.get("/purchase-orders")
     def list_purchase_orders(request: Request) -> Response:
         query = Query(request)
@@ -982,19 +992,19 @@ def _v2_router(state: Any) -> APIRouter:
         status = query.text("status")
         rows = _sorted_values(wawi.purchase_orders)
         if supplier_id is not None:
-            rows = [po for po in rows if po.get("supplierId") == supplier_id]
+            rows = [po for po in rows if po.get("SupplierId") == supplier_id]
         if status is not None:
-            rows = [po for po in rows if str(po.get("status", "")).lower() == status.lower()]
-        return json_response(paged_envelope(rows, number, size, camel=True))
+            rows = [po for po in rows if str(po.get("Status", "")).lower() == status.lower()]
+        return json_response(camel_case(paged_envelope(rows, number, size, camel=True)))
 
     @router.get("/purchase-orders/{po_id}")
     def get_purchase_order(po_id: int) -> Response:
         po = wawi.purchase_orders.get(po_id)
         if po is None:
-            raise WawiError(404, "NOT_FOUND", f"Purchase order {po_id} was not found.")
-        return json_response(po)
+            raise not_found(po_id)
+        return json_response(camel_case(po))
 
-    def build_lines(raw: Any, start_id: int, errors: dict[str, str]) -> list[JsonObject]:
+    def build_lines(raw: Any, po_id: int, start_id: int, errors: dict[str, str]) -> list[JsonObject]:
         if not isinstance(raw, list):
             errors["lineItems"] = "The lineItems field must be an array."
             return []
@@ -1017,23 +1027,27 @@ def _v2_router(state: Any) -> APIRouter:
             )
             lines.append(
                 {
-                    "id": start_id + len(lines),
-                    "itemId": item["Id"],
-                    "sku": item.get("SKU", ""),
-                    "name": element.get("name") or item.get("Name", ""),
-                    "supplierSku": element.get("supplierSku", ""),
-                    "quantity": quantity,
-                    "quantityDelivered": 0,
-                    "purchasePriceNet": price,
-                    "taxRate": element.get("taxRate", 19),
+                    "Id": start_id + len(lines),
+                    "PurchaseOrderId": po_id,
+                    "ItemId": item["Id"],
+                    "SKU": item.get("SKU", ""),
+                    "Name": element.get("name") or item.get("Name", ""),
+                    "SupplierSku": element.get("supplierSku", ""),
+                    "Quantity": quantity,
+                    "QuantityDelivered": 0,
+                    "PurchasePriceNet": price,
+                    "TaxRate": element.get("taxRate", 19),
                 }
             )
         return lines
 
     def next_line_id() -> int:
         return _next_id(
-            line["id"] for po in wawi.purchase_orders.values() for line in po.get("lineItems", ())
+            line["Id"] for po in wawi.purchase_orders.values() for line in po.get("LineItems", ())
         )
+
+    def total_net(lines: list[JsonObject]) -> float:
+        return round(float(sum(line["Quantity"] * line["PurchasePriceNet"] for line in lines)), 2)
 
     @router.post("/purchase-orders")
     def create_purchase_order(payload: JsonBody = None) -> Response:
@@ -1050,48 +1064,51 @@ def _v2_router(state: Any) -> APIRouter:
             status = payload.get("status", "Open")
             if status not in ("Draft", "Open", "Released"):
                 errors["status"] = "The status must be Draft, Open or Released."
-            lines = build_lines(payload.get("lineItems", []), next_line_id(), errors)
+            new_id = _next_id(wawi.purchase_orders)
+            lines = build_lines(payload.get("lineItems", []), new_id, next_line_id(), errors)
             if errors:
                 raise v2_error(errors)
-            new_id = _next_id(wawi.purchase_orders)
             now = iso_now()
             po: JsonObject = {
-                "id": new_id,
-                "number": payload.get("number") or f"PO{new_id:07d}",
-                "externalNumber": payload.get("externalNumber", ""),
-                "supplierId": supplier_id,
-                "warehouseId": warehouse_id,
-                "companyId": payload.get("companyId", 1),
-                "status": status,
-                "currencyIso": payload.get("currencyIso", "EUR"),
-                "orderDate": payload.get("orderDate") or now,
-                "expectedDeliveryDate": payload.get("expectedDeliveryDate"),
-                "comment": payload.get("comment", ""),
-                "createdAt": now,
-                "updatedAt": now,
-                "lineItems": lines,
+                "Id": new_id,
+                "Number": payload.get("number") or f"PO{new_id:07d}",
+                "ExternalNumber": payload.get("externalNumber", ""),
+                "SupplierId": supplier_id,
+                "WarehouseId": warehouse_id,
+                "CompanyId": payload.get("companyId", 1),
+                "Status": status,
+                "OrderDate": payload.get("orderDate") or now,
+                "ExpectedDeliveryDate": payload.get("expectedDeliveryDate"),
+                "CurrencyIso": payload.get("currencyIso", "EUR"),
+                "TotalNet": total_net(lines),
+                "Comment": payload.get("comment", ""),
+                "CreatedAt": now,
+                "UpdatedAt": now,
+                "LineItems": lines,
             }
             wawi.purchase_orders[new_id] = po
-        return json_response(po, 201)
+        return json_response(camel_case(po), 201)
 
     @router.post("/purchase-orders/{po_id}/line-items")
     def add_purchase_order_lines(po_id: int, payload: JsonBody = None) -> Response:
         with lock:
             po = wawi.purchase_orders.get(po_id)
             if po is None:
-                raise WawiError(404, "NOT_FOUND", f"Purchase order {po_id} was not found.")
-            if po.get("status") not in ("Open", "Released"):
+                raise not_found(po_id)
+            if po.get("Status") not in ("Open", "Released"):
                 raise WawiError(
                     400, "INVALID_STATE", "Line items can only be added to Open or Released purchase orders."
                 )
             raw = payload if isinstance(payload, list) else [payload]
             errors: dict[str, str] = {}
-            lines = build_lines(raw, next_line_id(), errors)
+            lines = build_lines(raw, po_id, next_line_id(), errors)
             if errors:
                 raise v2_error(errors)
-            po.setdefault("lineItems", []).extend(lines)
-            po["updatedAt"] = iso_now()
-        return json_response(lines, 201)
+            all_lines = po.setdefault("LineItems", [])
+            all_lines.extend(lines)
+            po["TotalNet"] = total_net(all_lines)
+            po["UpdatedAt"] = iso_now()
+        return json_response(camel_case(lines), 201)
 
     return router
 

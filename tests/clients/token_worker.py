@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import httpx
@@ -17,7 +18,12 @@ def main(token_url: str, db_path: str, rounds: int) -> int:
     store = SqliteTokenStore(db_path)
     with httpx.Client() as http:
         manager = FfnTokenManager(
-            http, token_url, CLIENT_ID, SecretStr(CLIENT_SECRET), store, SecretStr(INITIAL_REFRESH)
+            http,
+            token_url,
+            os.environ.get("WORKER_CLIENT_ID", CLIENT_ID),
+            SecretStr(os.environ.get("WORKER_CLIENT_SECRET", CLIENT_SECRET)),
+            store,
+            SecretStr(os.environ.get("WORKER_INITIAL_REFRESH", INITIAL_REFRESH)),
         )
         try:
             for _ in range(rounds):

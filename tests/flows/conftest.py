@@ -19,3 +19,54 @@ def prefect_harness() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _use_harness(prefect_harness: None) -> None:
     """Every test in tests/flows runs against the shared harness."""
+
+
+# -- a sandbox for flows ---------------------------------------------------------------------------
+
+import json  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+@dataclass
+class FlowSandbox:
+    """A running sandbox the flow's clients reach through the ``JTL_*`` environment."""
+
+    state: Any
+    base_url: str
+    tmp: Path
+
+    def sheets_requests(self, endpoint: str) -> int:
+        """How often the sandbox Sheets API served ``endpoint`` (e.g. values.batchUpdate)."""
+        return int(self.state.runtime.get("sheets_requests", {}).get(endpoint, 0))
+
+    def set_faults(self, profile: Any) -> None:
+        """Switch the sandbox's fault profile."""
+        from jtl_automator.sandbox.faults import set_profile
+
+        set_profile(self.state, profile)
+
+
+@pytest.fixture
+def flow_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowSandbox]:
+    """Generated data served over real HTTP; a fresh SQLite state database per test."""
+    from jtl_automator.sandbox.app import create_app
+    from jtl_automator.sandbox.config import SandboxConfig
+    from jtl_automator.sandbox.generator import generate
+    from jtl_automator.sandbox.server import credentials_env, serve_in_thread
+    from jtl_automator.sandbox.sheets import make_service_account_info
+    from jtl_automator.settings import get_settings
+
+    config = SandboxConfig(sheets_requests_per_minute=10_000)
+    app = create_app(generate(seed=5, skus=150, orders=40, customers=30), config)
+    with serve_in_thread(app) as server:
+        key_file = tmp_path / "service-account.json"
+        key_file.write_text(json.dumps(make_service_account_info(server.base_url)))
+        for name, value in credentials_env(server.base_url, config, str(key_file)).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("JTL_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+        monkeypatch.setenv("JTL_RETRY_BUDGET_SECONDS", "60")
+        get_settings.cache_clear()
+        yield FlowSandbox(app.state.sandbox, server.base_url, tmp_path)
+    get_settings.cache_clear()

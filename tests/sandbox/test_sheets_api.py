@@ -20,7 +20,7 @@ import requests
 import uvicorn
 from fastapi import FastAPI
 from google.oauth2 import service_account
-from gspread.utils import ValueInputOption, ValueRenderOption
+from gspread.utils import Dimension, ValueInputOption, ValueRenderOption
 
 from jtl_automator.sandbox import sheets
 from jtl_automator.sandbox.app import SandboxState
@@ -114,6 +114,9 @@ def sandbox() -> Iterator[Sandbox]:
     app = FastAPI()
     app.include_router(sheets.build_router(state))
     sock = socket.socket()
+    # Without TCP_NODELAY (inherited by accepted connections) h11's separate header/body writes meet
+    # delayed ACKs and every request takes ~40 ms on loopback.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
@@ -166,6 +169,7 @@ def test_open_worksheet_and_read_all_values(gc: gspread.Client, sandbox: Sandbox
         ["SKU-4", "7", "", ""],
     ]
     raw = ws.get("A1:D5", pad_values=False)
+    assert isinstance(raw, gspread.worksheet.ValueRange)
     assert raw.range == "'Inbound Control'!A1:D5"
     assert raw[3] == [] and raw[1] == ["00123", "10"]
     assert ws.get("B2:B3", value_render_option=ValueRenderOption.unformatted) == [[10], [5]]
@@ -185,7 +189,7 @@ def test_batch_get_whole_and_open_ended_ranges(gc: gspread.Client) -> None:
         {"range": "Config!A2", "majorDimension": "ROWS", "values": [["warehouse"]]},
         {"range": "'Inbound Control'!D1", "majorDimension": "ROWS", "values": [["Note"]]},
     ]
-    columns = ws.get("A1:B2", major_dimension="COLUMNS")
+    columns = ws.get("A1:B2", major_dimension=Dimension.cols)
     assert columns == [["SKU", "00123"], ["Units sent", "10"]]
 
 
@@ -370,7 +374,7 @@ def test_backoff_client_retries_429_until_the_window_frees(
         waits.append(seconds)
         sandbox.clock.now += seconds
 
-    monkeypatch.setattr(gspread.http_client.time, "sleep", fake_sleep)
+    monkeypatch.setattr("gspread.http_client.time.sleep", fake_sleep)
     # The two metadata reads of open_by_key/sheet1 fill the window: the next read is refused until they
     # age out. gspread 6.2 backs off 2, 4, 8 ... s on 429; after 2 + 4 + 8 + 16 + 32 = 62 s it succeeds.
     assert ws.acell("A1").value == "SKU"

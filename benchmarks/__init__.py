@@ -1,0 +1,24 @@
+"""Benchmarks of the bulk paths (issues 3 and 4): ``python -m benchmarks [name ...] [--write-results]``.
+
+Each module exposes ``NAME``, ``TITLE`` and ``run(**sizes) -> Result``; full sizes are the defaults,
+the smoke test calls them tiny. Targets are checked here, never in timed tests, and every comparison
+is against a baseline measured in the same run, so a slow or busy machine moves both sides.
+Modules are imported on demand: the spawned client processes should not pay for the others.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+BENCHMARKS = ("ffn_bulk_read", "inbound_verification", "reconcile_1m")
+
+
+def load(name: str) -> ModuleType:
+    """The benchmark module called ``name`` (one of :data:`BENCHMARKS`)."""
+    if name not in BENCHMARKS:
+        raise KeyError(f"unknown benchmark {name!r} (known: {', '.join(BENCHMARKS)})")
+    return importlib.import_module(f"benchmarks.{name}")
+
+
+__all__ = ["BENCHMARKS", "load"]

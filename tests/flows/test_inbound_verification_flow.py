@@ -1,0 +1,209 @@
+"""The inbound verification flow end to end: real Prefect, real HTTP to the sandbox, real files."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+from prefect.client.orchestration import get_client
+
+from flows.inbound_verification import inbound_verification
+from jtl_automator.sandbox.generator import INBOUND_CONTROL_SPREADSHEET_ID
+from jtl_automator.sandbox.workbooks import save_as_xlsx
+from jtl_automator.sheets.base import HeaderNotFound, WorksheetNotFound
+from jtl_automator.store import StateStore
+from tests.flows.conftest import FlowSandbox
+
+SHEET = INBOUND_CONTROL_SPREADSHEET_ID
+TAB = "Wareneingang"
+ALL = {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INBOUND_NOT_FOUND", "INVALID_ROW"}
+
+
+def grid(sandbox: FlowSandbox) -> list[list[object]]:
+    return sandbox.state.data.spreadsheets[SHEET].worksheets[0].values  # type: ignore[no-any-return]
+
+
+def statuses(values: list[list[object]]) -> list[str]:
+    return [str(r[3]) for r in values[3:] if len(r) > 3 and r[3] not in (None, "")]
+
+
+def test_google_sheet_every_status_one_batched_write(flow_sandbox: FlowSandbox) -> None:
+    before = [list(r) for r in grid(flow_sandbox)]
+    summary = inbound_verification(sheet=SHEET, worksheet=TAB)
+    assert summary["mode"] == "inbound"
+    assert {s for s, n in summary["counts"].items() if n} == ALL
+    assert flow_sandbox.sheets_requests("values.batchUpdate") == 1  # one write for every row
+    after = grid(flow_sandbox)
+    assert set(statuses(after)) == ALL
+    # Everything but Status (D) and Note (E) is untouched: titles, SKUs, units, other columns.
+    for old, new in zip(before, after, strict=True):
+        assert old[:3] == new[:3] and old[5:] == new[5:]
+    blank = [i for i, r in enumerate(before) if i > 2 and not any(str(c).strip() for c in r)]
+    assert blank and all(after[i] == before[i] for i in blank)  # blank rows stay blank
+
+
+def test_xlsx_round_trip_history_and_idempotent_rerun(flow_sandbox: FlowSandbox) -> None:
+    path = save_as_xlsx(flow_sandbox.state.data.spreadsheets[SHEET], flow_sandbox.tmp / "control.xlsx")
+    first = inbound_verification(sheet=str(path), worksheet=TAB)
+    sheet = openpyxl.load_workbook(path)[TAB]
+    written = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert set(statuses(written)) == ALL
+    source = flow_sandbox.state.data.spreadsheets[SHEET].worksheets[0].values
+    text = lambda v: "" if v is None else str(v)  # noqa: E731
+    # SKU, units and inbound cells come back exactly as they were (text stays text: '00123' keeps zeros).
+    assert [[text(c) for c in r[:3]] for r in written] == [[text(c) for c in r[:3]] for r in source]
+    second = inbound_verification(sheet=str(path), worksheet=TAB)
+    assert second["counts"] == first["counts"]
+    again = [[c.value for c in row] for row in openpyxl.load_workbook(path)[TAB].iter_rows()]
+    # Same statuses; notes of rows still missing now say since when.
+    assert statuses(again) == statuses(written)
+    mismatch_notes = [str(r[4]) for r in again[3:] if r[3] == "MISMATCH"]
+    assert mismatch_notes and all("since" in n for n in mismatch_notes)
+    store = StateStore(f"sqlite:///{flow_sandbox.tmp / 'state.db'}")
+    history = store.inbound_history(str(path), [])
+    assert history == {}
+    with store.session() as s:
+        from sqlalchemy import func, select
+
+        from jtl_automator.store.models import InboundCheck
+
+        runs = s.execute(select(func.count(func.distinct(InboundCheck.run_id)))).scalar_one()
+    assert runs == 2
+
+
+def test_dry_run_writes_nothing(flow_sandbox: FlowSandbox) -> None:
+    before = [list(r) for r in grid(flow_sandbox)]
+    summary = inbound_verification(sheet=SHEET, worksheet=TAB, dry_run=True)
+    assert summary["dry_run"] and summary["cells_written"] == 0 and summary["rows"] > 0
+    assert grid(flow_sandbox) == before
+    assert flow_sandbox.sheets_requests("values.batchUpdate") == 0
+
+
+def test_missing_worksheet_or_header_fails_naming_it_and_writes_nothing(flow_sandbox: FlowSandbox) -> None:
+    with pytest.raises(WorksheetNotFound, match="Lager"):
+        inbound_verification(sheet=SHEET, worksheet="Lager")
+    grid(flow_sandbox)[2][1] = "Stück"  # someone renamed the Units header
+    with pytest.raises(HeaderNotFound, match="Units"):
+        inbound_verification(sheet=SHEET, worksheet=TAB)
+    assert flow_sandbox.sheets_requests("values.batchUpdate") == 0
+
+
+FFN_FAULTS = {
+    "expired-tokens-mid-run": {"fault": "expire_tokens", "route": "/api/v1/merchant", "every": 3},
+    "ffn-429": {"fault": "rate_limit", "route": "/api/v1/merchant", "limit": 2, "window_seconds": 1},
+    "ffn-5xx": {"fault": "error", "route": "/api/v1/merchant", "every": 2, "statuses": (500, 502, 503)},
+    "ffn-dropped-connections": {"fault": "drop", "route": "/api/v1/merchant", "every": 3},
+}
+
+
+@pytest.mark.parametrize("rule", list(FFN_FAULTS.values()), ids=list(FFN_FAULTS))
+def test_ffn_faults_mid_run_do_not_change_the_outcome(
+    flow_sandbox: FlowSandbox, monkeypatch: pytest.MonkeyPatch, rule: dict[str, object]
+) -> None:
+    from jtl_automator.sandbox.faults import FaultProfile, FaultRule
+    from jtl_automator.services import inbound_verification as svc
+
+    monkeypatch.setattr(svc, "PAGE_SIZE", 20)  # 150 products -> 8 pages: faults land mid-read
+    clean = inbound_verification(sheet=SHEET, worksheet=TAB, dry_run=True)
+    flow_sandbox.set_faults(FaultProfile(name="test", rules=(FaultRule(**rule),)))  # type: ignore[arg-type]
+    summary = inbound_verification(sheet=SHEET, worksheet=TAB)
+    assert summary["counts"] == clean["counts"]
+    assert flow_sandbox.state.runtime["faults"][str(rule["fault"])] > 0, "the fault never fired"
+    assert set(statuses(grid(flow_sandbox))) == ALL
+
+
+def test_sheets_429_and_5xx_are_retried(flow_sandbox: FlowSandbox) -> None:
+    from jtl_automator.sandbox.faults import FaultProfile, FaultRule
+
+    flow_sandbox.set_faults(
+        FaultProfile(
+            name="sheets-trouble",
+            rules=(
+                FaultRule(fault="error", route="/sheets/v4", every=2, statuses=(503,)),
+                FaultRule(fault="rate_limit", route="/sheets/v4", limit=2, window_seconds=1),
+            ),
+        )
+    )
+    summary = inbound_verification(sheet=SHEET, worksheet=TAB)
+    faults = flow_sandbox.state.runtime["faults"]
+    assert faults["error"] > 0 and faults["rate_limit"] > 0
+    assert {s for s, n in summary["counts"].items() if n} == ALL
+    assert set(statuses(grid(flow_sandbox))) == ALL
+
+
+def test_concurrent_edit_of_other_cells_survives(flow_sandbox: FlowSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone edits the sheet between our read and our write: only Status/Note cells are ours."""
+    from jtl_automator.services import inbound_verification as svc
+
+    original = svc.result_updates
+
+    def edit_then_write(*args: object, **kwargs: object) -> object:
+        rows = grid(flow_sandbox)
+        rows[3][5] = "Neuer Lieferant GmbH"  # column F, edited by a colleague
+        rows[4][1] = "999"  # a units cell corrected meanwhile
+        rows.append(["NEU-1", "3", "ANL-2026-0004", "", "", "", "", "xy"])  # a row added at the end
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(svc, "result_updates", edit_then_write)
+    inbound_verification(sheet=SHEET, worksheet=TAB)
+    rows = grid(flow_sandbox)
+    assert rows[3][5] == "Neuer Lieferant GmbH" and rows[4][1] == "999"
+    assert rows[-1][:3] == ["NEU-1", "3", "ANL-2026-0004"] and not str(rows[-1][3])
+
+
+def test_artifacts_are_published(flow_sandbox: FlowSandbox) -> None:
+    inbound_verification(sheet=SHEET, worksheet=TAB)
+
+    async def keys() -> set[str]:
+        async with get_client() as client:
+            return {a.key for a in await client.read_artifacts() if a.key}
+
+    import anyio
+
+    found = anyio.run(keys)
+    assert {"inbound-verification-summary", "inbound-verification-exceptions"} <= found
+
+
+def test_two_runs_at_once_write_consistent_results(flow_sandbox: FlowSandbox) -> None:
+    results: list[dict[str, object]] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(inbound_verification(sheet=SHEET, worksheet=TAB))
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors
+    assert results[0]["counts"] == results[1]["counts"]
+    assert set(statuses(grid(flow_sandbox))) == ALL
+
+
+def test_stock_mode(flow_sandbox: FlowSandbox) -> None:
+    summary = inbound_verification(sheet=SHEET, worksheet=TAB, mode="stock")
+    assert summary["mode"] == "stock" and summary["rows"] > 0
+    assert "MATCH" in summary["counts"]
+
+
+def test_checked_at_column_is_filled_when_present(flow_sandbox: FlowSandbox) -> None:
+    rows = grid(flow_sandbox)
+    rows[2][7] = "Checked"  # the team renamed column H to the run timestamp column
+    started = datetime.now(UTC)
+    inbound_verification(sheet=SHEET, worksheet=TAB)
+    stamps = [str(r[7]) for r in grid(flow_sandbox)[3:] if len(r) > 7 and str(r[3])]
+    assert stamps and all(datetime.fromisoformat(s) >= started.replace(microsecond=0) for s in stamps)
+
+
+def test_path_with_unknown_extension_is_treated_as_spreadsheet_id(flow_sandbox: FlowSandbox, tmp_path: Path) -> None:
+    from jtl_automator.sheets.gsheets import SpreadsheetNotFound
+
+    with pytest.raises(SpreadsheetNotFound):
+        inbound_verification(sheet="no-such-spreadsheet", worksheet=TAB)

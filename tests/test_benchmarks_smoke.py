@@ -1,0 +1,69 @@
+"""Every benchmark at a tiny size, so they never rot; the real targets are checked by the benchmarks."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from benchmarks import BENCHMARKS, load
+from benchmarks.__main__ import main
+from benchmarks._common import Metric, Result, write_results
+
+
+def test_ffn_bulk_read_tiny() -> None:
+    result = load("ffn_bulk_read").run(skus=1500, naive_sample=40, rate=50.0, rate_seconds=0.6, rate_top=50)
+    raw = result.raw
+    assert raw["bulk"]["products"]["items"] == raw["bulk"]["stocks"]["items"] == 1500
+    # 1,500 SKUs in pages of 1,000: two pages per resource, no extra empty page
+    assert raw["bulk_requests"] == raw["lower_bound"] == 2 * math.ceil(1500 / 1000)
+    assert raw["bulk"]["naive"]["requests"] == 40
+    assert raw["served_bulk"] == raw["bulk_requests"] + 40 + 1  # + the warm-up page
+    assert raw["throttled"]["requests"] > 0
+    assert raw["achieved_rate"] <= 50 * 1.2  # the limiter holds the rate (loose: short window)
+    assert raw["server_429"] == raw["throttled"]["rate_limited"] == 0
+    assert "ffn_bulk_read" in result.markdown()
+
+
+def test_inbound_verification_tiny() -> None:
+    result = load("inbound_verification").run(skus=600, rows=300, naive_sample=20)
+    raw = result.raw
+    assert raw["rows"] == sum(raw["counts"].values()) == sum(raw["statuses_in_sheet"].values())
+    assert raw["sheet_writes"] == 1
+    assert raw["served_sheets"]["values.get"] == 1
+    assert raw["ffn_product_requests"] == 1
+    assert raw["ffn_requests"] == raw["served_ffn"]
+    for status in ("MATCH", "PENDING", "UNKNOWN_SKU", "INBOUND_NOT_FOUND", "INVALID_ROW"):
+        assert raw["counts"][status] > 0, status
+    assert result.metric("Sheets write requests").passed
+
+
+def test_reconcile_tiny() -> None:
+    result = load("reconcile_1m").run(rows=5000, products=500, repeats=1, profile=False)
+    raw = result.raw
+    assert raw["merged_rows"] == 5000
+    blank = 5000 - raw["results"]
+    assert 0 < blank < 100  # about 0.25% of the rows are blank and get no result
+    assert raw["best_reconcile"] > 0 and raw["best_merge"] > 0
+    assert raw["traced_peak_mb"] > 0
+    assert "profile" not in raw
+    for status in ("MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INBOUND_NOT_FOUND", "INVALID_ROW"):
+        assert raw["counts"][status] > 0, status
+
+
+def test_results_file_keeps_other_sections(tmp_path: Path) -> None:
+    path = tmp_path / "RESULTS.md"
+    first = Result("reconcile_1m", "R", {"rows": 1}, [Metric("m", "1", "<= 2x", True)])
+    other = Result("ffn_bulk_read", "F", {"skus": 2}, [Metric("n", "2", "0", False)])
+    write_results([first, other], path)
+    write_results([Result("reconcile_1m", "R2", {"rows": 3}, [Metric("m", "3")])], path)
+    text = path.read_text()
+    assert "## F" in text and "**FAIL**" in text and "## R2" in text and "## R\n" not in text
+    assert text.index("## F") < text.index("## R2")  # registry order, whatever order they were run in
+
+
+def test_cli_rejects_unknown_names() -> None:
+    with pytest.raises(SystemExit):
+        main(["no_such_benchmark"])
+    assert set(BENCHMARKS) == {"ffn_bulk_read", "inbound_verification", "reconcile_1m"}

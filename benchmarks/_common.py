@@ -209,16 +209,41 @@ def in_subprocess(func: Callable[..., T], *args: Any) -> T:
         return pool.apply(func, args)
 
 
+def _status_kb(field_name: str) -> float | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field_name + ":"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 def peak_rss_mb() -> float:
-    """This process's high-water resident set size (Linux reports ru_maxrss in KiB)."""
+    """This process's high-water resident set size since exec (or since :func:`reset_peak_rss`).
+
+    Linux's VmHWM, not ``ru_maxrss``: the latter survives exec, so a process spawned by a big parent
+    would report the parent's size.
+    """
+    hwm = _status_kb("VmHWM")
+    if hwm is not None:
+        return hwm / 1024
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale
 
 
+def reset_peak_rss() -> bool:
+    """Restart the high-water mark at the current RSS (Linux >= 4.0); False where that is not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+    except OSError:
+        return False
+    return True
+
+
 def rss_mb() -> float:
     """The current resident set size."""
-    try:
-        with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except OSError:  # not Linux: the high-water mark is the best we have
-        return peak_rss_mb()
+    current = _status_kb("VmRSS")
+    return current / 1024 if current is not None else peak_rss_mb()

@@ -30,6 +30,7 @@ from benchmarks._common import (
     fmt_x,
     in_subprocess,
     peak_rss_mb,
+    reset_peak_rss,
     rss_mb,
     serve_sandbox,
 )
@@ -119,6 +120,7 @@ def _verify(info: SandboxInfo, db_dir: str, naive_sample: int) -> dict[str, Any]
     ffn = ffn_client(info, db_dir, UNTHROTTLED_RATE)  # store migrations happen here, outside the timing
     backend = GoogleSheetsBackend(SPREADSHEET_ID, info.service_account, api_url=f"{info.base_url}/sheets")
     rss_before = rss_mb()
+    reset_peak_rss()
     phases: dict[str, float] = {}
     start = last = time.perf_counter()
 
@@ -260,8 +262,9 @@ def run(skus: int = 100_000, rows: int = 20_000, naive_sample: int = 2_000, seed
         "the sandbox worksheet after the run and found exactly one status per non-blank row.",
         "Client process: FfnClient.from_settings (SQLite token store) and GoogleSheetsBackend (gspread) "
         "against the sandbox over loopback; the sandbox serves from a thread of the parent process.",
-        "Peak memory is ru_maxrss of the spawned client process (interpreter, pandas, gspread and the "
-        "run); the second figure subtracts the RSS measured after imports and client set-up.",
+        "Peak memory is the spawned client process's VmHWM during the run (interpreter, pandas, gspread "
+        "and the run's data); the second figure subtracts the RSS measured after imports and client "
+        "set-up.",
         f"The naive figure is extrapolated: {out['naive']['requests']:,} rows' stocks were fetched one "
         f"request each and the measured {per_row * 1000:.2f} ms/request multiplied by {out['rows']:,} "
         "rows; the naive wall time keeps the sheet, catalogue, verify and write phases of the bulk run. "

@@ -32,6 +32,68 @@ def _echo_json(value: object) -> None:
     typer.echo(json.dumps(value, indent=2, default=str))
 
 
+@auth_app.command("ffn")
+def auth_ffn(
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Fetch the login URL and read the code itself (sandbox only).")
+    ] = False,
+) -> None:
+    """Complete the FFN authorization-code grant once; the rotating tokens then live in the state database."""
+    from jtl_automator.auth_commands import AuthFlowError, authorize_ffn
+    from jtl_automator.settings import get_settings
+    from jtl_automator.store import open_store
+
+    settings = get_settings()
+    store = open_store(settings.database_url)
+    try:
+        grant = authorize_ffn(settings, store, ask=lambda q: typer.prompt(q), tell=typer.echo, follow=follow)
+    except AuthFlowError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"FFN authorised; access token valid until {grant.access_expires_at.isoformat()}")
+    typer.echo(f"the rotating tokens are kept (encrypted) in {store!r}")
+
+
+@auth_app.command("wawi")
+def auth_wawi(
+    env_file: Annotated[
+        Path | None, typer.Option(help="Write JTL_WAWI_API_KEY into this dotenv file (0600).")
+    ] = None,
+    block: Annotated[
+        str | None, typer.Option(help="Save a JtlWawiCredentials block under this name.")
+    ] = None,
+    challenge_code: Annotated[str | None, typer.Option(help="Challenge code (default: random).")] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the Wawi user's approval.")] = 600,
+) -> None:
+    """Register the app with JTL-Wawi (on-premise) and keep the granted API key."""
+    from jtl_automator.auth_commands import register_wawi, write_env_secret
+    from jtl_automator.settings import get_settings
+
+    if env_file is None and block is None:
+        raise typer.BadParameter("give --env-file and/or --block: the key is shown by Wawi only once")
+    settings = get_settings()
+    result = register_wawi(settings, challenge_code=challenge_code, timeout=timeout, tell=typer.echo)
+    if env_file is not None:
+        write_env_secret(env_file, "JTL_WAWI_API_KEY", result.api_key)
+        typer.echo(f"API key written to {env_file}")
+    if block is not None:
+        from blocks import JtlWawiCredentials
+
+        JtlWawiCredentials.from_settings(settings.model_copy(update={"wawi_api_key": result.api_key})).save(
+            block, overwrite=True
+        )
+        typer.echo(f"saved block {block!r}")
+    typer.echo(f"granted scopes: {', '.join(result.granted_scopes)}")
+
+
+@app.command("blocks")
+def blocks_command() -> None:
+    """Create the blocks (ffn, wawi, google-sheets, state-database) from the JTL_* environment."""
+    from deployments.blocks import create_blocks
+
+    for name, outcome in create_blocks().items():
+        typer.echo(f"{name:<16} {outcome}")
+
+
 @run_app.command("inbound-verification")
 def run_inbound_verification(
     sheet: Annotated[str, typer.Option(help="Google spreadsheet id or path of an .xlsx workbook.")],

@@ -1,5 +1,7 @@
-"""The sandbox's in-memory world. Objects are stored exactly as the APIs return them (JSON dicts with
-the APIs' own casing), so fixtures, generated data and responses share one shape.
+"""The sandbox's in-memory world.
+
+Objects are stored exactly as the APIs return them (JSON dicts with the APIs' own casing), so
+fixtures, generated data and responses share one shape.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ class FfnData:
     inbounds: dict[str, JsonObject] = field(default_factory=dict)  # inboundId -> Inbound
     outbounds: dict[str, JsonObject] = field(default_factory=dict)  # outboundId -> Outbound
     warehouses: dict[str, JsonObject] = field(default_factory=dict)  # warehouseId -> Warehouse
-    shipping_methods: dict[str, JsonObject] = field(default_factory=dict)  # shippingMethodId -> ShippingMethod
+    # shippingMethodId -> ShippingMethod
+    shipping_methods: dict[str, JsonObject] = field(default_factory=dict)
     # outboundId -> OutboundShippingNotification[] (merchant view)
     shipping_notifications: dict[str, list[JsonObject]] = field(default_factory=dict)
 

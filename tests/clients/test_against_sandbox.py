@@ -155,8 +155,13 @@ def outbound(ffn: FfnClient, number: str, warehouse: str | None = None) -> Outbo
             "merchantOutboundNumber": number,
             "warehouseId": warehouse,
             "shippingType": "Standard",
-            "shippingAddress": {"lastname": "Muster", "street": "Hauptstr. 1", "zip": "10115",
-                                "city": "Berlin", "country": "DE"},
+            "shippingAddress": {
+                "lastname": "Muster",
+                "street": "Hauptstr. 1",
+                "zip": "10115",
+                "city": "Berlin",
+                "country": "DE",
+            },
             "items": [{"jfsku": product.jfsku, "quantity": 1, "price": 9.9, "vat": 19}],
         }
     )
@@ -192,7 +197,9 @@ def test_wawi_purchase_order_create(sandbox: Sandbox) -> None:
     wawi = sandbox.wawi()
     supplier = wawi.suppliers.list()[0]
     item_id = next(iter(sandbox.state.data.wawi.items))
-    po = wawi.purchase_orders.create({"supplier_id": supplier.id, "line_items": [{"item_id": item_id, "quantity": 5}]})
+    po = wawi.purchase_orders.create(
+        {"supplier_id": supplier.id, "line_items": [{"item_id": item_id, "quantity": 5}]}
+    )
     assert po.id and po.line_items[0].item_id == item_id
     assert wawi.purchase_orders.get(po.id).supplier_id == supplier.id
 
@@ -208,7 +215,9 @@ def test_wawi_app_registration(sandbox: Sandbox) -> None:
         mandatory_api_scopes=["all.read"],
         app_icon="iVBORw0KGgo=",
     )
-    result = register_app(sandbox.http, f"{sandbox.base}/wawi/api/eazybusiness", request, "chal-1", poll_interval=0.01)
+    result = register_app(
+        sandbox.http, f"{sandbox.base}/wawi/api/eazybusiness", request, "chal-1", poll_interval=0.01
+    )
     assert result.api_key.get_secret_value() == sandbox.config.wawi_api_key
     assert "all.read" in result.granted_scopes
 
@@ -255,8 +264,15 @@ def test_token_rotation_across_two_processes_over_http(tmp_path: Path) -> None:
     }
     with serve_in_thread(app) as server:
         procs = [
-            subprocess.Popen(  # noqa: S603 - our own interpreter and module
-                [sys.executable, "-m", "tests.clients.token_worker", f"{server.base_url}/oauth2/token", str(db), "10"],
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.clients.token_worker",
+                    f"{server.base_url}/oauth2/token",
+                    str(db),
+                    "10",
+                ],
                 cwd=PROJECT_ROOT,
                 env=env,
                 stdout=subprocess.PIPE,

@@ -200,7 +200,7 @@ def test_two_processes_share_rotation_through_a_sqlite_store(tmp_path: Path) -> 
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     try:
         procs = [
-            subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            subprocess.Popen(
                 [sys.executable, "-m", "tests.clients.token_worker", token_url, str(db), "15"],
                 cwd=PROJECT_ROOT,
                 env=env,

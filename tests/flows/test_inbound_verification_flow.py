@@ -134,7 +134,9 @@ def test_sheets_429_and_5xx_are_retried(flow_sandbox: FlowSandbox) -> None:
     assert set(statuses(grid(flow_sandbox))) == ALL
 
 
-def test_concurrent_edit_of_other_cells_survives(flow_sandbox: FlowSandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_concurrent_edit_of_other_cells_survives(
+    flow_sandbox: FlowSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Someone edits the sheet between our read and our write: only Status/Note cells are ours."""
     from jtl_automator.services import inbound_verification as svc
 
@@ -174,7 +176,7 @@ def test_two_runs_at_once_write_consistent_results(flow_sandbox: FlowSandbox) ->
     def run() -> None:
         try:
             results.append(inbound_verification(sheet=SHEET, worksheet=TAB))
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
@@ -202,7 +204,9 @@ def test_checked_at_column_is_filled_when_present(flow_sandbox: FlowSandbox) -> 
     assert stamps and all(datetime.fromisoformat(s) >= started.replace(microsecond=0) for s in stamps)
 
 
-def test_path_with_unknown_extension_is_treated_as_spreadsheet_id(flow_sandbox: FlowSandbox, tmp_path: Path) -> None:
+def test_path_with_unknown_extension_is_treated_as_spreadsheet_id(
+    flow_sandbox: FlowSandbox, tmp_path: Path
+) -> None:
     from jtl_automator.sheets.gsheets import SpreadsheetNotFound
 
     with pytest.raises(SpreadsheetNotFound):

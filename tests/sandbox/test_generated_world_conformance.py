@@ -42,8 +42,13 @@ def _all(client: TestClient, headers: dict[str, str], path: str) -> list[dict[st
 
 @pytest.mark.parametrize(
     ("path", "schema"),
-    [("products", "Product"), ("stocks", "Stock"), ("inbounds", "Inbound"), ("outbounds", "Outbound"),
-     ("warehouses", "Warehouse")],
+    [
+        ("products", "Product"),
+        ("stocks", "Stock"),
+        ("inbounds", "Inbound"),
+        ("outbounds", "Outbound"),
+        ("warehouses", "Warehouse"),
+    ],
 )
 def test_generated_objects_conform(served: tuple[TestClient, dict[str, str]], path: str, schema: str) -> None:
     client, headers = served
@@ -58,7 +63,9 @@ def test_generated_shipping_notifications_conform(served: tuple[TestClient, dict
     shipped = [o for o in _all(client, headers, "outbounds") if o["status"] == "Shipped"]
     assert shipped
     for outbound in shipped[:20]:
-        notes = client.get(f"{API}/outbounds/{outbound['outboundId']}/shipping-notifications", headers=headers).json()
+        notes = client.get(
+            f"{API}/outbounds/{outbound['outboundId']}/shipping-notifications", headers=headers
+        ).json()
         assert isinstance(notes, list) and notes
         for note in notes:
             assert_valid("OutboundShippingNotification", note)

@@ -1,0 +1,151 @@
+"""The CLI against a sandbox served over real HTTP: sandbox serve, auth ffn, auth wawi, run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from jtl_automator.auth_commands import (
+    AuthFlowError,
+    authorize_ffn,
+    code_from_redirect,
+    register_wawi,
+    write_env_secret,
+)
+from jtl_automator.cli import app
+from jtl_automator.sandbox.app import create_app
+from jtl_automator.sandbox.config import SandboxConfig
+from jtl_automator.sandbox.generator import generate
+from jtl_automator.sandbox.server import credentials_env, serve_in_thread
+from jtl_automator.settings import Settings
+from jtl_automator.store import StateStore
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[tuple[str, SandboxConfig]]:
+    config = SandboxConfig()
+    with serve_in_thread(create_app(generate(seed=2, skus=50, orders=10, customers=5), config)) as server:
+        yield server.base_url, config
+
+
+def _settings(base_url: str, config: SandboxConfig, **extra: object) -> Settings:
+    env = credentials_env(base_url, config, None)
+    values = {k.removeprefix("JTL_").lower(): v for k, v in env.items()}
+    return Settings(**{**values, **extra})  # type: ignore[arg-type]
+
+
+def test_code_from_redirect_checks_state() -> None:
+    assert code_from_redirect("http://cb/?code=abc&state=s1", "s1") == "abc"
+    assert code_from_redirect("  abc  ", "s1") == "abc"
+    with pytest.raises(AuthFlowError, match="state"):
+        code_from_redirect("http://cb/?code=abc&state=other", "s1")
+    with pytest.raises(AuthFlowError, match="refused"):
+        code_from_redirect("http://cb/?error=access_denied&state=s1", "s1")
+    with pytest.raises(AuthFlowError, match="no code"):
+        code_from_redirect("http://cb/?state=s1", "s1")
+
+
+def test_auth_ffn_pasted_redirect_stores_an_encrypted_token(
+    sandbox: tuple[str, SandboxConfig], tmp_path: Path
+) -> None:
+    base_url, config = sandbox
+    settings = _settings(base_url, config, ffn_refresh_token=None)
+    store = StateStore(f"sqlite:///{tmp_path / 's.db'}")
+    shown: list[str] = []
+
+    def ask(_question: str) -> str:
+        # The "person" opens the URL; the sandbox approves at once and redirects with the code.
+        redirect = httpx.get(shown[-1], follow_redirects=False)
+        return redirect.headers["location"]
+
+    grant = authorize_ffn(settings, store, ask=ask, tell=shown.append)
+    assert grant.access_expires_at is not None
+    record = store.read_token("ffn")
+    assert record is not None and record.refresh_token
+    assert not record.refresh_token.startswith("def502")  # stored encrypted, not as issued
+
+
+def test_auth_ffn_follow_then_the_client_works(sandbox: tuple[str, SandboxConfig], tmp_path: Path) -> None:
+    from jtl_automator.clients.ffn.client import FfnClient
+
+    base_url, config = sandbox
+    settings = _settings(base_url, config, ffn_refresh_token=None)
+    store = StateStore(f"sqlite:///{tmp_path / 's.db'}")
+    authorize_ffn(settings, store, ask=lambda _: "", tell=lambda _: None, follow=True)
+    ffn = FfnClient.from_settings(settings, store)
+    assert ffn.users.current().user_id
+
+
+def test_auth_wawi_registration_and_env_file(sandbox: tuple[str, SandboxConfig], tmp_path: Path) -> None:
+    base_url, config = sandbox
+    result = register_wawi(_settings(base_url, config), poll_interval=0.01, timeout=5)
+    assert result.api_key.get_secret_value() == config.wawi_api_key
+    env = tmp_path / ".env"
+    env.write_text("OTHER=1\nJTL_WAWI_API_KEY=old\n")
+    write_env_secret(env, "JTL_WAWI_API_KEY", result.api_key)
+    assert env.read_text() == f"OTHER=1\nJTL_WAWI_API_KEY={config.wawi_api_key}\n"
+    assert oct(env.stat().st_mode & 0o777) == "0o600"
+
+
+def test_auth_wawi_needs_a_destination_for_the_key() -> None:
+    result = CliRunner().invoke(app, ["auth", "wawi"])
+    assert result.exit_code != 0 and "--env-file" in result.output
+
+
+def test_run_rejects_unknown_mode() -> None:
+    result = CliRunner().invoke(app, ["run", "inbound-verification", "--sheet", "x.xlsx", "--mode", "weekly"])
+    assert result.exit_code != 0 and "mode" in result.output
+
+
+def test_sandbox_serve_writes_credentials_that_work(tmp_path: Path) -> None:
+    creds = tmp_path / "sandbox.json"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "jtl_automator.cli",
+            "sandbox",
+            "serve",
+            "--port",
+            "0",
+            "--skus",
+            "30",
+            "--credentials-out",
+            str(creds),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not creds.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert creds.exists(), "no credentials written"
+        time.sleep(0.3)
+        env = json.loads(creds.read_text())
+        assert {"JTL_FFN_BASE_URL", "JTL_FFN_REFRESH_TOKEN", "JTL_WAWI_API_KEY", "JTL_SHEETS_API_URL"} <= set(
+            env
+        )
+        settings = Settings(**{k.removeprefix("JTL_").lower(): v for k, v in env.items()})
+        store = StateStore(f"sqlite:///{tmp_path / 's.db'}")
+        from jtl_automator.clients.ffn.client import FfnClient
+        from jtl_automator.clients.wawi.client import WawiClient
+
+        assert len(list(FfnClient.from_settings(settings, store).products.list())) == 30
+        assert list(WawiClient.from_settings(settings).warehouses.list())
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=20)
+    assert "sandbox serving on http://127.0.0.1:" in out
+    assert proc.returncode in (0, -15)

@@ -15,6 +15,7 @@ import gc
 import io
 import pickle
 import pstats
+import re
 import tempfile
 import time
 import tracemalloc
@@ -173,7 +174,10 @@ def _measure(folder: str, repeats: int, profile: bool) -> dict[str, Any]:
         profiler.disable()
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(15)
-        out["profile"] = text.getvalue()
+        # paths relative to site-packages / the repository, so the report reads the same on any machine
+        out["profile"] = re.sub(
+            r"\S*/site-packages/|" + re.escape(str(Path.cwd())) + "/", "", text.getvalue()
+        )
     return out
 
 

@@ -924,6 +924,13 @@ def _v1_router(state: Any) -> APIRouter:
     def list_suppliers() -> Response:
         return json_response(list(_sorted_values(wawi.suppliers)))
 
+    @router.get("/info")
+    def info() -> Response:
+        """``GET /info``: the cheap health check (version, time, tenant, type)."""
+        return json_response(
+            {"Version": "1.10.12.0", "Timestamp": iso_now(), "Tenant": "eazybusiness", "Type": "OnPremise"}
+        )
+
     @router.get("/warehouses")
     def list_warehouses(request: Request) -> Response:
         query = Query(request)

@@ -121,6 +121,17 @@ class OrderEvent(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Lease(Base):
+    """A named lease with an expiry: one run of a job at a time, even across machines."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class PlanRun(Base):
     """One execution of a declarative plan workflow."""
 

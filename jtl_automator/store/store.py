@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from importlib import resources
 from typing import Any
@@ -25,7 +25,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from jtl_automator.store.models import InboundCheck, OAuthToken, SideEffect, Watermark, utcnow
+from jtl_automator.store.models import (
+    InboundCheck,
+    Lease,
+    OAuthToken,
+    OrderEvent,
+    OrderLedger,
+    SideEffect,
+    Watermark,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -313,6 +322,130 @@ class StateStore:
                 for key, at, status in s.execute(stmt):
                     history[key].append((_aware(at) or at, status))
         return history
+
+    # -- Leases (one run at a time) ---------------------------------------------------------------
+
+    def acquire_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Take the lease if it is free or expired (or already ours); False while another owner holds it."""
+        now = utcnow()
+        with self.session() as s:
+            ins = self._insert(s)
+            s.execute(
+                ins(Lease)
+                .values(name=name, owner=owner, expires_at=now + ttl, acquired_at=now)
+                .on_conflict_do_nothing()
+            )
+            row = s.execute(select(Lease).where(Lease.name == name).with_for_update()).scalar_one()
+            expires = _aware(row.expires_at)
+            if row.owner != owner and expires is not None and expires > now:
+                return False
+            row.owner, row.expires_at, row.acquired_at = owner, now + ttl, now
+            return True
+
+    def release_lease(self, name: str, owner: str) -> None:
+        """Give the lease back (only its owner can)."""
+        with self.session() as s:
+            row = s.get(Lease, name, with_for_update=True)
+            if row is not None and row.owner == owner:
+                s.delete(row)
+
+    # -- Order ledger -------------------------------------------------------------------------------
+
+    def orders(self, numbers: Iterable[str]) -> dict[str, OrderRecord]:
+        """Ledger rows of the given order numbers (absent numbers are simply missing)."""
+        keys = list(dict.fromkeys(numbers))
+        found: dict[str, OrderRecord] = {}
+        with self.session() as s:
+            for start in range(0, len(keys), 500):
+                stmt = select(OrderLedger).where(OrderLedger.order_number.in_(keys[start : start + 500]))
+                for row in s.execute(stmt).scalars():
+                    found[row.order_number] = _order_record(row)
+        return found
+
+    def orders_in_status(self, statuses: Iterable[str]) -> list[OrderRecord]:
+        """Every ledger row in one of ``statuses`` (e.g. held orders to look at again)."""
+        with self.session() as s:
+            stmt = (
+                select(OrderLedger)
+                .where(OrderLedger.status.in_(list(statuses)))
+                .order_by(OrderLedger.order_number)
+            )
+            return [_order_record(r) for r in s.execute(stmt).scalars()]
+
+    def record_orders(
+        self, updates: Iterable[Mapping[str, Any]], *, event: str, run_id: str | None = None
+    ) -> int:
+        """Create or update ledger rows and journal one ``event`` per order, in one transaction.
+
+        Each update needs ``order_number`` and may set any of the ledger's fields; ``detail`` goes to
+        the journal only.
+        """
+        count = 0
+        with self.session() as s:
+            for update in updates:
+                number = str(update["order_number"])
+                row = s.get(OrderLedger, number, with_for_update=True)
+                if row is None:
+                    row = OrderLedger(order_number=number, status=str(update.get("status") or "imported"))
+                    s.add(row)
+                for name in _ORDER_FIELDS:
+                    if name in update:
+                        setattr(row, name, update[name])
+                row.updated_at = utcnow()
+                s.flush()
+                s.add(
+                    OrderEvent(order_number=number, event=event, detail=update.get("detail"), run_id=run_id)
+                )
+                count += 1
+        return count
+
+    def order_events(self, order_number: str) -> list[tuple[str, dict[str, Any] | None]]:
+        """The journey of one order, oldest first."""
+        with self.session() as s:
+            stmt = (
+                select(OrderEvent.event, OrderEvent.detail)
+                .where(OrderEvent.order_number == order_number)
+                .order_by(OrderEvent.id)
+            )
+            return [(e, d) for e, d in s.execute(stmt)]
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """One order's row of the ledger, as flows read it."""
+
+    order_number: str
+    wawi_order_id: int | None
+    status: str
+    hold_reason: str | None
+    outbound_id: str | None
+    warehouse_id: str | None
+    tracking: str | None
+    order_date: datetime | None
+
+
+def _order_record(row: OrderLedger) -> OrderRecord:
+    return OrderRecord(
+        row.order_number,
+        row.wawi_order_id,
+        row.status,
+        row.hold_reason,
+        row.outbound_id,
+        row.warehouse_id,
+        row.tracking,
+        _aware(row.order_date),
+    )
+
+
+_ORDER_FIELDS = (
+    "wawi_order_id",
+    "status",
+    "hold_reason",
+    "outbound_id",
+    "warehouse_id",
+    "tracking",
+    "order_date",
+)
 
 
 def open_store(url: str | None = None) -> StateStore:

@@ -838,3 +838,8 @@ def test_v2_purchase_orders(api: TestClient, wawi_state: SandboxState) -> None:
     assert invalid.status_code == 400
     assert set(invalid.json()["validationErrors"]) == {"supplierId", "lineItems[0].quantity"}
     assert api.get(f"{BASE}/v2/purchase-orders/999").status_code == 404
+
+
+def test_info_is_the_cheap_health_check(api: TestClient) -> None:
+    body = api.get(f"{V1}/info").json()
+    assert set(body) == {"Version", "Timestamp", "Tenant", "Type"}

@@ -205,3 +205,88 @@ def test_two_processes_migrating_and_advancing_at_once(db: str, request: pytest.
     b = [f"2026-11-{d:02d}T00:00:00+00:00" for d in range(2, 29, 2)]
     _run_both(_advance, (url, a), (url, b))
     assert StateStore(url).get_watermark("job") == "2026-11-28T00:00:00+00:00"
+
+
+def test_lease_one_owner_at_a_time_and_expiry(store_url: str) -> None:
+    from datetime import timedelta
+
+    store = StateStore(store_url)
+    assert store.acquire_lease("orders", "run-a", timedelta(minutes=5))
+    assert not store.acquire_lease("orders", "run-b", timedelta(minutes=5))
+    assert store.acquire_lease("orders", "run-a", timedelta(minutes=5))  # renewing is fine
+    store.release_lease("orders", "run-b")  # not the owner: no effect
+    assert not store.acquire_lease("orders", "run-b", timedelta(minutes=5))
+    store.release_lease("orders", "run-a")
+    assert store.acquire_lease("orders", "run-b", timedelta(seconds=-1))  # already expired on arrival
+    assert store.acquire_lease("orders", "run-c", timedelta(minutes=5))  # an expired lease is free
+    store.dispose()
+
+
+def test_order_ledger_records_journey(store_url: str) -> None:
+    store = StateStore(store_url)
+    t = datetime(2026, 11, 20, 9, tzinfo=UTC)
+    store.record_orders(
+        [
+            {"order_number": "AU-1", "wawi_order_id": 1, "status": "imported", "order_date": t},
+            {"order_number": "AU-2", "wawi_order_id": 2, "status": "imported", "order_date": t},
+        ],
+        event="imported",
+        run_id="r1",
+    )
+    store.record_orders(
+        [
+            {
+                "order_number": "AU-1",
+                "status": "held",
+                "hold_reason": "insufficient_stock",
+                "detail": {"jfsku": "X"},
+            }
+        ],
+        event="held",
+        run_id="r1",
+    )
+    store.record_orders(
+        [
+            {
+                "order_number": "AU-2",
+                "status": "outbound_created",
+                "outbound_id": "MERC02AXEV",
+                "warehouse_id": "W1",
+            }
+        ],
+        event="outbound_created",
+        run_id="r1",
+    )
+    got = store.orders(["AU-1", "AU-2", "AU-9"])
+    assert set(got) == {"AU-1", "AU-2"}
+    assert got["AU-1"].status == "held" and got["AU-1"].hold_reason == "insufficient_stock"
+    assert got["AU-1"].order_date == t and got["AU-1"].wawi_order_id == 1
+    assert got["AU-2"].outbound_id == "MERC02AXEV"
+    assert [o.order_number for o in store.orders_in_status(["held"])] == ["AU-1"]
+    assert store.order_events("AU-1") == [("imported", None), ("held", {"jfsku": "X"})]
+    store.dispose()
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_two_processes_one_lease(db: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue(f"{db}_url")
+    StateStore(url).dispose()
+    ctx = mp.get_context("spawn")
+    start, out = ctx.Event(), ctx.Queue()
+    procs = [ctx.Process(target=_take_lease, args=(url, f"p{i}", start, out)) for i in range(2)]
+    for p in procs:
+        p.start()
+    start.set()
+    wins = [out.get(timeout=120), out.get(timeout=120)]
+    for p in procs:
+        p.join(60)
+    assert sorted(wins) == [False, True]
+
+
+def _take_lease(url: str, owner: str, start: mp.synchronize.Event, out: mp.Queue) -> None:  # type: ignore[name-defined, type-arg]
+    from datetime import timedelta
+
+    store = StateStore(url)
+    start.wait()
+    out.put(store.acquire_lease("job", owner, timedelta(minutes=1)))
+    store.dispose()

@@ -218,14 +218,17 @@ def reconcile(
     _flag_duplicates(v, sku, inb if "inbound" in sheet.columns else None, wh if has_wh else None, row_numbers)
 
     # merchantSku -> jfsku once per distinct SKU, then an integer jfsku code per row.
-    sku_to_jfsku = dict(
-        zip(products["merchant_sku"].astype(str).str.strip(), products["jfsku"].astype(str), strict=True)
-    )
-    jfsku_of_value = np.array([sku_to_jfsku.get(s, "") for s in sku.distinct], dtype=object)
-    unknown_note = np.array(
-        [f"merchant SKU '{s}' is not in the FFN product list" for s in sku.distinct], dtype=object
-    )
-    v.decide((jfsku_of_value == "")[sku.codes], RowStatus.UNKNOWN_SKU, unknown_note[sku.codes])
+    catalogue = pd.Index([m.strip() for m in _texts(products["merchant_sku"].to_numpy(dtype=object))])
+    first = ~catalogue.duplicated()  # a merchant SKU listed twice maps to its first product
+    at = catalogue[first].get_indexer(pd.Index(sku.distinct, dtype=object))
+    jfskus = np.asarray(_texts(products["jfsku"].to_numpy(dtype=object)), dtype=object)[first]
+    jfsku_of_value = np.where(at >= 0, jfskus[np.maximum(at, 0)] if len(jfskus) else "", "").astype(object)
+    unknown_note = np.full(len(sku.distinct), "", dtype=object)
+    unknown = np.flatnonzero(at < 0)
+    unknown_note[unknown] = [
+        f"merchant SKU '{sku.distinct[i]}' is not in the FFN product list" for i in unknown
+    ]
+    v.decide((at < 0)[sku.codes], RowStatus.UNKNOWN_SKU, unknown_note[sku.codes])
 
     if params.mode == "inbound":
         assert inbound_items is not None
@@ -276,10 +279,13 @@ def _flag_duplicates(
     if not dup.any():
         return
     dup_idx = idx[dup]
-    groups = pd.Series(row_numbers[dup_idx]).groupby(key[dup_idx]).agg(lambda r: ", ".join(map(str, r)))
+    rows_of: dict[int, list[str]] = {}
+    for k, r in zip(key[dup_idx].tolist(), row_numbers[dup_idx].tolist(), strict=True):
+        rows_of.setdefault(k, []).append(str(r))
     what = "SKU" + (" and inbound" if inb is not None else "") + (" and warehouse" if wh is not None else "")
+    text = {k: f"duplicate row for the same {what} (rows {', '.join(r)})" for k, r in rows_of.items()}
     note = np.full(len(v.status), "", dtype=object)
-    note[dup_idx] = [f"duplicate row for the same {what} (rows {groups[k]})" for k in key[dup_idx]]
+    note[dup_idx] = [text[k] for k in key[dup_idx].tolist()]
     mask = np.zeros(len(v.status), dtype=bool)
     mask[dup_idx] = True
     v.decide(mask, RowStatus.INVALID_ROW, note)
@@ -301,20 +307,25 @@ def _inbound_received(
     """Received units per row from the inbound items it references."""
     n = len(v.status)
     booked = _Booked(np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=bool), np.full(n, "", dtype=object))
-    inbounds = items.drop_duplicates("inbound_id")
-    inbound_ids = inbounds["inbound_id"].astype(str).to_numpy()
-    statuses = inbounds["status"].astype(str).to_numpy()
-    warehouses = inbounds["warehouse_id"].fillna("").astype(str).to_numpy()
-    by_id = {iid: [i] for i, iid in enumerate(inbound_ids)}
+    # One factorize per item column; the inbound-level fields come from each inbound's first item.
+    pos_of_item, inbound_ids = pd.factorize(items["inbound_id"].to_numpy(dtype=object))
+    first_item = np.zeros(len(inbound_ids), dtype=np.int64)
+    first_item[pos_of_item[::-1]] = np.arange(len(pos_of_item) - 1, -1, -1)
+    statuses = items["status"].to_numpy(dtype=object)[first_item].astype(str)
+    warehouses = _texts(items["warehouse_id"].to_numpy(dtype=object)[first_item])
+    numbers = [n.strip() for n in _texts(items["merchant_inbound_number"].to_numpy(dtype=object)[first_item])]
+    by_id = {str(iid): [i] for i, iid in enumerate(inbound_ids)}
     by_number: dict[str, list[int]] = {}
-    for i, number in enumerate(inbounds["merchant_inbound_number"].fillna("").astype(str).str.strip()):
+    for i, number in enumerate(numbers):
         if number:
             by_number.setdefault(number, []).append(i)
 
     # Each distinct reference resolves to inbound positions; an inboundId wins over a merchant number.
     positions = [by_id.get(ref) or by_number.get(ref, []) for ref in inb.distinct]
     found = np.array([bool(p) for p in positions], dtype=bool)
-    not_found = np.array([f"no inbound with id or number '{r}'" for r in inb.distinct], dtype=object)
+    missing_refs = np.flatnonzero(~found)
+    not_found = np.full(len(inb.distinct), "", dtype=object)
+    not_found[missing_refs] = [f"no inbound with id or number '{inb.distinct[c]}'" for c in missing_refs]
     v.decide(~found[inb.codes], RowStatus.INBOUND_NOT_FOUND, not_found[inb.codes])
 
     if wh is not None:
@@ -323,29 +334,44 @@ def _inbound_received(
     rows = np.flatnonzero(v.open)
     if len(rows) == 0:
         return booked
-    # Integer join: row -> reference code -> inbound positions -> summed items of the row's jfsku.
-    jf_index = pd.Index(items["jfsku"].astype(str).unique())
-    jf_of_value = jf_index.get_indexer(pd.Index(jfsku_of_value, dtype=object))
-    agg = (
-        pd.DataFrame(
-            {
-                "pos": pd.Index(inbound_ids).get_indexer(pd.Index(items["inbound_id"].astype(str))),
-                "jf": jf_index.get_indexer(pd.Index(items["jfsku"].astype(str))),
-                "rec": items["quantity"].to_numpy(dtype=np.int64)
-                - items["quantity_open"].to_numpy(dtype=np.int64),
-            }
-        )
-        .groupby(["pos", "jf"], sort=False)["rec"]
-        .sum()
-        .reset_index()
+    # Received per (inbound position, jfsku) under one integer key, summed with bincount.
+    jf_of_item, jf_values = pd.factorize(items["jfsku"].to_numpy(dtype=object))
+    width = max(len(jf_values), 1)
+    item_key = pos_of_item.astype(np.int64) * width + jf_of_item
+    received_items = items["quantity"].to_numpy(dtype=np.int64) - items["quantity_open"].to_numpy(
+        dtype=np.int64
     )
-    refs = pd.DataFrame([(c, p) for c, ps in enumerate(positions) for p in ps], columns=["ref", "pos"])
-    wanted = pd.DataFrame({"row": rows, "ref": inb.codes[rows], "jf": jf_of_value[sku.codes[rows]]})
-    joined = wanted.merge(refs, on="ref").merge(agg, on=["pos", "jf"], how="inner")
-    per_row = joined.groupby("row", sort=False)["rec"].sum()
+    jf_of_value = pd.Index(jf_values).get_indexer(pd.Index(jfsku_of_value, dtype=object))
+    single = np.array([len(ps) == 1 for ps in positions], dtype=bool)
+    first_pos = np.array([ps[0] if ps else -1 for ps in positions], dtype=np.int64)
     has_item = np.zeros(n, dtype=bool)
-    has_item[per_row.index.to_numpy()] = True
-    booked.received[per_row.index.to_numpy()] = per_row.to_numpy(dtype=np.int64)
+
+    # The usual case: the reference names one inbound, so a row wants one (inbound, jfsku) key.
+    on_single = single[inb.codes[rows]]
+    sel = rows[on_single & (jf_of_value[sku.codes[rows]] >= 0)]
+    sel_keys = first_pos[inb.codes[sel]] * width + jf_of_value[sku.codes[sel]]
+    # A merchant number shared by several inbounds: the row wants the keys of all of them.
+    multi_rows = rows[~on_single]
+    joined = pd.DataFrame({"row": [], "key": []}, dtype=np.int64)
+    if len(multi_rows):
+        refs = pd.DataFrame(
+            [(c, p) for c, ps in enumerate(positions) if len(ps) > 1 for p in ps], columns=["ref", "pos"]
+        )
+        wanted = pd.DataFrame(
+            {"row": multi_rows, "ref": inb.codes[multi_rows], "jf": jf_of_value[sku.codes[multi_rows]]}
+        )
+        joined = wanted[wanted["jf"] >= 0].merge(refs, on="ref")
+        joined["key"] = joined["pos"].to_numpy(dtype=np.int64) * width + joined["jf"].to_numpy()
+    sums, present = _sum_by_key(
+        item_key, received_items, np.concatenate([sel_keys, joined["key"].to_numpy()])
+    )
+    booked.received[sel[present[: len(sel)]]] = sums[: len(sel)][present[: len(sel)]]
+    has_item[sel[present[: len(sel)]]] = True
+    if len(joined):
+        hits = present[len(sel) :]
+        per_row = pd.Series(sums[len(sel) :][hits]).groupby(joined["row"].to_numpy()[hits], sort=False).sum()
+        booked.received[per_row.index.to_numpy()] = per_row.to_numpy(dtype=np.int64)
+        has_item[per_row.index.to_numpy()] = True
 
     no_item = v.open & ~has_item
     if no_item.any():
@@ -353,18 +379,45 @@ def _inbound_received(
         note[no_item] = [f"inbound '{r}' has no item for this SKU" for r in inb.rows()[no_item]]
         v.decide(no_item, RowStatus.INBOUND_NOT_FOUND, note)
 
-    waiting = np.array(
-        [bool(ps) and all(statuses[p] in NOT_RECEIPTED for p in ps) for ps in positions], dtype=bool
-    )
-    status_text = np.array(["/".join(sorted({statuses[p] for p in ps})) for ps in positions], dtype=object)
+    # Inbound status per reference: taken from the one inbound, or combined over several.
+    status_codes, status_names = pd.factorize(statuses)
+    names = [str(x) for x in status_names]
+    code_of_ref = np.where(first_pos >= 0, status_codes[np.maximum(first_pos, 0)], -1)
+    waiting_code = np.array([x in NOT_RECEIPTED for x in names] + [False])
+    receiving_code = np.array([x in STILL_RECEIVING for x in names] + [False])
+    waiting, receiving = waiting_code[code_of_ref], receiving_code[code_of_ref]  # -1 picks the False
+    text_of_code = np.array([*names, ""], dtype=object)
+    status_text = text_of_code[code_of_ref]
+    for c in np.flatnonzero(~single & found):
+        group = {str(statuses[p]) for p in positions[c]}
+        waiting[c] = group <= NOT_RECEIPTED
+        receiving[c] = bool(group & STILL_RECEIVING)
+        status_text[c] = "/".join(sorted(group))
     booked.pending = waiting[inb.codes] & (booked.received == 0)
-    booked.pending_note = np.array(
-        [f"inbound is {t}, nothing booked yet" for t in status_text], dtype=object
-    )[inb.codes]
-    receiving = np.array([bool(ps) and any(statuses[p] in STILL_RECEIVING for p in ps) for ps in positions])
-    open_note = np.array([f"; inbound is {t}" for t in status_text], dtype=object)
-    booked.still_open = np.where(receiving, open_note, "")[inb.codes]
+    pending_note = np.array([f"inbound is {t}, nothing booked yet" for t in status_text], dtype=object)
+    booked.pending_note = pending_note[inb.codes]
+    open_note = np.where(receiving, np.array([f"; inbound is {t}" for t in status_text], dtype=object), "")
+    booked.still_open = open_note[inb.codes]
     return booked
+
+
+def _sum_by_key(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of ``values`` per key, looked up for every wanted key: (sums, present).
+
+    One factorize over items and wanted keys together numbers both alike, so the lookup is an array
+    index instead of a second hash table.
+    """
+    codes, uniques = pd.factorize(np.concatenate([keys, wanted]))
+    item_codes, wanted_codes = codes[: len(keys)], codes[len(keys) :]
+    sums = np.bincount(item_codes, weights=values, minlength=len(uniques)).astype(np.int64)
+    present = np.zeros(len(uniques), dtype=bool)
+    present[item_codes] = True
+    return sums[wanted_codes], present[wanted_codes]
+
+
+def _texts(values: np.ndarray) -> list[str]:
+    """Object values as text, missing ones (None/NaN/<NA>) as empty strings."""
+    return ["" if v is None or v is pd.NA or v != v else str(v) for v in values]
 
 
 def _check_inbound_warehouse(v: _Verdicts, inb: _Coded, wh: _Coded, inbound_whs: list[set[str]]) -> None:
@@ -439,14 +492,43 @@ def _compare(v: _Verdicts, expected: np.ndarray, booked: _Booked) -> None:
     v.decide(rows & (booked.received == expected), RowStatus.MATCH, "")
     left = np.flatnonzero(v.open)
     note = np.full(len(v.status), "", dtype=object)
-    suffix = booked.still_open[left] if booked.still_open is not None else [""] * len(left)
-    note[left] = [
-        f"received {r} of {e} (difference {r - e:+d}){s}"
-        for r, e, s in zip(booked.received[left].tolist(), expected[left].tolist(), suffix, strict=True)
-    ]
+    suffix = (
+        booked.still_open[left] if booked.still_open is not None else np.full(len(left), "", dtype=object)
+    )
+    note[left] = _mismatch_notes(booked.received[left], expected[left], suffix)
     mask = np.zeros(len(v.status), dtype=bool)
     mask[left] = True
     v.decide(mask, RowStatus.MISMATCH, note)
+
+
+def _int_texts(values: np.ndarray, signed: bool = False) -> np.ndarray:
+    """Decimal text of many integers through a lookup table when their range is small."""
+    if len(values) == 0:
+        return np.array([], dtype=object)
+    lo, hi = int(values.min()), int(values.max())
+    fmt = "{:+d}" if signed else "{:d}"
+    if hi - lo > 4 * len(values):  # a sparse range: a table would cost more than formatting each
+        return np.array([fmt.format(v) for v in values.tolist()], dtype=object)
+    table = np.array([fmt.format(v) for v in range(lo, hi + 1)], dtype=object)
+    return np.asarray(table[values - lo], dtype=object)
+
+
+def _mismatch_notes(received: np.ndarray, expected: np.ndarray, suffix: np.ndarray) -> np.ndarray:
+    """``received X of Y (difference ±Z)[suffix]`` for many rows without a Python loop per row."""
+    parts: list[str | np.ndarray] = [
+        "received ",
+        _int_texts(received),
+        " of ",
+        _int_texts(expected),
+        " (difference ",
+        _int_texts(received - expected, signed=True),
+        ")",
+        suffix,
+    ]
+    text = np.full(len(received), "", dtype=object)
+    for part in parts:
+        text = np.add(text, part)  # object arrays: string concatenation in one C loop
+    return text
 
 
 def row_keys(results: pd.DataFrame) -> pd.Series:

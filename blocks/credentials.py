@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import httpx
 from prefect.blocks.core import Block
 from prefect.types import SecretDict
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
 from jtl_automator.settings import Settings, get_settings
 
@@ -26,6 +26,16 @@ if TYPE_CHECKING:
     from jtl_automator.store import StateStore
 
 _DOCS = "https://github.com/jtl-automator/jtl-automator#configuration"
+
+
+def _http_url(value: str) -> str:
+    """API roots must be http(s) URLs; a trailing slash is dropped so paths join cleanly."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http(s) URL")
+    return value.rstrip("/")
+
+
+HttpUrlText = Annotated[str, AfterValidator(_http_url)]
 
 
 class StateDatabase(Block):
@@ -76,13 +86,13 @@ class JtlFfnCredentials(Block):
     _description = "OAuth2 client credentials of the JTL-FFN (fulfillment network) merchant API."
     _documentation_url = _DOCS  # type: ignore[assignment]
 
-    base_url: str = Field(
+    base_url: HttpUrlText = Field(
         default="https://ffn2.api.jtl-software.com/api", description="API root, ending in /api."
     )
-    token_url: str = Field(
+    token_url: HttpUrlText = Field(
         default="https://oauth2.api.jtl-software.com/token", description="OAuth2 token URL."
     )
-    authorize_url: str = Field(
+    authorize_url: HttpUrlText = Field(
         default="https://oauth2.api.jtl-software.com/authorize", description="OAuth2 authorization URL."
     )
     client_id: str = Field(description="OAuth2 client id.")
@@ -92,13 +102,6 @@ class JtlFfnCredentials(Block):
         description="Initial refresh token (spent on first use; rotations go to the state database).",
     )
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
-
-    @field_validator("base_url", "token_url", "authorize_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
 
     def settings(self) -> Settings:
         """The block as settings (the client factories take settings)."""
@@ -154,18 +157,11 @@ class JtlWawiCredentials(Block):
     _description = "Base URL, app id and API key of the JTL-Wawi REST API."
     _documentation_url = _DOCS  # type: ignore[assignment]
 
-    base_url: str = Field(description="API root, e.g. http://127.0.0.1:5883/api/eazybusiness.")
+    base_url: HttpUrlText = Field(description="API root, e.g. http://127.0.0.1:5883/api/eazybusiness.")
     api_key: SecretStr = Field(description="The API key granted at app registration.")
     app_id: str = Field(default="jtl-automator/prefect/v1", description="The registered AppId (X-AppID).")
     app_version: str = Field(default="1.0.0", description="The app version (X-AppVersion).")
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
-
-    @field_validator("base_url")
-    @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL")
-        return value.rstrip("/")
 
     def get_client(self, http: httpx.Client | None = None) -> WawiClient:
         """Wawi client with this key."""

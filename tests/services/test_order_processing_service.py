@@ -378,7 +378,6 @@ def test_token_expires_mid_batch(world: World) -> None:
     assert result["counts"]["created"] == 15 and world.state.runtime["faults"]["expire_tokens"] > 0
 
 
-@pytest.mark.slow
 def test_lost_create_responses_never_make_a_second_outbound(tmp_path: Path) -> None:
     """FFN creates every outbound but the answer never arrives: the client finds it by number instead."""
     for world in _world(tmp_path):

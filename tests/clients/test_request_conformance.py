@@ -1,0 +1,158 @@
+"""What the clients SEND conforms to the reference schemas (the sandbox tests cover what they receive).
+
+Bodies are captured at the transport and validated against the bundled spec subsets. The FFN spec is
+the fulfiller's, whose Outbound/Product/Inbound are the read models: a create body is checked against
+the same schema with ``required`` cleared (server fields such as ids and timestamps are absent from a
+create) and ``additionalProperties`` forbidden, so every field we send must exist with the right type.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+import httpx
+import pytest
+from openapi_schema_validator import OAS30Validator
+from pydantic import SecretStr
+
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.ffn.models import AddressCreate, OutboundCreate, OutboundItemCreate
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.clients.wawi.models import SalesOrderShippingDetail, SalesOrderUpdate, StockAdjustment
+
+
+def _spec(name: str) -> dict[str, Any]:
+    text = resources.files("jtl_automator.sandbox").joinpath(f"specs/{name}").read_text("utf-8")
+    return dict(json.loads(text))
+
+
+def _create_schema(spec: dict[str, Any], name: str) -> OAS30Validator:
+    """The read schema as a create body: nothing required, nothing unknown allowed (recursively)."""
+    patched = copy.deepcopy(spec)
+
+    def strict(schema: dict[str, Any]) -> None:
+        if "properties" in schema:
+            schema.pop("required", None)
+            schema["additionalProperties"] = False
+            for prop in schema["properties"].values():
+                strict(prop)
+                if "items" in prop:
+                    strict(prop["items"])
+
+    for schema in patched["components"]["schemas"].values():
+        strict(schema)
+    return OAS30Validator({"$ref": f"#/components/schemas/{name}", "components": patched["components"]})
+
+
+class _Capture:
+    def __init__(self, reply: dict[str, Any], status: int = 201) -> None:
+        self.bodies: list[tuple[str, str, Any]] = []
+        self.reply, self.status = reply, status
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        body = json.loads(request.content) if request.content else None
+        self.bodies.append((request.method, request.url.path, body))
+        if request.method == "GET":  # the idempotency guard's lookup: nothing exists yet
+            return httpx.Response(
+                200, json={"items": [], "_page": {"total": 0, "limit": 50, "offset": 0}, "count": 0}
+            )
+        return httpx.Response(self.status, json=self.reply)
+
+
+class _Token:
+    def access_token(self) -> str:
+        return "token"
+
+    def invalidate(self, token: str) -> None:
+        pass
+
+
+@pytest.fixture
+def ffn_capture() -> Iterator[tuple[FfnClient, _Capture]]:
+    capture = _Capture({"outboundId": "MERC02AXEV", "merchantOutboundNumber": "AU-1", "status": "Pending"})
+    http = httpx.Client(transport=httpx.MockTransport(capture))
+    yield FfnClient(http, _Token(), "http://ffn.test/api"), capture
+
+
+def test_outbound_create_body_conforms(ffn_capture: tuple[FfnClient, _Capture]) -> None:
+    ffn, capture = ffn_capture
+    ffn.outbounds.create(
+        OutboundCreate(
+            merchant_outbound_number="AU-1",
+            warehouse_id="FULF04XX-12345-0001",
+            shipping_address=AddressCreate(
+                firstname="Erika",
+                lastname="Mustermann",
+                street="Hauptstr. 1",
+                zip="10115",
+                city="Berlin",
+                country="DE",
+                email="erika@example.invalid",
+            ),
+            items=[
+                OutboundItemCreate(
+                    outbound_item_id="1",
+                    jfsku="MERC01PRDCT",
+                    merchant_sku="00123",
+                    quantity=2,
+                    price=12.5,
+                    vat=19,
+                    name="Bio-Kaffee",
+                )
+            ],
+            shipping_type="Standard",
+            order_value=25.0,
+            shipping_fee=4.9,
+        )
+    )
+    posts = [b for m, p, b in capture.bodies if m == "POST"]
+    assert len(posts) == 1
+    validator = _create_schema(_spec("ffn_schemas.json"), "Outbound")
+    errors = [e.message for e in validator.iter_errors(posts[0])]
+    assert not errors, errors
+
+
+@pytest.fixture
+def wawi_capture() -> Iterator[tuple[WawiClient, _Capture]]:
+    capture = _Capture({"Id": 7, "Number": "AU-7", "WarehouseId": 1, "ItemId": 5})
+    http = httpx.Client(transport=httpx.MockTransport(capture))
+    yield WawiClient(http, "http://wawi.test/api/eazybusiness", SecretStr("k"), "app/x", "1.0"), capture
+
+
+@pytest.mark.parametrize(
+    ("call", "schema"),
+    [
+        pytest.param(
+            lambda w: w.sales_orders.update(
+                7,
+                SalesOrderUpdate(
+                    comment="on hold: POSTCODE_INVALID",
+                    sales_order_shipping_detail=SalesOrderShippingDetail(on_hold_reason_id=3),
+                ),
+            ),
+            "UpdateSalesOrder",
+            id="hold-an-order",
+        ),
+        pytest.param(
+            lambda w: w.stocks.adjust(
+                StockAdjustment(warehouse_id=1, item_id=5, quantity=-2, comment="Inventur")
+            ),
+            "CreateStock",
+            id="stock-adjustment",
+        ),
+    ],
+)
+def test_wawi_bodies_conform(wawi_capture: tuple[WawiClient, _Capture], call: Any, schema: str) -> None:
+    wawi, capture = wawi_capture
+    call(wawi)
+    ((_, _, body),) = [c for c in capture.bodies if c[0] in ("POST", "PATCH")]
+    spec = _spec("wawi_schemas.json")
+    validator = OAS30Validator({"$ref": f"#/components/schemas/{schema}", "components": spec["components"]})
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(body)]
+    assert not errors, errors
+    props = spec["components"]["schemas"][schema]["properties"]
+    assert set(body) <= set(props), f"fields the schema does not know: {set(body) - set(props)}"

@@ -32,6 +32,24 @@ def _say(text: str) -> None:
     print(text, flush=True)  # noqa: T201 - the demo talks to the person who started it
 
 
+def _order_processing(order_processing: Any) -> dict[str, Any]:
+    """Every generated order (dated up to 10 days before the generator's base date).
+
+    Invoice orders ship unpaid; about 5% are invalid on purpose and end up on hold in Wawi with reasons.
+    """
+    from datetime import timedelta
+
+    from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, INVOICE_METHOD_ID
+    from jtl_automator.services.order_processing import OrderProcessingParams
+    from jtl_automator.transforms import ValidationParams
+
+    params = OrderProcessingParams(
+        validation=ValidationParams(invoice_payment_method_ids=frozenset({INVOICE_METHOD_ID}))
+    )
+    result: dict[str, Any] = order_processing(since=DEFAULT_BASE_DATE - timedelta(days=11), params=params)
+    return result
+
+
 def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     """Start the sandbox, run every demo flow against it, print where the outputs are."""
     from jtl_automator.sandbox.app import create_app
@@ -67,6 +85,7 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         get_settings.cache_clear()
         from flows.connectivity_check import connectivity_check
         from flows.inbound_verification import inbound_verification
+        from flows.order_processing import order_processing
 
         results["connectivity_check"] = connectivity_check()
         _say("connectivity check: FFN and Wawi answer")
@@ -79,6 +98,8 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
             f"inbound verification (Google Sheet in the sandbox): "
             f"{results['inbound_verification_google_sheet']['counts']}"
         )
+        results["order_processing"] = _order_processing(order_processing)
+        _say(f"order processing: {results['order_processing']['counts']}")
         sheet_after = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID].worksheets[0].values
         (output / "inbound-control-google-sheet.json").write_text(
             json.dumps(sheet_after, indent=1, default=str)
@@ -93,7 +114,7 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"  {workbook.name:<36} the Inbound Control workbook with Status and Note written",
                 f"  {'inbound-control-google-sheet.json':<36} the sandbox Google Sheet after the run",
                 f"  {summary.name:<36} what every flow returned",
-                f"  {'state.db':<36} the state database (token, check history)",
+                f"  {'state.db':<36} the state database (token, check history, order ledger)",
                 f"Prefect runs and artifacts: PREFECT_HOME={os.environ['PREFECT_HOME']} "
                 ".venv/bin/prefect server start",
             ]

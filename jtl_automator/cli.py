@@ -150,6 +150,48 @@ def run_inbound_verification(
     )
 
 
+@run_app.command("order-processing")
+def run_order_processing(
+    since: Annotated[
+        str | None,
+        typer.Option(help="ISO date-time: orders created since then (default: since the last run)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and print; write nothing.")] = False,
+    chunk_size: Annotated[int, typer.Option(help="Orders per fulfil task.", min=1)] = 100,
+    ffn_block: Annotated[
+        str | None, typer.Option(help="JtlFfnCredentials block (default: environment).")
+    ] = None,
+    wawi_block: Annotated[
+        str | None, typer.Option(help="JtlWawiCredentials block (default: environment).")
+    ] = None,
+    database_block: Annotated[str | None, typer.Option(help="StateDatabase block.")] = None,
+    email_block: Annotated[str | None, typer.Option(help="SmtpServer block for customer e-mails.")] = None,
+    webhook_block: Annotated[str | None, typer.Option(help="WebhookEndpoint block for order events.")] = None,
+) -> None:
+    """Import new Wawi sales orders, hold the invalid ones, create FFN outbounds for the rest, now."""
+    from datetime import datetime
+
+    from flows.order_processing import order_processing
+    from jtl_automator.services.order_processing import OrderProcessingParams
+
+    try:
+        start = datetime.fromisoformat(since) if since else None
+    except ValueError:
+        raise typer.BadParameter(f"not an ISO date-time: {since!r}", param_hint="--since") from None
+    _echo_json(
+        order_processing(
+            since=start,
+            dry_run=dry_run,
+            params=OrderProcessingParams(chunk_size=chunk_size),
+            ffn_block=ffn_block,
+            wawi_block=wawi_block,
+            database_block=database_block,
+            email_block=email_block,
+            webhook_block=webhook_block,
+        )
+    )
+
+
 @run_app.command("connectivity-check")
 def run_connectivity_check(
     ffn_block: Annotated[

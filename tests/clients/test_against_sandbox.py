@@ -23,7 +23,7 @@ from jtl_automator.clients.ffn import FfnClient, FfnTokenManager, InMemoryTokenS
 from jtl_automator.clients.ffn.models import OutboundCreate
 from jtl_automator.clients.http import RateLimiter, RetryPolicy
 from jtl_automator.clients.wawi import AppRegistration, WawiClient, register_app
-from tests.clients.sqlite_token_store import SqliteTokenStore
+from jtl_automator.store import StateStore
 
 try:
     from jtl_automator.sandbox import faults
@@ -250,11 +250,13 @@ def test_fault_profiles_on_reads(sandbox: Sandbox, profile: str) -> None:
     assert sum(1 for _ in wawi.items.list(page_size=100)) == len(sandbox.state.data.wawi.items)
 
 
-def test_token_rotation_across_two_processes_over_http(tmp_path: Path) -> None:
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_token_rotation_across_two_processes_over_http(db: str, request: pytest.FixtureRequest) -> None:
+    """Two processes share the real state store; neither ever spends a refresh token twice."""
     config = SandboxConfig(access_token_ttl_seconds=1)  # within the 120 s margin: every call refreshes
     app = create_app(generate(seed=3, skus=10, orders=1), config)
-    db = tmp_path / "tokens.db"
-    SqliteTokenStore(str(db))
+    url = request.getfixturevalue(f"{db}_url")
+    store = StateStore(url)  # migrated once here, so the workers race on tokens, not on the schema
     env = {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),
@@ -270,7 +272,7 @@ def test_token_rotation_across_two_processes_over_http(tmp_path: Path) -> None:
                     "-m",
                     "tests.clients.token_worker",
                     f"{server.base_url}/oauth2/token",
-                    str(db),
+                    url,
                     "10",
                 ],
                 cwd=PROJECT_ROOT,
@@ -285,3 +287,6 @@ def test_token_rotation_across_two_processes_over_http(tmp_path: Path) -> None:
     for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err
     assert sum(int(out.strip()) for out, _ in outputs) == 20
+    record = store.read_token("ffn")
+    assert record is not None and record.version == 20  # every refresh persisted, none lost
+    assert record.refresh_token and "def502" not in record.refresh_token  # kept encrypted

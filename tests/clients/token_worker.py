@@ -10,12 +10,14 @@ from pydantic import SecretStr
 
 from jtl_automator.clients.errors import AuthError
 from jtl_automator.clients.ffn.auth import FfnTokenManager
+from jtl_automator.store import StateStore
 from tests.clients.oauth_fake import CLIENT_ID, CLIENT_SECRET, INITIAL_REFRESH
 from tests.clients.sqlite_token_store import SqliteTokenStore
 
 
-def main(token_url: str, db_path: str, rounds: int) -> int:
-    store = SqliteTokenStore(db_path)
+def main(token_url: str, db: str, rounds: int) -> int:
+    # A SQLAlchemy URL means the project's real state store (SQLite or PostgreSQL); a path, the test store.
+    store = StateStore(db) if "://" in db else SqliteTokenStore(db)
     with httpx.Client() as http:
         manager = FfnTokenManager(
             http,

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from jtl_automator.services.inbound_verification import SheetColumns
 from tasks.inbound_verification import (
@@ -74,7 +75,7 @@ def inbound_verification(
     if attention and (email_block or webhook_block):
         summary["notified"] = notify_send(
             state_store(database_block),
-            key=f"inbound-verification:{sheet}:{checked_at.date().isoformat()}",
+            key=f"inbound-verification:{flow_run.get_id() or checked_at.isoformat()}",
             subject=f"Inbound verification: {attention} rows need a look",
             markdown=f"{attention} rows of {sheet} / {data.worksheet} did not match: {counts}",
             payload={"event": "inbound_verification.mismatches", "sheet": sheet, "counts": counts},

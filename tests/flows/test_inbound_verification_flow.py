@@ -211,3 +211,55 @@ def test_path_with_unknown_extension_is_treated_as_spreadsheet_id(
 
     with pytest.raises(SpreadsheetNotFound):
         inbound_verification(sheet="no-such-spreadsheet", worksheet=TAB)
+
+
+def test_mismatches_notify_once_per_run_by_email_and_webhook(flow_sandbox: FlowSandbox) -> None:
+    import http.server
+    import json
+    import threading
+
+    from pydantic import SecretStr
+
+    from blocks import SmtpServer, WebhookEndpoint
+    from tests.notify.smtp_server import SmtpTestServer
+
+    hooks: list[dict[str, object]] = []
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            hooks.append({"key": self.headers["Idempotency-Key"], "body": json.loads(body)})
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    with SmtpTestServer() as smtp:
+        SmtpServer(
+            host="127.0.0.1",
+            port=smtp.port,
+            security="none",
+            sender="ops@example.invalid",
+            username=smtp.state.username,
+            password=SecretStr(smtp.state.password),
+        ).save("mail", overwrite=True)
+        WebhookEndpoint(
+            url=f"http://127.0.0.1:{receiver.server_address[1]}/hook", auth="hmac", secret=SecretStr("k")
+        ).save("hook", overwrite=True)
+        for _ in range(2):
+            inbound_verification(
+                sheet=SHEET,
+                worksheet=TAB,
+                email_block="mail",
+                email_to=["team@example.invalid"],
+                webhook_block="hook",
+            )
+        messages = smtp.state.messages
+    receiver.shutdown()
+    assert len(messages) == 2 and len(hooks) == 2  # one of each per run
+    assert hooks[0]["key"] != hooks[1]["key"]
+    assert hooks[0]["body"]["event"] == "inbound_verification.mismatches"  # type: ignore[index]
+    assert b"need a look" in messages[0].data

@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
 
 from jtl_automator.services.order_processing import OrderProcessingParams, summary
 from tasks.order_processing import (
@@ -71,10 +72,11 @@ def order_processing(
         return result
     try:
         batch = wawi_import_orders(run_id, since, now, params, dry_run, blocks)
-        data = ffn_load_fulfilment_data(run_id, batch, params, blocks)
-        plan = orders_plan(batch, data, params)
+        # quote(): large inputs are handed over as they are, not walked for futures element by element
+        data = ffn_load_fulfilment_data(run_id, quote(batch), params, blocks)
+        plan = orders_plan(quote(batch), quote(data), params)
         futures = [
-            orders_fulfil_chunk.submit(run_id, chunk, data.hold_reasons, params, dry_run, blocks)
+            orders_fulfil_chunk.submit(run_id, quote(chunk), data.hold_reasons, params, dry_run, blocks)
             for chunk in plan.chunks(params.chunk_size)
         ]
         outcomes = list(batch.outcomes)
@@ -82,7 +84,7 @@ def order_processing(
             outcomes.extend(future.result())
         shipped, ffn_mark = ffn_sync_shipments(run_id, batch.window_start, now, params, dry_run, blocks)
         outcomes.extend(shipped)
-        orders_advance_watermarks(batch, ffn_mark, dry_run, database_block)
+        orders_advance_watermarks(quote(batch), ffn_mark, dry_run, database_block)
         result = summary(outcomes, dry_run=dry_run, window_start=batch.window_start.isoformat())
         orders_publish_artifacts(result)
         return result

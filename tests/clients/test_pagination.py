@@ -62,7 +62,7 @@ def test_odata_yields_each_object_once_with_minimal_requests(n: int, size: int, 
     got = list(flatten(iterate_odata(server.fetch(size), size)))
     assert got == data
     expected = max(1, math.ceil(n / size))
-    if style == "bare" and n % size == 0:
+    if style == "bare" and n > 0 and n % size == 0:
         expected += 1  # without count or next link only a short (here: empty) page proves the end
     assert server.calls == expected
 
@@ -208,3 +208,10 @@ def test_updates_endless_empty_chunks_raise() -> None:
 
     with pytest.raises(PaginationLoopError):
         list(iterate_updates(fetch, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC)))
+
+
+@pytest.mark.parametrize("style", ["count", "links", "bare"])
+def test_odata_empty_collection_costs_one_request(style: str) -> None:
+    server = ODataServer([], style)
+    assert list(flatten(iterate_odata(server.fetch(1), 1))) == []
+    assert server.calls == 1

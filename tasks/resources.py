@@ -17,8 +17,8 @@ from prefect.runtime import flow_run
 
 from blocks import GoogleSheetsCredentials, JtlFfnCredentials, JtlWawiCredentials, StateDatabase
 from jtl_automator.clients.ffn.client import FfnClient
-from jtl_automator.clients.http import CorrelationIdFilter, correlation_id
 from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlation_id
 from jtl_automator.sheets.base import SheetBackend
 from jtl_automator.sheets.xlsx import ExcelBackend
 from jtl_automator.store import StateStore
@@ -66,12 +66,6 @@ def sheet_backend(sheet: str, sheets_block: str | None = None) -> SheetBackend:
     return block.get_client(sheet)
 
 
-def _install_correlation_filter() -> None:
-    root = logging.getLogger("jtl_automator")
-    if not any(isinstance(f, CorrelationIdFilter) for f in root.filters):
-        root.addFilter(CorrelationIdFilter())
-
-
 # httpx logs every request URL at INFO; webhook URLs can carry secrets in their path or query.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
@@ -80,7 +74,6 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 def correlated() -> Iterator[str]:
     """Tag every outgoing request and client log line of this block with the flow run id."""
     run_id = str(flow_run.get_id() or "local")
-    _install_correlation_filter()
     token = correlation_id.set(run_id)
     try:
         yield run_id

@@ -8,12 +8,10 @@ an attempt limit and a total time budget. Clocks and ``sleep`` are injectable so
 
 from __future__ import annotations
 
-import contextvars
 import logging
 import random
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,13 +28,12 @@ from jtl_automator.clients.errors import (
     describe,
     error_from_response,
 )
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlation_id as correlation_id  # re-exported: clients' API
 
-logger = logging.getLogger("jtl_automator.http")
+logger = correlated_logger("jtl_automator.http")
 
-#: Sent as ``X-Correlation-ID`` on every request; the Prefect tasks set it to the flow run id.
-correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar(
-    "jtl_automator_correlation_id", default=f"proc-{uuid.uuid4()}"
-)
+# ``correlation_id`` (imported above) is sent as ``X-Correlation-ID``; the Prefect tasks set it.
 CORRELATION_HEADER = "X-Correlation-ID"
 
 #: Methods whose repetition cannot create a second effect (RFC 9110 §9.2.2); PATCH and POST are not.

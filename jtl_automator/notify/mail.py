@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import logging
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -26,9 +25,10 @@ import markdown as markdown_lib
 from pydantic import SecretStr
 
 from jtl_automator.clients.http import RetryPolicy, correlation_id
+from jtl_automator.correlation import correlated_logger
 from jtl_automator.notify.errors import EmailRejected, EmailUnavailable, redact
 
-logger = logging.getLogger("jtl_automator.notify.email")
+logger = correlated_logger("jtl_automator.notify.email")
 
 BodyFormat = Literal["text", "html", "markdown"]
 

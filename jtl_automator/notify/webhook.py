@@ -17,7 +17,6 @@ import datetime as dt
 import decimal
 import hmac
 import json
-import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -29,9 +28,10 @@ import httpx
 from pydantic import SecretStr
 
 from jtl_automator.clients.http import CORRELATION_HEADER, RetryPolicy, correlation_id
+from jtl_automator.correlation import correlated_logger
 from jtl_automator.notify.errors import WebhookRejected, WebhookUnavailable, redact
 
-logger = logging.getLogger("jtl_automator.notify.webhook")
+logger = correlated_logger("jtl_automator.notify.webhook")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 METHODS: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})

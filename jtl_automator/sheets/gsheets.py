@@ -20,7 +20,6 @@ Tokens come from the service account's own ``token_uri``.
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from gspread.http_client import HTTPClient
 from requests.adapters import HTTPAdapter
 
 from jtl_automator.clients.http import RateLimiter, RequestStats, RetryPolicy, parse_retry_after
+from jtl_automator.correlation import correlated_logger
 from jtl_automator.sheets.a1 import (
     CellUpdate,
     CellValue,
@@ -47,7 +47,7 @@ from jtl_automator.sheets.a1 import (
 from jtl_automator.sheets.base import SheetBackend, SheetError, WorksheetNotFound, resolve_title
 from jtl_automator.sheets.xlsx import cell_text
 
-logger = logging.getLogger("jtl_automator.sheets.google")
+logger = correlated_logger("jtl_automator.sheets.google")
 
 GOOGLE_SHEETS_ROOT = "https://sheets.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)

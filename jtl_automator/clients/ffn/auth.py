@@ -18,7 +18,6 @@ state database alone never reveals a usable token.
 from __future__ import annotations
 
 import base64
-import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -35,8 +34,9 @@ from pydantic import SecretStr
 
 from jtl_automator.clients.errors import AuthError, JtlApiError
 from jtl_automator.clients.http import HttpCore, RetryPolicy
+from jtl_automator.correlation import correlated_logger
 
-logger = logging.getLogger("jtl_automator.ffn.auth")
+logger = correlated_logger("jtl_automator.ffn.auth")
 
 DEFAULT_TOKEN_NAME = "ffn"  # noqa: S105 - the name of the token row, not a secret
 DEFAULT_SCOPES = ("ffn.merchant.read", "ffn.merchant.write")

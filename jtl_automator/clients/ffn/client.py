@@ -6,7 +6,6 @@ Reference: https://ffn.api.jtl-software.com/api/swagger (fulfiller spec: same mo
 from __future__ import annotations
 
 import builtins
-import logging
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -33,8 +32,9 @@ from jtl_automator.clients.ffn.models import (
 )
 from jtl_automator.clients.http import HttpCore, RateLimiter, RequestStats, RetryPolicy, json_or_none
 from jtl_automator.clients.pagination import Page, flatten, iterate_odata, iterate_updates
+from jtl_automator.correlation import correlated_logger
 
-logger = logging.getLogger("jtl_automator.ffn")
+logger = correlated_logger("jtl_automator.ffn")
 
 MERCHANT = "/v1/merchant"
 DEFAULT_TOP = 1000

@@ -6,7 +6,6 @@ The key is returned exactly once (a second poll gets 410 Gone), so the caller mu
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -18,8 +17,9 @@ from pydantic import SecretStr
 from jtl_automator.clients.errors import Conflict, ForbiddenError, JtlApiError, NotFound, RegistrationError
 from jtl_automator.clients.http import HttpCore, RetryPolicy
 from jtl_automator.clients.wawi.models import AppRegistration
+from jtl_automator.correlation import correlated_logger
 
-logger = logging.getLogger("jtl_automator.wawi.registration")
+logger = correlated_logger("jtl_automator.wawi.registration")
 
 STATUS_PENDING, STATUS_REJECTED, STATUS_ACCEPTED = 0, 1, 2
 

@@ -1,4 +1,4 @@
-"""Benchmarks of the bulk paths (issues 3 and 4): ``python -m benchmarks [name ...] [--write-results]``.
+"""Benchmarks of the bulk paths and the order pipeline (issues 3, 4, 5): `python -m benchmarks [name ...]`.
 
 Each module exposes ``NAME``, ``TITLE`` and ``run(**sizes) -> Result``; full sizes are the defaults,
 the smoke test calls them tiny. Targets are checked here, never in timed tests, and every comparison

@@ -232,7 +232,8 @@ def run(
         f"Two worlds built in {fmt_s(prepared)} (seed {seed}, {skus:,} SKUs, 2 warehouses); every order is "
         "younger than 3 days so none has an outbound yet; lines were redrawn to 1-5 per order; every stock "
         "row got 10,000 extra units so the run measures the pipeline, not a stock-out. About 5% of the "
-        "orders are invalid on purpose and get held (a Wawi PATCH each).",
+        "orders are invalid on purpose and get held (a Wawi PATCH each); every 50th order is on hold by a "
+        "human in Wawi (the generator's customer-question hold) and is left alone (on_hold_wawi).",
         f"Both runs: chunks of {chunk_size} orders on {workers} workers (Prefect: ThreadPoolTaskRunner, one "
         "task per chunk; plain: a ThreadPoolExecutor), client rate limits unthrottled, SQLite state database "
         "in a temporary directory, sandbox in a thread of the parent process, client in a spawned process.",

@@ -7,7 +7,7 @@ See README "Order processing" for the stages, validation codes, warehouse rule a
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from prefect import flow
 from prefect.runtime import flow_run
@@ -29,6 +29,13 @@ from tasks.order_processing import (
     orders_release_lease,
     wawi_import_orders,
 )
+
+T = TypeVar("T")
+
+
+def as_is(value: T) -> T:
+    """Hand a large input to a task without Prefect walking it element by element looking for futures."""
+    return cast(T, quote(value))
 
 
 @flow(
@@ -72,11 +79,10 @@ def order_processing(
         return result
     try:
         batch = wawi_import_orders(run_id, since, now, params, dry_run, blocks)
-        # quote(): large inputs are handed over as they are, not walked for futures element by element
-        data = ffn_load_fulfilment_data(run_id, quote(batch), params, blocks)
-        plan = orders_plan(quote(batch), quote(data), params)
+        data = ffn_load_fulfilment_data(run_id, as_is(batch), params, blocks)
+        plan = orders_plan(as_is(batch), as_is(data), params)
         futures = [
-            orders_fulfil_chunk.submit(run_id, quote(chunk), data.hold_reasons, params, dry_run, blocks)
+            orders_fulfil_chunk.submit(run_id, as_is(chunk), data.hold_reasons, params, dry_run, blocks)
             for chunk in plan.chunks(params.chunk_size)
         ]
         outcomes = list(batch.outcomes)
@@ -84,7 +90,7 @@ def order_processing(
             outcomes.extend(future.result())
         shipped, ffn_mark = ffn_sync_shipments(run_id, batch.window_start, now, params, dry_run, blocks)
         outcomes.extend(shipped)
-        orders_advance_watermarks(quote(batch), ffn_mark, dry_run, database_block)
+        orders_advance_watermarks(as_is(batch), ffn_mark, dry_run, database_block)
         result = summary(outcomes, dry_run=dry_run, window_start=batch.window_start.isoformat())
         orders_publish_artifacts(result)
         return result

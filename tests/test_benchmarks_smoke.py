@@ -52,6 +52,16 @@ def test_reconcile_tiny() -> None:
         assert raw["counts"][status] > 0, status
 
 
+@pytest.mark.slow
+def test_order_processing_tiny() -> None:
+    """Starts a Prefect test server in the benchmark's subprocess: about half a minute."""
+    result = load("order_processing").run(orders=300, skus=200)
+    raw = result.raw
+    assert raw["plain"]["counts"] == raw["prefect"]["counts"]
+    assert raw["prefect"]["max_outbounds_per_number"] == 1
+    assert raw["prefect"]["counts"]["created"] > 0
+
+
 def test_results_file_keeps_other_sections(tmp_path: Path) -> None:
     path = tmp_path / "RESULTS.md"
     first = Result("reconcile_1m", "R", {"rows": 1}, [Metric("m", "1", "<= 2x", True)])

@@ -24,7 +24,6 @@ by us: it is recorded ``on_hold_wawi`` and looked at again each run.
 from __future__ import annotations
 
 import contextvars
-import logging
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -39,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from jtl_automator.clients.errors import ClientError, RetryableError, ValidationFailed
 from jtl_automator.clients.ffn.client import FfnClient, odata_quote
 from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlated_logger
 from jtl_automator.notify.errors import NotifyError
 from jtl_automator.store import ClaimState, StateStore
 from jtl_automator.store.store import OrderRecord
@@ -64,7 +64,7 @@ from jtl_automator.transforms.orders_rules import (
     validate_orders,
 )
 
-log = logging.getLogger("jtl_automator.orders")
+log = correlated_logger("jtl_automator.orders")
 
 LEASE_NAME = "order-processing"
 WAWI_WATERMARK = "orders:wawi"

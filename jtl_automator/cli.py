@@ -26,6 +26,14 @@ app.add_typer(run_app, name="run")
 app.add_typer(auth_app, name="auth")
 
 
+# Block-name options shared by the run commands (each falls back to the JTL_* environment).
+FfnBlockOption = Annotated[str | None, typer.Option(help="JtlFfnCredentials block (default: environment).")]
+WawiBlockOption = Annotated[str | None, typer.Option(help="JtlWawiCredentials block (default: environment).")]
+DatabaseBlockOption = Annotated[
+    str | None, typer.Option(help="StateDatabase block (default: JTL_DATABASE_URL).")
+]
+
+
 def _echo_json(value: object) -> None:
     import json
 
@@ -116,11 +124,9 @@ def run_inbound_verification(
     warehouse_column: Annotated[
         str | None, typer.Option(help="Header name or letter of a warehouse id.")
     ] = None,
-    ffn_block: Annotated[
-        str | None, typer.Option(help="JtlFfnCredentials block (default: environment).")
-    ] = None,
+    ffn_block: FfnBlockOption = None,
     sheets_block: Annotated[str | None, typer.Option(help="GoogleSheetsCredentials block.")] = None,
-    database_block: Annotated[str | None, typer.Option(help="StateDatabase block.")] = None,
+    database_block: DatabaseBlockOption = None,
 ) -> None:
     """Verify an Inbound Control sheet against JTL-FFN now."""
     if mode not in (None, "inbound", "stock"):
@@ -158,13 +164,9 @@ def run_order_processing(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and print; write nothing.")] = False,
     chunk_size: Annotated[int, typer.Option(help="Orders per fulfil task.", min=1)] = 100,
-    ffn_block: Annotated[
-        str | None, typer.Option(help="JtlFfnCredentials block (default: environment).")
-    ] = None,
-    wawi_block: Annotated[
-        str | None, typer.Option(help="JtlWawiCredentials block (default: environment).")
-    ] = None,
-    database_block: Annotated[str | None, typer.Option(help="StateDatabase block.")] = None,
+    ffn_block: FfnBlockOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
     email_block: Annotated[str | None, typer.Option(help="SmtpServer block for customer e-mails.")] = None,
     webhook_block: Annotated[str | None, typer.Option(help="WebhookEndpoint block for order events.")] = None,
 ) -> None:
@@ -194,13 +196,9 @@ def run_order_processing(
 
 @run_app.command("connectivity-check")
 def run_connectivity_check(
-    ffn_block: Annotated[
-        str | None, typer.Option(help="JtlFfnCredentials block (default: environment).")
-    ] = None,
-    wawi_block: Annotated[
-        str | None, typer.Option(help="JtlWawiCredentials block (default: environment).")
-    ] = None,
-    database_block: Annotated[str | None, typer.Option(help="StateDatabase block.")] = None,
+    ffn_block: FfnBlockOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
 ) -> None:
     """Read once through FFN and Wawi with the configured credentials."""
     from flows.connectivity_check import connectivity_check

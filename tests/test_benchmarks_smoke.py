@@ -76,4 +76,4 @@ def test_results_file_keeps_other_sections(tmp_path: Path) -> None:
 def test_cli_rejects_unknown_names() -> None:
     with pytest.raises(SystemExit):
         main(["no_such_benchmark"])
-    assert set(BENCHMARKS) == {"ffn_bulk_read", "inbound_verification", "reconcile_1m"}
+    assert set(BENCHMARKS) == {"ffn_bulk_read", "inbound_verification", "reconcile_1m", "order_processing"}

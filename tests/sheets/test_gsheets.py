@@ -297,3 +297,39 @@ def test_credentials_never_leak(sheets_sandbox, book):
     with pytest.raises(SheetAuthError) as bad_key:
         GoogleSheetsBackend(book, dict(info, private_key="not a key"))
     assert "not a key" not in str(bad_key.value)
+
+
+class TimeoutOnceAdapter(HTTPAdapter):
+    """Raises a read timeout on the first request to ``marker``, then passes through."""
+
+    def __init__(self, inner: HTTPAdapter, marker: str) -> None:
+        super().__init__()
+        self.inner, self.marker, self.fired = inner, marker, False
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        if not self.fired and self.marker in (request.url or ""):
+            self.fired = True
+            raise requests.exceptions.ReadTimeout("read timed out (test)")
+        return self.inner.send(request, *args, **kwargs)
+
+
+def test_timeouts_are_retried_for_reads_and_batch_updates(sheets_sandbox, book, backend):
+    inner = backend.session.get_adapter(GOOGLE_SHEETS_ROOT + "/")
+    for marker in ("/values/", "values:batchUpdate"):
+        adapter = TimeoutOnceAdapter(inner, marker)
+        backend.session.mount(GOOGLE_SHEETS_ROOT + "/", adapter)
+        if marker == "/values/":
+            assert backend.read_frame(TAB, header_names=["SKU"]).data["SKU"].tolist()[0] == "00123"
+        else:
+            backend.write_cells(TAB, [CellUpdate(5, "C", "MATCH")])
+        assert adapter.fired
+    assert sheets_sandbox.values(book, TAB)[4][2] == "MATCH"
+
+
+def test_expired_google_token_is_refreshed(sheets_sandbox, book, backend):
+    backend.read_frame(TAB, header_names=["SKU"])  # a token is issued and cached by google-auth
+    token_requests = sheets_sandbox.state.runtime.get("sheets_tokens", {}).copy()
+    sheets_sandbox.state.runtime["sheets_tokens"] = {}  # the server forgets (expires) every token
+    backend.write_cells(TAB, [CellUpdate(5, "C", "PENDING")])  # 401 -> refresh -> same request again
+    assert sheets_sandbox.values(book, TAB)[4][2] == "PENDING"
+    assert set(sheets_sandbox.state.runtime["sheets_tokens"]) - set(token_requests)  # a new token was issued

@@ -215,6 +215,9 @@ class GoogleSheetsCredentials(Block):
     api_url: str | None = Field(
         default=None, description="Override of https://sheets.googleapis.com (the sandbox uses this)."
     )
+    requests_per_minute: int = Field(
+        default=60, gt=0, description="Client-side limit of Sheets API requests per minute (Google's quota)."
+    )
 
     @field_validator("service_account_info", mode="before")
     @classmethod
@@ -238,9 +241,12 @@ class GoogleSheetsCredentials(Block):
 
     def get_client(self, spreadsheet_id: str) -> GoogleSheetsBackend:
         """Sheets backend for one spreadsheet."""
+        from jtl_automator.clients.http import RateLimiter
         from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 
-        return GoogleSheetsBackend(spreadsheet_id, self.info(), api_url=self.api_url)
+        # A short burst for the read-then-write of a run; the long-run rate stays under the quota.
+        limiter = RateLimiter(self.requests_per_minute / 60, burst=max(1, self.requests_per_minute // 6))
+        return GoogleSheetsBackend(spreadsheet_id, self.info(), api_url=self.api_url, limiter=limiter)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> GoogleSheetsCredentials:
@@ -255,6 +261,7 @@ class GoogleSheetsCredentials(Block):
             service_account_info=SecretDict(info) if info else None,
             service_account_file=s.google_service_account_file if info is None else None,
             api_url=s.sheets_api_url,
+            requests_per_minute=s.sheets_requests_per_minute,
         )
 
 

@@ -47,7 +47,11 @@ class Settings(BaseSettings):
     sheets_api_url: str | None = Field(
         default=None, description="Override of https://sheets.googleapis.com (the sandbox sets this)."
     )
-    sheets_writes_per_minute: int = Field(default=60, gt=0)
+    sheets_requests_per_minute: int = Field(
+        default=60,
+        gt=0,
+        description="Client-side limit of Sheets API requests (Google's default quota: 60/min).",
+    )
 
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     retry_max_attempts: int = Field(default=6, ge=1)

@@ -118,3 +118,16 @@ def test_smtp_block_security_modes() -> None:
         password=SecretStr("pw"),
     ).get_client()
     assert "pw" not in repr(mail)
+
+
+def test_sheets_block_limits_the_request_rate() -> None:
+    from jtl_automator.sandbox.sheets import make_service_account_info
+
+    block = GoogleSheetsCredentials(
+        service_account_info=make_service_account_info("http://127.0.0.1:9"),
+        api_url="http://127.0.0.1:9/sheets",
+        requests_per_minute=120,
+    )
+    backend = block.get_client("sheet-id")
+    limiter = backend._http.limiter  # type: ignore[attr-defined]
+    assert limiter is not None and limiter.rate_per_second == 2.0

@@ -149,3 +149,15 @@ def test_sandbox_serve_writes_credentials_that_work(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=20)
     assert "sandbox serving on http://127.0.0.1:" in out
     assert proc.returncode in (0, -15)
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    result = CliRunner().invoke(app, ["db", "upgrade", "--url", url])
+    assert result.exit_code == 0, result.output
+    assert "state database at head" in result.output
+    assert {"oauth_tokens", "order_ledger", "leases"} <= set(
+        sa.inspect(sa.create_engine(url)).get_table_names()
+    )

@@ -1,0 +1,48 @@
+"""`make demo`'s command runs to the end offline and leaves its outputs where it says."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "JTL_"))}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "jtl_automator.cli",
+            "demo",
+            "--output",
+            str(tmp_path / "out"),
+            "--skus",
+            "150",
+        ],
+        cwd=tmp_path,  # the demo keeps its Prefect home (.prefect-demo) in the working directory
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "demo finished" in done.stdout
+    out = tmp_path / "out"
+    summary = json.loads((out / "demo-summary.json").read_text())
+    for run in ("inbound_verification_xlsx", "inbound_verification_google_sheet"):
+        assert all(summary[run]["counts"][s] > 0 for s in ("MATCH", "MISMATCH", "PENDING", "INVALID_ROW"))
+    assert summary["order_processing"]["counts"]["created"] > 0
+    assert summary["order_processing"]["counts"]["held"] > 0
+    sheet = openpyxl.load_workbook(out / "inbound-control.xlsx").worksheets[0]
+    assert {c.value for c in sheet["D"]} >= {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INVALID_ROW"}
+    assert (tmp_path / ".prefect-demo").is_dir() and (out / "state.db").is_file()

@@ -6,6 +6,7 @@ environment with ``jtl-automator blocks``.
 
 from blocks.credentials import (
     GoogleSheetsCredentials,
+    InboundControlSheet,
     JtlFfnCredentials,
     JtlWawiCredentials,
     SmtpServer,
@@ -15,6 +16,7 @@ from blocks.credentials import (
 
 __all__ = [
     "GoogleSheetsCredentials",
+    "InboundControlSheet",
     "JtlFfnCredentials",
     "JtlWawiCredentials",
     "SmtpServer",

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from jtl_automator.clients.wawi.client import WawiClient
     from jtl_automator.notify.mail import EmailSender
     from jtl_automator.notify.webhook import WebhookSender
+    from jtl_automator.services.inbound_verification import SheetColumns
     from jtl_automator.sheets.gsheets import GoogleSheetsBackend
     from jtl_automator.store import StateStore
 
@@ -359,3 +360,63 @@ class WebhookEndpoint(Block):
             elif self.auth == "hmac":
                 auth = HmacAuth(self.secret)
         return WebhookSender(http or httpx.Client(timeout=30), self.url, self.method, self.headers, auth)
+
+
+class InboundControlSheet(Block):
+    """Where the Inbound Control sheet is and how its columns are laid out (no secrets).
+
+    Example:
+        ```python
+        from blocks import InboundControlSheet
+        settings = InboundControlSheet.load("BLOCK_NAME")
+        ```
+    """
+
+    _block_type_name = "Inbound Control Sheet"
+    _block_type_slug = "jtl-inbound-control-sheet"
+    _description = "The Inbound Control sheet of the inbound verification: location, tab, mode and columns."
+    _documentation_url = _DOCS  # type: ignore[assignment]
+
+    sheet: str = Field(description="Google spreadsheet id, or path of an .xlsx workbook.")
+    worksheet: str | None = Field(
+        default=None, description="Tab name (default: 'Inbound Control' or the first)."
+    )
+    mode: Literal["inbound", "stock"] | None = Field(
+        default=None, description="inbound or stock (default: inbound when the sheet has an inbound column)."
+    )
+    sku_column: str = Field(default="SKU", description="Header name or column letter of the merchant SKU.")
+    units_column: str = Field(default="Units", description="Header name or column letter of the units sent.")
+    status_column: str = Field(
+        default="Status", description="Header name or column letter to write the status to."
+    )
+    note_column: str = Field(default="Note", description="Header name or column letter to write the note to.")
+    inbound_column: str | None = Field(
+        default="Inbound",
+        description="Header name or letter of the inbound reference (id or merchant number).",
+    )
+    warehouse_column: str | None = Field(default=None, description="Header name or letter of a warehouse id.")
+    checked_column: str | None = Field(
+        default="Checked", description="Header name of a column for the run timestamp, if the sheet has one."
+    )
+
+    def columns(self) -> SheetColumns:
+        """The column mapping the flow takes."""
+        from jtl_automator.services.inbound_verification import SheetColumns
+
+        return SheetColumns(
+            sku=self.sku_column,
+            units=self.units_column,
+            status=self.status_column,
+            note=self.note_column,
+            inbound=self.inbound_column,
+            warehouse=self.warehouse_column,
+            checked_at=self.checked_column,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> InboundControlSheet:
+        """Block from ``JTL_INBOUND_SHEET`` (the default layout)."""
+        s = settings or get_settings()
+        if not s.inbound_sheet:
+            raise ValueError("set JTL_INBOUND_SHEET (a spreadsheet id or an .xlsx path)")
+        return cls(sheet=s.inbound_sheet)

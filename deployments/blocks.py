@@ -1,6 +1,7 @@
 """``jtl-automator blocks``: block documents from the ``JTL_*`` environment.
 
-The names match the parameters in ``prefect.yaml`` (ffn, wawi, google-sheets, state-database), so
+The names match the parameters in ``prefect.yaml`` (ffn, wawi, google-sheets, state-database,
+inbound-control), so
 ``jtl-automator sandbox serve --credentials-out`` + this command gives deployments that work.
 """
 
@@ -10,7 +11,13 @@ from collections.abc import Callable
 
 from prefect.blocks.core import Block
 
-from blocks import GoogleSheetsCredentials, JtlFfnCredentials, JtlWawiCredentials, StateDatabase
+from blocks import (
+    GoogleSheetsCredentials,
+    InboundControlSheet,
+    JtlFfnCredentials,
+    JtlWawiCredentials,
+    StateDatabase,
+)
 from jtl_automator.settings import Settings, get_settings
 
 BLOCK_NAMES: dict[str, Callable[[Settings], Block]] = {
@@ -18,6 +25,7 @@ BLOCK_NAMES: dict[str, Callable[[Settings], Block]] = {
     "ffn": JtlFfnCredentials.from_settings,
     "wawi": JtlWawiCredentials.from_settings,
     "google-sheets": GoogleSheetsCredentials.from_settings,
+    "inbound-control": InboundControlSheet.from_settings,
 }
 
 

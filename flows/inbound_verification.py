@@ -17,6 +17,7 @@ from tasks.inbound_verification import (
     ffn_load_booked,
     inbound_publish_artifacts,
     inbound_reconcile,
+    inbound_resolve_sheet,
     sheet_read_inbound_control,
     sheet_write_statuses,
     store_record_inbound_checks,
@@ -27,7 +28,7 @@ from tasks.resources import state_store
 
 @flow(name="inbound-verification", log_prints=False, validate_parameters=True)
 def inbound_verification(
-    sheet: str,
+    sheet: str | None = None,
     worksheet: str | None = None,
     mode: Literal["inbound", "stock"] | None = None,
     dry_run: bool = False,
@@ -38,11 +39,12 @@ def inbound_verification(
     email_block: str | None = None,
     email_to: list[str] | None = None,
     webhook_block: str | None = None,
+    sheet_block: str | None = None,
 ) -> dict[str, Any]:
     """Verify one Inbound Control sheet (a Google spreadsheet id or an ``.xlsx`` path).
 
     Args:
-        sheet: Google spreadsheet id, or path of an ``.xlsx`` workbook.
+        sheet: Google spreadsheet id, or path of an ``.xlsx`` workbook (or from ``sheet_block``).
         worksheet: Tab name; default "Inbound Control" if present, else the first tab.
         mode: ``inbound`` (received per inbound) or ``stock`` (booked stock); default by the sheet's columns.
         dry_run: Compute and report, write nothing (no sheet, no history, no notification).
@@ -53,12 +55,14 @@ def inbound_verification(
         email_block: SmtpServer block for the mismatch e-mail.
         email_to: Recipients of the mismatch e-mail.
         webhook_block: WebhookEndpoint block called once when there are mismatches.
+        sheet_block: InboundControlSheet block with the sheet, tab, mode and columns (parameters win).
     """
     checked_at = datetime.now(UTC)
-    data = sheet_read_inbound_control(sheet, worksheet, columns or SheetColumns(), sheets_block)
-    booked = ffn_load_booked(data, mode, ffn_block, database_block)
-    results = inbound_reconcile(data, booked, sheet, database_block)
-    counts = inbound_publish_artifacts(f"{sheet} / {data.worksheet}", results, dry_run)
+    target = inbound_resolve_sheet(sheet, worksheet, mode, columns, sheet_block)
+    data = sheet_read_inbound_control(target.sheet, target.worksheet, target.columns, sheets_block)
+    booked = ffn_load_booked(data, target.mode, ffn_block, database_block)
+    results = inbound_reconcile(data, booked, target.sheet, database_block)
+    counts = inbound_publish_artifacts(f"{target.sheet} / {data.worksheet}", results, dry_run)
     summary: dict[str, Any] = {
         "mode": booked.mode,
         "rows": len(results),
@@ -69,16 +73,16 @@ def inbound_verification(
     }
     if dry_run:
         return summary
-    summary["cells_written"] = sheet_write_statuses(sheet, data, results, checked_at, sheets_block)
-    store_record_inbound_checks(sheet, results, checked_at, database_block)
+    summary["cells_written"] = sheet_write_statuses(target.sheet, data, results, checked_at, sheets_block)
+    store_record_inbound_checks(target.sheet, results, checked_at, database_block)
     attention = counts["MISMATCH"] + counts["UNKNOWN_SKU"] + counts["INBOUND_NOT_FOUND"]
     if attention and (email_block or webhook_block):
         summary["notified"] = notify_send(
             state_store(database_block),
             key=f"inbound-verification:{flow_run.get_id() or checked_at.isoformat()}",
             subject=f"Inbound verification: {attention} rows need a look",
-            markdown=f"{attention} rows of {sheet} / {data.worksheet} did not match: {counts}",
-            payload={"event": "inbound_verification.mismatches", "sheet": sheet, "counts": counts},
+            markdown=f"{attention} rows of {target.sheet} / {data.worksheet} did not match: {counts}",
+            payload={"event": "inbound_verification.mismatches", "sheet": target.sheet, "counts": counts},
             email_block=email_block,
             recipients=email_to or [],
             webhook_block=webhook_block,

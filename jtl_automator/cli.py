@@ -102,9 +102,19 @@ def blocks_command() -> None:
         typer.echo(f"{name:<16} {outcome}")
 
 
+ColumnOption = Annotated[
+    str | None, typer.Option(help="Header name or column letter (default: the usual header).")
+]
+
+
 @run_app.command("inbound-verification")
 def run_inbound_verification(
-    sheet: Annotated[str, typer.Option(help="Google spreadsheet id or path of an .xlsx workbook.")],
+    sheet: Annotated[
+        str | None, typer.Option(help="Google spreadsheet id or path of an .xlsx workbook.")
+    ] = None,
+    sheet_block: Annotated[
+        str | None, typer.Option(help="InboundControlSheet block: sheet, tab, mode and columns.")
+    ] = None,
     worksheet: Annotated[
         str | None, typer.Option(help="Tab name (default: 'Inbound Control' or the first).")
     ] = None,
@@ -112,18 +122,12 @@ def run_inbound_verification(
         str | None, typer.Option(help="inbound or stock (default: by the sheet's columns).")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Compute and print; write nothing.")] = False,
-    sku_column: Annotated[str, typer.Option(help="Header name or letter of the SKU column.")] = "SKU",
-    units_column: Annotated[str, typer.Option(help="Header name or letter of the units column.")] = "Units",
-    status_column: Annotated[
-        str, typer.Option(help="Header name or letter to write the status to.")
-    ] = "Status",
-    note_column: Annotated[str, typer.Option(help="Header name or letter to write the note to.")] = "Note",
-    inbound_column: Annotated[
-        str, typer.Option(help="Header name or letter of the inbound reference.")
-    ] = "Inbound",
-    warehouse_column: Annotated[
-        str | None, typer.Option(help="Header name or letter of a warehouse id.")
-    ] = None,
+    sku_column: ColumnOption = None,
+    units_column: ColumnOption = None,
+    status_column: ColumnOption = None,
+    note_column: ColumnOption = None,
+    inbound_column: ColumnOption = None,
+    warehouse_column: ColumnOption = None,
     ffn_block: FfnBlockOption = None,
     sheets_block: Annotated[str | None, typer.Option(help="GoogleSheetsCredentials block.")] = None,
     database_block: DatabaseBlockOption = None,
@@ -131,16 +135,22 @@ def run_inbound_verification(
     """Verify an Inbound Control sheet against JTL-FFN now."""
     if mode not in (None, "inbound", "stock"):
         raise typer.BadParameter("mode must be 'inbound' or 'stock'", param_hint="--mode")
+    if sheet is None and sheet_block is None:
+        raise typer.BadParameter("give --sheet or --sheet-block", param_hint="--sheet")
     from flows.inbound_verification import inbound_verification
     from jtl_automator.services.inbound_verification import SheetColumns
 
-    columns = SheetColumns(
-        sku=sku_column,
-        units=units_column,
-        status=status_column,
-        note=note_column,
-        inbound=inbound_column,
-        warehouse=warehouse_column,
+    given = {
+        "sku": sku_column,
+        "units": units_column,
+        "status": status_column,
+        "note": note_column,
+        "inbound": inbound_column,
+        "warehouse": warehouse_column,
+    }
+    # Only a column given here overrides the defaults (or the block's layout).
+    columns = (
+        SheetColumns(**{k: v for k, v in given.items() if v is not None}) if any(given.values()) else None
     )
     _echo_json(
         inbound_verification(
@@ -152,6 +162,7 @@ def run_inbound_verification(
             ffn_block=ffn_block,
             sheets_block=sheets_block,
             database_block=database_block,
+            sheet_block=sheet_block,
         )
     )
 

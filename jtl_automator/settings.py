@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         description="Client-side limit of Sheets API requests (Google's default quota: 60/min).",
     )
 
+    inbound_sheet: str | None = Field(
+        default=None, description="The Inbound Control sheet: a Google spreadsheet id or an .xlsx path."
+    )
+
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     retry_max_attempts: int = Field(default=6, ge=1)
     retry_budget_seconds: float = Field(default=120.0, gt=0)

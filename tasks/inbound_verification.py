@@ -11,8 +11,9 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from blocks import InboundControlSheet
 from jtl_automator.services import inbound_verification as svc
-from tasks.resources import correlated, ffn_client, sheet_backend, state_store
+from tasks.resources import correlated, ffn_client, load_block, sheet_backend, state_store
 from tasks.retry import retry_transient
 
 
@@ -25,6 +26,38 @@ class Booked:
     inbound_items: pd.DataFrame | None
     stocks: pd.DataFrame | None
     requests: int
+
+
+@dataclass(frozen=True)
+class SheetTarget:
+    """Which sheet to verify and how: explicit flow parameters win over the sheet settings block."""
+
+    sheet: str
+    worksheet: str | None
+    mode: Literal["inbound", "stock"] | None
+    columns: svc.SheetColumns
+
+
+@task(name="inbound-resolve-sheet", cache_policy=NO_CACHE)
+def inbound_resolve_sheet(
+    sheet: str | None,
+    worksheet: str | None,
+    mode: Literal["inbound", "stock"] | None,
+    columns: svc.SheetColumns | None,
+    sheet_block: str | None,
+) -> SheetTarget:
+    """Merge the flow's parameters with an InboundControlSheet block (parameters win)."""
+    if sheet_block:
+        settings = load_block(InboundControlSheet, sheet_block)
+        return SheetTarget(
+            sheet or settings.sheet,
+            worksheet or settings.worksheet,
+            mode or settings.mode,
+            columns or settings.columns(),
+        )
+    if not sheet:
+        raise ValueError("give the sheet (a spreadsheet id or an .xlsx path) or a sheet settings block")
+    return SheetTarget(sheet, worksheet, mode, columns or svc.SheetColumns())
 
 
 @task(

@@ -11,6 +11,7 @@ from pydantic import SecretStr, ValidationError
 
 from blocks import (
     GoogleSheetsCredentials,
+    InboundControlSheet,
     JtlFfnCredentials,
     JtlWawiCredentials,
     SmtpServer,
@@ -20,6 +21,7 @@ from blocks import (
 from jtl_automator.settings import Settings
 
 ALL_BLOCKS = [
+    InboundControlSheet,
     GoogleSheetsCredentials,
     JtlFfnCredentials,
     JtlWawiCredentials,
@@ -131,3 +133,12 @@ def test_sheets_block_limits_the_request_rate() -> None:
     backend = block.get_client("sheet-id")
     limiter = backend._http.limiter  # type: ignore[attr-defined]
     assert limiter is not None and limiter.rate_per_second == 2.0
+
+
+def test_inbound_control_sheet_block_columns_and_settings() -> None:
+    block = InboundControlSheet(sheet="1AbC", sku_column="B", status_column="Ergebnis", inbound_column=None)
+    columns = block.columns()
+    assert (columns.sku, columns.status, columns.inbound, columns.units) == ("B", "Ergebnis", None, "Units")
+    with pytest.raises(ValueError, match="JTL_INBOUND_SHEET"):
+        InboundControlSheet.from_settings(Settings())
+    assert InboundControlSheet.from_settings(Settings(inbound_sheet="control.xlsx")).sheet == "control.xlsx"

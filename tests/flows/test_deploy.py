@@ -29,7 +29,6 @@ def test_deploy_all_registers_berlin_schedules_and_one_run_at_a_time(tmp_path: P
         **os.environ,
         "PREFECT_API_URL": api,
         "JTL_AUTOMATOR_HOME": str(ROOT),
-        "JTL_INBOUND_SHEET": "1AbCdEf-test-sheet",
         "PREFECT_SERVER_EPHEMERAL_ENABLED": "false",
     }
     done = subprocess.run(
@@ -55,4 +54,4 @@ def test_deploy_all_registers_berlin_schedules_and_one_run_at_a_time(tmp_path: P
         limit = deployment.global_concurrency_limit.limit  # type: ignore[attr-defined]
         options = deployment.concurrency_options  # type: ignore[attr-defined]
         assert limit == 1 and options.collision_strategy.value == "CANCEL_NEW"
-    assert found["inbound-verification-daily"].parameters["sheet"] == "1AbCdEf-test-sheet"  # type: ignore[attr-defined]
+    assert found["inbound-verification-daily"].parameters["sheet_block"] == "inbound-control"  # type: ignore[attr-defined]

@@ -263,3 +263,17 @@ def test_mismatches_notify_once_per_run_by_email_and_webhook(flow_sandbox: FlowS
     assert hooks[0]["key"] != hooks[1]["key"]
     assert hooks[0]["body"]["event"] == "inbound_verification.mismatches"  # type: ignore[index]
     assert b"need a look" in messages[0].data
+
+
+def test_sheet_settings_block_supplies_sheet_tab_and_columns(flow_sandbox: FlowSandbox) -> None:
+    from blocks import InboundControlSheet
+
+    rows = grid(flow_sandbox)
+    rows[2][3], rows[2][4] = "Ergebnis", "Hinweis"  # the team's German headers for status and note
+    InboundControlSheet(sheet=SHEET, worksheet=TAB, status_column="Ergebnis", note_column="Hinweis").save(
+        "inbound-control", overwrite=True
+    )
+    summary = inbound_verification(sheet_block="inbound-control")
+    assert summary["rows"] > 0 and set(statuses(grid(flow_sandbox))) == ALL
+    with pytest.raises(ValueError, match="sheet settings block"):
+        inbound_verification()

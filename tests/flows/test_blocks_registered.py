@@ -7,7 +7,7 @@ import json
 from prefect.client.orchestration import get_client
 from pydantic import SecretStr
 
-from blocks import JtlFfnCredentials, StateDatabase
+from blocks import InboundControlSheet, JtlFfnCredentials, StateDatabase
 from deployments.blocks import create_blocks
 from jtl_automator.settings import get_settings
 from tests.flows.conftest import FlowSandbox
@@ -35,8 +35,9 @@ def test_save_and_load_keeps_secrets_but_the_api_masks_them() -> None:
 def test_blocks_command_creates_working_blocks_from_the_sandbox_environment(
     flow_sandbox: FlowSandbox,
 ) -> None:
-    outcome = create_blocks(get_settings())
+    outcome = create_blocks(get_settings().model_copy(update={"inbound_sheet": "inbound-control-demo"}))
     assert all(v.startswith("saved") for v in outcome.values()), outcome
+    assert InboundControlSheet.load("inbound-control").sheet == "inbound-control-demo"
     store = StateDatabase.load("state-database").get_client()
     ffn = JtlFfnCredentials.load("ffn").get_client(store)
     assert ffn.users.current().user_id

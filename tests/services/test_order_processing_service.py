@@ -284,7 +284,10 @@ def test_bad_input_orders(world: World) -> None:
     assert world.outbounds_per_number()["DUP-1"] == 1
     assert world.store.orders(["DUP-1"])["DUP-1"].wawi_order_id == first_dup
     assert world.orders[second_dup]["SalesOrderShippingDetail"]["OnHoldReasonId"] == ADDRESS_CHECK
-    assert [e for e, _ in world.store.order_events("DUP-1")][-1] == "duplicate_held"
+    # The second order's hold is journaled under the number; the chunks run in parallel, so its place
+    # among the first order's events varies, but it never takes the ledger row over.
+    assert "duplicate_held" in [e for e, _ in world.store.order_events("DUP-1")]
+    assert world.store.orders(["DUP-1"])["DUP-1"].status == "outbound_created"
     assert "QUANTITY_INVALID" in (world.hold("BAD-QTY")[1] or "")
 
 

@@ -9,22 +9,8 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from blocks import SmtpServer, WebhookEndpoint
-from jtl_automator.store import ClaimState, StateStore
+from jtl_automator.store import StateStore
 from tasks.resources import correlated, load_block
-
-
-def _once(store: StateStore, key: str, kind: str, run_id: str, send: Any) -> bool:
-    """Claim, send, complete: a retry or rerun after success does nothing."""
-    claim = store.claim(key, kind, run_id=run_id)
-    if claim.state is ClaimState.DONE:
-        return False
-    try:
-        result = send()
-    except Exception as exc:
-        store.fail(key, f"{type(exc).__name__}: {exc}")
-        raise
-    store.complete(key, result)
-    return True
 
 
 @task(name="notify-send", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
@@ -44,25 +30,23 @@ def notify_send(
     with correlated() as run_id:
         if email_block and recipients:
             mail = load_block(SmtpServer, email_block).get_client()
-            sent["email"] = _once(
-                store,
+            sent["email"] = store.run_once(
                 f"{key}:email",
                 "email",
-                run_id,
                 lambda: {
                     "message_id": mail.send(
                         list(recipients), subject, markdown, format="markdown", idempotency_key=f"{key}:email"
                     ).message_id
                 },
+                run_id=run_id,
             )
         if webhook_block:
             hook = load_block(WebhookEndpoint, webhook_block).get_client()
-            sent["webhook"] = _once(
-                store,
+            sent["webhook"] = store.run_once(
                 f"{key}:webhook",
                 "webhook",
-                run_id,
                 lambda: {"status": hook.send(dict(payload), idempotency_key=f"{key}:webhook").status_code},
+                run_id=run_id,
             )
     logger.info("notifications for %s: %s", key, sent)
     return sent

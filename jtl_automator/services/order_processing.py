@@ -246,17 +246,11 @@ class Notifier:
     team: Sequence[str] = ()
 
     def _once(self, key: str, kind: str, send: Callable[[], Mapping[str, Any]]) -> bool:
-        claim = self.store.claim(key, kind, run_id=self.run_id)
-        if claim.state is ClaimState.DONE:
-            return False
         try:
-            result = send()
-        except NotifyError as exc:
-            self.store.fail(key, f"{type(exc).__name__}: {exc}")
+            return self.store.run_once(key, kind, send, run_id=self.run_id)
+        except NotifyError as exc:  # recorded as failed by run_once; the order goes on
             log.warning("notification %s failed: %s", key, exc)
             return False
-        self.store.complete(key, dict(result))
-        return True
 
     def event(
         self,

@@ -10,7 +10,7 @@ starting at once do not race.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -271,6 +271,29 @@ class StateStore:
                 raise KeyError(f"side effect {key!r} was never claimed")
             row.status = "failed"
             row.error = error[:2000]
+
+    def run_once(
+        self,
+        key: str,
+        kind: str,
+        action: Callable[[], Mapping[str, Any] | None],
+        run_id: str | None = None,
+    ) -> bool:
+        """Do a side effect at most once per key: claim it, do it, record it; False if already done.
+
+        A failing action is recorded as failed (a later claim may retry it) and re-raised. A claim left
+        pending by a crash is done again: use this where the receiver can spot a repeat by the key
+        (e-mail Message-ID, webhook Idempotency-Key); outbounds reconcile with FFN instead.
+        """
+        if self.claim(key, kind, run_id=run_id).state is ClaimState.DONE:
+            return False
+        try:
+            result = action()
+        except Exception as exc:
+            self.fail(key, f"{type(exc).__name__}: {exc}")
+            raise
+        self.complete(key, result)
+        return True
 
     def side_effect(self, key: str) -> Claim | None:
         """Look a key up without claiming it."""

@@ -290,3 +290,20 @@ def _take_lease(url: str, owner: str, start: mp.synchronize.Event, out: mp.Queue
     start.wait()
     out.put(store.acquire_lease("job", owner, timedelta(minutes=1)))
     store.dispose()
+
+
+def test_run_once_does_a_side_effect_once_and_records_failures(store_url: str) -> None:
+    store = StateStore(store_url)
+    sent: list[int] = []
+    assert store.run_once("mail:1", "email", lambda: sent.append(1) or {"id": "m1"}, run_id="r1")
+    assert not store.run_once("mail:1", "email", lambda: sent.append(2) or {"id": "m2"})
+    assert sent == [1] and store.side_effect("mail:1").result == {"id": "m1"}  # type: ignore[union-attr]
+
+    def broken() -> dict[str, str]:
+        raise ConnectionError("smtp down")
+
+    with pytest.raises(ConnectionError):
+        store.run_once("mail:2", "email", broken)
+    assert store.side_effect("mail:2").state is ClaimState.FAILED  # type: ignore[union-attr]
+    assert store.run_once("mail:2", "email", lambda: {"id": "m3"})  # a later run retries it
+    store.dispose()

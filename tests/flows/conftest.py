@@ -70,3 +70,27 @@ def flow_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fl
         get_settings.cache_clear()
         yield FlowSandbox(app.state.sandbox, server.base_url, tmp_path)
     get_settings.cache_clear()
+
+
+def run_concurrently(run: Any, times: int = 2, timeout: float = 180) -> list[Any]:
+    """Call ``run()`` from ``times`` threads at once; every result, or the first error re-raised."""
+    import threading
+
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            results.append(run())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(times)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    if errors:
+        raise errors[0]
+    assert len(results) == times, "a run did not finish in time"
+    return results

@@ -15,7 +15,7 @@ from jtl_automator.sandbox.generator import INBOUND_CONTROL_SPREADSHEET_ID
 from jtl_automator.sandbox.workbooks import save_as_xlsx
 from jtl_automator.sheets.base import HeaderNotFound, WorksheetNotFound
 from jtl_automator.store import StateStore
-from tests.flows.conftest import FlowSandbox
+from tests.flows.conftest import FlowSandbox, run_concurrently
 
 SHEET = INBOUND_CONTROL_SPREADSHEET_ID
 TAB = "Wareneingang"
@@ -170,21 +170,7 @@ def test_artifacts_are_published(flow_sandbox: FlowSandbox) -> None:
 
 
 def test_two_runs_at_once_write_consistent_results(flow_sandbox: FlowSandbox) -> None:
-    results: list[dict[str, object]] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(inbound_verification(sheet=SHEET, worksheet=TAB))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert not errors
+    results = run_concurrently(lambda: inbound_verification(sheet=SHEET, worksheet=TAB), timeout=120)
     assert results[0]["counts"] == results[1]["counts"]
     assert set(statuses(grid(flow_sandbox))) == ALL
 
@@ -216,7 +202,6 @@ def test_path_with_unknown_extension_is_treated_as_spreadsheet_id(
 def test_mismatches_notify_once_per_run_by_email_and_webhook(flow_sandbox: FlowSandbox) -> None:
     import http.server
     import json
-    import threading
 
     from pydantic import SecretStr
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from jtl_automator.services.order_processing import OrderProcessingParams
 from jtl_automator.settings import get_settings
 from jtl_automator.store import StateStore
 from jtl_automator.transforms import ValidationParams
-from tests.flows.conftest import FlowSandbox
+from tests.flows.conftest import FlowSandbox, run_concurrently
 
 SINCE = DEFAULT_BASE_DATE - timedelta(days=11)
 PARAMS = OrderProcessingParams(
@@ -73,21 +72,7 @@ def test_dry_run_writes_nothing(sandbox: FlowSandbox) -> None:
 
 
 def test_two_runs_at_once_never_double_process(sandbox: FlowSandbox) -> None:
-    results: list[dict[str, Any]] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            results.append(order_processing(since=SINCE, params=PARAMS))
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(180)
-    assert not errors and len(results) == 2
+    results = run_concurrently(lambda: order_processing(since=SINCE, params=PARAMS))
     created = sum(r["counts"].get("created", 0) for r in results)
     assert created == 15 and set(per_number(sandbox).values()) == {1}
     # Usually the second run finds the lease taken; if it started after the first finished, it skipped

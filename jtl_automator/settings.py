@@ -6,12 +6,51 @@ Secrets are ``SecretStr`` so that they never print in reprs, logs or tracebacks;
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///jtl_automator_state.db"
+
+#: The systems with their own values of the one retry policy (``http``: the FFN and Wawi APIs).
+RetrySystem = Literal["http", "sheets", "smtp", "webhook"]
+RETRY_SYSTEMS: tuple[RetrySystem, ...] = ("http", "sheets", "smtp", "webhook")
+
+
+@dataclass(frozen=True)
+class RetryValues:
+    """One system's timeout and retry values, as configured (seconds unless named otherwise)."""
+
+    timeout_seconds: float
+    max_attempts: int
+    budget_seconds: float
+    initial_delay_seconds: float
+    max_delay_seconds: float
+    retry_after_cap_seconds: float
+
+
+def retry_setting_names(system: RetrySystem) -> dict[str, str]:
+    """:class:`RetryValues` field -> ``Settings`` field of ``system`` (blocks mirror the left side).
+
+    The FFN/Wawi names predate the other systems (``JTL_HTTP_TIMEOUT_SECONDS``, ``JTL_RETRY_*``); the
+    others carry their system as prefix (``JTL_SHEETS_RETRY_*``). SMTP has no server-requested waits,
+    so no cap for them.
+    """
+    prefix = "" if system == "http" else f"{system}_"
+    names = {
+        "timeout_seconds": f"{system}_timeout_seconds",
+        "max_attempts": f"{prefix}retry_max_attempts",
+        "budget_seconds": f"{prefix}retry_budget_seconds",
+        "initial_delay_seconds": f"{prefix}retry_initial_delay_seconds",
+        "max_delay_seconds": f"{prefix}retry_max_delay_seconds",
+        "retry_after_cap_seconds": f"{prefix}retry_after_cap_seconds",
+    }
+    if system == "smtp":
+        del names["retry_after_cap_seconds"]
+    return names
 
 
 class Settings(BaseSettings):
@@ -57,9 +96,65 @@ class Settings(BaseSettings):
         default=None, description="The Inbound Control sheet: a Google spreadsheet id or an .xlsx path."
     )
 
+    # The one retry policy, with values per system (README "Configuration" has the worst cases).
+    # FFN and Wawi APIs (and the FFN token endpoint).
     http_timeout_seconds: float = Field(default=30.0, gt=0)
     retry_max_attempts: int = Field(default=6, ge=1)
     retry_budget_seconds: float = Field(default=120.0, gt=0)
+    retry_initial_delay_seconds: float = Field(default=0.5, ge=0)
+    retry_max_delay_seconds: float = Field(default=8.0, ge=0)
+    retry_after_cap_seconds: float = Field(default=60.0, ge=0)
+    # Google Sheets: Google asks for truncated exponential backoff up to 64 s on its per-minute quota.
+    sheets_timeout_seconds: float = Field(default=60.0, gt=0)
+    sheets_retry_max_attempts: int = Field(default=8, ge=1)
+    sheets_retry_budget_seconds: float = Field(default=300.0, gt=0)
+    sheets_retry_initial_delay_seconds: float = Field(default=1.0, ge=0)
+    sheets_retry_max_delay_seconds: float = Field(default=64.0, ge=0)
+    sheets_retry_after_cap_seconds: float = Field(default=120.0, ge=0)
+    # SMTP: greylisting and "421 try again later" want tens of seconds.
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0)
+    smtp_retry_max_attempts: int = Field(default=5, ge=1)
+    smtp_retry_budget_seconds: float = Field(default=300.0, gt=0)
+    smtp_retry_initial_delay_seconds: float = Field(default=2.0, ge=0)
+    smtp_retry_max_delay_seconds: float = Field(default=60.0, ge=0)
+    # Webhooks (every method is retried: each request carries an Idempotency-Key).
+    webhook_timeout_seconds: float = Field(default=30.0, gt=0)
+    webhook_retry_max_attempts: int = Field(default=6, ge=1)
+    webhook_retry_budget_seconds: float = Field(default=120.0, gt=0)
+    webhook_retry_initial_delay_seconds: float = Field(default=0.5, ge=0)
+    webhook_retry_max_delay_seconds: float = Field(default=8.0, ge=0)
+    webhook_retry_after_cap_seconds: float = Field(default=60.0, ge=0)
+
+    def retry_values(self, system: RetrySystem) -> RetryValues:
+        """The timeout and retry values of one system."""
+        names = retry_setting_names(system)
+        values: dict[str, Any] = {key: getattr(self, name) for key, name in names.items()}
+        values.setdefault("retry_after_cap_seconds", self.retry_after_cap_seconds)  # unused by SMTP
+        return RetryValues(**values)
+
+    @classmethod
+    def from_values(cls, **values: Any) -> Settings:
+        """These values over the defaults, ignoring the ``JTL_*`` environment and ``.env``.
+
+        Blocks build their clients on this, so a block's values are the only ones that count.
+        """
+        return _ExplicitSettings(**values)
+
+
+class _ExplicitSettings(Settings):
+    """Settings from constructor arguments and defaults only (see :meth:`Settings.from_values`)."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Only what the caller passed."""
+        return (init_settings,)
 
 
 @lru_cache(maxsize=1)

@@ -4,7 +4,8 @@
 - item-level (:class:`ClientError`: :class:`NotFound`, :class:`ValidationFailed`, :class:`Conflict`):
   one object is bad; record it and carry on with the batch.
 - retryable (:class:`RateLimited`, :class:`TransientError`): the client already retried within its
-  budget; a coarse (Prefect) retry later may still succeed.
+  budget; a coarse (Prefect) retry later may still succeed. They are the JTL clients'
+  :class:`~jtl_automator.resilience.TransientFailure`, like the Sheets and notification ones.
 
 Messages name method, path, status and the API's own error code/message. They are built only from
 those parts, never from request headers or bodies, so tokens and keys cannot leak into them.
@@ -17,6 +18,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
+
+from jtl_automator.resilience import TransientFailure
 
 
 class JtlApiError(Exception):
@@ -71,7 +74,7 @@ class Conflict(ClientError):
     """406/409/410/412: the object's state forbids the change (e.g. an order that cannot be cancelled)."""
 
 
-class RetryableError(JtlApiError):
+class RetryableError(JtlApiError, TransientFailure):
     """The request may succeed later; raised once the client's own retry budget is spent."""
 
 
@@ -167,6 +170,14 @@ def describe(method: str, path: str, status: int | None, code: str | None, messa
     if messages:
         text += ": " + "; ".join(messages[:5])
     return text
+
+
+def failure_reason(error: JtlApiError) -> str:
+    """Short cause for retry logs: the status, else the transport error's class name."""
+    if error.status is not None:
+        return str(error.status)
+    cause = error.__cause__
+    return type(cause).__name__ if cause is not None else type(error).__name__
 
 
 def error_from_response(

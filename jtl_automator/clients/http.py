@@ -1,21 +1,15 @@
-"""The transport layer both JTL clients share: retry policy, rate limiter, correlation id, request stats.
+"""The transport layer both JTL clients share: auth, correlation id, request stats, typed errors.
 
-Everything that decides *whether and when* a request is sent lives here, once, so FFN and Wawi behave
-the same under faults: 429 is always retried (the server did not act on the request), 5xx/timeouts/
-dropped connections only for idempotent methods, with capped exponential backoff and full jitter inside
-an attempt limit and a total time budget. Clocks and ``sleep`` are injectable so tests never wait.
+*Whether and when* a request is repeated is :mod:`jtl_automator.resilience` (the one retry policy);
+this module only says what is worth repeating for the JTL APIs: 429 always (the server did not act on
+the request), 5xx/408/timeouts/dropped connections only for idempotent methods (or when the caller
+vouches for the request with ``retry_transient=True``).
 """
 
 from __future__ import annotations
 
 import logging
-import random
-import threading
-import time
-from collections import Counter
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
+from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
@@ -27,9 +21,17 @@ from jtl_automator.clients.errors import (
     TransientError,
     describe,
     error_from_response,
+    failure_reason,
 )
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.correlation import correlation_id as correlation_id  # re-exported: clients' API
+
+# Moved to jtl_automator.resilience; re-exported so existing imports keep working (new code: resilience).
+from jtl_automator.resilience import GaveUp, Retry, call_with_retry, server_delay
+from jtl_automator.resilience import RateLimiter as RateLimiter
+from jtl_automator.resilience import RequestStats as RequestStats
+from jtl_automator.resilience import RetryPolicy as RetryPolicy
+from jtl_automator.resilience import parse_retry_after as parse_retry_after
 
 logger = correlated_logger("jtl_automator.http")
 
@@ -48,145 +50,6 @@ class CorrelationIdFilter(logging.Filter):
         if not hasattr(record, "correlation_id"):
             record.correlation_id = correlation_id.get()
         return True
-
-
-class RateLimiter:
-    """Thread-safe token bucket (as GCRA: one "next free slot" timestamp), shareable between threads.
-
-    ``acquire()`` reserves a slot under the lock and sleeps *outside* it, so waiting threads queue in
-    arrival order and the long-run rate never exceeds ``rate_per_second`` (bursts up to ``burst``).
-    ``pause(seconds)`` pushes every thread back after a 429, so one throttled request does not turn into
-    a storm from its siblings.
-    """
-
-    def __init__(
-        self,
-        rate_per_second: float,
-        burst: int = 1,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if rate_per_second <= 0:
-            raise ValueError("rate_per_second must be > 0")
-        if burst < 1:
-            raise ValueError("burst must be >= 1")
-        self.rate_per_second = rate_per_second
-        self.burst = burst
-        self._interval = 1.0 / rate_per_second
-        self._tolerance = (burst - 1) * self._interval
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._tat = clock()  # theoretical arrival time of the next request
-
-    def acquire(self) -> float:
-        """Take one slot, sleeping until it is due; returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            tat = max(self._tat, now)
-            wait = max(0.0, tat - self._tolerance - now)
-            self._tat = tat + self._interval
-        if wait > 0:
-            self._sleep(wait)
-        return wait
-
-    def pause(self, seconds: float) -> None:
-        """No slot is handed out for ``seconds`` from now (then the rate resumes without a burst)."""
-        if seconds <= 0:
-            return
-        with self._lock:
-            resume = self._clock() + seconds
-            self._tat = max(self._tat, resume + self._tolerance)
-
-
-@dataclass
-class RequestStats:
-    """Counters for benchmarks and run summaries; safe to update from many threads."""
-
-    requests: int = 0
-    retries: int = 0
-    transport_errors: int = 0
-    by_status: Counter[int] = field(default_factory=Counter)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def record_response(self, status: int) -> None:
-        """Count one answered request."""
-        with self._lock:
-            self.requests += 1
-            self.by_status[status] += 1
-
-    def record_transport_error(self) -> None:
-        """Count one request that got no answer."""
-        with self._lock:
-            self.requests += 1
-            self.transport_errors += 1
-
-    def record_retry(self) -> None:
-        """Count one retry."""
-        with self._lock:
-            self.retries += 1
-
-    @property
-    def rate_limited(self) -> int:
-        """How many 429 answers were received."""
-        return self.by_status[429]
-
-
-def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:
-    """Retry-After as seconds: either delta-seconds or an HTTP date (RFC 9110 §10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return max(0.0, when.timestamp() - now())
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """When to retry and how long to wait; one instance may be shared by clients and threads."""
-
-    max_attempts: int = 6
-    budget_seconds: float = 120.0
-    initial_delay: float = 0.5
-    max_delay: float = 8.0
-    #: Server-requested waits (Retry-After, X-RateLimit-*) are honoured up to this cap.
-    max_retry_after: float = 60.0
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
-    jitter: Callable[[], float] = random.random
-    wall_clock: Callable[[], float] = time.time
-
-    def backoff(self, attempt: int) -> float:
-        """Capped exponential backoff with full jitter (AWS architecture blog), attempt counted from 1."""
-        ceiling = min(self.max_delay, self.initial_delay * (2.0 ** max(0, attempt - 1)))
-        return ceiling * self.jitter()
-
-    def rate_limit_delay(self, response: httpx.Response, attempt: int) -> float:
-        """Delay for a 429: Retry-After, else the X-RateLimit window when it is exhausted, else backoff."""
-        retry_after = parse_retry_after(response.headers.get("Retry-After"), now=self.wall_clock)
-        if retry_after is not None:
-            return min(retry_after, self.max_retry_after)
-        remaining = response.headers.get("X-RateLimit-Remaining")
-        interval = response.headers.get("X-RateLimit-Interval-Length-Seconds")
-        if interval is not None and (remaining is None or remaining.strip() == "0"):
-            try:
-                return min(max(0.0, float(interval)), self.max_retry_after)
-            except ValueError:
-                pass
-        return max(self.backoff(attempt), self.initial_delay)
-
-    @classmethod
-    def from_settings(cls, settings: Any) -> RetryPolicy:
-        """Policy with the attempt limit and time budget from ``Settings``."""
-        return cls(max_attempts=settings.retry_max_attempts, budget_seconds=settings.retry_budget_seconds)
 
 
 class AuthStrategy(Protocol):
@@ -278,79 +141,68 @@ class HttpCore:
         display = _display_path(httpx.URL(url))
         may_retry_transient = method in IDEMPOTENT_METHODS if retry_transient is None else retry_transient
         policy = self.retry
-        started = policy.clock()
-        attempt = 0
         reauthenticated = False
-        while True:
-            attempt += 1
-            if self.limiter is not None:
-                self.limiter.acquire()
+
+        def send() -> tuple[httpx.Response, dict[str, str]]:
             sent = {**self.default_headers, **self.auth.headers(), **(headers or {})}
             sent[CORRELATION_HEADER] = correlation_id.get()
-            error: JtlApiError
             try:
                 response = self.http.request(method, url, params=params, json=json, data=data, headers=sent)
             except httpx.TransportError as exc:
                 self.stats.record_transport_error()
-                error = TransientError(
+                raise TransientError(
                     describe(method, display, None, type(exc).__name__, ()), method=method, path=display
-                )
-                if not may_retry_transient:
-                    raise error from exc
-                delay = policy.backoff(attempt)
-                reason = type(exc).__name__
-                cause: BaseException | None = exc
-            else:
-                self.stats.record_response(response.status_code)
-                status = response.status_code
-                if status < 400:
-                    return response
-                if status == 401 and not reauthenticated and self.auth.on_unauthorized(sent):
-                    reauthenticated = True
-                    attempt -= 1  # a credential refresh is not a retry of the request
-                    logger.info("%s %s -> 401, retrying once with fresh credentials", method, display)
-                    continue
-                cause = None
-                if status == 429:
-                    delay = policy.rate_limit_delay(response, attempt)
-                    error = error_from_response(method, display, response, retry_after=delay)
-                    if self.limiter is not None:
-                        self.limiter.pause(delay)
-                    reason = "429"
-                elif (status >= 500 or status == 408) and may_retry_transient:
-                    error = error_from_response(method, display, response)
-                    delay = policy.backoff(attempt)
-                    reason = str(status)
-                else:
-                    raise error_from_response(method, display, response)
-            elapsed = policy.clock() - started
-            if attempt >= policy.max_attempts or elapsed + delay > policy.budget_seconds:
-                error.message = f"{error.message} (gave up after {attempt} attempt(s) in {elapsed:.1f}s)"
-                error.args = (error.message,)
-                if isinstance(error, RateLimited):
-                    error.retry_after = delay
-                raise error from cause
-            logger.warning(
-                "retrying %s %s: attempt=%d delay=%.3fs reason=%s",
-                method,
-                display,
-                attempt,
-                delay,
-                reason,
-                extra={
-                    "method": method,
-                    "path": display,
-                    "attempt": attempt,
-                    "delay": delay,
-                    "reason": reason,
-                },
+                ) from exc
+            self.stats.record_response(response.status_code)
+            return response, sent
+
+        def attempt(number: int) -> httpx.Response:
+            nonlocal reauthenticated
+            response, sent = send()
+            if response.status_code == 401 and not reauthenticated and self.auth.on_unauthorized(sent):
+                reauthenticated = True  # a credential refresh is not a retry of the request
+                logger.info("%s %s -> 401, retrying once with fresh credentials", method, display)
+                if self.limiter is not None:
+                    self.limiter.acquire()
+                response, _ = send()
+            if response.status_code < 400:
+                return response
+            requested = (
+                server_delay(response.headers, now=policy.wall_clock) if response.status_code == 429 else None
             )
-            self.stats.record_retry()
-            policy.sleep(delay)
+            raise error_from_response(method, display, response, retry_after=requested)
+
+        def classify(error: Exception) -> Retry | None:
+            if isinstance(error, RateLimited):
+                return Retry.throttled(error.retry_after, policy)
+            if isinstance(error, TransientError) and may_retry_transient:
+                return Retry(failure_reason(error))
+            return None
+
+        return call_with_retry(
+            attempt,
+            classify,
+            policy,
+            what=f"{method} {display}",
+            limiter=self.limiter,
+            stats=self.stats,
+            on_give_up=_note_give_up,
+            log=logger,
+            log_extra={"method": method, "path": display},
+        )
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET and decode the JSON body (``None`` for 204/empty)."""
         return _json_or_none(self.request("GET", path, params=params))
+
+
+def _note_give_up(error: Exception, gave_up: GaveUp) -> None:
+    """Amend the last error: how long we tried, and (429) how long the caller should wait now."""
+    if isinstance(error, JtlApiError):
+        error.message = f"{error.message} ({gave_up.note()})"
+        error.args = (error.message,)
+        if isinstance(error, RateLimited):
+            error.retry_after = gave_up.delay
 
 
 def _json_or_none(response: httpx.Response) -> Any:

@@ -33,8 +33,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 
 from jtl_automator.clients.errors import AuthError, JtlApiError
-from jtl_automator.clients.http import HttpCore, RetryPolicy
+from jtl_automator.clients.http import HttpCore
 from jtl_automator.correlation import correlated_logger
+from jtl_automator.resilience import RetryPolicy
 
 logger = correlated_logger("jtl_automator.ffn.auth")
 

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from jtl_automator.clients.errors import TransientError, ValidationFailed
+from jtl_automator.clients.errors import TransientError, ValidationFailed, failure_reason
 from jtl_automator.clients.ffn.auth import FfnTokenManager, TokenProvider, TokenStore
 from jtl_automator.clients.ffn.models import (
     FfnModel,
@@ -30,9 +30,10 @@ from jtl_automator.clients.ffn.models import (
     User,
     Warehouse,
 )
-from jtl_automator.clients.http import HttpCore, RateLimiter, RequestStats, RetryPolicy, json_or_none
+from jtl_automator.clients.http import HttpCore, json_or_none
 from jtl_automator.clients.pagination import Page, flatten, iterate_odata, iterate_updates
 from jtl_automator.correlation import correlated_logger
+from jtl_automator.resilience import RateLimiter, RequestStats, Retry, RetryPolicy, call_with_retry
 
 logger = correlated_logger("jtl_automator.ffn")
 
@@ -194,30 +195,37 @@ class Outbounds(_Collection[Outbound]):
         if check_existing and (existing := self.find_by_merchant_number(number)) is not None:
             return existing
         policy = self._core.retry
-        started = policy.clock()
-        attempt = 0
-        while True:
-            attempt += 1
+        posting = False  # only a failed POST is retried here; a failed lookup is raised as it is
+
+        def post_once(attempt: int) -> Outbound:
+            nonlocal posting
+            posting = False
+            if attempt > 1:
+                existing = self.find_by_merchant_number(number)
+                if existing is not None:
+                    logger.info("outbound %s was created despite a transient error; reusing it", number)
+                    return existing
+                logger.warning("outbound %s not found after a transient error; re-sending", number)
+            posting = True
             try:
                 response = self._core.request("POST", self.path, json=body, params=params)
-                return Outbound.model_validate(response.json())
             except ValidationFailed as exc:
+                posting = False
                 if attempt == 1 or exc.code != "Shared_DuplicateKey":
                     raise
                 existing = self.find_by_merchant_number(number)
                 if existing is None:
                     raise
                 return existing
-            except TransientError:
-                delay = policy.backoff(attempt) + policy.initial_delay
-                if attempt >= policy.max_attempts or policy.clock() - started + delay > policy.budget_seconds:
-                    raise
-                policy.sleep(delay)  # let a slow first POST finish before we look
-                existing = self.find_by_merchant_number(number)
-                if existing is not None:
-                    logger.info("outbound %s was created despite a transient error; reusing it", number)
-                    return existing
-                logger.warning("outbound %s not found after a transient error; re-sending", number)
+            return Outbound.model_validate(response.json())
+
+        def classify(error: Exception) -> Retry | None:
+            if posting and isinstance(error, TransientError):
+                # At least initial_delay: let a slow first POST finish before we look the number up.
+                return Retry(failure_reason(error), min_delay=policy.initial_delay)
+            return None
+
+        return call_with_retry(post_once, classify, policy, what=f"POST {self.path} {number}", log=logger)
 
     def find_by_merchant_number(self, merchant_outbound_number: str) -> Outbound | None:
         """The outbound with this merchant number, if any (``$filter`` on ``merchantOutboundNumber``)."""
@@ -329,7 +337,7 @@ class FfnClient:
         if not settings.ffn_client_id or settings.ffn_client_secret is None:
             raise ValueError("JTL_FFN_CLIENT_ID and JTL_FFN_CLIENT_SECRET are required for the FFN client")
         http = http or httpx.Client(timeout=settings.http_timeout_seconds)
-        retry = RetryPolicy.from_settings(settings)
+        retry = RetryPolicy.from_settings(settings, "http")
         tokens = FfnTokenManager(
             token_http or http,
             settings.ffn_token_url,

@@ -14,7 +14,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 from pydantic.alias_generators import to_camel
 
-from jtl_automator.clients.http import HttpCore, RateLimiter, RequestStats, RetryPolicy, json_or_none
+from jtl_automator.clients.http import HttpCore, json_or_none
 from jtl_automator.clients.pagination import Page, flatten, iterate_page_number
 from jtl_automator.clients.wawi.models import (
     Category,
@@ -32,6 +32,7 @@ from jtl_automator.clients.wawi.models import (
     Supplier,
     Warehouse,
 )
+from jtl_automator.resilience import RateLimiter, RequestStats, RetryPolicy
 
 V1 = "/v1"
 DEFAULT_PAGE_SIZE = 100
@@ -157,10 +158,19 @@ class SalesOrders(_Gettable[SalesOrder]):
     path = f"{V1}/salesOrders"
     model = SalesOrder
 
-    def update(self, order_id: int, changes: SalesOrderUpdate | Mapping[str, Any]) -> SalesOrder | None:
-        """PATCH a sales order; not retried on 5xx because PATCH is not idempotent."""
+    def update(
+        self, order_id: int, changes: SalesOrderUpdate | Mapping[str, Any], *, idempotent: bool = False
+    ) -> SalesOrder | None:
+        """PATCH a sales order; not retried on 5xx/timeouts unless ``idempotent``, as PATCH is not.
+
+        Pass ``idempotent=True`` only for bodies that set absolute values (a hold reason, a comment, a
+        date): sending one twice after a lost answer leaves the order as one successful PATCH would.
+        """
         response = self._core.request(
-            "PATCH", f"{self.path}/{order_id}", json=_body(changes, SalesOrderUpdate)
+            "PATCH",
+            f"{self.path}/{order_id}",
+            json=_body(changes, SalesOrderUpdate),
+            retry_transient=True if idempotent else None,
         )
         body = json_or_none(response)
         return SalesOrder.model_validate(body) if body else None
@@ -291,5 +301,5 @@ class WawiClient:
             settings.wawi_app_id,
             settings.wawi_app_version,
             limiter=limiter,
-            retry=RetryPolicy.from_settings(settings),
+            retry=RetryPolicy.from_settings(settings, "http"),
         )

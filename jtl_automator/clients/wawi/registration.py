@@ -15,9 +15,10 @@ import httpx
 from pydantic import SecretStr
 
 from jtl_automator.clients.errors import Conflict, ForbiddenError, JtlApiError, NotFound, RegistrationError
-from jtl_automator.clients.http import HttpCore, RetryPolicy
+from jtl_automator.clients.http import HttpCore
 from jtl_automator.clients.wawi.models import AppRegistration
 from jtl_automator.correlation import correlated_logger
+from jtl_automator.resilience import RetryPolicy
 
 logger = correlated_logger("jtl_automator.wawi.registration")
 

@@ -6,6 +6,8 @@ server's reply; never credentials, tokens, signatures or request bodies.
 
 from __future__ import annotations
 
+from jtl_automator.resilience import TransientFailure
+
 
 class NotifyError(Exception):
     """Base of every notification error."""
@@ -20,8 +22,24 @@ class PermanentNotifyError(NotifyError):
     """The receiver refused for good (SMTP 5xx, HTTP 4xx other than 408/429): fix config or payload."""
 
 
-class TransientNotifyError(NotifyError):
-    """Still failing after the sender's retries (SMTP 4xx, connection errors, HTTP 429/5xx)."""
+class TransientNotifyError(NotifyError, TransientFailure):
+    """Still failing after the sender's retries (SMTP 4xx, connection errors, HTTP 429/5xx).
+
+    ``reason`` is the short cause for retry logs (``"503"``, ``"ConnectError"``); ``retry_after`` the
+    wait a 429 asked for, if it named one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status)
+        self.reason = reason if reason is not None else (str(status) if status is not None else "unavailable")
+        self.retry_after = retry_after
 
 
 class EmailError(NotifyError):

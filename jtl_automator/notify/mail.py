@@ -24,16 +24,17 @@ from typing import Literal
 import markdown as markdown_lib
 from pydantic import SecretStr
 
-from jtl_automator.clients.http import RetryPolicy, correlation_id
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, correlation_id
 from jtl_automator.notify.errors import EmailRejected, EmailUnavailable, redact
+from jtl_automator.resilience import GaveUp, Retry, RetryPolicy, call_with_retry
 
 logger = correlated_logger("jtl_automator.notify.email")
 
 BodyFormat = Literal["text", "html", "markdown"]
 
-#: SMTP waits are longer than HTTP ones: greylisting and "421 try again later" want tens of seconds.
-DEFAULT_SMTP_RETRY = RetryPolicy(max_attempts=5, initial_delay=2.0, max_delay=60.0, budget_seconds=300.0)
+#: The ``smtp`` values of the one policy (``JTL_SMTP_RETRY_*`` defaults). SMTP waits are longer than
+#: HTTP ones: greylisting and "421 try again later" want tens of seconds.
+DEFAULT_SMTP_RETRY = RetryPolicy.defaults("smtp")
 
 _MARKDOWN_EXTENSIONS = ["extra", "sane_lists"]
 
@@ -211,15 +212,19 @@ class EmailSender:
         )
         recipients = [addr for _, addr in getaddresses([msg["To"], *([msg["Cc"]] if cc else [])]) if addr]
         message_id = str(msg["Message-ID"])
-        policy = self.retry
-        started = policy.clock()
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def deliver(attempt: int) -> SentEmail:
+            failure: EmailRejected | EmailUnavailable
             try:
                 refused = self._send_once(msg, recipients)
             except Exception as exc:
                 transient, code, reason = self._classify(exc)
+                text = self._describe(code, reason)
+                failure = (
+                    EmailUnavailable(text, status=code, reason=str(code) if code else reason)
+                    if transient
+                    else EmailRejected(text, status=code)
+                )
             else:
                 refused_out = {addr: (int(c), _decode(m)) for addr, (c, m) in refused.items()}
                 if refused_out:
@@ -229,23 +234,26 @@ class EmailSender:
                 return SentEmail(message_id=message_id, attempts=attempt, refused=refused_out)
             # Raised outside the except block: the smtplib exception (which may quote the server's
             # reply to our AUTH) is not attached as __context__.
-            if not transient:
-                raise EmailRejected(self._describe(code, reason), status=code)
-            delay = policy.backoff(attempt)
-            elapsed = policy.clock() - started
-            if attempt >= policy.max_attempts or elapsed + delay > policy.budget_seconds:
-                message = f"{self._describe(code, reason)} (gave up after {attempt} attempt(s))"
-                raise EmailUnavailable(message, status=code)
-            logger.warning(
-                "retrying email %s via %s:%d: attempt=%d delay=%.3fs reason=%s",
-                message_id,
-                self.host,
-                self.port,
-                attempt,
-                delay,
-                code or reason,
+            raise failure
+
+        def classify(error: Exception) -> Retry | None:
+            return Retry(error.reason) if isinstance(error, EmailUnavailable) else None
+
+        def gave_up(error: Exception, info: GaveUp) -> Exception | None:
+            if not isinstance(error, EmailUnavailable):
+                return None
+            return EmailUnavailable(
+                f"{error.message} ({info.note()})", status=error.status, reason=error.reason
             )
-            policy.sleep(delay)
+
+        return call_with_retry(
+            deliver,
+            classify,
+            self.retry,
+            what=f"email {message_id} via {self.host}:{self.port}",
+            on_give_up=gave_up,
+            log=logger,
+        )
 
     def _connect(self) -> smtplib.SMTP:
         if self.use_tls:

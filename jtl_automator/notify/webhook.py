@@ -3,7 +3,7 @@
 Every request carries ``Idempotency-Key``; that is what makes retrying a POST/PATCH after a 5xx or a
 dropped connection acceptable (the receiver can recognise the repeat), so all methods are retried on
 429 (honouring Retry-After), 5xx, 408 and transport errors, never on other 4xx. The retry arithmetic
-is the project's :class:`~jtl_automator.clients.http.RetryPolicy`.
+is the project's one policy (:func:`~jtl_automator.resilience.call_with_retry`, ``webhook`` values).
 
 HMAC signatures cover the exact bytes sent (``X-Signature: sha256=<hex>``), computed per attempt
 together with ``X-Timestamp``; with ``sign_timestamp=True`` the signed message is ``"<ts>.<body>"`` so a
@@ -27,15 +27,19 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from jtl_automator.clients.http import CORRELATION_HEADER, RetryPolicy, correlation_id
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.clients.http import CORRELATION_HEADER
+from jtl_automator.correlation import correlated_logger, correlation_id
 from jtl_automator.notify.errors import WebhookRejected, WebhookUnavailable, redact
+from jtl_automator.resilience import GaveUp, Retry, RetryPolicy, call_with_retry, server_delay
 
 logger = correlated_logger("jtl_automator.notify.webhook")
 
 Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
 METHODS: frozenset[str] = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+#: The ``webhook`` values of the one policy (``JTL_WEBHOOK_RETRY_*`` defaults).
+DEFAULT_WEBHOOK_RETRY = RetryPolicy.defaults("webhook")
 
 
 class WebhookAuth(Protocol):
@@ -165,7 +169,7 @@ class WebhookSender:
         self._headers = dict(headers or {})
         self.auth = auth
         self.timeout = timeout
-        self.retry = retry or RetryPolicy()
+        self.retry = retry or DEFAULT_WEBHOOK_RETRY
 
     def __repr__(self) -> str:
         auth = type(self.auth).__name__ if self.auth is not None else None
@@ -207,10 +211,8 @@ class WebhookSender:
         body, params = self._build(payload)
         display = f"{self.method} {self.display_url}"
         policy = self.retry
-        started = policy.clock()
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def deliver(attempt: int) -> httpx.Response:
             headers = {
                 k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in self._headers.items()
             }
@@ -219,7 +221,8 @@ class WebhookSender:
             if body:
                 headers.setdefault("Content-Type", "application/json; charset=utf-8")
             if self.auth is not None:
-                self.auth.apply(headers, body)
+                self.auth.apply(headers, body)  # fresh timestamp and signature per attempt
+            failure: WebhookUnavailable
             try:
                 response = self.http.request(
                     self.method,
@@ -230,29 +233,41 @@ class WebhookSender:
                     timeout=self.timeout,
                 )
             except httpx.TransportError as exc:
-                delay = policy.backoff(attempt)
                 reason = type(exc).__name__
-                status: int | None = None
+                failure = WebhookUnavailable(self._redact(f"{display} -> {reason}"), reason=reason)
             else:
                 status = response.status_code
                 if 200 <= status < 300:
                     logger.info("webhook %s -> %d (attempt %d)", display, status, attempt)
                     return response
-                if status == 429:
-                    delay = policy.rate_limit_delay(response, attempt)
-                elif status >= 500 or status == 408:
-                    delay = policy.backoff(attempt)
-                else:
+                if status != 429 and status < 500 and status != 408:
                     raise WebhookRejected(self._message(display, status, response), status=status)
-                reason = str(status)
-            elapsed = policy.clock() - started
-            if attempt >= policy.max_attempts or elapsed + delay > policy.budget_seconds:
-                text = f"{display} -> {reason} (gave up after {attempt} attempt(s) in {elapsed:.1f}s)"
-                raise WebhookUnavailable(redact(text, self._secrets()), status=status)
-            logger.warning(
-                "retrying webhook %s: attempt=%d delay=%.3fs reason=%s", display, attempt, delay, reason
-            )
-            policy.sleep(delay)
+                requested = server_delay(response.headers, now=policy.wall_clock) if status == 429 else None
+                failure = WebhookUnavailable(
+                    self._redact(f"{display} -> {status}"), status=status, retry_after=requested
+                )
+            raise failure  # outside the except block: the httpx exception is not chained to ours
+
+        def classify(error: Exception) -> Retry | None:
+            if not isinstance(error, WebhookUnavailable):
+                return None
+            if error.status == 429:
+                return Retry.throttled(error.retry_after, policy)
+            return Retry(error.reason)
+
+        def gave_up(error: Exception, info: GaveUp) -> Exception | None:
+            if not isinstance(error, WebhookUnavailable):
+                return None
+            message = self._redact(f"{error.message} ({info.note()})")
+            wait = info.delay if error.status == 429 else None  # what the caller should wait now
+            return WebhookUnavailable(message, status=error.status, reason=error.reason, retry_after=wait)
+
+        return call_with_retry(
+            deliver, classify, policy, what=f"webhook {display}", on_give_up=gave_up, log=logger
+        )
+
+    def _redact(self, text: str) -> str:
+        return redact(text, self._secrets())
 
     def _message(self, display: str, status: int, response: httpx.Response) -> str:
         text = f"{display} -> {status}"

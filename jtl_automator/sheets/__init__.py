@@ -15,6 +15,7 @@ from jtl_automator.sheets.gsheets import (
     SheetAuthError,
     SheetPermissionDenied,
     SheetRateLimited,
+    SheetUnavailable,
     SpreadsheetNotFound,
 )
 from jtl_automator.sheets.xlsx import ExcelBackend
@@ -33,6 +34,7 @@ __all__ = [
     "SheetFrame",
     "SheetPermissionDenied",
     "SheetRateLimited",
+    "SheetUnavailable",
     "SpreadsheetNotFound",
     "WorksheetNotFound",
 ]

@@ -8,10 +8,13 @@ Request budget, which is what the Sheets per-minute quota counts:
   than ``max_ranges_per_request`` separate ranges are split over several requests;
 - ``append_rows``: one ``values:append``.
 
-Retries (our :class:`RetryingHTTPClient`, not gspread's ``BackOffHTTPClient``, which shares its counter
-between instances, cannot be told to stop and sleeps with ``time.sleep``): 429 always, honouring
-Retry-After; 5xx/408/connection errors only for requests that are safe to repeat (reads and
-``values:batchUpdate``, whose explicit ranges make it idempotent; not ``values:append``).
+Retries (our :class:`RetryingHTTPClient` on the project's one retry policy, not gspread's
+``BackOffHTTPClient``, which shares its counter between instances, cannot be told to stop and sleeps
+with ``time.sleep``): 429 always, honouring Retry-After; 5xx/408/connection errors only for requests
+that are safe to repeat (reads and ``values:batchUpdate``, whose explicit ranges make it idempotent;
+not ``values:append``). What still fails after that with 429 (:class:`SheetRateLimited`) or
+5xx/408/connection errors (:class:`SheetUnavailable`) is a
+:class:`~jtl_automator.resilience.TransientFailure`, which the Prefect task retries act on.
 
 ``api_url`` points every ``https://sheets.googleapis.com`` request at another root (the sandbox's
 ``http://127.0.0.1:PORT/sheets``) through a transport adapter, so gspread itself runs unchanged.
@@ -35,8 +38,16 @@ from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 from requests.adapters import HTTPAdapter
 
-from jtl_automator.clients.http import RateLimiter, RequestStats, RetryPolicy, parse_retry_after
 from jtl_automator.correlation import correlated_logger
+from jtl_automator.resilience import (
+    RateLimiter,
+    RequestStats,
+    Retry,
+    RetryPolicy,
+    TransientFailure,
+    call_with_retry,
+    server_delay,
+)
 from jtl_automator.sheets.a1 import (
     CellUpdate,
     CellValue,
@@ -52,10 +63,9 @@ logger = correlated_logger("jtl_automator.sheets.google")
 GOOGLE_SHEETS_ROOT = "https://sheets.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
 
-#: Google's advice for the per-minute quota: truncated exponential backoff up to 64 s.
-DEFAULT_SHEETS_RETRY = RetryPolicy(
-    max_attempts=8, initial_delay=1.0, max_delay=64.0, budget_seconds=300.0, max_retry_after=120.0
-)
+#: The ``sheets`` values of the one policy (``JTL_SHEETS_RETRY_*`` defaults): Google's advice for the
+#: per-minute quota is truncated exponential backoff up to 64 s.
+DEFAULT_SHEETS_RETRY = RetryPolicy.defaults("sheets")
 
 
 class SheetApiError(SheetError):
@@ -74,8 +84,12 @@ class SheetPermissionDenied(SheetApiError):
     """403: the spreadsheet is not shared with the service account."""
 
 
-class SheetRateLimited(SheetApiError):
+class SheetRateLimited(SheetApiError, TransientFailure):
     """429 that outlasted the retry budget."""
+
+
+class SheetUnavailable(SheetApiError, TransientFailure):
+    """5xx, 408, timeouts or dropped connections (after retries where the request is safe to repeat)."""
 
 
 class SheetAuthError(SheetApiError):
@@ -152,14 +166,9 @@ class RetryingHTTPClient(HTTPClient):
         """The single exit gspread uses: one logical request, retried per the policy."""
         idempotent = _is_idempotent(method, endpoint)
         policy = self.retry
-        started = policy.clock()
-        attempt = 0
         display = f"{method.upper()} {endpoint.split('?', 1)[0].removeprefix(GOOGLE_SHEETS_ROOT)}"
-        while True:
-            attempt += 1
-            if self.limiter is not None:
-                self.limiter.acquire()
-            error: Exception
+
+        def send(attempt: int) -> requests.Response:
             try:
                 response = self.session.request(
                     method=method,
@@ -171,39 +180,30 @@ class RetryingHTTPClient(HTTPClient):
                     headers=headers,
                     timeout=self.timeout,
                 )
-            except _TRANSPORT_ERRORS as exc:
+            except _TRANSPORT_ERRORS:
                 self.stats.record_transport_error()
-                if not idempotent:
-                    raise
-                delay, reason, error = policy.backoff(attempt), type(exc).__name__, exc
-            else:
-                status = response.status_code
-                self.stats.record_response(status)
-                if response.ok:
-                    return response
-                error = APIError(response)
+                raise
+            self.stats.record_response(response.status_code)
+            if response.ok:
+                return response
+            raise APIError(response)
+
+        def classify(error: Exception) -> Retry | None:
+            if isinstance(error, _TRANSPORT_ERRORS):
+                return Retry(type(error).__name__) if idempotent else None
+            if isinstance(error, APIError):
+                status = error.response.status_code
                 if status == 429:
-                    retry_after = parse_retry_after(
-                        response.headers.get("Retry-After"), now=policy.wall_clock
+                    return Retry.throttled(
+                        server_delay(error.response.headers, now=policy.wall_clock), policy
                     )
-                    if retry_after is not None:
-                        delay = min(retry_after, policy.max_retry_after)
-                    else:
-                        delay = max(policy.backoff(attempt), policy.initial_delay)
-                    if self.limiter is not None:
-                        self.limiter.pause(delay)
-                elif (status >= 500 or status == 408) and idempotent:
-                    delay = policy.backoff(attempt)
-                else:
-                    raise error
-                reason = str(status)
-            elapsed = policy.clock() - started
-            if attempt >= policy.max_attempts or elapsed + delay > policy.budget_seconds:
-                logger.warning("giving up %s after %d attempt(s): %s", display, attempt, reason)
-                raise error
-            logger.warning("retrying %s: attempt=%d delay=%.3fs reason=%s", display, attempt, delay, reason)
-            self.stats.record_retry()
-            policy.sleep(delay)
+                if (status >= 500 or status == 408) and idempotent:
+                    return Retry(str(status))
+            return None
+
+        return call_with_retry(
+            send, classify, policy, what=display, limiter=self.limiter, stats=self.stats, log=logger
+        )
 
 
 _CELL_RE = re.compile(r"^\$?([A-Za-z]*)\$?(\d*)")
@@ -304,6 +304,8 @@ class GoogleSheetsBackend(SheetBackend):
             error = SheetAuthError(
                 f"{what}: service account {account!r} could not get a token ({type(exc).__name__})"
             )
+        except _TRANSPORT_ERRORS as exc:
+            error = SheetUnavailable(f"{what}: {type(exc).__name__} talking to the Sheets API")
         except requests.RequestException as exc:
             error = SheetApiError(f"{what}: {type(exc).__name__} talking to the Sheets API")
         # Raised outside the except block, so the library exception (its request carries the bearer
@@ -324,6 +326,8 @@ class GoogleSheetsBackend(SheetBackend):
             return SheetRateLimited(text, status=status)
         if status == 401:
             return SheetAuthError(text, status=status)
+        if status >= 500 or status == 408:
+            return SheetUnavailable(text, status=status)
         return SheetApiError(text, status=status)
 
     # -- worksheets ----------------------------------------------------------------------------------
@@ -459,5 +463,6 @@ __all__ = [
     "SheetAuthError",
     "SheetPermissionDenied",
     "SheetRateLimited",
+    "SheetUnavailable",
     "SpreadsheetNotFound",
 ]

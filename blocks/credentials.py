@@ -2,6 +2,11 @@
 
 Each block builds the Prefect-free client of its system (``get_client()``) and can be built from the
 ``JTL_*`` environment (``from_settings()``), which is the fallback when a flow gets no block name.
+
+The blocks of remote systems carry their timeout and retry values (``timeout_seconds``,
+``retry_max_attempts``, ...; defaults: those of ``Settings``). ``from_settings()`` copies the
+environment's values into the block; ``get_client()`` uses only the block's, so a saved block behaves
+the same wherever a flow runs, whatever ``JTL_*`` variables that machine has.
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from prefect.blocks.core import Block
 from prefect.types import SecretDict
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
-from jtl_automator.settings import Settings, get_settings
+from jtl_automator.settings import RetrySystem, Settings, get_settings, retry_setting_names
 
 if TYPE_CHECKING:
     from jtl_automator.clients.ffn.client import FfnClient
     from jtl_automator.clients.wawi.client import WawiClient
     from jtl_automator.notify.mail import EmailSender
     from jtl_automator.notify.webhook import WebhookSender
+    from jtl_automator.resilience import RetryPolicy
     from jtl_automator.services.inbound_verification import SheetColumns
     from jtl_automator.sheets.gsheets import GoogleSheetsBackend
     from jtl_automator.store import StateStore
@@ -37,6 +43,45 @@ def _http_url(value: str) -> str:
 
 
 HttpUrlText = Annotated[str, AfterValidator(_http_url)]
+
+#: Block field -> (description, exclusive minimum, inclusive minimum).
+_RETRY_FIELD_DOCS: dict[str, tuple[str, float | None, float | None]] = {
+    "timeout_seconds": ("Timeout of one request, in seconds (per network operation).", 0, None),
+    "retry_max_attempts": ("Attempts per request, the first included, on 429/5xx/timeouts.", None, 1),
+    "retry_budget_seconds": ("Time budget of one request's retries, in seconds.", 0, None),
+    "retry_initial_delay_seconds": ("First backoff delay, in seconds (then doubling).", None, 0),
+    "retry_max_delay_seconds": ("Longest backoff delay, in seconds.", None, 0),
+    "retry_after_cap_seconds": ("Longest server-requested wait (Retry-After) honoured, in seconds.", None, 0),
+}
+
+
+def _block_field(system: RetrySystem, setting: str) -> str:
+    """Block field of a retry setting: the setting's name without its system (``sheets_``...)."""
+    return setting.removeprefix(f"{system}_")
+
+
+def _retry_field(system: RetrySystem, name: str) -> Any:
+    """A block field whose default is the ``Settings`` default of ``system``'s value ``name``."""
+    setting = next(s for s in retry_setting_names(system).values() if _block_field(system, s) == name)
+    description, gt, ge = _RETRY_FIELD_DOCS[name]
+    return Field(default=Settings.model_fields[setting].default, description=description, gt=gt, ge=ge)
+
+
+def _retry_fields_from(settings: Settings, system: RetrySystem) -> dict[str, Any]:
+    """The block fields of ``system``'s timeout and retry values, as ``settings`` has them."""
+    return {_block_field(system, s): getattr(settings, s) for s in retry_setting_names(system).values()}
+
+
+def _retry_settings_of(block: Block, system: RetrySystem) -> dict[str, Any]:
+    """The ``Settings`` fields of ``system``'s timeout and retry values, as ``block`` has them."""
+    return {s: getattr(block, _block_field(system, s)) for s in retry_setting_names(system).values()}
+
+
+def _retry_policy_of(block: Block, system: RetrySystem) -> RetryPolicy:
+    """The block's retry policy: its own values only, never the environment's."""
+    from jtl_automator.resilience import RetryPolicy
+
+    return RetryPolicy.from_settings(Settings.from_values(**_retry_settings_of(block, system)), system)
 
 
 class StateDatabase(Block):
@@ -103,19 +148,24 @@ class JtlFfnCredentials(Block):
         description="Initial refresh token (spent on first use; rotations go to the state database).",
     )
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
+    timeout_seconds: float = _retry_field("http", "timeout_seconds")
+    retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
+    retry_budget_seconds: float = _retry_field("http", "retry_budget_seconds")
+    retry_initial_delay_seconds: float = _retry_field("http", "retry_initial_delay_seconds")
+    retry_max_delay_seconds: float = _retry_field("http", "retry_max_delay_seconds")
+    retry_after_cap_seconds: float = _retry_field("http", "retry_after_cap_seconds")
 
     def settings(self) -> Settings:
-        """The block as settings (the client factories take settings)."""
-        return get_settings().model_copy(
-            update={
-                "ffn_base_url": self.base_url,
-                "ffn_token_url": self.token_url,
-                "ffn_authorize_url": self.authorize_url,
-                "ffn_client_id": self.client_id,
-                "ffn_client_secret": self.client_secret,
-                "ffn_refresh_token": self.refresh_token,
-                "ffn_rate_per_second": self.rate_per_second,
-            }
+        """The block as settings (the client factories take settings); nothing from the environment."""
+        return Settings.from_values(
+            ffn_base_url=self.base_url,
+            ffn_token_url=self.token_url,
+            ffn_authorize_url=self.authorize_url,
+            ffn_client_id=self.client_id,
+            ffn_client_secret=self.client_secret,
+            ffn_refresh_token=self.refresh_token,
+            ffn_rate_per_second=self.rate_per_second,
+            **_retry_settings_of(self, "http"),
         )
 
     def get_client(self, store: StateStore, http: httpx.Client | None = None) -> FfnClient:
@@ -140,6 +190,7 @@ class JtlFfnCredentials(Block):
             client_secret=s.ffn_client_secret,
             refresh_token=s.ffn_refresh_token,
             rate_per_second=s.ffn_rate_per_second,
+            **_retry_fields_from(s, "http"),
         )
 
 
@@ -163,19 +214,24 @@ class JtlWawiCredentials(Block):
     app_id: str = Field(default="jtl-automator/prefect/v1", description="The registered AppId (X-AppID).")
     app_version: str = Field(default="1.0.0", description="The app version (X-AppVersion).")
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
+    timeout_seconds: float = _retry_field("http", "timeout_seconds")
+    retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
+    retry_budget_seconds: float = _retry_field("http", "retry_budget_seconds")
+    retry_initial_delay_seconds: float = _retry_field("http", "retry_initial_delay_seconds")
+    retry_max_delay_seconds: float = _retry_field("http", "retry_max_delay_seconds")
+    retry_after_cap_seconds: float = _retry_field("http", "retry_after_cap_seconds")
 
     def get_client(self, http: httpx.Client | None = None) -> WawiClient:
-        """Wawi client with this key."""
+        """Wawi client with this key and this block's timeout and retry values."""
         from jtl_automator.clients.wawi.client import WawiClient
 
-        settings = get_settings().model_copy(
-            update={
-                "wawi_base_url": self.base_url,
-                "wawi_api_key": self.api_key,
-                "wawi_app_id": self.app_id,
-                "wawi_app_version": self.app_version,
-                "wawi_rate_per_second": self.rate_per_second,
-            }
+        settings = Settings.from_values(
+            wawi_base_url=self.base_url,
+            wawi_api_key=self.api_key,
+            wawi_app_id=self.app_id,
+            wawi_app_version=self.app_version,
+            wawi_rate_per_second=self.rate_per_second,
+            **_retry_settings_of(self, "http"),
         )
         return WawiClient.from_settings(settings, http=http)
 
@@ -193,6 +249,7 @@ class JtlWawiCredentials(Block):
             app_id=s.wawi_app_id,
             app_version=s.wawi_app_version,
             rate_per_second=s.wawi_rate_per_second,
+            **_retry_fields_from(s, "http"),
         )
 
 
@@ -219,6 +276,12 @@ class GoogleSheetsCredentials(Block):
     requests_per_minute: int = Field(
         default=60, gt=0, description="Client-side limit of Sheets API requests per minute (Google's quota)."
     )
+    timeout_seconds: float = _retry_field("sheets", "timeout_seconds")
+    retry_max_attempts: int = _retry_field("sheets", "retry_max_attempts")
+    retry_budget_seconds: float = _retry_field("sheets", "retry_budget_seconds")
+    retry_initial_delay_seconds: float = _retry_field("sheets", "retry_initial_delay_seconds")
+    retry_max_delay_seconds: float = _retry_field("sheets", "retry_max_delay_seconds")
+    retry_after_cap_seconds: float = _retry_field("sheets", "retry_after_cap_seconds")
 
     @field_validator("service_account_info", mode="before")
     @classmethod
@@ -241,13 +304,20 @@ class GoogleSheetsCredentials(Block):
         return dict(json.loads(Path(self.service_account_file).expanduser().read_text()))
 
     def get_client(self, spreadsheet_id: str) -> GoogleSheetsBackend:
-        """Sheets backend for one spreadsheet."""
-        from jtl_automator.clients.http import RateLimiter
+        """Sheets backend for one spreadsheet, with this block's rate, timeout and retry values."""
+        from jtl_automator.resilience import RateLimiter
         from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 
         # A short burst for the read-then-write of a run; the long-run rate stays under the quota.
         limiter = RateLimiter(self.requests_per_minute / 60, burst=max(1, self.requests_per_minute // 6))
-        return GoogleSheetsBackend(spreadsheet_id, self.info(), api_url=self.api_url, limiter=limiter)
+        return GoogleSheetsBackend(
+            spreadsheet_id,
+            self.info(),
+            api_url=self.api_url,
+            retry=_retry_policy_of(self, "sheets"),
+            limiter=limiter,
+            timeout=self.timeout_seconds,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> GoogleSheetsCredentials:
@@ -263,6 +333,7 @@ class GoogleSheetsCredentials(Block):
             service_account_file=s.google_service_account_file if info is None else None,
             api_url=s.sheets_api_url,
             requests_per_minute=s.sheets_requests_per_minute,
+            **_retry_fields_from(s, "sheets"),
         )
 
 
@@ -289,6 +360,11 @@ class SmtpServer(Block):
         default="starttls", description="Transport security."
     )
     sender: str = Field(description="The From address.")
+    timeout_seconds: float = _retry_field("smtp", "timeout_seconds")
+    retry_max_attempts: int = _retry_field("smtp", "retry_max_attempts")
+    retry_budget_seconds: float = _retry_field("smtp", "retry_budget_seconds")
+    retry_initial_delay_seconds: float = _retry_field("smtp", "retry_initial_delay_seconds")
+    retry_max_delay_seconds: float = _retry_field("smtp", "retry_max_delay_seconds")
 
     @model_validator(mode="after")
     def _password_needs_username(self) -> SmtpServer:
@@ -297,7 +373,7 @@ class SmtpServer(Block):
         return self
 
     def get_client(self) -> EmailSender:
-        """E-mail sender for this server."""
+        """E-mail sender for this server, with this block's timeout and retry values."""
         from jtl_automator.notify.mail import EmailSender
 
         return EmailSender(
@@ -308,7 +384,15 @@ class SmtpServer(Block):
             sender=self.sender,
             use_tls=self.security == "ssl",
             starttls=self.security == "starttls",
+            timeout=self.timeout_seconds,
+            retry=_retry_policy_of(self, "smtp"),
         )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **fields: Any) -> SmtpServer:
+        """Block of ``fields`` (host, sender, ...) with the ``JTL_SMTP_*`` timeout and retry values."""
+        s = settings or get_settings()
+        return cls(**{**_retry_fields_from(s, "smtp"), **fields})
 
 
 class WebhookEndpoint(Block):
@@ -338,6 +422,12 @@ class WebhookEndpoint(Block):
     secret: SecretStr | None = Field(
         default=None, description="Bearer token, basic-auth password or HMAC signing key."
     )
+    timeout_seconds: float = _retry_field("webhook", "timeout_seconds")
+    retry_max_attempts: int = _retry_field("webhook", "retry_max_attempts")
+    retry_budget_seconds: float = _retry_field("webhook", "retry_budget_seconds")
+    retry_initial_delay_seconds: float = _retry_field("webhook", "retry_initial_delay_seconds")
+    retry_max_delay_seconds: float = _retry_field("webhook", "retry_max_delay_seconds")
+    retry_after_cap_seconds: float = _retry_field("webhook", "retry_after_cap_seconds")
 
     @model_validator(mode="after")
     def _auth_needs_secret(self) -> WebhookEndpoint:
@@ -348,7 +438,7 @@ class WebhookEndpoint(Block):
         return self
 
     def get_client(self, http: httpx.Client | None = None) -> WebhookSender:
-        """Webhook sender for this endpoint."""
+        """Webhook sender for this endpoint, with this block's timeout and retry values."""
         from jtl_automator.notify.webhook import BasicAuth, BearerAuth, HmacAuth, WebhookAuth, WebhookSender
 
         auth: WebhookAuth | None = None
@@ -359,7 +449,21 @@ class WebhookEndpoint(Block):
                 auth = BasicAuth(self.username or "", self.secret)
             elif self.auth == "hmac":
                 auth = HmacAuth(self.secret)
-        return WebhookSender(http or httpx.Client(timeout=30), self.url, self.method, self.headers, auth)
+        return WebhookSender(
+            http or httpx.Client(timeout=self.timeout_seconds),
+            self.url,
+            self.method,
+            self.headers,
+            auth,
+            self.timeout_seconds,
+            retry=_retry_policy_of(self, "webhook"),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **fields: Any) -> WebhookEndpoint:
+        """Block of ``fields`` (url, auth, ...) with the ``JTL_WEBHOOK_*`` timeout and retry values."""
+        s = settings or get_settings()
+        return cls(**{**_retry_fields_from(s, "webhook"), **fields})
 
 
 class InboundControlSheet(Block):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from prefect.blocks.core import Block
@@ -142,3 +144,93 @@ def test_inbound_control_sheet_block_columns_and_settings() -> None:
     with pytest.raises(ValueError, match="JTL_INBOUND_SHEET"):
         InboundControlSheet.from_settings(Settings())
     assert InboundControlSheet.from_settings(Settings(inbound_sheet="control.xlsx")).sheet == "control.xlsx"
+
+
+# -- timeouts and retry values come from the block, never silently from the JTL_* environment -------------
+
+ENV_VALUES = {
+    "JTL_HTTP_TIMEOUT_SECONDS": "1",
+    "JTL_RETRY_MAX_ATTEMPTS": "2",
+    "JTL_RETRY_BUDGET_SECONDS": "3",
+    "JTL_SHEETS_TIMEOUT_SECONDS": "1",
+    "JTL_SHEETS_RETRY_MAX_ATTEMPTS": "2",
+    "JTL_SMTP_TIMEOUT_SECONDS": "1",
+    "JTL_SMTP_RETRY_MAX_ATTEMPTS": "2",
+    "JTL_WEBHOOK_TIMEOUT_SECONDS": "1",
+    "JTL_WEBHOOK_RETRY_MAX_ATTEMPTS": "2",
+}
+
+
+@pytest.fixture
+def retry_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A machine whose JTL_* environment says something else than the blocks."""
+    from jtl_automator.settings import get_settings
+
+    for name, value in ENV_VALUES.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+def _sheets_block(**values: Any) -> GoogleSheetsCredentials:
+    from jtl_automator.sandbox.sheets import make_service_account_info
+
+    info = make_service_account_info("http://127.0.0.1:9")
+    return GoogleSheetsCredentials(service_account_info=info, api_url="http://127.0.0.1:9/sheets", **values)
+
+
+def _clients(sqlite_url: str, **values: Any) -> dict[str, tuple[Any, float]]:
+    """Per block: the retry policy and the timeout of the client it builds (checking they agree inside)."""
+    from jtl_automator.store import StateStore
+
+    ffn = JtlFfnCredentials(client_id="c", client_secret=SecretStr("s"), **values).get_client(
+        StateStore(sqlite_url)
+    )
+    assert ffn.token_provider._core.retry is ffn.core.retry  # type: ignore[attr-defined]  # the token endpoint
+    wawi = JtlWawiCredentials(base_url="http://h/api", api_key=SecretStr("k"), **values).get_client()
+    sheets = _sheets_block(**values).get_client("sheet-id")
+    mail = SmtpServer(host="mail.invalid", sender="ops@example.invalid", **values).get_client()
+    hook = WebhookEndpoint(url="https://example.invalid/hook", **values).get_client()
+    assert hook.http.timeout.read == hook.timeout
+    return {
+        "ffn": (ffn.core.retry, ffn.core.http.timeout.read),
+        "wawi": (wawi.core.retry, wawi.core.http.timeout.read),
+        "sheets": (sheets._http.retry, sheets._http.timeout),  # type: ignore[attr-defined]
+        "smtp": (mail.retry, mail.timeout),
+        "webhook": (hook.retry, hook.timeout),
+    }
+
+
+def test_block_clients_ignore_the_retry_environment(retry_env: None, sqlite_url: str) -> None:
+    explicit = _clients(sqlite_url, timeout_seconds=7.0, retry_max_attempts=4, retry_budget_seconds=50.0)
+    seen = {name: (p.max_attempts, p.budget_seconds, t) for name, (p, t) in explicit.items()}
+    assert seen == dict.fromkeys(("ffn", "wawi", "sheets", "smtp", "webhook"), (4, 50.0, 7.0))
+    defaults = _clients(sqlite_url)  # the Settings defaults, not the environment's 2 attempts / 1 s
+    assert {name: (p.max_attempts, t) for name, (p, t) in defaults.items()} == {
+        "ffn": (6, 30.0),
+        "wawi": (6, 30.0),
+        "sheets": (8, 60.0),
+        "smtp": (5, 30.0),
+        "webhook": (6, 30.0),
+    }
+
+
+def test_from_settings_copies_the_retry_environment_into_the_block(retry_env: None) -> None:
+    from jtl_automator.settings import get_settings
+
+    s = get_settings().model_copy(
+        update={"ffn_client_id": "c", "ffn_client_secret": SecretStr("s"), "wawi_api_key": SecretStr("k")}
+    )
+    blocks = [
+        JtlFfnCredentials.from_settings(s),
+        JtlWawiCredentials.from_settings(s),
+        GoogleSheetsCredentials.from_settings(
+            s.model_copy(update={"google_service_account_file": "/nonexistent.json"})
+        ),
+        SmtpServer.from_settings(s, host="mail.invalid", sender="ops@example.invalid"),
+        WebhookEndpoint.from_settings(s, url="https://example.invalid/hook"),
+    ]
+    assert [(b.retry_max_attempts, b.timeout_seconds) for b in blocks] == [(2, 1.0)] * 5  # type: ignore[attr-defined]
+    assert blocks[0].retry_budget_seconds == 3.0  # type: ignore[attr-defined]
+    assert SmtpServer.from_settings(s, host="h", sender="a@b.c", retry_max_attempts=9).retry_max_attempts == 9

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from jtl_automator.clients.http import RetryPolicy
+from jtl_automator.resilience import RetryPolicy
 
 
 @dataclass

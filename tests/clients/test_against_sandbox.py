@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from jtl_automator.clients.errors import AuthError, LicenseError, NotFound, ValidationFailed
 from jtl_automator.clients.ffn import FfnClient, FfnTokenManager, InMemoryTokenStore, authorization_url
 from jtl_automator.clients.ffn.models import OutboundCreate
-from jtl_automator.clients.http import RateLimiter, RetryPolicy
 from jtl_automator.clients.wawi import AppRegistration, WawiClient, register_app
+from jtl_automator.resilience import RateLimiter, RetryPolicy
 from jtl_automator.store import StateStore
 
 try:

@@ -7,8 +7,9 @@ import logging
 import httpx
 import pytest
 
-from jtl_automator.clients.http import HttpCore, RetryPolicy
+from jtl_automator.clients.http import HttpCore
 from jtl_automator.correlation import correlation_id
+from jtl_automator.resilience import RetryPolicy
 
 
 def test_header_and_log_lines_carry_the_correlation_id(caplog: pytest.LogCaptureFixture) -> None:

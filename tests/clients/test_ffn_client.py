@@ -14,7 +14,7 @@ from jtl_automator.clients.errors import NotFound, TransientError, ValidationFai
 from jtl_automator.clients.ffn import FfnClient
 from jtl_automator.clients.ffn.client import odata_quote
 from jtl_automator.clients.ffn.models import OutboundCreate, Product
-from jtl_automator.clients.http import RetryPolicy
+from jtl_automator.resilience import RetryPolicy
 from tests.clients.conftest import FakeClock, Recorder, json_response
 
 BASE = "https://ffn.example.test/api"

@@ -24,11 +24,9 @@ from jtl_automator.clients.http import (
     CORRELATION_HEADER,
     CorrelationIdFilter,
     HttpCore,
-    RateLimiter,
-    RetryPolicy,
     correlation_id,
-    parse_retry_after,
 )
+from jtl_automator.resilience import RateLimiter, RetryPolicy, parse_retry_after
 from tests.clients.conftest import FakeClock, Recorder, json_response
 
 OK = json_response(200, {"ok": True})

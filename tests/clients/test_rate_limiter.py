@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jtl_automator.clients.http import RateLimiter
+from jtl_automator.resilience import RateLimiter
 from tests.clients.conftest import FakeClock
 
 

@@ -11,8 +11,8 @@ from pydantic import SecretStr
 
 from jtl_automator.clients.errors import AuthError, JtlApiError
 from jtl_automator.clients.ffn import FfnClient, FfnTokenManager, InMemoryTokenStore
-from jtl_automator.clients.http import RetryPolicy
 from jtl_automator.clients.wawi import WawiClient
+from jtl_automator.resilience import RetryPolicy
 from tests.clients.conftest import FakeClock
 from tests.clients.oauth_fake import CLIENT_ID, CLIENT_SECRET, INITIAL_REFRESH, FakeOAuth
 

@@ -11,8 +11,8 @@ import pytest
 from pydantic import SecretStr
 
 from jtl_automator.clients.errors import AuthError, Conflict, LicenseError, RegistrationError
-from jtl_automator.clients.http import RetryPolicy
 from jtl_automator.clients.wawi import AppRegistration, WawiClient, register_app
+from jtl_automator.resilience import RetryPolicy
 from tests.clients.conftest import FakeClock, Recorder, json_response
 
 BASE = "http://127.0.0.1:5883/api/eazybusiness"

@@ -11,9 +11,9 @@ from email.message import EmailMessage
 import pytest
 from pydantic import SecretStr
 
-from jtl_automator.clients.http import RetryPolicy
 from jtl_automator.notify import EmailRejected, EmailSender, EmailUnavailable
 from jtl_automator.notify.mail import html_to_text, message_id_for
+from jtl_automator.resilience import RetryPolicy
 from tests.notify.smtp_server import SmtpTestServer
 
 PASSWORD = "s3cret-smtp-password-42"

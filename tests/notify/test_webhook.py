@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jtl_automator.clients.http import CORRELATION_HEADER, RetryPolicy, correlation_id
+from jtl_automator.clients.http import CORRELATION_HEADER, correlation_id
 from jtl_automator.notify import (
     BasicAuth,
     BearerAuth,
@@ -22,6 +22,7 @@ from jtl_automator.notify import (
     WebhookSender,
     WebhookUnavailable,
 )
+from jtl_automator.resilience import RetryPolicy
 
 TOKEN = "tok_live_5f2b8c1e9d"
 HMAC_SECRET = "whsec_9a8b7c6d5e4f"

@@ -10,7 +10,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from jtl_automator.clients.http import RetryPolicy
+from jtl_automator.resilience import RetryPolicy
 from jtl_automator.sheets import (
     CellUpdate,
     GoogleSheetsBackend,

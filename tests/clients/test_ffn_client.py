@@ -260,3 +260,44 @@ def test_model_construction_is_the_cost_iter_pages_avoids() -> None:
     """Both paths must agree on content; the benchmark measures the time difference."""
     raw = products(3)
     assert [Product.model_validate(p).merchant_sku for p in raw] == [p["merchantSku"] for p in raw]
+
+
+def test_outbound_create_waits_at_least_the_initial_delay_before_looking(clock: FakeClock) -> None:
+    policy = RetryPolicy(sleep=clock.sleep, clock=clock, jitter=lambda: 0.0)  # backoff alone: no wait
+    server = OutboundServer(["lost"])
+    outbound = client_for(server, policy).outbounds.create(outbound_payload())
+    assert outbound.merchant_outbound_number == "SO-1001"
+    assert clock.sleeps == [policy.initial_delay]
+
+
+class LateServer(OutboundServer):
+    """The first POST answers 503 but its outbound appears only after our first lookup (a slow write)."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and not self.lookups:
+            response = super().__call__(request)  # not there yet ...
+            body = {**outbound_payload().to_api(), "outboundId": "OUT0", "status": "Pending"}
+            self.outbounds["SO-1001"] = body  # ... then the slow first POST lands
+            return response
+        return super().__call__(request)
+
+
+def test_outbound_duplicate_key_after_a_retry_returns_the_existing_outbound(policy: RetryPolicy) -> None:
+    server = LateServer(["down"])
+    outbound = client_for(server, policy).outbounds.create(outbound_payload())
+    assert outbound.outbound_id == "OUT0"
+    assert server.posts == 2  # the re-send met Shared_DuplicateKey and looked again
+    assert len(server.lookups) == 2 and len(server.outbounds) == 1
+
+
+def test_outbound_lookup_failure_is_raised_without_another_post(policy: RetryPolicy) -> None:
+    server = OutboundServer(["down"])
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            return httpx.Response(500)
+        return server(request)
+
+    with pytest.raises(TransientError, match=r"GET .*outbounds.*500.*gave up after 6 attempt"):
+        client_for(handler, policy).outbounds.create(outbound_payload())
+    assert server.posts == 1

@@ -333,3 +333,33 @@ def test_parse_retry_after_rejects_garbage() -> None:
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
     assert parse_retry_after("-3") == 0.0
+
+
+def test_a_credential_refresh_is_not_counted_as_an_attempt(policy: RetryPolicy) -> None:
+    auth = FlakyTokenAuth()
+    rec = Recorder(json_response(401), json_response(503))
+    with pytest.raises(TransientError, match="gave up after 6 attempt"):
+        core_for(rec, policy, auth=auth).request("GET", "/v1/things")
+    assert auth.refreshes == 1
+    assert len(rec.requests) == policy.max_attempts + 1  # six attempts, the first one sent twice
+
+
+def test_limiter_slot_is_taken_for_every_send(policy: RetryPolicy, clock: FakeClock) -> None:
+    limiter = RateLimiter(1000, burst=10, clock=clock, sleep=clock.sleep)
+    calls: list[float] = []
+    original = limiter.acquire
+
+    def spy() -> float:
+        calls.append(clock.now)
+        return original()
+
+    limiter.acquire = spy  # type: ignore[method-assign]
+    rec = Recorder(json_response(401), json_response(503), OK)
+    core_for(rec, policy, limiter=limiter, auth=FlakyTokenAuth()).request("GET", "/v1/things")
+    assert len(calls) == len(rec.requests) == 3
+
+
+def test_retry_transient_true_retries_a_post(policy: RetryPolicy) -> None:
+    rec = Recorder(json_response(502), httpx.ConnectError("refused"), json_response(201, {"id": 1}))
+    response = core_for(rec, policy).request("POST", "/v1/things", json={}, retry_transient=True)
+    assert response.status_code == 201 and len(rec.requests) == 3

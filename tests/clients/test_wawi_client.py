@@ -195,3 +195,21 @@ def test_registration_without_open_listener_explains_what_to_do(clock: FakeClock
     rec = Recorder(json_response(403))
     with pytest.raises(RegistrationError, match="App-Registrierung"):
         register_app(rec.client(), BASE, REGISTRATION, "challenge-1", sleep=clock.sleep, clock=clock)
+
+
+def test_sales_order_patch_is_retried_only_when_the_caller_says_it_is_idempotent(
+    policy: RetryPolicy, clock: FakeClock
+) -> None:
+    from jtl_automator.clients.errors import TransientError
+
+    answered = json_response(201, {"Id": 7, "Comment": "on hold: stock"})
+    rec = Recorder(json_response(503), httpx.ReadTimeout("slow"), answered)
+    order = wawi_for(rec, policy).sales_orders.update(7, {"comment": "on hold: stock"}, idempotent=True)
+    assert order is not None and order.id == 7
+    assert [r.method for r in rec.requests] == ["PATCH"] * 3
+    assert clock.sleeps == [0.5, 1.0]
+
+    plain = Recorder(json_response(503), answered)
+    with pytest.raises(TransientError, match="503"):
+        wawi_for(plain, policy).sales_orders.update(7, {"comment": "x"})
+    assert len(plain.requests) == 1

@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from jtl_automator.notify import EmailRejected, EmailSender, EmailUnavailable
 from jtl_automator.notify.mail import html_to_text, message_id_for
-from jtl_automator.resilience import RetryPolicy
+from jtl_automator.resilience import RetryPolicy, TransientFailure
 from tests.notify.smtp_server import SmtpTestServer
 
 PASSWORD = "s3cret-smtp-password-42"
@@ -150,6 +150,7 @@ def test_permanent_550_is_not_retried(smtp, sleeps):
     with pytest.raises(EmailRejected) as caught:
         sender_for(smtp, sleeps).send("nobody@example.com", "s", "b", idempotency_key="k5")
     assert caught.value.status == 550
+    assert not isinstance(caught.value, TransientFailure)
     assert "user unknown" in str(caught.value) and "127.0.0.1" in str(caught.value)
     assert sleeps == [] and smtp.state.connections == 1 and smtp.state.messages == []
 
@@ -166,9 +167,11 @@ def test_transient_errors_give_up_after_the_attempt_limit(sleeps):
         timeout=2.0,
         retry=RetryPolicy(max_attempts=3, initial_delay=1.0, sleep=sleeps, jitter=lambda: 1.0),
     )
-    with pytest.raises(EmailUnavailable, match="gave up after 3 attempt"):
+    with pytest.raises(EmailUnavailable, match="gave up after 3 attempt") as caught:
         sender.send("x@example.com", "s", "b", idempotency_key="k6")
     assert sleeps == [1.0, 2.0]
+    assert isinstance(caught.value, TransientFailure)
+    assert caught.value.__cause__ is None and caught.value.__context__ is None
 
 
 def test_starttls_required_but_not_offered_never_sends_credentials(smtp, sleeps):
@@ -210,3 +213,11 @@ def test_password_must_be_secret():
 
 def test_html_to_text_skips_scripts_and_styles():
     assert html_to_text("<style>p{}</style><p>a &amp; b</p><script>x()</script>") == "a & b\n"
+
+
+def test_each_smtp_retry_is_logged_with_the_code(smtp, sleeps, caplog):
+    smtp.state.script("GREETING", "421 4.3.2 Service not available, try later")
+    with caplog.at_level(logging.WARNING, logger="jtl_automator.notify.email"):
+        sender_for(smtp, sleeps).send("x@example.com", "s", "b", idempotency_key="k12")
+    [line] = [r.getMessage() for r in caplog.records if r.name == "jtl_automator.notify.email"]
+    assert line.endswith(f"via 127.0.0.1:{smtp.port}: attempt=1 delay=2.000s reason=421")

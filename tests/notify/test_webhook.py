@@ -228,3 +228,30 @@ def test_configuration_errors():
         WebhookSender(http, "ftp://example.com/x")
     with pytest.raises(ValueError, match="idempotency_key"):
         WebhookSender(http, URL).send(PAYLOAD, idempotency_key="")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "PUT", "PATCH", "DELETE"])
+def test_every_method_is_retried_because_of_the_idempotency_key(method, clock):
+    recorder = Recorder(503, 408, httpx.RemoteProtocolError("dropped"), 200)
+    make(recorder, clock, method=method).send({"sku": "00123"}, idempotency_key="k")
+    assert len(recorder.requests) == 4
+    assert clock.sleeps == [0.5, 1.0, 2.0]
+
+
+def test_429_beyond_the_limit_is_transient_and_says_how_long_to_wait(clock):
+    from jtl_automator.resilience import TransientFailure
+
+    recorder = Recorder((429, {"Retry-After": "5"}))
+    with pytest.raises(WebhookUnavailable, match=r"-> 429 \(gave up after 4 attempt") as caught:
+        make(recorder, clock).send(PAYLOAD, idempotency_key="k")
+    assert isinstance(caught.value, TransientFailure)
+    assert caught.value.retry_after == 5.0 and clock.sleeps == [5.0, 5.0, 5.0]
+    assert caught.value.__context__ is None
+
+
+def test_rejections_are_not_transient(clock):
+    from jtl_automator.resilience import TransientFailure
+
+    with pytest.raises(WebhookRejected) as caught:
+        make(Recorder(404), clock).send(PAYLOAD, idempotency_key="k")
+    assert not isinstance(caught.value, TransientFailure)

@@ -10,7 +10,7 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from jtl_automator.resilience import RetryPolicy
+from jtl_automator.resilience import RetryPolicy, TransientFailure
 from jtl_automator.sheets import (
     CellUpdate,
     GoogleSheetsBackend,
@@ -18,6 +18,7 @@ from jtl_automator.sheets import (
     SheetApiError,
     SheetAuthError,
     SheetRateLimited,
+    SheetUnavailable,
     SpreadsheetNotFound,
     WorksheetNotFound,
 )
@@ -186,6 +187,7 @@ def test_quota_exhausted_beyond_budget_raises_rate_limited(sheets_sandbox, book)
     with pytest.raises(SheetRateLimited, match=r"429.*Quota exceeded") as caught:
         tight.read_frame(TAB)
     assert caught.value.status == 429
+    assert isinstance(caught.value, TransientFailure)  # a task retry may still get through
     assert sheets_sandbox.clock.sleeps == [1.0, 2.0]
 
 
@@ -232,7 +234,7 @@ def test_5xx_is_retried_for_reads_and_batch_updates(sheets_sandbox, book, backen
 def test_dropped_batch_update_is_resent_safely(sheets_sandbox, book, backend, faults):
     backend.worksheet_names()
     counters = faults({"fault": "drop", "route": BATCH_UPDATE, "every": 1, "after_response": True})
-    with pytest.raises(SheetApiError, match="ChunkedEncodingError"):
+    with pytest.raises(SheetUnavailable, match="ChunkedEncodingError"):
         backend.write_cells(TAB, [CellUpdate(5, "C", "MATCH")])
     assert counters["drop"] == 8  # every attempt applied, every response lost: retried to the limit
     faults({"fault": "drop", "route": BATCH_UPDATE, "every": 2, "after_response": True})
@@ -245,7 +247,7 @@ def test_dropped_batch_update_is_resent_safely(sheets_sandbox, book, backend, fa
 def test_append_is_not_repeated_after_a_5xx(sheets_sandbox, book, backend, faults):
     backend.worksheet_names()
     counters = faults({"fault": "error", "route": APPEND, "statuses": [503]})
-    with pytest.raises(SheetApiError, match="503") as caught:
+    with pytest.raises(SheetUnavailable, match="503") as caught:
         backend.append_rows(TAB, [["dup?"]])
     assert caught.value.status == 503
     assert counters["error"] == 1 and sheets_sandbox.clock.sleeps == []
@@ -333,3 +335,18 @@ def test_expired_google_token_is_refreshed(sheets_sandbox, book, backend):
     backend.write_cells(TAB, [CellUpdate(5, "C", "PENDING")])  # 401 -> refresh -> same request again
     assert sheets_sandbox.values(book, TAB)[4][2] == "PENDING"
     assert set(sheets_sandbox.state.runtime["sheets_tokens"]) - set(token_requests)  # a new token was issued
+
+
+def test_5xx_beyond_the_budget_is_a_transient_sheet_error(sheets_sandbox, book, faults):
+    tight = GoogleSheetsBackend(
+        book,
+        sheets_sandbox.service_account,
+        api_url=sheets_sandbox.api_url,
+        retry=policy(sheets_sandbox.clock, max_attempts=3),
+    )
+    tight.worksheet_names()
+    counters = faults({"fault": "error", "route": VALUES_GET, "methods": ["GET"], "statuses": [503]})
+    with pytest.raises(SheetUnavailable, match="503") as caught:
+        tight.read_frame(TAB)
+    assert isinstance(caught.value, SheetApiError) and isinstance(caught.value, TransientFailure)
+    assert counters["error"] == 3 and sheets_sandbox.clock.sleeps == [1.0, 2.0]

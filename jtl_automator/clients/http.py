@@ -142,10 +142,16 @@ class HttpCore:
         may_retry_transient = method in IDEMPOTENT_METHODS if retry_transient is None else retry_transient
         policy = self.retry
         reauthenticated = False
+        # Only what this request's own sends met is retried here: a failed token refresh inside
+        # auth.headers() was already retried under its own request and is raised as it is.
+        on_wire = False
 
         def send() -> tuple[httpx.Response, dict[str, str]]:
+            nonlocal on_wire
+            on_wire = False
             sent = {**self.default_headers, **self.auth.headers(), **(headers or {})}
             sent[CORRELATION_HEADER] = correlation_id.get()
+            on_wire = True
             try:
                 response = self.http.request(method, url, params=params, json=json, data=data, headers=sent)
             except httpx.TransportError as exc:
@@ -173,6 +179,8 @@ class HttpCore:
             raise error_from_response(method, display, response, retry_after=requested)
 
         def classify(error: Exception) -> Retry | None:
+            if not on_wire:
+                return None
             if isinstance(error, RateLimited):
                 return Retry.throttled(error.retry_after, policy)
             if isinstance(error, TransientError) and may_retry_transient:

@@ -363,3 +363,25 @@ def test_retry_transient_true_retries_a_post(policy: RetryPolicy) -> None:
     rec = Recorder(json_response(502), httpx.ConnectError("refused"), json_response(201, {"id": 1}))
     response = core_for(rec, policy).request("POST", "/v1/things", json={}, retry_transient=True)
     assert response.status_code == 201 and len(rec.requests) == 3
+
+
+class FailingRefreshAuth:
+    """Auth whose token refresh fails (it already retried under its own request)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def headers(self) -> dict[str, str]:
+        self.calls += 1
+        raise TransientError("POST /token -> 503 (gave up after 6 attempt(s) in 30.0s)", status=503)
+
+    def on_unauthorized(self, sent_headers: Mapping[str, str]) -> bool:
+        return True
+
+
+def test_a_failed_token_refresh_is_not_retried_again_by_the_request(policy: RetryPolicy) -> None:
+    auth = FailingRefreshAuth()
+    rec = Recorder(OK)
+    with pytest.raises(TransientError, match="/token"):
+        core_for(rec, policy, auth=auth).request("GET", "/v1/things")
+    assert auth.calls == 1 and rec.requests == []  # no 6 x 6 nesting

@@ -19,6 +19,8 @@ from jtl_automator.store import StateStore
 from jtl_automator.transforms import ValidationParams
 from tests.flows.conftest import FlowSandbox, run_concurrently
 
+pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
+
 SINCE = DEFAULT_BASE_DATE - timedelta(days=11)
 PARAMS = OrderProcessingParams(
     chunk_size=4, validation=ValidationParams(invoice_payment_method_ids=frozenset({INVOICE_METHOD_ID}))

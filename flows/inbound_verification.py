@@ -1,7 +1,7 @@
 """Inbound verification: check every Inbound Control row against what JTL-FFN booked, write a status.
 
 Runs every morning (deployment ``inbound-verification-daily``) and ad hoc
-(``jtl-automator run inbound-verification``). See README "Inbound verification" for what is compared.
+(``jtl-automator run inbound-verification``). See docs/inbound-verification.md for what is compared.
 """
 
 from __future__ import annotations

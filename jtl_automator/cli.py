@@ -40,6 +40,17 @@ def _echo_json(value: object) -> None:
     typer.echo(json.dumps(value, indent=2, default=str))
 
 
+def _shell() -> None:
+    """Make the project's flows, tasks, blocks and deployments importable (they are not installed)."""
+    from jtl_automator.project import ProjectNotFound, use_project_shell
+
+    try:
+        use_project_shell()
+    except ProjectNotFound as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 @auth_app.command("ffn")
 def auth_ffn(
     follow: Annotated[
@@ -84,6 +95,7 @@ def auth_wawi(
         write_env_secret(env_file, "JTL_WAWI_API_KEY", result.api_key)
         typer.echo(f"API key written to {env_file}")
     if block is not None:
+        _shell()
         from blocks import JtlWawiCredentials
 
         JtlWawiCredentials.from_settings(settings.model_copy(update={"wawi_api_key": result.api_key})).save(
@@ -96,6 +108,7 @@ def auth_wawi(
 @app.command("blocks")
 def blocks_command() -> None:
     """Create the blocks (ffn, wawi, google-sheets, state-database) from the JTL_* environment."""
+    _shell()
     from deployments.blocks import create_blocks
 
     for name, outcome in create_blocks().items():
@@ -137,6 +150,7 @@ def run_inbound_verification(
         raise typer.BadParameter("mode must be 'inbound' or 'stock'", param_hint="--mode")
     if sheet is None and sheet_block is None:
         raise typer.BadParameter("give --sheet or --sheet-block", param_hint="--sheet")
+    _shell()
     from flows.inbound_verification import inbound_verification
     from jtl_automator.services.inbound_verification import SheetColumns
 
@@ -184,6 +198,7 @@ def run_order_processing(
     """Import new Wawi sales orders, hold the invalid ones, create FFN outbounds for the rest, now."""
     from datetime import datetime
 
+    _shell()
     from flows.order_processing import order_processing
     from jtl_automator.services.order_processing import OrderProcessingParams
 
@@ -212,6 +227,7 @@ def run_connectivity_check(
     database_block: DatabaseBlockOption = None,
 ) -> None:
     """Read once through FFN and Wawi with the configured credentials."""
+    _shell()
     from flows.connectivity_check import connectivity_check
 
     _echo_json(connectivity_check(ffn_block=ffn_block, wawi_block=wawi_block, database_block=database_block))
@@ -272,6 +288,7 @@ def demo(
     skus: Annotated[int, typer.Option(help="Generated catalogue size.")] = 500,
 ) -> None:
     """Run the main job end to end on the embedded default (sandbox, SQLite, ephemeral Prefect)."""
+    _shell()
     from deployments.demo import run_demo
 
     run_demo(output=output, skus=skus)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextvars
 import logging
 import uuid
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Callable, MutableMapping
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "jtl_automator_correlation_id", default=f"proc-{uuid.uuid4()}"
@@ -33,3 +35,13 @@ class CorrelatedLogger(logging.LoggerAdapter[logging.Logger]):
 def correlated_logger(name: str) -> CorrelatedLogger:
     """A logger whose every line names the current flow run."""
     return CorrelatedLogger(logging.getLogger(name), {})
+
+
+def in_context(func: Callable[..., T]) -> Callable[..., T]:
+    """``func`` run in a copy of the caller's context, so worker threads keep the correlation id."""
+    context = contextvars.copy_context()
+
+    def call(*args: Any) -> T:
+        return context.copy().run(func, *args)
+
+    return call

@@ -13,8 +13,7 @@ from tasks.resources import correlated, ffn_client, state_store, wawi_client
 @task(name="ffn-check", cache_policy=NO_CACHE)
 def ffn_check(ffn_block: str | None, database_block: str | None) -> dict[str, Any]:
     """Current user, warehouses and one product (proves read scope on the catalogue)."""
-    with correlated():
-        ffn = ffn_client(state_store(database_block), ffn_block)
+    with correlated(), ffn_client(state_store(database_block), ffn_block) as ffn:
         user = ffn.users.current()
         warehouses = [w.warehouse_id for w in ffn.warehouses.list()]
         first_page = next(iter(ffn.products.iter_pages(top=1)), [])
@@ -31,8 +30,7 @@ def ffn_check(ffn_block: str | None, database_block: str | None) -> dict[str, An
 @task(name="wawi-check", cache_policy=NO_CACHE)
 def wawi_check(wawi_block: str | None) -> dict[str, Any]:
     """Warehouses and the size of the sales order list."""
-    with correlated():
-        wawi = wawi_client(wawi_block)
+    with correlated(), wawi_client(wawi_block) as wawi:
         warehouses = [w.name for w in wawi.warehouses.list()]
         first_page = next(iter(wawi.sales_orders.iter_pages(page_size=1)), [])
     result = {

@@ -1,4 +1,4 @@
-"""Notifications through the e-mail and webhook blocks, each at most once per idempotency key."""
+"""Notifications through the e-mail and webhook blocks, each channel at most once per idempotency key."""
 
 from __future__ import annotations
 
@@ -8,12 +8,18 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from blocks import SmtpServer, WebhookEndpoint
 from jtl_automator.store import StateStore
-from tasks.resources import correlated, load_block
+from tasks.resources import correlated, notifier_from_blocks
+from tasks.retry import retry_transient
 
 
-@task(name="notify-send", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+@task(
+    name="notify-send",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=30,
+    retry_condition_fn=retry_transient,
+)
 def notify_send(
     store: StateStore,
     key: str,
@@ -24,29 +30,14 @@ def notify_send(
     recipients: Sequence[str] = (),
     webhook_block: str | None = None,
 ) -> dict[str, bool]:
-    """E-mail (markdown rendered) and/or webhook; returns which channels were sent this time."""
-    logger = get_run_logger()
-    sent = {"email": False, "webhook": False}
+    """E-mail (markdown rendered) and/or webhook; returns which channels were sent this time.
+
+    A channel that failed is raised after the other one had its turn: a transient failure is retried
+    (the channel already sent is not sent again), a permanent one fails the task.
+    """
     with correlated() as run_id:
-        if email_block and recipients:
-            mail = load_block(SmtpServer, email_block).get_client()
-            sent["email"] = store.run_once(
-                f"{key}:email",
-                "email",
-                lambda: {
-                    "message_id": mail.send(
-                        list(recipients), subject, markdown, format="markdown", idempotency_key=f"{key}:email"
-                    ).message_id
-                },
-                run_id=run_id,
-            )
-        if webhook_block:
-            hook = load_block(WebhookEndpoint, webhook_block).get_client()
-            sent["webhook"] = store.run_once(
-                f"{key}:webhook",
-                "webhook",
-                lambda: {"status": hook.send(dict(payload), idempotency_key=f"{key}:webhook").status_code},
-                run_id=run_id,
-            )
-    logger.info("notifications for %s: %s", key, sent)
-    return sent
+        notifier = notifier_from_blocks(store, run_id, email_block if recipients else None, webhook_block)
+        result = notifier.event(key, payload, recipients=recipients, subject=subject, markdown=markdown)
+    get_run_logger().info("notifications for %s: %s", key, result.sent)
+    result.raise_failures()
+    return result.sent

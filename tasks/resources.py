@@ -1,29 +1,46 @@
-"""Building clients inside tasks: a block when the flow got its name, the ``JTL_*`` environment otherwise.
+"""Building clients: a block when the flow got its name, the ``JTL_*`` environment otherwise.
 
 The state store is opened once per process and URL (it owns a connection pool and runs migrations on
-first use); clients are cheap and built per task.
+first use). API clients are cheap: tasks of short flows build their own; a flow whose tasks share them
+(order processing) opens them once with :func:`run_clients`, which closes them when the run ends.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TypeVar, cast
 
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 
-from blocks import GoogleSheetsCredentials, JtlFfnCredentials, JtlWawiCredentials, StateDatabase
+from blocks import (
+    GoogleSheetsCredentials,
+    JtlFfnCredentials,
+    JtlWawiCredentials,
+    SmtpServer,
+    StateDatabase,
+    WebhookEndpoint,
+)
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlation_id
+from jtl_automator.notify.notifier import Notifier
 from jtl_automator.sheets.base import SheetBackend
 from jtl_automator.sheets.xlsx import ExcelBackend
 from jtl_automator.store import StateStore
 
 B = TypeVar("B")
+T = TypeVar("T")
+
+
+def as_is(value: T) -> T:
+    """Hand an object to a task without Prefect walking it (frames, thousands of actions) for futures."""
+    return cast(T, quote(value))
 
 
 def load_block(block_type: type[B], name: str) -> B:
@@ -52,6 +69,54 @@ def wawi_client(wawi_block: str | None = None) -> WawiClient:
     """Wawi client with the registered app's key."""
     block = load_block(JtlWawiCredentials, wawi_block) if wawi_block else JtlWawiCredentials.from_settings()
     return block.get_client()
+
+
+def notifier_from_blocks(
+    store: StateStore, run_id: str, email_block: str | None, webhook_block: str | None
+) -> Notifier:
+    """A notifier for the e-mail and webhook blocks that are named (either may be absent)."""
+    return Notifier(
+        store,
+        run_id,
+        email=load_block(SmtpServer, email_block).get_client() if email_block else None,
+        webhook=load_block(WebhookEndpoint, webhook_block).get_client() if webhook_block else None,
+    )
+
+
+@dataclass(frozen=True)
+class RunBlocks:
+    """Names of the blocks a run uses; None means the ``JTL_*`` environment (or: not configured)."""
+
+    ffn: str | None = None
+    wawi: str | None = None
+    database: str | None = None
+    email: str | None = None
+    webhook: str | None = None
+
+
+@dataclass(frozen=True)
+class RunClients:
+    """Everything one flow run talks to, shared by its tasks (threads of one process)."""
+
+    store: StateStore
+    ffn: FfnClient
+    wawi: WawiClient
+    notifier: Notifier | None
+
+
+@contextmanager
+def run_clients(blocks: RunBlocks, run_id: str) -> Iterator[RunClients]:
+    """The run's clients, closed when the run ends (a long-lived worker runs many flows)."""
+    store = state_store(blocks.database)
+    with ExitStack() as stack:
+        ffn = stack.enter_context(ffn_client(store, blocks.ffn))
+        wawi = stack.enter_context(wawi_client(blocks.wawi))
+        notifier = (
+            notifier_from_blocks(store, run_id, blocks.email, blocks.webhook)
+            if blocks.email or blocks.webhook
+            else None
+        )
+        yield RunClients(store, ffn, wawi, notifier)
 
 
 def sheet_backend(sheet: str, sheets_block: str | None = None) -> SheetBackend:

@@ -53,6 +53,7 @@ def test_reconcile_tiny() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.prefect
 def test_order_processing_tiny() -> None:
     """Starts a Prefect test server in the benchmark's subprocess: about half a minute."""
     result = load("order_processing").run(orders=300, skus=200)

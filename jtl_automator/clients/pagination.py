@@ -17,14 +17,15 @@ Request counts for ``n`` objects and page size ``s`` (what the property tests pi
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from jtl_automator.clients.errors import PaginationLoopError
 
 JsonObject = dict[str, Any]
 Page = list[JsonObject]
+T = TypeVar("T")
 
 
 def _fingerprint(items: list[Any]) -> tuple[int, str, str]:
@@ -193,7 +194,15 @@ def iterate_page_number(
         number = hinted if isinstance(hinted, int) else number + 1
 
 
-def flatten(pages: Iterator[Page]) -> Iterator[JsonObject]:
+def flatten(pages: Iterable[Page]) -> Iterator[JsonObject]:
     """Objects of every page, still lazily."""
     for page in pages:
         yield from page
+
+
+def chunked(values: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    """Consecutive slices of at most ``size`` values: requests that take a list, batches of work."""
+    if size < 1:
+        raise ValueError("size must be >= 1")
+    for start in range(0, len(values), size):
+        yield values[start : start + size]

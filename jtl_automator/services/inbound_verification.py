@@ -9,7 +9,7 @@ listing), never a request per row, and the write-back is one batched write of th
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -17,7 +17,8 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from jtl_automator.clients.ffn.client import FfnClient, odata_quote
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.pagination import flatten
 from jtl_automator.sheets.a1 import CellUpdate, column_index, column_letter
 from jtl_automator.sheets.base import (
     HeaderNotFound,
@@ -39,11 +40,6 @@ from jtl_automator.transforms.inbound import (
 
 DEFAULT_WORKSHEET = "Inbound Control"
 _LETTERS = re.compile(r"[A-Za-z]{1,3}")
-# Filter chunks stay well below URL length limits (a quoted id is ~20 characters).
-FILTER_CHUNK = 40
-# Up to this many distinct inbound references (5 filter requests) filtering beats a full listing.
-FILTERED_REFERENCES_MAX = 100
-PAGE_SIZE = 1_000
 
 
 class SheetColumns(BaseModel):
@@ -143,45 +139,14 @@ def decide_mode(sheet: InboundSheet, mode: Literal["inbound", "stock"] | None) -
     return mode
 
 
-def _chunks(values: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
-
-
-def _flatten(pages: Iterable[Sequence[dict[str, Any]]]) -> Iterator[dict[str, Any]]:
-    for page in pages:
-        yield from page
-
-
 def load_products(ffn: FfnClient) -> pd.DataFrame:
     """The whole catalogue's merchantSku -> jfsku map in one paged read."""
-    return products_frame(_flatten(ffn.products.iter_pages(top=PAGE_SIZE, select=None)))
+    return products_frame(flatten(ffn.products.iter_pages()))
 
 
 def load_inbound_items(ffn: FfnClient, references: Iterable[str]) -> pd.DataFrame:
-    """Inbounds whose id or merchant number the sheet references.
-
-    A few references are fetched by ``$filter`` in chunks; past ``FILTERED_REFERENCES_MAX`` one paged
-    listing of all inbounds costs fewer requests than the filter chunks would.
-    """
-    refs = sorted({r.strip() for r in references if r and r.strip()})
-    if len(refs) > FILTERED_REFERENCES_MAX:
-        wanted = set(refs)
-        inbounds = [
-            i
-            for i in _flatten(ffn.inbounds.iter_pages(top=PAGE_SIZE))
-            if str(i.get("inboundId")) in wanted
-            or str(i.get("merchantInboundNumber") or "").strip() in wanted
-        ]
-    else:
-        inbounds = []
-        for chunk in _chunks(refs, FILTER_CHUNK // 2):
-            clauses = [
-                f"inboundId eq {odata_quote(r)} or merchantInboundNumber eq {odata_quote(r)}" for r in chunk
-            ]
-            inbounds.extend(_flatten(ffn.inbounds.iter_pages(filter=" or ".join(clauses), top=PAGE_SIZE)))
-    unique = {str(i["inboundId"]): i for i in inbounds}
-    return inbound_items_frame(unique.values())
+    """Items of the inbounds the sheet references (by id or merchant number), in the fewest requests."""
+    return inbound_items_frame(ffn.inbounds.find_by_references(references))
 
 
 def load_stocks(ffn: FfnClient, jfskus: Iterable[str]) -> pd.DataFrame:
@@ -191,7 +156,7 @@ def load_stocks(ffn: FfnClient, jfskus: Iterable[str]) -> pd.DataFrame:
     alternative would be one ``/stocks/{jfsku}`` call per SKU, which is exactly what not to do.
     """
     keep = set(jfskus)
-    return stocks_frame(s for s in _flatten(ffn.stocks.iter_pages(top=PAGE_SIZE)) if s.get("jfsku") in keep)
+    return stocks_frame(s for s in flatten(ffn.stocks.iter_pages()) if s.get("jfsku") in keep)
 
 
 def verify(

@@ -61,6 +61,11 @@ ORDERS_DTYPES: dict[str, str] = {
     "total_gross": "Float64",
     "currency": "string",
     "is_cancelled": "boolean",
+    "on_hold_reason_id": "Int64",
+    "delivery_status": "Int64",
+    "comment": "string",
+    "contact_email": "string",
+    "contact_name": "string",
     "address_source": "string",
     **dict.fromkeys(ADDRESS_COLUMNS, "string"),
 }
@@ -169,6 +174,18 @@ def _shipping_address(order: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]]
     return "none", {}
 
 
+def _contact(order: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """Who to e-mail: the first of shipment and billing address with an e-mail (text with an @), its name."""
+    for key in ("Shipmentaddress", "BillingAddress"):
+        address = _dict(order.get(key))
+        value = address.get("EmailAddress")
+        email = value.strip() if isinstance(value, str) else None
+        if email and "@" in email:
+            name = " ".join(filter(None, (_text(address.get("FirstName")), _text(address.get("LastName")))))
+            return email, name or _text(address.get("Company"))
+    return None, None
+
+
 def _order_date(values: list[Any]) -> pd.Series:
     """ISO-8601 dates to UTC; naive timestamps are taken as UTC (they only order the batch)."""
     texts = pd.Series([v if isinstance(v, str) else None for v in values], dtype=object)
@@ -184,6 +201,8 @@ _ORDER_FIELDS: dict[str, tuple[str, str]] = {  # column -> (part of the SalesOrd
     "payment_status": ("payment", "PaymentStatus"),
     "payment_method_id": ("payment", "PaymentMethodId"),
     "shipping_method_id": ("shipping", "ShippingMethodId"),
+    "on_hold_reason_id": ("shipping", "OnHoldReasonId"),
+    "delivery_status": ("shipping", "DeliveryCompleteStatus"),
     "total_gross": ("payment", "TotalGrossAmount"),
     **{column: ("address", key) for column, key in ADDRESS_COLUMNS.items()},
 }
@@ -224,19 +243,20 @@ def _column(values: list[Any], dtype: str) -> Any:
     raise ValueError(f"no coercion for dtype {dtype}")  # pragma: no cover - programming error
 
 
-def orders_frame(
-    sales_orders: Iterable[Any], line_items: Mapping[int, Sequence[Any]]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Flatten Wawi v1 SalesOrder and SalesOrderLineItem JSON into an orders frame and a lines frame.
+def sales_orders_frame(sales_orders: Iterable[Any]) -> pd.DataFrame:
+    """Flatten Wawi v1 SalesOrder JSON into the orders frame: the only place an order's JSON is read.
 
-    ``line_items`` maps SalesOrder ``Id`` to that order's lines (the ``/salesOrders/{id}/lineitems``
-    answer); lines of orders not in ``sales_orders`` are left out. An ``Id`` seen twice (a page overlap
-    while orders change) is one order: the first occurrence is kept. Anything that is not a dict counts as
-    an empty object, so it shows up as an order without an id instead of vanishing.
+    An ``Id`` seen twice (a page overlap while orders change) is one order: the first occurrence is kept.
+    Anything that is not a dict counts as an empty object, so it shows up as an order without an id
+    instead of vanishing. ``comment`` is kept exactly as written (people's text is rewritten around our
+    line, never trimmed); ``contact_email``/``contact_name`` follow :func:`_contact`.
     """
-    raw: dict[str, list[Any]] = {name: [] for name in (*_ORDER_FIELDS, "currency", "is_cancelled", "date")}
+    raw: dict[str, list[Any]] = {
+        name: [] for name in (*_ORDER_FIELDS, "currency", "is_cancelled", "date", "comment")
+    }
     order_ids: list[int | None] = []
     sources: list[str] = []
+    contacts: list[tuple[str | None, str | None]] = []
     seen: set[int] = set()
     for item in sales_orders:
         order = _dict(item)
@@ -248,6 +268,7 @@ def orders_frame(
         order_ids.append(order_id)
         source, address = _shipping_address(order)
         sources.append(source)
+        contacts.append(_contact(order))
         parts = {
             "order": order,
             "payment": _dict(order.get("SalesOrderPaymentDetails")),
@@ -262,22 +283,36 @@ def orders_frame(
         raw["currency"].append(currency)
         raw["is_cancelled"].append(order.get("IsCancelled"))
         raw["date"].append(order.get("SalesOrderDate"))
+        comment = order.get("Comment")
+        raw["comment"].append(comment if isinstance(comment, str) else None)
 
     data: dict[str, Any] = {
         "order_id": pd.array(order_ids, dtype="Int64"),
         "order_date": _order_date(raw["date"]).array,
         "address_source": pd.array(sources, dtype="string"),
+        "comment": pd.array(raw["comment"], dtype="string"),
+        "contact_email": pd.array([email for email, _ in contacts], dtype="string"),
+        "contact_name": pd.array([name for _, name in contacts], dtype="string"),
     }
     for column in (*_ORDER_FIELDS, "currency", "is_cancelled"):
         data[column] = _column(raw[column], ORDERS_DTYPES[column])
     orders = pd.DataFrame(data)[list(ORDERS_DTYPES)]
     orders["country"] = orders["country"].str.upper()
     orders["currency"] = orders["currency"].str.upper()
+    return ORDERS_SCHEMA.validate(orders)
 
+
+def line_items_frame(line_items: Mapping[int, Sequence[Any]], order_ids: Iterable[Any]) -> pd.DataFrame:
+    """Flatten SalesOrderLineItem JSON (``/salesOrders/{id}/lineitems`` per order) into the lines frame.
+
+    Lines of orders not in ``order_ids`` are left out; a line that is not a dict becomes a line of
+    unknown values (checked, not dropped).
+    """
+    wanted = {i for i in order_ids if i is not None and i is not pd.NA}
     line_raw: dict[str, list[Any]] = {name: [] for name in ("order_id", "position", *_LINE_FIELDS)}
     for order_key, lines in line_items.items():
         order_id = _integer(order_key)
-        if order_id is None or order_id not in seen or isinstance(lines, str | bytes | Mapping):
+        if order_id is None or order_id not in wanted or isinstance(lines, str | bytes | Mapping):
             continue
         if not isinstance(lines, Iterable):
             continue
@@ -296,7 +331,15 @@ def orders_frame(
     lines_df = pd.DataFrame(line_data)
     lines_df["is_item"] = (lines_df["type"].isna() | lines_df["type"].isin(ITEM_LINE_TYPES)).astype(bool)
     lines_df = lines_df[list(LINES_DTYPES)].sort_values(["order_id", "position"], kind="stable")
-    return ORDERS_SCHEMA.validate(orders), LINES_SCHEMA.validate(lines_df.reset_index(drop=True))
+    return LINES_SCHEMA.validate(lines_df.reset_index(drop=True))
+
+
+def orders_frame(
+    sales_orders: Iterable[Any], line_items: Mapping[int, Sequence[Any]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both frames at once: :func:`sales_orders_frame` and the lines of those orders."""
+    orders = sales_orders_frame(sales_orders)
+    return orders, line_items_frame(line_items, orders["order_id"].dropna().tolist())
 
 
 # --------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from prefect.client.orchestration import get_client
 from pydantic import SecretStr
 
@@ -11,6 +12,8 @@ from blocks import InboundControlSheet, JtlFfnCredentials, StateDatabase
 from deployments.blocks import create_blocks
 from jtl_automator.settings import get_settings
 from tests.flows.conftest import FlowSandbox
+
+pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
 
 
 def test_save_and_load_keeps_secrets_but_the_api_masks_them() -> None:

@@ -8,8 +8,11 @@ import sys
 from pathlib import Path
 
 import anyio
+import pytest
 from prefect.client.orchestration import get_client
 from prefect.settings import PREFECT_API_URL
+
+pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -17,6 +17,8 @@ from jtl_automator.sheets.base import HeaderNotFound, WorksheetNotFound
 from jtl_automator.store import StateStore
 from tests.flows.conftest import FlowSandbox, run_concurrently
 
+pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
+
 SHEET = INBOUND_CONTROL_SPREADSHEET_ID
 TAB = "Wareneingang"
 ALL = {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INBOUND_NOT_FOUND", "INVALID_ROW"}

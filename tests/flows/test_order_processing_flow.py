@@ -19,6 +19,8 @@ from jtl_automator.store import StateStore
 from jtl_automator.transforms import ValidationParams
 from tests.flows.conftest import FlowSandbox, run_concurrently
 
+pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
+
 SINCE = DEFAULT_BASE_DATE - timedelta(days=11)
 PARAMS = OrderProcessingParams(
     chunk_size=4, validation=ValidationParams(invoice_payment_method_ids=frozenset({INVOICE_METHOD_ID}))
@@ -101,3 +103,33 @@ def test_auth_error_fails_the_run_at_once_and_alerts(
     store = StateStore(f"sqlite:///{sandbox.tmp / 'state.db'}")
     assert store.get_watermark("orders:wawi") is None
     assert store.acquire_lease("order-processing", "next-run", timedelta(minutes=1))  # released
+
+
+def test_params_workers_bounds_the_chunk_tasks_in_flight(
+    sandbox: FlowSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from jtl_automator.services import order_processing as svc
+
+    real = svc.apply_actions
+    lock = threading.Lock()
+    running, peak = 0, 0
+
+    def counted(ctx: Any, actions: Any) -> Any:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            time.sleep(0.2)
+            return real(ctx, actions)
+        finally:
+            with lock:
+                running -= 1
+
+    monkeypatch.setattr(svc, "apply_actions", counted)
+    result = order_processing(since=SINCE, params=PARAMS.model_copy(update={"chunk_size": 2, "workers": 2}))
+    assert result["counts"]["created"] == 15
+    assert peak == 2  # 12 chunks, never more than two at once (the task runner would allow 32)

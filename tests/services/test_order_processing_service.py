@@ -209,7 +209,7 @@ def test_crash_after_claim_completed_repairs_the_ledger(
     def flush_fails(self: Any) -> None:
         raise KeyboardInterrupt("killed before the ledger write")
 
-    monkeypatch.setattr(svc._Ledger, "flush", flush_fails)
+    monkeypatch.setattr(svc.Journal, "flush", flush_fails)
     with pytest.raises(KeyboardInterrupt):
         world.run(params=PARAMS.model_copy(update={"workers": 1, "chunk_size": 100}))
     monkeypatch.undo()

@@ -37,6 +37,11 @@ def test_flattens_orders_and_lines_with_explicit_dtypes() -> None:
             "total_gross": pd.array([40.6, 40.6], dtype="Float64"),
             "currency": pd.array(["EUR", "EUR"], dtype="string"),
             "is_cancelled": pd.array([False, False], dtype="boolean"),
+            "on_hold_reason_id": pd.array([None, None], dtype="Int64"),
+            "delivery_status": pd.array([0, 0], dtype="Int64"),
+            "comment": pd.array([None, None], dtype="string"),
+            "contact_email": pd.array(["max@example.org"] * 2, dtype="string"),
+            "contact_name": pd.array(["Max Muster"] * 2, dtype="string"),
             "address_source": pd.array(["shipment", "shipment"], dtype="string"),
             "salutation": pd.array(["Herr", "Herr"], dtype="string"),
             "firstname": pd.array(["Max", "Max"], dtype="string"),
@@ -286,3 +291,61 @@ def test_empty_input_gives_empty_typed_frames() -> None:
     assert lines.empty
     assert dict(orders.dtypes.astype(str)) == ORDERS_DTYPES
     assert dict(lines.dtypes.astype(str)) == LINES_DTYPES
+
+
+@pytest.mark.parametrize(
+    ("order", "email", "name"),
+    [
+        pytest.param(sales_order(1), "max@example.org", "Max Muster", id="shipment-address-email"),
+        pytest.param(
+            sales_order(
+                2,
+                Shipmentaddress=address(EmailAddress=None),
+                BillingAddress=address(FirstName="Erika", LastName="Meyer", EmailAddress="erika@example.org"),
+            ),
+            "erika@example.org",
+            "Erika Meyer",
+            id="billing-when-shipment-has-none",
+        ),
+        pytest.param(
+            sales_order(
+                3,
+                Shipmentaddress=address(
+                    FirstName=None, LastName=None, Company="ACME", EmailAddress=" a@b.de "
+                ),
+            ),
+            "a@b.de",
+            "ACME",
+            id="company-when-no-person",
+        ),
+        pytest.param(
+            sales_order(4, Shipmentaddress=address(EmailAddress=""), BillingAddress=address(EmailAddress=7)),
+            None,
+            None,
+            id="no-usable-email",
+        ),
+    ],
+)
+def test_contact_is_the_first_address_with_an_email(order, email, name) -> None:
+    orders, _ = orders_frame([order], {})
+    assert (
+        orders.loc[0, "contact_email"] is pd.NA if email is None else orders.loc[0, "contact_email"] == email
+    )
+    assert orders.loc[0, "contact_name"] is pd.NA if name is None else orders.loc[0, "contact_name"] == name
+
+
+def test_comment_hold_and_delivery_status_are_read_once() -> None:
+    shipping = {"OnHoldReasonId": "4", "DeliveryCompleteStatus": 1.0}
+    orders, _ = orders_frame(
+        [
+            sales_order(
+                1, Comment="  Kunde ruft an\n[jtl-automator] on hold  ", SalesOrderShippingDetail=shipping
+            ),
+            sales_order(2, Comment=12, SalesOrderShippingDetail="broken"),
+        ],
+        {},
+    )
+    assert orders.loc[0, "comment"] == "  Kunde ruft an\n[jtl-automator] on hold  "  # verbatim, not trimmed
+    assert orders.loc[0, "on_hold_reason_id"] == 4
+    assert orders.loc[0, "delivery_status"] == 1
+    assert orders.loc[1, ["comment", "on_hold_reason_id", "delivery_status"]].isna().all()

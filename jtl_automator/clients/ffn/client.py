@@ -6,7 +6,7 @@ Reference: https://ffn.api.jtl-software.com/api/swagger (fulfiller spec: same mo
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -31,7 +31,14 @@ from jtl_automator.clients.ffn.models import (
     Warehouse,
 )
 from jtl_automator.clients.http import HttpCore, json_or_none
-from jtl_automator.clients.pagination import Page, flatten, iterate_odata, iterate_updates
+from jtl_automator.clients.pagination import (
+    JsonObject,
+    Page,
+    chunked,
+    flatten,
+    iterate_odata,
+    iterate_updates,
+)
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.resilience import RateLimiter, RequestStats, Retry, RetryPolicy, call_with_retry
 
@@ -39,6 +46,8 @@ logger = correlated_logger("jtl_automator.ffn")
 
 MERCHANT = "/v1/merchant"
 DEFAULT_TOP = 1000
+#: ``eq`` clauses per ``$filter`` request: a quoted id is ~20 characters, so URLs stay well below limits.
+FILTER_CLAUSES_MAX = 40
 M = TypeVar("M", bound=FfnModel)
 W = TypeVar("W", bound=FfnWriteModel)
 
@@ -46,6 +55,18 @@ W = TypeVar("W", bound=FfnWriteModel)
 def odata_quote(value: str) -> str:
     """An OData string literal: single quotes doubled, so a value can never end the literal early."""
     return "'" + value.replace("'", "''") + "'"
+
+
+def any_of_filters(fields: Sequence[str], values: Iterable[str]) -> Iterator[tuple[Sequence[str], str]]:
+    """``$filter`` expressions matching any value in any field, chunked to ``FILTER_CLAUSES_MAX`` clauses.
+
+    Yields (the chunk's values, its filter), so a caller can drop objects the server matched loosely.
+    """
+    wanted = sorted(set(values))
+    per_request = max(1, FILTER_CLAUSES_MAX // max(1, len(fields)))
+    for chunk in chunked(wanted, per_request):
+        clauses = [f"{field} eq {odata_quote(value)}" for value in chunk for field in fields]
+        yield chunk, " or ".join(clauses)
 
 
 class BearerAuth:
@@ -121,6 +142,17 @@ class _Collection(Generic[M]):
         for item in flatten(self.iter_pages(**kwargs)):
             yield validate(item)
 
+    def matching(self, fields: Sequence[str], values: Iterable[str]) -> Iterator[JsonObject]:
+        """Raw objects whose ``fields`` equal one of ``values`` (chunked ``$filter`` requests).
+
+        Only objects that really carry one of the chunk's values are yielded, whatever the server matched.
+        """
+        for chunk, expression in any_of_filters(fields, values):
+            wanted = set(chunk)
+            for item in flatten(self.iter_pages(filter=expression)):
+                if any(str(item.get(field) or "").strip() in wanted for field in fields):
+                    yield item
+
     def get(self, key: str) -> M:
         return self.model.model_validate(self._core.get_json(f"{self.path}/{key}"))
 
@@ -163,6 +195,27 @@ class Inbounds(_Collection[Inbound]):
 
     path = f"{MERCHANT}/inbounds"
     model = Inbound
+    #: Above this many references one listing of all inbounds costs fewer requests than filter chunks.
+    FILTERED_REFERENCES_MAX = 100
+
+    def find_by_references(self, references: Iterable[str]) -> builtins.list[JsonObject]:
+        """Raw inbounds whose ``inboundId`` or ``merchantInboundNumber`` is one of ``references``.
+
+        Inbounds sharing a merchant number are all returned; each inbound once.
+        """
+        refs = {r.strip() for r in references if r and r.strip()}
+        if not refs:
+            return []
+        fields = ("inboundId", "merchantInboundNumber")
+        if len(refs) > self.FILTERED_REFERENCES_MAX:
+            found: Iterable[JsonObject] = (
+                i
+                for i in flatten(self.iter_pages())
+                if any(str(i.get(f) or "").strip() in refs for f in fields)
+            )
+        else:
+            found = self.matching(fields, refs)
+        return builtins.list({str(i.get("inboundId")): i for i in found}.values())
 
     def create(self, inbound: InboundCreate | Mapping[str, Any]) -> Inbound:
         """Announce goods to a warehouse; not retried on 5xx (POST)."""
@@ -231,6 +284,16 @@ class Outbounds(_Collection[Outbound]):
         """The outbound with this merchant number, if any (``$filter`` on ``merchantOutboundNumber``)."""
         found = self.list(filter=f"merchantOutboundNumber eq {odata_quote(merchant_outbound_number)}", top=2)
         return next(iter(found), None)
+
+    def find_by_merchant_numbers(self, numbers: Iterable[str]) -> dict[str, JsonObject]:
+        """Raw outbounds that exist for these merchantOutboundNumbers: the lookup before creating a batch.
+
+        One request per ``FILTER_CLAUSES_MAX`` numbers instead of one per order.
+        """
+        found: dict[str, JsonObject] = {}
+        for outbound in self.matching(("merchantOutboundNumber",), numbers):
+            found[str(outbound["merchantOutboundNumber"]).strip()] = outbound
+        return found
 
     def updates(
         self, from_date: datetime, to_date: datetime, *, ignore_own_application_id: bool = False
@@ -322,6 +385,16 @@ class FfnClient:
 
     def __repr__(self) -> str:
         return f"FfnClient(base_url={self.core.base_url!r})"
+
+    def close(self) -> None:
+        """Close the connection pool of the ``httpx.Client`` this client sends with (one per flow run)."""
+        self.core.http.close()
+
+    def __enter__(self) -> FfnClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     @classmethod
     def from_settings(

@@ -15,7 +15,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.alias_generators import to_camel
 
 from jtl_automator.clients.http import HttpCore, json_or_none
-from jtl_automator.clients.pagination import Page, flatten, iterate_page_number
+from jtl_automator.clients.pagination import JsonObject, Page, flatten, iterate_page_number
 from jtl_automator.clients.wawi.models import (
     Category,
     Customer,
@@ -75,6 +75,12 @@ def _query(filters: Mapping[str, Any]) -> dict[str, Any]:
             value = str(value).lower()
         query[to_camel(key)] = value
     return query
+
+
+def unwrap_items(body: Any) -> list[Any]:
+    """Entries of one of Wawi 1.0's unpaged lists (a bare array, or an ``Items`` envelope), unchecked."""
+    items = body.get("Items", []) if isinstance(body, Mapping) else body
+    return list(items) if isinstance(items, list) else []
 
 
 def _body(payload: BaseModel | Mapping[str, Any], model: type[BaseModel]) -> dict[str, Any]:
@@ -177,9 +183,16 @@ class SalesOrders(_Gettable[SalesOrder]):
 
     def line_items(self, order_id: int) -> builtins.list[SalesOrderLineItem]:
         """Positions of a sales order (an unpaged array)."""
-        body = self._core.get_json(f"{self.path}/{order_id}/lineitems") or []
-        items = body.get("Items", []) if isinstance(body, Mapping) else body
-        return [SalesOrderLineItem.model_validate(item) for item in items]
+        return [SalesOrderLineItem.model_validate(item) for item in self.raw_line_items(order_id)]
+
+    def raw(self, order_id: int) -> JsonObject:
+        """The order as Wawi sent it, for readers that tolerate unruly values (``orders_frame``)."""
+        body = self._core.get_json(f"{self.path}/{order_id}")
+        return dict(body) if isinstance(body, Mapping) else {}
+
+    def raw_line_items(self, order_id: int) -> builtins.list[Any]:
+        """The order's lines as Wawi sent them: one bad value must not make the whole order unreadable."""
+        return unwrap_items(self._core.get_json(f"{self.path}/{order_id}/lineitems"))
 
     def cancel(self, order_id: int, *, reason_id: int | None = None, comment: str | None = None) -> None:
         """Cancel an order; :class:`~jtl_automator.clients.errors.Conflict` (406) if it cannot be."""
@@ -220,9 +233,7 @@ class Suppliers:
 
     def list(self) -> builtins.list[Supplier]:
         """All suppliers."""
-        body = self._core.get_json(self.path) or []
-        items = body.get("Items", []) if isinstance(body, Mapping) else body
-        return [Supplier.model_validate(item) for item in items]
+        return [Supplier.model_validate(item) for item in unwrap_items(self._core.get_json(self.path))]
 
 
 class PurchaseOrders(_Gettable[PurchaseOrder]):
@@ -277,9 +288,23 @@ class WawiClient:
     def __repr__(self) -> str:
         return f"WawiClient(base_url={self.core.base_url!r})"
 
+    def close(self) -> None:
+        """Close the connection pool of the ``httpx.Client`` this client sends with (one per flow run)."""
+        self.core.http.close()
+
+    def __enter__(self) -> WawiClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
     def info(self) -> dict[str, Any]:
         """``GET /info``: version and tenant; a cheap connectivity and licence check."""
         return dict(self.core.get_json(f"{V1}/info") or {})
+
+    def on_hold_reasons(self) -> builtins.list[Any]:
+        """``GET /onHoldReasons``: the merchant's on-hold reasons (``Id``, ``Name``), raw."""
+        return unwrap_items(self.core.get_json(f"{V1}/onHoldReasons"))
 
     @classmethod
     def from_settings(

@@ -1,0 +1,79 @@
+"""Order processing as plain functions: import -> lookups -> plan -> fulfil -> ship -> report, exactly once.
+
+One module per stage, read in this order:
+
+- ``params``: what the merchant configures, and the names every stage shares;
+- ``importer``: Wawi orders since the watermark, read once into the orders and lines frames;
+- ``lookups``: catalogue, stock, existing outbounds and on-hold reasons, each in bulk;
+- ``planning``: one decision per order (pure);
+- ``fulfilment``: holds in Wawi, outbounds in FFN, exactly once (the claim/lookup design is there);
+- ``shipping``: tracking from FFN's updates feed back to the ledger, Wawi and the customer;
+- ``report``: outcomes counted and rendered;
+- ``pipeline``: the sequence, defined once (``run_stages``), run without Prefect by ``LocalStages`` and
+  by the flow through ``tasks.order_processing.TaskStages``.
+"""
+
+from jtl_automator.notify.notifier import Notifier
+from jtl_automator.services.order_processing.fulfilment import Context, Journal, apply_actions
+from jtl_automator.services.order_processing.importer import ImportedBatch, import_orders, import_window
+from jtl_automator.services.order_processing.lookups import FulfilmentData, load_fulfilment_data
+from jtl_automator.services.order_processing.params import (
+    FFN_WATERMARK,
+    LEASE_NAME,
+    TAG,
+    WAWI_WATERMARK,
+    ConfigurationError,
+    LeaseLost,
+    OrderProcessingParams,
+)
+from jtl_automator.services.order_processing.pipeline import (
+    LocalStages,
+    Stages,
+    finish,
+    run_order_processing,
+    run_stages,
+)
+from jtl_automator.services.order_processing.planning import Action, Plan, plan_orders
+from jtl_automator.services.order_processing.report import (
+    Outcome,
+    held_table,
+    skipped,
+    summary,
+    summary_markdown,
+)
+from jtl_automator.services.order_processing.shipping import sync_shipments
+from jtl_automator.services.order_processing.writeback import tagged_comment
+
+__all__ = [
+    "FFN_WATERMARK",
+    "LEASE_NAME",
+    "TAG",
+    "WAWI_WATERMARK",
+    "Action",
+    "ConfigurationError",
+    "Context",
+    "FulfilmentData",
+    "ImportedBatch",
+    "Journal",
+    "LeaseLost",
+    "LocalStages",
+    "Notifier",
+    "OrderProcessingParams",
+    "Outcome",
+    "Plan",
+    "Stages",
+    "apply_actions",
+    "finish",
+    "held_table",
+    "import_orders",
+    "import_window",
+    "load_fulfilment_data",
+    "plan_orders",
+    "run_order_processing",
+    "run_stages",
+    "skipped",
+    "summary",
+    "summary_markdown",
+    "sync_shipments",
+    "tagged_comment",
+]

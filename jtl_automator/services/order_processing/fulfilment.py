@@ -1,0 +1,319 @@
+"""Stage 4, fulfilment: carry one chunk of decisions out: holds in Wawi, outbounds in FFN, exactly once.
+
+An FFN outbound is keyed by its merchantOutboundNumber (= the Wawi order Number). The planning stage
+already looked the batch's numbers up in FFN; each create is also claimed in the state store's
+side-effect ledger (``ffn-outbound:<number>``) before the POST:
+
+- NEW claim: nobody tried before; adopt what the bulk lookup found, else POST (the client itself looks
+  the number up again after a transient failure, so a lost response never becomes a second outbound).
+- PENDING/FAILED claim: an earlier attempt did not finish (a crash between the POST and the ledger
+  write, a timeout): look the number up, adopt what is there, create only if nothing is.
+- DONE claim: created before; the stored result repairs the order ledger if the crash hit after
+  ``complete`` but before the ledger write.
+
+Item-level errors become outcomes (the batch goes on); auth errors propagate and stop the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from jtl_automator.clients.errors import ClientError, ValidationFailed
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.notify.notifier import Notifier
+from jtl_automator.services.order_processing.params import LEASE_NAME, LeaseLost, OrderProcessingParams
+from jtl_automator.services.order_processing.planning import Action, hold_reason_for
+from jtl_automator.services.order_processing.report import Outcome
+from jtl_automator.services.order_processing.writeback import patch_order, tagged_comment
+from jtl_automator.store import ClaimState, StateStore
+from jtl_automator.transforms.allocation import INSUFFICIENT_STOCK
+
+log = correlated_logger("jtl_automator.orders")
+
+
+@dataclass
+class Context:
+    """Clients and settings the write stages (fulfilment, shipping) need for one run."""
+
+    wawi: WawiClient
+    ffn: FfnClient
+    store: StateStore
+    params: OrderProcessingParams
+    run_id: str
+    dry_run: bool = False
+    notifier: Notifier | None = None
+    hold_reasons: dict[str, int] = field(default_factory=dict)
+    lease_owner: str | None = None
+
+    def renew_lease(self) -> None:
+        """Extend our lease; raise if another run holds it now (ours ran out)."""
+        if self.dry_run or self.lease_owner is None:
+            return
+        ttl = timedelta(minutes=self.params.lease_minutes)
+        if not self.store.acquire_lease(LEASE_NAME, self.lease_owner, ttl):
+            raise LeaseLost(f"lease {LEASE_NAME!r} is held by another run; stopping before any double work")
+
+
+class Journal:
+    """Ledger updates of one chunk, written per event in one transaction each (also when the chunk fails)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.updates: dict[str, list[dict[str, Any]]] = {}
+
+    def add(self, event: str, **update: Any) -> None:
+        """Queue one ledger update (orders without a number cannot be recorded)."""
+        if update.get("order_number"):
+            self.updates.setdefault(event, []).append(update)
+
+    def flush(self) -> None:
+        """Write what is queued (nothing in a dry run)."""
+        if self.ctx.dry_run:
+            return
+        for event, updates in self.updates.items():
+            self.ctx.store.record_orders(updates, event=event, run_id=self.ctx.run_id)
+        self.updates.clear()
+
+
+def _hold(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) -> None:
+    assert action.order_id is not None
+    outcome = Outcome(action.order_number, action.order_id, "held", action.reason, action.codes)
+    if action.unchanged or ctx.dry_run:
+        out.append(outcome)
+        return
+    try:
+        patch_order(
+            ctx.wawi,
+            action.order_id,
+            action.hold_reason_id,
+            tagged_comment(action.comment, f"on hold: {action.reason}"),
+        )
+    except ClientError as exc:
+        _fail(ctx, action, f"hold in Wawi failed: {exc}", journal, out)
+        return
+    detail = {
+        "codes": list(action.codes),
+        "reason": action.reason,
+        "on_hold_reason_id": action.hold_reason_id,
+    }
+    if action.owns_number:
+        journal.add(
+            "held",
+            order_number=action.order_number,
+            wawi_order_id=action.order_id,
+            status="held",
+            hold_reason=action.reason,
+            order_date=action.order_date,
+            detail=detail,
+        )
+    else:  # the number's ledger row belongs to the order that keeps it: journal only
+        journal.add(
+            "duplicate_held",
+            order_number=action.order_number,
+            detail={**detail, "wawi_order_id": action.order_id},
+        )
+    out.append(outcome)
+    if ctx.notifier is not None and action.owns_number:
+        ctx.notifier.event(
+            f"order:{action.order_number}:held",
+            {
+                "event": "order.held",
+                "order_number": action.order_number,
+                "wawi_order_id": action.order_id,
+                "codes": list(action.codes),
+                "reason": action.reason,
+            },
+        )
+
+
+def _fail(ctx: Context, action: Action, error: str, journal: Journal, out: list[Outcome]) -> None:
+    out.append(Outcome(action.order_number, action.order_id, "failed", error, action.codes))
+    log.warning("order %s failed: %s", action.order_number, error)
+    repeated = action.ledger_status == "failed" and action.ledger_reason == error[:2000]
+    if action.owns_number and not repeated:
+        journal.add(
+            "failed",
+            order_number=action.order_number,
+            wawi_order_id=action.order_id,
+            status="failed",
+            hold_reason=error[:2000],
+            order_date=action.order_date,
+            detail={"error": error[:2000]},
+        )
+
+
+def _outbound(ctx: Context, action: Action) -> tuple[dict[str, Any], bool] | None:
+    """The outbound of this order: (result, created_now), or None when it vanished since the lookup.
+
+    Exactly once, see the module docstring. Item-level API errors propagate to the caller.
+    """
+    number = str(action.order_number)
+    key = f"ffn-outbound:{number}"
+    outbounds = ctx.ffn.outbounds
+    claim = ctx.store.claim(key, "ffn_outbound", run_id=ctx.run_id)
+    if claim.state is ClaimState.DONE:
+        return dict(claim.result or {}), False
+    existing: dict[str, Any] | None = action.existing
+    if existing is None and claim.state in (ClaimState.PENDING, ClaimState.FAILED):
+        found = outbounds.find_by_merchant_number(number)
+        if found is not None:
+            existing = {
+                "outboundId": found.outbound_id,
+                "status": found.status,
+                "warehouseId": found.warehouse_id,
+            }
+    if existing is not None:
+        result = {
+            "outboundId": existing.get("outboundId"),
+            "warehouseId": existing.get("warehouseId"),
+            "adopted": True,
+        }
+        ctx.store.complete(key, result)
+        return result, False
+    if action.payload is None:  # an adopt whose outbound vanished since the bulk lookup: decide next run
+        ctx.store.fail(key, "outbound not found any more")
+        return None
+    try:
+        created = outbounds.create(action.payload)
+    except ClientError as exc:
+        ctx.store.fail(key, f"{type(exc).__name__}: {exc}")
+        raise
+    result = {"outboundId": created.outbound_id, "warehouseId": created.warehouse_id, "adopted": False}
+    ctx.store.complete(key, result)
+    return result, True
+
+
+def _hold_for_stock(ctx: Context, action: Action, exc: ValidationFailed) -> Action:
+    """FFN refused the create for stock that moved since we read it: hold the order, never oversell."""
+    return Action(
+        "hold",
+        action.order_number,
+        action.order_id,
+        action.order_date,
+        reason=f"{INSUFFICIENT_STOCK}: {exc.messages[0] if exc.messages else exc}",
+        codes=(INSUFFICIENT_STOCK,),
+        hold_reason_id=hold_reason_for((INSUFFICIENT_STOCK,), ctx.hold_reasons),
+        comment=action.comment,
+    )
+
+
+def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) -> None:
+    assert action.order_id is not None and action.order_number is not None
+    if ctx.dry_run:
+        kind = "created" if action.kind == "create" else "adopted"
+        out.append(Outcome(action.order_number, action.order_id, kind, warehouse_id=action.warehouse_id))
+        if action.was_held:
+            out.append(Outcome(action.order_number, action.order_id, "released"))
+        return
+    try:
+        got = _outbound(ctx, action)
+    except ValidationFailed as exc:
+        if exc.code == "Stocks_NotEnoughStock":
+            _hold(ctx, _hold_for_stock(ctx, action, exc), journal, out)
+            return
+        _fail(ctx, action, f"outbound create refused: {exc}", journal, out)
+        return
+    except ClientError as exc:
+        _fail(ctx, action, f"outbound create refused: {exc}", journal, out)
+        return
+    if got is None:
+        out.append(
+            Outcome(action.order_number, action.order_id, "failed", "outbound vanished; retried next run")
+        )
+        return
+    result, created = got
+    outbound_id, warehouse = result.get("outboundId"), result.get("warehouseId")
+    kind = "created" if created else "adopted"
+    line = f"FFN outbound {outbound_id} (warehouse {warehouse})"
+    try:
+        patch_order(
+            ctx.wawi, action.order_id, 0 if action.was_held else None, tagged_comment(action.comment, line)
+        )
+    except ClientError as exc:
+        out.append(Outcome(action.order_number, action.order_id, "writeback_failed", str(exc)))
+        journal.add("writeback_failed", order_number=action.order_number, detail={"error": str(exc)[:2000]})
+    else:
+        if action.was_held:
+            out.append(Outcome(action.order_number, action.order_id, "released"))
+            journal.add("released", order_number=action.order_number, detail={"outbound_id": outbound_id})
+    journal.add(
+        "outbound_created",
+        order_number=action.order_number,
+        wawi_order_id=action.order_id,
+        status="outbound_created",
+        hold_reason=None,
+        outbound_id=outbound_id,
+        warehouse_id=warehouse,
+        order_date=action.order_date,
+        detail={"outbound_id": outbound_id, "warehouse_id": warehouse, "adopted": not created},
+    )
+    out.append(
+        Outcome(action.order_number, action.order_id, kind, warehouse_id=warehouse, outbound_id=outbound_id)
+    )
+    if ctx.notifier is not None and created:
+        params = ctx.params
+        ctx.notifier.event(
+            f"order:{action.order_number}:outbound_created",
+            {
+                "event": "order.outbound_created",
+                "order_number": action.order_number,
+                "wawi_order_id": action.order_id,
+                "outbound_id": outbound_id,
+                "warehouse_id": warehouse,
+            },
+            recipients=[action.email] if action.email and params.notify_customers else (),
+            subject=params.confirmation_subject.format(order_number=action.order_number),
+            markdown=confirmation_markdown(action),
+        )
+
+
+def confirmation_markdown(action: Action) -> str:
+    """The customer's order confirmation (items from the outbound body)."""
+    greeting = f"Hello {action.customer}," if action.customer else "Hello,"
+    lines = [greeting, "", f"thank you for your order **{action.order_number}**. It is being packed now.", ""]
+    for item in (action.payload or {}).get("items", []):
+        lines.append(f"- {item.get('quantity')} × {item.get('name') or item.get('merchantSku')}")
+    lines += ["", "We will write again with the tracking number as soon as the parcel ships."]
+    return "\n".join(lines)
+
+
+def _leave_on_hold(action: Action, journal: Journal, out: list[Outcome]) -> None:
+    out.append(Outcome(action.order_number, action.order_id, "on_hold_wawi", action.reason))
+    if action.ledger_status != "on_hold_wawi" or action.ledger_reason != action.reason:
+        journal.add(
+            "on_hold_wawi",
+            order_number=action.order_number,
+            wawi_order_id=action.order_id,
+            status="on_hold_wawi",
+            hold_reason=action.reason,
+            order_date=action.order_date,
+        )
+
+
+def apply_actions(ctx: Context, actions: Sequence[Action]) -> list[Outcome]:
+    """Carry out one chunk's decisions. Item-level errors become outcomes; auth errors propagate.
+
+    The chunk's ledger updates are written even when a retryable error ends the chunk early, so a task
+    retry (or the next run) finds the finished orders finished.
+    """
+    ctx.renew_lease()
+    journal = Journal(ctx)
+    out: list[Outcome] = []
+    try:
+        for action in actions:
+            if action.kind == "hold":
+                _hold(ctx, action, journal, out)
+            elif action.kind in ("create", "adopt"):
+                _fulfil(ctx, action, journal, out)
+            elif action.kind == "fail":
+                _fail(ctx, action, action.reason or "failed", journal, out)
+            elif action.kind == "on_hold_wawi":
+                _leave_on_hold(action, journal, out)
+    finally:
+        journal.flush()
+    return out

@@ -1,0 +1,89 @@
+"""What the merchant configures for order processing, and the names every stage shares."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from jtl_automator.transforms.allocation import INSUFFICIENT_STOCK, AllocationParams
+from jtl_automator.transforms.orders import ShippingType
+from jtl_automator.transforms.orders_rules import FailureCode, ValidationParams
+
+LEASE_NAME = "order-processing"
+WAWI_WATERMARK = "orders:wawi"
+FFN_WATERMARK = "orders:ffn-updates"
+#: Our one line in a Wawi order's Comment starts with this; a hold without it is a person's hold.
+TAG = "[jtl-automator]"
+# Ledger statuses: finished orders are skipped, open ones are read again every run.
+SKIP_STATUSES = frozenset({"outbound_created", "shipped"})
+OPEN_STATUSES = ("imported", "held", "released", "failed", "on_hold_wawi")
+WAWI_PAGE_SIZE = 1000
+
+DEFAULT_HOLD_REASONS: dict[str, int | str] = {
+    INSUFFICIENT_STOCK: "Warte auf Ware",
+    FailureCode.PAYMENT_NOT_CLEARED.value: "Zahlung ausstehend",
+    "*": "Adresse prüfen",
+}
+
+
+class ConfigurationError(ValueError):
+    """A setting does not fit the systems (e.g. an on-hold reason name Wawi does not know): stop the run."""
+
+
+class LeaseLost(RuntimeError):
+    """Another run took the lease (ours expired): stop before doing anything twice."""
+
+
+class OrderProcessingParams(BaseModel):
+    """What the merchant configures; every field has a default that works against the sandbox.
+
+    ``on_hold_reasons`` maps a failure code (``ADDRESS_INCOMPLETE`` …), ``insufficient_stock`` or ``*``
+    (everything else) to a Wawi on-hold reason, by Id or by Name (looked up in ``/v1/onHoldReasons``).
+    ``shipping_method_map`` maps a Wawi ShippingMethodId to an FFN shippingMethodId; unmapped methods go
+    out as ``default_shipping_type``. ``default_warehouse_id`` heads the allocation's warehouse priority.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    chunk_size: int = Field(default=100, ge=1, le=5000)
+    workers: int = Field(default=4, ge=1, le=32, description="Chunks and line-item reads in parallel.")
+    lookback_days: float = Field(default=7.0, gt=0, description="First run: orders created since then.")
+    max_lookback_days: float = Field(default=30.0, gt=0, description="Held orders are re-read this far back.")
+    overlap_minutes: float = Field(default=10.0, ge=0, description="Watermarks stay this far behind 'now'.")
+    lease_minutes: float = Field(default=30.0, gt=0)
+    validation: ValidationParams = ValidationParams()
+    allocation: AllocationParams = AllocationParams()
+    default_warehouse_id: str | None = None
+    shipping_method_map: dict[int, str] = Field(default_factory=dict)
+    default_shipping_type: ShippingType = "Standard"
+    on_hold_reasons: dict[str, int | str] = Field(default_factory=lambda: dict(DEFAULT_HOLD_REASONS))
+    notify_customers: bool = Field(default=True, description="Confirmation and shipping e-mails.")
+    confirmation_subject: str = "Your order {order_number} is on its way to the warehouse"
+    shipped_subject: str = "Your order {order_number} has shipped"
+
+    @model_validator(mode="after")
+    def _has_default_reason(self) -> OrderProcessingParams:
+        if "*" not in self.on_hold_reasons:
+            raise ValueError("on_hold_reasons needs a '*' entry (the reason for everything not listed)")
+        return self
+
+    def allocation_params(self) -> AllocationParams:
+        """The allocation rule with the default warehouse at the head of the priority list."""
+        if not self.default_warehouse_id:
+            return self.allocation
+        rest = tuple(w for w in self.allocation.warehouse_priority if w != self.default_warehouse_id)
+        return self.allocation.model_copy(update={"warehouse_priority": (self.default_warehouse_id, *rest)})
+
+
+def iso(moment: datetime) -> str:
+    """The one timestamp format of watermarks and reports (UTC, seconds)."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """A stored watermark back as an aware datetime (naive values are UTC)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

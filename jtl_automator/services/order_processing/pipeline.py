@@ -1,0 +1,214 @@
+"""The order processing run, defined once: the sequence of stages and what happens when one fails.
+
+``run_stages`` is the only place that says in which order the stages run, that the lease is released
+whatever happens, and that the watermarks move only after every chunk is recorded. It takes a
+:class:`Stages` object that says *how* each stage runs:
+
+- :class:`LocalStages` (here) calls the stage functions directly, the fulfil chunks on a thread pool of
+  ``params.workers``: what tests and the benchmark run, without Prefect;
+- ``tasks.order_processing.TaskStages`` runs each stage as a Prefect task, the chunks as submitted
+  tasks, ``params.workers`` at a time: what the flow runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import in_context
+from jtl_automator.notify.notifier import Notifier
+from jtl_automator.services.order_processing.fulfilment import Context, apply_actions
+from jtl_automator.services.order_processing.importer import ImportedBatch, import_orders
+from jtl_automator.services.order_processing.lookups import FulfilmentData, load_fulfilment_data
+from jtl_automator.services.order_processing.params import (
+    FFN_WATERMARK,
+    LEASE_NAME,
+    WAWI_WATERMARK,
+    OrderProcessingParams,
+    iso,
+)
+from jtl_automator.services.order_processing.planning import Action, Plan, plan_orders
+from jtl_automator.services.order_processing.report import Outcome, skipped, summary
+from jtl_automator.services.order_processing.shipping import sync_shipments
+from jtl_automator.store import StateStore
+
+LEASE_HELD = "another run holds the lease"
+
+
+class Stages(Protocol):
+    """How each stage of one run is executed; :func:`run_stages` decides when."""
+
+    def acquire_lease(self) -> bool:
+        """One run at a time: False when another run holds the lease."""
+        ...
+
+    def release_lease(self) -> None:
+        """Give the lease back (also after a failure)."""
+        ...
+
+    def import_orders(self) -> ImportedBatch:
+        """Stage 1: the orders to evaluate, with their lines."""
+        ...
+
+    def load_lookups(self, batch: ImportedBatch) -> FulfilmentData:
+        """Stage 2: catalogue, stock, existing outbounds, on-hold reason ids."""
+        ...
+
+    def plan(self, batch: ImportedBatch, data: FulfilmentData) -> Plan:
+        """Stage 3: one decision per order (pure)."""
+        ...
+
+    def fulfil(self, chunks: Sequence[Sequence[Action]], data: FulfilmentData) -> list[Outcome]:
+        """Stage 4: every chunk carried out, ``params.workers`` at a time; the outcomes in chunk order."""
+        ...
+
+    def sync_shipments(self, batch: ImportedBatch) -> tuple[list[Outcome], str]:
+        """Stage 5: shipped outbounds and their tracking; returns the FFN feed's next watermark."""
+        ...
+
+    def advance_watermarks(self, batch: ImportedBatch, ffn_watermark: str) -> None:
+        """Stage 6: both watermarks move, once everything before is recorded."""
+        ...
+
+
+def run_stages(stages: Stages, params: OrderProcessingParams, *, dry_run: bool) -> dict[str, Any]:
+    """The run: lease → import → lookups → plan → fulfil → shipping → watermarks → summary."""
+    if not dry_run and not stages.acquire_lease():
+        return skipped(LEASE_HELD, dry_run=dry_run)
+    try:
+        batch = stages.import_orders()
+        data = stages.load_lookups(batch)
+        plan = stages.plan(batch, data)
+        outcomes = [*batch.outcomes, *stages.fulfil(plan.chunks(params.chunk_size), data)]
+        shipped, ffn_watermark = stages.sync_shipments(batch)
+        outcomes.extend(shipped)
+        stages.advance_watermarks(batch, ffn_watermark)
+    finally:
+        if not dry_run:
+            stages.release_lease()
+    return summary(outcomes, dry_run=dry_run, window_start=iso(batch.window_start))
+
+
+def finish(
+    store: StateStore, batch: ImportedBatch, ffn_watermark: str | None, *, dry_run: bool
+) -> dict[str, str]:
+    """Advance both watermarks: only called once every chunk of the batch is recorded."""
+    if dry_run:
+        return {}
+    marks = {WAWI_WATERMARK: store.advance_watermark(WAWI_WATERMARK, batch.next_watermark)}
+    if ffn_watermark is not None:
+        marks[FFN_WATERMARK] = store.advance_watermark(FFN_WATERMARK, ffn_watermark)
+    return marks
+
+
+@dataclass
+class LocalStages:
+    """Every stage as a plain call in this process; the fulfil chunks on a thread pool."""
+
+    wawi: WawiClient
+    ffn: FfnClient
+    store: StateStore
+    params: OrderProcessingParams
+    run_id: str = "local"
+    since: datetime | None = None
+    now: datetime | None = None
+    dry_run: bool = False
+    notifier: Notifier | None = None
+
+    def __post_init__(self) -> None:
+        self.now = self.now or datetime.now(UTC)
+
+    def context(self, hold_reasons: dict[str, int] | None = None) -> Context:
+        """What the write stages need (no messages and no lease in a dry run)."""
+        return Context(
+            self.wawi,
+            self.ffn,
+            self.store,
+            self.params,
+            self.run_id,
+            self.dry_run,
+            None if self.dry_run else self.notifier,
+            dict(hold_reasons or {}),
+            lease_owner=None if self.dry_run else self.run_id,
+        )
+
+    def acquire_lease(self) -> bool:
+        """See :class:`Stages`."""
+        ttl = timedelta(minutes=self.params.lease_minutes)
+        return self.store.acquire_lease(LEASE_NAME, self.run_id, ttl)
+
+    def release_lease(self) -> None:
+        """See :class:`Stages`."""
+        self.store.release_lease(LEASE_NAME, self.run_id)
+
+    def import_orders(self) -> ImportedBatch:
+        """See :class:`Stages`."""
+        return import_orders(
+            self.wawi,
+            self.store,
+            self.params,
+            since=self.since,
+            now=self.now,
+            dry_run=self.dry_run,
+            run_id=self.run_id,
+        )
+
+    def load_lookups(self, batch: ImportedBatch) -> FulfilmentData:
+        """See :class:`Stages`."""
+        return load_fulfilment_data(self.ffn, self.wawi, self.params, batch)
+
+    def plan(self, batch: ImportedBatch, data: FulfilmentData) -> Plan:
+        """See :class:`Stages`."""
+        return plan_orders(batch, data, self.params)
+
+    def fulfil(self, chunks: Sequence[Sequence[Action]], data: FulfilmentData) -> list[Outcome]:
+        """See :class:`Stages`; chunks not started when one fails stay undone for the next run."""
+        ctx = self.context(data.hold_reasons)
+        apply = in_context(lambda chunk: apply_actions(ctx, chunk))
+        outcomes: list[Outcome] = []
+        with ThreadPoolExecutor(max_workers=self.params.workers, thread_name_prefix="orders-chunk") as pool:
+            futures = [pool.submit(apply, chunk) for chunk in chunks]
+            try:
+                for future in futures:
+                    outcomes.extend(future.result())
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        return outcomes
+
+    def sync_shipments(self, batch: ImportedBatch) -> tuple[list[Outcome], str]:
+        """See :class:`Stages`."""
+        return sync_shipments(self.context(), start=batch.window_start, now=batch.started_at)
+
+    def advance_watermarks(self, batch: ImportedBatch, ffn_watermark: str) -> None:
+        """See :class:`Stages`."""
+        finish(self.store, batch, ffn_watermark, dry_run=self.dry_run)
+
+
+def run_order_processing(
+    wawi: WawiClient,
+    ffn: FfnClient,
+    store: StateStore,
+    params: OrderProcessingParams | None = None,
+    *,
+    since: datetime | None = None,
+    dry_run: bool = False,
+    run_id: str = "local",
+    notifier: Notifier | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The whole run as the flow does it, without Prefect (tests, benchmark)."""
+    params = params or OrderProcessingParams()
+    started = time.perf_counter()
+    stages = LocalStages(wawi, ffn, store, params, run_id, since, now, dry_run, notifier)
+    result = run_stages(stages, params, dry_run=dry_run)
+    if "skipped" not in result:
+        result["seconds"] = round(time.perf_counter() - started, 3)
+    return result

@@ -1,4 +1,4 @@
-"""Where the Prefect shell lives: the project folder with ``flows/``, ``tasks/``, ``blocks/`` and ``deployments/``.
+"""Where the Prefect shell lives: the project folder with flows/, tasks/, blocks/ and deployments/.
 
 The installed distribution holds only the ``jtl_automator`` package. The shell's folders keep the design
 card's generic names in the repository, and installing packages called ``flows`` or ``tasks`` into

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from jtl_automator.clients.ffn.client import FfnClient
-from jtl_automator.clients.http import RateLimiter
+from jtl_automator.resilience import RateLimiter
 from jtl_automator.sandbox.app import SandboxState, create_app
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import SandboxData

@@ -148,6 +148,7 @@ class JtlFfnCredentials(Block):
         description="Initial refresh token (spent on first use; rotations go to the state database).",
     )
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
+    page_size: int = Field(default=1000, ge=1, le=1000, description="Objects per page of paged reads ($top).")
     timeout_seconds: float = _retry_field("http", "timeout_seconds")
     retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
     retry_budget_seconds: float = _retry_field("http", "retry_budget_seconds")
@@ -158,6 +159,7 @@ class JtlFfnCredentials(Block):
     def settings(self) -> Settings:
         """The block as settings (the client factories take settings); nothing from the environment."""
         return Settings.from_values(
+            ffn_page_size=self.page_size,
             ffn_base_url=self.base_url,
             ffn_token_url=self.token_url,
             ffn_authorize_url=self.authorize_url,
@@ -190,6 +192,7 @@ class JtlFfnCredentials(Block):
             client_secret=s.ffn_client_secret,
             refresh_token=s.ffn_refresh_token,
             rate_per_second=s.ffn_rate_per_second,
+            page_size=s.ffn_page_size,
             **_retry_fields_from(s, "http"),
         )
 

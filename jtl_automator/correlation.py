@@ -15,6 +15,9 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
+#: Every outgoing request (API call, webhook, e-mail) carries the id in this header.
+CORRELATION_HEADER = "X-Correlation-ID"
+
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar(
     "jtl_automator_correlation_id", default=f"proc-{uuid.uuid4()}"
 )

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     ffn_refresh_token: SecretStr | None = None
     ffn_redirect_uri: str = "http://127.0.0.1:8765/callback"
     ffn_rate_per_second: float = Field(default=20.0, gt=0)
+    ffn_page_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="$top of FFN's paged reads (fewer, larger pages are cheaper).",
+    )
 
     # JTL-Wawi REST API (on-premise style).
     wawi_base_url: str = "http://127.0.0.1:5883/api/eazybusiness"

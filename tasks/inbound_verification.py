@@ -95,8 +95,7 @@ def ffn_load_booked(
     """The catalogue once, then the referenced inbounds or the stocks, all as paged bulk reads."""
     logger = get_run_logger()
     chosen = svc.decide_mode(data, mode)
-    with correlated():
-        ffn = ffn_client(state_store(database_block), ffn_block)
+    with correlated(), ffn_client(state_store(database_block), ffn_block) as ffn:
         products = svc.load_products(ffn)
         items = stocks = None
         if chosen == "inbound":

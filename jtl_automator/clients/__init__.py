@@ -1,4 +1,6 @@
-"""HTTP clients for JTL-FFN and JTL-Wawi: one retry policy, rate limiter, typed errors, lazy pagination.
+"""HTTP clients for JTL-FFN and JTL-Wawi: typed errors, lazy pagination, the lookups the services need.
+
+Retries and rate limits come from :mod:`jtl_automator.resilience`.
 
 Prefect-free; the blocks in ``blocks/`` only build these from stored credentials.
 """
@@ -19,20 +21,12 @@ from jtl_automator.clients.errors import (
     ValidationFailed,
 )
 from jtl_automator.clients.ffn import FfnClient, FfnTokenManager
-from jtl_automator.clients.http import (
-    CorrelationIdFilter,
-    RateLimiter,
-    RequestStats,
-    RetryPolicy,
-    correlation_id,
-)
 from jtl_automator.clients.wawi import WawiClient, register_app
 
 __all__ = [
     "AuthError",
     "ClientError",
     "Conflict",
-    "CorrelationIdFilter",
     "FfnClient",
     "FfnTokenManager",
     "ForbiddenError",
@@ -41,14 +35,10 @@ __all__ = [
     "NotFound",
     "PaginationLoopError",
     "RateLimited",
-    "RateLimiter",
     "RegistrationError",
-    "RequestStats",
-    "RetryPolicy",
     "RetryableError",
     "TransientError",
     "ValidationFailed",
     "WawiClient",
-    "correlation_id",
     "register_app",
 ]

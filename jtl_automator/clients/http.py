@@ -8,7 +8,6 @@ vouches for the request with ``retry_transient=True``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -23,33 +22,21 @@ from jtl_automator.clients.errors import (
     error_from_response,
     failure_reason,
 )
-from jtl_automator.correlation import correlated_logger
-from jtl_automator.correlation import correlation_id as correlation_id  # re-exported: clients' API
-
-# Moved to jtl_automator.resilience; re-exported so existing imports keep working (new code: resilience).
-from jtl_automator.resilience import GaveUp, Retry, call_with_retry, server_delay
-from jtl_automator.resilience import RateLimiter as RateLimiter
-from jtl_automator.resilience import RequestStats as RequestStats
-from jtl_automator.resilience import RetryPolicy as RetryPolicy
-from jtl_automator.resilience import parse_retry_after as parse_retry_after
+from jtl_automator.correlation import CORRELATION_HEADER, correlated_logger, correlation_id
+from jtl_automator.resilience import (
+    GaveUp,
+    RateLimiter,
+    RequestStats,
+    Retry,
+    RetryPolicy,
+    call_with_retry,
+    server_delay,
+)
 
 logger = correlated_logger("jtl_automator.http")
 
-# ``correlation_id`` (imported above) is sent as ``X-Correlation-ID``; the Prefect tasks set it.
-CORRELATION_HEADER = "X-Correlation-ID"
-
 #: Methods whose repetition cannot create a second effect (RFC 9110 §9.2.2); PATCH and POST are not.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-
-
-class CorrelationIdFilter(logging.Filter):
-    """Adds ``correlation_id`` to every record so a log format can name the flow run."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        """Stamp the record; never drops it."""
-        if not hasattr(record, "correlation_id"):
-            record.correlation_id = correlation_id.get()
-        return True
 
 
 class AuthStrategy(Protocol):

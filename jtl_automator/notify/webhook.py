@@ -27,8 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import SecretStr
 
-from jtl_automator.clients.http import CORRELATION_HEADER
-from jtl_automator.correlation import correlated_logger, correlation_id
+from jtl_automator.correlation import CORRELATION_HEADER, correlated_logger, correlation_id
 from jtl_automator.notify.errors import WebhookRejected, WebhookUnavailable, redact
 from jtl_automator.resilience import GaveUp, Retry, RetryPolicy, call_with_retry, server_delay
 

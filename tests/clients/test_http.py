@@ -20,12 +20,8 @@ from jtl_automator.clients.errors import (
     TransientError,
     ValidationFailed,
 )
-from jtl_automator.clients.http import (
-    CORRELATION_HEADER,
-    CorrelationIdFilter,
-    HttpCore,
-    correlation_id,
-)
+from jtl_automator.clients.http import HttpCore
+from jtl_automator.correlation import CORRELATION_HEADER, correlation_id
 from jtl_automator.resilience import RateLimiter, RetryPolicy, parse_retry_after
 from tests.clients.conftest import FakeClock, Recorder, json_response
 
@@ -291,16 +287,6 @@ def test_correlation_id_header_follows_the_contextvar(policy: RetryPolicy) -> No
     finally:
         correlation_id.reset(token)
     assert rec.requests[1].headers[CORRELATION_HEADER] == "flow-run-1234"
-
-
-def test_correlation_filter_stamps_log_records() -> None:
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "msg", None, None)
-    token = correlation_id.set("run-42")
-    try:
-        assert CorrelationIdFilter().filter(record)
-    finally:
-        correlation_id.reset(token)
-    assert record.correlation_id == "run-42"  # type: ignore[attr-defined]
 
 
 def test_stats_count_requests_per_status(policy: RetryPolicy) -> None:

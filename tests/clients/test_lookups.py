@@ -12,9 +12,9 @@ from pydantic import SecretStr
 from jtl_automator.clients.errors import TransientError
 from jtl_automator.clients.ffn import FfnClient
 from jtl_automator.clients.ffn.client import FILTER_CLAUSES_MAX, any_of_filters
-from jtl_automator.clients.http import RetryPolicy
 from jtl_automator.clients.pagination import chunked
 from jtl_automator.clients.wawi import WawiClient
+from jtl_automator.resilience import RetryPolicy
 from tests.clients.conftest import Recorder, json_response
 
 FFN = "https://ffn.example.test/api"

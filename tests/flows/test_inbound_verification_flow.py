@@ -13,6 +13,7 @@ from prefect.client.orchestration import get_client
 from flows.inbound_verification import inbound_verification
 from jtl_automator.sandbox.generator import INBOUND_CONTROL_SPREADSHEET_ID
 from jtl_automator.sandbox.workbooks import save_as_xlsx
+from jtl_automator.settings import get_settings
 from jtl_automator.sheets.base import HeaderNotFound, WorksheetNotFound
 from jtl_automator.store import StateStore
 from tests.flows.conftest import FlowSandbox, run_concurrently
@@ -106,9 +107,9 @@ def test_ffn_faults_mid_run_do_not_change_the_outcome(
     flow_sandbox: FlowSandbox, monkeypatch: pytest.MonkeyPatch, rule: dict[str, object]
 ) -> None:
     from jtl_automator.sandbox.faults import FaultProfile, FaultRule
-    from jtl_automator.services import inbound_verification as svc
 
-    monkeypatch.setattr(svc, "PAGE_SIZE", 20)  # 150 products -> 8 pages: faults land mid-read
+    monkeypatch.setenv("JTL_FFN_PAGE_SIZE", "20")  # 150 products -> 8 pages: faults land mid-read
+    get_settings.cache_clear()
     clean = inbound_verification(sheet=SHEET, worksheet=TAB, dry_run=True)
     flow_sandbox.set_faults(FaultProfile(name="test", rules=(FaultRule(**rule),)))  # type: ignore[arg-type]
     summary = inbound_verification(sheet=SHEET, worksheet=TAB)

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jtl_automator.clients.http import CORRELATION_HEADER, correlation_id
+from jtl_automator.correlation import CORRELATION_HEADER, correlation_id
 from jtl_automator.notify import (
     BasicAuth,
     BearerAuth,

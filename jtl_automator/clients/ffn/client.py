@@ -423,4 +423,11 @@ class FfnClient:
         limiter = limiter or RateLimiter(
             settings.ffn_rate_per_second, burst=max(1, int(settings.ffn_rate_per_second))
         )
-        return cls(http, tokens, settings.ffn_base_url, limiter=limiter, retry=retry)
+        return cls(
+            http,
+            tokens,
+            settings.ffn_base_url,
+            limiter=limiter,
+            retry=retry,
+            page_size=settings.ffn_page_size,
+        )

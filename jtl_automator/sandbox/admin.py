@@ -2,22 +2,19 @@
 
 Receiving an inbound and shipping an outbound stand in for the fulfiller, accepting a registration for the
 user clicking "accept" in Wawi, and the fault switch lets a test or the demo turn chaos on and off while
-the sandbox runs. The API modules are imported inside the handlers because they are assembled by
-``app.create_app`` alongside this router (and tests may mount this router alone).
+the sandbox runs. Tests may mount this router alone, without the APIs' routers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from jtl_automator.sandbox import faults
-
-if TYPE_CHECKING:
-    from jtl_automator.sandbox.app import SandboxState
+from jtl_automator.sandbox import faults, ffn, wawi
+from jtl_automator.sandbox.state import SandboxState
 
 
 def _quantities(state: SandboxState, inbound_id: str, body: Any) -> dict[str, int]:
@@ -59,21 +56,12 @@ def _quantities(state: SandboxState, inbound_id: str, body: Any) -> dict[str, in
     return result
 
 
-def _api_error(exc: Exception) -> JSONResponse | None:
-    """Render an API module's own error (e.g. ``FfnError``) as that API would, if it carries one."""
-    status = getattr(exc, "status_code", None)
-    body = getattr(exc, "body", None)
-    if isinstance(status, int) and callable(body):
-        return JSONResponse(body(), status_code=status)
-    return None
-
-
 def _fault_view(state: SandboxState) -> dict[str, Any]:
     profile = faults.current_profile(state)
     return {
         "profile": profile.name,
         "rules": [rule.model_dump() for rule in profile.rules],
-        "injected": dict(state.runtime.get("faults", {})),
+        "injected": dict(state.runtime.fault_counters),
         "available": sorted(faults.PROFILES),
     }
 
@@ -116,29 +104,21 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.post("/ffn/inbounds/{inbound_id}/receive", response_model=None)
     def receive(inbound_id: str, body: Any = Body(None)) -> Any:  # noqa: B008
-        from jtl_automator.sandbox import ffn
-
         quantities = _quantities(state, inbound_id, body)
         try:
             return ffn.receive_inbound(state, inbound_id, quantities)
-        except Exception as exc:
-            if (response := _api_error(exc)) is not None:
-                return response
-            raise
+        except ffn.FfnError as exc:  # answered in FFN's envelope, as the API would
+            return JSONResponse(exc.body(), status_code=exc.status_code)
 
     @router.post("/ffn/outbounds/{outbound_id}/ship", response_model=None)
     def ship(outbound_id: str, body: Any = Body(None)) -> Any:  # noqa: B008
-        from jtl_automator.sandbox import ffn
-
         tracking = body.get("trackingNumber") if isinstance(body, dict) else None
         if tracking is not None and not isinstance(tracking, str):
             raise HTTPException(400, "trackingNumber must be a string")
         try:
             return ffn.ship_outbound(state, outbound_id, tracking)
-        except Exception as exc:
-            if (response := _api_error(exc)) is not None:
-                return response
-            raise
+        except ffn.FfnError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status_code)
 
     @router.post("/ffn/expire-tokens")
     def expire_tokens() -> dict[str, Any]:
@@ -147,8 +127,6 @@ def build_router(state: SandboxState) -> APIRouter:
 
     @router.post("/wawi/registrations/{registration_id}/accept")
     def accept(registration_id: str) -> dict[str, Any]:
-        from jtl_automator.sandbox import wawi
-
         try:
             wawi.accept_registration(state, registration_id)
         except KeyError:
@@ -158,14 +136,14 @@ def build_router(state: SandboxState) -> APIRouter:
     @router.get("/stats")
     def stats() -> dict[str, Any]:
         with state.data.lock:
-            requests = state.runtime.get("requests", {"total": 0, "by_api": {}, "by_status": {}})
+            requests = state.runtime.requests
             return {
                 "requests": {
                     "total": requests["total"],
                     "by_api": dict(requests["by_api"]),
                     "by_status": dict(requests["by_status"]),
                 },
-                "faults": {"profile": faults.current_profile(state).name, **state.runtime.get("faults", {})},
+                "faults": {"profile": faults.current_profile(state).name, **state.runtime.fault_counters},
             }
 
     return router

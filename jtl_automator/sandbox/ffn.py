@@ -18,11 +18,10 @@ import math
 import random
 import string
 from bisect import bisect_left
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
@@ -32,9 +31,7 @@ from fastapi.routing import APIRoute
 from jtl_automator.sandbox import odata
 from jtl_automator.sandbox.data import FfnData, JsonObject
 from jtl_automator.sandbox.oauth import BearerError, validate_bearer
-
-if TYPE_CHECKING:
-    from jtl_automator.sandbox.app import SandboxState
+from jtl_automator.sandbox.state import FfnRuntime, SandboxState
 
 try:  # orjson ships with Prefect; the stdlib fallback keeps the sandbox importable without it.
     import orjson
@@ -146,28 +143,14 @@ def _validation(messages: str | list[str], metadata: Mapping[str, Any] | None = 
 
 
 # --------------------------------------------------------------------------------------------- runtime
-@dataclass
-class FfnRuntime:
-    """Caches and counters; ``clock`` is replaceable so tests can place changes at chosen times."""
-
-    version: int = 0
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
-    rng: random.Random = field(default_factory=random.Random)
-    list_cache: OrderedDict[tuple[Any, ...], list[JsonObject]] = field(default_factory=OrderedDict)
-    feed_cache: dict[str, tuple[tuple[Any, ...], list[datetime], list[str]]] = field(default_factory=dict)
-    unique_indexes: dict[str, tuple[tuple[int, int], dict[str, str]]] = field(default_factory=dict)
-
-
 _LIST_CACHE_SIZE = 64
 
 
 def runtime(state: SandboxState) -> FfnRuntime:
     """This app's FFN bookkeeping, created on first use (ids are seeded from ``config.seed``)."""
-    current = state.runtime.get("ffn")
+    current = state.runtime.ffn
     if current is None:
-        current = FfnRuntime(rng=random.Random(state.config.seed))
-        state.runtime["ffn"] = current
-    assert isinstance(current, FfnRuntime)
+        current = state.runtime.ffn = FfnRuntime(rng=random.Random(state.config.seed))
     return current
 
 

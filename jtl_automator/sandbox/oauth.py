@@ -2,7 +2,7 @@
 
 It reproduces what hurts in production (jtl-apis.md §1.2): a refresh token works exactly once, a
 replayed one fails with ``invalid_grant``, ``client_credentials`` is refused, access tokens are JWTs
-that expire. Tokens live only in ``state.runtime["oauth"]`` and never appear in reprs or messages.
+that expire. Tokens live only in ``state.runtime.oauth`` and never appear in reprs or messages.
 """
 
 from __future__ import annotations
@@ -10,45 +10,19 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-if TYPE_CHECKING:
-    from jtl_automator.sandbox.app import SandboxState
+from jtl_automator.sandbox.state import Grant, OAuthRuntime, SandboxState
 
 AUTH_CODE_TTL_SECONDS = 600
 # Scopes a client may ask for besides the configured FFN ones (the goecommerce example requests them).
 _OPENID_SCOPES = frozenset({"address", "email", "phone", "profile"})
-
-
-@dataclass
-class _Grant:
-    """What a code or refresh token stands for."""
-
-    subject: str
-    scopes: tuple[str, ...]
-    redirect_uri: str | None = None
-    expires_at: float | None = None
-
-
-@dataclass
-class OAuthRuntime:
-    """Issued codes and tokens; ``clock`` is replaceable so tests can move time instead of sleeping."""
-
-    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
-    codes: dict[str, _Grant] = field(default_factory=dict, repr=False)
-    refresh_tokens: dict[str, _Grant] = field(default_factory=dict, repr=False)
-    access_tokens: dict[str, float] = field(default_factory=dict, repr=False)  # jti -> exp
-    clock: Callable[[], float] = time.time
-    issued_count: int = 0
 
 
 class BearerError(Exception):
@@ -62,14 +36,12 @@ class BearerError(Exception):
 
 def runtime(state: SandboxState) -> OAuthRuntime:
     """The OAuth bookkeeping of this app, created on first use with the configured initial refresh token."""
-    current = state.runtime.get("oauth")
+    current = state.runtime.oauth
     if current is None:
-        current = OAuthRuntime()
-        current.refresh_tokens[state.config.ffn_initial_refresh_token] = _Grant(
+        current = state.runtime.oauth = OAuthRuntime()
+        current.refresh_tokens[state.config.ffn_initial_refresh_token] = Grant(
             subject=state.data.ffn.user_id, scopes=tuple(state.config.ffn_scopes)
         )
-        state.runtime["oauth"] = current
-    assert isinstance(current, OAuthRuntime)
     return current
 
 
@@ -77,7 +49,7 @@ def issue_token_pair(state: SandboxState, scopes: tuple[str, ...] | None = None)
     """Mint an access/refresh pair directly (tests and the demo use it to skip the browser step)."""
     rt = runtime(state)
     with state.data.lock:
-        return _issue(state, rt, _Grant(state.data.ffn.user_id, scopes or tuple(state.config.ffn_scopes)))
+        return _issue(state, rt, Grant(state.data.ffn.user_id, scopes or tuple(state.config.ffn_scopes)))
 
 
 def expire_all_access_tokens(state: SandboxState) -> None:
@@ -116,7 +88,7 @@ def validate_bearer(state: SandboxState, authorization_header: str | None, write
     return claims
 
 
-def _issue(state: SandboxState, rt: OAuthRuntime, grant: _Grant) -> dict[str, Any]:
+def _issue(state: SandboxState, rt: OAuthRuntime, grant: Grant) -> dict[str, Any]:
     now = rt.clock()
     ttl = state.config.access_token_ttl_seconds
     jti = uuid.uuid4().hex
@@ -135,7 +107,7 @@ def _issue(state: SandboxState, rt: OAuthRuntime, grant: _Grant) -> dict[str, An
             del rt.access_tokens[old_jti]
     rt.access_tokens[jti] = int(now) + ttl
     refresh_token = "def502" + secrets.token_hex(48)
-    rt.refresh_tokens[refresh_token] = _Grant(grant.subject, grant.scopes)
+    rt.refresh_tokens[refresh_token] = Grant(grant.subject, grant.scopes)
     rt.issued_count += 1
     return {
         "token_type": "Bearer",
@@ -203,7 +175,7 @@ def build_router(state: SandboxState) -> APIRouter:
             return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
         code = "def502" + secrets.token_hex(32)
         with state.data.lock:
-            rt.codes[code] = _Grant(
+            rt.codes[code] = Grant(
                 subject=state.data.ffn.user_id,
                 scopes=requested or tuple(state.config.ffn_scopes),
                 redirect_uri=redirect_uri,

@@ -24,7 +24,6 @@ import re
 import secrets
 import time
 import uuid
-from collections import Counter, deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -38,17 +37,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from jtl_automator.sandbox.data import JsonObject, Spreadsheet, Worksheet
+from jtl_automator.sandbox.state import SandboxState
 
 PREFIX = "/sheets"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_TTL_SECONDS = 3600
 QUOTA_WINDOW_SECONDS = 60.0
 
-# state.runtime keys
+# Legacy ``state.runtime[...]`` keys of ``state.runtime.sheets.requests`` and ``.clock`` (tests use them).
 REQUESTS = "sheets_requests"  # Counter: endpoint name -> requests received (authenticated)
 CLOCK = "sheets_clock"  # optional zero-argument callable returning seconds; drives the quota window
-_TOKENS = "sheets_tokens"
-_QUOTA = "sheets_quota"
 
 JsonBody = Annotated[Any, Body()]
 
@@ -476,24 +474,24 @@ def _clear(grid: GridRange) -> None:
 Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
-def _clock(state: Any) -> float:
-    clock = state.runtime.get(CLOCK)
-    return float(clock()) if callable(clock) else time.monotonic()
+def _clock(state: SandboxState) -> float:
+    clock = state.runtime.sheets.clock
+    return float(clock()) if clock is not None else time.monotonic()
 
 
-def _authorised(state: Any, request: Request) -> bool:
+def _authorised(state: SandboxState, request: Request) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return False
-    expiry = state.runtime.get(_TOKENS, {}).get(token.strip())
+    expiry = state.runtime.sheets.tokens.get(token.strip())
     return expiry is not None and expiry > time.time()
 
 
-def _over_quota(state: Any, request: Request) -> Response | None:
+def _over_quota(state: SandboxState, request: Request) -> Response | None:
     """Count the request in the rolling 60 s window; past the per-minute limit answer 429."""
     now = _clock(state)
     with state.data.lock:
-        window: deque[float] = state.runtime.setdefault(_QUOTA, deque())
+        window = state.runtime.sheets.quota
         while window and window[0] <= now - QUOTA_WINDOW_SECONDS:
             window.popleft()
         if len(window) < state.config.sheets_requests_per_minute:
@@ -515,7 +513,7 @@ _UNAUTHENTICATED = SheetsError(
 )
 
 
-def _route_class(state: Any) -> type[APIRoute]:
+def _route_class(state: SandboxState) -> type[APIRoute]:
     class SheetsRoute(APIRoute):
         """Auth, quota and the per-endpoint counter run before the handler; errors use Google's envelope."""
 
@@ -527,8 +525,7 @@ def _route_class(state: Any) -> type[APIRoute]:
                 if not _authorised(state, request):
                     return _UNAUTHENTICATED.response()
                 with state.data.lock:
-                    counter: Counter[str] = state.runtime.setdefault(REQUESTS, Counter())
-                    counter[endpoint] += 1
+                    state.runtime.sheets.requests[endpoint] += 1
                 refused = _over_quota(state, request)
                 if refused is not None:
                     return refused
@@ -547,7 +544,7 @@ def _route_class(state: Any) -> type[APIRoute]:
     return SheetsRoute
 
 
-def build_router(state: Any) -> APIRouter:
+def build_router(state: SandboxState) -> APIRouter:
     """Token endpoint plus the Sheets v4 routes; ``state`` is the app's SandboxState."""
     router = APIRouter(prefix=PREFIX)
 
@@ -562,15 +559,14 @@ def build_router(state: Any) -> APIRouter:
             return _oauth_error("invalid_grant", claims)
         access_token = "ya29.sandbox-" + secrets.token_urlsafe(32)
         with state.data.lock:
-            tokens: dict[str, float] = state.runtime.setdefault(_TOKENS, {})
-            tokens[access_token] = time.time() + TOKEN_TTL_SECONDS
+            state.runtime.sheets.tokens[access_token] = time.time() + TOKEN_TTL_SECONDS
         return _json({"access_token": access_token, "expires_in": TOKEN_TTL_SECONDS, "token_type": "Bearer"})
 
     router.include_router(_v4_router(state), prefix="/v4/spreadsheets")
     return router
 
 
-def _v4_router(state: Any) -> APIRouter:
+def _v4_router(state: SandboxState) -> APIRouter:
     router = APIRouter(route_class=_route_class(state))
     data = state.data
     lock = data.lock

@@ -18,7 +18,8 @@ import jwt
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from jtl_automator.sandbox.state import Grant, OAuthRuntime, SandboxState
+from jtl_automator.sandbox.routing import RouteTable, bound_route_class
+from jtl_automator.sandbox.state import Grant, OAuthRuntime, SandboxState, StateDep
 
 AUTH_CODE_TTL_SECONDS = 600
 # Scopes a client may ask for besides the configured FFN ones (the goecommerce example requests them).
@@ -149,92 +150,105 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
+routes = RouteTable()
+
+
 def build_router(state: SandboxState) -> APIRouter:
-    """``/oauth2/authorize`` and ``/oauth2/token``."""
-    router = APIRouter()
-    rt = runtime(state)
-
-    @router.get("/oauth2/authorize")
-    def authorize(request: Request) -> Response:
-        """Approves at once: the sandbox has no user to ask."""
-        query = request.query_params
-        redirect_uri = query.get("redirect_uri")
-        if query.get("client_id") != state.config.ffn_client_id:
-            return _oauth_error(400, "invalid_client", "Client authentication failed")
-        if not redirect_uri:
-            return _oauth_error(400, "invalid_request", "The request is missing the redirect_uri parameter")
-        extra = {"state": query["state"]} if "state" in query else {}
-        if query.get("response_type") != "code":
-            error = {"error": "unsupported_response_type", **extra}
-            return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
-        requested = tuple((query.get("scope") or "").split())
-        allowed = set(state.config.ffn_scopes) | _OPENID_SCOPES
-        unknown = [scope for scope in requested if scope not in allowed]
-        if unknown:
-            error = {"error": "invalid_scope", "error_description": f"Unknown scope {unknown[0]}", **extra}
-            return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
-        code = "def502" + secrets.token_hex(32)
-        with state.data.lock:
-            rt.codes[code] = Grant(
-                subject=state.data.ffn.user_id,
-                scopes=requested or tuple(state.config.ffn_scopes),
-                redirect_uri=redirect_uri,
-                expires_at=rt.clock() + AUTH_CODE_TTL_SECONDS,
-            )
-        return RedirectResponse(_with_query(redirect_uri, {"code": code, **extra}), status_code=302)
-
-    @router.post("/oauth2/token")
-    def token(request: Request, body: bytes = Depends(_raw_body)) -> Response:
-        client = _basic_client(request.headers.get("authorization"))
-        if (
-            client is None
-            or not secrets.compare_digest(client[0].encode(), state.config.ffn_client_id.encode())
-            or not secrets.compare_digest(client[1].encode(), state.config.ffn_client_secret.encode())
-        ):
-            return _oauth_error(401, "invalid_client", "Client authentication failed")
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("application/x-www-form-urlencoded"):
-            return _oauth_error(400, "invalid_request", "Expected an application/x-www-form-urlencoded body")
-        form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
-        grant_type = form.get("grant_type", "")
-        if grant_type == "authorization_code":
-            return _exchange_code(form)
-        if grant_type == "refresh_token":
-            return _refresh(form)
-        if not grant_type:
-            return _oauth_error(400, "invalid_request", "The request is missing the grant_type parameter")
-        return _oauth_error(
-            401,
-            "unsupported_grant_type",
-            "The authorization grant type is not supported by the authorization server.",
-        )
-
-    def _exchange_code(form: dict[str, str]) -> Response:
-        code, redirect_uri = form.get("code"), form.get("redirect_uri")
-        if not code or not redirect_uri:
-            return _oauth_error(
-                400, "invalid_request", "The request is missing the code or redirect_uri parameter"
-            )
-        with state.data.lock:
-            grant = rt.codes.pop(code, None)  # single use, even when the rest of the request is wrong
-            if grant is None or grant.expires_at is None or rt.clock() >= grant.expires_at:
-                return _oauth_error(
-                    400, "invalid_grant", "Authorization code is invalid, expired or already used"
-                )
-            if grant.redirect_uri != redirect_uri:
-                return _oauth_error(
-                    400, "invalid_grant", "Authorization code was not issued to this redirect_uri"
-                )
-            return JSONResponse(_issue(state, rt, grant))
-
-    def _refresh(form: dict[str, str]) -> Response:
-        refresh_token = form.get("refresh_token")
-        if not refresh_token:
-            return _oauth_error(400, "invalid_request", "The request is missing the refresh_token parameter")
-        with state.data.lock:
-            grant = rt.refresh_tokens.pop(refresh_token, None)  # rotation: the old token dies here
-            if grant is None:
-                return _oauth_error(400, "invalid_grant", "The refresh token is invalid.")
-            return JSONResponse(_issue(state, rt, grant))
-
+    """``/oauth2/authorize`` and ``/oauth2/token``, bound to one sandbox state."""
+    router = APIRouter(route_class=bound_route_class(state))
+    runtime(state)  # created now, so the configured initial refresh token works from the first request
+    routes.mount(router)
     return router
+
+
+@routes.get("/oauth2/authorize")
+def authorize(request: Request, state: StateDep) -> Response:
+    """Approves at once: the sandbox has no user to ask."""
+    rt = runtime(state)
+    query = request.query_params
+    redirect_uri = query.get("redirect_uri")
+    if query.get("client_id") != state.config.ffn_client_id:
+        return _oauth_error(400, "invalid_client", "Client authentication failed")
+    if not redirect_uri:
+        return _oauth_error(400, "invalid_request", "The request is missing the redirect_uri parameter")
+    extra = {"state": query["state"]} if "state" in query else {}
+    if query.get("response_type") != "code":
+        error = {"error": "unsupported_response_type", **extra}
+        return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
+    requested = tuple((query.get("scope") or "").split())
+    allowed = set(state.config.ffn_scopes) | _OPENID_SCOPES
+    unknown = [scope for scope in requested if scope not in allowed]
+    if unknown:
+        error = {"error": "invalid_scope", "error_description": f"Unknown scope {unknown[0]}", **extra}
+        return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
+    code = "def502" + secrets.token_hex(32)
+    with state.data.lock:
+        rt.codes[code] = Grant(
+            subject=state.data.ffn.user_id,
+            scopes=requested or tuple(state.config.ffn_scopes),
+            redirect_uri=redirect_uri,
+            expires_at=rt.clock() + AUTH_CODE_TTL_SECONDS,
+        )
+    return RedirectResponse(_with_query(redirect_uri, {"code": code, **extra}), status_code=302)
+
+
+@routes.post("/oauth2/token")
+def token(request: Request, state: StateDep, body: bytes = Depends(_raw_body)) -> Response:
+    """Client authentication (HTTP Basic), then the authorization-code or refresh-token grant."""
+    client = _basic_client(request.headers.get("authorization"))
+    if (
+        client is None
+        or not secrets.compare_digest(client[0].encode(), state.config.ffn_client_id.encode())
+        or not secrets.compare_digest(client[1].encode(), state.config.ffn_client_secret.encode())
+    ):
+        return _oauth_error(401, "invalid_client", "Client authentication failed")
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return _oauth_error(400, "invalid_request", "Expected an application/x-www-form-urlencoded body")
+    form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+    grant_type = form.get("grant_type", "")
+    if grant_type == "authorization_code":
+        return _exchange_code(state, form)
+    if grant_type == "refresh_token":
+        return _refresh(state, form)
+    if not grant_type:
+        return _oauth_error(400, "invalid_request", "The request is missing the grant_type parameter")
+    return _oauth_error(
+        401,
+        "unsupported_grant_type",
+        "The authorization grant type is not supported by the authorization server.",
+    )
+
+
+def _exchange_code(state: SandboxState, form: dict[str, str]) -> Response:
+    """The code must come back with the redirect_uri it was issued to (RFC 6749 §4.1.3)."""
+    rt = runtime(state)
+    code, redirect_uri = form.get("code"), form.get("redirect_uri")
+    if not code or not redirect_uri:
+        return _oauth_error(
+            400, "invalid_request", "The request is missing the code or redirect_uri parameter"
+        )
+    with state.data.lock:
+        grant = rt.codes.pop(code, None)  # single use, even when the rest of the request is wrong
+        if grant is None or grant.expires_at is None or rt.clock() >= grant.expires_at:
+            return _oauth_error(
+                400, "invalid_grant", "Authorization code is invalid, expired or already used"
+            )
+        if grant.redirect_uri != redirect_uri:
+            return _oauth_error(
+                400, "invalid_grant", "Authorization code was not issued to this redirect_uri"
+            )
+        return JSONResponse(_issue(state, rt, grant))
+
+
+def _refresh(state: SandboxState, form: dict[str, str]) -> Response:
+    """Rotation: the old refresh token dies with this request, whatever happens next."""
+    rt = runtime(state)
+    refresh_token = form.get("refresh_token")
+    if not refresh_token:
+        return _oauth_error(400, "invalid_request", "The request is missing the refresh_token parameter")
+    with state.data.lock:
+        grant = rt.refresh_tokens.pop(refresh_token, None)  # rotation: the old token dies here
+        if grant is None:
+            return _oauth_error(400, "invalid_grant", "The refresh token is invalid.")
+        return JSONResponse(_issue(state, rt, grant))

@@ -4,6 +4,7 @@ FastAPI's decorators need a router at import time, but each sandbox router is bu
 class binds that state to every request (for :data:`~jtl_automator.sandbox.state.StateDep`) and runs the
 API's own checks first. A :class:`RouteTable` records path, methods and handler in declaration order and
 :meth:`RouteTable.mount` adds them to such a router, exactly as ``@router.get(...)`` would have.
+Routers without checks of their own use :func:`bound_route_class`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
+
+from jtl_automator.sandbox.state import RouteHandler, SandboxState, bind
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -60,3 +64,21 @@ class RouteTable:
         """Add every route to ``router`` (with its route class) in declaration order."""
         for route in self._routes:
             router.add_api_route(route.path, route.endpoint, methods=list(route.methods), **route.options)
+
+
+def bound_route_class(state: SandboxState) -> type[APIRoute]:
+    """A route class that only binds ``state`` to each request, for routers without a guard of their own."""
+
+    class BoundRoute(APIRoute):
+        """Hands the router's state to the handler's StateDep parameters."""
+
+        def get_route_handler(self) -> RouteHandler:
+            handler = super().get_route_handler()
+
+            async def bound(request: Request) -> Response:
+                bind(request, state)
+                return await handler(request)
+
+            return bound
+
+    return BoundRoute

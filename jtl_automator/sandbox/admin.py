@@ -2,22 +2,20 @@
 
 Receiving an inbound and shipping an outbound stand in for the fulfiller, accepting a registration for the
 user clicking "accept" in Wawi, and the fault switch lets a test or the demo turn chaos on and off while
-the sandbox runs. The API modules are imported inside the handlers because they are assembled by
-``app.create_app`` alongside this router (and tests may mount this router alone).
+the sandbox runs. Tests may mount this router alone, without the APIs' routers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Body, HTTPException
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from jtl_automator.sandbox import faults
-
-if TYPE_CHECKING:
-    from jtl_automator.sandbox.app import SandboxState
+from jtl_automator.sandbox import faults, ffn, wawi
+from jtl_automator.sandbox.routing import RouteTable, bound_route_class
+from jtl_automator.sandbox.state import SandboxState, StateDep
 
 
 def _quantities(state: SandboxState, inbound_id: str, body: Any) -> dict[str, int]:
@@ -59,113 +57,112 @@ def _quantities(state: SandboxState, inbound_id: str, body: Any) -> dict[str, in
     return result
 
 
-def _api_error(exc: Exception) -> JSONResponse | None:
-    """Render an API module's own error (e.g. ``FfnError``) as that API would, if it carries one."""
-    status = getattr(exc, "status_code", None)
-    body = getattr(exc, "body", None)
-    if isinstance(status, int) and callable(body):
-        return JSONResponse(body(), status_code=status)
-    return None
-
-
 def _fault_view(state: SandboxState) -> dict[str, Any]:
     profile = faults.current_profile(state)
     return {
         "profile": profile.name,
         "rules": [rule.model_dump() for rule in profile.rules],
-        "injected": dict(state.runtime.get("faults", {})),
+        "injected": dict(state.runtime.fault_counters),
         "available": sorted(faults.PROFILES),
     }
 
 
+routes = RouteTable()
+
+
 def build_router(state: SandboxState) -> APIRouter:
     """The ``/_sandbox`` router, bound to one sandbox state."""
-    router = APIRouter(prefix="/_sandbox", tags=["sandbox"])
-
-    @router.get("/health")
-    def health() -> dict[str, Any]:
-        data = state.data
-        return {
-            "status": "ok",
-            "faults": faults.current_profile(state).name,
-            "ffn": {"products": len(data.ffn.products), "inbounds": len(data.ffn.inbounds)},
-            "wawi": {"items": len(data.wawi.items), "salesOrders": len(data.wawi.sales_orders)},
-            "spreadsheets": sorted(data.spreadsheets),
-        }
-
-    @router.get("/faults")
-    def get_faults() -> dict[str, Any]:
-        return _fault_view(state)
-
-    @router.put("/faults")
-    def put_faults(body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008 (FastAPI idiom)
-        """Body ``{"profile": "flaky"}`` or ``{"profile": {"name": ..., "rules": [...]}}``."""
-        spec = body.get("profile")
-        try:
-            if isinstance(spec, str):
-                faults.set_profile(state, spec)
-            elif isinstance(spec, dict):
-                faults.set_profile(state, faults.FaultProfile.model_validate(spec))
-            else:
-                raise HTTPException(400, "body must be {'profile': <name or profile object>}")
-        except KeyError as exc:
-            raise HTTPException(400, str(exc.args[0])) from None
-        except ValidationError as exc:
-            raise HTTPException(400, f"invalid fault profile: {exc.errors(include_url=False)}") from None
-        return _fault_view(state)
-
-    @router.post("/ffn/inbounds/{inbound_id}/receive", response_model=None)
-    def receive(inbound_id: str, body: Any = Body(None)) -> Any:  # noqa: B008
-        from jtl_automator.sandbox import ffn
-
-        quantities = _quantities(state, inbound_id, body)
-        try:
-            return ffn.receive_inbound(state, inbound_id, quantities)
-        except Exception as exc:
-            if (response := _api_error(exc)) is not None:
-                return response
-            raise
-
-    @router.post("/ffn/outbounds/{outbound_id}/ship", response_model=None)
-    def ship(outbound_id: str, body: Any = Body(None)) -> Any:  # noqa: B008
-        from jtl_automator.sandbox import ffn
-
-        tracking = body.get("trackingNumber") if isinstance(body, dict) else None
-        if tracking is not None and not isinstance(tracking, str):
-            raise HTTPException(400, "trackingNumber must be a string")
-        try:
-            return ffn.ship_outbound(state, outbound_id, tracking)
-        except Exception as exc:
-            if (response := _api_error(exc)) is not None:
-                return response
-            raise
-
-    @router.post("/ffn/expire-tokens")
-    def expire_tokens() -> dict[str, Any]:
-        faults.expire_access_tokens(state)
-        return {"expired": True}
-
-    @router.post("/wawi/registrations/{registration_id}/accept")
-    def accept(registration_id: str) -> dict[str, Any]:
-        from jtl_automator.sandbox import wawi
-
-        try:
-            wawi.accept_registration(state, registration_id)
-        except KeyError:
-            raise HTTPException(404, f"registration {registration_id} not found") from None
-        return {"registrationId": registration_id, "accepted": True}
-
-    @router.get("/stats")
-    def stats() -> dict[str, Any]:
-        with state.data.lock:
-            requests = state.runtime.get("requests", {"total": 0, "by_api": {}, "by_status": {}})
-            return {
-                "requests": {
-                    "total": requests["total"],
-                    "by_api": dict(requests["by_api"]),
-                    "by_status": dict(requests["by_status"]),
-                },
-                "faults": {"profile": faults.current_profile(state).name, **state.runtime.get("faults", {})},
-            }
-
+    router = APIRouter(prefix="/_sandbox", tags=["sandbox"], route_class=bound_route_class(state))
+    routes.mount(router)
     return router
+
+
+@routes.get("/health")
+def health(state: StateDep) -> dict[str, Any]:
+    """Liveness plus the size of the world, for the demo and humans."""
+    data = state.data
+    return {
+        "status": "ok",
+        "faults": faults.current_profile(state).name,
+        "ffn": {"products": len(data.ffn.products), "inbounds": len(data.ffn.inbounds)},
+        "wawi": {"items": len(data.wawi.items), "salesOrders": len(data.wawi.sales_orders)},
+        "spreadsheets": sorted(data.spreadsheets),
+    }
+
+
+@routes.get("/faults")
+def get_faults(state: StateDep) -> dict[str, Any]:
+    """The active profile, its rules, what was injected so far and the built-in profiles."""
+    return _fault_view(state)
+
+
+@routes.put("/faults")
+def put_faults(state: StateDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008 (FastAPI idiom)
+    """Body ``{"profile": "flaky"}`` or ``{"profile": {"name": ..., "rules": [...]}}``."""
+    spec = body.get("profile")
+    try:
+        if isinstance(spec, str):
+            faults.set_profile(state, spec)
+        elif isinstance(spec, dict):
+            faults.set_profile(state, faults.FaultProfile.model_validate(spec))
+        else:
+            raise HTTPException(400, "body must be {'profile': <name or profile object>}")
+    except KeyError as exc:
+        raise HTTPException(400, str(exc.args[0])) from None
+    except ValidationError as exc:
+        raise HTTPException(400, f"invalid fault profile: {exc.errors(include_url=False)}") from None
+    return _fault_view(state)
+
+
+@routes.post("/ffn/inbounds/{inbound_id}/receive", response_model=None)
+def receive(inbound_id: str, state: StateDep, body: Any = Body(None)) -> Any:  # noqa: B008
+    """The warehouse books incoming goods (see ``_quantities`` for the body)."""
+    quantities = _quantities(state, inbound_id, body)
+    try:
+        return ffn.receive_inbound(state, inbound_id, quantities)
+    except ffn.FfnError as exc:  # answered in FFN's envelope, as the API would
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
+@routes.post("/ffn/outbounds/{outbound_id}/ship", response_model=None)
+def ship(outbound_id: str, state: StateDep, body: Any = Body(None)) -> Any:  # noqa: B008
+    """The warehouse ships all that is open, optionally with ``{"trackingNumber": ...}``."""
+    tracking = body.get("trackingNumber") if isinstance(body, dict) else None
+    if tracking is not None and not isinstance(tracking, str):
+        raise HTTPException(400, "trackingNumber must be a string")
+    try:
+        return ffn.ship_outbound(state, outbound_id, tracking)
+    except ffn.FfnError as exc:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
+@routes.post("/ffn/expire-tokens")
+def expire_tokens(state: StateDep) -> dict[str, Any]:
+    """Every FFN access token issued so far answers 401 from now on."""
+    faults.expire_access_tokens(state)
+    return {"expired": True}
+
+
+@routes.post("/wawi/registrations/{registration_id}/accept")
+def accept(registration_id: str, state: StateDep) -> dict[str, Any]:
+    """The user accepts a Wawi app registration."""
+    try:
+        wawi.accept_registration(state, registration_id)
+    except KeyError:
+        raise HTTPException(404, f"registration {registration_id} not found") from None
+    return {"registrationId": registration_id, "accepted": True}
+
+
+@routes.get("/stats")
+def stats(state: StateDep) -> dict[str, Any]:
+    """Requests per API and status, and the faults injected, as benchmarks report them."""
+    with state.data.lock:
+        requests = state.runtime.requests
+        return {
+            "requests": {
+                "total": requests["total"],
+                "by_api": dict(requests["by_api"]),
+                "by_status": dict(requests["by_status"]),
+            },
+            "faults": {"profile": faults.current_profile(state).name, **state.runtime.fault_counters},
+        }

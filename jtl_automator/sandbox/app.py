@@ -6,32 +6,25 @@ URL layout (what ``--credentials-out`` points the clients at):
 - ``/wawi/api/eazybusiness/v1/...`` (and ``/authentication``): JTL-Wawi REST API
 - ``/sheets/v4/spreadsheets/...`` and ``/sheets/token``: Google Sheets v4 values API and its token endpoint
 - ``/_sandbox/...``: test hooks (fulfiller actions, registration approval, fault switches)
+
+``SandboxState`` lives in :mod:`jtl_automator.sandbox.state`; it is re-exported here because tests and
+benchmarks import it from this module.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from fastapi import FastAPI
 
+from jtl_automator.sandbox import admin, faults, ffn, oauth, sheets, wawi
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import SandboxData
+from jtl_automator.sandbox.state import SandboxState
 
-
-@dataclass
-class SandboxState:
-    """Everything the routers share: the data, the config and per-run bookkeeping of each API."""
-
-    data: SandboxData
-    config: SandboxConfig
-    runtime: dict[str, Any] = field(default_factory=dict)  # per-API scratch space (tokens, counters)
+__all__ = ["SandboxState", "create_app"]
 
 
 def create_app(data: SandboxData | None = None, config: SandboxConfig | None = None) -> FastAPI:
     """Build the sandbox app; callers keep ``app.state.sandbox`` to inspect or steer it."""
-    from jtl_automator.sandbox import admin, faults, ffn, oauth, sheets, wawi
-
     state = SandboxState(data=data or SandboxData(), config=config or SandboxConfig())
     app = FastAPI(title="jtl-automator sandbox", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.sandbox = state

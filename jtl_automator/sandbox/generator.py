@@ -66,6 +66,28 @@ from jtl_automator.sandbox.data import (
     WawiData,
     Worksheet,
 )
+from jtl_automator.sandbox.wordlists import (
+    AT_CH_STREETS,
+    AT_CITIES,
+    CATALOG,
+    CH_CITIES,
+    DE_CITIES,
+    DE_STREETS,
+    EMAIL_TLDS,
+    FFN_WAREHOUSE_SITES,
+    FIRST_NAMES,
+    INITIAL_CONTACTS,
+    LAST_NAMES,
+    LEGAL_FORMS,
+    NL_CITIES,
+    NL_POSTCODE_LETTERS,
+    NL_STREETS,
+    ON_HOLD_REASONS,
+    PAYMENT_METHODS,
+    SALUTATIONS,
+    SHIPPING_METHODS,
+    SUPPLIER_STEMS,
+)
 
 DEFAULT_BASE_DATE = datetime(2026, 11, 16, 6, 0, tzinfo=UTC)
 ORDER_SPREAD_DAYS = 10
@@ -99,368 +121,6 @@ def ean13(first12: str) -> str:
     """Append the GS1 check digit, so EANs pass the validation real shops and fulfillers apply."""
     total = sum(map(int, first12[0::2])) + 3 * sum(map(int, first12[1::2]))
     return first12 + str((10 - total % 10) % 10)
-
-
-# --- word lists ----------------------------------------------------------------------------------------
-# (code, category, subcategory, base names, variants, sizes, net price range, weight kg range, tax rate,
-#  manufacturers)
-_CATALOG: tuple[
-    tuple[
-        str,
-        str,
-        str,
-        tuple[str, ...],
-        tuple[str, ...],
-        tuple[str, ...],
-        tuple[float, float],
-        tuple[float, float],
-        float,
-        tuple[str, ...],
-    ],
-    ...,
-] = (
-    (
-        "KAF",
-        "Lebensmittel",
-        "Kaffee & Tee",
-        (
-            "Bio-Kaffeebohnen",
-            "Espressobohnen",
-            "Filterkaffee gemahlen",
-            "Grüner Tee",
-            "Kräutertee",
-            "Rooibos-Tee",
-            "Earl Grey Tee",
-            "Entkoffeinierter Kaffee",
-        ),
-        ("Hausmischung", "Crema", "Dunkle Röstung", "Fairtrade", "Klassik", "Single Origin"),
-        ("250 g", "500 g", "1 kg"),
-        (4.5, 29.0),
-        (0.25, 1.1),
-        7.0,
-        ("Rösterei Hansen", "Teekontor Bremen"),
-    ),
-    (
-        "KUE",
-        "Küche & Haushalt",
-        "Küchenhelfer",
-        (
-            "Edelstahl-Trinkflasche",
-            "Thermobecher",
-            "Brotdose",
-            "Schneidebrett Bambus",
-            "Gewürzmühle",
-            "Kochmesser",
-            "Pfannenwender Silikon",
-            "Vorratsglas",
-        ),
-        ("Schwarz", "Mintgrün", "Edelstahl", "Anthrazit", "Natur", "Rot"),
-        ("350 ml", "500 ml", "750 ml", "1 l", "2er-Set"),
-        (6.0, 49.0),
-        (0.1, 1.4),
-        19.0,
-        ("Nordhaus", "KüchenProfi Werke", "Lindner Haushaltswaren"),
-    ),
-    (
-        "DRO",
-        "Drogerie",
-        "Körperpflege",
-        (
-            "Naturkosmetik Handcreme",
-            "Duschgel Lavendel",
-            "Zahnbürste Bambus",
-            "Haarseife",
-            "Sonnencreme LSF 50",
-            "Deo-Creme",
-        ),
-        ("sensitiv", "vegan", "Familienpackung", "Reisegröße"),
-        ("50 ml", "100 ml", "200 ml", "4er-Pack"),
-        (2.5, 19.0),
-        (0.05, 0.6),
-        19.0,
-        ("Alpenkraut Naturkosmetik", "Grünblatt"),
-    ),
-    (
-        "GAR",
-        "Haus & Garten",
-        "Garten",
-        ("Gartenschere", "Pflanzkübel", "Vogelfutterhaus", "Gießkanne", "Kräutersamen-Set", "Hochbeet-Erde"),
-        ("Terracotta", "Verzinkt", "Holz", "Grau"),
-        ("5 l", "10 l", "20 l", "Größe M", "Größe L"),
-        (5.0, 89.0),
-        (0.2, 12.0),
-        19.0,
-        ("GartenGlück", "Wurzelwerk GmbH"),
-    ),
-    (
-        "SPO",
-        "Sport & Freizeit",
-        "Fitness",
-        ("Yogamatte", "Springseil", "Faszienrolle", "Trinkrucksack", "Widerstandsband", "Kettlebell"),
-        ("Blau", "Schwarz", "Lila", "Olivgrün"),
-        ("Standard", "XL", "4 kg", "8 kg", "2 m"),
-        (8.0, 69.0),
-        (0.2, 8.0),
-        19.0,
-        ("Sportfreund", "AktivLeben"),
-    ),
-    (
-        "BUE",
-        "Büro & Schreibwaren",
-        "Schreibwaren",
-        (
-            "Notizbuch A5 punktiert",
-            "Kugelschreiber-Set",
-            "Textmarker",
-            "Aktenordner",
-            "Haftnotizen",
-            "Schreibtischunterlage",
-        ),
-        ("recycelt", "Pastell", "Neon", "Klassik"),
-        ("5er-Pack", "10er-Pack", "A4", "A5"),
-        (1.5, 24.0),
-        (0.05, 1.5),
-        19.0,
-        ("Papeterie Becker", "Schreibgut"),
-    ),
-    (
-        "SPI",
-        "Spielwaren",
-        "Holzspielzeug",
-        (
-            "Holzeisenbahn Starterset",
-            "Stapelturm",
-            "Puzzle 1000 Teile",
-            "Memo-Spiel",
-            "Kaufladen-Zubehör",
-            "Bauklötze",
-        ),
-        ("Natur", "Bunt", "Ab 3 Jahren", "Ab 6 Jahren"),
-        ("24 Teile", "50 Teile", "100 Teile", "Standard"),
-        (7.0, 59.0),
-        (0.1, 2.5),
-        19.0,
-        ("Holzwerkstatt Erzgebirge", "Spielzeugmacher"),
-    ),
-)
-
-_FIRST_NAMES = (
-    "Anna",
-    "Lukas",
-    "Marie",
-    "Leon",
-    "Sophie",
-    "Jonas",
-    "Emma",
-    "Felix",
-    "Mia",
-    "Paul",
-    "Lena",
-    "Maximilian",
-    "Hannah",
-    "Tim",
-    "Laura",
-    "Jan",
-    "Lea",
-    "Niklas",
-    "Julia",
-    "Finn",
-    "Sarah",
-    "Moritz",
-    "Katharina",
-    "Tobias",
-    "Johanna",
-    "Florian",
-    "Clara",
-    "Sebastian",
-    "Nele",
-    "Matthias",
-    "Ida",
-    "Stefan",
-    "Greta",
-    "Jürgen",
-    "Sabine",
-    "Uwe",
-    "Birgit",
-    "Özlem",
-    "Mehmet",
-    "Ana",
-)
-_LAST_NAMES = (
-    "Müller",
-    "Schmidt",
-    "Schneider",
-    "Fischer",
-    "Weber",
-    "Meyer",
-    "Wagner",
-    "Becker",
-    "Schulz",
-    "Hoffmann",
-    "Schäfer",
-    "Koch",
-    "Bauer",
-    "Richter",
-    "Klein",
-    "Wolf",
-    "Schröder",
-    "Neumann",
-    "Schwarz",
-    "Zimmermann",
-    "Braun",
-    "Krüger",
-    "Hofmann",
-    "Hartmann",
-    "Lange",
-    "Schmitt",
-    "Werner",
-    "Krause",
-    "Meier",
-    "Lehmann",
-    "Yilmaz",
-    "Kaya",
-    "Nowak",
-    "Jansen",
-    "de Vries",
-    "Huber",
-    "Gruber",
-)
-_STREETS = (
-    "Hauptstraße",
-    "Schulstraße",
-    "Gartenstraße",
-    "Bahnhofstraße",
-    "Dorfstraße",
-    "Bergstraße",
-    "Birkenweg",
-    "Lindenstraße",
-    "Kirchstraße",
-    "Waldstraße",
-    "Ringstraße",
-    "Am Markt",
-    "Mühlenweg",
-    "Goethestraße",
-    "Schillerstraße",
-    "Friedrichstraße",
-    "Rosenweg",
-    "Eichendorffstraße",
-)
-# (postcode prefix, city, state)
-_DE_CITIES = (
-    ("10", "Berlin", "Berlin"),
-    ("20", "Hamburg", "Hamburg"),
-    ("80", "München", "Bayern"),
-    ("50", "Köln", "Nordrhein-Westfalen"),
-    ("60", "Frankfurt am Main", "Hessen"),
-    ("70", "Stuttgart", "Baden-Württemberg"),
-    ("40", "Düsseldorf", "Nordrhein-Westfalen"),
-    ("04", "Leipzig", "Sachsen"),
-    ("01", "Dresden", "Sachsen"),
-    ("30", "Hannover", "Niedersachsen"),
-    ("90", "Nürnberg", "Bayern"),
-    ("28", "Bremen", "Bremen"),
-    ("24", "Kiel", "Schleswig-Holstein"),
-    ("99", "Erfurt", "Thüringen"),
-    ("66", "Saarbrücken", "Saarland"),
-    ("18", "Rostock", "Mecklenburg-Vorpommern"),
-    ("39", "Magdeburg", "Sachsen-Anhalt"),
-    ("14", "Potsdam", "Brandenburg"),
-    ("55", "Mainz", "Rheinland-Pfalz"),
-    ("93", "Regensburg", "Bayern"),
-)
-_AT_CITIES = (
-    ("1010", "Wien"),
-    ("8010", "Graz"),
-    ("4020", "Linz"),
-    ("5020", "Salzburg"),
-    ("6020", "Innsbruck"),
-)
-_CH_CITIES = (("8001", "Zürich"), ("3011", "Bern"), ("4051", "Basel"), ("6003", "Luzern"))
-_NL_CITIES = (("1012", "Amsterdam"), ("3011", "Rotterdam"), ("3511", "Utrecht"), ("9711", "Groningen"))
-_NL_STREETS = ("Kerkstraat", "Dorpsstraat", "Stationsweg", "Molenweg", "Prinsengracht")
-_AT_CH_STREETS = ("Bahnhofstrasse", "Hauptplatz", "Seestrasse", "Kirchgasse")
-
-_SUPPLIER_STEMS = (
-    "Kaffeerösterei Hansen",
-    "Nordhaus Haushaltswaren",
-    "Alpenkraut Naturkosmetik",
-    "GartenGlück Vertrieb",
-    "Sportfreund Handels",
-    "Papeterie Becker",
-    "Holzwerkstatt Erzgebirge",
-    "Teekontor Bremen",
-    "Lindner Import",
-    "Wurzelwerk",
-    "KüchenProfi Werke",
-    "Grünblatt Handel",
-)
-_LEGAL_FORMS = ("GmbH", "KG", "GmbH & Co. KG", "e.K.", "OHG")
-
-_FFN_WAREHOUSE_SITES = (
-    ("04109", "Leipzig", "Fulfillment Center Leipzig", "Logistikring 4"),
-    ("36251", "Bad Hersfeld", "Fulfillment Center Bad Hersfeld", "Am Hohen Rain 12"),
-    ("44145", "Dortmund", "Fulfillment Center Dortmund", "Hafenstraße 80"),
-    ("86167", "Augsburg", "Fulfillment Center Augsburg", "Industriestraße 21"),
-)
-
-# (FFN id suffix, name, shippingType, carrierCode, carrierName, trackingUrlSchema, Wawi id, Wawi gross price)
-_SHIPPING_METHODS = (
-    (
-        "0001",
-        "DHL Paket",
-        "Standard",
-        "DHL",
-        "DHL Paket GmbH",
-        "https://www.dhl.de/de/privatkunden/pakete-empfangen/verfolgen.html?piececode={TrackingId}",
-        1,
-        4.90,
-    ),
-    (
-        "0002",
-        "DHL Express",
-        "NextDay",
-        "DHLEXPRESS",
-        "DHL Express",
-        "https://www.dhl.com/de-de/home/tracking.html?tracking-id={TrackingId}",
-        2,
-        12.90,
-    ),
-    (
-        "0003",
-        "DPD Classic",
-        "Standard",
-        "DPD",
-        "DPD Deutschland GmbH",
-        "https://tracking.dpd.de/status/de_DE/parcel/{TrackingId}",
-        3,
-        4.90,
-    ),
-    (
-        "0004",
-        "GLS BusinessParcel",
-        "Standard",
-        "GLS",
-        "GLS Germany",
-        "https://gls-group.com/DE/de/paketverfolgung?match={TrackingId}",
-        4,
-        4.50,
-    ),
-    ("0005", "Deutsche Post Warenpost", "Standard", "DPAG", "Deutsche Post AG", None, 5, 2.90),
-)
-_PAYMENT_METHODS = (
-    (1, "PayPal", True),
-    (2, "Vorkasse", False),
-    (3, "Rechnung", False),
-    (4, "Kreditkarte", False),
-    (5, "Amazon Pay", False),
-    (6, "Klarna Sofort", False),
-)
-_ON_HOLD_REASONS = (
-    (1, "Zahlung ausstehend"),
-    (2, "Adresse prüfen"),
-    (3, "Kundenrückfrage"),
-    (4, "Warte auf Ware"),
-)
 
 
 class _Clock:
@@ -621,7 +281,7 @@ class _Generator:
     def warehouses(self, count: int) -> None:
         fid = self.ffn.fulfiller_id
         created = self.ffn_time(400)
-        for method in _SHIPPING_METHODS:
+        for method in SHIPPING_METHODS:
             suffix, name, ship_type, carrier_code, carrier_name, url, _wawi_id, _price = method
             method_id = f"{fid}0A{suffix}"
             self.ffn.shipping_methods[method_id] = {
@@ -666,9 +326,9 @@ class _Generator:
             "IsActive": True,
         }
         for k in range(count):
-            zip_code, city, name, street = _FFN_WAREHOUSE_SITES[k % len(_FFN_WAREHOUSE_SITES)]
-            if k >= len(_FFN_WAREHOUSE_SITES):
-                name = f"{name} {k // len(_FFN_WAREHOUSE_SITES) + 1}"
+            zip_code, city, name, street = FFN_WAREHOUSE_SITES[k % len(FFN_WAREHOUSE_SITES)]
+            if k >= len(FFN_WAREHOUSE_SITES):
+                name = f"{name} {k // len(FFN_WAREHOUSE_SITES) + 1}"
             warehouse_id = f"{fid}04XX-{zip_code}-{k + 1:04d}"
             self.ffn_warehouse_ids.append(warehouse_id)
             self.ffn.warehouses[warehouse_id] = {
@@ -716,22 +376,22 @@ class _Generator:
                 "LockForAvailability": False,
                 "IsActive": True,
             }
-        for _suffix, name, _t, _c, _cn, _u, wawi_id, price in _SHIPPING_METHODS:
+        for spec in SHIPPING_METHODS:
             self.wawi.shipping_methods.append(
                 {
-                    "Id": wawi_id,
-                    "Name": name,
-                    "Priority": wawi_id,
-                    "GrossPrice": price,
+                    "Id": spec.wawi_id,
+                    "Name": spec.name,
+                    "Priority": spec.wawi_id,
+                    "GrossPrice": spec.wawi_gross_price,
                     "ExtraWeight": 0.0,
                     "IsAmazonPrime": False,
                 }
             )
-        for pm_id, name, standard in _PAYMENT_METHODS:
+        for pm_id, name, standard in PAYMENT_METHODS:
             self.wawi.payment_methods.append(
                 {"Id": pm_id, "Name": name, "IsStandard": standard, "IsActive": True}
             )
-        for reason_id, name in _ON_HOLD_REASONS:
+        for reason_id, name in ON_HOLD_REASONS:
             self.wawi.on_hold_reasons.append(
                 {
                     "Id": reason_id,
@@ -746,7 +406,7 @@ class _Generator:
         by_code: dict[str, tuple[int, str]] = {}
         top_ids: dict[str, int] = {}
         next_id = 1
-        for code, top, sub, *_rest in _CATALOG:
+        for code, top, sub, *_rest in CATALOG:
             if top not in top_ids:
                 top_ids[top] = next_id
                 self.wawi.categories[next_id] = {
@@ -775,12 +435,12 @@ class _Generator:
     def suppliers(self, count: int) -> None:
         rng = self.rng
         for sid in range(1, count + 1):
-            stem = _SUPPLIER_STEMS[(sid - 1) % len(_SUPPLIER_STEMS)]
-            if sid > len(_SUPPLIER_STEMS):
-                stem = f"{stem} {sid // len(_SUPPLIER_STEMS) + 1}"
-            company = f"{stem} {_LEGAL_FORMS[(sid * 7) % len(_LEGAL_FORMS)]}"
-            prefix, city, _state = _DE_CITIES[rng.randrange(len(_DE_CITIES))]
-            first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+            stem = SUPPLIER_STEMS[(sid - 1) % len(SUPPLIER_STEMS)]
+            if sid > len(SUPPLIER_STEMS):
+                stem = f"{stem} {sid // len(SUPPLIER_STEMS) + 1}"
+            company = f"{stem} {LEGAL_FORMS[(sid * 7) % len(LEGAL_FORMS)]}"
+            prefix, city, _state = DE_CITIES[rng.randrange(len(DE_CITIES))]
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             self.wawi.suppliers[sid] = {
                 "Id": sid,
                 "Name": company,
@@ -794,7 +454,7 @@ class _Generator:
                 "Company": company,
                 "Company2": None,
                 "Contact": f"{first} {last}",
-                "Street": f"{rng.choice(_STREETS)} {rng.randint(1, 120)}",
+                "Street": f"{rng.choice(DE_STREETS)} {rng.randint(1, 120)}",
                 "Address2": None,
                 "PostalCode": f"{prefix}{rng.randint(100, 999)}",
                 "City": city,
@@ -817,7 +477,7 @@ class _Generator:
         created_pool = [self.ffn_time(30 + d * 1.7) for d in range(400)]
         updated_pool = [self.ffn_time(d * 0.9) for d in range(30)]
         wawi_added_pool = [self.clock.wawi(self.base - timedelta(days=30 + d * 1.7)) for d in range(400)]
-        catalog = _CATALOG
+        catalog = CATALOG
         for i in range(count):
             code, _top, sub, bases, variants, sizes, (p_lo, p_hi), (w_lo, w_hi), tax, makers = catalog[
                 int(rand() * len(catalog))
@@ -974,28 +634,26 @@ class _Generator:
     def customers(self, count: int) -> None:
         rng = self.rng
         for cid in range(1, count + 1):
-            first, last = rng.choice(_FIRST_NAMES), rng.choice(_LAST_NAMES)
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
             roll = rng.random()
             state: str | None = None
             if roll < 0.04:
-                country, (postcode, city) = "AT", rng.choice(_AT_CITIES)
-                street = f"{rng.choice(_AT_CH_STREETS)} {rng.randint(1, 60)}"
+                country, (postcode, city) = "AT", rng.choice(AT_CITIES)
+                street = f"{rng.choice(AT_CH_STREETS)} {rng.randint(1, 60)}"
             elif roll < 0.07:
-                country, (postcode, city) = "CH", rng.choice(_CH_CITIES)
-                street = f"{rng.choice(_AT_CH_STREETS)} {rng.randint(1, 60)}"
+                country, (postcode, city) = "CH", rng.choice(CH_CITIES)
+                street = f"{rng.choice(AT_CH_STREETS)} {rng.randint(1, 60)}"
             elif roll < 0.09:
-                country, (digits, city) = "NL", rng.choice(_NL_CITIES)
-                postcode = (
-                    f"{digits} {rng.choice('ABCDEFGHJKLMNPRSTVWXZ')}{rng.choice('ABCDEFGHJKLMNPRSTVWXZ')}"
-                )
-                street = f"{rng.choice(_NL_STREETS)} {rng.randint(1, 200)}"
+                country, (digits, city) = "NL", rng.choice(NL_CITIES)
+                postcode = f"{digits} {rng.choice(NL_POSTCODE_LETTERS)}{rng.choice(NL_POSTCODE_LETTERS)}"
+                street = f"{rng.choice(NL_STREETS)} {rng.randint(1, 200)}"
             else:
                 country = "DE"
-                prefix, city, state = _DE_CITIES[rng.randrange(len(_DE_CITIES))]
+                prefix, city, state = DE_CITIES[rng.randrange(len(DE_CITIES))]
                 postcode = f"{prefix}{rng.randint(100, 999)}"
-                street = f"{rng.choice(_STREETS)} {rng.randint(1, 150)}{rng.choice(('', '', '', 'a', 'b'))}"
-            company = f"{last} {rng.choice(_LEGAL_FORMS)}" if rng.random() < 0.12 else None
-            email = f"{_ascii(first)}.{_ascii(last)}{cid}@example.{rng.choice(('com', 'org', 'net'))}"
+                street = f"{rng.choice(DE_STREETS)} {rng.randint(1, 150)}{rng.choice(('', '', '', 'a', 'b'))}"
+            company = f"{last} {rng.choice(LEGAL_FORMS)}" if rng.random() < 0.12 else None
+            email = f"{_ascii(first)}.{_ascii(last)}{cid}@example.{rng.choice(EMAIL_TLDS)}"
             phone = (
                 f"+49 {rng.randint(151, 179)} {rng.randint(1000000, 99999999)}"
                 if rng.random() < 0.6
@@ -1013,7 +671,7 @@ class _Generator:
                 email=email,
                 phone=phone,
                 state=state,
-                form=rng.choice(("Herr", "Frau", None)),
+                form=rng.choice(SALUTATIONS),
             )
             self.wawi.customers[cid] = {
                 "Id": cid,
@@ -1042,7 +700,7 @@ class _Generator:
                 "AccountsReceivableNumber": 10000 + cid,
                 "CommercialRegisterNumber": None,
                 "Website": None,
-                "InitialContact": rng.choice(("Onlineshop", "Amazon", "eBay", "Telefon")),
+                "InitialContact": rng.choice(INITIAL_CONTACTS),
                 "EbayUsername": None,
                 "Birthday": None,
                 "IsLocked": False,
@@ -1184,7 +842,7 @@ class _Generator:
             self.base - timedelta(seconds=rng.randint(600, ORDER_SPREAD_DAYS * 86400)) for _ in range(count)
         )
         line_id = 0
-        method_by_wawi = {m[6]: m for m in _SHIPPING_METHODS}
+        method_by_wawi = {m.wawi_id: m for m in SHIPPING_METHODS}
         fid = self.ffn.fulfiller_id
         outbound_ids: set[str] = set()
         for i, moment in enumerate(moments):
@@ -1235,7 +893,7 @@ class _Generator:
                     }
                 )
             ship_wawi_id = rng.choice((1, 1, 1, 1, 3, 4, 5, 2))
-            shipping_fee = method_by_wawi[ship_wawi_id][7]
+            shipping_fee = method_by_wawi[ship_wawi_id].wawi_gross_price
             total = round(sum(x["SalesPriceGross"] * x["Quantity"] for x in lines) + shipping_fee, 2)
             payment_method = rng.choice((1, 1, 1, 2, 3, 4, 5, 6))
             if reason == "unpaid_prepayment":

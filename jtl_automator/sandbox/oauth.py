@@ -2,7 +2,7 @@
 
 It reproduces what hurts in production (jtl-apis.md §1.2): a refresh token works exactly once, a
 replayed one fails with ``invalid_grant``, ``client_credentials`` is refused, access tokens are JWTs
-that expire. Tokens live only in ``state.runtime["oauth"]`` and never appear in reprs or messages.
+that expire. Tokens live only in ``state.runtime.oauth`` and never appear in reprs or messages.
 """
 
 from __future__ import annotations
@@ -10,45 +10,20 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
-import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import jwt
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-if TYPE_CHECKING:
-    from jtl_automator.sandbox.app import SandboxState
+from jtl_automator.sandbox.routing import RouteTable, bound_route_class
+from jtl_automator.sandbox.state import Grant, OAuthRuntime, SandboxState, StateDep
 
 AUTH_CODE_TTL_SECONDS = 600
 # Scopes a client may ask for besides the configured FFN ones (the goecommerce example requests them).
 _OPENID_SCOPES = frozenset({"address", "email", "phone", "profile"})
-
-
-@dataclass
-class _Grant:
-    """What a code or refresh token stands for."""
-
-    subject: str
-    scopes: tuple[str, ...]
-    redirect_uri: str | None = None
-    expires_at: float | None = None
-
-
-@dataclass
-class OAuthRuntime:
-    """Issued codes and tokens; ``clock`` is replaceable so tests can move time instead of sleeping."""
-
-    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
-    codes: dict[str, _Grant] = field(default_factory=dict, repr=False)
-    refresh_tokens: dict[str, _Grant] = field(default_factory=dict, repr=False)
-    access_tokens: dict[str, float] = field(default_factory=dict, repr=False)  # jti -> exp
-    clock: Callable[[], float] = time.time
-    issued_count: int = 0
 
 
 class BearerError(Exception):
@@ -62,14 +37,12 @@ class BearerError(Exception):
 
 def runtime(state: SandboxState) -> OAuthRuntime:
     """The OAuth bookkeeping of this app, created on first use with the configured initial refresh token."""
-    current = state.runtime.get("oauth")
+    current = state.runtime.oauth
     if current is None:
-        current = OAuthRuntime()
-        current.refresh_tokens[state.config.ffn_initial_refresh_token] = _Grant(
+        current = state.runtime.oauth = OAuthRuntime()
+        current.refresh_tokens[state.config.ffn_initial_refresh_token] = Grant(
             subject=state.data.ffn.user_id, scopes=tuple(state.config.ffn_scopes)
         )
-        state.runtime["oauth"] = current
-    assert isinstance(current, OAuthRuntime)
     return current
 
 
@@ -77,7 +50,7 @@ def issue_token_pair(state: SandboxState, scopes: tuple[str, ...] | None = None)
     """Mint an access/refresh pair directly (tests and the demo use it to skip the browser step)."""
     rt = runtime(state)
     with state.data.lock:
-        return _issue(state, rt, _Grant(state.data.ffn.user_id, scopes or tuple(state.config.ffn_scopes)))
+        return _issue(state, rt, Grant(state.data.ffn.user_id, scopes or tuple(state.config.ffn_scopes)))
 
 
 def expire_all_access_tokens(state: SandboxState) -> None:
@@ -116,7 +89,7 @@ def validate_bearer(state: SandboxState, authorization_header: str | None, write
     return claims
 
 
-def _issue(state: SandboxState, rt: OAuthRuntime, grant: _Grant) -> dict[str, Any]:
+def _issue(state: SandboxState, rt: OAuthRuntime, grant: Grant) -> dict[str, Any]:
     now = rt.clock()
     ttl = state.config.access_token_ttl_seconds
     jti = uuid.uuid4().hex
@@ -135,7 +108,7 @@ def _issue(state: SandboxState, rt: OAuthRuntime, grant: _Grant) -> dict[str, An
             del rt.access_tokens[old_jti]
     rt.access_tokens[jti] = int(now) + ttl
     refresh_token = "def502" + secrets.token_hex(48)
-    rt.refresh_tokens[refresh_token] = _Grant(grant.subject, grant.scopes)
+    rt.refresh_tokens[refresh_token] = Grant(grant.subject, grant.scopes)
     rt.issued_count += 1
     return {
         "token_type": "Bearer",
@@ -177,92 +150,105 @@ async def _raw_body(request: Request) -> bytes:
     return await request.body()
 
 
+routes = RouteTable()
+
+
 def build_router(state: SandboxState) -> APIRouter:
-    """``/oauth2/authorize`` and ``/oauth2/token``."""
-    router = APIRouter()
-    rt = runtime(state)
-
-    @router.get("/oauth2/authorize")
-    def authorize(request: Request) -> Response:
-        """Approves at once: the sandbox has no user to ask."""
-        query = request.query_params
-        redirect_uri = query.get("redirect_uri")
-        if query.get("client_id") != state.config.ffn_client_id:
-            return _oauth_error(400, "invalid_client", "Client authentication failed")
-        if not redirect_uri:
-            return _oauth_error(400, "invalid_request", "The request is missing the redirect_uri parameter")
-        extra = {"state": query["state"]} if "state" in query else {}
-        if query.get("response_type") != "code":
-            error = {"error": "unsupported_response_type", **extra}
-            return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
-        requested = tuple((query.get("scope") or "").split())
-        allowed = set(state.config.ffn_scopes) | _OPENID_SCOPES
-        unknown = [scope for scope in requested if scope not in allowed]
-        if unknown:
-            error = {"error": "invalid_scope", "error_description": f"Unknown scope {unknown[0]}", **extra}
-            return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
-        code = "def502" + secrets.token_hex(32)
-        with state.data.lock:
-            rt.codes[code] = _Grant(
-                subject=state.data.ffn.user_id,
-                scopes=requested or tuple(state.config.ffn_scopes),
-                redirect_uri=redirect_uri,
-                expires_at=rt.clock() + AUTH_CODE_TTL_SECONDS,
-            )
-        return RedirectResponse(_with_query(redirect_uri, {"code": code, **extra}), status_code=302)
-
-    @router.post("/oauth2/token")
-    def token(request: Request, body: bytes = Depends(_raw_body)) -> Response:
-        client = _basic_client(request.headers.get("authorization"))
-        if (
-            client is None
-            or not secrets.compare_digest(client[0].encode(), state.config.ffn_client_id.encode())
-            or not secrets.compare_digest(client[1].encode(), state.config.ffn_client_secret.encode())
-        ):
-            return _oauth_error(401, "invalid_client", "Client authentication failed")
-        content_type = request.headers.get("content-type", "")
-        if not content_type.startswith("application/x-www-form-urlencoded"):
-            return _oauth_error(400, "invalid_request", "Expected an application/x-www-form-urlencoded body")
-        form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
-        grant_type = form.get("grant_type", "")
-        if grant_type == "authorization_code":
-            return _exchange_code(form)
-        if grant_type == "refresh_token":
-            return _refresh(form)
-        if not grant_type:
-            return _oauth_error(400, "invalid_request", "The request is missing the grant_type parameter")
-        return _oauth_error(
-            401,
-            "unsupported_grant_type",
-            "The authorization grant type is not supported by the authorization server.",
-        )
-
-    def _exchange_code(form: dict[str, str]) -> Response:
-        code, redirect_uri = form.get("code"), form.get("redirect_uri")
-        if not code or not redirect_uri:
-            return _oauth_error(
-                400, "invalid_request", "The request is missing the code or redirect_uri parameter"
-            )
-        with state.data.lock:
-            grant = rt.codes.pop(code, None)  # single use, even when the rest of the request is wrong
-            if grant is None or grant.expires_at is None or rt.clock() >= grant.expires_at:
-                return _oauth_error(
-                    400, "invalid_grant", "Authorization code is invalid, expired or already used"
-                )
-            if grant.redirect_uri != redirect_uri:
-                return _oauth_error(
-                    400, "invalid_grant", "Authorization code was not issued to this redirect_uri"
-                )
-            return JSONResponse(_issue(state, rt, grant))
-
-    def _refresh(form: dict[str, str]) -> Response:
-        refresh_token = form.get("refresh_token")
-        if not refresh_token:
-            return _oauth_error(400, "invalid_request", "The request is missing the refresh_token parameter")
-        with state.data.lock:
-            grant = rt.refresh_tokens.pop(refresh_token, None)  # rotation: the old token dies here
-            if grant is None:
-                return _oauth_error(400, "invalid_grant", "The refresh token is invalid.")
-            return JSONResponse(_issue(state, rt, grant))
-
+    """``/oauth2/authorize`` and ``/oauth2/token``, bound to one sandbox state."""
+    router = APIRouter(route_class=bound_route_class(state))
+    runtime(state)  # created now, so the configured initial refresh token works from the first request
+    routes.mount(router)
     return router
+
+
+@routes.get("/oauth2/authorize")
+def authorize(request: Request, state: StateDep) -> Response:
+    """Approves at once: the sandbox has no user to ask."""
+    rt = runtime(state)
+    query = request.query_params
+    redirect_uri = query.get("redirect_uri")
+    if query.get("client_id") != state.config.ffn_client_id:
+        return _oauth_error(400, "invalid_client", "Client authentication failed")
+    if not redirect_uri:
+        return _oauth_error(400, "invalid_request", "The request is missing the redirect_uri parameter")
+    extra = {"state": query["state"]} if "state" in query else {}
+    if query.get("response_type") != "code":
+        error = {"error": "unsupported_response_type", **extra}
+        return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
+    requested = tuple((query.get("scope") or "").split())
+    allowed = set(state.config.ffn_scopes) | _OPENID_SCOPES
+    unknown = [scope for scope in requested if scope not in allowed]
+    if unknown:
+        error = {"error": "invalid_scope", "error_description": f"Unknown scope {unknown[0]}", **extra}
+        return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
+    code = "def502" + secrets.token_hex(32)
+    with state.data.lock:
+        rt.codes[code] = Grant(
+            subject=state.data.ffn.user_id,
+            scopes=requested or tuple(state.config.ffn_scopes),
+            redirect_uri=redirect_uri,
+            expires_at=rt.clock() + AUTH_CODE_TTL_SECONDS,
+        )
+    return RedirectResponse(_with_query(redirect_uri, {"code": code, **extra}), status_code=302)
+
+
+@routes.post("/oauth2/token")
+def token(request: Request, state: StateDep, body: bytes = Depends(_raw_body)) -> Response:
+    """Client authentication (HTTP Basic), then the authorization-code or refresh-token grant."""
+    client = _basic_client(request.headers.get("authorization"))
+    if (
+        client is None
+        or not secrets.compare_digest(client[0].encode(), state.config.ffn_client_id.encode())
+        or not secrets.compare_digest(client[1].encode(), state.config.ffn_client_secret.encode())
+    ):
+        return _oauth_error(401, "invalid_client", "Client authentication failed")
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/x-www-form-urlencoded"):
+        return _oauth_error(400, "invalid_request", "Expected an application/x-www-form-urlencoded body")
+    form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
+    grant_type = form.get("grant_type", "")
+    if grant_type == "authorization_code":
+        return _exchange_code(state, form)
+    if grant_type == "refresh_token":
+        return _refresh(state, form)
+    if not grant_type:
+        return _oauth_error(400, "invalid_request", "The request is missing the grant_type parameter")
+    return _oauth_error(
+        401,
+        "unsupported_grant_type",
+        "The authorization grant type is not supported by the authorization server.",
+    )
+
+
+def _exchange_code(state: SandboxState, form: dict[str, str]) -> Response:
+    """The code must come back with the redirect_uri it was issued to (RFC 6749 §4.1.3)."""
+    rt = runtime(state)
+    code, redirect_uri = form.get("code"), form.get("redirect_uri")
+    if not code or not redirect_uri:
+        return _oauth_error(
+            400, "invalid_request", "The request is missing the code or redirect_uri parameter"
+        )
+    with state.data.lock:
+        grant = rt.codes.pop(code, None)  # single use, even when the rest of the request is wrong
+        if grant is None or grant.expires_at is None or rt.clock() >= grant.expires_at:
+            return _oauth_error(
+                400, "invalid_grant", "Authorization code is invalid, expired or already used"
+            )
+        if grant.redirect_uri != redirect_uri:
+            return _oauth_error(
+                400, "invalid_grant", "Authorization code was not issued to this redirect_uri"
+            )
+        return JSONResponse(_issue(state, rt, grant))
+
+
+def _refresh(state: SandboxState, form: dict[str, str]) -> Response:
+    """Rotation: the old refresh token dies with this request, whatever happens next."""
+    rt = runtime(state)
+    refresh_token = form.get("refresh_token")
+    if not refresh_token:
+        return _oauth_error(400, "invalid_request", "The request is missing the refresh_token parameter")
+    with state.data.lock:
+        grant = rt.refresh_tokens.pop(refresh_token, None)  # rotation: the old token dies here
+        if grant is None:
+            return _oauth_error(400, "invalid_grant", "The refresh token is invalid.")
+        return JSONResponse(_issue(state, rt, grant))

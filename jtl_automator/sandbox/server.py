@@ -24,8 +24,12 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp, Message
 
+from jtl_automator.sandbox import sheets
+from jtl_automator.sandbox.app import create_app
 from jtl_automator.sandbox.config import SandboxConfig
-from jtl_automator.sandbox.faults import quiet_uvicorn_drop_logs
+from jtl_automator.sandbox.faults import PROFILES, quiet_uvicorn_drop_logs
+from jtl_automator.sandbox.fixtures import load_fixture_dir
+from jtl_automator.sandbox.generator import generate
 
 
 class RunningServer:
@@ -297,8 +301,6 @@ def _write_private(path: Path, content: Any) -> None:
 
 def write_credentials(base_url: str, config: SandboxConfig, credentials_out: str | Path) -> dict[str, str]:
     """Write the credentials JSON and, beside it, a service-account file for the Google client."""
-    from jtl_automator.sandbox import sheets
-
     out = Path(credentials_out).resolve()
     service_account = out.with_name(f"{out.stem}.service-account.json")
     _write_private(service_account, sheets.make_service_account_info(base_url))
@@ -325,18 +327,11 @@ def serve_forever(
     ``on_ready`` is called once the port is known and the credentials are written, e.g. for the CLI to
     print the URL.
     """
-    from jtl_automator.sandbox.app import create_app
-    from jtl_automator.sandbox.faults import PROFILES
-
     if faults not in PROFILES:
         raise ValueError(f"unknown fault profile {faults!r} (known: {', '.join(PROFILES)})")
     if fixture_dir is not None:
-        from jtl_automator.sandbox.fixtures import load_fixture_dir
-
         data = load_fixture_dir(fixture_dir)
     else:
-        from jtl_automator.sandbox.generator import generate
-
         data = generate(seed=seed, skus=skus, orders=orders)
     config = SandboxConfig(faults=faults, seed=seed)
     app = create_app(data, config)

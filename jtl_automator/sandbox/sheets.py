@@ -24,8 +24,6 @@ import re
 import secrets
 import time
 import uuid
-from collections import Counter, deque
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qs
@@ -38,17 +36,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from jtl_automator.sandbox.data import JsonObject, Spreadsheet, Worksheet
+from jtl_automator.sandbox.routing import RouteTable, bound_route_class
+from jtl_automator.sandbox.state import RouteHandler, SandboxState, StateDep, bind
 
 PREFIX = "/sheets"
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_TTL_SECONDS = 3600
 QUOTA_WINDOW_SECONDS = 60.0
 
-# state.runtime keys
+# Legacy ``state.runtime[...]`` keys of ``state.runtime.sheets.requests`` and ``.clock`` (tests use them).
 REQUESTS = "sheets_requests"  # Counter: endpoint name -> requests received (authenticated)
 CLOCK = "sheets_clock"  # optional zero-argument callable returning seconds; drives the quota window
-_TOKENS = "sheets_tokens"
-_QUOTA = "sheets_quota"
 
 JsonBody = Annotated[Any, Body()]
 
@@ -473,27 +471,24 @@ def _clear(grid: GridRange) -> None:
 # Router
 
 
-Handler = Callable[[Request], Coroutine[Any, Any, Response]]
+def _clock(state: SandboxState) -> float:
+    clock = state.runtime.sheets.clock
+    return float(clock()) if clock is not None else time.monotonic()
 
 
-def _clock(state: Any) -> float:
-    clock = state.runtime.get(CLOCK)
-    return float(clock()) if callable(clock) else time.monotonic()
-
-
-def _authorised(state: Any, request: Request) -> bool:
+def _authorised(state: SandboxState, request: Request) -> bool:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return False
-    expiry = state.runtime.get(_TOKENS, {}).get(token.strip())
+    expiry = state.runtime.sheets.tokens.get(token.strip())
     return expiry is not None and expiry > time.time()
 
 
-def _over_quota(state: Any, request: Request) -> Response | None:
+def _over_quota(state: SandboxState, request: Request) -> Response | None:
     """Count the request in the rolling 60 s window; past the per-minute limit answer 429."""
     now = _clock(state)
     with state.data.lock:
-        window: deque[float] = state.runtime.setdefault(_QUOTA, deque())
+        window = state.runtime.sheets.quota
         while window and window[0] <= now - QUOTA_WINDOW_SECONDS:
             window.popleft()
         if len(window) < state.config.sheets_requests_per_minute:
@@ -515,20 +510,22 @@ _UNAUTHENTICATED = SheetsError(
 )
 
 
-def _route_class(state: Any) -> type[APIRoute]:
+def _route_class(state: SandboxState) -> type[APIRoute]:
+    """The route class of the v4 router: binds ``state``, then auth, quota and counting."""
+
     class SheetsRoute(APIRoute):
         """Auth, quota and the per-endpoint counter run before the handler; errors use Google's envelope."""
 
-        def get_route_handler(self) -> Handler:
+        def get_route_handler(self) -> RouteHandler:
             handler = super().get_route_handler()
             endpoint = self.name
 
             async def guarded(request: Request) -> Response:
+                bind(request, state)
                 if not _authorised(state, request):
                     return _UNAUTHENTICATED.response()
                 with state.data.lock:
-                    counter: Counter[str] = state.runtime.setdefault(REQUESTS, Counter())
-                    counter[endpoint] += 1
+                    state.runtime.sheets.requests[endpoint] += 1
                 refused = _over_quota(state, request)
                 if refused is not None:
                     return refused
@@ -547,188 +544,205 @@ def _route_class(state: Any) -> type[APIRoute]:
     return SheetsRoute
 
 
-def build_router(state: Any) -> APIRouter:
-    """Token endpoint plus the Sheets v4 routes; ``state`` is the app's SandboxState."""
-    router = APIRouter(prefix=PREFIX)
-
-    @router.post("/token")
-    async def token(request: Request) -> Response:
-        """OAuth2 JWT-bearer grant as google-auth's service-account credentials perform it."""
-        form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
-        if form.get("grant_type") != JWT_BEARER:
-            return _oauth_error("unsupported_grant_type", "Invalid grant_type: " + form.get("grant_type", ""))
-        claims = _check_assertion(form.get("assertion", ""))
-        if isinstance(claims, str):
-            return _oauth_error("invalid_grant", claims)
-        access_token = "ya29.sandbox-" + secrets.token_urlsafe(32)
-        with state.data.lock:
-            tokens: dict[str, float] = state.runtime.setdefault(_TOKENS, {})
-            tokens[access_token] = time.time() + TOKEN_TTL_SECONDS
-        return _json({"access_token": access_token, "expires_in": TOKEN_TTL_SECONDS, "token_type": "Bearer"})
-
-    router.include_router(_v4_router(state), prefix="/v4/spreadsheets")
+def build_router(state: SandboxState) -> APIRouter:
+    """Token endpoint plus the Sheets v4 routes, bound to one sandbox state."""
+    router = APIRouter(prefix=PREFIX, route_class=bound_route_class(state))
+    token_routes.mount(router)
+    v4 = APIRouter(route_class=_route_class(state))
+    v4_routes.mount(v4)
+    router.include_router(v4, prefix="/v4/spreadsheets")
     return router
 
 
-def _v4_router(state: Any) -> APIRouter:
-    router = APIRouter(route_class=_route_class(state))
-    data = state.data
-    lock = data.lock
+token_routes = RouteTable()
+v4_routes = RouteTable()
 
-    def spreadsheet(spreadsheet_id: str) -> Spreadsheet:
-        found: Spreadsheet | None = data.spreadsheets.get(spreadsheet_id)
-        if found is None:
-            raise SheetsError(404, "Requested entity was not found.", "NOT_FOUND")
-        return found
 
-    def options(request: Request) -> tuple[str, str]:
-        render_option = request.query_params.get("valueRenderOption") or "FORMATTED_VALUE"
-        major = request.query_params.get("majorDimension") or "ROWS"
-        if render_option not in ("FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA"):
-            raise _invalid(f"Invalid value at 'value_render_option' ({render_option})")
-        if major not in ("ROWS", "COLUMNS", "DIMENSION_UNSPECIFIED"):
-            raise _invalid(f"Invalid value at 'major_dimension' ({major})")
-        return render_option, "ROWS" if major == "DIMENSION_UNSPECIFIED" else major
+@token_routes.post("/token")
+async def token(request: Request, state: StateDep) -> Response:
+    """OAuth2 JWT-bearer grant as google-auth's service-account credentials perform it."""
+    form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+    if form.get("grant_type") != JWT_BEARER:
+        return _oauth_error("unsupported_grant_type", "Invalid grant_type: " + form.get("grant_type", ""))
+    claims = _check_assertion(form.get("assertion", ""))
+    if isinstance(claims, str):
+        return _oauth_error("invalid_grant", claims)
+    access_token = "ya29.sandbox-" + secrets.token_urlsafe(32)
+    with state.data.lock:
+        state.runtime.sheets.tokens[access_token] = time.time() + TOKEN_TTL_SECONDS
+    return _json({"access_token": access_token, "expires_in": TOKEN_TTL_SECONDS, "token_type": "Bearer"})
 
-    def input_option(raw: Any) -> str:
-        if not raw:
-            raise _invalid("'valueInputOption' is required but not specified")
-        return str(raw)
 
-    @router.get("/{spreadsheet_id}", name="spreadsheets.get")
-    def get_spreadsheet(spreadsheet_id: str, request: Request) -> Response:
-        with lock:
-            book = spreadsheet(spreadsheet_id)
-            body = _metadata(book)
-            if request.query_params.get("includeGridData") == "true":
-                for sheet, entry in zip(book.worksheets, body["sheets"], strict=True):
-                    rows = read_values(GridRange(sheet, 0, None, 0, None, False), "FORMATTED_VALUE", "ROWS")
-                    entry["data"] = [
-                        {"rowData": [{"values": [{"formattedValue": v} for v in row]} for row in rows]}
-                    ]
-            if request.query_params.get("fields") == "namedRanges":
-                body = {}  # no named ranges are modelled; Google omits empty fields
-        return _json(body)
+def _spreadsheet(state: SandboxState, spreadsheet_id: str) -> Spreadsheet:
+    """The spreadsheet, or Google's 404 (callers hold the data lock)."""
+    found: Spreadsheet | None = state.data.spreadsheets.get(spreadsheet_id)
+    if found is None:
+        raise SheetsError(404, "Requested entity was not found.", "NOT_FOUND")
+    return found
 
-    @router.get("/{spreadsheet_id}/values:batchGet", name="values.batchGet")
-    def batch_get(spreadsheet_id: str, request: Request) -> Response:
-        render_option, major = options(request)
-        with lock:
-            book = spreadsheet(spreadsheet_id)
-            ranges = request.query_params.getlist("ranges")
-            value_ranges = [_value_range(parse_range(book, text), render_option, major) for text in ranges]
-        return _json({"spreadsheetId": spreadsheet_id, "valueRanges": value_ranges})
 
-    @router.post("/{spreadsheet_id}/values:batchUpdate", name="values.batchUpdate")
-    def batch_update_values(spreadsheet_id: str, payload: JsonBody = None) -> Response:
-        body = payload if isinstance(payload, dict) else {}
-        option = input_option(body.get("valueInputOption"))
-        with lock:
-            book = spreadsheet(spreadsheet_id)
-            writes = []
-            for entry in body.get("data") or []:
-                grid = parse_range(book, str(entry.get("range", "")))
-                writes.append(
-                    _prepare_write(
-                        grid, entry.get("values", []), entry.get("majorDimension") or "ROWS", option
-                    )
-                )
-            for write in writes:
-                _check_grid(write)
-            responses = [{"spreadsheetId": spreadsheet_id, **_apply_write(write)} for write in writes]
-        updated_sheets = {
-            id(write.grid.sheet)
-            for write, resp in zip(writes, responses, strict=True)
-            if "updatedCells" in resp
-        }
-        summary = {
-            "spreadsheetId": spreadsheet_id,
-            "totalUpdatedRows": sum(r.get("updatedRows", 0) for r in responses),
-            "totalUpdatedColumns": sum(r.get("updatedColumns", 0) for r in responses),
-            "totalUpdatedCells": sum(r.get("updatedCells", 0) for r in responses),
-            "totalUpdatedSheets": len(updated_sheets),
-            "responses": responses,
-        }
-        if not summary["totalUpdatedCells"]:
-            summary = {"spreadsheetId": spreadsheet_id, "responses": responses}
-        return _json(summary)
+def _read_options(request: Request) -> tuple[str, str]:
+    """``valueRenderOption`` and ``majorDimension`` of a read, checked as Google checks them."""
+    render_option = request.query_params.get("valueRenderOption") or "FORMATTED_VALUE"
+    major = request.query_params.get("majorDimension") or "ROWS"
+    if render_option not in ("FORMATTED_VALUE", "UNFORMATTED_VALUE", "FORMULA"):
+        raise _invalid(f"Invalid value at 'value_render_option' ({render_option})")
+    if major not in ("ROWS", "COLUMNS", "DIMENSION_UNSPECIFIED"):
+        raise _invalid(f"Invalid value at 'major_dimension' ({major})")
+    return render_option, "ROWS" if major == "DIMENSION_UNSPECIFIED" else major
 
-    @router.post("/{spreadsheet_id}/values:batchClear", name="values.batchClear")
-    def batch_clear(spreadsheet_id: str, payload: JsonBody = None) -> Response:
-        body = payload if isinstance(payload, dict) else {}
-        with lock:
-            book = spreadsheet(spreadsheet_id)
-            grids = [parse_range(book, str(text)) for text in body.get("ranges") or []]
-            for grid in grids:
-                _clear(grid)
-        return _json({"spreadsheetId": spreadsheet_id, "clearedRanges": [grid.a1() for grid in grids]})
 
-    @router.post("/{spreadsheet_id}:batchUpdate", name="spreadsheets.batchUpdate")
-    def batch_update(spreadsheet_id: str, payload: JsonBody = None) -> Response:
-        body = payload if isinstance(payload, dict) else {}
-        requests = body.get("requests")
-        if not isinstance(requests, list) or not requests:
-            raise _invalid("Must specify at least one request.")
-        with lock:
-            book = spreadsheet(spreadsheet_id)
-            sheets = copy.deepcopy(book.worksheets)
-            replies = [_apply_request(sheets, request, index) for index, request in enumerate(requests)]
-            book.worksheets = sheets
-        return _json({"spreadsheetId": spreadsheet_id, "replies": replies})
+def _input_option(raw: Any) -> str:
+    """``valueInputOption`` is required for every write."""
+    if not raw:
+        raise _invalid("'valueInputOption' is required but not specified")
+    return str(raw)
 
-    @router.get("/{spreadsheet_id}/values/{range_text:path}", name="values.get")
-    def get_values(spreadsheet_id: str, range_text: str, request: Request) -> Response:
-        render_option, major = options(request)
-        with lock:
-            grid = parse_range(spreadsheet(spreadsheet_id), range_text)
-            _check_read_bounds(grid)
-            return _json(_value_range(grid, render_option, major))
 
-    @router.put("/{spreadsheet_id}/values/{range_text:path}", name="values.update")
-    def update_values(
-        spreadsheet_id: str, range_text: str, request: Request, payload: JsonBody = None
-    ) -> Response:
-        body = payload if isinstance(payload, dict) else {}
-        option = input_option(request.query_params.get("valueInputOption"))
-        with lock:
-            book = spreadsheet(spreadsheet_id)
-            grid = parse_range(book, range_text)
-            if body.get("range") and parse_range(book, str(body["range"])).clipped() != grid.clipped():
-                raise _invalid(
-                    f"Requested entity range [{body['range']}] "
-                    f"does not match the range in the URL [{range_text}]"
-                )
-            write = _prepare_write(grid, body.get("values", []), body.get("majorDimension") or "ROWS", option)
+@v4_routes.get("/{spreadsheet_id}", name="spreadsheets.get")
+def get_spreadsheet(spreadsheet_id: str, request: Request, state: StateDep) -> Response:
+    """Metadata as gspread reads it; ``includeGridData`` adds formatted values, ``namedRanges`` is empty."""
+    with state.data.lock:
+        book = _spreadsheet(state, spreadsheet_id)
+        body = _metadata(book)
+        if request.query_params.get("includeGridData") == "true":
+            for sheet, entry in zip(book.worksheets, body["sheets"], strict=True):
+                rows = read_values(GridRange(sheet, 0, None, 0, None, False), "FORMATTED_VALUE", "ROWS")
+                entry["data"] = [
+                    {"rowData": [{"values": [{"formattedValue": v} for v in row]} for row in rows]}
+                ]
+        if request.query_params.get("fields") == "namedRanges":
+            body = {}  # no named ranges are modelled; Google omits empty fields
+    return _json(body)
+
+
+@v4_routes.get("/{spreadsheet_id}/values:batchGet", name="values.batchGet")
+def batch_get(spreadsheet_id: str, request: Request, state: StateDep) -> Response:
+    """One ValueRange per ``ranges`` parameter, in the order asked."""
+    render_option, major = _read_options(request)
+    with state.data.lock:
+        book = _spreadsheet(state, spreadsheet_id)
+        ranges = request.query_params.getlist("ranges")
+        value_ranges = [_value_range(parse_range(book, text), render_option, major) for text in ranges]
+    return _json({"spreadsheetId": spreadsheet_id, "valueRanges": value_ranges})
+
+
+@v4_routes.post("/{spreadsheet_id}/values:batchUpdate", name="values.batchUpdate")
+def batch_update_values(spreadsheet_id: str, state: StateDep, payload: JsonBody = None) -> Response:
+    """All writes are validated before any is applied; the totals are omitted when nothing changed."""
+    body = payload if isinstance(payload, dict) else {}
+    option = _input_option(body.get("valueInputOption"))
+    with state.data.lock:
+        book = _spreadsheet(state, spreadsheet_id)
+        writes = []
+        for entry in body.get("data") or []:
+            grid = parse_range(book, str(entry.get("range", "")))
+            writes.append(
+                _prepare_write(grid, entry.get("values", []), entry.get("majorDimension") or "ROWS", option)
+            )
+        for write in writes:
             _check_grid(write)
-            result: JsonObject = {"spreadsheetId": spreadsheet_id, **_apply_write(write)}
-            if request.query_params.get("includeValuesInResponse") == "true":
-                shown = parse_range(book, result["updatedRange"])
-                render_option = request.query_params.get("responseValueRenderOption") or "FORMATTED_VALUE"
-                result["updatedData"] = _value_range(shown, render_option, "ROWS")
-        return _json(result)
+        responses = [{"spreadsheetId": spreadsheet_id, **_apply_write(write)} for write in writes]
+    updated_sheets = {
+        id(write.grid.sheet) for write, resp in zip(writes, responses, strict=True) if "updatedCells" in resp
+    }
+    summary = {
+        "spreadsheetId": spreadsheet_id,
+        "totalUpdatedRows": sum(r.get("updatedRows", 0) for r in responses),
+        "totalUpdatedColumns": sum(r.get("updatedColumns", 0) for r in responses),
+        "totalUpdatedCells": sum(r.get("updatedCells", 0) for r in responses),
+        "totalUpdatedSheets": len(updated_sheets),
+        "responses": responses,
+    }
+    if not summary["totalUpdatedCells"]:
+        summary = {"spreadsheetId": spreadsheet_id, "responses": responses}
+    return _json(summary)
 
-    @router.post("/{spreadsheet_id}/values/{range_text:path}:append", name="values.append")
-    def append_values(
-        spreadsheet_id: str, range_text: str, request: Request, payload: JsonBody = None
-    ) -> Response:
-        body = payload if isinstance(payload, dict) else {}
-        option = input_option(request.query_params.get("valueInputOption"))
-        insert = request.query_params.get("insertDataOption") or "OVERWRITE"
-        if insert not in ("OVERWRITE", "INSERT_ROWS"):
-            raise _invalid(f"Invalid value at 'insert_data_option' ({insert})")
-        with lock:
-            grid = parse_range(spreadsheet(spreadsheet_id), range_text)
-            result = _append(spreadsheet_id, grid, body, option, insert)
-        return _json(result)
 
-    @router.post("/{spreadsheet_id}/values/{range_text:path}:clear", name="values.clear")
-    def clear_values(spreadsheet_id: str, range_text: str) -> Response:
-        with lock:
-            grid = parse_range(spreadsheet(spreadsheet_id), range_text)
+@v4_routes.post("/{spreadsheet_id}/values:batchClear", name="values.batchClear")
+def batch_clear(spreadsheet_id: str, state: StateDep, payload: JsonBody = None) -> Response:
+    """Clears the values (not the formats) of every range."""
+    body = payload if isinstance(payload, dict) else {}
+    with state.data.lock:
+        book = _spreadsheet(state, spreadsheet_id)
+        grids = [parse_range(book, str(text)) for text in body.get("ranges") or []]
+        for grid in grids:
             _clear(grid)
-        return _json({"spreadsheetId": spreadsheet_id, "clearedRange": grid.a1()})
+    return _json({"spreadsheetId": spreadsheet_id, "clearedRanges": [grid.a1() for grid in grids]})
 
-    return router
+
+@v4_routes.post("/{spreadsheet_id}:batchUpdate", name="spreadsheets.batchUpdate")
+def batch_update(spreadsheet_id: str, state: StateDep, payload: JsonBody = None) -> Response:
+    """Structural requests, applied to a copy of the tabs so one bad request changes nothing."""
+    body = payload if isinstance(payload, dict) else {}
+    requests = body.get("requests")
+    if not isinstance(requests, list) or not requests:
+        raise _invalid("Must specify at least one request.")
+    with state.data.lock:
+        book = _spreadsheet(state, spreadsheet_id)
+        sheets = copy.deepcopy(book.worksheets)
+        replies = [_apply_request(sheets, request, index) for index, request in enumerate(requests)]
+        book.worksheets = sheets
+    return _json({"spreadsheetId": spreadsheet_id, "replies": replies})
+
+
+@v4_routes.get("/{spreadsheet_id}/values/{range_text:path}", name="values.get")
+def get_values(spreadsheet_id: str, range_text: str, request: Request, state: StateDep) -> Response:
+    """One range; explicit bounds past the grid are a 400, open-ended ones are clipped."""
+    render_option, major = _read_options(request)
+    with state.data.lock:
+        grid = parse_range(_spreadsheet(state, spreadsheet_id), range_text)
+        _check_read_bounds(grid)
+        return _json(_value_range(grid, render_option, major))
+
+
+@v4_routes.put("/{spreadsheet_id}/values/{range_text:path}", name="values.update")
+def update_values(
+    spreadsheet_id: str, range_text: str, request: Request, state: StateDep, payload: JsonBody = None
+) -> Response:
+    """A body ``range`` must match the URL's; ``includeValuesInResponse`` echoes what was stored."""
+    body = payload if isinstance(payload, dict) else {}
+    option = _input_option(request.query_params.get("valueInputOption"))
+    with state.data.lock:
+        book = _spreadsheet(state, spreadsheet_id)
+        grid = parse_range(book, range_text)
+        if body.get("range") and parse_range(book, str(body["range"])).clipped() != grid.clipped():
+            raise _invalid(
+                f"Requested entity range [{body['range']}] does not match the range in the URL [{range_text}]"
+            )
+        write = _prepare_write(grid, body.get("values", []), body.get("majorDimension") or "ROWS", option)
+        _check_grid(write)
+        result: JsonObject = {"spreadsheetId": spreadsheet_id, **_apply_write(write)}
+        if request.query_params.get("includeValuesInResponse") == "true":
+            shown = parse_range(book, result["updatedRange"])
+            render_option = request.query_params.get("responseValueRenderOption") or "FORMATTED_VALUE"
+            result["updatedData"] = _value_range(shown, render_option, "ROWS")
+    return _json(result)
+
+
+@v4_routes.post("/{spreadsheet_id}/values/{range_text:path}:append", name="values.append")
+def append_values(
+    spreadsheet_id: str, range_text: str, request: Request, state: StateDep, payload: JsonBody = None
+) -> Response:
+    """Writes below the last row of the table found in the range, growing the grid as needed."""
+    body = payload if isinstance(payload, dict) else {}
+    option = _input_option(request.query_params.get("valueInputOption"))
+    insert = request.query_params.get("insertDataOption") or "OVERWRITE"
+    if insert not in ("OVERWRITE", "INSERT_ROWS"):
+        raise _invalid(f"Invalid value at 'insert_data_option' ({insert})")
+    with state.data.lock:
+        grid = parse_range(_spreadsheet(state, spreadsheet_id), range_text)
+        result = _append(spreadsheet_id, grid, body, option, insert)
+    return _json(result)
+
+
+@v4_routes.post("/{spreadsheet_id}/values/{range_text:path}:clear", name="values.clear")
+def clear_values(spreadsheet_id: str, range_text: str, state: StateDep) -> Response:
+    """Clears the values of one range."""
+    with state.data.lock:
+        grid = parse_range(_spreadsheet(state, spreadsheet_id), range_text)
+        _clear(grid)
+    return _json({"spreadsheetId": spreadsheet_id, "clearedRange": grid.a1()})
 
 
 def _check_read_bounds(grid: GridRange) -> None:

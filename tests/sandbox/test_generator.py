@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import re
 import time
@@ -51,6 +52,26 @@ def test_same_seed_gives_byte_identical_world_and_other_seed_differs() -> None:
     first, second = serialise(generate(seed=7, **SMALL)), serialise(generate(seed=7, **SMALL))
     assert first == second
     assert serialise(generate(seed=8, **SMALL)) != first
+
+
+# SHA-256 of ``serialise(generate(**kwargs))``. Refactoring the generator or its word lists must not move a
+# byte; a deliberate change to the world updates these digests in the same commit.
+PINNED_WORLDS: list[tuple[dict[str, Any], str]] = [
+    ({"seed": 42, **SMALL}, "148052d6082bb0c7b11d9dff9d293b55b0a56aaf7723b3a46a8a977b3bba9e4d"),
+    (
+        {"seed": 3, "skus": 10, "orders": 1},
+        "c1409b0224097fa8a3fdb8a5b377031cce013ad647e079543c005df3305f416b",
+    ),
+    (  # more warehouses and suppliers than the word lists have sites and stems: the names wrap around
+        {"seed": 7, "skus": 40, "orders": 30, "warehouses": 5, "customers": 25, "suppliers": 14},
+        "982a9f5bb0d02f09b717083a4904cc97b47e0807b013c5f0277288aa9829d8ab",
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "digest"), PINNED_WORLDS)
+def test_generated_world_is_pinned(kwargs: dict[str, Any], digest: str) -> None:
+    assert hashlib.sha256(serialise(generate(**kwargs)).encode()).hexdigest() == digest
 
 
 def test_counts_follow_arguments(world: SandboxData) -> None:

@@ -1,0 +1,135 @@
+"""Items (``/v1/items``): list with filters, read, create and PATCH (which answers 201, like Wawi)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import Request, Response
+
+from jtl_automator.sandbox.data import JsonObject, WawiData, iso_now
+from jtl_automator.sandbox.routing import RouteTable
+from jtl_automator.sandbox.state import StateDep
+from jtl_automator.sandbox.wawi.common import (
+    JsonBody,
+    Query,
+    dumps,
+    json_response,
+    next_id,
+    not_found,
+    paged_envelope,
+    parse_time,
+    sorted_values,
+    v1_page,
+    validation_error,
+)
+from jtl_automator.sandbox.wawi.schemas import complete, merge
+
+routes = RouteTable()
+
+
+@routes.get("/items")
+def list_items(request: Request, state: StateDep) -> Response:
+    """Paged; ``searchKeyWord`` matches SKU, name, GTIN, MPN, own id and search terms, case-blind."""
+    wawi = state.data.wawi
+    query = Query(request)
+    number, size = v1_page(state, query)
+    keyword = query.text("searchKeyWord")
+    category_id = query.integer("categoryId")
+    manufacturer_id = query.integer("manufacturerId")
+    parent_id = query.integer("parentItemId")
+    changed_since = query.time("changedSince")
+    rows = sorted_values(wawi.items)
+    if keyword is not None:
+        needle = keyword.lower()
+        rows = [item for item in rows if needle in _item_search_text(item)]
+    if category_id is not None:
+        rows = [i for i in rows if any(c.get("CategoryId") == category_id for c in i.get("Categories") or ())]
+    if manufacturer_id is not None:
+        rows = [item for item in rows if item.get("ManufacturerId") == manufacturer_id]
+    if parent_id is not None:
+        rows = [item for item in rows if item.get("ParentItemId") == parent_id]
+    if changed_since is not None:
+        rows = [item for item in rows if (parse_time(item.get("Changed") or "") or 0.0) >= changed_since]
+    return json_response(paged_envelope(rows, number, size))
+
+
+@routes.get("/items/{item_id}")
+def get_item(item_id: int, state: StateDep) -> Response:
+    """One item by id; 404 ``NotFound`` otherwise."""
+    wawi = state.data.wawi
+    item = wawi.items.get(item_id)
+    if item is None:
+        raise not_found("Item", item_id)
+    return json_response(item)
+
+
+def _category_refs(wawi: WawiData, refs: list[JsonObject], errors: dict[str, str]) -> list[JsonObject]:
+    """Resolve ``{CategoryId}`` references to ``{CategoryId, Name}``; unknown ids are validation errors."""
+    result = []
+    for index, ref in enumerate(refs):
+        category_id: Any = ref.get("CategoryId")  # whatever JSON the client sent: only an int can match
+        category = wawi.categories.get(category_id)
+        if category is None:
+            errors[f"Categories[{index}].CategoryId"] = f"Category {ref.get('CategoryId')} does not exist."
+            continue
+        result.append({"CategoryId": category["Id"], "Name": category.get("Name", "")})
+    return result
+
+
+@routes.post("/items")
+def create_item(state: StateDep, payload: JsonBody = None) -> Response:
+    """New item completed from the ``Item`` schema; SKU ``ART<id>`` unless given, unique either way."""
+    wawi = state.data.wawi
+    with state.data.lock:
+        new_id = next_id(wawi.items)
+        item = complete("Item", {"Id": new_id, "IsActive": True})
+        errors = merge("CreateItem", item, payload, check_required=True)
+        if not errors:
+            item["Categories"] = _category_refs(wawi, item["Categories"], errors)
+            sku = item.get("SKU") or f"ART{new_id:07d}"
+            if any(other.get("SKU") == sku for other in wawi.items.values()):
+                errors["SKU"] = f"An item with the SKU {sku} already exists."
+            item["SKU"] = sku
+        if errors:
+            raise validation_error(errors)
+        now = iso_now()
+        item["Added"] = item["Changed"] = now
+        wawi.items[new_id] = item
+    return json_response(item, 201)
+
+
+@routes.patch("/items/{item_id}")
+def update_item(item_id: int, state: StateDep, payload: JsonBody = None) -> Response:
+    """PATCH merges into a copy, so a failed validation leaves the item untouched; answers 201."""
+    wawi = state.data.wawi
+    with state.data.lock:
+        item = wawi.items.get(item_id)
+        if item is None:
+            raise not_found("Item", item_id)
+        updated = json.loads(dumps(item))
+        errors = merge("UpdateItem", updated, payload)
+        if not errors and isinstance(payload, dict) and payload.get("Categories") is not None:
+            updated["Categories"] = _category_refs(wawi, updated["Categories"], errors)
+        sku = updated.get("SKU")
+        if sku != item.get("SKU") and any(o.get("SKU") == sku for o in wawi.items.values() if o is not item):
+            errors["SKU"] = f"An item with the SKU {sku} already exists."
+        if errors:
+            raise validation_error(errors)
+        updated["Id"] = item_id
+        updated["Changed"] = iso_now()
+        wawi.items[item_id] = updated
+    return json_response(updated, 201)
+
+
+def _item_search_text(item: JsonObject) -> str:
+    identifiers = item.get("Identifiers") or {}
+    parts = (
+        item.get("SKU"),
+        item.get("Name"),
+        identifiers.get("Gtin"),
+        identifiers.get("ManufacturerNumber"),
+        identifiers.get("OwnIdentifier"),
+        item.get("SearchTerms"),
+    )
+    return "\n".join(p for p in parts if isinstance(p, str)).lower()

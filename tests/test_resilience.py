@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
@@ -49,36 +48,9 @@ from jtl_automator.sheets import (
     SpreadsheetNotFound,
     WorksheetNotFound,
 )
+from tests.support.clock import WALL_CLOCK, FakeClock, policy_on
 
-NOW = 1_700_000_000.0
-
-
-@dataclass
-class FakeClock:
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-def policy_for(clock: FakeClock, *, jitter: float = 1.0, **values: float) -> RetryPolicy:
-    return RetryPolicy(
-        **values,  # type: ignore[arg-type]
-        sleep=clock.sleep,
-        clock=clock,
-        jitter=lambda: jitter,
-        wall_clock=lambda: NOW,
-    )
+NOW = WALL_CLOCK
 
 
 class Boom(Exception):
@@ -109,7 +81,7 @@ def always(exc: Exception) -> Retry | None:
 def test_success_after_retries_counts_attempts_from_one(clock: FakeClock) -> None:
     attempt = Failing(Boom(), Boom())
     stats = RequestStats()
-    result = call_with_retry(attempt, always, policy_for(clock), what="thing", stats=stats)
+    result = call_with_retry(attempt, always, policy_on(clock), what="thing", stats=stats)
     assert result == "ok"
     assert attempt.calls == [1, 2, 3]
     assert clock.sleeps == [0.5, 1.0]  # initial 0.5, doubling, jitter pinned to the ceiling
@@ -120,7 +92,7 @@ def test_classifier_says_stop_raises_at_once(clock: FakeClock) -> None:
     error = Boom("permanent")
     attempt = Failing(error)
     with pytest.raises(Boom) as caught:
-        call_with_retry(attempt, lambda exc: None, policy_for(clock), what="thing")
+        call_with_retry(attempt, lambda exc: None, policy_on(clock), what="thing")
     assert caught.value is error
     assert attempt.calls == [1] and clock.sleeps == []
 
@@ -129,14 +101,14 @@ def test_attempt_limit_raises_the_last_error(clock: FakeClock) -> None:
     last = Boom("last")
     attempt = Failing(Boom("1"), Boom("2"), last)
     with pytest.raises(Boom) as caught:
-        call_with_retry(attempt, always, policy_for(clock, max_attempts=3), what="thing")
+        call_with_retry(attempt, always, policy_on(clock, max_attempts=3), what="thing")
     assert caught.value is last
     assert attempt.calls == [1, 2, 3] and len(clock.sleeps) == 2
 
 
 def test_time_budget_is_never_overslept(clock: FakeClock) -> None:
     attempt = Failing(forever=Boom())
-    policy = policy_for(clock, max_attempts=100, budget_seconds=10, max_delay=4)
+    policy = policy_on(clock, max_attempts=100, budget_seconds=10, max_delay=4)
     with pytest.raises(Boom):
         call_with_retry(attempt, always, policy, what="thing")
     assert clock.sleeps == [0.5, 1.0, 2.0, 4.0]  # the next 4 s would end at 11.5 s > 10 s
@@ -149,38 +121,38 @@ def test_time_spent_in_attempts_counts_against_the_budget(clock: FakeClock) -> N
         raise Boom()
 
     with pytest.raises(Boom):
-        call_with_retry(slow, always, policy_for(clock, budget_seconds=100), what="thing")
+        call_with_retry(slow, always, policy_on(clock, budget_seconds=100), what="thing")
     assert len(clock.sleeps) == 3  # 30 + 0.5 + 30 + 1 + 30 + 2 + 30 = 123.5: no 4th wait
 
 
 def test_jitter_is_full_jitter_below_the_capped_ceiling(clock: FakeClock) -> None:
-    policy = policy_for(clock, jitter=0.25, initial_delay=1, max_delay=4)
+    policy = policy_on(clock, jitter=0.25, initial_delay=1, max_delay=4)
     assert [policy.backoff(n) for n in range(1, 6)] == [0.25, 0.5, 1.0, 1.0, 1.0]
 
 
 def test_server_delay_is_honoured(clock: FakeClock) -> None:
     attempt = Failing(Boom())
-    call_with_retry(attempt, lambda exc: Retry("429", delay=7.0), policy_for(clock), what="thing")
+    call_with_retry(attempt, lambda exc: Retry("429", delay=7.0), policy_on(clock), what="thing")
     assert clock.sleeps == [7.0]
 
 
 def test_server_delay_is_capped(clock: FakeClock) -> None:
     attempt = Failing(Boom())
-    policy = policy_for(clock, max_retry_after=60)
+    policy = policy_on(clock, max_retry_after=60)
     call_with_retry(attempt, lambda exc: Retry("429", delay=3600.0), policy, what="thing")
     assert clock.sleeps == [60.0]
 
 
 def test_server_delay_past_the_budget_gives_up_without_sleeping(clock: FakeClock) -> None:
     attempt = Failing(forever=Boom())
-    policy = policy_for(clock, budget_seconds=30, max_retry_after=60)
+    policy = policy_on(clock, budget_seconds=30, max_retry_after=60)
     with pytest.raises(Boom):
         call_with_retry(attempt, lambda exc: Retry("429", delay=45.0), policy, what="thing")
     assert clock.sleeps == []
 
 
 def test_throttled_without_server_delay_backs_off_at_least_the_initial_delay(clock: FakeClock) -> None:
-    policy = policy_for(clock, jitter=0.0)  # backoff alone would retry at once
+    policy = policy_on(clock, jitter=0.0)  # backoff alone would retry at once
     attempt = Failing(Boom(), Boom())
     call_with_retry(attempt, lambda exc: Retry.throttled(None, policy), policy, what="thing")
     assert clock.sleeps == [0.5, 0.5]
@@ -202,7 +174,7 @@ def test_limiter_is_acquired_per_attempt_and_paused_on_a_throttled_retry(clock: 
 
     limiter.acquire = acquire  # type: ignore[method-assign]
     limiter.pause = pause  # type: ignore[method-assign]
-    policy = policy_for(clock)
+    policy = policy_on(clock)
     decisions = iter([Retry.throttled(5.0, policy), Retry("503")])
     attempt = Failing(Boom(), Boom())
     call_with_retry(attempt, lambda exc: next(decisions), policy, what="thing", limiter=limiter)
@@ -220,7 +192,7 @@ def test_on_give_up_shapes_the_error_without_chaining_the_original(clock: FakeCl
 
     attempt = Failing(forever=Boom("secret-bearing library message"))
     with pytest.raises(RuntimeError) as caught:
-        call_with_retry(attempt, always, policy_for(clock, max_attempts=2), what="thing", on_give_up=replace)
+        call_with_retry(attempt, always, policy_on(clock, max_attempts=2), what="thing", on_give_up=replace)
     assert str(caught.value) == "thing failed (gave up after 2 attempt(s) in 0.5s)"
     assert caught.value.__context__ is None and caught.value.__cause__ is None
     [gave_up] = seen
@@ -235,7 +207,7 @@ def test_on_give_up_may_amend_and_keep_the_error(clock: FakeClock) -> None:
 
     with pytest.raises(Boom, match=r"x \(gave up after 1 attempt\(s\)") as caught:
         call_with_retry(
-            Failing(forever=error), always, policy_for(clock, max_attempts=1), what="t", on_give_up=amend
+            Failing(forever=error), always, policy_on(clock, max_attempts=1), what="t", on_give_up=amend
         )
     assert caught.value is error
 
@@ -243,7 +215,7 @@ def test_on_give_up_may_amend_and_keep_the_error(clock: FakeClock) -> None:
 def test_interrupts_are_not_retried(clock: FakeClock) -> None:
     attempt = Failing(KeyboardInterrupt())  # type: ignore[arg-type]
     with pytest.raises(KeyboardInterrupt):
-        call_with_retry(attempt, always, policy_for(clock), what="thing")
+        call_with_retry(attempt, always, policy_on(clock), what="thing")
     assert attempt.calls == [1]
 
 
@@ -255,7 +227,7 @@ def test_each_retry_is_logged_once_with_structured_fields(
         call_with_retry(
             Failing(Boom(), Boom()),
             always,
-            policy_for(clock),
+            policy_on(clock),
             what="GET /things",
             log=log,
             log_extra={"path": "/things"},
@@ -276,7 +248,7 @@ def test_giving_up_is_logged(clock: FakeClock, caplog: pytest.LogCaptureFixture)
         call_with_retry(
             Failing(forever=Boom()),
             always,
-            policy_for(clock, max_attempts=1),
+            policy_on(clock, max_attempts=1),
             what="GET /x",
             log=logging.getLogger("tests.resilience"),
         )

@@ -1,40 +1,20 @@
-"""Shared helpers for client tests: a fake clock whose sleep advances time, and a recording transport."""
+"""Shared helpers for client tests: the retry policy on fake time, and a recording transport."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import httpx
 import pytest
 
 from jtl_automator.resilience import RetryPolicy
-
-
-@dataclass
-class FakeClock:
-    """Monotonic time that only moves when someone sleeps; records every sleep."""
-
-    now: float = 1000.0
-    sleeps: list[float] = field(default_factory=list)
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.support.clock import FakeClock, policy_on
 
 
 @pytest.fixture
 def policy(clock: FakeClock) -> RetryPolicy:
     """Real policy, fake time; jitter pinned to the ceiling so delays are predictable."""
-    return RetryPolicy(sleep=clock.sleep, clock=clock, jitter=lambda: 1.0, wall_clock=lambda: 1_700_000_000.0)
+    return policy_on(clock)
 
 
 Handler = Callable[[httpx.Request], httpx.Response]

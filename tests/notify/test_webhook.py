@@ -23,6 +23,7 @@ from jtl_automator.notify import (
     WebhookUnavailable,
 )
 from jtl_automator.resilience import RetryPolicy
+from tests.support.clock import WALL_CLOCK, FakeClock
 
 TOKEN = "tok_live_5f2b8c1e9d"
 HMAC_SECRET = "whsec_9a8b7c6d5e4f"
@@ -46,22 +47,9 @@ class Recorder:
         return httpx.Response(status, headers=headers, json={"ok": status < 300})
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    return FakeClock(now=WALL_CLOCK)  # the HMAC timestamp is wall-clock time
 
 
 def make(recorder: Callable, clock: FakeClock, **kwargs) -> WebhookSender:

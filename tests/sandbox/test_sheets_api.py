@@ -26,6 +26,7 @@ from jtl_automator.sandbox import sheets
 from jtl_automator.sandbox.app import SandboxState
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import SandboxData
+from tests.support.clock import FakeClock
 
 BOOK_ID = "1InboundControlSheetId000000000000000000000"
 GOOGLE = "https://sheets.googleapis.com/"
@@ -42,14 +43,6 @@ class RewriteAdapter(requests.adapters.HTTPAdapter):
         assert request.url is not None
         request.url = request.url.replace(GOOGLE, self.target, 1)
         return super().send(request, *args, **kwargs)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Sandbox:

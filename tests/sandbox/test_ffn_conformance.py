@@ -17,59 +17,29 @@ Outbound requires the undefined ``relatedReturns``: the sandbox sends ``[]``, so
 
 from __future__ import annotations
 
-import copy
-import json
-from importlib import resources
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
+from openapi_schema_validator import OAS30Validator
 
 from jtl_automator.sandbox import ffn
 from jtl_automator.sandbox.app import SandboxState
+from tests.support import openapi
 
 API = "/api/v1/merchant"
 
 
-def load_spec() -> dict[str, Any]:
-    text = resources.files("jtl_automator.sandbox").joinpath("specs/ffn_schemas.json").read_text("utf-8")
-    spec: dict[str, Any] = json.loads(text)
-    return spec
+SPEC = openapi.spec("ffn")
 
 
-def with_documented_deviations(spec: dict[str, Any]) -> dict[str, Any]:
-    patched = copy.deepcopy(spec)
-    schemas = patched["components"]["schemas"]
-    error = schemas["ErrorResponse"]
-    error["properties"]["errorMetadata"] = error["properties"].pop("errorMetaData")
-    error["required"] = ["errorMetadata" if name == "errorMetaData" else name for name in error["required"]]
-    for name in ("Product", "ProductPageItem"):
-        schemas[name]["required"] = [
-            r for r in schemas[name]["required"] if r not in ("openInbounds", "openOutbounds")
-        ]
-    for prop in schemas["PageLinks"]["properties"].values():
-        prop["nullable"] = True
-    for name, schema in schemas.items():
-        if schema.get("nullable") and "enum" in schema and None not in schema["enum"]:
-            schema["enum"] = [*schema["enum"], None]
-        if name.startswith("Paged"):
-            schema["properties"]["nextPageLink"]["nullable"] = True
-    return patched
-
-
-SPEC = load_spec()
-PATCHED = with_documented_deviations(SPEC)
-
-
-def validator(name: str, spec: dict[str, Any] = PATCHED) -> OAS30ReadValidator:
-    schema = {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
-    return OAS30ReadValidator(schema, format_checker=oas30_format_checker)
+def validator(name: str, *, deviations: bool = True) -> OAS30Validator:
+    return openapi.validator("ffn", name, deviations=deviations, read=True)
 
 
 def assert_valid(name: str, instance: Any) -> None:
-    errors = sorted(validator(name).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    assert not errors, f"{name}: " + "; ".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:5])
+    found = openapi.problems(validator(name), instance)
+    assert not found, f"{name}: " + "; ".join(found)
 
 
 def test_extracted_file_keeps_the_component_layout_and_every_reference_resolves() -> None:
@@ -101,7 +71,7 @@ def test_extracted_file_keeps_the_component_layout_and_every_reference_resolves(
 def test_the_deviations_are_real_and_the_validator_is_strict() -> None:
     """Guards the guard: the unpatched spec rejects what we emit, and bad objects fail."""
     body = ffn.FfnError(404, "Products_ProductNotFound", "Product 'X' not found", {"Jfsku": "X"}).body()
-    assert list(validator("ErrorResponse", SPEC).iter_errors(body))
+    assert list(validator("ErrorResponse", deviations=False).iter_errors(body))
     assert not list(validator("ErrorResponse").iter_errors(body))
     assert list(validator("Outbound").iter_errors({"outboundId": "MERC02AXEV"}))
     assert list(validator("Stock").iter_errors({"jfsku": "TOO-SHORT"}))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import hashlib
 import json
@@ -13,7 +12,6 @@ from importlib import resources
 from typing import Any
 
 import pytest
-from openapi_schema_validator import OAS30Validator
 
 from jtl_automator.sandbox.data import SandboxData
 from jtl_automator.sandbox.generator import (
@@ -25,6 +23,7 @@ from jtl_automator.sandbox.generator import (
     generate,
     invalid_order_reason,
 )
+from tests.support import openapi
 
 SMALL: dict[str, Any] = {"skus": 120, "orders": 100, "customers": 60, "suppliers": 6}
 
@@ -228,27 +227,6 @@ def test_inbound_control_sheet_rows_reflect_what_ffn_booked(world: SandboxData) 
     assert isinstance(rows[13][1], int)
 
 
-def _validator(spec_name: str, schema_name: str) -> OAS30Validator:
-    spec = json.loads(resources.files("jtl_automator.sandbox").joinpath("specs", spec_name).read_text())
-    components = copy.deepcopy(spec["components"])
-    if schema_name == "Product":  # fulfiller-only required fields that the merchant view lacks
-        components["schemas"]["Product"]["required"] = [
-            r
-            for r in components["schemas"]["Product"]["required"]
-            if r not in ("openInbounds", "openOutbounds")
-        ]
-    return OAS30Validator({"$ref": f"#/components/schemas/{schema_name}", "components": components})
-
-
-def _without_nulls(value: Any) -> Any:
-    """jsonschema rejects null for OpenAPI 3.0 ``nullable`` enums; a dropped null then fails ``required``."""
-    if isinstance(value, dict):
-        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list):
-        return [_without_nulls(v) for v in value]
-    return value
-
-
 @pytest.mark.parametrize(
     ("schema", "attribute"),
     [
@@ -261,11 +239,11 @@ def _without_nulls(value: Any) -> Any:
     ],
 )
 def test_ffn_objects_validate_against_the_spec(world: SandboxData, schema: str, attribute: str) -> None:
-    validator = _validator("ffn_schemas.json", schema)
+    validator = openapi.validator("ffn", schema)
     objects = list(getattr(world.ffn, attribute).values())
     assert objects
     for obj in objects[:60]:
-        validator.validate(_without_nulls(obj))
+        validator.validate(obj)
 
 
 def test_wawi_objects_have_the_documented_keys(world: SandboxData) -> None:

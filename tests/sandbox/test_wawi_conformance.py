@@ -7,11 +7,7 @@ properties that have no value are left out (the real API omits null keys), so th
 
 from __future__ import annotations
 
-import copy
-import json
 from collections.abc import Iterator
-from functools import cache
-from importlib import resources
 from typing import Any
 
 import pytest
@@ -22,6 +18,7 @@ from jtl_automator.sandbox import wawi
 from jtl_automator.sandbox.app import SandboxState
 from jtl_automator.sandbox.config import SandboxConfig
 from tests.sandbox.test_wawi_api import BASE, V1, build_wawi_data, make_app
+from tests.support import openapi
 
 ENTITY_SCHEMAS = (
     "Item",
@@ -35,35 +32,17 @@ ENTITY_SCHEMAS = (
 )
 
 
-@cache
 def spec() -> dict[str, Any]:
-    text = resources.files("jtl_automator.sandbox").joinpath("specs/wawi_schemas.json").read_text("utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-@cache
-def relaxed_components() -> dict[str, Any]:
-    components: dict[str, Any] = copy.deepcopy(spec()["components"])
-    for schema in components["schemas"].values():
-        props = schema.get("properties", {})
-        dates = {name for name, prop in props.items() if prop.get("format") == "date-time"}
-        if "required" in schema:
-            schema["required"] = [name for name in schema["required"] if name not in dates]
-    return components
+    return openapi.spec("wawi")
 
 
 def validator(name: str, *, relaxed: bool = False) -> OAS30Validator:
-    components = relaxed_components() if relaxed else spec()["components"]
-    schema = {**components["schemas"][name], "components": components}
-    return OAS30Validator(schema, format_checker=OAS30Validator.FORMAT_CHECKER)
+    return openapi.validator("wawi", name, relaxed_dates=relaxed)
 
 
 def assert_conforms(name: str, obj: Any, *, relaxed: bool = False) -> None:
-    errors = sorted(validator(name, relaxed=relaxed).iter_errors(obj), key=str)
-    assert not errors, f"{name} {obj.get('Id')}: " + "; ".join(
-        f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in errors[:5]
-    )
+    found = openapi.problems(validator(name, relaxed=relaxed), obj)
+    assert not found, f"{name} {obj.get('Id')}: " + "; ".join(found)
 
 
 @pytest.fixture

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from importlib import resources
 from typing import Any
 
 import pandas as pd
 import pytest
-from openapi_schema_validator import OAS30Validator
 from pandas.testing import assert_frame_equal
 
 from jtl_automator.transforms.allocation import (
@@ -25,6 +23,7 @@ from jtl_automator.transforms.orders import (
     summarise,
 )
 from jtl_automator.transforms.orders_rules import ValidationParams, validate_orders
+from tests.support import openapi
 from tests.transforms.orders_data import (
     SKU_MAP,
     WAREHOUSE_1,
@@ -106,20 +105,14 @@ def test_full_body_for_a_paid_order() -> None:
     }
 
 
-def _ffn_schemas() -> dict[str, Any]:
-    spec = resources.files("jtl_automator.sandbox").joinpath("specs/ffn_schemas.json").read_text()
-    schemas: dict[str, Any] = json.loads(spec)["components"]["schemas"]
-    return schemas
-
-
 def test_body_uses_only_fields_the_ffn_spec_knows() -> None:
-    schemas = _ffn_schemas()
+    schemas = openapi.schemas("ffn")
     row, lines = frames(sales_order(1), [line_item(11, "SKU-1", 2)])
     body = outbound_payload(row, lines, SKU_MAP, WAREHOUSE_1)
     assert set(body) <= set(schemas["Outbound"]["properties"])
     for item in body["items"]:
         assert set(item) <= set(schemas["OutboundItem"]["properties"])
-    OAS30Validator(schemas["Address"]).validate(body["shippingAddress"])
+    assert not openapi.problems(openapi.validator("ffn", "Address"), body["shippingAddress"])
 
 
 @pytest.mark.parametrize(

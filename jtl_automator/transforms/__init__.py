@@ -8,7 +8,6 @@ from jtl_automator.transforms.allocation import (
     outcomes_frame,
 )
 from jtl_automator.transforms.orders import (
-    OutboundCreate,
     OutboundPayloadError,
     orders_frame,
     outbound_payload,
@@ -20,7 +19,6 @@ __all__ = [
     "Allocation",
     "AllocationParams",
     "FailureCode",
-    "OutboundCreate",
     "OutboundPayloadError",
     "ValidationParams",
     "allocate_stock",

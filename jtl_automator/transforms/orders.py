@@ -21,13 +21,14 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Self, cast
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import ValidationError
+
+from jtl_automator.clients.ffn.models import OutboundCreate, ShippingType
 
 ITEM_LINE_TYPES: frozenset[int] = frozenset({1, 11})  # Item, GiftForFree
 SHIPPING_FEE_LINE_TYPES: frozenset[int] = frozenset({2, 6, 9})  # Shipping, ShippingSurcharge(Item)
@@ -346,78 +347,6 @@ def orders_frame(
 # FFN outbound create body
 # --------------------------------------------------------------------------------------------------
 
-ShippingType = Literal["Standard", "Expedited", "NextDay", "SecondDay", "SameDay", "ByShippingLabelProvider"]
-
-
-class _Payload(BaseModel):
-    model_config = ConfigDict(
-        frozen=True, extra="forbid", alias_generator=to_camel, validate_by_name=True, validate_by_alias=True
-    )
-
-
-_Text255 = Field(default=None, max_length=255)
-
-
-class OutboundAddress(_Payload):
-    """FFN ``Address``: street, city and country required, and a last name or a company."""
-
-    salutation: str | None = _Text255
-    firstname: str | None = _Text255
-    lastname: str | None = _Text255
-    company: str | None = _Text255
-    street: str = Field(min_length=1, max_length=255)
-    extra_address_line: str | None = _Text255
-    zip: str | None = Field(default=None, min_length=1, max_length=255)
-    city: str = Field(min_length=1, max_length=255)
-    state: str | None = _Text255
-    country: str = Field(pattern=r"^[A-Z]{2}$")
-    email: str | None = _Text255
-    phone: str | None = _Text255
-    mobile: str | None = _Text255
-
-    @model_validator(mode="after")
-    def _named(self) -> Self:
-        if not self.lastname and not self.company:
-            raise ValueError("one of lastname or company is required")
-        return self
-
-
-class OutboundItemCreate(_Payload):
-    """One parcel line; quantities are whole units (QUANTITY_INVALID rejects the rest earlier)."""
-
-    outbound_item_id: str = Field(min_length=1, max_length=255)
-    item_type: Literal["Product"] = "Product"
-    jfsku: str = Field(min_length=11, max_length=11)
-    merchant_sku: str | None = _Text255
-    name: str | None = _Text255
-    quantity: PositiveInt
-    price: float | None = Field(default=None, ge=0)
-    vat: float | None = Field(default=None, ge=0, le=100)
-
-
-class OutboundCreate(_Payload):
-    """Body of ``POST /outbounds``; exactly one of shippingType and shippingMethodId (FFN rejects both)."""
-
-    merchant_outbound_number: str = Field(min_length=1, max_length=255)
-    external_number: str | None = _Text255
-    warehouse_id: str = Field(min_length=14, max_length=255)
-    currency: str = Field(pattern=r"^[A-Z]{3}$")
-    shipping_type: ShippingType | None = None
-    shipping_method_id: str | None = Field(default=None, min_length=4, max_length=255)
-    shipping_address: OutboundAddress
-    order_value: float | None = Field(default=None, ge=0)
-    shipping_fee: float | None = Field(default=None, ge=0)
-    items: list[OutboundItemCreate] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _one_shipping_choice(self) -> Self:
-        if (self.shipping_type is None) == (self.shipping_method_id is None):
-            raise ValueError("exactly one of shippingType and shippingMethodId must be given")
-        ids = [item.outbound_item_id for item in self.items]
-        if len(set(ids)) != len(ids):
-            raise ValueError("outboundItemId values must be unique")
-        return self
-
 
 class OutboundPayloadError(ValueError):
     """A body FFN would reject; raised before any HTTP call. Names fields, never echoes customer data."""
@@ -494,6 +423,7 @@ def outbound_payload(
         items.append(
             {
                 "outboundItemId": str(line_id if use_ids else _present(line.get("position"))),
+                "itemType": "Product",
                 "jfsku": jfsku,
                 "merchantSku": sku,
                 "name": name[:255] if isinstance(name, str) else None,
@@ -546,7 +476,7 @@ def outbound_payload(
         "items": items,
     }
     try:
-        model = OutboundCreate.model_validate(body)
+        model = OutboundCreate.model_validate(body)  # the client's write model: FFN's rules, once
     except ValidationError as exc:
         problems.extend(
             f"{'.'.join(str(part) for part in error['loc']) or 'body'}: {error['msg']}"
@@ -554,7 +484,7 @@ def outbound_payload(
         )
     if problems:
         raise OutboundPayloadError(order_number, problems)
-    return model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return model.to_api()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -162,7 +162,9 @@ def outbound(ffn: FfnClient, number: str, warehouse: str | None = None) -> Outbo
                 "city": "Berlin",
                 "country": "DE",
             },
-            "items": [{"jfsku": product.jfsku, "quantity": 1, "price": 9.9, "vat": 19}],
+            "items": [
+                {"outboundItemId": "1", "jfsku": product.jfsku, "quantity": 1, "price": 9.9, "vat": 19}
+            ],
         }
     )
 

@@ -129,7 +129,9 @@ def outbound_payload(number: str = "SO-1001") -> OutboundCreate:
                 "country": "DE",
                 "zip": "10115",
             },
-            "items": [{"jfsku": "MERC0000001", "quantity": 2, "price": 12.5, "vat": 19}],
+            "items": [
+                {"outboundItemId": "1", "jfsku": "MERC0000001", "quantity": 2, "price": 12.5, "vat": 19}
+            ],
         }
     )
 
@@ -216,12 +218,20 @@ def test_outbound_duplicate_on_first_post_is_a_validation_error(policy: RetryPol
 
 
 def test_outbound_write_model_rules() -> None:
-    with pytest.raises(ValidationError, match="not both"):
-        OutboundCreate.model_validate({**outbound_payload().to_api(), "shippingMethodId": "FULF0A0001"})
-    with pytest.raises(ValidationError, match="company or a lastname"):
+    body = outbound_payload().to_api()
+    with pytest.raises(ValidationError, match="exactly one of shippingType and shippingMethodId"):
+        OutboundCreate.model_validate({**body, "shippingMethodId": "FULF0A0001"})
+    with pytest.raises(ValidationError, match="exactly one of shippingType and shippingMethodId"):
+        OutboundCreate.model_validate({k: v for k, v in body.items() if k != "shippingType"})
+    with pytest.raises(ValidationError, match="one of lastname or company"):
         OutboundCreate.model_validate(
-            {**outbound_payload().to_api(), "shippingAddress": {"street": "s", "city": "c", "country": "DE"}}
+            {**body, "shippingAddress": {"street": "s", "city": "c", "country": "DE"}}
         )
+    with pytest.raises(ValidationError, match="unique"):
+        OutboundCreate.model_validate({**body, "items": body["items"] * 2})
+    for field, value in (("warehouseId", "FULF-1"), ("currency", "eur")):
+        with pytest.raises(ValidationError, match=field):
+            OutboundCreate.model_validate({**body, field: value})
 
 
 def test_odata_quote_escapes_quotes() -> None:

@@ -261,29 +261,35 @@ class Address(FfnModel):
     fax: str | None = None
 
 
-class AddressCreate(FfnWriteModel):
-    """FFN requires street, city, country (ISO alpha-2) and one of company or lastname."""
+_Text = Field(default=None, max_length=255)
 
-    street: str = Field(min_length=1)
-    city: str = Field(min_length=1)
-    country: str = Field(min_length=2, max_length=2)
-    zip: str | None = None
-    salutation: str | None = None
-    firstname: str | None = None
-    lastname: str | None = None
-    company: str | None = None
-    extra_line: str | None = None
-    extra_address_line: str | None = None
-    state: str | None = None
-    email: str | None = None
-    phone: str | None = None
-    mobile: str | None = None
-    fax: str | None = None
+
+class AddressCreate(FfnWriteModel):
+    """FFN ``Address`` as sent: street, city and country (ISO alpha-2) required, lengths as the spec says.
+
+    One of company or lastname is required too: the spec is silent, a parcel needs a name on it.
+    """
+
+    street: str = Field(min_length=1, max_length=255)
+    city: str = Field(min_length=1, max_length=255)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+    zip: str | None = Field(default=None, min_length=1, max_length=255)
+    salutation: str | None = _Text
+    firstname: str | None = _Text
+    lastname: str | None = _Text
+    company: str | None = _Text
+    extra_line: str | None = _Text
+    extra_address_line: str | None = _Text
+    state: str | None = _Text
+    email: str | None = _Text
+    phone: str | None = _Text
+    mobile: str | None = _Text
+    fax: str | None = _Text
 
     @model_validator(mode="after")
     def _company_or_lastname(self) -> AddressCreate:
         if not (self.company or self.lastname):
-            raise ValueError("an FFN address needs a company or a lastname")
+            raise ValueError("one of lastname or company is required")
         return self
 
 
@@ -336,45 +342,52 @@ ShippingType = Literal["Standard", "Expedited", "NextDay", "SecondDay", "SameDay
 
 
 class OutboundItemCreate(FfnWriteModel):
-    """One line of a new outbound."""
+    """One line of a new outbound (lengths from the spec; prices and VAT cannot be negative)."""
 
-    outbound_item_id: str | None = None
-    jfsku: str | None = None
-    merchant_sku: str | None = None
-    item_type: Literal["Product", "Shipping", "Other", "BillOfMaterials"] | None = None
-    name: str | None = None
+    outbound_item_id: str = Field(min_length=1, max_length=255)
+    item_type: Literal["Product", "Shipping", "Other", "BillOfMaterials"] = "Product"
+    jfsku: str | None = Field(default=None, min_length=11, max_length=11)
+    merchant_sku: str | None = _Text
+    name: str | None = _Text
     quantity: float = Field(gt=0)
-    price: float | None = None
-    vat: float | None = None
-    external_number: str | None = None
-    note: str | None = None
+    price: float | None = Field(default=None, ge=0)
+    vat: float | None = Field(default=None, ge=0, le=100)
+    external_number: str | None = _Text
+    note: str | None = Field(default=None, max_length=4096)
 
 
 class OutboundCreate(FfnWriteModel):
-    """Body of ``POST /merchant/outbounds``; ``merchant_outbound_number`` is the idempotency key."""
+    """Body of ``POST /merchant/outbounds``; ``merchant_outbound_number`` is the idempotency key.
 
-    merchant_outbound_number: str = Field(min_length=1)
-    warehouse_id: str = Field(min_length=1)
+    Exactly one of shipping type and shipping method id: FFN refuses both, and a parcel without
+    either has no carrier (the spec is silent on the second half; this is the strict reading).
+    """
+
+    merchant_outbound_number: str = Field(min_length=1, max_length=255)
+    warehouse_id: str = Field(min_length=14, max_length=255)
     shipping_address: AddressCreate
     items: list[OutboundItemCreate] = Field(min_length=1)
-    currency: str = "EUR"
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     shipping_type: ShippingType | None = None
-    shipping_method_id: str | None = None
-    external_number: str | None = None
+    shipping_method_id: str | None = Field(default=None, min_length=4, max_length=255)
+    external_number: str | None = _Text
     priority: int | None = Field(default=None, ge=-5, le=5)
-    internal_note: str | None = None
-    external_note: str | None = None
-    sales_channel: str | None = None
+    internal_note: str | None = Field(default=None, max_length=4096)
+    external_note: str | None = Field(default=None, max_length=4096)
+    sales_channel: str | None = _Text
     desired_delivery_date: datetime | None = None
     sender_address: AddressCreate | None = None
-    shipping_fee: float | None = None
-    order_value: float | None = None
+    shipping_fee: float | None = Field(default=None, ge=0)
+    order_value: float | None = Field(default=None, ge=0)
     attributes: list[Attribute] | None = None
 
     @model_validator(mode="after")
     def _one_shipping_choice(self) -> OutboundCreate:
-        if self.shipping_type and self.shipping_method_id:
-            raise ValueError("give shipping_type or shipping_method_id, not both")
+        if (self.shipping_type is None) == (self.shipping_method_id is None):
+            raise ValueError("exactly one of shippingType and shippingMethodId must be given")
+        ids = [item.outbound_item_id for item in self.items]
+        if len(set(ids)) != len(ids):
+            raise ValueError("outboundItemId values must be unique")
         return self
 
 

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from jtl_automator.clients.ffn.models import ShippingType
 from jtl_automator.transforms.allocation import INSUFFICIENT_STOCK, AllocationParams
-from jtl_automator.transforms.orders import ShippingType
 from jtl_automator.transforms.orders_rules import FailureCode, ValidationParams
 
 LEASE_NAME = "order-processing"

@@ -184,7 +184,7 @@ def test_wawi_paging_filters_and_errors(sandbox: Sandbox) -> None:
     assert sum(len(p) for p in items) == len(sandbox.state.data.wawi.items)
     orders = list(wawi.sales_orders.list(page_size=25))
     assert len(orders) == len(sandbox.state.data.wawi.sales_orders)
-    assert wawi.sales_orders.line_items(orders[0].id)
+    assert wawi.sales_orders.raw_line_items(orders[0].id)
     assert wawi.suppliers.list()
     with pytest.raises(NotFound):
         wawi.items.get(987654321)

@@ -109,11 +109,11 @@ def test_product_create_validates_our_payload(policy: RetryPolicy) -> None:
     assert len(rec.requests) == 1
 
 
-def test_stocks_by_warehouse_accepts_bare_array(policy: RetryPolicy) -> None:
+def test_a_collection_answering_with_a_bare_array_is_read_too(policy: RetryPolicy) -> None:
     rec = Recorder(json_response(200, [{"jfsku": "A", "stockLevel": 3}, {"jfsku": "B", "stockLevel": 0}]))
     ffn = client_for(rec, policy)
-    assert [(s.jfsku, s.stock_level) for s in ffn.stocks.by_warehouse("WH1")] == [("A", 3), ("B", 0)]
-    assert rec.requests[0].url.path == "/api/v1/merchant/stocks/warehouse/WH1"
+    assert [(s.jfsku, s.stock_level) for s in ffn.stocks.list()] == [("A", 3), ("B", 0)]
+    assert rec.requests[0].url.path == "/api/v1/merchant/stocks"
 
 
 def outbound_payload(number: str = "SO-1001") -> OutboundCreate:

@@ -77,15 +77,12 @@ def test_wawi_402_is_a_license_error(policy: RetryPolicy) -> None:
         wawi_for(Recorder(json_response(402)), policy).info()
 
 
-def test_cancel_406_is_a_conflict(policy: RetryPolicy) -> None:
-    body = {"ErrorCode": "NotAcceptable", "ErrorMessage": "The sales order cannot be cancelled"}
+def test_406_is_a_conflict(policy: RetryPolicy) -> None:
+    body = {"ErrorCode": "NotAcceptable", "ErrorMessage": "The sales order cannot be changed"}
     rec = Recorder(json_response(406, body))
-    with pytest.raises(Conflict, match="cannot be cancelled"):
-        wawi_for(rec, policy).sales_orders.cancel(7, reason_id=1, comment="customer")
-    assert json.loads(rec.requests[0].content) == {
-        "CancellationReasonId": 1,
-        "CancellationComment": "customer",
-    }
+    with pytest.raises(Conflict, match="cannot be changed"):
+        wawi_for(rec, policy).sales_orders.update(7, {"Comment": "x"})
+    assert json.loads(rec.requests[0].content) == {"Comment": "x"}
 
 
 def test_item_update_sends_pascal_case_and_api_spellings(policy: RetryPolicy) -> None:

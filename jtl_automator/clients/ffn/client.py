@@ -25,7 +25,6 @@ from jtl_automator.clients.ffn.models import (
     OutboundShippingNotification,
     Product,
     ProductCreate,
-    ShippingMethod,
     Stock,
     User,
     Warehouse,
@@ -180,11 +179,6 @@ class Stocks(_Collection[Stock]):
     path = f"{MERCHANT}/stocks"
     model = Stock
 
-    def by_warehouse(self, warehouse_id: str, **kwargs: Any) -> Iterator[Stock]:
-        """Stocks held in one fulfiller warehouse."""
-        kwargs["path"] = f"{self.path}/warehouse/{warehouse_id}"
-        return self.list(**kwargs)
-
     def updates(self, from_date: datetime, to_date: datetime) -> Iterator[dict[str, Any]]:
         """Stock changes in ``[from_date, to_date)`` as raw dicts (StockChange objects)."""
         return flatten(_updates(self._core, f"{self.path}/updates", from_date, to_date))
@@ -317,13 +311,6 @@ class Warehouses(_Collection[Warehouse]):
     model = Warehouse
 
 
-class ShippingMethods(_Collection[ShippingMethod]):
-    """``/merchant/shippingmethods``."""
-
-    path = f"{MERCHANT}/shippingmethods"
-    model = ShippingMethod
-
-
 class Users:
     """``/users/current``."""
 
@@ -375,7 +362,6 @@ class FfnClient:
         self.inbounds = Inbounds(self.core, page_size)
         self.outbounds = Outbounds(self.core, page_size)
         self.warehouses = Warehouses(self.core, page_size)
-        self.shipping_methods = ShippingMethods(self.core, page_size)
         self.users = Users(self.core)
 
     @property

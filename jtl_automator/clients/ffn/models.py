@@ -439,20 +439,6 @@ class Warehouse(FfnModel):
     modification_info: ModificationInfo | None = None
 
 
-class ShippingMethod(FfnModel):
-    """A carrier service offered by a fulfiller."""
-
-    shipping_method_id: str
-    fulfiller_id: str | None = None
-    name: str | None = None
-    shipping_type: str | None = None
-    carrier_code: str | None = None
-    carrier_name: str | None = None
-    tracking_url_schema: str | None = None
-    cutoff_time: str | None = None
-    note: str | None = None
-
-
 class User(FfnModel):
     """The account behind the token (``GET /users/current``)."""
 

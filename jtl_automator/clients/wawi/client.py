@@ -18,14 +18,11 @@ from jtl_automator.clients.http import HttpCore, json_or_none
 from jtl_automator.clients.pagination import JsonObject, Page, flatten, iterate_page_number
 from jtl_automator.clients.wawi.models import (
     Category,
-    Customer,
     Item,
-    ItemCreate,
     ItemUpdate,
     PurchaseOrder,
     PurchaseOrderCreate,
     SalesOrder,
-    SalesOrderLineItem,
     SalesOrderUpdate,
     Stock,
     StockAdjustment,
@@ -128,11 +125,6 @@ class Items(_Gettable[Item]):
     path = f"{V1}/items"
     model = Item
 
-    def create(self, item: ItemCreate | Mapping[str, Any]) -> Item:
-        """Create an article; Wawi generates the SKU if none is given. Not retried on 5xx."""
-        response = self._core.request("POST", self.path, json=_body(item, ItemCreate))
-        return Item.model_validate(response.json())
-
     def update(self, item_id: int, changes: ItemUpdate | Mapping[str, Any]) -> Item | None:
         """PATCH; Wawi 1.0 answers 201 with the item (or 204). Not retried on 5xx."""
         body = json_or_none(
@@ -181,10 +173,6 @@ class SalesOrders(_Gettable[SalesOrder]):
         body = json_or_none(response)
         return SalesOrder.model_validate(body) if body else None
 
-    def line_items(self, order_id: int) -> builtins.list[SalesOrderLineItem]:
-        """Positions of a sales order (an unpaged array)."""
-        return [SalesOrderLineItem.model_validate(item) for item in self.raw_line_items(order_id)]
-
     def raw(self, order_id: int) -> JsonObject:
         """The order as Wawi sent it, for readers that tolerate unruly values (``orders_frame``)."""
         body = self._core.get_json(f"{self.path}/{order_id}")
@@ -194,19 +182,6 @@ class SalesOrders(_Gettable[SalesOrder]):
         """The order's lines as Wawi sent them: one bad value must not make the whole order unreadable."""
         return unwrap_items(self._core.get_json(f"{self.path}/{order_id}/lineitems"))
 
-    def cancel(self, order_id: int, *, reason_id: int | None = None, comment: str | None = None) -> None:
-        """Cancel an order; :class:`~jtl_automator.clients.errors.Conflict` (406) if it cannot be."""
-        body = {"CancellationReasonId": reason_id, "CancellationComment": comment}
-        self._core.request(
-            "POST", f"{self.path}/{order_id}/cancel", json={k: v for k, v in body.items() if v is not None}
-        )
-
-
-class Customers(_Gettable[Customer]):
-    """``/customers``."""
-
-    path = f"{V1}/customers"
-    model = Customer
 
 
 class Warehouses(_Paged[Warehouse]):
@@ -274,7 +249,6 @@ class WawiClient:
         self.items = Items(self.core, page_size)
         self.stocks = Stocks(self.core, page_size)
         self.sales_orders = SalesOrders(self.core, page_size)
-        self.customers = Customers(self.core, page_size)
         self.suppliers = Suppliers(self.core)
         self.warehouses = Warehouses(self.core, page_size)
         self.categories = Categories(self.core, page_size)

@@ -111,26 +111,6 @@ class Item(WawiModel):
     changed: datetime | None = None
 
 
-class ItemCreate(WawiWriteModel):
-    """Body of ``POST /items``: Wawi requires a name and at least one category."""
-
-    name: str = Field(min_length=1)
-    categories: list[ItemCategory] = Field(min_length=1)
-    sku: str | None = Field(default=None, alias="SKU")
-    description: str | None = None
-    short_description: str | None = None
-    identifiers: ItemIdentifiers | None = None
-    item_price_data: ItemPrice | None = None
-    manufacturer_id: int | None = None
-    weights: ItemWeights | None = None
-    allow_negative_stock: bool | None = None
-    country_of_origin: str | None = None
-    taric: str | None = None
-    search_terms: str | None = None
-    annotation: str | None = None
-    storage_options: dict[str, Any] | None = None
-
-
 class ItemUpdate(WawiWriteModel):
     """Body of ``PATCH /items/{id}``: only the fields that are set are sent."""
 
@@ -259,19 +239,6 @@ class SalesOrderLineItem(WawiModel):
     purchase_price_net: float | None = None
     tax_rate: float | None = None
     notice: str | None = None
-
-
-class Customer(WawiModel):
-    """A customer as Wawi returns it."""
-
-    id: int
-    number: str | None = None
-    customer_group_id: int | None = None
-    billing_address: Address | None = None
-    shipment_address: Address | None = Field(default=None, alias="Shipmentaddress")
-    language_iso: str | None = None
-    customer_since: datetime | None = None
-    is_locked: bool | None = None
 
 
 class Supplier(WawiModel):

@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest bench clean
+.PHONY: demo test fast lint typecheck pytest bench clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -34,6 +34,10 @@ pytest: $(STAMP_DEV)
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The inner loop: everything but the Prefect server and the slow tests, on both cores (under a minute).
+fast: $(STAMP_DEV)
+	$(BIN)/pytest -m "not prefect and not slow" -n 2 -q
 
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks

@@ -12,6 +12,7 @@ from benchmarks.__main__ import main
 from benchmarks._common import Metric, Result, write_results
 
 
+@pytest.mark.slow
 def test_ffn_bulk_read_tiny() -> None:
     result = load("ffn_bulk_read").run(skus=1500, naive_sample=40, rate=50.0, rate_seconds=0.6, rate_top=50)
     raw = result.raw
@@ -26,6 +27,7 @@ def test_ffn_bulk_read_tiny() -> None:
     assert "ffn_bulk_read" in result.markdown()
 
 
+@pytest.mark.slow
 def test_inbound_verification_tiny() -> None:
     result = load("inbound_verification").run(skus=600, rows=300, naive_sample=20)
     raw = result.raw
@@ -39,6 +41,7 @@ def test_inbound_verification_tiny() -> None:
     assert result.metric("Sheets write requests").passed
 
 
+@pytest.mark.slow
 def test_reconcile_tiny() -> None:
     result = load("reconcile_1m").run(rows=5000, products=500, repeats=1, profile=False)
     raw = result.raw

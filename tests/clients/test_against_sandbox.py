@@ -224,6 +224,7 @@ def test_wawi_app_registration(sandbox: Sandbox) -> None:
     assert "all.read" in result.granted_scopes
 
 
+@pytest.mark.slow
 def test_fault_profile_ratelimited_is_absorbed(sandbox: Sandbox) -> None:
     faults.set_profile(sandbox.state, "ratelimited")
     ffn = sandbox.ffn()
@@ -232,6 +233,7 @@ def test_fault_profile_ratelimited_is_absorbed(sandbox: Sandbox) -> None:
     assert ffn.stats.rate_limited > 0  # the sandbox (20/s) did push back, and every 429 was retried
 
 
+@pytest.mark.slow
 def test_client_limiter_below_the_server_limit_causes_no_429(sandbox: Sandbox) -> None:
     faults.set_profile(sandbox.state, "ratelimited")
     ffn = sandbox.ffn(limiter=RateLimiter(15, burst=1))
@@ -239,6 +241,7 @@ def test_client_limiter_below_the_server_limit_causes_no_429(sandbox: Sandbox) -
     assert ffn.stats.rate_limited == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", ["flaky", "expiring-tokens"])
 def test_fault_profiles_on_reads(sandbox: Sandbox, profile: str) -> None:
     faults.set_profile(sandbox.state, profile)
@@ -253,6 +256,7 @@ def test_fault_profiles_on_reads(sandbox: Sandbox, profile: str) -> None:
     assert sum(1 for _ in wawi.items.list(page_size=100)) == len(sandbox.state.data.wawi.items)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_token_rotation_across_two_processes_over_http(db: str, request: pytest.FixtureRequest) -> None:
     """Two processes share the real state store; neither ever spends a refresh token twice."""

@@ -192,6 +192,7 @@ def test_two_managers_in_threads_rotating_constantly_never_replay() -> None:
     assert len(oauth.issued_access) == 60
 
 
+@pytest.mark.slow
 def test_two_processes_share_rotation_through_a_sqlite_store(tmp_path: Path) -> None:
     oauth = FakeOAuth(expires_in=0)
     server, token_url = oauth.serve()

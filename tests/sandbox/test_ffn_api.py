@@ -41,6 +41,7 @@ def big(ffn_kit: Any) -> Iterator[tuple[TestClient, dict[str, str], SandboxState
         yield client, ffn_kit.bearer(state), state
 
 
+@pytest.mark.slow
 def test_paging_through_2500_products_by_next_links(big: Any) -> None:
     client, auth, state = big
     url: str | None = f"{API}/products?$top=1000"

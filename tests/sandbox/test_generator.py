@@ -268,6 +268,7 @@ def test_wawi_objects_have_the_documented_keys(world: SandboxData) -> None:
     assert "ItemWeigth" in samples["Item"]["Weights"] and "Shipmentaddress" in samples["SalesOrder"]
 
 
+@pytest.mark.slow
 def test_twenty_thousand_skus_generate_quickly() -> None:
     started = time.perf_counter()
     data = generate(seed=3, skus=20_000, orders=500)

@@ -108,6 +108,7 @@ def test_mode_inbound_needs_the_column(world: dict[str, Any]) -> None:
         svc.decide_mode(sheet, "inbound")
 
 
+@pytest.mark.slow
 def test_fifty_thousand_rows_in_one_read_and_one_write(world: dict[str, Any]) -> None:
     items = _receipted_items(world)
     rows = [["SKU", "Units", "Inbound", "Status", "Note"]]

@@ -355,6 +355,7 @@ def test_an_order_on_hold_by_a_human_is_left_alone(world: World) -> None:
     assert second["counts"]["created"] == 1 and world.outbounds_per_number()["AU100040"] == 1
 
 
+@pytest.mark.slow
 def test_flaky_apis_5xx_and_dropped_connections_everywhere(world: World) -> None:
     set_profile(world.state, "flaky")  # 10% 5xx and 5% dropped connections on every API
     result = world.run()
@@ -363,6 +364,7 @@ def test_flaky_apis_5xx_and_dropped_connections_everywhere(world: World) -> None
     assert world.state.runtime["faults"]["error"] + world.state.runtime["faults"]["drop"] > 0
 
 
+@pytest.mark.slow
 def test_rate_limits_on_every_api(world: World) -> None:
     """The client's own limit (500/s here) is above the server's: the server's 429s do the throttling."""
     rules = tuple(

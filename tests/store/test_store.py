@@ -173,6 +173,7 @@ def _run_both(target, args_a: tuple, args_b: tuple) -> None:  # type: ignore[no-
         assert p.exitcode == 0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_two_processes_never_lose_a_token_rotation(db: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue(f"{db}_url")
@@ -181,6 +182,7 @@ def test_two_processes_never_lose_a_token_rotation(db: str, request: pytest.Fixt
     assert StateStore(url).read_token("ffn").refresh_token == "80"  # type: ignore[union-attr]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_two_processes_claim_each_key_exactly_once(db: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue(f"{db}_url")
@@ -198,6 +200,7 @@ def test_two_processes_claim_each_key_exactly_once(db: str, request: pytest.Fixt
     assert sorted(won) == sorted(keys)  # every key claimed once, none twice
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_two_processes_migrating_and_advancing_at_once(db: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue(f"{db}_url")  # fresh database: both processes run the migration
@@ -267,6 +270,7 @@ def test_order_ledger_records_journey(store_url: str) -> None:
     store.dispose()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_two_processes_one_lease(db: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue(f"{db}_url")

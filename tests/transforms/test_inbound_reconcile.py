@@ -294,6 +294,7 @@ ROW = st.tuples(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(st.lists(ROW, max_size=30))
 def test_properties_every_row_one_status_and_order_independent(rows: list[tuple[str, str, str]]) -> None:

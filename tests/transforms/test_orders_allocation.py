@@ -386,6 +386,7 @@ def check_rule_by_replay(
                 left[(j, row.warehouse_id)] -= q
 
 
+@pytest.mark.slow
 @settings(max_examples=120, deadline=None)
 @given(scenarios())
 def test_allocation_invariants(scenario) -> None:
@@ -396,6 +397,7 @@ def test_allocation_invariants(scenario) -> None:
     check_rule_by_replay(demand, available, params, allocation)
 
 
+@pytest.mark.slow
 @settings(max_examples=60, deadline=None)
 @given(scenarios(), st.randoms(use_true_random=False))
 def test_deterministic_and_independent_of_row_order(scenario, rnd) -> None:
@@ -415,6 +417,7 @@ def test_deterministic_and_independent_of_row_order(scenario, rnd) -> None:
         assert_frame_equal(other.remaining, first.remaining)
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None)
 @given(scenarios(), st.data())
 def test_adding_stock_never_makes_the_first_changed_order_lose_its_allocation(scenario, data) -> None:

@@ -396,6 +396,7 @@ def test_validation_params_are_frozen() -> None:
         DEFAULT.max_lines = 3  # type: ignore[misc]
 
 
+@pytest.mark.slow
 def test_validate_and_allocate_10k_orders_quickly() -> None:
     rnd = random.Random(3)
     skus = list(SKU_MAP)

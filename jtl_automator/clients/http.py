@@ -9,7 +9,7 @@ vouches for the request with ``retry_transient=True``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 from urllib.parse import urlsplit
 
 import httpx
@@ -207,3 +207,24 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 
 json_or_none = _json_or_none
+
+
+class ApiClient:
+    """What both JTL clients share around their :class:`HttpCore`: counters and closing the pool."""
+
+    core: HttpCore
+
+    @property
+    def stats(self) -> RequestStats:
+        """Request counters (per status, retries) of this client."""
+        return self.core.stats
+
+    def close(self) -> None:
+        """Close the connection pool of the ``httpx.Client`` this client sends with (one per flow run)."""
+        self.core.http.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

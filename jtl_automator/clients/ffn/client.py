@@ -29,7 +29,7 @@ from jtl_automator.clients.ffn.models import (
     User,
     Warehouse,
 )
-from jtl_automator.clients.http import HttpCore, json_or_none
+from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
 from jtl_automator.clients.pagination import (
     JsonObject,
     Page,
@@ -39,7 +39,7 @@ from jtl_automator.clients.pagination import (
     iterate_updates,
 )
 from jtl_automator.correlation import correlated_logger
-from jtl_automator.resilience import RateLimiter, RequestStats, Retry, RetryPolicy, call_with_retry
+from jtl_automator.resilience import RateLimiter, Retry, RetryPolicy, call_with_retry
 
 logger = correlated_logger("jtl_automator.ffn")
 
@@ -335,7 +335,7 @@ def _updates(
     return iterate_updates(fetch, from_date, to_date, extra_params=extra, what=f"GET {path}")
 
 
-class FfnClient:
+class FfnClient(ApiClient):
     """The JTL-FFN merchant API. Pass an ``httpx.Client`` (tests: one with a mock or ASGI transport)."""
 
     def __init__(
@@ -364,23 +364,8 @@ class FfnClient:
         self.warehouses = Warehouses(self.core, page_size)
         self.users = Users(self.core)
 
-    @property
-    def stats(self) -> RequestStats:
-        """Request counters (per status, retries) of this client."""
-        return self.core.stats
-
     def __repr__(self) -> str:
         return f"FfnClient(base_url={self.core.base_url!r})"
-
-    def close(self) -> None:
-        """Close the connection pool of the ``httpx.Client`` this client sends with (one per flow run)."""
-        self.core.http.close()
-
-    def __enter__(self) -> FfnClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     @classmethod
     def from_settings(

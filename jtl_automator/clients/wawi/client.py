@@ -14,7 +14,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 from pydantic.alias_generators import to_camel
 
-from jtl_automator.clients.http import HttpCore, json_or_none
+from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
 from jtl_automator.clients.pagination import JsonObject, Page, flatten, iterate_page_number
 from jtl_automator.clients.wawi.models import (
     Category,
@@ -29,7 +29,7 @@ from jtl_automator.clients.wawi.models import (
     Supplier,
     Warehouse,
 )
-from jtl_automator.resilience import RateLimiter, RequestStats, RetryPolicy
+from jtl_automator.resilience import RateLimiter, RetryPolicy
 
 V1 = "/v1"
 DEFAULT_PAGE_SIZE = 100
@@ -183,7 +183,6 @@ class SalesOrders(_Gettable[SalesOrder]):
         return unwrap_items(self._core.get_json(f"{self.path}/{order_id}/lineitems"))
 
 
-
 class Warehouses(_Paged[Warehouse]):
     """``/warehouses``."""
 
@@ -223,7 +222,7 @@ class PurchaseOrders(_Gettable[PurchaseOrder]):
         return PurchaseOrder.model_validate(response.json())
 
 
-class WawiClient:
+class WawiClient(ApiClient):
     """The JTL-Wawi REST API with an app-registration API key."""
 
     def __init__(
@@ -254,23 +253,8 @@ class WawiClient:
         self.categories = Categories(self.core, page_size)
         self.purchase_orders = PurchaseOrders(self.core, page_size)
 
-    @property
-    def stats(self) -> RequestStats:
-        """Request counters (per status, retries) of this client."""
-        return self.core.stats
-
     def __repr__(self) -> str:
         return f"WawiClient(base_url={self.core.base_url!r})"
-
-    def close(self) -> None:
-        """Close the connection pool of the ``httpx.Client`` this client sends with (one per flow run)."""
-        self.core.http.close()
-
-    def __enter__(self) -> WawiClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
     def info(self) -> dict[str, Any]:
         """``GET /info``: version and tenant; a cheap connectivity and licence check."""

@@ -71,6 +71,18 @@ class Journal:
         if update.get("order_number"):
             self.updates.setdefault(event, []).append(update)
 
+    def status(self, action: Action, status: str, *, reason: str | None = None, **fields: Any) -> None:
+        """The order's new ledger status (and reason), journaled under the status's own event."""
+        self.add(
+            status,
+            order_number=action.order_number,
+            wawi_order_id=action.order_id,
+            status=status,
+            hold_reason=reason,
+            order_date=action.order_date,
+            **fields,
+        )
+
     def flush(self) -> None:
         """Write what is queued (nothing in a dry run)."""
         if self.ctx.dry_run:
@@ -102,15 +114,7 @@ def _hold(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) ->
         "on_hold_reason_id": action.hold_reason_id,
     }
     if action.owns_number:
-        journal.add(
-            "held",
-            order_number=action.order_number,
-            wawi_order_id=action.order_id,
-            status="held",
-            hold_reason=action.reason,
-            order_date=action.order_date,
-            detail=detail,
-        )
+        journal.status(action, "held", reason=action.reason, detail=detail)
     else:  # the number's ledger row belongs to the order that keeps it: journal only
         journal.add(
             "duplicate_held",
@@ -136,15 +140,7 @@ def _fail(ctx: Context, action: Action, error: str, journal: Journal, out: list[
     log.warning("order %s failed: %s", action.order_number, error)
     repeated = action.ledger_status == "failed" and action.ledger_reason == error[:2000]
     if action.owns_number and not repeated:
-        journal.add(
-            "failed",
-            order_number=action.order_number,
-            wawi_order_id=action.order_id,
-            status="failed",
-            hold_reason=error[:2000],
-            order_date=action.order_date,
-            detail={"error": error[:2000]},
-        )
+        journal.status(action, "failed", reason=error[:2000], detail={"error": error[:2000]})
 
 
 def _outbound(ctx: Context, action: Action) -> tuple[dict[str, Any], bool] | None:
@@ -241,15 +237,11 @@ def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) 
         if action.was_held:
             out.append(Outcome(action.order_number, action.order_id, "released"))
             journal.add("released", order_number=action.order_number, detail={"outbound_id": outbound_id})
-    journal.add(
+    journal.status(
+        action,
         "outbound_created",
-        order_number=action.order_number,
-        wawi_order_id=action.order_id,
-        status="outbound_created",
-        hold_reason=None,
         outbound_id=outbound_id,
         warehouse_id=warehouse,
-        order_date=action.order_date,
         detail={"outbound_id": outbound_id, "warehouse_id": warehouse, "adopted": not created},
     )
     out.append(
@@ -285,14 +277,7 @@ def confirmation_markdown(action: Action) -> str:
 def _leave_on_hold(action: Action, journal: Journal, out: list[Outcome]) -> None:
     out.append(Outcome(action.order_number, action.order_id, "on_hold_wawi", action.reason))
     if action.ledger_status != "on_hold_wawi" or action.ledger_reason != action.reason:
-        journal.add(
-            "on_hold_wawi",
-            order_number=action.order_number,
-            wawi_order_id=action.order_id,
-            status="on_hold_wawi",
-            hold_reason=action.reason,
-            order_date=action.order_date,
-        )
+        journal.status(action, "on_hold_wawi", reason=action.reason)
 
 
 def apply_actions(ctx: Context, actions: Sequence[Action]) -> list[Outcome]:

@@ -247,6 +247,12 @@ def sandbox_serve(
         Path | None,
         typer.Option("--credentials-out", help="Write the JTL_* variables a client needs (JSON)."),
     ] = None,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict", help="Where the real APIs' docs are silent, behave as strictly as plausible."
+        ),
+    ] = False,
 ) -> None:
     """Serve the sandbox until interrupted."""
     from jtl_automator.sandbox.server import RunningServer, serve_forever
@@ -268,6 +274,7 @@ def sandbox_serve(
         credentials_out=credentials_out,
         skus=skus,
         orders=orders,
+        strict=strict,
         on_ready=ready,
     )
 

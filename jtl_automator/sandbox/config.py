@@ -1,8 +1,14 @@
-"""Knobs of the sandbox: credentials it accepts, token lifetimes, limits, page sizes and faults."""
+"""Knobs of the sandbox: credentials it accepts, token lifetimes, limits, page sizes and faults.
+
+Where the reference documents a behaviour, the sandbox does just that. Where it is silent, the default
+here is the lenient reading, and :meth:`SandboxConfig.strictest` switches every such knob to the
+strictest plausible one (``jtl-automator sandbox serve --strict``): the flows must pass under both.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 
 @dataclass
@@ -31,7 +37,15 @@ class SandboxConfig:
     # Google Sheets: requests per minute before 429 RESOURCE_EXHAUSTED (Google's per-user default is 60).
     sheets_requests_per_minute: int = 60
 
+    # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
+    strict: bool = False
+
     # Name of a fault profile from jtl_automator.sandbox.faults.PROFILES (or "none").
     faults: str = "none"
     seed: int = 42
     extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def strictest(cls, **overrides: Any) -> SandboxConfig:
+        """Every knob the reference leaves open at its strictest plausible setting (then ``overrides``)."""
+        return replace(cls(), strict=True, **overrides)

@@ -319,6 +319,7 @@ def serve_forever(
     *,
     orders: int = 200,
     host: str = "127.0.0.1",
+    strict: bool = False,
     on_ready: Callable[[RunningServer, dict[str, str] | None], None] | None = None,
     stop_event: threading.Event | None = None,
 ) -> None:
@@ -333,7 +334,11 @@ def serve_forever(
         data = load_fixture_dir(fixture_dir)
     else:
         data = generate(seed=seed, skus=skus, orders=orders)
-    config = SandboxConfig(faults=faults, seed=seed)
+    config = (
+        SandboxConfig.strictest(faults=faults, seed=seed)
+        if strict
+        else SandboxConfig(faults=faults, seed=seed)
+    )
     app = create_app(data, config)
     stop = stop_event or threading.Event()
     previous: dict[signal.Signals, Any] = {}

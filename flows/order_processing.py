@@ -11,21 +11,16 @@ from typing import Any
 
 from prefect import flow
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from jtl_automator.services.order_processing import OrderProcessingParams, run_stages
 from tasks.order_processing import TaskStages, alert_on_failure, orders_publish_artifacts
 from tasks.resources import RunBlocks, run_clients
-
-# Upper bound of chunk tasks in flight; ``params.workers`` (≤ 32) sets how many a run really uses.
-MAX_WORKERS = 32
 
 
 @flow(
     name="order-processing",
     log_prints=False,
     validate_parameters=True,
-    task_runner=ThreadPoolTaskRunner(max_workers=MAX_WORKERS),  # type: ignore[arg-type]
     on_failure=[alert_on_failure],
 )
 def order_processing(

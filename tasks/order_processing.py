@@ -11,7 +11,6 @@ multiplying the rate, and the connection pools are closed when the run ends.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,7 +19,7 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from jtl_automator.services import order_processing as svc
 from tasks.resources import RunClients, as_is, correlated, notifier_from_blocks, state_store
@@ -194,16 +193,21 @@ class TaskStages:
         return orders_plan(as_is(batch), as_is(data), self.params)
 
     def fulfil(self, chunks: Sequence[Sequence[svc.Action]], data: svc.FulfilmentData) -> list[svc.Outcome]:
-        """At most ``params.workers`` chunk tasks at once; after a failure no further chunk starts."""
+        """Every chunk as a task on a pool of ``params.workers`` threads (as the plain pipeline does).
+
+        A pool of its own rather than the flow's task runner, whose size is fixed when the flow is
+        defined: this run's ``params.workers`` decides, and a free thread takes the next chunk at once.
+        """
         ctx = as_is(self._context(data.hold_reasons))
         outcomes: list[svc.Outcome] = []
-        running: deque[PrefectFuture[list[svc.Outcome]]] = deque()
-        for chunk in chunks:
-            if len(running) >= self.params.workers:
-                outcomes.extend(running.popleft().result())
-            running.append(orders_fulfil_chunk.submit(ctx, as_is(list(chunk))))
-        while running:
-            outcomes.extend(running.popleft().result())
+        pool: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(max_workers=self.params.workers)
+        with pool as runner:
+            futures = [
+                runner.submit(orders_fulfil_chunk, {"ctx": ctx, "actions": as_is(list(chunk))})
+                for chunk in chunks
+            ]
+            for future in futures:
+                outcomes.extend(future.result())
         return outcomes
 
     def sync_shipments(self, batch: svc.ImportedBatch) -> tuple[list[svc.Outcome], str]:

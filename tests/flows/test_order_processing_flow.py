@@ -132,4 +132,4 @@ def test_params_workers_bounds_the_chunk_tasks_in_flight(
     monkeypatch.setattr(svc, "apply_actions", counted)
     result = order_processing(since=SINCE, params=PARAMS.model_copy(update={"chunk_size": 2, "workers": 2}))
     assert result["counts"]["created"] == 15
-    assert peak == 2  # 12 chunks, never more than two at once (the task runner would allow 32)
+    assert peak == 2  # 12 chunks, never more than two at once

@@ -59,7 +59,7 @@ def test_reconcile_tiny() -> None:
 @pytest.mark.prefect
 def test_order_processing_tiny() -> None:
     """Starts a Prefect test server in the benchmark's subprocess: about half a minute."""
-    result = load("order_processing").run(orders=300, skus=200)
+    result = load("order_processing").run(orders=300, skus=200, repeats=1)
     raw = result.raw
     assert raw["plain"]["counts"] == raw["prefect"]["counts"]
     assert raw["prefect"]["max_outbounds_per_number"] == 1

@@ -10,6 +10,11 @@ address when an order has no separate delivery address). Fields are never mixed 
 since a street from one and a city from the other is a parcel to nowhere. ``address_source`` records which
 one was used ("shipment", "billing" or "none").
 
+Delivery rule: Wawi's ``DeliveryCompleteStatus`` is 0 = not complete, 1 = complete, 2 = complete without a
+delivery note; an order whose status is 0 may still have lines (partly) delivered, which ``QuantityDelivered``
+says per line. :func:`open_lines` turns the lines into what is still to ship: ``Quantity − QuantityDelivered``
+per item line, fully delivered lines left out, so no delivered unit is ever sent again.
+
 Line rule: a line is an item line (stock, SKU and quantity matter) when its ``Type`` is 1 (Item) or 11
 (GiftForFree), or when ``Type`` is missing or unreadable, so that a malformed line is checked rather than
 silently left out of the parcel. Shipping lines (2, 6, 9) become the outbound's ``shippingFee``; all other
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -80,6 +86,7 @@ LINES_DTYPES: dict[str, str] = {
     "type": "Int64",
     "is_item": "bool",
     "quantity": "Float64",
+    "quantity_delivered": "Float64",
     "price_net": "Float64",
     "price_gross": "Float64",
     "discount": "Float64",
@@ -214,6 +221,7 @@ _LINE_FIELDS: dict[str, str] = {
     "name": "Name",
     "type": "Type",
     "quantity": "Quantity",
+    "quantity_delivered": "QuantityDelivered",
     "price_net": "SalesPriceNet",
     "price_gross": "SalesPriceGross",
     "discount": "Discount",
@@ -333,6 +341,43 @@ def line_items_frame(line_items: Mapping[int, Sequence[Any]], order_ids: Iterabl
     lines_df["is_item"] = (lines_df["type"].isna() | lines_df["type"].isin(ITEM_LINE_TYPES)).astype(bool)
     lines_df = lines_df[list(LINES_DTYPES)].sort_values(["order_id", "position"], kind="stable")
     return LINES_SCHEMA.validate(lines_df.reset_index(drop=True))
+
+
+@dataclass(frozen=True)
+class OpenLines:
+    """The lines still to ship, and which orders were delivered in part or completely already."""
+
+    lines: pd.DataFrame
+    partial: frozenset[int]
+    complete: frozenset[int]
+
+
+def open_lines(lines: pd.DataFrame) -> OpenLines:
+    """Item lines reduced to their open quantity (``Quantity − QuantityDelivered``); see the delivery rule.
+
+    A line whose ``QuantityDelivered`` is negative, fractional or above its ``Quantity`` is kept as it is
+    (the QUANTITY_INVALID rule holds its order); other lines leave with ``quantity_delivered`` 0, since
+    of what is still open nothing is delivered. An order is ``complete`` when it has item lines and every
+    one of them is fully delivered, ``partial`` when some units are delivered and some are not.
+    """
+    delivered = lines["quantity_delivered"].fillna(0.0)
+    quantity = lines["quantity"]
+    readable = (
+        (delivered >= 0) & (delivered == delivered.round()) & (quantity.isna() | (delivered <= quantity))
+    )
+    counted = (lines["is_item"] & readable.fillna(False)).astype(bool)
+    touched = counted & (delivered > 0).fillna(False).astype(bool)
+    remaining = (quantity - delivered).where(counted, quantity)
+    done = (touched & (remaining <= 0).fillna(False)).astype(bool)
+    items = lines.loc[lines["is_item"], ["order_id"]].assign(done=done, touched=touched)
+    per_order = items.groupby("order_id")[["done", "touched"]].agg(["all", "any"])
+    complete = frozenset(int(i) for i in per_order.index[per_order[("done", "all")]])
+    partial = frozenset(int(i) for i in per_order.index[per_order[("touched", "any")]]) - complete
+    result = lines.assign(
+        quantity=remaining.astype("Float64"),
+        quantity_delivered=lines["quantity_delivered"].mask(counted, 0.0).astype("Float64"),
+    ).loc[~done]
+    return OpenLines(LINES_SCHEMA.validate(result.reset_index(drop=True)), partial, complete)
 
 
 def orders_frame(

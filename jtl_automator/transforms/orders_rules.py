@@ -38,6 +38,7 @@ class FailureCode(StrEnum):
     SKU_UNKNOWN = "SKU_UNKNOWN"
     QUANTITY_INVALID = "QUANTITY_INVALID"
     PAYMENT_NOT_CLEARED = "PAYMENT_NOT_CLEARED"
+    PARTIALLY_DELIVERED = "PARTIALLY_DELIVERED"
 
 
 # ISO 3166-1 alpha-2, officially assigned codes.
@@ -318,21 +319,24 @@ def _rule_sku(
 
 
 def _rule_quantity(orders: pd.DataFrame, lines: pd.DataFrame, *_: Any) -> pd.DataFrame:
+    """Whole positive quantities, and a QuantityDelivered between 0 and the quantity (when given)."""
     items = _item_lines(orders, lines)
-    quantity = items["quantity"]
+    quantity, delivered = items["quantity"], items["quantity_delivered"]
     ok = (quantity > 0) & (quantity == quantity.round())
-    bad = items.loc[~ok.fillna(False).astype(bool)]
-    return _line_failures(
-        orders,
-        bad,
-        FailureCode.QUANTITY_INVALID,
-        "Quantity",
-        lambda r: (
-            f"line {r.position} (SKU {_quote(r.sku)}): Quantity "
-            f"{'missing or not a number' if r.quantity is pd.NA else f'{r.quantity:g}'} "
-            "is not a positive whole number"
-        ),
+    delivery_ok = delivered.isna() | (
+        (delivered >= 0) & (delivered == delivered.round()) & (delivered <= quantity)
     )
+    bad = items.loc[~(ok & delivery_ok).fillna(False).astype(bool)]
+
+    def describe(r: Any) -> str:
+        where = f"line {r.position} (SKU {_quote(r.sku)}): "
+        if r.quantity is pd.NA or not (r.quantity > 0 and r.quantity == round(r.quantity)):
+            shown = "missing or not a number" if r.quantity is pd.NA else f"{r.quantity:g}"
+            return f"{where}Quantity {shown} is not a positive whole number"
+        upto = f"{r.quantity:g}"
+        return f"{where}QuantityDelivered {r.quantity_delivered:g} is not a whole number from 0 to {upto}"
+
+    return _line_failures(orders, bad, FailureCode.QUANTITY_INVALID, "Quantity", describe)
 
 
 def _rule_payment(

@@ -70,6 +70,7 @@ def test_flattens_orders_and_lines_with_explicit_dtypes() -> None:
             "type": pd.array([1, 2, 1], dtype="Int64"),
             "is_item": pd.array([True, False, True], dtype="bool"),
             "quantity": pd.array([2.0, 1.0, 1.0], dtype="Float64"),
+            "quantity_delivered": pd.array([0.0, 0.0, 0.0], dtype="Float64"),
             "price_net": pd.array([10.0, 4.1176, 10.0], dtype="Float64"),
             "price_gross": pd.array([11.9, 4.9, 11.9], dtype="Float64"),
             "discount": pd.array([0.0, 0.0, 10.0], dtype="Float64"),

@@ -242,7 +242,12 @@ def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) 
         "outbound_created",
         outbound_id=outbound_id,
         warehouse_id=warehouse,
-        detail={"outbound_id": outbound_id, "warehouse_id": warehouse, "adopted": not created},
+        detail={
+            "outbound_id": outbound_id,
+            "warehouse_id": warehouse,
+            "adopted": not created,
+            "open_quantities_only": action.partial,
+        },
     )
     out.append(
         Outcome(action.order_number, action.order_id, kind, warehouse_id=warehouse, outbound_id=outbound_id)

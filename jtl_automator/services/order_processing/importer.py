@@ -1,8 +1,10 @@
 """Stage 1, import: which Wawi sales orders this run looks at, read once into the orders and lines frames.
 
 The listing starts at the watermark (minus an overlap) and reaches back to the oldest open order, so
-held orders are re-read every run. Orders the ledger shows as finished, and orders Wawi already marks
-delivered, are skipped at the door without further requests. Line items cost one GET per order (Wawi
+held orders are re-read every run. Orders the ledger shows as finished, and orders Wawi marks delivered
+complete (``DeliveryCompleteStatus`` 1 or 2), are skipped at the door without further requests; orders
+whose every item line was delivered another way (``QuantityDelivered``) are skipped once their lines are
+read, and the lines of the others are reduced to what is still open. Line items cost one GET per order (Wawi
 1.0 has no embedded lines); a small thread pool shares the client's rate limiter for them.
 """
 
@@ -32,11 +34,11 @@ from jtl_automator.services.order_processing.params import (
 from jtl_automator.services.order_processing.report import Outcome
 from jtl_automator.store import StateStore
 from jtl_automator.store.store import OrderRecord
-from jtl_automator.transforms.orders import line_items_frame, sales_orders_frame
+from jtl_automator.transforms.orders import line_items_frame, open_lines, sales_orders_frame
 
 log = correlated_logger("jtl_automator.orders")
 
-#: DeliveryCompleteStatus values for which Wawi already shipped the order another way.
+#: DeliveryCompleteStatus: 0 DeliveryNotComplete, 1 DeliveryComplete, 2 DeliveryCompleteWithoutNote.
 DELIVERED_STATUSES = (1, 2)
 
 
@@ -50,6 +52,7 @@ class ImportedBatch:
     lines: pd.DataFrame
     ledger: dict[str, OrderRecord]
     outcomes: list[Outcome] = field(default_factory=list)
+    partially_delivered: frozenset[int] = frozenset()  # order ids whose lines were reduced to the open part
     listed: int = 0
     requests: int = 0
 
@@ -144,7 +147,7 @@ def _door(orders: pd.DataFrame, ledger: dict[str, OrderRecord]) -> tuple[pd.Seri
             outcomes.append(Outcome(number, order_id, "skipped_existing", outbound_id=record.outbound_id))
             keep.append(False)
         elif record is None and _value(delivered) in DELIVERED_STATUSES:
-            # Wawi already (partly) delivered it another way: creating an outbound would ship it twice.
+            # Wawi delivered it completely another way: creating an outbound would ship it twice.
             outcomes.append(Outcome(number, order_id, "skipped_delivered", reason="DeliveryCompleteStatus"))
             keep.append(False)
         else:
@@ -183,15 +186,25 @@ def import_orders(
         strict=True,
     ):
         outcomes.append(Outcome(_value(number), int(order_id), "failed", reason=problems[int(order_id)]))
-    kept = evaluate.loc[~unreadable].reset_index(drop=True)
+    kept = evaluate.loc[~unreadable]
+    opened = open_lines(line_items_frame(lines, kept["order_id"].dropna().tolist()))
+    delivered = kept["order_id"].isin(list(opened.complete)).fillna(False).astype(bool)
+    for order_id, number in zip(
+        kept.loc[delivered, "order_id"].tolist(), kept.loc[delivered, "order_number"].tolist(), strict=True
+    ):
+        outcomes.append(
+            Outcome(_value(number), int(order_id), "skipped_delivered", reason="QuantityDelivered")
+        )
+    kept = kept.loc[~delivered].reset_index(drop=True)
 
     batch = ImportedBatch(
         window_start=start,
         started_at=started,
         orders=kept,
-        lines=line_items_frame(lines, kept["order_id"].dropna().tolist()),
+        lines=opened.lines.loc[~opened.lines["order_id"].isin(list(opened.complete))].reset_index(drop=True),
         ledger=ledger,
         outcomes=outcomes,
+        partially_delivered=opened.partial,
         listed=len(listed),
         requests=wawi.stats.requests - before,
     )

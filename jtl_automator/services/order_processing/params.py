@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -40,6 +41,8 @@ class OrderProcessingParams(BaseModel):
 
     ``on_hold_reasons`` maps a failure code (``ADDRESS_INCOMPLETE`` …), ``insufficient_stock`` or ``*``
     (everything else) to a Wawi on-hold reason, by Id or by Name (looked up in ``/v1/onHoldReasons``).
+    ``partial_delivery`` decides about orders of which Wawi delivered some units another way (the lines'
+    ``QuantityDelivered``): ``ship_open`` sends FFN only the open quantity per line, ``hold`` holds them.
     ``shipping_method_map`` maps a Wawi ShippingMethodId to an FFN shippingMethodId; unmapped methods go
     out as ``default_shipping_type``. ``default_warehouse_id`` heads the allocation's warehouse priority.
     """
@@ -58,6 +61,11 @@ class OrderProcessingParams(BaseModel):
     shipping_method_map: dict[int, str] = Field(default_factory=dict)
     default_shipping_type: ShippingType = "Standard"
     on_hold_reasons: dict[str, int | str] = Field(default_factory=lambda: dict(DEFAULT_HOLD_REASONS))
+    partial_delivery: Literal["ship_open", "hold"] = Field(
+        default="ship_open",
+        description="An order with lines already (partly) delivered: send only what is still open to FFN, "
+        "or hold it (PARTIALLY_DELIVERED) for a person.",
+    )
     notify_customers: bool = Field(default=True, description="Confirmation and shipping e-mails.")
     confirmation_subject: str = "Your order {order_number} is on its way to the warehouse"
     shipped_subject: str = "Your order {order_number} has shipped"

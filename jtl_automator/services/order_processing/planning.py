@@ -62,6 +62,7 @@ class Action:
     was_held: bool = False  # held by us before: the write-back releases it
     unchanged: bool = False  # held before for the same reason and still held in Wawi: nothing to write
     owns_number: bool = True  # False for a duplicate: the ledger row of this number is another order's
+    partial: bool = False  # some units were delivered another way: the payload carries the open rest
     ledger_status: str | None = None
     ledger_reason: str | None = None
 
@@ -114,12 +115,32 @@ def _duplicates_across_runs(orders: pd.DataFrame, ledger: Mapping[str, OrderReco
     return pd.DataFrame(rows).astype(FAILURES_DTYPES) if rows else pd.DataFrame()
 
 
+def _partially_delivered(batch: ImportedBatch) -> pd.DataFrame:
+    """PARTIALLY_DELIVERED for orders Wawi delivered in part, when partial orders must not go to FFN."""
+    orders = batch.orders.loc[batch.orders["order_id"].isin(list(batch.partially_delivered))]
+    rows = [
+        {
+            "order_id": order_id,
+            "order_number": number,
+            "code": FailureCode.PARTIALLY_DELIVERED.value,
+            "field": "QuantityDelivered",
+            "message": "some units were delivered another way; partial orders are not sent to JTL-FFN "
+            "(partial_delivery is 'hold')",
+        }
+        for order_id, number in zip(orders["order_id"].tolist(), orders["order_number"].tolist(), strict=True)
+    ]
+    return pd.DataFrame(rows).astype(FAILURES_DTYPES) if rows else pd.DataFrame()
+
+
 def validate(batch: ImportedBatch, data: FulfilmentData, params: OrderProcessingParams) -> _Failures:
-    """Every rule on the whole batch, plus duplicates of numbers earlier runs gave to other orders."""
+    """Every rule on the batch, numbers earlier runs gave to other orders, and partial deliveries to hold."""
     failures = validate_orders(batch.orders, batch.lines, params.validation, data.sku_map)
-    across = _duplicates_across_runs(batch.orders, batch.ledger)
-    if not across.empty:
-        failures = pd.concat([failures, across], ignore_index=True)
+    extra = [_duplicates_across_runs(batch.orders, batch.ledger)]
+    if params.partial_delivery == "hold":
+        extra.append(_partially_delivered(batch))
+    for found in extra:
+        if not found.empty:
+            failures = pd.concat([failures, found], ignore_index=True)
     codes: dict[int, list[str]] = {}
     texts: dict[int, list[str]] = {}
     for order_id, code, message in zip(
@@ -228,6 +249,7 @@ def _common(row: Mapping[str, Any], ctx: _Batch) -> dict[str, Any]:
         or held_by_us(row["on_hold_reason_id"], row["comment"], ctx.data.hold_reasons),
         "ledger_status": record.status if record is not None else None,
         "ledger_reason": record.hold_reason if record is not None else None,
+        "partial": _present(row["order_id"]) in ctx.batch.partially_delivered,
     }
 
 

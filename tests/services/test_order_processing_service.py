@@ -456,3 +456,20 @@ def test_an_order_delivered_line_by_line_is_left_alone(world: World) -> None:
     result = world.run()
     assert result["counts"]["skipped_delivered"] >= 1
     assert world.outbounds_per_number()["PART-3"] == 0 and world.hold("PART-3") == (None, None)
+
+
+def test_a_release_wawi_does_not_apply_is_caught_not_assumed(world: World) -> None:
+    """The sandbox's binder ignores nulls (its documented assumption), so a null release keeps the hold."""
+    order = world.orders[40]
+    skus = [line["SKU"] for line in world.state.data.wawi.line_items[40]]
+    jfskus = {p["merchantSku"]: p["jfsku"] for p in world.state.data.ffn.products.values()}
+    world.set_stock(jfskus[skus[0]], 0)
+    world.run()
+    assert world.hold(order["Number"])[0] == WAIT_FOR_GOODS
+    world.set_stock(jfskus[skus[0]], 100)
+    result = world.run(params=PARAMS.model_copy(update={"hold_release_value": None}))
+    assert result["counts"]["writeback_failed"] >= 1 and result["counts"]["released"] == 0
+    assert world.hold(order["Number"])[0] == WAIT_FOR_GOODS  # still held in Wawi, and the run says so
+    assert world.outbounds_per_number()[order["Number"]] == 1
+    events = dict(world.store.order_events(order["Number"]))
+    assert "hold_release_value to 0" in events["writeback_failed"]["error"]

@@ -81,11 +81,12 @@ def unwrap_items(body: Any) -> list[Any]:
 
 
 def _body(payload: BaseModel | Mapping[str, Any], model: type[BaseModel]) -> dict[str, Any]:
+    """The request body: what the caller set, nulls included (a PATCH may clear a field on purpose)."""
     if not isinstance(payload, model):
         payload = model.model_validate(
-            dict(payload) if isinstance(payload, Mapping) else payload.model_dump()
+            dict(payload) if isinstance(payload, Mapping) else payload.model_dump(exclude_unset=True)
         )
-    return payload.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return payload.model_dump(by_alias=True, exclude_unset=True, mode="json")
 
 
 class _Paged(Generic[M]):

@@ -169,7 +169,11 @@ class SalesOrderPaymentDetails(WawiModel):
 
 
 class SalesOrderShippingDetail(WawiModel):
-    """Shipping state of a sales order (0 open, 1 partially delivered, 2 delivered)."""
+    """Shipping state of a sales order.
+
+    ``DeliveryCompleteStatus``: 0 not complete, 1 complete, 2 complete without a delivery note; partial
+    deliveries show per line, in ``QuantityDelivered``.
+    """
 
     shipping_method_id: int | None = None
     delivery_complete_status: int | None = None

@@ -29,7 +29,12 @@ from jtl_automator.notify.notifier import Notifier
 from jtl_automator.services.order_processing.params import LEASE_NAME, LeaseLost, OrderProcessingParams
 from jtl_automator.services.order_processing.planning import Action, hold_reason_for
 from jtl_automator.services.order_processing.report import Outcome
-from jtl_automator.services.order_processing.writeback import patch_order, tagged_comment
+from jtl_automator.services.order_processing.writeback import (
+    HoldKept,
+    patch_order,
+    release_order,
+    tagged_comment,
+)
 from jtl_automator.store import ClaimState, StateStore
 from jtl_automator.transforms.allocation import INSUFFICIENT_STOCK
 
@@ -227,10 +232,12 @@ def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) 
     kind = "created" if created else "adopted"
     line = f"FFN outbound {outbound_id} (warehouse {warehouse})"
     try:
-        patch_order(
-            ctx.wawi, action.order_id, 0 if action.was_held else None, tagged_comment(action.comment, line)
-        )
-    except ClientError as exc:
+        comment = tagged_comment(action.comment, line)
+        if action.was_held:
+            release_order(ctx.wawi, action.order_id, ctx.params.hold_release_value, comment)
+        else:
+            patch_order(ctx.wawi, action.order_id, None, comment)
+    except (ClientError, HoldKept) as exc:
         out.append(Outcome(action.order_number, action.order_id, "writeback_failed", str(exc)))
         journal.add("writeback_failed", order_number=action.order_number, detail={"error": str(exc)[:2000]})
     else:

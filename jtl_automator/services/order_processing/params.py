@@ -66,6 +66,12 @@ class OrderProcessingParams(BaseModel):
         description="An order with lines already (partly) delivered: send only what is still open to FFN, "
         "or hold it (PARTIALLY_DELIVERED) for a person.",
     )
+    hold_release_value: Literal[0] | None = Field(
+        default=0,
+        description="What releases a Wawi hold: OnHoldReasonId 0 (default: a PATCH binder that ignores "
+        "nulls keeps a hold sent as null) or null (for a Wawi that clears fields sent as null). The spec "
+        "documents neither; every release is checked in Wawi's answer.",
+    )
     notify_customers: bool = Field(default=True, description="Confirmation and shipping e-mails.")
     confirmation_subject: str = "Your order {order_number} is on its way to the warehouse"
     shipped_subject: str = "Your order {order_number} has shipped"

@@ -30,8 +30,10 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy jtl_automator flows tasks blocks deployments
 
+# The whole suite, then every flow's and service's tests again against the strict sandbox.
 pytest: $(STAMP_DEV)
 	$(BIN)/pytest
+	$(BIN)/pytest tests/flows tests/services --sandbox strict -q
 
 test: lint typecheck pytest
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -53,6 +54,17 @@ def postgres_skip_reason() -> str | None:
         _PG_REASON = _postgres_unreachable_reason()
         _PG_CHECKED = True
     return _PG_REASON
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--sandbox strict`` runs the sandbox-backed tests against ``SandboxConfig.strictest()``."""
+    parser.addoption(
+        "--sandbox",
+        choices=("lenient", "strict"),
+        default=os.environ.get("JTL_TEST_SANDBOX", "lenient"),
+        help="lenient: the sandbox's documented defaults; strict: where the reference is silent, the "
+        "strictest plausible behaviour (make test runs the flow and service tests both ways)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -105,3 +117,16 @@ def store_url(request: pytest.FixtureRequest) -> str:
 def clock() -> FakeClock:
     """Fake time shared by a test's clients, policies and sandbox (see tests/support/clock.py)."""
     return FakeClock()
+
+
+@pytest.fixture
+def sandbox_config(request: pytest.FixtureRequest) -> Callable[..., Any]:
+    """Builds the SandboxConfig of this test run: lenient, or strictest with ``--sandbox strict``."""
+    from jtl_automator.sandbox.config import SandboxConfig
+
+    strict = request.config.getoption("--sandbox") == "strict"
+
+    def make(**overrides: Any) -> SandboxConfig:
+        return SandboxConfig.strictest(**overrides) if strict else SandboxConfig(**overrides)
+
+    return make

@@ -103,8 +103,7 @@ class World:
         sandbox_ffn.mark_changed(self.state)
 
 
-def _world(tmp: Path, **settings: Any) -> Iterator[World]:
-    config = SandboxConfig()
+def _world(tmp: Path, config: SandboxConfig, **settings: Any) -> Iterator[World]:
     app = create_app(generate(seed=5, skus=150, orders=40, customers=30), config)
     with serve_in_thread(app) as server:
         env = credentials_env(server.base_url, config, None)
@@ -124,8 +123,8 @@ def _world(tmp: Path, **settings: Any) -> Iterator[World]:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    yield from _world(tmp_path)
+def world(tmp_path: Path, sandbox_config: Any) -> Iterator[World]:
+    yield from _world(tmp_path, sandbox_config())
 
 
 def _never_oversold(world: World) -> None:
@@ -383,9 +382,9 @@ def test_token_expires_mid_batch(world: World) -> None:
     assert result["counts"]["created"] == 15 and world.state.runtime["faults"]["expire_tokens"] > 0
 
 
-def test_lost_create_responses_never_make_a_second_outbound(tmp_path: Path) -> None:
+def test_lost_create_responses_never_make_a_second_outbound(tmp_path: Path, sandbox_config: Any) -> None:
     """FFN creates every outbound but the answer never arrives: the client finds it by number instead."""
-    for world in _world(tmp_path):
+    for world in _world(tmp_path, sandbox_config()):
         rule = FaultRule(
             fault="drop", route="^/api/v1/merchant/outbounds$", methods=("POST",), after_response=True
         )

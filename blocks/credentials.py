@@ -362,6 +362,10 @@ class SmtpServer(Block):
     security: Literal["starttls", "ssl", "none"] = Field(
         default="starttls", description="Transport security."
     )
+    allow_plaintext_login: bool = Field(
+        default=False,
+        description="With security 'none', send the login in clear anyway (a relay on a trusted network).",
+    )
     sender: str = Field(description="The From address.")
     timeout_seconds: float = _retry_field("smtp", "timeout_seconds")
     retry_max_attempts: int = _retry_field("smtp", "retry_max_attempts")
@@ -373,6 +377,11 @@ class SmtpServer(Block):
     def _password_needs_username(self) -> SmtpServer:
         if self.password is not None and not self.username:
             raise ValueError("a password needs a username")
+        if self.password is not None and self.security == "none" and not self.allow_plaintext_login:
+            raise ValueError(
+                "security 'none' would send the password in clear: use starttls or ssl, or set "
+                "allow_plaintext_login for a relay on a trusted network"
+            )
         return self
 
     def get_client(self) -> EmailSender:
@@ -387,6 +396,7 @@ class SmtpServer(Block):
             sender=self.sender,
             use_tls=self.security == "ssl",
             starttls=self.security == "starttls",
+            allow_plaintext_login=self.allow_plaintext_login,
             timeout=self.timeout_seconds,
             retry=_retry_policy_of(self, "smtp"),
         )
@@ -413,7 +423,9 @@ class WebhookEndpoint(Block):
     _description = "URL, method, headers and authentication of a webhook to call on events."
     _documentation_url = _DOCS  # type: ignore[assignment]
 
-    url: str = Field(description="The webhook URL.")
+    url: SecretStr = Field(
+        description="The webhook URL. Kept secret: many carry a token in their path or query string."
+    )
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = Field(
         default="POST", description="HTTP method."
     )

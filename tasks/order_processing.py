@@ -21,6 +21,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from jtl_automator.clients.errors import JtlApiError
 from jtl_automator.services import order_processing as svc
 from tasks.resources import RunClients, as_is, correlated, notifier_from_blocks, state_store
 from tasks.retry import retry_transient
@@ -219,6 +220,25 @@ class TaskStages:
         orders_advance_watermarks(as_is(self.clients), as_is(batch), ffn_watermark, self.dry_run)
 
 
+def failure_summary(state: Any) -> str:
+    """What failed, never the data: an exception's message may quote SQL parameters or order data.
+
+    The error's type, and for an API error its method, path and status; the full error is in the run's
+    logs, which only people with access to the Prefect UI see.
+    """
+    try:
+        error = state.result(raise_on_failure=False)
+    except Exception:  # the result could not be loaded: say so rather than fail the alert
+        error = None
+    if not isinstance(error, BaseException):
+        return "the run failed; the error is in the flow run's logs"
+    where = ""
+    if isinstance(error, JtlApiError) and error.method and error.path:
+        status = f" -> {error.status}" if error.status is not None else ""
+        where = f" ({error.method} {error.path}{status})"
+    return f"{type(error).__name__}{where}; the full error is in the flow run's logs"
+
+
 def alert_on_failure(flow: Any, flow_run: Any, state: Any) -> None:
     """``on_failure`` hook: one alert per failed run through the configured e-mail/webhook blocks."""
     parameters = dict(getattr(flow_run, "parameters", None) or {})
@@ -231,7 +251,7 @@ def alert_on_failure(flow: Any, flow_run: Any, state: Any) -> None:
     notifier = notifier_from_blocks(
         state_store(parameters.get("database_block")), run_id, email_block, webhook_block
     )
-    message = str(getattr(state, "message", "") or "the run failed")[:2000]
+    message = failure_summary(state)
     notifier.event(
         f"order-processing:alert:{run_id}",
         {"event": "order_processing.failed", "flow_run_id": run_id, "message": message},

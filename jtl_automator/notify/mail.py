@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import smtplib
 import ssl
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, parseaddr
 from html.parser import HTMLParser
 from typing import Literal
+from urllib.parse import quote
 
 import markdown as markdown_lib
 from pydantic import SecretStr
@@ -86,10 +88,45 @@ def html_to_text(html: str) -> str:
     return text.strip() + "\n"
 
 
+class _NoRawHtml(markdown_lib.Extension):
+    """Raw HTML in the markdown is shown as text, never passed through: bodies quote customer data."""
+
+    def extendMarkdown(self, md: markdown_lib.Markdown) -> None:
+        """Drop the block and inline raw-HTML handlers, so ``<a href=…>`` arrives escaped."""
+        md.preprocessors.deregister("html_block")
+        md.inlinePatterns.deregister("html")
+
+
 def render_markdown(body: str) -> str:
-    """Markdown to a minimal HTML document (tables and fenced code via the ``extra`` extension)."""
-    inner = markdown_lib.markdown(body, extensions=_MARKDOWN_EXTENSIONS, output_format="html")
+    """Markdown to a minimal HTML document (tables and fenced code via ``extra``; raw HTML escaped)."""
+    inner = markdown_lib.markdown(
+        body, extensions=[*_MARKDOWN_EXTENSIONS, _NoRawHtml()], output_format="html"
+    )
     return f'<!DOCTYPE html>\n<html><head><meta charset="utf-8"></head><body>\n{inner}\n</body></html>\n'
+
+
+# The characters a backslash escapes in this Markdown (its own list, with the extensions we use).
+_ESCAPABLE = "".join(markdown_lib.Markdown(extensions=_MARKDOWN_EXTENSIONS).ESCAPED_CHARS)
+_MARKDOWN_SPECIAL = re.compile(f"([{re.escape(_ESCAPABLE)}])")
+
+
+def markdown_text(value: object) -> str:
+    """Text from outside (a customer's name, an item name) for a markdown body: shown as written.
+
+    Markdown syntax in it is escaped, so ``[Pay here](https://evil.example)`` in a name stays text
+    instead of becoming a link, and line breaks become spaces so it cannot start a block of its own.
+    """
+    text = " ".join(str(value).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def header_safe(value: str) -> str:
+    """A value for a mail or HTTP header we derive from data (idempotency keys): ASCII, no line breaks.
+
+    Percent-encodes everything outside printable ASCII, so a non-ASCII order number or an injected line
+    break cannot break the header; receivers compare the encoded key as they got it.
+    """
+    return quote(value, safe="!#$&'()*+,/:;=?@[]~-._ ")
 
 
 @dataclass(frozen=True)
@@ -105,7 +142,8 @@ class EmailSender:
     """SMTP sender; ``use_tls`` is implicit TLS (port 465), ``starttls`` upgrades a plain connection.
 
     With ``starttls=True`` a server that does not offer STARTTLS is an error: we never fall back to
-    sending credentials or mail in clear. Set ``starttls=False`` only for a trusted local relay.
+    sending credentials or mail in clear. Set ``starttls=False`` only for a trusted local relay; a
+    password over such a plain connection is refused unless ``allow_plaintext_login`` says it is meant.
     """
 
     def __init__(
@@ -122,11 +160,17 @@ class EmailSender:
         retry: RetryPolicy | None = None,
         ssl_context: ssl.SSLContext | None = None,
         local_hostname: str | None = None,
+        allow_plaintext_login: bool = False,
     ) -> None:
         if password is not None and not isinstance(password, SecretStr):
             raise TypeError("password must be a pydantic SecretStr")
         if password is not None and username is None:
             raise ValueError("a password needs a username")
+        if password is not None and not use_tls and not starttls and not allow_plaintext_login:
+            raise ValueError(
+                f"SMTP {host}:{port}: a login without TLS sends the password in clear; use starttls or ssl, "
+                "or set allow_plaintext_login for a relay on a trusted network"
+            )
         _, address = parseaddr(sender)
         if "@" not in address:
             raise ValueError(f"sender must be an email address, got {sender!r}")
@@ -169,6 +213,12 @@ class EmailSender:
         recipients = [to] if isinstance(to, str) else list(to)
         if not recipients:
             raise ValueError("at least one recipient is required")
+        for address in [*recipients, *cc, *([reply_to] if reply_to else [])]:
+            if "\r" in address or "\n" in address or "@" not in address:
+                # Refused, not repaired: a line break in an address is header injection or a typo.
+                reason = f"invalid recipient address ({len(address)} characters)"
+                raise EmailRejected(self._describe(None, reason))
+        subject = " ".join(subject.split())
         msg = EmailMessage()
         msg["From"] = self.sender
         msg["To"] = ", ".join(recipients)
@@ -179,7 +229,7 @@ class EmailSender:
         msg["Subject"] = subject
         msg["Date"] = formatdate(localtime=True)
         msg["Message-ID"] = message_id_for(idempotency_key, self.sender_address.rpartition("@")[2])
-        msg["X-Idempotency-Key"] = idempotency_key
+        msg["X-Idempotency-Key"] = header_safe(idempotency_key)
         msg["X-Correlation-ID"] = correlation_id.get()
         if format == "text":
             msg.set_content(body)
@@ -343,4 +393,13 @@ def _decode(value: bytes | str) -> str:
     return value
 
 
-__all__ = ["BodyFormat", "EmailSender", "SentEmail", "html_to_text", "message_id_for", "render_markdown"]
+__all__ = [
+    "BodyFormat",
+    "EmailSender",
+    "SentEmail",
+    "header_safe",
+    "html_to_text",
+    "markdown_text",
+    "message_id_for",
+    "render_markdown",
+]

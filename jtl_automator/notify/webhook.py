@@ -5,9 +5,14 @@ dropped connection acceptable (the receiver can recognise the repeat), so all me
 429 (honouring Retry-After), 5xx, 408 and transport errors, never on other 4xx. The retry arithmetic
 is the project's one policy (:func:`~jtl_automator.resilience.call_with_retry`, ``webhook`` values).
 
-HMAC signatures cover the exact bytes sent (``X-Signature: sha256=<hex>``), computed per attempt
-together with ``X-Timestamp``; with ``sign_timestamp=True`` the signed message is ``"<ts>.<body>"`` so a
-receiver can also reject replays.
+HMAC signatures (``X-Signature: sha256=<hex>``) are computed per attempt over ``"<X-Timestamp>.<body>"``:
+the timestamp (unix seconds) and the exact bytes sent, so a receiver can reject a replayed call by its
+age as well as a changed body. Receivers verify: recompute HMAC-SHA256 with the shared secret over the
+``X-Timestamp`` header value, a ``.``, and the raw body, compare in constant time, and refuse timestamps
+older than a few minutes. (``sign_timestamp=False`` signs the body alone, for receivers built that way.)
+
+``Idempotency-Key`` carries the key percent-encoded (see :func:`~jtl_automator.notify.mail.header_safe`):
+header values are ASCII, order numbers need not be.
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from pydantic import SecretStr
 
 from jtl_automator.correlation import CORRELATION_HEADER, correlated_logger, correlation_id
 from jtl_automator.notify.errors import WebhookRejected, WebhookUnavailable, redact
+from jtl_automator.notify.mail import header_safe
 from jtl_automator.resilience import GaveUp, Retry, RetryPolicy, call_with_retry, server_delay
 
 logger = correlated_logger("jtl_automator.notify.webhook")
@@ -86,13 +92,13 @@ class BasicAuth:
 
 @dataclass(frozen=True)
 class HmacAuth:
-    """``X-Signature: sha256=<hex HMAC of the body>`` plus ``X-Timestamp`` (unix seconds)."""
+    """``X-Signature: sha256=<hex HMAC of "<timestamp>.<body>">`` plus ``X-Timestamp`` (unix seconds)."""
 
     secret: SecretStr
     header: str = "X-Signature"
     timestamp_header: str = "X-Timestamp"
     algorithm: str = "sha256"
-    sign_timestamp: bool = False
+    sign_timestamp: bool = True
     clock: Callable[[], float] = field(default=time.time, repr=False)
 
     def signature(self, body: bytes, timestamp: str) -> str:
@@ -215,7 +221,7 @@ class WebhookSender:
             headers = {
                 k: (v.get_secret_value() if isinstance(v, SecretStr) else v) for k, v in self._headers.items()
             }
-            headers[IDEMPOTENCY_HEADER] = idempotency_key
+            headers[IDEMPOTENCY_HEADER] = header_safe(idempotency_key)
             headers[CORRELATION_HEADER] = correlation_id.get()
             if body:
                 headers.setdefault("Content-Type", "application/json; charset=utf-8")

@@ -234,3 +234,19 @@ def test_from_settings_copies_the_retry_environment_into_the_block(retry_env: No
     assert [(b.retry_max_attempts, b.timeout_seconds) for b in blocks] == [(2, 1.0)] * 5  # type: ignore[attr-defined]
     assert blocks[0].retry_budget_seconds == 3.0  # type: ignore[attr-defined]
     assert SmtpServer.from_settings(s, host="h", sender="a@b.c", retry_max_attempts=9).retry_max_attempts == 9
+
+
+def test_a_webhook_url_with_a_token_stays_out_of_reprs_and_the_senders_messages() -> None:
+    url = "https://hooks.example.invalid/services/T000/B000/tok3n-in-the-path?token=q-secret"
+    block = WebhookEndpoint(url=url)
+    assert "tok3n" not in repr(block) and "q-secret" not in repr(block)
+    assert "tok3n" not in str(block.model_dump()) and "q-secret" not in str(block.model_dump())
+    sender = block.get_client()
+    assert sender.display_url == "https://hooks.example.invalid/…" and "tok3n" not in repr(sender)
+
+
+def test_smtp_security_none_with_a_password_needs_an_explicit_yes() -> None:
+    login = {"host": "relay.lan", "sender": "ops@example.com", "username": "u", "password": SecretStr("p")}
+    with pytest.raises(ValueError, match="password in clear"):
+        SmtpServer(security="none", **login)
+    assert SmtpServer(security="none", allow_plaintext_login=True, **login).get_client() is not None

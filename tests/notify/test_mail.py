@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 
 from jtl_automator.notify import EmailRejected, EmailSender, EmailUnavailable
-from jtl_automator.notify.mail import html_to_text, message_id_for
+from jtl_automator.notify.mail import html_to_text, markdown_text, message_id_for
 from jtl_automator.resilience import RetryPolicy, TransientFailure
 from tests.notify.smtp_server import SmtpTestServer
 
@@ -44,6 +44,7 @@ def sender_for(smtp, sleeps, **overrides) -> EmailSender:
         "password": SecretStr(PASSWORD),
         "sender": "Shop Ops <ops@example.com>",
         "starttls": False,
+        "allow_plaintext_login": True,  # the test server speaks no TLS
         "timeout": 5.0,
         "retry": RetryPolicy(
             max_attempts=4, initial_delay=2.0, max_delay=60.0, sleep=sleeps, jitter=lambda: 1.0
@@ -127,8 +128,49 @@ def test_idempotency_key_decides_the_message_id():
     assert a["Message-ID"] == b["Message-ID"] != c["Message-ID"]
     with pytest.raises(ValueError, match="idempotency_key"):
         sender.build_message("x@example.com", "s", "b", idempotency_key="")
-    with pytest.raises(ValueError):
-        sender.build_message("x@example.com", "injected\r\nBcc: evil@example.com", "b", idempotency_key="k")
+    injected = sender.build_message(
+        "x@example.com", "AU-1\r\nBcc: evil@example.com", "b", idempotency_key="k"
+    )
+    assert injected["Subject"] == "AU-1 Bcc: evil@example.com" and injected["Bcc"] is None  # one line
+
+
+@pytest.mark.parametrize("to", ["x@example.com\r\nBcc: evil@example.com", "no-at-sign", "a@b.de\n"])
+def test_a_broken_recipient_is_refused_as_a_permanent_failure_naming_no_address(to: str) -> None:
+    sender = EmailSender("localhost", sender="ops@example.com")
+    with pytest.raises(EmailRejected, match="invalid recipient address") as caught:
+        sender.build_message(to, "s", "b", idempotency_key="k")
+    assert "example.com" not in str(caught.value).replace("ops@example.com", "")
+
+
+def test_keys_of_any_text_become_safe_header_values() -> None:
+    sender = EmailSender("localhost", sender="ops@example.com")
+    msg = sender.build_message("x@example.com", "s", "b", idempotency_key="order:Bestellung-Ä1\r\n:email")
+    assert msg["X-Idempotency-Key"] == "order:Bestellung-%C3%841%0D%0A:email"
+
+
+def test_customer_text_cannot_inject_html_or_links_into_the_html_part() -> None:
+    name = '<a href="https://evil.example">Pay here</a> [Pay here](https://evil.example)'
+    body = f"Hello {markdown_text(name)},\n\n<script>alert(1)</script>"
+    sender = EmailSender("localhost", sender="ops@example.com")
+    html = sender.build_message("x@example.com", "s", body, format="markdown", idempotency_key="k")
+    part = html.get_body(("html",)).get_content()
+    assert "<a " not in part and "<script>" not in part  # shown as text, never as a tag or a link
+    assert "[Pay here](https://evil.example)" in part and "\\" not in part  # no stray backslashes
+
+
+def test_a_password_over_a_plain_connection_is_refused_unless_meant() -> None:
+    with pytest.raises(ValueError, match="password in clear"):
+        EmailSender(
+            "smtp.example.com", username="u", password=SecretStr("p"), sender="a@b.de", starttls=False
+        )
+    EmailSender(
+        "relay.lan",
+        username="u",
+        password=SecretStr("p"),
+        sender="a@b.de",
+        starttls=False,
+        allow_plaintext_login=True,
+    )
 
 
 def test_transient_421_greeting_then_success(smtp, sleeps):

@@ -111,16 +111,28 @@ def test_basic_auth(clock):
     assert base64.b64decode(encoded).decode() == "shop:pässwort:1"
 
 
-def test_hmac_signature_verifies_over_the_raw_body(clock):
+def test_hmac_signs_timestamp_and_raw_body_by_default(clock):
     recorder = Recorder(200)
     auth = HmacAuth(SecretStr(HMAC_SECRET), clock=clock)
     make(recorder, clock, auth=auth).send(PAYLOAD, idempotency_key="k")
     request = recorder.requests[0]
-    expected = "sha256=" + hmac.new(HMAC_SECRET.encode(), request.content, hashlib.sha256).hexdigest()
+    signed = request.headers["X-Timestamp"].encode() + b"." + request.content
+    expected = "sha256=" + hmac.new(HMAC_SECRET.encode(), signed, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(request.headers["X-Signature"], expected)
     assert request.headers["X-Timestamp"] == str(int(clock.now))
-    tampered = request.content.replace(b"00123", b"00124")
+    tampered = signed.replace(b"00123", b"00124")
     assert hmac.new(HMAC_SECRET.encode(), tampered, hashlib.sha256).hexdigest() not in expected
+    replayed = str(int(clock.now) + 600).encode() + b"." + request.content  # a later timestamp, same body
+    assert hmac.new(HMAC_SECRET.encode(), replayed, hashlib.sha256).hexdigest() not in expected
+
+
+def test_hmac_over_the_body_alone_when_the_receiver_wants_that(clock):
+    recorder = Recorder(200)
+    auth = HmacAuth(SecretStr(HMAC_SECRET), sign_timestamp=False, clock=clock)
+    make(recorder, clock, auth=auth).send(PAYLOAD, idempotency_key="k")
+    request = recorder.requests[0]
+    expected = "sha256=" + hmac.new(HMAC_SECRET.encode(), request.content, hashlib.sha256).hexdigest()
+    assert request.headers["X-Signature"] == expected
 
 
 def test_hmac_with_signed_timestamp_is_fresh_per_attempt(clock):

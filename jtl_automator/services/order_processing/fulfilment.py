@@ -25,6 +25,7 @@ from jtl_automator.clients.errors import ClientError, ValidationFailed
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
+from jtl_automator.notify.mail import markdown_text
 from jtl_automator.notify.notifier import Notifier
 from jtl_automator.services.order_processing.params import LEASE_NAME, LeaseLost, OrderProcessingParams
 from jtl_automator.services.order_processing.planning import Action, hold_reason_for
@@ -278,10 +279,12 @@ def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) 
 
 def confirmation_markdown(action: Action) -> str:
     """The customer's order confirmation (items from the outbound body)."""
-    greeting = f"Hello {action.customer}," if action.customer else "Hello,"
-    lines = [greeting, "", f"thank you for your order **{action.order_number}**. It is being packed now.", ""]
+    greeting = f"Hello {markdown_text(action.customer)}," if action.customer else "Hello,"
+    number = markdown_text(action.order_number)
+    lines = [greeting, "", f"thank you for your order **{number}**. It is being packed now.", ""]
     for item in (action.payload or {}).get("items", []):
-        lines.append(f"- {item.get('quantity')} × {item.get('name') or item.get('merchantSku')}")
+        name = markdown_text(item.get("name") or item.get("merchantSku"))
+        lines.append(f"- {item.get('quantity')} × {name}")
     lines += ["", "We will write again with the tracking number as soon as the parcel ships."]
     return "\n".join(lines)
 

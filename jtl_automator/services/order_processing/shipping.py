@@ -7,6 +7,7 @@ shipping notifications; records ``shipped`` with the tracking numbers, writes th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ import pandas as pd
 
 from jtl_automator.clients.errors import ClientError
 from jtl_automator.clients.ffn.models import OutboundShippingNotification
+from jtl_automator.notify.mail import markdown_text
 from jtl_automator.services.order_processing.fulfilment import Context, Journal
 from jtl_automator.services.order_processing.params import FFN_WATERMARK, iso, parse_iso
 from jtl_automator.services.order_processing.report import Outcome
@@ -56,6 +58,7 @@ def _contact(order: Mapping[str, Any]) -> tuple[str | None, str | None, str | No
 
 
 _CONTACT_COLUMNS = ("contact_email", "contact_name", "comment")
+_LINKABLE = re.compile(r"https?://[^\s<>\"']+")
 
 
 def sync_shipments(ctx: Context, *, start: datetime, now: datetime) -> tuple[list[Outcome], str]:
@@ -137,7 +140,13 @@ def sync_shipments(ctx: Context, *, start: datetime, now: datetime) -> tuple[lis
 
 def shipped_markdown(number: str, customer: str | None, trackings: Sequence[str], urls: Sequence[str]) -> str:
     """The customer's shipping notice with tracking numbers and links."""
-    lines = [f"Hello {customer}," if customer else "Hello,", "", f"your order **{number}** has shipped.", ""]
-    lines += [f"- Tracking number: {t}" for t in trackings] or ["- (no tracking number was reported)"]
-    lines += [f"- Track it: <{u}>" for u in urls]
+    greeting = f"Hello {markdown_text(customer)}," if customer else "Hello,"
+    lines = [greeting, "", f"your order **{markdown_text(number)}** has shipped.", ""]
+    lines += [f"- Tracking number: {markdown_text(t)}" for t in trackings] or [
+        "- (no tracking number was reported)"
+    ]
+    # A link only for a plain http(s) URL; anything else is shown as text.
+    lines += [
+        f"- Track it: <{u}>" if _LINKABLE.fullmatch(u) else f"- Track it: {markdown_text(u)}" for u in urls
+    ]
     return "\n".join(lines)

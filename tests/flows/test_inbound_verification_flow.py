@@ -230,6 +230,7 @@ def test_mismatches_notify_once_per_run_by_email_and_webhook(flow_sandbox: FlowS
             host="127.0.0.1",
             port=smtp.port,
             security="none",
+            allow_plaintext_login=True,  # the test server speaks no TLS
             sender="ops@example.invalid",
             username=smtp.state.username,
             password=SecretStr(smtp.state.password),

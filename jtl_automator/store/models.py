@@ -12,6 +12,8 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from jtl_automator.limits import FFN_TEXT_MAX, ORDER_NUMBER_MAX, SIDE_EFFECT_KEY_MAX
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -61,7 +63,7 @@ class SideEffect(Base):
 
     __tablename__ = "side_effects"
 
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    key: Mapped[str] = mapped_column(String(SIDE_EFFECT_KEY_MAX), primary_key=True)
     kind: Mapped[str] = mapped_column(String(50), index=True)
     status: Mapped[str] = mapped_column(String(20))  # claimed | done | failed
     result: Mapped[dict[str, Any] | None]
@@ -96,12 +98,12 @@ class OrderLedger(Base):
 
     __tablename__ = "order_ledger"
 
-    order_number: Mapped[str] = mapped_column(String(100), primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(ORDER_NUMBER_MAX), primary_key=True)
     wawi_order_id: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(30), index=True)
     hold_reason: Mapped[str | None] = mapped_column(Text)
-    outbound_id: Mapped[str | None] = mapped_column(String(100))
-    warehouse_id: Mapped[str | None] = mapped_column(String(100))
+    outbound_id: Mapped[str | None] = mapped_column(String(FFN_TEXT_MAX))
+    warehouse_id: Mapped[str | None] = mapped_column(String(FFN_TEXT_MAX))
     tracking: Mapped[str | None] = mapped_column(Text)
     order_date: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

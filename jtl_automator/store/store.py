@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from jtl_automator.limits import ORDER_NUMBER_MAX
 from jtl_automator.store.models import (
     InboundCheck,
     Lease,
@@ -407,6 +408,13 @@ class StateStore:
         with self.session() as s:
             for update in updates:
                 number = str(update["order_number"])
+                if len(number) > ORDER_NUMBER_MAX:
+                    # The rules report it (ORDER_NUMBER_TOO_LONG); a key the column cannot hold must not
+                    # take the other orders' updates down with it on PostgreSQL.
+                    log.warning(
+                        "order number of %d characters not recorded (max %d)", len(number), ORDER_NUMBER_MAX
+                    )
+                    continue
                 row = s.get(OrderLedger, number, with_for_update=True)
                 if row is None:
                     row = OrderLedger(order_number=number, status=str(update.get("status") or "imported"))

@@ -20,6 +20,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from jtl_automator.limits import ORDER_NUMBER_MAX
 from jtl_automator.transforms.orders import LINES_SCHEMA, ORDERS_SCHEMA
 
 
@@ -28,6 +29,7 @@ class FailureCode(StrEnum):
 
     ORDER_ID_MISSING = "ORDER_ID_MISSING"
     ORDER_NUMBER_MISSING = "ORDER_NUMBER_MISSING"
+    ORDER_NUMBER_TOO_LONG = "ORDER_NUMBER_TOO_LONG"
     DUPLICATE_ORDER_NUMBER = "DUPLICATE_ORDER_NUMBER"
     ORDER_CANCELLED = "ORDER_CANCELLED"
     ADDRESS_INCOMPLETE = "ADDRESS_INCOMPLETE"
@@ -167,6 +169,17 @@ def _rule_order_number(orders: pd.DataFrame, *_: Any) -> pd.DataFrame:
     return _order_failures(
         orders, orders["order_number"].isna(), FailureCode.ORDER_NUMBER_MISSING, "Number", msg
     )
+
+
+def _rule_number_length(orders: pd.DataFrame, *_: Any) -> pd.DataFrame:
+    """FFN takes merchantOutboundNumbers of at most 255 characters; longer ones can never ship."""
+    lengths = orders["order_number"].str.len()
+    mask = (lengths > ORDER_NUMBER_MAX).fillna(False).astype(bool)
+    messages = [
+        f"order Number is {n} characters long; JTL-FFN takes at most {ORDER_NUMBER_MAX}"
+        for n in lengths.loc[mask].tolist()
+    ]
+    return _order_failures(orders, mask, FailureCode.ORDER_NUMBER_TOO_LONG, "Number", messages)
 
 
 def _rule_duplicate_number(orders: pd.DataFrame, *_: Any) -> pd.DataFrame:
@@ -369,6 +382,7 @@ def _empty() -> pd.DataFrame:
 RULES: tuple[tuple[FailureCode, Rule], ...] = (
     (FailureCode.ORDER_ID_MISSING, _rule_order_id),
     (FailureCode.ORDER_NUMBER_MISSING, _rule_order_number),
+    (FailureCode.ORDER_NUMBER_TOO_LONG, _rule_number_length),
     (FailureCode.DUPLICATE_ORDER_NUMBER, _rule_duplicate_number),
     (FailureCode.ORDER_CANCELLED, _rule_cancelled),
     (FailureCode.ADDRESS_INCOMPLETE, _rule_address),

@@ -103,7 +103,9 @@ class World:
         sandbox_ffn.mark_changed(self.state)
 
 
-def _world(tmp: Path, config: SandboxConfig, **settings: Any) -> Iterator[World]:
+def _world(
+    tmp: Path, config: SandboxConfig, store_url: str | None = None, **settings: Any
+) -> Iterator[World]:
     app = create_app(generate(seed=5, skus=150, orders=40, customers=30), config)
     with serve_in_thread(app) as server:
         env = credentials_env(server.base_url, config, None)
@@ -111,7 +113,7 @@ def _world(tmp: Path, config: SandboxConfig, **settings: Any) -> Iterator[World]
         values.update(retry_budget_seconds=30, ffn_rate_per_second=500, wawi_rate_per_second=500)
         values.update(settings)
         conf = Settings(_env_file=None, **values)
-        store = StateStore(f"sqlite:///{tmp / 'state.db'}")
+        store = StateStore(store_url or f"sqlite:///{tmp / 'state.db'}")
         yield World(
             app.state.sandbox,
             store,
@@ -472,3 +474,17 @@ def test_a_release_wawi_does_not_apply_is_caught_not_assumed(world: World) -> No
     assert world.outbounds_per_number()[order["Number"]] == 1
     events = dict(world.store.order_events(order["Number"]))
     assert "hold_release_value to 0" in events["writeback_failed"]["error"]
+
+
+def test_an_order_number_longer_than_ffn_takes_is_one_bad_order_on_both_databases(
+    tmp_path: Path, sandbox_config: Any, store_url: str
+) -> None:
+    """PostgreSQL refuses values longer than a column, SQLite does not: one bad order, never a failed run."""
+    for world in _world(tmp_path, sandbox_config(), store_url):
+        (sku, _) = world.skus_in_stock(2)[0]
+        world.add_order("N" * 300, [{"SKU": sku, "Quantity": 1.0}])
+        result = world.run()
+        assert result["counts"]["created"] == 15  # everything else went on as usual
+        (row,) = [r for r in result["held"] if r["order_number"] == "N" * 300]
+        assert "ORDER_NUMBER_TOO_LONG" in row["codes"]
+        assert world.outbounds_per_number()["N" * 300] == 0

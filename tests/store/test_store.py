@@ -311,3 +311,53 @@ def test_run_once_does_a_side_effect_once_and_records_failures(store_url: str) -
     assert store.side_effect("mail:2").state is ClaimState.FAILED  # type: ignore[union-attr]
     assert store.run_once("mail:2", "email", lambda: {"id": "m3"})  # a later run retries it
     store.dispose()
+
+
+def test_an_existing_database_upgrades_to_wider_columns_keeping_its_rows(store_url: str) -> None:
+    """A state database made before the column lengths followed the APIs keeps every row on upgrade."""
+    from alembic import command
+
+    from jtl_automator.store.store import _alembic_config
+
+    engine = sa.create_engine(store_url)
+    cfg = _alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "303b1cc61b1f")  # the schema before the lengths changed
+        conn.execute(
+            sa.text(
+                "INSERT INTO order_ledger (order_number, status, created_at, updated_at) "
+                "VALUES ('AU-1', 'held', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            )
+        )
+        conn.execute(
+            sa.text(
+                "INSERT INTO order_events (order_number, event, at) "
+                "VALUES ('AU-1', 'held', CURRENT_TIMESTAMP)"
+            )
+        )
+    engine.dispose()
+    store = StateStore(store_url)  # migrates to head
+    try:
+        assert store.orders(["AU-1"])["AU-1"].status == "held"
+        assert [e for e, _ in store.order_events("AU-1")] == ["held"]
+        longest = "N" * 255
+        store.record_orders(
+            [{"order_number": longest, "status": "imported", "outbound_id": "O" * 255}], event="imported"
+        )
+        assert store.orders([longest])[longest].outbound_id == "O" * 255
+        assert store.claim("k" * 512, "email").state is ClaimState.NEW
+    finally:
+        store.dispose()
+
+
+def test_an_order_number_longer_than_ffn_takes_is_skipped_not_fatal(store_url: str) -> None:
+    store = StateStore(store_url)
+    try:
+        recorded = store.record_orders(
+            [{"order_number": "X" * 256, "status": "failed"}, {"order_number": "AU-2", "status": "held"}],
+            event="held",
+        )
+        assert recorded == 1 and store.orders(["AU-2"])["AU-2"].status == "held"
+    finally:
+        store.dispose()

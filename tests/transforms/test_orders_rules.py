@@ -56,6 +56,13 @@ RULE_CASES = [
         sales_order(1, Number=None), GOOD_LINES, "ORDER_NUMBER_MISSING", "Number", id="number-missing"
     ),
     pytest.param(
+        sales_order(1, Number="A" * 256),
+        GOOD_LINES,
+        "ORDER_NUMBER_TOO_LONG",
+        "Number",
+        id="number-longer-than-ffn-takes",
+    ),
+    pytest.param(
         sales_order(1, IsCancelled=True), GOOD_LINES, "ORDER_CANCELLED", "IsCancelled", id="cancelled"
     ),
     pytest.param(with_shipment(Street=None), GOOD_LINES, "ADDRESS_INCOMPLETE", "Street", id="street-missing"),

@@ -51,7 +51,7 @@ def order_processing(
     run_id = str(flow_run.get_id() or "local")
     blocks = RunBlocks(ffn_block, wawi_block, database_block, email_block, webhook_block)
     with run_clients(blocks, run_id) as clients:
-        stages = TaskStages(clients, params, run_id, since, datetime.now(UTC), dry_run)
+        stages = TaskStages(clients, params, run_id, since, datetime.now(UTC), dry_run, alert_email_to or [])
         result = run_stages(stages, params, dry_run=dry_run)
     orders_publish_artifacts(result)
     return result

@@ -24,6 +24,8 @@ run_app = typer.Typer(
 auth_app = typer.Typer(no_args_is_help=True, help="One-time authorisation with JTL-FFN and JTL-Wawi.")
 app.add_typer(run_app, name="run")
 app.add_typer(auth_app, name="auth")
+orders_app = typer.Typer(no_args_is_help=True, help="Order processing: its lease and ledger.")
+app.add_typer(orders_app, name="orders")
 
 
 # Block-name options shared by the run commands (each falls back to the JTL_* environment).
@@ -287,6 +289,38 @@ def db_upgrade(url: Annotated[str | None, typer.Option(help="Defaults to JTL_DAT
     store = open_store(url)
     typer.echo(f"state database at head: {store!r}")
     store.dispose()
+
+
+@orders_app.command("lease")
+def orders_lease(
+    break_it: Annotated[
+        bool, typer.Option("--break", help="Remove the lease whoever holds it (when its run is gone).")
+    ] = False,
+    name: Annotated[str, typer.Option(help="The lease's name.")] = "order-processing",
+    url: Annotated[str | None, typer.Option(help="State database URL (default: JTL_DATABASE_URL).")] = None,
+) -> None:
+    """Show who holds the order processing lease (one run at a time), or break it."""
+    from datetime import UTC, datetime
+
+    from jtl_automator.store import open_store
+
+    store = open_store(url)
+    try:
+        held = store.break_lease(name) if break_it else store.lease(name)
+    finally:
+        store.dispose()
+    if held is None:
+        typer.echo(f"lease {name!r} is free")
+        return
+    now = datetime.now(UTC)
+    minutes = held.held_for(now).total_seconds() / 60
+    state = (
+        "expired" if held.expires_at <= now else f"expires {held.expires_at.isoformat(timespec='seconds')}"
+    )
+    verb = "was held" if break_it else "is held"
+    typer.echo(f"lease {name!r} {verb} by run {held.owner} for {minutes:.0f} min ({state})")
+    if break_it:
+        typer.echo("broken: the next run takes it")
 
 
 @app.command("demo")

@@ -12,8 +12,8 @@ multiplying the rate, and the connection pools are closed when the run ends.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from prefect import get_run_logger, task
@@ -23,6 +23,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 
 from jtl_automator.clients.errors import JtlApiError
 from jtl_automator.services import order_processing as svc
+from jtl_automator.store.lease_keeper import LeaseKeeper
+from jtl_automator.store.store import LeaseInfo
 from tasks.resources import RunClients, as_is, correlated, notifier_from_blocks, state_store
 from tasks.retry import retry_transient
 
@@ -36,18 +38,28 @@ _RETRYING: dict[str, Any] = {
 
 
 @task(name="orders-acquire-lease", cache_policy=NO_CACHE)
-def orders_acquire_lease(clients: RunClients, run_id: str, lease_minutes: float) -> bool:
-    """One run at a time across processes and machines: False when another run holds the lease."""
-    got = clients.store.acquire_lease(svc.LEASE_NAME, run_id, timedelta(minutes=lease_minutes))
-    if not got:
-        get_run_logger().warning("another order processing run holds the lease; this run does nothing")
-    return got
+def orders_acquire_lease(keeper: LeaseKeeper) -> LeaseInfo | None:
+    """One run at a time across processes and machines; a heartbeat keeps the lease while the run lives."""
+    holder = svc.take_lease(keeper)
+    if holder is not None:
+        get_run_logger().warning(
+            "run %s holds the order processing lease; this run does nothing", holder.owner
+        )
+    return holder
 
 
 @task(name="orders-release-lease", cache_policy=NO_CACHE)
-def orders_release_lease(clients: RunClients, run_id: str) -> None:
-    """Give the lease back (also after a failure)."""
-    clients.store.release_lease(svc.LEASE_NAME, run_id)
+def orders_release_lease(keeper: LeaseKeeper) -> None:
+    """Give the lease back (also after a failure); if that fails, it expires within its time to live."""
+    keeper.release()
+
+
+@task(name="orders-alert-lease-stuck", cache_policy=NO_CACHE)
+def orders_alert_lease_stuck(
+    clients: RunClients, run_id: str, holder: LeaseInfo, recipients: list[str]
+) -> None:
+    """Runs keep being skipped for a lease held too long: one alert per holder."""
+    svc.alert_lease_stuck(clients.notifier, run_id, holder, recipients)
 
 
 @task(name="wawi-import-orders", **_RETRYING)
@@ -157,6 +169,10 @@ class TaskStages:
     since: datetime | None
     now: datetime
     dry_run: bool
+    alert_to: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.lease = svc.lease_keeper(self.clients.store, self.params, self.run_id)
 
     def _context(self, hold_reasons: dict[str, int] | None = None) -> svc.Context:
         return svc.Context(
@@ -168,16 +184,20 @@ class TaskStages:
             self.dry_run,
             None if self.dry_run else self.clients.notifier,
             dict(hold_reasons or {}),
-            lease_owner=None if self.dry_run else self.run_id,
+            lease=None if self.dry_run else self.lease,
         )
 
-    def acquire_lease(self) -> bool:
+    def acquire_lease(self) -> LeaseInfo | None:
         """See ``svc.Stages``."""
-        return orders_acquire_lease(as_is(self.clients), self.run_id, self.params.lease_minutes)
+        return orders_acquire_lease(as_is(self.lease))
 
     def release_lease(self) -> None:
         """See ``svc.Stages``."""
-        orders_release_lease(as_is(self.clients), self.run_id)
+        orders_release_lease(as_is(self.lease))
+
+    def alert_lease_stuck(self, holder: LeaseInfo) -> None:
+        """See ``svc.Stages``."""
+        orders_alert_lease_stuck(as_is(self.clients), self.run_id, holder, self.alert_to)
 
     def import_orders(self) -> svc.ImportedBatch:
         """See ``svc.Stages``."""

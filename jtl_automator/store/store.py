@@ -373,6 +373,31 @@ class StateStore:
             if row is not None and row.owner == owner:
                 s.delete(row)
 
+    def renew_lease(self, name: str, owner: str, ttl: timedelta) -> bool:
+        """Extend our lease by ``ttl`` from now; False when it is not ours any more (expired and taken)."""
+        with self.session() as s:
+            row = s.get(Lease, name, with_for_update=True)
+            if row is None or row.owner != owner:
+                return False
+            row.expires_at = utcnow() + ttl
+            return True
+
+    def lease(self, name: str) -> LeaseInfo | None:
+        """Who holds the lease, since when and until when (None when nobody does)."""
+        with self.session() as s:
+            row = s.get(Lease, name)
+            return None if row is None else _lease_info(row)
+
+    def break_lease(self, name: str) -> LeaseInfo | None:
+        """Remove the lease whoever holds it (a person's decision, from the command line); what it was."""
+        with self.session() as s:
+            row = s.get(Lease, name, with_for_update=True)
+            if row is None:
+                return None
+            info = _lease_info(row)
+            s.delete(row)
+            return info
+
     # -- Order ledger -------------------------------------------------------------------------------
 
     def orders(self, numbers: Iterable[str]) -> dict[str, OrderRecord]:
@@ -442,6 +467,20 @@ class StateStore:
 
 
 @dataclass(frozen=True)
+class LeaseInfo:
+    """A lease as stored: its holder, when it took the lease and when the lease runs out."""
+
+    name: str
+    owner: str
+    acquired_at: datetime
+    expires_at: datetime
+
+    def held_for(self, now: datetime | None = None) -> timedelta:
+        """How long the holder has had it."""
+        return (now or utcnow()) - self.acquired_at
+
+
+@dataclass(frozen=True)
 class OrderRecord:
     """One order's row of the ledger, as flows read it."""
 
@@ -486,3 +525,9 @@ def open_store(url: str | None = None) -> StateStore:
 
         url = get_settings().database_url
     return StateStore(url)
+
+
+def _lease_info(row: Lease) -> LeaseInfo:
+    acquired, expires = _aware(row.acquired_at), _aware(row.expires_at)
+    assert acquired is not None and expires is not None
+    return LeaseInfo(row.name, row.owner, acquired, expires)

@@ -161,3 +161,20 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     assert {"oauth_tokens", "order_ledger", "leases"} <= set(
         sa.inspect(sa.create_engine(url)).get_table_names()
     )
+
+
+def test_orders_lease_shows_and_breaks_the_lease(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    monkeypatch.setenv("JTL_DATABASE_URL", url)
+    runner = CliRunner()
+    assert runner.invoke(app, ["orders", "lease"]).output == "lease 'order-processing' is free\n"
+    store = StateStore(url)
+    assert store.acquire_lease("order-processing", "run-42", timedelta(minutes=2))
+    shown = runner.invoke(app, ["orders", "lease"])
+    assert shown.exit_code == 0 and "is held by run run-42 for 0 min (expires " in shown.output
+    broken = runner.invoke(app, ["orders", "lease", "--break"])
+    assert "was held by run run-42" in broken.output and "broken" in broken.output
+    assert store.lease("order-processing") is None
+    store.dispose()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import anyio
@@ -133,3 +133,33 @@ def test_params_workers_bounds_the_chunk_tasks_in_flight(
     result = order_processing(since=SINCE, params=PARAMS.model_copy(update={"chunk_size": 2, "workers": 2}))
     assert result["counts"]["created"] == 15
     assert peak == 2  # 12 chunks, never more than two at once
+
+
+def test_a_run_skipped_for_a_lease_held_too_long_alerts_once(
+    sandbox: FlowSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    from blocks import WebhookEndpoint
+    from jtl_automator.notify.notifier import Notifier
+
+    WebhookEndpoint(url="http://127.0.0.1:9/alerts").save("ops-alerts", overwrite=True)
+    alerts: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(
+        Notifier, "event", lambda self, key, payload, **kw: alerts.append((key, dict(payload)))
+    )
+    store = StateStore(f"sqlite:///{sandbox.tmp / 'state.db'}")
+    assert store.acquire_lease("order-processing", "run-hung", timedelta(minutes=10))
+    with store.engine.begin() as conn:  # a run that took it 40 minutes ago and is still renewing it
+        conn.execute(
+            sa.text("UPDATE leases SET acquired_at = :t"), {"t": datetime.now(UTC) - timedelta(minutes=40)}
+        )
+    for _ in range(2):
+        result = order_processing(since=SINCE, params=PARAMS, webhook_block="ops-alerts")
+        assert (
+            result["skipped"].startswith("another run holds the lease")
+            and result["lease_owner"] == "run-hung"
+        )
+    assert [payload["event"] for _, payload in alerts] == ["order_processing.lease_stuck"] * 2
+    assert {key for key, _ in alerts} == {"order-processing:lease-stuck:run-hung"}  # one key: sent once
+    assert sandbox.state.data.ffn.outbounds == {} or set(per_number(sandbox).values()) == {1}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -13,6 +13,7 @@ import pytest
 
 from jtl_automator.services import order_processing as svc
 from jtl_automator.services.order_processing import pipeline
+from jtl_automator.store.store import LeaseInfo
 from jtl_automator.transforms.allocation import available_stock
 
 NOW = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
@@ -27,19 +28,23 @@ def empty_batch() -> svc.ImportedBatch:
 class Recording:
     """A Stages that records what ran; ``fail_at`` makes that stage raise."""
 
-    def __init__(self, *, lease: bool = True, fail_at: str | None = None) -> None:
+    def __init__(self, *, holder: LeaseInfo | None = None, fail_at: str | None = None) -> None:
         self.calls: list[str] = []
-        self.lease = lease
+        self.holder = holder
         self.fail_at = fail_at
+        self.alerts: list[LeaseInfo] = []
 
     def _call(self, name: str) -> None:
         self.calls.append(name)
         if name == self.fail_at:
             raise RuntimeError(f"{name} broke")
 
-    def acquire_lease(self) -> bool:
+    def acquire_lease(self) -> LeaseInfo | None:
         self._call("acquire_lease")
-        return self.lease
+        return self.holder
+
+    def alert_lease_stuck(self, holder: LeaseInfo) -> None:
+        self.alerts.append(holder)
 
     def release_lease(self) -> None:
         self._call("release_lease")
@@ -95,10 +100,23 @@ def test_a_dry_run_takes_no_lease() -> None:
     assert stages.calls == [c for c in SEQUENCE if "lease" not in c]
 
 
-def test_a_held_lease_skips_the_run() -> None:
-    stages = Recording(lease=False)
-    assert svc.run_stages(stages, PARAMS, dry_run=False)["skipped"] == pipeline.LEASE_HELD
-    assert stages.calls == ["acquire_lease"]
+def held_since(minutes: float) -> LeaseInfo:
+    since = datetime.now(UTC) - timedelta(minutes=minutes)
+    return LeaseInfo("order-processing", "run-7", since, datetime.now(UTC) + timedelta(minutes=2))
+
+
+def test_a_held_lease_skips_the_run_and_says_who_holds_it() -> None:
+    stages = Recording(holder=held_since(3))
+    result = svc.run_stages(stages, PARAMS, dry_run=False)
+    assert result["skipped"].startswith(pipeline.LEASE_HELD) and result["lease_owner"] == "run-7"
+    assert stages.calls == ["acquire_lease"] and stages.alerts == []  # a few minutes: a run at work
+
+
+def test_a_lease_held_longer_than_the_alert_limit_alerts() -> None:
+    stages = Recording(holder=held_since(PARAMS.lease_alert_minutes + 1))
+    result = svc.run_stages(stages, PARAMS, dry_run=False)
+    assert result["lease_held_minutes"] > PARAMS.lease_alert_minutes
+    assert [h.owner for h in stages.alerts] == ["run-7"]
 
 
 @pytest.mark.parametrize("stage", ["import_orders", "fulfil", "sync_shipments"])

@@ -23,15 +23,17 @@ from jtl_automator.services.order_processing.params import (
     TAG,
     WAWI_WATERMARK,
     ConfigurationError,
-    LeaseLost,
     OrderProcessingParams,
 )
 from jtl_automator.services.order_processing.pipeline import (
     LocalStages,
     Stages,
+    alert_lease_stuck,
     finish,
+    lease_keeper,
     run_order_processing,
     run_stages,
+    take_lease,
 )
 from jtl_automator.services.order_processing.planning import Action, Plan, plan_orders
 from jtl_automator.services.order_processing.report import (
@@ -43,6 +45,7 @@ from jtl_automator.services.order_processing.report import (
 )
 from jtl_automator.services.order_processing.shipping import sync_shipments
 from jtl_automator.services.order_processing.writeback import tagged_comment
+from jtl_automator.store.lease_keeper import LeaseLost
 
 __all__ = [
     "FFN_WATERMARK",
@@ -62,11 +65,13 @@ __all__ = [
     "Outcome",
     "Plan",
     "Stages",
+    "alert_lease_stuck",
     "apply_actions",
     "finish",
     "held_table",
     "import_orders",
     "import_window",
+    "lease_keeper",
     "load_fulfilment_data",
     "plan_orders",
     "run_order_processing",
@@ -76,4 +81,5 @@ __all__ = [
     "summary_markdown",
     "sync_shipments",
     "tagged_comment",
+    "take_lease",
 ]

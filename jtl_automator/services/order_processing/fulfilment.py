@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 from jtl_automator.clients.errors import ClientError, ValidationFailed
@@ -27,7 +26,7 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.notify.mail import markdown_text
 from jtl_automator.notify.notifier import Notifier
-from jtl_automator.services.order_processing.params import LEASE_NAME, LeaseLost, OrderProcessingParams
+from jtl_automator.services.order_processing.params import OrderProcessingParams
 from jtl_automator.services.order_processing.planning import Action, hold_reason_for
 from jtl_automator.services.order_processing.report import Outcome
 from jtl_automator.services.order_processing.writeback import (
@@ -37,6 +36,7 @@ from jtl_automator.services.order_processing.writeback import (
     tagged_comment,
 )
 from jtl_automator.store import ClaimState, StateStore
+from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.transforms.allocation import INSUFFICIENT_STOCK
 
 log = correlated_logger("jtl_automator.orders")
@@ -54,15 +54,12 @@ class Context:
     dry_run: bool = False
     notifier: Notifier | None = None
     hold_reasons: dict[str, int] = field(default_factory=dict)
-    lease_owner: str | None = None
+    lease: LeaseKeeper | None = None
 
-    def renew_lease(self) -> None:
-        """Extend our lease; raise if another run holds it now (ours ran out)."""
-        if self.dry_run or self.lease_owner is None:
-            return
-        ttl = timedelta(minutes=self.params.lease_minutes)
-        if not self.store.acquire_lease(LEASE_NAME, self.lease_owner, ttl):
-            raise LeaseLost(f"lease {LEASE_NAME!r} is held by another run; stopping before any double work")
+    def check_lease(self) -> None:
+        """Raise if another run holds the lease now (ours ran out while this run was stuck)."""
+        if self.lease is not None:
+            self.lease.check()
 
 
 class Journal:
@@ -301,7 +298,7 @@ def apply_actions(ctx: Context, actions: Sequence[Action]) -> list[Outcome]:
     The chunk's ledger updates are written even when a retryable error ends the chunk early, so a task
     retry (or the next run) finds the finished orders finished.
     """
-    ctx.renew_lease()
+    ctx.check_lease()
     journal = Journal(ctx)
     out: list[Outcome] = []
     try:

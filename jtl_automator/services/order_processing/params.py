@@ -32,10 +32,6 @@ class ConfigurationError(ValueError):
     """A setting does not fit the systems (e.g. an on-hold reason name Wawi does not know): stop the run."""
 
 
-class LeaseLost(RuntimeError):
-    """Another run took the lease (ours expired): stop before doing anything twice."""
-
-
 class OrderProcessingParams(BaseModel):
     """What the merchant configures; every field has a default that works against the sandbox.
 
@@ -54,7 +50,13 @@ class OrderProcessingParams(BaseModel):
     lookback_days: float = Field(default=7.0, gt=0, description="First run: orders created since then.")
     max_lookback_days: float = Field(default=30.0, gt=0, description="Held orders are re-read this far back.")
     overlap_minutes: float = Field(default=10.0, ge=0, description="Watermarks stay this far behind 'now'.")
-    lease_minutes: float = Field(default=30.0, gt=0)
+    lease_ttl_seconds: float = Field(
+        default=120.0, ge=10, description="A run's lease lasts this long unless its heartbeat renews it."
+    )
+    lease_heartbeat_seconds: float = Field(default=30.0, gt=0, description="How often a live run renews.")
+    lease_alert_minutes: float = Field(
+        default=15.0, gt=0, description="A run skipped for a lease held longer than this alerts."
+    )
     validation: ValidationParams = ValidationParams()
     allocation: AllocationParams = AllocationParams()
     default_warehouse_id: str | None = None
@@ -80,6 +82,8 @@ class OrderProcessingParams(BaseModel):
     def _has_default_reason(self) -> OrderProcessingParams:
         if "*" not in self.on_hold_reasons:
             raise ValueError("on_hold_reasons needs a '*' entry (the reason for everything not listed)")
+        if self.lease_heartbeat_seconds >= self.lease_ttl_seconds:
+            raise ValueError("lease_heartbeat_seconds must be shorter than lease_ttl_seconds")
         return self
 
     def allocation_params(self) -> AllocationParams:

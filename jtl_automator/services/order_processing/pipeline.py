@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import in_context
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.notify.notifier import Notifier
 from jtl_automator.services.order_processing.fulfilment import Context, apply_actions
 from jtl_automator.services.order_processing.importer import ImportedBatch, import_orders
@@ -37,19 +37,26 @@ from jtl_automator.services.order_processing.planning import Action, Plan, plan_
 from jtl_automator.services.order_processing.report import Outcome, skipped, summary
 from jtl_automator.services.order_processing.shipping import sync_shipments
 from jtl_automator.store import StateStore
+from jtl_automator.store.lease_keeper import LeaseKeeper
+from jtl_automator.store.store import LeaseInfo
 
 LEASE_HELD = "another run holds the lease"
+log = correlated_logger("jtl_automator.orders")
 
 
 class Stages(Protocol):
     """How each stage of one run is executed; :func:`run_stages` decides when."""
 
-    def acquire_lease(self) -> bool:
-        """One run at a time: False when another run holds the lease."""
+    def acquire_lease(self) -> LeaseInfo | None:
+        """One run at a time: None once the lease is ours (and kept alive), else who holds it."""
         ...
 
     def release_lease(self) -> None:
         """Give the lease back (also after a failure)."""
+        ...
+
+    def alert_lease_stuck(self, holder: LeaseInfo) -> None:
+        """Tell a person that runs keep being skipped for a lease held this long."""
         ...
 
     def import_orders(self) -> ImportedBatch:
@@ -79,8 +86,18 @@ class Stages(Protocol):
 
 def run_stages(stages: Stages, params: OrderProcessingParams, *, dry_run: bool) -> dict[str, Any]:
     """The run: lease → import → lookups → plan → fulfil → shipping → watermarks → summary."""
-    if not dry_run and not stages.acquire_lease():
-        return skipped(LEASE_HELD, dry_run=dry_run)
+    holder = None if dry_run else stages.acquire_lease()
+    if holder is not None:
+        held = holder.held_for()
+        if held > timedelta(minutes=params.lease_alert_minutes):
+            stages.alert_lease_stuck(holder)
+        minutes = held.total_seconds() / 60
+        return skipped(
+            f"{LEASE_HELD} ({holder.owner}, for {minutes:.0f} min)",
+            dry_run=dry_run,
+            lease_owner=holder.owner,
+            lease_held_minutes=round(minutes, 1),
+        )
     try:
         batch = stages.import_orders()
         data = stages.load_lookups(batch)
@@ -93,6 +110,51 @@ def run_stages(stages: Stages, params: OrderProcessingParams, *, dry_run: bool) 
         if not dry_run:
             stages.release_lease()
     return summary(outcomes, dry_run=dry_run, window_start=iso(batch.window_start))
+
+
+def lease_keeper(store: StateStore, params: OrderProcessingParams, run_id: str) -> LeaseKeeper:
+    """The run's lease, with the merchant's time to live and heartbeat."""
+    return LeaseKeeper(
+        store,
+        LEASE_NAME,
+        run_id,
+        ttl=timedelta(seconds=params.lease_ttl_seconds),
+        heartbeat=params.lease_heartbeat_seconds,
+    )
+
+
+def take_lease(keeper: LeaseKeeper) -> LeaseInfo | None:
+    """None once the lease is ours; else its holder (a placeholder if it was released meanwhile)."""
+    if keeper.acquire():
+        return None
+    now = datetime.now(UTC)
+    return keeper.holder() or LeaseInfo(keeper.name, "another run", now, now)
+
+
+def alert_lease_stuck(
+    notifier: Notifier | None, run_id: str, holder: LeaseInfo, recipients: Sequence[str]
+) -> None:
+    """One alert per stuck holder (the key names it): runs have been skipped for its lease."""
+    minutes = holder.held_for().total_seconds() / 60
+    text = (
+        f"Order processing runs are being skipped: the lease {holder.name!r} has been held by run "
+        f"{holder.owner} for {minutes:.0f} minutes (it expires at {holder.expires_at.isoformat()} unless "
+        "renewed). If that run is gone, `jtl-automator orders lease --break` frees it."
+    )
+    log.warning("%s", text)
+    if notifier is not None:
+        notifier.event(
+            f"order-processing:lease-stuck:{holder.owner}",
+            {
+                "event": "order_processing.lease_stuck",
+                "flow_run_id": run_id,
+                "lease_owner": holder.owner,
+                "held_minutes": round(minutes, 1),
+            },
+            recipients=recipients,
+            subject="Order processing is blocked by a lease",
+            markdown=text,
+        )
 
 
 def finish(
@@ -121,8 +183,11 @@ class LocalStages:
     dry_run: bool = False
     notifier: Notifier | None = None
 
+    alert_to: Sequence[str] = ()
+
     def __post_init__(self) -> None:
         self.now = self.now or datetime.now(UTC)
+        self.lease = lease_keeper(self.store, self.params, self.run_id)
 
     def context(self, hold_reasons: dict[str, int] | None = None) -> Context:
         """What the write stages need (no messages and no lease in a dry run)."""
@@ -135,17 +200,20 @@ class LocalStages:
             self.dry_run,
             None if self.dry_run else self.notifier,
             dict(hold_reasons or {}),
-            lease_owner=None if self.dry_run else self.run_id,
+            lease=None if self.dry_run else self.lease,
         )
 
-    def acquire_lease(self) -> bool:
+    def acquire_lease(self) -> LeaseInfo | None:
         """See :class:`Stages`."""
-        ttl = timedelta(minutes=self.params.lease_minutes)
-        return self.store.acquire_lease(LEASE_NAME, self.run_id, ttl)
+        return take_lease(self.lease)
 
     def release_lease(self) -> None:
         """See :class:`Stages`."""
-        self.store.release_lease(LEASE_NAME, self.run_id)
+        self.lease.release()
+
+    def alert_lease_stuck(self, holder: LeaseInfo) -> None:
+        """See :class:`Stages`."""
+        alert_lease_stuck(self.notifier, self.run_id, holder, self.alert_to)
 
     def import_orders(self) -> ImportedBatch:
         """See :class:`Stages`."""
@@ -203,11 +271,12 @@ def run_order_processing(
     run_id: str = "local",
     notifier: Notifier | None = None,
     now: datetime | None = None,
+    alert_to: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The whole run as the flow does it, without Prefect (tests, benchmark)."""
     params = params or OrderProcessingParams()
     started = time.perf_counter()
-    stages = LocalStages(wawi, ffn, store, params, run_id, since, now, dry_run, notifier)
+    stages = LocalStages(wawi, ffn, store, params, run_id, since, now, dry_run, notifier, alert_to)
     result = run_stages(stages, params, dry_run=dry_run)
     if "skipped" not in result:
         result["seconds"] = round(time.perf_counter() - started, 3)

@@ -77,9 +77,9 @@ def summary(outcomes: Sequence[Outcome], *, dry_run: bool = False, **extra: Any)
     }
 
 
-def skipped(reason: str, *, dry_run: bool) -> dict[str, Any]:
+def skipped(reason: str, *, dry_run: bool, **extra: Any) -> dict[str, Any]:
     """The result of a run that did nothing (another run holds the lease)."""
-    return {"skipped": reason, "counts": {}, "dry_run": dry_run}
+    return {"skipped": reason, "counts": {}, "dry_run": dry_run, **extra}
 
 
 def summary_markdown(result: Mapping[str, Any]) -> str:

@@ -123,6 +123,15 @@ def orders_fulfil_chunk(ctx: svc.Context, actions: Sequence[svc.Action]) -> list
     return outcomes
 
 
+@task(name="ffn-amend-outbounds", **_RETRYING)
+def ffn_amend_outbounds(ctx: svc.Context, changes: Sequence[svc.Change]) -> list[svc.Outcome]:
+    """Orders changed in Wawi after their outbound: to FFN while it can change, else to a person."""
+    with correlated():
+        outcomes = svc.amend_outbounds(ctx, changes)
+    get_run_logger().info("%d changes after the outbound: %s", len(changes), svc.summary(outcomes)["counts"])
+    return outcomes
+
+
 @task(name="ffn-sync-shipments", **_RETRYING)
 def ffn_sync_shipments(ctx: svc.Context, start: datetime, now: datetime) -> tuple[list[svc.Outcome], str]:
     """Shipped outbounds from FFN's updates feed: tracking to the ledger, to Wawi and to the customer."""
@@ -185,6 +194,7 @@ class TaskStages:
             None if self.dry_run else self.clients.notifier,
             dict(hold_reasons or {}),
             lease=None if self.dry_run else self.lease,
+            alert_to=self.alert_to,
         )
 
     def acquire_lease(self) -> LeaseInfo | None:
@@ -230,6 +240,10 @@ class TaskStages:
             for future in futures:
                 outcomes.extend(future.result())
         return outcomes
+
+    def amend(self, batch: svc.ImportedBatch) -> list[svc.Outcome]:
+        """See ``svc.Stages``."""
+        return ffn_amend_outbounds(as_is(self._context()), as_is(batch.changes))
 
     def sync_shipments(self, batch: svc.ImportedBatch) -> tuple[list[svc.Outcome], str]:
         """See ``svc.Stages``."""

@@ -105,6 +105,9 @@ class OrderLedger(Base):
     outbound_id: Mapped[str | None] = mapped_column(String(FFN_TEXT_MAX))
     warehouse_id: Mapped[str | None] = mapped_column(String(FFN_TEXT_MAX))
     tracking: Mapped[str | None] = mapped_column(Text)
+    # What the outbound was made from (address fingerprint), and the last change after it we acted on.
+    sent_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    change_seen: Mapped[str | None] = mapped_column(String(64))
     order_date: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -492,6 +492,8 @@ class OrderRecord:
     warehouse_id: str | None
     tracking: str | None
     order_date: datetime | None
+    sent_fingerprint: str | None = None
+    change_seen: str | None = None
 
 
 def _order_record(row: OrderLedger) -> OrderRecord:
@@ -504,6 +506,8 @@ def _order_record(row: OrderLedger) -> OrderRecord:
         row.warehouse_id,
         row.tracking,
         _aware(row.order_date),
+        row.sent_fingerprint,
+        row.change_seen,
     )
 
 
@@ -515,6 +519,8 @@ _ORDER_FIELDS = (
     "warehouse_id",
     "tracking",
     "order_date",
+    "sent_fingerprint",
+    "change_seen",
 )
 
 

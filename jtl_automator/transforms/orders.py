@@ -23,6 +23,7 @@ types (free text, coupons, payment fees …) count only towards the order value.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -343,6 +344,32 @@ def line_items_frame(line_items: Mapping[int, Sequence[Any]], order_ids: Iterabl
     return LINES_SCHEMA.validate(lines_df.reset_index(drop=True))
 
 
+#: The address fields an outbound is sent to; a change in any of them after the outbound is a re-address.
+FINGERPRINT_COLUMNS = (
+    "salutation",
+    "firstname",
+    "lastname",
+    "company",
+    "street",
+    "address2",
+    "postcode",
+    "city",
+    "state",
+    "country",
+)
+
+
+def address_fingerprints(orders: pd.DataFrame) -> pd.Series:
+    """A short hash of each order's shipping address as the outbound carries it (NA parts as empty).
+
+    Stored when the outbound is made; a later listing with another fingerprint means the order was
+    re-addressed in Wawi after its parcel was ordered.
+    """
+    parts = orders[list(FINGERPRINT_COLUMNS)].astype("string").fillna("")
+    joined = parts.agg("\x1f".join, axis=1) if len(parts) else pd.Series([], dtype=object)
+    return joined.map(lambda text: hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]).astype(object)
+
+
 @dataclass(frozen=True)
 class OpenLines:
     """The lines still to ship, and which orders were delivered in part or completely already."""
@@ -425,6 +452,26 @@ def _unit_gross(line: Mapping[str, Any]) -> float | None:
     return float(gross) * (1 - float(discount) / 100) if discount else float(gross)
 
 
+def outbound_address(order_row: Mapping[str, Any] | pd.Series) -> dict[str, Any]:
+    """An order's shipping address as FFN's ``Address`` (camelCase; missing parts as None)."""
+    order = {key: _present(value) for key, value in dict(order_row).items()}
+    return {
+        "salutation": order.get("salutation"),
+        "firstname": order.get("firstname"),
+        "lastname": order.get("lastname"),
+        "company": order.get("company"),
+        "street": order.get("street"),
+        "extraAddressLine": order.get("address2"),
+        "zip": order.get("postcode"),
+        "city": order.get("city"),
+        "state": order.get("state"),
+        "country": order.get("country"),
+        "email": order.get("email"),
+        "phone": order.get("phone"),
+        "mobile": order.get("mobile"),
+    }
+
+
 def outbound_payload(
     order_row: Mapping[str, Any] | pd.Series,
     lines: pd.DataFrame | Iterable[Mapping[str, Any]],
@@ -501,21 +548,7 @@ def outbound_payload(
         "currency": order.get("currency") or default_currency,
         "shippingMethodId": ffn_method,
         "shippingType": None if ffn_method else default_shipping_type,
-        "shippingAddress": {
-            "salutation": order.get("salutation"),
-            "firstname": order.get("firstname"),
-            "lastname": order.get("lastname"),
-            "company": order.get("company"),
-            "street": order.get("street"),
-            "extraAddressLine": order.get("address2"),
-            "zip": order.get("postcode"),
-            "city": order.get("city"),
-            "state": order.get("state"),
-            "country": order.get("country"),
-            "email": order.get("email"),
-            "phone": order.get("phone"),
-            "mobile": order.get("mobile"),
-        },
+        "shippingAddress": outbound_address(order),
         "orderValue": order_value,
         "shippingFee": shipping_fee,
         "items": items,

@@ -488,3 +488,67 @@ def test_an_order_number_longer_than_ffn_takes_is_one_bad_order_on_both_database
         (row,) = [r for r in result["held"] if r["order_number"] == "N" * 300]
         assert "ORDER_NUMBER_TOO_LONG" in row["codes"]
         assert world.outbounds_per_number()["N" * 300] == 0
+
+
+def _outbound_of(world: World, number: str) -> dict[str, Any]:
+    (outbound,) = [o for o in world.outbounds if o["merchantOutboundNumber"] == number]
+    return outbound
+
+
+def test_an_order_cancelled_in_wawi_after_its_outbound_cancels_the_outbound_once(world: World) -> None:
+    world.run()
+    order = world.orders[40]
+    assert _outbound_of(world, order["Number"])["status"] == "Pending"
+    order["IsCancelled"] = True  # the customer cancelled in the shop; Wawi took it over
+    result = world.run(params=PARAMS)
+    assert result["counts"]["outbound_cancelled"] == 1
+    assert _outbound_of(world, order["Number"])["status"] == "Canceled"
+    assert world.store.orders([order["Number"]])[order["Number"]].status == "cancelled"
+    again = world.run(params=PARAMS)
+    assert again["counts"]["outbound_cancelled"] == 0 and again["counts"]["change_alerted"] == 0
+    events = [e for e, _ in world.store.order_events(order["Number"])]
+    assert events[-2:] == ["changed_after_outbound", "outbound_cancelled"]
+
+
+def test_a_new_address_in_wawi_is_carried_to_the_outbound_once(world: World) -> None:
+    world.run()
+    order = world.orders[40]
+    order["Shipmentaddress"] = {**order["Shipmentaddress"], "Street": "Neue Straße 7", "City": "Leipzig"}
+    result = world.run(params=PARAMS)
+    assert result["counts"]["outbound_readdressed"] == 1
+    address = _outbound_of(world, order["Number"])["shippingAddress"]
+    assert (address["street"], address["city"]) == ("Neue Straße 7", "Leipzig")
+    assert world.run(params=PARAMS)["counts"]["outbound_readdressed"] == 0  # the new address is the sent one
+
+
+def test_a_change_ffn_no_longer_allows_alerts_a_person_once(world: World) -> None:
+    sent: list[tuple[str, dict[str, Any]]] = []
+
+    class Hook:
+        def send(self, payload: Any = None, *, idempotency_key: str) -> Any:
+            sent.append((idempotency_key, payload))
+            return type("Response", (), {"status_code": 200})()
+
+    world.run()
+    order = world.orders[40]
+    _outbound_of(world, order["Number"])["status"] = "Pickprocess"  # the fulfiller is picking it
+    order["IsCancelled"] = True
+    for run in ("run-1", "run-2"):
+        result = world.run(params=PARAMS, notifier=svc.Notifier(world.store, run, webhook=Hook()))
+    assert result["counts"]["change_alerted"] == 0  # the second run: already told
+    alerts = [p for k, p in sent if p["event"] == "order.changed_after_outbound"]
+    assert (
+        len(alerts) == 1
+        and alerts[0]["outbound_status"] == "Pickprocess"
+        and alerts[0]["change"] == "cancelled"
+    )
+    assert _outbound_of(world, order["Number"])["status"] == "Pickprocess"  # nothing forced
+
+
+def test_a_dry_run_reports_changes_after_the_outbound_and_writes_nothing(world: World) -> None:
+    world.run()
+    order = world.orders[40]
+    order["IsCancelled"] = True
+    result = world.run(params=PARAMS, dry_run=True)
+    assert result["counts"].get("would_amend_cancelled") == 1
+    assert _outbound_of(world, order["Number"])["status"] == "Pending"

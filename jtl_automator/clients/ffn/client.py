@@ -297,6 +297,14 @@ class Outbounds(_Collection[Outbound]):
         for item in flatten(_updates(self._core, f"{self.path}/updates", from_date, to_date, extra)):
             yield Outbound.model_validate(item)
 
+    def update(self, outbound_id: str, changes: Mapping[str, Any]) -> None:
+        """PATCH an outbound while FFN still allows it (a new address, ``status: Canceled``).
+
+        Our changes set absolute values, so the client may repeat the PATCH after a 5xx or a lost answer;
+        a 400 says the outbound has moved on (picked, shipped) and is raised as ``ValidationFailed``.
+        """
+        self._core.request("PATCH", f"{self.path}/{outbound_id}", json=dict(changes), retry_transient=True)
+
     def shipping_notifications(self, outbound_id: str) -> builtins.list[OutboundShippingNotification]:
         """What the fulfiller shipped for this outbound (tracking numbers per package)."""
         body = self._core.get_json(f"{self.path}/{outbound_id}/shipping-notifications")

@@ -14,6 +14,8 @@ One module per stage, read in this order:
 """
 
 from jtl_automator.notify.notifier import Notifier
+from jtl_automator.services.order_processing.amendments import amend_outbounds
+from jtl_automator.services.order_processing.changes import Change, detect_changes
 from jtl_automator.services.order_processing.fulfilment import Context, Journal, apply_actions
 from jtl_automator.services.order_processing.importer import ImportedBatch, import_orders, import_window
 from jtl_automator.services.order_processing.lookups import FulfilmentData, load_fulfilment_data
@@ -53,6 +55,7 @@ __all__ = [
     "TAG",
     "WAWI_WATERMARK",
     "Action",
+    "Change",
     "ConfigurationError",
     "Context",
     "FulfilmentData",
@@ -66,7 +69,9 @@ __all__ = [
     "Plan",
     "Stages",
     "alert_lease_stuck",
+    "amend_outbounds",
     "apply_actions",
+    "detect_changes",
     "finish",
     "held_table",
     "import_orders",

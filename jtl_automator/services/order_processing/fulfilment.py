@@ -55,6 +55,7 @@ class Context:
     notifier: Notifier | None = None
     hold_reasons: dict[str, int] = field(default_factory=dict)
     lease: LeaseKeeper | None = None
+    alert_to: Sequence[str] = ()  # told about what the run cannot fix itself (changes after the outbound)
 
     def check_lease(self) -> None:
         """Raise if another run holds the lease now (ours ran out while this run was stuck)."""
@@ -247,6 +248,7 @@ def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) 
         "outbound_created",
         outbound_id=outbound_id,
         warehouse_id=warehouse,
+        sent_fingerprint=action.fingerprint,
         detail={
             "outbound_id": outbound_id,
             "warehouse_id": warehouse,

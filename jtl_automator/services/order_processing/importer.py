@@ -22,9 +22,10 @@ from jtl_automator.clients.errors import ClientError
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger, in_context
+from jtl_automator.services.order_processing.changes import Change, detect_changes
 from jtl_automator.services.order_processing.params import (
-    OPEN_STATUSES,
     SKIP_STATUSES,
+    WATCH_STATUSES,
     WAWI_PAGE_SIZE,
     WAWI_WATERMARK,
     OrderProcessingParams,
@@ -53,6 +54,7 @@ class ImportedBatch:
     ledger: dict[str, OrderRecord]
     outcomes: list[Outcome] = field(default_factory=list)
     partially_delivered: frozenset[int] = frozenset()  # order ids whose lines were reduced to the open part
+    changes: list[Change] = field(default_factory=list)  # cancelled or re-addressed after the outbound
     listed: int = 0
     requests: int = 0
 
@@ -72,15 +74,15 @@ def import_window(
     """Start of the Wawi listing.
 
     ``since`` wins when given. Otherwise the watermark (minus the overlap; first run: ``lookback_days``),
-    moved back to the oldest open (held, failed …) order so one listing re-reads them too, but never
-    further back than ``max_lookback_days``.
+    moved back to the oldest open (held, failed …) order or unshipped outbound, so one listing re-reads
+    them too (and sees cancellations and new addresses), but never further back than ``max_lookback_days``.
     """
     if since is not None:
         return since if since.tzinfo else since.replace(tzinfo=UTC)
     overlap = timedelta(minutes=params.overlap_minutes)
     mark = parse_iso(store.get_watermark(WAWI_WATERMARK))
     start = mark - overlap if mark else now - timedelta(days=params.lookback_days)
-    open_dates = [r.order_date for r in store.orders_in_status(OPEN_STATUSES) if r.order_date is not None]
+    open_dates = [r.order_date for r in store.orders_in_status(WATCH_STATUSES) if r.order_date is not None]
     if open_dates:
         start = min(start, min(open_dates))
     return max(start, now - timedelta(days=params.max_lookback_days))
@@ -175,6 +177,7 @@ def import_orders(
     listed = _list_orders(wawi, start)
     ledger = store.orders({str(n) for n in listed["order_number"].dropna().tolist()})
     keep, outcomes = _door(listed, ledger)
+    changes = detect_changes(listed.loc[~keep], ledger)
     evaluate = listed.loc[keep]
 
     ids = [int(i) for i in evaluate["order_id"].dropna().tolist()]
@@ -205,6 +208,7 @@ def import_orders(
         ledger=ledger,
         outcomes=outcomes,
         partially_delivered=opened.partial,
+        changes=changes,
         listed=len(listed),
         requests=wawi.stats.requests - before,
     )

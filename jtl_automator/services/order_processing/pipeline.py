@@ -23,6 +23,7 @@ from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.notify.notifier import Notifier
+from jtl_automator.services.order_processing.amendments import amend_outbounds
 from jtl_automator.services.order_processing.fulfilment import Context, apply_actions
 from jtl_automator.services.order_processing.importer import ImportedBatch, import_orders
 from jtl_automator.services.order_processing.lookups import FulfilmentData, load_fulfilment_data
@@ -75,17 +76,21 @@ class Stages(Protocol):
         """Stage 4: every chunk carried out, ``params.workers`` at a time; the outcomes in chunk order."""
         ...
 
+    def amend(self, batch: ImportedBatch) -> list[Outcome]:
+        """Stage 5: orders cancelled or re-addressed after their outbound, carried to FFN or to a person."""
+        ...
+
     def sync_shipments(self, batch: ImportedBatch) -> tuple[list[Outcome], str]:
-        """Stage 5: shipped outbounds and their tracking; returns the FFN feed's next watermark."""
+        """Stage 6: shipped outbounds and their tracking; returns the FFN feed's next watermark."""
         ...
 
     def advance_watermarks(self, batch: ImportedBatch, ffn_watermark: str) -> None:
-        """Stage 6: both watermarks move, once everything before is recorded."""
+        """Stage 7: both watermarks move, once everything before is recorded."""
         ...
 
 
 def run_stages(stages: Stages, params: OrderProcessingParams, *, dry_run: bool) -> dict[str, Any]:
-    """The run: lease → import → lookups → plan → fulfil → shipping → watermarks → summary."""
+    """The run: lease → import → lookups → plan → fulfil → amend → shipping → watermarks → summary."""
     holder = None if dry_run else stages.acquire_lease()
     if holder is not None:
         held = holder.held_for()
@@ -103,6 +108,8 @@ def run_stages(stages: Stages, params: OrderProcessingParams, *, dry_run: bool) 
         data = stages.load_lookups(batch)
         plan = stages.plan(batch, data)
         outcomes = [*batch.outcomes, *stages.fulfil(plan.chunks(params.chunk_size), data)]
+        if batch.changes:
+            outcomes.extend(stages.amend(batch))
         shipped, ffn_watermark = stages.sync_shipments(batch)
         outcomes.extend(shipped)
         stages.advance_watermarks(batch, ffn_watermark)
@@ -201,6 +208,7 @@ class LocalStages:
             None if self.dry_run else self.notifier,
             dict(hold_reasons or {}),
             lease=None if self.dry_run else self.lease,
+            alert_to=self.alert_to,
         )
 
     def acquire_lease(self) -> LeaseInfo | None:
@@ -250,6 +258,10 @@ class LocalStages:
                     future.cancel()
                 raise
         return outcomes
+
+    def amend(self, batch: ImportedBatch) -> list[Outcome]:
+        """See :class:`Stages`."""
+        return amend_outbounds(self.context(), batch.changes)
 
     def sync_shipments(self, batch: ImportedBatch) -> tuple[list[Outcome], str]:
         """See :class:`Stages`."""

@@ -31,7 +31,7 @@ from jtl_automator.services.order_processing.params import OrderProcessingParams
 from jtl_automator.services.order_processing.writeback import has_tag
 from jtl_automator.store.store import OrderRecord
 from jtl_automator.transforms.allocation import ALLOCATED, INSUFFICIENT_STOCK, allocate_stock
-from jtl_automator.transforms.orders import OutboundPayloadError, outbound_payload
+from jtl_automator.transforms.orders import OutboundPayloadError, address_fingerprints, outbound_payload
 from jtl_automator.transforms.orders_rules import (
     FAILURES_DTYPES,
     FailureCode,
@@ -63,6 +63,7 @@ class Action:
     unchanged: bool = False  # held before for the same reason and still held in Wawi: nothing to write
     owns_number: bool = True  # False for a duplicate: the ledger row of this number is another order's
     partial: bool = False  # some units were delivered another way: the payload carries the open rest
+    fingerprint: str | None = None  # of the shipping address the outbound is made for
     ledger_status: str | None = None
     ledger_reason: str | None = None
 
@@ -250,6 +251,7 @@ def _common(row: Mapping[str, Any], ctx: _Batch) -> dict[str, Any]:
         "ledger_status": record.status if record is not None else None,
         "ledger_reason": record.hold_reason if record is not None else None,
         "partial": _present(row["order_id"]) in ctx.batch.partially_delivered,
+        "fingerprint": row.get("_fingerprint"),
     }
 
 
@@ -351,7 +353,8 @@ def plan_orders(batch: ImportedBatch, data: FulfilmentData, params: OrderProcess
         lines,
     )
     rank = {oid: n for n, oid in enumerate(ctx.allocated)}
-    rows = cast("list[dict[str, Any]]", orders.to_dict("records"))
+    marked = orders.assign(_fingerprint=address_fingerprints(orders))
+    rows = cast("list[dict[str, Any]]", marked.to_dict("records"))
     rows.sort(key=lambda r: rank.get(r["order_id"], len(rank)) if r["order_id"] is not pd.NA else 1 << 62)
     actions = [decide(row, ctx) for row in rows]
     return Plan(actions, dict(sorted(Counter(a.kind for a in actions).items())))

@@ -22,9 +22,12 @@ COUNT_KEYS = (
     "skipped_existing",
     "skipped_delivered",
     "writeback_failed",
+    "outbound_cancelled",
+    "outbound_readdressed",
+    "change_alerted",
 )
 #: Outcomes whose reason is shown to people (the artifact's table of orders that need a look).
-REASONED_OUTCOMES = frozenset({"held", "failed", "on_hold_wawi"})
+REASONED_OUTCOMES = frozenset({"held", "failed", "on_hold_wawi", "change_alerted"})
 
 
 @dataclass

@@ -17,12 +17,11 @@ from pydantic import SecretStr
 from jtl_automator.clients.ffn.auth import FfnTokenManager, TokenGrant, authorization_url
 from jtl_automator.clients.wawi.models import AppRegistration
 from jtl_automator.clients.wawi.registration import RegistrationResult, register_app
-from jtl_automator.settings import Settings
+from jtl_automator.settings import WAWI_APP_SCOPES, Settings
 from jtl_automator.store import StateStore
 
 # A transparent 1x1 PNG: the registration dialog needs an icon.
 APP_ICON = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
-DEFAULT_WAWI_SCOPES = ("all.read", "salesorder.updatesalesorder", "stock.stockadjustment", "item.updateitem")
 
 
 class AuthFlowError(RuntimeError):
@@ -88,7 +87,7 @@ def register_wawi(
     settings: Settings,
     *,
     challenge_code: str | None = None,
-    scopes: Sequence[str] = DEFAULT_WAWI_SCOPES,
+    scopes: Sequence[str] = WAWI_APP_SCOPES,
     http: httpx.Client | None = None,
     poll_interval: float = 5,
     timeout: float = 600,

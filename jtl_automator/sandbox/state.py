@@ -55,6 +55,7 @@ class Grant:
     scopes: tuple[str, ...]
     redirect_uri: str | None = None
     expires_at: float | None = None
+    access_jti: str | None = None  # a refresh token's: the access token issued with it
 
 
 @dataclass

@@ -133,19 +133,21 @@ def _issue(state: SandboxState, rt: OAuthRuntime, grant: Grant) -> dict[str, Any
     }
 
 
-def _oauth_error(
+def oauth_error(
     status: int, error: str, description: str | None = None, hint: str | None = None
 ) -> JSONResponse:
+    """An RFC 6749 §5.2 error body (League adds the specific reason as ``hint``)."""
     body: dict[str, str] = {"error": error}
     if description:
         body["error_description"] = description
     if hint:
-        body["hint"] = hint  # League adds the specific reason under "hint"
+        body["hint"] = hint
     headers = {"WWW-Authenticate": 'Basic realm="oauth2"'} if error == "invalid_client" else None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _basic_client(header: str | None) -> tuple[str, str] | None:
+def basic_client(header: str | None) -> tuple[str, str] | None:
+    """(client id, secret) of an HTTP Basic ``Authorization`` header, or ``None``."""
     if not header:
         return None
     scheme, _, encoded = header.partition(" ")
@@ -193,21 +195,21 @@ def authorize(request: Request, state: StateDep) -> Response:
     query = request.query_params
     registered = state.config.ffn_redirect_uri
     if not query.get("client_id"):
-        return _oauth_error(
+        return oauth_error(
             400,
             "invalid_request",
             "The request is missing a required parameter.",
             'Check the "client_id" parameter',
         )
     if query.get("client_id") != state.config.ffn_client_id:
-        return _oauth_error(401, "invalid_client", "Client authentication failed")
+        return oauth_error(401, "invalid_client", "Client authentication failed")
     redirect_uri = query.get("redirect_uri") or registered
     if redirect_uri != registered:
-        return _oauth_error(
+        return oauth_error(
             401, "invalid_client", "Client authentication failed", "redirect_uri is not registered"
         )
     if query.get("response_type") != "code":
-        return _oauth_error(
+        return oauth_error(
             400,
             "unsupported_grant_type",
             "The authorization grant type is not supported by the authorization server.",
@@ -234,16 +236,16 @@ def authorize(request: Request, state: StateDep) -> Response:
 @routes.post("/oauth2/token")
 def token(request: Request, state: StateDep, body: bytes = Depends(_raw_body)) -> Response:
     """Client authentication (HTTP Basic), then the authorization-code or refresh-token grant."""
-    client = _basic_client(request.headers.get("authorization"))
+    client = basic_client(request.headers.get("authorization"))
     if (
         client is None
         or not secrets.compare_digest(client[0].encode(), state.config.ffn_client_id.encode())
         or not secrets.compare_digest(client[1].encode(), state.config.ffn_client_secret.encode())
     ):
-        return _oauth_error(401, "invalid_client", "Client authentication failed")
+        return oauth_error(401, "invalid_client", "Client authentication failed")
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
-        return _oauth_error(400, "invalid_request", "Expected an application/x-www-form-urlencoded body")
+        return oauth_error(400, "invalid_request", "Expected an application/x-www-form-urlencoded body")
     form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
     grant_type = form.get("grant_type", "")
     if grant_type == "authorization_code":
@@ -251,10 +253,10 @@ def token(request: Request, state: StateDep, body: bytes = Depends(_raw_body)) -
     if grant_type == "refresh_token":
         return _refresh(state, form)
     if not grant_type:
-        return _oauth_error(400, "invalid_request", "The request is missing the grant_type parameter")
+        return oauth_error(400, "invalid_request", "The request is missing the grant_type parameter")
     # RFC 6749 §5.2 and League: 400. (The reference's "401 for client_credentials" is about calling
     # the API with such a token; the token endpoint itself answers 400.)
-    return _oauth_error(
+    return oauth_error(
         400,
         "unsupported_grant_type",
         "The authorization grant type is not supported by the authorization server.",
@@ -267,19 +269,15 @@ def _exchange_code(state: SandboxState, form: dict[str, str]) -> Response:
     rt = runtime(state)
     code, redirect_uri = form.get("code"), form.get("redirect_uri")
     if not code or not redirect_uri:
-        return _oauth_error(
+        return oauth_error(
             400, "invalid_request", "The request is missing the code or redirect_uri parameter"
         )
     with state.data.lock:
         grant = rt.codes.pop(code, None)  # single use, even when the rest of the request is wrong
         if grant is None or grant.expires_at is None or rt.clock() >= grant.expires_at:
-            return _oauth_error(
-                400, "invalid_grant", "Authorization code is invalid, expired or already used"
-            )
+            return oauth_error(400, "invalid_grant", "Authorization code is invalid, expired or already used")
         if grant.redirect_uri != redirect_uri:
-            return _oauth_error(
-                400, "invalid_grant", "Authorization code was not issued to this redirect_uri"
-            )
+            return oauth_error(400, "invalid_grant", "Authorization code was not issued to this redirect_uri")
         return JSONResponse(_issue(state, rt, grant))
 
 
@@ -292,15 +290,15 @@ def _refresh(state: SandboxState, form: dict[str, str]) -> Response:
     rt = runtime(state)
     refresh_token = form.get("refresh_token")
     if not refresh_token:
-        return _oauth_error(400, "invalid_request", "The request is missing the refresh_token parameter")
+        return oauth_error(400, "invalid_request", "The request is missing the refresh_token parameter")
     with state.data.lock:
         grant = rt.refresh_tokens.pop(refresh_token, None)  # rotation: the old token dies here
         if grant is None:
-            return _oauth_error(
+            return oauth_error(
                 400, "invalid_grant", "The refresh token is invalid.", "Token has been revoked"
             )
         if grant.expires_at is not None and rt.clock() >= grant.expires_at:
-            return _oauth_error(400, "invalid_grant", "The refresh token is invalid.", "Token has expired")
+            return oauth_error(400, "invalid_grant", "The refresh token is invalid.", "Token has expired")
         if state.config.ffn_revoke_access_token_on_refresh and grant.access_jti is not None:
             rt.access_tokens.pop(grant.access_jti, None)
         return JSONResponse(_issue(state, rt, grant))

@@ -29,6 +29,15 @@ WAWI_APP_SCOPES: tuple[str, ...] = (
 WawiFlavour = Literal["onprem", "cloud"]
 WAWI_ONPREM_BASE_URL = "http://127.0.0.1:5883/api/eazybusiness"
 WAWI_CLOUD_BASE_URL = "https://api.jtl-cloud.com/erp"
+WAWI_CLOUD_TOKEN_URL = "https://auth.jtl-cloud.com/oauth2/token"  # noqa: S105 - a URL, not a secret
+
+
+def wawi_credential_fields(flavour: WawiFlavour) -> tuple[str, ...]:
+    """The ``Settings`` fields a Wawi flavour cannot work without (blocks use them minus ``wawi_``)."""
+    if flavour == "cloud":
+        return ("wawi_client_id", "wawi_client_secret", "wawi_tenant_id")
+    return ("wawi_api_key",)
+
 
 #: The systems with their own values of the one retry policy (``http``: the FFN and Wawi APIs).
 RetrySystem = Literal["http", "sheets", "smtp", "webhook"]
@@ -104,7 +113,7 @@ class Settings(BaseSettings):
     wawi_tenant_id: str | None = Field(default=None, description="Cloud: the tenant (X-Tenant-ID).")
     wawi_client_id: str | None = Field(default=None, description="Cloud: OAuth2 client id of the app.")
     wawi_client_secret: SecretStr | None = None
-    wawi_token_url: str = "https://auth.jtl-cloud.com/oauth2/token"  # noqa: S105 - a URL, not a secret
+    wawi_token_url: str = WAWI_CLOUD_TOKEN_URL
     wawi_app_id: str = "jtl-automator/prefect/v1"
     wawi_app_version: str = "1.0.0"
     wawi_rate_per_second: float = Field(default=20.0, gt=0)

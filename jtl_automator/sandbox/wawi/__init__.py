@@ -42,6 +42,7 @@ from jtl_automator.sandbox.wawi import (
     sales_orders,
     stocks,
 )
+from jtl_automator.sandbox.wawi.cloud import TOKEN_PATH as CLOUD_TOKEN_PATH
 from jtl_automator.sandbox.wawi.cloud import expire_cloud_tokens, issue_cloud_token
 from jtl_automator.sandbox.wawi.common import (
     JSON_MEDIA,
@@ -70,6 +71,7 @@ from jtl_automator.sandbox.wawi.schemas import complete, merge, schemas
 
 __all__ = [
     "CLOUD_ROOT",
+    "CLOUD_TOKEN_PATH",
     "JSON_MEDIA",
     "PREFIX",
     "JsonBody",

@@ -248,7 +248,9 @@ def route_class(
                 request.state.wawi_flavour = flavour
                 if flavour != "cloud":
                     return await answer(request)
-                allowed, headers = _take_rate_slot(state, (tenant_of(request.headers) or "-", operation))
+                tenant = tenant_of(request.headers)
+                known = tenant if tenant == state.config.wawi_cloud_tenant_id else "-"  # bounded keys
+                allowed, headers = _take_rate_slot(state, (known, operation))
                 response = (
                     await answer(request)
                     if allowed

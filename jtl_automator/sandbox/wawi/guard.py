@@ -129,12 +129,14 @@ def tenant_of(headers: Mapping[str, str]) -> str | None:
     return headers.get("x-tenant-id") or headers.get("tenant-id") or None
 
 
-def _denied(state: SandboxState, request: Request, flavour: Flavour, api_path: str) -> Response | None:
+def _denied(
+    state: SandboxState, request: Request, flavour: Flavour, api_path: str, v2: bool
+) -> Response | None:
     """The first check the request fails, answered as Wawi would; ``None`` when it may pass."""
     if flavour == "cloud":
         tenant = tenant_of(request.headers)
         if tenant is None:
-            return WawiError(412, "MissingTenant", _NO_TENANT).response()
+            return WawiError(412, "MissingTenant", _NO_TENANT).response(v2=v2)
         app = _cloud_app(state, request)
         if app is None or tenant != state.config.wawi_cloud_tenant_id:
             return Response(status_code=401)
@@ -150,14 +152,15 @@ def _denied(state: SandboxState, request: Request, flavour: Flavour, api_path: s
         if not request.headers.get(name)
     }
     if missing:
-        return WawiError(400, "MissingHeader", "Required request headers are missing.", missing).response()
+        reason = "Required request headers are missing."
+        return WawiError(400, "MissingHeader", reason, missing).response(v2=v2)
     if state.config.wawi_check_app_id and request.headers.get("X-AppID") != app.app_id:
         return Response(status_code=401)  # the key or token belongs to another app
     needed = required_scopes(request.method, api_path)
     if needed and app.scopes is not None and not set(needed) & set(app.scopes):
         operation = f"{request.method} {api_path}"
         reason = f"The app {app.app_id} lacks the scope for {operation}: one of {', '.join(needed)}."
-        return WawiError(403, "Forbidden", reason).response()
+        return WawiError(403, "Forbidden", reason).response(v2=v2)
     return None
 
 
@@ -230,7 +233,7 @@ def route_class(
                     if not state.config.wawi_license_ok:
                         return Response(status_code=402)
                 else:
-                    denied = _denied(state, request, flavour, api_path)
+                    denied = _denied(state, request, flavour, api_path, v2)
                     if denied is not None:
                         return denied
                 try:

@@ -20,7 +20,15 @@ from prefect.blocks.core import Block
 from prefect.types import SecretDict
 from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
 
-from jtl_automator.settings import RetrySystem, Settings, get_settings, retry_setting_names
+from jtl_automator.settings import (
+    WAWI_CLOUD_TOKEN_URL,
+    RetrySystem,
+    Settings,
+    WawiFlavour,
+    get_settings,
+    retry_setting_names,
+    wawi_credential_fields,
+)
 
 if TYPE_CHECKING:
     from jtl_automator.clients.ffn.client import FfnClient
@@ -198,7 +206,10 @@ class JtlFfnCredentials(Block):
 
 
 class JtlWawiCredentials(Block):
-    """API key of a registered JTL-Wawi REST app (on-premise).
+    """Credentials of the JTL-Wawi REST API: on-premise (a registered app's API key) or Cloud.
+
+    Cloud apps authenticate with an OAuth2 client from JTL's Partner Portal (client credentials) and
+    the tenant they are installed in.
 
     Example:
         ```python
@@ -209,11 +220,25 @@ class JtlWawiCredentials(Block):
 
     _block_type_name = "JTL-Wawi Credentials"
     _block_type_slug = "jtl-wawi-credentials"
-    _description = "Base URL, app id and API key of the JTL-Wawi REST API."
+    _description = "Base URL, app id and credentials (on-premise API key or Cloud client) of JTL-Wawi."
     _documentation_url = _DOCS  # type: ignore[assignment]
 
-    base_url: HttpUrlText = Field(description="API root, e.g. http://127.0.0.1:5883/api/eazybusiness.")
-    api_key: SecretStr = Field(description="The API key granted at app registration.")
+    flavour: WawiFlavour = Field(
+        default="onprem",
+        description="onprem: Wawi's own REST server (API key, /v1 paths); cloud: JTL's hosted ERP API.",
+    )
+    base_url: HttpUrlText = Field(
+        description="API root, e.g. http://127.0.0.1:5883/api/eazybusiness or https://api.jtl-cloud.com/erp."
+    )
+    api_key: SecretStr | None = Field(
+        default=None, description="On-premise: the key granted at registration."
+    )
+    client_id: str | None = Field(default=None, description="Cloud: the app's OAuth2 client id.")
+    client_secret: SecretStr | None = Field(
+        default=None, description="Cloud: the app's OAuth2 client secret."
+    )
+    tenant_id: str | None = Field(default=None, description="Cloud: the tenant the app is installed in.")
+    token_url: HttpUrlText = Field(default=WAWI_CLOUD_TOKEN_URL, description="Cloud: the OAuth2 token URL.")
     app_id: str = Field(default="jtl-automator/prefect/v1", description="The registered AppId (X-AppID).")
     app_version: str = Field(default="1.0.0", description="The app version (X-AppVersion).")
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
@@ -224,31 +249,54 @@ class JtlWawiCredentials(Block):
     retry_max_delay_seconds: float = _retry_field("http", "retry_max_delay_seconds")
     retry_after_cap_seconds: float = _retry_field("http", "retry_after_cap_seconds")
 
-    def get_client(self, http: httpx.Client | None = None) -> WawiClient:
-        """Wawi client with this key and this block's timeout and retry values."""
-        from jtl_automator.clients.wawi.client import WawiClient
+    @model_validator(mode="after")
+    def _credentials_of_the_flavour(self) -> JtlWawiCredentials:
+        fields = [name.removeprefix("wawi_") for name in wawi_credential_fields(self.flavour)]
+        missing = [name for name in fields if not getattr(self, name)]
+        if missing:
+            raise ValueError(f"the {self.flavour} flavour needs {', '.join(missing)}")
+        return self
 
-        settings = Settings.from_values(
+    def settings(self) -> Settings:
+        """The block as settings (the client factory takes settings); nothing from the environment."""
+        return Settings.from_values(
+            wawi_flavour=self.flavour,
             wawi_base_url=self.base_url,
             wawi_api_key=self.api_key,
+            wawi_client_id=self.client_id,
+            wawi_client_secret=self.client_secret,
+            wawi_tenant_id=self.tenant_id,
+            wawi_token_url=self.token_url,
             wawi_app_id=self.app_id,
             wawi_app_version=self.app_version,
             wawi_rate_per_second=self.rate_per_second,
             **_retry_settings_of(self, "http"),
         )
-        return WawiClient.from_settings(settings, http=http)
+
+    def get_client(self, http: httpx.Client | None = None) -> WawiClient:
+        """Wawi client with these credentials and this block's timeout and retry values."""
+        from jtl_automator.clients.wawi.client import WawiClient
+
+        return WawiClient.from_settings(self.settings(), http=http)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> JtlWawiCredentials:
         """Block from the ``JTL_WAWI_*`` environment."""
         s = settings or get_settings()
-        if s.wawi_api_key is None:
-            raise ValueError(
-                "set JTL_WAWI_API_KEY (see `jtl-automator auth wawi`), or pass a Wawi block name"
-            )
+        missing = [
+            f"JTL_{name.upper()}" for name in wawi_credential_fields(s.wawi_flavour) if not getattr(s, name)
+        ]
+        if missing:
+            hint = "see `jtl-automator auth wawi`" if s.wawi_flavour == "onprem" else "the Cloud app's client"
+            raise ValueError(f"set {', '.join(missing)} ({hint}), or pass a Wawi block name")
         return cls(
+            flavour=s.wawi_flavour,
             base_url=s.wawi_base_url,
             api_key=s.wawi_api_key,
+            client_id=s.wawi_client_id,
+            client_secret=s.wawi_client_secret,
+            tenant_id=s.wawi_tenant_id,
+            token_url=s.wawi_token_url,
             app_id=s.wawi_app_id,
             app_version=s.wawi_app_version,
             rate_per_second=s.wawi_rate_per_second,

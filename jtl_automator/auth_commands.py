@@ -17,12 +17,11 @@ from pydantic import SecretStr
 from jtl_automator.clients.ffn.auth import FfnTokenManager, TokenGrant, authorization_url
 from jtl_automator.clients.wawi.models import AppRegistration
 from jtl_automator.clients.wawi.registration import RegistrationResult, register_app
-from jtl_automator.settings import Settings
+from jtl_automator.settings import WAWI_APP_SCOPES, Settings
 from jtl_automator.store import StateStore
 
 # A transparent 1x1 PNG: the registration dialog needs an icon.
 APP_ICON = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
-DEFAULT_WAWI_SCOPES = ("all.read", "salesorder.updatesalesorder", "stock.stockadjustment", "item.updateitem")
 
 
 class AuthFlowError(RuntimeError):
@@ -72,7 +71,7 @@ def authorize_ffn(
         response = http.get(url, follow_redirects=False)
         location = response.headers.get("location")
         if response.status_code not in (301, 302, 303, 307) or not location:
-            raise AuthFlowError(f"the authorize URL answered {response.status_code} without a redirect")
+            raise AuthFlowError(_authorize_refusal(response, settings.ffn_redirect_uri))
         code = code_from_redirect(location, state)
     else:
         tell("Open this URL, log in with the JTL account and approve the access:")
@@ -84,17 +83,41 @@ def authorize_ffn(
     return manager.exchange_code(code, settings.ffn_redirect_uri)
 
 
+def _authorize_refusal(response: httpx.Response, redirect_uri: str) -> str:
+    """Why the authorization server answered with a page instead of a redirect (its OAuth error code)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    body = body if isinstance(body, dict) else {}
+    error, reason = body.get("error"), body.get("hint") or body.get("error_description")
+    text = f"the authorize URL answered {response.status_code} without a redirect"
+    if error:
+        text += f" ({error}: {reason})" if reason else f" ({error})"
+    if error == "invalid_client":
+        text += (
+            f"; check JTL_FFN_CLIENT_ID and that JTL_FFN_REDIRECT_URI ({redirect_uri}) is exactly the "
+            "callback URI registered for the client"
+        )
+    return text
+
+
 def register_wawi(
     settings: Settings,
     *,
     challenge_code: str | None = None,
-    scopes: Sequence[str] = DEFAULT_WAWI_SCOPES,
+    scopes: Sequence[str] = WAWI_APP_SCOPES,
     http: httpx.Client | None = None,
     poll_interval: float = 5,
     timeout: float = 600,
     tell: Callable[[str], None] = lambda _: None,
 ) -> RegistrationResult:
-    """Register jtl-automator as a Wawi app and wait until a Wawi user accepts it."""
+    """Register jtl-automator as a Wawi app and wait until a Wawi user accepts it (on-premise only)."""
+    if settings.wawi_flavour == "cloud":
+        raise AuthFlowError(
+            "Wawi Cloud apps are not registered through the API: create the app in JTL's Partner Portal "
+            "and set JTL_WAWI_CLIENT_ID, JTL_WAWI_CLIENT_SECRET and JTL_WAWI_TENANT_ID"
+        )
     http = http or httpx.Client(timeout=settings.http_timeout_seconds)
     code = challenge_code or secrets.token_hex(8)
     request = AppRegistration(

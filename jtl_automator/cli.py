@@ -86,13 +86,18 @@ def auth_wawi(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the Wawi user's approval.")] = 600,
 ) -> None:
     """Register the app with JTL-Wawi (on-premise) and keep the granted API key."""
-    from jtl_automator.auth_commands import register_wawi, write_env_secret
+    from jtl_automator.auth_commands import AuthFlowError, register_wawi, write_env_secret
+    from jtl_automator.clients.errors import JtlApiError
     from jtl_automator.settings import get_settings
 
     if env_file is None and block is None:
         raise typer.BadParameter("give --env-file and/or --block: the key is shown by Wawi only once")
     settings = get_settings()
-    result = register_wawi(settings, challenge_code=challenge_code, timeout=timeout, tell=typer.echo)
+    try:
+        result = register_wawi(settings, challenge_code=challenge_code, timeout=timeout, tell=typer.echo)
+    except (AuthFlowError, JtlApiError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(1) from None
     if env_file is not None:
         write_env_secret(env_file, "JTL_WAWI_API_KEY", result.api_key)
         typer.echo(f"API key written to {env_file}")
@@ -255,6 +260,10 @@ def sandbox_serve(
             "--strict", help="Where the real APIs' docs are silent, behave as strictly as plausible."
         ),
     ] = False,
+    wawi_flavour: Annotated[
+        Literal["onprem", "cloud"],
+        typer.Option(help="The Wawi API --credentials-out points at (both are served)."),
+    ] = "onprem",
 ) -> None:
     """Serve the sandbox until interrupted."""
     from jtl_automator.sandbox.server import RunningServer, serve_forever
@@ -262,7 +271,8 @@ def sandbox_serve(
     def ready(server: RunningServer, env: dict[str, str] | None) -> None:
         typer.echo(
             f"sandbox serving on {server.base_url} (FFN {server.base_url}/api, Wawi "
-            f"{server.base_url}/wawi/api/eazybusiness, Sheets {server.base_url}/sheets)"
+            f"{server.base_url}/wawi/api/eazybusiness and Cloud {server.base_url}/wawi/cloud/erp, "
+            f"Sheets {server.base_url}/sheets)"
         )
         if credentials_out is not None:
             typer.echo(f"credentials written to {credentials_out}")
@@ -277,6 +287,7 @@ def sandbox_serve(
         skus=skus,
         orders=orders,
         strict=strict,
+        wawi_flavour=wawi_flavour,
         on_ready=ready,
     )
 

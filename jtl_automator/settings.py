@@ -10,10 +10,34 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///jtl_automator_state.db"
+
+#: The Wawi scopes jtl-automator's calls need. ``auth wawi`` registers for them (Wawi scopes cannot be
+#: changed after registration), and the strict sandbox grants its pre-registered app exactly these.
+WAWI_APP_SCOPES: tuple[str, ...] = (
+    "all.read",
+    "salesorder.updatesalesorder",
+    "stock.stockadjustment",
+    "item.updateitem",
+)
+
+#: ``onprem``: the Wawi REST server on the merchant's machine (API key, ``/v1`` paths); ``cloud``: JTL's
+#: hosted ERP API (OAuth2 client credentials and a tenant id, paths without ``/v1``).
+WawiFlavour = Literal["onprem", "cloud"]
+WAWI_ONPREM_BASE_URL = "http://127.0.0.1:5883/api/eazybusiness"
+WAWI_CLOUD_BASE_URL = "https://api.jtl-cloud.com/erp"
+WAWI_CLOUD_TOKEN_URL = "https://auth.jtl-cloud.com/oauth2/token"  # noqa: S105 - a URL, not a secret
+
+
+def wawi_credential_fields(flavour: WawiFlavour) -> tuple[str, ...]:
+    """The ``Settings`` fields a Wawi flavour cannot work without (blocks use them minus ``wawi_``)."""
+    if flavour == "cloud":
+        return ("wawi_client_id", "wawi_client_secret", "wawi_tenant_id")
+    return ("wawi_api_key",)
+
 
 #: The systems with their own values of the one retry policy (``http``: the FFN and Wawi APIs).
 RetrySystem = Literal["http", "sheets", "smtp", "webhook"]
@@ -79,9 +103,17 @@ class Settings(BaseSettings):
         description="$top of FFN's paged reads (fewer, larger pages are cheaper).",
     )
 
-    # JTL-Wawi REST API (on-premise style).
-    wawi_base_url: str = "http://127.0.0.1:5883/api/eazybusiness"
+    # JTL-Wawi REST API: on-premise (API key from app registration) or Cloud (OAuth2 client credentials).
+    wawi_flavour: WawiFlavour = "onprem"
+    wawi_base_url: str = Field(
+        default=WAWI_ONPREM_BASE_URL,
+        description=f"Wawi REST root; when unset and the flavour is cloud: {WAWI_CLOUD_BASE_URL}.",
+    )
     wawi_api_key: SecretStr | None = None
+    wawi_tenant_id: str | None = Field(default=None, description="Cloud: the tenant (X-Tenant-ID).")
+    wawi_client_id: str | None = Field(default=None, description="Cloud: OAuth2 client id of the app.")
+    wawi_client_secret: SecretStr | None = None
+    wawi_token_url: str = WAWI_CLOUD_TOKEN_URL
     wawi_app_id: str = "jtl-automator/prefect/v1"
     wawi_app_version: str = "1.0.0"
     wawi_rate_per_second: float = Field(default=20.0, gt=0)
@@ -130,6 +162,13 @@ class Settings(BaseSettings):
     webhook_retry_initial_delay_seconds: float = Field(default=0.5, ge=0)
     webhook_retry_max_delay_seconds: float = Field(default=8.0, ge=0)
     webhook_retry_after_cap_seconds: float = Field(default=60.0, ge=0)
+
+    @model_validator(mode="after")
+    def _cloud_base_url(self) -> Settings:
+        """The Cloud API root is the default for the cloud flavour (the on-prem one for on-prem)."""
+        if self.wawi_flavour == "cloud" and "wawi_base_url" not in self.model_fields_set:
+            self.wawi_base_url = WAWI_CLOUD_BASE_URL
+        return self
 
     def retry_values(self, system: RetrySystem) -> RetryValues:
         """The timeout and retry values of one system."""

@@ -153,6 +153,15 @@ def accept(registration_id: str, state: StateDep) -> dict[str, Any]:
     return {"registrationId": registration_id, "accepted": True}
 
 
+@routes.put("/wawi/registration-window")
+def registration_window(state: StateDep, body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008
+    """The user opens (``{"open": true}``) or closes Wawi's Admin > App-Registrierung listener."""
+    if not isinstance(body.get("open"), bool):
+        raise HTTPException(400, "body must be {'open': true|false}")
+    wawi.set_registration_window(state, body["open"])
+    return {"open": wawi.registration_window_open(state)}
+
+
 @routes.get("/stats")
 def stats(state: StateDep) -> dict[str, Any]:
     """Requests per API and status, and the faults injected, as benchmarks report them."""

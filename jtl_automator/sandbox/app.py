@@ -3,7 +3,8 @@
 URL layout (what ``--credentials-out`` points the clients at):
 - ``/api/v1/merchant/...`` and ``/api/v1/users/current``: JTL-FFN merchant API (base ``/api``)
 - ``/oauth2/authorize`` and ``/oauth2/token``: the FFN OAuth2 server
-- ``/wawi/api/eazybusiness/v1/...`` (and ``/authentication``): JTL-Wawi REST API
+- ``/wawi/api/eazybusiness/v1/...`` (and ``/authentication``): JTL-Wawi REST API, on-premise
+- ``/wawi/cloud/erp/...`` and ``/wawi/cloud/oauth2/token``: the same API in its Cloud flavour
 - ``/sheets/v4/spreadsheets/...`` and ``/sheets/token``: Google Sheets v4 values API and its token endpoint
 - ``/_sandbox/...``: test hooks (fulfiller actions, registration approval, fault switches)
 

@@ -10,6 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jtl_automator.settings import WAWI_APP_SCOPES
+
+#: League's default refresh-token lifetime (P1M); what ``strictest()`` gives FFN refresh tokens.
+REFRESH_TOKEN_TTL_STRICT_SECONDS = 30 * 24 * 3600
+
 
 @dataclass
 class SandboxConfig:
@@ -21,6 +26,12 @@ class SandboxConfig:
     ffn_initial_refresh_token: str = field(default="def502sandbox-initial-refresh-token", repr=False)
     ffn_scopes: tuple[str, ...] = ("ffn.merchant.read", "ffn.merchant.write")
     access_token_ttl_seconds: int = 1800
+    # The client's registered callback_uri: /authorize redirects nowhere else (documented, always on).
+    ffn_redirect_uri: str = "http://127.0.0.1:8765/callback"
+    # League's RefreshTokenGrant revokes the access token issued with the refresh token it spends.
+    ffn_revoke_access_token_on_refresh: bool = False
+    # Lifetime of a refresh token (None: until spent). League's default is one month.
+    ffn_refresh_token_ttl_seconds: int | None = None
     ffn_default_top: int = 50
     ffn_max_top: int = 1000
     ffn_updates_page_size: int = 50
@@ -31,6 +42,24 @@ class SandboxConfig:
     wawi_app_version: str = "1.0.0"
     wawi_license_ok: bool = True
     wawi_registration_auto_accept: bool = True
+    # Scopes of the pre-registered app (the key above, the Cloud client below); None: every scope.
+    # Scopes are always enforced (403); strictest() grants only what jtl-automator registers for.
+    wawi_app_scopes: tuple[str, ...] | None = None
+    # The Admin > App-Registrierung listener: closed, POST /authentication answers 403 (as documented).
+    wawi_registration_window_open: bool = True
+    # Each accepted registration gets a key of its own (False: the key above, re-granted).
+    wawi_registration_new_key: bool = False
+    # X-AppID must name the app the key (or Cloud client) was registered for, else 401.
+    wawi_check_app_id: bool = False
+
+    # Wawi Cloud: OAuth2 client credentials (Bearer JWT) plus the tenant header, paths without /v1.
+    wawi_cloud_client_id: str = "sandbox-cloud-client"
+    wawi_cloud_client_secret: str = field(default="sandbox-cloud-client-secret", repr=False)
+    wawi_cloud_tenant_id: str = "3f6c1e52-5a0b-4c1e-9d7a-5a4d0c1e0b7f"
+    wawi_cloud_token_ttl_seconds: int = 3600
+    # Every Cloud response carries X-RateLimit-*; past the limit a 429 without Retry-After.
+    wawi_cloud_rate_limit: int = 600
+    wawi_cloud_rate_interval_seconds: int = 60
     wawi_default_page_size: int = 100
     wawi_max_page_size: int = 1000
 
@@ -48,4 +77,15 @@ class SandboxConfig:
     @classmethod
     def strictest(cls, **overrides: Any) -> SandboxConfig:
         """Every knob the reference leaves open at its strictest plausible setting (then ``overrides``)."""
-        return replace(cls(), strict=True, **overrides)
+        return replace(cls(), **{"strict": True, **_STRICT_AUTH, **overrides})
+
+
+#: OAuth and Wawi knobs at their strictest (``strictest()``); each is still its own field.
+_STRICT_AUTH: dict[str, Any] = {
+    "ffn_revoke_access_token_on_refresh": True,
+    "ffn_refresh_token_ttl_seconds": REFRESH_TOKEN_TTL_STRICT_SECONDS,
+    "wawi_app_scopes": WAWI_APP_SCOPES,
+    "wawi_registration_window_open": False,
+    "wawi_registration_new_key": True,
+    "wawi_check_app_id": True,
+}

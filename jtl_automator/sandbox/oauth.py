@@ -1,8 +1,14 @@
 """The FFN OAuth2 server: authorization-code grant with single-use, rotating refresh tokens.
 
-It reproduces what hurts in production (jtl-apis.md §1.2): a refresh token works exactly once, a
-replayed one fails with ``invalid_grant``, ``client_credentials`` is refused, access tokens are JWTs
-that expire. Tokens live only in ``state.runtime.oauth`` and never appear in reprs or messages.
+It reproduces what hurts in production (jtl-apis.md §1.2) the way the PHP League OAuth2 server that
+JTL runs (its ``def502…`` tokens) answers: a refresh token works exactly once, a replayed one fails
+with ``invalid_grant``; ``/authorize`` accepts only the client's registered redirect URI and never
+redirects anywhere else (a wrong one is a 401 ``invalid_client`` page, no redirect); grant types other
+than the code and refresh-token grants are 400 ``unsupported_grant_type`` (RFC 6749 §5.2); access
+tokens are JWTs that expire. Two League behaviours the reference does not spell out are knobs
+(:class:`~jtl_automator.sandbox.config.SandboxConfig`, on in ``strictest()``): refreshing revokes the
+access token issued with the spent refresh token, and refresh tokens expire (League: one month).
+Tokens live only in ``state.runtime.oauth`` and never appear in reprs or messages.
 """
 
 from __future__ import annotations
@@ -41,9 +47,16 @@ def runtime(state: SandboxState) -> OAuthRuntime:
     if current is None:
         current = state.runtime.oauth = OAuthRuntime()
         current.refresh_tokens[state.config.ffn_initial_refresh_token] = Grant(
-            subject=state.data.ffn.user_id, scopes=tuple(state.config.ffn_scopes)
+            subject=state.data.ffn.user_id,
+            scopes=tuple(state.config.ffn_scopes),
+            expires_at=_refresh_expiry(state, current.clock()),
         )
     return current
+
+
+def _refresh_expiry(state: SandboxState, now: float) -> float | None:
+    ttl = state.config.ffn_refresh_token_ttl_seconds
+    return None if ttl is None else now + ttl
 
 
 def issue_token_pair(state: SandboxState, scopes: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -108,7 +121,9 @@ def _issue(state: SandboxState, rt: OAuthRuntime, grant: Grant) -> dict[str, Any
             del rt.access_tokens[old_jti]
     rt.access_tokens[jti] = int(now) + ttl
     refresh_token = "def502" + secrets.token_hex(48)
-    rt.refresh_tokens[refresh_token] = Grant(grant.subject, grant.scopes)
+    rt.refresh_tokens[refresh_token] = Grant(
+        grant.subject, grant.scopes, expires_at=_refresh_expiry(state, now), access_jti=jti
+    )
     rt.issued_count += 1
     return {
         "token_type": "Bearer",
@@ -118,15 +133,21 @@ def _issue(state: SandboxState, rt: OAuthRuntime, grant: Grant) -> dict[str, Any
     }
 
 
-def _oauth_error(status: int, error: str, description: str | None = None) -> JSONResponse:
+def oauth_error(
+    status: int, error: str, description: str | None = None, hint: str | None = None
+) -> JSONResponse:
+    """An RFC 6749 §5.2 error body (League adds the specific reason as ``hint``)."""
     body: dict[str, str] = {"error": error}
     if description:
         body["error_description"] = description
+    if hint:
+        body["hint"] = hint
     headers = {"WWW-Authenticate": 'Basic realm="oauth2"'} if error == "invalid_client" else None
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _basic_client(header: str | None) -> tuple[str, str] | None:
+def basic_client(header: str | None) -> tuple[str, str] | None:
+    """(client id, secret) of an HTTP Basic ``Authorization`` header, or ``None``."""
     if not header:
         return None
     scheme, _, encoded = header.partition(" ")
@@ -163,24 +184,44 @@ def build_router(state: SandboxState) -> APIRouter:
 
 @routes.get("/oauth2/authorize")
 def authorize(request: Request, state: StateDep) -> Response:
-    """Approves at once: the sandbox has no user to ask."""
+    """Approves at once (the sandbox has no user to ask), but only towards the registered redirect URI.
+
+    League's order: the client first, then the redirect URI (an unknown client or a foreign URI is a
+    401 ``invalid_client`` answered here, never a redirect: the URI cannot be trusted), then the
+    response type (400 ``unsupported_grant_type``, no redirect), then the scopes (an error redirected to
+    the registered URI). Without ``redirect_uri`` the registered one is used.
+    """
     rt = runtime(state)
     query = request.query_params
-    redirect_uri = query.get("redirect_uri")
+    registered = state.config.ffn_redirect_uri
+    if not query.get("client_id"):
+        return oauth_error(
+            400,
+            "invalid_request",
+            "The request is missing a required parameter.",
+            'Check the "client_id" parameter',
+        )
     if query.get("client_id") != state.config.ffn_client_id:
-        return _oauth_error(400, "invalid_client", "Client authentication failed")
-    if not redirect_uri:
-        return _oauth_error(400, "invalid_request", "The request is missing the redirect_uri parameter")
-    extra = {"state": query["state"]} if "state" in query else {}
+        return oauth_error(401, "invalid_client", "Client authentication failed")
+    redirect_uri = query.get("redirect_uri") or registered
+    if redirect_uri != registered:
+        return oauth_error(
+            401, "invalid_client", "Client authentication failed", "redirect_uri is not registered"
+        )
     if query.get("response_type") != "code":
-        error = {"error": "unsupported_response_type", **extra}
-        return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
+        return oauth_error(
+            400,
+            "unsupported_grant_type",
+            "The authorization grant type is not supported by the authorization server.",
+            "Check that all required parameters have been provided",
+        )
+    extra = {"state": query["state"]} if "state" in query else {}
     requested = tuple((query.get("scope") or "").split())
     allowed = set(state.config.ffn_scopes) | _OPENID_SCOPES
     unknown = [scope for scope in requested if scope not in allowed]
     if unknown:
         error = {"error": "invalid_scope", "error_description": f"Unknown scope {unknown[0]}", **extra}
-        return RedirectResponse(_with_query(redirect_uri, error), status_code=302)
+        return RedirectResponse(_with_query(registered, error), status_code=302)
     code = "def502" + secrets.token_hex(32)
     with state.data.lock:
         rt.codes[code] = Grant(
@@ -189,22 +230,22 @@ def authorize(request: Request, state: StateDep) -> Response:
             redirect_uri=redirect_uri,
             expires_at=rt.clock() + AUTH_CODE_TTL_SECONDS,
         )
-    return RedirectResponse(_with_query(redirect_uri, {"code": code, **extra}), status_code=302)
+    return RedirectResponse(_with_query(registered, {"code": code, **extra}), status_code=302)
 
 
 @routes.post("/oauth2/token")
 def token(request: Request, state: StateDep, body: bytes = Depends(_raw_body)) -> Response:
     """Client authentication (HTTP Basic), then the authorization-code or refresh-token grant."""
-    client = _basic_client(request.headers.get("authorization"))
+    client = basic_client(request.headers.get("authorization"))
     if (
         client is None
         or not secrets.compare_digest(client[0].encode(), state.config.ffn_client_id.encode())
         or not secrets.compare_digest(client[1].encode(), state.config.ffn_client_secret.encode())
     ):
-        return _oauth_error(401, "invalid_client", "Client authentication failed")
+        return oauth_error(401, "invalid_client", "Client authentication failed")
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("application/x-www-form-urlencoded"):
-        return _oauth_error(400, "invalid_request", "Expected an application/x-www-form-urlencoded body")
+        return oauth_error(400, "invalid_request", "Expected an application/x-www-form-urlencoded body")
     form = dict(parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True))
     grant_type = form.get("grant_type", "")
     if grant_type == "authorization_code":
@@ -212,11 +253,14 @@ def token(request: Request, state: StateDep, body: bytes = Depends(_raw_body)) -
     if grant_type == "refresh_token":
         return _refresh(state, form)
     if not grant_type:
-        return _oauth_error(400, "invalid_request", "The request is missing the grant_type parameter")
-    return _oauth_error(
-        401,
+        return oauth_error(400, "invalid_request", "The request is missing the grant_type parameter")
+    # RFC 6749 §5.2 and League: 400. (The reference's "401 for client_credentials" is about calling
+    # the API with such a token; the token endpoint itself answers 400.)
+    return oauth_error(
+        400,
         "unsupported_grant_type",
         "The authorization grant type is not supported by the authorization server.",
+        "Check that all required parameters have been provided",
     )
 
 
@@ -225,30 +269,36 @@ def _exchange_code(state: SandboxState, form: dict[str, str]) -> Response:
     rt = runtime(state)
     code, redirect_uri = form.get("code"), form.get("redirect_uri")
     if not code or not redirect_uri:
-        return _oauth_error(
+        return oauth_error(
             400, "invalid_request", "The request is missing the code or redirect_uri parameter"
         )
     with state.data.lock:
         grant = rt.codes.pop(code, None)  # single use, even when the rest of the request is wrong
         if grant is None or grant.expires_at is None or rt.clock() >= grant.expires_at:
-            return _oauth_error(
-                400, "invalid_grant", "Authorization code is invalid, expired or already used"
-            )
+            return oauth_error(400, "invalid_grant", "Authorization code is invalid, expired or already used")
         if grant.redirect_uri != redirect_uri:
-            return _oauth_error(
-                400, "invalid_grant", "Authorization code was not issued to this redirect_uri"
-            )
+            return oauth_error(400, "invalid_grant", "Authorization code was not issued to this redirect_uri")
         return JSONResponse(_issue(state, rt, grant))
 
 
 def _refresh(state: SandboxState, form: dict[str, str]) -> Response:
-    """Rotation: the old refresh token dies with this request, whatever happens next."""
+    """Rotation: the old refresh token dies with this request, whatever happens next.
+
+    With ``ffn_revoke_access_token_on_refresh`` the access token issued together with the spent refresh
+    token dies too (League's RefreshTokenGrant), so a process still holding it gets 401 from then on.
+    """
     rt = runtime(state)
     refresh_token = form.get("refresh_token")
     if not refresh_token:
-        return _oauth_error(400, "invalid_request", "The request is missing the refresh_token parameter")
+        return oauth_error(400, "invalid_request", "The request is missing the refresh_token parameter")
     with state.data.lock:
         grant = rt.refresh_tokens.pop(refresh_token, None)  # rotation: the old token dies here
         if grant is None:
-            return _oauth_error(400, "invalid_grant", "The refresh token is invalid.")
+            return oauth_error(
+                400, "invalid_grant", "The refresh token is invalid.", "Token has been revoked"
+            )
+        if grant.expires_at is not None and rt.clock() >= grant.expires_at:
+            return oauth_error(400, "invalid_grant", "The refresh token is invalid.", "Token has expired")
+        if state.config.ffn_revoke_access_token_on_refresh and grant.access_jti is not None:
+            rt.access_tokens.pop(grant.access_jti, None)
         return JSONResponse(_issue(state, rt, grant))

@@ -24,12 +24,13 @@ import httpx
 import uvicorn
 from starlette.types import ASGIApp, Message
 
-from jtl_automator.sandbox import sheets
+from jtl_automator.sandbox import sheets, wawi
 from jtl_automator.sandbox.app import create_app
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.faults import PROFILES, quiet_uvicorn_drop_logs
 from jtl_automator.sandbox.fixtures import load_fixture_dir
 from jtl_automator.sandbox.generator import generate
+from jtl_automator.settings import WawiFlavour
 
 
 class RunningServer:
@@ -268,8 +269,18 @@ def asgi_transport(app: ASGIApp) -> httpx.BaseTransport:
     return InProcessTransport(app)
 
 
-def credentials_env(base_url: str, config: SandboxConfig, service_account_file: str | None) -> dict[str, str]:
-    """The ``JTL_*`` environment that points the real clients at a sandbox on ``base_url``."""
+def credentials_env(
+    base_url: str,
+    config: SandboxConfig,
+    service_account_file: str | None,
+    *,
+    wawi_flavour: WawiFlavour = "onprem",
+) -> dict[str, str]:
+    """The ``JTL_*`` environment that points the real clients at a sandbox on ``base_url``.
+
+    ``wawi_flavour`` picks which of the sandbox's two Wawi APIs the client is set up for: on-premise (an
+    API key) or Cloud (a client-credentials client and a tenant).
+    """
     base = base_url.rstrip("/")
     env = {
         "JTL_FFN_BASE_URL": f"{base}/api",
@@ -278,12 +289,28 @@ def credentials_env(base_url: str, config: SandboxConfig, service_account_file: 
         "JTL_FFN_CLIENT_ID": config.ffn_client_id,
         "JTL_FFN_CLIENT_SECRET": config.ffn_client_secret,
         "JTL_FFN_REFRESH_TOKEN": config.ffn_initial_refresh_token,
-        "JTL_WAWI_BASE_URL": f"{base}/wawi/api/eazybusiness",
-        "JTL_WAWI_API_KEY": config.wawi_api_key,
-        "JTL_WAWI_APP_ID": config.wawi_app_id,
-        "JTL_WAWI_APP_VERSION": config.wawi_app_version,
-        "JTL_SHEETS_API_URL": f"{base}/sheets",
+        "JTL_FFN_REDIRECT_URI": config.ffn_redirect_uri,
+        "JTL_WAWI_FLAVOUR": wawi_flavour,
     }
+    if wawi_flavour == "cloud":
+        env.update(
+            {
+                "JTL_WAWI_BASE_URL": f"{base}{wawi.CLOUD_ROOT}",
+                "JTL_WAWI_TOKEN_URL": f"{base}{wawi.CLOUD_TOKEN_PATH}",
+                "JTL_WAWI_CLIENT_ID": config.wawi_cloud_client_id,
+                "JTL_WAWI_CLIENT_SECRET": config.wawi_cloud_client_secret,
+                "JTL_WAWI_TENANT_ID": config.wawi_cloud_tenant_id,
+            }
+        )
+    else:
+        env.update({"JTL_WAWI_BASE_URL": f"{base}{wawi.PREFIX}", "JTL_WAWI_API_KEY": config.wawi_api_key})
+    env.update(
+        {
+            "JTL_WAWI_APP_ID": config.wawi_app_id,
+            "JTL_WAWI_APP_VERSION": config.wawi_app_version,
+            "JTL_SHEETS_API_URL": f"{base}/sheets",
+        }
+    )
     if service_account_file is not None:
         env["JTL_GOOGLE_SERVICE_ACCOUNT_FILE"] = service_account_file
     return env
@@ -299,12 +326,18 @@ def _write_private(path: Path, content: Any) -> None:
     os.chmod(path, 0o600)
 
 
-def write_credentials(base_url: str, config: SandboxConfig, credentials_out: str | Path) -> dict[str, str]:
+def write_credentials(
+    base_url: str,
+    config: SandboxConfig,
+    credentials_out: str | Path,
+    *,
+    wawi_flavour: WawiFlavour = "onprem",
+) -> dict[str, str]:
     """Write the credentials JSON and, beside it, a service-account file for the Google client."""
     out = Path(credentials_out).resolve()
     service_account = out.with_name(f"{out.stem}.service-account.json")
     _write_private(service_account, sheets.make_service_account_info(base_url))
-    env = credentials_env(base_url, config, str(service_account))
+    env = credentials_env(base_url, config, str(service_account), wawi_flavour=wawi_flavour)
     _write_private(out, env)
     return env
 
@@ -320,13 +353,14 @@ def serve_forever(
     orders: int = 200,
     host: str = "127.0.0.1",
     strict: bool = False,
+    wawi_flavour: WawiFlavour = "onprem",
     on_ready: Callable[[RunningServer, dict[str, str] | None], None] | None = None,
     stop_event: threading.Event | None = None,
 ) -> None:
     """Build the world (fixture folder or generator), serve it until SIGINT/SIGTERM (or ``stop_event``).
 
     ``on_ready`` is called once the port is known and the credentials are written, e.g. for the CLI to
-    print the URL.
+    print the URL. ``wawi_flavour`` picks the Wawi API the credentials point at (both are served).
     """
     if faults not in PROFILES:
         raise ValueError(f"unknown fault profile {faults!r} (known: {', '.join(PROFILES)})")
@@ -351,7 +385,11 @@ def serve_forever(
             previous[signum] = signal.signal(signum, on_signal)
     try:
         with serve_in_thread(app, host=host, port=port) as running:
-            env = write_credentials(running.base_url, config, credentials_out) if credentials_out else None
+            env = (
+                write_credentials(running.base_url, config, credentials_out, wawi_flavour=wawi_flavour)
+                if credentials_out
+                else None
+            )
             if on_ready is not None:
                 on_ready(running, env)
             while not stop.wait(0.2):

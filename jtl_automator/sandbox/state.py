@@ -55,6 +55,7 @@ class Grant:
     scopes: tuple[str, ...]
     redirect_uri: str | None = None
     expires_at: float | None = None
+    access_jti: str | None = None  # a refresh token's: the access token issued with it
 
 
 @dataclass
@@ -81,11 +82,30 @@ class WawiRegistration:
     delivered: bool = False  # the API key went out (a second poll answers 410)
 
 
+@dataclass(frozen=True)
+class WawiApp:
+    """What an API key (on-premise) or a Cloud client stands for: the app and its granted scopes."""
+
+    app_id: str
+    scopes: tuple[str, ...] | None  # None: every scope
+
+
 @dataclass
 class WawiRuntime:
-    """Wawi app registrations by request id, in the order they arrived."""
+    """Wawi app registrations by request id (in arrival order), keys, Cloud tokens and rate windows.
+
+    ``api_keys`` holds keys handed out by registrations (the configured key is known without an entry);
+    ``window_open`` is the Admin > App-Registrierung listener (``None``: as configured);
+    ``rate_windows`` maps (tenant, endpoint) to the start and request count of its current window.
+    """
 
     registrations: dict[str, WawiRegistration] = field(default_factory=dict)
+    api_keys: dict[str, WawiApp] = field(default_factory=dict, repr=False)
+    window_open: bool | None = None
+    cloud_signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    cloud_tokens: dict[str, float] = field(default_factory=dict, repr=False)  # jti -> exp
+    rate_windows: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
+    clock: Callable[[], float] = time.time
 
 
 @dataclass

@@ -96,6 +96,68 @@ def test_auth_wawi_registration_and_env_file(sandbox: tuple[str, SandboxConfig],
     assert oct(env.stat().st_mode & 0o777) == "0o600"
 
 
+def test_auth_ffn_follow_explains_a_redirect_uri_the_server_does_not_know(
+    sandbox: tuple[str, SandboxConfig], tmp_path: Path
+) -> None:
+    base_url, config = sandbox
+    settings = _settings(base_url, config, ffn_redirect_uri="http://127.0.0.1:9999/elsewhere")
+    store = StateStore(f"sqlite:///{tmp_path / 's.db'}")
+    with pytest.raises(AuthFlowError, match=r"401 without a redirect.*invalid_client.*JTL_FFN_REDIRECT_URI"):
+        authorize_ffn(settings, store, ask=lambda _: "", tell=lambda _: None, follow=True)
+    assert store.read_token("ffn") is None
+
+
+def test_credentials_name_the_registered_redirect_uri(sandbox: tuple[str, SandboxConfig]) -> None:
+    base_url, config = sandbox
+    env = credentials_env(base_url, config, None)
+    assert env["JTL_FFN_REDIRECT_URI"] == config.ffn_redirect_uri
+    cloud = credentials_env(base_url, config, None, wawi_flavour="cloud")
+    assert cloud["JTL_WAWI_FLAVOUR"] == "cloud" and "JTL_WAWI_API_KEY" not in cloud
+    assert cloud["JTL_WAWI_TENANT_ID"] == config.wawi_cloud_tenant_id
+
+
+@pytest.fixture
+def strict_sandbox() -> Iterator[tuple[str, SandboxConfig]]:
+    config = SandboxConfig.strictest()
+    with serve_in_thread(create_app(generate(seed=2, skus=20, orders=5, customers=5), config)) as server:
+        yield server.base_url, config
+
+
+def test_auth_wawi_against_a_strict_wawi_waits_for_the_window_and_gets_a_key_of_its_own(
+    strict_sandbox: tuple[str, SandboxConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.settings import get_settings
+
+    base_url, config = strict_sandbox
+    for name, value in credentials_env(base_url, config, None).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("JTL_WAWI_API_KEY")
+    get_settings.cache_clear()
+    env_file = tmp_path / ".env"
+    try:
+        closed = CliRunner().invoke(app, ["auth", "wawi", "--env-file", str(env_file), "--timeout", "5"])
+        assert closed.exit_code == 1
+        assert "App-Registrierung" in closed.output and "Traceback" not in closed.output
+        assert not env_file.exists()
+
+        httpx.put(f"{base_url}/_sandbox/wawi/registration-window", json={"open": True})
+        result = register_wawi(get_settings(), poll_interval=0.01, timeout=5)
+    finally:
+        get_settings.cache_clear()
+    key = result.api_key.get_secret_value()
+    assert key != config.wawi_api_key  # strict: every registration gets its own key ...
+    wawi = WawiClient.from_settings(_settings(base_url, config, wawi_api_key=key))
+    assert list(wawi.warehouses.list())  # ... which works, with the scopes it was granted
+
+
+def test_auth_wawi_refuses_the_cloud_flavour(sandbox: tuple[str, SandboxConfig]) -> None:
+    base_url, config = sandbox
+    settings = _settings(base_url, config, wawi_flavour="cloud")
+    with pytest.raises(AuthFlowError, match="Partner Portal"):
+        register_wawi(settings)
+
+
 def test_auth_wawi_needs_a_destination_for_the_key() -> None:
     result = CliRunner().invoke(app, ["auth", "wawi"])
     assert result.exit_code != 0 and "--env-file" in result.output
@@ -106,7 +168,8 @@ def test_run_rejects_unknown_mode() -> None:
     assert result.exit_code != 0 and "mode" in result.output
 
 
-def test_sandbox_serve_writes_credentials_that_work(tmp_path: Path) -> None:
+@pytest.mark.parametrize("flavour", ["onprem", "cloud"])
+def test_sandbox_serve_writes_credentials_that_work(tmp_path: Path, flavour: str) -> None:
     creds = tmp_path / "sandbox.json"
     proc = subprocess.Popen(
         [
@@ -121,6 +184,8 @@ def test_sandbox_serve_writes_credentials_that_work(tmp_path: Path) -> None:
             "30",
             "--credentials-out",
             str(creds),
+            "--wawi-flavour",
+            flavour,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -134,9 +199,9 @@ def test_sandbox_serve_writes_credentials_that_work(tmp_path: Path) -> None:
         assert creds.exists(), "no credentials written"
         time.sleep(0.3)
         env = json.loads(creds.read_text())
-        assert {"JTL_FFN_BASE_URL", "JTL_FFN_REFRESH_TOKEN", "JTL_WAWI_API_KEY", "JTL_SHEETS_API_URL"} <= set(
-            env
-        )
+        wawi_secret = "JTL_WAWI_API_KEY" if flavour == "onprem" else "JTL_WAWI_CLIENT_SECRET"
+        assert {"JTL_FFN_BASE_URL", "JTL_FFN_REFRESH_TOKEN", "JTL_FFN_REDIRECT_URI", wawi_secret} <= set(env)
+        assert env["JTL_WAWI_FLAVOUR"] == flavour
         settings = Settings(**{k.removeprefix("JTL_").lower(): v for k, v in env.items()})
         store = StateStore(f"sqlite:///{tmp_path / 's.db'}")
         from jtl_automator.clients.ffn.client import FfnClient

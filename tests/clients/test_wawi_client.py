@@ -1,18 +1,27 @@
-"""Wawi client and app registration against MockTransport."""
+"""Wawi client (both flavours) and app registration against MockTransport."""
 
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
 
-from jtl_automator.clients.errors import AuthError, Conflict, LicenseError, RegistrationError
-from jtl_automator.clients.wawi import AppRegistration, WawiClient, register_app
+from jtl_automator.clients.errors import AuthError, Conflict, LicenseError, RateLimited, RegistrationError
+from jtl_automator.clients.wawi import (
+    AppRegistration,
+    CloudTokens,
+    WawiClient,
+    WawiCloudAuth,
+    WawiKeyAuth,
+    register_app,
+    wawi_auth,
+)
 from jtl_automator.resilience import RetryPolicy
+from jtl_automator.settings import Settings
 from tests.clients.conftest import FakeClock, Recorder, json_response
 
 BASE = "http://127.0.0.1:5883/api/eazybusiness"
@@ -210,3 +219,194 @@ def test_sales_order_patch_is_retried_only_when_the_caller_says_it_is_idempotent
     with pytest.raises(TransientError, match="503"):
         wawi_for(plain, policy).sales_orders.update(7, {"comment": "x"})
     assert len(plain.requests) == 1
+
+
+# ---- Cloud flavour: client-credentials token, tenant, paths without /v1, rate limits
+
+CLOUD = "https://api.jtl-cloud.test/erp"
+CLOUD_TOKEN_URL = "https://auth.jtl-cloud.test/oauth2/token"
+CLOUD_SECRET = "cloud-secret-do-not-leak"
+TENANT = "3f6c1e52-5a0b-4c1e-9d7a-5a4d0c1e0b7f"
+
+
+class CloudServer:
+    """A token endpoint and an API behind one MockTransport; ``api`` answers the API requests."""
+
+    def __init__(self, *api: httpx.Response | Exception, token_answers: list[Any] | None = None) -> None:
+        self.api = Recorder(*(api or (json_response(200, {"Version": "1.0"}),)))
+        self.token_answers = token_answers or []
+        self.token_requests: list[httpx.Request] = []
+        self.issued = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if str(request.url) == CLOUD_TOKEN_URL:
+            self.token_requests.append(request)
+            if self.token_answers:
+                answer = self.token_answers.pop(0)
+                if isinstance(answer, Exception):
+                    raise answer
+                return answer  # type: ignore[no-any-return]
+            self.issued += 1
+            return httpx.Response(
+                200, json={"access_token": f"jwt-{self.issued}", "token_type": "Bearer", "expires_in": 3600}
+            )
+        return self.api(request)
+
+
+def cloud_client(server: CloudServer, policy: RetryPolicy, now: Any = None) -> WawiClient:
+    http = httpx.Client(transport=httpx.MockTransport(server))
+    kwargs = {"now": now} if now is not None else {}
+    tokens = CloudTokens(http, CLOUD_TOKEN_URL, "cloud-app", SecretStr(CLOUD_SECRET), retry=policy, **kwargs)
+    auth = WawiCloudAuth(tokens, TENANT, "myco/app/v1", "1.2.3")
+    return WawiClient(http, CLOUD, retry=policy, page_size=2, auth=auth)
+
+
+def test_cloud_sends_bearer_tenant_and_app_headers_on_paths_without_v1(policy: RetryPolicy) -> None:
+    server = CloudServer(paged_orders(3))
+    wawi = cloud_client(server, policy)
+    assert [o.number for o in wawi.sales_orders.list()] == ["AU1", "AU2", "AU3"]
+    token_request = server.token_requests[0]
+    assert token_request.method == "POST"
+    assert token_request.headers["Authorization"].startswith("Basic ")
+    assert token_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert token_request.content == b"grant_type=client_credentials"
+    request = server.api.requests[0]
+    assert request.url.path == "/erp/salesOrders"
+    assert request.headers["Authorization"] == "Bearer jwt-1"
+    assert request.headers["X-Tenant-ID"] == TENANT and request.headers["tenant-id"] == TENANT
+    assert request.headers["X-AppID"] == "myco/app/v1" and request.headers["X-AppVersion"] == "1.2.3"
+    assert len(server.token_requests) == 1  # one token for all pages
+
+
+def test_cloud_and_onprem_share_the_resource_paths(policy: RetryPolicy) -> None:
+    server = CloudServer(json_response(200, {"id": 5}))
+    cloud = cloud_client(server, policy)
+    onprem_rec = Recorder(json_response(200, {"id": 5}))
+    onprem = WawiClient(onprem_rec.client(), BASE, SecretStr(KEY), "myco/app/v1", "1.2.3", retry=policy)
+    for client in (cloud, onprem):
+        client.info()
+        client.on_hold_reasons()
+        client.purchase_orders.get(5)
+    assert [r.url.path for r in server.api.requests] == [
+        "/erp/info",
+        "/erp/onHoldReasons",
+        "/erp/v2/purchase-orders/5",
+    ]
+    assert [r.url.path for r in onprem_rec.requests] == [
+        "/api/eazybusiness/v1/info",
+        "/api/eazybusiness/v1/onHoldReasons",
+        "/api/eazybusiness/v2/purchase-orders/5",
+    ]
+    assert "tenant-id" not in onprem_rec.requests[0].headers
+
+
+def test_cloud_token_is_reused_until_five_minutes_before_expiry(policy: RetryPolicy) -> None:
+    moment = [datetime(2025, 1, 1, 12, 0, tzinfo=UTC)]
+    server = CloudServer()
+    wawi = cloud_client(server, policy, now=lambda: moment[0])
+    wawi.info()
+    moment[0] += timedelta(minutes=54)
+    wawi.info()
+    assert server.issued == 1
+    moment[0] += timedelta(minutes=1, seconds=1)  # 55 min: inside the 5-minute margin
+    wawi.info()
+    assert server.issued == 2
+    assert [r.headers["Authorization"] for r in server.api.requests] == ["Bearer jwt-1"] * 2 + [
+        "Bearer jwt-2"
+    ]
+
+
+def test_cloud_401_fetches_a_new_token_and_retries_once(policy: RetryPolicy) -> None:
+    server = CloudServer(json_response(401), json_response(200, {"Version": "1"}))
+    wawi = cloud_client(server, policy)
+    assert wawi.info() == {"Version": "1"}
+    assert [r.headers["Authorization"] for r in server.api.requests] == ["Bearer jwt-1", "Bearer jwt-2"]
+
+    again = CloudServer(json_response(401))
+    with pytest.raises(AuthError, match="401"):
+        cloud_client(again, policy).info()
+    assert len(again.api.requests) == 2 and again.issued == 2  # one retry, then the flow must stop
+
+
+def test_cloud_token_endpoint_errors_are_auth_errors_without_the_secret(policy: RetryPolicy) -> None:
+    refused = json_response(
+        401, {"error": "invalid_client", "error_description": "Client authentication failed"}
+    )
+    server = CloudServer(token_answers=[refused])
+    with pytest.raises(AuthError, match="invalid_client") as caught:
+        cloud_client(server, policy).info()
+    assert CLOUD_SECRET not in str(caught.value) and "Basic" not in str(caught.value)
+    assert server.api.requests == []
+
+
+@pytest.mark.parametrize(
+    "transient",
+    [
+        json_response(503),
+        json_response(429, {"error": "slow_down"}, {"Retry-After": "2"}),
+        httpx.ConnectTimeout("token endpoint timed out"),
+    ],
+)
+def test_cloud_token_endpoint_429_5xx_and_timeouts_are_retried(
+    policy: RetryPolicy, clock: FakeClock, transient: Any
+) -> None:
+    server = CloudServer(token_answers=[transient])
+    assert cloud_client(server, policy).info() == {"Version": "1.0"}
+    assert len(server.token_requests) == 2
+    assert clock.sleeps  # it waited before the second attempt
+
+
+def test_cloud_429_without_retry_after_waits_for_the_rate_limit_window(
+    policy: RetryPolicy, clock: FakeClock
+) -> None:
+    limited = json_response(
+        429,
+        {"ErrorCode": "TooManyRequests", "ErrorMessage": "Too Many Requests"},
+        {
+            "X-RateLimit-Limit": "10",
+            "X-RateLimit-Remaining": "0",
+            "X-RateLimit-Interval-Length-Seconds": "45",
+        },
+    )
+    server = CloudServer(limited, json_response(200, {"Version": "1"}))
+    assert cloud_client(server, policy).info() == {"Version": "1"}
+    assert clock.sleeps == [45.0]
+
+    always = CloudServer(limited)
+    with pytest.raises(RateLimited) as caught:
+        cloud_client(always, policy).info()
+    assert caught.value.status == 429 and caught.value.retry_after == 45.0
+
+
+def test_cloud_5xx_and_timeouts_on_reads_are_retried(policy: RetryPolicy) -> None:
+    server = CloudServer(json_response(503), httpx.ReadTimeout("slow"), json_response(200, {"Version": "1"}))
+    assert cloud_client(server, policy).info() == {"Version": "1"}
+    assert len(server.api.requests) == 3
+
+
+def test_wawi_auth_from_settings_per_flavour() -> None:
+    http = httpx.Client()
+    onprem = wawi_auth(Settings.from_values(wawi_api_key=SecretStr(KEY)), http)
+    assert isinstance(onprem, WawiKeyAuth) and onprem.v1_prefix == "/v1"
+    with pytest.raises(ValueError, match="JTL_WAWI_API_KEY"):
+        wawi_auth(Settings.from_values(), http)
+    cloud_settings = Settings.from_values(
+        wawi_flavour="cloud",
+        wawi_client_id="cloud-app",
+        wawi_client_secret=SecretStr(CLOUD_SECRET),
+        wawi_tenant_id=TENANT,
+    )
+    cloud = wawi_auth(cloud_settings, http)
+    assert isinstance(cloud, WawiCloudAuth) and cloud.v1_prefix == ""
+    assert cloud.tokens.token_url == "https://auth.jtl-cloud.com/oauth2/token"
+    assert cloud_settings.wawi_base_url == "https://api.jtl-cloud.com/erp"
+    assert CLOUD_SECRET not in repr(cloud) + repr(cloud.tokens)
+    with pytest.raises(ValueError, match="JTL_WAWI_CLIENT_SECRET, JTL_WAWI_TENANT_ID"):
+        wawi_auth(Settings.from_values(wawi_flavour="cloud", wawi_client_id="x"), http)
+    client = WawiClient.from_settings(cloud_settings, http=http)
+    assert client.core.base_url == "https://api.jtl-cloud.com/erp" and client.auth.v1_prefix == ""
+
+
+def test_a_client_needs_a_key_or_an_auth_strategy() -> None:
+    with pytest.raises(ValueError, match="API key"):
+        WawiClient(httpx.Client(), BASE)

@@ -1,4 +1,7 @@
-"""The FFN OAuth2 server: code grant, single-use rotating refresh tokens, expiry, scopes, error shapes."""
+"""The FFN OAuth2 server: code grant, single-use rotating refresh tokens, expiry, scopes, error shapes.
+
+The strict knobs (revocation on refresh, refresh-token expiry) are tested alone and through strictest().
+"""
 
 from __future__ import annotations
 
@@ -12,8 +15,9 @@ from fastapi.testclient import TestClient
 
 from jtl_automator.sandbox import oauth
 from jtl_automator.sandbox.app import SandboxState
+from jtl_automator.sandbox.config import SandboxConfig
 
-REDIRECT = "http://localhost:8765/callback"
+REDIRECT = "http://127.0.0.1:8765/callback"  # SandboxConfig.ffn_redirect_uri
 CURRENT_USER = "/api/v1/users/current"
 
 
@@ -96,17 +100,78 @@ def test_authorization_codes_are_single_use_and_bound_to_the_redirect_uri(client
 
 
 def test_authorize_rejects_unknown_clients_and_bad_requests(client: TestClient) -> None:
+    def get(**params: str) -> Any:
+        query = {"response_type": "code", "client_id": "sandbox-client", "redirect_uri": REDIRECT}
+        query.update(params)
+        return client.get("/oauth2/authorize", params=query, follow_redirects=False)
+
+    unknown = get(client_id="nope")
+    assert (unknown.status_code, unknown.json()["error"]) == (401, "invalid_client")
+    assert "location" not in unknown.headers
+    missing = client.get("/oauth2/authorize", params={"response_type": "code"}, follow_redirects=False)
+    assert (missing.status_code, missing.json()["error"]) == (400, "invalid_request")
+    # League answers a response type it has no grant for with a page, not a redirect.
+    token_type = get(response_type="token")
+    assert (token_type.status_code, token_type.json()["error"]) == (400, "unsupported_grant_type")
+    assert "location" not in token_type.headers
+    location = authorize(client, scope="ffn.merchant.read ffn.admin")
+    assert location.startswith(REDIRECT + "?")
+    assert parse_qs(urlsplit(location).query)["error"] == ["invalid_scope"]
+
+
+@pytest.mark.parametrize(
+    "redirect_uri",
+    [
+        "http://evil.example/callback",
+        "http://127.0.0.1:8765/callback/../../elsewhere",
+        "http://127.0.0.1:8765/callback?next=http://evil.example",
+        "http://127.0.0.1:8766/callback",
+        "https://127.0.0.1:8765/callback",
+        "http://localhost:8765/callback",
+    ],
+)
+def test_authorize_never_redirects_to_an_unregistered_uri(client: TestClient, redirect_uri: str) -> None:
+    for params in ({}, {"scope": "ffn.admin"}, {"response_type": "token"}):
+        query = {
+            "response_type": "code",
+            "client_id": "sandbox-client",
+            "redirect_uri": redirect_uri,
+            "state": "s",
+            **params,
+        }
+        response = client.get("/oauth2/authorize", params=query, follow_redirects=False)
+        assert response.status_code == 401
+        assert response.json()["error"] == "invalid_client"
+        assert "location" not in response.headers
+
+
+def test_authorize_without_redirect_uri_uses_the_registered_one(client: TestClient) -> None:
     response = client.get(
         "/oauth2/authorize",
-        params={"response_type": "code", "client_id": "nope", "redirect_uri": REDIRECT},
+        params={"response_type": "code", "client_id": "sandbox-client", "state": "s1"},
         follow_redirects=False,
     )
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_client"
-    location = authorize(client, response_type="token")
-    assert parse_qs(urlsplit(location).query)["error"] == ["unsupported_response_type"]
-    location = authorize(client, scope="ffn.merchant.read ffn.admin")
-    assert parse_qs(urlsplit(location).query)["error"] == ["invalid_scope"]
+    assert response.status_code == 302
+    location = response.headers["location"]
+    assert location.startswith(REDIRECT + "?")
+    token = token_request(
+        client, {"grant_type": "authorization_code", "code": code_from(location), "redirect_uri": REDIRECT}
+    )
+    assert token.status_code == 200
+
+
+def test_the_registered_redirect_uri_is_configurable(ffn_kit: Any) -> None:
+    state = ffn_kit.make_state(ffn_redirect_uri="https://ops.example/jtl/callback")
+    with TestClient(ffn_kit.make_app(state)) as client:
+        assert authorize(client, redirect_uri="https://ops.example/jtl/callback").startswith(
+            "https://ops.example/jtl/callback?code="
+        )
+        default = client.get(
+            "/oauth2/authorize",
+            params={"response_type": "code", "client_id": "sandbox-client", "redirect_uri": REDIRECT},
+            follow_redirects=False,
+        )
+        assert default.status_code == 401
 
 
 def test_refresh_tokens_rotate_and_are_single_use(client: TestClient, state: SandboxState) -> None:
@@ -145,10 +210,75 @@ def test_refresh_keeps_the_scopes_of_the_original_grant(client: TestClient) -> N
     assert claims["scopes"] == ["ffn.merchant.read"]
 
 
-def test_client_credentials_is_not_supported(client: TestClient) -> None:
-    response = token_request(client, {"grant_type": "client_credentials", "scope": "ffn.merchant.read"})
-    assert response.status_code == 401
+@pytest.mark.parametrize(
+    "grant_type",
+    ["client_credentials", "password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"],
+)
+def test_unsupported_grant_types_are_400_per_rfc_6749(client: TestClient, grant_type: str) -> None:
+    response = token_request(client, {"grant_type": grant_type, "scope": "ffn.merchant.read"})
+    assert response.status_code == 400
     assert response.json()["error"] == "unsupported_grant_type"
+
+
+def refresh(client: TestClient, refresh_token: str) -> Any:
+    return token_request(client, {"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+
+@pytest.mark.parametrize("strict", [False, True])
+def test_refresh_revokes_the_access_token_issued_with_the_spent_refresh_token(
+    ffn_kit: Any, strict: bool
+) -> None:
+    config = {"ffn_revoke_access_token_on_refresh": True} if strict else {}
+    state = ffn_kit.make_state(**config)
+    with TestClient(ffn_kit.make_app(state)) as client:
+        first = refresh(client, state.config.ffn_initial_refresh_token).json()
+        other = oauth.issue_token_pair(state)  # another grant: not touched by the refresh below
+        second = refresh(client, first["refresh_token"]).json()
+        old = client.get(CURRENT_USER, headers=bearer(first["access_token"]))
+        assert old.status_code == (401 if strict else 200)
+        if strict:
+            assert old.content == b""
+        assert client.get(CURRENT_USER, headers=bearer(second["access_token"])).status_code == 200
+        assert client.get(CURRENT_USER, headers=bearer(other["access_token"])).status_code == 200
+
+
+def test_refresh_tokens_expire_when_configured(ffn_kit: Any) -> None:
+    day = 24 * 3600
+    state = ffn_kit.make_state(ffn_refresh_token_ttl_seconds=30 * day)
+    now = [1_700_000_000.0]
+    oauth.runtime(state).clock = lambda: now[0]
+    with TestClient(ffn_kit.make_app(state)) as client:
+        now[0] += 29 * day  # the configured initial token counts from the sandbox's start
+        tokens = refresh(client, state.config.ffn_initial_refresh_token).json()
+        now[0] += 30 * day - 1
+        tokens = refresh(client, tokens["refresh_token"]).json()  # still valid one second before the end
+        now[0] += 30 * day
+        expired = refresh(client, tokens["refresh_token"])
+        assert expired.status_code == 400
+        assert expired.json() == {
+            "error": "invalid_grant",
+            "error_description": "The refresh token is invalid.",
+            "hint": "Token has expired",
+        }
+        assert refresh(client, tokens["refresh_token"]).json()["hint"] == "Token has been revoked"
+
+
+def test_refresh_tokens_do_not_expire_by_default(ffn_kit: Any) -> None:
+    state = ffn_kit.make_state()
+    now = [1_700_000_000.0]
+    oauth.runtime(state).clock = lambda: now[0]
+    with TestClient(ffn_kit.make_app(state)) as client:
+        now[0] += 400 * 24 * 3600
+        assert refresh(client, state.config.ffn_initial_refresh_token).status_code == 200
+
+
+def test_strictest_turns_on_revocation_and_a_30_day_refresh_token_lifetime() -> None:
+    strict = SandboxConfig.strictest()
+    assert strict.ffn_revoke_access_token_on_refresh
+    assert strict.ffn_refresh_token_ttl_seconds == 30 * 24 * 3600
+    assert SandboxConfig.strictest(ffn_refresh_token_ttl_seconds=60).ffn_refresh_token_ttl_seconds == 60
+    lenient = SandboxConfig()
+    assert not lenient.ffn_revoke_access_token_on_refresh and lenient.ffn_refresh_token_ttl_seconds is None
 
 
 @pytest.mark.parametrize(

@@ -99,6 +99,8 @@ def test_credentials_env_points_every_client_at_the_sandbox() -> None:
         "JTL_FFN_CLIENT_ID": config.ffn_client_id,
         "JTL_FFN_CLIENT_SECRET": config.ffn_client_secret,
         "JTL_FFN_REFRESH_TOKEN": config.ffn_initial_refresh_token,
+        "JTL_FFN_REDIRECT_URI": config.ffn_redirect_uri,
+        "JTL_WAWI_FLAVOUR": "onprem",
         "JTL_WAWI_BASE_URL": "http://127.0.0.1:8123/wawi/api/eazybusiness",
         "JTL_WAWI_API_KEY": config.wawi_api_key,
         "JTL_WAWI_APP_ID": config.wawi_app_id,

@@ -1,5 +1,7 @@
 """Every Wawi object the emulator serves validates against the same-named schema of the Wawi 1.0 spec.
 
+In both flavours: the on-premise API under ``/v1`` and the Cloud API (no ``/v1``, Bearer and tenant).
+
 Stored objects (the hand-built world of ``test_wawi_api``) must satisfy the schemas exactly. Objects the
 emulator creates or changes are checked against the same schemas with one relaxation: date-time
 properties that have no value are left out (the real API omits null keys), so they are not required.
@@ -50,14 +52,29 @@ def conformance_state() -> SandboxState:
     return SandboxState(data=build_wawi_data(items=120, orders=30), config=SandboxConfig())
 
 
+CLOUD = "/wawi/cloud/erp"
+
+
+@pytest.fixture(params=["onprem", "cloud"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def api(conformance_state: SandboxState) -> Iterator[TestClient]:
+def root(flavour: str) -> str:
+    """Where the flavour's v1 resources live."""
+    return V1 if flavour == "onprem" else CLOUD
+
+
+@pytest.fixture
+def api(conformance_state: SandboxState, flavour: str) -> Iterator[TestClient]:
     config = conformance_state.config
-    headers = {
-        "Authorization": f"Wawi {config.wawi_api_key}",
-        "X-AppID": config.wawi_app_id,
-        "X-AppVersion": "1",
-    }
+    headers = {"X-AppID": config.wawi_app_id, "X-AppVersion": "1"}
+    if flavour == "onprem":
+        headers["Authorization"] = f"Wawi {config.wawi_api_key}"
+    else:
+        token = wawi.issue_cloud_token(conformance_state)["access_token"]
+        headers.update({"Authorization": f"Bearer {token}", "X-Tenant-ID": config.wawi_cloud_tenant_id})
     with TestClient(make_app(conformance_state), headers=headers) as client:
         yield client
 
@@ -89,11 +106,11 @@ def test_validator_rejects_a_broken_object() -> None:
     assert list(validator("Item").iter_errors(broken))
 
 
-def test_every_listed_object_conforms(api: TestClient) -> None:
+def test_every_listed_object_conforms(api: TestClient, root: str) -> None:
     def pages(path: str, name: str) -> Iterator[dict[str, Any]]:
         page_number = 1
         while True:
-            page = api.get(f"{V1}/{path}", params={"pageNumber": page_number, "pageSize": 50}).json()
+            page = api.get(f"{root}/{path}", params={"pageNumber": page_number, "pageSize": 50}).json()
             assert_conforms(f"PagedListOf{name}", page)
             yield from page["Items"]
             if not page["HasNextPage"]:
@@ -121,42 +138,42 @@ def test_every_listed_object_conforms(api: TestClient) -> None:
         "Warehouse": 3,
         "Category": 3,
     }
-    for supplier in api.get(f"{V1}/suppliers").json():
+    for supplier in api.get(f"{root}/suppliers").json():
         assert_conforms("Supplier", supplier)
     for order_id in (1, 2, 10):
-        assert_conforms("SalesOrder", api.get(f"{V1}/salesOrders/{order_id}").json())
-        lines = api.get(f"{V1}/salesOrders/{order_id}/lineitems").json()
+        assert_conforms("SalesOrder", api.get(f"{root}/salesOrders/{order_id}").json())
+        lines = api.get(f"{root}/salesOrders/{order_id}/lineitems").json()
         assert lines
         for line in lines:
             assert_conforms("SalesOrderLineItem", line)
-    assert_conforms("Item", api.get(f"{V1}/items/7").json())
-    assert_conforms("Customer", api.get(f"{V1}/customers/3").json())
+    assert_conforms("Item", api.get(f"{root}/items/7").json())
+    assert_conforms("Customer", api.get(f"{root}/customers/3").json())
     for path, name in (
         ("onHoldReasons", "OnHoldReason"),
         ("shippingMethods", "ShippingMethod"),
         ("paymentMethods", "PaymentMethod"),
     ):
-        for obj in api.get(f"{V1}/{path}").json():
+        for obj in api.get(f"{root}/{path}").json():
             assert_conforms(name, obj)
 
 
-def test_created_and_changed_objects_conform(api: TestClient) -> None:
+def test_created_and_changed_objects_conform(api: TestClient, root: str) -> None:
     item = api.post(
-        f"{V1}/items",
+        f"{root}/items",
         json={"Name": "New", "Categories": [{"CategoryId": 1}], "Identifiers": {"Gtin": "4006381333931"}},
     )
     assert_conforms("Item", item.json(), relaxed=True)
     assert_conforms(
-        "Item", api.patch(f"{V1}/items/3", json={"Name": "Renamed", "Dimensions": {"Height": 9}}).json()
+        "Item", api.patch(f"{root}/items/3", json={"Name": "Renamed", "Dimensions": {"Height": 9}}).json()
     )
 
     stock = api.post(
-        f"{V1}/stocks", json={"ItemId": 3, "WarehouseId": 2, "Quantity": 4, "BatchNumber": "B-1"}
+        f"{root}/stocks", json={"ItemId": 3, "WarehouseId": 2, "Quantity": 4, "BatchNumber": "B-1"}
     ).json()
     assert_conforms("Stock", stock, relaxed=True)
 
     order = api.post(
-        f"{V1}/salesOrders",
+        f"{root}/salesOrders",
         json={
             "CompanyId": 1,
             "CustomerId": 1,
@@ -167,26 +184,31 @@ def test_created_and_changed_objects_conform(api: TestClient) -> None:
     assert_conforms("SalesOrder", order, relaxed=True)
     assert order["Shipmentaddress"]["City"] == "Köln"
     lines = api.post(
-        f"{V1}/salesOrders/{order['Id']}/lineitems",
+        f"{root}/salesOrders/{order['Id']}/lineitems",
         json=[{"ItemId": 3, "Quantity": 1}, {"Name": "Fee", "Quantity": 1, "SalesPriceNet": 2}],
     ).json()
     for line in lines:
         assert_conforms("SalesOrderLineItem", line)
     patched = api.patch(
-        f"{V1}/salesOrders/{order['Id']}", json={"SalesOrderShippingDetail": {"OnHoldReasonId": 1}}
+        f"{root}/salesOrders/{order['Id']}", json={"SalesOrderShippingDetail": {"OnHoldReasonId": 1}}
     ).json()
     assert_conforms("SalesOrder", patched, relaxed=True)
     assert (
-        api.post(f"{V1}/salesOrders/{order['Id']}/cancel", json={"CancellationReasonId": 1}).status_code
+        api.post(f"{root}/salesOrders/{order['Id']}/cancel", json={"CancellationReasonId": 1}).status_code
         == 204
     )
-    assert_conforms("SalesOrder", api.get(f"{V1}/salesOrders/{order['Id']}").json(), relaxed=True)
+    assert_conforms("SalesOrder", api.get(f"{root}/salesOrders/{order['Id']}").json(), relaxed=True)
 
 
-def test_error_and_registration_bodies_conform(api: TestClient) -> None:
-    not_found = api.get(f"{V1}/items/99999").json()
-    # Stacktrace is null in the emulator (the spec types it as a non-nullable string): check the rest.
-    assert_conforms("ErrorResponse", {k: v for k, v in not_found.items() if k != "Stacktrace"})
+def test_error_and_registration_bodies_conform(api: TestClient, root: str, flavour: str) -> None:
+    def conforms(body: dict[str, Any]) -> None:
+        # Stacktrace is null in the emulator (the spec types it as a non-nullable string): check the rest.
+        assert_conforms("ErrorResponse", {k: v for k, v in body.items() if k != "Stacktrace"})
+
+    conforms(api.get(f"{root}/items/99999").json())
+    if flavour == "cloud":
+        conforms(api.get(f"{root}/items", headers={"X-Tenant-ID": ""}).json())  # 412, no tenant
+        return
     challenge = {"X-ChallengeCode": "conformance"}
     body = {
         "AppId": "a/b/v1",

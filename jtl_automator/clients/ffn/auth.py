@@ -11,6 +11,12 @@ and save) locks the account out until a human re-authorises. Hence, for every re
 4. write the new refresh token, access token and expiry to the row before the lock is released and
    before the new access token is handed to anyone.
 
+JTL's server (League OAuth2) also revokes the access token issued with a refresh token when that
+refresh token is spent. So a process's access token can die early because another process refreshed:
+the API answers 401, :meth:`FfnTokenManager.invalidate` drops the token, and the one retry re-reads
+the store, where the other process's new access token already is (or soon will be: the retry waits
+for the lock, then re-reads), so it is used as it is, without spending another refresh token.
+
 Tokens are stored as Fernet ciphertext under a key derived (HKDF-SHA256) from the client secret, so the
 state database alone never reveals a usable token.
 """
@@ -32,8 +38,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import SecretStr
 
-from jtl_automator.clients.errors import AuthError, JtlApiError
+from jtl_automator.clients.errors import AuthError
 from jtl_automator.clients.http import HttpCore
+from jtl_automator.clients.oauth import request_token
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.resilience import RetryPolicy
 
@@ -256,7 +263,11 @@ class FfnTokenManager:
             return self._refresh_locked()
 
     def invalidate(self, token: str) -> None:
-        """The API rejected ``token`` (401): never hand it out again, refresh on the next call."""
+        """The API rejected ``token`` (401): never hand it out again.
+
+        The next :meth:`access_token` re-reads the store: a token another process stored meanwhile is
+        used as it is; only if the store still holds ``token`` is a refresh spent.
+        """
         with self._lock:
             self._rejected.add(token)
             if len(self._rejected) > 16:
@@ -289,31 +300,18 @@ class FfnTokenManager:
         return access
 
     def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
-        basic = base64.b64encode(
-            f"{self.client_id}:{self._client_secret.get_secret_value()}".encode()
-        ).decode()
         try:
-            # A refresh may be retried after a timeout: if the first attempt did reach the server the
-            # retry fails with invalid_grant, which is no worse than not retrying.
-            response = self._core.request(
-                "POST",
-                "",
-                data=form,
-                headers={"Authorization": f"Basic {basic}", "Accept": "application/json"},
-                retry_transient=True,
-            )
-        except AuthError:
+            return request_token(self._core, self.client_id, self._client_secret, form)
+        except AuthError as exc:
+            if form.get("grant_type") == "refresh_token" and exc.code == "invalid_grant":
+                # Spent (by a process that ignored the lock), revoked or expired (JTL's server lets a
+                # refresh token live a limited time): only a new authorisation helps.
+                exc.message = (
+                    f"{exc.message}. The stored FFN refresh token {self.name!r} is expired, revoked or "
+                    "already spent; run `jtl-automator auth ffn` to authorise again"
+                )
+                exc.args = (exc.message,)
             raise
-        except JtlApiError as exc:
-            if exc.code in {"invalid_grant", "invalid_request", "invalid_client", "unsupported_grant_type"}:
-                raise AuthError(
-                    exc.message, method=exc.method, path=exc.path, status=exc.status, code=exc.code
-                ) from None
-            raise
-        body = response.json()
-        if not isinstance(body, dict) or not body.get("access_token"):
-            raise AuthError(f"POST {self._core.url('')}: token response without access_token")
-        return body
 
     def _save(self, record: TokenRecordLike, payload: dict[str, Any]) -> tuple[str, datetime]:
         access = str(payload["access_token"])

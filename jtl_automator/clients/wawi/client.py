@@ -1,6 +1,9 @@
-"""JTL-Wawi REST API client (on-premise API key): ``wawi.items.list(...)``, ``wawi.sales_orders.get(id)``.
+"""JTL-Wawi REST API client: ``wawi.items.list(...)``, ``wawi.sales_orders.get(id)``.
 
-Reference: https://developer.jtl-software.com/products/erp (API 1.0; purchase orders from 2.x).
+On-premise (API key, ``/v1`` paths) or Cloud (client-credentials token and tenant, no ``/v1``): the auth
+strategy (:mod:`jtl_automator.clients.wawi.auth`) decides both, so the resources below name their paths
+without a version. Reference: https://developer.jtl-software.com/products/erp (API 1.0; purchase orders
+from 2.x).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pydantic.alias_generators import to_camel
 
 from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
 from jtl_automator.clients.pagination import JsonObject, Page, flatten, iterate_page_number
+from jtl_automator.clients.wawi.auth import WawiAuth, WawiKeyAuth, wawi_auth
 from jtl_automator.clients.wawi.models import (
     Category,
     Item,
@@ -31,33 +35,8 @@ from jtl_automator.clients.wawi.models import (
 )
 from jtl_automator.resilience import RateLimiter, RetryPolicy
 
-V1 = "/v1"
 DEFAULT_PAGE_SIZE = 100
 M = TypeVar("M", bound=BaseModel)
-
-
-class WawiKeyAuth:
-    """``Authorization: Wawi <key>`` plus the app identity headers Wawi requires on every call."""
-
-    def __init__(self, api_key: SecretStr, app_id: str, app_version: str) -> None:
-        self._api_key = api_key
-        self.app_id = app_id
-        self.app_version = app_version
-
-    def headers(self) -> dict[str, str]:
-        """The API key and app identity headers."""
-        return {
-            "Authorization": f"Wawi {self._api_key.get_secret_value()}",
-            "X-AppID": self.app_id,
-            "X-AppVersion": self.app_version,
-        }
-
-    def on_unauthorized(self, sent_headers: Mapping[str, str]) -> bool:
-        """Never retry: see below."""
-        return False  # a Wawi key does not expire; a 401 means it was revoked or never granted
-
-    def __repr__(self) -> str:
-        return f"WawiKeyAuth(app_id={self.app_id!r})"
 
 
 def _query(filters: Mapping[str, Any]) -> dict[str, Any]:
@@ -123,7 +102,7 @@ class _Gettable(_Paged[M]):
 class Items(_Gettable[Item]):
     """``/items``: articles."""
 
-    path = f"{V1}/items"
+    path = "/items"
     model = Item
 
     def update(self, item_id: int, changes: ItemUpdate | Mapping[str, Any]) -> Item | None:
@@ -137,7 +116,7 @@ class Items(_Gettable[Item]):
 class Stocks(_Paged[Stock]):
     """``/stocks``: one row per warehouse, storage location and batch."""
 
-    path = f"{V1}/stocks"
+    path = "/stocks"
     model = Stock
 
     def adjust(
@@ -154,7 +133,7 @@ class Stocks(_Paged[Stock]):
 class SalesOrders(_Gettable[SalesOrder]):
     """``/salesOrders`` (all non-pending orders)."""
 
-    path = f"{V1}/salesOrders"
+    path = "/salesOrders"
     model = SalesOrder
 
     def update(
@@ -187,21 +166,21 @@ class SalesOrders(_Gettable[SalesOrder]):
 class Warehouses(_Paged[Warehouse]):
     """``/warehouses``."""
 
-    path = f"{V1}/warehouses"
+    path = "/warehouses"
     model = Warehouse
 
 
 class Categories(_Paged[Category]):
     """``/categories``."""
 
-    path = f"{V1}/categories"
+    path = "/categories"
     model = Category
 
 
 class Suppliers:
     """``GET /suppliers`` is one of Wawi 1.0's unpaged lists."""
 
-    path = f"{V1}/suppliers"
+    path = "/suppliers"
 
     def __init__(self, core: HttpCore) -> None:
         self._core = core
@@ -224,66 +203,74 @@ class PurchaseOrders(_Gettable[PurchaseOrder]):
 
 
 class WawiClient(ApiClient):
-    """The JTL-Wawi REST API with an app-registration API key."""
+    """The JTL-Wawi REST API, on-premise (an app-registration API key) or Cloud (``auth=WawiCloudAuth``).
+
+    ``core`` is rooted at ``base_url`` (the v2 resources); the v1 resources go through a second core
+    rooted at ``base_url`` plus the flavour's v1 prefix, sharing the pool, limiter, policy and counters.
+    """
 
     def __init__(
         self,
         http: httpx.Client,
         base_url: str,
-        api_key: SecretStr,
-        app_id: str,
-        app_version: str,
+        api_key: SecretStr | None = None,
+        app_id: str = "jtl-automator/prefect/v1",
+        app_version: str = "1.0.0",
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
+        auth: WawiAuth | None = None,
     ) -> None:
-        self.core = HttpCore(
+        if auth is None:
+            if api_key is None:
+                raise ValueError("a Wawi API key (on-premise) or an auth strategy (Cloud) is required")
+            auth = WawiKeyAuth(api_key, app_id, app_version)
+        self.auth = auth
+        headers = {"Accept": "application/json", "api-version": "1.0"}
+        self.core = HttpCore(http, base_url, auth=auth, limiter=limiter, retry=retry, default_headers=headers)
+        v1 = HttpCore(
             http,
-            base_url,
-            auth=WawiKeyAuth(api_key, app_id, app_version),
+            self.core.base_url + auth.v1_prefix,
+            auth=auth,
             limiter=limiter,
-            retry=retry,
-            default_headers={"Accept": "application/json", "api-version": "1.0"},
+            retry=self.core.retry,
+            default_headers=headers,
+            stats=self.core.stats,
         )
-        self.items = Items(self.core, page_size)
-        self.stocks = Stocks(self.core, page_size)
-        self.sales_orders = SalesOrders(self.core, page_size)
-        self.suppliers = Suppliers(self.core)
-        self.warehouses = Warehouses(self.core, page_size)
-        self.categories = Categories(self.core, page_size)
+        self._v1 = v1
+        self.items = Items(v1, page_size)
+        self.stocks = Stocks(v1, page_size)
+        self.sales_orders = SalesOrders(v1, page_size)
+        self.suppliers = Suppliers(v1)
+        self.warehouses = Warehouses(v1, page_size)
+        self.categories = Categories(v1, page_size)
         self.purchase_orders = PurchaseOrders(self.core, page_size)
 
     def __repr__(self) -> str:
-        return f"WawiClient(base_url={self.core.base_url!r})"
+        return f"WawiClient(base_url={self.core.base_url!r}, auth={self.auth!r})"
 
     def info(self) -> dict[str, Any]:
         """``GET /info``: version and tenant; a cheap connectivity and licence check."""
-        return dict(self.core.get_json(f"{V1}/info") or {})
+        return dict(self._v1.get_json("/info") or {})
 
     def on_hold_reasons(self) -> builtins.list[Any]:
         """``GET /onHoldReasons``: the merchant's on-hold reasons (``Id``, ``Name``), raw."""
-        return unwrap_items(self.core.get_json(f"{V1}/onHoldReasons"))
+        return unwrap_items(self._v1.get_json("/onHoldReasons"))
 
     @classmethod
     def from_settings(
         cls, settings: Any, *, http: httpx.Client | None = None, limiter: RateLimiter | None = None
     ) -> WawiClient:
-        """Client from ``jtl_automator.settings.Settings`` (needs ``JTL_WAWI_API_KEY``)."""
-        if settings.wawi_api_key is None:
-            raise ValueError(
-                "JTL_WAWI_API_KEY is required; run `jtl-automator auth wawi` to register the app"
-            )
+        """Client from ``jtl_automator.settings.Settings``, in its ``wawi_flavour``.
+
+        On-premise needs ``JTL_WAWI_API_KEY``; Cloud ``JTL_WAWI_CLIENT_ID``, ``JTL_WAWI_CLIENT_SECRET``
+        and ``JTL_WAWI_TENANT_ID``.
+        """
         http = http or httpx.Client(timeout=settings.http_timeout_seconds)
+        retry = RetryPolicy.from_settings(settings, "http")
+        auth = wawi_auth(settings, http, retry)
         limiter = limiter or RateLimiter(
             settings.wawi_rate_per_second, burst=max(1, int(settings.wawi_rate_per_second))
         )
-        return cls(
-            http,
-            settings.wawi_base_url,
-            settings.wawi_api_key,
-            settings.wawi_app_id,
-            settings.wawi_app_version,
-            limiter=limiter,
-            retry=RetryPolicy.from_settings(settings, "http"),
-        )
+        return cls(http, settings.wawi_base_url, limiter=limiter, retry=retry, auth=auth)

@@ -1,4 +1,9 @@
-"""JTL-Wawi REST API emulator, on-premise flavour (``/wawi/api/eazybusiness/v1/...``).
+"""JTL-Wawi REST API emulator in both flavours: on-premise (``/wawi/api/eazybusiness/v1/...``) and Cloud.
+
+The Cloud flavour serves the same handlers under ``/wawi/cloud/erp/...`` (no ``/v1``, as the Cloud spec's
+paths), authenticated with a Bearer JWT from ``/wawi/cloud/oauth2/token`` and a tenant header, and
+rate-limited with ``X-RateLimit-*`` headers; :mod:`~jtl_automator.sandbox.wawi.guard` has the checks of
+both. On-premise:
 
 Faithful to the Wawi 1.0 OpenAPI (``specs/wawi_schemas.json``) and to what real clients report:
 PascalCase objects (with the spec's own spellings such as ``Shipmentaddress`` and ``ItemWeigth``),
@@ -16,8 +21,10 @@ One module per resource, each with module-level handlers that take the state as 
 that :func:`build_router` mounts: ``registration`` (``/authentication``), ``items``, ``stocks``,
 ``sales_orders`` (with line items and cancellation), ``customers``, ``master_data`` (suppliers,
 warehouses, categories, on-hold reasons, shipping and payment methods, ``/info``) and
-``purchase_orders`` (v2). ``common`` holds the envelope, errors, query parsing, paging and the guard;
-``schemas`` the completion and typed merge of request bodies.
+``purchase_orders`` (v2). ``common`` holds the envelope, errors, query parsing and paging; ``guard`` the
+route class that checks every request (per flavour: key or token and tenant, licence, app headers,
+scopes, Cloud rate limits); ``cloud`` the Cloud token endpoint; ``schemas`` the completion and typed merge
+of request bodies.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from fastapi import APIRouter
 
 from jtl_automator.sandbox.state import SandboxState
 from jtl_automator.sandbox.wawi import (
+    cloud,
     customers,
     items,
     master_data,
@@ -34,6 +42,8 @@ from jtl_automator.sandbox.wawi import (
     sales_orders,
     stocks,
 )
+from jtl_automator.sandbox.wawi.cloud import TOKEN_PATH as CLOUD_TOKEN_PATH
+from jtl_automator.sandbox.wawi.cloud import expire_cloud_tokens, issue_cloud_token
 from jtl_automator.sandbox.wawi.common import (
     JSON_MEDIA,
     PREFIX,
@@ -43,7 +53,13 @@ from jtl_automator.sandbox.wawi.common import (
     json_response,
     page_params,
     paged_envelope,
+)
+from jtl_automator.sandbox.wawi.guard import (
+    CLOUD_ROOT,
+    Flavour,
+    registration_window_open,
     route_class,
+    set_registration_window,
 )
 from jtl_automator.sandbox.wawi.purchase_orders import camel_case
 from jtl_automator.sandbox.wawi.registration import (
@@ -54,6 +70,8 @@ from jtl_automator.sandbox.wawi.registration import (
 from jtl_automator.sandbox.wawi.schemas import complete, merge, schemas
 
 __all__ = [
+    "CLOUD_ROOT",
+    "CLOUD_TOKEN_PATH",
     "JSON_MEDIA",
     "PREFIX",
     "JsonBody",
@@ -63,27 +81,46 @@ __all__ = [
     "build_router",
     "camel_case",
     "complete",
+    "expire_cloud_tokens",
+    "issue_cloud_token",
     "json_response",
     "merge",
     "page_params",
     "paged_envelope",
     "pending_registrations",
+    "registration_window_open",
     "reject_registration",
     "schemas",
+    "set_registration_window",
 ]
 
 
 def build_router(state: SandboxState) -> APIRouter:
-    """All Wawi routes under ``/wawi/api/eazybusiness``, bound to one sandbox state."""
-    router = APIRouter(prefix=PREFIX)
+    """Every Wawi route of both flavours (and the Cloud token endpoint), bound to one sandbox state."""
+    router = APIRouter()
+    onprem = APIRouter(prefix=PREFIX)
     unversioned = APIRouter(route_class=route_class(state, registration=True))
     registration.routes.mount(unversioned)
-    router.include_router(unversioned)
-    v1 = APIRouter(route_class=route_class(state))
+    onprem.include_router(unversioned)
+    onprem.include_router(_v1(state, "onprem", PREFIX), prefix="/v1")
+    onprem.include_router(_v2(state, "onprem", PREFIX), prefix="/v2")
+    router.include_router(onprem)
+    hosted = APIRouter(prefix=CLOUD_ROOT)  # the Cloud has no app registration: the Partner Portal does it
+    hosted.include_router(_v1(state, "cloud", CLOUD_ROOT))
+    hosted.include_router(_v2(state, "cloud", CLOUD_ROOT), prefix="/v2")
+    router.include_router(hosted)
+    router.include_router(cloud.build_router(state))
+    return router
+
+
+def _v1(state: SandboxState, flavour: Flavour, root: str) -> APIRouter:
+    router = APIRouter(route_class=route_class(state, flavour=flavour, root=root))
     for resource in (items, stocks, sales_orders, customers, master_data):  # the order routes were declared
-        resource.routes.mount(v1)
-    router.include_router(v1, prefix="/v1")
-    v2 = APIRouter(route_class=route_class(state, v2=True))
-    purchase_orders.routes.mount(v2)
-    router.include_router(v2, prefix="/v2")
+        resource.routes.mount(router)
+    return router
+
+
+def _v2(state: SandboxState, flavour: Flavour, root: str) -> APIRouter:
+    router = APIRouter(route_class=route_class(state, flavour=flavour, root=root, v2=True))
+    purchase_orders.routes.mount(router)
     return router

@@ -1,8 +1,7 @@
-"""What every Wawi route shares: JSON responses, ``WawiError``, query parsing, paging and the guard.
+"""What every Wawi route shares: JSON responses, ``WawiError``, query parsing and paging.
 
-The guard is the route class (:func:`route_class`): it binds the sandbox state to the request, runs the
-auth checks in the order a real Wawi answers them (before the body is even parsed) and renders errors as
-Wawi's ``ErrorResponse`` instead of FastAPI's.
+The guard in front of the routes (auth per flavour, scopes, rate limits) is
+:mod:`jtl_automator.sandbox.wawi.guard`.
 """
 
 from __future__ import annotations
@@ -15,11 +14,9 @@ from functools import lru_cache
 from typing import Annotated, Any, overload
 
 from fastapi import Body, Request, Response
-from fastapi.exceptions import RequestValidationError
-from fastapi.routing import APIRoute
 
 from jtl_automator.sandbox.data import JsonObject
-from jtl_automator.sandbox.state import RouteHandler, SandboxState, bind
+from jtl_automator.sandbox.state import SandboxState
 
 PREFIX = "/wawi/api/eazybusiness"
 JSON_MEDIA = "application/json; charset=utf-8"
@@ -241,64 +238,3 @@ def round_quantity(value: float) -> float | int:
     """Quantities and prices as Wawi writes them: at most four decimals, whole numbers as ints."""
     rounded = round(value, 4)
     return int(rounded) if float(rounded).is_integer() else rounded
-
-
-# --------------------------------------------------------------------------------------------------
-# The guard
-
-
-def _auth_failure(state: SandboxState, request: Request) -> Response | None:
-    """401 (key), then 402 (licence), then 400 (app headers): the order a real Wawi answers in."""
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "wawi" or key.strip() != state.config.wawi_api_key:
-        return Response(status_code=401)
-    if not state.config.wawi_license_ok:
-        return Response(status_code=402)
-    missing = {
-        name: f"The {name} header is required."
-        for name in ("X-AppID", "X-AppVersion")
-        if not request.headers.get(name)
-    }
-    if missing:
-        return WawiError(400, "MissingHeader", "Required request headers are missing.", missing).response()
-    return None
-
-
-def _error_location(err: Any) -> str:
-    """ASP.NET names the offending member, or ``$`` for the body as a whole."""
-    names = [str(part) for part in err.get("loc", ())[1:] if isinstance(part, str)]
-    return ".".join(names) or "$"
-
-
-def route_class(state: SandboxState, *, registration: bool = False, v2: bool = False) -> type[APIRoute]:
-    """The route class of one Wawi router: registration routes check only the licence, v2 writes camelCase."""
-
-    class WawiRoute(APIRoute):
-        """Runs the auth checks before body parsing and maps errors to Wawi's bodies, not FastAPI's."""
-
-        def get_route_handler(self) -> RouteHandler:
-            handler = super().get_route_handler()
-
-            async def guarded(request: Request) -> Response:
-                bind(request, state)
-                if registration:
-                    if not state.config.wawi_license_ok:
-                        return Response(status_code=402)
-                else:
-                    denied = _auth_failure(state, request)
-                    if denied is not None:
-                        return denied
-                try:
-                    return await handler(request)
-                except WawiError as exc:
-                    return exc.response(v2=v2)
-                except RequestValidationError as exc:
-                    errors = {_error_location(err): str(err.get("msg")) for err in exc.errors()}
-                    return WawiError(
-                        400, "ValidationError", "One or more validation errors occurred.", errors
-                    ).response(v2=v2)
-
-            return guarded
-
-    return WawiRoute

@@ -24,10 +24,17 @@ def list_suppliers(state: StateDep) -> Response:
 
 
 @routes.get("/info")
-def info() -> Response:
+def info(request: Request, state: StateDep) -> Response:
     """``GET /info``: the cheap health check (version, time, tenant, type)."""
+    hosted = getattr(request.state, "wawi_flavour", "onprem") == "cloud"
+    tenant = state.config.wawi_cloud_tenant_id if hosted else "eazybusiness"
     return json_response(
-        {"Version": "1.10.12.0", "Timestamp": iso_now(), "Tenant": "eazybusiness", "Type": "OnPremise"}
+        {
+            "Version": "1.10.12.0",
+            "Timestamp": iso_now(),
+            "Tenant": tenant,
+            "Type": "Cloud" if hosted else "OnPremise",
+        }
     )
 
 

@@ -3,6 +3,12 @@
 A client registers with a challenge code, then polls; once the request is accepted (by the user in Wawi,
 here :func:`accept_registration` or the auto-accept after the first poll) one poll hands out the API key
 and every later poll answers 410. The registration routes check only the licence, not the API key.
+
+The first call is accepted only while a Wawi user has the registration listener open (Admin >
+App-Registrierung); otherwise 403 with the spec's reason (``wawi_registration_window_open``, and
+:func:`~jtl_automator.sandbox.wawi.guard.set_registration_window` for the user's click). With
+``wawi_registration_new_key`` every accepted registration gets a key of its own that carries exactly the
+granted scopes and the registered AppId; otherwise the configured key is handed out, as it is.
 """
 
 from __future__ import annotations
@@ -13,8 +19,9 @@ from fastapi import Request, Response
 
 from jtl_automator.sandbox.data import JsonObject
 from jtl_automator.sandbox.routing import RouteTable
-from jtl_automator.sandbox.state import SandboxState, StateDep, WawiRegistration
+from jtl_automator.sandbox.state import SandboxState, StateDep, WawiApp, WawiRegistration
 from jtl_automator.sandbox.wawi.common import JsonBody, WawiError, json_response, validation_error
+from jtl_automator.sandbox.wawi.guard import registration_window_open
 from jtl_automator.sandbox.wawi.schemas import merge
 
 PENDING, REJECTED, ACCEPTED = 0, 1, 2
@@ -58,6 +65,12 @@ def pending_registrations(state: SandboxState) -> list[str]:
 
 def register(request: Request, state: StateDep, payload: JsonBody = None) -> Response:
     """``POST /authentication``: file a registration request for the user to accept."""
+    if not registration_window_open(state):
+        raise WawiError(
+            403,
+            "Forbidden",
+            "There was no application service available to receive and handle the registration request.",
+        )
     challenge = request.headers.get("x-challengecode")
     if not challenge:
         raise validation_error({"X-ChallengeCode": "The X-ChallengeCode header is required."})
@@ -108,9 +121,14 @@ def poll(registration_id: str, request: Request, state: StateDep) -> Response:
         registration.polls += 1
         if registration.status == ACCEPTED:
             registration.delivered = True
+            api_key = config.wawi_api_key
+            if config.wawi_registration_new_key:
+                api_key = str(uuid.uuid4())
+                app = WawiApp(registration.app_id, tuple(registration.scopes))
+                state.runtime.wawi.api_keys[api_key] = app
             body: JsonObject = {
                 "RequestStatusInfo": info,
-                "Token": {"ApiKey": config.wawi_api_key},
+                "Token": {"ApiKey": api_key},
                 "GrantedScopes": registration.scopes,
             }
             return json_response(body)

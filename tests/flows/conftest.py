@@ -49,8 +49,14 @@ class FlowSandbox:
 
 
 @pytest.fixture
-def flow_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlowSandbox]:
-    """Generated data served over real HTTP; a fresh SQLite state database per test."""
+def flow_sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[FlowSandbox]:
+    """Generated data served over real HTTP; a fresh SQLite state database per test.
+
+    Parametrize it indirectly with a ``SandboxConfig`` (e.g. ``SandboxConfig.strictest()``) to run a
+    test under other settings.
+    """
     from jtl_automator.sandbox.app import create_app
     from jtl_automator.sandbox.config import SandboxConfig
     from jtl_automator.sandbox.generator import generate
@@ -58,7 +64,7 @@ def flow_sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Fl
     from jtl_automator.sandbox.sheets import make_service_account_info
     from jtl_automator.settings import get_settings
 
-    config = SandboxConfig(sheets_requests_per_minute=10_000)
+    config = getattr(request, "param", None) or SandboxConfig(sheets_requests_per_minute=10_000)
     app = create_app(generate(seed=5, skus=150, orders=40, customers=30), config)
     with serve_in_thread(app) as server:
         key_file = tmp_path / "service-account.json"

@@ -357,7 +357,9 @@ def test_quota_burst_raises_429_and_recovers_after_the_window(gc: gspread.Client
 
 def test_reads_and_writes_have_separate_per_minute_buckets(gc: gspread.Client, sandbox: Sandbox) -> None:
     """Google counts read and write requests apart (60 each per minute and user by default)."""
-    sandbox.state.config = SandboxConfig(sheets_read_requests_per_minute=3, sheets_write_requests_per_minute=2)
+    sandbox.state.config = SandboxConfig(
+        sheets_read_requests_per_minute=3, sheets_write_requests_per_minute=2
+    )
     ws = gc.open_by_key(BOOK_ID).sheet1  # 2 reads
     ws.acell("A1")  # the third read
     ws.update([["a"]], "Z1")
@@ -392,7 +394,9 @@ def test_a_cell_over_fifty_thousand_characters_is_refused_and_nothing_written(
         ws.append_row(["y" * 50_001])
 
 
-def test_request_bodies_over_ten_mebibytes_are_refused_in_strict_mode(gc: gspread.Client, sandbox: Sandbox) -> None:
+def test_request_bodies_over_ten_mebibytes_are_refused_in_strict_mode(
+    gc: gspread.Client, sandbox: Sandbox
+) -> None:
     ws = gc.open_by_key(BOOK_ID).sheet1
     big = [["z" * 40_000] for _ in range(300)]  # about 12 MB of JSON
     ws.update(big, "H1:H300")  # lenient default: no limit

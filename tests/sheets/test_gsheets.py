@@ -394,7 +394,14 @@ def test_read_columns_and_rows(sheets_sandbox, book, backend):
 
 
 def test_batch_get_5xx_is_retried(sheets_sandbox, book, backend, faults):
-    counters = faults({"fault": "error", "route": r"^/sheets/v4/spreadsheets/[^/]+/values:batchGet$", "every": 2, "statuses": [503]})
+    counters = faults(
+        {
+            "fault": "error",
+            "route": r"^/sheets/v4/spreadsheets/[^/]+/values:batchGet$",
+            "every": 2,
+            "statuses": [503],
+        }
+    )
     backend.read_columns(TAB, ["A"], 5)
     assert backend.read_columns(TAB, ["A"], 5)["A"][0] == "00123"
     assert counters["error"] == 1 and backend.stats.retries == 1

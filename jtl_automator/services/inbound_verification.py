@@ -62,8 +62,11 @@ def load_products(ffn: FfnClient) -> pd.DataFrame:
 
 
 def load_inbound_items(ffn: FfnClient, references: Iterable[str]) -> pd.DataFrame:
-    """Items of the inbounds the sheet references (by id or merchant number), in the fewest requests."""
-    return inbound_items_frame(ffn.inbounds.find_by_references(references))
+    """Items of the inbounds the sheet references (by id or merchant number), in the fewest requests.
+
+    Converted page by page: a million items never exist as a million dicts at once.
+    """
+    return inbound_items_frame(ffn.inbounds.iter_by_references(references))
 
 
 def load_stocks(ffn: FfnClient, jfskus: Iterable[str]) -> pd.DataFrame:

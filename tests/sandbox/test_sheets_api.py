@@ -517,3 +517,13 @@ def test_quote_and_format_helpers() -> None:
         "0.3",
         "1E+20",
     ]
+
+
+def test_sheets_limits_default_to_googles_and_strictest_adds_the_body_limit() -> None:
+    lenient, strict = SandboxConfig(), SandboxConfig.strictest()
+    assert (lenient.sheets_quota("read"), lenient.sheets_quota("write")) == (60, 60)
+    assert lenient.sheets_max_cell_chars == strict.sheets_max_cell_chars == 50_000  # Google documents it
+    assert lenient.sheets_max_request_bytes is None and strict.sheets_max_request_bytes == 10_485_760
+    assert SandboxConfig.strictest(sheets_max_request_bytes=None).sheets_max_request_bytes is None
+    both = SandboxConfig(sheets_read_requests_per_minute=5, sheets_requests_per_minute=7)
+    assert (both.sheets_quota("read"), both.sheets_quota("write")) == (7, 7)

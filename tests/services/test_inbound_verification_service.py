@@ -50,6 +50,15 @@ def _sheet(world: dict[str, Any], sid: str, values: list[list[Any]]) -> GoogleSh
     return GoogleSheetsBackend(sid, world["sa"], api_url=world["api"])
 
 
+def _tab(world: dict[str, Any], sid: str) -> Worksheet:
+    return world["state"].data.spreadsheets[sid].worksheets[0]  # type: ignore[no-any-return]
+
+
+def _cells(world: dict[str, Any], sid: str) -> list[list[Any]]:
+    """The stored grid of the sandbox worksheet (a list of rows, not pandas)."""
+    return _tab(world, sid).values  # noqa: PD011
+
+
 def _receipted_items(world: dict[str, Any]) -> list[tuple[str, str, int]]:
     data = world["state"].data
     sku_of = {p["jfsku"]: p["merchantSku"] for p in data.ffn.products.values()}
@@ -110,7 +119,7 @@ def test_a_missing_sku_header_fails_before_any_write_and_is_never_column_sku(wor
             svc.read_inbound_sheet(backend, None, svc.SheetColumns(sku=spec))
     after = world["state"].runtime["sheets_requests"]
     assert after.get("values.batchUpdate", 0) == before.get("values.batchUpdate", 0)
-    assert world["state"].data.spreadsheets["nosku"].worksheets[0].values[1][3:] == ["MATCH", "keep me"]
+    assert _cells(world, "nosku")[1][3:] == ["MATCH", "keep me"]
 
 
 def test_headers_match_ignoring_case_and_spacing(world: dict[str, Any]) -> None:
@@ -145,7 +154,7 @@ def test_repeated_header_rows_are_skipped_and_never_written(world: dict[str, Any
     assert sheet.repeated_headers == (3,)
     assert results["row_number"].tolist() == [2, 4]
     outcome = svc.write_results(backend, sheet, results, datetime.now(UTC))
-    values = world["state"].data.spreadsheets["repeated"].worksheets[0].values
+    values = _cells(world, "repeated")
     assert values[2] == [" sku ", "UNITS", "Inbound", "Status", "Note"]  # untouched
     assert _status_of(values, 2) == _status_of(values, 4) == "MATCH"
     assert outcome.cells == 4
@@ -167,19 +176,19 @@ def _expected(items: list[tuple[str, str, int]]) -> dict[str, str]:
 
 
 def _landed(world: dict[str, Any], sid: str) -> dict[str, str]:
-    values = world["state"].data.spreadsheets[sid].worksheets[0].values
+    values = _cells(world, sid)
     return {f"{r[0]}|{r[2]}": str(r[3]) for r in values[2:] if len(r) > 3 and r[0] and r[3]}
 
 
 def test_a_row_inserted_during_the_run_does_not_shift_the_statuses(world: dict[str, Any]) -> None:
     backend, items = _shifting_sheet(world, "insert")
     sheet, results = _verify(world, backend)
-    grid = world["state"].data.spreadsheets["insert"].worksheets[0]
-    grid.values.insert(3, ["NEU-1", "5", "ANL-NEU", "", ""])  # a colleague inserts a row meanwhile
-    grid.row_count += 1
+    tab, grid = _tab(world, "insert"), _cells(world, "insert")
+    grid.insert(3, ["NEU-1", "5", "ANL-NEU", "", ""])  # a colleague inserts a row meanwhile
+    tab.row_count += 1
     outcome = svc.write_results(backend, sheet, results, datetime.now(UTC))
     assert _landed(world, "insert") == _expected(items)  # every status on its own row
-    assert grid.values[3] == ["NEU-1", "5", "ANL-NEU", "", ""]  # the new row is left for the next run
+    assert grid[3] == ["NEU-1", "5", "ANL-NEU", "", ""]  # the new row is left for the next run
     assert (outcome.in_place, outcome.moved, outcome.added, len(outcome.skipped)) == (1, 7, 1, 0)
     assert outcome.results["row_number"].tolist() == [3, *range(5, 12)]
 
@@ -187,8 +196,8 @@ def test_a_row_inserted_during_the_run_does_not_shift_the_statuses(world: dict[s
 def test_a_row_deleted_during_the_run_is_reported_and_the_rest_land_right(world: dict[str, Any]) -> None:
     backend, items = _shifting_sheet(world, "delete")
     sheet, results = _verify(world, backend)
-    grid = world["state"].data.spreadsheets["delete"].worksheets[0]
-    gone = grid.values.pop(4)
+    grid = _cells(world, "delete")
+    gone = grid.pop(4)
     outcome = svc.write_results(backend, sheet, results, datetime.now(UTC))
     expected = _expected(items)
     del expected[f"{gone[0]}|{gone[2]}"]
@@ -202,37 +211,37 @@ def test_a_row_deleted_during_the_run_is_reported_and_the_rest_land_right(world:
             "reason": "no longer in the sheet",
         }
     ]
-    assert grid.values[-1][3:] == ["", ""] or len(grid.values[-1]) == 5  # nothing written past the data
+    assert len(grid) == 2 + 8 - 1  # nothing written past the data
 
 
 def test_rows_sorted_during_the_run_are_written_where_they_are_now(world: dict[str, Any]) -> None:
     backend, items = _shifting_sheet(world, "sorted")
     sheet, results = _verify(world, backend)
-    grid = world["state"].data.spreadsheets["sorted"].worksheets[0]
-    grid.values[2:] = sorted(grid.values[2:], key=lambda r: str(r[0]), reverse=True)
+    grid = _cells(world, "sorted")
+    grid[2:] = sorted(grid[2:], key=lambda r: str(r[0]), reverse=True)
     outcome = svc.write_results(backend, sheet, results, datetime.now(UTC))
     assert _landed(world, "sorted") == _expected(items)
     assert outcome.moved + outcome.in_place == 8 and len(outcome.skipped) == 0
 
 
 def test_units_edited_during_the_run_are_not_overwritten_with_a_stale_status(world: dict[str, Any]) -> None:
-    backend, items = _shifting_sheet(world, "edited")
+    backend, _ = _shifting_sheet(world, "edited")
     sheet, results = _verify(world, backend)
-    grid = world["state"].data.spreadsheets["edited"].worksheets[0]
-    grid.values[3][1] = "999"  # row 4's units corrected meanwhile
+    grid = _cells(world, "edited")
+    grid[3][1] = "999"  # row 4's units corrected meanwhile
     outcome = svc.write_results(backend, sheet, results, datetime.now(UTC))
-    assert _status_of(grid.values, 4) == ""
+    assert _status_of(grid, 4) == ""
     assert outcome.skipped["reason"].tolist() == ["units edited during the run"]
     assert len(_landed(world, "edited")) == 7
 
 
 def test_a_copy_added_during_the_run_holds_back_every_copy_of_that_row(world: dict[str, Any]) -> None:
-    backend, items = _shifting_sheet(world, "copy")
+    backend, _ = _shifting_sheet(world, "copy")
     sheet, results = _verify(world, backend)
-    grid = world["state"].data.spreadsheets["copy"].worksheets[0]
-    grid.values.append(list(grid.values[2]))  # row 3 pasted again at the end: now a duplicate
+    grid = _cells(world, "copy")
+    grid.append(list(grid[2]))  # row 3 pasted again at the end: now a duplicate
     outcome = svc.write_results(backend, sheet, results, datetime.now(UTC))
-    assert _status_of(grid.values, 3) == "" and _status_of(grid.values, len(grid.values)) == ""
+    assert _status_of(grid, 3) == "" and _status_of(grid, len(grid)) == ""
     assert outcome.skipped["reason"].tolist() == ["a copy of this row was added or removed during the run"]
 
 
@@ -244,11 +253,11 @@ def test_duplicates_that_moved_name_the_rows_where_they_are_now(world: dict[str,
     )
     sheet, results = _verify(world, backend)
     assert results["note"].tolist() == ["duplicate row for the same SKU and inbound (rows 2, 3, 4)"] * 3
-    grid = world["state"].data.spreadsheets["dups"].worksheets[0]
-    grid.values.insert(1, ["ANDERS", "1", "X", "", ""])
-    grid.row_count += 1
+    tab, grid = _tab(world, "dups"), _cells(world, "dups")
+    grid.insert(1, ["ANDERS", "1", "X", "", ""])
+    tab.row_count += 1
     svc.write_results(backend, sheet, results, datetime.now(UTC))
-    notes = [r[4] for r in grid.values[2:5]]
+    notes = [r[4] for r in grid[2:5]]
     assert notes == ["duplicate row for the same SKU and inbound (rows 3, 4, 5)"] * 3
 
 
@@ -256,16 +265,16 @@ def test_duplicates_that_moved_name_the_rows_where_they_are_now(world: dict[str,
 def test_a_changed_header_layout_writes_nothing(world: dict[str, Any], change: str) -> None:
     backend, _ = _shifting_sheet(world, f"layout-{change}")
     sheet, results = _verify(world, backend)
-    grid = world["state"].data.spreadsheets[f"layout-{change}"].worksheets[0]
+    grid = _cells(world, f"layout-{change}")
     if change == "column inserted":
-        for r in grid.values:
+        for r in grid:
             r.insert(0, "")
     else:
-        grid.values[1][3] = "Bemerkung"
-    before = [list(r) for r in grid.values]
+        grid[1][3] = "Bemerkung"
+    before = [list(r) for r in grid]
     with pytest.raises(svc.SheetChanged, match="Nothing was written"):
         svc.write_results(backend, sheet, results, datetime.now(UTC))
-    assert grid.values == before
+    assert grid == before
 
 
 @pytest.mark.parametrize(
@@ -295,15 +304,15 @@ def test_stock_mode_with_only_unknown_skus_is_a_normal_result(world: dict[str, A
     sheet, results = _verify(world, backend)
     assert results["status"].tolist() == ["UNKNOWN_SKU"]
     svc.write_results(backend, sheet, results, datetime.now(UTC))
-    assert world["state"].data.spreadsheets["stock-unknown"].worksheets[0].values[1][2] == "UNKNOWN_SKU"
+    assert _cells(world, "stock-unknown")[1][2] == "UNKNOWN_SKU"
 
 
 def test_ten_thousand_copies_make_small_notes_and_small_artifacts(world: dict[str, Any]) -> None:
     """Issue 9: every copy's note listed every row: a 591 MB table artifact."""
-    sku, ref, received = _receipted_items(world)[0]
+    sku, ref, _ = _receipted_items(world)[0]
     rows = [["SKU", "Units", "Inbound", "Status", "Note"]] + [[sku, "5", ref, "", ""] for _ in range(10_000)]
     backend = _sheet(world, "copies", rows)
-    sheet, results = _verify(world, backend)
+    _, results = _verify(world, backend)
     assert results["note"].str.len().max() < 120
     assert results["note"].iloc[0].endswith("and 9,990 more)")
     table = svc.artifact_table(results)
@@ -315,7 +324,7 @@ def test_ten_thousand_copies_make_small_notes_and_small_artifacts(world: dict[st
 
 
 def test_history_is_stored_in_batches(world: dict[str, Any]) -> None:
-    sku, ref, received = _receipted_items(world)[0]
+    sku, ref, _ = _receipted_items(world)[0]
     backend = _sheet(
         world, "batches", [["SKU", "Units", "Inbound", "Status", "Note"], [sku, "1", ref, "", ""]]
     )
@@ -398,7 +407,7 @@ def test_fifty_thousand_rows_in_one_read_and_one_write(world: dict[str, Any]) ->
     assert len(results) == 50_000
     counts = svc.status_counts(results)
     assert counts["MATCH"] == len(items) and counts["INBOUND_NOT_FOUND"] == 50_000 - len(items)
-    written = state.data.spreadsheets["big"].worksheets[0].values
+    written = _cells(world, "big")
     assert written[1][3] == "MATCH" and written[-1][3] == "INBOUND_NOT_FOUND"
     # 50,000 distinct references: one listing of the products and one of the inbounds, a page each.
     assert world["ffn"].stats.requests - ffn_before == 2

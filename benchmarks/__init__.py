@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-BENCHMARKS = ("ffn_bulk_read", "inbound_verification", "reconcile_1m", "order_processing")
+BENCHMARKS = ("ffn_bulk_read", "inbound_verification", "reconcile_1m", "inbound_1m", "order_processing")
 
 
 def load(name: str) -> ModuleType:

@@ -551,19 +551,20 @@ class InboundControlSheet(Block):
     mode: Literal["inbound", "stock"] | None = Field(
         default=None, description="inbound or stock (default: inbound when the sheet has an inbound column)."
     )
-    sku_column: str = Field(default="SKU", description="Header name or column letter of the merchant SKU.")
-    units_column: str = Field(default="Units", description="Header name or column letter of the units sent.")
-    status_column: str = Field(
-        default="Status", description="Header name or column letter to write the status to."
+    sku_column: str = Field(
+        default="SKU",
+        description="Header of the merchant SKU (any case and spacing), or letter:B for column B.",
     )
-    note_column: str = Field(default="Note", description="Header name or column letter to write the note to.")
+    units_column: str = Field(default="Units", description="Header of the units sent, or letter:C.")
+    status_column: str = Field(default="Status", description="Header of the column to write the status to.")
+    note_column: str = Field(default="Note", description="Header of the column to write the note to.")
     inbound_column: str | None = Field(
         default="Inbound",
-        description="Header name or letter of the inbound reference (id or merchant number).",
+        description="Header of the inbound reference (id or merchant number), or letter:D.",
     )
-    warehouse_column: str | None = Field(default=None, description="Header name or letter of a warehouse id.")
+    warehouse_column: str | None = Field(default=None, description="Header of a warehouse id, or letter:F.")
     checked_column: str | None = Field(
-        default="Checked", description="Header name of a column for the run timestamp, if the sheet has one."
+        default="Checked", description="Header of a column for the run timestamp, if the sheet has one."
     )
 
     def columns(self) -> SheetColumns:

@@ -48,7 +48,8 @@ def inbound_verification(
         worksheet: Tab name; default "Inbound Control" if present, else the first tab.
         mode: ``inbound`` (received per inbound) or ``stock`` (booked stock); default by the sheet's columns.
         dry_run: Compute and report, write nothing (no sheet, no history, no notification).
-        columns: Header names or column letters of SKU, Units, Status, Note, Inbound, Warehouse, Checked.
+        columns: SKU, Units, Status, Note, Inbound, Warehouse and Checked columns: header names
+            (matched ignoring case and spacing) or ``letter:B``.
         ffn_block: Name of a JtlFfnCredentials block (default: the JTL_FFN_* environment).
         sheets_block: Name of a GoogleSheetsCredentials block (default: the environment).
         database_block: Name of a StateDatabase block (default: JTL_DATABASE_URL).
@@ -62,7 +63,12 @@ def inbound_verification(
     data = sheet_read_inbound_control(target.sheet, target.worksheet, target.columns, sheets_block)
     booked = ffn_load_booked(data, target.mode, ffn_block, database_block)
     results = inbound_reconcile(data, booked, target.sheet, database_block)
-    counts = inbound_publish_artifacts(f"{target.sheet} / {data.worksheet}", results, dry_run)
+    outcome = None if dry_run else sheet_write_statuses(target.sheet, data, results, checked_at, sheets_block)
+    if outcome is not None:
+        results = outcome.results  # row numbers where the rows are now
+    counts = inbound_publish_artifacts(
+        f"{target.sheet} / {data.worksheet}", results, dry_run, outcome, data.repeated_headers
+    )
     summary: dict[str, Any] = {
         "mode": booked.mode,
         "rows": len(results),
@@ -70,10 +76,11 @@ def inbound_verification(
         "ffn_requests": booked.requests,
         "dry_run": dry_run,
         "cells_written": 0,
+        "repeated_header_rows": len(data.repeated_headers),
     }
-    if dry_run:
+    if outcome is None:
         return summary
-    summary["cells_written"] = sheet_write_statuses(target.sheet, data, results, checked_at, sheets_block)
+    summary.update(outcome.counts)
     store_record_inbound_checks(target.sheet, results, checked_at, database_block)
     attention = counts["MISMATCH"] + counts["UNKNOWN_SKU"] + counts["INBOUND_NOT_FOUND"]
     if attention and (email_block or webhook_block):

@@ -123,7 +123,10 @@ def blocks_command() -> None:
 
 
 ColumnOption = Annotated[
-    str | None, typer.Option(help="Header name or column letter (default: the usual header).")
+    str | None,
+    typer.Option(
+        help="Header name (any case and spacing), or letter:B for column B (default: the usual header)."
+    ),
 ]
 
 

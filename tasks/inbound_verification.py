@@ -132,42 +132,73 @@ def inbound_reconcile(
 )
 def sheet_write_statuses(
     sheet: str, data: svc.InboundSheet, results: pd.DataFrame, checked_at: datetime, sheets_block: str | None
-) -> int:
-    """One batched write of status, note and checked-at cells (idempotent: same cells, same values)."""
+) -> svc.WriteOutcome:
+    """Re-read the key columns, then write status, note and checked-at where each row now is.
+
+    One batched write; a retry re-reads first, so it writes the same values to the same rows.
+    """
     with correlated():
-        written = sheet_backend(sheet, sheets_block).write_cells(
-            data.worksheet, svc.result_updates(data, results, checked_at)
+        outcome = svc.write_results(sheet_backend(sheet, sheets_block), data, results, checked_at)
+    logger = get_run_logger()
+    logger.info(
+        "wrote %d cells to %d rows of %r (%d moved during the run)",
+        outcome.cells,
+        outcome.in_place + outcome.moved,
+        data.worksheet,
+        outcome.moved,
+    )
+    if len(outcome.skipped):
+        logger.warning(
+            "%d rows changed or vanished during the run and were not written (listed in the summary)",
+            len(outcome.skipped),
         )
-    get_run_logger().info("wrote %d cells to %r", written, data.worksheet)
-    return written
+    return outcome
 
 
 @task(name="store-record-inbound-checks", cache_policy=NO_CACHE)
 def store_record_inbound_checks(
     sheet: str, results: pd.DataFrame, checked_at: datetime, database_block: str | None
 ) -> int:
-    """Keep this run's results so a later run can say since when a row is missing."""
+    """Keep this run's results so a later run can say since when a row is missing (in batches)."""
     with correlated() as run_id:
-        records = svc.history_records(results, checked_at)
-        return state_store(database_block).record_inbound_checks(run_id, sheet, records)
+        store = state_store(database_block)
+        return sum(
+            store.record_inbound_checks(run_id, sheet, batch)
+            for batch in svc.history_batches(results, checked_at)
+        )
 
 
 @task(name="inbound-publish-artifacts", cache_policy=NO_CACHE)
-def inbound_publish_artifacts(title: str, results: pd.DataFrame, dry_run: bool) -> dict[str, int]:
-    """Markdown summary (counts per status) and a table of the rows that need a look."""
+def inbound_publish_artifacts(
+    title: str,
+    results: pd.DataFrame,
+    dry_run: bool,
+    outcome: svc.WriteOutcome | None = None,
+    repeated_headers: tuple[int, ...] = (),
+) -> dict[str, int]:
+    """Markdown summary (counts, what the write did) and a table of the first rows that need a look.
+
+    Both stay small however large the sheet, and say where the full list is.
+    """
     counts = svc.status_counts(results)
-    create_markdown_artifact(
-        key="inbound-verification-summary",
-        markdown=svc.summary_markdown(title, counts, results, dry_run=dry_run),
-        description="Inbound verification: counts per status",
-    )
-    attention = svc.exceptions(results)
-    table = attention[
-        ["row_number", "sku", "inbound_ref", "status", "units_expected", "units_received", "note"]
-    ]
-    create_table_artifact(
-        key="inbound-verification-exceptions",
-        table=svc.table_records(table),
-        description=f"{len(attention):,} rows that are not MATCH",
-    )
+    with correlated() as run_id:
+        create_markdown_artifact(
+            key="inbound-verification-summary",
+            markdown=svc.summary_markdown(
+                title,
+                counts,
+                results,
+                dry_run=dry_run,
+                outcome=outcome,
+                repeated_headers=repeated_headers,
+                run_id=run_id,
+            ),
+            description="Inbound verification: counts per status",
+        )
+        attention = sum(n for status, n in counts.items() if status != "MATCH")
+        create_table_artifact(
+            key="inbound-verification-exceptions",
+            table=svc.artifact_table(results),
+            description=svc.where_the_full_list_is(attention, dry_run=dry_run, run_id=run_id),
+        )
     return counts

@@ -33,12 +33,25 @@ def test_inbound_verification_tiny() -> None:
     raw = result.raw
     assert raw["rows"] == sum(raw["counts"].values()) == sum(raw["statuses_in_sheet"].values())
     assert raw["sheet_writes"] == 1
-    assert raw["served_sheets"]["values.get"] == 1
+    assert raw["served_sheets"]["values.get"] == 2  # the header rows, the header row again before writing
+    assert raw["served_sheets"]["values.batchGet"] == 2  # the key columns, and again before writing
     assert raw["ffn_product_requests"] == 1
     assert raw["ffn_requests"] == raw["served_ffn"]
     for status in ("MATCH", "PENDING", "UNKNOWN_SKU", "INBOUND_NOT_FOUND", "INVALID_ROW"):
         assert raw["counts"][status] > 0, status
     assert result.metric("Sheets write requests").passed
+
+
+@pytest.mark.slow
+def test_inbound_1m_tiny() -> None:
+    result = load("inbound_1m").run(rows=2000, products=500, copies=200)
+    for case in ("unique", "stock_500", "copies_10k"):
+        out = result.raw["outcomes"][case]
+        assert not out["killed"] and out["rows_not_written"] == 0
+        assert out["cells_written"] == 2 * out["rows"]
+        assert out["table_rows"] <= 1000 and out["longest_note"] < 200
+        assert result.metric(f"{case}: peak RSS of the client process").passed
+    assert result.raw["outcomes"]["stock_500"]["counts"]["INVALID_ROW"] == 2000
 
 
 @pytest.mark.slow
@@ -80,4 +93,10 @@ def test_results_file_keeps_other_sections(tmp_path: Path) -> None:
 def test_cli_rejects_unknown_names() -> None:
     with pytest.raises(SystemExit):
         main(["no_such_benchmark"])
-    assert set(BENCHMARKS) == {"ffn_bulk_read", "inbound_verification", "reconcile_1m", "order_processing"}
+    assert set(BENCHMARKS) == {
+        "ffn_bulk_read",
+        "inbound_verification",
+        "reconcile_1m",
+        "inbound_1m",
+        "order_processing",
+    }

@@ -63,8 +63,17 @@ class SandboxConfig:
     wawi_default_page_size: int = 100
     wawi_max_page_size: int = 1000
 
-    # Google Sheets: requests per minute before 429 RESOURCE_EXHAUSTED (Google's per-user default is 60).
-    sheets_requests_per_minute: int = 60
+    # Google Sheets keeps two per-minute quotas per user, read requests and write requests (60 each by
+    # default), each answered past its limit with 429 RESOURCE_EXHAUSTED naming its metric.
+    sheets_read_requests_per_minute: int = 60
+    sheets_write_requests_per_minute: int = 60
+    # When set, both buckets use this limit instead (tests and benchmarks that need headroom or a tiny one).
+    sheets_requests_per_minute: int | None = None
+    # Google refuses a cell over 50,000 characters (400 INVALID_ARGUMENT, nothing of the request written).
+    sheets_max_cell_chars: int = 50_000
+    # Bytes of one request body before 400 "Request payload size exceeds the limit" (Google documents no
+    # hard limit; 10 MiB is what it answers in practice). None: no limit; strictest: 10 MiB.
+    sheets_max_request_bytes: int | None = None
 
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
@@ -74,10 +83,18 @@ class SandboxConfig:
     seed: int = 42
     extra: dict[str, str] = field(default_factory=dict)
 
+    def sheets_quota(self, kind: str) -> int:
+        """Requests per minute of the ``read`` or ``write`` bucket."""
+        if self.sheets_requests_per_minute is not None:
+            return self.sheets_requests_per_minute
+        return (
+            self.sheets_read_requests_per_minute if kind == "read" else self.sheets_write_requests_per_minute
+        )
+
     @classmethod
     def strictest(cls, **overrides: Any) -> SandboxConfig:
         """Every knob the reference leaves open at its strictest plausible setting (then ``overrides``)."""
-        return replace(cls(), **{"strict": True, **_STRICT_AUTH, **overrides})
+        return replace(cls(), **{"strict": True, **_STRICT_AUTH, **_STRICT_SHEETS, **overrides})
 
 
 #: OAuth and Wawi knobs at their strictest (``strictest()``); each is still its own field.
@@ -89,3 +106,8 @@ _STRICT_AUTH: dict[str, Any] = {
     "wawi_registration_new_key": True,
     "wawi_check_app_id": True,
 }
+
+#: What Google answers "Request payload size exceeds the limit: 10485760 bytes" past.
+SHEETS_REQUEST_LIMIT_BYTES = 10_485_760
+#: Sheets knobs at their strictest.
+_STRICT_SHEETS: dict[str, Any] = {"sheets_max_request_bytes": SHEETS_REQUEST_LIMIT_BYTES}

@@ -8,8 +8,9 @@ What is faithful, because pipelines trip over exactly these things on the real s
 A1 ranges (quoted sheet names, whole/open-ended columns and rows, sheet name alone), trailing empty
 cells and rows trimmed from reads, RAW input stored as given ('00123' stays text) versus USER_ENTERED
 parsing ('00123' becomes the number 123, returned as "123" by FORMATTED_VALUE and 123 by
-UNFORMATTED_VALUE), grid limits, Google's error envelope, bearer-token auth, and the per-minute request
-quota answered with 429 RESOURCE_EXHAUSTED.
+UNFORMATTED_VALUE), grid limits, Google's error envelope, bearer-token auth, the two per-minute
+request quotas (reads and writes counted apart) answered with 429 RESOURCE_EXHAUSTED, the 50,000-character
+cell limit, and (strict) the 10 MiB request body limit.
 
 Not modelled: formulas are stored as their text, cell formats (dates, currency, percent and thousands
 separators stay strings under USER_ENTERED), named ranges, the Drive API (``client.open(title)``), and
@@ -390,7 +391,7 @@ class _Write:
     rows: list[list[Any]]
 
 
-def _prepare_write(grid: GridRange, values: Any, major: str, input_option: str) -> _Write:
+def _prepare_write(grid: GridRange, values: Any, major: str, input_option: str, max_chars: int) -> _Write:
     if input_option not in ("RAW", "USER_ENTERED"):
         raise _invalid(f"Invalid value at 'value_input_option' ({input_option})")
     if not isinstance(values, list) or not all(isinstance(row, list) for row in values):
@@ -401,6 +402,10 @@ def _prepare_write(grid: GridRange, values: Any, major: str, input_option: str) 
         rows = [[col[r] if r < len(col) else None for col in rows] for r in range(height)]
     convert = parse_user_entered if input_option == "USER_ENTERED" else _normalise_input
     parsed = [[None if cell is None else convert(cell) for cell in row] for row in rows]
+    if any(isinstance(cell, str) and len(cell) > max_chars for row in parsed for cell in row):
+        raise _invalid(
+            f"Your input contains more than the maximum of {max_chars} characters in a single cell."
+        )
     height = len(parsed)
     width = max((len(row) for row in parsed), default=0)
     if not grid.single_cell:
@@ -485,21 +490,36 @@ def _authorised(state: SandboxState, request: Request) -> bool:
 
 
 def _over_quota(state: SandboxState, request: Request) -> Response | None:
-    """Count the request in the rolling 60 s window; past the per-minute limit answer 429."""
+    """Count the request in its bucket's rolling 60 s window; past the bucket's limit answer 429.
+
+    Reads and writes are counted apart, as Google counts them, and the 429 names the bucket.
+    """
     now = _clock(state)
+    kind = "read" if request.method in ("GET", "HEAD") else "write"
     with state.data.lock:
-        window = state.runtime.sheets.quota
+        sheets = state.runtime.sheets
+        window = sheets.quota if kind == "read" else sheets.write_quota
         while window and window[0] <= now - QUOTA_WINDOW_SECONDS:
             window.popleft()
-        if len(window) < state.config.sheets_requests_per_minute:
+        if len(window) < state.config.sheets_quota(kind):
             window.append(now)
             return None
-    kind = "Read" if request.method == "GET" else "Write"
+    name = kind.capitalize()
     message = (
-        f"Quota exceeded for quota metric '{kind} requests' and limit '{kind} requests per minute per user' "
+        f"Quota exceeded for quota metric '{name} requests' and limit '{name} requests per minute per user' "
         "of service 'sheets.googleapis.com' for consumer 'project_number:000000000000'."
     )
     return SheetsError(429, message, "RESOURCE_EXHAUSTED").response()
+
+
+async def _payload_too_large(state: SandboxState, request: Request) -> Response | None:
+    """Google's 400 for a request body past its size limit (strict setting)."""
+    limit = state.config.sheets_max_request_bytes
+    if limit is None or request.method in ("GET", "HEAD"):
+        return None
+    if len(await request.body()) <= limit:
+        return None
+    return _invalid(f"Request payload size exceeds the limit: {limit} bytes.").response()
 
 
 _UNAUTHENTICATED = SheetsError(
@@ -526,7 +546,7 @@ def _route_class(state: SandboxState) -> type[APIRoute]:
                     return _UNAUTHENTICATED.response()
                 with state.data.lock:
                     state.runtime.sheets.requests[endpoint] += 1
-                refused = _over_quota(state, request)
+                refused = _over_quota(state, request) or await _payload_too_large(state, request)
                 if refused is not None:
                     return refused
                 try:
@@ -637,9 +657,9 @@ def batch_update_values(spreadsheet_id: str, state: StateDep, payload: JsonBody 
         writes = []
         for entry in body.get("data") or []:
             grid = parse_range(book, str(entry.get("range", "")))
-            writes.append(
-                _prepare_write(grid, entry.get("values", []), entry.get("majorDimension") or "ROWS", option)
-            )
+            major = entry.get("majorDimension") or "ROWS"
+            limit = state.config.sheets_max_cell_chars
+            writes.append(_prepare_write(grid, entry.get("values", []), major, option, limit))
         for write in writes:
             _check_grid(write)
         responses = [{"spreadsheetId": spreadsheet_id, **_apply_write(write)} for write in writes]
@@ -710,7 +730,10 @@ def update_values(
             raise _invalid(
                 f"Requested entity range [{body['range']}] does not match the range in the URL [{range_text}]"
             )
-        write = _prepare_write(grid, body.get("values", []), body.get("majorDimension") or "ROWS", option)
+        major = body.get("majorDimension") or "ROWS"
+        write = _prepare_write(
+            grid, body.get("values", []), major, option, state.config.sheets_max_cell_chars
+        )
         _check_grid(write)
         result: JsonObject = {"spreadsheetId": spreadsheet_id, **_apply_write(write)}
         if request.query_params.get("includeValuesInResponse") == "true":
@@ -732,7 +755,7 @@ def append_values(
         raise _invalid(f"Invalid value at 'insert_data_option' ({insert})")
     with state.data.lock:
         grid = parse_range(_spreadsheet(state, spreadsheet_id), range_text)
-        result = _append(spreadsheet_id, grid, body, option, insert)
+        result = _append(spreadsheet_id, grid, body, option, insert, state.config.sheets_max_cell_chars)
     return _json(result)
 
 
@@ -754,7 +777,9 @@ def _check_read_bounds(grid: GridRange) -> None:
         raise grid.exceeds_grid(last_row, last_col)
 
 
-def _append(spreadsheet_id: str, grid: GridRange, body: JsonObject, option: str, insert: str) -> JsonObject:
+def _append(
+    spreadsheet_id: str, grid: GridRange, body: JsonObject, option: str, insert: str, max_chars: int
+) -> JsonObject:
     """values.append: find the table in the range, write below its last row, growing the grid."""
     sheet = grid.sheet
     r0, r1, c0, c1 = grid.clipped()
@@ -764,7 +789,8 @@ def _append(spreadsheet_id: str, grid: GridRange, body: JsonObject, option: str,
             last = index
     target = r0 if last < 0 else last + 1
     anchor = GridRange(sheet, target, None, c0, None, single_cell=True)
-    write = _prepare_write(anchor, body.get("values", []), body.get("majorDimension") or "ROWS", option)
+    major = body.get("majorDimension") or "ROWS"
+    write = _prepare_write(anchor, body.get("values", []), major, option, max_chars)
     height = len(write.rows)
     width = max((len(row) for row in write.rows), default=0)
     if insert == "INSERT_ROWS" and target < len(sheet.values):

@@ -114,7 +114,8 @@ class SheetsRuntime:
 
     requests: Counter[str] = field(default_factory=Counter)  # endpoint name -> authenticated requests
     tokens: dict[str, float] = field(default_factory=dict, repr=False)  # access token -> expiry (epoch s)
-    quota: deque[float] = field(default_factory=deque)  # times of the requests in the current window
+    quota: deque[float] = field(default_factory=deque)  # times of the read requests in the current window
+    write_quota: deque[float] = field(default_factory=deque)  # ... and of the write requests
     clock: Callable[[], float] | None = None  # replaces time.monotonic for the quota window
 
 

@@ -2,34 +2,38 @@
 
 The Prefect flow wires these as tasks; tests and the benchmark call them directly. Every FFN read is
 a paged bulk read (the product list once; inbounds and stocks by ``$filter`` on many ids or one full
-listing), never a request per row, and the write-back is one batched write of the status, note and
-(optional) checked-at cells, so other columns edited meanwhile are never touched.
+listing), never a request per row. The sheet side (:mod:`jtl_automator.services.inbound_sheet`) reads
+only the key columns and writes status, note and checked-at cells in one batched write after re-checking
+where each row now is, so other columns edited meanwhile are never touched.
+
+Sizes stay bounded however large the sheet: a note lists at most ten rows, the artifacts show the first
+rows that need a look plus counts and say where the full list is (the sheet itself and the state
+database's ``inbound_checks``), and the history is stored in batches.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
-from jtl_automator.sheets.a1 import CellUpdate, column_index, column_letter
-from jtl_automator.sheets.base import (
-    HeaderNotFound,
-    SheetBackend,
-    WorksheetNotFound,
-    frame_from_grid,
-    resolve_title,
+from jtl_automator.services.inbound_sheet import (
+    DEFAULT_WORKSHEET,
+    InboundSheet,
+    SheetChanged,
+    SheetColumns,
+    WriteOutcome,
+    decide_mode,
+    read_inbound_sheet,
+    write_results,
 )
 from jtl_automator.transforms.ffn_frames import inbound_items_frame, products_frame, stocks_frame
 from jtl_automator.transforms.inbound import (
-    SHEET_SCHEMA,
     ReconcileParams,
     RowStatus,
     annotate_since,
@@ -38,105 +42,18 @@ from jtl_automator.transforms.inbound import (
     status_counts,
 )
 
-DEFAULT_WORKSHEET = "Inbound Control"
-_LETTERS = re.compile(r"[A-Za-z]{1,3}")
-
-
-class SheetColumns(BaseModel):
-    """Where things are in the sheet: a header name, or a column letter (a header name wins)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    sku: str = "SKU"
-    units: str = "Units"
-    status: str = "Status"
-    note: str = "Note"
-    inbound: str | None = "Inbound"
-    warehouse: str | None = None
-    checked_at: str | None = "Checked"
-
-    @field_validator("sku", "units", "status", "note")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("column must be a header name or a column letter")
-        return value.strip()
-
-
-@dataclass(frozen=True)
-class InboundSheet:
-    """The sheet's rows in the shape ``reconcile`` takes, and where to write results."""
-
-    worksheet: str
-    header_row: int
-    rows: pd.DataFrame  # row_number, sku, units[, inbound][, warehouse] as strings
-    status_col: str
-    note_col: str
-    checked_col: str | None
-
-
-def _resolve(spec: str, headers: dict[str, str], worksheet: str, row: int) -> str:
-    """Column letter of a header name, else of a letter spec; HeaderNotFound names what is missing."""
-    if spec in headers:
-        return headers[spec]
-    if _LETTERS.fullmatch(spec):
-        return column_letter(spec)
-    raise HeaderNotFound([spec], worksheet, row)
-
-
-def read_inbound_sheet(backend: SheetBackend, worksheet: str | None, columns: SheetColumns) -> InboundSheet:
-    """Read the Inbound Control worksheet. Fails with a named error before anything is written."""
-    titles = backend.worksheet_names()
-    wanted = worksheet or (DEFAULT_WORKSHEET if resolve_title(DEFAULT_WORKSHEET, titles) else titles[0])
-    title = resolve_title(wanted, titles)
-    if title is None:
-        raise WorksheetNotFound(wanted, titles)
-    grid = backend.read_grid(title)
-    by_name = [
-        c for c in (columns.sku, columns.units, columns.status, columns.note) if not _LETTERS.fullmatch(c)
-    ]
-    frame = frame_from_grid(grid, title, None, by_name or None)
-    headers = dict(frame.columns)
-    letters = {
-        name: _resolve(spec, headers, title, frame.header_row)
-        for name, spec in (
-            ("sku", columns.sku),
-            ("units", columns.units),
-            ("status", columns.status),
-            ("note", columns.note),
-        )
-    }
-    for name, optional in (("inbound", columns.inbound), ("warehouse", columns.warehouse)):
-        # Optional columns: a header that is not there means the sheet simply has no such column.
-        if optional and (optional in headers or _LETTERS.fullmatch(optional)):
-            letters[name] = _resolve(optional, headers, title, frame.header_row)
-    checked = None
-    if columns.checked_at and columns.checked_at in headers:
-        checked = headers[columns.checked_at]
-
-    data_rows = grid[frame.header_row :]  # grid is 0-based; header_row is 1-based, so this starts below it
-    wanted_cols = {
-        name: column_index(letter) - 1 for name, letter in letters.items() if name not in ("status", "note")
-    }
-    records = {
-        name: [row[i].strip() if i < len(row) else "" for row in data_rows] for name, i in wanted_cols.items()
-    }
-    rows = pd.DataFrame(records, dtype=object)
-    rows.insert(0, "row_number", pd.RangeIndex(frame.header_row + 1, frame.header_row + 1 + len(data_rows)))
-    rows = rows.astype({"row_number": "int64"})
-    blank = (rows.drop(columns="row_number") == "").all(axis=1)
-    rows = rows.loc[~blank].reset_index(drop=True)
-    SHEET_SCHEMA.validate(rows.astype({c: str for c in rows.columns if c != "row_number"}))
-    return InboundSheet(title, frame.header_row, rows, letters["status"], letters["note"], checked)
-
-
-def decide_mode(sheet: InboundSheet, mode: Literal["inbound", "stock"] | None) -> Literal["inbound", "stock"]:
-    """``inbound`` where the sheet has an inbound column, else ``stock``; an explicit choice is checked."""
-    if mode is None:
-        return "inbound" if "inbound" in sheet.rows.columns else "stock"
-    if mode == "inbound" and "inbound" not in sheet.rows.columns:
-        raise HeaderNotFound(["Inbound (needed for mode 'inbound')"], sheet.worksheet, sheet.header_row)
-    return mode
+#: Rows of the table artifact (the first that need a look); the rest is counted, not listed.
+TABLE_ROWS = 1_000
+#: Rows that need a look listed in the markdown summary.
+SUMMARY_ROWS = 50
+#: Rows not written (moved away or edited during the run) listed by name in the summary.
+SKIPPED_LISTED = 50
+#: Characters of a note shown in the artifacts.
+ARTIFACT_NOTE_CHARS = 300
+#: Results stored in the history per insert, so a million rows never become a million dicts at once.
+HISTORY_BATCH = 20_000
+TABLE_COLUMNS = ["row_number", "sku", "inbound_ref", "status", "units_expected", "units_received", "note"]
+CHASED = (RowStatus.MISMATCH.value, RowStatus.PENDING.value)
 
 
 def load_products(ffn: FfnClient) -> pd.DataFrame:
@@ -145,8 +62,11 @@ def load_products(ffn: FfnClient) -> pd.DataFrame:
 
 
 def load_inbound_items(ffn: FfnClient, references: Iterable[str]) -> pd.DataFrame:
-    """Items of the inbounds the sheet references (by id or merchant number), in the fewest requests."""
-    return inbound_items_frame(ffn.inbounds.find_by_references(references))
+    """Items of the inbounds the sheet references (by id or merchant number), in the fewest requests.
+
+    Converted page by page: a million items never exist as a million dicts at once.
+    """
+    return inbound_items_frame(ffn.inbounds.iter_by_references(references))
 
 
 def load_stocks(ffn: FfnClient, jfskus: Iterable[str]) -> pd.DataFrame:
@@ -167,11 +87,17 @@ def verify(
     mode: Literal["inbound", "stock"],
     history: Callable[[list[str]], Mapping[str, list[tuple[datetime, str]]]] | None = None,
 ) -> pd.DataFrame:
-    """Reconcile and, given a history lookup (the store), say since when a row has been missing."""
+    """Reconcile and, given a history lookup (the store), say since when a row has been missing.
+
+    Only the rows being chased (MISMATCH, PENDING) are looked up in the history.
+    """
     results = reconcile(sheet.rows, products, inbound_items, stocks, ReconcileParams(mode=mode))
     results["row_key"] = row_keys(results)
-    if history is not None and not results.empty:
-        results = annotate_since(results, history(results["row_key"].tolist()))
+    if history is not None:
+        chased = results["status"].isin(CHASED).to_numpy()
+        if chased.any():
+            keys = pd.unique(results["row_key"].to_numpy(dtype=object)[chased]).tolist()
+            results = annotate_since(results, history(keys))
     return results
 
 
@@ -182,50 +108,122 @@ def jfskus_of(sheet: InboundSheet, products: pd.DataFrame) -> list[str]:
     return sorted(set(matched.astype(str)))
 
 
-def result_updates(sheet: InboundSheet, results: pd.DataFrame, checked_at: datetime) -> list[CellUpdate]:
-    """Status, note and checked-at cells of every result row; nothing else in the sheet is touched."""
-    rows = results["row_number"].tolist()
-    updates = [
-        CellUpdate(r, sheet.status_col, s) for r, s in zip(rows, results["status"].tolist(), strict=True)
-    ]
-    updates += [CellUpdate(r, sheet.note_col, n) for r, n in zip(rows, results["note"].tolist(), strict=True)]
-    if sheet.checked_col:
-        stamp = checked_at.isoformat(timespec="seconds")
-        updates += [CellUpdate(r, sheet.checked_col, stamp) for r in rows]
-    return updates
+def exceptions(results: pd.DataFrame) -> pd.DataFrame:
+    """Every row that is not a MATCH, in sheet order."""
+    return results.loc[results["status"] != RowStatus.MATCH.value].sort_values("row_number")
 
 
-def summary_markdown(title: str, counts: dict[str, int], results: pd.DataFrame, *, dry_run: bool) -> str:
-    """The run's markdown summary: counts per status and the first rows that need a look."""
+def _cut(text: Any, limit: int = ARTIFACT_NOTE_CHARS) -> str:
+    value = str(text)
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def artifact_table(results: pd.DataFrame, limit: int = TABLE_ROWS) -> list[dict[str, Any]]:
+    """The first ``limit`` rows that need a look, as table-artifact records (notes shortened)."""
+    attention = np.flatnonzero(results["status"].to_numpy(dtype=object) != RowStatus.MATCH.value)
+    rows = results.iloc[attention][TABLE_COLUMNS].sort_values("row_number").head(limit)
+    records = table_records(rows)
+    for record in records:
+        record["note"] = _cut(record["note"])
+    return records
+
+
+def where_the_full_list_is(total: int, *, dry_run: bool, run_id: str | None) -> str:
+    """One sentence for the artifacts: how many rows are shown and where all of them are."""
+    shown = f"the first {min(total, TABLE_ROWS):,} of {total:,} rows that are not MATCH"
+    if dry_run:
+        return f"Shows {shown}. Dry run: nothing was written or stored, so these are all there is to see."
+    run = f" (run_id {run_id!r})" if run_id else ""
+    return (
+        f"Shows {shown}. Every row's status and note is in the sheet's Status and Note columns, and every "
+        f"result of this run is in the state database table inbound_checks{run}."
+    )
+
+
+def summary_markdown(
+    title: str,
+    counts: dict[str, int],
+    results: pd.DataFrame,
+    *,
+    dry_run: bool,
+    outcome: WriteOutcome | None = None,
+    repeated_headers: tuple[int, ...] = (),
+    run_id: str | None = None,
+) -> str:
+    """The run's markdown summary: counts, what the write did, the first rows that need a look."""
     lines = [f"# Inbound verification: {title}", ""]
     if dry_run:
         lines += ["_Dry run: nothing was written._", ""]
     lines += ["| status | rows |", "|---|---:|"]
     lines += [f"| {status} | {count:,} |" for status, count in counts.items()]
-    attention = exceptions(results)
-    if not attention.empty:
+    if repeated_headers:
+        listed = ", ".join(str(r) for r in repeated_headers[:10])
+        more = f" and {len(repeated_headers) - 10:,} more" if len(repeated_headers) > 10 else ""
+        lines += ["", f"Repeated header rows skipped (never written): {listed}{more}."]
+    if outcome is not None:
+        lines += ["", _write_summary(outcome)]
+        if len(outcome.skipped):
+            lines += [
+                "",
+                f"## Rows not written ({len(outcome.skipped):,}); the next run checks them again",
+                "",
+                "| row (as read) | SKU | inbound | why |",
+                "|---:|---|---|---|",
+            ]
+            for r in outcome.skipped.head(SKIPPED_LISTED).itertuples():
+                lines.append(f"| {r.row_number} | {_md(r.sku)} | {_md(r.inbound_ref)} | {r.reason} |")
+            if len(outcome.skipped) > SKIPPED_LISTED:
+                lines.append(f"| … | | | {len(outcome.skipped) - SKIPPED_LISTED:,} more |")
+    attention = results["status"].to_numpy(dtype=object) != RowStatus.MATCH.value
+    total = int(attention.sum())
+    if total:
+        first = results.iloc[np.flatnonzero(attention)].sort_values("row_number").head(SUMMARY_ROWS)
         lines += [
             "",
-            f"## Rows that need a look ({len(attention):,})",
+            f"## Rows that need a look ({total:,})",
             "",
             "| row | SKU | status | note |",
             "|---:|---|---|---|",
         ]
-        for r in attention.head(50).itertuples():
-            lines.append(f"| {r.row_number} | {r.sku} | {r.status} | {str(r.note).replace('|', '/')} |")
-        if len(attention) > 50:
-            lines.append(f"| … | | | {len(attention) - 50:,} more in the table artifact |")
+        for r in first.itertuples():
+            lines.append(f"| {r.row_number} | {_md(r.sku)} | {r.status} | {_md(_cut(r.note))} |")
+        if total > SUMMARY_ROWS:
+            lines.append(f"| … | | | {total - SUMMARY_ROWS:,} more |")
+        lines += ["", where_the_full_list_is(total, dry_run=dry_run, run_id=run_id)]
     return "\n".join(lines)
 
 
+def _md(text: Any) -> str:
+    return _cut(text, 80).replace("|", "/").replace("\n", " ")
+
+
+def _write_summary(outcome: WriteOutcome) -> str:
+    parts = [f"Wrote {outcome.cells:,} cells to {outcome.in_place + outcome.moved:,} rows"]
+    if outcome.moved:
+        parts.append(f"{outcome.moved:,} of them moved during the run and were written where they are now")
+    if len(outcome.skipped):
+        parts.append(f"{len(outcome.skipped):,} rows changed or vanished during the run and were not written")
+    if outcome.added:
+        parts.append(f"{outcome.added:,} rows added during the run are checked by the next run")
+    return "; ".join(parts) + "."
+
+
+def history_batches(
+    results: pd.DataFrame, checked_at: datetime, size: int = HISTORY_BATCH
+) -> Iterator[list[dict[str, Any]]]:
+    """Rows for the store's check history in batches (plain Python values, None for unknown units)."""
+    columns = ["row_key", "sku", "inbound_ref", "units_expected", "units_received", "status", "note"]
+    for start in range(0, len(results), size):
+        records = table_records(results.iloc[start : start + size][columns])
+        for record in records:
+            record["inbound_ref"] = record["inbound_ref"] or None
+            record["checked_at"] = checked_at
+        yield records
+
+
 def history_records(results: pd.DataFrame, checked_at: datetime) -> list[dict[str, Any]]:
-    """Rows for the store's check history (plain Python values, None for unknown units)."""
-    frame = results[["row_key", "sku", "inbound_ref", "units_expected", "units_received", "status", "note"]]
-    records = table_records(frame)
-    for record in records:
-        record["inbound_ref"] = record["inbound_ref"] or None
-        record["checked_at"] = checked_at
-    return records
+    """Every history row at once (small sheets and tests; the flow stores :func:`history_batches`)."""
+    return [record for batch in history_batches(results, checked_at) for record in batch]
 
 
 def table_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -237,23 +235,27 @@ def table_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
-def exceptions(results: pd.DataFrame) -> pd.DataFrame:
-    """Every row that is not a MATCH, in sheet order."""
-    return results.loc[results["status"] != RowStatus.MATCH.value].sort_values("row_number")
-
-
 __all__ = [
+    "DEFAULT_WORKSHEET",
+    "TABLE_ROWS",
     "InboundSheet",
+    "SheetChanged",
     "SheetColumns",
+    "WriteOutcome",
+    "artifact_table",
     "decide_mode",
     "exceptions",
+    "history_batches",
+    "history_records",
     "jfskus_of",
     "load_inbound_items",
     "load_products",
     "load_stocks",
     "read_inbound_sheet",
-    "result_updates",
     "status_counts",
     "summary_markdown",
+    "table_records",
     "verify",
+    "where_the_full_list_is",
+    "write_results",
 ]

@@ -7,10 +7,12 @@ Grouping is what turns "write a status into 10,000 rows" into one range ``E2:E10
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
 
 #: What a cell write may carry. Strings are written as text (``"00123"`` stays ``"00123"``); numbers,
@@ -107,6 +109,45 @@ def group_column_runs(updates: Iterable[CellUpdate]) -> list[ColumnRun]:
             prev = row
         runs.append(ColumnRun(col, start, tuple(values)))
     return runs
+
+
+@dataclass(frozen=True)
+class ColumnValues:
+    """Values for some rows of one column, given column-wise.
+
+    A million rows are one array here, not a million :class:`CellUpdate` tuples.
+    """
+
+    col: int | str
+    rows: Sequence[int] | np.ndarray
+    values: Sequence[CellValue] | np.ndarray
+
+    def runs(self) -> list[ColumnRun]:
+        """The contiguous runs of these rows; rows in any order, each at most once."""
+        col = column_index(self.col)
+        rows = np.asarray(self.rows, dtype=np.int64)
+        if len(rows) != len(self.values):
+            raise ValueError(f"column {column_letter(col)}: {len(rows)} rows but {len(self.values)} values")
+        if len(rows) == 0:
+            return []
+        if rows.min() < 1:
+            raise ValueError(f"row numbers are 1-based, got {int(rows.min())}")
+        values = np.asarray(self.values, dtype=object)
+        if (np.diff(rows) <= 0).any():
+            order = np.argsort(rows, kind="stable")
+            rows, values = rows[order], values[order]
+            if (np.diff(rows) == 0).any():
+                raise ValueError(f"column {column_letter(col)}: a row is given twice")
+        breaks = [0, *(np.flatnonzero(np.diff(rows) != 1) + 1).tolist(), len(rows)]
+        return [
+            ColumnRun(col, int(rows[a]), tuple(values[a:b].tolist())) for a, b in itertools.pairwise(breaks)
+        ]
+
+    def updates(self) -> list[CellUpdate]:
+        """The single-cell form (for backends that only take cells)."""
+        letter = column_letter(self.col)
+        rows = np.asarray(self.rows, dtype=np.int64).tolist()
+        return [CellUpdate(r, letter, v) for r, v in zip(rows, list(self.values), strict=True)]
 
 
 def column_updates(col: int | str, start_row: int, values: Sequence[CellValue]) -> list[CellUpdate]:

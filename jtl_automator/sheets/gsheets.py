@@ -1,12 +1,20 @@
 """Google Sheets backend on the real gspread library (service-account credentials).
 
-Request budget, which is what the Sheets per-minute quota counts:
+Request budget, which is what the Sheets per-minute quotas count (Google keeps two: 60 reads and 60
+writes per minute and user):
 - the first use fetches the spreadsheet's metadata once (tab titles); later lookups use that cache;
 - ``read_frame``: one ``values.get`` for the whole tab;
-- ``write_cells``: one ``values:batchUpdate`` with ``valueInputOption=RAW`` (``"00123"`` stays text)
-  however many cells, contiguous cells of a column merged into one range (``E2:E10001``); only more
-  than ``max_ranges_per_request`` separate ranges are split over several requests;
+- ``read_table``: one ``values.get`` of the top rows (the header), then one ``values:batchGet`` of only
+  the columns asked for (a header lower than :data:`HEADER_SCAN_ROWS` costs one whole-tab read more);
+- ``read_columns``: one ``values:batchGet``;
+- ``write_cells`` / ``write_columns``: one ``values:batchUpdate`` with ``valueInputOption=RAW``
+  (``"00123"`` stays text) however many cells, contiguous cells of a column merged into one range
+  (``E2:E10001``); only a body over ``max_request_bytes`` (Google refuses more than 10 MiB) or more than
+  ``max_ranges_per_request`` ranges is split over several requests;
 - ``append_rows``: one ``values:append``.
+
+Cells longer than Google's 50,000 characters are truncated (with a marker, and a warning in the log)
+instead of failing the whole batch.
 
 Retries (our :class:`RetryingHTTPClient` on the project's one retry policy, not gspread's
 ``BackOffHTTPClient``, which shares its counter between instances, cannot be told to stop and sleeps
@@ -23,8 +31,9 @@ Tokens come from the service account's own ``token_uri``.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -36,6 +45,7 @@ from google.auth.transport.requests import AuthorizedSession
 from google.oauth2.service_account import Credentials
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
+from gspread.urls import SPREADSHEET_VALUES_BATCH_UPDATE_URL
 from requests.adapters import HTTPAdapter
 
 from jtl_automator.correlation import correlated_logger
@@ -51,17 +61,40 @@ from jtl_automator.resilience import (
 from jtl_automator.sheets.a1 import (
     CellUpdate,
     CellValue,
+    ColumnRun,
+    ColumnValues,
     absolute_range,
+    column_letter,
     group_column_runs,
     quote_sheet_title,
 )
-from jtl_automator.sheets.base import SheetBackend, SheetError, WorksheetNotFound, resolve_title
+from jtl_automator.sheets.base import (
+    GOOGLE_MAX_CELL_CHARS,
+    ColumnBlock,
+    HeaderNotFound,
+    Locate,
+    SheetBackend,
+    SheetError,
+    WorksheetNotFound,
+    columns_from_grid,
+    fit_cell,
+    resolve_title,
+)
 from jtl_automator.sheets.xlsx import cell_text
 
 logger = correlated_logger("jtl_automator.sheets.google")
 
 GOOGLE_SHEETS_ROOT = "https://sheets.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
+
+#: Rows read to find a header row before reading only the wanted columns below it.
+HEADER_SCAN_ROWS = 200
+#: Google answers 400 "Request payload size exceeds the limit: 10485760 bytes"; stay clear of it.
+MAX_REQUEST_BYTES = 8 * 2**20
+#: Cells of one range serialised at a time (then halved until a piece fits the request size).
+_PIECE_CELLS = 50_000
+#: Unformatted numbers (no locale separators: 1234.5 not "1.234,50"), dates as displayed text.
+_READ_PARAMS = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "FORMATTED_STRING"}
 
 #: The ``sheets`` values of the one policy (``JTL_SHEETS_RETRY_*`` defaults): Google's advice for the
 #: per-minute quota is truncated exponential backoff up to 64 s.
@@ -219,12 +252,29 @@ def _range_start(a1_range: str) -> tuple[int, int]:
 
 
 def _json_value(value: CellValue) -> str | int | float | bool:
-    """Cell value for a RAW write: text stays text, numbers/booleans stay typed, dates become ISO text."""
+    """Cell value for a RAW write: text stays text, numbers/booleans stay typed, dates become ISO text.
+
+    Text is cut to Google's cell size (a longer cell would fail the whole request).
+    """
     if value is None:
         return ""
-    if isinstance(value, str | bool | int | float):
+    if isinstance(value, str):
+        return fit_cell(value, GOOGLE_MAX_CELL_CHARS)
+    if isinstance(value, bool | int | float):
         return value
     return value.isoformat()
+
+
+def _too_long(value: CellValue) -> bool:
+    return isinstance(value, str) and len(value) > GOOGLE_MAX_CELL_CHARS
+
+
+@dataclass(frozen=True)
+class _Piece:
+    """Part of a column run, serialised as one ``ValueRange`` of a batchUpdate body."""
+
+    json: str
+    cells: int
 
 
 @dataclass(frozen=True)
@@ -251,13 +301,17 @@ class GoogleSheetsBackend(SheetBackend):
         limiter: RateLimiter | None = None,
         timeout: float = 60.0,
         max_ranges_per_request: int = 10_000,
+        max_request_bytes: int = MAX_REQUEST_BYTES,
     ) -> None:
         if max_ranges_per_request < 1:
             raise ValueError("max_ranges_per_request must be >= 1")
+        if max_request_bytes < 2**16:
+            raise ValueError("max_request_bytes must be at least 64 KiB (a cell may hold 50,000 characters)")
         self.spreadsheet_id = spreadsheet_id
         self.api_url = api_url.rstrip("/") if api_url else None
         self.client_email = str(credentials_info.get("client_email", "?"))
         self.max_ranges_per_request = max_ranges_per_request
+        self.max_request_bytes = max_request_bytes
         self.stats = RequestStats()
         kind = _OffGoogleCredentials if api_url else Credentials
         credentials: Credentials | None = None
@@ -389,15 +443,11 @@ class GoogleSheetsBackend(SheetBackend):
     def read_grid(self, worksheet: str) -> list[list[str]]:
         """One ``values.get`` of the whole tab."""
         title = self._title(worksheet)
-        # Unformatted numbers (no locale separators: 1234.5 not "1.234,50"), dates as displayed text.
-        params = {"valueRenderOption": "UNFORMATTED_VALUE", "dateTimeRenderOption": "FORMATTED_STRING"}
-        body = self._call(
-            f"read worksheet {title!r}",
-            self._http.values_get,
-            self.spreadsheet_id,
-            quote_sheet_title(title),
-            params=params,
-        )
+        return self._get_rows(title, quote_sheet_title(title), f"read worksheet {title!r}")
+
+    def _get_rows(self, title: str, a1_range: str, what: str) -> list[list[str]]:
+        """One ``values.get`` as a grid of text whose first cell is A1."""
+        body = self._call(what, self._http.values_get, self.spreadsheet_id, a1_range, params=_READ_PARAMS)
         values = body.get("values", []) or []
         first_row, first_col = _range_start(str(body.get("range", "A1")))
         pad = [""] * (first_col - 1)
@@ -406,35 +456,145 @@ class GoogleSheetsBackend(SheetBackend):
         ]
         return grid
 
+    def read_table(self, worksheet: str, locate: Locate) -> ColumnBlock:
+        """The top :data:`HEADER_SCAN_ROWS` rows, then only the wanted columns: two reads.
+
+        A header further down is looked for in one read of the whole tab instead.
+        """
+        title = self._title(worksheet)
+        assert self._tabs is not None
+        scan = min(HEADER_SCAN_ROWS, max(self._tabs[title].rows, 1))
+        top = self._get_rows(
+            title, absolute_range(title, f"1:{scan}"), f"read the first {scan} rows of worksheet {title!r}"
+        )
+        try:
+            index, letters = locate(top)
+        except HeaderNotFound:
+            if scan < HEADER_SCAN_ROWS or len(top) < scan:
+                raise
+            grid = self.read_grid(title)
+            index, letters = locate(grid)
+            header = tuple(grid[index]) if index < len(grid) else ()
+            return ColumnBlock(index + 1, header, columns_from_grid(grid, letters, index + 2))
+        header = tuple(top[index]) if index < len(top) else ()
+        return ColumnBlock(index + 1, header, self.read_columns(title, letters, index + 2))
+
+    def read_rows(self, worksheet: str, first_row: int, last_row: int) -> list[list[str]]:
+        """One ``values.get`` of whole rows (none when the tab ends above ``first_row``)."""
+        title = self._title(worksheet)
+        assert self._tabs is not None
+        last = min(last_row, self._tabs[title].rows)
+        if first_row > last:
+            return []
+        grid = self._get_rows(
+            title, absolute_range(title, f"{first_row}:{last}"), f"read rows {first_row}-{last} of {title!r}"
+        )
+        return grid[first_row - 1 :]
+
+    def read_columns(self, worksheet: str, letters: Sequence[str], first_row: int) -> dict[str, list[str]]:
+        """One ``values:batchGet`` of the columns (``'Tab'!B5:B``), column-major; ragged lists."""
+        title = self._title(worksheet)
+        wanted = list(dict.fromkeys(column_letter(letter) for letter in letters))
+        assert self._tabs is not None
+        if not wanted or first_row > self._tabs[title].rows:
+            return {letter: [] for letter in wanted}
+        ranges = [absolute_range(title, f"{letter}{first_row}:{letter}") for letter in wanted]
+        body = self._call(
+            f"read column(s) {', '.join(wanted)} of worksheet {title!r} from row {first_row}",
+            self._http.values_batch_get,
+            self.spreadsheet_id,
+            ranges,
+            params={**_READ_PARAMS, "majorDimension": "COLUMNS"},
+        )
+        out: dict[str, list[str]] = {}
+        for letter, value_range in zip(wanted, body.get("valueRanges", []), strict=True):
+            columns = value_range.get("values") or [[]]
+            out[letter] = [v if isinstance(v, str) else cell_text(v) for v in columns[0]]
+        return out
+
     # -- writes --------------------------------------------------------------------------------------
 
     def write_cells(self, worksheet: str, updates: Sequence[CellUpdate]) -> int:
-        """One RAW ``values:batchUpdate`` per ``max_ranges_per_request`` contiguous column ranges."""
-        runs = group_column_runs(updates)
+        """RAW ``values:batchUpdate``: one request unless the body outgrows the request limits."""
+        return self._write_runs(worksheet, group_column_runs(updates))
+
+    def write_columns(self, worksheet: str, columns: Sequence[ColumnValues]) -> int:
+        """As :meth:`write_cells`, from column-wise values (no object per cell)."""
+        return self._write_runs(worksheet, [run for column in columns for run in column.runs()])
+
+    def _write_runs(self, worksheet: str, runs: list[ColumnRun]) -> int:
         if not runs:
             return 0
         title = self._title(worksheet)
         self._ensure_grid(title, max(run.end_row for run in runs), max(run.col for run in runs))
-        data = [
-            {
-                "range": absolute_range(title, run.a1),
-                "majorDimension": "ROWS",
-                "values": [[_json_value(v)] for v in run.cells],
-            }
-            for run in runs
-        ]
-        for start in range(0, len(data), self.max_ranges_per_request):
-            chunk = data[start : start + self.max_ranges_per_request]
-            body = {"valueInputOption": "RAW", "includeValuesInResponse": False, "data": chunk}
-            self._call(
-                f"write {sum(len(d['values']) for d in chunk)} cell(s) to worksheet {title!r}",
-                self._http.values_batch_update,
-                self.spreadsheet_id,
-                body,
+        truncated = sum(1 for run in runs for v in run.cells if _too_long(v))
+        if truncated:
+            logger.warning(
+                "%d cell(s) longer than %d characters truncated for worksheet %r",
+                truncated,
+                GOOGLE_MAX_CELL_CHARS,
+                title,
             )
+        url = SPREADSHEET_VALUES_BATCH_UPDATE_URL % self.spreadsheet_id
+        requests_sent = 0
+        for body, cells in self._bodies(title, runs):
+            self._call(
+                f"write {cells} cell(s) to worksheet {title!r}",
+                self._http.request,
+                "post",
+                url,
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+            requests_sent += 1
         written = sum(len(run.cells) for run in runs)
-        logger.info("wrote %d cell(s) in %d range(s) to worksheet %r", written, len(runs), title)
+        logger.info(
+            "wrote %d cell(s) in %d range(s) and %d request(s) to worksheet %r",
+            written,
+            len(runs),
+            requests_sent,
+            title,
+        )
         return written
+
+    def _pieces(self, title: str, run: ColumnRun, budget: int) -> Iterator[_Piece]:
+        """A run as serialised ValueRanges, each within ``budget`` bytes (halved until it fits)."""
+        letter = column_letter(run.col)
+        stack = [
+            (start, min(start + _PIECE_CELLS, len(run.cells)))
+            for start in range(0, len(run.cells), _PIECE_CELLS)
+        ][::-1]
+        while stack:
+            start, end = stack.pop()
+            first, last = run.start_row + start, run.start_row + end - 1
+            a1 = f"{letter}{first}" if first == last else f"{letter}{first}:{letter}{last}"
+            values = json.dumps([[_json_value(v)] for v in run.cells[start:end]], separators=(",", ":"))
+            where = json.dumps(absolute_range(title, a1))
+            text = f'{{"range":{where},"majorDimension":"ROWS","values":{values}}}'
+            if len(text) > budget and end - start > 1:
+                middle = (start + end) // 2
+                stack += [(middle, end), (start, middle)]
+                continue
+            yield _Piece(text, end - start)
+
+    def _bodies(self, title: str, runs: list[ColumnRun]) -> Iterator[tuple[bytes, int]]:
+        """Bodies of values:batchUpdate (ASCII JSON) within the byte and range limits, with their cells."""
+        head, tail = '{"valueInputOption":"RAW","includeValuesInResponse":false,"data":[', "]}"
+        budget = self.max_request_bytes - len(head) - len(tail)
+        parts: list[str] = []
+        size = cells = 0
+        for run in runs:
+            for piece in self._pieces(title, run, budget):
+                if parts and (
+                    size + len(piece.json) + 1 > budget or len(parts) >= self.max_ranges_per_request
+                ):
+                    yield (head + ",".join(parts) + tail).encode("ascii"), cells
+                    parts, size, cells = [], 0, 0
+                parts.append(piece.json)
+                size += len(piece.json) + 1
+                cells += piece.cells
+        if parts:
+            yield (head + ",".join(parts) + tail).encode("ascii"), cells
 
     def append_rows(self, worksheet: str, rows: Sequence[Sequence[CellValue]]) -> int:
         """One RAW ``values:append`` (INSERT_ROWS); retried on 429 only: a repeat would add rows twice."""

@@ -19,64 +19,73 @@ def _int(value: Any) -> int:
     return int(value) if value is not None else 0
 
 
+def _frame(columns: Mapping[str, list[Any]], ints: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Columns with their dtypes set explicitly, so an empty result has the same dtypes as a full one."""
+    return pd.DataFrame(
+        {
+            name: pd.Series(values, dtype="int64" if name in ints else "str")
+            for name, values in columns.items()
+        }
+    )
+
+
 def products_frame(products: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Map merchantSku -> jfsku, one row per product that has both."""
-    rows = [
-        (str(p["merchantSku"]), str(p["jfsku"])) for p in products if p.get("merchantSku") and p.get("jfsku")
-    ]
-    frame = pd.DataFrame(rows, columns=["merchant_sku", "jfsku"], dtype=str)
-    return PRODUCTS_SCHEMA.validate(frame)
+    merchant_sku: list[str] = []
+    jfsku: list[str] = []
+    for p in products:
+        if p.get("merchantSku") and p.get("jfsku"):
+            merchant_sku.append(str(p["merchantSku"]))
+            jfsku.append(str(p["jfsku"]))
+    return PRODUCTS_SCHEMA.validate(_frame({"merchant_sku": merchant_sku, "jfsku": jfsku}))
+
+
+INBOUND_ITEM_COLUMNS = (
+    "inbound_id",
+    "merchant_inbound_number",
+    "warehouse_id",
+    "status",
+    "jfsku",
+    "quantity",
+    "quantity_open",
+)
 
 
 def inbound_items_frame(inbounds: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """One row per inbound item, carrying its inbound's id, number, warehouse and status."""
-    rows = [
-        (
-            str(inbound["inboundId"]),
-            inbound.get("merchantInboundNumber") or "",
-            inbound.get("warehouseId") or "",
-            str(inbound.get("status") or ""),
-            str(item["jfsku"]),
-            _int(item.get("quantity")),
-            _int(item.get("quantityOpen")),
-        )
-        for inbound in inbounds
-        for item in inbound.get("items") or []
-    ]
-    frame = pd.DataFrame(
-        rows,
-        columns=[
-            "inbound_id",
-            "merchant_inbound_number",
-            "warehouse_id",
-            "status",
-            "jfsku",
-            "quantity",
-            "quantity_open",
-        ],
-    ).astype({"quantity": "int64", "quantity_open": "int64"})
-    return INBOUND_ITEMS_SCHEMA.validate(frame)
+    """One row per inbound item, carrying its inbound's id, number, warehouse and status.
+
+    Built column by column (no tuple per item): a million items stay a few arrays.
+    """
+    columns: dict[str, list[Any]] = {name: [] for name in INBOUND_ITEM_COLUMNS}
+    for inbound in inbounds:
+        items = inbound.get("items") or []
+        if not items:
+            continue
+        n = len(items)
+        columns["inbound_id"] += [str(inbound["inboundId"])] * n
+        columns["merchant_inbound_number"] += [inbound.get("merchantInboundNumber") or ""] * n
+        columns["warehouse_id"] += [inbound.get("warehouseId") or ""] * n
+        columns["status"] += [str(inbound.get("status") or "")] * n
+        columns["jfsku"] += [str(item["jfsku"]) for item in items]
+        columns["quantity"] += [_int(item.get("quantity")) for item in items]
+        columns["quantity_open"] += [_int(item.get("quantityOpen")) for item in items]
+    return INBOUND_ITEMS_SCHEMA.validate(_frame(columns, ints=("quantity", "quantity_open")))
 
 
 def stocks_frame(stocks: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
     """Stock per (jfsku, warehouse); a stock without a warehouse breakdown is one row with warehouse ''."""
-    rows: list[tuple[str, str, int, int]] = []
+    columns: dict[str, list[Any]] = {
+        "jfsku": [],
+        "warehouse_id": [],
+        "stock_level": [],
+        "stock_level_announced": [],
+    }
     for stock in stocks:
         jfsku = str(stock["jfsku"])
-        per_warehouse = stock.get("warehouses") or []
-        if per_warehouse:
-            rows.extend(
-                (
-                    jfsku,
-                    str(w.get("warehouseId") or ""),
-                    _int(w.get("stockLevel")),
-                    _int(w.get("stockLevelAnnounced")),
-                )
-                for w in per_warehouse
-            )
-        else:
-            rows.append((jfsku, "", _int(stock.get("stockLevel")), _int(stock.get("stockLevelAnnounced"))))
-    frame = pd.DataFrame(
-        rows, columns=["jfsku", "warehouse_id", "stock_level", "stock_level_announced"]
-    ).astype({"stock_level": "int64", "stock_level_announced": "int64"})
-    return STOCKS_SCHEMA.validate(frame)
+        per_warehouse = stock.get("warehouses") or [{**stock, "warehouseId": ""}]
+        for w in per_warehouse:
+            columns["jfsku"].append(jfsku)
+            columns["warehouse_id"].append(str(w.get("warehouseId") or ""))
+            columns["stock_level"].append(_int(w.get("stockLevel")))
+            columns["stock_level_announced"].append(_int(w.get("stockLevelAnnounced")))
+    return STOCKS_SCHEMA.validate(_frame(columns, ints=("stock_level", "stock_level_announced")))

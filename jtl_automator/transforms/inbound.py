@@ -18,7 +18,7 @@ What is compared, per mode:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -28,6 +28,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict
+
+from jtl_automator.sheets.base import MAX_CELL_CHARS, fit_cell
 
 
 class RowStatus(StrEnum):
@@ -85,6 +87,11 @@ STOCKS_SCHEMA = pa.DataFrameSchema(
         "stock_level_announced": pa.Column("int64"),
     }
 )
+#: A duplicate note lists at most this many rows, then "and K more": its size does not grow with copies.
+NOTE_ROWS_LISTED = 10
+#: Sheet text quoted in a note is cut to this many characters.
+QUOTED_CHARS = 100
+
 RESULT_SCHEMA = pa.DataFrameSchema(
     {
         "row_number": pa.Column("int64"),
@@ -92,9 +99,29 @@ RESULT_SCHEMA = pa.DataFrameSchema(
         "note": pa.Column(str),
         "units_expected": pa.Column("Int64", nullable=True),
         "units_received": pa.Column("Int64", nullable=True),
+        "duplicate": pa.Column(bool),
     },
     strict=False,
 )
+
+
+def shown(text: str) -> str:
+    """Sheet text as quoted in a note: at most :data:`QUOTED_CHARS` characters."""
+    return text if len(text) <= QUOTED_CHARS else text[:QUOTED_CHARS] + "…"
+
+
+def duplicate_what(has_inbound: bool, has_warehouse: bool) -> str:
+    """What two rows share to be duplicates: ``SKU``, ``SKU and inbound`` ..."""
+    return "SKU" + (" and inbound" if has_inbound else "") + (" and warehouse" if has_warehouse else "")
+
+
+def duplicate_note(what: str, rows: Sequence[int] | np.ndarray) -> str:
+    """``duplicate row for the same SKU (rows 4, 9, 12 and 1,997 more)``: at most NOTE_ROWS_LISTED rows."""
+    listed = ", ".join(str(int(r)) for r in rows[:NOTE_ROWS_LISTED])
+    more = len(rows) - NOTE_ROWS_LISTED
+    rest = f" and {more:,} more" if more > 0 else ""
+    return f"duplicate row for the same {what} (rows {listed}{rest})"
+
 
 _WS = re.compile(r"[\s\u00a0\u202f']")  # spaces, no-break spaces and Swiss apostrophes group thousands
 _DE_GROUPED = re.compile(r"\+?\d{1,3}(?:\.\d{3})+")  # 1.234 or 1.234.567: German thousands
@@ -114,7 +141,7 @@ def parse_units(text: str, max_units: int = 10**9) -> tuple[int | None, str | No
         return None, "units are empty"
     s = _WS.sub("", raw)
     if s.startswith("-") and any(c.isdigit() for c in s):
-        return None, f"units '{raw}' are negative"
+        return None, f"units '{shown(raw)}' are negative"
     whole: int | None = None
     fraction = "0"
     if _DE_GROUPED.fullmatch(s):
@@ -124,11 +151,11 @@ def parse_units(text: str, max_units: int = 10**9) -> tuple[int | None, str | No
     elif m := _PLAIN.fullmatch(s):
         whole, fraction = int(m.group(1)), m.group(2) or "0"
     if whole is None:
-        return None, f"units '{raw}' are not a number"
+        return None, f"units '{shown(raw)}' are not a number"
     if int(fraction) != 0:
-        return None, f"units '{raw}' are not a whole number"
+        return None, f"units '{shown(raw)}' are not a whole number"
     if whole > max_units:
-        return None, f"units '{raw}' exceed {max_units:,}"
+        return None, f"units '{shown(raw)}' exceed {max_units:,}"
     return whole, None
 
 
@@ -215,7 +242,9 @@ def reconcile(
     if params.mode == "inbound":
         v.decide(inb.blank(), RowStatus.INVALID_ROW, "inbound reference is empty")
     row_numbers = sheet["row_number"].to_numpy(dtype=np.int64)
-    _flag_duplicates(v, sku, inb if "inbound" in sheet.columns else None, wh if has_wh else None, row_numbers)
+    duplicate = _flag_duplicates(
+        v, sku, inb if "inbound" in sheet.columns else None, wh if has_wh else None, row_numbers
+    )
 
     # merchantSku -> jfsku once per distinct SKU, then an integer jfsku code per row.
     catalogue = pd.Index([m.strip() for m in _texts(products["merchant_sku"].to_numpy(dtype=object))])
@@ -226,7 +255,7 @@ def reconcile(
     unknown_note = np.full(len(sku.distinct), "", dtype=object)
     unknown = np.flatnonzero(at < 0)
     unknown_note[unknown] = [
-        f"merchant SKU '{sku.distinct[i]}' is not in the FFN product list" for i in unknown
+        f"merchant SKU '{shown(sku.distinct[i])}' is not in the FFN product list" for i in unknown
     ]
     v.decide((at < 0)[sku.codes], RowStatus.UNKNOWN_SKU, unknown_note[sku.codes])
 
@@ -244,16 +273,26 @@ def reconcile(
     out = pd.DataFrame(
         {
             "row_number": row_numbers[keep],
-            "sku": sku.rows()[keep],
-            "inbound_ref": inb.rows()[keep],
-            "warehouse": wh.rows()[keep],
-            "status": v.status[keep],
-            "note": v.note[keep],
+            # explicit text dtype: an empty result has the same dtypes as a full one
+            "sku": pd.array(sku.rows()[keep], dtype="str"),
+            "inbound_ref": pd.array(inb.rows()[keep], dtype="str"),
+            "warehouse": pd.array(wh.rows()[keep], dtype="str"),
+            "status": pd.array(v.status[keep], dtype="str"),
+            "note": pd.array(_fit_notes(v.note[keep]), dtype="str"),
             "units_expected": _nullable_ints(expected[keep]),
             "units_received": _nullable_ints(received[keep]),
+            "duplicate": duplicate[keep],
         }
     )
     return out
+
+
+def _fit_notes(notes: np.ndarray) -> np.ndarray:
+    """Every note within :data:`MAX_CELL_CHARS` (a cell any backend can hold)."""
+    lengths = np.fromiter(map(len, notes), dtype=np.int64, count=len(notes))
+    for i in np.flatnonzero(lengths > MAX_CELL_CHARS):
+        notes[i] = fit_cell(notes[i])
+    return notes
 
 
 def _nullable_ints(values: np.ndarray) -> pd.arrays.IntegerArray:
@@ -263,8 +302,13 @@ def _nullable_ints(values: np.ndarray) -> pd.arrays.IntegerArray:
 
 def _flag_duplicates(
     v: _Verdicts, sku: _Coded, inb: _Coded | None, wh: _Coded | None, row_numbers: np.ndarray
-) -> None:
-    """The same SKU (and inbound, and warehouse) on two rows is ambiguous: every copy is flagged."""
+) -> np.ndarray:
+    """The same SKU (and inbound, and warehouse) on two rows is ambiguous: every copy is flagged.
+
+    The note lists the first :data:`NOTE_ROWS_LISTED` rows of the copies and counts the rest, so it
+    stays small however many copies there are. Returns which rows were flagged.
+    """
+    flagged = np.zeros(len(v.status), dtype=bool)
     key = sku.codes.astype(np.int64)
     if inb is not None:
         key = key * (len(inb.distinct) + 1) + inb.codes
@@ -273,22 +317,26 @@ def _flag_duplicates(
     candidates = v.open & ~sku.blank()
     idx = np.flatnonzero(candidates)
     if len(idx) == 0:
-        return
-    sub = pd.Series(key[idx])
-    dup = sub.duplicated(keep=False).to_numpy()
+        return flagged
+    dup = pd.Series(key[idx]).duplicated(keep=False).to_numpy()
     if not dup.any():
-        return
+        return flagged
     dup_idx = idx[dup]
-    rows_of: dict[int, list[str]] = {}
-    for k, r in zip(key[dup_idx].tolist(), row_numbers[dup_idx].tolist(), strict=True):
-        rows_of.setdefault(k, []).append(str(r))
-    what = "SKU" + (" and inbound" if inb is not None else "") + (" and warehouse" if wh is not None else "")
-    text = {k: f"duplicate row for the same {what} (rows {', '.join(r)})" for k, r in rows_of.items()}
+    group, groups = pd.factorize(key[dup_idx])
+    order = np.argsort(group, kind="stable")  # rows of each group together, in sheet order
+    starts = np.searchsorted(group[order], np.arange(len(groups)))
+    ends = np.append(starts[1:], len(order))
+    what = duplicate_what(inb is not None, wh is not None)
+    sorted_rows = row_numbers[dup_idx][order]
+    text = np.array(
+        [duplicate_note(what, sorted_rows[a:b]) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)],
+        dtype=object,
+    )
     note = np.full(len(v.status), "", dtype=object)
-    note[dup_idx] = [text[k] for k in key[dup_idx].tolist()]
-    mask = np.zeros(len(v.status), dtype=bool)
-    mask[dup_idx] = True
-    v.decide(mask, RowStatus.INVALID_ROW, note)
+    note[dup_idx] = text[group]
+    flagged[dup_idx] = True
+    v.decide(flagged, RowStatus.INVALID_ROW, note)
+    return flagged
 
 
 @dataclass
@@ -325,7 +373,9 @@ def _inbound_received(
     found = np.array([bool(p) for p in positions], dtype=bool)
     missing_refs = np.flatnonzero(~found)
     not_found = np.full(len(inb.distinct), "", dtype=object)
-    not_found[missing_refs] = [f"no inbound with id or number '{inb.distinct[c]}'" for c in missing_refs]
+    not_found[missing_refs] = [
+        f"no inbound with id or number '{shown(inb.distinct[c])}'" for c in missing_refs
+    ]
     v.decide(~found[inb.codes], RowStatus.INBOUND_NOT_FOUND, not_found[inb.codes])
 
     if wh is not None:
@@ -376,7 +426,7 @@ def _inbound_received(
     no_item = v.open & ~has_item
     if no_item.any():
         note = np.full(n, "", dtype=object)
-        note[no_item] = [f"inbound '{r}' has no item for this SKU" for r in inb.rows()[no_item]]
+        note[no_item] = [f"inbound '{shown(r)}' has no item for this SKU" for r in inb.rows()[no_item]]
         v.decide(no_item, RowStatus.INBOUND_NOT_FOUND, note)
 
     # Inbound status per reference: taken from the one inbound, or combined over several.
@@ -432,7 +482,8 @@ def _check_inbound_warehouse(v: _Verdicts, inb: _Coded, wh: _Coded, inbound_whs:
         if want and have and want not in have:
             wrong[j] = True
             note[j] = (
-                f"inbound '{inb.distinct[icode]}' is for warehouse {', '.join(sorted(have))}, not {want}"
+                f"inbound '{shown(inb.distinct[icode])}' is for warehouse "
+                f"{', '.join(sorted(have))}, not {shown(want)}"
             )
     v.decide(wrong[pair_codes], RowStatus.INBOUND_NOT_FOUND, note[pair_codes])
 
@@ -458,7 +509,7 @@ def _stock_received(
     if wh is not None:
         known_wh = set(stocks["warehouse_id"].astype(str))
         unknown = np.array([bool(w) and w not in known_wh for w in wh.distinct], dtype=bool)
-        unknown_note = np.array([f"unknown warehouse '{w}'" for w in wh.distinct], dtype=object)
+        unknown_note = np.array([f"unknown warehouse '{shown(w)}'" for w in wh.distinct], dtype=object)
         v.decide(unknown[wh.codes], RowStatus.INVALID_ROW, unknown_note[wh.codes])
         rows = np.flatnonzero(v.open & ~wh.blank())
         if len(rows):
@@ -551,11 +602,10 @@ def annotate_since(results: pd.DataFrame, history: Mapping[str, list[tuple[datet
     The date is the first check of the current unbroken run of that same status (a row that was
     MATCH in between starts over), so the note answers "still missing since when".
     """
-    out = results.copy()
-    keys = row_keys(out).to_numpy()
-    chase = out["status"].isin([RowStatus.MISMATCH.value, RowStatus.PENDING.value]).to_numpy()
-    notes = out["note"].to_numpy(dtype=object).copy()
-    statuses = out["status"].to_numpy(dtype=object)
+    keys = (results["row_key"] if "row_key" in results.columns else row_keys(results)).to_numpy(dtype=object)
+    chase = results["status"].isin([RowStatus.MISMATCH.value, RowStatus.PENDING.value]).to_numpy()
+    notes = results["note"].to_numpy(dtype=object).copy()
+    statuses = results["status"].to_numpy(dtype=object)
     for i in np.flatnonzero(chase):
         status, key = statuses[i], keys[i]
         since: datetime | None = None
@@ -565,8 +615,7 @@ def annotate_since(results: pd.DataFrame, history: Mapping[str, list[tuple[datet
             since = at
         if since is not None:
             notes[i] = f"{notes[i]}; since {since.date().isoformat()}"
-    out["note"] = notes
-    return out
+    return results.assign(note=pd.array(notes, dtype="str"))
 
 
 def status_counts(results: pd.DataFrame) -> dict[str, int]:

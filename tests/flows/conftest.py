@@ -50,16 +50,20 @@ class FlowSandbox:
 
 @pytest.fixture
 def flow_sandbox(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_config: Any
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest, sandbox_config: Any
 ) -> Iterator[FlowSandbox]:
-    """Generated data served over real HTTP; a fresh SQLite state database per test."""
+    """Generated data served over real HTTP; a fresh SQLite state database per test.
+
+    The sandbox follows ``--sandbox`` (lenient or strict); parametrize it indirectly with a
+    ``SandboxConfig`` (e.g. ``SandboxConfig.strictest()``) to pin one test to other settings.
+    """
     from jtl_automator.sandbox.app import create_app
     from jtl_automator.sandbox.generator import generate
     from jtl_automator.sandbox.server import credentials_env, serve_in_thread
     from jtl_automator.sandbox.sheets import make_service_account_info
     from jtl_automator.settings import get_settings
 
-    config = sandbox_config(sheets_requests_per_minute=10_000)
+    config = getattr(request, "param", None) or sandbox_config(sheets_requests_per_minute=10_000)
     app = create_app(generate(seed=5, skus=150, orders=40, customers=30), config)
     with serve_in_thread(app) as server:
         key_file = tmp_path / "service-account.json"

@@ -11,6 +11,7 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from flows.inbound_verification import inbound_verification
+from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.generator import INBOUND_CONTROL_SPREADSHEET_ID
 from jtl_automator.sandbox.workbooks import save_as_xlsx
 from jtl_automator.settings import get_settings
@@ -137,26 +138,56 @@ def test_sheets_429_and_5xx_are_retried(flow_sandbox: FlowSandbox) -> None:
     assert set(statuses(grid(flow_sandbox))) == ALL
 
 
-def test_concurrent_edit_of_other_cells_survives(
+def test_edits_during_the_run_are_rechecked_before_the_write(
     flow_sandbox: FlowSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Someone edits the sheet between our read and our write: only Status/Note cells are ours."""
+    """Someone edits the sheet between our read and our write: a row inserted above others shifts them,
+    a units cell is corrected, a row is added at the end, another column is edited."""
     from jtl_automator.services import inbound_verification as svc
 
-    original = svc.result_updates
+    clean = inbound_verification(sheet=SHEET, worksheet=TAB, dry_run=True)
+    original = svc.write_results
+    before = [list(r) for r in grid(flow_sandbox)]
+    expected: dict[str, str] = {}
 
     def edit_then_write(*args: object, **kwargs: object) -> object:
+        results = args[2]
+        expected.update({f"{r.sku}|{r.inbound_ref}": r.status for r in results.itertuples()})  # type: ignore[attr-defined]
         rows = grid(flow_sandbox)
         rows[3][5] = "Neuer Lieferant GmbH"  # column F, edited by a colleague
-        rows[4][1] = "999"  # a units cell corrected meanwhile
+        rows[4][1] = "999"  # a units cell corrected meanwhile: its status would be stale
+        rows.insert(4, ["EINGEFÜGT-1", "3", "ANL-2026-0004", "", ""])  # everything below moves down
         rows.append(["NEU-1", "3", "ANL-2026-0004", "", "", "", "", "xy"])  # a row added at the end
+        book = flow_sandbox.state.data.spreadsheets[SHEET].worksheets[0]
+        book.row_count += 2
         return original(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(svc, "result_updates", edit_then_write)
-    inbound_verification(sheet=SHEET, worksheet=TAB)
+    monkeypatch.setattr(svc, "write_results", edit_then_write)
+    summary = inbound_verification(sheet=SHEET, worksheet=TAB)
     rows = grid(flow_sandbox)
-    assert rows[3][5] == "Neuer Lieferant GmbH" and rows[4][1] == "999"
+    assert rows[3][5] == "Neuer Lieferant GmbH" and rows[5][1] == "999"
+    assert not str(rows[5][3])  # the edited row: not written, reported
+    assert rows[4][:3] == ["EINGEFÜGT-1", "3", "ANL-2026-0004"] and not str(rows[4][3])
     assert rows[-1][:3] == ["NEU-1", "3", "ANL-2026-0004"] and not str(rows[-1][3])
+    landed = {
+        f"{str(r[0]).strip()}|{str(r[2]).strip()}": str(r[3])
+        for i, r in enumerate(rows)
+        if i > 2 and len(r) > 3 and str(r[3]) and i != 5
+    }
+    assert landed and all(expected[key] == status for key, status in landed.items())
+    assert summary["rows_not_written"] == 1 and summary["rows_moved"] > 0
+    assert summary["rows_added_during_run"] == 2
+    assert summary["counts"] == clean["counts"]
+    assert len(before) + 2 == len(rows)
+
+
+def test_a_sheet_with_only_its_header_is_a_normal_run(flow_sandbox: FlowSandbox) -> None:
+    """Issue 9: an empty FFN answer crashed the booked-items frame."""
+    book = flow_sandbox.state.data.spreadsheets[SHEET].worksheets[0]
+    del book.values[3:]
+    summary = inbound_verification(sheet=SHEET, worksheet=TAB)
+    assert summary["rows"] == 0 and summary["cells_written"] == 0
+    assert sum(summary["counts"].values()) == 0
 
 
 def test_artifacts_are_published(flow_sandbox: FlowSandbox) -> None:
@@ -266,3 +297,13 @@ def test_sheet_settings_block_supplies_sheet_tab_and_columns(flow_sandbox: FlowS
     assert summary["rows"] > 0 and set(statuses(grid(flow_sandbox))) == ALL
     with pytest.raises(ValueError, match="sheet settings block"):
         inbound_verification()
+
+
+@pytest.mark.parametrize("flow_sandbox", [SandboxConfig.strictest()], ids=["strictest"], indirect=True)
+def test_the_flow_passes_under_the_strictest_sandbox_with_googles_quotas(flow_sandbox: FlowSandbox) -> None:
+    """Google's 60 reads and 60 writes a minute, 10 MiB bodies: two runs, no self-made 429."""
+    for _ in range(2):
+        summary = inbound_verification(sheet=SHEET, worksheet=TAB)
+        assert {s for s, n in summary["counts"].items() if n} == ALL
+    assert flow_sandbox.state.runtime.requests["by_status"].get("429", 0) == 0
+    assert flow_sandbox.sheets_requests("values.batchUpdate") == 2

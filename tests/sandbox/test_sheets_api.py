@@ -6,6 +6,7 @@ and google-auth fetches its token from ``/sheets/token`` because the service-acc
 
 from __future__ import annotations
 
+import copy
 import socket
 import threading
 import time
@@ -338,7 +339,7 @@ def test_not_found_and_unparseable_ranges(gc: gspread.Client) -> None:
 
 
 def test_quota_burst_raises_429_and_recovers_after_the_window(gc: gspread.Client, sandbox: Sandbox) -> None:
-    sandbox.state.config.sheets_requests_per_minute = 5
+    sandbox.state.config.sheets_requests_per_minute = 5  # both buckets
     ws = gc.open_by_key(BOOK_ID).sheet1  # 2 requests: open_by_key and sheet1 both read the metadata
     for _ in range(3):
         ws.acell("A1")
@@ -348,11 +349,63 @@ def test_quota_burst_raises_429_and_recovers_after_the_window(gc: gspread.Client
     assert caught.value.error["status"] == "RESOURCE_EXHAUSTED"
     assert "Quota exceeded for quota metric 'Read requests'" in caught.value.error["message"]
     sandbox.clock.now += 30
-    with pytest.raises(gspread.exceptions.APIError):
-        ws.update([["x"]], "Z1")
-    sandbox.clock.now += 31  # the first five requests leave the rolling 60 s window
+    ws.update([["x"]], "Z1")  # writes have a bucket of their own
+    sandbox.clock.now += 31  # the first five reads leave the rolling 60 s window
     assert ws.acell("A1").value == "SKU"
     assert sandbox.requests_made() == {"spreadsheets.get": 2, "values.get": 5, "values.update": 1}
+
+
+def test_reads_and_writes_have_separate_per_minute_buckets(gc: gspread.Client, sandbox: Sandbox) -> None:
+    """Google counts read and write requests apart (60 each per minute and user by default)."""
+    sandbox.state.config = SandboxConfig(
+        sheets_read_requests_per_minute=3, sheets_write_requests_per_minute=2
+    )
+    ws = gc.open_by_key(BOOK_ID).sheet1  # 2 reads
+    ws.acell("A1")  # the third read
+    ws.update([["a"]], "Z1")
+    ws.update([["b"]], "Z2")
+    with pytest.raises(gspread.exceptions.APIError) as write_refused:
+        ws.update([["c"]], "Z3")
+    assert write_refused.value.code == 429
+    assert "quota metric 'Write requests'" in write_refused.value.error["message"]
+    with pytest.raises(gspread.exceptions.APIError) as read_refused:
+        ws.acell("A1")
+    assert "quota metric 'Read requests'" in read_refused.value.error["message"]
+    sandbox.clock.now += 61
+    ws.update([["c"]], "Z3")
+    assert ws.acell("Z3").value == "c"
+
+
+def test_a_cell_over_fifty_thousand_characters_is_refused_and_nothing_written(
+    gc: gspread.Client, sandbox: Sandbox
+) -> None:
+    ws = gc.open_by_key(BOOK_ID).sheet1
+    before = copy.deepcopy(sandbox.state.data.spreadsheets[BOOK_ID].worksheets[0].values)
+    with pytest.raises(gspread.exceptions.APIError) as caught:
+        ws.batch_update([{"range": "E2", "values": [["ok"]]}, {"range": "F2", "values": [["x" * 50_001]]}])
+    assert caught.value.error == {
+        "code": 400,
+        "message": "Your input contains more than the maximum of 50000 characters in a single cell.",
+        "status": "INVALID_ARGUMENT",
+    }
+    assert sandbox.state.data.spreadsheets[BOOK_ID].worksheets[0].values == before  # not even E2
+    ws.update([["x" * 50_000]], "F2")  # exactly the limit is fine
+    with pytest.raises(gspread.exceptions.APIError, match="50000 characters"):
+        ws.append_row(["y" * 50_001])
+
+
+def test_request_bodies_over_ten_mebibytes_are_refused_in_strict_mode(
+    gc: gspread.Client, sandbox: Sandbox
+) -> None:
+    ws = gc.open_by_key(BOOK_ID).sheet1
+    big = [["z" * 40_000] for _ in range(300)]  # about 12 MB of JSON
+    ws.update(big, "H1:H300")  # lenient default: no limit
+    sandbox.state.config = SandboxConfig.strictest(sheets_requests_per_minute=1000)
+    with pytest.raises(gspread.exceptions.APIError) as caught:
+        ws.update(big, "I1:I300")
+    assert caught.value.error["message"] == "Request payload size exceeds the limit: 10485760 bytes."
+    assert caught.value.code == 400
+    assert ws.acell("I1").value is None
 
 
 def test_backoff_client_retries_429_until_the_window_frees(
@@ -464,3 +517,13 @@ def test_quote_and_format_helpers() -> None:
         "0.3",
         "1E+20",
     ]
+
+
+def test_sheets_limits_default_to_googles_and_strictest_adds_the_body_limit() -> None:
+    lenient, strict = SandboxConfig(), SandboxConfig.strictest()
+    assert (lenient.sheets_quota("read"), lenient.sheets_quota("write")) == (60, 60)
+    assert lenient.sheets_max_cell_chars == strict.sheets_max_cell_chars == 50_000  # Google documents it
+    assert lenient.sheets_max_request_bytes is None and strict.sheets_max_request_bytes == 10_485_760
+    assert SandboxConfig.strictest(sheets_max_request_bytes=None).sheets_max_request_bytes is None
+    both = SandboxConfig(sheets_read_requests_per_minute=5, sheets_requests_per_minute=7)
+    assert (both.sheets_quota("read"), both.sheets_quota("write")) == (7, 7)

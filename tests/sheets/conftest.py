@@ -46,6 +46,7 @@ class SheetsSandbox:
     def reset_counters(self) -> None:
         self.state.runtime["sheets_requests"] = Counter()
         self.state.runtime.pop("sheets_quota", None)
+        self.state.runtime.sheets.write_quota.clear()
 
 
 def _serve_with_uvicorn(app: Any) -> tuple[str, Any]:

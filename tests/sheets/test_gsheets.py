@@ -162,17 +162,17 @@ def test_missing_worksheet_header_and_spreadsheet(sheets_sandbox, book, backend)
 
 
 def test_quota_burst_is_absorbed_by_backoff(sheets_sandbox, book, backend, caplog):
-    sheets_sandbox.state.config.sheets_requests_per_minute = 3
+    sheets_sandbox.state.config.sheets_requests_per_minute = 3  # per bucket: reads and writes apart
     clock = sheets_sandbox.clock
     caplog.set_level(logging.WARNING, "jtl_automator.sheets.google")
-    for i in range(6):  # metadata + 6 reads + 6 writes, 3 allowed per minute
+    for i in range(6):  # metadata + 6 reads (7 reads) and 6 writes, 3 of each allowed per minute
         frame = backend.read_frame(TAB, header_names=["SKU"])
         backend.write_cells(TAB, [frame.cell(5, "Status", f"run {i}")])
     assert sheets_sandbox.values(book, TAB)[4][2] == "run 5"
     assert backend.stats.rate_limited > 0
     assert backend.stats.rate_limited == backend.stats.retries
     assert clock.sleeps and all(d <= 64 for d in clock.sleeps)
-    assert clock.now - 1_000.0 >= 60 * (13 // 3 - 1)  # the quota window really had to pass
+    assert clock.now - 1_000.0 >= 60 * 2  # the 7 reads: the read window really had to pass twice
     assert "reason=429" in caplog.text
 
 
@@ -350,3 +350,95 @@ def test_5xx_beyond_the_budget_is_a_transient_sheet_error(sheets_sandbox, book, 
         tight.read_frame(TAB)
     assert isinstance(caught.value, SheetApiError) and isinstance(caught.value, TransientFailure)
     assert counters["error"] == 3 and sheets_sandbox.clock.sleeps == [1.0, 2.0]
+
+
+# -- column reads, column-wise writes, request and cell limits --------------------------------------
+
+
+def _locate_sku(top):
+    """Header = the row holding 'SKU'; read columns A and B below it."""
+    found = [i for i, row in enumerate(top) if row and row[0] == "SKU"]
+    if not found:
+        raise HeaderNotFound(["SKU"], TAB)
+    return found[0], ["A", "B"]
+
+
+def test_read_table_reads_the_top_then_only_the_wanted_columns(sheets_sandbox, book, backend):
+    backend.worksheet_names()
+    sheets_sandbox.reset_counters()
+    block = backend.read_table(TAB, _locate_sku)
+    assert block.header_row == 4
+    assert block.header == ("SKU", "Units", "Status", "Note")
+    assert block.column("A") == ["00123", "ÄÖÜ-1", "", "SKU-3"]
+    assert block.column("B") == ["12", "5", "", "2.5"]
+    assert sheets_sandbox.requests() == {"values.get": 1, "values.batchGet": 1}
+
+
+def test_a_header_below_the_scanned_rows_is_found_in_one_more_read(sheets_sandbox, backend):
+    from jtl_automator.sheets.gsheets import HEADER_SCAN_ROWS
+
+    rows = [[f"note {i}"] for i in range(HEADER_SCAN_ROWS + 5)] + [["SKU", "Units"], ["A-1", "3"]]
+    deep = sheets_sandbox.add_spreadsheet({TAB: rows})
+    backend = GoogleSheetsBackend(deep, sheets_sandbox.service_account, api_url=sheets_sandbox.api_url)
+    block = backend.read_table(TAB, _locate_sku)
+    assert block.header_row == HEADER_SCAN_ROWS + 6 and block.column("A") == ["A-1"]
+    assert sheets_sandbox.requests()["values.get"] == 2  # the top rows, then the whole tab
+
+
+def test_read_columns_and_rows(sheets_sandbox, book, backend):
+    columns = backend.read_columns(TAB, ["a", "C"], 1)
+    assert columns["A"][:5] == ["Wareneingang KW 12 – Lager Süd", "Stand: 2024-05-01", "", "SKU", "00123"]
+    assert columns["C"] == ["", "Bearbeiter: Jörg", "", "Status"]  # trailing blanks cut, as Google does
+    assert backend.read_rows(TAB, 4, 4) == [["SKU", "Units", "Status", "Note"]]
+    assert backend.read_rows(TAB, 2000, 2001) == []  # past the grid: nothing, not an error
+
+
+def test_batch_get_5xx_is_retried(sheets_sandbox, book, backend, faults):
+    counters = faults(
+        {
+            "fault": "error",
+            "route": r"^/sheets/v4/spreadsheets/[^/]+/values:batchGet$",
+            "every": 2,
+            "statuses": [503],
+        }
+    )
+    backend.read_columns(TAB, ["A"], 5)
+    assert backend.read_columns(TAB, ["A"], 5)["A"][0] == "00123"
+    assert counters["error"] == 1 and backend.stats.retries == 1
+
+
+def test_write_columns_splits_bodies_at_the_request_size_limit(sheets_sandbox, book):
+    from jtl_automator.sheets.a1 import ColumnValues
+
+    limit = 2**16
+    sheets_sandbox.state.config.sheets_max_request_bytes = limit  # the sandbox refuses anything larger
+    try:
+        backend = GoogleSheetsBackend(
+            book, sheets_sandbox.service_account, api_url=sheets_sandbox.api_url, max_request_bytes=limit
+        )
+        rows = list(range(5, 3005))
+        notes = [f"received {i} of {i + 1} (difference -1) ä" for i in rows]
+        backend.worksheet_names()
+        sheets_sandbox.reset_counters()
+        written = backend.write_columns(
+            TAB, [ColumnValues("C", rows, ["MISMATCH"] * len(rows)), ColumnValues("D", rows, notes)]
+        )
+    finally:
+        sheets_sandbox.state.config.sheets_max_request_bytes = None
+    assert written == 6000
+    requests_made = sheets_sandbox.requests()
+    assert requests_made["values.batchUpdate"] > 2 and set(requests_made) == {
+        "values.batchUpdate",
+        "spreadsheets.batchUpdate",  # the grid grows past its 1,000 rows first
+    }
+    stored = sheets_sandbox.values(book, TAB)
+    assert [r[3] for r in stored[4:3004]] == notes and stored[3003][2] == "MISMATCH"
+
+
+def test_a_cell_over_googles_limit_is_truncated_not_refused(sheets_sandbox, book, backend, caplog):
+    caplog.set_level(logging.WARNING, "jtl_automator.sheets.google")
+    backend.write_cells(TAB, [CellUpdate(5, "D", "x" * 60_000), CellUpdate(6, "D", "short")])
+    stored = sheets_sandbox.values(book, TAB)
+    assert len(stored[4][3]) == 50_000 and stored[4][3].endswith("(truncated)")
+    assert stored[5][3] == "short"
+    assert "1 cell(s) longer than 50000 characters truncated" in caplog.text

@@ -197,9 +197,13 @@ class Inbounds(_Collection[Inbound]):
 
         Inbounds sharing a merchant number are all returned; each inbound once.
         """
+        return builtins.list(self.iter_by_references(references))
+
+    def iter_by_references(self, references: Iterable[str]) -> Iterator[JsonObject]:
+        """:meth:`find_by_references` page by page: only one page of inbounds is held at a time."""
         refs = {r.strip() for r in references if r and r.strip()}
         if not refs:
-            return []
+            return
         fields = ("inboundId", "merchantInboundNumber")
         if len(refs) > self.FILTERED_REFERENCES_MAX:
             found: Iterable[JsonObject] = (
@@ -209,7 +213,12 @@ class Inbounds(_Collection[Inbound]):
             )
         else:
             found = self.matching(fields, refs)
-        return builtins.list({str(i.get("inboundId")): i for i in found}.values())
+        seen: set[str] = set()
+        for inbound in found:
+            key = str(inbound.get("inboundId"))
+            if key not in seen:
+                seen.add(key)
+                yield inbound
 
     def create(self, inbound: InboundCreate | Mapping[str, Any]) -> Inbound:
         """Announce goods to a warehouse; not retried on 5xx (POST)."""

@@ -147,13 +147,13 @@ def encode(value: CellValue, date1904: bool) -> Encoded | str:
     if isinstance(value, float):
         if not math.isfinite(value):
             return f"{value!r} is not a number Excel can store"
-        return Encoded("n", repr(value))
+        return Encoded("n", _number(value))
     if isinstance(value, dt.datetime | dt.date):
         if isinstance(value, dt.datetime) and value.tzinfo is not None:
             return Encoded("inlineStr", value.isoformat())  # Excel has no time zones: keep it readable
         serial = to_excel(value, CALENDAR_MAC_1904 if date1904 else WINDOWS_EPOCH)
         form = DATETIME_FORMAT_ID if isinstance(value, dt.datetime) else DATE_FORMAT_ID
-        return Encoded("n", repr(serial) if isinstance(serial, float) else str(serial), form)
+        return Encoded("n", _number(serial), form)
     return Encoded("inlineStr", ooxml_text(fit_cell_text(str(value))))
 
 
@@ -178,6 +178,18 @@ def _bounds(ref: str) -> Bounds | None:
     if None in (min_col, min_row, max_col, max_row):
         return None
     return (int(min_col), int(min_row), int(max_col), int(max_row))
+
+
+def _canonical(element: etree._Element) -> bytes:
+    """Comparable form of a cell (``<t/>`` and ``<t></t>`` are the same)."""
+    return bytes(etree.tostring(element, method="c14n"))
+
+
+def _number(value: float) -> str:
+    """A number as ``<v>`` text: integers without a trailing ``.0``, other floats exactly (``repr``)."""
+    if isinstance(value, int) or value.is_integer():
+        return str(int(value))
+    return repr(value)
 
 
 def _flag(value: str | None) -> bool:
@@ -402,13 +414,13 @@ class SheetEditor:
                 existing[col] = cell
                 before = b""
             else:
-                before = etree.tostring(cell)
+                before = _canonical(cell)
             self._set_value(cell, encoded, style)
             if cell.get("s") is None and encoded.kind is None and len(cell) == 0:
                 row.remove(cell)
                 del existing[col]
             self.result.written.append((number, col))
-            if before != (etree.tostring(cell) if col in existing else b""):
+            if before != (_canonical(cell) if col in existing else b""):
                 self.result.changed = True
         self._widen_spans(row, existing)
 

@@ -316,6 +316,7 @@ def _copy_package(
                 else:
                     new.seek(0)
                     shutil.copyfileobj(new, target, 1024 * 1024)
+            entry.external_attr = info.external_attr  # zipfile sets 0o600 for 0 when it writes an entry
 
 
 def _styles_with(

@@ -27,6 +27,7 @@ import zipfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+from xml.etree import ElementTree
 
 import openpyxl
 from lxml import etree
@@ -119,13 +120,15 @@ class ExcelBackend(SheetBackend):
         with open_package(target, self.path) as package:
             yield target, package, read_index(package, self.path)
 
-    def _entry(self, index: PackageIndex, worksheet: str) -> SheetEntry:
+    def _entry(self, package: zipfile.ZipFile, index: PackageIndex, worksheet: str) -> SheetEntry:
         title = resolve_title(worksheet, index.titles)
         if title is None:
             raise WorksheetNotFound(worksheet, index.titles)
         entry = index.entry(title)
         if entry.kind != "worksheet":
             raise NotAWorksheet(title, entry.kind)
+        if entry.part not in package.NameToInfo:
+            raise CorruptWorkbook(self.path, f"lacks its part {entry.part} (the tab {title!r})")
         return entry
 
     def worksheet_names(self) -> list[str]:
@@ -140,8 +143,8 @@ class ExcelBackend(SheetBackend):
 
     def read_grid(self, worksheet: str) -> list[list[str]]:
         """Cached values (formulas read as their last computed result) as text; trailing blank rows cut."""
-        with self._package() as (target, _, index):
-            title = self._entry(index, worksheet).title
+        with self._package() as (target, package, index):
+            title = self._entry(package, index, worksheet).title
         grid = self._read_values(target, title, None)
         while grid and not any(grid[-1]):
             grid.pop()
@@ -175,6 +178,8 @@ class ExcelBackend(SheetBackend):
                     workbook.close()
         except SheetError:
             raise
+        except (ElementTree.ParseError, etree.XMLSyntaxError) as exc:
+            raise CorruptWorkbook(self.path, f"holds a part that is not well-formed XML ({exc})") from None
         except Exception as exc:  # openpyxl raises anything on a damaged part; say which file, in one line
             raise CorruptWorkbook(self.path, f"cannot be read ({type(exc).__name__}: {exc})") from None
 
@@ -211,7 +216,7 @@ class ExcelBackend(SheetBackend):
         version = FileVersion.of(target)
         with open_package(target, self.path) as package:
             index = read_index(package, self.path)
-            entry = self._entry(index, worksheet)
+            entry = self._entry(package, index, worksheet)
             styles = read_styles(package, index, self.path)
             with open_part(package, entry.part, self.path) as stream:
                 scan = scan_sheet(stream, self.path)
@@ -270,7 +275,7 @@ class ExcelBackend(SheetBackend):
                 coordinate = SkippedCell(row, col, "").coordinate
                 raise SheetError(
                     f"{self.path}: the new copy reads {found[:40]!r} at {title!r}!{coordinate} instead of "
-                    f"{wanted[:40]!r}; the workbook was left as it was"
+                    f"{wanted[:40]!r}; the workbook is unchanged"
                 )
 
 

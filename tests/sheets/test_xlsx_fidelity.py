@@ -222,8 +222,8 @@ def test_libreoffice_opens_the_written_workbook(tmp_path):
     path = copy_fixture("rich.xlsx", tmp_path)
     ExcelBackend(path).write_cells("Inbound Control", WRITES)
     out = tmp_path / "csv"
-    subprocess.run(  # noqa: S603 - a fixed command line
-        [
+    subprocess.run(
+        [  # noqa: S607
             "soffice",
             "--headless",
             "--norestore",

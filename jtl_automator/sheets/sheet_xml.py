@@ -23,18 +23,14 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from lxml import etree
-from openpyxl.utils.cell import (
-    column_index_from_string,
-    coordinate_from_string,
-    get_column_letter,
-    range_boundaries,
-)
+from openpyxl.utils.cell import column_index_from_string, get_column_letter, range_boundaries
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, WINDOWS_EPOCH, to_excel
 
 from jtl_automator.sheets.a1 import CellValue
@@ -52,7 +48,12 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff\ud800-\udfff]")
 _XML_NS = "http://www.w3.org/XML/1998/namespace"
 _XML_SPACE = f"{{{_XML_NS}}}space"
 # lxml's incremental writer would invent a prefix for the xml namespace; it must stay ``xml:``.
-_XML_PREFIXED = {f"{{{_XML_NS}}}{name}": f"xml:{name}" for name in ("space", "lang", "base", "id")}
+_XML_BRACE = f"{{{_XML_NS}}}"
+_XML_PREFIXED = {f"{_XML_BRACE}{name}": f"xml:{name}" for name in ("space", "lang", "base", "id")}
+_WORKSHEET, _SHEET_DATA, _ROW, _COLS, _DIMENSION = (
+    q(t) for t in ("worksheet", "sheetData", "row", "cols", "dimension")
+)
+_C, _V, _IS, _F, _T = (q(t) for t in ("c", "v", "is", "f", "t"))
 
 Cell = tuple[int, int]  # (row, column), 1-based
 Bounds = tuple[int, int, int, int]  # (min_col, min_row, max_col, max_row)
@@ -180,9 +181,9 @@ def _bounds(ref: str) -> Bounds | None:
     return (int(min_col), int(min_row), int(max_col), int(max_row))
 
 
-def _canonical(element: etree._Element) -> bytes:
-    """Comparable form of a cell (``<t/>`` and ``<t></t>`` are the same)."""
-    return bytes(etree.tostring(element, method="c14n"))
+def _fingerprint(cell: etree._Element) -> list[tuple[Any, ...]]:
+    """Comparable form of a cell: every element's tag, attributes and text (``<t/>`` equals ``<t></t>``)."""
+    return [(e.tag, sorted(e.attrib.items()), e.text or "") for e in cell.iter()]
 
 
 def _number(value: float) -> str:
@@ -197,14 +198,14 @@ def _flag(value: str | None) -> bool:
 
 
 def _column_of(ref: str) -> int:
-    letters, _ = coordinate_from_string(ref)
-    return int(column_index_from_string(letters))
+    """``E12`` -> 5."""
+    return int(column_index_from_string(ref.rstrip("0123456789")))
 
 
 def _cells(row: etree._Element) -> Iterator[tuple[int, etree._Element]]:
     """The row's cells with their column (a cell without ``r`` follows the one before it)."""
     previous = 0
-    for cell in row.iterchildren(q("c")):
+    for cell in row.iterchildren(_C):
         ref = cell.get("r")
         previous = _column_of(ref) if ref else previous + 1
         yield previous, cell
@@ -214,19 +215,19 @@ def scan_sheet(source: IO[bytes], shown: Path) -> SheetScan:
     """First pass: merged ranges, array formulas, protection, formulas, the last row with a value."""
     scan = SheetScan()
     previous_row = 0
-    tags = (q("row"), q("mergeCell"), q("sheetProtection"))
+    tags = (_ROW, q("mergeCell"), q("sheetProtection"))
     with reading(shown):
         for _, element in etree.iterparse(source, events=("end",), tag=tags, **_iterparse_options()):
-            if element.tag == q("row"):
+            if element.tag == _ROW:
                 number = int(element.get("r") or previous_row + 1)
                 previous_row = number
-                for formula in element.iter(q("f")):
+                for formula in element.iter(_F):
                     scan.has_formulas = True
                     if formula.get("t") in ("array", "dataTable") and formula.get("ref"):
                         found = _bounds(formula.get("ref", ""))
                         if found:
                             scan.arrays.append(found)
-                if any(len(cell) for cell in element.iterchildren(q("c"))):
+                if any(len(cell) for cell in element.iterchildren(_C)):
                     scan.last_used_row = number
                 _drop(element)
             elif element.tag == q("mergeCell"):
@@ -270,79 +271,99 @@ class SheetEditor:
         self._by_row: dict[int, dict[int, CellValue]] = {}
         for (row, col), value in cells.items():
             self._by_row.setdefault(row, {})[col] = value
-        self._pending = sorted(self._by_row)  # target rows not yet reached, ascending
+        self._pending = deque(sorted(self._by_row))  # target rows not yet reached, ascending
         self._column_styles: list[tuple[int, int, int]] = []  # (min, max, style) from <cols>
         self._new_format_index: dict[tuple[int, int], int] = {}
 
     # -- the stream ---------------------------------------------------------------------------------
 
     def run(self, source: IO[bytes], out: IO[bytes]) -> EditResult:
-        """Copy ``source`` to ``out`` with the target cells written."""
+        """Copy ``source`` to ``out`` with the target cells written.
+
+        Only the root, ``sheetData`` and rows raise events; everything else is copied when its turn
+        comes (the elements before ``sheetData`` when it starts, those after it at the end).
+        """
+        tags = (_WORKSHEET, _SHEET_DATA, _ROW)
         with reading(self.shown), etree.xmlfile(out, encoding="UTF-8") as xf:
             xf.write_declaration(standalone=True)
             contexts: list[Any] = []
             root: etree._Element | None = None
-            root_nsmap: dict[str | None, str] = {}
+            nsmap: dict[str | None, str] = {}
             sheet_data: etree._Element | None = None
             previous_row = 0
             seen_data = False
-            events = etree.iterparse(source, events=("start", "end", "comment", "pi"), **_iterparse_options())
+            events = etree.iterparse(source, events=("start", "end"), tag=tags, **_iterparse_options())
             for event, element in events:
-                if event == "start":
-                    if root is None:
-                        root, root_nsmap = element, dict(element.nsmap)
-                        if element.tag != q("worksheet"):
-                            raise CorruptWorkbook(self.shown, "a sheet's part is not a worksheet")
-                        contexts.append(xf.element(element.tag, dict(element.attrib), nsmap=root_nsmap))
-                        contexts[-1].__enter__()
-                    elif element.tag == q("sheetData") and element.getparent() is root:
+                if root is None:
+                    if element.tag != _WORKSHEET:
+                        raise CorruptWorkbook(self.shown, "a sheet's part is not a worksheet")
+                    root, nsmap = element, dict(element.nsmap)
+                    contexts.append(xf.element(element.tag, self._attributes(element), nsmap=nsmap))
+                    contexts[-1].__enter__()
+                elif element is root:  # its end: what follows <sheetData> is complete now
+                    if not seen_data:
+                        raise CorruptWorkbook(self.shown, "a sheet has no <sheetData>")
+                    self._emit_children(xf, root, nsmap)
+                    contexts.pop().__exit__(None, None, None)
+                elif element.tag == _SHEET_DATA and element.getparent() is root:
+                    if event == "start":
+                        self._emit_children(xf, root, nsmap, before=element)
                         seen_data, sheet_data = True, element
-                        contexts.append(xf.element(element.tag, dict(element.attrib)))
+                        contexts.append(xf.element(element.tag, self._attributes(element)))
                         contexts[-1].__enter__()
-                    continue
-                parent = element.getparent()
-                if event in ("comment", "pi"):
-                    if parent is not None and (parent is root or parent is sheet_data):
-                        xf.write(element, with_tail=False)  # otherwise written with its element
-                    continue
-                if sheet_data is not None and parent is sheet_data and element.tag == q("row"):
+                    else:
+                        self._emit_children(xf, element, nsmap)  # comments after the last row
+                        self._rows_before(xf, None, nsmap)
+                        contexts.pop().__exit__(None, None, None)
+                        sheet_data = None
+                        _drop(element)
+                elif event == "end" and sheet_data is not None and element.getparent() is sheet_data:
+                    self._emit_children(xf, sheet_data, nsmap, before=element)  # comments between rows
                     number = int(element.get("r") or previous_row + 1)
                     previous_row = number
-                    self._rows_before(xf, number, root_nsmap)
-                    if number in self._by_row:
-                        self._pending.remove(number)
+                    self._rows_before(xf, number, nsmap)
+                    if self._pending and self._pending[0] == number:
+                        self._pending.popleft()
                         self._edit_row(element, number, self._by_row.pop(number))
                     if element.get("r") is None:
                         element.set("r", str(number))  # explicit, so a row added before it cannot shift it
-                    self._emit(xf, element, root_nsmap)
+                    self._emit(xf, element, nsmap)
                     _drop(element)
-                elif sheet_data is not None and element is sheet_data:
-                    self._rows_before(xf, None, root_nsmap)
-                    contexts.pop().__exit__(None, None, None)
-                    sheet_data = None
-                    _drop(element)
-                elif root is not None and parent is root:
-                    if element.tag == q("cols"):
-                        self._read_column_styles(element)
-                    elif element.tag == q("dimension"):
-                        self._widen_dimension(element)
-                    self._emit(xf, element, root_nsmap)
-                    _drop(element)
-                elif element is root:
-                    if not seen_data:
-                        raise CorruptWorkbook(self.shown, "a sheet has no <sheetData>")
-                    contexts.pop().__exit__(None, None, None)
         return self.result
 
+    def _emit_children(
+        self, xf: Any, parent: etree._Element, nsmap: Mapping[str | None, str], before: Any = None
+    ) -> None:
+        """Write and free the finished children of ``parent`` (those before ``before``, if given)."""
+        for child in list(parent):
+            if child is before:
+                break
+            if child.tag == _COLS:
+                self._read_column_styles(child)
+            elif child.tag == _DIMENSION:
+                self._widen_dimension(child)
+            self._emit(xf, child, nsmap)
+            parent.remove(child)
+
+    @staticmethod
+    def _attributes(element: etree._Element) -> Any:
+        """The attributes as xmlfile takes them (``xml:space`` must keep its ``xml`` prefix)."""
+        attributes = element.attrib
+        if any(name in attributes for name in _XML_PREFIXED):
+            return {_XML_PREFIXED.get(str(k), str(k)): v for k, v in attributes.items()}
+        return attributes
+
     def _emit(self, xf: Any, element: etree._Element, inherited: Mapping[str | None, str]) -> None:
-        """Write an element and its subtree, declaring only namespaces not already in scope."""
-        if not isinstance(element.tag, str):  # comment or processing instruction
+        """Write an element and its subtree, each namespace declared where the source declared it."""
+        tag = element.tag
+        if not isinstance(tag, str):  # comment or processing instruction
             xf.write(element, with_tail=False)
             return
         nsmap = element.nsmap
-        local = {p: u for p, u in nsmap.items() if inherited.get(p) != u}
-        attributes = {_XML_PREFIXED.get(str(k), str(k)): str(v) for k, v in element.attrib.items()}
-        with xf.element(element.tag, attributes, nsmap=local or None):
+        local = None
+        if nsmap != inherited:
+            local = {p: u for p, u in nsmap.items() if inherited.get(p) != u}
+        with xf.element(tag, self._attributes(element), nsmap=local):
             if element.text:
                 xf.write(element.text)
             for child in element:
@@ -353,8 +374,8 @@ class SheetEditor:
     def _rows_before(self, xf: Any, number: int | None, root_nsmap: Mapping[str | None, str]) -> None:
         """New rows for targets above row ``number`` (all remaining ones when None)."""
         while self._pending and (number is None or self._pending[0] < number):
-            row_number = self._pending.pop(0)
-            row = etree.Element(q("row"), {"r": str(row_number)})
+            row_number = self._pending.popleft()
+            row = etree.Element(_ROW, {"r": str(row_number)})
             self._edit_row(row, row_number, self._by_row.pop(row_number))
             if len(row):
                 self._emit(xf, row, root_nsmap)
@@ -403,7 +424,7 @@ class SheetEditor:
                 if encoded.kind is None:
                     self.result.written.append((number, col))
                     continue  # clearing a cell that is not there: nothing to do
-                cell = etree.Element(q("c"), {"r": f"{get_column_letter(col)}{number}"})
+                cell = etree.Element(_C, {"r": f"{get_column_letter(col)}{number}"})
                 if style:
                     cell.set("s", str(style))
                 following = [c for k, c in sorted(existing.items()) if k > col]
@@ -412,15 +433,15 @@ class SheetEditor:
                 else:
                     row.append(cell)
                 existing[col] = cell
-                before = b""
+                before: list[tuple[Any, ...]] = []
             else:
-                before = _canonical(cell)
+                before = _fingerprint(cell)
             self._set_value(cell, encoded, style)
             if cell.get("s") is None and encoded.kind is None and len(cell) == 0:
                 row.remove(cell)
                 del existing[col]
             self.result.written.append((number, col))
-            if before != (_canonical(cell) if col in existing else b""):
+            if before != (_fingerprint(cell) if col in existing else []):
                 self.result.changed = True
         self._widen_spans(row, existing)
 
@@ -439,7 +460,7 @@ class SheetEditor:
         if array is not None:
             return f"part of the array formula in {_a1(array)}, which would be destroyed"
         if cell is not None:
-            formula = cell.find(q("f"))
+            formula = cell.find(_F)
             if formula is not None:
                 text = (formula.text or "").strip()
                 shown = f" (={text[:60]}{'…' if len(text) > 60 else ''})" if text else ""
@@ -450,7 +471,7 @@ class SheetEditor:
 
     def _set_value(self, cell: etree._Element, encoded: Encoded, style: int) -> None:
         for child in list(cell):
-            if child.tag in (q("v"), q("is"), q("f")):
+            if child.tag in (_V, _IS, _F):
                 cell.remove(child)
         for attribute in ("t", "vm", "cm"):
             if attribute in cell.attrib:
@@ -462,8 +483,8 @@ class SheetEditor:
         position = 0
         if encoded.kind == "inlineStr":
             cell.set("t", "inlineStr")
-            inline = etree.Element(q("is"))
-            text = etree.SubElement(inline, q("t"))
+            inline = etree.Element(_IS)
+            text = etree.SubElement(inline, _T)
             text.text = encoded.text
             if encoded.text != encoded.text.strip() or "\n" in encoded.text:
                 text.set(_XML_SPACE, "preserve")
@@ -471,7 +492,7 @@ class SheetEditor:
             return
         if encoded.kind == "b":
             cell.set("t", "b")
-        value = etree.Element(q("v"))
+        value = etree.Element(_V)
         value.text = encoded.text
         cell.insert(position, value)
 

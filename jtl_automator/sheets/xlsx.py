@@ -263,13 +263,13 @@ class ExcelBackend(SheetBackend):
             )
         if not written:
             return
-        rows = [r for r, _ in written]
-        cols = [c for _, c in written]
+        top, bottom = min(r for r, _ in written), max(r for r, _ in written)
+        left, right = min(c for _, c in written), max(c for _, c in written)
         handle.seek(0)
-        grid = self._read_values(handle, title, (min(rows), max(rows), min(cols), max(cols)))
+        grid = self._read_values(handle, title, (top, bottom, left, right))
         for row, col in sorted(written):
-            line = grid[row - min(rows)] if row - min(rows) < len(grid) else []
-            found = line[col - min(cols)] if col - min(cols) < len(line) else ""
+            line = grid[row - top] if row - top < len(grid) else []
+            found = line[col - left] if col - left < len(line) else ""
             wanted = _read_back(cells[(row, col)])
             if found != wanted:
                 coordinate = SkippedCell(row, col, "").coordinate

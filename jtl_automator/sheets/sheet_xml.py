@@ -20,6 +20,7 @@ escapes for characters XML cannot carry, and cut to Excel's 32,767 characters wi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import re
@@ -34,7 +35,7 @@ from openpyxl.utils.cell import column_index_from_string, get_column_letter, ran
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, WINDOWS_EPOCH, to_excel
 
 from jtl_automator.sheets.a1 import CellValue
-from jtl_automator.sheets.ooxml import Styles, q, reading, xml_parser
+from jtl_automator.sheets.ooxml import Styles, q, reading
 from jtl_automator.sheets.workbook_file import CorruptWorkbook
 
 #: Excel's limit on the characters in one cell (UTF-16 code units, as Excel counts them).
@@ -197,9 +198,27 @@ def _flag(value: str | None) -> bool:
     return value is not None and value.strip().lower() in ("1", "true")
 
 
+class _BadReference(ValueError):
+    """A row or cell reference that is not one (the caller names the file)."""
+
+
 def _column_of(ref: str) -> int:
     """``E12`` -> 5."""
-    return int(column_index_from_string(ref.rstrip("0123456789")))
+    try:
+        return int(column_index_from_string(ref.rstrip("0123456789")))
+    except ValueError:
+        raise _BadReference(f"a cell has the reference {ref!r}") from None
+
+
+def _row_number(row: etree._Element, previous: int) -> int:
+    """The row's ``r``, or the one after the previous row when it has none."""
+    value = row.get("r")
+    if value is None:
+        return previous + 1
+    try:
+        return int(value)
+    except ValueError:
+        raise _BadReference(f"a row has the number {value!r}") from None
 
 
 def _cells(row: etree._Element) -> Iterator[tuple[int, etree._Element]]:
@@ -211,15 +230,23 @@ def _cells(row: etree._Element) -> Iterator[tuple[int, etree._Element]]:
         yield previous, cell
 
 
+@contextlib.contextmanager
+def _references(shown: Path) -> Iterator[None]:
+    try:
+        yield
+    except _BadReference as exc:
+        raise CorruptWorkbook(shown, f"is damaged: {exc}") from None
+
+
 def scan_sheet(source: IO[bytes], shown: Path) -> SheetScan:
     """First pass: merged ranges, array formulas, protection, formulas, the last row with a value."""
     scan = SheetScan()
     previous_row = 0
     tags = (_ROW, q("mergeCell"), q("sheetProtection"))
-    with reading(shown):
+    with reading(shown), _references(shown):
         for _, element in etree.iterparse(source, events=("end",), tag=tags, **_iterparse_options()):
             if element.tag == _ROW:
-                number = int(element.get("r") or previous_row + 1)
+                number = _row_number(element, previous_row)
                 previous_row = number
                 for formula in element.iter(_F):
                     scan.has_formulas = True
@@ -244,7 +271,7 @@ def _iterparse_options() -> dict[str, Any]:
 
 
 def _drop(element: etree._Element) -> None:
-    """Free a finished element (and anything before it) so a million rows never sit in memory."""
+    """Free a finished element so a million rows never sit in memory at once."""
     element.clear()
     parent = element.getparent()
     if parent is not None:
@@ -284,7 +311,7 @@ class SheetEditor:
         comes (the elements before ``sheetData`` when it starts, those after it at the end).
         """
         tags = (_WORKSHEET, _SHEET_DATA, _ROW)
-        with reading(self.shown), etree.xmlfile(out, encoding="UTF-8") as xf:
+        with reading(self.shown), _references(self.shown), etree.xmlfile(out, encoding="UTF-8") as xf:
             xf.write_declaration(standalone=True)
             contexts: list[Any] = []
             root: etree._Element | None = None
@@ -319,7 +346,7 @@ class SheetEditor:
                         _drop(element)
                 elif event == "end" and sheet_data is not None and element.getparent() is sheet_data:
                     self._emit_children(xf, sheet_data, nsmap, before=element)  # comments between rows
-                    number = int(element.get("r") or previous_row + 1)
+                    number = _row_number(element, previous_row)
                     previous_row = number
                     self._rows_before(xf, number, nsmap)
                     if self._pending and self._pending[0] == number:
@@ -510,20 +537,14 @@ class SheetEditor:
         spans = row.get("spans")
         if not spans or not existing:
             return
-        try:
-            bounds = [tuple(int(x) for x in part.split(":")) for part in spans.split()]
-        except ValueError:
-            del row.attrib["spans"]
-            return
+        bounds: list[tuple[int, int]] = []
+        for part in spans.split():
+            low_text, _, high_text = part.partition(":")
+            if not (low_text.isdigit() and high_text.isdigit()):
+                del row.attrib["spans"]  # not a hint anyone can use: drop it rather than mislead
+                return
+            bounds.append((int(low_text), int(high_text)))
         cols = list(existing)
         if all(any(low <= col <= high for low, high in bounds) for col in cols):
             return
-        low = min(min(b[0] for b in bounds), *cols)
-        high = max(max(b[-1] for b in bounds), *cols)
-        row.set("spans", f"{low}:{high}")
-
-
-def parse_check(data: bytes, shown: Path) -> etree._Element:
-    """Parse a small part (used for the styles and workbook parts that a write changes)."""
-    with reading(shown):
-        return etree.fromstring(data, xml_parser())
+        row.set("spans", f"{min(min(b[0] for b in bounds), *cols)}:{max(max(b[1] for b in bounds), *cols)}")

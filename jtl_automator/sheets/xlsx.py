@@ -348,11 +348,13 @@ def _styles_with(
 
 def _has_formulas(package: zipfile.ZipFile, index: PackageIndex, written: SheetEntry, shown: Path) -> bool:
     """Whether any other worksheet holds a formula (which may depend on the written cells)."""
+    if "xl/calcChain.xml" in package.NameToInfo:  # Excel lists every formula cell there
+        return True
     for entry in index.sheets:
         if entry.kind != "worksheet" or entry.part == written.part or entry.part not in package.NameToInfo:
             continue
-        with open_part(package, entry.part, shown) as stream, reading(shown):
-            for _ in etree.iterparse(stream, events=("start",), tag=q("f"), resolve_entities=False):
+        with open_part(package, entry.part, shown) as stream:
+            if scan_sheet(stream, shown).has_formulas:
                 return True
     return False
 

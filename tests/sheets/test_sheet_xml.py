@@ -116,7 +116,10 @@ def test_comments_and_unknown_elements_are_copied():
 
 
 def test_writing_the_values_a_cell_already_holds_is_no_change():
-    data = '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t/></is></c><c r="B1"><v>5</v></c></row></sheetData>'
+    data = (
+        '<sheetData><row r="1"><c r="A1" t="inlineStr"><is><t/></is></c>'
+        '<c r="B1"><v>5</v></c></row></sheetData>'
+    )
     _, result = _edit(_sheet(data), {(1, 1): "", (1, 2): 5, (1, 3): None})
     assert not result.changed and len(result.written) == 3
 

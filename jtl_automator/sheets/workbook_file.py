@@ -221,8 +221,8 @@ def atomic_replace(path: Path, target: Path, version: FileVersion) -> Iterator[B
             os.fsync(handle.fileno())
         info = target.stat()
         os.chmod(tmp, stat.S_IMODE(info.st_mode))
-        if (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
-            with contextlib.suppress(PermissionError):
+        if hasattr(os, "chown") and (info.st_uid, info.st_gid) != (os.getuid(), os.getgid()):
+            with contextlib.suppress(PermissionError):  # only root may give a file away
                 os.chown(tmp, info.st_uid, info.st_gid)
         ensure_not_locked(path, target)
         if FileVersion.of(target) != version:

@@ -60,6 +60,7 @@ from jtl_automator.sheets.sheet_xml import (
 from jtl_automator.sheets.workbook_file import (
     CorruptWorkbook,
     FileVersion,
+    WorkbookError,
     atomic_replace,
     ensure_not_locked,
     ensure_writable,
@@ -145,15 +146,15 @@ class ExcelBackend(SheetBackend):
         """Cached values (formulas read as their last computed result) as text; trailing blank rows cut."""
         with self._package() as (target, package, index):
             title = self._entry(package, index, worksheet).title
-        grid = self._read_values(target, title, None)
+        grid = list(self._rows(target, title))
         while grid and not any(grid[-1]):
             grid.pop()
         return grid
 
-    def _read_values(
-        self, source: Path | IO[bytes], title: str, window: tuple[int, int, int, int] | None
-    ) -> list[list[str]]:
-        """The sheet's values as text (in ``window`` = min_row, max_row, min_col, max_col, if given)."""
+    def _rows(
+        self, source: Path | IO[bytes], title: str, window: tuple[int, int, int, int] | None = None
+    ) -> Iterator[list[str]]:
+        """The sheet's rows as text (in ``window`` = min_row, max_row, min_col, max_col, if given)."""
         try:
             with warnings.catch_warnings():
                 # openpyxl warns that it would drop extensions on save; it never saves here.
@@ -165,15 +166,12 @@ class ExcelBackend(SheetBackend):
                     if window is None:
                         rows = sheet.iter_rows(values_only=True)
                     else:
-                        min_row, max_row, min_col, max_col = window
+                        top, bottom, left, right = window
                         rows = sheet.iter_rows(
-                            min_row=min_row,
-                            max_row=max_row,
-                            min_col=min_col,
-                            max_col=max_col,
-                            values_only=True,
+                            min_row=top, max_row=bottom, min_col=left, max_col=right, values_only=True
                         )
-                    return [[_text(v) for v in row] for row in rows]
+                    for row in rows:
+                        yield [_text(v) for v in row]
                 finally:
                     workbook.close()
         except SheetError:
@@ -258,25 +256,33 @@ class ExcelBackend(SheetBackend):
         with reading(self.path), zipfile.ZipFile(handle) as check:
             broken = check.testzip()
         if broken is not None:
-            raise SheetError(
-                f"{self.path}: the new copy's part {broken} is damaged; the workbook is unchanged"
+            raise WorkbookError(
+                self.path, f"the new copy's part {broken} is damaged; the workbook is unchanged"
             )
         if not written:
             return
-        top, bottom = min(r for r, _ in written), max(r for r, _ in written)
+        by_row: dict[int, list[int]] = {}
+        for row, col in written:
+            by_row.setdefault(row, []).append(col)
+        top, bottom = min(by_row), max(by_row)
         left, right = min(c for _, c in written), max(c for _, c in written)
         handle.seek(0)
-        grid = self._read_values(handle, title, (top, bottom, left, right))
-        for row, col in sorted(written):
-            line = grid[row - top] if row - top < len(grid) else []
-            found = line[col - left] if col - left < len(line) else ""
-            wanted = _read_back(cells[(row, col)])
-            if found != wanted:
-                coordinate = SkippedCell(row, col, "").coordinate
-                raise SheetError(
-                    f"{self.path}: the new copy reads {found[:40]!r} at {title!r}!{coordinate} instead of "
-                    f"{wanted[:40]!r}; the workbook is unchanged"
-                )
+        for row, line in enumerate(self._rows(handle, title, (top, bottom, left, right)), start=top):
+            for col in by_row.pop(row, ()):
+                found = line[col - left] if col - left < len(line) else ""
+                self._check(title, row, col, found, cells[(row, col)])
+        for row, cols in by_row.items():  # rows the reader never reached
+            for col in cols:
+                self._check(title, row, col, "", cells[(row, col)])
+
+    def _check(self, title: str, row: int, col: int, found: str, value: CellValue) -> None:
+        wanted = _read_back(value)
+        if found != wanted:
+            raise WorkbookError(
+                self.path,
+                f"the new copy reads {found[:40]!r} at {title!r}!{SkippedCell(row, col, '').coordinate} "
+                f"instead of {wanted[:40]!r}; the workbook is unchanged",
+            )
 
 
 def _text(value: Any) -> str:

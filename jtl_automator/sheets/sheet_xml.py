@@ -40,6 +40,8 @@ from jtl_automator.sheets.workbook_file import CorruptWorkbook
 
 #: Excel's limit on the characters in one cell (UTF-16 code units, as Excel counts them).
 EXCEL_MAX_CELL_CHARS = 32_767
+#: Excel's grid: A1:XFD1048576. A cell outside it makes Excel "repair" (drop) the sheet's data.
+EXCEL_MAX_ROW, EXCEL_MAX_COL = 1_048_576, 16_384
 
 DATE_FORMAT_ID = 14  # built-in short date, shown in the user's locale (30.06.2024 in German Excel)
 DATETIME_FORMAT_ID = 22  # built-in short date and time
@@ -479,6 +481,8 @@ class SheetEditor:
         return next((style for low, high, style in self._column_styles if low <= col <= high), 0)
 
     def _refusal(self, row: int, col: int, cell: etree._Element | None, style: int) -> str | None:
+        if row > EXCEL_MAX_ROW or col > EXCEL_MAX_COL:
+            return "outside Excel's grid (the last cell is XFD1048576)"
         merged = _covering(self.scan.merged, row, col)
         if merged is not None and (merged[1], merged[0]) != (row, col):
             anchor = f"{get_column_letter(merged[0])}{merged[1]}"

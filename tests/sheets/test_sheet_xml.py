@@ -137,6 +137,17 @@ def test_a_date_in_a_cell_without_a_date_format_gets_one_copied_from_its_format(
     assert result.new_formats == [(1, 14), (0, 14)]
 
 
+def test_cells_outside_excels_grid_are_skipped():
+    root, result = _edit(
+        _sheet("<sheetData/>"), {(1_048_577, 1): "x", (1, 16_385): "y", (1_048_576, 16_384): "z"}
+    )
+    assert [str(s) for s in result.skipped] == [
+        "XFE1: outside Excel's grid (the last cell is XFD1048576)",
+        "A1048577: outside Excel's grid (the last cell is XFD1048576)",
+    ]
+    assert _rows(root) == [("1048576", ["XFD1048576"])]
+
+
 def test_cut_and_escape_helpers():
     assert fit_cell_text("x" * EXCEL_MAX_CELL_CHARS) == "x" * EXCEL_MAX_CELL_CHARS
     cut = fit_cell_text("x" * (EXCEL_MAX_CELL_CHARS + 1))

@@ -18,7 +18,7 @@ from openpyxl.chart import BarChart, Reference
 from openpyxl.styles import Font, Protection
 from openpyxl.worksheet.formula import ArrayFormula
 
-from jtl_automator.services.inbound_verification import SheetColumns, read_inbound_sheet, result_updates
+from jtl_automator.services.inbound_verification import SheetColumns, read_inbound_sheet
 from jtl_automator.sheets import CellUpdate, ExcelBackend, HeaderNotFound, WorksheetNotFound
 from jtl_automator.sheets.ooxml import NotAWorksheet
 from jtl_automator.sheets.sheet_xml import EXCEL_MAX_CELL_CHARS
@@ -391,8 +391,16 @@ def test_formula_driven_units_read_the_same_after_a_run_wrote_its_statuses(tmp_p
     first = read_inbound_sheet(backend, None, columns)
     assert first.worksheet == "Inbound Control"
     assert first.rows["units"].tolist() == ["12", "12", "20", "30", "7", "24"]
-    results = first.rows[["row_number"]].assign(status="MATCH", note="")
-    backend.write_cells(first.worksheet, result_updates(first, results, dt.datetime(2024, 6, 30, 8, 0)))
+    rows = first.rows["row_number"].tolist()
+    assert (first.status_col, first.note_col, first.checked_col) == ("E", "F", "G")
+    backend.write_cells(
+        first.worksheet,
+        [
+            CellUpdate(r, col, value)
+            for r in rows
+            for col, value in (("E", "MATCH"), ("F", ""), ("G", "2024-06-30"))
+        ],
+    )
     assert [s.coordinate for s in backend.skipped] == ["F8"]  # the Note under the merged E8:F8
     second = read_inbound_sheet(ExcelBackend(path), None, columns)
     assert second.rows["units"].tolist() == first.rows["units"].tolist()

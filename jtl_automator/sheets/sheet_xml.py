@@ -40,6 +40,8 @@ from jtl_automator.sheets.workbook_file import CorruptWorkbook
 
 #: Excel's limit on the characters in one cell (UTF-16 code units, as Excel counts them).
 EXCEL_MAX_CELL_CHARS = 32_767
+#: The end of a cut text (the Google Sheets writer ends its cuts the same way).
+TRUNCATED = " … (truncated)"
 #: Excel's grid: A1:XFD1048576. A cell outside it makes Excel "repair" (drop) the sheet's data.
 EXCEL_MAX_ROW, EXCEL_MAX_COL = 1_048_576, 16_384
 
@@ -103,16 +105,14 @@ class EditResult:
 
 
 def fit_cell_text(text: str) -> str:
-    """Text cut to Excel's 32,767 characters, ending in a marker that says it was cut and from what."""
+    """Text cut to Excel's 32,767 characters (counted as Excel does, in UTF-16 units), marked as cut."""
     units = text.encode("utf-16-le", errors="surrogatepass")
-    total = len(units) // 2
-    if total <= EXCEL_MAX_CELL_CHARS:
+    if len(units) // 2 <= EXCEL_MAX_CELL_CHARS:
         return text
-    marker = f" … [cut: {total:,} characters; an Excel cell holds {EXCEL_MAX_CELL_CHARS:,}]"
-    keep = units[: (EXCEL_MAX_CELL_CHARS - len(marker)) * 2]
+    keep = units[: (EXCEL_MAX_CELL_CHARS - len(TRUNCATED)) * 2]
     if keep and 0xD8 <= keep[-1] <= 0xDB:  # never end on the first half of a surrogate pair
         keep = keep[:-2]
-    return keep.decode("utf-16-le", errors="surrogatepass") + marker
+    return keep.decode("utf-16-le", errors="surrogatepass") + TRUNCATED
 
 
 def ooxml_text(text: str) -> str:

@@ -333,10 +333,10 @@ def test_text_longer_than_an_excel_cell_is_cut_with_a_visible_marker(workbook_pa
     backend = ExcelBackend(workbook_path)
     backend.write_cells("Inbound Control", [CellUpdate(4, "E", note), CellUpdate(5, "E", emoji_note)])
     sheet = openpyxl.load_workbook(workbook_path)["Inbound Control"]
-    for ref, total in (("E4", "76,000"), ("E5", "40,000")):
+    for ref in ("E4", "E5"):
         value = sheet[ref].value
         assert len(value.encode("utf-16-le")) // 2 <= EXCEL_MAX_CELL_CHARS
-        assert value.endswith(f" … [cut: {total} characters; an Excel cell holds 32,767]")
+        assert value.endswith(" … (truncated)")
     assert sheet["E4"].value.startswith("received 10 of 12; received")
     assert set(sheet["E5"].value.split(" … ")[0]) == {"📦"}  # no half emoji at the cut
     exact = "x" * EXCEL_MAX_CELL_CHARS

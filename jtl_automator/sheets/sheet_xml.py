@@ -90,6 +90,9 @@ class SheetScan:
     protected: bool = False
     has_formulas: bool = False
     last_used_row: int = 0
+    #: Formula cells the file holds no computed value for (saved by a program that does not
+    #: calculate), with the formula's text ("" for a shared formula's follower).
+    uncomputed: dict[Cell, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -256,6 +259,11 @@ def scan_sheet(source: IO[bytes], shown: Path) -> SheetScan:
                         found = _bounds(formula.get("ref", ""))
                         if found:
                             scan.arrays.append(found)
+                if scan.has_formulas:
+                    for col, cell in _cells(element):
+                        formula = cell.find(_F)
+                        if formula is not None and not cell.findtext(_V):
+                            scan.uncomputed[(number, col)] = (formula.text or "").strip()
                 if any(len(cell) for cell in element.iterchildren(_C)):
                     scan.last_used_row = number
                 _drop(element)

@@ -143,10 +143,24 @@ class ExcelBackend(SheetBackend):
             return index.visible_worksheets()
 
     def read_grid(self, worksheet: str) -> list[list[str]]:
-        """Cached values (formulas read as their last computed result) as text; trailing blank rows cut."""
+        """Cached values (formulas read as their last computed result) as text; trailing blank rows cut.
+
+        A formula the file holds no result for (the workbook was last saved by a program that does not
+        calculate) reads as its formula text, ``=B4*2``, not as an empty cell: a row that depends on it
+        is then reported as unreadable instead of looking blank or empty.
+        """
         with self._package() as (target, package, index):
-            title = self._entry(package, index, worksheet).title
-        grid = list(self._rows(target, title))
+            entry = self._entry(package, index, worksheet)
+            with open_part(package, entry.part, self.path) as stream:
+                uncomputed = scan_sheet(stream, self.path).uncomputed
+        grid = list(self._rows(target, entry.title))
+        for (row, col), formula in uncomputed.items():
+            while len(grid) < row:
+                grid.append([])
+            line = grid[row - 1]
+            line.extend([""] * (col - len(line)))
+            if not line[col - 1]:
+                line[col - 1] = f"={formula}" if formula else "=(shared formula without a computed value)"
         while grid and not any(grid[-1]):
             grid.pop()
         return grid

@@ -404,3 +404,27 @@ def test_formula_driven_units_read_the_same_after_a_run_wrote_its_statuses(tmp_p
     assert [s.coordinate for s in backend.skipped] == ["F8"]  # the Note under the merged E8:F8
     second = read_inbound_sheet(ExcelBackend(path), None, columns)
     assert second.rows["units"].tolist() == first.rows["units"].tolist()
+
+
+def test_a_formula_without_a_computed_value_reads_as_its_formula(tmp_path):
+    wb = openpyxl.Workbook()  # openpyxl stores formulas without results, as the old writer did
+    sheet = wb.active
+    sheet.title = "Inbound Control"
+    sheet.append(["SKU", "Units", "Status", "Note"])
+    sheet.append(["A", "=2*6", None, None])
+    sheet.append(["B", 5, None, None])
+    sheet.append([None, None, None, None])
+    sheet["B4"] = "=B2+B3"
+    path = tmp_path / "uncomputed.xlsx"
+    wb.save(path)
+    grid = ExcelBackend(path).read_grid("Inbound Control")
+    assert grid[1][:2] == ["A", "=2*6"] and grid[2][:2] == ["B", "5"] and grid[3][:2] == ["", "=B2+B3"]
+    rich = copy_fixture("rich.xlsx", tmp_path)  # LibreOffice stores results: they are read
+    assert [row[1] for row in ExcelBackend(rich).read_grid("Inbound Control")[3:9]] == [
+        "12",
+        "12",
+        "20",
+        "30",
+        "7",
+        "24",
+    ]

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import TypeVar, cast
 
 from prefect.runtime import flow_run
@@ -31,6 +30,7 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlation_id
 from jtl_automator.notify.notifier import Notifier
 from jtl_automator.sheets.base import SheetBackend
+from jtl_automator.sheets.workbook_file import workbook_path
 from jtl_automator.sheets.xlsx import ExcelBackend
 from jtl_automator.store import StateStore
 
@@ -120,9 +120,10 @@ def run_clients(blocks: RunBlocks, run_id: str) -> Iterator[RunClients]:
 
 
 def sheet_backend(sheet: str, sheets_block: str | None = None) -> SheetBackend:
-    """An ``.xlsx`` path opens the workbook; anything else is a Google spreadsheet id."""
-    if sheet.lower().endswith((".xlsx", ".xlsm")):
-        return ExcelBackend(Path(sheet).expanduser())
+    """An ``.xlsx``/``.xlsm`` path opens the workbook, a Google id the spreadsheet; anything else fails."""
+    path = workbook_path(sheet)
+    if path is not None:
+        return ExcelBackend(path)
     block = (
         load_block(GoogleSheetsCredentials, sheets_block)
         if sheets_block

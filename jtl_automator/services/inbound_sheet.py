@@ -155,7 +155,7 @@ def _repeated_headers(values: Mapping[str, np.ndarray], texts: Mapping[str, str]
 def read_inbound_sheet(backend: SheetBackend, worksheet: str | None, columns: SheetColumns) -> InboundSheet:
     """Read the Inbound Control worksheet. Fails with a named error before anything is written."""
     titles = backend.worksheet_names()
-    wanted = worksheet or (DEFAULT_WORKSHEET if resolve_title(DEFAULT_WORKSHEET, titles) else titles[0])
+    wanted = worksheet or backend.default_worksheet(DEFAULT_WORKSHEET)
     title = resolve_title(wanted, titles)
     if title is None:
         raise WorksheetNotFound(wanted, titles)

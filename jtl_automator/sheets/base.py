@@ -89,12 +89,14 @@ class SheetError(Exception):
 class WorksheetNotFound(SheetError):
     """The workbook/spreadsheet has no tab with this title."""
 
-    def __init__(self, name: str, available: Sequence[str] = ()) -> None:
+    def __init__(self, name: str, available: Sequence[str] = (), note: str = "") -> None:
         self.name = name
         self.available = tuple(available)
         message = f"worksheet {name!r} not found"
         if self.available:
             message += f" (available: {', '.join(repr(a) for a in self.available)})"
+        if note:
+            message += f"; {note}"
         super().__init__(message)
 
 
@@ -368,6 +370,21 @@ class SheetBackend(abc.ABC):
     @abc.abstractmethod
     def worksheet_names(self) -> list[str]:
         """Titles of the tabs, in order."""
+
+    def visible_worksheet_names(self) -> list[str]:
+        """Titles of the tabs a user sees; a backend that knows of hidden tabs leaves them out."""
+        return self.worksheet_names()
+
+    def default_worksheet(self, preferred: str) -> str:
+        """``preferred`` if there is such a tab, else the first tab a user sees (never a hidden one)."""
+        titles = self.worksheet_names()
+        found = resolve_title(preferred, titles)
+        if found is not None:
+            return found
+        visible = self.visible_worksheet_names()
+        if not visible:
+            raise WorksheetNotFound(preferred, titles, "no visible tab to use instead: name the tab to use")
+        return visible[0]
 
     @abc.abstractmethod
     def read_grid(self, worksheet: str) -> list[list[str]]:

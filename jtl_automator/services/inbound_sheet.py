@@ -154,11 +154,14 @@ def _repeated_headers(values: Mapping[str, np.ndarray], texts: Mapping[str, str]
 
 def read_inbound_sheet(backend: SheetBackend, worksheet: str | None, columns: SheetColumns) -> InboundSheet:
     """Read the Inbound Control worksheet. Fails with a named error before anything is written."""
-    titles = backend.worksheet_names()
-    wanted = worksheet or backend.default_worksheet(DEFAULT_WORKSHEET)
-    title = resolve_title(wanted, titles)
-    if title is None:
-        raise WorksheetNotFound(wanted, titles)
+    if worksheet is None:  # "Inbound Control", else the first visible tab (one metadata read either way)
+        title = backend.default_worksheet(DEFAULT_WORKSHEET)
+    else:
+        titles = backend.worksheet_names()
+        found = resolve_title(worksheet, titles)
+        if found is None:
+            raise WorksheetNotFound(worksheet, titles)
+        title = found
     refs = columns.refs()
     letters: dict[str, str] = {}
 

@@ -15,3 +15,5 @@ FFN_TEXT_MAX = 255
 ORDER_NUMBER_MAX = FFN_TEXT_MAX
 #: Idempotency keys: a prefix, an order number, an event and a channel.
 SIDE_EFFECT_KEY_MAX = 512
+#: An inbound check's row key: SKU, inbound reference and warehouse, each at most FFN_TEXT_MAX, joined by "|".
+ROW_KEY_MAX = 3 * FFN_TEXT_MAX + 2

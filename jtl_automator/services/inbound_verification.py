@@ -22,6 +22,7 @@ import pandas as pd
 
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
+from jtl_automator.limits import FFN_TEXT_MAX
 from jtl_automator.services.inbound_sheet import (
     DEFAULT_WORKSHEET,
     InboundSheet,
@@ -211,8 +212,16 @@ def _write_summary(outcome: WriteOutcome) -> str:
 def history_batches(
     results: pd.DataFrame, checked_at: datetime, size: int = HISTORY_BATCH
 ) -> Iterator[list[dict[str, Any]]]:
-    """Rows for the store's check history in batches (plain Python values, None for unknown units)."""
+    """Rows for the store's check history in batches (plain Python values, None for unknown units).
+
+    Rows whose SKU or reference is longer than FFN takes (INVALID_ROW) are left out: their key does not
+    fit the history's columns, and an invalid row has no "since" to remember.
+    """
     columns = ["row_key", "sku", "inbound_ref", "units_expected", "units_received", "status", "note"]
+    fits = results["sku"].astype(str).str.len().le(FFN_TEXT_MAX) & results["inbound_ref"].astype(
+        str
+    ).str.len().le(FFN_TEXT_MAX)
+    results = results.loc[fits]
     for start in range(0, len(results), size):
         records = table_records(results.iloc[start : start + size][columns])
         for record in records:

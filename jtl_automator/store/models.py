@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from jtl_automator.limits import FFN_TEXT_MAX, ORDER_NUMBER_MAX, SIDE_EFFECT_KEY_MAX
+from jtl_automator.limits import FFN_TEXT_MAX, ORDER_NUMBER_MAX, ROW_KEY_MAX, SIDE_EFFECT_KEY_MAX
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -83,9 +83,9 @@ class InboundCheck(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     run_id: Mapped[str] = mapped_column(String(64), index=True)
     sheet: Mapped[str] = mapped_column(String(300))
-    row_key: Mapped[str] = mapped_column(String(300))
-    sku: Mapped[str | None] = mapped_column(String(200))
-    inbound_ref: Mapped[str | None] = mapped_column(String(200))
+    row_key: Mapped[str] = mapped_column(String(ROW_KEY_MAX))  # sku|inbound|warehouse
+    sku: Mapped[str | None] = mapped_column(String(FFN_TEXT_MAX))
+    inbound_ref: Mapped[str | None] = mapped_column(String(FFN_TEXT_MAX))
     units_expected: Mapped[int | None] = mapped_column(BigInteger)
     units_received: Mapped[int | None] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(30))

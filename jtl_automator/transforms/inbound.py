@@ -29,6 +29,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict
 
+from jtl_automator.limits import FFN_TEXT_MAX
 from jtl_automator.sheets.base import MAX_CELL_CHARS, fit_cell
 
 
@@ -238,6 +239,13 @@ def reconcile(
     active = ~(sku.blank() & units.blank() & inb.blank() & wh.blank())
     v = _Verdicts(n, active)
     v.decide(sku.blank(), RowStatus.INVALID_ROW, "SKU is empty")
+    for coded, what in ((sku, "SKU"), (inb, "inbound reference"), (wh, "warehouse")):
+        length = np.fromiter((len(x) for x in coded.distinct), dtype=np.int64, count=len(coded.distinct))
+        too_long = (length > FFN_TEXT_MAX)[coded.codes] if len(coded.distinct) else np.zeros(n, dtype=bool)
+        notes = np.array(
+            [f"{what} is {k:,} characters; JTL-FFN takes at most {FFN_TEXT_MAX}" for k in length]
+        )
+        v.decide(too_long, RowStatus.INVALID_ROW, notes[coded.codes] if len(notes) else "")
     v.decide(unit_error != "", RowStatus.INVALID_ROW, unit_error)
     if params.mode == "inbound":
         v.decide(inb.blank(), RowStatus.INVALID_ROW, "inbound reference is empty")

@@ -361,3 +361,25 @@ def test_an_order_number_longer_than_ffn_takes_is_skipped_not_fatal(store_url: s
         assert recorded == 1 and store.orders(["AU-2"])["AU-2"].status == "held"
     finally:
         store.dispose()
+
+
+def test_inbound_history_holds_the_longest_keys_the_rules_let_through(store_url: str) -> None:
+    store = StateStore(store_url)
+    try:
+        sku, ref, warehouse = "S" * 255, "R" * 255, "W" * 255
+        written = store.record_inbound_checks(
+            "run-1",
+            "sheet",
+            [
+                {
+                    "row_key": f"{sku}|{ref}|{warehouse}",
+                    "sku": sku,
+                    "inbound_ref": ref,
+                    "status": "MATCH",
+                    "note": "",
+                }
+            ],
+        )
+        assert written == 1
+    finally:
+        store.dispose()

@@ -111,6 +111,27 @@ def test_notes_quote_sheet_text_briefly_and_fit_every_backend() -> None:
         ReconcileParams(mode="inbound"),
     )
     notes = out["note"].tolist()
-    assert notes[0].startswith("merchant SKU 'SSSS") and len(notes[0]) < 200
+    assert notes[0] == "SKU is 40,000 characters; JTL-FFN takes at most 255"  # INVALID_ROW, not a lookup
+    assert out["status"].tolist()[0] == "INVALID_ROW"
     assert notes[1].startswith("units 'xxx") and len(notes[1]) < 200
     assert max(map(len, notes)) <= MAX_CELL_CHARS
+
+
+def test_keys_longer_than_ffn_takes_are_invalid_rows_and_stay_out_of_the_history() -> None:
+    from datetime import UTC, datetime
+
+    from jtl_automator.services.inbound_verification import history_records
+    from jtl_automator.transforms.inbound import row_keys
+
+    out = reconcile(
+        _sheet([("S" * 256, "7", "PO-1"), ("A", "7", "R" * 300), ("A", "7", "PO-1")]),
+        products_frame([]),
+        inbound_items_frame([INBOUND]),
+        None,
+        ReconcileParams(mode="inbound"),
+    )
+    assert out["status"].tolist()[:2] == ["INVALID_ROW", "INVALID_ROW"]
+    assert "inbound reference is 300 characters" in out["note"].tolist()[1]
+    out["row_key"] = row_keys(out)
+    kept = history_records(out, datetime.now(UTC))
+    assert [r["sku"] for r in kept] == ["A"]  # only the row whose key fits the history's columns

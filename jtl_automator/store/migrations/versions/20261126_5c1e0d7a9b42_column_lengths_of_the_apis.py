@@ -1,4 +1,4 @@
-"""column lengths of the APIs: order numbers, outbound and warehouse ids 255, side-effect keys 512
+"""column lengths of the APIs: order numbers, ids, SKUs and references 255, keys 512 and 767
 
 Revision ID: 5c1e0d7a9b42
 Revises: 303b1cc61b1f
@@ -26,6 +26,9 @@ _WIDER = (
     ("order_ledger", "warehouse_id", 100, 255),
     ("order_events", "order_number", 100, 255),
     ("side_effects", "key", 300, 512),
+    ("inbound_checks", "row_key", 300, 767),
+    ("inbound_checks", "sku", 200, 255),
+    ("inbound_checks", "inbound_ref", 200, 255),
 )
 
 

@@ -29,16 +29,25 @@ class AuthFlowError(RuntimeError):
 
 
 def code_from_redirect(answer: str, expected_state: str) -> str:
-    """Accept the pasted redirect URL (preferred: the state is checked) or the bare code."""
+    """The code from the pasted redirect URL, whose ``state`` must be the one this request sent.
+
+    A bare code or a URL without ``state`` is refused: only the state proves that the answer belongs to
+    this request and not to a link someone else started (which would connect their FFN account).
+    """
     answer = answer.strip()
     if "://" not in answer and "code=" not in answer:
-        if not answer:
-            raise AuthFlowError("no authorization code given")
-        return answer
+        raise AuthFlowError(
+            "paste the whole URL you were redirected to: its state proves it answers this request"
+            if answer
+            else "no redirect URL given"
+        )
     query = parse_qs(urlsplit(answer).query if "://" in answer else answer.lstrip("?"))
     if query.get("error"):
         raise AuthFlowError(f"authorization refused: {query['error'][0]}")
-    if query.get("state", [expected_state])[0] != expected_state:
+    state = query.get("state")
+    if not state:
+        raise AuthFlowError("the redirect URL carries no state; start again with `jtl-automator auth ffn`")
+    if not secrets.compare_digest(state[0], expected_state):
         raise AuthFlowError("the redirect's state does not match this request (a stale or foreign link?)")
     codes = query.get("code")
     if not codes:
@@ -76,7 +85,7 @@ def authorize_ffn(
     else:
         tell("Open this URL, log in with the JTL account and approve the access:")
         tell(url)
-        code = code_from_redirect(ask("Paste the URL you were redirected to (or just the code)"), state)
+        code = code_from_redirect(ask("Paste the whole URL you were redirected to"), state)
     manager = FfnTokenManager(
         http, settings.ffn_token_url, settings.ffn_client_id, settings.ffn_client_secret, store
     )

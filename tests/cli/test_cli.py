@@ -45,7 +45,10 @@ def _settings(base_url: str, config: SandboxConfig, **extra: object) -> Settings
 
 def test_code_from_redirect_checks_state() -> None:
     assert code_from_redirect("http://cb/?code=abc&state=s1", "s1") == "abc"
-    assert code_from_redirect("  abc  ", "s1") == "abc"
+    with pytest.raises(AuthFlowError, match="whole URL"):
+        code_from_redirect("  abc  ", "s1")  # a bare code carries no state
+    with pytest.raises(AuthFlowError, match="no state"):
+        code_from_redirect("http://cb/?code=abc", "s1")
     with pytest.raises(AuthFlowError, match="state"):
         code_from_redirect("http://cb/?code=abc&state=other", "s1")
     with pytest.raises(AuthFlowError, match="refused"):

@@ -17,3 +17,19 @@ ORDER_NUMBER_MAX = FFN_TEXT_MAX
 SIDE_EFFECT_KEY_MAX = 512
 #: An inbound check's row key: SKU, inbound reference and warehouse, each at most FFN_TEXT_MAX, joined by "|".
 ROW_KEY_MAX = 3 * FFN_TEXT_MAX + 2
+
+#: A plan kind's name (``restock``, ``markdown``, …): a short identifier.
+PLAN_KIND_MAX = 50
+#: A plan's period (``2026-W48``, ``2026-11``, ``2026-11-26``): what the caller groups runs by.
+PLAN_PERIOD_MAX = 64
+#: Who approved or cancelled a plan: a person's or a run's name.
+PERSON_MAX = 200
+#: A plan line's SKU and warehouse are FFN's identifiers (merchantSku, warehouseId).
+PLAN_LINE_KEY_MAX = FFN_TEXT_MAX
+#: What executing a line created: a Wawi purchase order number, an FFN inbound id.
+EXECUTION_REF_MAX = FFN_TEXT_MAX
+#: A plan line's unit price: 15 significant digits, 4 of them decimals. SQLite keeps NUMERIC as a
+#: double, which holds 15 significant digits exactly; a wider price would come back rounded there and
+#: exact on PostgreSQL.
+PRICE_DIGITS = 15
+PRICE_DECIMALS = 4

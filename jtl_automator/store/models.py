@@ -7,12 +7,38 @@ alter or drop it the same way on SQLite and PostgreSQL.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from jtl_automator.limits import FFN_TEXT_MAX, ORDER_NUMBER_MAX, ROW_KEY_MAX, SIDE_EFFECT_KEY_MAX
+from jtl_automator.limits import (
+    EXECUTION_REF_MAX,
+    FFN_TEXT_MAX,
+    ORDER_NUMBER_MAX,
+    PERSON_MAX,
+    PLAN_KIND_MAX,
+    PLAN_LINE_KEY_MAX,
+    PLAN_PERIOD_MAX,
+    PRICE_DECIMALS,
+    PRICE_DIGITS,
+    ROW_KEY_MAX,
+    SIDE_EFFECT_KEY_MAX,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -167,3 +193,62 @@ class PlanStep(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class PlanRow(Base):
+    """A plan: item lines a person reviews and approves, then executed once (see jtl_automator.plans).
+
+    One plan per kind, scope and period (the unique constraint): a rerun of the job that proposes it
+    finds the same row instead of making a second plan.
+    """
+
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("kind", "scope_hash", "period", name="uq_plans_kind_scope_period"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(PLAN_KIND_MAX))
+    # sha256 of the canonical scope key: a bounded, deterministic column for the unique constraint.
+    scope_hash: Mapped[str] = mapped_column(String(64))
+    scope: Mapped[dict[str, Any]]
+    period: Mapped[str] = mapped_column(String(PLAN_PERIOD_MAX))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    deadline: Mapped[datetime | None]
+    created_by: Mapped[str | None] = mapped_column(String(PERSON_MAX))
+    approved_by: Mapped[str | None] = mapped_column(String(PERSON_MAX))
+    approved_at: Mapped[datetime | None]
+    execution_started_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    cancelled_by: Mapped[str | None] = mapped_column(String(PERSON_MAX))
+    cancelled_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(Text)  # why it was cancelled, or the last failed execution
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PlanLineRow(Base):
+    """One item line of a plan, keyed by SKU and warehouse within its plan."""
+
+    __tablename__ = "plan_lines"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "sku", "warehouse", name="uq_plan_lines_plan_sku_warehouse"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    plan_id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("plans.id"), index=True
+    )
+    sku: Mapped[str] = mapped_column(String(PLAN_LINE_KEY_MAX))
+    warehouse: Mapped[str] = mapped_column(String(PLAN_LINE_KEY_MAX))  # "" where none applies
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    unit_price: Mapped[Decimal | None] = mapped_column(Numeric(PRICE_DIGITS, PRICE_DECIMALS))
+    reason: Mapped[str | None] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float)
+    details: Mapped[dict[str, Any] | None]  # what a kind needs beyond the common columns
+    status: Mapped[str] = mapped_column(String(20))  # proposed | approved | executed
+    approved_by: Mapped[str | None] = mapped_column(String(PERSON_MAX))
+    approved_at: Mapped[datetime | None]
+    purchase_order_number: Mapped[str | None] = mapped_column(String(EXECUTION_REF_MAX))
+    inbound_id: Mapped[str | None] = mapped_column(String(EXECUTION_REF_MAX))
+    execution: Mapped[dict[str, Any] | None]  # further references the execution created
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -6,10 +6,15 @@ Imports are deferred into the commands: ``import prefect`` alone costs seconds, 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, cast
 
 import typer
+
+if TYPE_CHECKING:
+    from jtl_automator.plans import PlanStore
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="JTL operations pipelines on Prefect 3.")
 sandbox_app = typer.Typer(
@@ -26,6 +31,11 @@ app.add_typer(run_app, name="run")
 app.add_typer(auth_app, name="auth")
 orders_app = typer.Typer(no_args_is_help=True, help="Order processing: its lease and ledger.")
 app.add_typer(orders_app, name="orders")
+plans_app = typer.Typer(
+    no_args_is_help=True,
+    help="Plans: item lines (restock, markdown, …) a person reviews and approves before they are executed.",
+)
+app.add_typer(plans_app, name="plans")
 
 
 # Block-name options shared by the run commands (each falls back to the JTL_* environment).
@@ -335,6 +345,132 @@ def orders_lease(
     typer.echo(f"lease {name!r} {verb} by run {held.owner} for {minutes:.0f} min ({state})")
     if break_it:
         typer.echo("broken: the next run takes it")
+
+
+StoreUrlOption = Annotated[str | None, typer.Option(help="State database URL (default: JTL_DATABASE_URL).")]
+ByOption = Annotated[
+    str | None, typer.Option(help="Who decides (recorded with the plan; default: the login name).")
+]
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr, no traceback: what went wrong, where, and how to fix it."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _plan_store(url: str | None) -> Iterator[PlanStore]:
+    """The plans of the state database; a refused step or bad input ends the command in one line."""
+    from jtl_automator.plans import PlanError, PlanStore, UnknownPlanKind
+    from jtl_automator.store import open_store
+
+    store = open_store(url)
+    try:
+        yield PlanStore(store)
+    except UnknownPlanKind as exc:  # bad input, like a malformed option
+        _fail(str(exc), 2)
+    except PlanError as exc:  # the plan's state refuses the step: exit 1
+        _fail(str(exc))
+    except ValueError as exc:  # a malformed --lines value, a person's name too long, …
+        _fail(str(exc).splitlines()[0], 2)
+    finally:
+        store.dispose()
+
+
+def _who(by: str | None) -> str:
+    """``--by``, else the login name: an approval always says who gave it."""
+    if by is not None:
+        return by
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        _fail("cannot tell who you are (no login name); say it with --by NAME", 2)
+
+
+@plans_app.command("list")
+def plans_list(
+    kind: Annotated[str | None, typer.Option(help="Only this kind (restock, markdown, …).")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Only this status (draft, approved, executing, done, cancelled).")
+    ] = None,
+    url: StoreUrlOption = None,
+) -> None:
+    """The plans, newest first, with how many of their lines are approved."""
+    from jtl_automator.plans import PlanStatus
+    from jtl_automator.plans.render import plans_table
+
+    wanted: PlanStatus | None = None
+    if status is not None:
+        try:
+            wanted = PlanStatus(status)
+        except ValueError:
+            _fail(f"unknown plan status {status!r}; use one of: {', '.join(s.value for s in PlanStatus)}", 2)
+    with _plan_store(url) as plans:
+        found = plans.list_plans(kind=kind, status=wanted)
+    if not found:
+        typer.echo("no plans" + ("" if kind is None and status is None else " match"))
+        return
+    typer.echo(plans_table(found))
+
+
+@plans_app.command("show")
+def plans_show(
+    plan_id: Annotated[int, typer.Argument(metavar="ID", help="The plan's id (see plans list).")],
+    url: StoreUrlOption = None,
+) -> None:
+    """One plan with its lines: what would be executed, and what execution created."""
+    from jtl_automator.plans.render import plan_detail
+
+    with _plan_store(url) as plans:
+        plan = plans.get(plan_id)
+    typer.echo(plan_detail(plan))
+
+
+@plans_app.command("approve")
+def plans_approve(
+    plan_id: Annotated[int, typer.Argument(metavar="ID", help="The plan's id (see plans list).")],
+    lines: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--lines",
+            "--line",
+            metavar="SKU@WAREHOUSE",
+            help="Approve only this line (repeat for more; SKU alone where the line has no warehouse). "
+            "Default: every line.",
+        ),
+    ] = None,
+    by: ByOption = None,
+    url: StoreUrlOption = None,
+) -> None:
+    """Approve a plan's lines; only approved lines are executed."""
+    from jtl_automator.plans import LineKey
+
+    who = _who(by)
+    with _plan_store(url) as plans:
+        keys = [LineKey.parse(text) for text in lines] if lines else None
+        plan = plans.approve(plan_id, who, keys)
+    named = f"{len(keys)} line(s)" if keys is not None else "every line"
+    typer.echo(
+        f"approved {named} of {plan.describe()} as {who}: "
+        f"{plan.approved_count} of {plan.line_count} lines approved"
+    )
+
+
+@plans_app.command("cancel")
+def plans_cancel(
+    plan_id: Annotated[int, typer.Argument(metavar="ID", help="The plan's id (see plans list).")],
+    reason: Annotated[str | None, typer.Option(help="Why (kept with the plan).")] = None,
+    by: ByOption = None,
+    url: StoreUrlOption = None,
+) -> None:
+    """Cancel a draft or approved plan: it is never executed, and its period gets no second plan."""
+    who = _who(by)
+    with _plan_store(url) as plans:
+        plan = plans.cancel(plan_id, who, reason)
+    typer.echo(f"cancelled {plan.describe()} as {who}")
 
 
 @app.command("demo")

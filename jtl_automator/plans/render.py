@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 
 from jtl_automator.plans.model import Plan
 
@@ -26,6 +27,14 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _when(value: datetime | None) -> str:
     return value.isoformat(timespec="minutes") if value is not None else "-"
+
+
+def _price(value: Decimal | None) -> str:
+    """At least two decimals, more only where the price has them (purchase prices often do)."""
+    if value is None:
+        return "-"
+    places = max(2, -value.normalize().as_tuple().exponent)  # type: ignore[operator]
+    return f"{value:.{places}f}"
 
 
 def plans_table(plans: Sequence[Plan]) -> str:
@@ -73,7 +82,7 @@ def plan_detail(plan: Plan) -> str:
             line.sku,
             line.warehouse or "-",
             str(line.quantity),
-            str(line.unit_price) if line.unit_price is not None else "-",
+            _price(line.unit_price),
             f"{line.score:g}" if line.score is not None else "-",
             line.status.value,
             line.approved_by or "-",

@@ -43,7 +43,7 @@ _NOTE_MAX = 2000
 _HINTS: dict[PlanStatus, str] = {
     PlanStatus.DRAFT: "approve it first (jtl-automator plans approve ID)",
     PlanStatus.APPROVED: "it was approved already; lines are only added to a draft plan",
-    PlanStatus.EXECUTING: "a run is executing it; wait until it is done (a failed run makes it approved)",
+    PlanStatus.EXECUTING: "wait until its run is done (a failed run makes it approved again)",
     PlanStatus.DONE: "it was executed; the next run of its job proposes a new plan for the next period",
     PlanStatus.CANCELLED: "a cancelled plan stays cancelled; the next period gets a new plan",
 }

@@ -42,7 +42,7 @@ _NOTE_MAX = 2000
 #: What to tell a person who tries a step the plan's status does not allow.
 _HINTS: dict[PlanStatus, str] = {
     PlanStatus.DRAFT: "approve it first (jtl-automator plans approve ID)",
-    PlanStatus.APPROVED: "it was approved already; lines are only added to a draft plan",
+    PlanStatus.APPROVED: "its execution has not started (mark it executing first)",
     PlanStatus.EXECUTING: "wait until its run is done (a failed run makes it approved again)",
     PlanStatus.DONE: "it was executed; the next run of its job proposes a new plan for the next period",
     PlanStatus.CANCELLED: "a cancelled plan stays cancelled; the next period gets a new plan",

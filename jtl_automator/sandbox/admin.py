@@ -1,8 +1,8 @@
 """Test hooks under ``/_sandbox``: what a human or the warehouse would do in the real world.
 
-Receiving an inbound and shipping an outbound stand in for the fulfiller, accepting a registration for the
-user clicking "accept" in Wawi, and the fault switch lets a test or the demo turn chaos on and off while
-the sandbox runs. Tests may mount this router alone, without the APIs' routers.
+Receiving an inbound, shipping an outbound and adjusting stock stand in for the fulfiller, accepting a
+registration for the user clicking "accept" in Wawi, and the fault switch lets a test or the demo turn
+chaos on and off while the sandbox runs. Tests may mount this router alone, without the APIs' routers.
 """
 
 from __future__ import annotations
@@ -132,6 +132,29 @@ def ship(outbound_id: str, state: StateDep, body: Any = Body(None)) -> Any:  # n
         raise HTTPException(400, "trackingNumber must be a string")
     try:
         return ffn.ship_outbound(state, outbound_id, tracking)
+    except ffn.FfnError as exc:
+        return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
+@routes.post("/ffn/stocks/adjustments", response_model=None)
+def adjust(state: StateDep, body: Any = Body(None)) -> Any:  # noqa: B008
+    """Units found or lost: ``{"jfsku", "warehouseId", "quantity", "note"?}`` -> 201 StockChange.
+
+    The fulfiller's ``POST /stocks/adjustments``; ``/stocks/updates`` shows it as an Adjustment.
+    """
+    if not isinstance(body, dict):
+        raise HTTPException(400, "body must be {jfsku, warehouseId, quantity, note?}")
+    jfsku, warehouse_id, quantity, note = (body.get(k) for k in ("jfsku", "warehouseId", "quantity", "note"))
+    if not isinstance(jfsku, str) or not isinstance(warehouse_id, str):
+        raise HTTPException(400, "jfsku and warehouseId must be strings")
+    if note is not None and not isinstance(note, str):
+        raise HTTPException(400, "note must be a string")
+    if isinstance(quantity, bool) or not isinstance(quantity, int | float):
+        raise HTTPException(400, "quantity must be a number")
+    try:
+        return JSONResponse(
+            ffn.adjust_stock(state, jfsku, warehouse_id, quantity, note=note), status_code=201
+        )
     except ffn.FfnError as exc:
         return JSONResponse(exc.body(), status_code=exc.status_code)
 

@@ -35,6 +35,8 @@ class FfnData:
     shipping_methods: dict[str, JsonObject] = field(default_factory=dict)
     # outboundId -> OutboundShippingNotification[] (merchant view)
     shipping_notifications: dict[str, list[JsonObject]] = field(default_factory=dict)
+    # zero-padded stockVersion -> StockChange, appended whenever a stock level moves (oldest first)
+    stock_changes: dict[str, JsonObject] = field(default_factory=dict)
 
 
 @dataclass

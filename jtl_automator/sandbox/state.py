@@ -45,6 +45,8 @@ class FfnRuntime:
     list_cache: OrderedDict[tuple[Any, ...], list[JsonObject]] = field(default_factory=OrderedDict)
     feed_cache: dict[str, tuple[tuple[Any, ...], list[datetime], list[str]]] = field(default_factory=dict)
     unique_indexes: dict[str, tuple[tuple[int, int], dict[str, str]]] = field(default_factory=dict)
+    # (jfsku, warehouseId) -> key of its newest StockChange, the one whose ``current`` is true
+    stock_change_heads: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 @dataclass

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -27,6 +28,7 @@ from jtl_automator.store import StateStore
 
 try:
     from jtl_automator.sandbox import faults
+    from jtl_automator.sandbox import ffn as ffn_sandbox
     from jtl_automator.sandbox.app import create_app
     from jtl_automator.sandbox.config import SandboxConfig
     from jtl_automator.sandbox.generator import generate
@@ -145,6 +147,22 @@ def test_ffn_errors(sandbox: Sandbox) -> None:
     with pytest.raises(ValidationFailed) as info:
         ffn.outbounds.create(outbound(ffn, "SO-BAD", warehouse="FULF04XX-00000-9999"))
     assert info.value.code
+
+
+def test_stock_feed_and_changes_read_what_the_warehouse_did(sandbox: Sandbox) -> None:
+    ffn = sandbox.ffn()
+    before = datetime.now(UTC) - timedelta(seconds=1)
+    stock = next(s for s in ffn.stocks.list(top=50) if s.warehouses)
+    warehouse = stock.warehouses[0].warehouse_id
+    level = stock.warehouses[0].stock_level
+    ffn_sandbox.adjust_stock(sandbox.state, stock.jfsku, warehouse, 4, note="found")
+    after = datetime.now(UTC) + timedelta(seconds=1)
+    fed = list(ffn.stocks.updates(before, after))
+    assert [(c["changeType"], c["quantity"], c["stockLevel"]) for c in fed] == [("Adjustment", 4, level + 4)]
+    listed = list(ffn.stocks.changes(filter=f"stockChangeId/jfsku eq '{stock.jfsku}'"))
+    assert [c["stockChangeId"]["stockVersion"] for c in listed] == [fed[0]["stockChangeId"]["stockVersion"]]
+    then = next(s for s in ffn.stocks.as_of(before) if s.jfsku == stock.jfsku)
+    assert then.warehouses[0].stock_level == level
 
 
 def outbound(ffn: FfnClient, number: str, warehouse: str | None = None) -> OutboundCreate:

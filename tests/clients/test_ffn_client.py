@@ -311,3 +311,40 @@ def test_outbound_lookup_failure_is_raised_without_another_post(policy: RetryPol
     with pytest.raises(TransientError, match=r"GET .*outbounds.*500.*gave up after 6 attempt"):
         client_for(handler, policy).outbounds.create(outbound_payload())
     assert server.posts == 1
+
+
+def test_stock_updates_follow_next_chunk_urls_and_changes_pass_date_and_filter(policy: RetryPolicy) -> None:
+    seen: list[httpx.URL] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url)
+        if request.url.path.endswith("/stocks/updates"):
+            page = int(request.url.params.get("page", "1"))
+            more = page < 2
+            body = {
+                "data": [{"stockChangeId": {"stockVersion": page}}],
+                "moreDataAvailable": more,
+                "nextChunkUrl": f"{BASE}/v1/merchant/stocks/updates?page={page + 1}&fromDate=x&toDate=y",
+            }
+            return httpx.Response(200, json=body)
+        skip = int(request.url.params["$skip"])
+        if request.url.path.endswith("/stocks"):
+            return httpx.Response(200, json={"items": [{"jfsku": "MERC0000001"}], "_page": {}, "count": 1})
+        items = [{"changeType": "Delivery", "n": skip + i} for i in range(2)] if skip < 4 else []
+        return httpx.Response(200, json={"items": items, "_page": {}, "count": 4})
+
+    ffn = client_for(handler, policy)
+    window = (datetime(2024, 10, 1, tzinfo=UTC), datetime(2024, 10, 2, tzinfo=UTC))
+    versions = [c["stockChangeId"]["stockVersion"] for c in ffn.stocks.updates(*window)]
+    assert versions == [1, 2]
+    assert seen[0].params["fromDate"] == "2024-10-01T00:00:00+00:00" and seen[1].params["page"] == "2"
+    seen.clear()
+    when = datetime(2024, 10, 1, 12, tzinfo=UTC)
+    changes = list(ffn.stocks.changes(date=when, filter="changeType eq 'Delivery'"))
+    assert [c["n"] for c in changes] == [0, 1, 2, 3]
+    assert seen[0].path.endswith("/v1/merchant/stocks/changes")
+    assert seen[0].params["date"] == when.isoformat()
+    assert seen[0].params["$filter"] == "changeType eq 'Delivery'"
+    seen.clear()
+    assert [s.jfsku for s in ffn.stocks.as_of(when)] == ["MERC0000001"]
+    assert seen[0].path.endswith("/v1/merchant/stocks") and seen[0].params["date"] == when.isoformat()

@@ -159,6 +159,15 @@ def test_admin_hooks_drive_the_emulated_apis() -> None:
         shipped = client.post(f"/_sandbox/ffn/outbounds/{open_outbound['outboundId']}/ship", json={})
         assert shipped.status_code == 200, shipped.text
         assert data.ffn.outbounds[open_outbound["outboundId"]]["status"] == "Shipped"
+        warehouse = open_outbound["warehouseId"]
+        adjustment = {"jfsku": jfsku, "warehouseId": warehouse, "quantity": 3, "note": "found"}
+        adjusted = client.post("/_sandbox/ffn/stocks/adjustments", json=adjustment)
+        assert adjusted.status_code == 201, adjusted.text
+        assert adjusted.json()["changeType"] == "Adjustment" and adjusted.json()["quantity"] == 3
+        assert data.ffn.stocks[jfsku]["stockLevel"] == before + 5
+        too_many = client.post("/_sandbox/ffn/stocks/adjustments", json={**adjustment, "quantity": -(10**6)})
+        assert too_many.status_code == 400 and too_many.json()["errorCode"]["code"] == "Stocks_NotEnoughStock"
+        assert client.post("/_sandbox/ffn/stocks/adjustments", json=[]).status_code == 400
         assert client.post("/_sandbox/ffn/expire-tokens").json() == {"expired": True}
         assert client.post("/_sandbox/wawi/registrations/unknown/accept").status_code == 404
         assert client.get("/_sandbox/stats").json()["requests"]["total"] == 0  # admin calls are not counted

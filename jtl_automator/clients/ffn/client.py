@@ -183,6 +183,19 @@ class Stocks(_Collection[Stock]):
         """Stock changes in ``[from_date, to_date)`` as raw dicts (StockChange objects)."""
         return flatten(_updates(self._core, f"{self.path}/updates", from_date, to_date))
 
+    def changes(self, *, date: datetime | None = None, filter: str | None = None) -> Iterator[dict[str, Any]]:
+        """Every StockChange (``/stocks/changes``, OData-paged), oldest first, as raw dicts.
+
+        ``date`` asks for the log as it stood then; ``filter`` takes FFN's StockChange fields
+        (``changeType``, ``stockChangeId/jfsku``, ``outboundItem/outboundId``, ...).
+        """
+        params = {"date": date.isoformat()} if date is not None else None
+        return flatten(self.iter_pages(filter=filter, params=params, path=f"{self.path}/changes"))
+
+    def as_of(self, date: datetime) -> Iterator[Stock]:
+        """Every Stock as it stood at ``date`` (FFN's ``date`` parameter on ``/stocks``)."""
+        return self.list(params={"date": date.isoformat()})
+
 
 class Inbounds(_Collection[Inbound]):
     """``/merchant/inbounds``: goods on their way to a fulfiller."""

@@ -7,8 +7,11 @@ edits ``state.data.ffn`` directly must call ``mark_changed(state)``.
 
 Business rules the merchant-side pipelines depend on are modelled, not faked: outbounds reserve stock
 (and refuse to oversell unless ``?oversale=true``), inbounds announce stock, the fulfiller hooks
-(``receive_inbound``, ``ship_outbound``, ``set_outbound_status``) move it, and every change shows up
-in ``/outbounds/updates``. Choices the reference leaves open are marked [I] in the docstrings.
+(``receive_inbound``, ``ship_outbound``, ``set_outbound_status``, ``adjust_stock``) move it, every
+change shows up in ``/outbounds/updates``, and every stock movement is logged as a StockChange
+(``stock_log``) for ``/stocks/updates``, ``/stocks/changes`` and ``?date=`` on the stock reads.
+Choices the reference leaves open are marked [I] in the docstrings. Paths no route serves answer in
+FFN's envelope (``unrouted``, installed by ``app.create_app``).
 
 One module per resource (``products``, ``stock``, ``inbounds``, ``outbounds``, ``warehouses`` with
 shipping methods), each with module-level handlers taking the state as a
@@ -24,6 +27,7 @@ from fastapi.responses import Response
 
 from jtl_automator.sandbox.ffn import inbounds, outbounds, products, stock, warehouses
 from jtl_automator.sandbox.ffn.common import (
+    API_ROOT,
     ATTRIBUTE_TYPES,
     CONDITIONS,
     DOCUMENT_TYPES,
@@ -39,6 +43,7 @@ from jtl_automator.sandbox.ffn.common import (
     mark_changed,
     route_class,
     runtime,
+    unrouted,
 )
 from jtl_automator.sandbox.ffn.inbounds import INBOUND_FIELDS, create_inbound, receive_inbound
 from jtl_automator.sandbox.ffn.outbounds import (
@@ -49,12 +54,18 @@ from jtl_automator.sandbox.ffn.outbounds import (
     ship_outbound,
 )
 from jtl_automator.sandbox.ffn.products import PRODUCT_FIELDS, create_product, patch_product
-from jtl_automator.sandbox.ffn.stock import STOCK_FIELDS, STOCK_IN_WAREHOUSE_FIELDS
+from jtl_automator.sandbox.ffn.stock import (
+    STOCK_CHANGE_FIELDS,
+    STOCK_FIELDS,
+    STOCK_IN_WAREHOUSE_FIELDS,
+    adjust_stock,
+)
 from jtl_automator.sandbox.ffn.warehouses import SHIPPING_METHOD_FIELDS, WAREHOUSE_FIELDS
 from jtl_automator.sandbox.routing import RouteTable
 from jtl_automator.sandbox.state import FfnRuntime, SandboxState, StateDep
 
 __all__ = [
+    "API_ROOT",
     "ATTRIBUTE_TYPES",
     "CONDITIONS",
     "DOCUMENT_TYPES",
@@ -67,11 +78,13 @@ __all__ = [
     "PRODUCT_FIELDS",
     "SHIPPING_METHOD_FIELDS",
     "SHIPPING_TYPES",
+    "STOCK_CHANGE_FIELDS",
     "STOCK_FIELDS",
     "STOCK_IN_WAREHOUSE_FIELDS",
     "WAREHOUSE_FIELDS",
     "FfnError",
     "FfnRuntime",
+    "adjust_stock",
     "build_router",
     "create_inbound",
     "create_outbound",
@@ -84,6 +97,7 @@ __all__ = [
     "runtime",
     "set_outbound_status",
     "ship_outbound",
+    "unrouted",
 ]
 
 MERCHANT = "/api/v1/merchant"

@@ -76,6 +76,9 @@ _ERROR_DESCRIPTIONS = {
         "There was not enough shippable quanity on an item of this outbound"
     ),
     "Stocks_NotEnoughStock": "Not enough stock available for this stock operation",
+    # [I] No route-level codes appear in the reference; these two follow its Prefix_Name scheme.
+    "Shared_RouteNotFound": "The requested resource does not exist",
+    "Shared_MethodNotAllowed": "The requested resource does not support this method",
 }
 
 
@@ -114,6 +117,27 @@ class FfnError(Exception):
 def validation_error(messages: str | list[str], metadata: Mapping[str, Any] | None = None) -> FfnError:
     """The 400 ``Shared_ModelValidation`` listing every message."""
     return FfnError(400, "Shared_ModelValidation", messages, metadata)
+
+
+#: Every FFN path (merchant, fulfiller, users) starts here; no other sandbox API does.
+API_ROOT = "/api/"
+
+
+def unrouted(method: str, path: str, status_code: int, allow: str | None = None) -> Response:
+    """What FFN answers where no route matches: 404, or 405 (with ``Allow``) for a known path.
+
+    In FFN's envelope rather than the web framework's ``{"detail": ...}``, so clients parse it as any
+    other FFN error; no token is needed to learn that a route does not exist.
+    """
+    meta = {"Method": method, "Path": path}
+    if status_code == 405:
+        error = FfnError(405, "Shared_MethodNotAllowed", f"{method} is not allowed on '{path}'", meta)
+    else:
+        error = FfnError(404, "Shared_RouteNotFound", f"No resource at '{path}'", meta)
+    response = error.to_response()
+    if allow:
+        response.headers["Allow"] = allow
+    return response
 
 
 # --------------------------------------------------------------------------------------------- runtime

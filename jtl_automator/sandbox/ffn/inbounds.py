@@ -27,13 +27,8 @@ from jtl_automator.sandbox.ffn.common import (
     validation_error,
 )
 from jtl_automator.sandbox.ffn.listing import MODIFICATION_ORDER, NUM, STR, feed, paged
-from jtl_automator.sandbox.ffn.stock import (
-    add_to_level,
-    change_detail,
-    change_level_details,
-    clean_number,
-    stock_rows,
-)
+from jtl_automator.sandbox.ffn.stock import add_to_level, change_detail, change_level_details, stock_rows
+from jtl_automator.sandbox.ffn.stock_log import clean_number, record
 from jtl_automator.sandbox.ffn.validation import (
     Checker,
     check_attributes,
@@ -122,6 +117,7 @@ def create_inbound(state: SandboxState, body: Mapping[str, Any]) -> JsonObject:
                 400, "Shared_DuplicateKey", "The given key already exists", {"MerchantInboundNumber": number}
             )
         inbound_id = given_id or new_id(rt, ffn.merchant_id + "03", 6, ffn.inbounds)
+        now = timestamp(rt)
         inbound = {
             "inboundId": inbound_id,
             "merchantId": ffn.merchant_id,
@@ -139,7 +135,7 @@ def create_inbound(state: SandboxState, body: Mapping[str, Any]) -> JsonObject:
             else None,
             "attributes": attributes,
             "items": items,
-            "modificationInfo": new_modification_info(timestamp(rt)),
+            "modificationInfo": new_modification_info(now),
         }
         ffn.inbounds[inbound_id] = inbound
         index_add(rt, "merchantInboundNumber", ffn.inbounds, number, inbound_id)
@@ -148,6 +144,15 @@ def create_inbound(state: SandboxState, body: Mapping[str, Any]) -> JsonObject:
             add_to_level(rows, "stockLevelAnnounced", item["quantity"])
             match = {"inboundId": inbound_id, "inboundItemId": item["inboundItemId"]}
             change_detail(rows, "stockAnnouncedDetails", match, "quantityAnnounced", item["quantity"])
+            record(
+                ffn,
+                rt,
+                rows[1],
+                "Announcement",
+                now,
+                deltas={"quantityAnnounced": item["quantity"]},
+                inbound_item=match,
+            )
         changed(rt)
         return inbound
 
@@ -184,11 +189,16 @@ def receive_inbound(state: SandboxState, inbound_id: str, quantities: Mapping[st
                 f"Received quantity for '{bad[0]}' must not be negative", {"Jfsku": bad[0]}
             )
         warehouse_id = inbound["warehouseId"]
+        now = timestamp(rt)
         for jfsku, quantity in quantities.items():
             if not quantity:
                 continue
             rows = stock_rows(ffn, jfsku, warehouse_id)
+            for row in rows:
+                row["fulfillerTimestamp"] = now
             remaining = float(quantity)
+            # One Inbound change per item booked (what FFN's incoming goods reference); a surplus
+            # beyond every open item is a change of its own without an item.
             for item in inbound["items"]:
                 if item["jfsku"] != jfsku or item["quantityOpen"] <= 0 or remaining <= 0:
                     continue
@@ -198,10 +208,24 @@ def receive_inbound(state: SandboxState, inbound_id: str, quantities: Mapping[st
                 add_to_level(rows, "stockLevelAnnounced", -booked)
                 match = {"inboundId": inbound_id, "inboundItemId": item["inboundItemId"]}
                 change_detail(rows, "stockAnnouncedDetails", match, "quantityAnnounced", -booked)
-            add_to_level(rows, "stockLevel", quantity)
-            change_level_details(rows, quantity)
-            for row in rows:
-                row["fulfillerTimestamp"] = timestamp(rt)
+                add_to_level(rows, "stockLevel", booked)
+                change_level_details(rows, booked)
+                deltas = {"quantity": booked, "quantityAnnounced": -booked}
+                record(ffn, rt, rows[1], "Inbound", now, deltas=deltas, inbound_item=match, by_fulfiller=True)
+            if remaining > 0:
+                add_to_level(rows, "stockLevel", remaining)
+                change_level_details(rows, remaining)
+                surplus = {"inboundId": inbound_id, "inboundItemId": None}
+                record(
+                    ffn,
+                    rt,
+                    rows[1],
+                    "Inbound",
+                    now,
+                    deltas={"quantity": remaining},
+                    inbound_item=surplus,
+                    by_fulfiller=True,
+                )
         open_left = any(item["quantityOpen"] > 0 for item in inbound["items"])
         inbound["status"] = "PartiallyReceipted" if open_left else "Receipted"
         touch(inbound, timestamp(rt))

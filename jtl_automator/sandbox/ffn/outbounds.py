@@ -41,12 +41,14 @@ from jtl_automator.sandbox.ffn.stock import (
     add_to_level,
     change_detail,
     change_level_details,
-    clean_number,
     free_in_warehouse,
+    held_by_items,
+    log_reservations,
     release,
     reserve,
     stock_rows,
 )
+from jtl_automator.sandbox.ffn.stock_log import clean_number, record
 from jtl_automator.sandbox.ffn.validation import (
     Checker,
     check_address,
@@ -286,6 +288,7 @@ def create_outbound(state: SandboxState, body: Mapping[str, Any], *, oversale: b
         ffn.outbounds[outbound_id] = outbound
         index_add(rt, "merchantOutboundNumber", ffn.outbounds, number, outbound_id)
         reserve(ffn, outbound)
+        log_reservations(ffn, rt, outbound, {}, now)
         changed(rt)
         return outbound
 
@@ -362,6 +365,7 @@ def patch_outbound(
                 "The given key already exists",
                 {"MerchantOutboundNumber": out["merchantOutboundNumber"]},
             )
+        held_before = held_by_items(ffn, old)
         release(ffn, old)
         candidate = {**old, **out}
         if not (oversale or new_status == "Canceled"):
@@ -377,6 +381,7 @@ def patch_outbound(
             _set_status(old, new_status, now)
         if new_status != "Canceled":
             reserve(ffn, old)
+        log_reservations(ffn, rt, old, held_before, now)
         touch(old, now)
         rt.unique_indexes.pop("merchantOutboundNumber", None)
         changed(rt)
@@ -413,7 +418,9 @@ def set_outbound_status(
             )
         now = timestamp(rt)
         if status in ("Canceled", "PartiallyCanceled"):
+            held_before = held_by_items(ffn, outbound)
             release(ffn, outbound)
+            log_reservations(ffn, rt, outbound, held_before, now)
             outbound["cancelReasonCode"] = cancel_reason_code
             outbound["cancelReason"] = cancel_reason
         _set_status(outbound, status, now)
@@ -499,6 +506,7 @@ def ship_outbound(
                     {"Jfsku": jfsku, "WarehouseId": warehouse_id},
                 )
         now = timestamp(rt)
+        notification_id = new_id(rt, ffn.fulfiller_id + "06", 10, {})
         notification_items: list[JsonObject] = []
         for number, (item, quantity) in enumerate(plan, start=1):
             item["quantityOpen"] = clean_number(item["quantityOpen"] - quantity)
@@ -521,6 +529,20 @@ def ship_outbound(
                 change_level_details(rows, -quantity)
                 for row in rows:
                     row["fulfillerTimestamp"] = now
+                record(
+                    ffn,
+                    rt,
+                    rows[1],
+                    "Delivery",
+                    now,
+                    deltas={"quantity": -quantity, "quantityReserved": -released},
+                    outbound_item=match,
+                    notification_item={
+                        "outboundShippingNotificationId": notification_id,
+                        "outboundShippingNotificationItemId": str(number),
+                    },
+                    by_fulfiller=True,
+                )
             notification_items.append(
                 {
                     "outboundShippingNotificationItemId": str(number),
@@ -541,7 +563,7 @@ def ship_outbound(
         touch(outbound, now)
         notifications = ffn.shipping_notifications.setdefault(outbound_id, [])
         notification = {
-            "outboundShippingNotificationId": new_id(rt, ffn.fulfiller_id + "06", 10, {}),
+            "outboundShippingNotificationId": notification_id,
             "outboundId": outbound_id,
             "merchantId": ffn.merchant_id,
             "fulfillerId": ffn.fulfiller_id,

@@ -26,6 +26,7 @@ from jtl_automator.sandbox.ffn.common import (
     timestamp,
     touch,
     unique_index,
+    validation_error,
 )
 from jtl_automator.sandbox.ffn.listing import BOOL, MODIFICATION_ORDER, NUM, STR, feed, paged
 from jtl_automator.sandbox.ffn.stock import new_stock
@@ -83,6 +84,8 @@ PRODUCT_FIELDS = odata.FieldTable(
 
 
 _PRODUCT_STRINGS = ("productGroup", "manufacturer", "note")
+# Warehouse.warehouseId in the reference: 14 to 255 characters.
+_WAREHOUSE_ID_MIN, _WAREHOUSE_ID_MAX = 14, 255
 _SPEC_FLAGS = ("isBatch", "isDivisible", "isBestBefore", "isSerialNumber", "isBillOfMaterials", "isPackaging")
 
 
@@ -225,11 +228,51 @@ def patch_product(state: SandboxState, jfsku: str, body: Mapping[str, Any]) -> J
 
 
 # --------------------------------------------------------------------------------------------- routes
+def referenced_warehouse(params: Mapping[str, str]) -> str | None:
+    """``referencedWarehouse`` (case-blind name): a warehouse id as FFN's schema bounds it, else FFN's 400.
+
+    The spec gives the parameter no description, only ``string, nullable``; empty means absent.
+    """
+    raw = next((v for k, v in params.items() if k.lower() == "referencedwarehouse"), None)
+    if raw is None or raw == "":
+        return None
+    if (
+        not (_WAREHOUSE_ID_MIN <= len(raw) <= _WAREHOUSE_ID_MAX)
+        or not raw.isprintable()
+        or raw != raw.strip()
+    ):
+        raise validation_error(
+            f"referencedWarehouse must be a warehouse id ({_WAREHOUSE_ID_MIN} to {_WAREHOUSE_ID_MAX} "
+            f"characters), got {raw!r}",
+            {"referencedWarehouse": raw},
+        )
+    return raw
+
+
 @routes.get("/products")
 def list_products(request: Request, state: StateDep) -> Response:
-    """Paged products, filterable on the fields of ``PRODUCT_FIELDS``."""
-    products = state.data.ffn.products
-    return paged(request, state, ("products",), products, lambda: list(products.values()), PRODUCT_FIELDS)
+    """Paged products, filterable on the fields of ``PRODUCT_FIELDS``.
+
+    ``referencedWarehouse`` keeps the products the warehouse references: those with a stock row there,
+    which every announcement, receipt, reservation or shipment in that warehouse creates [I] (the spec
+    names the parameter without describing it). A well-formed id no warehouse has matches nothing.
+    """
+    warehouse_id = referenced_warehouse(request.query_params)
+    products, stocks = state.data.ffn.products, state.data.ffn.stocks
+    if warehouse_id is None:
+        return paged(request, state, ("products",), products, lambda: list(products.values()), PRODUCT_FIELDS)
+
+    def referenced() -> list[JsonObject]:
+        return [
+            product
+            for jfsku, product in products.items()
+            if any(
+                row.get("warehouseId") == warehouse_id
+                for row in (stocks.get(jfsku) or {}).get("warehouses") or []
+            )
+        ]
+
+    return paged(request, state, ("products", warehouse_id), products, referenced, PRODUCT_FIELDS)
 
 
 @routes.post("/products")

@@ -53,6 +53,7 @@ from jtl_automator.sandbox.wawi.common import (
     json_response,
     page_params,
     paged_envelope,
+    unrouted,
 )
 from jtl_automator.sandbox.wawi.guard import (
     CLOUD_ROOT,
@@ -92,6 +93,7 @@ __all__ = [
     "reject_registration",
     "schemas",
     "set_registration_window",
+    "unrouted",
 ]
 
 

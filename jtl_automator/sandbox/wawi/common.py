@@ -78,6 +78,25 @@ class WawiError(Exception):
         return json_response(body, self.status_code)
 
 
+def unrouted(path: str, root: str, status_code: int, allow: str | None = None) -> Response:
+    """Wawi's ``ErrorResponse`` where no route matches: 404, or 405 (with ``Allow``) for a known path.
+
+    ``root`` is the flavour's API root; a path under its ``/v2`` gets the v2 (camelCase) body.
+    """
+    rest = path[len(root) :]
+    v2 = rest == "/v2" or rest.startswith("/v2/")
+    if status_code == 405:
+        error = WawiError(
+            405, "MethodNotAllowed", f"The requested resource does not support this method: {path}"
+        )
+    else:
+        error = WawiError(404, "NotFound", f"No resource at {path}.")
+    response = error.response(v2=v2)
+    if allow:
+        response.headers["Allow"] = allow
+    return response
+
+
 def not_found(entity: str, key: object) -> WawiError:
     """The v1 404 for an unknown id."""
     return WawiError(404, "NotFound", f"{entity} with id {key} was not found.")

@@ -45,6 +45,8 @@ class FfnRuntime:
     list_cache: OrderedDict[tuple[Any, ...], list[JsonObject]] = field(default_factory=OrderedDict)
     feed_cache: dict[str, tuple[tuple[Any, ...], list[datetime], list[str]]] = field(default_factory=dict)
     unique_indexes: dict[str, tuple[tuple[int, int], dict[str, str]]] = field(default_factory=dict)
+    # Endpoint ("GET /v1/merchant/stocks") -> start (epoch s) and request count of its rate window.
+    rate_windows: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
 @dataclass

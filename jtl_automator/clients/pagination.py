@@ -82,6 +82,8 @@ class PageSize:
         self._current = size
         self._refused = refused
         self.what = what
+        #: Pages the server refused for their size (each cost one request); run summaries and tests.
+        self.refusals = 0
         self._logged = False
         self._lock = threading.Lock()
 
@@ -106,6 +108,7 @@ class PageSize:
         smaller = sent // 2
         with self._lock:
             self._current = min(self._current, smaller)
+            self.refusals += 1
             first = not self._logged
             self._logged = True
         level = logging.WARNING if first else logging.DEBUG

@@ -306,7 +306,7 @@ def test_ffn_client_halves_a_refused_top_once_for_its_life(
         jfskus = [p["jfsku"] for p in flatten(ffn.products.iter_pages())]
     assert len(jfskus) == SKUS and len(set(jfskus)) == SKUS
     assert ffn.page_size.current == 62  # 1000 -> 500 -> 250 -> 125 -> 62
-    assert ffn.stats.by_status[400] == 4
+    assert ffn.stats.by_status[400] == ffn.page_size.refusals == 4
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "1000" in warnings[0].getMessage()
     stocks = [s["jfsku"] for s in flatten(ffn.stocks.iter_pages())]  # another collection, same client
@@ -331,7 +331,7 @@ def test_wawi_client_halves_a_refused_page_size_once_for_its_life(
     ids = [item["Id"] for item in flatten(wawi.items.iter_pages())]
     assert ids == sorted(state.data.wawi.items)
     assert wawi.page_size.current == 62
-    assert wawi.stats.by_status[400] == 4
+    assert wawi.stats.by_status[400] == wawi.page_size.refusals == 4
     assert len(list(wawi.sales_orders.list())) == len(state.data.wawi.sales_orders)
     assert wawi.stats.by_status[400] == 4
 

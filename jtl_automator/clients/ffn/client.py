@@ -69,6 +69,10 @@ def any_of_filters(fields: Sequence[str], values: Iterable[str]) -> Iterator[tup
         yield chunk, " or ".join(clauses)
 
 
+#: The OData query parameters a validation answer may name (lower case, as compared).
+_QUERY_PARAMETERS = frozenset({"$top", "$skip", "$filter", "$orderby", "$select"})
+
+
 def top_refused(error: Exception) -> bool:
     """Whether a 400 refuses ``$top`` (FFN documents no maximum; its validation envelope names it).
 
@@ -81,9 +85,6 @@ def top_refused(error: Exception) -> bool:
     mentioned = {name for name in _QUERY_PARAMETERS if any(name in m.lower() for m in error.messages)}
     named |= mentioned
     return "$top" in named and not named & (_QUERY_PARAMETERS - {"$top"})
-
-
-_QUERY_PARAMETERS = frozenset({"$top", "$skip", "$filter", "$orderby", "$select"})
 
 
 class BearerAuth:
@@ -154,7 +155,7 @@ class _Collection(Generic[M]):
             return body or {}
 
         sizes = self._page_size
-        return iterate_odata(fetch, sizes.start(top), what=f"GET {target}", sizes=sizes)
+        return iterate_odata(fetch, sizes.start(top or None), what=f"GET {target}", sizes=sizes)
 
     def list(self, **kwargs: Any) -> Iterator[M]:
         """Objects one by one as models; accepts the same filters as :meth:`iter_pages`."""

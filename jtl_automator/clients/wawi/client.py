@@ -105,7 +105,8 @@ class _Paged(Generic[M]):
         def fetch(number: int, size: int) -> Mapping[str, Any]:
             return self._core.get_json(self.path, {**query, "pageNumber": number, "pageSize": size}) or {}
 
-        return iterate_page_number(fetch, sizes.start(page_size), what=f"GET {self.path}", sizes=sizes)
+        first = sizes.start(page_size or None)
+        return iterate_page_number(fetch, first, what=f"GET {self.path}", sizes=sizes)
 
     def list(self, **filters: Any) -> Iterator[M]:
         validate = self.model.model_validate

@@ -242,6 +242,9 @@ class JtlWawiCredentials(Block):
     app_id: str = Field(default="jtl-automator/prefect/v1", description="The registered AppId (X-AppID).")
     app_version: str = Field(default="1.0.0", description="The app version (X-AppVersion).")
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
+    page_size: int = Field(
+        default=1000, ge=1, le=1000, description="Objects per page of paged reads (pageSize)."
+    )
     timeout_seconds: float = _retry_field("http", "timeout_seconds")
     retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
     retry_budget_seconds: float = _retry_field("http", "retry_budget_seconds")
@@ -270,6 +273,7 @@ class JtlWawiCredentials(Block):
             wawi_app_id=self.app_id,
             wawi_app_version=self.app_version,
             wawi_rate_per_second=self.rate_per_second,
+            wawi_page_size=self.page_size,
             **_retry_settings_of(self, "http"),
         )
 
@@ -300,6 +304,7 @@ class JtlWawiCredentials(Block):
             app_id=s.wawi_app_id,
             app_version=s.wawi_app_version,
             rate_per_second=s.wawi_rate_per_second,
+            page_size=s.wawi_page_size,
             **_retry_fields_from(s, "http"),
         )
 

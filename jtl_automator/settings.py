@@ -100,7 +100,8 @@ class Settings(BaseSettings):
         default=1000,
         ge=1,
         le=1000,
-        description="$top of FFN's paged reads (fewer, larger pages are cheaper).",
+        description="$top of FFN's paged reads (fewer, larger pages are cheaper); halved while FFN "
+        "refuses it as too large.",
     )
 
     # JTL-Wawi REST API: on-premise (API key from app registration) or Cloud (OAuth2 client credentials).
@@ -117,6 +118,13 @@ class Settings(BaseSettings):
     wawi_app_id: str = "jtl-automator/prefect/v1"
     wawi_app_version: str = "1.0.0"
     wawi_rate_per_second: float = Field(default=20.0, gt=0)
+    wawi_page_size: int = Field(
+        default=1000,
+        ge=1,
+        le=1000,
+        description="pageSize of Wawi's paged reads (fewer, larger pages are cheaper); halved while Wawi "
+        "refuses it as too large.",
+    )
 
     # Google Sheets: a service-account JSON (inline or a file path) and, for the sandbox, an API root.
     google_service_account_json: SecretStr | None = None

@@ -12,16 +12,25 @@ Request counts for ``n`` objects and page size ``s`` (what the property tests pi
   ``s``, because only a short page proves the end.
 - Wawi pageNumber/pageSize: ``ceil(n / s)`` (one for ``n = 0``), driven by ``HasNextPage``.
 - FFN ``/updates``: one request per chunk while ``moreDataAvailable`` is true.
+
+A server that refuses the page size as too large (FFN's ``$top`` and Wawi's ``pageSize`` have no
+documented maximum) costs one more request per halving: the OData and pageNumber iterators take a
+:class:`PageSize`, halve it on such a 400 and ask again for the same item offset.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from jtl_automator.clients.errors import PaginationLoopError
+from jtl_automator.correlation import correlated_logger
+
+logger = correlated_logger("jtl_automator.pagination")
 
 JsonObject = dict[str, Any]
 Page = list[JsonObject]
@@ -57,6 +66,68 @@ class _LoopGuard:
         self._links.add(link)
 
 
+class PageSize:
+    """The page size a client asks for, lowered for the rest of the client's life when refused.
+
+    Neither API documents a maximum page size, so a client starts with the configured one and, when the
+    server answers a page with a 400 that ``refused`` recognises as "page size too large", asks again
+    with half of it. The lowered size is kept (every later list of the client starts with it) and said
+    once in the log; at 1 there is nothing left to halve and the error is raised.
+    """
+
+    def __init__(self, size: int, refused: Callable[[Exception], bool], *, what: str) -> None:
+        if size < 1:
+            raise ValueError("page size must be >= 1")
+        self.configured = size
+        self._current = size
+        self._refused = refused
+        self.what = what
+        #: Pages the server refused for their size (each cost one request); run summaries and tests.
+        self.refusals = 0
+        self._logged = False
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> int:
+        """The size the next list starts with."""
+        return self._current
+
+    def start(self, requested: int | None = None) -> int:
+        """A list's first page size: the caller's (when it wants fewer), never above what was accepted."""
+        if requested is not None and requested < 1:
+            raise ValueError("page size must be >= 1")
+        return self._current if requested is None else min(requested, self._current)
+
+    def lower(self, error: Exception, sent: int) -> int | None:
+        """After ``error`` answered a page of ``sent`` items: the size to ask with now, or ``None``.
+
+        ``None`` when the error is not about the page size or ``sent`` was already 1 (raise it then).
+        """
+        if sent <= 1 or not self._refused(error):
+            return None
+        smaller = sent // 2
+        with self._lock:
+            self._current = min(self._current, smaller)
+            self.refusals += 1
+            first = not self._logged
+            self._logged = True
+        level = logging.WARNING if first else logging.DEBUG
+        logger.log(
+            level,
+            "%s: the server refused a page size of %d as too large; asking with %d from now on",
+            self.what,
+            sent,
+            smaller,
+            extra={"page_size": smaller},
+        )
+        return smaller
+
+
+def fixed_page_size(size: int) -> PageSize:
+    """A page size nothing lowers: every error is raised as it is."""
+    return PageSize(size, lambda _error: False, what="paged list")
+
+
 def _mapping(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
@@ -70,18 +141,20 @@ def _first(mapping: Mapping[str, Any], *keys: str) -> Any:
 
 
 def iterate_odata(
-    fetch_page: Callable[[str | None, int], Mapping[str, Any]],
+    fetch_page: Callable[[str | None, int, int], Mapping[str, Any]],
     top: int,
     *,
     skip: int = 0,
     what: str = "OData list",
+    sizes: PageSize | None = None,
 ) -> Iterator[Page]:
     """Pages of an FFN ``$top``/``$skip`` collection.
 
-    ``fetch_page(next_link, skip)`` must GET ``next_link`` when given, else the collection with
+    ``fetch_page(next_link, skip, top)`` must GET ``next_link`` when given, else the collection with
     ``$top=top&$skip=skip``. Next links (``nextPageLink`` or ``_links.next``) win; without one the
     iterator advances ``$skip`` while ``count`` (total matching items) says more remain, or, with no
-    ``count`` either, while pages come back full.
+    ``count`` either, while pages come back full. When ``sizes`` recognises an error as a refused page
+    size, the same ``$skip`` is asked again with the smaller ``$top`` (the next link carries the old one).
     """
     if top < 1:
         raise ValueError("top must be >= 1")
@@ -89,7 +162,14 @@ def iterate_odata(
     link: str | None = None
     last_offset: int | None = None
     while True:
-        body = fetch_page(link, skip)
+        try:
+            body = fetch_page(link, skip, top)
+        except Exception as error:
+            smaller = sizes.lower(error, top) if sizes is not None else None
+            if smaller is None:
+                raise
+            top, link = smaller, None
+            continue
         items = list(body.get("items") or [])
         page_info = _mapping(body.get("_page"))
         raw_offset = page_info.get("offset")
@@ -162,36 +242,53 @@ def iterate_page_number(
     *,
     start: int = 1,
     what: str = "paged list",
+    sizes: PageSize | None = None,
 ) -> Iterator[Page]:
     """Pages of a Wawi ``pageNumber``/``pageSize`` list (``PagedListOf<T>``, PascalCase v1 or camelCase v2).
 
     ``fetch(page_number, page_size)`` GETs one page. ``HasNextPage`` decides; ``NextPageNumber`` is only
     a hint because on the last page it repeats ``TotalPages`` instead of being null.
+
+    The iterator keeps the item offset, not the page number: when ``sizes`` lowers a refused page size,
+    the page holding the next unseen item is computed for the new size and the items of it already
+    yielded are dropped, so nothing is skipped or repeated.
     """
     if page_size < 1:
         raise ValueError("page_size must be >= 1")
     guard = _LoopGuard(what)
-    number = start
+    size = page_size
+    offset = (start - 1) * size  # items before the next one to yield
     while True:
-        body = fetch(number, page_size)
-        items = list(_first(body, "Items", "items") or [])
+        number = offset // size + 1
+        try:
+            body = fetch(number, size)
+        except Exception as error:
+            smaller = sizes.lower(error, size) if sizes is not None else None
+            if smaller is None:
+                raise
+            size = smaller
+            continue
+        raw = list(_first(body, "Items", "items") or [])
         returned = _first(body, "PageNumber", "pageNumber")
         if isinstance(returned, int) and returned != number:
             raise PaginationLoopError(f"{what}: asked for page {number}, the server returned page {returned}")
-        guard.page(items, f"page {number}")
-        if not items:
+        guard.page(raw, f"page {number}")
+        seen = offset - (number - 1) * size  # a page after a size change may start before the offset
+        items = raw[seen:]
+        if not raw:
             return
-        yield items
+        if items:
+            yield items
+        offset = max(offset, (number - 1) * size + len(raw))
         has_next = _first(body, "HasNextPage", "hasNextPage")
         if has_next is None:
             total_pages = _first(body, "TotalPages", "totalPages")
-            has_next = number < total_pages if isinstance(total_pages, int) else len(items) >= page_size
+            has_next = number < total_pages if isinstance(total_pages, int) else len(raw) >= size
         if not has_next:
             return
         hinted = _first(body, "NextPageNumber", "nextPageNumber")
         if isinstance(hinted, int) and hinted <= number:
             raise PaginationLoopError(f"{what}: HasNextPage on page {number} but NextPageNumber is {hinted}")
-        number = hinted if isinstance(hinted, int) else number + 1
 
 
 def flatten(pages: Iterable[Page]) -> Iterator[JsonObject]:

@@ -75,6 +75,15 @@ class SandboxConfig:
     # hard limit; 10 MiB is what it answers in practice). None: no limit; strictest: 10 MiB.
     sheets_max_request_bytes: int | None = None
 
+    # Page-size maxima and FFN rate limits (issue 8). Neither API documents a maximum page size
+    # (ffn_max_top and wawi_max_page_size above: a 400 in the API's own error body past them) nor FFN a
+    # rate limit: with ffn_rate_limit set, every FFN API response carries X-RateLimit-Limit,
+    # -Remaining and -Interval-Length-Seconds (a window per endpoint, as Cloud does) and past the limit
+    # the answer is 429, with Retry-After only if ffn_rate_limit_retry_after. None: no limit, no headers.
+    ffn_rate_limit: int | None = None
+    ffn_rate_interval_seconds: int = 60
+    ffn_rate_limit_retry_after: bool = True
+
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
 
@@ -94,7 +103,9 @@ class SandboxConfig:
     @classmethod
     def strictest(cls, **overrides: Any) -> SandboxConfig:
         """Every knob the reference leaves open at its strictest plausible setting (then ``overrides``)."""
-        return replace(cls(), **{"strict": True, **_STRICT_AUTH, **_STRICT_SHEETS, **overrides})
+        return replace(
+            cls(), **{"strict": True, **_STRICT_AUTH, **_STRICT_SHEETS, **_STRICT_PAGING, **overrides}
+        )
 
 
 #: OAuth and Wawi knobs at their strictest (``strictest()``); each is still its own field.
@@ -105,6 +116,17 @@ _STRICT_AUTH: dict[str, Any] = {
     "wawi_registration_window_open": False,
     "wawi_registration_new_key": True,
     "wawi_check_app_id": True,
+}
+
+#: Page sizes and FFN rate limits at their strictest: small maxima (the clients halve their page size
+#: until it passes) and FFN X-RateLimit-* headers with a 429 that names no wait, at a limit the flows
+#: stay under (per endpoint and minute; a flow run's busiest FFN endpoint takes well under a hundred).
+_STRICT_PAGING: dict[str, Any] = {
+    "ffn_max_top": 100,
+    "wawi_max_page_size": 100,
+    "ffn_rate_limit": 300,
+    "ffn_rate_interval_seconds": 60,
+    "ffn_rate_limit_retry_after": False,
 }
 
 #: What Google answers "Request payload size exceeds the limit: 10485760 bytes" past.

@@ -47,6 +47,8 @@ class FfnRuntime:
     unique_indexes: dict[str, tuple[tuple[int, int], dict[str, str]]] = field(default_factory=dict)
     # (jfsku, warehouseId) -> key of its newest StockChange, the one whose ``current`` is true
     stock_change_heads: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Endpoint ("GET /v1/merchant/stocks") -> start (epoch s) and request count of its rate window.
+    rate_windows: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
 @dataclass

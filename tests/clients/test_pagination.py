@@ -46,7 +46,7 @@ class ODataServer:
         return body
 
     def fetch(self, top: int) -> Any:
-        def fetch(link: str | None, skip: int) -> Mapping[str, Any]:
+        def fetch(link: str | None, skip: int, _top: int) -> Mapping[str, Any]:
             if link:
                 skip = int(link.rsplit("$skip=", 1)[1])
             return self.page(skip, top)
@@ -86,7 +86,7 @@ def test_odata_server_repeating_a_page_raises(n: int, size: int, style: str, dat
 
 
 def test_odata_next_link_pointing_to_itself_raises() -> None:
-    def fetch(link: str | None, skip: int) -> Mapping[str, Any]:
+    def fetch(link: str | None, skip: int, top: int) -> Mapping[str, Any]:
         return {"items": [{"id": f"x{skip}-{link}"}], "nextPageLink": "/api/v1/merchant/things?$skip=1"}
 
     with pytest.raises(PaginationLoopError, match="already followed"):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -639,7 +638,7 @@ def test_lists_reflect_changes_made_outside_the_api(
     assert [p["jfsku"] for p in found] == ["MERC0000099"]
 
 
-def test_pages_of_100k_stocks_reuse_one_cached_list_and_stay_fast(ffn_kit: Any) -> None:
+def test_pages_of_100k_stocks_reuse_one_cached_list(ffn_kit: Any) -> None:
     data = ffn_kit.build_data(products=0)
     levels = {
         "stockLevelReserved": 0,
@@ -672,14 +671,10 @@ def test_pages_of_100k_stocks_reuse_one_cached_list_and_stay_fast(ffn_kit: Any) 
         auth = ffn_kit.bearer(state)
         client.get(f"{API}/stocks", params={"$top": 1}, headers=auth)
         cached = next(iter(ffn.runtime(state).list_cache.values()))
-        durations = []
         for skip in (0, 25_000, 50_000, 75_000, 99_000):
-            started = time.perf_counter()
             body = client.get(f"{API}/stocks", params={"$top": 1000, "$skip": skip}, headers=auth).json()
-            durations.append(time.perf_counter() - started)
             assert body["items"][0]["jfsku"] == ffn_kit.jfsku(skip)
         assert next(iter(ffn.runtime(state).list_cache.values())) is cached  # no rebuild per page
-        assert sorted(durations)[2] < 0.1  # generous: a page is a few ms; re-filtering 100k would not be
         filtered = client.get(
             f"{API}/stocks", params={"$filter": "stockLevel eq 7", "$top": 1000}, headers=auth
         )

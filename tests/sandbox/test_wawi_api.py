@@ -6,7 +6,6 @@ filled, so the conformance tests can reuse it and nothing depends on the demo-da
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -575,7 +574,8 @@ def test_default_and_invalid_page_parameters(api: TestClient, wawi_state: Sandbo
     )
 
 
-def test_deep_page_of_100k_items_is_fast(wawi_state: SandboxState) -> None:
+def test_deep_page_of_100k_items_is_the_right_slice(wawi_state: SandboxState) -> None:
+    """Deep pages of a large table hold the right rows (speed is measured in benchmarks/, not here)."""
     wawi_state.data.wawi.items = {i: {"Id": i, "SKU": f"S{i}"} for i in range(1, 100_001)}
     with TestClient(make_app(wawi_state)) as client:
         headers = {
@@ -583,15 +583,12 @@ def test_deep_page_of_100k_items_is_fast(wawi_state: SandboxState) -> None:
             "X-AppID": "a",
             "X-AppVersion": "1",
         }
-        client.get(f"{V1}/items", headers=headers)
-        start = time.perf_counter()
-        for page in range(991, 1001):
+        for page in (1, 500, 1000):
             body = client.get(
                 f"{V1}/items", params={"pageNumber": page, "pageSize": 100}, headers=headers
             ).json()
-        elapsed = (time.perf_counter() - start) / 10
-    assert body["Items"][0]["Id"] == 99_901
-    assert elapsed < 0.05, f"{elapsed * 1000:.1f} ms per page"
+            assert [item["Id"] for item in body["Items"]] == list(range((page - 1) * 100 + 1, page * 100 + 1))
+    assert (body["TotalItems"], body["HasNextPage"]) == (100_000, False)
 
 
 # ---- filters

@@ -13,7 +13,7 @@ from typing import Any, Generic, TypeVar
 import httpx
 from pydantic import BaseModel
 
-from jtl_automator.clients.errors import TransientError, ValidationFailed, failure_reason
+from jtl_automator.clients.errors import JtlApiError, TransientError, ValidationFailed, failure_reason
 from jtl_automator.clients.ffn.auth import FfnTokenManager, TokenProvider, TokenStore
 from jtl_automator.clients.ffn.models import (
     FfnModel,
@@ -33,6 +33,7 @@ from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
 from jtl_automator.clients.pagination import (
     JsonObject,
     Page,
+    PageSize,
     chunked,
     flatten,
     iterate_odata,
@@ -66,6 +67,24 @@ def any_of_filters(fields: Sequence[str], values: Iterable[str]) -> Iterator[tup
     for chunk in chunked(wanted, per_request):
         clauses = [f"{field} eq {odata_quote(value)}" for value in chunk for field in fields]
         yield chunk, " or ".join(clauses)
+
+
+#: The OData query parameters a validation answer may name (lower case, as compared).
+_QUERY_PARAMETERS = frozenset({"$top", "$skip", "$filter", "$orderby", "$select"})
+
+
+def top_refused(error: Exception) -> bool:
+    """Whether a 400 refuses ``$top`` (FFN documents no maximum; its validation envelope names it).
+
+    Only a validation answer that names ``$top`` and no other query parameter counts: a bad
+    ``$filter`` or ``$skip`` must not be taken for a page size and silently retried.
+    """
+    if not isinstance(error, JtlApiError) or error.status != 400:
+        return False
+    named = {str(key).lower() for key in error.metadata}
+    mentioned = {name for name in _QUERY_PARAMETERS if any(name in m.lower() for m in error.messages)}
+    named |= mentioned
+    return "$top" in named and not named & (_QUERY_PARAMETERS - {"$top"})
 
 
 class BearerAuth:
@@ -102,7 +121,7 @@ class _Collection(Generic[M]):
     model: type[M]
     key_path: str | None = None
 
-    def __init__(self, core: HttpCore, page_size: int) -> None:
+    def __init__(self, core: HttpCore, page_size: PageSize) -> None:
         self._core = core
         self._page_size = page_size
 
@@ -116,15 +135,17 @@ class _Collection(Generic[M]):
         params: Mapping[str, Any] | None = None,
         path: str | None = None,
     ) -> Iterator[Page]:
-        """Raw pages (lists of dicts as FFN sent them): the fast path for bulk reads."""
-        top = top or self._page_size
+        """Raw pages (lists of dicts as FFN sent them): the fast path for bulk reads.
+
+        ``top`` (default: the client's page size) is lowered when FFN refuses it as too large.
+        """
         query: dict[str, Any] = dict(params or {})
         for key, value in (("$filter", filter), ("$orderBy", order_by), ("$select", select)):
             if value is not None:
                 query[key] = value
         target = path or self.path
 
-        def fetch(link: str | None, skip: int) -> Mapping[str, Any]:
+        def fetch(link: str | None, skip: int, top: int) -> Mapping[str, Any]:
             if link:
                 body = self._core.get_json(link)
             else:
@@ -133,7 +154,8 @@ class _Collection(Generic[M]):
                 return {"items": body, "count": skip + len(body)}
             return body or {}
 
-        return iterate_odata(fetch, top, what=f"GET {target}")
+        sizes = self._page_size
+        return iterate_odata(fetch, sizes.start(top or None), what=f"GET {target}", sizes=sizes)
 
     def list(self, **kwargs: Any) -> Iterator[M]:
         """Objects one by one as models; accepts the same filters as :meth:`iter_pages`."""
@@ -387,11 +409,13 @@ class FfnClient(ApiClient):
             default_headers={"Accept": "application/json"},
         )
         self.token_provider = token_provider
-        self.products = Products(self.core, page_size)
-        self.stocks = Stocks(self.core, page_size)
-        self.inbounds = Inbounds(self.core, page_size)
-        self.outbounds = Outbounds(self.core, page_size)
-        self.warehouses = Warehouses(self.core, page_size)
+        #: Shared by every collection: a ``$top`` FFN refused once is not tried again.
+        self.page_size = PageSize(page_size, top_refused, what="FFN $top")
+        self.products = Products(self.core, self.page_size)
+        self.stocks = Stocks(self.core, self.page_size)
+        self.inbounds = Inbounds(self.core, self.page_size)
+        self.outbounds = Outbounds(self.core, self.page_size)
+        self.warehouses = Warehouses(self.core, self.page_size)
         self.users = Users(self.core)
 
     def __repr__(self) -> str:

@@ -17,8 +17,9 @@ import httpx
 from pydantic import BaseModel, SecretStr
 from pydantic.alias_generators import to_camel
 
+from jtl_automator.clients.errors import JtlApiError
 from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
-from jtl_automator.clients.pagination import JsonObject, Page, flatten, iterate_page_number
+from jtl_automator.clients.pagination import JsonObject, Page, PageSize, flatten, iterate_page_number
 from jtl_automator.clients.wawi.auth import WawiAuth, WawiKeyAuth, wawi_auth
 from jtl_automator.clients.wawi.models import (
     Category,
@@ -35,8 +36,23 @@ from jtl_automator.clients.wawi.models import (
 )
 from jtl_automator.resilience import RateLimiter, RetryPolicy
 
+#: The documented default of ``pageSize``; clients built from settings use ``JTL_WAWI_PAGE_SIZE``.
 DEFAULT_PAGE_SIZE = 100
 M = TypeVar("M", bound=BaseModel)
+
+
+def page_size_refused(error: Exception) -> bool:
+    """Whether a 400 refuses ``pageSize`` alone (Wawi documents no maximum; its ValidationErrors name it).
+
+    A 400 that also (or only) names another member, say ``pageNumber`` or a filter, is not a page size
+    problem and must reach the caller.
+    """
+    if not isinstance(error, JtlApiError) or error.status != 400:
+        return False
+    members = error.metadata.get("validation_errors")
+    if not isinstance(members, Mapping) or not members:
+        return False
+    return {str(member).lower() for member in members} == {"pagesize"}
 
 
 def _query(filters: Mapping[str, Any]) -> dict[str, Any]:
@@ -74,19 +90,23 @@ class _Paged(Generic[M]):
     path: str
     model: type[M]
 
-    def __init__(self, core: HttpCore, page_size: int) -> None:
+    def __init__(self, core: HttpCore, page_size: PageSize) -> None:
         self._core = core
         self._page_size = page_size
 
     def iter_pages(self, *, page_size: int | None = None, **filters: Any) -> Iterator[Page]:
-        """Raw pages (lists of dicts as Wawi sent them); filters are snake_case query parameters."""
-        size = page_size or self._page_size
+        """Raw pages (lists of dicts as Wawi sent them); filters are snake_case query parameters.
+
+        ``page_size`` (default: the client's) is lowered when Wawi refuses it as too large.
+        """
+        sizes = self._page_size
         query = _query(filters)
 
         def fetch(number: int, size: int) -> Mapping[str, Any]:
             return self._core.get_json(self.path, {**query, "pageNumber": number, "pageSize": size}) or {}
 
-        return iterate_page_number(fetch, size, what=f"GET {self.path}")
+        first = sizes.start(page_size or None)
+        return iterate_page_number(fetch, first, what=f"GET {self.path}", sizes=sizes)
 
     def list(self, **filters: Any) -> Iterator[M]:
         validate = self.model.model_validate
@@ -239,13 +259,16 @@ class WawiClient(ApiClient):
             stats=self.core.stats,
         )
         self._v1 = v1
-        self.items = Items(v1, page_size)
-        self.stocks = Stocks(v1, page_size)
-        self.sales_orders = SalesOrders(v1, page_size)
+        #: Shared by every paged resource: a ``pageSize`` Wawi refused once is not tried again.
+        self.page_size = PageSize(page_size, page_size_refused, what="Wawi pageSize")
+        sizes = self.page_size
+        self.items = Items(v1, sizes)
+        self.stocks = Stocks(v1, sizes)
+        self.sales_orders = SalesOrders(v1, sizes)
         self.suppliers = Suppliers(v1)
-        self.warehouses = Warehouses(v1, page_size)
-        self.categories = Categories(v1, page_size)
-        self.purchase_orders = PurchaseOrders(self.core, page_size)
+        self.warehouses = Warehouses(v1, sizes)
+        self.categories = Categories(v1, sizes)
+        self.purchase_orders = PurchaseOrders(self.core, sizes)
 
     def __repr__(self) -> str:
         return f"WawiClient(base_url={self.core.base_url!r}, auth={self.auth!r})"
@@ -273,4 +296,11 @@ class WawiClient(ApiClient):
         limiter = limiter or RateLimiter(
             settings.wawi_rate_per_second, burst=max(1, int(settings.wawi_rate_per_second))
         )
-        return cls(http, settings.wawi_base_url, limiter=limiter, retry=retry, auth=auth)
+        return cls(
+            http,
+            settings.wawi_base_url,
+            limiter=limiter,
+            retry=retry,
+            auth=auth,
+            page_size=settings.wawi_page_size,
+        )

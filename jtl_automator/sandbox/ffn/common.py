@@ -7,6 +7,7 @@ this package that edits ``state.data.ffn`` directly must call :func:`mark_change
 from __future__ import annotations
 
 import json
+import math
 import random
 import string
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from fastapi.routing import APIRoute
 
 from jtl_automator.sandbox.data import JsonObject
 from jtl_automator.sandbox.oauth import BearerError, validate_bearer
+from jtl_automator.sandbox.ratelimit import take_slot
 from jtl_automator.sandbox.state import FfnRuntime, RouteHandler, SandboxState, StateDep, bind
 
 try:  # orjson ships with Prefect; the stdlib fallback keeps the sandbox importable without it.
@@ -79,6 +81,7 @@ _ERROR_DESCRIPTIONS = {
     # [I] No route-level codes appear in the reference; these two follow its Prefix_Name scheme.
     "Shared_RouteNotFound": "The requested resource does not exist",
     "Shared_MethodNotAllowed": "The requested resource does not support this method",
+    "Shared_TooManyRequests": "Too many requests",
 }
 
 
@@ -267,17 +270,44 @@ async def authenticate(request: Request, state: StateDep) -> None:
     validate_bearer(state, request.headers.get("authorization"), write=request.method not in ("GET", "HEAD"))
 
 
+def _rate_limited(state: SandboxState, operation: str) -> tuple[Response | None, dict[str, str]]:
+    """The 429 when ``operation``'s window is used up (else ``None``), and the X-RateLimit-* headers.
+
+    FFN documents no limit (jtl-apis.md §1.6); the code and body of its 429 are a guess [I], the headers
+    are the JTL platform's.
+    """
+    config = state.config
+    limit, interval = config.ffn_rate_limit or 0, config.ffn_rate_interval_seconds
+    rt = runtime(state)
+    with state.data.lock:
+        now = rt.clock().timestamp()
+        allowed, headers = take_slot(rt.rate_windows, operation, now, limit, interval)
+        window_start = rt.rate_windows[operation][0]
+    if allowed:
+        return None, headers
+    response = FfnError(
+        429, "Shared_TooManyRequests", f"Rate limit of {limit} requests per {interval} s exceeded"
+    ).to_response()
+    if config.ffn_rate_limit_retry_after:
+        response.headers["Retry-After"] = str(max(1, math.ceil(window_start + interval - now)))
+    return response, headers
+
+
 def route_class(state: SandboxState) -> type[APIRoute]:
-    """The route class of the FFN router: binds ``state`` and renders errors in FFN's envelope."""
+    """The route class of the FFN router: binds ``state`` and renders errors in FFN's envelope.
+
+    With ``ffn_rate_limit`` set, every answer carries the X-RateLimit-* headers of its endpoint's window,
+    counted before authentication as a gateway would.
+    """
 
     class FfnRoute(APIRoute):
         """Turns FfnError/BearerError into FFN's responses; a router cannot register exception handlers."""
 
         def get_route_handler(self) -> RouteHandler:
             handler = super().get_route_handler()
+            operation = f"{next(iter(self.methods or {'GET'}))} {self.path_format}"
 
-            async def guarded(request: Request) -> Response:
-                bind(request, state)
+            async def answer(request: Request) -> Response:
                 try:
                     response: Response = await handler(request)
                 except FfnError as exc:
@@ -291,6 +321,15 @@ def route_class(state: SandboxState) -> type[APIRoute]:
                             {"Scope": exc.missing_scope},
                         ).to_response()
                     return Response(status_code=exc.status_code)
+                return response
+
+            async def guarded(request: Request) -> Response:
+                bind(request, state)
+                if state.config.ffn_rate_limit is None:
+                    return await answer(request)
+                refused, headers = _rate_limited(state, operation)
+                response = refused if refused is not None else await answer(request)
+                response.headers.update(headers)
                 return response
 
             return guarded

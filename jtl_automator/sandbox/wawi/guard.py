@@ -31,13 +31,13 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
+from jtl_automator.sandbox.ratelimit import take_slot
 from jtl_automator.sandbox.state import RouteHandler, SandboxState, WawiApp, bind
 from jtl_automator.sandbox.wawi.common import PREFIX, WawiError
 
 Flavour = Literal["onprem", "cloud"]
 ONPREM_ROOT = PREFIX
 CLOUD_ROOT = "/wawi/cloud/erp"
-RATE_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Interval-Length-Seconds")
 
 #: [I] The 2.x purchase-order endpoints are not in the 1.0 spec; scopes after its ``<area>.<verb>`` scheme.
 _V2_SCOPES: dict[str, tuple[str, ...]] = {
@@ -174,16 +174,7 @@ def _take_rate_slot(state: SandboxState, key: tuple[str, str]) -> tuple[bool, di
     limit, interval = config.wawi_cloud_rate_limit, config.wawi_cloud_rate_interval_seconds
     runtime = state.runtime.wawi
     with state.data.lock:
-        now = runtime.clock()
-        start, count = runtime.rate_windows.get(key, (now, 0))
-        if now - start >= interval:
-            start, count = now, 0
-        allowed = count < limit
-        if allowed:
-            count += 1
-        runtime.rate_windows[key] = (start, count)
-    headers = dict(zip(RATE_HEADERS, (str(limit), str(max(0, limit - count)), str(interval)), strict=True))
-    return allowed, headers
+        return take_slot(runtime.rate_windows, key, runtime.clock(), limit, interval)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -26,7 +26,6 @@ from jtl_automator.services.order_processing.changes import Change, detect_chang
 from jtl_automator.services.order_processing.params import (
     SKIP_STATUSES,
     WATCH_STATUSES,
-    WAWI_PAGE_SIZE,
     WAWI_WATERMARK,
     OrderProcessingParams,
     iso,
@@ -123,7 +122,7 @@ def _value(value: Any) -> Any:
 
 def _list_orders(wawi: WawiClient, start: datetime) -> pd.DataFrame:
     """The listing as the orders frame; orders without an Id first (they fail, but keep their place)."""
-    pages = wawi.sales_orders.iter_pages(page_size=WAWI_PAGE_SIZE, created_since=iso(start))
+    pages = wawi.sales_orders.iter_pages(created_since=iso(start))  # JTL_WAWI_PAGE_SIZE
     frame = sales_orders_frame(order for order in flatten(pages) if isinstance(order, dict))
     no_id = frame["order_id"].isna()
     return pd.concat([frame.loc[no_id], frame.loc[~no_id]], ignore_index=True)

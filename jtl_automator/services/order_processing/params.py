@@ -21,7 +21,6 @@ SKIP_STATUSES = frozenset({"outbound_created", "shipped", "cancelled"})
 OPEN_STATUSES = ("imported", "held", "released", "failed", "on_hold_wawi")
 #: Listed again every run too: an outbound not shipped yet may still have to follow a change in Wawi.
 WATCH_STATUSES = (*OPEN_STATUSES, "outbound_created")
-WAWI_PAGE_SIZE = 1000
 
 DEFAULT_HOLD_REASONS: dict[str, int | str] = {
     INSUFFICIENT_STOCK: "Warte auf Ware",

@@ -130,3 +130,13 @@ def sandbox_config(request: pytest.FixtureRequest) -> Callable[..., Any]:
         return SandboxConfig.strictest(**overrides) if strict else SandboxConfig(**overrides)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fresh_or_filter_detection() -> Iterator[None]:
+    """Each test starts in a process that has not yet seen FFN refuse ``or`` filters (strict sandbox)."""
+    from jtl_automator.clients.ffn.client import reset_or_filter_detection
+
+    reset_or_filter_detection()
+    yield
+    reset_or_filter_detection()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from jtl_automator.sandbox.odata import DOCUMENTED_FFN_OPERATORS
 from jtl_automator.settings import WAWI_APP_SCOPES
 
 #: League's default refresh-token lifetime (P1M); what ``strictest()`` gives FFN refresh tokens.
@@ -83,6 +84,13 @@ class SandboxConfig:
     ffn_rate_limit: int | None = None
     ffn_rate_interval_seconds: int = 60
     ffn_rate_limit_retry_after: bool = True
+    # FFN $filter and outbound numbers (issue 8). The reference documents only eq, and and nested paths
+    # for $filter: None accepts every operator the parser knows (eq ne gt ge lt le and or not); strict
+    # accepts only {"eq", "and"} and refuses the rest with Shared_ModelValidation naming the operator.
+    ffn_filter_operators: frozenset[str] | None = None
+    # Whether a second outbound with a used merchantOutboundNumber is refused (Shared_DuplicateKey). FFN
+    # documents no such uniqueness; strict: not enforced, a second POST makes a duplicate outbound.
+    ffn_unique_merchant_outbound_number: bool = True
 
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
@@ -104,7 +112,15 @@ class SandboxConfig:
     def strictest(cls, **overrides: Any) -> SandboxConfig:
         """Every knob the reference leaves open at its strictest plausible setting (then ``overrides``)."""
         return replace(
-            cls(), **{"strict": True, **_STRICT_AUTH, **_STRICT_SHEETS, **_STRICT_PAGING, **overrides}
+            cls(),
+            **{
+                "strict": True,
+                **_STRICT_AUTH,
+                **_STRICT_SHEETS,
+                **_STRICT_PAGING,
+                **_STRICT_FFN_FILTER,
+                **overrides,
+            },
         )
 
 
@@ -133,3 +149,10 @@ _STRICT_PAGING: dict[str, Any] = {
 SHEETS_REQUEST_LIMIT_BYTES = 10_485_760
 #: Sheets knobs at their strictest.
 _STRICT_SHEETS: dict[str, Any] = {"sheets_max_request_bytes": SHEETS_REQUEST_LIMIT_BYTES}
+
+#: FFN ``$filter`` and outbound-number knobs at their strictest: only the documented operators, and no
+#: uniqueness of merchantOutboundNumber the client could lean on.
+_STRICT_FFN_FILTER: dict[str, Any] = {
+    "ffn_filter_operators": DOCUMENTED_FFN_OPERATORS,
+    "ffn_unique_merchant_outbound_number": False,
+}

@@ -15,6 +15,9 @@ Grammar::
     compare := operand OP operand | boolean-path
     operand := path | 'string' | number | true | false | null | date-time
     OP      := eq | ne | gt | ge | lt | le
+
+FFN documents only ``eq``, ``and`` and ``/`` paths; ``parse_filter(..., operators=...)`` narrows the grammar
+to a subset (the strict sandbox passes ``{"eq", "and"}``), refusing every other operator by name.
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ _Obj = TypeVar("_Obj", bound=Mapping[str, Any])
 
 _COMPARISONS = ("eq", "ne", "gt", "ge", "lt", "le")
 _ORDERING = frozenset({"gt", "ge", "lt", "le"})
+#: Every operator the parser knows; ``parse_filter(operators=...)`` takes a subset of these.
+FILTER_OPERATORS = frozenset({*_COMPARISONS, "and", "or", "not"})
+#: What the reference documents for FFN's ``$filter`` (jtl-apis.md §1.4), besides ``/`` paths.
+DOCUMENTED_FFN_OPERATORS = frozenset({"eq", "and"})
+_OPERATOR_ORDER = (*_COMPARISONS, "and", "or", "not")
 
 
 class ODataError(ValueError):
@@ -181,11 +189,22 @@ class _Operand:
 
 
 class _Parser:
-    def __init__(self, text: str, table: FieldTable) -> None:
+    def __init__(self, text: str, table: FieldTable, operators: frozenset[str] | None = None) -> None:
         self.text = text
         self.table = table
+        self.operators = operators
         self.tokens = _tokenize(text)
         self.index = 0
+
+    def allowed(self, token: _Token) -> str:
+        """The operator ``token`` names, or an error naming it when this parser was narrowed without it."""
+        op = token.text.lower()
+        if self.operators is not None and op not in self.operators:
+            accepted = ", ".join(o for o in _OPERATOR_ORDER if o in self.operators)
+            raise ODataError(
+                f"operator {op!r} at position {token.pos} is not supported in $filter (accepted: {accepted})"
+            )
+        return op
 
     def peek(self) -> _Token:
         return self.tokens[self.index]
@@ -213,7 +232,7 @@ class _Parser:
     def parse_or(self) -> Predicate:
         parts = [self.parse_and()]
         while self.at_keyword("or"):
-            self.advance()
+            self.allowed(self.advance())
             parts.append(self.parse_and())
         if len(parts) == 1:
             return parts[0]
@@ -222,7 +241,7 @@ class _Parser:
     def parse_and(self) -> Predicate:
         parts = [self.parse_unary()]
         while self.at_keyword("and"):
-            self.advance()
+            self.allowed(self.advance())
             parts.append(self.parse_unary())
         if len(parts) == 1:
             return parts[0]
@@ -230,7 +249,7 @@ class _Parser:
 
     def parse_unary(self) -> Predicate:
         if self.at_keyword("not"):
-            self.advance()
+            self.allowed(self.advance())
             inner = self.parse_unary()
             return lambda obj: not inner(obj)
         if self.peek().kind == "lparen":
@@ -273,17 +292,18 @@ class _Parser:
     def parse_compare(self) -> Predicate:
         left = self.parse_operand()
         if not (self.peek().kind == "name" and self.peek().text.lower() in _COMPARISONS):
-            if left.kind == "path" and left.field_type == "boolean":
+            # A bare boolean path is an implicit ``eq true``: not one of the documented forms when narrowed.
+            if left.kind == "path" and left.field_type == "boolean" and self.operators is None:
                 return _compile_comparison(
                     self.table, left, "eq", _Operand("literal", left.token, True, "boolean")
                 )
             token = self.peek()
             found = token.text or "end of input"
+            ops = [op for op in _COMPARISONS if self.operators is None or op in self.operators]
             raise ODataError(
-                "expected a comparison operator (eq, ne, gt, ge, lt, le) "
-                f"at position {token.pos}, found {found!r}"
+                f"expected a comparison operator ({', '.join(ops)}) at position {token.pos}, found {found!r}"
             )
-        op = self.advance().text.lower()
+        op = self.allowed(self.advance())
         right = self.parse_operand()
         if left.kind == "path" and right.kind == "literal":
             return _compile_comparison(self.table, left, op, right)
@@ -359,9 +379,15 @@ def _value_matcher(field_type: FieldType, op: str, target: Any) -> Callable[[Any
     return ordered
 
 
-def parse_filter(text: str, table: FieldTable) -> Predicate:
-    """Compile ``$filter`` into a predicate over one JSON object; ODataError names the problem."""
-    return _Parser(text, table).parse()
+def parse_filter(text: str, table: FieldTable, operators: frozenset[str] | None = None) -> Predicate:
+    """Compile ``$filter`` into a predicate over one JSON object; ODataError names the problem.
+
+    ``operators`` (a subset of :data:`FILTER_OPERATORS`; None: all) is what the server accepts: any
+    other operator is an error naming it, as a server that implements only the documented ones answers.
+    """
+    if operators is not None and not operators <= FILTER_OPERATORS:
+        raise ValueError(f"unknown $filter operators: {sorted(operators - FILTER_OPERATORS)}")
+    return _Parser(text, table, operators).parse()
 
 
 def parse_order_by(text: str, table: FieldTable) -> list[OrderKey]:

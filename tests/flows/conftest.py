@@ -55,7 +55,8 @@ def flow_sandbox(
     """Generated data served over real HTTP; a fresh SQLite state database per test.
 
     The sandbox follows ``--sandbox`` (lenient or strict); parametrize it indirectly with a
-    ``SandboxConfig`` (e.g. ``SandboxConfig.strictest()``) to pin one test to other settings.
+    ``SandboxConfig`` (e.g. ``SandboxConfig.strictest()``) to pin one test to other settings, or with a
+    dict of field overrides applied on top of the ``--sandbox`` config.
     """
     from jtl_automator.sandbox.app import create_app
     from jtl_automator.sandbox.generator import generate
@@ -63,7 +64,11 @@ def flow_sandbox(
     from jtl_automator.sandbox.sheets import make_service_account_info
     from jtl_automator.settings import get_settings
 
-    config = getattr(request, "param", None) or sandbox_config(sheets_requests_per_minute=10_000)
+    param = getattr(request, "param", None)
+    if isinstance(param, dict):
+        config = sandbox_config(**{"sheets_requests_per_minute": 10_000, **param})
+    else:
+        config = param or sandbox_config(sheets_requests_per_minute=10_000)
     app = create_app(generate(seed=5, skus=150, orders=40, customers=30), config)
     with serve_in_thread(app) as server:
         key_file = tmp_path / "service-account.json"

@@ -9,6 +9,7 @@ from typing import Any
 import anyio
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from flows.order_processing import order_processing
 from jtl_automator.clients.errors import AuthError
@@ -41,7 +42,8 @@ def per_number(sandbox: FlowSandbox) -> Counter[str]:
 
 
 def test_end_to_end_artifacts_and_idempotent_rerun(sandbox: FlowSandbox) -> None:
-    result = order_processing(since=SINCE, params=PARAMS)
+    state = order_processing(since=SINCE, params=PARAMS, return_state=True)
+    result = state.result()
     counts = result["counts"]
     assert (counts["created"], counts["adopted"], counts["held"], counts["failed"]) == (15, 7, 2, 0)
     assert {row["order_number"] for row in result["held"]} == {"AU100008", "AU100028"}
@@ -51,8 +53,10 @@ def test_end_to_end_artifacts_and_idempotent_rerun(sandbox: FlowSandbox) -> None
     assert store.get_watermark("orders:wawi") is not None
 
     async def artifacts() -> dict[str, Any]:
+        """This run's artifacts only: other tests on the shared Prefect server publish the same keys."""
+        this_run = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]))
         async with get_client() as client:
-            return {a.key: a.data for a in await client.read_artifacts() if a.key}
+            return {a.key: a.data for a in await client.read_artifacts(artifact_filter=this_run) if a.key}
 
     found = anyio.run(artifacts)
     assert "| created | 15 |" in str(found["order-processing-summary"])

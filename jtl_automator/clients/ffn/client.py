@@ -6,6 +6,8 @@ Reference: https://ffn.api.jtl-software.com/api/swagger (fulfiller spec: same mo
 from __future__ import annotations
 
 import builtins
+import re
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -85,6 +87,74 @@ def top_refused(error: Exception) -> bool:
     mentioned = {name for name in _QUERY_PARAMETERS if any(name in m.lower() for m in error.messages)}
     named |= mentioned
     return "$top" in named and not named & (_QUERY_PARAMETERS - {"$top"})
+
+
+_LITERAL = re.compile(r"'(?:[^']|'')*'")
+_OR_WORD = re.compile(r"\bor\b", re.IGNORECASE)
+_NAMES_FILTER = re.compile(r"filter|query", re.IGNORECASE)
+_NAMES_OPERATOR = re.compile(r"operator|['\"`]or['\"`]", re.IGNORECASE)
+
+
+def sends_or(expression: str) -> bool:
+    """Whether a ``$filter`` uses the ``or`` operator (outside its string literals)."""
+    return bool(_OR_WORD.search(_LITERAL.sub("''", expression)))
+
+
+def refuses_or_filter(error: BaseException, expression: str | None) -> bool:
+    """Whether ``error`` is FFN refusing the ``or`` of ``expression`` (and not any other 400).
+
+    FFN documents only ``eq`` and ``and`` for ``$filter``. A refusal is a 400 validation error answering
+    a filter that used ``or``, whose message speaks of the filter (or query) and of an operator (the word,
+    or ``'or'`` quoted). An unknown field, a bad ``$top`` or a rejected body says neither, so it is raised.
+    Only the messages are read: the metadata echoes the filter, which always contains ``or``.
+    """
+    if not isinstance(error, ValidationFailed) or error.status != 400 or not expression:
+        return False
+    if not sends_or(expression):
+        return False
+    text = " ".join(error.messages)
+    return bool(_NAMES_FILTER.search(text) and _NAMES_OPERATOR.search(text))
+
+
+class OrFilterDetection:
+    """Whether this process has seen FFN refuse ``or`` in ``$filter``: learnt once, then eq lookups only.
+
+    One flag per process (FFN is one service), set under a lock so concurrent lookups log it once.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._refused = False
+
+    @property
+    def refused(self) -> bool:
+        """True once FFN answered an ``or`` chain with its validation error."""
+        return self._refused
+
+    def refuse(self, error: BaseException) -> None:
+        """Remember the refusal; only the first caller logs it."""
+        with self._lock:
+            if self._refused:
+                return
+            self._refused = True
+        logger.warning(
+            "FFN refused 'or' in $filter (%s); from now on each value is looked up with its own 'eq' filter",
+            error,
+        )
+
+    def reset(self) -> None:
+        """Forget the refusal (tests: every sandbox starts with a process that has learnt nothing)."""
+        with self._lock:
+            self._refused = False
+
+
+#: The process-wide detection :meth:`_Collection.matching` consults.
+OR_FILTERS = OrFilterDetection()
+
+
+def reset_or_filter_detection() -> None:
+    """Forget that FFN refused ``or`` filters, so the next lookup tries the chain again."""
+    OR_FILTERS.reset()
 
 
 class BearerAuth:
@@ -167,12 +237,45 @@ class _Collection(Generic[M]):
         """Raw objects whose ``fields`` equal one of ``values`` (chunked ``$filter`` requests).
 
         Only objects that really carry one of the chunk's values are yielded, whatever the server matched.
+        A chunk is one ``or`` chain until FFN refuses ``or`` (:func:`refuses_or_filter`); the refused
+        chunk and every later one are then looked up one ``eq`` filter per value and field, with the same
+        result: each object once per chunk.
         """
         for chunk, expression in any_of_filters(fields, values):
+            if OR_FILTERS.refused and sends_or(expression):
+                yield from self._matching_each(fields, chunk)
+                continue
             wanted = set(chunk)
-            for item in flatten(self.iter_pages(filter=expression)):
-                if any(str(item.get(field) or "").strip() in wanted for field in fields):
-                    yield item
+            yielded = refused = False
+            try:
+                for item in flatten(self.iter_pages(filter=expression)):
+                    if any(str(item.get(field) or "").strip() in wanted for field in fields):
+                        yielded = True
+                        yield item
+            except ValidationFailed as exc:
+                # A refusal arrives with the first page; after a yielded page a redo would repeat objects.
+                if yielded or not refuses_or_filter(exc, expression):
+                    raise
+                OR_FILTERS.refuse(exc)
+                refused = True
+            if refused:  # the refused chunk again, so no result is lost
+                yield from self._matching_each(fields, chunk)
+
+    def _matching_each(self, fields: Sequence[str], chunk: Sequence[str]) -> Iterator[JsonObject]:
+        """One chunk of :meth:`matching` without ``or``: a paged ``eq`` lookup per (value, field).
+
+        An object that equals several of the chunk's pairs is yielded for the first of them only, as the
+        ``or`` chain would have returned it once.
+        """
+        pairs = [(value, field) for value in chunk for field in fields]
+        for index, (value, field) in enumerate(pairs):
+            earlier = pairs[:index]
+            for item in flatten(self.iter_pages(filter=f"{field} eq {odata_quote(value)}")):
+                if str(item.get(field) or "").strip() != value:
+                    continue
+                if any(str(item.get(f) or "").strip() == v for v, f in earlier):
+                    continue
+                yield item
 
     def get(self, key: str) -> M:
         return self.model.model_validate(self._core.get_json(f"{self.path}/{key}"))
@@ -326,7 +429,8 @@ class Outbounds(_Collection[Outbound]):
     def find_by_merchant_numbers(self, numbers: Iterable[str]) -> dict[str, JsonObject]:
         """Raw outbounds that exist for these merchantOutboundNumbers: the lookup before creating a batch.
 
-        One request per ``FILTER_CLAUSES_MAX`` numbers instead of one per order.
+        One request per ``FILTER_CLAUSES_MAX`` numbers instead of one per order, or one per number once
+        FFN has refused ``or`` filters (see :meth:`matching`).
         """
         found: dict[str, JsonObject] = {}
         for outbound in self.matching(("merchantOutboundNumber",), numbers):

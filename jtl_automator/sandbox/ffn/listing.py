@@ -91,18 +91,21 @@ def _matching(
     source: Callable[[], list[JsonObject]],
     table: odata.FieldTable,
     query: _ListQuery,
+    operators: frozenset[str] | None = None,
 ) -> list[JsonObject]:
     """The filtered and ordered objects for a query, cached until the data changes.
 
     The store's identity and size are part of the key: a cheap guard for edits that forgot ``mark_changed``.
+    ``operators`` (``SandboxConfig.ffn_filter_operators``) is in the key too, so a config swapped at run
+    time never serves a result its filter would now be refused for.
     """
-    key = (*cache_key, query.filter, query.order_by, rt.version, id(store), len(store))
+    key = (*cache_key, query.filter, operators, query.order_by, rt.version, id(store), len(store))
     cached = rt.list_cache.get(key)
     if cached is not None:
         rt.list_cache.move_to_end(key)
         return cached
     try:
-        predicate = odata.parse_filter(query.filter, table) if query.filter else None
+        predicate = odata.parse_filter(query.filter, table, operators) if query.filter else None
         order = odata.parse_order_by(query.order_by, table) if query.order_by else None
     except odata.ODataError as exc:
         raise validation_error(
@@ -143,7 +146,7 @@ def paged(
     query = _parse_list_query(request, state)
     rt = runtime(state)
     with state.data.lock:
-        objects = _matching(rt, cache_key, store, source, table, query)
+        objects = _matching(rt, cache_key, store, source, table, query, state.config.ffn_filter_operators)
         page = objects[query.skip : query.skip + query.top]
         if query.select is not None:
             allowed = _select_names(table, objects)

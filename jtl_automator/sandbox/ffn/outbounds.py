@@ -250,8 +250,10 @@ def _blank_status_timestamps() -> JsonObject:
 def create_outbound(state: SandboxState, body: Mapping[str, Any], *, oversale: bool = False) -> JsonObject:
     """POST /outbounds: validates like FFN and reserves stock.
 
-    A repeated merchantOutboundNumber is refused with Shared_DuplicateKey [I], and without ``oversale``
-    an outbound that exceeds free stock is refused with Stocks_NotEnoughStock [I].
+    A repeated merchantOutboundNumber is refused with Shared_DuplicateKey [I] unless
+    ``ffn_unique_merchant_outbound_number`` is off (strict: FFN documents no such uniqueness, so the
+    client must not lean on it), and without ``oversale`` an outbound that exceeds free stock is refused
+    with Stocks_NotEnoughStock [I]. A repeated ``outboundId`` is always refused.
     """
     ffn, rt = state.data.ffn, runtime(state)
     check = Checker()
@@ -263,7 +265,8 @@ def create_outbound(state: SandboxState, body: Mapping[str, Any], *, oversale: b
         _check_outbound_references(ffn, out)
         numbers = unique_index(rt, "merchantOutboundNumber", ffn.outbounds, "merchantOutboundNumber")
         number = out["merchantOutboundNumber"]
-        if number in numbers or (given_id is not None and given_id in ffn.outbounds):
+        taken = state.config.ffn_unique_merchant_outbound_number and number in numbers
+        if taken or (given_id is not None and given_id in ffn.outbounds):
             raise FfnError(
                 400,
                 "Shared_DuplicateKey",
@@ -358,7 +361,8 @@ def patch_outbound(
         _check_outbound_references(ffn, out)
         numbers = unique_index(rt, "merchantOutboundNumber", ffn.outbounds, "merchantOutboundNumber")
         owner = numbers.get(out["merchantOutboundNumber"])
-        if owner is not None and owner != outbound_id:
+        unique = state.config.ffn_unique_merchant_outbound_number
+        if unique and owner is not None and owner != outbound_id:
             raise FfnError(
                 400,
                 "Shared_DuplicateKey",

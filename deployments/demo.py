@@ -86,6 +86,7 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         from flows.connectivity_check import connectivity_check
         from flows.inbound_verification import inbound_verification
         from flows.order_processing import order_processing
+        from flows.stock_sync import stock_sync
 
         results["connectivity_check"] = connectivity_check()
         _say("connectivity check: FFN and Wawi answer")
@@ -100,6 +101,11 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         )
         results["order_processing"] = _order_processing(order_processing)
         _say(f"order processing: {results['order_processing']['counts']}")
+        # Stock sync after order processing: FFN's levels (the new outbounds' reservations included)
+        # reach Wawi's FFN warehouses; the generator drifts about every 25th Wawi row on purpose.
+        results["stock_sync"] = stock_sync(full=True)
+        synced = results["stock_sync"]
+        _say(f"stock sync (full): {synced['decisions']} -> {synced['outcomes']}")
         sheet_after = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID].worksheets[0].values
         (output / "inbound-control-google-sheet.json").write_text(
             json.dumps(sheet_after, indent=1, default=str)
@@ -114,7 +120,7 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"  {workbook.name:<36} the Inbound Control workbook with Status and Note written",
                 f"  {'inbound-control-google-sheet.json':<36} the sandbox Google Sheet after the run",
                 f"  {summary.name:<36} what every flow returned",
-                f"  {'state.db':<36} the state database (token, check history, order ledger)",
+                f"  {'state.db':<36} the state database (token, check history, order and stock ledgers)",
                 f"Prefect runs and artifacts: PREFECT_HOME={os.environ['PREFECT_HOME']} "
                 ".venv/bin/prefect server start",
             ]

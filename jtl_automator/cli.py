@@ -240,6 +240,49 @@ def run_order_processing(
     )
 
 
+@run_app.command("stock-sync")
+def run_stock_sync(
+    full: Annotated[
+        bool, typer.Option("--full", help="Read all of FFN's stock, not only its changes.")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the adjustments; send nothing.")] = False,
+    ffn_block: FfnBlockOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+) -> None:
+    """Bring Wawi's stock in the FFN warehouses to FFN's levels now (each delta exactly once)."""
+    _shell()
+    from flows.stock_sync import stock_sync
+
+    result = stock_sync(
+        full=full, dry_run=dry_run, ffn_block=ffn_block, wawi_block=wawi_block, database_block=database_block
+    )
+    if dry_run and result.get("adjustments"):
+        typer.echo("would adjust (largest first):", err=True)
+        typer.echo(
+            f"{'sku':<24} {'FFN warehouse':<24} {'Wawi':>5} {'now':>9} {'target':>9} {'delta':>9}", err=True
+        )
+        for row in result["adjustments"]:
+            typer.echo(
+                f"{row['merchant_sku']:<24} {row['ffn_warehouse_id']:<24} {row['wawi_warehouse_id']:>5} "
+                f"{row['current']:>9g} {row['target']:>9g} {row['delta']:>+9g}",
+                err=True,
+            )
+    for row in result.get("not_touched", []):
+        typer.echo(
+            f"not touched: {row['merchant_sku'] or '?'} in {row['ffn_warehouse_id'] or '?'}: "
+            f"{row['status']}: {row['reason']}",
+            err=True,
+        )
+    for row in result.get("failed", []):
+        typer.echo(
+            f"failed: {row['sku']} (Wawi warehouse {row['wawi_warehouse_id']}): {row['result']}: "
+            f"{row['reason']}",
+            err=True,
+        )
+    _echo_json(result)
+
+
 @run_app.command("connectivity-check")
 def run_connectivity_check(
     ffn_block: FfnBlockOption = None,

@@ -44,6 +44,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         assert all(summary[run]["counts"][s] > 0 for s in ("MATCH", "MISMATCH", "PENDING", "INVALID_ROW"))
     assert summary["order_processing"]["counts"]["created"] > 0
     assert summary["order_processing"]["counts"]["held"] > 0
+    assert summary["stock_sync"]["outcomes"].get("applied", 0) > 0
     sheet = openpyxl.load_workbook(out / "inbound-control.xlsx").worksheets[0]
     assert {c.value for c in sheet["D"]} >= {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INVALID_ROW"}
     assert (tmp_path / ".prefect-demo").is_dir() and (out / "state.db").is_file()

@@ -231,13 +231,29 @@ class StateStore:
 
     # -- Idempotency ledger ---------------------------------------------------------------------
 
-    def claim(self, key: str, kind: str, run_id: str | None = None) -> Claim:
-        """Claim a side effect before doing it; the answer says whether to do it, skip it or reconcile."""
+    def claim(
+        self, key: str, kind: str, run_id: str | None = None, *, intent: Mapping[str, Any] | None = None
+    ) -> Claim:
+        """Claim a side effect before doing it; the answer says whether to do it, skip it or reconcile.
+
+        ``intent`` (what the call is about to do, e.g. a stock delta with the level before and after) is
+        stored with a new claim, so a run after a crash can compare the target system with it. A repeated
+        claim returns the intent stored before and then stores the new one.
+        """
+        stored = dict(intent) if intent is not None else None
         with self.session() as s:
             ins = self._insert(s)
             inserted = s.execute(
                 ins(SideEffect)
-                .values(key=key, kind=kind, status="claimed", attempts=1, run_id=run_id, claimed_at=utcnow())
+                .values(
+                    key=key,
+                    kind=kind,
+                    status="claimed",
+                    attempts=1,
+                    run_id=run_id,
+                    claimed_at=utcnow(),
+                    result=stored,
+                )
                 .on_conflict_do_nothing()
                 .returning(SideEffect.key)
             ).first()
@@ -246,12 +262,15 @@ class StateStore:
             row = s.execute(select(SideEffect).where(SideEffect.key == key).with_for_update()).scalar_one()
             if row.status == "done":
                 return Claim(key, ClaimState.DONE, row.result, row.attempts)
+            previous = row.result
             row.attempts += 1
             row.run_id = run_id
             row.claimed_at = utcnow()
             state = ClaimState.FAILED if row.status == "failed" else ClaimState.PENDING
             row.status = "claimed"
-            return Claim(key, state, row.result, row.attempts)
+            if stored is not None:
+                row.result = stored
+            return Claim(key, state, previous, row.attempts)
 
     def complete(self, key: str, result: Mapping[str, Any] | None = None) -> None:
         """Record that the side effect happened (and what it produced)."""
@@ -295,6 +314,16 @@ class StateStore:
             raise
         self.complete(key, result)
         return True
+
+    def pending_side_effects(self, kind: str) -> list[Claim]:
+        """Claims of one kind never completed nor failed (a crash between the call and its record)."""
+        with self.session() as s:
+            stmt = (
+                select(SideEffect)
+                .where(SideEffect.kind == kind, SideEffect.status == "claimed")
+                .order_by(SideEffect.claimed_at, SideEffect.key)
+            )
+            return [Claim(r.key, ClaimState.PENDING, r.result, r.attempts) for r in s.execute(stmt).scalars()]
 
     def side_effect(self, key: str) -> Claim | None:
         """Look a key up without claiming it."""

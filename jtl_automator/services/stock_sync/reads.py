@@ -1,0 +1,94 @@
+"""Stage 1: what FFN says (all stock, or the changes since the watermark) and what Wawi holds, as frames.
+
+Every read is a bulk read (pages of 1000 objects); only an incremental run with few changed items reads
+Wawi's stock per item, because that is fewer requests than listing every stock row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.pagination import flatten
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.services.order_processing.params import iso, parse_iso
+from jtl_automator.services.stock_sync.params import WATERMARK, StockSyncParams
+from jtl_automator.store import StateStore
+from jtl_automator.transforms.stock_sync import (
+    ffn_levels_frame,
+    ffn_stock_rows,
+    map_warehouses,
+    wawi_stock_frame,
+)
+
+log = correlated_logger("jtl_automator.stock_sync")
+
+
+@dataclass
+class SyncInputs:
+    """Both sides of one run, read once."""
+
+    mode: str  # "full" or "incremental"
+    ffn: pd.DataFrame
+    wawi: pd.DataFrame
+    warehouse_map: dict[str, int]
+    window_start: str | None
+    window_end: str
+    notes: list[str] = field(default_factory=list)
+
+
+def load_inputs(
+    ffn: FfnClient,
+    wawi: WawiClient,
+    store: StateStore,
+    params: StockSyncParams,
+    *,
+    full: bool,
+    now: datetime,
+) -> SyncInputs:
+    """Full: every FFN stock row and every Wawi stock row. Incremental: FFN's feed since the watermark.
+
+    An incremental run without a watermark (the first one) is a full run.
+    """
+    notes: list[str] = []
+    mark = None if full else parse_iso(store.get_watermark(WATERMARK))
+    if not full and mark is None:
+        notes.append("no watermark yet: this incremental run reads everything (a full sync)")
+    items = list(flatten(wawi.items.iter_pages()))
+    ffn_warehouses = [
+        str(w["warehouseId"]) for w in flatten(ffn.warehouses.iter_pages()) if w.get("warehouseId")
+    ]
+    mapping, problems = map_warehouses(
+        ffn_warehouses, flatten(wawi.warehouses.iter_pages()), params.warehouse_map
+    )
+    notes.extend(problems)
+    if mark is None:
+        frame = ffn_levels_frame(ffn_stock_rows(flatten(ffn.stocks.iter_pages())))
+        stocks: Iterable[Any] = flatten(wawi.stocks.iter_pages())
+        return SyncInputs("full", frame, wawi_stock_frame(items, stocks), mapping, None, iso(now), notes)
+    start = mark - timedelta(minutes=params.overlap_minutes)
+    frame = ffn_levels_frame(ffn.stocks.updates(start, now), versioned=True)
+    wanted = set(frame["merchant_sku"])
+    ids = [
+        i["Id"] for i in items if isinstance(i.get("Id"), int) and str(i.get("SKU") or "").strip() in wanted
+    ]
+    if len(ids) <= params.per_item_reads_max:
+        stocks = [row for item_id in ids for row in flatten(wawi.stocks.iter_pages(item_id=item_id))]
+    else:
+        stocks = flatten(wawi.stocks.iter_pages())
+    log.info("%d stock changes since %s for %d Wawi items", len(frame), iso(start), len(ids))
+    return SyncInputs(
+        "incremental", frame, wawi_stock_frame(items, stocks), mapping, iso(start), iso(now), notes
+    )
+
+
+def wawi_level(wawi: WawiClient, item_id: int, warehouse_id: int) -> float:
+    """Wawi's stock of one item in one warehouse now: the sum over its locations and batches."""
+    rows = flatten(wawi.stocks.iter_pages(item_id=item_id, warehouse_id=warehouse_id))
+    return sum(float(r.get("QuantityTotal") or 0) for r in rows if r.get("WarehouseId") == warehouse_id)

@@ -47,6 +47,10 @@ class ODataError(ValueError):
     """A ``$filter``/``$orderBy`` the sandbox cannot accept; the message is safe to show to the caller."""
 
 
+class OperatorNotSupported(ODataError):
+    """A well-formed ``$filter`` using an operator this parser was narrowed without (strict mode)."""
+
+
 @dataclass(frozen=True)
 class FieldTable:
     """Fields a collection allows in ``$filter``/``$orderBy``, their types and which prefixes are arrays."""
@@ -201,7 +205,7 @@ class _Parser:
         op = token.text.lower()
         if self.operators is not None and op not in self.operators:
             accepted = ", ".join(o for o in _OPERATOR_ORDER if o in self.operators)
-            raise ODataError(
+            raise OperatorNotSupported(
                 f"operator {op!r} at position {token.pos} is not supported in $filter (accepted: {accepted})"
             )
         return op

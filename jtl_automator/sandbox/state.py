@@ -49,6 +49,8 @@ class FfnRuntime:
     stock_change_heads: dict[tuple[str, str], str] = field(default_factory=dict)
     # Endpoint ("GET /v1/merchant/stocks") -> start (epoch s) and request count of its rate window.
     rate_windows: dict[str, tuple[float, int]] = field(default_factory=dict)
+    # $filter expressions refused for an operator the config does not take (ffn_filter_operators).
+    filter_refusals: int = 0
 
 
 @dataclass

@@ -16,6 +16,7 @@ import pytest
 
 from jtl_automator.clients.ffn.client import OR_FILTERS, Outbounds
 from jtl_automator.sandbox.faults import FaultProfile, FaultRule, set_profile
+from jtl_automator.sandbox.ffn.common import runtime as ffn_runtime
 from jtl_automator.sandbox.ffn.outbounds import create_outbound
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
 from jtl_automator.sandbox.odata import DOCUMENTED_FFN_OPERATORS
@@ -51,9 +52,12 @@ def _assert_one_outbound_per_order(world: World) -> None:
 
 def _assert_the_lookup_form(world: World) -> None:
     """The batch lookup ran as the parameter says: one refused chain and eq filters, or chains only."""
-    refusals = world.state.runtime["requests"]["by_status"].get("400", 0)
+    refusals = ffn_runtime(world.state).filter_refusals
     assert OR_FILTERS.refused is _eq_only(world)
     assert refusals == (1 if _eq_only(world) else 0)
+    # Any other 400 is a page size a strict sandbox refused (and the client halved), never a create.
+    page_sizes = world.ffn.page_size.refusals + world.wawi.page_size.refusals
+    assert world.state.runtime["requests"]["by_status"].get("400", 0) == refusals + page_sizes
 
 
 def _assert_the_sandbox_would_take_a_duplicate(world: World) -> None:

@@ -108,6 +108,8 @@ def _matching(
         predicate = odata.parse_filter(query.filter, table, operators) if query.filter else None
         order = odata.parse_order_by(query.order_by, table) if query.order_by else None
     except odata.ODataError as exc:
+        if isinstance(exc, odata.OperatorNotSupported):
+            rt.filter_refusals += 1
         raise validation_error(
             f"Invalid query: {exc}", {"$filter": query.filter, "$orderBy": query.order_by}
         ) from None

@@ -1,4 +1,4 @@
-"""Benchmarks of the bulk paths and the order pipeline (issues 3, 4, 5): `python -m benchmarks [name ...]`.
+"""Benchmarks of the bulk paths, the order pipeline and the stock sync: `python -m benchmarks [name ...]`.
 
 Each module exposes ``NAME``, ``TITLE`` and ``run(**sizes) -> Result``; full sizes are the defaults,
 the smoke test calls them tiny. Targets are checked here, never in timed tests, and every comparison
@@ -11,7 +11,14 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-BENCHMARKS = ("ffn_bulk_read", "inbound_verification", "reconcile_1m", "inbound_1m", "order_processing")
+BENCHMARKS = (
+    "ffn_bulk_read",
+    "inbound_verification",
+    "reconcile_1m",
+    "inbound_1m",
+    "order_processing",
+    "stock_sync",
+)
 
 
 def load(name: str) -> ModuleType:

@@ -99,4 +99,16 @@ def test_cli_rejects_unknown_names() -> None:
         "reconcile_1m",
         "inbound_1m",
         "order_processing",
+        "stock_sync",
     }
+
+
+@pytest.mark.slow
+def test_stock_sync_tiny() -> None:
+    result = load("stock_sync").run(skus=600, warehouses=3, changed_share=0.02)
+    raw = result.raw
+    assert raw["full"]["failed"] == 0 and raw["full"]["outcomes"].get("applied", 0) > 0
+    assert raw["full_sent"] <= raw["full_bound"] * 1.05
+    assert 0 < raw["incremental"]["outcomes"].get("applied", 0) <= raw["changed"]
+    assert raw["again"]["outcomes"].get("applied", 0) == 0
+    assert raw["incr_sent"] < raw["full_sent"]

@@ -8,7 +8,6 @@ LEASE_NAME = "stock-sync"
 WATERMARK = "stock-sync:ffn-updates"
 #: Kind of the intent rows in the state store's side-effect ledger.
 KIND = "stock-adjustment"
-WAWI_PAGE_SIZE = 1000
 
 
 class StockSyncParams(BaseModel):

@@ -1,0 +1,224 @@
+"""Issue 11: the stock sync FFN -> Wawi over loopback HTTP, full and incremental, requests vs lower bound.
+
+A generated world of ``skus`` items in ``warehouses`` FFN warehouses (each mapped to the Wawi warehouse
+whose Code is its id) is served by the sandbox. The full run reads every FFN stock page, the Wawi items,
+warehouses and stock pages, and sends one ``POST /stocks`` per (warehouse, item) whose Wawi level differs
+from FFN's. Then ``changed_share`` of the FFN (warehouse, item) pairs get a fulfiller adjustment, and the
+incremental run reads FFN's ``/stocks/updates`` feed from its watermark and touches only those pairs.
+The lower bounds: every collection read in pages of the client's size, plus one call per changed pair.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+import time
+from collections import Counter
+from typing import Any
+
+from benchmarks._common import (
+    UNTHROTTLED_RATE,
+    Metric,
+    Result,
+    SandboxInfo,
+    fmt_int,
+    fmt_s,
+    fmt_x,
+    in_subprocess,
+    peak_rss_mb,
+    reset_peak_rss,
+    rss_mb,
+    serve_sandbox,
+)
+from jtl_automator.sandbox.config import SandboxConfig
+from jtl_automator.sandbox.generator import generate
+
+NAME = "stock_sync"
+TITLE = "stock_sync: 100,000 SKUs x 3 warehouses, full and incremental, over loopback HTTP (issue 11)"
+#: Page size of both clients (JTL_FFN_PAGE_SIZE, JTL_WAWI_PAGE_SIZE defaults).
+PAGE = 1000
+#: A full run may spend this much over the lower bound (token, empty last pages) and still pass.
+REQUEST_SLACK = 1.05
+
+
+def _env(info: SandboxInfo, config: SandboxConfig, db_dir: str) -> dict[str, str]:
+    from jtl_automator.sandbox.server import credentials_env
+
+    env = credentials_env(info.base_url, config, None)
+    env.update(
+        JTL_DATABASE_URL=f"sqlite:///{db_dir}/state.db",
+        JTL_FFN_RATE_PER_SECOND=str(UNTHROTTLED_RATE),
+        JTL_WAWI_RATE_PER_SECOND=str(UNTHROTTLED_RATE),
+        JTL_FFN_PAGE_SIZE=str(PAGE),
+        JTL_WAWI_PAGE_SIZE=str(PAGE),
+    )
+    return env
+
+
+def _sync(env: dict[str, str], full: bool) -> dict[str, Any]:
+    """Client process: one stock sync run, as the flow does it, without Prefect."""
+    os.environ.update(env)
+    from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.services.stock_sync.pipeline import run_stock_sync
+    from jtl_automator.settings import Settings
+    from jtl_automator.store import StateStore
+
+    settings = Settings(_env_file=None)
+    store = StateStore(settings.database_url)
+    ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
+    rss_before = rss_mb()
+    reset_peak_rss()
+    start = time.perf_counter()
+    result = run_stock_sync(wawi, ffn, store, full=full, run_id="bench-full" if full else "bench-incr")
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "mode": result["mode"],
+        "decisions": result["decisions"],
+        "outcomes": result["outcomes"],
+        "failed": len(result["failed"]),
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": rss_before,
+    }
+
+
+def _served(state: Any) -> Counter[str]:
+    return Counter(state.runtime.get("requests", {}).get("by_api", {}))
+
+
+def _change_pairs(state: Any, share: float, seed: int) -> int:
+    """Give ``share`` of the FFN (warehouse, item) rows with stock a fulfiller adjustment; how many."""
+    from jtl_automator.sandbox.ffn.stock import adjust_stock
+
+    rows = [
+        (jfsku, str(row["warehouseId"]), int(row.get("stockLevel") or 0))
+        for jfsku, stock in state.data.ffn.stocks.items()
+        for row in stock.get("warehouses") or []
+    ]
+    rng = random.Random(seed)
+    picked = rng.sample(rows, max(1, round(len(rows) * share)))
+    for jfsku, warehouse_id, level in picked:
+        adjust_stock(state, jfsku, warehouse_id, -1 if level > 0 and rng.random() < 0.5 else 3, note="bench")
+    return len(picked)
+
+
+def run(skus: int = 100_000, warehouses: int = 3, changed_share: float = 0.01, seed: int = 42) -> Result:
+    """Full then incremental sync against one world; see the module docstring."""
+    begin = time.perf_counter()
+    data = generate(seed=seed, skus=skus, orders=20, warehouses=warehouses, customers=20, suppliers=5)
+    built = time.perf_counter() - begin
+    ffn_rows = sum(len(s.get("warehouses") or []) for s in data.ffn.stocks.values())
+    ffn_products = len(data.ffn.stocks)
+    wawi_items = len(data.wawi.items)
+    wawi_rows = len(data.wawi.stocks)
+    config = SandboxConfig(seed=seed)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-stock-") as db_dir,
+        serve_sandbox(data, config) as (info, state, _server),
+    ):
+        env = _env(info, config, db_dir)
+        before = _served(state)
+        full = in_subprocess(_sync, env, True)
+        full["requests"] = dict(_served(state) - before)
+        changed = _change_pairs(state, changed_share, seed)
+        before = _served(state)
+        incremental = in_subprocess(_sync, env, False)
+        incremental["requests"] = dict(_served(state) - before)
+        before = _served(state)
+        again = in_subprocess(_sync, env, False)
+        again["requests"] = dict(_served(state) - before)
+
+    pages = lambda n: max(1, math.ceil(n / PAGE))  # noqa: E731
+    full_adjusted = full["outcomes"].get("applied", 0)
+    full_reads_bound = pages(ffn_products) + 1 + pages(wawi_items) + 1 + pages(wawi_rows)
+    full_bound = full_reads_bound + full_adjusted
+    full_sent = full["requests"].get("ffn", 0) + full["requests"].get("wawi", 0)
+    incr_adjusted = incremental["outcomes"].get("applied", 0)
+    incr_sent = incremental["requests"].get("ffn", 0) + incremental["requests"].get("wawi", 0)
+    full_ratio = full_sent / full_bound
+    metrics = [
+        Metric(
+            "FFN products / stock rows (warehouse x item) / Wawi items / Wawi stock rows",
+            f"{fmt_int(ffn_products)} / {fmt_int(ffn_rows)} / {fmt_int(wawi_items)} / {fmt_int(wawi_rows)}",
+        ),
+        Metric("full: decisions", ", ".join(f"{k} {v:,}" for k, v in sorted(full["decisions"].items()))),
+        Metric("full: wall time", fmt_s(full["seconds"])),
+        Metric(
+            "full: requests (sandbox count)",
+            ", ".join(f"{k} {v:,}" for k, v in sorted(full["requests"].items())),
+        ),
+        Metric(
+            "full: lower bound (pages of 1,000: FFN stocks + warehouses, Wawi items + warehouses + stocks; "
+            "+ 1 POST per changed pair)",
+            f"{fmt_int(full_reads_bound)} + {fmt_int(full_adjusted)} = {fmt_int(full_bound)}",
+        ),
+        Metric(
+            "full: FFN + Wawi requests / lower bound",
+            fmt_x(full_ratio),
+            f"<= {REQUEST_SLACK:.2f}x",
+            full_ratio <= REQUEST_SLACK,
+        ),
+        Metric("full: failed adjustments", str(full["failed"]), "0", full["failed"] == 0),
+        Metric("incremental: FFN pairs changed by the fulfiller", fmt_int(changed)),
+        Metric(
+            "incremental: decisions",
+            ", ".join(f"{k} {v:,}" for k, v in sorted(incremental["decisions"].items())),
+        ),
+        Metric("incremental: wall time", fmt_s(incremental["seconds"])),
+        Metric(
+            "incremental: requests (sandbox count)",
+            ", ".join(f"{k} {v:,}" for k, v in sorted(incremental["requests"].items())),
+        ),
+        Metric(
+            "incremental: adjustments sent / pairs changed",
+            f"{fmt_int(incr_adjusted)} / {fmt_int(changed)}",
+            "<= changed",
+            incr_adjusted <= changed,
+        ),
+        Metric(
+            "incremental / full: requests",
+            f"{incr_sent:,} / {full_sent:,} = {incr_sent / max(1, full_sent):.1%}",
+        ),
+        Metric(
+            "rerun after incremental: adjustments sent",
+            str(again["outcomes"].get("applied", 0)),
+            "0",
+            again["outcomes"].get("applied", 0) == 0,
+        ),
+        Metric(
+            "peak RSS of the client process: full / incremental",
+            f"{full['peak_rss_mb']:,.0f} MB / {incremental['peak_rss_mb']:,.0f} MB",
+        ),
+    ]
+    notes = [
+        f"World generated in {fmt_s(built)} (seed {seed}, {skus:,} SKUs, {warehouses} warehouses); the "
+        "generator's Wawi levels drift from FFN's on about 4% of the rows and count FFN's blocked units on "
+        "top, which the full run corrects.",
+        "Each run is a freshly spawned client process (FfnClient and WawiClient from settings, SQLite "
+        "state database in a temporary directory, client rate limits unthrottled); the sandbox serves from "
+        "a thread of this process and counts the requests per API.",
+        "The incremental run reads the feed from the full run's watermark (minus the 10-minute overlap) and "
+        "Wawi's stock per changed item when few changed (per_item_reads_max), else the stock listing; every "
+        "Wawi item is listed to map SKUs (Wawi has no SKU filter on GET /items).",
+        f"Incremental requests in detail: {incremental['requests']}; the rerun: {again['requests']}.",
+    ]
+    raw = {
+        "full": full,
+        "incremental": incremental,
+        "again": again,
+        "changed": changed,
+        "full_bound": full_bound,
+        "full_sent": full_sent,
+        "incr_sent": incr_sent,
+    }
+    return Result(
+        NAME,
+        TITLE,
+        {"skus": skus, "warehouses": warehouses, "changed_share": changed_share},
+        metrics,
+        notes,
+        raw,
+    )

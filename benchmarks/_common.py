@@ -133,7 +133,7 @@ def write_results(results: list[Result], path: Path = RESULTS_FILE) -> None:
         "# Benchmark results\n\n"
         "Produced by `.venv/bin/python -m benchmarks --write-results` (or with benchmark names to refresh\n"
         "only those sections). Each section names its exact command, machine and date. Targets come from\n"
-        "issues 3, 4 and 5; every ratio is against a baseline measured in the same run.\n\n"
+        "issues 3, 4, 5, 9 and 11; every ratio is against a baseline measured in the same run.\n\n"
     )
     path.write_text(header + "\n".join(ordered))
 

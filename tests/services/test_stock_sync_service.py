@@ -201,10 +201,12 @@ def test_crash_between_the_call_and_the_record_does_not_double(
         world.run(full=True)
     monkeypatch.setattr(world.store, "complete", real_complete)
     pending = world.store.pending_side_effects(svc.KIND)
-    assert len(pending) == 1  # the first adjustment was booked in Wawi, its record is missing
+    # The adjustments in flight when it died were booked in Wawi, their records are missing; nothing
+    # queued behind them was sent.
+    assert 1 <= len(pending) <= svc.StockSyncParams().workers
     world.store.break_lease(svc.LEASE_NAME)  # the crashed run's lease (it would expire by itself)
     result = world.run(full=True)
-    assert result["settled_from_earlier_runs"] == {"already_applied": 1}
+    assert result["settled_from_earlier_runs"] == {"already_applied": len(pending)}
     assert world.in_sync()
     assert world.store.pending_side_effects(svc.KIND) == []
 

@@ -16,6 +16,7 @@ A delta call is not idempotent: a lost answer followed by a blind re-send books 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,13 +109,25 @@ def settle_pending(wawi: WawiClient, store: StateStore) -> list[Outcome]:
 
 
 def apply_adjustments(ctx: ApplyContext, rows: pd.DataFrame) -> list[Outcome]:
-    """Every ``adjust`` row of the plan, exactly once; a bad row is recorded and the batch goes on."""
-    outcomes = []
-    for row in rows.to_dict("records"):  # one dict per row: keys are the column names
+    """Every ``adjust`` row of the plan, exactly once; a bad row is recorded and the batch goes on.
+
+    Rows are independent (one intent per warehouse and item), so ``params.workers`` of them are sent at
+    once: the time is Wawi's round trips, not this process. Outcomes keep the plan's order.
+    """
+
+    def one(row: Mapping[Any, Any]) -> Outcome:
         if ctx.lease is not None:
             ctx.lease.check()
-        outcomes.append(_apply_one(ctx, {str(k): v for k, v in row.items()}))
-    return outcomes
+        return _apply_one(ctx, {str(k): v for k, v in row.items()})
+
+    records = rows.to_dict("records")  # one dict per row: keys are the column names
+    if ctx.params.workers == 1 or len(records) < 2:
+        return [one(row) for row in records]
+    pool = ThreadPoolExecutor(max_workers=ctx.params.workers, thread_name_prefix="stock-sync")
+    try:
+        return list(pool.map(one, records))
+    finally:  # after a failure (a lost lease, a crash) nothing queued is sent; the ones in flight finish
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _apply_one(ctx: ApplyContext, row: Mapping[str, Any]) -> Outcome:

@@ -34,6 +34,12 @@ class StockSyncParams(BaseModel):
         description="Incremental: up to this many changed items, Wawi stock is read per item; above it, "
         "all stock rows are listed (fewer requests).",
     )
+    workers: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Adjustments sent at once (one intent per warehouse and item: independent).",
+    )
     resend_max: int = Field(default=3, ge=1, le=10, description="Sends of one adjustment after lost answers.")
     largest_count: int = Field(default=20, ge=1, description="Rows of the 'largest deltas' table.")
     comment: str = Field(default="jtl-automator stock sync", description="Comment on each Wawi adjustment.")

@@ -27,6 +27,7 @@ from jtl_automator.services.plan_execution.execute import (
 )
 from jtl_automator.services.plan_execution.params import LEASE_NAME, PlanExecutionParams
 from jtl_automator.services.plan_execution.pipeline import (
+    LEASE_HELD,
     lease_keeper,
     run_plan_execution,
     skipped,
@@ -35,6 +36,7 @@ from jtl_automator.services.plan_execution.pipeline import (
 )
 
 __all__ = [
+    "LEASE_HELD",
     "LEASE_NAME",
     "AttachmentMailer",
     "ExecutionContext",

@@ -349,3 +349,37 @@ def test_the_strict_sandbox_takes_a_second_inbound_under_a_used_number(tmp_path:
         body = {k: v for k, v in first.items() if k not in ("inboundId", "status", "modificationInfo")}
         create_inbound(world.state, body)
         assert world.inbounds_by_number()[first["merchantInboundNumber"]] == 2
+
+
+WAWI_V2 = svc.PlanExecutionParams(wawi_purchase_orders=True)
+
+
+def _wawi_orders(world: World, number: str) -> list[dict[str, Any]]:
+    return [po for po in world.data.wawi.purchase_orders.values() if po["Number"] == number]
+
+
+def test_where_configured_the_order_is_also_created_in_wawi_v2_once(world: World) -> None:
+    plan = _two_warehouse_plan(world)
+    number = f"PO-{plan.id}-L10001"
+    result = world.run(params=WAWI_V2)
+    assert result["counts"] == {"executed": 3}
+    (po,) = _wawi_orders(world, number)
+    assert po["SupplierId"] == 1 and po["Status"] == "Open"
+    assert sorted((li["SKU"], li["Quantity"]) for li in po["LineItems"]) == sorted(
+        (sku, q) for sku, q in zip(world.skus(3), (10, 4, 7), strict=True)
+    )
+    assert str(po["ExpectedDeliveryDate"]).startswith("2026-12-06")
+    record = world.store.side_effect(f"purchase-order:{number}")
+    assert record is not None and (record.result or {})["wawi_id"] == po["Id"]
+    assert world.run(params=WAWI_V2)["counts"] == {}
+    assert len(_wawi_orders(world, number)) == 1
+
+
+def test_a_lost_wawi_answer_is_found_by_number_not_posted_again(world: World) -> None:
+    plan = _two_warehouse_plan(world)
+    rule = FaultRule(fault="drop", route="^.*/v2/purchase-orders$", methods=("POST",), after_response=True)
+    set_profile(world.state, FaultProfile(name="lost-wawi-answers", rules=(rule,)))
+    result = world.run(params=WAWI_V2)
+    assert world.state.runtime["faults"]["drop"] == 1
+    assert result["counts"] == {"executed": 3}
+    assert len(_wawi_orders(world, f"PO-{plan.id}-L10001")) == 1

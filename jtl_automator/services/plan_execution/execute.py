@@ -25,14 +25,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from jtl_automator.clients.errors import AuthError, JtlApiError, TransientError, ValidationFailed
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.clients.wawi.models import Supplier
+from jtl_automator.clients.wawi.models import PurchaseOrderCreate, PurchaseOrderLineItemCreate, Supplier
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.notify.errors import NotifyError
 from jtl_automator.notify.mail import Attachment
@@ -307,8 +307,9 @@ def build_order(
 def record_order(ctx: ExecutionContext, doc: PurchaseOrderDoc) -> PurchaseOrderDoc:
     """The purchase order's record in the state database, written once; the stored copy wins after that.
 
-    Wawi's purchase orders exist only in API v2; this records the order in the state database (the
-    ledger row is the record). An interrupted earlier claim hands back the order it was about to record.
+    With ``wawi_purchase_orders`` the order is also created in Wawi (API v2) first, exactly once: an
+    interrupted earlier claim hands back the order it was about to record, and Wawi is searched for its
+    number before anything is posted again. Without it, the ledger row is the only record.
     """
     key = f"purchase-order:{doc.number}"
     intent = doc.model_dump(mode="json")
@@ -318,8 +319,70 @@ def record_order(ctx: ExecutionContext, doc: PurchaseOrderDoc) -> PurchaseOrderD
     stored = doc
     if claim.state is not ClaimState.NEW and claim.result:
         stored = PurchaseOrderDoc.model_validate(claim.result)
+    if ctx.params.wawi_purchase_orders and stored.wawi_id is None:
+        try:
+            wawi_id = wawi_purchase_order(ctx, stored, look_first=claim.state is not ClaimState.NEW)
+        except Exception as exc:
+            ctx.store.fail(key, f"{type(exc).__name__}: {exc}")
+            raise
+        stored = stored.model_copy(update={"wawi_id": wawi_id})
     ctx.store.complete(key, stored.model_dump(mode="json"))
     return stored
+
+
+def find_wawi_order(wawi: WawiClient, doc: PurchaseOrderDoc) -> int | None:
+    """The Wawi purchase order of the supplier that carries this number, if any."""
+    for order in wawi.purchase_orders.list(supplier_id=doc.supplier.wawi_id):
+        if (order.number or "").strip() == doc.number:
+            return order.id
+    return None
+
+
+def wawi_purchase_order(ctx: ExecutionContext, doc: PurchaseOrderDoc, *, look_first: bool) -> int:
+    """Create the order in Wawi (v2) under its number; after a lost answer, find it instead."""
+    if look_first and (found := find_wawi_order(ctx.wawi, doc)) is not None:
+        return found
+    item_ids: dict[str, int] = {}
+    for sku in sorted({line.sku for line in doc.lines}):
+        match = [i.id for i in ctx.wawi.items.list(search_key_word=sku) if i.sku == sku]
+        if not match:
+            raise OrderWaits(
+                {
+                    LineKey(li.sku, li.warehouse): f"SKU {sku} is not a Wawi item: the order cannot be "
+                    "created in Wawi"
+                    for li in doc.lines
+                }
+            )
+        item_ids[sku] = match[0]
+    body = PurchaseOrderCreate(
+        supplier_id=doc.supplier.wawi_id,
+        number=doc.number,
+        status="Open",
+        order_date=datetime.combine(doc.order_date, time(), tzinfo=UTC),
+        expected_delivery_date=datetime.combine(doc.expected_date, time(), tzinfo=UTC),
+        currency_iso=doc.currency,
+        comment=f"jtl-automator plan {doc.plan_id}",
+        line_items=[
+            PurchaseOrderLineItemCreate(
+                item_id=item_ids[line.sku],
+                quantity=line.quantity,
+                # Only what we know: the client sends every field set (an explicit null included), and
+                # Wawi takes the item's purchase price where the line names none.
+                **({"purchase_price_net": float(line.unit_price)} if line.unit_price is not None else {}),
+                **({"supplier_sku": line.supplier_sku} if line.supplier_sku else {}),
+            )
+            for line in doc.lines
+        ],
+    )
+    ctx.check_lease()
+    try:
+        return ctx.wawi.purchase_orders.create(body).id
+    except TransientError:
+        found = find_wawi_order(ctx.wawi, doc)
+        if found is None:
+            raise
+        log.info("Wawi purchase order %s exists despite the lost answer; adopting %s", doc.number, found)
+        return found
 
 
 def send_order(ctx: ExecutionContext, doc: PurchaseOrderDoc) -> str | None:

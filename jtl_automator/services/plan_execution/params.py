@@ -37,6 +37,11 @@ class PlanExecutionParams(BaseModel):
         default=True,
         description="E-mail the purchase order to the supplier (off: the merchant sends it from Wawi).",
     )
+    wawi_purchase_orders: bool = Field(
+        default=False,
+        description="Also create the purchase order in Wawi (API v2 /v2/purchase-orders, Wawi 2.x); "
+        "off: it is recorded in the state database only.",
+    )
     email_subject: dict[str, str] = Field(
         default_factory=lambda: {"de": "Bestellung {number}", "en": "Purchase order {number}"},
         description="Subject per supplier language ({number} is the purchase order number).",

@@ -181,9 +181,10 @@ def test_an_approved_plan_becomes_one_order_one_email_and_one_inbound_per_wareho
     (msg,) = world.messages()
     supplier = world.data.wawi.suppliers[1]
     assert msg["To"] == supplier["Email"] and msg["Subject"] == f"Bestellung {number}"
-    (attachment,) = list(msg.iter_attachments())
+    attachment, pdf = list(msg.iter_attachments())
     assert attachment.get_filename() == f"Bestellung {number}.xlsx"
     assert sorted(svc.read_xlsx_lines(attachment.get_content())) == sorted([(a, 10), (b, 4), (c, 7)])
+    assert pdf.get_content_type() == "application/pdf" and pdf.get_content().startswith(b"%PDF-")
     body = msg.get_body(preferencelist=("plain",))
     assert body is not None and "2026-12-06" in body.get_content() and "Sehr geehrte" in body.get_content()
 
@@ -335,8 +336,9 @@ def test_an_english_supplier_gets_an_english_document(world: World) -> None:
     world.run()
     (msg,) = world.messages()
     assert msg["Subject"] == f"Purchase order PO-{plan.id}-L10003"
-    (attachment,) = list(msg.iter_attachments())
+    attachment, pdf = list(msg.iter_attachments())
     assert attachment.get_filename() == f"Purchase order PO-{plan.id}-L10003.xlsx"
+    assert pdf.get_filename() == f"Purchase order PO-{plan.id}-L10003.pdf"
     assert svc.read_xlsx_lines(attachment.get_content()) == [(a, 2)]
 
 

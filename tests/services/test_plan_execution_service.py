@@ -385,3 +385,15 @@ def test_a_lost_wawi_answer_is_found_by_number_not_posted_again(world: World) ->
     assert world.state.runtime["faults"]["drop"] == 1
     assert result["counts"] == {"executed": 3}
     assert len(_wawi_orders(world, f"PO-{plan.id}-L10001")) == 1
+
+
+def test_a_stale_copy_of_a_plan_is_started_as_it_is_now(world: World) -> None:
+    """A task retry may hold the plan as selected (executing, taken over since): it is read again."""
+    plan = _two_warehouse_plan(world)
+    stale = world.plans.mark_executing(plan.id)  # a run died here
+    world.plans.mark_failed(plan.id, "taken over")  # another attempt already put it back
+    params = svc.PlanExecutionParams()
+    ctx = svc.ExecutionContext(world.store, world.ffn, world.wawi, params, "retry", world.mailer)
+    outcomes = svc.execute_plan(ctx, stale)
+    assert [o.status for o in outcomes] == ["executed"] * 3
+    assert world.plans.get(plan.id).status is PlanStatus.DONE

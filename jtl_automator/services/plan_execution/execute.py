@@ -191,6 +191,7 @@ def start(ctx: ExecutionContext, plan: Plan) -> Plan | None:
     """
     plans = ctx.plans
     try:
+        plan = plans.get(plan.id)  # as it is now: a task retry may hold an older copy
         if plan.status is PlanStatus.EXECUTING:
             since = plan.execution_started_at.isoformat() if plan.execution_started_at else "unknown"
             log.warning("taking over %s, left executing since %s", plan.describe(), since)

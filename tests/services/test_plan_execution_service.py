@@ -360,7 +360,14 @@ def _wawi_orders(world: World, number: str) -> list[dict[str, Any]]:
     return [po for po in world.data.wawi.purchase_orders.values() if po["Number"] == number]
 
 
-def test_where_configured_the_order_is_also_created_in_wawi_v2_once(world: World) -> None:
+@pytest.fixture
+def lenient(tmp_path: Path) -> Iterator[World]:
+    """The lenient sandbox whatever ``--sandbox`` says: its app may create purchase orders (v2)."""
+    yield from _world(tmp_path, SandboxConfig())
+
+
+def test_where_configured_the_order_is_also_created_in_wawi_v2_once(lenient: World) -> None:
+    world = lenient
     plan = _two_warehouse_plan(world)
     number = f"PO-{plan.id}-L10001"
     result = world.run(params=WAWI_V2)
@@ -377,7 +384,8 @@ def test_where_configured_the_order_is_also_created_in_wawi_v2_once(world: World
     assert len(_wawi_orders(world, number)) == 1
 
 
-def test_a_lost_wawi_answer_is_found_by_number_not_posted_again(world: World) -> None:
+def test_a_lost_wawi_answer_is_found_by_number_not_posted_again(lenient: World) -> None:
+    world = lenient
     plan = _two_warehouse_plan(world)
     rule = FaultRule(fault="drop", route="^.*/v2/purchase-orders$", methods=("POST",), after_response=True)
     set_profile(world.state, FaultProfile(name="lost-wawi-answers", rules=(rule,)))
@@ -397,3 +405,18 @@ def test_a_stale_copy_of_a_plan_is_started_as_it_is_now(world: World) -> None:
     outcomes = svc.execute_plan(ctx, stale)
     assert [o.status for o in outcomes] == ["executed"] * 3
     assert world.plans.get(plan.id).status is PlanStatus.DONE
+
+
+def test_without_the_wawi_scope_the_run_stops_before_anything_is_sent(tmp_path: Path) -> None:
+    """The strict sandbox grants exactly WAWI_APP_SCOPES, which do not include creating purchase orders."""
+    from jtl_automator.clients.errors import ForbiddenError
+
+    for world in _world(tmp_path, SandboxConfig.strictest()):
+        plan = _two_warehouse_plan(world)
+        with pytest.raises(ForbiddenError, match=r"purchaseorder\.createpurchaseorder"):
+            world.run(params=WAWI_V2)
+        kept = world.plans.get(plan.id)
+        assert kept.status is PlanStatus.APPROVED and "purchaseorder.createpurchaseorder" in (kept.note or "")
+        assert not world.messages() and f"PO-{plan.id}-L10001-{world.warehouses()[0]}" not in (
+            world.inbounds_by_number()
+        )

@@ -50,6 +50,31 @@ def _order_processing(order_processing: Any) -> dict[str, Any]:
     return result
 
 
+def _plan_execution(plan_execution: Any) -> dict[str, Any]:
+    """Approve the restock plans the demo's replenishment proposed, then execute them.
+
+    Skipped, with a line saying so, when no restock plan was proposed (the replenishment flow is not part
+    of this demo yet). The sandbox has no mail server, so suppliers are not e-mailed (``send_email`` off);
+    the purchase orders are recorded and FFN gets the inbounds.
+    """
+    from jtl_automator.plans import PlanStatus, PlanStore
+    from jtl_automator.services.plan_execution import PlanExecutionParams
+    from jtl_automator.store import open_store
+
+    store = open_store()
+    try:
+        plans = PlanStore(store)
+        drafts = [p for p in plans.list_plans(kind="restock", status=PlanStatus.DRAFT) if p.line_count]
+        for plan in drafts:
+            plans.approve(plan.id, "demo")
+    finally:
+        store.dispose()
+    if not drafts:
+        return {"skipped": "no restock plan was proposed"}
+    result: dict[str, Any] = plan_execution(params=PlanExecutionParams(send_email=False))
+    return result
+
+
 def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     """Start the sandbox, run every demo flow against it, print where the outputs are."""
     from jtl_automator.sandbox.app import create_app
@@ -86,6 +111,7 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         from flows.connectivity_check import connectivity_check
         from flows.inbound_verification import inbound_verification
         from flows.order_processing import order_processing
+        from flows.plan_execution import plan_execution
         from flows.stock_sync import stock_sync
 
         results["connectivity_check"] = connectivity_check()
@@ -106,6 +132,11 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         results["stock_sync"] = stock_sync(full=True)
         synced = results["stock_sync"]
         _say(f"stock sync (full): {synced['decisions']} -> {synced['outcomes']}")
+        results["plan_execution"] = executed = _plan_execution(plan_execution)
+        if "skipped" in executed:
+            _say(f"plan execution: skipped ({executed['skipped']})")
+        else:
+            _say(f"plan execution: {executed['counts']}, purchase orders {executed['purchase_orders']}")
         sheet_after = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID].worksheets[0].values
         (output / "inbound-control-google-sheet.json").write_text(
             json.dumps(sheet_after, indent=1, default=str)

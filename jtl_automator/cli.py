@@ -283,6 +283,49 @@ def run_stock_sync(
     _echo_json(result)
 
 
+@run_app.command("plan-execution")
+def run_plan_execution(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print what each approved line would become; do nothing.")
+    ] = False,
+    ffn_block: FfnBlockOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+    email_block: Annotated[
+        str | None, typer.Option(help="SmtpServer block the purchase orders are e-mailed through.")
+    ] = None,
+    no_email: Annotated[
+        bool, typer.Option("--no-email", help="Do not e-mail suppliers (they get the order from Wawi).")
+    ] = False,
+) -> None:
+    """Execute approved restock plans now: purchase order, supplier e-mail, FFN inbounds, exactly once."""
+    _shell()
+    from flows.plan_execution import plan_execution
+    from jtl_automator.services.plan_execution import PlanExecutionParams
+
+    result = plan_execution(
+        dry_run=dry_run,
+        params=PlanExecutionParams(send_email=not no_email),
+        ffn_block=ffn_block,
+        wawi_block=wawi_block,
+        database_block=database_block,
+        email_block=email_block,
+    )
+    for row in result.get("lines", []):
+        if row["status"] in ("waiting", "failed"):
+            typer.echo(
+                f"{row['status']}: plan {row['plan']} {row['sku']}@{row['warehouse']}: {row['reason']}",
+                err=True,
+            )
+        elif dry_run:
+            typer.echo(
+                f"would order: plan {row['plan']} {row['quantity']} x {row['sku']} into {row['warehouse']} "
+                f"({row['purchase_order']})",
+                err=True,
+            )
+    _echo_json(result)
+
+
 @run_app.command("connectivity-check")
 def run_connectivity_check(
     ffn_block: FfnBlockOption = None,

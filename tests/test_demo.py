@@ -45,6 +45,38 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert summary["order_processing"]["counts"]["created"] > 0
     assert summary["order_processing"]["counts"]["held"] > 0
     assert summary["stock_sync"]["outcomes"].get("applied", 0) > 0
+    assert "plan_execution" in summary  # executed, or skipped with the reason
     sheet = openpyxl.load_workbook(out / "inbound-control.xlsx").worksheets[0]
     assert {c.value for c in sheet["D"]} >= {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INVALID_ROW"}
     assert (tmp_path / ".prefect-demo").is_dir() and (out / "state.db").is_file()
+
+
+def test_the_plan_stage_approves_proposed_restock_plans_or_says_why_it_skips(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from deployments.demo import _plan_execution
+    from jtl_automator.plans import NewLine, PlanScope, PlanStatus, PlanStore
+    from jtl_automator.settings import get_settings
+    from jtl_automator.store import StateStore
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    monkeypatch.setenv("JTL_DATABASE_URL", url)
+    get_settings.cache_clear()
+    calls: list[object] = []
+
+    def fake(**kwargs: object) -> dict[str, object]:
+        calls.append(kwargs["params"])
+        return {"counts": {"executed": 1}, "purchase_orders": ["PO-1-L1"]}
+
+    try:
+        assert _plan_execution(fake) == {"skipped": "no restock plan was proposed"} and not calls
+        store = StateStore(url)
+        plans = PlanStore(store)
+        opened = plans.create_or_get("restock", PlanScope(supplier="L10001"), "2026-W48")
+        plans.add_lines(opened.plan.id, [NewLine(sku="A-1", warehouse="W1", quantity=3)])
+        assert _plan_execution(fake)["counts"] == {"executed": 1}
+        assert plans.get(opened.plan.id).status is PlanStatus.APPROVED
+        assert calls[0].send_email is False
+        store.dispose()
+    finally:
+        get_settings.cache_clear()

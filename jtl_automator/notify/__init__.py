@@ -11,10 +11,11 @@ from jtl_automator.notify.errors import (
     WebhookRejected,
     WebhookUnavailable,
 )
-from jtl_automator.notify.mail import EmailSender, SentEmail
+from jtl_automator.notify.mail import Attachment, EmailSender, SentEmail
 from jtl_automator.notify.webhook import BasicAuth, BearerAuth, HmacAuth, WebhookSender
 
 __all__ = [
+    "Attachment",
     "BasicAuth",
     "BearerAuth",
     "EmailError",

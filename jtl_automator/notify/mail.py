@@ -130,6 +130,15 @@ def header_safe(value: str) -> str:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent along with a message (a purchase order as xlsx, say)."""
+
+    filename: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
 class SentEmail:
     """What a successful send returns; ``refused`` lists recipients the server rejected (others got it)."""
 
@@ -206,6 +215,7 @@ class EmailSender:
         idempotency_key: str,
         cc: Sequence[str] = (),
         reply_to: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> EmailMessage:
         """The MIME message: text alone, or multipart/alternative with a text part before the HTML."""
         if not idempotency_key:
@@ -241,6 +251,12 @@ class EmailSender:
             msg.add_alternative(render_markdown(body), subtype="html")
         else:
             raise ValueError(f"format must be 'text', 'html' or 'markdown', got {format!r}")
+        for item in attachments:
+            maintype, _, subtype = item.mime_type.partition("/")
+            filename = " ".join(item.filename.split())  # no line breaks in a header parameter
+            msg.add_attachment(
+                item.content, maintype=maintype, subtype=subtype or "octet-stream", filename=filename
+            )
         return msg
 
     # -- sending -------------------------------------------------------------------------------------
@@ -255,10 +271,18 @@ class EmailSender:
         idempotency_key: str,
         cc: Sequence[str] = (),
         reply_to: str | None = None,
+        attachments: Sequence[Attachment] = (),
     ) -> SentEmail:
         """Send one email, retrying transient failures; raises :class:`EmailRejected`/`EmailUnavailable`."""
         msg = self.build_message(
-            to, subject, body, format=format, idempotency_key=idempotency_key, cc=cc, reply_to=reply_to
+            to,
+            subject,
+            body,
+            format=format,
+            idempotency_key=idempotency_key,
+            cc=cc,
+            reply_to=reply_to,
+            attachments=attachments,
         )
         recipients = [addr for _, addr in getaddresses([msg["To"], *([msg["Cc"]] if cc else [])]) if addr]
         message_id = str(msg["Message-ID"])
@@ -394,6 +418,7 @@ def _decode(value: bytes | str) -> str:
 
 
 __all__ = [
+    "Attachment",
     "BodyFormat",
     "EmailSender",
     "SentEmail",

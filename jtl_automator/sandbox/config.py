@@ -91,6 +91,8 @@ class SandboxConfig:
     # Whether a second outbound with a used merchantOutboundNumber is refused (Shared_DuplicateKey). FFN
     # documents no such uniqueness; strict: not enforced, a second POST makes a duplicate outbound.
     ffn_unique_merchant_outbound_number: bool = True
+    # The same for inbounds and merchantInboundNumber (plan execution); strict: not enforced either.
+    ffn_unique_merchant_inbound_number: bool = True
 
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
@@ -150,9 +152,10 @@ SHEETS_REQUEST_LIMIT_BYTES = 10_485_760
 #: Sheets knobs at their strictest.
 _STRICT_SHEETS: dict[str, Any] = {"sheets_max_request_bytes": SHEETS_REQUEST_LIMIT_BYTES}
 
-#: FFN ``$filter`` and outbound-number knobs at their strictest: only the documented operators, and no
-#: uniqueness of merchantOutboundNumber the client could lean on.
+#: FFN ``$filter`` and number knobs at their strictest: only the documented operators, and no
+#: uniqueness of merchantOutboundNumber or merchantInboundNumber the client could lean on.
 _STRICT_FFN_FILTER: dict[str, Any] = {
     "ffn_filter_operators": DOCUMENTED_FFN_OPERATORS,
     "ffn_unique_merchant_outbound_number": False,
+    "ffn_unique_merchant_inbound_number": False,
 }

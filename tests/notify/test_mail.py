@@ -263,3 +263,24 @@ def test_each_smtp_retry_is_logged_with_the_code(smtp, sleeps, caplog):
         sender_for(smtp, sleeps).send("x@example.com", "s", "b", idempotency_key="k12")
     [line] = [r.getMessage() for r in caplog.records if r.name == "jtl_automator.notify.email"]
     assert line.endswith(f"via 127.0.0.1:{smtp.port}: attempt=1 delay=2.000s reason=421")
+
+
+def test_attachments_arrive_as_files_next_to_the_body(smtp, sleeps) -> None:
+    from jtl_automator.notify.mail import Attachment
+
+    xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    sender_for(smtp, sleeps).send(
+        "supplier@example.com",
+        "Bestellung PO-1",
+        "**Bitte liefern**",
+        format="markdown",
+        idempotency_key="po:1",
+        attachments=[Attachment("Bestellung PO-1\r\n.xlsx", b"PK\x03\x04binary", xlsx)],
+    )
+    msg = parse(smtp.state.messages[0].data)
+    files = list(msg.iter_attachments())
+    assert [(f.get_filename(), f.get_content_type(), f.get_content()) for f in files] == [
+        ("Bestellung PO-1 .xlsx", xlsx, b"PK\x03\x04binary")
+    ]
+    body = msg.get_body(preferencelist=("plain",))
+    assert body is not None and "Bitte liefern" in body.get_content()

@@ -112,7 +112,8 @@ def create_inbound(state: SandboxState, body: Mapping[str, Any]) -> JsonObject:
         check_warehouse(ffn, warehouse_id)
         check_items_known(ffn, [item["jfsku"] for item in items])
         numbers = unique_index(rt, "merchantInboundNumber", ffn.inbounds, "merchantInboundNumber")
-        if number in numbers or (given_id is not None and given_id in ffn.inbounds):
+        taken = state.config.ffn_unique_merchant_inbound_number and number in numbers
+        if taken or (given_id is not None and given_id in ffn.inbounds):
             raise FfnError(
                 400, "Shared_DuplicateKey", "The given key already exists", {"MerchantInboundNumber": number}
             )

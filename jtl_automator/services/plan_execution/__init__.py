@@ -1,0 +1,60 @@
+"""Executing approved restock plans: purchase order, supplier e-mail and FFN inbounds, exactly once.
+
+- ``params``: what the merchant configures, the ledger kinds and the lease name;
+- ``document``: the purchase order record, its xlsx and the e-mail text in the supplier's language;
+- ``execute``: plan by plan, order by order, every side effect claimed in the ledger first;
+- ``pipeline``: one run (lease, plans, summary) without Prefect.
+
+See docs/plan-execution.md.
+"""
+
+from jtl_automator.services.plan_execution.document import (
+    OrderLine,
+    PurchaseOrderDoc,
+    SupplierInfo,
+    read_xlsx_lines,
+    xlsx_bytes,
+)
+from jtl_automator.services.plan_execution.execute import (
+    AttachmentMailer,
+    ExecutionContext,
+    LineOutcome,
+    execute_plan,
+    execute_plans,
+    find_inbound,
+    plans_to_execute,
+    po_number,
+)
+from jtl_automator.services.plan_execution.params import LEASE_NAME, PlanExecutionParams
+from jtl_automator.services.plan_execution.pipeline import (
+    LEASE_HELD,
+    lease_keeper,
+    run_plan_execution,
+    skipped,
+    summary,
+    summary_markdown,
+)
+
+__all__ = [
+    "LEASE_HELD",
+    "LEASE_NAME",
+    "AttachmentMailer",
+    "ExecutionContext",
+    "LineOutcome",
+    "OrderLine",
+    "PlanExecutionParams",
+    "PurchaseOrderDoc",
+    "SupplierInfo",
+    "execute_plan",
+    "execute_plans",
+    "find_inbound",
+    "lease_keeper",
+    "plans_to_execute",
+    "po_number",
+    "read_xlsx_lines",
+    "run_plan_execution",
+    "skipped",
+    "summary",
+    "summary_markdown",
+    "xlsx_bytes",
+]

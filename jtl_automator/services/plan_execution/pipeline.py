@@ -1,0 +1,109 @@
+"""One plan-execution run without Prefect: lease -> approved plans -> orders -> summary.
+
+The flow runs the same steps as tasks (``tasks.plan_execution``); tests and the CLI's local mode call
+:func:`run_plan_execution` directly.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.services.plan_execution.execute import (
+    AttachmentMailer,
+    ExecutionContext,
+    LineOutcome,
+    execute_plans,
+)
+from jtl_automator.services.plan_execution.params import LEASE_NAME, PlanExecutionParams
+from jtl_automator.store import StateStore
+from jtl_automator.store.lease_keeper import LeaseKeeper
+
+LEASE_HELD = "another run holds the plan execution lease"
+
+
+def lease_keeper(store: StateStore, params: PlanExecutionParams, run_id: str) -> LeaseKeeper:
+    """The run's lease: only its holder executes plans, so an ``executing`` plan it finds was orphaned."""
+    return LeaseKeeper(
+        store,
+        LEASE_NAME,
+        run_id,
+        ttl=timedelta(seconds=params.lease_ttl_seconds),
+        heartbeat=params.lease_heartbeat_seconds,
+    )
+
+
+def summary(outcomes: list[LineOutcome], *, dry_run: bool) -> dict[str, Any]:
+    """Counts per line status, the plans touched, the purchase orders and every line as a row."""
+    rows = [o.as_row() for o in outcomes]
+    orders = sorted({o.purchase_order for o in outcomes if o.purchase_order})
+    return {
+        "dry_run": dry_run,
+        "plans": sorted({o.plan_id for o in outcomes}),
+        "counts": dict(Counter(o.status for o in outcomes)),
+        "purchase_orders": orders,
+        "inbounds": sorted({o.inbound_id for o in outcomes if o.inbound_id}),
+        "lines": rows,
+    }
+
+
+def skipped(reason: str, *, dry_run: bool) -> dict[str, Any]:
+    """The result of a run that did nothing (another run holds the lease)."""
+    return {**summary([], dry_run=dry_run), "skipped": reason}
+
+
+def summary_markdown(result: dict[str, Any]) -> str:
+    """The run in a few lines, then the lines that did not go through and why."""
+    if "skipped" in result:
+        return f"# Plan execution\n\nSkipped: {result['skipped']}\n"
+    counts = result["counts"]
+    head = "# Plan execution" + (" (dry run)" if result["dry_run"] else "")
+    lines = [
+        head,
+        "",
+        f"- plans: {len(result['plans'])}",
+        f"- purchase orders: {', '.join(result['purchase_orders']) or 'none'}",
+        f"- FFN inbounds: {len(result['inbounds'])}",
+        "- lines: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"),
+    ]
+    open_rows = [r for r in result["lines"] if r["status"] in ("waiting", "failed")]
+    if open_rows:
+        lines += ["", "| plan | SKU | warehouse | status | reason |", "|---|---|---|---|---|"]
+        for r in open_rows:
+            reason = str(r["reason"]).replace("|", "\\|")
+            lines.append(f"| {r['plan']} | {r['sku']} | {r['warehouse']} | {r['status']} | {reason} |")
+    return "\n".join(lines) + "\n"
+
+
+def run_plan_execution(
+    store: StateStore,
+    ffn: FfnClient,
+    wawi: WawiClient,
+    params: PlanExecutionParams | None = None,
+    *,
+    mailer: AttachmentMailer | None = None,
+    dry_run: bool = False,
+    run_id: str = "local",
+    today: date | None = None,
+) -> dict[str, Any]:
+    """The whole run as the flow does it; a dry run takes no lease and changes nothing."""
+    params = params or PlanExecutionParams()
+    started = time.perf_counter()
+    keeper = None if dry_run else lease_keeper(store, params, run_id)
+    if keeper is not None and not keeper.acquire():
+        holder = keeper.holder()
+        return skipped(f"{LEASE_HELD} ({holder.owner if holder else 'unknown'})", dry_run=dry_run)
+    try:
+        ctx = ExecutionContext(store, ffn, wawi, params, run_id, mailer, dry_run, keeper, today)
+        outcomes = execute_plans(ctx)
+    finally:
+        if keeper is not None:
+            keeper.release()
+    result = summary(outcomes, dry_run=dry_run)
+    result["seconds"] = round(time.perf_counter() - started, 3)
+    result["finished_at"] = datetime.now(UTC).isoformat()
+    return result

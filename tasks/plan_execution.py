@@ -1,0 +1,75 @@
+"""Tasks of the plan-execution flow: the lease, the plans to execute, one task per plan, the artifacts.
+
+The work of a plan lives in ``jtl_automator.services.plan_execution``; one task per plan keeps a retry
+small, and a retry is safe: the plan is taken over and the ledger says what already happened.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from jtl_automator.plans import Plan, PlanStatus
+from jtl_automator.services import plan_execution as svc
+from jtl_automator.store.lease_keeper import LeaseKeeper
+from jtl_automator.store.store import LeaseInfo
+from tasks.resources import correlated
+from tasks.retry import retry_transient
+
+
+@task(name="plan-acquire-lease", cache_policy=NO_CACHE)
+def plan_acquire_lease(keeper: LeaseKeeper) -> LeaseInfo | None:
+    """Only the lease holder executes plans: an ``executing`` plan it finds was left by a dead run."""
+    if keeper.acquire():
+        return None
+    holder = keeper.holder()
+    get_run_logger().warning("run %s holds the plan execution lease; this run does nothing", holder)
+    return holder
+
+
+@task(name="plan-release-lease", cache_policy=NO_CACHE)
+def plan_release_lease(keeper: LeaseKeeper) -> None:
+    """Give the lease back (also after a failure)."""
+    keeper.release()
+
+
+@task(name="plan-select", cache_policy=NO_CACHE)
+def plan_select(ctx: svc.ExecutionContext) -> list[Plan]:
+    """Approved restock plans, and executing ones a dead run left (a dry run leaves those alone)."""
+    plans = svc.plans_to_execute(ctx.plans)
+    if ctx.dry_run:
+        plans = [p for p in plans if p.status is PlanStatus.APPROVED]
+    get_run_logger().info("%d plans to execute", len(plans))
+    return plans
+
+
+@task(
+    name="plan-execute",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=30,
+    retry_condition_fn=retry_transient,
+    task_run_name="plan-execute-{plan.id}",
+)
+def plan_execute(ctx: svc.ExecutionContext, plan: Plan) -> list[svc.LineOutcome]:
+    """One plan's purchase orders, e-mails and inbounds, each exactly once."""
+    with correlated():
+        outcomes = svc.execute_plan(ctx, plan)
+    get_run_logger().info("%s: %d lines", plan.describe(), len(outcomes))
+    return outcomes
+
+
+@task(name="plan-publish-artifacts", cache_policy=NO_CACHE)
+def plan_publish_artifacts(result: dict[str, Any]) -> None:
+    """The run's summary and every line with its purchase order, inbound or reason."""
+    create_markdown_artifact(key="plan-execution-summary", markdown=svc.summary_markdown(result))
+    if "skipped" in result:
+        return
+    create_table_artifact(
+        key="plan-execution-lines",
+        table=result["lines"] or [{"line": "none"}],
+        description=f"{len(result['lines'])} lines" + (" (dry run)" if result["dry_run"] else ""),
+    )

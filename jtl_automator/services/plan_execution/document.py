@@ -11,6 +11,8 @@ import io
 from datetime import date
 from decimal import Decimal
 
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
 from pydantic import BaseModel, ConfigDict
@@ -188,78 +190,62 @@ def read_xlsx_lines(data: bytes) -> list[tuple[str, int]]:
 
 
 PDF_TYPE = "application/pdf"
-_PAGE_W, _PAGE_H, _MARGIN, _LEADING = 595, 842, 50, 14  # A4 in points
-#: x of each column of the positions table: pos, SKU, description, warehouse, quantity, price, total.
-_COLUMNS = (50, 75, 160, 285, 385, 420, 515)
+_MARGIN = 42  # points (A4 is 595 x 842)
+#: Column widths (points) of the positions table: pos, SKU, description, warehouse, quantity, price, total.
+_WIDTHS = (28, 90, 150, 90, 50, 50, 53)
 _HEADERS = ("position", "sku", "name", "warehouse", "quantity", "unit_price", "total")
+_ALIGN = ("RIGHT", "LEFT", "LEFT", "LEFT", "RIGHT", "RIGHT", "RIGHT")
 
 
-def _pdf_text(value: object) -> bytes:
-    """A PDF string literal in WinAnsi (cp1252: German umlauts and ß included), escaped."""
-    raw = str(value).encode("cp1252", errors="replace")
-    return b"(" + raw.replace(b"\\", b"\\\\").replace(b"(", b"\\(").replace(b")", b"\\)") + b")"
+def _latin(value: object) -> str:
+    """Text the PDF core fonts can show (Latin-1: German umlauts and ß included; the rest becomes '?')."""
+    return str(value).encode("latin-1", errors="replace").decode("latin-1")
 
 
 def pdf_bytes(doc: PurchaseOrderDoc) -> bytes:
-    """The purchase order as a plain PDF (built in-house: no PDF library is among the dependencies).
+    """The purchase order as a PDF (fpdf2): a header block and the positions as a table over A4 pages.
 
-    Helvetica, WinAnsi, uncompressed text: a header block and the positions as a table, as many A4
-    pages as the lines need.
+    The table repeats its heading on every page, so a long order stays readable when printed.
     """
     label = LABELS[language_of(doc.supplier.language)]
-    rows: list[list[tuple[int, str, bool]]] = [
-        [(_MARGIN, f"{label['title']} {doc.number}", True)],
-        [],
-        [(_MARGIN, f"{label['supplier']}: {doc.supplier.name} ({doc.supplier.number or ''})", False)],
-        [(_MARGIN, f"{label['date']}: {doc.order_date.isoformat()}", False)],
-        [(_MARGIN, f"{label['expected']}: {doc.expected_date.isoformat()}", False)],
-        [],
-        [(x, label[h], True) for x, h in zip(_COLUMNS, _HEADERS, strict=True)],
-    ]
-    for pos, line in enumerate(doc.lines, start=1):
-        price = f"{line.unit_price:.2f}" if line.unit_price is not None else ""
-        total = f"{line.unit_price * line.quantity:.2f}" if line.unit_price is not None else ""
-        cells = (str(pos), line.sku[:16], (line.name or "")[:24], line.warehouse[:19], str(line.quantity))
-        rows.append([(x, text, False) for x, text in zip(_COLUMNS, (*cells, price, total), strict=True)])
+    pdf = FPDF(orientation="portrait", unit="pt", format="A4")
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.set_auto_page_break(auto=True, margin=_MARGIN)
+    pdf.set_title(_latin(f"{label['title']} {doc.number}"))
+    pdf.add_page()
+    pdf.set_font("Helvetica", style="B", size=13)
+    pdf.cell(0, 18, _latin(f"{label['title']} {doc.number}"), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.set_font("Helvetica", size=9)
+    for text in (
+        f"{label['supplier']}: {doc.supplier.name} ({doc.supplier.number or ''})",
+        f"{label['date']}: {doc.order_date.isoformat()}",
+        f"{label['expected']}: {doc.expected_date.isoformat()}",
+    ):
+        pdf.cell(0, 13, _latin(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.ln(8)
+    with pdf.table(col_widths=_WIDTHS, text_align=_ALIGN, line_height=12, width=sum(_WIDTHS)) as table:
+        heading = table.row()
+        for name in _HEADERS:
+            heading.cell(_latin(label[name]))
+        for pos, line in enumerate(doc.lines, start=1):
+            price = f"{line.unit_price:.2f}" if line.unit_price is not None else ""
+            total = f"{line.unit_price * line.quantity:.2f}" if line.unit_price is not None else ""
+            row = table.row()
+            for text in (
+                str(pos),
+                line.sku,
+                line.name or "",
+                line.warehouse,
+                str(line.quantity),
+                price,
+                total,
+            ):
+                row.cell(_latin(text))
     if (sum_net := doc.total()) is not None:
-        rows += [[], [(_COLUMNS[4], f"{label['total']} ({doc.currency}): {sum_net:.2f}", True)]]
-    per_page = (_PAGE_H - 2 * _MARGIN) // _LEADING
-    pages = [rows[i : i + per_page] for i in range(0, len(rows), per_page)] or [[]]
-    objects: list[bytes] = [b"", b""]  # 1: catalog, 2: page tree (filled in below)
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
-    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica-Bold /Encoding /WinAnsiEncoding >>")
-    kids: list[int] = []
-    for page in pages:
-        ops = [b"BT"]
-        for index, row in enumerate(page):
-            y = _PAGE_H - _MARGIN - index * _LEADING
-            for x, text, bold in row:
-                font = b"/F2" if bold else b"/F1"
-                ops.append(font + b" 9 Tf 1 0 0 1 %d %d Tm " % (x, y) + _pdf_text(text) + b" Tj")
-        ops.append(b"ET")
-        stream = b"\n".join(ops)
-        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
-        content = len(objects)
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Contents %d 0 R "
-            b"/Resources << /Font << /F1 3 0 R /F2 4 0 R >> >> >>" % (_PAGE_W, _PAGE_H, content)
-        )
-        kids.append(len(objects))
-    objects[0] = b"<< /Type /Catalog /Pages 2 0 R >>"
-    objects[1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
-        b" ".join(b"%d 0 R" % k for k in kids),
-        len(kids),
-    )
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return bytes(out)
+        pdf.ln(6)
+        pdf.set_font("Helvetica", style="B", size=9)
+        pdf.cell(sum(_WIDTHS), 13, _latin(f"{label['total']} ({doc.currency}): {sum_net:.2f}"), align="R")
+    return bytes(pdf.output())
 
 
 def filename(doc: PurchaseOrderDoc, extension: str) -> str:

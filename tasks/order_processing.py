@@ -40,7 +40,7 @@ _RETRYING: dict[str, Any] = {
 @task(name="orders-acquire-lease", cache_policy=NO_CACHE)
 def orders_acquire_lease(keeper: LeaseKeeper) -> LeaseInfo | None:
     """One run at a time across processes and machines; a heartbeat keeps the lease while the run lives."""
-    holder = svc.take_lease(keeper)
+    holder = keeper.take()
     if holder is not None:
         get_run_logger().warning(
             "run %s holds the order processing lease; this run does nothing", holder.owner

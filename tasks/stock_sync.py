@@ -32,7 +32,7 @@ _RETRYING: dict[str, Any] = {
 @task(name="stock-acquire-lease", cache_policy=NO_CACHE)
 def stock_acquire_lease(keeper: LeaseKeeper) -> LeaseInfo | None:
     """Two stock syncs never interleave their reads and deltas."""
-    holder = svc.take_lease(keeper)
+    holder = keeper.take()
     if holder is not None:
         get_run_logger().warning("run %s holds the stock sync lease; this run does nothing", holder.owner)
     return holder

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.store.store import LeaseInfo, StateStore
@@ -51,6 +51,20 @@ class LeaseKeeper:
         self._thread: threading.Thread | None = None
         self.lost = False
         self.beats = 0
+
+    @classmethod
+    def for_run(
+        cls, store: StateStore, name: str, run_id: str, *, ttl_seconds: float, heartbeat_seconds: float
+    ) -> LeaseKeeper:
+        """A flow run's lease with the merchant's time to live and heartbeat (seconds, from its params)."""
+        return cls(store, name, run_id, ttl=timedelta(seconds=ttl_seconds), heartbeat=heartbeat_seconds)
+
+    def take(self) -> LeaseInfo | None:
+        """None once the lease is ours; else its holder (a placeholder if it was released meanwhile)."""
+        if self.acquire():
+            return None
+        now = datetime.now(UTC)
+        return self.holder() or LeaseInfo(self.name, "another run", now, now)
 
     def acquire(self) -> bool:
         """Take the lease if it is free or expired, and start renewing it; False while another run has it."""

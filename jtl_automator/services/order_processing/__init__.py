@@ -35,7 +35,6 @@ from jtl_automator.services.order_processing.pipeline import (
     lease_keeper,
     run_order_processing,
     run_stages,
-    take_lease,
 )
 from jtl_automator.services.order_processing.planning import Action, Plan, plan_orders
 from jtl_automator.services.order_processing.report import (
@@ -86,5 +85,4 @@ __all__ = [
     "summary_markdown",
     "sync_shipments",
     "tagged_comment",
-    "take_lease",
 ]

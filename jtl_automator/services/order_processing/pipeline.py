@@ -121,21 +121,13 @@ def run_stages(stages: Stages, params: OrderProcessingParams, *, dry_run: bool) 
 
 def lease_keeper(store: StateStore, params: OrderProcessingParams, run_id: str) -> LeaseKeeper:
     """The run's lease, with the merchant's time to live and heartbeat."""
-    return LeaseKeeper(
+    return LeaseKeeper.for_run(
         store,
         LEASE_NAME,
         run_id,
-        ttl=timedelta(seconds=params.lease_ttl_seconds),
-        heartbeat=params.lease_heartbeat_seconds,
+        ttl_seconds=params.lease_ttl_seconds,
+        heartbeat_seconds=params.lease_heartbeat_seconds,
     )
-
-
-def take_lease(keeper: LeaseKeeper) -> LeaseInfo | None:
-    """None once the lease is ours; else its holder (a placeholder if it was released meanwhile)."""
-    if keeper.acquire():
-        return None
-    now = datetime.now(UTC)
-    return keeper.holder() or LeaseInfo(keeper.name, "another run", now, now)
 
 
 def alert_lease_stuck(
@@ -213,7 +205,7 @@ class LocalStages:
 
     def acquire_lease(self) -> LeaseInfo | None:
         """See :class:`Stages`."""
-        return take_lease(self.lease)
+        return self.lease.take()
 
     def release_lease(self) -> None:
         """See :class:`Stages`."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 from jtl_automator.clients.ffn.client import FfnClient
@@ -28,12 +28,12 @@ LEASE_HELD = "another run holds the plan execution lease"
 
 def lease_keeper(store: StateStore, params: PlanExecutionParams, run_id: str) -> LeaseKeeper:
     """The run's lease: only its holder executes plans, so an ``executing`` plan it finds was orphaned."""
-    return LeaseKeeper(
+    return LeaseKeeper.for_run(
         store,
         LEASE_NAME,
         run_id,
-        ttl=timedelta(seconds=params.lease_ttl_seconds),
-        heartbeat=params.lease_heartbeat_seconds,
+        ttl_seconds=params.lease_ttl_seconds,
+        heartbeat_seconds=params.lease_heartbeat_seconds,
     )
 
 

@@ -23,7 +23,6 @@ from jtl_automator.services.stock_sync.pipeline import (
     plan_params,
     run_stages,
     run_stock_sync,
-    take_lease,
 )
 from jtl_automator.services.stock_sync.reads import SyncInputs, load_inputs, wawi_level
 from jtl_automator.services.stock_sync.report import skipped, summary, summary_markdown
@@ -49,6 +48,5 @@ __all__ = [
     "skipped",
     "summary",
     "summary_markdown",
-    "take_lease",
     "wawi_level",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import pandas as pd
@@ -96,21 +96,13 @@ def plan_params(inputs: SyncInputs, params: StockSyncParams) -> StockPlanParams:
 
 def lease_keeper(store: StateStore, params: StockSyncParams, run_id: str) -> LeaseKeeper:
     """The run's lease: two stock syncs never interleave their reads and deltas."""
-    return LeaseKeeper(
+    return LeaseKeeper.for_run(
         store,
         LEASE_NAME,
         run_id,
-        ttl=timedelta(seconds=params.lease_ttl_seconds),
-        heartbeat=params.lease_heartbeat_seconds,
+        ttl_seconds=params.lease_ttl_seconds,
+        heartbeat_seconds=params.lease_heartbeat_seconds,
     )
-
-
-def take_lease(keeper: LeaseKeeper) -> LeaseInfo | None:
-    """None once the lease is ours; else its holder."""
-    if keeper.acquire():
-        return None
-    now = datetime.now(UTC)
-    return keeper.holder() or LeaseInfo(keeper.name, "another run", now, now)
 
 
 @dataclass
@@ -131,7 +123,7 @@ class LocalStages:
 
     def acquire_lease(self) -> LeaseInfo | None:
         """See :class:`Stages`."""
-        return take_lease(self.lease)
+        return self.lease.take()
 
     def release_lease(self) -> None:
         """See :class:`Stages`."""

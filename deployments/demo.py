@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,18 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         results["stock_sync"] = stock_sync(full=True)
         synced = results["stock_sync"]
         _say(f"stock sync (full): {synced['decisions']} -> {synced['outcomes']}")
+        # Replenishment after the stock sync, on the generated orders' days (the base date).
+        from flows.replenishment import replenishment
+        from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
+
+        results["replenishment"] = replenishment(
+            as_of=DEFAULT_BASE_DATE.date() + timedelta(days=1), output=str(output / "bestellvorschlag.xlsx")
+        )
+        proposed = results["replenishment"]
+        _say(
+            f"replenishment: {proposed['statuses']}, {len(proposed['plans'])} draft restock plans, "
+            f"{proposed['low_stock']} low stock"
+        )
         results["plan_execution"] = executed = _plan_execution(plan_execution)
         if "skipped" in executed:
             _say(f"plan execution: skipped ({executed['skipped']})")
@@ -151,6 +164,7 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"  {workbook.name:<36} the Inbound Control workbook with Status and Note written",
                 f"  {'inbound-control-google-sheet.json':<36} the sandbox Google Sheet after the run",
                 f"  {summary.name:<36} what every flow returned",
+                f"  {'bestellvorschlag.xlsx':<36} the replenishment workbook (low stock, per supplier)",
                 f"  {'state.db':<36} the state database (token, check history, order and stock ledgers)",
                 f"Prefect runs and artifacts: PREFECT_HOME={os.environ['PREFECT_HOME']} "
                 ".venv/bin/prefect server start",

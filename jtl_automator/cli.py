@@ -326,6 +326,49 @@ def run_plan_execution(
     _echo_json(result)
 
 
+@run_app.command("replenishment")
+def run_replenishment(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Compute and write the workbook; create or change no plan.")
+    ] = False,
+    output: Annotated[
+        str | None, typer.Option("--output", help="The workbook's path (default: out/replenishment/…).")
+    ] = None,
+    ffn_block: FfnBlockOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+) -> None:
+    """Propose this week's restock plans per supplier and write the Bestellvorschlag workbook."""
+    _shell()
+    from flows.replenishment import replenishment
+    from jtl_automator.clients.errors import JtlApiError
+
+    try:
+        result = replenishment(
+            dry_run=dry_run,
+            output=output,
+            ffn_block=ffn_block,
+            wawi_block=wawi_block,
+            database_block=database_block,
+        )
+    except (JtlApiError, OSError, ValueError) as exc:  # an API refusal, an unwritable path, bad settings
+        _fail(f"replenishment: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    typer.echo(
+        f"{'sku':<24} {'warehouse':<24} {'status':<14} {'low':<4} {'order':>7} {'cover d':>8}  reason",
+        err=True,
+    )
+    for row in result.get("table", []):
+        cover = "" if row["cover_days"] is None else f"{row['cover_days']:g}"
+        quantity = "" if row["order_quantity"] is None else f"{row['order_quantity']:g}"
+        typer.echo(
+            f"{row['merchant_sku']:<24} {row['warehouse_id'] or '?':<24} {row['status']:<14} "
+            f"{'yes' if row['low_stock'] else '':<4} {quantity:>7} {cover:>8}  {row['reason']}",
+            err=True,
+        )
+    typer.echo(f"workbook: {result['workbook']}", err=True)
+    _echo_json(result)
+
+
 @run_app.command("connectivity-check")
 def run_connectivity_check(
     ffn_block: FfnBlockOption = None,

@@ -49,6 +49,7 @@ class WawiData:
     line_items: dict[int, list[JsonObject]] = field(default_factory=dict)  # SalesOrderId -> lines
     customers: dict[int, JsonObject] = field(default_factory=dict)
     suppliers: dict[int, JsonObject] = field(default_factory=dict)
+    item_suppliers: dict[int, list[JsonObject]] = field(default_factory=dict)  # ItemId -> ItemSupplier
     warehouses: dict[int, JsonObject] = field(default_factory=dict)
     categories: dict[int, JsonObject] = field(default_factory=dict)
     purchase_orders: dict[int, JsonObject] = field(default_factory=dict)

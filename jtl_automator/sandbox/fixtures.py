@@ -11,7 +11,8 @@ Layout (every file optional; each holds a JSON **array of objects exactly as the
 - ``wawi/items.json``, ``wawi/salesOrders.json``, ``wawi/customers.json``, ``wawi/suppliers.json``,
   ``wawi/warehouses.json``, ``wawi/categories.json``, ``wawi/purchaseOrders.json``,
   ``wawi/onHoldReasons.json``, ``wawi/shippingMethods.json``, ``wawi/paymentMethods.json`` (key ``Id``),
-  ``wawi/stocks.json`` (rows keyed by ``WarehouseId`` + ``ItemId``).
+  ``wawi/stocks.json`` (rows keyed by ``WarehouseId`` + ``ItemId``), ``wawi/itemSuppliers.json``
+  (ItemSupplier rows keyed by ``ItemId`` + ``SupplierId``, served per item by ``/items/{id}/suppliers``).
 - Sales-order line items either in ``wawi/salesOrderLineItems.json`` (SalesOrderLineItem objects, each with
   its ``SalesOrderId``) or inline as a ``"LineItems"`` array inside each order of ``wawi/salesOrders.json``
   (handy for hand-written fixtures; the key is removed on load because the API serves lines separately).
@@ -90,6 +91,7 @@ _RESOURCES: dict[str, _Resource] = {
         _Resource("wawi/stocks.json", ("WarehouseId", "ItemId"), _INT, (("QuantityTotal", _NUM),)),
         _Resource("wawi/customers.json", ("Id",), _INT),
         _Resource("wawi/suppliers.json", ("Id",), _INT),
+        _Resource("wawi/itemSuppliers.json", ("ItemId", "SupplierId"), _INT),
         _Resource("wawi/warehouses.json", ("Id",), _INT),
         _Resource("wawi/categories.json", ("Id",), _INT),
         _Resource("wawi/purchaseOrders.json", ("Id",), _INT),
@@ -213,6 +215,12 @@ def _keyed(objects: list[JsonObject], key: str) -> dict[Any, JsonObject]:
     return {obj[key]: obj for obj in objects}
 
 
+def _group_item_suppliers(data: SandboxData, rows: list[JsonObject]) -> None:
+    """ItemSupplier rows under their item, in file order (the API serves them per item)."""
+    for row in rows:
+        data.wawi.item_suppliers.setdefault(row["ItemId"], []).append(row)
+
+
 _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "ffn/products.json": lambda d, xs: d.ffn.products.update(_keyed(xs, "jfsku")),
     "ffn/stocks.json": lambda d, xs: d.ffn.stocks.update(_keyed(xs, "jfsku")),
@@ -225,6 +233,7 @@ _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "wawi/stocks.json": lambda d, xs: d.wawi.stocks.extend(xs),
     "wawi/customers.json": lambda d, xs: d.wawi.customers.update(_keyed(xs, "Id")),
     "wawi/suppliers.json": lambda d, xs: d.wawi.suppliers.update(_keyed(xs, "Id")),
+    "wawi/itemSuppliers.json": lambda d, xs: _group_item_suppliers(d, xs),
     "wawi/warehouses.json": lambda d, xs: d.wawi.warehouses.update(_keyed(xs, "Id")),
     "wawi/categories.json": lambda d, xs: d.wawi.categories.update(_keyed(xs, "Id")),
     "wawi/purchaseOrders.json": lambda d, xs: d.wawi.purchase_orders.update(_keyed(xs, "Id")),
@@ -330,6 +339,7 @@ def dump_fixture_dir(data: SandboxData, path: str | Path) -> None:
             "wawi/stocks.json": list(wawi.stocks),
             "wawi/customers.json": list(wawi.customers.values()),
             "wawi/suppliers.json": list(wawi.suppliers.values()),
+            "wawi/itemSuppliers.json": [row for rows in wawi.item_suppliers.values() for row in rows],
             "wawi/warehouses.json": list(wawi.warehouses.values()),
             "wawi/categories.json": list(wawi.categories.values()),
             "wawi/purchaseOrders.json": list(wawi.purchase_orders.values()),

@@ -445,6 +445,58 @@ class _Generator:
             next_id += 1
         return by_code
 
+    def item_suppliers(self) -> None:
+        """Each item's ``GET /items/{id}/suppliers``: a standard supplier with delivery time and order rules.
+
+        Derived from the item's position alone (no draw from ``rng``), so adding it moved no other object
+        of a seeded world. Every 7th item has a second, non-standard supplier; every 23rd has none, so the
+        replenishment meets an item it cannot order.
+        """
+        supplier_ids = sorted(self.wawi.suppliers)
+        if not supplier_ids:
+            return
+        for n, item_id in enumerate(sorted(self.wawi.items)):
+            item = self.wawi.items[item_id]
+            if n % 23 == 22:
+                continue  # served as an empty array
+            purchase = float((item.get("ItemPriceData") or {}).get("PurchasePriceNet") or 0.0)
+            pack = (1, 1, 6, 12, 1, 4)[n % 6]
+            rows = [
+                self._item_supplier(
+                    item, supplier_ids[n % len(supplier_ids)], n, purchase, pack, standard=True
+                )
+            ]
+            if n % 7 == 3 and len(supplier_ids) > 1:
+                other = supplier_ids[(n + 1) % len(supplier_ids)]
+                rows.append(self._item_supplier(item, other, n + 5, purchase * 1.08, 1, standard=False))
+            self.wawi.item_suppliers[item_id] = rows
+
+    def _item_supplier(
+        self, item: JsonObject, supplier_id: int, n: int, purchase: float, pack: int, *, standard: bool
+    ) -> JsonObject:
+        """One ItemSupplier row (the Wawi 1.0 schema's required fields, nothing invented beyond them)."""
+        return {
+            "ItemId": item["Id"],
+            "SupplierId": supplier_id,
+            "Sku": f"L-{item['SKU']}",
+            "ItemName": item.get("Name") or "",
+            "IsStandard": standard,
+            "PurchasePriceNet": round(purchase, 2),
+            "TaxRate": 19.0,
+            "MinimumPurchaseQuantity": float((1, 1, 5, 10, 24)[n % 5]),
+            "PermissibleOrderQuantity": float((1, 1, 2, 5)[n % 4]),
+            "DeliveryTime": 2 + (n * 5) % 19,
+            "UseSupplierDeliveryTime": True,
+            "Stocklevel": float(50 * (n % 9)),
+            "IsDropshipping": False,
+            "MergeStockLevel": False,
+            "Comment": "",
+            "PackagingUnit": "Karton" if pack > 1 else "Stück",
+            "AmountPackagingUnit": float(pack),
+            "PackagingUnitPurchasePriceNet": round(purchase * pack, 2),
+            "ScalePrices": [],
+        }
+
     def suppliers(self, count: int) -> None:
         rng = self.rng
         for sid in range(1, count + 1):
@@ -1372,4 +1424,5 @@ def _generate(
     gen.sales_orders(orders)
     gen.inbound_control(created_inbounds)
     gen.stocks()
+    gen.item_suppliers()
     return SandboxData(ffn=gen.ffn, wawi=gen.wawi, spreadsheets=gen.spreadsheets)

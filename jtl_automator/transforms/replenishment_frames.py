@@ -17,7 +17,9 @@ from jtl_automator.transforms.replenishment import (
     ON_ORDER_SCHEMA,
     ORDER_LINES_SCHEMA,
     STOCK_SCHEMA,
+    STOCKOUT_SCHEMA,
     SUPPLIER_SCHEMA,
+    DemandParams,
 )
 from jtl_automator.transforms.stock_sync import ffn_stock_rows
 
@@ -79,6 +81,70 @@ def outbound_lines_frame(outbounds: Iterable[Mapping[str, Any]]) -> pd.DataFrame
         }
     )
     return ORDER_LINES_SCHEMA.validate(frame)
+
+
+def stockout_frame(changes: Iterable[Mapping[str, Any]], window: DemandParams) -> pd.DataFrame:
+    """The (SKU, warehouse, day)s of the window on which FFN's ``stockLevel`` was 0, from its StockChanges.
+
+    A StockChange carries the row's levels *after* the change. A day is out of stock when a change that
+    day left ``stockLevel`` at 0 or below, or when no change happened that day and the last level before
+    it was 0 or below. Before the first change the level was that change's ``stockLevel - quantity``.
+    Only SKUs with a change in the feed are known: for the others every day counts as in stock.
+    """
+    cols: dict[str, list[Any]] = {"merchant_sku": [], "warehouse_id": [], "at": [], "level": [], "delta": []}
+    for change in changes:
+        ident = change.get("stockChangeId") or {}
+        sku, warehouse = (
+            change.get("merchantSku"),
+            ident.get("warehouseId") if isinstance(ident, Mapping) else None,
+        )
+        at = _day((change.get("modificationInfo") or {}).get("createdAt"))
+        level, delta = _number(change.get("stockLevel")), _number(change.get("quantity"))
+        if not isinstance(sku, str) or not sku.strip() or not isinstance(warehouse, str) or at is None:
+            continue
+        if math.isnan(level):
+            continue
+        cols["merchant_sku"].append(sku.strip())
+        cols["warehouse_id"].append(warehouse)
+        cols["at"].append(at)
+        cols["level"].append(level)
+        cols["delta"].append(0.0 if math.isnan(delta) else delta)
+    empty = pd.DataFrame(
+        {
+            "merchant_sku": pd.Series(dtype="string"),
+            "warehouse_id": pd.Series(dtype="string"),
+            "day": pd.Series(dtype="datetime64[us]"),
+        }
+    )
+    if not cols["at"]:
+        return STOCKOUT_SCHEMA.validate(empty)
+    log = pd.DataFrame(cols).astype({"merchant_sku": "string", "warehouse_id": "string"})
+    log["at"] = pd.to_datetime(log["at"]).astype("datetime64[us]")
+    log = log.sort_values(["merchant_sku", "warehouse_id", "at"], kind="stable", ignore_index=True)
+    log["day"] = log["at"].dt.floor("D")
+    key = ["merchant_sku", "warehouse_id"]
+    first = log.groupby(key, sort=False).first()
+    opening = (first["level"] - first["delta"]).rename("opening")
+    per_day = log.groupby([*key, "day"], sort=False).agg(
+        zero=("level", lambda v: bool((v <= 0).any())), end=("level", "last")
+    )
+    days = pd.date_range(pd.Timestamp(window.start), pd.Timestamp(window.end), freq="D").astype(
+        "datetime64[us]"
+    )
+    grid = pd.MultiIndex.from_tuples(
+        [(sku, wh, day) for sku, wh in opening.index for day in days], names=[*key, "day"]
+    )
+    # changes before the window only set the level the window starts with
+    before = per_day[per_day.index.get_level_values("day") < days[0]]
+    start_level = before.groupby(level=key, sort=False)["end"].last().reindex(opening.index)
+    start_level = start_level.fillna(opening)
+    full = per_day.reindex(grid)
+    carried = full["end"].groupby(level=key, sort=False).ffill()
+    carried = carried.fillna(start_level.reindex(grid.droplevel("day")).set_axis(grid))
+    changed = full["end"].notna()
+    out_mask = full["zero"].fillna(False).astype(bool) | (~changed & (carried <= 0))
+    found = grid[out_mask.to_numpy()].to_frame(index=False)
+    return STOCKOUT_SCHEMA.validate(found if len(found) else empty)
 
 
 def stock_frame(stocks: Iterable[Mapping[str, Any]]) -> pd.DataFrame:

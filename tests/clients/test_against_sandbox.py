@@ -204,6 +204,12 @@ def test_wawi_paging_filters_and_errors(sandbox: Sandbox) -> None:
     assert len(orders) == len(sandbox.state.data.wawi.sales_orders)
     assert wawi.sales_orders.raw_line_items(orders[0].id)
     assert wawi.suppliers.list()
+    item_id = min(sandbox.state.data.wawi.items)
+    rows = wawi.items.suppliers(item_id)
+    assert rows == sandbox.state.data.wawi.item_suppliers[item_id] and rows[0]["IsStandard"] is True
+    assert rows[0]["DeliveryTime"] > 0 and rows[0]["MinimumPurchaseQuantity"] >= 1
+    with pytest.raises(NotFound):
+        wawi.items.suppliers(987654321)
     with pytest.raises(NotFound):
         wawi.items.get(987654321)
     with pytest.raises(AuthError):

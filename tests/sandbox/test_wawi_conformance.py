@@ -233,3 +233,29 @@ def test_error_and_registration_bodies_conform(api: TestClient, root: str, flavo
 def test_completed_defaults_cover_every_required_property() -> None:
     for name in ENTITY_SCHEMAS:
         assert_conforms(name, wawi.complete(name, {"Id": 1}), relaxed=True)
+
+
+def test_generated_item_suppliers_conform_and_have_one_standard_each() -> None:
+    """``GET /items/{id}/suppliers`` of the generated world: ItemSupplier rows, one standard per item."""
+    from jtl_automator.sandbox.generator import generate
+
+    state = SandboxState(data=generate(seed=7, skus=60, orders=5, customers=5), config=SandboxConfig())
+    config = state.config
+    headers = {
+        "X-AppID": config.wawi_app_id,
+        "X-AppVersion": "1",
+        "Authorization": f"Wawi {config.wawi_api_key}",
+    }
+    with TestClient(make_app(state), headers=headers) as client:
+        without = 0
+        for item_id in sorted(state.data.wawi.items):
+            response = client.get(f"{V1}/items/{item_id}/suppliers")
+            assert response.status_code == 200, response.text
+            rows = response.json()
+            for row in rows:
+                assert_conforms("ItemSupplier", row)
+                assert row["ItemId"] == item_id and row["SupplierId"] in state.data.wawi.suppliers
+            assert sum(row["IsStandard"] for row in rows) == (1 if rows else 0)
+            without += not rows
+        assert 0 < without < len(state.data.wawi.items) // 10
+        assert client.get(f"{V1}/items/987654/suppliers").status_code == 404

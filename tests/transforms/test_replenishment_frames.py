@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
+from jtl_automator.transforms.replenishment import DemandParams
 from jtl_automator.transforms.replenishment_frames import (
     on_order_frame,
     outbound_lines_frame,
     stock_frame,
+    stockout_frame,
     supplier_frame,
 )
 
@@ -119,3 +122,29 @@ def test_supplier_frame_takes_the_standard_supplier_and_the_item_procurement_tim
     )
     assert (a["minimum_purchase"], a["permissible_quantity"], a["packaging_amount"]) == (10, 2, 6)
     assert pd.isna(frame.loc["B", "supplier_id"]) and pd.isna(frame.loc["C", "supplier_id"])
+
+
+def _change(sku: str, warehouse: str, at: str, level: float, delta: float) -> dict[str, Any]:
+    return {
+        "stockChangeId": {"warehouseId": warehouse, "jfsku": f"J-{sku}", "stockVersion": 1},
+        "merchantSku": sku,
+        "stockLevel": level,
+        "quantity": delta,
+        "modificationInfo": {"createdAt": at},
+    }
+
+
+def test_stockout_days_follow_the_level_after_each_change_until_it_rises() -> None:
+    window = DemandParams(start=date(2026, 11, 1), end=date(2026, 11, 7))
+    changes = [
+        _change("A", "W1", "2026-10-20T10:00:00Z", 4, -1),  # before the window: 4 units at its start
+        _change("A", "W1", "2026-11-02T09:00:00Z", 0, -4),  # sold out on the 2nd ...
+        _change("A", "W1", "2026-11-04T15:00:00Z", 10, 10),  # ... restocked on the 4th (0 in the morning)
+        _change("B", "W2", "2026-11-06T08:00:00Z", 3, 3),  # opened at 0: out from the window's start
+        _change("C", "W1", "2026-11-03T08:00:00Z", 5, -1),  # never out
+        {"merchantSku": "D", "stockLevel": 0},  # no warehouse, no time: ignored
+    ]
+    frame = stockout_frame(changes, window)
+    days = {(r.merchant_sku, r.warehouse_id, r.day.day) for r in frame.itertuples()}
+    assert days == {("A", "W1", 2), ("A", "W1", 3)} | {("B", "W2", d) for d in range(1, 6)}
+    assert stockout_frame([], window).empty

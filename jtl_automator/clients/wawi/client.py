@@ -132,6 +132,15 @@ class Items(_Gettable[Item]):
         )
         return Item.model_validate(body) if body else None
 
+    def suppliers(self, item_id: int) -> builtins.list[JsonObject]:
+        """``GET /items/{id}/suppliers`` (an unpaged array of ItemSupplier), as Wawi sent it.
+
+        Raw dicts, as for ``raw_line_items``: the replenishment reads them tolerantly, so one odd value
+        (a missing ``DeliveryTime``) marks that item's line instead of failing the whole read.
+        """
+        rows = unwrap_items(self._core.get_json(f"{self.path}/{item_id}/suppliers"))
+        return [dict(row) for row in rows if isinstance(row, Mapping)]
+
 
 class Stocks(_Paged[Stock]):
     """``/stocks``: one row per warehouse, storage location and batch."""

@@ -1,4 +1,7 @@
-"""Items (``/v1/items``): list with filters, read, create and PATCH (which answers 201, like Wawi)."""
+"""Items (``/v1/items``): list with filters, read, create and PATCH (which answers 201, like Wawi).
+
+Also ``GET /items/{id}/suppliers``, the item's suppliers with delivery time and order quantities.
+"""
 
 from __future__ import annotations
 
@@ -52,6 +55,15 @@ def list_items(request: Request, state: StateDep) -> Response:
     if changed_since is not None:
         rows = [item for item in rows if (parse_time(item.get("Changed") or "") or 0.0) >= changed_since]
     return json_response(paged_envelope(rows, number, size))
+
+
+@routes.get("/items/{item_id}/suppliers")
+def list_item_suppliers(item_id: int, state: StateDep) -> Response:
+    """The item's ItemSupplier rows, a plain array as in the spec (empty for an item without any)."""
+    wawi = state.data.wawi
+    if item_id not in wawi.items:
+        raise not_found("Item", item_id)
+    return json_response(list(wawi.item_suppliers.get(item_id, [])))
 
 
 @routes.get("/items/{item_id}")

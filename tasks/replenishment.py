@@ -1,0 +1,110 @@
+"""Tasks of the replenishment flow, and ``TaskStages``: the run's stages as these tasks.
+
+The sequence lives once in ``jtl_automator.services.replenishment.pipeline.run_stages``; every task here
+is a thin call into the service.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from jtl_automator.plans import PlanStore
+from jtl_automator.services import replenishment as svc
+from tasks.resources import RunClients, as_is, correlated
+from tasks.retry import retry_transient
+
+_RETRYING: dict[str, Any] = {
+    "cache_policy": NO_CACHE,
+    "retries": 2,
+    "retry_delay_seconds": 30,
+    "retry_condition_fn": retry_transient,
+}
+
+
+@task(name="replenishment-load", **_RETRYING)
+def replenishment_load(
+    clients: RunClients, params: svc.ReplenishmentRunParams, now: datetime
+) -> svc.ReplenishmentInputs:
+    """Outbounds and stock changes of the window, stock, inbounds, items and their suppliers (reads only)."""
+    with correlated():
+        inputs = svc.load_inputs(clients.ffn, clients.wawi, params, now=now)
+    get_run_logger().info("read %s for %s..%s", inputs.counts, inputs.window.start, inputs.window.end)
+    return inputs
+
+
+@task(name="replenishment-compute", cache_policy=NO_CACHE)
+def replenishment_compute(
+    inputs: svc.ReplenishmentInputs, params: svc.ReplenishmentRunParams
+) -> pd.DataFrame:
+    """Demand and one decision per (SKU, warehouse) (pure)."""
+    lines = svc.compute_lines(inputs, params)
+    get_run_logger().info("decisions: %s", lines["status"].value_counts().to_dict())
+    return lines
+
+
+@task(name="replenishment-propose-plans", cache_policy=NO_CACHE)
+def replenishment_propose_plans(
+    clients: RunClients, lines: pd.DataFrame, period: str, run_id: str
+) -> list[svc.ProposedPlan]:
+    """One draft restock plan per supplier; a rerun updates the draft, an approved plan is left alone."""
+    proposed = svc.propose_restock_plans(lines, PlanStore(clients.store), period, created_by=run_id)
+    for plan in proposed:
+        if plan.skipped:
+            get_run_logger().warning(
+                "plan %d (%s) left alone: %s", plan.plan_id, plan.supplier_name, plan.skipped
+            )
+    return proposed
+
+
+@task(name="replenishment-write-workbook", cache_policy=NO_CACHE)
+def replenishment_write_workbook(lines: pd.DataFrame, path: Path) -> Path:
+    """The Bestellvorschlag workbook: low stock first, a tab per supplier, what cannot be ordered."""
+    return svc.write_workbook(lines, path)
+
+
+@task(name="replenishment-publish-artifacts", cache_policy=NO_CACHE)
+def replenishment_publish_artifacts(result: dict[str, Any]) -> None:
+    """The summary as markdown and the lines to look at (low stock first, capped) as a table."""
+    create_markdown_artifact(key="replenishment-summary", markdown=svc.summary_markdown(result))
+    create_table_artifact(
+        key="replenishment-lines",
+        table=result["table"] or [{"merchant_sku": "nothing to order, nothing low"}],
+        description=f"Low stock first, then orders and lines that cannot be ordered; at most "
+        f"{len(result['table'])} rows" + (" (dry run)" if result["dry_run"] else ""),
+    )
+
+
+@dataclass
+class TaskStages:
+    """The stages of one flow run as Prefect tasks (see ``svc.Stages``)."""
+
+    clients: RunClients
+    params: svc.ReplenishmentRunParams
+    period: str
+    now: datetime
+    output: Path
+    run_id: str
+
+    def load(self) -> svc.ReplenishmentInputs:
+        """See ``svc.Stages``."""
+        return replenishment_load(as_is(self.clients), self.params, self.now)
+
+    def compute(self, inputs: svc.ReplenishmentInputs) -> pd.DataFrame:
+        """See ``svc.Stages``."""
+        return replenishment_compute(as_is(inputs), self.params)
+
+    def propose(self, lines: pd.DataFrame) -> list[svc.ProposedPlan]:
+        """See ``svc.Stages``."""
+        return replenishment_propose_plans(as_is(self.clients), as_is(lines), self.period, self.run_id)
+
+    def write(self, lines: pd.DataFrame) -> Path:
+        """See ``svc.Stages``."""
+        return replenishment_write_workbook(as_is(lines), self.output)

@@ -1,0 +1,51 @@
+"""The replenishment flow end to end: real Prefect, real HTTP to the sandbox, a real SQLite plan store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import anyio
+import pytest
+from prefect.client.orchestration import get_client
+
+from flows.replenishment import replenishment
+from jtl_automator.plans import PlanStore
+from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
+from jtl_automator.settings import get_settings
+from jtl_automator.store import StateStore
+from tests.flows.conftest import FlowSandbox
+
+pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
+
+AS_OF = (DEFAULT_BASE_DATE + timedelta(days=1)).date()  # the generated orders lie just before
+
+
+def test_dry_run_then_run_then_rerun_with_artifacts(
+    flow_sandbox: FlowSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("JTL_WAWI_RATE_PER_SECOND", "500")
+    monkeypatch.setenv("JTL_FFN_RATE_PER_SECOND", "500")
+    get_settings.cache_clear()
+    store = StateStore(f"sqlite:///{flow_sandbox.tmp / 'state.db'}")
+    plans = PlanStore(store)
+
+    dry = replenishment(dry_run=True, as_of=AS_OF, output=str(flow_sandbox.tmp / "dry.xlsx"))
+    assert dry["dry_run"] and dry["statuses"].get("order", 0) > 0 and dry["plans"] == []
+    assert (flow_sandbox.tmp / "dry.xlsx").is_file() and plans.list_plans() == []
+
+    done = replenishment(as_of=AS_OF, output=str(flow_sandbox.tmp / "run.xlsx"))
+    made = plans.list_plans(kind="restock")
+    assert len(made) == len(done["plans"]) > 0 and {p.period for p in made} == {done["period"]}
+    again = replenishment(as_of=AS_OF, output=str(flow_sandbox.tmp / "again.xlsx"))
+    assert [p["plan_id"] for p in again["plans"]] == [p["plan_id"] for p in done["plans"]]
+    assert len(plans.list_plans(kind="restock")) == len(made)  # the rerun updated the drafts
+
+    async def artifacts() -> dict[str, Any]:
+        async with get_client() as client:
+            return {a.key: a.data for a in await client.read_artifacts() if a.key}
+
+    found = anyio.run(artifacts)
+    assert {"replenishment-summary", "replenishment-lines"} <= set(found)
+    assert "Replenishment" in str(found["replenishment-summary"])
+    store.dispose()

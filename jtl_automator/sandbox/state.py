@@ -112,6 +112,9 @@ class WawiRuntime:
     cloud_tokens: dict[str, float] = field(default_factory=dict, repr=False)  # jti -> exp
     rate_windows: dict[tuple[str, str], tuple[float, int]] = field(default_factory=dict)
     clock: Callable[[], float] = time.time
+    # ItemId -> its stock rows, for (id, length) of the stock list it was built from (rebuilt when either
+    # changes): a 100,000-item world answers an item's stock without scanning every row.
+    stock_index: tuple[tuple[int, int], dict[Any, list[JsonObject]]] | None = None
 
 
 @dataclass

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from fastapi import Request, Response
 
 from jtl_automator.sandbox.data import JsonObject
 from jtl_automator.sandbox.routing import RouteTable
-from jtl_automator.sandbox.state import StateDep
+from jtl_automator.sandbox.state import SandboxState, StateDep
 from jtl_automator.sandbox.wawi.common import (
     JsonBody,
     Query,
@@ -24,6 +26,19 @@ from jtl_automator.sandbox.wawi.schemas import complete, merge
 routes = RouteTable()
 
 
+def rows_of_item(state: SandboxState, item_id: int) -> list[JsonObject]:
+    """The item's stock rows (the same objects as in the list), from an index kept with the list."""
+    stocks = state.data.wawi.stocks
+    rt = state.runtime.wawi
+    key = (id(stocks), len(stocks))
+    if rt.stock_index is None or rt.stock_index[0] != key:
+        index: dict[Any, list[JsonObject]] = defaultdict(list)
+        for row in stocks:
+            index[row.get("ItemId")].append(row)
+        rt.stock_index = (key, index)
+    return rt.stock_index[1].get(item_id, [])
+
+
 @routes.get("/stocks")
 def list_stocks(request: Request, state: StateDep) -> Response:
     """Paged stock rows, optionally for one item, warehouse or storage location."""
@@ -33,9 +48,7 @@ def list_stocks(request: Request, state: StateDep) -> Response:
     item_id = query.integer("itemId")
     warehouse_id = query.integer("warehouseId")
     location_id = query.integer("storageLocationId")
-    rows: Sequence[JsonObject] = wawi.stocks
-    if item_id is not None:
-        rows = [row for row in rows if row.get("ItemId") == item_id]
+    rows: Sequence[JsonObject] = wawi.stocks if item_id is None else rows_of_item(state, item_id)
     if warehouse_id is not None:
         rows = [row for row in rows if row.get("WarehouseId") == warehouse_id]
     if location_id is not None:
@@ -66,9 +79,8 @@ def adjust_stock(state: StateDep, payload: JsonBody = None) -> Response:
         row = next(
             (
                 r
-                for r in wawi.stocks
-                if r.get("ItemId") == change["ItemId"]
-                and r.get("WarehouseId") == change["WarehouseId"]
+                for r in rows_of_item(state, change["ItemId"])
+                if r.get("WarehouseId") == change["WarehouseId"]
                 and all(r.get(k) == v for k, v in given.items())
             ),
             None,

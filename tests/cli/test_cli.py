@@ -171,6 +171,7 @@ def test_run_rejects_unknown_mode() -> None:
     assert result.exit_code != 0 and "mode" in result.output
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flavour", ["onprem", "cloud"])
 def test_sandbox_serve_writes_credentials_that_work(tmp_path: Path, flavour: str) -> None:
     creds = tmp_path / "sandbox.json"

@@ -82,7 +82,8 @@ class Sandbox:
         )
 
 
-@pytest.fixture(params=["asgi", "http"])
+# Real HTTP is the slow twin of ASGI: the full suite runs both, the inner loop ASGI only.
+@pytest.fixture(params=["asgi", pytest.param("http", marks=pytest.mark.slow)])
 def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
     config = SandboxConfig()
     app = create_app(generate(seed=7, skus=SKUS, orders=60), config)
@@ -120,6 +121,7 @@ def test_refresh_rotation_keeps_working_and_old_tokens_die(sandbox: Sandbox) -> 
     assert sandbox.ffn(later).users.current().user_id
 
 
+@pytest.mark.slow
 def test_paging_thousands_of_products_and_stocks_at_the_request_lower_bound(sandbox: Sandbox) -> None:
     ffn = sandbox.ffn()
     ffn.users.current()
@@ -131,6 +133,7 @@ def test_paging_thousands_of_products_and_stocks_at_the_request_lower_bound(sand
     assert jfskus == {p["jfsku"] for page in pages for p in page}
 
 
+@pytest.mark.slow
 def test_odata_filter(sandbox: Sandbox) -> None:
     ffn = sandbox.ffn()
     some = next(iter(ffn.products.list(top=5)))
@@ -187,6 +190,7 @@ def outbound(ffn: FfnClient, number: str, warehouse: str | None = None) -> Outbo
     )
 
 
+@pytest.mark.slow
 def test_outbound_create_and_lookup(sandbox: Sandbox) -> None:
     ffn = sandbox.ffn()
     created = ffn.outbounds.create(outbound(ffn, "SO-CLIENT-1"), oversale=True)
@@ -219,6 +223,7 @@ def test_wawi_paging_filters_and_errors(sandbox: Sandbox) -> None:
         wawi.items.get(1)
 
 
+@pytest.mark.slow
 def test_wawi_purchase_order_create(sandbox: Sandbox) -> None:
     wawi = sandbox.wawi()
     supplier = wawi.suppliers.list()[0]

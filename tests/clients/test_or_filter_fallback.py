@@ -117,6 +117,7 @@ def _refusals(ffn: Ffn) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------- outbounds
+@pytest.mark.slow
 def test_outbound_lookup_learns_the_refusal_once_and_finds_what_the_or_chain_finds(
     sandboxes: dict[str, Ffn], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -157,6 +158,7 @@ def test_reset_makes_the_next_lookup_try_the_chain_again(sandboxes: dict[str, Ff
     assert len(_refusals(eqs)) == 2 and OR_FILTERS.refused
 
 
+@pytest.mark.slow
 def test_concurrent_lookups_learn_the_refusal_once(
     sandboxes: dict[str, Ffn], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -182,6 +184,7 @@ def test_concurrent_lookups_learn_the_refusal_once(
 
 
 # ------------------------------------------------------------------------------------------- inbounds
+@pytest.mark.slow
 def test_inbound_lookup_by_both_keys_falls_back_with_the_same_result(sandboxes: dict[str, Ffn]) -> None:
     chains, eqs = sandboxes["or"], sandboxes["eq"]
     stored = chains.state.data.ffn.inbounds.values()

@@ -141,6 +141,7 @@ lowering = st.none() | st.tuples(
     style=st.sampled_from(["count", "links", "bare"]),
     lower_after=lowering,
 )
+@pytest.mark.slow
 def test_odata_halving_keeps_the_offset(
     n: int, start: int, maximum: int, style: str, lower_after: tuple[int, int] | None
 ) -> None:

@@ -64,6 +64,7 @@ def test_invalid_arguments() -> None:
         RateLimiter(1, burst=0)
 
 
+@pytest.mark.slow
 def test_threads_share_one_limiter_in_real_time() -> None:
     limiter = RateLimiter(200, burst=1)
     grants: list[float] = []

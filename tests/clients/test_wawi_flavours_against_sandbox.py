@@ -68,6 +68,7 @@ def strict_world() -> Iterator[World]:
 
 
 @pytest.mark.parametrize("flavour", ["onprem", "cloud"])
+@pytest.mark.slow
 def test_the_same_calls_work_in_both_flavours(world: World, flavour: str) -> None:
     client = world.client(flavour)
     items = list(client.items.list(page_size=7))
@@ -79,6 +80,7 @@ def test_the_same_calls_work_in_both_flavours(world: World, flavour: str) -> Non
     assert list(client.warehouses.list()) and client.on_hold_reasons()
 
 
+@pytest.mark.slow
 def test_cloud_fetches_one_token_and_a_new_one_after_a_401(world: World) -> None:
     client = world.client("cloud")
     client.info()
@@ -101,6 +103,7 @@ def test_cloud_rate_limit_is_waited_out_by_the_headers_alone(world: World) -> No
 
 
 @pytest.mark.parametrize("flavour", ["onprem", "cloud"])
+@pytest.mark.slow
 def test_strict_wawi_grants_exactly_the_registered_scopes(strict_world: World, flavour: str) -> None:
     client = strict_world.client(flavour)
     assert client.info()

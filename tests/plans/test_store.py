@@ -96,6 +96,7 @@ def test_lines_are_refused_once_the_plan_left_draft(plans: PlanStore) -> None:
     assert [(line.sku, line.quantity) for line in lines] == [("A", 5)]
 
 
+@pytest.mark.slow
 def test_approving_all_lines_records_who_and_when(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5), ("B", "W2", 2)))

@@ -222,6 +222,7 @@ def test_inbounds_filter_through_items(client: TestClient, auth: dict[str, str],
         ),
     ],
 )
+@pytest.mark.slow
 def test_unknown_ids_are_404_with_the_jtl_envelope(
     client: TestClient, auth: dict[str, str], path: str, code: str, metadata: dict[str, str]
 ) -> None:
@@ -638,6 +639,7 @@ def test_lists_reflect_changes_made_outside_the_api(
     assert [p["jfsku"] for p in found] == ["MERC0000099"]
 
 
+@pytest.mark.slow
 def test_pages_of_100k_stocks_reuse_one_cached_list(ffn_kit: Any) -> None:
     data = ffn_kit.build_data(products=0)
     levels = {

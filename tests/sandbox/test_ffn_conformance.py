@@ -147,6 +147,7 @@ def all_items(client: TestClient, auth: dict[str, str], path: str) -> list[dict[
         ("shippingmethods", "ShippingMethod", "PagedShippingMethodResponse"),
     ],
 )
+@pytest.mark.slow
 def test_list_items_and_envelopes_conform(
     client: TestClient,
     auth: dict[str, str],

@@ -57,6 +57,7 @@ def test_unknown_ffn_paths_answer_with_ffns_envelope(
     )  # no token needed to learn "no such route"
 
 
+@pytest.mark.slow
 def test_a_wrong_method_is_ffns_405_with_allow(app_client: tuple[TestClient, dict[str, str]]) -> None:
     client, auth = app_client
     response = client.delete(f"{FFN}/products", headers=auth)
@@ -80,6 +81,7 @@ def test_known_ffn_routes_are_untouched(app_client: tuple[TestClient, dict[str, 
         ("/wawi/cloud/erp/v2/nothing", "errorCode"),
     ],
 )
+@pytest.mark.slow
 def test_unknown_wawi_paths_answer_with_wawis_error_response(
     app_client: tuple[TestClient, dict[str, str]], path: str, key: str
 ) -> None:

@@ -112,6 +112,7 @@ def test_every_served_operation_has_an_entry_in_the_scope_table() -> None:
     assert guard.required_scopes("GET", "/info") == ()
 
 
+@pytest.mark.slow
 def test_a_key_without_the_scope_gets_403_and_all_read_covers_reads() -> None:
     state = state_with(wawi_app_scopes=("all.read",))
     with TestClient(make_app(state), headers=onprem_headers(state)) as api:
@@ -204,6 +205,7 @@ def test_by_default_a_registration_hands_out_the_configured_key_unchanged(
     assert api.patch(f"{V1}/salesOrders/1", json={"Comment": "x"}, headers=headers).status_code == 201
 
 
+@pytest.mark.slow
 def test_the_app_id_must_match_the_registration_when_checked() -> None:
     state = state_with(wawi_registration_new_key=True, wawi_check_app_id=True)
     with TestClient(make_app(state)) as api:
@@ -288,6 +290,7 @@ def test_cloud_accepts_either_tenant_header(
     )
 
 
+@pytest.mark.slow
 def test_cloud_auth_failures(client: tuple[TestClient, SandboxState]) -> None:
     api, state = client
     good = cloud_headers(state)

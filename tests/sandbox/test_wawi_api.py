@@ -387,6 +387,7 @@ def anonymous(wawi_state: SandboxState) -> Iterator[TestClient]:
 # ---- auth
 
 
+@pytest.mark.slow
 def test_missing_or_wrong_key_is_401_with_empty_body(anonymous: TestClient, wawi_state: SandboxState) -> None:
     app_headers = {"X-AppID": "a/b/v1", "X-AppVersion": "1.0"}
     for authorization in (None, "Wawi wrong-key", f"Bearer {wawi_state.config.wawi_api_key}"):
@@ -464,6 +465,7 @@ def test_registration_pending_then_key_once_then_gone(
     assert again.status_code == 409
 
 
+@pytest.mark.slow
 def test_registration_waits_for_manual_acceptance(anonymous: TestClient, wawi_state: SandboxState) -> None:
     wawi_state.config.wawi_registration_auto_accept = False
     challenge = {"X-ChallengeCode": "manual"}
@@ -574,6 +576,7 @@ def test_default_and_invalid_page_parameters(api: TestClient, wawi_state: Sandbo
     )
 
 
+@pytest.mark.slow
 def test_deep_page_of_100k_items_is_the_right_slice(wawi_state: SandboxState) -> None:
     """Deep pages of a large table hold the right rows (speed is measured in benchmarks/, not here)."""
     wawi_state.data.wawi.items = {i: {"Id": i, "SKU": f"S{i}"} for i in range(1, 100_001)}
@@ -639,6 +642,7 @@ def test_customer_stock_and_warehouse_filters(api: TestClient) -> None:
     assert api.get(f"{V1}/categories").json()["TotalItems"] == 3
 
 
+@pytest.mark.slow
 def test_plain_array_endpoints(api: TestClient) -> None:
     for path, count in (
         ("suppliers", 2),
@@ -750,6 +754,7 @@ def test_create_patch_and_read_sales_order(api: TestClient) -> None:
     assert renamed.json()["Number"] == "AU20001-1"
 
 
+@pytest.mark.slow
 def test_line_items_post_takes_an_array(api: TestClient) -> None:
     created = api.post(
         f"{V1}/salesOrders/2/lineitems",

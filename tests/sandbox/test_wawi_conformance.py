@@ -106,6 +106,7 @@ def test_validator_rejects_a_broken_object() -> None:
     assert list(validator("Item").iter_errors(broken))
 
 
+@pytest.mark.slow
 def test_every_listed_object_conforms(api: TestClient, root: str) -> None:
     def pages(path: str, name: str) -> Iterator[dict[str, Any]]:
         page_number = 1
@@ -235,6 +236,7 @@ def test_completed_defaults_cover_every_required_property() -> None:
         assert_conforms(name, wawi.complete(name, {"Id": 1}), relaxed=True)
 
 
+@pytest.mark.slow
 def test_generated_item_suppliers_conform_and_have_one_standard_each() -> None:
     """``GET /items/{id}/suppliers`` of the generated world: ItemSupplier rows, one standard per item."""
     from jtl_automator.sandbox.generator import generate

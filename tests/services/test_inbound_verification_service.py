@@ -181,6 +181,7 @@ def _landed(world: dict[str, Any], sid: str) -> dict[str, str]:
     return {f"{r[0]}|{r[2]}": str(r[3]) for r in values[2:] if len(r) > 3 and r[0] and r[3]}
 
 
+@pytest.mark.slow
 def test_a_row_inserted_during_the_run_does_not_shift_the_statuses(world: dict[str, Any]) -> None:
     backend, items = _shifting_sheet(world, "insert")
     sheet, results = _verify(world, backend)

@@ -22,6 +22,9 @@ from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
 from jtl_automator.sandbox.odata import DOCUMENTED_FFN_OPERATORS
 from tests.services.test_order_processing_service import PARAMS, World, _world
 
+# Whole order runs under fault profiles, twice each: the full suite and the strict run have them.
+pytestmark = pytest.mark.slow
+
 LOOKUPS: dict[str, frozenset[str] | None] = {"or-chains": None, "eq-only": DOCUMENTED_FFN_OPERATORS}
 
 

@@ -144,6 +144,7 @@ def _never_oversold(world: World) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_first_run_creates_adopts_and_holds_with_codes(world: World) -> None:
     result = world.run()
     counts = result["counts"]
@@ -173,6 +174,7 @@ def test_first_run_creates_adopts_and_holds_with_codes(world: World) -> None:
     assert world.store.get_watermark(svc.FFN_WATERMARK) is not None
 
 
+@pytest.mark.slow
 def test_rerun_of_a_completed_batch_creates_nothing(world: World) -> None:
     world.run()
     before = world.outbounds_per_number()
@@ -186,6 +188,7 @@ def test_rerun_of_a_completed_batch_creates_nothing(world: World) -> None:
     assert world.state.runtime["requests"]["by_api"].get("wawi", 0) - patches <= 6
 
 
+@pytest.mark.slow
 def test_crash_between_outbound_post_and_ledger_write(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     original = Outbounds.create
     calls: list[str] = []
@@ -210,6 +213,7 @@ def test_crash_between_outbound_post_and_ledger_write(world: World, monkeypatch:
     assert result["counts"]["created"] == 14 and result["counts"]["adopted"] == 8
 
 
+@pytest.mark.slow
 def test_crash_after_claim_completed_repairs_the_ledger(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -227,6 +231,7 @@ def test_crash_after_claim_completed_repairs_the_ledger(
     assert all(r.status == "outbound_created" for r in ledger.values() if r.wawi_order_id is not None)
 
 
+@pytest.mark.slow
 def test_insufficient_stock_is_held_then_released(world: World) -> None:
     order = world.orders[40]  # AU100040: valid, new
     skus = [line["SKU"] for line in world.state.data.wawi.line_items[40]]
@@ -248,6 +253,7 @@ def test_insufficient_stock_is_held_then_released(world: World) -> None:
     assert events == ["imported", "held", "released", "outbound_created"]
 
 
+@pytest.mark.slow
 def test_allocation_never_oversells_scarce_stock(world: World) -> None:
     for jfsku in list(world.state.data.ffn.stocks):
         world.set_stock(jfsku, 1)  # one free unit per warehouse: most orders compete
@@ -261,6 +267,7 @@ def test_allocation_never_oversells_scarce_stock(world: World) -> None:
     assert world.state.runtime["requests"]["by_status"].get("400", 0) == refused_sizes + _or_refusals(world)
 
 
+@pytest.mark.slow
 def test_bad_input_orders(world: World) -> None:
     stocked = world.skus_in_stock(3)
     assert len(stocked) >= 40
@@ -301,6 +308,7 @@ def test_bad_input_orders(world: World) -> None:
     assert "QUANTITY_INVALID" in (world.hold("BAD-QTY")[1] or "")
 
 
+@pytest.mark.slow
 def test_shipped_outbound_records_tracking_and_writes_back(world: World) -> None:
     sent: list[tuple[str, str, str]] = []
 
@@ -338,6 +346,7 @@ def test_shipped_outbound_records_tracking_and_writes_back(world: World) -> None
     assert sent == []  # nothing twice
 
 
+@pytest.mark.slow
 def test_dry_run_writes_nothing(world: World) -> None:
     before = json.dumps(world.orders, sort_keys=True)
     outbounds = len(world.outbounds)
@@ -355,6 +364,7 @@ def test_second_run_while_the_lease_is_held_does_nothing(world: World) -> None:
     assert world.store.orders(["AU100040"]) == {}
 
 
+@pytest.mark.slow
 def test_an_order_on_hold_by_a_human_is_left_alone(world: World) -> None:
     world.orders[40]["SalesOrderShippingDetail"]["OnHoldReasonId"] = CUSTOMER_QUESTION
     result = world.run()
@@ -387,12 +397,14 @@ def test_rate_limits_on_every_api(world: World) -> None:
     assert set(world.outbounds_per_number().values()) == {1}
 
 
+@pytest.mark.slow
 def test_token_expires_mid_batch(world: World) -> None:
     set_profile(world.state, "expiring-tokens")  # every 7th FFN request finds its token expired
     result = world.run()
     assert result["counts"]["created"] == 15 and world.state.runtime["faults"]["expire_tokens"] > 0
 
 
+@pytest.mark.slow
 def test_lost_create_responses_never_make_a_second_outbound(tmp_path: Path, sandbox_config: Any) -> None:
     """FFN creates every outbound but the answer never arrives: the client finds it by number instead."""
     for world in _world(tmp_path, sandbox_config()):
@@ -433,6 +445,7 @@ def test_watermark_window(world: World) -> None:
     assert svc.import_window(world.store, PARAMS, None, now) == now - timedelta(days=30)
 
 
+@pytest.mark.slow
 def test_a_partly_delivered_order_ships_only_the_open_rest_and_never_a_delivered_unit(world: World) -> None:
     (sku_a, _), (sku_b, _) = world.skus_in_stock(5)[:2]
     world.add_order(
@@ -451,6 +464,7 @@ def test_a_partly_delivered_order_ships_only_the_open_rest_and_never_a_delivered
     assert detail["open_quantities_only"] is True
 
 
+@pytest.mark.slow
 def test_partial_orders_are_held_when_the_merchant_says_so(world: World) -> None:
     (sku_a, _) = world.skus_in_stock(5)[0]
     world.add_order("PART-2", [{"SKU": sku_a, "Quantity": 4.0, "QuantityDelivered": 1.0}])
@@ -460,6 +474,7 @@ def test_partial_orders_are_held_when_the_merchant_says_so(world: World) -> None
     assert "PARTIALLY_DELIVERED" in (world.hold("PART-2")[1] or "")
 
 
+@pytest.mark.slow
 def test_an_order_delivered_line_by_line_is_left_alone(world: World) -> None:
     (sku_a, _) = world.skus_in_stock(2)[0]
     world.add_order("PART-3", [{"SKU": sku_a, "Quantity": 2.0, "QuantityDelivered": 2.0}])
@@ -468,6 +483,7 @@ def test_an_order_delivered_line_by_line_is_left_alone(world: World) -> None:
     assert world.outbounds_per_number()["PART-3"] == 0 and world.hold("PART-3") == (None, None)
 
 
+@pytest.mark.slow
 def test_a_release_wawi_does_not_apply_is_caught_not_assumed(world: World) -> None:
     """The sandbox's binder ignores nulls (its documented assumption), so a null release keeps the hold."""
     order = world.orders[40]
@@ -485,6 +501,7 @@ def test_a_release_wawi_does_not_apply_is_caught_not_assumed(world: World) -> No
     assert "hold_release_value to 0" in events["writeback_failed"]["error"]
 
 
+@pytest.mark.slow
 def test_an_order_number_longer_than_ffn_takes_is_one_bad_order_on_both_databases(
     tmp_path: Path, sandbox_config: Any, store_url: str
 ) -> None:
@@ -504,6 +521,7 @@ def _outbound_of(world: World, number: str) -> dict[str, Any]:
     return outbound
 
 
+@pytest.mark.slow
 def test_an_order_cancelled_in_wawi_after_its_outbound_cancels_the_outbound_once(world: World) -> None:
     world.run()
     order = world.orders[40]
@@ -519,6 +537,7 @@ def test_an_order_cancelled_in_wawi_after_its_outbound_cancels_the_outbound_once
     assert events[-2:] == ["changed_after_outbound", "outbound_cancelled"]
 
 
+@pytest.mark.slow
 def test_a_new_address_in_wawi_is_carried_to_the_outbound_once(world: World) -> None:
     world.run()
     order = world.orders[40]
@@ -530,6 +549,7 @@ def test_a_new_address_in_wawi_is_carried_to_the_outbound_once(world: World) -> 
     assert world.run(params=PARAMS)["counts"]["outbound_readdressed"] == 0  # the new address is the sent one
 
 
+@pytest.mark.slow
 def test_a_change_ffn_no_longer_allows_alerts_a_person_once(world: World) -> None:
     sent: list[tuple[str, dict[str, Any]]] = []
 
@@ -554,6 +574,7 @@ def test_a_change_ffn_no_longer_allows_alerts_a_person_once(world: World) -> Non
     assert _outbound_of(world, order["Number"])["status"] == "Pickprocess"  # nothing forced
 
 
+@pytest.mark.slow
 def test_a_dry_run_reports_changes_after_the_outbound_and_writes_nothing(world: World) -> None:
     world.run()
     order = world.orders[40]

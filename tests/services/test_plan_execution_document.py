@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 from io import BytesIO
 
+import pytest
 from pypdf import PdfReader
 
 from jtl_automator.services.plan_execution.document import (
@@ -66,6 +67,7 @@ def _pdf_text(data: bytes) -> list[str]:
     return [page.extract_text() for page in reader.pages]
 
 
+@pytest.mark.slow
 def test_pdf_opens_and_spreads_long_orders_over_pages_with_the_heading_on_each() -> None:
     pages = _pdf_text(pdf_bytes(_doc(lines=120)))
     assert len(pages) >= 2

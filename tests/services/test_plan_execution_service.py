@@ -122,7 +122,7 @@ def world(tmp_path: Path, sandbox_config: Any) -> Iterator[World]:
     yield from _world(tmp_path, sandbox_config())
 
 
-@pytest.fixture(params=["lenient", "strict"])
+@pytest.fixture(params=["lenient", pytest.param("strict", marks=pytest.mark.slow)])
 def both(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     """Lenient and SandboxConfig.strictest(): eq-only $filter (the client falls back by itself)."""
     config = SandboxConfig() if request.param == "lenient" else SandboxConfig.strictest()
@@ -223,6 +223,7 @@ def test_lost_create_answers_are_found_by_number_never_a_second_inbound(both: Wo
     assert world.inbounds_by_number() == counts and len(world.messages()) == 1
 
 
+@pytest.mark.slow
 def test_requests_lost_before_ffn_saw_them_fail_the_plan_and_the_next_run_creates_them(world: World) -> None:
     plan = _two_warehouse_plan(world)
     rule = FaultRule(fault="drop", route=INBOUNDS, methods=("POST",))
@@ -308,6 +309,7 @@ def test_an_sku_ffn_does_not_know_holds_its_whole_order_with_reasons(world: Worl
     assert not world.messages()
 
 
+@pytest.mark.slow
 def test_dry_run_says_what_it_would_do_and_changes_nothing(world: World) -> None:
     plan = _two_warehouse_plan(world)
     before = dict(world.inbounds_by_number())
@@ -366,6 +368,7 @@ def lenient(tmp_path: Path) -> Iterator[World]:
     yield from _world(tmp_path, SandboxConfig())
 
 
+@pytest.mark.slow
 def test_where_configured_the_order_is_also_created_in_wawi_v2_once(lenient: World) -> None:
     world = lenient
     plan = _two_warehouse_plan(world)

@@ -90,6 +90,7 @@ def test_a_rerun_in_the_period_updates_the_same_draft(plans: PlanStore) -> None:
     assert len(plans.list_plans(kind="restock")) == 2
 
 
+@pytest.mark.slow
 def test_an_approved_plan_is_left_alone_and_reported(plans: PlanStore) -> None:
     first = propose_restock_plans(_lines(), plans, PERIOD)
     plans.approve(first[0].plan_id, by="buyer")

@@ -69,6 +69,7 @@ def world(tmp_path: Path, sandbox_config: Any) -> Iterator[World]:
         store.dispose()
 
 
+@pytest.mark.slow
 def test_run_proposes_one_draft_per_supplier_and_a_rerun_updates_it(world: World) -> None:
     first = world.run()
     assert first["statuses"].get("order", 0) >= 1 and first["units_proposed"] > 0
@@ -100,6 +101,7 @@ def test_run_proposes_one_draft_per_supplier_and_a_rerun_updates_it(world: World
     assert (sku, warehouse) in {(line.sku, line.warehouse) for line in world.plans().get(plan.id).lines}
 
 
+@pytest.mark.slow
 def test_an_approved_plan_is_left_alone_and_reported(world: World) -> None:
     first = world.run()
     plan_id = first["plans"][0]["plan_id"]
@@ -112,6 +114,7 @@ def test_an_approved_plan_is_left_alone_and_reported(world: World) -> None:
     assert len(world.plans().list_plans(kind="restock")) == len(first["plans"])
 
 
+@pytest.mark.slow
 def test_bad_input_lines_are_reported_and_the_batch_goes_on(world: World) -> None:
     rows = sorted(world.ffn_rows(), key=lambda r: r["merchantSku"])
     rows[0]["stockLevel"] = -7

@@ -107,6 +107,7 @@ def _stocked_sku(world: World, warehouse: str, minimum: float = 5) -> str:
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_sandbox_wawi_post_stocks_changes_what_get_stocks_returns(world: World) -> None:
     warehouse = _first_warehouse(world)
     sku = _stocked_sku(world, warehouse)
@@ -131,6 +132,7 @@ def test_full_sync_brings_wawi_to_ffn_levels_and_a_rerun_does_nothing(world: Wor
     assert world.store.get_watermark(svc.WATERMARK) is not None
 
 
+@pytest.mark.slow
 def test_dry_run_reports_the_table_and_changes_nothing(world: World) -> None:
     stocks = copy.deepcopy(world.data.wawi.stocks)
     result = world.run(full=True, dry_run=True)
@@ -188,6 +190,7 @@ def test_requests_lost_before_wawi_saw_them_are_sent_again(world: World) -> None
     assert world.in_sync()
 
 
+@pytest.mark.slow
 def test_crash_between_the_call_and_the_record_does_not_double(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -211,6 +214,7 @@ def test_crash_between_the_call_and_the_record_does_not_double(
     assert world.store.pending_side_effects(svc.KIND) == []
 
 
+@pytest.mark.slow
 def test_incremental_follows_the_feed_and_moves_the_watermark_after_recording(world: World) -> None:
     world.run(full=True)
     mark = world.store.get_watermark(svc.WATERMARK)
@@ -229,6 +233,7 @@ def test_incremental_follows_the_feed_and_moves_the_watermark_after_recording(wo
     assert again["outcomes"] == {} and world.wawi_level(sku, warehouse) == level + 3
 
 
+@pytest.mark.slow
 def test_incremental_crash_keeps_the_watermark_and_the_rerun_does_not_double(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -407,6 +407,7 @@ def test_batch_get_5xx_is_retried(sheets_sandbox, book, backend, faults):
     assert counters["error"] == 1 and backend.stats.retries == 1
 
 
+@pytest.mark.slow
 def test_write_columns_splits_bodies_at_the_request_size_limit(sheets_sandbox, book):
     from jtl_automator.sheets.a1 import ColumnValues
 

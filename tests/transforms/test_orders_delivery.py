@@ -45,6 +45,7 @@ def test_an_unreadable_delivered_quantity_holds_the_order(delivered: float) -> N
 
 
 @settings(max_examples=150, deadline=None)
+@pytest.mark.slow
 @given(
     st.lists(
         st.tuples(st.integers(min_value=1, max_value=9), st.integers(min_value=0, max_value=9)),

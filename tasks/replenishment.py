@@ -65,9 +65,9 @@ def replenishment_propose_plans(
 
 
 @task(name="replenishment-write-workbook", cache_policy=NO_CACHE)
-def replenishment_write_workbook(lines: pd.DataFrame, path: Path) -> Path:
+def replenishment_write_workbook(lines: pd.DataFrame, path: Path, proposed: list[svc.ProposedPlan]) -> Path:
     """The Bestellvorschlag workbook: low stock first, a tab per supplier, what cannot be ordered."""
-    return svc.write_workbook(lines, path)
+    return svc.write_workbook(lines, path, proposed)
 
 
 @task(name="replenishment-publish-artifacts", cache_policy=NO_CACHE)
@@ -105,6 +105,6 @@ class TaskStages:
         """See ``svc.Stages``."""
         return replenishment_propose_plans(as_is(self.clients), as_is(lines), self.period, self.run_id)
 
-    def write(self, lines: pd.DataFrame) -> Path:
+    def write(self, lines: pd.DataFrame, proposed: list[svc.ProposedPlan]) -> Path:
         """See ``svc.Stages``."""
-        return replenishment_write_workbook(as_is(lines), self.output)
+        return replenishment_write_workbook(as_is(lines), self.output, proposed)

@@ -68,8 +68,8 @@ class Stages(Protocol):
         """One draft restock plan per supplier."""
         ...
 
-    def write(self, lines: pd.DataFrame) -> Path:
-        """The Bestellvorschlag workbook."""
+    def write(self, lines: pd.DataFrame, proposed: list[ProposedPlan]) -> Path:
+        """The Bestellvorschlag workbook (supplier rows carry their plan's id)."""
         ...
 
 
@@ -86,7 +86,7 @@ def run_stages(
     inputs = stages.load()
     lines = stages.compute(inputs)
     proposed = [] if dry_run else stages.propose(lines)
-    workbook = stages.write(lines)
+    workbook = stages.write(lines, proposed)
     return summary(inputs, lines, proposed, params, dry_run=dry_run, period=period, workbook=workbook)
 
 
@@ -198,9 +198,9 @@ class LocalStages:
         """See :class:`Stages`."""
         return propose_restock_plans(lines, self.plans, self.period, created_by=self.run_id)
 
-    def write(self, lines: pd.DataFrame) -> Path:
+    def write(self, lines: pd.DataFrame, proposed: list[ProposedPlan]) -> Path:
         """See :class:`Stages`."""
-        return write_workbook(lines, self.output)
+        return write_workbook(lines, self.output, proposed)
 
 
 def run_replenishment(

@@ -18,6 +18,8 @@ from prefect.cache_policies import NO_CACHE
 
 from jtl_automator.plans import PlanStore
 from jtl_automator.services import replenishment as svc
+from jtl_automator.services.replenishment.sheet import write_sheet
+from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 from tasks.resources import RunClients, as_is, correlated
 from tasks.retry import retry_transient
 
@@ -70,6 +72,16 @@ def replenishment_write_workbook(lines: pd.DataFrame, path: Path, proposed: list
     return svc.write_workbook(lines, path, proposed)
 
 
+@task(name="replenishment-write-sheet", **_RETRYING)
+def replenishment_write_sheet(
+    sheet: GoogleSheetsBackend, lines: pd.DataFrame, proposed: list[svc.ProposedPlan]
+) -> str:
+    """The same tabs in the Google Sheet "Bestellvorschlag" (a few requests whatever the suppliers)."""
+    requests = write_sheet(sheet, svc.workbook_tabs(lines, proposed))
+    get_run_logger().info("wrote the Bestellvorschlag sheet in %d request(s)", requests)
+    return sheet.spreadsheet_id
+
+
 @task(name="replenishment-publish-artifacts", cache_policy=NO_CACHE)
 def replenishment_publish_artifacts(result: dict[str, Any]) -> None:
     """The summary as markdown and the lines to look at (low stock first, capped) as a table."""
@@ -92,6 +104,7 @@ class TaskStages:
     now: datetime
     output: Path
     run_id: str
+    sheet: GoogleSheetsBackend | None = None
 
     def load(self) -> svc.ReplenishmentInputs:
         """See ``svc.Stages``."""
@@ -108,3 +121,9 @@ class TaskStages:
     def write(self, lines: pd.DataFrame, proposed: list[svc.ProposedPlan]) -> Path:
         """See ``svc.Stages``."""
         return replenishment_write_workbook(as_is(lines), self.output, proposed)
+
+    def write_sheet(self, lines: pd.DataFrame, proposed: list[svc.ProposedPlan]) -> str | None:
+        """See ``svc.Stages``."""
+        if self.sheet is None:
+            return None
+        return replenishment_write_sheet(as_is(self.sheet), as_is(lines), proposed)

@@ -22,8 +22,9 @@ from jtl_automator.services.replenishment import (
     workbook_path,
 )
 from jtl_automator.services.replenishment.reads import TIMEZONE
+from jtl_automator.settings import get_settings
 from tasks.replenishment import TaskStages, replenishment_publish_artifacts
-from tasks.resources import RunBlocks, run_clients
+from tasks.resources import RunBlocks, google_sheet, run_clients
 
 
 @flow(name="replenishment", log_prints=False, validate_parameters=True)
@@ -35,6 +36,8 @@ def replenishment(
     ffn_block: str | None = None,
     wawi_block: str | None = None,
     database_block: str | None = None,
+    bestellvorschlag_sheet: str | None = None,
+    sheets_block: str | None = None,
 ) -> dict[str, Any]:
     """Propose this week's restock plans and write the Bestellvorschlag workbook.
 
@@ -46,14 +49,19 @@ def replenishment(
         ffn_block: JtlFfnCredentials block (default: the JTL_FFN_* environment).
         wawi_block: JtlWawiCredentials block (default: the JTL_WAWI_* environment).
         database_block: StateDatabase block (default: JTL_DATABASE_URL).
+        bestellvorschlag_sheet: Google spreadsheet id to write the same tabs into (default:
+            JTL_BESTELLVORSCHLAG_SHEET; none: the workbook only).
+        sheets_block: GoogleSheetsCredentials block (default: the JTL_GOOGLE_* environment).
     """
     params = params or ReplenishmentRunParams()
     run_id = str(flow_run.get_id() or "local")
     now = datetime.now(UTC) if as_of is None else datetime.combine(as_of, time(6), TIMEZONE)
     period = iso_week(local_today(now))
     path: Path = workbook_path(params, period, now, output)
+    sheet_id = bestellvorschlag_sheet or get_settings().bestellvorschlag_sheet
+    sheet = google_sheet(sheet_id, sheets_block) if sheet_id else None
     with run_clients(RunBlocks(ffn_block, wawi_block, database_block), run_id) as clients:
-        stages = TaskStages(clients, params, period, now, path, run_id)
+        stages = TaskStages(clients, params, period, now, path, run_id, sheet)
         result = run_stages(stages, params, dry_run=dry_run, period=period)
     replenishment_publish_artifacts(result)
     return result

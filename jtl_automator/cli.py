@@ -15,6 +15,7 @@ import typer
 
 if TYPE_CHECKING:
     from jtl_automator.plans import PlanStore
+    from jtl_automator.sheets.base import SheetBackend
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="JTL operations pipelines on Prefect 3.")
 sandbox_app = typer.Typer(
@@ -586,6 +587,52 @@ def plans_approve(
         f"approved {named} of {plan.describe()} as {who}: "
         f"{plan.approved_count} of {plan.line_count} lines approved"
     )
+
+
+@plans_app.command("approve-from")
+def plans_approve_from(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE_OR_SHEET",
+            help="The Bestellvorschlag: an .xlsx path, or a Google spreadsheet id (with Sheets credentials).",
+        ),
+    ],
+    by: ByOption = None,
+    sheets_block: Annotated[
+        str | None, typer.Option(help="GoogleSheetsCredentials block (default: JTL_GOOGLE_* environment).")
+    ] = None,
+    url: StoreUrlOption = None,
+) -> None:
+    """Approve the lines marked in the Freigabe (x) column; a re-run approves nothing new."""
+    from jtl_automator.services.replenishment.approvals import approve_from_sheet
+    from jtl_automator.sheets.base import SheetError
+    from jtl_automator.sheets.workbook_file import workbook_path
+    from jtl_automator.sheets.xlsx import ExcelBackend
+
+    who = _who(by)
+    path = workbook_path(source)
+    try:
+        if path is not None:
+            backend: SheetBackend = ExcelBackend(path)
+        else:
+            _shell()
+            from tasks.resources import sheet_backend
+
+            backend = sheet_backend(source, sheets_block)
+        with _plan_store(url) as plans:
+            applied = approve_from_sheet(backend, plans, who)
+    except (SheetError, OSError) as exc:
+        _fail(f"approve-from {source}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    for plan, keys in applied.approved:
+        typer.echo(
+            f"approved {len(keys)} line(s) of {plan.describe()} as {who}: {', '.join(map(str, keys))}; "
+            f"{plan.approved_count} of {plan.line_count} lines approved"
+        )
+    if not applied.approved:
+        typer.echo("nothing new to approve")
+    for problem in applied.problems:
+        typer.echo(f"not approved: {problem}", err=True)
 
 
 @plans_app.command("cancel")

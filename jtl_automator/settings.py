@@ -127,6 +127,9 @@ class Settings(BaseSettings):
     )
 
     # Google Sheets: a service-account JSON (inline or a file path) and, for the sandbox, an API root.
+    bestellvorschlag_sheet: str | None = Field(
+        default=None, description="Google spreadsheet id the replenishment writes its tabs into."
+    )
     google_service_account_json: SecretStr | None = None
     google_service_account_file: str | None = None
     sheets_api_url: str | None = Field(

@@ -18,6 +18,8 @@ from prefect.cache_policies import NO_CACHE
 
 from jtl_automator.plans import PlanStore
 from jtl_automator.services import replenishment as svc
+from jtl_automator.services.replenishment.sheet import write_sheet
+from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 from tasks.resources import RunClients, as_is, correlated
 from tasks.retry import retry_transient
 
@@ -65,9 +67,19 @@ def replenishment_propose_plans(
 
 
 @task(name="replenishment-write-workbook", cache_policy=NO_CACHE)
-def replenishment_write_workbook(lines: pd.DataFrame, path: Path) -> Path:
+def replenishment_write_workbook(lines: pd.DataFrame, path: Path, proposed: list[svc.ProposedPlan]) -> Path:
     """The Bestellvorschlag workbook: low stock first, a tab per supplier, what cannot be ordered."""
-    return svc.write_workbook(lines, path)
+    return svc.write_workbook(lines, path, proposed)
+
+
+@task(name="replenishment-write-sheet", **_RETRYING)
+def replenishment_write_sheet(
+    sheet: GoogleSheetsBackend, lines: pd.DataFrame, proposed: list[svc.ProposedPlan]
+) -> str:
+    """The same tabs in the Google Sheet "Bestellvorschlag" (a few requests whatever the suppliers)."""
+    requests = write_sheet(sheet, svc.workbook_tabs(lines, proposed))
+    get_run_logger().info("wrote the Bestellvorschlag sheet in %d request(s)", requests)
+    return sheet.spreadsheet_id
 
 
 @task(name="replenishment-publish-artifacts", cache_policy=NO_CACHE)
@@ -92,6 +104,7 @@ class TaskStages:
     now: datetime
     output: Path
     run_id: str
+    sheet: GoogleSheetsBackend | None = None
 
     def load(self) -> svc.ReplenishmentInputs:
         """See ``svc.Stages``."""
@@ -105,6 +118,12 @@ class TaskStages:
         """See ``svc.Stages``."""
         return replenishment_propose_plans(as_is(self.clients), as_is(lines), self.period, self.run_id)
 
-    def write(self, lines: pd.DataFrame) -> Path:
+    def write(self, lines: pd.DataFrame, proposed: list[svc.ProposedPlan]) -> Path:
         """See ``svc.Stages``."""
-        return replenishment_write_workbook(as_is(lines), self.output)
+        return replenishment_write_workbook(as_is(lines), self.output, proposed)
+
+    def write_sheet(self, lines: pd.DataFrame, proposed: list[svc.ProposedPlan]) -> str | None:
+        """See ``svc.Stages``."""
+        if self.sheet is None:
+            return None
+        return replenishment_write_sheet(as_is(self.sheet), as_is(lines), proposed)

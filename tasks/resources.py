@@ -30,6 +30,7 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlation_id
 from jtl_automator.notify.notifier import Notifier
 from jtl_automator.sheets.base import SheetBackend
+from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 from jtl_automator.sheets.workbook_file import workbook_path
 from jtl_automator.sheets.xlsx import ExcelBackend
 from jtl_automator.store import StateStore
@@ -130,6 +131,14 @@ def sheet_backend(sheet: str, sheets_block: str | None = None) -> SheetBackend:
         else GoogleSheetsCredentials.from_settings()
     )
     return block.get_client(sheet)
+
+
+def google_sheet(spreadsheet_id: str, sheets_block: str | None = None) -> GoogleSheetsBackend:
+    """A Google spreadsheet by id (a report the run writes, so an .xlsx path is refused)."""
+    backend = sheet_backend(spreadsheet_id, sheets_block)
+    if not isinstance(backend, GoogleSheetsBackend):
+        raise ValueError(f"{spreadsheet_id!r} is a file path; give a Google spreadsheet id")
+    return backend
 
 
 # httpx logs every request URL at INFO; webhook URLs can carry secrets in their path or query.

@@ -535,18 +535,7 @@ class GoogleSheetsBackend(SheetBackend):
                 GOOGLE_MAX_CELL_CHARS,
                 title,
             )
-        url = SPREADSHEET_VALUES_BATCH_UPDATE_URL % self.spreadsheet_id
-        requests_sent = 0
-        for body, cells in self._bodies(title, runs):
-            self._call(
-                f"write {cells} cell(s) to worksheet {title!r}",
-                self._http.request,
-                "post",
-                url,
-                data=body,
-                headers={"Content-Type": "application/json"},
-            )
-            requests_sent += 1
+        requests_sent = self._post_bodies([(title, runs)], f"worksheet {title!r}")
         written = sum(len(run.cells) for run in runs)
         logger.info(
             "wrote %d cell(s) in %d range(s) and %d request(s) to worksheet %r",
@@ -577,13 +566,29 @@ class GoogleSheetsBackend(SheetBackend):
                 continue
             yield _Piece(text, end - start)
 
-    def _bodies(self, title: str, runs: list[ColumnRun]) -> Iterator[tuple[bytes, int]]:
+    def _post_bodies(self, tabs: Sequence[tuple[str, list[ColumnRun]]], what: str) -> int:
+        """Send the runs of these tabs as few RAW ``values:batchUpdate`` requests as the limits allow."""
+        url = SPREADSHEET_VALUES_BATCH_UPDATE_URL % self.spreadsheet_id
+        requests_sent = 0
+        for body, cells in self._bodies(tabs):
+            self._call(
+                f"write {cells} cell(s) to {what}",
+                self._http.request,
+                "post",
+                url,
+                data=body,
+                headers={"Content-Type": "application/json"},
+            )
+            requests_sent += 1
+        return requests_sent
+
+    def _bodies(self, tabs: Sequence[tuple[str, list[ColumnRun]]]) -> Iterator[tuple[bytes, int]]:
         """Bodies of values:batchUpdate (ASCII JSON) within the byte and range limits, with their cells."""
         head, tail = '{"valueInputOption":"RAW","includeValuesInResponse":false,"data":[', "]}"
         budget = self.max_request_bytes - len(head) - len(tail)
         parts: list[str] = []
         size = cells = 0
-        for run in runs:
+        for title, run in ((title, run) for title, runs in tabs for run in runs):
             for piece in self._pieces(title, run, budget):
                 if parts and (
                     size + len(piece.json) + 1 > budget or len(parts) >= self.max_ranges_per_request
@@ -595,6 +600,63 @@ class GoogleSheetsBackend(SheetBackend):
                 cells += piece.cells
         if parts:
             yield (head + ",".join(parts) + tail).encode("ascii"), cells
+
+    def replace_tabs(
+        self, tabs: Mapping[str, Sequence[Sequence[CellValue]]], *, delete: Sequence[str] = ()
+    ) -> int:
+        """Make the spreadsheet's first tabs exactly these, in this order, each holding only these rows.
+
+        For a report rewritten on every run, within the per-minute quotas whatever the number of tabs:
+        one metadata read, one ``spreadsheets.batchUpdate`` (add missing tabs sized to their rows, grow
+        small ones, delete ``delete``, move the tabs into order), one ``values:batchClear`` of the tabs
+        that existed and one RAW ``values:batchUpdate`` for all tabs (split only past the request
+        limits). Tabs not named stay, after these. Returns the requests sent.
+        """
+        self._refresh_titles()
+        assert self._tabs is not None
+        existing = dict(self._tabs)
+        structure: list[dict[str, Any]] = []
+        ids: dict[str, int] = {}
+        next_id = max((tab.sheet_id for tab in existing.values()), default=0) + 1
+        for title, rows in tabs.items():
+            height, width = max(len(rows), 1), max([len(r) for r in rows] + [1])
+            tab = existing.get(title)
+            if tab is None:
+                ids[title], next_id = next_id, next_id + 1
+                grid = {"rowCount": height, "columnCount": width}
+                props = {"sheetId": ids[title], "title": title, "gridProperties": grid}
+                structure.append({"addSheet": {"properties": props}})
+                continue
+            ids[title] = tab.sheet_id
+            if height > tab.rows:
+                structure.append(_append_dimension(tab.sheet_id, "ROWS", height - tab.rows))
+            if width > tab.cols:
+                structure.append(_append_dimension(tab.sheet_id, "COLUMNS", width - tab.cols))
+        structure += [
+            {"deleteSheet": {"sheetId": existing[t].sheet_id}}
+            for t in dict.fromkeys(delete)
+            if t in existing and t not in tabs
+        ]
+        # Each tab moves left to its place (the ones before it are placed already), where Google's
+        # "index before the move" and "after the move" agree.
+        structure += [
+            {"updateSheetProperties": {"properties": {"sheetId": ids[t], "index": i}, "fields": "index"}}
+            for i, t in enumerate(tabs)
+        ]
+        self._tabs = None  # titles, ids and sizes change below
+        sent = 1
+        if structure:
+            what = f"add, size and order {len(tabs)} tab(s)"
+            self._call(what, self._http.batch_update, self.spreadsheet_id, {"requests": structure})
+            sent += 1
+        stale = [quote_sheet_title(t) for t in tabs if t in existing]
+        if stale:
+            self._call(
+                "clear tabs", self._http.values_batch_clear, self.spreadsheet_id, body={"ranges": stale}
+            )
+            sent += 1
+        runs = [(t, [run for column in _columns(rows) for run in column.runs()]) for t, rows in tabs.items()]
+        return sent + self._post_bodies(runs, f"{len(tabs)} tab(s)")
 
     def append_rows(self, worksheet: str, rows: Sequence[Sequence[CellValue]]) -> int:
         """One RAW ``values:append`` (INSERT_ROWS); retried on 429 only: a repeat would add rows twice."""
@@ -613,6 +675,16 @@ class GoogleSheetsBackend(SheetBackend):
         )
         updated = (result or {}).get("updates", {}).get("updatedRange")
         return _range_start(str(updated))[0] if updated else 0
+
+
+def _columns(rows: Sequence[Sequence[CellValue]]) -> list[ColumnValues]:
+    """Rows as column-wise values from row 1 (short rows padded with empty cells)."""
+    width = max((len(r) for r in rows), default=0)
+    numbers = list(range(1, len(rows) + 1))
+    return [
+        ColumnValues(col, numbers, [r[col - 1] if col <= len(r) else "" for r in rows])
+        for col in range(1, width + 1)
+    ]
 
 
 __all__ = [

@@ -9,6 +9,7 @@ from jtl_automator.services.replenishment.output import (
     ProposedPlan,
     propose_restock_plans,
     summary_rows,
+    workbook_tabs,
     write_workbook,
 )
 from jtl_automator.services.replenishment.pipeline import (
@@ -48,5 +49,6 @@ __all__ = [
     "summary_rows",
     "table_rows",
     "workbook_path",
+    "workbook_tabs",
     "write_workbook",
 ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ KIND = "restock"
 LOW_STOCK_TAB = "Low stock"
 NOT_ORDERABLE_TAB = "Not orderable"
 APPROVAL_HEADER = "Freigabe (x)"
+#: The plan id on every supplier row: with SKU and warehouse it names exactly one plan line, so an
+#: approval read back from the workbook never has to guess which plan a row meant.
+PLAN_HEADER = "Plan"
 #: Columns of a supplier tab: header -> line column.
 SUPPLIER_COLUMNS: dict[str, str] = {
     "SKU": "merchant_sku",
@@ -127,17 +131,55 @@ def tab_name(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _write_table(sheet: Worksheet, frame: pd.DataFrame, columns: dict[str, str], *, approval: bool) -> None:
-    """Header row in bold, one row per line, numbers as numbers (rounded), an empty approval column."""
-    headers = [*columns, *([APPROVAL_HEADER] if approval else [])]
-    sheet.append(headers)
+@dataclass(frozen=True)
+class Tab:
+    """One tab of the Bestellvorschlag, independent of where it is written (xlsx or Google Sheet)."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    #: Only supplier tabs carry the approval column (and the plan id beside it).
+    approval: bool = False
+
+
+def _table(title: str, frame: pd.DataFrame, columns: dict[str, str], plan_id: int | None = None) -> Tab:
+    """Header plus one row per line; supplier tabs end in ``Freigabe (x)`` (empty) and ``Plan``."""
+    approval = columns is SUPPLIER_COLUMNS
+    headers = [*columns, *([APPROVAL_HEADER, PLAN_HEADER] if approval else [])]
+    tail: list[Any] = ["", plan_id] if approval else []
+    values = frame[list(columns.values())].itertuples(index=False)
+    rows = [[*(_cell(v) for v in row), *tail] for row in values]
+    return Tab(title, headers, rows, approval)
+
+
+def workbook_tabs(lines: pd.DataFrame, plans: Sequence[ProposedPlan] = ()) -> list[Tab]:
+    """The tabs in order: low stock, one per supplier (with its plan id when a plan was proposed), issues.
+
+    Lines are most urgent first within each tab. A dry run has no plans: its supplier rows carry no plan
+    id, so nothing in them can be approved.
+    """
+    plan_of = {p.supplier_id: p.plan_id for p in plans}
+    tabs = [_table(LOW_STOCK_TAB, low_stock_alerts(lines), ISSUE_COLUMNS)]
+    taken = {LOW_STOCK_TAB.lower(), NOT_ORDERABLE_TAB.lower()}
+    orders = lines[lines["status"] == ORDER]
+    for supplier_id, group in orders.groupby("supplier_id", sort=True):
+        name = group["supplier_name"].dropna()
+        title = tab_name(str(name.iloc[0]) if len(name) else f"Supplier {supplier_id}", taken)
+        tabs.append(_table(title, group, SUPPLIER_COLUMNS, plan_of.get(int(str(supplier_id)))))
+    issues = lines[~lines["status"].isin([ORDER, "sufficient"])]
+    tabs.append(_table(NOT_ORDERABLE_TAB, issues, ISSUE_COLUMNS))
+    return tabs
+
+
+def _write_tab(sheet: Worksheet, tab: Tab) -> None:
+    """Header row in bold, the rows, the header frozen, readable widths."""
+    sheet.append(tab.headers)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row in frame[list(columns.values())].itertuples(index=False):
-        values = [_cell(v) for v in row]
-        sheet.append([*values, *([""] if approval else [])])
+    for row in tab.rows:
+        sheet.append(row)
     sheet.freeze_panes = "A2"
-    for index, header in enumerate(headers, start=1):
+    for index, header in enumerate(tab.headers, start=1):
         width = 60 if header == "Reason" else max(10, len(header) + 2)
         sheet.column_dimensions[sheet.cell(row=1, column=index).column_letter].width = width
 
@@ -151,28 +193,23 @@ def _cell(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def write_workbook(lines: pd.DataFrame, path: Path) -> Path:
+def write_workbook(lines: pd.DataFrame, path: Path, plans: Sequence[ProposedPlan] = ()) -> Path:
     """A new Bestellvorschlag workbook: the low-stock list first, then one tab per supplier.
 
-    A last tab lists what cannot be ordered, with its reason. Lines are most urgent first within each tab.
+    A last tab lists what cannot be ordered, with its reason. Supplier rows carry their plan id, so the
+    ``Freigabe (x)`` marks can be read back into the plans (``jtl-automator plans approve-from``).
     """
     workbook = Workbook()
     first = workbook.active
     assert first is not None
-    first.title = LOW_STOCK_TAB
-    first.sheet_properties.tabColor = "C00000"
-    alerts = low_stock_alerts(lines)
-    _write_table(first, alerts, ISSUE_COLUMNS, approval=False)
-    for cell in first[1]:
-        cell.fill = PatternFill("solid", fgColor="F4CCCC")
-    taken = {LOW_STOCK_TAB.lower(), NOT_ORDERABLE_TAB.lower()}
-    orders = lines[lines["status"] == ORDER]
-    for _supplier_id, group in orders.groupby("supplier_id", sort=True):
-        name = group["supplier_name"].dropna()
-        title = tab_name(str(name.iloc[0]) if len(name) else f"Supplier {_supplier_id}", taken)
-        _write_table(workbook.create_sheet(title), group, SUPPLIER_COLUMNS, approval=True)
-    issues = lines[~lines["status"].isin([ORDER, "sufficient"])]
-    _write_table(workbook.create_sheet(NOT_ORDERABLE_TAB), issues, ISSUE_COLUMNS, approval=False)
+    for position, tab in enumerate(workbook_tabs(lines, plans)):
+        sheet = first if position == 0 else workbook.create_sheet()
+        sheet.title = tab.title
+        _write_tab(sheet, tab)
+        if tab.title == LOW_STOCK_TAB:
+            sheet.sheet_properties.tabColor = "C00000"
+            for cell in sheet[1]:
+                cell.fill = PatternFill("solid", fgColor="F4CCCC")
     path.parent.mkdir(parents=True, exist_ok=True)
     workbook.save(path)
     return path

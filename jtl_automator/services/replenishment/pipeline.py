@@ -25,6 +25,7 @@ from jtl_automator.services.replenishment.output import (
     ProposedPlan,
     propose_restock_plans,
     summary_rows,
+    workbook_tabs,
     write_workbook,
 )
 from jtl_automator.services.replenishment.reads import (
@@ -33,6 +34,8 @@ from jtl_automator.services.replenishment.reads import (
     load_inputs,
     local_today,
 )
+from jtl_automator.services.replenishment.sheet import write_sheet
+from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 from jtl_automator.store import StateStore
 from jtl_automator.transforms.replenishment import ORDER, SUFFICIENT, demand_frame, replenishment_lines
 
@@ -68,8 +71,12 @@ class Stages(Protocol):
         """One draft restock plan per supplier."""
         ...
 
-    def write(self, lines: pd.DataFrame) -> Path:
-        """The Bestellvorschlag workbook."""
+    def write(self, lines: pd.DataFrame, proposed: list[ProposedPlan]) -> Path:
+        """The Bestellvorschlag workbook (supplier rows carry their plan's id)."""
+        ...
+
+    def write_sheet(self, lines: pd.DataFrame, proposed: list[ProposedPlan]) -> str | None:
+        """The same tabs in the Google Sheet, when one is configured: its id, else None."""
         ...
 
 
@@ -86,8 +93,10 @@ def run_stages(
     inputs = stages.load()
     lines = stages.compute(inputs)
     proposed = [] if dry_run else stages.propose(lines)
-    workbook = stages.write(lines)
-    return summary(inputs, lines, proposed, params, dry_run=dry_run, period=period, workbook=workbook)
+    workbook = stages.write(lines, proposed)
+    result = summary(inputs, lines, proposed, params, dry_run=dry_run, period=period, workbook=workbook)
+    result["sheet"] = stages.write_sheet(lines, proposed)
+    return result
 
 
 def _value(value: Any) -> Any:
@@ -162,6 +171,8 @@ def summary_markdown(result: dict[str, Any]) -> str:
         lines.append("")
     if result["workbook"]:
         lines.append(f"Workbook: `{result['workbook']}`")
+    if result.get("sheet"):
+        lines.append(f"Google Sheet: `{result['sheet']}`")
     lines += [f"- {note}" for note in result["notes"]]
     return "\n".join(lines)
 
@@ -185,6 +196,7 @@ class LocalStages:
     now: datetime
     output: Path
     run_id: str = "local"
+    sheet: GoogleSheetsBackend | None = None
 
     def load(self) -> ReplenishmentInputs:
         """See :class:`Stages`."""
@@ -198,9 +210,16 @@ class LocalStages:
         """See :class:`Stages`."""
         return propose_restock_plans(lines, self.plans, self.period, created_by=self.run_id)
 
-    def write(self, lines: pd.DataFrame) -> Path:
+    def write(self, lines: pd.DataFrame, proposed: list[ProposedPlan]) -> Path:
         """See :class:`Stages`."""
-        return write_workbook(lines, self.output)
+        return write_workbook(lines, self.output, proposed)
+
+    def write_sheet(self, lines: pd.DataFrame, proposed: list[ProposedPlan]) -> str | None:
+        """See :class:`Stages`."""
+        if self.sheet is None:
+            return None
+        write_sheet(self.sheet, workbook_tabs(lines, proposed))
+        return self.sheet.spreadsheet_id
 
 
 def run_replenishment(
@@ -213,6 +232,7 @@ def run_replenishment(
     output: str | None = None,
     now: datetime | None = None,
     run_id: str = "local",
+    sheet: GoogleSheetsBackend | None = None,
 ) -> dict[str, Any]:
     """The whole run as the flow does it, without Prefect (tests, CLI)."""
     params = params or ReplenishmentRunParams()
@@ -220,7 +240,7 @@ def run_replenishment(
     period = iso_week(local_today(now))
     started = time.perf_counter()
     path = workbook_path(params, period, now, output)
-    stages = LocalStages(wawi, ffn, PlanStore(store), params, period, now, path, run_id)
+    stages = LocalStages(wawi, ffn, PlanStore(store), params, period, now, path, run_id, sheet)
     result = run_stages(stages, params, dry_run=dry_run, period=period)
     result["seconds"] = round(time.perf_counter() - started, 3)
     return result

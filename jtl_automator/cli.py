@@ -335,11 +335,22 @@ def run_replenishment(
     output: Annotated[
         str | None, typer.Option("--output", help="The workbook's path (default: out/replenishment/…).")
     ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option(
+            "--sheet",
+            help="Google spreadsheet id to write the same tabs into (default: JTL_BESTELLVORSCHLAG_SHEET).",
+        ),
+    ] = None,
+    sheets_block: Annotated[
+        str | None,
+        typer.Option(help="GoogleSheetsCredentials block (default: the JTL_GOOGLE_* environment)."),
+    ] = None,
     ffn_block: FfnBlockOption = None,
     wawi_block: WawiBlockOption = None,
     database_block: DatabaseBlockOption = None,
 ) -> None:
-    """Propose this week's restock plans per supplier and write the Bestellvorschlag workbook."""
+    """Propose this week's restock plans per supplier and write the Bestellvorschlag workbook (and sheet)."""
     _shell()
     from flows.replenishment import replenishment
     from jtl_automator.clients.errors import JtlApiError
@@ -351,6 +362,8 @@ def run_replenishment(
             ffn_block=ffn_block,
             wawi_block=wawi_block,
             database_block=database_block,
+            bestellvorschlag_sheet=sheet,
+            sheets_block=sheets_block,
         )
     except (JtlApiError, OSError, ValueError) as exc:  # an API refusal, an unwritable path, bad settings
         _fail(f"replenishment: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")

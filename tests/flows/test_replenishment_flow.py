@@ -12,6 +12,8 @@ from prefect.client.orchestration import get_client
 from flows.replenishment import replenishment
 from jtl_automator.plans import PlanStore
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
+from jtl_automator.sandbox.sheets import new_spreadsheet
+from jtl_automator.services.replenishment.output import APPROVAL_HEADER
 from jtl_automator.settings import get_settings
 from jtl_automator.store import StateStore
 from tests.flows.conftest import FlowSandbox
@@ -44,6 +46,23 @@ def test_dry_run_then_run_then_rerun_with_artifacts(
     async def artifacts() -> dict[str, Any]:
         async with get_client() as client:
             return {a.key: a.data for a in await client.read_artifacts() if a.key}
+
+    # The same tabs into a Google Sheet (the sandbox's, through gspread and the service-account key the
+    # fixture configured), and approvals ticked there come back into the plans.
+    book = new_spreadsheet("Bestellvorschlag", {"Sheet1": []})
+    with flow_sandbox.state.data.lock:
+        flow_sandbox.state.data.spreadsheets[book.spreadsheet_id] = book
+    sheeted = replenishment(
+        as_of=AS_OF, output=str(flow_sandbox.tmp / "sheet.xlsx"), bestellvorschlag_sheet=book.spreadsheet_id
+    )
+    titles = [w.title for w in flow_sandbox.state.data.spreadsheets[book.spreadsheet_id].worksheets]
+    assert sheeted["plans"] and len(titles) > 1 and "Sheet1" in titles
+    supplier_tabs = [
+        w
+        for w in flow_sandbox.state.data.spreadsheets[book.spreadsheet_id].worksheets
+        if w.values and APPROVAL_HEADER in [str(v) for v in w.values[0]]
+    ]
+    assert supplier_tabs, titles
 
     found = anyio.run(artifacts)
     assert {"replenishment-summary", "replenishment-lines"} <= set(found)

@@ -14,6 +14,7 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from blocks import SmtpServer
 from jtl_automator.plans import iso_week
 from jtl_automator.services.replenishment import (
     ReplenishmentRunParams,
@@ -23,8 +24,8 @@ from jtl_automator.services.replenishment import (
 )
 from jtl_automator.services.replenishment.reads import TIMEZONE
 from jtl_automator.settings import get_settings
-from tasks.replenishment import TaskStages, replenishment_publish_artifacts
-from tasks.resources import RunBlocks, google_sheet, run_clients
+from tasks.replenishment import TaskStages, replenishment_mail_purchasing, replenishment_publish_artifacts
+from tasks.resources import RunBlocks, google_sheet, load_block, run_clients
 
 
 @flow(name="replenishment", log_prints=False, validate_parameters=True)
@@ -38,6 +39,8 @@ def replenishment(
     database_block: str | None = None,
     bestellvorschlag_sheet: str | None = None,
     sheets_block: str | None = None,
+    purchasing_email: str | None = None,
+    email_block: str | None = None,
 ) -> dict[str, Any]:
     """Propose this week's restock plans and write the Bestellvorschlag workbook.
 
@@ -52,6 +55,9 @@ def replenishment(
         bestellvorschlag_sheet: Google spreadsheet id to write the same tabs into (default:
             JTL_BESTELLVORSCHLAG_SHEET; none: the workbook only).
         sheets_block: GoogleSheetsCredentials block (default: the JTL_GOOGLE_* environment).
+        purchasing_email: Where the workbook goes, once per week and version of the proposal (needs
+            ``email_block``; none: no e-mail).
+        email_block: SmtpServer block the e-mail goes through.
     """
     params = params or ReplenishmentRunParams()
     run_id = str(flow_run.get_id() or "local")
@@ -63,5 +69,8 @@ def replenishment(
     with run_clients(RunBlocks(ffn_block, wawi_block, database_block), run_id) as clients:
         stages = TaskStages(clients, params, period, now, path, run_id, sheet)
         result = run_stages(stages, params, dry_run=dry_run, period=period)
+        if purchasing_email and email_block and not dry_run:
+            mailer = load_block(SmtpServer, email_block).get_client()
+            result["mail"] = replenishment_mail_purchasing(clients, mailer, purchasing_email, result, run_id)
     replenishment_publish_artifacts(result)
     return result

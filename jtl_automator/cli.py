@@ -346,11 +346,20 @@ def run_replenishment(
         str | None,
         typer.Option(help="GoogleSheetsCredentials block (default: the JTL_GOOGLE_* environment)."),
     ] = None,
+    purchasing_email: Annotated[
+        str | None,
+        typer.Option(help="E-mail the workbook here (once per week and version; needs --email-block)."),
+    ] = None,
+    email_block: Annotated[str | None, typer.Option(help="SmtpServer block for that e-mail.")] = None,
     ffn_block: FfnBlockOption = None,
     wawi_block: WawiBlockOption = None,
     database_block: DatabaseBlockOption = None,
 ) -> None:
     """Propose this week's restock plans per supplier and write the Bestellvorschlag workbook (and sheet)."""
+    if purchasing_email and not email_block:
+        _fail(
+            "replenishment: --purchasing-email needs --email-block NAME (an SmtpServer block) to send through"
+        )
     _shell()
     from flows.replenishment import replenishment
     from jtl_automator.clients.errors import JtlApiError
@@ -364,6 +373,8 @@ def run_replenishment(
             database_block=database_block,
             bestellvorschlag_sheet=sheet,
             sheets_block=sheets_block,
+            purchasing_email=purchasing_email,
+            email_block=email_block,
         )
     except (JtlApiError, OSError, ValueError) as exc:  # an API refusal, an unwritable path, bad settings
         _fail(f"replenishment: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")

@@ -16,8 +16,10 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from jtl_automator.notify.errors import NotifyError
 from jtl_automator.plans import PlanStore
 from jtl_automator.services import replenishment as svc
+from jtl_automator.services.replenishment.mail import Mailer, mail_purchasing
 from jtl_automator.services.replenishment.sheet import write_sheet
 from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 from tasks.resources import RunClients, as_is, correlated
@@ -80,6 +82,26 @@ def replenishment_write_sheet(
     requests = write_sheet(sheet, svc.workbook_tabs(lines, proposed))
     get_run_logger().info("wrote the Bestellvorschlag sheet in %d request(s)", requests)
     return sheet.spreadsheet_id
+
+
+@task(name="replenishment-mail-purchasing", cache_policy=NO_CACHE)
+def replenishment_mail_purchasing(
+    clients: RunClients, mailer: Mailer, to: str, result: dict[str, Any], run_id: str
+) -> dict[str, Any]:
+    """The workbook to purchasing, once per week and version of the proposal.
+
+    The plans and the workbook are written by now, so a mail server that refuses or stays away is
+    reported in the result (by error type: the message may name addresses) instead of failing the run;
+    the next run with the same proposal sends it then.
+    """
+    try:
+        with correlated():
+            outcome = mail_purchasing(clients.store, mailer, to, result, run_id=run_id)
+    except NotifyError as exc:
+        get_run_logger().warning("the Bestellvorschlag e-mail was not sent: %s", type(exc).__name__)
+        return {"sent": False, "error": type(exc).__name__}
+    get_run_logger().info("Bestellvorschlag e-mail: %s", "sent" if outcome["sent"] else outcome.get("reason"))
+    return outcome
 
 
 @task(name="replenishment-publish-artifacts", cache_policy=NO_CACHE)

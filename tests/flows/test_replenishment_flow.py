@@ -8,7 +8,9 @@ from typing import Any
 import anyio
 import pytest
 from prefect.client.orchestration import get_client
+from pydantic import SecretStr
 
+from blocks import SmtpServer
 from flows.replenishment import replenishment
 from jtl_automator.plans import PlanStore
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
@@ -17,6 +19,7 @@ from jtl_automator.services.replenishment.output import APPROVAL_HEADER
 from jtl_automator.settings import get_settings
 from jtl_automator.store import StateStore
 from tests.flows.conftest import FlowSandbox
+from tests.notify.smtp_server import SmtpTestServer
 
 pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
 
@@ -63,6 +66,32 @@ def test_dry_run_then_run_then_rerun_with_artifacts(
         if w.values and APPROVAL_HEADER in [str(v) for v in w.values[0]]
     ]
     assert supplier_tabs, titles
+
+    # The workbook to purchasing through a saved SmtpServer block: once for this version of the proposal.
+    with SmtpTestServer() as smtp:
+        SmtpServer(
+            host="127.0.0.1",
+            port=smtp.port,
+            security="none",
+            allow_plaintext_login=True,  # the test server speaks no TLS
+            sender="disposition@example.invalid",
+            username=smtp.state.username,
+            password=SecretStr(smtp.state.password),
+        ).save("purchasing-mail", overwrite=True)
+        mailed = replenishment(
+            as_of=AS_OF,
+            output=str(flow_sandbox.tmp / "mail.xlsx"),
+            purchasing_email="einkauf@example.invalid",
+            email_block="purchasing-mail",
+        )
+        assert mailed["mail"]["sent"] is True and len(smtp.state.messages) == 1
+        again = replenishment(
+            as_of=AS_OF,
+            output=str(flow_sandbox.tmp / "mail-again.xlsx"),
+            purchasing_email="einkauf@example.invalid",
+            email_block="purchasing-mail",
+        )
+        assert again["mail"]["sent"] is False and len(smtp.state.messages) == 1
 
     found = anyio.run(artifacts)
     assert {"replenishment-summary", "replenishment-lines"} <= set(found)

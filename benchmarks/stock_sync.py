@@ -201,8 +201,9 @@ def run(skus: int = 100_000, warehouses: int = 3, changed_share: float = 0.01, s
         "state database in a temporary directory, client rate limits unthrottled); the sandbox serves from "
         "a thread of this process and counts the requests per API.",
         "The incremental run reads the feed from the full run's watermark (minus the 10-minute overlap) and "
-        "Wawi's stock per changed item when few changed (per_item_reads_max), else the stock listing; every "
-        "Wawi item is listed to map SKUs (Wawi has no SKU filter on GET /items).",
+        "Wawi's stock per changed item when few changed (per_item_reads_max), else the stock listing; Wawi "
+        "items (SKU -> item id) come from the item cache the full run filled, refreshed with one "
+        "GET /items?changedSince= (Wawi has no SKU filter on GET /items).",
         f"Incremental requests in detail: {incremental['requests']}; the rerun: {again['requests']}.",
     ]
     raw = {

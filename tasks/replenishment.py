@@ -39,7 +39,7 @@ def replenishment_load(
 ) -> svc.ReplenishmentInputs:
     """Outbounds and stock changes of the window, stock, inbounds, items and their suppliers (reads only)."""
     with correlated():
-        inputs = svc.load_inputs(clients.ffn, clients.wawi, params, now=now)
+        inputs = svc.load_inputs(clients.ffn, clients.wawi, params, now=now, store=clients.store)
     get_run_logger().info("read %s for %s..%s", inputs.counts, inputs.window.start, inputs.window.end)
     return inputs
 

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -252,3 +253,24 @@ class PlanLineRow(Base):
     execution: Mapped[dict[str, Any] | None]  # further references the execution created
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WawiItemCacheRow(Base):
+    """One Wawi item as the stock sync and the replenishment need it: SKU, stock flags, supplier rows.
+
+    ``seen_at``: when a listing last returned the item (a full listing deletes rows it did not return);
+    ``changed``: Wawi's ``Changed`` then (a different one clears ``suppliers_at``, so they are read again);
+    ``suppliers``: the item's ``GET /items/{id}/suppliers`` rows (the fields the replenishment uses),
+    read at ``suppliers_at`` (None: not read yet).
+    """
+
+    __tablename__ = "wawi_item_cache"
+
+    item_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    sku: Mapped[str | None] = mapped_column(String(FFN_TEXT_MAX), index=True)
+    inventory_managed: Mapped[bool] = mapped_column(Boolean)
+    procurement_time: Mapped[float | None] = mapped_column(Float)
+    changed: Mapped[str | None] = mapped_column(String(64))
+    seen_at: Mapped[datetime]
+    suppliers: Mapped[list[Any] | None] = mapped_column(JSON)
+    suppliers_at: Mapped[datetime | None]

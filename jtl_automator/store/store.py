@@ -10,7 +10,7 @@ starting at once do not race.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,7 +20,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event, insert, select, text
+from sqlalchemy import Engine, case, create_engine, delete, event, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +34,7 @@ from jtl_automator.store.models import (
     OrderLedger,
     SideEffect,
     Watermark,
+    WawiItemCacheRow,
     utcnow,
 )
 
@@ -41,6 +42,8 @@ log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK_ID = 0x4A544C41  # "JTLA": advisory lock key for migrations on PostgreSQL
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Rows per statement when the item cache is written or read by key (SQLite's bound-parameter limit).
+_ITEM_CACHE_CHUNK = 500
 
 
 @dataclass
@@ -494,6 +497,75 @@ class StateStore:
             )
             return [(e, d) for e, d in s.execute(stmt)]
 
+    # -- Wawi item cache ------------------------------------------------------------------------
+
+    def write_item_cache(self, items: Sequence[CachedItem], at: datetime, *, complete: bool) -> int:
+        """Insert or update these items, seen at ``at``; returns how many rows were written.
+
+        An item whose ``changed`` differs from the cached one loses its supplier rows' timestamp (they are
+        read again). ``complete``: the items are every Wawi item, so cached rows not among them (items
+        deleted in Wawi) are deleted.
+        """
+        at = at.astimezone(UTC)
+        table = WawiItemCacheRow.__table__
+        with self.session() as s:
+            ins = self._insert(s)(WawiItemCacheRow)
+            stmt = ins.on_conflict_do_update(
+                index_elements=[table.c.item_id],
+                set_={
+                    "sku": ins.excluded.sku,
+                    "inventory_managed": ins.excluded.inventory_managed,
+                    "procurement_time": ins.excluded.procurement_time,
+                    "changed": ins.excluded.changed,
+                    "seen_at": ins.excluded.seen_at,
+                    "suppliers_at": case(
+                        (table.c.changed == ins.excluded.changed, table.c.suppliers_at), else_=None
+                    ),
+                },
+            )
+            for start in range(0, len(items), _ITEM_CACHE_CHUNK):
+                rows = [
+                    {
+                        "item_id": i.item_id,
+                        "sku": i.sku,
+                        "inventory_managed": i.inventory_managed,
+                        "procurement_time": i.procurement_time,
+                        "changed": i.changed,
+                        "seen_at": at,
+                    }
+                    for i in items[start : start + _ITEM_CACHE_CHUNK]
+                ]
+                s.execute(stmt, rows)
+            if complete:
+                s.execute(delete(WawiItemCacheRow).where(WawiItemCacheRow.seen_at < at))
+        return len(items)
+
+    def cached_items(self, skus: Iterable[str] | None = None) -> list[CachedItem]:
+        """Cached items with one of these SKUs (``None``: all), ordered by item id."""
+        with self.session() as s:
+            if skus is None:
+                rows = list(s.scalars(select(WawiItemCacheRow).order_by(WawiItemCacheRow.item_id)))
+            else:
+                wanted = sorted(set(skus))
+                rows = []
+                for start in range(0, len(wanted), _ITEM_CACHE_CHUNK):
+                    chunk = wanted[start : start + _ITEM_CACHE_CHUNK]
+                    rows.extend(s.scalars(select(WawiItemCacheRow).where(WawiItemCacheRow.sku.in_(chunk))))
+                rows.sort(key=lambda r: r.item_id)
+            return [_cached_item(r) for r in rows]
+
+    def write_item_suppliers(
+        self, suppliers: Mapping[int, Sequence[Mapping[str, Any]]], at: datetime
+    ) -> None:
+        """Store each item's supplier rows, read at ``at`` (items not cached are skipped)."""
+        at = at.astimezone(UTC)
+        with self.session() as s:
+            for item_id, rows in suppliers.items():
+                row = s.get(WawiItemCacheRow, item_id)
+                if row is not None:
+                    row.suppliers = [dict(r) for r in rows]
+                    row.suppliers_at = at
+
 
 @dataclass(frozen=True)
 class LeaseInfo:
@@ -551,6 +623,33 @@ _ORDER_FIELDS = (
     "sent_fingerprint",
     "change_seen",
 )
+
+
+@dataclass(frozen=True)
+class CachedItem:
+    """One cached Wawi item (see ``WawiItemCacheRow``)."""
+
+    item_id: int
+    sku: str | None
+    inventory_managed: bool
+    procurement_time: float | None = None
+    changed: str | None = None
+    seen_at: datetime | None = None
+    suppliers: list[dict[str, Any]] | None = None
+    suppliers_at: datetime | None = None
+
+
+def _cached_item(row: WawiItemCacheRow) -> CachedItem:
+    return CachedItem(
+        item_id=row.item_id,
+        sku=row.sku,
+        inventory_managed=row.inventory_managed,
+        procurement_time=row.procurement_time,
+        changed=row.changed,
+        seen_at=_aware(row.seen_at),
+        suppliers=[dict(r) for r in row.suppliers] if row.suppliers is not None else None,
+        suppliers_at=_aware(row.suppliers_at),
+    )
 
 
 def open_store(url: str | None = None) -> StateStore:

@@ -2,12 +2,16 @@
 
 FFN: the outbounds and the stock changes of the history window (its ``/updates`` feeds, which need no
 ``$filter``, so a strict FFN that takes only ``eq`` and ``and`` serves them too), all stock rows and all
-inbounds. Wawi: all items, the supplier list, and ``GET /items/{id}/suppliers`` once per item that FFN
-stocks or ships (the API has no bulk read of item suppliers).
+inbounds. Wawi: the supplier list, and the items and their suppliers that FFN stocks or ships. With a
+state store these come from the Wawi item cache (``jtl_automator.services.wawi_item_cache``): items
+refreshed with ``changedSince`` (listed in full when ``item_cache_max_age_hours`` old or a SKU is not
+cached), ``GET /items/{id}/suppliers`` only for items whose cached rows are missing, that old, or whose
+item changed. Without one: all items listed and one suppliers read per item (the API has no bulk read).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -21,6 +25,8 @@ from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
+from jtl_automator.services.wawi_item_cache import DEFAULT_MAX_AGE_HOURS, WawiItemCache, as_item
+from jtl_automator.store import StateStore
 from jtl_automator.transforms.replenishment import DemandParams, ReplenishmentParams
 from jtl_automator.transforms.replenishment_frames import (
     on_order_frame,
@@ -50,6 +56,12 @@ class ReplenishmentRunParams(BaseModel):
     output_dir: str = Field(
         default="out/replenishment", description="Where the workbook goes without --output."
     )
+    item_cache_max_age_hours: float = Field(
+        default=DEFAULT_MAX_AGE_HOURS,
+        gt=0,
+        description="Cached Wawi items are listed in full, and cached item suppliers read again, when "
+        "this old (items are also refreshed with changedSince on every run).",
+    )
 
 
 def history_window(today: date, days: int) -> DemandParams:
@@ -78,9 +90,14 @@ class ReplenishmentInputs:
 
 
 def load_inputs(
-    ffn: FfnClient, wawi: WawiClient, params: ReplenishmentRunParams, *, now: datetime
+    ffn: FfnClient,
+    wawi: WawiClient,
+    params: ReplenishmentRunParams,
+    *,
+    now: datetime,
+    store: StateStore | None = None,
 ) -> ReplenishmentInputs:
-    """Read both sides once; see the module docstring for which requests."""
+    """Read both sides once; see the module docstring for which requests (``store``: the item cache's)."""
     window = history_window(local_today(now), params.history_days)
     since = datetime.combine(window.start, time(), TIMEZONE).astimezone(UTC)
     until = now if now.tzinfo else now.replace(tzinfo=UTC)
@@ -95,17 +112,26 @@ def load_inputs(
     stock = stock_frame(stocks)
     on_order = on_order_frame(inbounds, sku_by_jfsku)
     wanted = set(stock["merchant_sku"]) | set(lines["merchant_sku"]) | set(on_order["merchant_sku"])
-    items = [i for i in flatten(wawi.items.iter_pages()) if str(i.get("SKU") or "").strip() in wanted]
     notes: list[str] = []
-    item_suppliers: dict[int, list[Any]] = {}
-    for item in items:
-        item_id = item.get("Id")
-        if not isinstance(item_id, int):
-            continue
-        try:
-            item_suppliers[item_id] = wawi.items.suppliers(item_id)
-        except NotFound:
-            notes.append(f"Wawi item {item_id} ({item.get('SKU')}) vanished while reading its suppliers")
+    if store is not None:
+        cache = WawiItemCache(store, wawi, until, timedelta(hours=params.item_cache_max_age_hours))
+        cached = cache.lookup(wanted)
+        items: list[Mapping[str, Any]] = [as_item(row) for row in cached]
+        item_suppliers = cache.suppliers(cached)
+        notes.extend(cache.notes)
+        supplier_reads = cache.stats["supplier_reads"]
+    else:
+        items = [i for i in flatten(wawi.items.iter_pages()) if str(i.get("SKU") or "").strip() in wanted]
+        item_suppliers = {}
+        for item in items:
+            item_id = item.get("Id")
+            if not isinstance(item_id, int):
+                continue
+            try:
+                item_suppliers[item_id] = wawi.items.suppliers(item_id)
+            except NotFound:
+                notes.append(f"Wawi item {item_id} ({item.get('SKU')}) vanished while reading its suppliers")
+        supplier_reads = len(item_suppliers)
     names = [{"Id": s.id, "Name": s.name or s.company} for s in wawi.suppliers.list()]
     missing = wanted - {str(i.get("SKU")).strip() for i in items}
     if missing:
@@ -118,7 +144,7 @@ def load_inputs(
         "ffn_stocks": len(stocks),
         "inbounds": len(inbounds),
         "wawi_items": len(items),
-        "supplier_reads": len(item_suppliers),
+        "supplier_reads": supplier_reads,
     }
     log.info("read %s", counts)
     return ReplenishmentInputs(

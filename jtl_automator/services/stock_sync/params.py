@@ -34,6 +34,13 @@ class StockSyncParams(BaseModel):
         description="Incremental: up to this many changed items, Wawi stock is read per item; above it, "
         "all stock rows are listed (fewer requests).",
     )
+    item_cache_max_age_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Incremental: Wawi items (SKU -> item, inventory management) come from the state "
+        "database's item cache, refreshed with changedSince every run and listed in full when this old "
+        "(the nightly full run lists them anyway).",
+    )
     workers: int = Field(
         default=4,
         ge=1,

@@ -1,7 +1,10 @@
 """Stage 1: what FFN says (all stock, or the changes since the watermark) and what Wawi holds, as frames.
 
 Every read is a bulk read (pages of 1000 objects); only an incremental run with few changed items reads
-Wawi's stock per item, because that is fewer requests than listing every stock row.
+Wawi's stock per item, because that is fewer requests than listing every stock row. Wawi's items (SKU ->
+item id, inventory management) come from the item cache in incremental runs (one ``changedSince`` request
+when nothing changed, see ``jtl_automator.services.wawi_item_cache``); a full run lists them all and
+refreshes the cache with that listing.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.services.order_processing.params import iso, parse_iso
 from jtl_automator.services.stock_sync.params import WATERMARK, StockSyncParams
+from jtl_automator.services.wawi_item_cache import WawiItemCache
 from jtl_automator.store import StateStore
 from jtl_automator.transforms.stock_sync import (
     ffn_levels_frame,
@@ -60,7 +64,7 @@ def load_inputs(
     mark = None if full else parse_iso(store.get_watermark(WATERMARK))
     if not full and mark is None:
         notes.append("no watermark yet: this incremental run reads everything (a full sync)")
-    items = list(flatten(wawi.items.iter_pages()))
+    cache = WawiItemCache(store, wawi, now, timedelta(hours=params.item_cache_max_age_hours))
     ffn_warehouses = [
         str(w["warehouseId"]) for w in flatten(ffn.warehouses.iter_pages()) if w.get("warehouseId")
     ]
@@ -69,20 +73,26 @@ def load_inputs(
     )
     notes.extend(problems)
     if mark is None:
+        items = cache.replace_all(list(flatten(wawi.items.iter_pages())))
         frame = ffn_levels_frame(ffn_stock_rows(flatten(ffn.stocks.iter_pages())))
         stocks: Iterable[Any] = flatten(wawi.stocks.iter_pages())
         return SyncInputs("full", frame, wawi_stock_frame(items, stocks), mapping, None, iso(now), notes)
     start = mark - timedelta(minutes=params.overlap_minutes)
     frame = ffn_levels_frame(ffn.stocks.updates(start, now), versioned=True)
     wanted = set(frame["merchant_sku"])
-    ids = [
-        i["Id"] for i in items if isinstance(i.get("Id"), int) and str(i.get("SKU") or "").strip() in wanted
-    ]
+    items = cache.items(wanted)
+    ids = [i["Id"] for i in items]
     if len(ids) <= params.per_item_reads_max:
         stocks = [row for item_id in ids for row in flatten(wawi.stocks.iter_pages(item_id=item_id))]
     else:
         stocks = flatten(wawi.stocks.iter_pages())
-    log.info("%d stock changes since %s for %d Wawi items", len(frame), iso(start), len(ids))
+    log.info(
+        "%d stock changes since %s for %d Wawi items (item cache: %s)",
+        len(frame),
+        iso(start),
+        len(ids),
+        cache.stats,
+    )
     return SyncInputs(
         "incremental", frame, wawi_stock_frame(items, stocks), mapping, iso(start), iso(now), notes
     )

@@ -1,0 +1,185 @@
+"""The Wawi item cache: SKU -> item id, stock flags and supplier rows, kept in the state database.
+
+Wawi 1.0's ``GET /items`` has no SKU filter, so mapping FFN's merchantSku to a Wawi item means listing
+every item (100 pages of 1,000 at 100,000 items), and item suppliers come one ``GET /items/{id}/suppliers``
+per item. Runs read both from here instead. The freshness rule:
+
+- **Incremental refresh, every run.** ``GET /items?changedSince=`` (documented in the Wawi 1.0 OpenAPI:
+  "the date last changes were made to the item") from the last refresh minus ``CHANGED_OVERLAP``: one
+  request when nothing changed. It updates SKU, ``InventoryManagementActive`` and ``ProcurementTime``; an
+  item whose ``Changed`` moved has its supplier rows read again.
+- **Full refresh** (every item listed, rows of deleted items dropped) when the cache was never filled,
+  when its last full refresh is ``max_age`` old (default 24 h), when a SKU asked for is not cached (once
+  per run, never once per SKU), and for free in every full stock sync (which lists all items anyway).
+  What ``changedSince`` does not report (deleted items, and anything Wawi changes without moving
+  ``Changed``) is therefore at most ``max_age`` old; the nightly full stock sync refreshes it daily.
+- **Suppliers** are read only for items whose rows are missing or ``max_age`` old, or whose item changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jtl_automator.clients.errors import NotFound
+from jtl_automator.clients.pagination import flatten
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.services.order_processing.params import iso, parse_iso
+from jtl_automator.store import CachedItem, StateStore
+
+log = correlated_logger("jtl_automator.wawi_item_cache")
+
+#: Watermarks: when the cache was last listed in full, and when last refreshed with ``changedSince``.
+FULL_MARK = "wawi-item-cache:full"
+CHANGED_MARK = "wawi-item-cache:changed"
+#: ``changedSince`` starts this far before the last refresh (clock skew between us and Wawi, slow saves).
+CHANGED_OVERLAP = timedelta(minutes=10)
+DEFAULT_MAX_AGE_HOURS = 24.0
+#: The ItemSupplier fields the replenishment uses (``standard_supplier`` and ``supplier_frame``).
+SUPPLIER_FIELDS = (
+    "SupplierId",
+    "IsStandard",
+    "DeliveryTime",
+    "MinimumPurchaseQuantity",
+    "PermissibleOrderQuantity",
+    "AmountPackagingUnit",
+)
+
+
+def cached_item(item: Mapping[str, Any]) -> CachedItem | None:
+    """One listed Wawi item as a cache row (None without an integer ``Id``)."""
+    item_id = item.get("Id")
+    if not isinstance(item_id, int) or isinstance(item_id, bool):
+        return None
+    sku = item.get("SKU")
+    options = item.get("StorageOptions")
+    options = options if isinstance(options, Mapping) else {}
+    procurement = options.get("ProcurementTime")
+    changed = item.get("Changed")
+    return CachedItem(
+        item_id=item_id,
+        sku=sku.strip() or None if isinstance(sku, str) else None,
+        inventory_managed=options.get("InventoryManagementActive") is True,
+        procurement_time=float(procurement)
+        if isinstance(procurement, int | float) and not isinstance(procurement, bool)
+        else None,
+        changed=str(changed) if changed else None,
+    )
+
+
+def as_item(row: CachedItem) -> dict[str, Any]:
+    """A cache row in the shape of a listed Wawi item (what the transforms read of one)."""
+    return {
+        "Id": row.item_id,
+        "SKU": row.sku,
+        "StorageOptions": {
+            "InventoryManagementActive": row.inventory_managed,
+            "ProcurementTime": row.procurement_time,
+        },
+    }
+
+
+@dataclass
+class WawiItemCache:
+    """The cache as one run sees it: refreshed at most once incrementally and once in full per run.
+
+    ``now`` is the run's clock (injectable: tests move it past ``max_age``). ``stats`` counts what the run
+    asked Wawi for: ``full_refreshes``, ``incremental_refreshes``, ``items_listed``, ``supplier_reads``.
+    """
+
+    store: StateStore
+    wawi: WawiClient
+    now: datetime
+    max_age: timedelta = timedelta(hours=DEFAULT_MAX_AGE_HOURS)
+    stats: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys(
+            ("full_refreshes", "incremental_refreshes", "items_listed", "supplier_reads"), 0
+        )
+    )
+    notes: list[str] = field(default_factory=list)
+    _refreshed: bool = False
+    _full_this_run: bool = False
+
+    def __post_init__(self) -> None:
+        self.now = self.now if self.now.tzinfo else self.now.replace(tzinfo=UTC)
+
+    def refresh(self) -> str:
+        """Bring the cache up to date once per run: ``full``, ``incremental`` or ``none`` (done already).
+
+        Full when it was never filled or its last full refresh is ``max_age`` old.
+        """
+        if self._refreshed:
+            return "none"
+        self._refreshed = True
+        full_at = parse_iso(self.store.get_watermark(FULL_MARK))
+        if full_at is None or self.now - full_at >= self.max_age:
+            self.replace_all()
+            return "full"
+        since = max(full_at, parse_iso(self.store.get_watermark(CHANGED_MARK)) or full_at) - CHANGED_OVERLAP
+        listed = list(flatten(self.wawi.items.iter_pages(changed_since=since)))
+        rows = [r for r in map(cached_item, listed) if r is not None]
+        self.store.write_item_cache(rows, self.now, complete=False)
+        self.store.reset_watermark(CHANGED_MARK, iso(self.now))
+        self.stats["incremental_refreshes"] += 1
+        self.stats["items_listed"] += len(listed)
+        log.info("item cache: %d items changed since %s", len(rows), iso(since))
+        return "incremental"
+
+    def replace_all(self, items: Iterable[Mapping[str, Any]] | None = None) -> Sequence[Mapping[str, Any]]:
+        """List every Wawi item (or take the listing a full run made anyway) and make the cache exactly it."""
+        listed: list[Mapping[str, Any]] = list(
+            items if items is not None else flatten(self.wawi.items.iter_pages())
+        )
+        if items is None:
+            self.stats["items_listed"] += len(listed)
+        rows = [r for r in map(cached_item, listed) if r is not None]
+        self.store.write_item_cache(rows, self.now, complete=True)
+        self.store.reset_watermark(FULL_MARK, iso(self.now))
+        self.store.reset_watermark(CHANGED_MARK, iso(self.now))
+        self.stats["full_refreshes"] += 1
+        self._refreshed = self._full_this_run = True
+        log.info("item cache: %d Wawi items listed in full", len(rows))
+        return listed
+
+    def lookup(self, skus: Iterable[str]) -> list[CachedItem]:
+        """Cached items of these SKUs after the run's refresh; SKUs not cached: one full refresh per run."""
+        wanted = {s for s in skus if s}
+        self.refresh()
+        found = self.store.cached_items(wanted)
+        if wanted - {r.sku for r in found} and not self._full_this_run:
+            log.info(
+                "item cache: %d SKUs not cached: listing every item", len(wanted - {r.sku for r in found})
+            )
+            self.replace_all()
+            found = self.store.cached_items(wanted)
+        return found
+
+    def items(self, skus: Iterable[str]) -> Sequence[Mapping[str, Any]]:
+        """``lookup`` in the shape of listed Wawi items."""
+        return [as_item(r) for r in self.lookup(skus)]
+
+    def suppliers(self, rows: Sequence[CachedItem]) -> dict[int, list[Any]]:
+        """Supplier rows per item: cached ones younger than ``max_age``, the others read from Wawi and kept.
+
+        An item that vanished in Wawi meanwhile is left out (and named in ``notes``).
+        """
+        result: dict[int, list[Any]] = {}
+        fresh: dict[int, list[Any]] = {}
+        for row in rows:
+            if row.suppliers is not None and row.suppliers_at and self.now - row.suppliers_at < self.max_age:
+                result[row.item_id] = row.suppliers
+                continue
+            try:
+                read = self.wawi.items.suppliers(row.item_id)
+            except NotFound:
+                self.notes.append(f"Wawi item {row.item_id} ({row.sku}) vanished while reading its suppliers")
+                continue
+            self.stats["supplier_reads"] += 1
+            kept = [{k: r.get(k) for k in SUPPLIER_FIELDS if k in r} for r in read]
+            fresh[row.item_id] = result[row.item_id] = kept
+        if fresh:
+            self.store.write_item_suppliers(fresh, self.now)
+        return result

@@ -1,0 +1,246 @@
+"""The Wawi item cache: its store on SQLite and PostgreSQL, and its freshness rule against the sandbox.
+
+The HTTP tests count the requests the sandbox served per path and query (a recording middleware), so
+"lists no items" means no ``GET …/v1/items`` without ``changedSince``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.sandbox.app import create_app
+from jtl_automator.sandbox.data import iso_now
+from jtl_automator.sandbox.generator import generate
+from jtl_automator.sandbox.server import credentials_env, serve_in_thread
+from jtl_automator.services import replenishment
+from jtl_automator.services import stock_sync as svc
+from jtl_automator.services.wawi_item_cache import FULL_MARK, WawiItemCache
+from jtl_automator.settings import Settings
+from jtl_automator.store import CachedItem, StateStore
+
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+# -- the store, on both databases ------------------------------------------------------------------
+
+
+def test_item_cache_rows_round_trip_and_a_complete_listing_drops_deleted_items(store_url: str) -> None:
+    store = StateStore(store_url)
+    rows = [
+        CachedItem(1, "A-1", True, 3.0, "2026-11-01T00:00:00"),
+        CachedItem(2, "B-2", False, None, "2026-11-01T00:00:00"),
+        CachedItem(3, None, True),
+    ]
+    assert store.write_item_cache(rows, T0, complete=True) == 3
+    got = {r.item_id: r for r in store.cached_items()}
+    assert got[1].sku == "A-1" and got[1].inventory_managed and got[1].procurement_time == 3.0
+    assert got[2].inventory_managed is False and got[1].seen_at == T0
+    assert [r.item_id for r in store.cached_items({"B-2", "nope"})] == [2]
+
+    store.write_item_suppliers({1: [{"SupplierId": 7, "IsStandard": True}], 99: []}, T0)
+    assert store.cached_items({"A-1"})[0].suppliers == [{"SupplierId": 7, "IsStandard": True}]
+    assert store.cached_items({"A-1"})[0].suppliers_at == T0
+
+    later = T0 + timedelta(hours=1)
+    # incremental: item 2 switched off... and renamed; item 1 unchanged keeps its suppliers' time
+    store.write_item_cache(
+        [CachedItem(2, "B-2-new", False, None, "2026-11-02T00:00:00")], later, complete=False
+    )
+    assert {r.item_id for r in store.cached_items()} == {1, 2, 3}
+    assert store.cached_items({"B-2"}) == [] and store.cached_items({"B-2-new"})[0].item_id == 2
+
+    # complete listing without item 3 (deleted in Wawi); item 1 changed: its suppliers are read again
+    store.write_item_cache(
+        [CachedItem(1, "A-1", False, 3.0, "2026-11-03T00:00:00"), CachedItem(2, "B-2-new", False)],
+        later + timedelta(hours=1),
+        complete=True,
+    )
+    got = {r.item_id: r for r in store.cached_items()}
+    assert set(got) == {1, 2}
+    assert got[1].inventory_managed is False
+    assert got[1].suppliers == [{"SupplierId": 7, "IsStandard": True}] and got[1].suppliers_at is None
+    store.dispose()
+
+
+def test_item_cache_unchanged_item_keeps_its_suppliers_time(store_url: str) -> None:
+    store = StateStore(store_url)
+    store.write_item_cache([CachedItem(5, "X", True, None, "c1")], T0, complete=True)
+    store.write_item_suppliers({5: []}, T0)
+    store.write_item_cache([CachedItem(5, "X", True, None, "c1")], T0 + timedelta(hours=2), complete=True)
+    assert store.cached_items({"X"})[0].suppliers_at == T0
+    store.dispose()
+
+
+# -- against the sandbox over HTTP -------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    state: Any
+    store: StateStore
+    ffn: FfnClient
+    wawi: WawiClient
+    base: str
+    seen: list[str] = field(default_factory=list)  # "METHOD path?query" the sandbox served
+
+    def item_listings(self) -> list[str]:
+        return [r for r in self.seen if r.startswith("GET ") and r.split("?")[0].endswith("/v1/items")]
+
+    def full_listings(self) -> list[str]:
+        return [r for r in self.item_listings() if "changedSince" not in r]
+
+    def supplier_reads(self) -> list[str]:
+        return [
+            r for r in self.seen if r.startswith("GET ") and r.endswith("/suppliers") and "/v1/items/" in r
+        ]
+
+    def cache(self, now: datetime, hours: float = 24) -> WawiItemCache:
+        return WawiItemCache(self.store, self.wawi, now, timedelta(hours=hours))
+
+
+@pytest.fixture
+def world(tmp_path: Path, sandbox_config: Any) -> Iterator[World]:
+    config = sandbox_config()
+    app = create_app(generate(seed=5, skus=60, orders=30, customers=10), config)
+    seen: list[str] = []
+
+    @app.middleware("http")
+    async def record(request: Any, call_next: Any) -> Any:
+        query = request.url.query
+        seen.append(f"{request.method} {request.url.path}" + (f"?{query}" if query else ""))
+        return await call_next(request)
+
+    with serve_in_thread(app) as server:
+        env = credentials_env(server.base_url, config, None)
+        values: dict[str, Any] = {k.removeprefix("JTL_").lower(): v for k, v in env.items()}
+        values.update(retry_budget_seconds=20, ffn_rate_per_second=500, wawi_rate_per_second=500)
+        values.update(retry_initial_delay_seconds=0.01, retry_max_delay_seconds=0.05)
+        conf = Settings(_env_file=None, **values)
+        store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+        world = World(
+            app.state.sandbox,
+            store,
+            FfnClient.from_settings(conf, store),
+            WawiClient.from_settings(conf),
+            server.base_url,
+            seen,
+        )
+        yield world
+        store.dispose()
+
+
+def _ffn_adjust(world: World, sku: str, warehouse: str, quantity: float) -> None:
+    jfsku = next(s["jfsku"] for s in world.state.data.ffn.stocks.values() if s["merchantSku"] == sku)
+    response = httpx.post(
+        world.base + "/_sandbox/ffn/stocks/adjustments",
+        json={"jfsku": jfsku, "warehouseId": warehouse, "quantity": quantity},
+    )
+    assert response.status_code == 201, response.text
+
+
+def _stocked(world: World) -> tuple[str, str]:
+    """An FFN (warehouse, SKU) with stock whose Wawi item manages inventory."""
+    managed = {
+        i["SKU"]
+        for i in world.state.data.wawi.items.values()
+        if (i.get("StorageOptions") or {}).get("InventoryManagementActive") is True
+    }
+    return sorted(
+        (row["warehouseId"], stock["merchantSku"])
+        for stock in world.state.data.ffn.stocks.values()
+        for row in stock["warehouses"]
+        if row["stockLevel"] >= 5 and stock["merchantSku"] in managed
+    )[0]
+
+
+def test_incremental_stock_sync_with_a_warm_cache_lists_no_items(world: World) -> None:
+    svc.run_stock_sync(world.wawi, world.ffn, world.store, full=True)
+    assert len(world.full_listings()) >= 1  # the full run lists every item (and fills the cache)
+    assert world.store.get_watermark(FULL_MARK) is not None
+    warehouse, sku = _stocked(world)
+    _ffn_adjust(world, sku, warehouse, 3)
+    world.seen.clear()
+    result = svc.run_stock_sync(
+        world.wawi, world.ffn, world.store, now=datetime.now(UTC) + timedelta(minutes=1)
+    )
+    assert result["mode"] == "incremental" and result["outcomes"] == {"applied": 1}
+    assert world.full_listings() == []
+    assert len(world.item_listings()) == 1  # one GET /items?changedSince=..., an empty page
+
+
+def test_inventory_management_switched_off_is_seen_by_the_next_incremental_run(world: World) -> None:
+    svc.run_stock_sync(world.wawi, world.ffn, world.store, full=True)
+    warehouse, sku = _stocked(world)
+    item = next(i for i in world.state.data.wawi.items.values() if i["SKU"] == sku)
+    item["StorageOptions"]["InventoryManagementActive"] = False
+    item["Changed"] = iso_now()  # what a PATCH in Wawi does
+    _ffn_adjust(world, sku, warehouse, 2)
+    world.seen.clear()
+    result = svc.run_stock_sync(
+        world.wawi, world.ffn, world.store, now=datetime.now(UTC) + timedelta(minutes=1)
+    )
+    assert result["outcomes"] == {}
+    assert result["decisions"].get("no_inventory_management") == 1
+    assert world.full_listings() == []
+
+
+def test_a_new_wawi_item_is_picked_up_on_a_miss_with_one_full_listing_per_run(world: World) -> None:
+    now = datetime.now(UTC)
+    world.cache(now).refresh()
+    assert len(world.full_listings()) == 1  # an empty cache is filled in full
+    # an item changedSince does not report (no Changed), e.g. created before the last refresh's overlap
+    new_id = max(world.state.data.wawi.items) + 1
+    template = dict(next(iter(world.state.data.wawi.items.values())))
+    world.state.data.wawi.items[new_id] = {**template, "Id": new_id, "SKU": "NEW-SKU-1", "Changed": None}
+    world.seen.clear()
+    cache = world.cache(now + timedelta(minutes=15))
+    found = cache.lookup({"NEW-SKU-1", "NOT-IN-WAWI-1", "NOT-IN-WAWI-2"})
+    assert [r.item_id for r in found] == [new_id]
+    assert len(world.full_listings()) == 1  # one full listing for the misses of this run, not one per SKU
+    assert cache.stats["full_refreshes"] == 1 and cache.stats["incremental_refreshes"] == 1
+    world.seen.clear()
+    assert cache.lookup({"NOT-IN-WAWI-1"}) == [] and world.item_listings() == []  # same run: no more
+
+
+def test_a_stale_cache_is_listed_in_full_after_max_age(world: World) -> None:
+    now = datetime.now(UTC)
+    world.cache(now).refresh()
+    world.seen.clear()
+    assert world.cache(now + timedelta(hours=23)).refresh() == "incremental"
+    assert world.full_listings() == [] and len(world.item_listings()) == 1
+    world.seen.clear()
+    assert world.cache(now + timedelta(hours=24, minutes=1)).refresh() == "full"
+    assert len(world.full_listings()) >= 1
+    world.seen.clear()
+    assert world.cache(now + timedelta(hours=30), hours=48).refresh() == "incremental"  # max age is a setting
+    assert world.full_listings() == []
+
+
+def test_replenishment_second_run_reads_no_suppliers(world: World) -> None:
+    params = replenishment.ReplenishmentRunParams()
+    now = datetime.now(UTC)
+    first = replenishment.load_inputs(world.ffn, world.wawi, params, now=now, store=world.store)
+    reads = len(world.supplier_reads())
+    assert reads > 0 and first.counts["supplier_reads"] == reads
+    world.seen.clear()
+    second = replenishment.load_inputs(
+        world.ffn, world.wawi, params, now=now + timedelta(hours=1), store=world.store
+    )
+    assert world.supplier_reads() == [] and second.counts["supplier_reads"] == 0
+    assert world.full_listings() == []
+    assert second.suppliers.equals(first.suppliers)
+    # the same frame as without the cache (all items listed, suppliers read per item)
+    plain = replenishment.load_inputs(world.ffn, world.wawi, params, now=now)
+    assert plain.suppliers.equals(first.suppliers)
+    # after max age the suppliers are read again
+    world.seen.clear()
+    replenishment.load_inputs(world.ffn, world.wawi, params, now=now + timedelta(hours=25), store=world.store)
+    assert len(world.supplier_reads()) == reads

@@ -200,7 +200,7 @@ class LocalStages:
 
     def load(self) -> ReplenishmentInputs:
         """See :class:`Stages`."""
-        return load_inputs(self.ffn, self.wawi, self.params, now=self.now)
+        return load_inputs(self.ffn, self.wawi, self.params, now=self.now, store=self.plans.store)
 
     def compute(self, inputs: ReplenishmentInputs) -> pd.DataFrame:
         """See :class:`Stages`."""

@@ -18,6 +18,7 @@ BENCHMARKS = (
     "inbound_1m",
     "order_processing",
     "stock_sync",
+    "replenishment_5m",
 )
 
 

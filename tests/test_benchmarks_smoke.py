@@ -100,6 +100,7 @@ def test_cli_rejects_unknown_names() -> None:
         "inbound_1m",
         "order_processing",
         "stock_sync",
+        "replenishment_5m",
     }
 
 
@@ -112,3 +113,15 @@ def test_stock_sync_tiny() -> None:
     assert 0 < raw["incremental"]["outcomes"].get("applied", 0) <= raw["changed"]
     assert raw["again"]["outcomes"].get("applied", 0) == 0
     assert raw["incr_sent"] < raw["full_sent"]
+
+
+@pytest.mark.slow
+def test_replenishment_5m_tiny() -> None:
+    result = load("replenishment_5m").run(lines=20_000, skus=500, days=60, repeats=1, profile=False)
+    raw = result.raw
+    assert raw["sizes"]["lines"] == 20_000 and raw["sizes"]["stock"] == 1500
+    assert raw["sizes"]["stockouts"] > 0
+    assert raw["best_transform"] > 0 and raw["best_groupby"] > 0
+    assert raw["lines_out"] >= raw["groups"] > 0
+    assert raw["statuses"].get("order", 0) > 0 and raw["statuses"].get("no_supplier", 0) > 0
+    assert "profile" not in raw

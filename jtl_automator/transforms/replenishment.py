@@ -24,6 +24,7 @@ Everything is column arithmetic on whole frames (no per-row Python), so it scale
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from statistics import NormalDist
 
@@ -147,6 +148,34 @@ LINES_SCHEMA = pa.DataFrameSchema(
 )
 
 
+#: Frames up to this many rows are validated in full; larger ones by columns, dtypes and nulls on every
+#: row, and the schema's value checks on the first :data:`VALIDATION_SAMPLE_ROWS` rows (see
+#: docs/replenishment.md: full validation cost more than the transform itself at 5 million lines).
+FULL_VALIDATION_ROWS = 100_000
+VALIDATION_SAMPLE_ROWS = 10_000
+
+
+def validate_frame(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> pd.DataFrame:
+    """``schema.validate(frame)``, in full for small frames, by sample for the value checks of large ones.
+
+    A large frame is still refused for a missing column, a value that does not coerce to the column's
+    dtype, or a null in a column that takes none (every row); only the value checks (``ge(0)``, the
+    frame-wide checks) run on a sample of rows.
+    """
+    if len(frame) <= FULL_VALIDATION_ROWS:
+        return schema.validate(frame)
+    schema.validate(frame.head(VALIDATION_SAMPLE_ROWS))  # columns, dtypes, checks: the same errors
+    wanted = {name: column.dtype.type for name, column in schema.columns.items()}
+    changed = {name: dtype for name, dtype in wanted.items() if frame[name].dtype != dtype}
+    frame = frame.astype(changed) if changed else frame
+    for name, column in schema.columns.items():
+        if not column.nullable and frame[name].isna().any():
+            return schema.validate(frame)  # the full validation's report of the nulls
+        if column.unique and frame[name].duplicated().any():
+            return schema.validate(frame)
+    return frame
+
+
 class DemandParams(BaseModel):
     """The history window the demand is measured over (both days included)."""
 
@@ -197,36 +226,63 @@ def demand_frame(lines: pd.DataFrame, stockouts: pd.DataFrame, params: DemandPar
     A day is observed unless the SKU was out of stock there that day *and* nothing shipped: the days
     without sales and with stock count as zero demand, the days without stock do not count at all.
     Lines outside the window are ignored. Groups with no shipped unit are left out (demand 0).
+
+    Computed on integer codes: SKUs and warehouses are factorised once, a (key, day) cell is one int64,
+    the daily sums, their squares and the per-key counts are ``np.bincount``s, and the stock-out days
+    only need a count per key (no grid of days).
     """
-    lines = ORDER_LINES_SCHEMA.validate(lines)
-    stockouts = STOCKOUT_SCHEMA.validate(stockouts)
-    start, end = pd.Timestamp(params.start), pd.Timestamp(params.end)
-    lines = lines[(lines["day"] >= start) & (lines["day"] <= end) & (lines["quantity"] > 0)]
-    daily = lines.groupby([*_KEY, "day"], sort=False, observed=True)["quantity"].sum().rename("q")
-    per_key = (
-        daily.to_frame()
-        .assign(q2=lambda f: f["q"] * f["q"], sale_days=1)
-        .groupby(level=_KEY, sort=False, observed=True)[["q", "q2", "sale_days"]]
-        .sum()
-    )
-    outs = stockouts[(stockouts["day"] >= start) & (stockouts["day"] <= end)].drop_duplicates()
-    outs = outs.set_index([*_KEY, "day"])
-    outs = outs[~outs.index.isin(daily.index)]  # a day that shipped something was observed
-    lost = outs.groupby(level=_KEY, sort=False, observed=True).size().rename("lost")
-    per_key = per_key.join(lost, how="left")
-    n = (params.days - per_key["lost"].fillna(0)).astype("int64")
-    total = per_key["q"].astype("float64")
-    mean = total / n.clip(lower=1)
-    var = (per_key["q2"] - n * mean * mean) / (n - 1).clip(lower=1)
+    lines = validate_frame(ORDER_LINES_SCHEMA, lines)
+    stockouts = validate_frame(STOCKOUT_SCHEMA, stockouts)
+    start = np.datetime64(params.start.isoformat(), "us")
+    n_days = params.days
+    one_day = np.timedelta64(1, "D")
+    day = lines["day"].to_numpy(dtype="datetime64[us]")
+    quantity = lines["quantity"].to_numpy(dtype="float64")
+    offset = (day - start) // one_day
+    keep = (offset >= 0) & (offset < n_days) & (quantity > 0)
+    sku_codes, skus = pd.factorize(lines["merchant_sku"].array[keep])
+    wh_codes, warehouses = pd.factorize(lines["warehouse_id"].array[keep])
+    n_wh = max(len(warehouses), 1)
+    n_keys = len(skus) * n_wh
+    key = sku_codes.astype("int64") * n_wh + wh_codes
+    cell_codes, cells = pd.factorize(key * n_days + offset[keep])
+    daily = np.bincount(cell_codes, weights=quantity[keep], minlength=len(cells))
+    cell_key = cells // n_days
+    q = np.bincount(cell_key, weights=daily, minlength=n_keys)
+    q2 = np.bincount(cell_key, weights=daily * daily, minlength=n_keys)
+    sale_days = np.bincount(cell_key, minlength=n_keys)
+
+    out_day = (stockouts["day"].to_numpy(dtype="datetime64[us]") - start) // one_day
+    out_sku = pd.Index(skus).get_indexer(stockouts["merchant_sku"].array)
+    out_wh = pd.Index(warehouses).get_indexer(stockouts["warehouse_id"].array)
+    known = (out_day >= 0) & (out_day < n_days) & (out_sku >= 0) & (out_wh >= 0)
+    out_cells = (out_sku[known].astype("int64") * n_wh + out_wh[known]) * n_days + out_day[known]
+    # factorising the sale cells first numbers them 0..len(cells)-1 (they are distinct): the uniques after
+    # them are the distinct stock-out cells without a sale (a day that shipped something was observed)
+    _, both = pd.factorize(np.concatenate([cells, out_cells]))
+    out_cells = both[len(cells) :]
+    lost = np.bincount(out_cells // n_days, minlength=n_keys)
+
+    present = np.flatnonzero(sale_days)
+    sku_of, wh_of = present // n_wh, present % n_wh
+    sku_rank = np.argsort(np.argsort(np.asarray(skus, dtype=object), kind="stable"), kind="stable")
+    wh_rank = np.argsort(np.argsort(np.asarray(warehouses, dtype=object), kind="stable"), kind="stable")
+    order = np.lexsort((wh_rank[wh_of], sku_rank[sku_of]))
+    present, sku_of, wh_of = present[order], sku_of[order], wh_of[order]
+    n = (n_days - lost[present]).astype("int64")
+    total = q[present]
+    mean = total / np.maximum(n, 1)
+    var = (q2[present] - n * mean * mean) / np.maximum(n - 1, 1)
     out = pd.DataFrame(
         {
+            "merchant_sku": pd.array(skus.take(sku_of), dtype="string"),
+            "warehouse_id": pd.array(warehouses.take(wh_of), dtype="string"),
             "units": total,
             "observed_days": n,
-            "daily_demand": mean.where(n > 0, 0.0),
-            "demand_std": np.sqrt(var.clip(lower=0)).where(n > 1, 0.0),
+            "daily_demand": np.where(n > 0, mean, 0.0),
+            "demand_std": np.where(n > 1, np.sqrt(np.maximum(var, 0.0)), 0.0),
         }
-    ).reset_index()
-    out = out.sort_values(_KEY, kind="stable", ignore_index=True)
+    )
     return DEMAND_SCHEMA.validate(out)
 
 
@@ -252,9 +308,19 @@ def round_order_quantity(
     return pd.Series(np.ceil(wanted / step - _EPS) * step, index=raw.index, dtype="float64")
 
 
-def _days(value: pd.Series) -> pd.Series:
-    """Days as short text for reasons (``3.5``, ``inf``)."""
-    return value.round(1).astype("string").fillna("?")
+def _texts(value: pd.Series, decimals: int | None = None, missing: str = "<NA>") -> list[str]:
+    """``value`` (rounded to ``decimals``) as the text pandas' string dtype gives a float (``str``)."""
+    rounded = value.round(decimals) if decimals is not None else value
+    return [missing if x != x else str(x) for x in rounded.to_numpy(dtype="float64").tolist()]
+
+
+def _labelled(prefix: str, values: pd.Series) -> Callable[[np.ndarray], list[str]]:
+    """The reasons ``prefix`` + value for the rows at the given positions."""
+
+    def texts(at: np.ndarray) -> list[str]:
+        return [prefix + x for x in _texts(values.iloc[at])]
+
+    return texts
 
 
 def replenishment_lines(
@@ -294,7 +360,10 @@ def replenishment_lines(
     blocked = frame["blocked"].fillna(0.0)
     announced = frame["announced"].fillna(0.0)
     available = (level - reserved - blocked).clip(lower=0)
-    ordered = pd.concat([frame["quantity_open"].fillna(0.0), announced.clip(lower=0)], axis=1).max(axis=1)
+    ordered = pd.Series(
+        np.maximum(frame["quantity_open"].fillna(0.0).to_numpy(), announced.clip(lower=0).to_numpy()),
+        index=frame.index,
+    )
     position = available + ordered
 
     lead = frame["delivery_time"].where(frame["delivery_time"] > 0)
@@ -319,30 +388,40 @@ def replenishment_lines(
         raw, frame["minimum_purchase"], frame["permissible_quantity"], frame["packaging_amount"]
     )
 
-    status = pd.Series(SUFFICIENT, index=frame.index, dtype="string").mask(needs, ORDER)
-    reason = (
-        "cover "
-        + _days(cover)
-        + " d, demand "
-        + d.round(2).astype("string")
-        + "/d, available "
-        + available.round(2).astype("string")
-        + ", on order "
-        + ordered.round(2).astype("string")
-        + ", lead time "
-        + _days(lead)
-        + " d ("
-        + source.fillna("none")
-        + ")"
+    # status and reason as object arrays, the reason text by one pass of f-strings: pandas string
+    # columns (Python storage) cost several times as much per operation on 300,000 lines
+    needs_ = needs.to_numpy(dtype=bool)
+    status_ = np.where(needs_, ORDER, SUFFICIENT).astype(object)
+    source_ = source.fillna("none").to_numpy(dtype=object)
+    reason_ = np.array(
+        [
+            f"cover {c} d, demand {dd}/d, available {a}, on order {o}, lead time {lt} d ({src})"
+            for c, dd, a, o, lt, src in zip(
+                _texts(cover, 1, "?"),
+                _texts(d, 2),
+                _texts(available, 2),
+                _texts(ordered, 2),
+                _texts(lead, 1, "?"),
+                source_,
+                strict=True,
+            )
+        ],
+        dtype=object,
     )
-    reason = reason.mask(
-        needs, "position below reorder point " + rop.round(1).astype("string") + "; " + reason
-    )
+    undecided = np.ones(len(status_), dtype=bool)  # still order or sufficient
+    at = np.flatnonzero(needs_)
+    reason_[at] = [
+        f"position below reorder point {r}; {text}"
+        for r, text in zip(_texts(rop.iloc[at], 1), reason_[at].tolist(), strict=True)
+    ]
 
-    def mark(mask: pd.Series, code: str, text: pd.Series | str) -> None:
-        todo = mask.fillna(False).astype("bool") & status.isin([ORDER, SUFFICIENT])
-        status[todo] = code
-        reason[todo] = text[todo] if isinstance(text, pd.Series) else text
+    def mark(mask: pd.Series, code: str, text: Callable[[np.ndarray], list[str]] | str) -> None:
+        todo = np.flatnonzero(mask.fillna(False).to_numpy(dtype=bool) & undecided)
+        if not len(todo):
+            return
+        status_[todo] = code
+        undecided[todo] = False
+        reason_[todo] = text if isinstance(text, str) else text(todo)
 
     for column, field in (
         ("stock_level", "stockLevel"),
@@ -350,12 +429,12 @@ def replenishment_lines(
         ("blocked", "stockLevelBlocked"),
         ("announced", "stockLevelAnnounced"),
     ):
-        shown = frame[column].astype("string")
-        mark(frame[column] < 0, INVALID_INPUT, f"{field} is negative: " + shown)
+        values = frame[column]
+        mark(values < 0, INVALID_INPUT, _labelled(f"{field} is negative: ", values))
         mark(
-            frame[column] > params.max_stock_level,
+            values > params.max_stock_level,
             INVALID_INPUT,
-            f"{field} is above the bound of {params.max_stock_level:g}: " + shown,
+            _labelled(f"{field} is above the bound of {params.max_stock_level:g}: ", values),
         )
     mark(
         (reserved + blocked) > level + _EPS,
@@ -367,9 +446,15 @@ def replenishment_lines(
     mark(
         lead > params.max_lead_time_days,
         INVALID_INPUT,
-        "lead time " + _days(lead) + f" d is above the bound of {params.max_lead_time_days:g} d",
+        lambda at: [
+            f"lead time {x} d is above the bound of {params.max_lead_time_days:g} d"
+            for x in _texts(lead.iloc[at], 1, "?")
+        ],
     )
-    bad = status == INVALID_INPUT
+    status = pd.Series(status_, index=frame.index, dtype="string")
+    reason = pd.Series(reason_, index=frame.index, dtype="string")
+    bad = pd.Series(status_ == INVALID_INPUT, index=frame.index)
+    ordering = pd.Series(status_ == ORDER, index=frame.index)
     low = low & ~bad
 
     out = pd.DataFrame(
@@ -392,8 +477,8 @@ def replenishment_lines(
             "safety_stock": safety,
             "reorder_point": rop,
             "order_up_to": up_to,
-            "order_quantity": quantity.where(status == ORDER),
-            "score": score.where(status == ORDER),
+            "order_quantity": quantity.where(ordering),
+            "score": score.where(ordering),
         }
     ).astype(LINE_COLUMNS)
     out = out.sort_values(

@@ -351,3 +351,66 @@ def test_lines_are_grouped_by_supplier_most_urgent_first() -> None:
 def test_a_supplier_table_with_a_sku_twice_is_refused() -> None:
     with pytest.raises(pandera.errors.SchemaError, match="merchant_sku"):
         _run([], [], [_supplier("A"), _supplier("A", supplier=2)])
+
+
+# -- the optimised demand path against a straightforward reference ------------------------------------------
+
+
+def _reference_demand(lines: pd.DataFrame, outs: pd.DataFrame, window: DemandParams) -> pd.DataFrame:
+    """The rule read literally: every day of the window per group, observed unless out of stock unsold."""
+    days = pd.date_range(pd.Timestamp(window.start), pd.Timestamp(window.end), freq="D")
+    inside = lines[(lines["day"] >= days[0]) & (lines["day"] <= days[-1]) & (lines["quantity"] > 0)]
+    out_days = {(r.merchant_sku, r.warehouse_id, pd.Timestamp(r.day)) for r in outs.itertuples()}
+    rows = []
+    for (sku, wh), group in sorted(inside.groupby(["merchant_sku", "warehouse_id"]), key=lambda kv: kv[0]):
+        per_day = group.groupby("day")["quantity"].sum()
+        values = [
+            float(per_day.get(day, 0.0))
+            for day in days
+            if day in per_day.index or (sku, wh, day) not in out_days
+        ]
+        rows.append(
+            {
+                "merchant_sku": sku,
+                "warehouse_id": wh,
+                "units": sum(values),
+                "observed_days": len(values),
+                "daily_demand": mean(values) if values else 0.0,
+                "demand_std": stdev(values) if len(values) > 1 else 0.0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_demand_matches_a_day_by_day_reference_on_random_inputs(seed: int) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    skus = [f"S{i}" for i in range(int(rng.integers(1, 6)))] + ["s0", "S10"]
+    whs = ["W2", "W1", "W10"][: int(rng.integers(1, 4))]
+
+    def day() -> str:
+        if rng.random() < 0.1:
+            return f"2026-10-{int(rng.integers(29, 32))}"
+        return f"2026-11-{int(rng.integers(1, 13)):02d}"
+
+    lines = _lines(
+        *[
+            (str(rng.choice(skus)), str(rng.choice(whs)), day(), float(rng.choice([0, 1, 2, 3.5, 7, -1])))
+            for _ in range(n)
+        ]
+    )
+    outs = _outs(
+        *[
+            (str(rng.choice(skus)), str(rng.choice([*whs, "W9"])), day())
+            for _ in range(int(rng.integers(0, 40)))
+        ]
+    )
+    got = demand_frame(lines, outs, WINDOW)
+    want = _reference_demand(lines, outs, WINDOW)
+    assert list(got["merchant_sku"]) == list(want.get("merchant_sku", []))
+    assert list(got["warehouse_id"]) == list(want.get("warehouse_id", []))
+    for column in ("units", "observed_days", "daily_demand", "demand_std"):
+        assert list(got[column]) == pytest.approx(list(want.get(column, [])), rel=1e-9, abs=1e-12), column

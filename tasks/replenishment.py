@@ -17,9 +17,10 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from jtl_automator.notify.errors import NotifyError
+from jtl_automator.notify.mail import AttachmentMailer
 from jtl_automator.plans import PlanStore
 from jtl_automator.services import replenishment as svc
-from jtl_automator.services.replenishment.mail import Mailer, mail_purchasing
+from jtl_automator.services.replenishment.mail import mail_purchasing
 from jtl_automator.services.replenishment.sheet import write_sheet
 from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 from tasks.resources import RunClients, as_is, correlated
@@ -86,7 +87,7 @@ def replenishment_write_sheet(
 
 @task(name="replenishment-mail-purchasing", cache_policy=NO_CACHE)
 def replenishment_mail_purchasing(
-    clients: RunClients, mailer: Mailer, to: str, result: dict[str, Any], run_id: str
+    clients: RunClients, mailer: AttachmentMailer, to: str, result: dict[str, Any], run_id: str
 ) -> dict[str, Any]:
     """The workbook to purchasing, once per week and version of the proposal.
 

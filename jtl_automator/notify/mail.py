@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, getaddresses, parseaddr
 from html.parser import HTMLParser
-from typing import Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
 import markdown as markdown_lib
@@ -136,6 +136,23 @@ class Attachment:
     filename: str
     content: bytes
     mime_type: str = "application/octet-stream"
+
+
+class AttachmentMailer(Protocol):
+    """What :class:`jtl_automator.notify.mail.EmailSender` offers for a message with files."""
+
+    def send(
+        self,
+        to: str | Sequence[str],
+        subject: str,
+        body: str,
+        *,
+        format: Any = ...,
+        idempotency_key: str,
+        attachments: Sequence[Attachment] = ...,
+    ) -> Any:
+        """Send one message; its Message-ID derives from ``idempotency_key``."""
+        ...
 
 
 @dataclass(frozen=True)

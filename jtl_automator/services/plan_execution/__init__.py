@@ -8,6 +8,7 @@
 See docs/plan-execution.md.
 """
 
+from jtl_automator.notify.mail import AttachmentMailer
 from jtl_automator.services.plan_execution.document import (
     OrderLine,
     PurchaseOrderDoc,
@@ -16,7 +17,6 @@ from jtl_automator.services.plan_execution.document import (
     xlsx_bytes,
 )
 from jtl_automator.services.plan_execution.execute import (
-    AttachmentMailer,
     ExecutionContext,
     LineOutcome,
     execute_plan,

@@ -26,7 +26,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from jtl_automator.clients.errors import AuthError, JtlApiError, TransientError, ValidationFailed
@@ -35,7 +35,7 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.clients.wawi.models import PurchaseOrderCreate, PurchaseOrderLineItemCreate, Supplier
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.notify.errors import NotifyError
-from jtl_automator.notify.mail import Attachment
+from jtl_automator.notify.mail import AttachmentMailer
 from jtl_automator.plans import (
     ExecutionRef,
     IllegalTransition,
@@ -68,23 +68,6 @@ from jtl_automator.store.lease_keeper import LeaseKeeper, LeaseLost
 log = correlated_logger("jtl_automator.plans.execution")
 
 JsonObject = dict[str, Any]
-
-
-class AttachmentMailer(Protocol):
-    """What :class:`jtl_automator.notify.mail.EmailSender` offers for a message with files."""
-
-    def send(
-        self,
-        to: str | Sequence[str],
-        subject: str,
-        body: str,
-        *,
-        format: Any = ...,
-        idempotency_key: str,
-        attachments: Sequence[Attachment] = ...,
-    ) -> Any:
-        """Send one message; its Message-ID derives from ``idempotency_key``."""
-        ...
 
 
 @dataclass

@@ -13,8 +13,8 @@ from typing import Any
 
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.notify.mail import AttachmentMailer
 from jtl_automator.services.plan_execution.execute import (
-    AttachmentMailer,
     ExecutionContext,
     LineOutcome,
     execute_plans,

@@ -11,31 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from jtl_automator.notify.mail import Attachment, markdown_text
+from jtl_automator.notify.mail import Attachment, AttachmentMailer, markdown_text
 from jtl_automator.store import StateStore
 
 KIND = "replenishment-mail"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-class Mailer(Protocol):
-    """What sends the message (``jtl_automator.notify.mail.EmailSender``)."""
-
-    def send(
-        self,
-        to: str | Sequence[str],
-        subject: str,
-        body: str,
-        *,
-        format: Any = ...,
-        idempotency_key: str,
-        attachments: Sequence[Attachment] = ...,
-    ) -> Any:
-        """Send one message; its Message-ID derives from ``idempotency_key``."""
 
 
 def proposal_version(result: Mapping[str, Any]) -> str:
@@ -75,7 +59,7 @@ def purchasing_markdown(result: Mapping[str, Any]) -> str:
 
 
 def mail_purchasing(
-    store: StateStore, mailer: Mailer, to: str, result: Mapping[str, Any], *, run_id: str
+    store: StateStore, mailer: AttachmentMailer, to: str, result: Mapping[str, Any], *, run_id: str
 ) -> dict[str, Any]:
     """Send the workbook to ``to`` unless this version of the proposal went out already."""
     if result["dry_run"] or not result.get("workbook"):

@@ -27,8 +27,7 @@ from jtl_automator.clients.errors import NotFound
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
-from jtl_automator.services.order_processing.params import iso, parse_iso
-from jtl_automator.store import CachedItem, StateStore
+from jtl_automator.store import CachedItem, StateStore, iso, parse_iso
 
 log = correlated_logger("jtl_automator.wawi_item_cache")
 

@@ -69,6 +69,19 @@ class ClaimState(StrEnum):
     FAILED = "failed"  # failed before: may be retried (attempts was incremented)
 
 
+def iso(moment: datetime) -> str:
+    """The one timestamp format of watermarks and reports (UTC, seconds), so marks compare as strings."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(value: str | None) -> datetime | None:
+    """A stored watermark back as an aware datetime (naive values are UTC)."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
 @dataclass(frozen=True)
 class Claim:
     """What ``claim()`` found for a key."""

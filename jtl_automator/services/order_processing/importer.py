@@ -28,11 +28,9 @@ from jtl_automator.services.order_processing.params import (
     WATCH_STATUSES,
     WAWI_WATERMARK,
     OrderProcessingParams,
-    iso,
-    parse_iso,
 )
 from jtl_automator.services.order_processing.report import Outcome
-from jtl_automator.store import StateStore
+from jtl_automator.store import StateStore, iso, parse_iso
 from jtl_automator.store.store import OrderRecord
 from jtl_automator.transforms.orders import line_items_frame, open_lines, sales_orders_frame
 

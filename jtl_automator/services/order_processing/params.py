@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -93,16 +92,3 @@ class OrderProcessingParams(BaseModel):
             return self.allocation
         rest = tuple(w for w in self.allocation.warehouse_priority if w != self.default_warehouse_id)
         return self.allocation.model_copy(update={"warehouse_priority": (self.default_warehouse_id, *rest)})
-
-
-def iso(moment: datetime) -> str:
-    """The one timestamp format of watermarks and reports (UTC, seconds)."""
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def parse_iso(value: str | None) -> datetime | None:
-    """A stored watermark back as an aware datetime (naive values are UTC)."""
-    if not value:
-        return None
-    parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

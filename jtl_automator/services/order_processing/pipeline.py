@@ -32,12 +32,11 @@ from jtl_automator.services.order_processing.params import (
     LEASE_NAME,
     WAWI_WATERMARK,
     OrderProcessingParams,
-    iso,
 )
 from jtl_automator.services.order_processing.planning import Action, Plan, plan_orders
 from jtl_automator.services.order_processing.report import Outcome, skipped, summary
 from jtl_automator.services.order_processing.shipping import sync_shipments
-from jtl_automator.store import StateStore
+from jtl_automator.store import StateStore, iso
 from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.store.store import LeaseInfo
 

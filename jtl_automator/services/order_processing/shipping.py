@@ -18,9 +18,10 @@ from jtl_automator.clients.errors import ClientError
 from jtl_automator.clients.ffn.models import OutboundShippingNotification
 from jtl_automator.notify.mail import markdown_text
 from jtl_automator.services.order_processing.fulfilment import Context, Journal
-from jtl_automator.services.order_processing.params import FFN_WATERMARK, iso, parse_iso
+from jtl_automator.services.order_processing.params import FFN_WATERMARK
 from jtl_automator.services.order_processing.report import Outcome
 from jtl_automator.services.order_processing.writeback import tagged_comment, update_order
+from jtl_automator.store import iso, parse_iso
 from jtl_automator.transforms.orders import sales_orders_frame
 
 

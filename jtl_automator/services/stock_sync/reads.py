@@ -20,10 +20,9 @@ from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
-from jtl_automator.services.order_processing.params import iso, parse_iso
 from jtl_automator.services.stock_sync.params import WATERMARK, StockSyncParams
 from jtl_automator.services.wawi_item_cache import WawiItemCache
-from jtl_automator.store import StateStore
+from jtl_automator.store import StateStore, iso, parse_iso
 from jtl_automator.transforms.stock_sync import (
     ffn_levels_frame,
     ffn_stock_rows,

@@ -23,10 +23,9 @@ from tasks.retry import retry_transient
 @task(name="plan-acquire-lease", cache_policy=NO_CACHE)
 def plan_acquire_lease(keeper: LeaseKeeper) -> LeaseInfo | None:
     """Only the lease holder executes plans: an ``executing`` plan it finds was left by a dead run."""
-    if keeper.acquire():
-        return None
-    holder = keeper.holder()
-    get_run_logger().warning("run %s holds the plan execution lease; this run does nothing", holder)
+    holder = keeper.take()
+    if holder is not None:
+        get_run_logger().warning("run %s holds the plan execution lease; this run does nothing", holder)
     return holder
 
 

@@ -94,9 +94,9 @@ def run_plan_execution(
     params = params or PlanExecutionParams()
     started = time.perf_counter()
     keeper = None if dry_run else lease_keeper(store, params, run_id)
-    if keeper is not None and not keeper.acquire():
-        holder = keeper.holder()
-        return skipped(f"{LEASE_HELD} ({holder.owner if holder else 'unknown'})", dry_run=dry_run)
+    holder = keeper.take() if keeper is not None else None
+    if holder is not None:
+        return skipped(f"{LEASE_HELD} ({holder.owner})", dry_run=dry_run)
     try:
         ctx = ExecutionContext(store, ffn, wawi, params, run_id, mailer, dry_run, keeper, today)
         outcomes = execute_plans(ctx)

@@ -13,6 +13,7 @@ import platform
 import re
 import resource
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -194,9 +195,29 @@ def ffn_client(
     return FfnClient.from_settings(settings, store, limiter=RateLimiter(rate_per_second, burst=burst))
 
 
+def client_env(info: SandboxInfo, config: SandboxConfig, db_dir: str, **extra: str) -> dict[str, str]:
+    """The ``JTL_*`` environment of a spawned client process: sandbox credentials, SQLite in ``db_dir``,
+    client rate limits unthrottled (the benchmark measures the work, not the bucket), then ``extra``."""
+    from jtl_automator.sandbox.server import credentials_env
+
+    env = credentials_env(info.base_url, config, None)
+    env.update(
+        JTL_DATABASE_URL=f"sqlite:///{db_dir}/state.db",
+        JTL_FFN_RATE_PER_SECOND=str(UNTHROTTLED_RATE),
+        JTL_WAWI_RATE_PER_SECOND=str(UNTHROTTLED_RATE),
+        **extra,
+    )
+    return env
+
+
+def served_by_api(state: SandboxState) -> Counter[str]:
+    """Requests the sandbox answered so far, per API (its own counter, independent of the client's)."""
+    return Counter(state.runtime.get("requests", {}).get("by_api", {}))
+
+
 def ffn_requests(state: SandboxState) -> int:
     """FFN API requests the sandbox received so far (its own counter, independent of the client's)."""
-    return int(state.runtime.get("requests", {}).get("by_api", {}).get("ffn", 0))
+    return served_by_api(state)["ffn"]
 
 
 # --- processes and memory ------------------------------------------------------------------------------

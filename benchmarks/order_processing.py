@@ -19,16 +19,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from benchmarks._common import (
-    UNTHROTTLED_RATE,
     Metric,
     Result,
-    SandboxInfo,
+    client_env,
     fmt_s,
     in_subprocess,
     peak_rss_mb,
     reset_peak_rss,
     rss_mb,
     serve_sandbox,
+    served_by_api,
 )
 from jtl_automator.sandbox import generator
 from jtl_automator.sandbox.config import SandboxConfig
@@ -75,18 +75,6 @@ def build_world(orders: int, skus: int, seed: int, base: datetime) -> SandboxDat
             row["stockLevel"] += 10_000
         stock["stockLevel"] = sum(r["stockLevel"] for r in stock.get("warehouses") or [])
     return data
-
-
-def _env(info: SandboxInfo, config: SandboxConfig, db_dir: str) -> dict[str, str]:
-    from jtl_automator.sandbox.server import credentials_env
-
-    env = credentials_env(info.base_url, config, None)
-    env.update(
-        JTL_DATABASE_URL=f"sqlite:///{db_dir}/state.db",
-        JTL_FFN_RATE_PER_SECOND=str(UNTHROTTLED_RATE),
-        JTL_WAWI_RATE_PER_SECOND=str(UNTHROTTLED_RATE),
-    )
-    return env
 
 
 def _params(chunk_size: int, workers: int) -> Any:
@@ -148,10 +136,6 @@ def _with_prefect(env: dict[str, str], since: str, chunk_size: int, workers: int
     return {"seconds": seconds, "counts": result["counts"], "peak_rss_mb": peak, "rss_before_mb": rss_before}
 
 
-def _served(state: Any) -> Counter[str]:
-    return Counter(state.runtime.get("requests", {}).get("by_api", {}))
-
-
 def _measure(
     data: SandboxData, config: SandboxConfig, since: str, chunk_size: int, workers: int, prefect: bool
 ) -> dict[str, Any]:
@@ -159,11 +143,11 @@ def _measure(
         tempfile.TemporaryDirectory(prefix="bench-orders-") as db_dir,
         serve_sandbox(data, config) as (info, state, _server),
     ):
-        before = _served(state)
+        before = served_by_api(state)
         out = in_subprocess(
-            _with_prefect if prefect else _plain, _env(info, config, db_dir), since, chunk_size, workers
+            _with_prefect if prefect else _plain, client_env(info, config, db_dir), since, chunk_size, workers
         )
-        out["requests"] = dict(_served(state) - before)
+        out["requests"] = dict(served_by_api(state) - before)
         numbers = Counter(o["merchantOutboundNumber"] for o in state.data.ffn.outbounds.values())
         out["outbounds"] = sum(numbers.values())
         out["max_outbounds_per_number"] = max(numbers.values(), default=0)

@@ -15,14 +15,12 @@ import os
 import random
 import tempfile
 import time
-from collections import Counter
 from typing import Any
 
 from benchmarks._common import (
-    UNTHROTTLED_RATE,
     Metric,
     Result,
-    SandboxInfo,
+    client_env,
     fmt_int,
     fmt_s,
     fmt_x,
@@ -31,6 +29,7 @@ from benchmarks._common import (
     reset_peak_rss,
     rss_mb,
     serve_sandbox,
+    served_by_api,
 )
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.generator import generate
@@ -41,20 +40,6 @@ TITLE = "stock_sync: 100,000 SKUs x 3 warehouses, full and incremental, over loo
 PAGE = 1000
 #: A full run may spend this much over the lower bound (token, empty last pages) and still pass.
 REQUEST_SLACK = 1.05
-
-
-def _env(info: SandboxInfo, config: SandboxConfig, db_dir: str) -> dict[str, str]:
-    from jtl_automator.sandbox.server import credentials_env
-
-    env = credentials_env(info.base_url, config, None)
-    env.update(
-        JTL_DATABASE_URL=f"sqlite:///{db_dir}/state.db",
-        JTL_FFN_RATE_PER_SECOND=str(UNTHROTTLED_RATE),
-        JTL_WAWI_RATE_PER_SECOND=str(UNTHROTTLED_RATE),
-        JTL_FFN_PAGE_SIZE=str(PAGE),
-        JTL_WAWI_PAGE_SIZE=str(PAGE),
-    )
-    return env
 
 
 def _sync(env: dict[str, str], full: bool) -> dict[str, Any]:
@@ -83,10 +68,6 @@ def _sync(env: dict[str, str], full: bool) -> dict[str, Any]:
         "peak_rss_mb": peak_rss_mb(),
         "rss_before_mb": rss_before,
     }
-
-
-def _served(state: Any) -> Counter[str]:
-    return Counter(state.runtime.get("requests", {}).get("by_api", {}))
 
 
 def _change_pairs(state: Any, share: float, seed: int) -> int:
@@ -119,17 +100,17 @@ def run(skus: int = 100_000, warehouses: int = 3, changed_share: float = 0.01, s
         tempfile.TemporaryDirectory(prefix="bench-stock-") as db_dir,
         serve_sandbox(data, config) as (info, state, _server),
     ):
-        env = _env(info, config, db_dir)
-        before = _served(state)
+        env = client_env(info, config, db_dir, JTL_FFN_PAGE_SIZE=str(PAGE), JTL_WAWI_PAGE_SIZE=str(PAGE))
+        before = served_by_api(state)
         full = in_subprocess(_sync, env, True)
-        full["requests"] = dict(_served(state) - before)
+        full["requests"] = dict(served_by_api(state) - before)
         changed = _change_pairs(state, changed_share, seed)
-        before = _served(state)
+        before = served_by_api(state)
         incremental = in_subprocess(_sync, env, False)
-        incremental["requests"] = dict(_served(state) - before)
-        before = _served(state)
+        incremental["requests"] = dict(served_by_api(state) - before)
+        before = served_by_api(state)
         again = in_subprocess(_sync, env, False)
-        again["requests"] = dict(_served(state) - before)
+        again["requests"] = dict(served_by_api(state) - before)
 
     pages = lambda n: max(1, math.ceil(n / PAGE))  # noqa: E731
     full_adjusted = full["outcomes"].get("applied", 0)

@@ -82,6 +82,23 @@ def flow_sandbox(
     get_settings.cache_clear()
 
 
+def save_smtp_block(name: str, smtp: Any, sender: str) -> None:
+    """Save an SmtpServer block for the test SMTP server (``tests.notify.smtp_server.SmtpTestServer``)."""
+    from pydantic import SecretStr
+
+    from blocks import SmtpServer
+
+    SmtpServer(
+        host="127.0.0.1",
+        port=smtp.port,
+        security="none",
+        allow_plaintext_login=True,  # the test server speaks no TLS
+        sender=sender,
+        username=smtp.state.username,
+        password=SecretStr(smtp.state.password),
+    ).save(name, overwrite=True)
+
+
 def run_concurrently(run: Any, times: int = 2, timeout: float = 180) -> list[Any]:
     """Call ``run()`` from ``times`` threads at once; every result, or the first error re-raised."""
     import threading

@@ -17,7 +17,7 @@ from jtl_automator.sandbox.workbooks import save_as_xlsx
 from jtl_automator.settings import get_settings
 from jtl_automator.sheets.base import HeaderNotFound, WorksheetNotFound
 from jtl_automator.store import StateStore
-from tests.flows.conftest import FlowSandbox, run_concurrently
+from tests.flows.conftest import FlowSandbox, run_concurrently, save_smtp_block
 
 pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
 
@@ -239,7 +239,7 @@ def test_mismatches_notify_once_per_run_by_email_and_webhook(flow_sandbox: FlowS
 
     from pydantic import SecretStr
 
-    from blocks import SmtpServer, WebhookEndpoint
+    from blocks import WebhookEndpoint
     from tests.notify.smtp_server import SmtpTestServer
 
     hooks: list[dict[str, object]] = []
@@ -257,15 +257,7 @@ def test_mismatches_notify_once_per_run_by_email_and_webhook(flow_sandbox: FlowS
     receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     with SmtpTestServer() as smtp:
-        SmtpServer(
-            host="127.0.0.1",
-            port=smtp.port,
-            security="none",
-            allow_plaintext_login=True,  # the test server speaks no TLS
-            sender="ops@example.invalid",
-            username=smtp.state.username,
-            password=SecretStr(smtp.state.password),
-        ).save("mail", overwrite=True)
+        save_smtp_block("mail", smtp, sender="ops@example.invalid")
         WebhookEndpoint(
             url=f"http://127.0.0.1:{receiver.server_address[1]}/hook", auth="hmac", secret=SecretStr("k")
         ).save("hook", overwrite=True)

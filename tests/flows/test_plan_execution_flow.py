@@ -8,13 +8,11 @@ from typing import Any
 import anyio
 import pytest
 from prefect.client.orchestration import get_client
-from pydantic import SecretStr
 
-from blocks import SmtpServer
 from flows.plan_execution import plan_execution
 from jtl_automator.plans import LineStatus, NewLine, PlanScope, PlanStatus, PlanStore
 from jtl_automator.store import StateStore
-from tests.flows.conftest import FlowSandbox
+from tests.flows.conftest import FlowSandbox, save_smtp_block
 from tests.notify.smtp_server import SmtpTestServer
 
 pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
@@ -32,15 +30,7 @@ def test_dry_run_then_execute_then_a_rerun_that_does_nothing(flow_sandbox: FlowS
     number = f"PO-{opened.plan.id}-L10001"
 
     with SmtpTestServer() as smtp:
-        SmtpServer(
-            host="127.0.0.1",
-            port=smtp.port,
-            security="none",
-            allow_plaintext_login=True,  # the test server speaks no TLS
-            sender="einkauf@example.invalid",
-            username=smtp.state.username,
-            password=SecretStr(smtp.state.password),
-        ).save("plan-mail", overwrite=True)
+        save_smtp_block("plan-mail", smtp, sender="einkauf@example.invalid")
 
         preview = plan_execution(dry_run=True, email_block="plan-mail")
         assert preview["counts"] == {"would_execute": 2} and not smtp.state.messages

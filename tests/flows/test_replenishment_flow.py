@@ -8,9 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from prefect.client.orchestration import get_client
-from pydantic import SecretStr
 
-from blocks import SmtpServer
 from flows.replenishment import replenishment
 from jtl_automator.plans import PlanStore
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
@@ -18,7 +16,7 @@ from jtl_automator.sandbox.sheets import new_spreadsheet
 from jtl_automator.services.replenishment.output import APPROVAL_HEADER
 from jtl_automator.settings import get_settings
 from jtl_automator.store import StateStore
-from tests.flows.conftest import FlowSandbox
+from tests.flows.conftest import FlowSandbox, save_smtp_block
 from tests.notify.smtp_server import SmtpTestServer
 
 pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
@@ -69,15 +67,7 @@ def test_dry_run_then_run_then_rerun_with_artifacts(
 
     # The workbook to purchasing through a saved SmtpServer block: once for this version of the proposal.
     with SmtpTestServer() as smtp:
-        SmtpServer(
-            host="127.0.0.1",
-            port=smtp.port,
-            security="none",
-            allow_plaintext_login=True,  # the test server speaks no TLS
-            sender="disposition@example.invalid",
-            username=smtp.state.username,
-            password=SecretStr(smtp.state.password),
-        ).save("purchasing-mail", overwrite=True)
+        save_smtp_block("purchasing-mail", smtp, sender="disposition@example.invalid")
         mailed = replenishment(
             as_of=AS_OF,
             output=str(flow_sandbox.tmp / "mail.xlsx"),

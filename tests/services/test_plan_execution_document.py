@@ -7,6 +7,7 @@ from decimal import Decimal
 from io import BytesIO
 
 import pytest
+from openpyxl import load_workbook
 from pypdf import PdfReader
 
 from jtl_automator.services.plan_execution.document import (
@@ -17,9 +18,16 @@ from jtl_automator.services.plan_execution.document import (
     email_markdown,
     email_subject,
     pdf_bytes,
-    read_xlsx_lines,
     xlsx_bytes,
 )
+
+
+def read_xlsx_lines(data: bytes) -> list[tuple[str, int]]:
+    """(SKU, quantity) of each position of a workbook made by ``xlsx_bytes``, read back with openpyxl."""
+    ws = load_workbook(BytesIO(data), read_only=True).worksheets[0]
+    rows = list(ws.iter_rows(values_only=True))
+    start = next(i for i, row in enumerate(rows) if row and row[0] in ("Pos.",)) + 1
+    return [(str(row[1]), int(str(row[5]))) for row in rows[start:] if isinstance(row[0], int)]
 
 
 def _doc(lines: int = 3, language: str = "de", price: Decimal | None = Decimal("2.50")) -> PurchaseOrderDoc:

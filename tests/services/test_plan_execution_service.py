@@ -30,6 +30,7 @@ from jtl_automator.services import plan_execution as svc
 from jtl_automator.settings import Settings
 from jtl_automator.store import StateStore
 from tests.notify.smtp_server import SmtpTestServer
+from tests.services.test_plan_execution_document import read_xlsx_lines
 
 TODAY = date(2026, 11, 26)
 INBOUNDS = "^/api/v1/merchant/inbounds$"
@@ -183,7 +184,7 @@ def test_an_approved_plan_becomes_one_order_one_email_and_one_inbound_per_wareho
     assert msg["To"] == supplier["Email"] and msg["Subject"] == f"Bestellung {number}"
     attachment, pdf = list(msg.iter_attachments())
     assert attachment.get_filename() == f"Bestellung {number}.xlsx"
-    assert sorted(svc.read_xlsx_lines(attachment.get_content())) == sorted([(a, 10), (b, 4), (c, 7)])
+    assert sorted(read_xlsx_lines(attachment.get_content())) == sorted([(a, 10), (b, 4), (c, 7)])
     assert pdf.get_content_type() == "application/pdf" and pdf.get_content().startswith(b"%PDF-")
     body = msg.get_body(preferencelist=("plain",))
     assert body is not None and "2026-12-06" in body.get_content() and "Sehr geehrte" in body.get_content()
@@ -341,7 +342,7 @@ def test_an_english_supplier_gets_an_english_document(world: World) -> None:
     attachment, pdf = list(msg.iter_attachments())
     assert attachment.get_filename() == f"Purchase order PO-{plan.id}-L10003.xlsx"
     assert pdf.get_filename() == f"Purchase order PO-{plan.id}-L10003.pdf"
-    assert svc.read_xlsx_lines(attachment.get_content()) == [(a, 2)]
+    assert read_xlsx_lines(attachment.get_content()) == [(a, 2)]
 
 
 def test_the_strict_sandbox_takes_a_second_inbound_under_a_used_number(tmp_path: Path) -> None:

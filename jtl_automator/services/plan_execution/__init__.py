@@ -13,7 +13,6 @@ from jtl_automator.services.plan_execution.document import (
     OrderLine,
     PurchaseOrderDoc,
     SupplierInfo,
-    read_xlsx_lines,
     xlsx_bytes,
 )
 from jtl_automator.services.plan_execution.execute import (
@@ -51,7 +50,6 @@ __all__ = [
     "lease_keeper",
     "plans_to_execute",
     "po_number",
-    "read_xlsx_lines",
     "run_plan_execution",
     "skipped",
     "summary",

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.styles import Font
 from pydantic import BaseModel, ConfigDict
 
@@ -179,14 +179,6 @@ def xlsx_bytes(doc: PurchaseOrderDoc) -> bytes:
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
-
-
-def read_xlsx_lines(data: bytes) -> list[tuple[str, int]]:
-    """(SKU, quantity) of each position of a workbook made by :func:`xlsx_bytes` (tests, support)."""
-    ws = load_workbook(io.BytesIO(data), read_only=True).worksheets[0]
-    rows = list(ws.iter_rows(values_only=True))
-    start = next(i for i, row in enumerate(rows) if row and row[0] in ("Pos.",)) + 1
-    return [(str(row[1]), int(str(row[5]))) for row in rows[start:] if isinstance(row[0], int)]
 
 
 PDF_TYPE = "application/pdf"

@@ -54,10 +54,6 @@ def _doc(lines: int = 3, language: str = "de", price: Decimal | None = Decimal("
 
 
 def test_xlsx_holds_every_position_and_the_total_in_the_suppliers_language() -> None:
-    from io import BytesIO
-
-    from openpyxl import load_workbook
-
     data = xlsx_bytes(_doc())
     assert read_xlsx_lines(data) == [("SKU-000", 1), ("SKU-001", 2), ("SKU-002", 3)]
     ws = load_workbook(BytesIO(data)).worksheets[0]

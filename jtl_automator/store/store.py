@@ -10,6 +10,8 @@ starting at once do not race.
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,6 +84,24 @@ def parse_iso(value: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _ensure_wal(cur: Any) -> None:
+    """Switch a SQLite file to WAL (a property of the file, so only its first connection changes it).
+
+    The switch needs a lock SQLite's busy handler does not wait for: a process connecting while another
+    migrates the new file gets "database is locked" at once. It retries until the busy timeout.
+    """
+    deadline = time.monotonic() + _SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 @dataclass(frozen=True)
 class Claim:
     """What ``claim()`` found for a key."""
@@ -138,7 +158,7 @@ class StateStore:
             cur = dbapi_conn.cursor()
             cur.execute(f"PRAGMA busy_timeout = {_SQLITE_BUSY_TIMEOUT_MS}")
             if parsed.database not in (None, "", ":memory:"):
-                cur.execute("PRAGMA journal_mode = WAL")
+                _ensure_wal(cur)
             cur.execute("PRAGMA foreign_keys = ON")
             cur.close()
 

@@ -1,11 +1,11 @@
 """Issue 11: replenishment over a year of history (5,000,000 order lines, 100,000 SKUs) vs a bare groupby-sum.
 
 The parent builds the frames the service hands to the transform (``outbound_lines_frame``'s dtypes:
-pandas ``string`` SKUs and warehouses, one string object per cell as JSON parsing makes them,
-``datetime64[us]`` days, ``float64`` units): 5,000,000 lines over 365 days, 100,000 SKUs with skewed
-(Zipf-like) popularity, 3 warehouses with different shares, stock-out runs for about 15% of the SKUs
-(with almost no sales on those days), and stock, on-order and supplier frames for every SKU and
-warehouse. It pickles them; a freshly spawned process loads them and times the whole transform path the
+pandas ``string`` SKUs and warehouses, one string object per distinct SKU and warehouse as that
+function makes them, ``datetime64[us]`` days, ``float64`` units): 5,000,000 lines over 365 days, 100,000
+SKUs with skewed (Zipf-like) popularity, 3 warehouses with different shares, stock-out runs for about
+15% of the SKUs (with almost no sales on those days), and stock, on-order and supplier frames for every SKU
+and warehouse. It pickles them; a freshly spawned process loads them and times the whole transform path the
 service runs (``demand_frame`` then ``replenishment_lines``, validation included) against the bare
 ``lines.groupby([sku, warehouse])["quantity"].sum()`` of the same lines, interleaved, best of
 ``repeats``. The first transform runs before any baseline, so the process's high-water mark after it is
@@ -47,7 +47,13 @@ def _copy(text: str) -> str:
 
 
 def _strings(values: list[str], index: np.ndarray) -> pd.Series:
+    """One string object per cell, as ``stock_frame`` and ``supplier_frame`` get them from JSON."""
     return pd.Series([_copy(values[i]) for i in index.tolist()], dtype="string")
+
+
+def _labels(values: list[str], index: np.ndarray) -> pd.Series:
+    """One string object per distinct value, shared by its cells, as ``outbound_lines_frame`` makes them."""
+    return pd.Series(np.asarray(values, dtype=object)[index], dtype="string")
 
 
 def build_frames(lines: int, skus: int, days: int, seed: int) -> dict[str, Any]:
@@ -93,8 +99,8 @@ def build_frames(lines: int, skus: int, days: int, seed: int) -> dict[str, Any]:
     one_day = np.timedelta64(1, "D").astype("timedelta64[us]")
     line_frame = pd.DataFrame(
         {
-            "merchant_sku": _strings(names, sku),
-            "warehouse_id": _strings(list(WAREHOUSES), wh),
+            "merchant_sku": _labels(names, sku),
+            "warehouse_id": _labels(list(WAREHOUSES), wh),
             "day": pd.Series(start + day * one_day, dtype="datetime64[us]"),
             "quantity": quantity,
         }
@@ -102,8 +108,8 @@ def build_frames(lines: int, skus: int, days: int, seed: int) -> dict[str, Any]:
     key = out // days
     stockouts = pd.DataFrame(
         {
-            "merchant_sku": _strings(names, key // n_wh),
-            "warehouse_id": _strings(list(WAREHOUSES), key % n_wh),
+            "merchant_sku": _labels(names, key // n_wh),
+            "warehouse_id": _labels(list(WAREHOUSES), key % n_wh),
             "day": pd.Series(start + (out % days) * one_day, dtype="datetime64[us]"),
         }
     )
@@ -274,8 +280,10 @@ def run(
         + "; groupby-sum "
         + ", ".join(fmt_s(t) for t in out["groupby_s"])
         + ".",
-        "Inputs as the service builds them: pandas string columns (Python storage, one string object per "
-        "cell), datetime64[us] days, float64 units; popularity Zipf-like (exponent 1.05) over the SKUs, "
+        "Inputs as the service builds them: pandas string columns (Python storage; the order lines and "
+        "stock-out days share one string object per distinct SKU and warehouse, as outbound_lines_frame and "
+        "stockout_frame make them; stock, on-order and supplier rows one object per cell, as parsed from "
+        "JSON), datetime64[us] days, float64 units; popularity Zipf-like (exponent 1.05) over the SKUs, "
         "warehouses 50/30/20%, units per line geometric (mean 1.8); 15% of the SKUs have 1 to 3 stock-out "
         "runs of 2 to 30 days in 1 or 2 warehouses, with 3% of the lines that fell on them kept.",
         "The transform includes the pandera validation of every input and output frame (see "

@@ -53,6 +53,9 @@ def outbound_lines_frame(outbounds: Iterable[Mapping[str, Any]]) -> pd.DataFrame
     outbounds without either, items without ``merchantSku`` and non-positive quantities are left out.
     """
     cols: dict[str, list[Any]] = {"merchant_sku": [], "warehouse_id": [], "day": [], "quantity": []}
+    # one string object per distinct SKU and warehouse, not one per line: a year of lines stays small
+    # (8 bytes a cell instead of a string each) and hashing them later is cheaper
+    labels: dict[str, str] = {}
     for outbound in outbounds:
         if outbound.get("status") in CANCELLED_OUTBOUND or not outbound.get("warehouseId"):
             continue
@@ -68,8 +71,10 @@ def outbound_lines_frame(outbounds: Iterable[Mapping[str, Any]]) -> pd.DataFrame
                 continue
             if not isinstance(sku, str) or not sku.strip() or not quantity > 0:
                 continue
-            cols["merchant_sku"].append(sku.strip())
-            cols["warehouse_id"].append(str(outbound["warehouseId"]))
+            sku = sku.strip()
+            warehouse = str(outbound["warehouseId"])
+            cols["merchant_sku"].append(labels.setdefault(sku, sku))
+            cols["warehouse_id"].append(labels.setdefault(warehouse, warehouse))
             cols["day"].append(day.replace(hour=0, minute=0, second=0, microsecond=0))
             cols["quantity"].append(quantity)
     frame = pd.DataFrame(

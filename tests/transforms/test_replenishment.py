@@ -414,3 +414,38 @@ def test_demand_matches_a_day_by_day_reference_on_random_inputs(seed: int) -> No
     assert list(got["warehouse_id"]) == list(want.get("warehouse_id", []))
     for column in ("units", "observed_days", "daily_demand", "demand_std"):
         assert list(got[column]) == pytest.approx(list(want.get(column, [])), rel=1e-9, abs=1e-12), column
+
+
+def test_demand_refuses_lines_without_a_key_column() -> None:
+    lines = _lines(("A", "W1", "2026-11-02", 2)).drop(columns=["warehouse_id"])
+    with pytest.raises(pandera.errors.SchemaError, match="warehouse_id"):
+        demand_frame(lines, _outs(), WINDOW)
+
+
+@pytest.mark.parametrize("column", ["merchant_sku", "warehouse_id"])
+def test_a_large_frame_with_one_null_key_is_refused(column: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the full-validation size nulls are found by the factorisation, not by a scan: still refused."""
+    monkeypatch.setattr("jtl_automator.transforms.replenishment.FULL_VALIDATION_ROWS", 50)
+    monkeypatch.setattr("jtl_automator.transforms.replenishment.VALIDATION_SAMPLE_ROWS", 10)
+    lines = _lines(*[(f"S{i}", "W1", "2026-11-02", 1) for i in range(120)])
+    lines[column] = lines[column].astype("string")
+    lines.loc[100, column] = pd.NA
+    with pytest.raises(pandera.errors.SchemaError, match=column):
+        demand_frame(lines, _outs(), WINDOW)
+    lines.loc[100, column] = "S100" if column == "merchant_sku" else "W1"
+    assert demand_frame(lines, _outs(), WINDOW)["units"].sum() == 120
+
+
+@pytest.mark.parametrize("prefix", [1, 3, 1000])
+def test_key_codes_name_every_row_by_its_label_also_past_the_prefix(
+    prefix: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Labels first seen after the looked-up prefix, and nulls (code -1), come out as a factorisation would."""
+    from jtl_automator.transforms import replenishment
+
+    monkeypatch.setattr(replenishment, "LABEL_PREFIX_ROWS", prefix)
+    values = pd.Series(["B", "A", "B", None, "C", "A", "D", None, "C", "E"], dtype="string")
+    codes, labels = replenishment._codes(values)
+    decoded = [None if c < 0 else labels[c] for c in codes]
+    assert decoded == [None if v is pd.NA else v for v in values.tolist()]
+    assert sorted(labels) == ["A", "B", "C", "D", "E"] and labels.is_unique

@@ -2,9 +2,11 @@
 
 from jtl_automator.store.models import Base
 from jtl_automator.store.store import (
+    ORDER_LINES_MARK,
     CachedItem,
     Claim,
     ClaimState,
+    OrderLine,
     StateStore,
     TokenRecord,
     iso,
@@ -13,10 +15,12 @@ from jtl_automator.store.store import (
 )
 
 __all__ = [
+    "ORDER_LINES_MARK",
     "Base",
     "CachedItem",
     "Claim",
     "ClaimState",
+    "OrderLine",
     "StateStore",
     "TokenRecord",
     "iso",

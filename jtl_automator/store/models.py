@@ -6,7 +6,7 @@ alter or drop it the same way on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 
@@ -14,6 +14,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -138,6 +139,24 @@ class OrderLedger(Base):
     order_date: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OrderLineRow(Base):
+    """One item line of an order that became an FFN outbound: the demand the replenishment reads.
+
+    Written with the order's ``outbound_created`` record, which replaces the order's earlier lines (a rerun
+    never doubles them). ``quantity`` is what the customer ordered (also when the outbound carries only
+    the open rest); ``warehouse_id`` the outbound's; ``order_day`` the UTC date of the Wawi order date.
+    """
+
+    __tablename__ = "order_lines"
+
+    order_number: Mapped[str] = mapped_column(ForeignKey("order_ledger.order_number"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sku: Mapped[str] = mapped_column(String(FFN_TEXT_MAX))
+    warehouse_id: Mapped[str] = mapped_column(String(FFN_TEXT_MAX))
+    quantity: Mapped[float] = mapped_column(Float)
+    order_day: Mapped[date] = mapped_column(Date, index=True)
 
 
 class OrderEvent(Base):

@@ -10,30 +10,32 @@ starting at once do not race.
 from __future__ import annotations
 
 import logging
+import math
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from importlib import resources
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, case, create_engine, delete, event, insert, select, text
+from sqlalchemy import Engine, String, case, create_engine, delete, event, insert, select, text, type_coerce
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from jtl_automator.limits import ORDER_NUMBER_MAX
+from jtl_automator.limits import FFN_TEXT_MAX, ORDER_NUMBER_MAX
 from jtl_automator.store.models import (
     InboundCheck,
     Lease,
     OAuthToken,
     OrderEvent,
     OrderLedger,
+    OrderLineRow,
     SideEffect,
     Watermark,
     WawiItemCacheRow,
@@ -46,6 +48,10 @@ _MIGRATION_LOCK_ID = 0x4A544C41  # "JTLA": advisory lock key for migrations on P
 _SQLITE_BUSY_TIMEOUT_MS = 30_000
 #: Rows per statement when the item cache is written or read by key (SQLite's bound-parameter limit).
 _ITEM_CACHE_CHUNK = 500
+#: Watermark: when order processing first recorded order lines (every order since has its lines).
+ORDER_LINES_MARK = "order-lines:since"
+#: Rows fetched per round trip when the order lines are read for the replenishment.
+_ORDER_LINES_FETCH = 50_000
 
 
 @dataclass
@@ -492,9 +498,12 @@ class StateStore:
         """Create or update ledger rows and journal one ``event`` per order, in one transaction.
 
         Each update needs ``order_number`` and may set any of the ledger's fields; ``detail`` goes to
-        the journal only.
+        the journal only. ``lines`` (``OrderLine`` s) replace the order's recorded item lines, so a rerun
+        or a second record never doubles them; the first lines ever recorded also set the watermark
+        ``order-lines:since`` (see :meth:`order_lines_cover_from`).
         """
         count = 0
+        recorded_lines = False
         with self.session() as s:
             for update in updates:
                 number = str(update["order_number"])
@@ -514,11 +523,69 @@ class StateStore:
                         setattr(row, name, update[name])
                 row.updated_at = utcnow()
                 s.flush()
+                lines = update.get("lines")
+                if lines is not None:
+                    _replace_order_lines(s, number, lines)
+                    recorded_lines = True
                 s.add(
                     OrderEvent(order_number=number, event=event, detail=update.get("detail"), run_id=run_id)
                 )
                 count += 1
+            if recorded_lines:
+                s.execute(
+                    self._insert(s)(Watermark)
+                    .values(job=ORDER_LINES_MARK, value=iso(utcnow()), updated_at=utcnow())
+                    .on_conflict_do_nothing()
+                )
         return count
+
+    def order_lines_cover_from(self) -> date | None:
+        """The first whole day (UTC) whose orders all have their lines in the ledger; None: none recorded yet.
+
+        That is the day after order processing first recorded lines: orders of earlier days may have
+        become outbounds before (without lines), and the day it started may hold some of them too.
+        """
+        since = parse_iso(self.get_watermark(ORDER_LINES_MARK))
+        return None if since is None else since.astimezone(UTC).date() + timedelta(days=1)
+
+    def iter_order_lines(self, start: date, end: date) -> Iterator[Sequence[Any]]:
+        """``(sku, warehouse_id, order_day, quantity)`` rows of the lines with ``order_day`` in [start, end].
+
+        ``order_day`` comes as the driver reads it: a ``date`` (PostgreSQL) or ISO text (SQLite).
+
+        Lines of cancelled orders are left out. Streamed in batches of rows (a server-side cursor on
+        PostgreSQL), so millions of lines are never one list. The read is one transaction (on SQLite one
+        that holds the write lock, like every transaction here): consume it before using the store again.
+        """
+        cancelled = select(OrderLedger.order_number).where(OrderLedger.status == "cancelled")
+        stmt = select(
+            OrderLineRow.sku,
+            OrderLineRow.warehouse_id,
+            # as the driver gives it (SQLite: ISO text): no per-row conversion, the frame parses it at once
+            type_coerce(OrderLineRow.order_day, String),
+            OrderLineRow.quantity,
+        ).where(
+            OrderLineRow.order_day >= start,
+            OrderLineRow.order_day <= end,
+            OrderLineRow.order_number.not_in(cancelled),  # few orders: no join per line
+        )
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=_ORDER_LINES_FETCH).execute(stmt)
+            for part in result.partitions():
+                yield from part
+
+    def order_lines_of(self, order_number: str) -> list[OrderLine]:
+        """The recorded item lines of one order, by position."""
+        with self.session() as s:
+            stmt = (
+                select(OrderLineRow)
+                .where(OrderLineRow.order_number == order_number)
+                .order_by(OrderLineRow.position)
+            )
+            return [
+                OrderLine(r.position, r.sku, r.warehouse_id, r.quantity, r.order_day)
+                for r in s.execute(stmt).scalars()
+            ]
 
     def order_events(self, order_number: str) -> list[tuple[str, dict[str, Any] | None]]:
         """The journey of one order, oldest first."""
@@ -598,6 +665,44 @@ class StateStore:
                 if row is not None:
                     row.suppliers = [dict(r) for r in rows]
                     row.suppliers_at = at
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    """One item line of an order in the ledger (see ``OrderLineRow``): the demand it stands for."""
+
+    position: int
+    sku: str
+    warehouse_id: str
+    quantity: float
+    order_day: date
+
+
+def _replace_order_lines(session: Session, number: str, lines: Iterable[OrderLine]) -> None:
+    """The order's lines become ``lines``; a line the columns cannot hold is left out with a warning."""
+    session.execute(delete(OrderLineRow).where(OrderLineRow.order_number == number))
+    rows = []
+    positions: set[int] = set()
+    for line in lines:
+        fits = len(line.sku) <= FFN_TEXT_MAX and len(line.warehouse_id) <= FFN_TEXT_MAX
+        if not fits or not math.isfinite(line.quantity) or line.position in positions:
+            log.warning(
+                "order %s: line %d not recorded (SKU, warehouse, quantity or position)", number, line.position
+            )
+            continue
+        positions.add(line.position)
+        rows.append(
+            {
+                "order_number": number,
+                "position": line.position,
+                "sku": line.sku,
+                "warehouse_id": line.warehouse_id,
+                "quantity": float(line.quantity),
+                "order_day": line.order_day,
+            }
+        )
+    if rows:
+        session.execute(insert(OrderLineRow), rows)
 
 
 @dataclass(frozen=True)

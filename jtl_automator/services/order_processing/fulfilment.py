@@ -11,13 +11,15 @@ side-effect ledger (``ffn-outbound:<number>``) before the POST:
 - DONE claim: created before; the stored result repairs the order ledger if the crash hit after
   ``complete`` but before the ledger write.
 
-Item-level errors become outcomes (the batch goes on); auth errors propagate and stop the run.
+Item-level errors become outcomes (the batch goes on); auth errors propagate and stop the run. The
+``outbound_created`` record carries the order's item lines (``ledger_lines``): the replenishment's demand.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from jtl_automator.clients.errors import ClientError, ValidationFailed
@@ -35,7 +37,7 @@ from jtl_automator.services.order_processing.writeback import (
     release_order,
     tagged_comment,
 )
-from jtl_automator.store import ClaimState, StateStore
+from jtl_automator.store import ClaimState, OrderLine, StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.transforms.allocation import INSUFFICIENT_STOCK
 
@@ -249,6 +251,7 @@ def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) 
         outbound_id=outbound_id,
         warehouse_id=warehouse,
         sent_fingerprint=action.fingerprint,
+        lines=ledger_lines(action, warehouse or action.warehouse_id),
         detail={
             "outbound_id": outbound_id,
             "warehouse_id": warehouse,
@@ -274,6 +277,21 @@ def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) 
             subject=params.confirmation_subject.format(order_number=action.order_number),
             markdown=confirmation_markdown(action),
         )
+
+
+def ledger_lines(action: Action, warehouse: str | None) -> list[OrderLine] | None:
+    """The order's item lines for the ledger: ordered units, in the outbound's warehouse, on the order's day.
+
+    The day is the UTC date of the Wawi order date (the calendar FFN's timestamps are read in; an order
+    without a date counts on the day its outbound is made). Without a warehouse there is nothing to
+    record (None leaves the order's lines as they are).
+    """
+    if not warehouse:
+        log.warning("order %s: outbound without a warehouse, its lines are not recorded", action.order_number)
+        return None
+    moment = action.order_date or datetime.now(UTC)
+    day = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).date()
+    return [OrderLine(item.position, item.sku, warehouse, item.quantity, day) for item in action.items]
 
 
 def confirmation_markdown(action: Action) -> str:

@@ -51,6 +51,9 @@ class ImportedBatch:
     ledger: dict[str, OrderRecord]
     outcomes: list[Outcome] = field(default_factory=list)
     partially_delivered: frozenset[int] = frozenset()  # order ids whose lines were reduced to the open part
+    #: The lines as Wawi has them, before the reduction to the open part (the ordered units the order ledger
+    #: records as demand); None: ``lines`` are those.
+    ordered_lines: pd.DataFrame | None = None
     changes: list[Change] = field(default_factory=list)  # cancelled or re-addressed after the outbound
     listed: int = 0
     requests: int = 0
@@ -187,7 +190,8 @@ def import_orders(
     ):
         outcomes.append(Outcome(_value(number), int(order_id), "failed", reason=problems[int(order_id)]))
     kept = evaluate.loc[~unreadable]
-    opened = open_lines(line_items_frame(lines, kept["order_id"].dropna().tolist()))
+    ordered = line_items_frame(lines, kept["order_id"].dropna().tolist())
+    opened = open_lines(ordered)
     delivered = kept["order_id"].isin(list(opened.complete)).fillna(False).astype(bool)
     for order_id, number in zip(
         kept.loc[delivered, "order_id"].tolist(), kept.loc[delivered, "order_number"].tolist(), strict=True
@@ -205,6 +209,7 @@ def import_orders(
         ledger=ledger,
         outcomes=outcomes,
         partially_delivered=opened.partial,
+        ordered_lines=ordered.loc[~ordered["order_id"].isin(list(opened.complete))].reset_index(drop=True),
         changes=changes,
         listed=len(listed),
         requests=wawi.stats.requests - before,

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, cast
 
+import numpy as np
 import pandas as pd
 
 from jtl_automator.clients.pagination import chunked
@@ -40,6 +41,15 @@ from jtl_automator.transforms.orders_rules import (
 )
 
 ActionKind = Literal["create", "adopt", "hold", "on_hold_wawi", "fail"]
+
+
+@dataclass(frozen=True)
+class ItemLine:
+    """One item line as ordered (its position in Wawi's line list): the order ledger's demand record."""
+
+    position: int
+    sku: str
+    quantity: float
 
 
 @dataclass
@@ -64,6 +74,7 @@ class Action:
     owns_number: bool = True  # False for a duplicate: the ledger row of this number is another order's
     partial: bool = False  # some units were delivered another way: the payload carries the open rest
     fingerprint: str | None = None  # of the shipping address the outbound is made for
+    items: tuple[ItemLine, ...] = ()  # create and adopt: the ordered item lines the ledger records
     ledger_status: str | None = None
     ledger_reason: str | None = None
 
@@ -232,6 +243,7 @@ class _Batch:
     with_outbound: set[int]
     allocated: dict[int, tuple[str, str | None, str | None]]
     lines: dict[int, list[dict[str, Any]]]
+    items: dict[int, tuple[ItemLine, ...]]
 
 
 def _common(row: Mapping[str, Any], ctx: _Batch) -> dict[str, Any]:
@@ -259,7 +271,8 @@ def _adopt(row: Mapping[str, Any], base: dict[str, Any], ctx: _Batch) -> Action 
     if base["order_id"] not in ctx.with_outbound or base["order_number"] is None:
         return None
     existing = ctx.data.existing[base["order_number"]]
-    return Action("adopt", **base, existing=existing, warehouse_id=existing.get("warehouseId"))
+    items = ctx.items.get(base["order_id"], ())
+    return Action("adopt", **base, existing=existing, warehouse_id=existing.get("warehouseId"), items=items)
 
 
 def _leave_manual_hold(row: Mapping[str, Any], base: dict[str, Any], ctx: _Batch) -> Action | None:
@@ -286,7 +299,9 @@ def _create(row: Mapping[str, Any], base: dict[str, Any], ctx: _Batch) -> Action
         )
     except OutboundPayloadError as exc:
         return Action("fail", **base, reason=str(exc))
-    return Action("create", **base, payload=payload, warehouse_id=warehouse)
+    return Action(
+        "create", **base, payload=payload, warehouse_id=warehouse, items=ctx.items.get(order_id, ())
+    )
 
 
 def _hold(row: Mapping[str, Any], base: dict[str, Any], ctx: _Batch) -> Action:
@@ -333,6 +348,31 @@ def decide(row: Mapping[str, Any], ctx: _Batch) -> Action:
     return _hold(row, base, ctx)
 
 
+def ordered_items(lines: pd.DataFrame) -> dict[int, tuple[ItemLine, ...]]:
+    """Per order id its item lines with a SKU and a positive ordered quantity, by position."""
+    if lines.empty:
+        return {}
+    quantity = lines["quantity"].astype("float64")  # NA: NaN
+    sku = lines["sku"].astype("string").str.strip()
+    keep = (
+        lines["is_item"].astype(bool).to_numpy()
+        & lines["order_id"].notna().to_numpy()
+        & (sku.fillna("") != "").to_numpy(dtype=bool)
+        & np.isfinite(quantity.to_numpy())
+        & (quantity.to_numpy() > 0)
+    )
+    items: dict[int, list[ItemLine]] = {}
+    for order_id, position, code, units in zip(
+        lines["order_id"][keep].tolist(),
+        lines["position"][keep].tolist(),
+        sku[keep].tolist(),
+        quantity[keep].tolist(),
+        strict=True,
+    ):
+        items.setdefault(int(order_id), []).append(ItemLine(int(position), str(code), float(units)))
+    return {order_id: tuple(sorted(found, key=lambda i: i.position)) for order_id, found in items.items()}
+
+
 def plan_orders(batch: ImportedBatch, data: FulfilmentData, params: OrderProcessingParams) -> Plan:
     """Validate, allocate and decide per order, in allocation order (unallocated and id-less last)."""
     orders = batch.orders
@@ -351,6 +391,7 @@ def plan_orders(batch: ImportedBatch, data: FulfilmentData, params: OrderProcess
         with_outbound,
         _allocate(batch, data, params, failures, manual | with_outbound),
         lines,
+        ordered_items(batch.lines if batch.ordered_lines is None else batch.ordered_lines),
     )
     rank = {oid: n for n, oid in enumerate(ctx.allocated)}
     marked = orders.assign(_fingerprint=address_fingerprints(orders))

@@ -135,6 +135,7 @@ def summary(
         "period": period,
         "window": {"start": inputs.window.start.isoformat(), "end": inputs.window.end.isoformat()},
         "read": dict(inputs.counts),
+        "demand": inputs.demand.describe(inputs.window),
         "lines": len(lines),
         "statuses": statuses,
         "low_stock": int(lines["low_stock"].sum()),
@@ -157,6 +158,7 @@ def summary_markdown(result: dict[str, Any]) -> str:
         f"Demand from {window['start']} to {window['end']}; {result['lines']} lines, "
         f"{result['low_stock']} run out before a delivery can arrive.",
         "",
+        *([result["demand"], ""] if result.get("demand") else []),
         "| status | lines |",
         "|---|---:|",
         *(f"| {k} | {v} |" for k, v in result["statuses"].items()),

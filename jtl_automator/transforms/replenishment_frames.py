@@ -46,7 +46,9 @@ def _day(value: Any) -> datetime | None:
         return None
 
 
-def outbound_lines_frame(outbounds: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+def outbound_lines_frame(
+    outbounds: Iterable[Mapping[str, Any]], labels: dict[str, str] | None = None
+) -> pd.DataFrame:
     """One row per product item of every outbound not cancelled: its day of creation, SKU, warehouse, units.
 
     The day is ``modificationInfo.createdAt`` (when the customer ordered), else ``statusTimestamp.pending``;
@@ -55,7 +57,7 @@ def outbound_lines_frame(outbounds: Iterable[Mapping[str, Any]]) -> pd.DataFrame
     cols: dict[str, list[Any]] = {"merchant_sku": [], "warehouse_id": [], "day": [], "quantity": []}
     # one string object per distinct SKU and warehouse, not one per line: a year of lines stays small
     # (8 bytes a cell instead of a string each) and hashing them later is cheaper
-    labels: dict[str, str] = {}
+    labels = {} if labels is None else labels  # shared by the caller's chunks: one object per label overall
     for outbound in outbounds:
         if outbound.get("status") in CANCELLED_OUTBOUND or not outbound.get("warehouseId"):
             continue

@@ -19,6 +19,7 @@ BENCHMARKS = (
     "order_processing",
     "stock_sync",
     "replenishment_5m",
+    "pricing_100k",
 )
 
 

@@ -125,3 +125,11 @@ def test_replenishment_5m_tiny() -> None:
     assert raw["lines_out"] >= raw["groups"] > 0
     assert raw["statuses"].get("order", 0) > 0 and raw["statuses"].get("no_supplier", 0) > 0
     assert "profile" not in raw
+
+
+@pytest.mark.slow
+def test_pricing_tiny() -> None:
+    result = load("pricing_100k").run(items=3000, repeats=1)
+    assert result.raw["agree"] is True  # the bare arithmetic and price_frame price every row alike
+    assert sum(result.raw["statuses"].values()) == 3000
+    assert result.metric("both give the same gross price on every row").passed

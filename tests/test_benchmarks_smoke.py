@@ -101,6 +101,7 @@ def test_cli_rejects_unknown_names() -> None:
         "order_processing",
         "stock_sync",
         "replenishment_5m",
+        "pricing_100k",
     }
 
 

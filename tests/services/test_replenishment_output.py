@@ -73,7 +73,7 @@ def test_one_draft_plan_per_supplier_with_the_order_lines(plans: PlanStore) -> N
     assert [(p.supplier_id, p.lines) for p in proposed] == [(1, 2), (2, 1)]
     plan = plans.get(proposed[0].plan_id)
     assert plan.kind == "restock" and plan.status == "draft" and plan.period == PERIOD
-    assert plan.scope == PlanScope(supplier="1", warehouses=("W1", "W2"))
+    assert plan.scope == PlanScope(supplier="1", warehouses=tuple(sorted(lines["warehouse_id"].unique())))
     wanted = lines[lines["status"] == "order"].set_index("merchant_sku")
     got = {line.sku: line for line in plan.lines}
     assert set(got) == {"A", "B"}
@@ -98,6 +98,32 @@ def test_an_approved_plan_is_left_alone_and_reported(plans: PlanStore) -> None:
     again = propose_restock_plans(_lines(level_b=3), plans, PERIOD)
     assert again[0].skipped and again[0].lines == 0 and again[1].skipped is None
     assert plans.get(first[0].plan_id).lines == before
+
+
+def test_needs_after_the_weeks_order_went_out_get_a_follow_up_plan(plans: PlanStore) -> None:
+    first = propose_restock_plans(_lines(), plans, PERIOD)
+    plan_id = first[0].plan_id
+    plans.approve(plan_id, by="buyer")
+    executing = propose_restock_plans(_lines(level_b=3), plans, PERIOD)
+    assert executing[0].plan_id == plan_id and executing[0].skipped  # approved: not on order yet
+    plans.mark_executing(plan_id)
+    plans.mark_done(plan_id)
+    later = propose_restock_plans(_lines(level_b=3), plans, PERIOD)
+    follow_up = plans.get(later[0].plan_id)
+    assert later[0].plan_id != plan_id and later[0].skipped is None and later[0].lines == 2
+    assert follow_up.period == f"{PERIOD}/2" and follow_up.status == "draft"
+    assert follow_up.scope == plans.get(plan_id).scope
+    again = propose_restock_plans(_lines(), plans, PERIOD)  # a rerun adds to the follow-up, no third plan
+    assert again[0].plan_id == later[0].plan_id
+    assert later[1].plan_id == first[1].plan_id  # the other supplier's draft is untouched by all this
+
+
+def test_a_cancelled_plan_gets_no_follow_up_in_its_period(plans: PlanStore) -> None:
+    first = propose_restock_plans(_lines(), plans, PERIOD)
+    plans.cancel(first[0].plan_id, by="buyer", reason="supplier on holiday")
+    again = propose_restock_plans(_lines(level_b=3), plans, PERIOD)
+    assert again[0].plan_id == first[0].plan_id and again[0].skipped
+    assert len(plans.list_plans(kind="restock")) == 2
 
 
 def _sheet_rows(path: Path, title: str) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.worksheet import Worksheet
 
-from jtl_automator.plans import NewLine, PlanNotEditable, PlanScope, PlanStore
+from jtl_automator.plans import NewLine, Opened, PlanNotEditable, PlanScope, PlanStatus, PlanStore
 from jtl_automator.transforms.replenishment import ORDER, low_stock_alerts
 
 KIND = "restock"
@@ -79,14 +79,17 @@ def propose_restock_plans(
 ) -> list[ProposedPlan]:
     """One draft restock plan per supplier with its ``order`` lines (quantity, reason, score, details)."""
     orders = lines[lines["status"] == ORDER]
+    # the run's warehouses, not the supplier's lines' ones: one plan per supplier and period however the
+    # needs move between warehouses from one run to the next
+    warehouses = tuple(lines["warehouse_id"].dropna().unique())
     result: list[ProposedPlan] = []
     for supplier_id, group in orders.groupby("supplier_id", sort=True):
         sid = int(str(supplier_id))
         name = (
             str(group["supplier_name"].dropna().iloc[0]) if group["supplier_name"].notna().any() else str(sid)
         )
-        scope = PlanScope(supplier=_supplier_key(sid), warehouses=tuple(group["warehouse_id"].unique()))
-        opened = plans.create_or_get(KIND, scope, period, created_by=created_by)
+        scope = PlanScope(supplier=_supplier_key(sid), warehouses=warehouses)
+        opened = open_restock_plan(plans, scope, period, created_by=created_by)
         new = [
             NewLine(
                 sku=str(row["merchant_sku"]),
@@ -113,6 +116,29 @@ def propose_restock_plans(
             continue
         result.append(ProposedPlan(sid, name, opened.plan.id, len(new), units))
     return result
+
+
+#: Follow-up plans of one period at most (a safety bound; a week has far fewer runs).
+MAX_FOLLOW_UPS = 100
+
+
+def open_restock_plan(
+    plans: PlanStore, scope: PlanScope, period: str, *, created_by: str | None = None
+) -> Opened:
+    """The period's plan of this supplier; once that was executed, its follow-up (``2026-W48/2``, ``/3`` …).
+
+    A need found after the week's order went out (a sales spike on Wednesday) gets its own order now
+    instead of waiting for next week: the executed order's units are on order in FFN by then (their
+    inbound was announced), so the follow-up proposes only what is still missing. An approved or
+    executing plan is returned as it is (its units are not on order yet: proposing again could order
+    them twice), and so is a cancelled one (a person decided against this period's order).
+    """
+    opened = plans.create_or_get(KIND, scope, period, created_by=created_by)
+    for number in range(2, MAX_FOLLOW_UPS + 2):
+        if opened.plan.status != PlanStatus.DONE:
+            break
+        opened = plans.create_or_get(KIND, scope, f"{period}/{number}", created_by=created_by)
+    return opened
 
 
 def _finite(value: Any) -> float | None:

@@ -440,7 +440,7 @@ def test_a_large_frame_with_one_null_key_is_refused(column: str, monkeypatch: py
 def test_key_codes_name_every_row_by_its_label_also_past_the_prefix(
     prefix: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Labels first seen after the looked-up prefix, and nulls (code -1), come out as a factorisation would."""
+    """Labels first seen after the looked-up prefix, and nulls (code -1), match a factorisation."""
     from jtl_automator.transforms import replenishment
 
     monkeypatch.setattr(replenishment, "LABEL_PREFIX_ROWS", prefix)

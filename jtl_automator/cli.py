@@ -125,7 +125,7 @@ def auth_wawi(
 
 @app.command("blocks")
 def blocks_command() -> None:
-    """Create the blocks (ffn, wawi, google-sheets, state-database) from the JTL_* environment."""
+    """Create the blocks (ffn, wawi, google-sheets, state-database, inbound-control, smtp) from JTL_*."""
     _shell()
     from deployments.blocks import create_blocks
 

@@ -145,6 +145,17 @@ class Settings(BaseSettings):
         default=None, description="The Inbound Control sheet: a Google spreadsheet id or an .xlsx path."
     )
 
+    # The SMTP server e-mails go through (``jtl-automator blocks`` saves it as the block ``smtp``).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str | None = Field(default=None, description="The From address.")
+    smtp_allow_plaintext_login: bool = Field(
+        default=False, description="With security 'none', send the login in clear (a trusted relay)."
+    )
+
     # The one retry policy, with values per system (README "Configuration" has the worst cases).
     # FFN and Wawi APIs (and the FFN token endpoint).
     http_timeout_seconds: float = Field(default=30.0, gt=0)

@@ -95,17 +95,35 @@ def auth_wawi(
     ] = None,
     challenge_code: Annotated[str | None, typer.Option(help="Challenge code (default: random).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the Wawi user's approval.")] = 600,
+    purchase_orders: Annotated[
+        bool | None,
+        typer.Option(
+            "--purchase-orders/--no-purchase-orders",
+            help="Also ask for the scope to create purchase orders (plan execution's wawi_purchase_orders). "
+            "Default: if a deployment in the project's prefect.yaml sets wawi_purchase_orders.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Register the app with JTL-Wawi (on-premise) and keep the granted API key."""
-    from jtl_automator.auth_commands import AuthFlowError, register_wawi, write_env_secret
+    from jtl_automator.auth_commands import AuthFlowError, register_wawi, scopes_to_register, write_env_secret
     from jtl_automator.clients.errors import JtlApiError
+    from jtl_automator.project import ProjectNotFound, project_root
     from jtl_automator.settings import get_settings
 
     if env_file is None and block is None:
         raise typer.BadParameter("give --env-file and/or --block: the key is shown by Wawi only once")
     settings = get_settings()
     try:
-        result = register_wawi(settings, challenge_code=challenge_code, timeout=timeout, tell=typer.echo)
+        prefect_yaml: Path | None = project_root() / "prefect.yaml"
+    except ProjectNotFound:
+        prefect_yaml = None
+    scopes = scopes_to_register(purchase_orders, prefect_yaml)
+    typer.echo(f"asking for the scopes: {', '.join(scopes)}")
+    try:
+        result = register_wawi(
+            settings, challenge_code=challenge_code, scopes=scopes, timeout=timeout, tell=typer.echo
+        )
     except (AuthFlowError, JtlApiError) as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -121,6 +139,9 @@ def auth_wawi(
         )
         typer.echo(f"saved block {block!r}")
     typer.echo(f"granted scopes: {', '.join(result.granted_scopes)}")
+    refused = [scope for scope in scopes if scope not in result.granted_scopes]
+    if result.granted_scopes and refused:
+        typer.echo(f"Warning: not granted: {', '.join(refused)}; calls needing them answer 403", err=True)
 
 
 @app.command("blocks")

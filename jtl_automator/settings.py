@@ -23,6 +23,15 @@ WAWI_APP_SCOPES: tuple[str, ...] = (
     "stock.stockadjustment",
     "item.updateitem",
 )
+#: Creating purchase orders (Wawi API v2), which only the plan execution's ``wawi_purchase_orders`` does.
+#: Asked for only where a flow is configured to write them: an app holds no write right it does not use.
+WAWI_PURCHASE_ORDER_SCOPE = "purchaseorder.createpurchaseorder"
+
+
+def wawi_app_scopes(*, purchase_orders: bool = False) -> tuple[str, ...]:
+    """The scopes to register the Wawi app with: the base set, plus creating purchase orders if asked."""
+    return (*WAWI_APP_SCOPES, WAWI_PURCHASE_ORDER_SCOPE) if purchase_orders else WAWI_APP_SCOPES
+
 
 #: ``onprem``: the Wawi REST server on the merchant's machine (API key, ``/v1`` paths); ``cloud``: JTL's
 #: hosted ERP API (OAuth2 client credentials and a tenant id, paths without ``/v1``).

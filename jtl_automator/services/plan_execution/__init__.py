@@ -18,6 +18,7 @@ from jtl_automator.services.plan_execution.document import (
 from jtl_automator.services.plan_execution.execute import (
     ExecutionContext,
     LineOutcome,
+    MissingWawiScope,
     execute_plan,
     execute_plans,
     find_inbound,
@@ -40,6 +41,7 @@ __all__ = [
     "AttachmentMailer",
     "ExecutionContext",
     "LineOutcome",
+    "MissingWawiScope",
     "OrderLine",
     "PlanExecutionParams",
     "PurchaseOrderDoc",

@@ -139,6 +139,8 @@ class LineOutcome:
     purchase_order: str | None = None
     inbound_id: str | None = None
     reason: str | None = None
+    #: The inbound's merchantInboundNumber (made, or in a dry run the one it would get).
+    inbound_number: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         """A flat row for tables and artifacts."""
@@ -150,6 +152,7 @@ class LineOutcome:
             "status": self.status,
             "supplier": self.supplier or "",
             "purchase_order": self.purchase_order or "",
+            "inbound_number": self.inbound_number or "",
             "inbound_id": self.inbound_id or "",
             "reason": self.reason or "",
         }
@@ -613,6 +616,7 @@ def _run_order(
                 supplier=key,
                 purchase_order=ref.purchase_order_number,
                 inbound_id=ref.inbound_id,
+                inbound_number=(ref.extra or {}).get("merchant_inbound_number"),
             )
         else:
             reason = reasons.get(line.key, "not executed")
@@ -652,7 +656,7 @@ def preview_plan(ctx: ExecutionContext, plan: Plan) -> list[LineOutcome]:
                 o.status, o.reason = "waiting", exc.reasons.get(LineKey(o.sku, o.warehouse))
             continue
         for o in out[-len(lines) :]:
-            o.purchase_order = doc.number
+            o.purchase_order, o.inbound_number = doc.number, doc.inbound_number(o.warehouse)
     return out
 
 

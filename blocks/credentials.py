@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import httpx
 from prefect.blocks.core import Block
 from prefect.types import SecretDict
-from pydantic import AfterValidator, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from jtl_automator.settings import (
     WAWI_CLOUD_TOKEN_URL,
@@ -456,9 +456,32 @@ class SmtpServer(Block):
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **fields: Any) -> SmtpServer:
-        """Block of ``fields`` (host, sender, ...) with the ``JTL_SMTP_*`` timeout and retry values."""
+        """Block from the ``JTL_SMTP_*`` environment (server, login, sender, timeout and retries).
+
+        ``fields`` override it. Without a host and a sender there is no server to save: ValueError naming
+        the variables. A refused combination (a password without a username, ...) is one line that never
+        holds the password.
+        """
         s = settings or get_settings()
-        return cls(**{**_retry_fields_from(s, "smtp"), **fields})
+        server = {
+            "host": s.smtp_host,
+            "port": s.smtp_port,
+            "security": s.smtp_security,
+            "username": s.smtp_username,
+            "password": s.smtp_password,
+            "sender": s.smtp_sender,
+            "allow_plaintext_login": s.smtp_allow_plaintext_login,
+        }
+        given = {k: v for k, v in server.items() if v is not None}
+        values = {**given, **_retry_fields_from(s, "smtp"), **fields}
+        missing = [f"JTL_SMTP_{name.upper()}" for name in ("host", "sender") if not values.get(name)]
+        if missing:
+            raise ValueError(f"set {' and '.join(missing)} (the SMTP server e-mails go through)")
+        try:
+            return cls(**values)
+        except ValidationError as exc:
+            reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+            raise ValueError(f"JTL_SMTP_*: {reasons}") from None
 
 
 class WebhookEndpoint(Block):

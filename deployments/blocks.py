@@ -1,7 +1,7 @@
 """``jtl-automator blocks``: block documents from the ``JTL_*`` environment.
 
 The names match the parameters in ``prefect.yaml`` (ffn, wawi, google-sheets, state-database,
-inbound-control), so
+inbound-control, smtp), so
 ``jtl-automator sandbox serve --credentials-out`` + this command gives deployments that work.
 """
 
@@ -16,6 +16,7 @@ from blocks import (
     InboundControlSheet,
     JtlFfnCredentials,
     JtlWawiCredentials,
+    SmtpServer,
     StateDatabase,
 )
 from jtl_automator.settings import Settings, get_settings
@@ -26,6 +27,7 @@ BLOCK_NAMES: dict[str, Callable[[Settings], Block]] = {
     "wawi": JtlWawiCredentials.from_settings,
     "google-sheets": GoogleSheetsCredentials.from_settings,
     "inbound-control": InboundControlSheet.from_settings,
+    "smtp": SmtpServer.from_settings,
 }
 
 

@@ -16,8 +16,10 @@ from jtl_automator.services import plan_execution as svc
 from tasks.plan_execution import (
     plan_acquire_lease,
     plan_execute,
+    plan_fill_inbound_control,
     plan_publish_artifacts,
     plan_release_lease,
+    plan_resolve_inbound_sheet,
     plan_select,
 )
 from tasks.resources import RunBlocks, as_is, load_block, run_clients
@@ -31,6 +33,10 @@ def plan_execution(
     wawi_block: str | None = None,
     database_block: str | None = None,
     email_block: str | None = None,
+    inbound_sheet: str | None = None,
+    inbound_worksheet: str | None = None,
+    inbound_sheet_block: str | None = None,
+    sheets_block: str | None = None,
 ) -> dict[str, Any]:
     """Execute every approved restock plan.
 
@@ -42,10 +48,20 @@ def plan_execution(
         database_block: StateDatabase block (default: JTL_DATABASE_URL).
         email_block: SmtpServer block the purchase orders are e-mailed through (none: lines wait with
             that reason, unless ``params.send_email`` is off).
+        inbound_sheet: Inbound Control sheet (spreadsheet id or ``.xlsx`` path) to list the executed lines
+            in, once each, for the inbound verification (none: no sheet is filled).
+        inbound_worksheet: Its tab (default: "Inbound Control", else the first).
+        inbound_sheet_block: InboundControlSheet block with that sheet, tab and columns (parameters win).
+        sheets_block: GoogleSheetsCredentials block (default: the JTL_GOOGLE_* environment).
     """
     params = params or svc.PlanExecutionParams()
     run_id = str(flow_run.get_id() or "local")
     mailer = load_block(SmtpServer, email_block).get_client() if email_block else None
+    target = (
+        plan_resolve_inbound_sheet(inbound_sheet, inbound_worksheet, inbound_sheet_block, sheets_block)
+        if inbound_sheet or inbound_sheet_block
+        else None
+    )
     with run_clients(RunBlocks(ffn_block, wawi_block, database_block), run_id) as clients:
         keeper = None if dry_run else svc.lease_keeper(clients.store, params, run_id)
         holder = plan_acquire_lease(as_is(keeper)) if keeper is not None else None
@@ -61,9 +77,16 @@ def plan_execution(
             try:
                 for plan in plan_select(as_is(ctx)):
                     outcomes += plan_execute(as_is(ctx), plan)
+                result = svc.summary(outcomes, dry_run=dry_run)
+                if target is not None:
+                    filled = plan_fill_inbound_control(as_is(ctx), as_is(target), as_is(outcomes))
+                    result["inbound_control"] = filled
+            except svc.InboundControlNotFilled as exc:  # the plans stand; the summary says what is left
+                result["inbound_control"] = {"error": str(exc)}
+                plan_publish_artifacts(result)
+                raise
             finally:
                 if keeper is not None:
                     plan_release_lease(as_is(keeper))
-            result = svc.summary(outcomes, dry_run=dry_run)
     plan_publish_artifacts(result)
     return result

@@ -12,12 +12,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import yaml
 from pydantic import SecretStr
 
 from jtl_automator.clients.ffn.auth import FfnTokenManager, TokenGrant, authorization_url
 from jtl_automator.clients.wawi.models import AppRegistration
 from jtl_automator.clients.wawi.registration import RegistrationResult, register_app
-from jtl_automator.settings import WAWI_APP_SCOPES, Settings
+from jtl_automator.settings import WAWI_APP_SCOPES, Settings, wawi_app_scopes
 from jtl_automator.store import StateStore
 
 # A transparent 1x1 PNG: the registration dialog needs an icon.
@@ -144,6 +145,31 @@ def register_wawi(
     return register_app(
         http, settings.wawi_base_url, request, code, poll_interval=poll_interval, timeout=timeout
     )
+
+
+def deployments_write_purchase_orders(prefect_yaml: Path) -> bool:
+    """Whether a deployment in ``prefect.yaml`` runs the plan execution with ``wawi_purchase_orders`` on.
+
+    Looks at the deployment's parameters and at each schedule's (a schedule's parameters override them).
+    """
+    config = yaml.safe_load(prefect_yaml.read_text(encoding="utf-8")) or {}
+    for deployment in config.get("deployments") or []:
+        if not str(deployment.get("entrypoint", "")).startswith("flows/plan_execution.py:"):
+            continue
+        layers = [deployment.get("parameters") or {}]
+        layers += [s.get("parameters") or {} for s in deployment.get("schedules") or []]
+        for parameters in layers:
+            params = parameters.get("params") if isinstance(parameters, dict) else None
+            if isinstance(params, dict) and params.get("wawi_purchase_orders") is True:
+                return True
+    return False
+
+
+def scopes_to_register(purchase_orders: bool | None, prefect_yaml: Path | None) -> tuple[str, ...]:
+    """The scopes the configured flows need: ``purchase_orders`` if given, else what the deployments do."""
+    if purchase_orders is None:
+        purchase_orders = prefect_yaml is not None and deployments_write_purchase_orders(prefect_yaml)
+    return wawi_app_scopes(purchase_orders=purchase_orders)
 
 
 def write_env_secret(path: Path, name: str, value: SecretStr) -> None:

@@ -95,17 +95,35 @@ def auth_wawi(
     ] = None,
     challenge_code: Annotated[str | None, typer.Option(help="Challenge code (default: random).")] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for the Wawi user's approval.")] = 600,
+    purchase_orders: Annotated[
+        bool | None,
+        typer.Option(
+            "--purchase-orders/--no-purchase-orders",
+            help="Also ask for the scope to create purchase orders (plan execution's wawi_purchase_orders). "
+            "Default: if a deployment in the project's prefect.yaml sets wawi_purchase_orders.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Register the app with JTL-Wawi (on-premise) and keep the granted API key."""
-    from jtl_automator.auth_commands import AuthFlowError, register_wawi, write_env_secret
+    from jtl_automator.auth_commands import AuthFlowError, register_wawi, scopes_to_register, write_env_secret
     from jtl_automator.clients.errors import JtlApiError
+    from jtl_automator.project import ProjectNotFound, project_root
     from jtl_automator.settings import get_settings
 
     if env_file is None and block is None:
         raise typer.BadParameter("give --env-file and/or --block: the key is shown by Wawi only once")
     settings = get_settings()
     try:
-        result = register_wawi(settings, challenge_code=challenge_code, timeout=timeout, tell=typer.echo)
+        prefect_yaml: Path | None = project_root() / "prefect.yaml"
+    except ProjectNotFound:
+        prefect_yaml = None
+    scopes = scopes_to_register(purchase_orders, prefect_yaml)
+    typer.echo(f"asking for the scopes: {', '.join(scopes)}")
+    try:
+        result = register_wawi(
+            settings, challenge_code=challenge_code, scopes=scopes, timeout=timeout, tell=typer.echo
+        )
     except (AuthFlowError, JtlApiError) as exc:
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -121,11 +139,14 @@ def auth_wawi(
         )
         typer.echo(f"saved block {block!r}")
     typer.echo(f"granted scopes: {', '.join(result.granted_scopes)}")
+    refused = [scope for scope in scopes if scope not in result.granted_scopes]
+    if result.granted_scopes and refused:
+        typer.echo(f"Warning: not granted: {', '.join(refused)}; calls needing them answer 403", err=True)
 
 
 @app.command("blocks")
 def blocks_command() -> None:
-    """Create the blocks (ffn, wawi, google-sheets, state-database) from the JTL_* environment."""
+    """Create the blocks (ffn, wawi, google-sheets, state-database, inbound-control, smtp) from JTL_*."""
     _shell()
     from deployments.blocks import create_blocks
 
@@ -298,20 +319,46 @@ def run_plan_execution(
     no_email: Annotated[
         bool, typer.Option("--no-email", help="Do not e-mail suppliers (they get the order from Wawi).")
     ] = False,
+    inbound_sheet: Annotated[
+        str | None,
+        typer.Option(
+            metavar="ID_OR_XLSX",
+            help="List the executed lines in this Inbound Control sheet (a Google spreadsheet id or an "
+            ".xlsx path), once each, for the inbound verification.",
+        ),
+    ] = None,
+    inbound_worksheet: Annotated[
+        str | None, typer.Option(help="Its tab (default: 'Inbound Control' or the first).")
+    ] = None,
+    inbound_sheet_block: Annotated[
+        str | None, typer.Option(help="InboundControlSheet block naming that sheet, tab and columns.")
+    ] = None,
+    sheets_block: Annotated[
+        str | None, typer.Option(help="GoogleSheetsCredentials block (default: JTL_GOOGLE_* environment).")
+    ] = None,
 ) -> None:
     """Execute approved restock plans now: purchase order, supplier e-mail, FFN inbounds, exactly once."""
     _shell()
     from flows.plan_execution import plan_execution
+    from jtl_automator.clients.errors import JtlApiError
     from jtl_automator.services.plan_execution import PlanExecutionParams
+    from jtl_automator.sheets.base import SheetError
 
-    result = plan_execution(
-        dry_run=dry_run,
-        params=PlanExecutionParams(send_email=not no_email),
-        ffn_block=ffn_block,
-        wawi_block=wawi_block,
-        database_block=database_block,
-        email_block=email_block,
-    )
+    try:
+        result = plan_execution(
+            dry_run=dry_run,
+            params=PlanExecutionParams(send_email=not no_email),
+            ffn_block=ffn_block,
+            wawi_block=wawi_block,
+            database_block=database_block,
+            email_block=email_block,
+            inbound_sheet=inbound_sheet,
+            inbound_worksheet=inbound_worksheet,
+            inbound_sheet_block=inbound_sheet_block,
+            sheets_block=sheets_block,
+        )
+    except (JtlApiError, SheetError) as exc:  # an API refusal (a missing Wawi scope), a sheet it cannot fill
+        _fail(f"plan-execution: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     for row in result.get("lines", []):
         if row["status"] in ("waiting", "failed"):
             typer.echo(
@@ -324,7 +371,25 @@ def run_plan_execution(
                 f"({row['purchase_order']})",
                 err=True,
             )
+    filled = result.get("inbound_control")
+    if filled:
+        _echo_listed(filled)
     _echo_json(result)
+
+
+def _echo_listed(filled: dict[str, object]) -> None:
+    """The Inbound Control rows appended (or that would be), then the summary line, on stderr."""
+    verb = "would append" if filled.get("dry_run") else "appended"
+    rows = filled.get("rows")
+    for row in rows if isinstance(rows, list) else []:
+        typer.echo(
+            f"{verb}: {row['sku']}, {row['units']} units, inbound {row['inbound']}"
+            + (f", warehouse {row['warehouse']}" if row["warehouse"] else "")
+            + f" (plan {row['plan']})",
+            err=True,
+        )
+    tab = f" / {filled['worksheet']}" if filled.get("worksheet") else ""
+    typer.echo(f"{filled['summary']} in {filled['sheet']}{tab}", err=True)
 
 
 @run_app.command("replenishment")
@@ -671,6 +736,68 @@ def plans_cancel(
     with _plan_store(url) as plans:
         plan = plans.cancel(plan_id, who, reason)
     typer.echo(f"cancelled {plan.describe()} as {who}")
+
+
+@plans_app.command("fill-inbound-control")
+def plans_fill_inbound_control(
+    plan_ids: Annotated[
+        list[int], typer.Argument(metavar="PLAN_ID...", help="The executed plans (see plans list).")
+    ],
+    sheet: Annotated[
+        str,
+        typer.Option(
+            metavar="ID_OR_XLSX",
+            help="The Inbound Control sheet: a Google spreadsheet id or an .xlsx path.",
+        ),
+    ],
+    worksheet: Annotated[
+        str | None, typer.Option(help="Its tab (default: 'Inbound Control' or the first).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the rows it would append.")] = False,
+    sheets_block: Annotated[
+        str | None, typer.Option(help="GoogleSheetsCredentials block (default: JTL_GOOGLE_* environment).")
+    ] = None,
+    url: StoreUrlOption = None,
+) -> None:
+    """List a plan's executed lines in the Inbound Control sheet; rows already there are not added again."""
+    import os
+    from datetime import UTC, datetime
+
+    from jtl_automator.services.plan_execution import (
+        InboundControlTarget,
+        PlanExecutionParams,
+        fill_plans,
+        lease_keeper,
+    )
+    from jtl_automator.sheets.base import SheetError
+    from jtl_automator.sheets.workbook_file import workbook_path
+    from jtl_automator.sheets.xlsx import ExcelBackend
+
+    try:
+        path = workbook_path(sheet)
+        if path is not None:
+            backend: SheetBackend = ExcelBackend(path)
+        else:
+            _shell()
+            from tasks.resources import sheet_backend
+
+            backend = sheet_backend(sheet, sheets_block)
+        target = InboundControlTarget(backend, sheet, worksheet)
+        with _plan_store(url) as plans:
+            # The plan execution's lease: a run filling the same plans meanwhile would append them too.
+            owner = f"cli-{os.getpid()}"
+            keeper = None if dry_run else lease_keeper(plans.store, PlanExecutionParams(), owner)
+            holder = keeper.take() if keeper is not None else None
+            if holder is not None:
+                _fail(f"a plan-execution run ({holder.owner}) holds the lease; run this again later")
+            try:
+                filled = fill_plans(plans, target, plan_ids, dry_run=dry_run, at=datetime.now(UTC))
+            finally:
+                if keeper is not None:
+                    keeper.release()
+    except (SheetError, OSError) as exc:
+        _fail(f"fill-inbound-control: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    _echo_listed(filled.as_dict())
 
 
 @app.command("demo")

@@ -23,6 +23,15 @@ WAWI_APP_SCOPES: tuple[str, ...] = (
     "stock.stockadjustment",
     "item.updateitem",
 )
+#: Creating purchase orders (Wawi API v2), which only the plan execution's ``wawi_purchase_orders`` does.
+#: Asked for only where a flow is configured to write them: an app holds no write right it does not use.
+WAWI_PURCHASE_ORDER_SCOPE = "purchaseorder.createpurchaseorder"
+
+
+def wawi_app_scopes(*, purchase_orders: bool = False) -> tuple[str, ...]:
+    """The scopes to register the Wawi app with: the base set, plus creating purchase orders if asked."""
+    return (*WAWI_APP_SCOPES, WAWI_PURCHASE_ORDER_SCOPE) if purchase_orders else WAWI_APP_SCOPES
+
 
 #: ``onprem``: the Wawi REST server on the merchant's machine (API key, ``/v1`` paths); ``cloud``: JTL's
 #: hosted ERP API (OAuth2 client credentials and a tenant id, paths without ``/v1``).
@@ -143,6 +152,17 @@ class Settings(BaseSettings):
 
     inbound_sheet: str | None = Field(
         default=None, description="The Inbound Control sheet: a Google spreadsheet id or an .xlsx path."
+    )
+
+    # The SMTP server e-mails go through (``jtl-automator blocks`` saves it as the block ``smtp``).
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_sender: str | None = Field(default=None, description="The From address.")
+    smtp_allow_plaintext_login: bool = Field(
+        default=False, description="With security 'none', send the login in clear (a trusted relay)."
     )
 
     # The one retry policy, with values per system (README "Configuration" has the worst cases).

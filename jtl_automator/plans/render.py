@@ -75,6 +75,15 @@ def plan_detail(plan: Plan) -> str:
     if plan.note:
         head.append(f"note      {plan.note}")
     head.append(f"lines     {plan.line_count} ({plan.approved_count} approved)")
+    listed = [  # what the plan execution's Inbound Control fill recorded on each line
+        str(record.get("sheet"))
+        for line in plan.lines
+        if line.execution and isinstance(record := (line.execution.extra or {}).get("inbound_control"), dict)
+    ]
+    if listed:
+        executed = sum(1 for line in plan.lines if line.execution is not None)
+        sheets = ", ".join(sorted(set(listed)))
+        head.append(f"listed    {len(listed)} of {executed} executed lines in the Inbound Control {sheets}")
     if not plan.lines:
         return "\n".join(head)
     rows = [

@@ -264,6 +264,34 @@ class PlanStore:
             row.execution_started_at, row.updated_at = None, utcnow()
             return self._plan(s, row, with_lines=True)
 
+    def annotate_execution(self, plan_id: int, notes: Mapping[LineKey, Mapping[str, Any]]) -> Plan:
+        """Add keys to executed lines' ``execution`` (what a follow-up step did with them, e.g. a sheet row).
+
+        Allowed in every status, ``done`` included: it records, it changes nothing that was executed.
+        """
+        with self.store.session() as s:
+            row = self._locked(s, plan_id)
+            lines = {
+                LineKey(r.sku, r.warehouse): r
+                for r in s.execute(select(PlanLineRow).where(PlanLineRow.plan_id == plan_id)).scalars()
+            }
+            missing = [k for k in notes if k not in lines]
+            if missing:
+                raise UnknownLines(f"plan {plan_id} has no line {', '.join(map(str, missing))}")
+            unexecuted = [k for k in notes if lines[k].status != LineStatus.EXECUTED.value]
+            if unexecuted:
+                raise PlanError(
+                    f"plan {plan_id}: line {', '.join(map(str, unexecuted))} was not executed; only an "
+                    "executed line's record can be added to"
+                )
+            now = utcnow()
+            for key, extra in notes.items():
+                line = lines[key]
+                line.execution = {**(line.execution or {}), **extra}  # a new dict: the JSON column sees it
+                line.updated_at = now
+            row.updated_at = now
+            return self._plan(s, row, with_lines=True)
+
     # -- reading ---------------------------------------------------------------------------------
 
     def get(self, plan_id: int) -> Plan:

@@ -250,3 +250,47 @@ def test_smtp_security_none_with_a_password_needs_an_explicit_yes() -> None:
     with pytest.raises(ValueError, match="password in clear"):
         SmtpServer(security="none", **login)
     assert SmtpServer(security="none", allow_plaintext_login=True, **login).get_client() is not None
+
+
+def test_the_smtp_block_comes_from_the_environment_and_never_shows_the_password(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from jtl_automator.settings import get_settings
+
+    env = {
+        "JTL_SMTP_HOST": "mail.example.invalid",
+        "JTL_SMTP_PORT": "465",
+        "JTL_SMTP_SECURITY": "ssl",
+        "JTL_SMTP_USERNAME": "einkauf",
+        "JTL_SMTP_PASSWORD": "pa55-smtp",
+        "JTL_SMTP_SENDER": "Einkauf <einkauf@example.invalid>",
+        "JTL_SMTP_RETRY_MAX_ATTEMPTS": "3",
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        block = SmtpServer.from_settings()
+        assert (block.host, block.port, block.security, block.username) == (
+            "mail.example.invalid",
+            465,
+            "ssl",
+            "einkauf",
+        )
+        assert block.sender == "Einkauf <einkauf@example.invalid>" and block.retry_max_attempts == 3
+        assert block.password is not None and block.password.get_secret_value() == "pa55-smtp"
+        assert "pa55-smtp" not in repr(block) + str(block.model_dump(mode="json"))
+
+        monkeypatch.delenv("JTL_SMTP_USERNAME")
+        get_settings.cache_clear()
+        with pytest.raises(ValueError, match=r"^JTL_SMTP_\*: a password needs a username$") as refused:
+            SmtpServer.from_settings()
+        assert "pa55-smtp" not in str(refused.value)
+
+        for name in ("JTL_SMTP_HOST", "JTL_SMTP_SENDER"):
+            monkeypatch.delenv(name)
+        get_settings.cache_clear()
+        with pytest.raises(ValueError, match=r"^set JTL_SMTP_HOST and JTL_SMTP_SENDER "):
+            SmtpServer.from_settings()
+    finally:
+        get_settings.cache_clear()

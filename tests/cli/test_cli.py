@@ -12,13 +12,16 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from jtl_automator.auth_commands import (
     AuthFlowError,
     authorize_ffn,
     code_from_redirect,
+    deployments_write_purchase_orders,
     register_wawi,
+    scopes_to_register,
     write_env_secret,
 )
 from jtl_automator.cli import app
@@ -152,6 +155,65 @@ def test_auth_wawi_against_a_strict_wawi_waits_for_the_window_and_gets_a_key_of_
     assert key != config.wawi_api_key  # strict: every registration gets its own key ...
     wawi = WawiClient.from_settings(_settings(base_url, config, wawi_api_key=key))
     assert list(wawi.warehouses.list())  # ... which works, with the scopes it was granted
+
+
+PLAN_DEPLOYMENT = """
+deployments:
+  - name: stock-sync
+    entrypoint: flows/stock_sync.py:stock_sync
+    parameters: {params: {wawi_purchase_orders: true}}
+  - name: plan-execution
+    entrypoint: flows/plan_execution.py:plan_execution
+    parameters: {params: {send_email: false}}
+    schedules:
+      - cron: "*/30 * * * *"
+        parameters: {params: {wawi_purchase_orders: WAWI}}
+"""
+
+
+def test_the_registration_asks_for_the_purchase_order_scope_where_a_deployment_writes_them(
+    tmp_path: Path,
+) -> None:
+    from jtl_automator.sandbox.wawi.guard import required_scopes
+    from jtl_automator.settings import WAWI_APP_SCOPES, WAWI_PURCHASE_ORDER_SCOPE
+
+    assert required_scopes("POST", "/v2/purchase-orders") == (WAWI_PURCHASE_ORDER_SCOPE,)  # what Wawi checks
+    off, on = tmp_path / "off.yaml", tmp_path / "on.yaml"
+    off.write_text(PLAN_DEPLOYMENT.replace("WAWI", "false"))  # another flow's params do not count
+    on.write_text(PLAN_DEPLOYMENT.replace("WAWI", "true"))  # a schedule's parameters count
+    assert not deployments_write_purchase_orders(off) and deployments_write_purchase_orders(on)
+    root = Path(__file__).resolve().parents[2]
+    assert not deployments_write_purchase_orders(root / "prefect.yaml")  # off in the shipped deployments
+    assert scopes_to_register(None, off) == WAWI_APP_SCOPES
+    assert scopes_to_register(None, on) == (*WAWI_APP_SCOPES, WAWI_PURCHASE_ORDER_SCOPE)
+    assert scopes_to_register(True, None) == scopes_to_register(None, on)
+    assert scopes_to_register(False, on) == WAWI_APP_SCOPES
+
+
+def test_auth_wawi_asks_for_the_scopes_and_names_those_not_granted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jtl_automator.auth_commands as auth_commands
+    from jtl_automator.clients.wawi.registration import RegistrationResult
+    from jtl_automator.settings import WAWI_APP_SCOPES, WAWI_PURCHASE_ORDER_SCOPE, get_settings
+
+    asked: list[tuple[str, ...]] = []
+
+    def register(settings: Settings, **kwargs: object) -> RegistrationResult:
+        asked.append(tuple(kwargs["scopes"]))  # type: ignore[arg-type]
+        return RegistrationResult(SecretStr("k3y"), WAWI_APP_SCOPES, "R-1")
+
+    monkeypatch.setattr(auth_commands, "register_wawi", register)
+    env = tmp_path / ".env"
+    try:
+        result = CliRunner().invoke(app, ["auth", "wawi", "--env-file", str(env), "--purchase-orders"])
+    finally:
+        get_settings.cache_clear()  # the command cached this machine's settings; later tests set their own
+    assert result.exit_code == 0, result.output
+    assert asked == [(*WAWI_APP_SCOPES, WAWI_PURCHASE_ORDER_SCOPE)]
+    assert f"asking for the scopes: {', '.join(asked[0])}" in result.stdout
+    assert f"Warning: not granted: {WAWI_PURCHASE_ORDER_SCOPE}" in result.stderr
+    assert "k3y" not in result.output and env.read_text() == "JTL_WAWI_API_KEY=k3y\n"
 
 
 def test_auth_wawi_refuses_the_cloud_flavour(sandbox: tuple[str, SandboxConfig]) -> None:

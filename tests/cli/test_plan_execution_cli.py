@@ -42,3 +42,52 @@ def test_dry_run_names_each_line_and_passes_the_flags(monkeypatch: pytest.Monkey
     assert "would order: plan 7 5 x A-1 into W1 (PO-7-L1)" in result.stderr
     assert "waiting: plan 7 B-2@W1: no e-mail address" in result.stderr
     assert json.loads(result.stdout)["purchase_orders"] == ["PO-7-L1"]
+
+
+def test_the_inbound_sheet_options_reach_the_flow_and_the_rows_are_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, Any]] = []
+    listed = {
+        "sheet": "ic.xlsx",
+        "worksheet": "Wareneingang",
+        "dry_run": True,
+        "summary": "Inbound Control (dry run): 1 rows would be appended (2 already there)",
+        "rows": [{"plan": 7, "sku": "A-1", "units": 5, "inbound": "PO-7-L1", "warehouse": "W1"}],
+    }
+
+    def fake(**kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs)
+        return {**RESULT, "inbound_control": listed}
+
+    monkeypatch.setattr(flows.plan_execution, "plan_execution", fake)
+    args = [
+        "run",
+        "plan-execution",
+        "--dry-run",
+        "--inbound-sheet",
+        "ic.xlsx",
+        "--inbound-worksheet",
+        "Wareneingang",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert (calls[0]["inbound_sheet"], calls[0]["inbound_worksheet"]) == ("ic.xlsx", "Wareneingang")
+    assert "would append: A-1, 5 units, inbound PO-7-L1, warehouse W1 (plan 7)" in result.stderr
+    assert (
+        "Inbound Control (dry run): 1 rows would be appended (2 already there) in ic.xlsx / Wareneingang"
+        in result.stderr
+    )
+
+
+def test_a_refusal_ends_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jtl_automator.services.plan_execution import MissingWawiScope
+
+    def fake(**kwargs: Any) -> dict[str, Any]:
+        raise MissingWawiScope("PO-7-L1", cloud=False)
+
+    monkeypatch.setattr(flows.plan_execution, "plan_execution", fake)
+    result = CliRunner().invoke(app, ["run", "plan-execution"])
+    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert result.stderr.startswith("Error: plan-execution: Wawi refused to create purchase order PO-7-L1")
+    assert "purchaseorder.createpurchaseorder" in result.stderr

@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from jtl_automator.cli import app
 from jtl_automator.plans import LineKey, LineStatus, NewLine, PlanScope, PlanStatus, PlanStore
-from jtl_automator.store import StateStore
-
-
-@pytest.fixture
-def plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PlanStore]:
-    from jtl_automator.settings import get_settings
-
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    monkeypatch.setenv("JTL_DATABASE_URL", url)
-    get_settings.cache_clear()  # the commands read JTL_DATABASE_URL through the cached settings
-    store = StateStore(url)
-    try:
-        yield PlanStore(store)
-    finally:
-        store.dispose()
-        get_settings.cache_clear()
 
 
 def _restock(plans: PlanStore) -> int:

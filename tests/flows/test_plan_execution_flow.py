@@ -56,3 +56,81 @@ def test_dry_run_then_execute_then_a_rerun_that_does_nothing(flow_sandbox: FlowS
     assert {"plan-execution-summary", "plan-execution-lines"} <= {key for key, _ in found}
     summaries = [str(data) for key, data in found if key == "plan-execution-summary"]
     assert any(number in text for text in summaries)  # the run that executed it says so
+
+
+def _approved_plan(flow_sandbox: FlowSandbox, plans: PlanStore, period: str) -> tuple[int, str, list[str]]:
+    data = flow_sandbox.state.data
+    warehouse = sorted(data.ffn.warehouses)[0]
+    skus = sorted(p["merchantSku"] for p in data.ffn.products.values())[:2]
+    opened = plans.create_or_get("restock", PlanScope(warehouses=(warehouse,), supplier="L10001"), period)
+    plans.add_lines(opened.plan.id, [NewLine(sku=s, warehouse=warehouse, quantity=4) for s in skus])
+    plans.approve(opened.plan.id, "buyer")
+    return opened.plan.id, warehouse, skus
+
+
+async def _summaries() -> list[str]:
+    async with get_client() as client:
+        return [str(a.data) for a in await client.read_artifacts() if a.key == "plan-execution-summary"]
+
+
+def test_the_inbound_control_sheet_of_the_block_is_filled_once(flow_sandbox: FlowSandbox) -> None:
+    from blocks import InboundControlSheet
+    from jtl_automator.sandbox.data import Spreadsheet, Worksheet
+    from jtl_automator.services.plan_execution import PlanExecutionParams
+
+    header = ["SKU", "Units", "Inbound", "Warehouse", "Status", "Note"]
+    tab = Worksheet("Wareneingang", 0, [["Anlieferungen"], header], row_count=50)
+    flow_sandbox.state.data.spreadsheets["ic-flow"] = Spreadsheet("ic-flow", "Inbound Control", [tab])
+    InboundControlSheet(sheet="ic-flow", worksheet="Wareneingang").save("ic-flow", overwrite=True)
+    store = StateStore(f"sqlite:///{flow_sandbox.tmp / 'state.db'}")
+    plans = PlanStore(store)
+    plan_id, warehouse, skus = _approved_plan(flow_sandbox, plans, "2026-W48")
+    number = f"PO-{plan_id}-L10001"
+    blocks: dict[str, Any] = {
+        "inbound_sheet_block": "ic-flow",
+        "params": PlanExecutionParams(send_email=False),
+    }
+
+    preview = plan_execution(dry_run=True, **blocks)
+    assert preview["inbound_control"]["summary"] == (
+        "Inbound Control (dry run): 2 rows would be appended (0 already there)"
+    )
+    assert len(tab.values) == 2 and flow_sandbox.sheets_requests("values.append") == 0
+
+    done = plan_execution(**blocks)
+    assert done["inbound_control"]["summary"] == "Inbound Control: 2 rows appended (0 already there)"
+    assert [row[:4] for row in tab.values[2:]] == [[s, 4, number, warehouse] for s in skus]
+    again = plan_execution(**blocks)
+    assert again["counts"] == {} and again["inbound_control"]["appended"] == 0
+    assert len(tab.values) == 4 and flow_sandbox.sheets_requests("values.append") == 1
+    records = [
+        ((line.execution and line.execution.extra) or {}).get("inbound_control")
+        for line in plans.get(plan_id).lines
+    ]
+    assert [(r or {}).get("sheet") for r in records] == ["ic-flow", "ic-flow"]
+    store.dispose()
+    assert any("Inbound Control: 2 rows appended (0 already there)" in text for text in anyio.run(_summaries))
+
+
+def test_a_sheet_without_the_header_fails_the_run_but_the_plan_stays_executed(
+    flow_sandbox: FlowSandbox,
+) -> None:
+    import openpyxl
+
+    from jtl_automator.services.plan_execution import InboundControlNotFilled, PlanExecutionParams
+
+    path = flow_sandbox.tmp / "inbound.xlsx"
+    book = openpyxl.Workbook()
+    assert book.active is not None
+    book.active.append(["Artikel", "Menge", "Lieferung"])
+    book.save(path)
+    store = StateStore(f"sqlite:///{flow_sandbox.tmp / 'state.db'}")
+    plans = PlanStore(store)
+    plan_id, _, _ = _approved_plan(flow_sandbox, plans, "2026-W49")
+
+    with pytest.raises(InboundControlNotFilled, match=rf"fill-inbound-control {plan_id} --sheet {path}"):
+        plan_execution(inbound_sheet=str(path), params=PlanExecutionParams(send_email=False))
+
+    assert plans.get(plan_id).status is PlanStatus.DONE
+    store.dispose()
+    assert any("Inbound Control not filled: worksheet 'Sheet'" in text for text in anyio.run(_summaries))

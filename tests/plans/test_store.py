@@ -164,6 +164,23 @@ def test_execution_records_what_it_created_and_ends_done(plans: PlanStore) -> No
             step()
 
 
+def test_a_done_plans_executed_lines_take_further_records_and_keep_their_own(plans: PlanStore) -> None:
+    plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
+    plans.add_lines(plan_id, _lines(("A", "W1", 5), ("B", "W2", 2)))
+    plans.approve(plan_id, "anna", [LineKey("A", "W1")])
+    plans.mark_executing(plan_id)
+    plans.mark_done(plan_id, {LineKey("A", "W1"): ExecutionRef("PO-1", "IN-1", {"supplier": "S-1"})})
+    sheet = {"inbound_control": {"sheet": "s.xlsx", "row": 4}}
+    with pytest.raises(PlanError, match="B@W2 was not executed"):
+        plans.annotate_execution(plan_id, {LineKey("B", "W2"): sheet})
+    with pytest.raises(UnknownLines, match="Z@W1"):
+        plans.annotate_execution(plan_id, {LineKey("Z", "W1"): sheet})
+    done = plans.annotate_execution(plan_id, {LineKey("A", "W1"): sheet})
+    assert done.status is PlanStatus.DONE
+    assert done.lines[0].execution == ExecutionRef("PO-1", "IN-1", {"supplier": "S-1", **sheet})
+    assert plans.get(plan_id).lines[0].execution == done.lines[0].execution  # stored, not only returned
+
+
 def test_a_failed_execution_goes_back_to_approved_keeping_what_was_made(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5), ("B", "W2", 2)))

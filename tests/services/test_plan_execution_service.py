@@ -7,7 +7,7 @@ import email
 import email.policy
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -44,6 +44,7 @@ class World:
     wawi: WawiClient
     smtp: SmtpTestServer
     mailer: EmailSender
+    base_url: str
 
     @property
     def data(self) -> Any:
@@ -114,7 +115,7 @@ def _world(tmp: Path, config: SandboxConfig) -> Iterator[World]:
             retry=RetryPolicy(max_attempts=2, initial_delay=0.01, max_delay=0.01),
         )
         with FfnClient.from_settings(conf, store) as ffn, WawiClient.from_settings(conf) as wawi:
-            yield World(app.state.sandbox, store, ffn, wawi, smtp, mailer)
+            yield World(app.state.sandbox, store, ffn, wawi, smtp, mailer, server.base_url)
         store.dispose()
 
 
@@ -413,14 +414,40 @@ def test_a_stale_copy_of_a_plan_is_started_as_it_is_now(world: World) -> None:
 
 def test_without_the_wawi_scope_the_run_stops_before_anything_is_sent(tmp_path: Path) -> None:
     """The strict sandbox grants exactly WAWI_APP_SCOPES, which do not include creating purchase orders."""
-    from jtl_automator.clients.errors import ForbiddenError
-
     for world in _world(tmp_path, SandboxConfig.strictest()):
         plan = _two_warehouse_plan(world)
-        with pytest.raises(ForbiddenError, match=r"purchaseorder\.createpurchaseorder"):
+        number = f"PO-{plan.id}-L10001"
+        with pytest.raises(svc.MissingWawiScope) as refused:
             world.run(params=WAWI_V2)
+        assert str(refused.value) == (
+            f"Wawi refused to create purchase order {number} (403): the app lacks the scope "
+            "purchaseorder.createpurchaseorder, which wawi_purchase_orders needs; register the app again "
+            "with `jtl-automator auth wawi --purchase-orders` (Wawi fixes an app's scopes at registration), "
+            "or turn wawi_purchase_orders off"
+        )
         kept = world.plans.get(plan.id)
         assert kept.status is PlanStatus.APPROVED and "purchaseorder.createpurchaseorder" in (kept.note or "")
-        assert not world.messages() and f"PO-{plan.id}-L10001-{world.warehouses()[0]}" not in (
-            world.inbounds_by_number()
+        assert not world.messages() and f"{number}-{world.warehouses()[0]}" not in world.inbounds_by_number()
+        assert not _wawi_orders(world, number)
+
+
+def test_an_app_registered_for_purchase_orders_creates_them(tmp_path: Path) -> None:
+    """The strict sandbox gives every registration a key with exactly the scopes it asked for."""
+    from jtl_automator.auth_commands import register_wawi, scopes_to_register
+    from jtl_automator.sandbox.wawi.guard import set_registration_window
+
+    config = SandboxConfig.strictest()
+    for world in _world(tmp_path, config):
+        env = credentials_env(world.base_url, config, None)
+        values: dict[str, Any] = {k.removeprefix("JTL_").lower(): v for k, v in env.items()}
+        settings = Settings(_env_file=None, **values)
+        set_registration_window(world.state, True)  # a Wawi user opened Admin > App-Registrierung
+        granted = register_wawi(
+            settings, scopes=scopes_to_register(True, None), poll_interval=0.01, timeout=5
         )
+        assert "purchaseorder.createpurchaseorder" in granted.granted_scopes
+        plan = _two_warehouse_plan(world)
+        with WawiClient.from_settings(settings.model_copy(update={"wawi_api_key": granted.api_key})) as wawi:
+            result = replace(world, wawi=wawi).run(params=WAWI_V2)
+        assert result["counts"] == {"executed": 3}
+        assert len(_wawi_orders(world, f"PO-{plan.id}-L10001")) == 1

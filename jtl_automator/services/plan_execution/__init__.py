@@ -3,6 +3,7 @@
 - ``params``: what the merchant configures, the ledger kinds and the lease name;
 - ``document``: the purchase order record, its xlsx and the e-mail text in the supplier's language;
 - ``execute``: plan by plan, order by order, every side effect claimed in the ledger first;
+- ``inbound_control``: the executed lines as rows of the Inbound Control sheet, each listed once;
 - ``pipeline``: one run (lease, plans, summary) without Prefect.
 
 See docs/plan-execution.md.
@@ -18,11 +19,22 @@ from jtl_automator.services.plan_execution.document import (
 from jtl_automator.services.plan_execution.execute import (
     ExecutionContext,
     LineOutcome,
+    MissingWawiScope,
     execute_plan,
     execute_plans,
     find_inbound,
     plans_to_execute,
     po_number,
+)
+from jtl_automator.services.plan_execution.inbound_control import (
+    ControlRow,
+    FillOutcome,
+    InboundControlNotFilled,
+    InboundControlTarget,
+    executed_rows,
+    fill_after_run,
+    fill_inbound_control,
+    fill_plans,
 )
 from jtl_automator.services.plan_execution.params import LEASE_NAME, PlanExecutionParams
 from jtl_automator.services.plan_execution.pipeline import (
@@ -38,14 +50,23 @@ __all__ = [
     "LEASE_HELD",
     "LEASE_NAME",
     "AttachmentMailer",
+    "ControlRow",
     "ExecutionContext",
+    "FillOutcome",
+    "InboundControlNotFilled",
+    "InboundControlTarget",
     "LineOutcome",
+    "MissingWawiScope",
     "OrderLine",
     "PlanExecutionParams",
     "PurchaseOrderDoc",
     "SupplierInfo",
     "execute_plan",
     "execute_plans",
+    "executed_rows",
+    "fill_after_run",
+    "fill_inbound_control",
+    "fill_plans",
     "find_inbound",
     "lease_keeper",
     "plans_to_execute",

@@ -29,8 +29,15 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jtl_automator.clients.errors import AuthError, JtlApiError, TransientError, ValidationFailed
+from jtl_automator.clients.errors import (
+    AuthError,
+    ForbiddenError,
+    JtlApiError,
+    TransientError,
+    ValidationFailed,
+)
 from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.wawi.auth import WawiKeyAuth
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.clients.wawi.models import PurchaseOrderCreate, PurchaseOrderLineItemCreate, Supplier
 from jtl_automator.correlation import correlated_logger
@@ -62,6 +69,7 @@ from jtl_automator.services.plan_execution.params import (
     SUPPLIER_EMAIL_KIND,
     PlanExecutionParams,
 )
+from jtl_automator.settings import WAWI_PURCHASE_ORDER_SCOPE
 from jtl_automator.store import ClaimState, StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper, LeaseLost
 
@@ -131,6 +139,8 @@ class LineOutcome:
     purchase_order: str | None = None
     inbound_id: str | None = None
     reason: str | None = None
+    #: The inbound's merchantInboundNumber (made, or in a dry run the one it would get).
+    inbound_number: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         """A flat row for tables and artifacts."""
@@ -142,6 +152,7 @@ class LineOutcome:
             "status": self.status,
             "supplier": self.supplier or "",
             "purchase_order": self.purchase_order or "",
+            "inbound_number": self.inbound_number or "",
             "inbound_id": self.inbound_id or "",
             "reason": self.reason or "",
         }
@@ -153,6 +164,31 @@ class OrderWaits(Exception):
     def __init__(self, reasons: Mapping[LineKey, str]) -> None:
         super().__init__("; ".join(sorted(set(reasons.values()))))
         self.reasons = dict(reasons)
+
+
+class MissingWawiScope(ForbiddenError):
+    """Wawi answered 403 to creating a purchase order: the app was not granted the scope for it.
+
+    Its message is the one line a person needs: which order, which scope, how to get it. The plan goes back
+    to approved before anything was sent (the Wawi order comes first).
+    """
+
+    def __init__(self, number: str, *, cloud: bool) -> None:
+        how = (
+            "add it to the app in JTL's Partner Portal"
+            if cloud
+            else "register the app again with `jtl-automator auth wawi --purchase-orders` (Wawi fixes an "
+            "app's scopes at registration)"
+        )
+        super().__init__(
+            f"Wawi refused to create purchase order {number} (403): the app lacks the scope "
+            f"{WAWI_PURCHASE_ORDER_SCOPE}, which wawi_purchase_orders needs; {how}, or turn "
+            "wawi_purchase_orders off",
+            method="POST",
+            path="/v2/purchase-orders",
+            status=403,
+        )
+        self.scope = WAWI_PURCHASE_ORDER_SCOPE
 
 
 # -- selection --------------------------------------------------------------------------------------
@@ -361,6 +397,8 @@ def wawi_purchase_order(ctx: ExecutionContext, doc: PurchaseOrderDoc, *, look_fi
     ctx.check_lease()
     try:
         return ctx.wawi.purchase_orders.create(body).id
+    except ForbiddenError as exc:
+        raise MissingWawiScope(doc.number, cloud=not isinstance(ctx.wawi.auth, WawiKeyAuth)) from exc
     except TransientError:
         found = find_wawi_order(ctx.wawi, doc)
         if found is None:
@@ -578,6 +616,7 @@ def _run_order(
                 supplier=key,
                 purchase_order=ref.purchase_order_number,
                 inbound_id=ref.inbound_id,
+                inbound_number=(ref.extra or {}).get("merchant_inbound_number"),
             )
         else:
             reason = reasons.get(line.key, "not executed")
@@ -617,7 +656,7 @@ def preview_plan(ctx: ExecutionContext, plan: Plan) -> list[LineOutcome]:
                 o.status, o.reason = "waiting", exc.reasons.get(LineKey(o.sku, o.warehouse))
             continue
         for o in out[-len(lines) :]:
-            o.purchase_order = doc.number
+            o.purchase_order, o.inbound_number = doc.number, doc.inbound_number(o.warehouse)
     return out
 
 

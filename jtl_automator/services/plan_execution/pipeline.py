@@ -14,11 +14,13 @@ from typing import Any
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.notify.mail import AttachmentMailer
+from jtl_automator.plans import PlanStore
 from jtl_automator.services.plan_execution.execute import (
     ExecutionContext,
     LineOutcome,
     execute_plans,
 )
+from jtl_automator.services.plan_execution.inbound_control import InboundControlTarget, fill_after_run
 from jtl_automator.services.plan_execution.params import LEASE_NAME, PlanExecutionParams
 from jtl_automator.store import StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
@@ -70,6 +72,9 @@ def summary_markdown(result: dict[str, Any]) -> str:
         f"- FFN inbounds: {len(result['inbounds'])}",
         "- lines: " + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"),
     ]
+    filled = result.get("inbound_control")
+    if filled:
+        lines.append(f"- {filled.get('summary') or filled.get('error')}")
     open_rows = [r for r in result["lines"] if r["status"] in ("waiting", "failed")]
     if open_rows:
         lines += ["", "| plan | SKU | warehouse | status | reason |", "|---|---|---|---|---|"]
@@ -89,21 +94,34 @@ def run_plan_execution(
     dry_run: bool = False,
     run_id: str = "local",
     today: date | None = None,
+    inbound_control: InboundControlTarget | None = None,
 ) -> dict[str, Any]:
-    """The whole run as the flow does it; a dry run takes no lease and changes nothing."""
+    """The whole run as the flow does it; a dry run takes no lease and changes nothing.
+
+    With ``inbound_control`` the executed lines are then listed in that sheet, still under the lease (a
+    dry run: which would be).
+    """
     params = params or PlanExecutionParams()
     started = time.perf_counter()
     keeper = None if dry_run else lease_keeper(store, params, run_id)
     holder = keeper.take() if keeper is not None else None
     if holder is not None:
         return skipped(f"{LEASE_HELD} ({holder.owner})", dry_run=dry_run)
+    filled = None
     try:
         ctx = ExecutionContext(store, ffn, wawi, params, run_id, mailer, dry_run, keeper, today)
         outcomes = execute_plans(ctx)
+        if inbound_control is not None:  # under the lease, as in the flow
+            ctx.check_lease()
+            filled = fill_after_run(
+                PlanStore(store), inbound_control, outcomes, dry_run=dry_run, at=datetime.now(UTC)
+            )
     finally:
         if keeper is not None:
             keeper.release()
     result = summary(outcomes, dry_run=dry_run)
+    if filled is not None:
+        result["inbound_control"] = filled.as_dict()
     result["seconds"] = round(time.perf_counter() - started, 3)
     result["finished_at"] = datetime.now(UTC).isoformat()
     return result

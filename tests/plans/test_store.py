@@ -26,6 +26,7 @@ from jtl_automator.plans import (
     UnknownPlanKind,
 )
 from jtl_automator.store import StateStore
+from tests.support.migrations import database_at, downgrade_to, schema_diff, tables
 
 SCOPE = PlanScope(warehouses=("W1", "W2"), supplier="S-1")
 
@@ -311,52 +312,26 @@ def test_the_database_refuses_a_second_plan_for_the_same_key(store_url: str) -> 
 
 
 def test_a_database_at_migration_4_upgrades_to_plans_keeping_its_rows(store_url: str) -> None:
-    from alembic import command
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from jtl_automator.store.models import Base
-    from jtl_automator.store.store import _alembic_config
-
-    engine = sa.create_engine(store_url)
-    cfg = _alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "7d2a4e9c1f03")
-        conn.execute(
-            sa.text(
-                "INSERT INTO order_ledger (order_number, status, sent_fingerprint, created_at, updated_at) "
-                "VALUES ('AU-1', 'fulfilled', 'f1', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            )
-        )
-    assert "plans" not in sa.inspect(engine).get_table_names()
-    engine.dispose()
+    database_at(
+        store_url,
+        "7d2a4e9c1f03",
+        "INSERT INTO order_ledger (order_number, status, sent_fingerprint, created_at, updated_at) "
+        "VALUES ('AU-1', 'fulfilled', 'f1', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    )
+    assert "plans" not in tables(store_url)
     store = StateStore(store_url)  # migrates to head
     try:
         assert store.orders(["AU-1"])["AU-1"].sent_fingerprint == "f1"
-        inspector = sa.inspect(store.engine)
-        assert {"plans", "plan_lines", "plan_runs", "plan_steps"} <= set(inspector.get_table_names())
-        with store.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        assert {"plans", "plan_lines", "plan_runs", "plan_steps"} <= tables(store_url)
         # The migration builds exactly the models' plan tables (SQLite keeps older tables' old lengths).
-        assert [d for d in _flatten(diff) if "plan" in repr(d)] == []
+        assert schema_diff(store, "plan") == []
         if store.dialect == "postgresql":
-            assert diff == []
+            assert schema_diff(store) == []
         plans = PlanStore(store)
         plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
         assert plans.add_lines(plan_id, _lines(("A", "W1", 1))).line_count == 1
     finally:
         store.dispose()
-    with engine.begin() as conn:  # and back down: migration 5 removes only its own tables
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "7d2a4e9c1f03")
-    tables = set(sa.inspect(engine).get_table_names())
-    assert "plans" not in tables and "plan_lines" not in tables and "plan_runs" in tables
-    engine.dispose()
-
-
-def _flatten(diff: list[object]) -> list[object]:
-    out: list[object] = []
-    for item in diff:
-        out.extend(item if isinstance(item, list) else [item])
-    return out
+    downgrade_to(store_url, "7d2a4e9c1f03")  # and back down: migration 5 removes only its own tables
+    left = tables(store_url)
+    assert "plans" not in left and "plan_lines" not in left and "plan_runs" in left

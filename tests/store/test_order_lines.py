@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from jtl_automator.store import ORDER_LINES_MARK, OrderLine, StateStore, iso
 from jtl_automator.store import store as store_module
+from tests.support.migrations import database_at, downgrade_to, schema_diff, tables
 
 DAY = date(2026, 10, 2)
 
@@ -130,26 +131,13 @@ def test_a_line_the_columns_cannot_hold_is_skipped_not_fatal(store_url: str) -> 
 
 
 def test_a_database_at_the_item_cache_migration_upgrades_to_order_lines(store_url: str) -> None:
-    from alembic import command
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from jtl_automator.store.models import Base
-    from jtl_automator.store.store import _alembic_config
-
-    engine = sa.create_engine(store_url)
-    cfg = _alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "c4e8f2a6b913")
-        conn.execute(
-            sa.text(
-                "INSERT INTO order_ledger (order_number, status, created_at, updated_at) "
-                "VALUES ('AU-1', 'shipped', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            )
-        )
-    assert "order_lines" not in sa.inspect(engine).get_table_names()
-    engine.dispose()
+    database_at(
+        store_url,
+        "c4e8f2a6b913",
+        "INSERT INTO order_ledger (order_number, status, created_at, updated_at) "
+        "VALUES ('AU-1', 'shipped', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    )
+    assert "order_lines" not in tables(store_url)
     store = StateStore(store_url)  # migrates to head
     try:
         assert store.orders(["AU-1"])["AU-1"].status == "shipped"
@@ -160,25 +148,16 @@ def test_a_database_at_the_item_cache_migration_upgrades_to_order_lines(store_ur
             "order_number",
             "position",
         ]
-        with store.engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-        assert [d for d in _flatten(diff) if "order_lines" in repr(d)] == []
+        assert schema_diff(store, "order_lines") == []
         if store.dialect == "postgresql":
-            assert diff == []
+            assert schema_diff(store) == []
         _created(store, "AU-1", [_line(1, "A")])
     finally:
         store.dispose()
-    with engine.begin() as conn:  # and back down: only the lines and their watermark go
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "c4e8f2a6b913")
+    downgrade_to(store_url, "c4e8f2a6b913")  # and back down: only the lines and their watermark go
+    engine = sa.create_engine(store_url)
+    with engine.connect() as conn:
         marks = conn.execute(sa.text("SELECT job FROM watermarks")).scalars().all()
-    tables = set(sa.inspect(engine).get_table_names())
-    assert "order_lines" not in tables and "order_ledger" in tables and ORDER_LINES_MARK not in marks
     engine.dispose()
-
-
-def _flatten(diff: list[object]) -> list[object]:
-    out: list[object] = []
-    for item in diff:
-        out.extend(item if isinstance(item, list) else [item])
-    return out
+    left = tables(store_url)
+    assert "order_lines" not in left and "order_ledger" in left and ORDER_LINES_MARK not in marks

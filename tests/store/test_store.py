@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from jtl_automator.store import ClaimState, StateStore
 from jtl_automator.store.models import Base
+from tests.support.migrations import database_at
 
 
 def test_migrations_create_every_model_table_and_are_idempotent(store_url: str) -> None:
@@ -315,28 +316,13 @@ def test_run_once_does_a_side_effect_once_and_records_failures(store_url: str) -
 
 def test_an_existing_database_upgrades_to_wider_columns_keeping_its_rows(store_url: str) -> None:
     """A state database made before the column lengths followed the APIs keeps every row on upgrade."""
-    from alembic import command
-
-    from jtl_automator.store.store import _alembic_config
-
-    engine = sa.create_engine(store_url)
-    cfg = _alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "303b1cc61b1f")  # the schema before the lengths changed
-        conn.execute(
-            sa.text(
-                "INSERT INTO order_ledger (order_number, status, created_at, updated_at) "
-                "VALUES ('AU-1', 'held', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
-            )
-        )
-        conn.execute(
-            sa.text(
-                "INSERT INTO order_events (order_number, event, at) "
-                "VALUES ('AU-1', 'held', CURRENT_TIMESTAMP)"
-            )
-        )
-    engine.dispose()
+    database_at(
+        store_url,
+        "303b1cc61b1f",  # the schema before the lengths changed
+        "INSERT INTO order_ledger (order_number, status, created_at, updated_at) "
+        "VALUES ('AU-1', 'held', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        "INSERT INTO order_events (order_number, event, at) VALUES ('AU-1', 'held', CURRENT_TIMESTAMP)",
+    )
     store = StateStore(store_url)  # migrates to head
     try:
         assert store.orders(["AU-1"])["AU-1"].status == "held"

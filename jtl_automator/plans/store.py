@@ -7,7 +7,7 @@ starting the execution never interleave: whatever happens first decides what the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -271,19 +271,13 @@ class PlanStore:
         """
         with self.store.session() as s:
             row = self._locked(s, plan_id)
-            lines = {
-                LineKey(r.sku, r.warehouse): r
-                for r in s.execute(select(PlanLineRow).where(PlanLineRow.plan_id == plan_id)).scalars()
-            }
-            missing = [k for k in notes if k not in lines]
-            if missing:
-                raise UnknownLines(f"plan {plan_id} has no line {', '.join(map(str, missing))}")
-            unexecuted = [k for k in notes if lines[k].status != LineStatus.EXECUTED.value]
-            if unexecuted:
-                raise PlanError(
-                    f"plan {plan_id}: line {', '.join(map(str, unexecuted))} was not executed; only an "
-                    "executed line's record can be added to"
-                )
+            lines = self._lines_for(
+                s,
+                plan_id,
+                notes,
+                refuse=lambda status: status != LineStatus.EXECUTED.value,
+                why="was not executed; only an executed line's record can be added to",
+            )
             now = utcnow()
             for key, extra in notes.items():
                 line = lines[key]
@@ -331,22 +325,34 @@ class PlanStore:
             raise IllegalTransition(row.id, status, action, _HINTS[status])
 
     @staticmethod
-    def _apply_refs(s: Session, plan_id: int, refs: Mapping[LineKey, ExecutionRef]) -> None:
-        if not refs:
-            return
-        rows = {
+    def _lines_for(
+        s: Session, plan_id: int, keys: Iterable[LineKey], *, refuse: Callable[[str], bool], why: str
+    ) -> dict[LineKey, PlanLineRow]:
+        """The plan's lines by key, after checking every key names one and none is in a refused status."""
+        wanted = list(keys)
+        lines = {
             LineKey(r.sku, r.warehouse): r
             for r in s.execute(select(PlanLineRow).where(PlanLineRow.plan_id == plan_id)).scalars()
         }
-        missing = [k for k in refs if k not in rows]
+        missing = [k for k in wanted if k not in lines]
         if missing:
-            raise UnknownLines(f"plan {plan_id} has no line {', '.join(map(str, missing))} to record")
-        unapproved = [k for k in refs if rows[k].status == LineStatus.PROPOSED.value]
-        if unapproved:
-            raise PlanError(
-                f"plan {plan_id}: line {', '.join(map(str, unapproved))} was not approved and must not "
-                "be executed"
-            )
+            raise UnknownLines(f"plan {plan_id} has no line {', '.join(map(str, missing))}")
+        refused = [k for k in wanted if refuse(lines[k].status)]
+        if refused:
+            raise PlanError(f"plan {plan_id}: line {', '.join(map(str, refused))} {why}")
+        return lines
+
+    @staticmethod
+    def _apply_refs(s: Session, plan_id: int, refs: Mapping[LineKey, ExecutionRef]) -> None:
+        if not refs:
+            return
+        rows = PlanStore._lines_for(
+            s,
+            plan_id,
+            refs,
+            refuse=lambda status: status == LineStatus.PROPOSED.value,
+            why="was not approved and must not be executed",
+        )
         now = utcnow()
         for key, ref in refs.items():
             line = rows[key]

@@ -8,20 +8,10 @@ from pathlib import Path
 import pytest
 
 from jtl_automator.plans import PlanStore
-from jtl_automator.store import StateStore
+from tests.support.plans import plans_in_env
 
 
 @pytest.fixture
 def plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PlanStore]:
     """Plans in a fresh SQLite file that the commands find through ``JTL_DATABASE_URL``."""
-    from jtl_automator.settings import get_settings
-
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    monkeypatch.setenv("JTL_DATABASE_URL", url)
-    get_settings.cache_clear()  # the commands read JTL_DATABASE_URL through the cached settings
-    store = StateStore(url)
-    try:
-        yield PlanStore(store)
-    finally:
-        store.dispose()
-        get_settings.cache_clear()
+    yield from plans_in_env(tmp_path, monkeypatch)

@@ -21,25 +21,16 @@ from jtl_automator.services.replenishment.approvals import (
 )
 from jtl_automator.services.replenishment.output import APPROVAL_HEADER, PLAN_HEADER
 from jtl_automator.sheets.xlsx import ExcelBackend
-from jtl_automator.store import StateStore
 from tests.services.test_replenishment_output import PERIOD, _lines
+from tests.support.plans import plans_in_env
 
 ACME = "ACME_ Rohwaren"
 
 
 @pytest.fixture
 def plans(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PlanStore]:
-    from jtl_automator.settings import get_settings
-
-    url = f"sqlite:///{tmp_path / 'state.db'}"
-    monkeypatch.setenv("JTL_DATABASE_URL", url)
-    get_settings.cache_clear()
-    store = StateStore(url)
-    try:
-        yield PlanStore(store)
-    finally:
-        store.dispose()
-        get_settings.cache_clear()
+    """Plans in a fresh SQLite file that the commands find through ``JTL_DATABASE_URL``."""
+    yield from plans_in_env(tmp_path, monkeypatch)
 
 
 def _workbook(plans: PlanStore, tmp_path: Path) -> tuple[Path, list[int]]:

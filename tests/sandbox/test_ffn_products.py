@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from jtl_automator.gtin import gtin_valid
 from jtl_automator.sandbox.app import SandboxState
-from jtl_automator.sandbox.ffn.products import gtin_valid
 
 API = "/api/v1/merchant"
 JFSKU = "MERC0000003"  # a "rich" product of the kit: mpn, taric, dimensions, a bundle

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
+from jtl_automator.gtin import gtin_valid
 from jtl_automator.sandbox import odata
 from jtl_automator.sandbox.data import JsonObject
 from jtl_automator.sandbox.ffn.common import (
@@ -91,16 +92,6 @@ _SPEC_FLAGS = ("isBatch", "isDivisible", "isBestBefore", "isSerialNumber", "isBi
 _SERVER_FIELDS = frozenset({"jfsku", "merchantId", "modificationInfo", "pictures"})
 _ISO_COUNTRY = re.compile(r"^[A-Z]{2}$")
 _ISO_CURRENCY = re.compile(r"^[A-Z]{3}$")
-_GTIN = re.compile(r"^(\d{8}|\d{12,14})$")
-
-
-def gtin_valid(code: str) -> bool:
-    """Whether ``code`` is a GTIN-8, -12 (UPC), -13 (EAN) or -14 with a correct check digit."""
-    if not _GTIN.match(code):
-        return False
-    digits = [int(c) for c in code]
-    weighted = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(digits[:-1])))
-    return (10 - weighted % 10) % 10 == digits[-1]
 
 
 class _Values:

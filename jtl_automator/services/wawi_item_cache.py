@@ -37,7 +37,8 @@ CHANGED_MARK = "wawi-item-cache:changed"
 #: ``changedSince`` starts this far before the last refresh (clock skew between us and Wawi, slow saves).
 CHANGED_OVERLAP = timedelta(minutes=10)
 DEFAULT_MAX_AGE_HOURS = 24.0
-#: The ItemSupplier fields the replenishment uses (``standard_supplier`` and ``supplier_frame``).
+#: The ItemSupplier fields the replenishment uses (``standard_supplier`` and ``supplier_frame``) and the
+#: product sync (``PackagingUnit`` with ``AmountPackagingUnit``: the packaging units that become bundles).
 SUPPLIER_FIELDS = (
     "SupplierId",
     "IsStandard",
@@ -45,6 +46,7 @@ SUPPLIER_FIELDS = (
     "MinimumPurchaseQuantity",
     "PermissibleOrderQuantity",
     "AmountPackagingUnit",
+    "PackagingUnit",
 )
 
 
@@ -160,16 +162,24 @@ class WawiItemCache:
         """``lookup`` in the shape of listed Wawi items."""
         return [as_item(r) for r in self.lookup(skus)]
 
-    def suppliers(self, rows: Sequence[CachedItem]) -> dict[int, list[Any]]:
+    def suppliers(self, rows: Sequence[CachedItem], *, required: Iterable[str] = ()) -> dict[int, list[Any]]:
         """Supplier rows per item: cached ones younger than ``max_age``, the others read from Wawi and kept.
 
+        Cached rows lacking one of the ``required`` fields (cached before a caller needed it) are read again.
         An item that vanished in Wawi meanwhile is left out (and named in ``notes``).
         """
         result: dict[int, list[Any]] = {}
         fresh: dict[int, list[Any]] = {}
+        needed = set(required)
         for row in rows:
-            if row.suppliers is not None and row.suppliers_at and self.now - row.suppliers_at < self.max_age:
-                result[row.item_id] = row.suppliers
+            cached = row.suppliers
+            if (
+                cached is not None
+                and row.suppliers_at
+                and self.now - row.suppliers_at < self.max_age
+                and all(needed <= set(r) for r in cached if isinstance(r, Mapping))
+            ):
+                result[row.item_id] = cached
                 continue
             try:
                 read = self.wawi.items.suppliers(row.item_id)

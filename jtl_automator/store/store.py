@@ -361,6 +361,28 @@ class StateStore:
             )
             return [Claim(r.key, ClaimState.PENDING, r.result, r.attempts) for r in s.execute(stmt).scalars()]
 
+    def unfinished_side_effects(self, kind: str) -> list[Claim]:
+        """Claims of one kind not done: pending (a crash) or failed (a refusal), oldest claim first.
+
+        For side effects a later run tries again by itself (a product's authorisation), not only after a
+        crash: the state says which (``PENDING`` or ``FAILED``).
+        """
+        with self.session() as s:
+            stmt = (
+                select(SideEffect)
+                .where(SideEffect.kind == kind, SideEffect.status != "done")
+                .order_by(SideEffect.claimed_at, SideEffect.key)
+            )
+            return [
+                Claim(
+                    r.key,
+                    ClaimState.FAILED if r.status == "failed" else ClaimState.PENDING,
+                    r.result,
+                    r.attempts,
+                )
+                for r in s.execute(stmt).scalars()
+            ]
+
     def side_effect(self, key: str) -> Claim | None:
         """Look a key up without claiming it."""
         with self.session() as s:

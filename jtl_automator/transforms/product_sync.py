@@ -257,7 +257,7 @@ def packaging_bundles(suppliers: Sequence[Mapping[str, Any]]) -> str:
     return canonical_bundles(rows)
 
 
-def _scope(
+def item_scope(
     item: Mapping[str, Any], rule: FulfilmentRule, properties: Mapping[int, Sequence[Mapping[str, Any]]]
 ) -> str:
     """Empty when the item is fulfilled by FFN, else why not."""
@@ -384,7 +384,7 @@ def wawi_products_frame(
             continue
         sku_value = item.get("SKU")
         sku = sku_value.strip() if isinstance(sku_value, str) else ""
-        reason = _scope(item, params.rule, properties or {})
+        reason = item_scope(item, params.rule, properties or {})
         values, problems = _desired(
             item, params, makers, None if suppliers is None else suppliers.get(item_id)
         )

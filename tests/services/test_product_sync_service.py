@@ -156,7 +156,7 @@ def test_bad_items_are_named_skipped_and_the_batch_goes_on(world: World) -> None
     world.data.ffn.products["MERCSTRAY01"] = stray
     mark_changed(world.state)
     result = world.run(full=True)
-    reasons = {r["item_id"]: r["reason"] for r in result["skipped"]}
+    reasons = {r["item_id"]: r["reason"] for r in result["not_synced"]}
     assert "no SKU" in reasons[items[5]["Id"]]
     assert "'4006381333932' is not a GTIN" in reasons[items[6]["Id"]]
     assert "Dimensions.Length is negative" in reasons[items[7]["Id"]]
@@ -409,7 +409,7 @@ def test_strict_ffn_two_products_with_one_sku_are_left_alone(tmp_path: Path, san
         first["name"] = twin["name"] = "drifted"
         mark_changed(world.state)
         result = world.run(full=True)
-        (ambiguous,) = [r for r in result["skipped"] if r["status"] == "ambiguous"]
+        (ambiguous,) = [r for r in result["not_synced"] if r["status"] == "ambiguous"]
         assert ambiguous["merchant_sku"] == first["merchantSku"]
         assert "several FFN products carry this merchantSku" in ambiguous["reason"]
         assert first["name"] == twin["name"] == "drifted"

@@ -102,7 +102,7 @@ def summary(
         created = [_outcome(o) for o in outcomes if o.result in (CREATED, ADOPTED)]
         updated = [_outcome(o) for o in outcomes if o.result == UPDATED]
         rejected = [_outcome(o) for o in outcomes if o.result in (REJECTED, NOT_RECREATED)]
-    skipped = _records(
+    not_synced = _records(
         plan[plan["status"].isin([INVALID, AMBIGUOUS])], ["merchant_sku", "item_id", "status", "reason"]
     )
     vanished = _records(plan[plan["status"] == VANISHED], ["merchant_sku", "jfsku", "item_id", "reason"])
@@ -112,7 +112,7 @@ def summary(
         "unchanged": decisions.get(UNCHANGED, 0),
         "rejected": len(rejected),
         "vanished": len(vanished),
-        "skipped": len(skipped),
+        "skipped": len(not_synced),
     }
     return {
         "mode": mode,
@@ -125,7 +125,7 @@ def summary(
         "updated": updated[:first_rows],
         "rejected": rejected,
         "vanished": vanished,
-        "skipped": skipped,
+        "not_synced": not_synced,
         "field_changes": changes,
         "workbook": workbook,
         "requests": dict(stats),
@@ -191,7 +191,7 @@ def summary_markdown(result: dict[str, Any], first_rows: int = 20) -> str:
     )
     lines += _table(
         "Not synced (bad input)",
-        result["skipped"][:first_rows],
+        result["not_synced"][:first_rows],
         counts["skipped"],
         (*sku_item, ("status", "status"), ("reason", "reason")),
     )

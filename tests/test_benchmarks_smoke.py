@@ -101,6 +101,7 @@ def test_cli_rejects_unknown_names() -> None:
         "order_processing",
         "stock_sync",
         "replenishment_5m",
+        "product_sync",
     }
 
 
@@ -125,3 +126,16 @@ def test_replenishment_5m_tiny() -> None:
     assert raw["lines_out"] >= raw["groups"] > 0
     assert raw["statuses"].get("order", 0) > 0 and raw["statuses"].get("no_supplier", 0) > 0
     assert "profile" not in raw
+
+
+@pytest.mark.slow
+def test_product_sync_tiny() -> None:
+    result = load("product_sync").run(skus=400, missing_share=0.02, changed_share=0.02)
+    raw = result.raw
+    assert raw["full_cold"]["counts"]["created"] == raw["removed"] == 8
+    assert raw["full_cold"]["counts"]["rejected"] == 0 and raw["full_cold"]["counts"]["updated"] > 0
+    assert raw["full_warm"]["counts"]["created"] == raw["full_warm"]["counts"]["updated"] == 0
+    assert raw["incremental"]["counts"]["updated"] == raw["changed"] == 8
+    assert all(ratio <= 1.05 for ratio in raw["ratio"].values()), raw["ratio"]
+    assert raw["full_warm"]["reads"]["supplier_reads"] == 0  # cached by the cold run
+    assert "product_sync" in result.markdown()

@@ -22,7 +22,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, case, create_engine, delete, event, insert, select, text
+from sqlalchemy import Engine, case, create_engine, delete, event, func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -558,7 +558,8 @@ class StateStore:
         """Insert or update these items, seen at ``at``; returns how many rows were written.
 
         An item whose ``changed`` differs from the cached one loses its supplier rows' timestamp (they are
-        read again). ``complete``: the items are every Wawi item, so cached rows not among them (items
+        read again); two empty ``changed`` values are the same (an item Wawi never changed keeps its rows).
+        ``complete``: the items are every Wawi item, so cached rows not among them (items
         deleted in Wawi) are deleted.
         """
         at = at.astimezone(UTC)
@@ -574,7 +575,8 @@ class StateStore:
                     "changed": ins.excluded.changed,
                     "seen_at": ins.excluded.seen_at,
                     "suppliers_at": case(
-                        (table.c.changed == ins.excluded.changed, table.c.suppliers_at), else_=None
+                        (table.c.changed.is_not_distinct_from(ins.excluded.changed), table.c.suppliers_at),
+                        else_=None,
                     ),
                 },
             )
@@ -608,6 +610,11 @@ class StateStore:
                     rows.extend(s.scalars(select(WawiItemCacheRow).where(WawiItemCacheRow.sku.in_(chunk))))
                 rows.sort(key=lambda r: r.item_id)
             return [_cached_item(r) for r in rows]
+
+    def cached_item_count(self) -> int:
+        """How many Wawi items the cache holds (the catalogue's size as of the last listing)."""
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(WawiItemCacheRow)) or 0)
 
     def write_item_suppliers(
         self, suppliers: Mapping[int, Sequence[Mapping[str, Any]]], at: datetime

@@ -330,9 +330,11 @@ def patch_product(state: SandboxState, jfsku: str, body: Mapping[str, Any]) -> J
         owner = skus.get(fields["merchantSku"])
         if state.config.ffn_unique_merchant_sku and owner is not None and owner != jfsku:
             raise _duplicate(fields["merchantSku"], None)
+        renamed = fields["merchantSku"] != old.get("merchantSku")
         old.update(fields)
         touch(old, timestamp(rt))
-        rt.unique_indexes.pop("merchantSku", None)
+        if renamed:  # rebuilding the index costs a pass over every product: only when a key moved
+            rt.unique_indexes.pop("merchantSku", None)
         changed(rt)
         return old
 

@@ -58,13 +58,9 @@ class ProductSyncParams(BaseModel):
     overlap_minutes: float = Field(
         default=10.0, ge=0, description="Incremental: changedSince starts this far before the watermark."
     )
-    lookup_filter_max: int = Field(
-        default=400,
-        ge=0,
-        description="Incremental: up to this many SKUs are looked up in FFN by $filter; above it every FFN "
-        "product is listed (fewer requests).",
+    workers: int = Field(
+        default=4, ge=1, le=32, description="Products written (and item suppliers read) at once."
     )
-    workers: int = Field(default=4, ge=1, le=32, description="Products written at once.")
     first_rows: int = Field(default=20, ge=1, description="Rows per table in the summary artifact.")
     output_dir: str = Field(
         default="out/product-sync", description="Where the dry run's diff workbook goes without --output."

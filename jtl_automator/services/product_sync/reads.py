@@ -6,12 +6,14 @@
   item changed, its rows are missing or ``packaging_max_age_hours`` old (``GET /items/{id}/suppliers``).
 - **Properties** (property rule only): ``GET /items/{id}/properties`` per active item read; Wawi 1.0 has no
   bulk read of them.
-- **FFN products**: every page of ``GET /products`` (full), else the changed SKUs by ``$filter`` in chunks,
-  or every page when more than ``lookup_filter_max`` SKUs changed.
+- **FFN products**: every page of ``GET /products`` (full), else the changed SKUs by ``$filter`` in chunks of
+  ``FILTER_CLAUSES_MAX`` (one per SKU once FFN refused ``or``), or every page when that is fewer requests
+  (the catalogue's size is the Wawi item cache's, which every run keeps).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from jtl_automator.clients.errors import NotFound
-from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.ffn.client import FILTER_CLAUSES_MAX, OR_FILTERS, FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
@@ -73,19 +75,23 @@ def _properties(
 
 
 def _suppliers(
-    cache: WawiItemCache, store: StateStore, items: Sequence[Mapping[str, Any]]
+    cache: WawiItemCache, store: StateStore, items: Sequence[Mapping[str, Any]], workers: int
 ) -> dict[int, list[Any]]:
     """Supplier rows of these items from the item cache (read from Wawi where missing, stale or changed)."""
     ids = {int(i["Id"]) for i in items}
     skus = {str(i.get("SKU") or "").strip() for i in items} - {""}
     rows = [r for r in store.cached_items(skus) if r.item_id in ids]
-    return cache.suppliers(rows, required=("PackagingUnit", "AmountPackagingUnit"))
+    return cache.suppliers(rows, required=("PackagingUnit", "AmountPackagingUnit"), workers=workers)
 
 
 def _ffn_products(
-    ffn: FfnClient, skus: set[str], params: ProductSyncParams, *, full: bool
+    ffn: FfnClient, store: StateStore, skus: set[str], *, full: bool
 ) -> list[Mapping[str, Any]]:
-    if full or len(skus) > params.lookup_filter_max:
+    """Every FFN product (full), or those of ``skus`` (by $filter chunks or a listing: fewer requests)."""
+    per_request = 1 if OR_FILTERS.refused else FILTER_CLAUSES_MAX
+    lookups = math.ceil(len(skus) / per_request)
+    pages = math.ceil(max(store.cached_item_count(), len(skus), 1) / ffn.page_size.current)
+    if full or lookups > pages:
         return list(flatten(ffn.products.iter_pages()))
     return [p for products in ffn.products.find_by_merchant_skus(skus).values() for p in products]
 
@@ -119,14 +125,14 @@ def load_inputs(
         properties = _properties(wawi, candidates, notes)
         stats["property_reads"] = len(candidates)
         candidates = [i for i in candidates if item_scope(i, params.rule, properties) == ""]
+    cache = WawiItemCache(store, wawi, now, timedelta(hours=params.packaging_max_age_hours))
+    if full:  # the listing is the cache's (items deleted in Wawi drop out); the FFN lookups size by it
+        cache.replace_all(items)
+    else:
+        store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
     suppliers = None
     if params.packaging_units:
-        cache = WawiItemCache(store, wawi, now, timedelta(hours=params.packaging_max_age_hours))
-        if full:
-            cache.replace_all(items)
-        else:
-            store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
-        suppliers = _suppliers(cache, store, candidates)
+        suppliers = _suppliers(cache, store, candidates, params.workers)
         stats["supplier_reads"] = cache.stats["supplier_reads"]
         notes.extend(cache.notes)
     plan_params = params.plan_params(full=full)
@@ -134,7 +140,7 @@ def load_inputs(
         items, plan_params, manufacturers=makers, suppliers=suppliers, properties=properties
     )
     skus = set(frame["merchant_sku"]) - {""}
-    products = _ffn_products(ffn, skus, params, full=full)
+    products = _ffn_products(ffn, store, skus, full=full)
     stats["ffn_products"] = len(products)
     snapshots = {
         str(p.get("jfsku")): {k: p.get(k) for k in SNAPSHOT_KEYS} for p in products if p.get("jfsku")

@@ -213,6 +213,7 @@ def test_incremental_reads_the_changed_items_and_moves_the_watermark_after_the_w
     assert again["counts"]["updated"] == 0 and again["counts"]["unchanged"] == 1
 
 
+@pytest.mark.slow
 def test_ffn_refusing_a_product_is_reported_with_its_error_and_the_batch_goes_on(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -249,6 +250,7 @@ def test_ffn_refusing_a_product_is_reported_with_its_error_and_the_batch_goes_on
     assert world.run(full=True)["counts"]["created"] == 1  # the next run tries the refused one again
 
 
+@pytest.mark.slow
 def test_lost_create_answers_never_make_a_second_product(world: World) -> None:
     rule = FaultRule(fault="drop", route=PRODUCTS, methods=("POST",), after_response=True)
     set_profile(world.state, FaultProfile(name="lost-answers", rules=(rule,)))
@@ -283,6 +285,7 @@ def test_crash_between_the_post_and_the_record_is_settled_next_run(
     _in_sync(world)
 
 
+@pytest.mark.slow
 def test_a_failed_authorisation_is_tried_again_by_the_next_run(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -366,6 +369,7 @@ def test_timeouts_are_retried_and_a_slow_create_is_not_doubled(tmp_path: Path, s
         _in_sync(world)
 
 
+@pytest.mark.slow
 def test_a_batch_cut_short_by_ffn_outage_keeps_the_watermark(tmp_path: Path, sandbox_config: Any) -> None:
     for world in _world(tmp_path, sandbox_config(), retry_max_attempts=2):
         rule = FaultRule(

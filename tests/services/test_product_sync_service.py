@@ -74,7 +74,8 @@ def _world(tmp: Path, config: SandboxConfig, **settings: Any) -> Iterator[World]
         conf = Settings(_env_file=None, **values)
         store = StateStore(f"sqlite:///{tmp / 'state.db'}")
         ffn, wawi = FfnClient.from_settings(conf, store), WawiClient.from_settings(conf)
-        yield World(app.state.sandbox, store, ffn, wawi, tmp, server.base_url)
+        with ffn, wawi:
+            yield World(app.state.sandbox, store, ffn, wawi, tmp, server.base_url)
         store.dispose()
 
 

@@ -399,7 +399,9 @@ def test_property_rule_reads_properties_per_active_item(world: World) -> None:
     for item in items[:2]:
         world.data.wawi.item_properties[item["Id"]] = [{"PropertyId": 12, "PropertyValueId": 120}]
     rule = FulfilmentRule(kind="property", property_id=12)
-    result = world.run(full=True, dry_run=True, params=svc.ProductSyncParams(rule=rule))
+    result = world.run(
+        full=True, dry_run=True, output=str(world.tmp / "p.xlsx"), params=svc.ProductSyncParams(rule=rule)
+    )
     assert result["requests"]["property_reads"] == SKUS
     assert result["counts"]["created"] + result["counts"]["updated"] + result["counts"]["unchanged"] == 2
     assert result["counts"]["vanished"] == SKUS - GONE - sum(
@@ -445,3 +447,13 @@ def test_requests_go_out_with_the_correlation_id_and_no_secret_in_the_result(wor
     assert seen and all("X-Correlation-ID" in r.headers for r in seen)
     text = repr(result)
     assert world.state.config.ffn_client_secret not in text and world.state.config.wawi_api_key not in text
+
+
+def test_the_workbook_goes_where_asked_a_dry_run_always_writes_one() -> None:
+    moment = datetime(2026, 11, 26, 7, 5, 9, tzinfo=UTC)
+    params = svc.ProductSyncParams()
+    assert svc.workbook_path(params, moment, None, dry_run=True) == Path(
+        "out/product-sync/product-sync-diff-20261126-070509.xlsx"
+    )
+    assert svc.workbook_path(params, moment, None, dry_run=False) is None
+    assert svc.workbook_path(params, moment, "x.xlsx", dry_run=False) == Path("x.xlsx")

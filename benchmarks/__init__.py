@@ -1,4 +1,4 @@
-"""Benchmarks of the bulk paths, the order pipeline and the stock sync: `python -m benchmarks [name ...]`.
+"""Benchmarks of bulk paths, orders, the stock and product syncs: `python -m benchmarks [name ...]`.
 
 Each module exposes ``NAME``, ``TITLE`` and ``run(**sizes) -> Result``; full sizes are the defaults,
 the smoke test calls them tiny. Targets are checked here, never in timed tests, and every comparison
@@ -20,6 +20,7 @@ BENCHMARKS = (
     "stock_sync",
     "replenishment_5m",
     "pricing_100k",
+    "product_sync",
 )
 
 

@@ -150,6 +150,15 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
             _say(f"plan execution: skipped ({executed['skipped']})")
         else:
             _say(f"plan execution: {executed['counts']}, purchase orders {executed['purchase_orders']}")
+        # Product master data last: a dry run writes the diff workbook, then the full sync brings FFN's
+        # products to Wawi's data (the generator lets origin countries and packaging units drift).
+        from flows.product_sync import product_sync
+
+        diff = output / "product-sync-diff.xlsx"
+        preview = product_sync(full=True, dry_run=True, output=str(diff))
+        _say(f"product sync (dry run): would be {preview['counts']}; diff in {diff.name}")
+        results["product_sync"] = synced_products = product_sync(full=True)
+        _say(f"product sync (full): {synced_products['counts']}")
         sheet_after = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID].worksheets[0].values
         (output / "inbound-control-google-sheet.json").write_text(
             json.dumps(sheet_after, indent=1, default=str)
@@ -165,7 +174,8 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"  {'inbound-control-google-sheet.json':<36} the sandbox Google Sheet after the run",
                 f"  {summary.name:<36} what every flow returned",
                 f"  {'bestellvorschlag.xlsx':<36} the replenishment workbook (low stock, per supplier)",
-                f"  {'state.db':<36} the state database (token, check history, order and stock ledgers)",
+                f"  {'product-sync-diff.xlsx':<36} the product sync's diff (one row per field, before/after)",
+                f"  {'state.db':<36} the state database (token, checks, order, stock, product ledgers)",
                 f"Prefect runs and artifacts: PREFECT_HOME={os.environ['PREFECT_HOME']} "
                 ".venv/bin/prefect server start",
             ]

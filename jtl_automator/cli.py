@@ -305,6 +305,56 @@ def run_stock_sync(
     _echo_json(result)
 
 
+@run_app.command("product-sync")
+def run_product_sync(
+    full: Annotated[
+        bool, typer.Option("--full", help="Read every Wawi item and FFN product, not only the changes.")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the diff workbook only; change nothing in FFN.")
+    ] = False,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", help="The diff workbook's path (dry run default: out/product-sync/…)."),
+    ] = None,
+    ffn_block: FfnBlockOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+) -> None:
+    """Bring the FFN products of the items FFN fulfils to Wawi's master data now (each created once)."""
+    _shell()
+    from flows.product_sync import product_sync
+    from jtl_automator.clients.errors import JtlApiError
+
+    try:
+        result = product_sync(
+            full=full,
+            dry_run=dry_run,
+            output=output,
+            ffn_block=ffn_block,
+            wawi_block=wawi_block,
+            database_block=database_block,
+        )
+    except (JtlApiError, OSError, ValueError) as exc:  # an API refusal, an unwritable path, bad settings
+        _fail(f"product-sync: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    if "skipped" in result:
+        typer.echo(f"skipped: {result['skipped']}", err=True)
+        _echo_json(result)
+        return
+    counts = ", ".join(f"{name} {value:,}" for name, value in result["counts"].items())
+    typer.echo(f"{'would be: ' if dry_run else ''}{counts}", err=True)
+    for kind in ("rejected", "not_synced", "vanished"):
+        for row in result[kind]:
+            what = row.get("status") if kind == "not_synced" else kind
+            item = row.get("item_id") or "?"
+            typer.echo(f"{what}: {row['merchant_sku'] or '?'} (Wawi item {item}): {row['reason']}", err=True)
+    if result.get("workbook"):
+        typer.echo(
+            f"diff workbook: {result['workbook']} ({result['field_changes']:,} field changes)", err=True
+        )
+    _echo_json(result)
+
+
 @run_app.command("plan-execution")
 def run_plan_execution(
     dry_run: Annotated[

@@ -102,6 +102,7 @@ def test_cli_rejects_unknown_names() -> None:
         "stock_sync",
         "replenishment_5m",
         "pricing_100k",
+        "product_sync",
     }
 
 
@@ -134,3 +135,16 @@ def test_pricing_tiny() -> None:
     assert result.raw["agree"] is True  # the bare arithmetic and price_frame price every row alike
     assert sum(result.raw["statuses"].values()) == 3000
     assert result.metric("both give the same gross price on every row").passed
+
+
+@pytest.mark.slow
+def test_product_sync_tiny() -> None:
+    result = load("product_sync").run(skus=400, missing_share=0.02, changed_share=0.02)
+    raw = result.raw
+    assert raw["full_cold"]["counts"]["created"] == raw["removed"] == 8
+    assert raw["full_cold"]["counts"]["rejected"] == 0 and raw["full_cold"]["counts"]["updated"] > 0
+    assert raw["full_warm"]["counts"]["created"] == raw["full_warm"]["counts"]["updated"] == 0
+    assert raw["incremental"]["counts"]["updated"] == raw["changed"] == 8
+    assert all(ratio <= 1.05 for ratio in raw["ratio"].values()), raw["ratio"]
+    assert raw["full_warm"]["reads"]["supplier_reads"] == 0  # cached by the cold run
+    assert "product_sync" in result.markdown()

@@ -47,6 +47,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert summary["stock_sync"]["outcomes"].get("applied", 0) > 0
     assert "plan_execution" in summary  # executed, or skipped with the reason
     assert summary["replenishment"]["plans"] and (out / "bestellvorschlag.xlsx").is_file()
+    assert (
+        summary["product_sync"]["counts"]["updated"] > 0
+        and summary["product_sync"]["counts"]["rejected"] == 0
+    )
+    diff = openpyxl.load_workbook(out / "product-sync-diff.xlsx")
+    assert diff.sheetnames[0] == "Changes" and diff["Changes"].max_row > 1
     sheet = openpyxl.load_workbook(out / "inbound-control.xlsx").worksheets[0]
     assert {c.value for c in sheet["D"]} >= {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INVALID_ROW"}
     assert (tmp_path / ".prefect-demo").is_dir() and (out / "state.db").is_file()

@@ -94,6 +94,19 @@ class SandboxConfig:
     # The same for inbounds and merchantInboundNumber (plan execution); strict: not enforced either.
     ffn_unique_merchant_inbound_number: bool = True
 
+    # FFN products (issue 12). merchantSku uniqueness is undocumented too: True refuses a second product
+    # with a used merchantSku (Shared_DuplicateKey); strict: not enforced, a second POST makes a duplicate.
+    ffn_unique_merchant_sku: bool = True
+    # What the Product schema leaves open, at its strictest: negative weights, dimensions or prices, an
+    # empty bundle, netWeight above weight and an EAN without a valid GTIN check digit are refused (400).
+    ffn_product_value_checks: bool = False
+    # Whether a nested object in a PATCH (identifier, dimensions, ...) replaces the stored one instead of
+    # merging into it (undocumented; strict: replaces, so a partial nested object loses the rest).
+    ffn_patch_replaces_nested_objects: bool = False
+    # Whether authorising a product for a fulfiller that already has it is refused (Shared_DuplicateKey)
+    # instead of answered 201 again (the reference names the endpoint, not its answers).
+    ffn_authorization_duplicate_refused: bool = False
+
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
 
@@ -121,6 +134,7 @@ class SandboxConfig:
                 **_STRICT_SHEETS,
                 **_STRICT_PAGING,
                 **_STRICT_FFN_FILTER,
+                **_STRICT_FFN_PRODUCTS,
                 **overrides,
             },
         )
@@ -158,4 +172,13 @@ _STRICT_FFN_FILTER: dict[str, Any] = {
     "ffn_filter_operators": DOCUMENTED_FFN_OPERATORS,
     "ffn_unique_merchant_outbound_number": False,
     "ffn_unique_merchant_inbound_number": False,
+}
+
+#: FFN product knobs at their strictest (issue 12): no merchantSku uniqueness to lean on, value checks on,
+#: nested objects replaced by a PATCH, a repeated authorisation refused.
+_STRICT_FFN_PRODUCTS: dict[str, Any] = {
+    "ffn_unique_merchant_sku": False,
+    "ffn_product_value_checks": True,
+    "ffn_patch_replaces_nested_objects": True,
+    "ffn_authorization_duplicate_refused": True,
 }

@@ -37,6 +37,8 @@ class FfnData:
     shipping_notifications: dict[str, list[JsonObject]] = field(default_factory=dict)
     # zero-padded stockVersion -> StockChange, appended whenever a stock level moves (oldest first)
     stock_changes: dict[str, JsonObject] = field(default_factory=dict)
+    # jfsku -> fulfillerIds the product is authorised for (POST /products/{jfsku}/authorizations)
+    product_authorizations: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -56,6 +58,9 @@ class WawiData:
     on_hold_reasons: list[JsonObject] = field(default_factory=list)
     shipping_methods: list[JsonObject] = field(default_factory=list)
     payment_methods: list[JsonObject] = field(default_factory=list)
+    manufacturers: dict[int, JsonObject] = field(default_factory=dict)
+    # ItemId -> ItemPropertyValue rows ({PropertyId, PropertyValueId}) of GET /items/{id}/properties
+    item_properties: dict[int, list[JsonObject]] = field(default_factory=dict)
 
 
 @dataclass

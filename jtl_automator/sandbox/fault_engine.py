@@ -28,7 +28,8 @@ class FaultRule(BaseModel):
     """One fault on one route.
 
     A rule fires on every ``every``-th matching request, with ``probability`` (seeded), or on every
-    matching request when neither is set; ``latency`` and ``rate_limit`` rules see every matching request.
+    matching request when neither is set; ``rate_limit`` rules see every matching request (and so do
+    ``latency`` rules without ``every`` or ``probability``: a slow service is slow throughout).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -172,6 +173,8 @@ class FaultEngine:
                     continue
                 st.count += 1
                 if rule.fault == "latency":
+                    if (rule.every or rule.probability) and not self._fires(rule, st):
+                        continue
                     jitter = st.rng.uniform(-rule.jitter_ms, rule.jitter_ms) if rule.jitter_ms else 0.0
                     decision.delay += max(0.0, rule.latency_ms + jitter) / 1000
                     self.counters["latency"] += 1

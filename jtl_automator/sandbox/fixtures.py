@@ -12,7 +12,9 @@ Layout (every file optional; each holds a JSON **array of objects exactly as the
   ``wawi/warehouses.json``, ``wawi/categories.json``, ``wawi/purchaseOrders.json``,
   ``wawi/onHoldReasons.json``, ``wawi/shippingMethods.json``, ``wawi/paymentMethods.json`` (key ``Id``),
   ``wawi/stocks.json`` (rows keyed by ``WarehouseId`` + ``ItemId``), ``wawi/itemSuppliers.json``
-  (ItemSupplier rows keyed by ``ItemId`` + ``SupplierId``, served per item by ``/items/{id}/suppliers``).
+  (ItemSupplier rows keyed by ``ItemId`` + ``SupplierId``, served per item by ``/items/{id}/suppliers``),
+  ``wawi/manufacturers.json`` (key ``Id``), ``wawi/itemProperties.json`` (ItemProperties objects
+  ``{ItemId, Properties}``, key ``ItemId``, served by ``/items/{id}/properties``).
 - Sales-order line items either in ``wawi/salesOrderLineItems.json`` (SalesOrderLineItem objects, each with
   its ``SalesOrderId``) or inline as a ``"LineItems"`` array inside each order of ``wawi/salesOrders.json``
   (handy for hand-written fixtures; the key is removed on load because the API serves lines separately).
@@ -92,6 +94,8 @@ _RESOURCES: dict[str, _Resource] = {
         _Resource("wawi/customers.json", ("Id",), _INT),
         _Resource("wawi/suppliers.json", ("Id",), _INT),
         _Resource("wawi/itemSuppliers.json", ("ItemId", "SupplierId"), _INT),
+        _Resource("wawi/manufacturers.json", ("Id",), _INT, (), (("Name", _STR),)),
+        _Resource("wawi/itemProperties.json", ("ItemId",), _INT, (("Properties", _LIST),)),
         _Resource("wawi/warehouses.json", ("Id",), _INT),
         _Resource("wawi/categories.json", ("Id",), _INT),
         _Resource("wawi/purchaseOrders.json", ("Id",), _INT),
@@ -234,6 +238,10 @@ _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "wawi/customers.json": lambda d, xs: d.wawi.customers.update(_keyed(xs, "Id")),
     "wawi/suppliers.json": lambda d, xs: d.wawi.suppliers.update(_keyed(xs, "Id")),
     "wawi/itemSuppliers.json": lambda d, xs: _group_item_suppliers(d, xs),
+    "wawi/manufacturers.json": lambda d, xs: d.wawi.manufacturers.update(_keyed(xs, "Id")),
+    "wawi/itemProperties.json": lambda d, xs: d.wawi.item_properties.update(
+        {x["ItemId"]: list(x["Properties"]) for x in xs}
+    ),
     "wawi/warehouses.json": lambda d, xs: d.wawi.warehouses.update(_keyed(xs, "Id")),
     "wawi/categories.json": lambda d, xs: d.wawi.categories.update(_keyed(xs, "Id")),
     "wawi/purchaseOrders.json": lambda d, xs: d.wawi.purchase_orders.update(_keyed(xs, "Id")),
@@ -340,6 +348,10 @@ def dump_fixture_dir(data: SandboxData, path: str | Path) -> None:
             "wawi/customers.json": list(wawi.customers.values()),
             "wawi/suppliers.json": list(wawi.suppliers.values()),
             "wawi/itemSuppliers.json": [row for rows in wawi.item_suppliers.values() for row in rows],
+            "wawi/manufacturers.json": list(wawi.manufacturers.values()),
+            "wawi/itemProperties.json": [
+                {"ItemId": item_id, "Properties": rows} for item_id, rows in wawi.item_properties.items()
+            ],
             "wawi/warehouses.json": list(wawi.warehouses.values()),
             "wawi/categories.json": list(wawi.categories.values()),
             "wawi/purchaseOrders.json": list(wawi.purchase_orders.values()),

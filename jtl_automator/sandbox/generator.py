@@ -497,6 +497,22 @@ class _Generator:
             "ScalePrices": [],
         }
 
+    def manufacturers(self) -> None:
+        """``GET /manufacturers``: every maker of the catalogue, with the Id its items carry (no rng draw)."""
+        for name in MANUFACTURERS:
+            mid = manufacturer_id(name)
+            slug = _ascii(name.split()[0]).lower()
+            self.wawi.manufacturers[mid] = {
+                "Id": mid,
+                "Name": name,
+                "Description": f"{name}, Hersteller",
+                "Homepage": f"https://www.{slug}.example.de",
+                "SortNumber": mid,
+                "MetaTitle": name,
+                "MetaKeywords": name,
+                "MetaDescription": name,
+            }
+
     def suppliers(self, count: int) -> None:
         rng = self.rng
         for sid in range(1, count + 1):
@@ -614,7 +630,7 @@ class _Generator:
             self.wawi.items[item_id] = {
                 "Id": item_id,
                 "SKU": sku,
-                "ManufacturerId": 1 + makers.index(maker),
+                "ManufacturerId": manufacturer_id(maker),
                 "ResponsiblePersonId": 1,
                 "IsActive": True,
                 "Categories": [{"CategoryId": category_id, "Name": category_name}],
@@ -1381,6 +1397,16 @@ class _Generator:
                         line["QuantityDelivered"] = item["quantity"] - item["quantityOpen"]
 
 
+#: Every maker of the catalogue once, sorted: a Wawi item's ``ManufacturerId`` is its position + 1.
+MANUFACTURERS: tuple[str, ...] = tuple(sorted({maker for line in CATALOG for maker in line[-1]}))
+_MANUFACTURER_IDS = {name: index + 1 for index, name in enumerate(MANUFACTURERS)}
+
+
+def manufacturer_id(name: str) -> int:
+    """The Wawi manufacturer Id of a catalogue maker."""
+    return _MANUFACTURER_IDS[name]
+
+
 def generate(
     seed: int = 42,
     skus: int = 500,
@@ -1425,4 +1451,5 @@ def _generate(
     gen.inbound_control(created_inbounds)
     gen.stocks()
     gen.item_suppliers()
+    gen.manufacturers()
     return SandboxData(ffn=gen.ffn, wawi=gen.wawi, spreadsheets=gen.spreadsheets)

@@ -19,6 +19,7 @@ per item. Runs read both from here instead. The freshness rule:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,13 +32,16 @@ from jtl_automator.store import CachedItem, StateStore, iso, parse_iso
 
 log = correlated_logger("jtl_automator.wawi_item_cache")
 
+#: Supplier rows read before they are stored (a failure later in the run keeps what was read).
+SUPPLIER_BATCH = 500
 #: Watermarks: when the cache was last listed in full, and when last refreshed with ``changedSince``.
 FULL_MARK = "wawi-item-cache:full"
 CHANGED_MARK = "wawi-item-cache:changed"
 #: ``changedSince`` starts this far before the last refresh (clock skew between us and Wawi, slow saves).
 CHANGED_OVERLAP = timedelta(minutes=10)
 DEFAULT_MAX_AGE_HOURS = 24.0
-#: The ItemSupplier fields the replenishment uses (``standard_supplier`` and ``supplier_frame``).
+#: The ItemSupplier fields the replenishment uses (``standard_supplier`` and ``supplier_frame``) and the
+#: product sync (``PackagingUnit`` with ``AmountPackagingUnit``: the packaging units that become bundles).
 SUPPLIER_FIELDS = (
     "SupplierId",
     "IsStandard",
@@ -45,6 +49,7 @@ SUPPLIER_FIELDS = (
     "MinimumPurchaseQuantity",
     "PermissibleOrderQuantity",
     "AmountPackagingUnit",
+    "PackagingUnit",
 )
 
 
@@ -160,25 +165,54 @@ class WawiItemCache:
         """``lookup`` in the shape of listed Wawi items."""
         return [as_item(r) for r in self.lookup(skus)]
 
-    def suppliers(self, rows: Sequence[CachedItem]) -> dict[int, list[Any]]:
+    def suppliers(
+        self, rows: Sequence[CachedItem], *, required: Iterable[str] = (), workers: int = 1
+    ) -> dict[int, list[Any]]:
         """Supplier rows per item: cached ones younger than ``max_age``, the others read from Wawi and kept.
 
-        An item that vanished in Wawi meanwhile is left out (and named in ``notes``).
+        Cached rows lacking one of the ``required`` fields (cached before a caller needed it) are read again.
+        An item that vanished in Wawi meanwhile is left out (and named in ``notes``). ``workers`` reads run
+        at once (one request per item: the time is Wawi's round trips); what was read is stored every
+        ``SUPPLIER_BATCH`` items, so a run that fails half-way keeps the first half.
         """
         result: dict[int, list[Any]] = {}
-        fresh: dict[int, list[Any]] = {}
+        stale: list[CachedItem] = []
+        needed = set(required)
         for row in rows:
-            if row.suppliers is not None and row.suppliers_at and self.now - row.suppliers_at < self.max_age:
-                result[row.item_id] = row.suppliers
-                continue
+            cached = row.suppliers
+            if (
+                cached is not None
+                and row.suppliers_at
+                and self.now - row.suppliers_at < self.max_age
+                and all(needed <= set(r) for r in cached if isinstance(r, Mapping))
+            ):
+                result[row.item_id] = cached
+            else:
+                stale.append(row)
+
+        def read(row: CachedItem) -> list[Any] | None:
             try:
-                read = self.wawi.items.suppliers(row.item_id)
+                return self.wawi.items.suppliers(row.item_id)
             except NotFound:
-                self.notes.append(f"Wawi item {row.item_id} ({row.sku}) vanished while reading its suppliers")
-                continue
-            self.stats["supplier_reads"] += 1
-            kept = [{k: r.get(k) for k in SUPPLIER_FIELDS if k in r} for r in read]
-            fresh[row.item_id] = result[row.item_id] = kept
-        if fresh:
-            self.store.write_item_suppliers(fresh, self.now)
+                return None
+
+        for start in range(0, len(stale), SUPPLIER_BATCH):
+            batch = stale[start : start + SUPPLIER_BATCH]
+            if workers > 1 and len(batch) > 1:
+                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="item-suppliers") as pool:
+                    answers = list(pool.map(read, batch))
+            else:
+                answers = [read(row) for row in batch]
+            fresh: dict[int, list[Any]] = {}
+            for row, answer in zip(batch, answers, strict=True):
+                if answer is None:
+                    self.notes.append(
+                        f"Wawi item {row.item_id} ({row.sku}) vanished while reading its suppliers"
+                    )
+                    continue
+                self.stats["supplier_reads"] += 1
+                kept = [{k: r.get(k) for k in SUPPLIER_FIELDS if k in r} for r in answer]
+                fresh[row.item_id] = result[row.item_id] = kept
+            if fresh:
+                self.store.write_item_suppliers(fresh, self.now)
         return result

@@ -23,7 +23,19 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, String, case, create_engine, delete, event, insert, select, text, type_coerce
+from sqlalchemy import (
+    Engine,
+    String,
+    case,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -367,6 +379,28 @@ class StateStore:
             )
             return [Claim(r.key, ClaimState.PENDING, r.result, r.attempts) for r in s.execute(stmt).scalars()]
 
+    def unfinished_side_effects(self, kind: str) -> list[Claim]:
+        """Claims of one kind not done: pending (a crash) or failed (a refusal), oldest claim first.
+
+        For side effects a later run tries again by itself (a product's authorisation), not only after a
+        crash: the state says which (``PENDING`` or ``FAILED``).
+        """
+        with self.session() as s:
+            stmt = (
+                select(SideEffect)
+                .where(SideEffect.kind == kind, SideEffect.status != "done")
+                .order_by(SideEffect.claimed_at, SideEffect.key)
+            )
+            return [
+                Claim(
+                    r.key,
+                    ClaimState.FAILED if r.status == "failed" else ClaimState.PENDING,
+                    r.result,
+                    r.attempts,
+                )
+                for r in s.execute(stmt).scalars()
+            ]
+
     def side_effect(self, key: str) -> Claim | None:
         """Look a key up without claiming it."""
         with self.session() as s:
@@ -603,7 +637,8 @@ class StateStore:
         """Insert or update these items, seen at ``at``; returns how many rows were written.
 
         An item whose ``changed`` differs from the cached one loses its supplier rows' timestamp (they are
-        read again). ``complete``: the items are every Wawi item, so cached rows not among them (items
+        read again); two empty ``changed`` values are the same (an item Wawi never changed keeps its rows).
+        ``complete``: the items are every Wawi item, so cached rows not among them (items
         deleted in Wawi) are deleted.
         """
         at = at.astimezone(UTC)
@@ -619,7 +654,8 @@ class StateStore:
                     "changed": ins.excluded.changed,
                     "seen_at": ins.excluded.seen_at,
                     "suppliers_at": case(
-                        (table.c.changed == ins.excluded.changed, table.c.suppliers_at), else_=None
+                        (table.c.changed.is_not_distinct_from(ins.excluded.changed), table.c.suppliers_at),
+                        else_=None,
                     ),
                 },
             )
@@ -653,6 +689,11 @@ class StateStore:
                     rows.extend(s.scalars(select(WawiItemCacheRow).where(WawiItemCacheRow.sku.in_(chunk))))
                 rows.sort(key=lambda r: r.item_id)
             return [_cached_item(r) for r in rows]
+
+    def cached_item_count(self) -> int:
+        """How many Wawi items the cache holds (the catalogue's size as of the last listing)."""
+        with self.session() as s:
+            return int(s.scalar(select(func.count()).select_from(WawiItemCacheRow)) or 0)
 
     def write_item_suppliers(
         self, suppliers: Mapping[int, Sequence[Mapping[str, Any]]], at: datetime

@@ -129,3 +129,65 @@ def test_wawi_bodies_conform(wawi_capture: tuple[WawiClient, _Capture], call: An
     assert not errors, errors
     props = openapi.schemas("wawi")[schema]["properties"]
     assert set(body) <= set(props), f"fields the schema does not know: {set(body) - set(props)}"
+
+
+#: Nested objects of a product body and the schema each must satisfy in full (its own ``required``).
+_PRODUCT_PARTS = {
+    "specifications": "Specifications",
+    "dimensions": "Dimensions",
+    "netRetailPrice": "Price",
+}
+
+
+def _product_bodies() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A create and an update body as the product sync builds them (every synced field set)."""
+    from jtl_automator.transforms.product_sync import (
+        ProductPlanParams,
+        create_body,
+        ffn_products_frame,
+        plan_product_sync,
+        update_body,
+        wawi_products_frame,
+    )
+    from tests.transforms.test_product_sync import item, product
+
+    params = ProductPlanParams()
+    suppliers = [{"IsStandard": True, "PackagingUnit": "Karton", "AmountPackagingUnit": 12.0}]
+    wawi = wawi_products_frame(
+        [
+            item(1),
+            item(2, Name="Neu", Taric="95030010", Identifiers={"Gtin": "96385074"}, CountryOfOrigin="AT"),
+        ],
+        params,
+        manufacturers={3: "Holzwerkstatt Erzgebirge"},
+        suppliers={1: suppliers, 2: suppliers},
+    )
+    existing = product(2, dimensions={"length": 30, "width": 20, "height": 15.5})
+    plan = plan_product_sync(wawi, ffn_products_frame([existing]), params)
+    rows = {r["merchant_sku"]: r for r in plan.to_dict("records")}
+    return create_body(rows["HOL-1"]), update_body(rows["HOL-2"], existing)
+
+
+def test_product_create_and_update_bodies_conform(ffn_capture: tuple[FfnClient, _Capture]) -> None:
+    ffn, capture = ffn_capture
+    capture.reply = {"jfsku": "MERC01PRDCT", "merchantSku": "HOL-1", "name": "Spielzeugkiste Buche"}
+    create, update = _product_bodies()
+    ffn.products.create(create)
+    capture.status = 204
+    ffn.products.update("MERC01PRDCT", update, idempotent=True)
+    sent = {m: b for m, p, b in capture.bodies if m in ("POST", "PATCH")}
+    assert set(update) >= {"name", "identifier", "specifications", "dimensions", "originCountry", "bundles"}
+    for method, body in sent.items():
+        errors = openapi.problems(
+            openapi.validator("ffn", "Product", deviations=False, create_body=True), body
+        )
+        assert not errors, (method, errors)
+        for key, schema in _PRODUCT_PARTS.items():
+            if body.get(key) is not None:
+                found = openapi.problems(openapi.validator("ffn", schema, deviations=False), body[key])
+                assert not found, (method, key, found)
+        for bundle in body.get("bundles") or []:
+            assert not openapi.problems(openapi.validator("ffn", "ProductBundle", deviations=False), bundle)
+        mpn = (body.get("identifier") or {}).get("mpn")
+        if mpn is not None:
+            assert not openapi.problems(openapi.validator("ffn", "Mpn", deviations=False), mpn)

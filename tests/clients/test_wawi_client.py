@@ -410,3 +410,25 @@ def test_wawi_auth_from_settings_per_flavour() -> None:
 def test_a_client_needs_a_key_or_an_auth_strategy() -> None:
     with pytest.raises(ValueError, match="API key"):
         WawiClient(httpx.Client(), BASE)
+
+
+def test_manufacturers_and_item_properties(policy: RetryPolicy) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/manufacturers"):
+            return httpx.Response(200, json=[{"Id": 3, "Name": "ACME"}, "junk"])
+        if request.url.path.endswith("/items/7/properties"):
+            return httpx.Response(
+                200, json={"ItemId": 7, "Properties": [{"PropertyId": 1, "PropertyValueId": 9}]}
+            )
+        return httpx.Response(200, json=[{"PropertyId": 2, "PropertyValueId": 5}])
+
+    rec = Recorder(handler)
+    wawi = wawi_for(rec, policy)
+    assert wawi.manufacturers() == [{"Id": 3, "Name": "ACME"}]
+    assert wawi.items.properties(7) == [{"PropertyId": 1, "PropertyValueId": 9}]
+    assert wawi.items.properties(8) == [{"PropertyId": 2, "PropertyValueId": 5}]  # a bare array is read too
+    assert [r.url.path for r in rec.requests] == [
+        "/api/eazybusiness/v1/manufacturers",
+        "/api/eazybusiness/v1/items/7/properties",
+        "/api/eazybusiness/v1/items/8/properties",
+    ]

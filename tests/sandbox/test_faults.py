@@ -149,6 +149,16 @@ def test_latency_delays_matching_requests(tiny: tuple[httpx.Client, SandboxState
     assert state.runtime["faults"]["latency"] == 1
 
 
+def test_latency_with_every_slows_only_every_nth_request() -> None:
+    engine = FaultEngine(
+        FaultProfile(name="l", rules=(FaultRule(fault="latency", route="/api", every=3, latency_ms=500),)),
+        seed=1,
+        counters=dict.fromkeys(("latency", "rate_limit", "error", "drop", "expire_tokens"), 0),
+    )
+    delays = [engine.decide("GET", "/api/x", now=1.0).delay for _ in range(6)]
+    assert delays == [0.0, 0.0, 0.5, 0.0, 0.0, 0.5] and engine.counters["latency"] == 2
+
+
 def test_expire_tokens_calls_the_oauth_hook(
     tiny: tuple[httpx.Client, SandboxState], monkeypatch: pytest.MonkeyPatch
 ) -> None:

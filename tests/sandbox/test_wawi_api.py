@@ -347,6 +347,18 @@ def build_wawi_data(items: int = ITEM_COUNT, orders: int = ORDER_COUNT) -> Sandb
         }
     ]
     world.payment_methods = [{"Id": 1, "Name": "PayPal", "IsStandard": True, "IsActive": True}]
+    for manufacturer_id in range(1, 5):
+        world.manufacturers[manufacturer_id] = {
+            "Id": manufacturer_id,
+            "Name": f"Maker {manufacturer_id}",
+            "Description": "",
+            "Homepage": f"https://maker{manufacturer_id}.example",
+            "SortNumber": manufacturer_id,
+            "MetaTitle": "",
+            "MetaKeywords": "",
+            "MetaDescription": "",
+        }
+    world.item_properties[2] = [{"PropertyId": 7, "PropertyValueId": 71}]
     return SandboxData(wawi=world)
 
 
@@ -649,9 +661,20 @@ def test_plain_array_endpoints(api: TestClient) -> None:
         ("onHoldReasons", 2),
         ("shippingMethods", 1),
         ("paymentMethods", 1),
+        ("manufacturers", 4),
     ):
         body = api.get(f"{V1}/{path}").json()
         assert isinstance(body, list) and len(body) == count
+
+
+def test_item_properties_per_item(api: TestClient) -> None:
+    assert api.get(f"{V1}/items/2/properties").json() == {
+        "ItemId": 2,
+        "Properties": [{"PropertyId": 7, "PropertyValueId": 71}],
+    }
+    assert api.get(f"{V1}/items/3/properties").json() == {"ItemId": 3, "Properties": []}
+    missing = api.get(f"{V1}/items/99999/properties")
+    assert missing.status_code == 404 and missing.json()["ErrorCode"] == "NotFound"
 
 
 # ---- mutations

@@ -158,6 +158,15 @@ def test_every_listed_object_conforms(api: TestClient, root: str) -> None:
             assert_conforms(name, obj)
 
 
+def test_manufacturers_and_item_properties_conform(api: TestClient, root: str) -> None:
+    manufacturers = api.get(f"{root}/manufacturers").json()
+    assert manufacturers
+    for manufacturer in manufacturers:
+        assert_conforms("Manufacturer", manufacturer)
+    for item_id in (2, 3):
+        assert_conforms("ItemProperties", api.get(f"{root}/items/{item_id}/properties").json())
+
+
 def test_created_and_changed_objects_conform(api: TestClient, root: str) -> None:
     item = api.post(
         f"{root}/items",

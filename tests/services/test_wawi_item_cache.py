@@ -76,6 +76,13 @@ def test_item_cache_unchanged_item_keeps_its_suppliers_time(store_url: str) -> N
     store.write_item_suppliers({5: []}, T0)
     store.write_item_cache([CachedItem(5, "X", True, None, "c1")], T0 + timedelta(hours=2), complete=True)
     assert store.cached_items({"X"})[0].suppliers_at == T0
+    # An item Wawi never changed (no Changed at all) keeps its rows too: empty equals empty.
+    store.write_item_cache([CachedItem(6, "Y", True, None, None)], T0, complete=False)
+    store.write_item_suppliers({6: []}, T0)
+    store.write_item_cache([CachedItem(6, "Y", True, None, None)], T0 + timedelta(hours=2), complete=False)
+    assert store.cached_items({"Y"})[0].suppliers_at == T0
+    store.write_item_cache([CachedItem(6, "Y", True, None, "c2")], T0 + timedelta(hours=3), complete=False)
+    assert store.cached_items({"Y"})[0].suppliers_at is None  # now it changed: read again
     store.dispose()
 
 

@@ -108,6 +108,22 @@ def test_claim_lifecycle(store_url: str) -> None:
     store.dispose()
 
 
+def test_unfinished_side_effects_are_the_pending_and_the_failed_of_a_kind(store_url: str) -> None:
+    store = StateStore(store_url)
+    store.claim("grant:A", "grant", intent={"jfsku": "A"})
+    store.claim("grant:B", "grant", intent={"jfsku": "B"})
+    store.claim("grant:C", "grant")
+    store.claim("other:D", "other")
+    store.fail("grant:B", "refused")
+    store.complete("grant:C")
+    found = {c.key: (c.state, c.result) for c in store.unfinished_side_effects("grant")}
+    assert found == {
+        "grant:A": (ClaimState.PENDING, {"jfsku": "A"}),
+        "grant:B": (ClaimState.FAILED, {"jfsku": "B"}),
+    }
+    store.dispose()
+
+
 def test_inbound_history_is_ordered_per_row(store_url: str) -> None:
     store = StateStore(store_url)
     t0 = datetime(2026, 11, 20, 8, tzinfo=UTC)

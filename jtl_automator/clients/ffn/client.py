@@ -27,6 +27,7 @@ from jtl_automator.clients.ffn.models import (
     OutboundShippingNotification,
     Product,
     ProductCreate,
+    ProductUpdate,
     Stock,
     User,
     Warehouse,
@@ -282,20 +283,126 @@ class _Collection(Generic[M]):
 
 
 class Products(_Collection[Product]):
-    """``/merchant/products``: the catalogue the fulfillers see."""
+    """``/merchant/products``: the catalogue the fulfillers see; ``merchantSku`` is the merchant's key."""
 
     path = f"{MERCHANT}/products"
     model = Product
 
-    def create(self, product: ProductCreate | Mapping[str, Any]) -> Product:
-        """Create a product; FFN answers 201 with the generated jfsku. Not retried on 5xx (POST)."""
-        response = self._core.request("POST", self.path, json=_body(product, ProductCreate))
-        return Product.model_validate(response.json())
+    def create(self, product: ProductCreate | Mapping[str, Any], *, check_existing: bool = False) -> Product:
+        """Create a product at most once per ``merchantSku``; FFN answers 201 with the generated jfsku.
 
-    def update(self, jfsku: str, changes: Mapping[str, Any]) -> Product | None:
-        """PATCH (partial update, camelCase keys); not retried on 5xx because PATCH is not idempotent."""
-        body = json_or_none(self._core.request("PATCH", f"{self.path}/{jfsku}", json=dict(changes)))
+        As for outbounds, a POST is never blindly repeated: after a transient failure (or a duplicate-key
+        answer to a repeat) the merchantSku is looked up first and the product the lost answer had created
+        is returned. With ``check_existing`` the lookup also runs before the first POST. FFN does not
+        document merchantSku as unique; when several products carry it the lookup refuses to choose
+        (:class:`ValidationFailed` naming them).
+        """
+        body = _body(product, ProductCreate)
+        sku = str(body["merchantSku"])
+        if check_existing and (existing := self.find_by_merchant_sku(sku)) is not None:
+            return existing
+        policy = self._core.retry
+        posting = False
+
+        def post_once(attempt: int) -> Product:
+            nonlocal posting
+            posting = False
+            if attempt > 1:
+                existing = self.find_by_merchant_sku(sku)
+                if existing is not None:
+                    logger.info("product %s was created despite a transient error; reusing it", sku)
+                    return existing
+                logger.warning("product %s not found after a transient error; re-sending", sku)
+            posting = True
+            try:
+                response = self._core.request("POST", self.path, json=body)
+            except ValidationFailed as exc:
+                posting = False
+                if attempt == 1 or exc.code != "Shared_DuplicateKey":
+                    raise
+                existing = self.find_by_merchant_sku(sku)
+                if existing is None:
+                    raise
+                return existing
+            return Product.model_validate(response.json())
+
+        def classify(error: Exception) -> Retry | None:
+            if posting and isinstance(error, TransientError):
+                return Retry(failure_reason(error), min_delay=policy.initial_delay)
+            return None
+
+        return call_with_retry(post_once, classify, policy, what=f"POST {self.path} {sku}", log=logger)
+
+    def with_merchant_sku(self, merchant_sku: str) -> builtins.list[JsonObject]:
+        """Every raw product carrying this merchantSku (``$filter``; FFN may hold more than one)."""
+        found = flatten(self.iter_pages(filter=f"merchantSku eq {odata_quote(merchant_sku)}", top=10))
+        return [p for p in found if str(p.get("merchantSku") or "").strip() == merchant_sku]
+
+    def find_by_merchant_sku(self, merchant_sku: str) -> Product | None:
+        """The product with this merchantSku, None if there is none; two or more are refused, not chosen."""
+        found = self.with_merchant_sku(merchant_sku)
+        if len(found) > 1:
+            jfskus = ", ".join(sorted(str(p.get("jfsku")) for p in found))
+            raise ValidationFailed(
+                f"merchantSku {merchant_sku!r} is carried by several FFN products ({jfskus})",
+                method="GET",
+                path=self.path,
+                code="AmbiguousMerchantSku",
+                metadata={"MerchantSku": merchant_sku, "Jfskus": jfskus},
+            )
+        return Product.model_validate(found[0]) if found else None
+
+    def find_by_merchant_skus(self, merchant_skus: Iterable[str]) -> dict[str, builtins.list[JsonObject]]:
+        """Raw products per merchantSku for these SKUs (one ``$filter`` request per chunk of SKUs).
+
+        SKUs FFN does not know are absent; a SKU several products carry maps to all of them.
+        """
+        found: dict[str, builtins.list[JsonObject]] = {}
+        seen: set[str] = set()
+        for product in self.matching(("merchantSku",), merchant_skus):
+            jfsku = str(product.get("jfsku"))
+            if jfsku not in seen:
+                seen.add(jfsku)
+                found.setdefault(str(product["merchantSku"]).strip(), []).append(product)
+        return found
+
+    def update(
+        self, jfsku: str, changes: ProductUpdate | Mapping[str, Any], *, idempotent: bool = False
+    ) -> Product | None:
+        """PATCH (partial update, camelCase keys; FFN answers 204 or the product).
+
+        Not retried on 5xx or a lost answer unless ``idempotent``: pass it only for bodies of absolute
+        values (the product sync's), which leave the product the same however often they arrive.
+        """
+        body = json_or_none(
+            self._core.request(
+                "PATCH",
+                f"{self.path}/{jfsku}",
+                json=_body(changes, ProductUpdate),
+                retry_transient=True if idempotent else None,
+            )
+        )
         return Product.model_validate(body) if body else None
+
+    def authorize(self, jfsku: str, fulfiller_id: str) -> bool:
+        """Let a fulfiller see (and stock) this product; False when it was authorised already.
+
+        ``POST /merchant/products/{jfsku}/authorizations {"fulfillerId"}``. Granting the same fulfiller
+        twice leaves the product as granting it once, so the request is repeated after a lost answer; a
+        duplicate-key answer (the grant exists) counts as done.
+        """
+        try:
+            self._core.request(
+                "POST",
+                f"{self.path}/{jfsku}/authorizations",
+                json={"fulfillerId": fulfiller_id},
+                retry_transient=True,
+            )
+        except ValidationFailed as exc:
+            if exc.code == "Shared_DuplicateKey":
+                return False
+            raise
+        return True
 
 
 class Stocks(_Collection[Stock]):

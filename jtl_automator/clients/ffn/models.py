@@ -29,6 +29,9 @@ class FfnWriteModel(FfnModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+_Text = Field(default=None, max_length=255)
+
+
 class ModificationInfo(FfnModel):
     """When FFN created/changed the object and whether it is New, Modified or Deleted."""
 
@@ -133,24 +136,53 @@ class Product(FfnModel):
 
 
 class ProductCreate(FfnWriteModel):
-    """Body of ``POST /merchant/products``; FFN generates the jfsku unless one is given."""
+    """Body of ``POST /merchant/products``; FFN generates the jfsku unless one is given.
 
-    merchant_sku: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    jfsku: str | None = None
-    product_group: str | None = None
-    origin_country: str | None = Field(default=None, min_length=2, max_length=2)
-    manufacturer: str | None = None
+    Lengths and formats as the spec's ``Product`` says (names and codes up to 255 characters, the note up
+    to 4096, ``originCountry`` ISO 3166 alpha-2); weights in kg and dimensions in metres are never negative.
+    """
+
+    merchant_sku: str = Field(min_length=1, max_length=255)
+    name: str = Field(min_length=1, max_length=255)
+    jfsku: str | None = Field(default=None, min_length=11, max_length=11)
+    product_group: str | None = _Text
+    origin_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    manufacturer: str | None = _Text
     weight: float | None = Field(default=None, ge=0)
     net_weight: float | None = Field(default=None, ge=0)
-    note: str | None = None
+    note: str | None = Field(default=None, max_length=4096)
     identifier: Identifier | None = None
     specifications: Specifications | None = None
     dimensions: Dimensions | None = None
     attributes: list[Attribute] | None = None
     net_retail_price: Money | None = None
     bundles: list[Bundle] | None = None
-    condition: str | None = None
+    condition: Literal["Unknown", "Default", "Refurbished", "Used", "Damaged"] | None = None
+
+
+class ProductUpdate(FfnWriteModel):
+    """Body of ``PATCH /merchant/products/{jfsku}``: only the fields given, an explicit null clears one.
+
+    Nested objects (identifier, specifications, dimensions, netRetailPrice) are sent whole: whether FFN
+    merges or replaces a nested object in a PATCH is not documented, and a whole object is right either way.
+    """
+
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    product_group: str | None = _Text
+    origin_country: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    manufacturer: str | None = _Text
+    weight: float | None = Field(default=None, ge=0)
+    net_weight: float | None = Field(default=None, ge=0)
+    note: str | None = Field(default=None, max_length=4096)
+    identifier: Identifier | None = None
+    specifications: Specifications | None = None
+    dimensions: Dimensions | None = None
+    net_retail_price: Money | None = None
+    bundles: list[Bundle] | None = None
+
+    def to_api(self) -> dict[str, Any]:
+        """The fields that were set, nulls included (a null clears the field in FFN)."""
+        return self.model_dump(by_alias=True, exclude_unset=True, mode="json")
 
 
 class WarehouseStock(FfnModel):
@@ -259,9 +291,6 @@ class Address(FfnModel):
     phone: str | None = None
     mobile: str | None = None
     fax: str | None = None
-
-
-_Text = Field(default=None, max_length=255)
 
 
 class AddressCreate(FfnWriteModel):

@@ -141,6 +141,16 @@ class Items(_Gettable[Item]):
         rows = unwrap_items(self._core.get_json(f"{self.path}/{item_id}/suppliers"))
         return [dict(row) for row in rows if isinstance(row, Mapping)]
 
+    def properties(self, item_id: int) -> builtins.list[JsonObject]:
+        """``GET /items/{id}/properties``: the item's property values (``PropertyId``, ``PropertyValueId``).
+
+        The spec answers an ``ItemProperties`` object (``{ItemId, Properties: [...]}``); a bare array is
+        read too. Raw dicts: the product sync's rule reads only the two ids.
+        """
+        body = self._core.get_json(f"{self.path}/{item_id}/properties")
+        rows = body.get("Properties", []) if isinstance(body, Mapping) else body
+        return [dict(row) for row in rows or [] if isinstance(row, Mapping)]
+
 
 class Stocks(_Paged[Stock]):
     """``/stocks``: one row per warehouse, storage location and batch."""
@@ -285,6 +295,10 @@ class WawiClient(ApiClient):
     def info(self) -> dict[str, Any]:
         """``GET /info``: version and tenant; a cheap connectivity and licence check."""
         return dict(self._v1.get_json("/info") or {})
+
+    def manufacturers(self) -> builtins.list[JsonObject]:
+        """``GET /manufacturers``: every manufacturer (``Id``, ``Name``, ...), one of 1.0's unpaged lists."""
+        return [dict(m) for m in unwrap_items(self._v1.get_json("/manufacturers")) if isinstance(m, Mapping)]
 
     def on_hold_reasons(self) -> builtins.list[Any]:
         """``GET /onHoldReasons``: the merchant's on-hold reasons (``Id``, ``Name``), raw."""

@@ -1,6 +1,7 @@
 """Items (``/v1/items``): list with filters, read, create and PATCH (which answers 201, like Wawi).
 
-Also ``GET /items/{id}/suppliers``, the item's suppliers with delivery time and order quantities.
+Also ``GET /items/{id}/suppliers``, the item's suppliers with delivery time and order quantities, and
+``GET /items/{id}/properties``, the item's property values.
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ def list_item_suppliers(item_id: int, state: StateDep) -> Response:
     if item_id not in wawi.items:
         raise not_found("Item", item_id)
     return json_response(list(wawi.item_suppliers.get(item_id, [])))
+
+
+@routes.get("/items/{item_id}/properties")
+def list_item_properties(item_id: int, state: StateDep) -> Response:
+    """``ItemProperties``: ``{ItemId, Properties: [{PropertyId, PropertyValueId}]}`` (empty list if none)."""
+    wawi = state.data.wawi
+    if item_id not in wawi.items:
+        raise not_found("Item", item_id)
+    return json_response({"ItemId": item_id, "Properties": list(wawi.item_properties.get(item_id, []))})
 
 
 @routes.get("/items/{item_id}")

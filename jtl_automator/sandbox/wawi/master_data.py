@@ -1,7 +1,7 @@
-"""Read-only master data: suppliers, warehouses, categories, on-hold reasons, shipping and payment methods.
+"""Read-only master data: suppliers, warehouses, categories, manufacturers, on-hold reasons, methods.
 
-Plus ``GET /info``, the cheap health check. Suppliers and the method/reason lists are plain arrays, the
-others paged, as in the Wawi 1.0 spec.
+Plus ``GET /info``, the cheap health check. Suppliers, manufacturers and the shipping/payment method and
+reason lists are plain arrays, the others paged, as in the Wawi 1.0 spec.
 """
 
 from __future__ import annotations
@@ -79,3 +79,10 @@ def list_payment_methods(state: StateDep) -> Response:
     """A plain array, as stored."""
     wawi = state.data.wawi
     return json_response(wawi.payment_methods)
+
+
+@routes.get("/manufacturers")
+def list_manufacturers(state: StateDep) -> Response:
+    """A plain array in id order (``Manufacturer`` objects; not paged in the spec)."""
+    wawi = state.data.wawi
+    return json_response(list(sorted_values(wawi.manufacturers)))

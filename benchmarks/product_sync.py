@@ -1,0 +1,263 @@
+"""Issue 12: the product sync Wawi -> FFN over loopback HTTP, full and incremental, requests vs lower bound.
+
+A generated world of ``skus`` Wawi items and their FFN products is served by the sandbox; ``missing_share``
+of the FFN products are deleted first, so the full run creates them (and authorises each for the world's
+fulfiller). The generator lets origin countries and packaging units drift, so the full run also updates
+many products. Four runs, each a freshly spawned client process:
+
+1. **full, cold**: every Wawi item page, the manufacturers, every FFN product page; the item suppliers
+   (packaging units -> bundles) are read once per item into the item cache; one write per changed product.
+2. **full, warm**: the same reads with the supplier rows cached: the paging lower bound, nothing to write.
+3. **incremental**: after ``changed_share`` of the Wawi items were edited (``Changed`` moves): one
+   ``changedSince`` listing, the FFN products of those SKUs by ``$filter`` (or a listing, whichever is
+   fewer requests), their supplier rows again (the item changed), one PATCH per changed product.
+4. **incremental again**: nothing changed since: the reads only.
+
+Lower bounds: every collection read in pages of the clients' size, plus one write per changed product
+(created products add their authorisations and the one warehouse read that names the fulfillers); the
+cold run's per-item supplier reads are counted apart, as what the packaging units cost the first time.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from benchmarks._common import (
+    Metric,
+    Result,
+    client_env,
+    fmt_int,
+    fmt_s,
+    fmt_x,
+    in_subprocess,
+    peak_rss_mb,
+    reset_peak_rss,
+    rss_mb,
+    serve_sandbox,
+    served_by_api,
+)
+from jtl_automator.sandbox.config import SandboxConfig
+from jtl_automator.sandbox.generator import generate
+
+NAME = "product_sync"
+TITLE = "product_sync: 100,000 items Wawi -> FFN, full and incremental, over loopback HTTP (issue 12)"
+#: Page size of both clients (JTL_FFN_PAGE_SIZE, JTL_WAWI_PAGE_SIZE defaults).
+PAGE = 1000
+#: ``$filter`` clauses per lookup request (FfnClient's FILTER_CLAUSES_MAX).
+CLAUSES = 40
+#: A run may spend this much over its lower bound (the token, empty last pages) and still pass.
+REQUEST_SLACK = 1.05
+
+
+def _sync(env: dict[str, str], full: bool, now: str) -> dict[str, Any]:
+    """Client process: one product sync run, as the flow does it, without Prefect."""
+    os.environ.update(env)
+    from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.services.product_sync import run_product_sync
+    from jtl_automator.settings import Settings
+    from jtl_automator.store import StateStore
+
+    settings = Settings(_env_file=None)
+    store = StateStore(settings.database_url)
+    ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
+    rss_before = rss_mb()
+    reset_peak_rss()
+    start = time.perf_counter()
+    result = run_product_sync(
+        wawi,
+        ffn,
+        store,
+        full=full,
+        run_id="bench-full" if full else "bench-incr",
+        now=datetime.fromisoformat(now),
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "mode": result["mode"],
+        "counts": result["counts"],
+        "outcomes": result["outcomes"],
+        "reads": result["requests"],
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": rss_before,
+    }
+
+
+def _edit_items(state: Any, share: float, seed: int, moment: datetime) -> int:
+    """A Wawi user edits ``share`` of the items (new name, longer box); ``Changed`` moves to ``moment``."""
+    items = sorted(state.data.wawi.items)
+    rng = random.Random(seed)
+    picked = rng.sample(items, max(1, round(len(items) * share)))
+    stamp = moment.isoformat()
+    with state.data.lock:
+        for item_id in picked:
+            item = state.data.wawi.items[item_id]
+            item["Name"] = f"{item['Name']} (neu)"[:255]
+            item["Dimensions"]["Length"] = round(float(item["Dimensions"]["Length"] or 10) + 1.5, 1)
+            item["Changed"] = stamp
+    return len(picked)
+
+
+def run(
+    skus: int = 100_000,
+    missing_share: float = 0.01,
+    changed_share: float = 0.01,
+    seed: int = 42,
+) -> Result:
+    """Full (cold, warm) then incremental syncs against one world; see the module docstring."""
+    begin = time.perf_counter()
+    data = generate(seed=seed, skus=skus, orders=20, warehouses=2, customers=20, suppliers=5)
+    rng = random.Random(seed)
+    removed = rng.sample(sorted(data.ffn.products), max(1, round(skus * missing_share)))
+    for jfsku in removed:
+        del data.ffn.products[jfsku]
+    fulfillers = len({str(w.get("fulfillerId")) for w in data.ffn.warehouses.values()})
+    built = time.perf_counter() - begin
+    config = SandboxConfig(seed=seed)
+    runs: dict[str, dict[str, Any]] = {}
+    moment = datetime.now(UTC)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-products-") as db_dir,
+        serve_sandbox(data, config) as (info, state, _server),
+    ):
+        env = client_env(info, config, db_dir, JTL_FFN_PAGE_SIZE=str(PAGE), JTL_WAWI_PAGE_SIZE=str(PAGE))
+        for name, full, at in (
+            ("full_cold", True, moment),
+            ("full_warm", True, moment + timedelta(minutes=1)),
+        ):
+            before = served_by_api(state)
+            runs[name] = in_subprocess(_sync, env, full, at.isoformat())
+            runs[name]["requests"] = dict(served_by_api(state) - before)
+        changed = _edit_items(state, changed_share, seed, moment + timedelta(minutes=2))
+        for name, at in (
+            ("incremental", moment + timedelta(minutes=3)),
+            ("again", moment + timedelta(hours=1)),
+        ):
+            before = served_by_api(state)
+            runs[name] = in_subprocess(_sync, env, False, at.isoformat())
+            runs[name]["requests"] = dict(served_by_api(state) - before)
+
+    def pages(n: int) -> int:
+        return max(1, math.ceil(n / PAGE))
+
+    def sent(name: str) -> int:
+        return int(runs[name]["requests"].get("ffn", 0) + runs[name]["requests"].get("wawi", 0))
+
+    def writes(name: str) -> int:
+        counts: dict[str, int] = runs[name]["counts"]
+        created = int(counts["created"])
+        return created + counts["updated"] + counts["rejected"] + created * fulfillers + (1 if created else 0)
+
+    def bound(name: str) -> tuple[int, int]:
+        """(paging lower bound + writes, the per-item supplier reads the run needed) of one run."""
+        reads, full = runs[name]["reads"], runs[name]["mode"] == "full"
+        items = reads["wawi_items"]
+        if full:
+            paging = pages(items) + 1 + pages(reads["ffn_products"])
+        else:
+            paging = pages(items) + 1 + (min(math.ceil(items / CLAUSES), pages(skus)) if items else 0)
+        return paging + writes(name), int(reads["supplier_reads"])
+
+    bounds = {name: bound(name) for name in runs}
+    ratio = {name: sent(name) / sum(bounds[name]) for name in runs}
+    cold, incr = runs["full_cold"], runs["incremental"]
+
+    def checked(name: str, label: str) -> Metric:
+        paging, suppliers = bounds[name]
+        shown = f"{paging:,}" + (f" + {suppliers:,} supplier reads" if suppliers else "")
+        return Metric(
+            f"{label}: requests / lower bound",
+            f"{sent(name):,} / {shown} = {fmt_x(ratio[name])}",
+            f"<= {REQUEST_SLACK:.2f}x",
+            ratio[name] <= REQUEST_SLACK,
+        )
+
+    def counts(name: str) -> str:
+        return ", ".join(f"{k} {v:,}" for k, v in runs[name]["counts"].items())
+
+    def requests(name: str) -> str:
+        return ", ".join(f"{k} {v:,}" for k, v in sorted(runs[name]["requests"].items()))
+
+    metrics = [
+        Metric(
+            "Wawi items / FFN products before the run (deleted to be created)",
+            f"{skus:,} / {skus - len(removed):,} ({len(removed):,})",
+        ),
+        Metric(
+            "lower bound of a run",
+            "pages of 1,000 (Wawi items, FFN products; incremental: the changed items and their FFN "
+            "products by $filter in chunks of 40 or a listing, whichever is fewer) + manufacturers + 1 "
+            "write per changed product (created: + its authorisations + 1 warehouse read) + the supplier "
+            "reads the run needed (packaging units: once per item, again when it changed)",
+        ),
+        Metric("full (cold cache): products", counts("full_cold")),
+        Metric("full (cold cache): wall time", fmt_s(cold["seconds"])),
+        Metric("full (cold cache): requests (sandbox count)", requests("full_cold")),
+        checked("full_cold", "full (cold cache)"),
+        Metric(
+            "full (cold cache): rejected products",
+            str(cold["counts"]["rejected"]),
+            "0",
+            cold["counts"]["rejected"] == 0,
+        ),
+        Metric("full (warm cache): products", counts("full_warm")),
+        Metric("full (warm cache): wall time", fmt_s(runs["full_warm"]["seconds"])),
+        checked("full_warm", "full (warm cache)"),
+        Metric(
+            "full (warm cache): writes",
+            str(runs["full_warm"]["counts"]["created"] + runs["full_warm"]["counts"]["updated"]),
+            "0",
+            runs["full_warm"]["counts"]["created"] + runs["full_warm"]["counts"]["updated"] == 0,
+        ),
+        Metric("incremental: Wawi items edited", fmt_int(changed)),
+        Metric("incremental: products", counts("incremental")),
+        Metric("incremental: wall time", fmt_s(incr["seconds"])),
+        Metric("incremental: requests (sandbox count)", requests("incremental")),
+        checked("incremental", "incremental"),
+        Metric(
+            "incremental: products updated / items edited",
+            f"{incr['counts']['updated']:,} / {changed:,}",
+            "= edited",
+            incr["counts"]["updated"] == changed,
+        ),
+        Metric("an hour later, nothing changed: products", counts("again")),
+        checked("again", "an hour later, nothing changed (the 10-minute overlap reads the edits again)"),
+        Metric(
+            "peak RSS of the client process: full cold / incremental",
+            f"{cold['peak_rss_mb']:,.0f} MB / {incr['peak_rss_mb']:,.0f} MB",
+        ),
+    ]
+    notes = [
+        f"World generated in {fmt_s(built)} (seed {seed}, {skus:,} items, {fulfillers} fulfiller); "
+        f"{len(removed):,} FFN products deleted before the first run, so it creates them.",
+        "Each run is a freshly spawned client process (FfnClient and WawiClient from settings, SQLite state "
+        "database in a temporary directory, client rate limits unthrottled); the sandbox serves from a "
+        "thread of this process and counts the requests per API (the token request is among the FFN ones).",
+        "The supplier rows (packaging units -> FFN bundles) are the one per-item read: Wawi 1.0 has no bulk "
+        "read of item suppliers. They are kept in the item cache and read again only for changed items or "
+        "after packaging_max_age_hours (default a week), which the warm and incremental runs show.",
+        f"Reads per run: cold {cold['reads']}; incremental {incr['reads']}; again {runs['again']['reads']}.",
+    ]
+    raw = {
+        **runs,
+        "changed": changed,
+        "removed": len(removed),
+        "bounds": bounds,
+        "ratio": ratio,
+        "sent": {name: sent(name) for name in runs},
+    }
+    return Result(
+        NAME,
+        TITLE,
+        {"skus": skus, "missing_share": missing_share, "changed_share": changed_share},
+        metrics,
+        notes,
+        raw,
+    )

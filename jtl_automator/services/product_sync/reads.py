@@ -1,0 +1,174 @@
+"""Stage 1: the Wawi items (all, or those changed since the watermark) and their FFN products, in bulk.
+
+- **Wawi items**: ``GET /items`` in pages (full) or ``GET /items?changedSince=<mark - overlap>`` (incremental:
+  one request when nothing changed); ``GET /manufacturers`` once for the names behind ``ManufacturerId``.
+- **Packaging units** (bundles): the item suppliers from the Wawi item cache, read per item only when an
+  item changed, its rows are missing or ``packaging_max_age_hours`` old (``GET /items/{id}/suppliers``).
+- **Properties** (property rule only): ``GET /items/{id}/properties`` per active item read; Wawi 1.0 has no
+  bulk read of them.
+- **FFN products**: every page of ``GET /products`` (full), else the changed SKUs by ``$filter`` in chunks of
+  ``FILTER_CLAUSES_MAX`` (one per SKU once FFN refused ``or``), or every page when that is fewer requests
+  (the catalogue's size is the Wawi item cache's, which every run keeps).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from jtl_automator.clients.errors import NotFound
+from jtl_automator.clients.ffn.client import FILTER_CLAUSES_MAX, OR_FILTERS, FfnClient
+from jtl_automator.clients.pagination import flatten
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.services.product_sync.params import WATERMARK, ProductSyncParams
+from jtl_automator.services.wawi_item_cache import WawiItemCache, cached_item
+from jtl_automator.store import StateStore, iso, parse_iso
+from jtl_automator.transforms.product_sync import (
+    FulfilmentRule,
+    ffn_products_frame,
+    item_scope,
+    wawi_products_frame,
+)
+
+log = correlated_logger("jtl_automator.product_sync")
+#: What an update keeps of the FFN product it read: the nested objects it sends back whole.
+SNAPSHOT_KEYS = ("identifier", "specifications", "bundles")
+
+
+@dataclass
+class SyncInputs:
+    """Both sides of one run, read once."""
+
+    mode: str  # "full" or "incremental"
+    wawi: pd.DataFrame
+    ffn: pd.DataFrame
+    snapshots: dict[str, dict[str, Any]]  # jfsku -> the nested objects an update sends back whole
+    window_start: str | None
+    window_end: str
+    notes: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+
+
+def _candidate(item: Mapping[str, Any], rule: FulfilmentRule) -> bool:
+    """Whether an item may be in scope before its properties are known (active, not a parent, no BOM)."""
+    if rule.kind == "property":
+        return not item.get("ChildItems") and not item.get("Components") and item.get("IsActive") is True
+    return item_scope(item, rule, {}) == ""
+
+
+def _properties(
+    wawi: WawiClient, items: Sequence[Mapping[str, Any]], notes: list[str]
+) -> dict[int, list[Any]]:
+    found: dict[int, list[Any]] = {}
+    for item in items:
+        try:
+            found[int(item["Id"])] = wawi.items.properties(int(item["Id"]))
+        except NotFound:
+            notes.append(f"Wawi item {item['Id']} ({item.get('SKU')}) vanished while reading its properties")
+    return found
+
+
+def _suppliers(
+    cache: WawiItemCache, store: StateStore, items: Sequence[Mapping[str, Any]], workers: int
+) -> dict[int, list[Any]]:
+    """Supplier rows of these items from the item cache (read from Wawi where missing, stale or changed)."""
+    ids = {int(i["Id"]) for i in items}
+    skus = {str(i.get("SKU") or "").strip() for i in items} - {""}
+    rows = [r for r in store.cached_items(skus) if r.item_id in ids]
+    return cache.suppliers(rows, required=("PackagingUnit", "AmountPackagingUnit"), workers=workers)
+
+
+def _ffn_products(
+    ffn: FfnClient, store: StateStore, skus: set[str], *, full: bool
+) -> list[Mapping[str, Any]]:
+    """Every FFN product (full), or those of ``skus`` (by $filter chunks or a listing: fewer requests)."""
+    per_request = 1 if OR_FILTERS.refused else FILTER_CLAUSES_MAX
+    lookups = math.ceil(len(skus) / per_request)
+    pages = math.ceil(max(store.cached_item_count(), len(skus), 1) / ffn.page_size.current)
+    if full or lookups > pages:
+        return list(flatten(ffn.products.iter_pages()))
+    return [p for products in ffn.products.find_by_merchant_skus(skus).values() for p in products]
+
+
+def load_inputs(
+    ffn: FfnClient,
+    wawi: WawiClient,
+    store: StateStore,
+    params: ProductSyncParams,
+    *,
+    full: bool,
+    now: datetime,
+) -> SyncInputs:
+    """Full: every Wawi item and FFN product. Incremental: the items changed since the watermark.
+
+    An incremental run without a watermark (the first one) is a full run.
+    """
+    notes: list[str] = []
+    mark = None if full else parse_iso(store.get_watermark(WATERMARK))
+    if not full and mark is None:
+        notes.append("no watermark yet: this incremental run reads everything (a full sync)")
+    full = mark is None
+    start = None if mark is None else mark - timedelta(minutes=params.overlap_minutes)
+    pages = wawi.items.iter_pages() if start is None else wawi.items.iter_pages(changed_since=start)
+    items: list[Mapping[str, Any]] = [i for i in flatten(pages) if isinstance(i, Mapping)]
+    makers = manufacturer_names(wawi.manufacturers())
+    stats = {"wawi_items": len(items), "supplier_reads": 0, "property_reads": 0}
+    candidates = [i for i in items if isinstance(i.get("Id"), int) and _candidate(i, params.rule)]
+    properties = None
+    if params.rule.kind == "property":
+        properties = _properties(wawi, candidates, notes)
+        stats["property_reads"] = len(candidates)
+        candidates = [i for i in candidates if item_scope(i, params.rule, properties) == ""]
+    cache = WawiItemCache(store, wawi, now, timedelta(hours=params.packaging_max_age_hours))
+    if full:  # the listing is the cache's (items deleted in Wawi drop out); the FFN lookups size by it
+        cache.replace_all(items)
+    else:
+        store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
+    suppliers = None
+    if params.packaging_units:
+        suppliers = _suppliers(cache, store, candidates, params.workers)
+        stats["supplier_reads"] = cache.stats["supplier_reads"]
+        notes.extend(cache.notes)
+    plan_params = params.plan_params(full=full)
+    frame = wawi_products_frame(
+        items, plan_params, manufacturers=makers, suppliers=suppliers, properties=properties
+    )
+    skus = set(frame["merchant_sku"]) - {""}
+    products = _ffn_products(ffn, store, skus, full=full)
+    stats["ffn_products"] = len(products)
+    snapshots = {
+        str(p.get("jfsku")): {k: p.get(k) for k in SNAPSHOT_KEYS} for p in products if p.get("jfsku")
+    }
+    log.info(
+        "%s: %d Wawi items (%d candidates), %d FFN products, %d supplier reads",
+        "full" if full else f"incremental since {iso(start) if start else '?'}",
+        len(items),
+        len(candidates),
+        len(products),
+        stats["supplier_reads"],
+    )
+    return SyncInputs(
+        "full" if full else "incremental",
+        frame,
+        ffn_products_frame(products),
+        snapshots,
+        None if start is None else iso(start),
+        iso(now),
+        notes,
+        stats,
+    )
+
+
+def manufacturer_names(rows: Iterable[Mapping[str, Any]]) -> dict[int, str]:
+    """``GET /manufacturers`` rows as Id -> name (rows without an integer Id or a name are left out)."""
+    return {
+        m["Id"]: str(m.get("Name") or "").strip()
+        for m in rows
+        if isinstance(m.get("Id"), int) and str(m.get("Name") or "").strip()
+    }

@@ -94,6 +94,14 @@ class SandboxConfig:
     # The same for inbounds and merchantInboundNumber (plan execution); strict: not enforced either.
     ffn_unique_merchant_inbound_number: bool = True
 
+    # Product enrichment (issue 12). Whether POST /categories/{id}/items takes an item already in that
+    # category is not documented: leniently it does (a no-op); strict refuses it with a 400 naming the item.
+    wawi_category_items_refuse_assigned: bool = False
+    # Whether a group object in PATCH /items (Identifiers, Weights, Dimensions, ItemPriceData, ...) is
+    # merged member by member or replaces the stored group: the spec does not say. Leniently merged; strict
+    # replaces it, so a member the body leaves out is emptied (a client must send whole groups).
+    wawi_item_patch_replaces_groups: bool = False
+
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
 
@@ -121,6 +129,7 @@ class SandboxConfig:
                 **_STRICT_SHEETS,
                 **_STRICT_PAGING,
                 **_STRICT_FFN_FILTER,
+                **_STRICT_CATALOGUE,
                 **overrides,
             },
         )
@@ -158,4 +167,11 @@ _STRICT_FFN_FILTER: dict[str, Any] = {
     "ffn_filter_operators": DOCUMENTED_FFN_OPERATORS,
     "ffn_unique_merchant_outbound_number": False,
     "ffn_unique_merchant_inbound_number": False,
+}
+
+#: Wawi catalogue writes at their strictest: no second assignment of an item to a category, and a PATCH
+#: group replaces the stored one whole.
+_STRICT_CATALOGUE: dict[str, Any] = {
+    "wawi_category_items_refuse_assigned": True,
+    "wawi_item_patch_replaces_groups": True,
 }

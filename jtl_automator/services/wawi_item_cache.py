@@ -37,9 +37,11 @@ CHANGED_MARK = "wawi-item-cache:changed"
 #: ``changedSince`` starts this far before the last refresh (clock skew between us and Wawi, slow saves).
 CHANGED_OVERLAP = timedelta(minutes=10)
 DEFAULT_MAX_AGE_HOURS = 24.0
-#: The ItemSupplier fields the replenishment uses (``standard_supplier`` and ``supplier_frame``).
+#: The ItemSupplier fields the replenishment (``standard_supplier``, ``supplier_frame``) and the product
+#: enrichment (``Sku``: matching a feed row by the supplier's article number) use.
 SUPPLIER_FIELDS = (
     "SupplierId",
+    "Sku",
     "IsStandard",
     "DeliveryTime",
     "MinimumPurchaseQuantity",
@@ -168,7 +170,14 @@ class WawiItemCache:
         result: dict[int, list[Any]] = {}
         fresh: dict[int, list[Any]] = {}
         for row in rows:
-            if row.suppliers is not None and row.suppliers_at and self.now - row.suppliers_at < self.max_age:
+            if (
+                row.suppliers is not None
+                and row.suppliers_at
+                and self.now - row.suppliers_at < self.max_age
+                and all(
+                    "Sku" in kept for kept in row.suppliers
+                )  # rows cached before Sku was kept: read again
+            ):
                 result[row.item_id] = row.suppliers
                 continue
             try:
@@ -177,7 +186,7 @@ class WawiItemCache:
                 self.notes.append(f"Wawi item {row.item_id} ({row.sku}) vanished while reading its suppliers")
                 continue
             self.stats["supplier_reads"] += 1
-            kept = [{k: r.get(k) for k in SUPPLIER_FIELDS if k in r} for r in read]
+            kept = [{**{k: r.get(k) for k in SUPPLIER_FIELDS if k in r}, "Sku": r.get("Sku")} for r in read]
             fresh[row.item_id] = result[row.item_id] = kept
         if fresh:
             self.store.write_item_suppliers(fresh, self.now)

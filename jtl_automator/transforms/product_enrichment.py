@@ -22,7 +22,8 @@ nothing.
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -349,3 +350,81 @@ def conflicts(decisions: pd.DataFrame) -> pd.DataFrame:
 def writes(decisions: pd.DataFrame) -> pd.DataFrame:
     """The decisions that write a value (fills and allowed overwrites)."""
     return decisions[decisions["status"].isin(WRITES)].reset_index(drop=True)
+
+
+# -- Wawi's items as frames ---------------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _group(item: Mapping[str, Any], name: str) -> Mapping[str, Any]:
+    value = item.get(name)
+    return value if isinstance(value, Mapping) else {}
+
+
+def catalogue_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Listed Wawi items as one row each: the fields the enrichment fills and the quality report checks.
+
+    Read tolerantly (Wawi omits keys freely): a value of the wrong type counts as missing. Items without an
+    integer ``Id`` are left out. Columns: :data:`CATALOGUE_SCHEMA`'s plus ``description``,
+    ``category_count`` and ``manufacturer_id``.
+    """
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        item_id = item.get("Id")
+        if not isinstance(item_id, int) or isinstance(item_id, bool):
+            continue
+        identifiers, weights = _group(item, "Identifiers"), _group(item, "Weights")
+        dimensions, prices = _group(item, "Dimensions"), _group(item, "ItemPriceData")
+        categories = item.get("Categories")
+        maker = item.get("ManufacturerId")
+        rows.append(
+            {
+                "item_id": item_id,
+                "sku": _text(item.get("SKU")),
+                "name": _text(item.get("Name")),
+                "gtin": _text(identifiers.get("Gtin")),
+                "manufacturer_number": _text(identifiers.get("ManufacturerNumber")),
+                "item_weight": _number(weights.get("ItemWeigth")),  # sic
+                "shipping_weight": _number(weights.get("ShippingWeight")),
+                "length": _number(dimensions.get("Length")),
+                "width": _number(dimensions.get("Width")),
+                "height": _number(dimensions.get("Height")),
+                "purchase_price": _number(prices.get("PurchasePriceNet")),
+                "short_description": _text(item.get("ShortDescription")),
+                "description": _text(item.get("Description")),
+                "category_count": len(categories) if isinstance(categories, list) else 0,
+                "manufacturer_id": maker
+                if isinstance(maker, int) and not isinstance(maker, bool) and maker
+                else None,
+            }
+        )
+    columns = {
+        **{name: str(column.dtype) for name, column in CATALOGUE_SCHEMA.columns.items()},
+        "description": "string",
+        "category_count": "int64",
+        "manufacturer_id": "Int64",
+    }
+    if not rows:
+        return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in columns.items()})
+    return pd.DataFrame(rows).astype(columns)
+
+
+def category_memberships(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """(item_id, category_id) for each category reference of each listed item."""
+    pairs = [
+        (item["Id"], ref["CategoryId"])
+        for item in items
+        if isinstance(item.get("Id"), int)
+        for ref in item.get("Categories") or ()
+        if isinstance(ref, Mapping) and isinstance(ref.get("CategoryId"), int)
+    ]
+    return pd.DataFrame(pairs, columns=["item_id", "category_id"]).astype("int64")

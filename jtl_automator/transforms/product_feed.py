@@ -235,18 +235,19 @@ def parse_numbers(text: pd.Series, number: NumberFormat) -> tuple[pd.Series, pd.
     """Numbers of a text column in the feed's format, and where a non-blank cell was not such a number."""
     cleaned = text.astype("string").str.strip()
     blank = cleaned.isna() | (cleaned == "")
-    local = cleaned.str.fullmatch(_pattern(number)).fillna(False).astype(bool)
     values = pd.Series(np.nan, index=text.index, dtype="float64")
+    machine = pd.Series(False, index=text.index)
+    if number.machine:  # a spreadsheet's own numbers first: its 1.409 is 1.409, not 1,409
+        machine = cleaned.str.fullmatch(_MACHINE).fillna(False).astype(bool)
+        if machine.any():
+            values[machine] = pd.to_numeric(cleaned[machine], errors="coerce")
+    local = ~machine & cleaned.str.fullmatch(_pattern(number)).fillna(False).astype(bool)
     if local.any():
         plain = cleaned[local]
         if number.thousands:
             plain = plain.str.replace(number.thousands, "", regex=False)
         values[local] = pd.to_numeric(plain.str.replace(number.decimal, ".", regex=False), errors="coerce")
-    if number.machine:
-        machine = ~local & cleaned.str.fullmatch(_MACHINE).fillna(False).astype(bool)
-        if machine.any():
-            values[machine] = pd.to_numeric(cleaned[machine], errors="coerce")
-        local = local | machine
+    local = local | machine
     return values, (~blank & ~local).astype(bool)
 
 

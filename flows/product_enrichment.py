@@ -50,6 +50,9 @@ def product_enrichment(
         sheets_block: GoogleSheetsCredentials block for a Google Sheet feed (default: JTL_GOOGLE_*).
     """
     params = params or ProductEnrichmentParams()
+    for name, value in (("feed", feed), ("supplier", supplier), ("rules", rules)):
+        if value and value.startswith("{{"):  # a deployment made before its variable was set
+            raise ValueError(f"parameter {name} is still {value}: set the variable and deploy again")
     run_id = str(flow_run.get_id() or "local")
     # A deployment's templated parameters arrive as "" when their variable is not set.
     request = Request(feed or None, supplier or None, rules or None, only_if_changed, output or None)

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.project import ProjectNotFound, project_root
 from jtl_automator.services.product_enrichment.apply import (
     APPLIED,
     ApplyContext,
@@ -90,13 +91,25 @@ class Plan:
     skus: dict[int, str] = field(default_factory=dict)
 
 
+def config_path(name: str) -> Path:
+    """A configuration file: as given when it exists (or is absolute), else in the project folder."""
+    path = Path(name)
+    if path.is_absolute() or path.exists():
+        return path
+    try:
+        found = project_root() / path
+    except ProjectNotFound:
+        return path
+    return found if found.exists() else path
+
+
 def load_config(request: Request, params: ProductEnrichmentParams) -> Config:
     """The mapping of the request's supplier and the rule file; every mistake stops the run here."""
     if bool(request.feed) != bool(request.supplier):
         raise ValueError("a feed needs its supplier (--supplier NAME) and a supplier its feed (--feed)")
     mapping = None
     if request.feed and request.supplier:
-        mappings = load_yaml_model(Path(params.mapping_file), FeedMappings)
+        mappings = load_yaml_model(config_path(params.mapping_file), FeedMappings)
         try:
             mapping = mappings.get(request.supplier)
         except KeyError as exc:
@@ -104,8 +117,9 @@ def load_config(request: Request, params: ProductEnrichmentParams) -> Config:
     rules = None
     text = ""
     if request.rules_file:
-        rules = load_yaml_model(Path(request.rules_file), CategoryRules)
-        text = Path(request.rules_file).read_text(encoding="utf-8")
+        path = config_path(request.rules_file)
+        rules = load_yaml_model(path, CategoryRules)
+        text = path.read_text(encoding="utf-8")
     return Config(mapping, rules, text)
 
 

@@ -351,3 +351,33 @@ def test_configuration_mistakes_stop_before_anything_is_written(world: World) ->
     with pytest.raises(FeedError, match="no Wawi supplier is named or numbered 'L99999'"):
         world.run(params=params)
     assert world.items == before
+
+
+def test_a_vanished_or_refused_item_fails_alone_and_the_batch_goes_on(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    update, add = world.wawi.items.update, world.wawi.categories.add_items
+    gone: list[int] = []
+
+    def delete_11_first(item_id: int, *args: Any, **kwargs: Any) -> Any:
+        world.state.data.wawi.items.pop(11, None)  # deleted in Wawi after the listing
+        return update(item_id, *args, **kwargs)
+
+    def delete_one_first(category_id: int, item_ids: list[int]) -> list[int]:
+        if not gone and len(item_ids) > 1:  # so Wawi refuses the whole chunk (400)
+            gone.append(item_ids[-1])
+            del world.state.data.wawi.items[item_ids[-1]]
+        return add(category_id, item_ids)
+
+    monkeypatch.setattr(world.wawi.items, "update", delete_11_first)
+    monkeypatch.setattr(world.wawi.categories, "add_items", delete_one_first)
+    result = world.run()
+    failed = {(row["item_id"], row["target"]): row["reason"] for row in result["failed"]}
+    deleted = {(11, "length"), (11, "width"), (11, "height"), (11, "category"), (gone[0], "category")}
+    assert set(failed) == deleted
+    assert failed[(11, "length")] == "the Wawi item no longer exists"
+    assert failed[(gone[0], "category")].startswith("Wawi refused the assignment")
+    assert result["outcomes"]["failed"] == 5 and result["outcomes"]["applied"] >= 6
+    assert world.items[1]["Identifiers"]["Gtin"] == world.original[1]["Identifiers"]["Gtin"]
+    assigned = [i for i in world.items if any(c["CategoryId"] == 14 for c in world.items[i]["Categories"])]
+    assert len(assigned) > 1  # the rest of the refused chunk went in one by one

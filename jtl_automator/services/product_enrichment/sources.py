@@ -50,10 +50,14 @@ def feed_kind(source: str) -> FeedKind:
     """``csv`` for a .csv/.txt path, ``xlsx`` for a workbook path, else ``sheet`` (a spreadsheet id)."""
     if source.lower().endswith(CSV_SUFFIXES):
         return "csv"
-    if workbook_path(source) is not None:
-        return "xlsx"
+    wrong = FeedError(f"{source}: a feed is a .csv/.txt file, an .xlsx/.xlsm workbook or a Google Sheet id")
+    try:
+        if workbook_path(source) is not None:
+            return "xlsx"
+    except SheetError:  # a path of another known format (.json, .ods, ...)
+        raise wrong from None
     if "/" in source or "\\" in source or Path(source).suffix:
-        raise FeedError(f"{source}: a feed is a .csv/.txt file, an .xlsx/.xlsm workbook or a Google Sheet id")
+        raise wrong
     return "sheet"
 
 

@@ -76,6 +76,43 @@ def _plan_execution(plan_execution: Any) -> dict[str, Any]:
     return result
 
 
+def _product_enrichment(product_enrichment: Any, data: Any, output: Path) -> dict[str, Any]:
+    """The enrichment from supplier Hansen's feed, once as a dry run and once for real.
+
+    The sandbox's feed helper writes the supplier's German CSV (with a bad decimal, a wrong check digit, a
+    duplicate and an unknown article in it) and empties some of its items' data in Wawi first. The dry run
+    only writes its workbook; the run fills the gaps, assigns categories by ``config/categorisation.yaml``
+    and writes the quality report. Returns both results.
+    """
+    from jtl_automator.project import project_root
+    from jtl_automator.sandbox.feeds import prepare_enrichment_demo
+    from jtl_automator.services.product_enrichment import ProductEnrichmentParams
+    from jtl_automator.settings import get_settings
+
+    root = project_root()
+    prepared = prepare_enrichment_demo(data, supplier_id=1, feed=output / "lieferant-hansen.csv")
+    # The enrichment reads each item's suppliers and images once (Wawi 1.0 has no bulk read): at the
+    # client's default 20 requests a second that is half a minute per 500 items. The sandbox is local, so
+    # this stage lets the client go faster (a real on-premise Wawi documents no limit either).
+    os.environ["JTL_WAWI_RATE_PER_SECOND"] = "100"
+    get_settings.cache_clear()
+    rules = str(root / "config" / "categorisation.yaml")
+    params = ProductEnrichmentParams(
+        mapping_file=str(root / "config" / "feed-mappings.yaml"), output_dir=str(output)
+    )
+    run = {"feed": str(prepared.feed), "supplier": "hansen", "rules": rules}
+    dry: dict[str, Any] = product_enrichment(
+        **run,
+        dry_run=True,
+        output=str(output / "product-enrichment-dry-run.xlsx"),
+        params=params.model_copy(update={"quality": False}),
+    )
+    done: dict[str, Any] = product_enrichment(
+        **run, output=str(output / "product-enrichment.xlsx"), params=params
+    )
+    return {"emptied_items": len(prepared.emptied), "dry_run": dry, "run": done}
+
+
 def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     """Start the sandbox, run every demo flow against it, print where the outputs are."""
     from jtl_automator.sandbox.app import create_app
@@ -150,6 +187,15 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
             _say(f"plan execution: skipped ({executed['skipped']})")
         else:
             _say(f"plan execution: {executed['counts']}, purchase orders {executed['purchase_orders']}")
+        from flows.product_enrichment import product_enrichment
+
+        results["product_enrichment"] = enriched = _product_enrichment(product_enrichment, data, output)
+        run = enriched["run"]
+        _say(
+            f"product enrichment: {run['decisions']} -> {run['outcomes']}, "
+            f"{run['rejected_rows']} feed rows rejected, categories {run['categories']}"
+        )
+
         # Product master data last: a dry run writes the diff workbook, then the full sync brings FFN's
         # products to Wawi's data (the generator lets origin countries and packaging units drift).
         from flows.product_sync import product_sync
@@ -175,6 +221,9 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"  {summary.name:<36} what every flow returned",
                 f"  {'bestellvorschlag.xlsx':<36} the replenishment workbook (low stock, per supplier)",
                 f"  {'product-sync-diff.xlsx':<36} the product sync's diff (one row per field, before/after)",
+                f"  {'lieferant-hansen.csv':<36} a supplier's product feed (German CSV, with bad rows)",
+                f"  {'product-enrichment-dry-run.xlsx':<36} what the enrichment would fill and assign",
+                f"  {'product-enrichment.xlsx':<36} what it filled and assigned, conflicts, data quality",
                 f"  {'state.db':<36} the state database (token, checks, order, stock, product ledgers)",
                 f"Prefect runs and artifacts: PREFECT_HOME={os.environ['PREFECT_HOME']} "
                 ".venv/bin/prefect server start",

@@ -509,6 +509,162 @@ def run_replenishment(
     _echo_json(result)
 
 
+SheetsBlockOption = Annotated[
+    str | None,
+    typer.Option(help="GoogleSheetsCredentials block for a Google Sheet feed (default: environment)."),
+]
+OutputOption = Annotated[
+    str | None, typer.Option("--output", help="The workbook's path (default: out/product-enrichment/…).")
+]
+
+
+def _enrichment(
+    *,
+    feed: str | None = None,
+    supplier: str | None = None,
+    rules: str | None = None,
+    dry_run: bool = False,
+    only_if_changed: bool = False,
+    output: str | None = None,
+    mapping: str | None = None,
+    quality: bool = True,
+    images: bool = True,
+    wawi_block: str | None = None,
+    database_block: str | None = None,
+    sheets_block: str | None = None,
+) -> None:
+    """Run the product enrichment flow with these parts; print what was left alone and why."""
+    _shell()
+    from flows.product_enrichment import product_enrichment
+    from jtl_automator.clients.errors import JtlApiError
+    from jtl_automator.services.product_enrichment import ProductEnrichmentParams
+    from jtl_automator.transforms.product_feed import FeedError
+    from jtl_automator.yaml_config import ConfigFileError
+
+    overrides: dict[str, object] = {"quality": quality, "check_images": images}
+    if mapping:
+        overrides["mapping_file"] = mapping
+    try:
+        result = product_enrichment(
+            feed=feed,
+            supplier=supplier,
+            rules=rules,
+            dry_run=dry_run,
+            only_if_changed=only_if_changed,
+            output=output,
+            params=ProductEnrichmentParams.model_validate(overrides),
+            wawi_block=wawi_block,
+            database_block=database_block,
+            sheets_block=sheets_block,
+        )
+    except ConfigFileError as exc:
+        _fail("\n".join(exc.problems))
+    except (FeedError, JtlApiError, OSError, ValueError) as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    for row in result.get("rejected", []):
+        typer.echo(f"feed row {row['row']} skipped: {row['supplier_sku'] or '?'}: {row['reason']}", err=True)
+    for row in result.get("not_matched", []):
+        typer.echo(f"feed row {row['row']} not matched ({row['matched_by']}): {row['note']}", err=True)
+    for row in result.get("conflicts", []):
+        typer.echo(
+            f"conflict: {row['sku']} {row['field']}: Wawi {row['wawi_value']!r}, feed {row['feed_value']!r} "
+            f"(row {row['row']}); left alone",
+            err=True,
+        )
+    verb = "would" if dry_run else "did"
+    for row in result.get("fills", []):
+        typer.echo(f"{verb} fill: {row['sku']} {row['field']} = {row['feed_value']!r}", err=True)
+    for row in result.get("assignments", []):
+        typer.echo(f"{verb} assign: {row['sku']} -> {row['category']} (rule {row['rule']!r})", err=True)
+    if result.get("no_rule"):
+        typer.echo(
+            f"no rule fits {len(result['no_rule'])} items: {', '.join(result['no_rule'][:20])}", err=True
+        )
+    for row in result.get("failed", []):
+        typer.echo(f"failed: {row['sku']} {row['target']}: {row['result']}: {row['reason']}", err=True)
+    if result.get("workbook"):
+        typer.echo(f"workbook: {result['workbook']}", err=True)
+    _echo_json(result)
+
+
+@run_app.command("product-enrichment")
+def run_product_enrichment(
+    feed: Annotated[
+        str, typer.Option(help="The supplier's feed: a .csv file, an .xlsx workbook or a Google Sheet id.")
+    ],
+    supplier: Annotated[str, typer.Option(help="The feed's supplier, as named in the mapping file.")],
+    rules: Annotated[str | None, typer.Option(help="Also categorise with this rule file (YAML).")] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the workbook of what would change; change nothing.")
+    ] = False,
+    mapping: Annotated[
+        str | None, typer.Option(help="The feed mapping file (default: config/feed-mappings.yaml).")
+    ] = None,
+    only_if_changed: Annotated[
+        bool, typer.Option("--only-if-changed", help="Do nothing when the feed is the one processed last.")
+    ] = False,
+    no_quality: Annotated[bool, typer.Option("--no-quality", help="Leave the quality report out.")] = False,
+    output: OutputOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+    sheets_block: SheetsBlockOption = None,
+) -> None:
+    """Fill Wawi's missing item data from a supplier feed (never overwriting), then report quality."""
+    _enrichment(
+        feed=feed,
+        supplier=supplier,
+        rules=rules,
+        dry_run=dry_run,
+        only_if_changed=only_if_changed,
+        output=output,
+        mapping=mapping,
+        quality=not no_quality,
+        wawi_block=wawi_block,
+        database_block=database_block,
+        sheets_block=sheets_block,
+    )
+
+
+@run_app.command("categorise")
+def run_categorise(
+    rules: Annotated[str, typer.Option(help="The categorisation rule file (YAML).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the workbook of the assignments; assign nothing.")
+    ] = False,
+    output: OutputOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+) -> None:
+    """Assign items to Wawi categories by rules; list the items no rule fits."""
+    _enrichment(
+        rules=rules,
+        dry_run=dry_run,
+        output=output,
+        quality=False,
+        wawi_block=wawi_block,
+        database_block=database_block,
+    )
+
+
+@run_app.command("product-quality")
+def run_product_quality(
+    output: OutputOption = None,
+    no_images: Annotated[
+        bool, typer.Option("--no-images", help="Skip the image check (it reads every item's images).")
+    ] = False,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+) -> None:
+    """Write the data quality report of every Wawi item (workbook and artifact); change nothing."""
+    _enrichment(
+        output=output,
+        images=not no_images,
+        dry_run=True,
+        wawi_block=wawi_block,
+        database_block=database_block,
+    )
+
+
 @run_app.command("connectivity-check")
 def run_connectivity_check(
     ffn_block: FfnBlockOption = None,

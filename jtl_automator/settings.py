@@ -22,6 +22,7 @@ WAWI_APP_SCOPES: tuple[str, ...] = (
     "salesorder.updatesalesorder",
     "stock.stockadjustment",
     "item.updateitem",
+    "category.addcategoryitems",
 )
 #: Creating purchase orders (Wawi API v2), which only the plan execution's ``wawi_purchase_orders`` does.
 #: Asked for only where a flow is configured to write them: an app holds no write right it does not use.

@@ -54,6 +54,14 @@ def _dotted(location: Sequence[int | str]) -> str:
     return text or "(top level)"
 
 
+def line_of(text: str, location: Sequence[int | str]) -> int | None:
+    """The 1-based line of the value at ``location`` in YAML ``text`` (for checks made after loading)."""
+    try:
+        return _line_of(yaml.compose(text, Loader=yaml.SafeLoader), location)
+    except yaml.YAMLError:
+        return None
+
+
 def parse_yaml_model(text: str, model: type[Model], *, source: str = "<text>") -> Model:
     """``text`` as a ``model``; a YAML or validation mistake raises :class:`ConfigFileError` with lines."""
     try:

@@ -53,6 +53,14 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     )
     diff = openpyxl.load_workbook(out / "product-sync-diff.xlsx")
     assert diff.sheetnames[0] == "Changes" and diff["Changes"].max_row > 1
+    enriched = summary["product_enrichment"]
+    assert enriched["dry_run"]["outcomes"] == {} and enriched["dry_run"]["decisions"]["fill"] > 0
+    assert enriched["run"]["outcomes"]["applied"] > 0 and enriched["run"]["rejected_rows"] == 4
+    assert enriched["run"]["conflicts"] and enriched["run"]["categories"]["assign"] > 0
+    dry_book = openpyxl.load_workbook(out / "product-enrichment-dry-run.xlsx", read_only=True)
+    assert {"Fills", "Conflicts", "Feed rows rejected", "Categories"} <= set(dry_book.sheetnames)
+    dry_book.close()
+    assert "Quality" in openpyxl.load_workbook(out / "product-enrichment.xlsx", read_only=True).sheetnames
     sheet = openpyxl.load_workbook(out / "inbound-control.xlsx").worksheets[0]
     assert {c.value for c in sheet["D"]} >= {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INVALID_ROW"}
     assert (tmp_path / ".prefect-demo").is_dir() and (out / "state.db").is_file()

@@ -106,6 +106,13 @@ class SandboxConfig:
     # Whether authorising a product for a fulfiller that already has it is refused (Shared_DuplicateKey)
     # instead of answered 201 again (the reference names the endpoint, not its answers).
     ffn_authorization_duplicate_refused: bool = False
+    # Product enrichment (issue 12). Whether POST /categories/{id}/items takes an item already in that
+    # category is not documented: leniently it does (a no-op); strict refuses it with a 400 naming the item.
+    wawi_category_items_refuse_assigned: bool = False
+    # Whether a group object in PATCH /items (Identifiers, Weights, Dimensions, ItemPriceData, ...) is
+    # merged member by member or replaces the stored group: the spec does not say. Leniently merged; strict
+    # replaces it, so a member the body leaves out is emptied (a client must send whole groups).
+    wawi_item_patch_replaces_groups: bool = False
 
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
@@ -135,6 +142,7 @@ class SandboxConfig:
                 **_STRICT_PAGING,
                 **_STRICT_FFN_FILTER,
                 **_STRICT_FFN_PRODUCTS,
+                **_STRICT_CATALOGUE,
                 **overrides,
             },
         )
@@ -181,4 +189,10 @@ _STRICT_FFN_PRODUCTS: dict[str, Any] = {
     "ffn_product_value_checks": True,
     "ffn_patch_replaces_nested_objects": True,
     "ffn_authorization_duplicate_refused": True,
+}
+#: Wawi catalogue writes at their strictest: no second assignment of an item to a category, and a PATCH
+#: group replaces the stored one whole.
+_STRICT_CATALOGUE: dict[str, Any] = {
+    "wawi_category_items_refuse_assigned": True,
+    "wawi_item_patch_replaces_groups": True,
 }

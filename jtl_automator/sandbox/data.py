@@ -52,15 +52,18 @@ class WawiData:
     customers: dict[int, JsonObject] = field(default_factory=dict)
     suppliers: dict[int, JsonObject] = field(default_factory=dict)
     item_suppliers: dict[int, list[JsonObject]] = field(default_factory=dict)  # ItemId -> ItemSupplier
+    item_images: dict[int, list[JsonObject]] = field(default_factory=dict)  # ItemId -> ItemImage
+    # ItemId -> ItemPropertyValue ({PropertyId, PropertyValueId}); names in properties/property_values
+    item_properties: dict[int, list[JsonObject]] = field(default_factory=dict)
+    properties: dict[int, JsonObject] = field(default_factory=dict)  # Id -> Property
+    property_values: dict[int, list[JsonObject]] = field(default_factory=dict)  # PropertyId -> PropertyValue
+    manufacturers: dict[int, JsonObject] = field(default_factory=dict)  # Id -> Manufacturer
     warehouses: dict[int, JsonObject] = field(default_factory=dict)
     categories: dict[int, JsonObject] = field(default_factory=dict)
     purchase_orders: dict[int, JsonObject] = field(default_factory=dict)
     on_hold_reasons: list[JsonObject] = field(default_factory=list)
     shipping_methods: list[JsonObject] = field(default_factory=list)
     payment_methods: list[JsonObject] = field(default_factory=list)
-    manufacturers: dict[int, JsonObject] = field(default_factory=dict)
-    # ItemId -> ItemPropertyValue rows ({PropertyId, PropertyValueId}) of GET /items/{id}/properties
-    item_properties: dict[int, list[JsonObject]] = field(default_factory=dict)
 
 
 @dataclass

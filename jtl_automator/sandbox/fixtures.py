@@ -13,8 +13,10 @@ Layout (every file optional; each holds a JSON **array of objects exactly as the
   ``wawi/onHoldReasons.json``, ``wawi/shippingMethods.json``, ``wawi/paymentMethods.json`` (key ``Id``),
   ``wawi/stocks.json`` (rows keyed by ``WarehouseId`` + ``ItemId``), ``wawi/itemSuppliers.json``
   (ItemSupplier rows keyed by ``ItemId`` + ``SupplierId``, served per item by ``/items/{id}/suppliers``),
-  ``wawi/manufacturers.json`` (key ``Id``), ``wawi/itemProperties.json`` (ItemProperties objects
-  ``{ItemId, Properties}``, key ``ItemId``, served by ``/items/{id}/properties``).
+  ``wawi/itemImages.json`` (ItemImage rows keyed by ``ItemId`` + ``ImageId``), ``wawi/itemProperties.json``
+  (ItemProperties objects, key ``ItemId``), ``wawi/properties.json`` and ``wawi/manufacturers.json`` (key
+  ``Id``), ``wawi/propertyValues.json`` (PropertyValue objects, each with its ``PropertyId``, which is
+  removed on load because the API serves the values per property).
 - Sales-order line items either in ``wawi/salesOrderLineItems.json`` (SalesOrderLineItem objects, each with
   its ``SalesOrderId``) or inline as a ``"LineItems"`` array inside each order of ``wawi/salesOrders.json``
   (handy for hand-written fixtures; the key is removed on load because the API serves lines separately).
@@ -102,6 +104,9 @@ _RESOURCES: dict[str, _Resource] = {
         _Resource("wawi/onHoldReasons.json", ("Id",), _INT),
         _Resource("wawi/shippingMethods.json", ("Id",), _INT),
         _Resource("wawi/paymentMethods.json", ("Id",), _INT),
+        _Resource("wawi/itemImages.json", ("ItemId", "ImageId"), _INT),
+        _Resource("wawi/properties.json", ("Id",), _INT),
+        _Resource("wawi/propertyValues.json", ("PropertyId", "Id"), _INT),
     )
 }
 _ACCOUNT_FILE = "ffn/account.json"
@@ -225,6 +230,19 @@ def _group_item_suppliers(data: SandboxData, rows: list[JsonObject]) -> None:
         data.wawi.item_suppliers.setdefault(row["ItemId"], []).append(row)
 
 
+def _group_item_images(data: SandboxData, rows: list[JsonObject]) -> None:
+    """ItemImage rows under their item, in file order."""
+    for row in rows:
+        data.wawi.item_images.setdefault(row["ItemId"], []).append(row)
+
+
+def _group_property_values(data: SandboxData, rows: list[JsonObject]) -> None:
+    """PropertyValue objects under their property (their ``PropertyId`` is the fixture's, not the API's)."""
+    for row in rows:
+        value = dict(row)
+        data.wawi.property_values.setdefault(value.pop("PropertyId"), []).append(value)
+
+
 _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "ffn/products.json": lambda d, xs: d.ffn.products.update(_keyed(xs, "jfsku")),
     "ffn/stocks.json": lambda d, xs: d.ffn.stocks.update(_keyed(xs, "jfsku")),
@@ -248,6 +266,9 @@ _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "wawi/onHoldReasons.json": lambda d, xs: d.wawi.on_hold_reasons.extend(xs),
     "wawi/shippingMethods.json": lambda d, xs: d.wawi.shipping_methods.extend(xs),
     "wawi/paymentMethods.json": lambda d, xs: d.wawi.payment_methods.extend(xs),
+    "wawi/itemImages.json": _group_item_images,
+    "wawi/properties.json": lambda d, xs: d.wawi.properties.update(_keyed(xs, "Id")),
+    "wawi/propertyValues.json": _group_property_values,
 }
 
 
@@ -358,6 +379,13 @@ def dump_fixture_dir(data: SandboxData, path: str | Path) -> None:
             "wawi/onHoldReasons.json": list(wawi.on_hold_reasons),
             "wawi/shippingMethods.json": list(wawi.shipping_methods),
             "wawi/paymentMethods.json": list(wawi.payment_methods),
+            "wawi/itemImages.json": [row for rows in wawi.item_images.values() for row in rows],
+            "wawi/properties.json": list(wawi.properties.values()),
+            "wawi/propertyValues.json": [
+                {"PropertyId": pid, **value}
+                for pid, values in wawi.property_values.items()
+                for value in values
+            ],
         }
         for rel, objects in files.items():
             _write(root / rel, objects)

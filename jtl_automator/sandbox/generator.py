@@ -471,6 +471,36 @@ class _Generator:
                 rows.append(self._item_supplier(item, other, n + 5, purchase * 1.08, 1, standard=False))
             self.wawi.item_suppliers[item_id] = rows
 
+    def item_images(self) -> None:
+        """Each item's ``GET /items/{id}/images``: one to three JPEGs, none for every 9th item.
+
+        Derived from the item's position alone (no draw from ``rng``): no other object of a seeded world
+        moves. The items without an image are what the quality report's ``missing_images`` finds.
+        """
+        image_id = 0
+        for n, item_id in enumerate(sorted(self.wawi.items)):
+            if n % 9 == 4:
+                continue
+            sku = self.wawi.items[item_id].get("SKU") or str(item_id)
+            rows = []
+            for sort in range(1, 2 + n % 3):
+                image_id += 1
+                rows.append(
+                    {
+                        "ItemId": item_id,
+                        "ImageId": image_id,
+                        "Filename": f"{sku}-{sort}.jpg",
+                        "ImageDataType": "JPEG",
+                        "SalesChannelId": "1-1-1",
+                        "EbayUserName": "",
+                        "SortNumber": sort,
+                        "Size": 40_000 + 997 * (n % 50),
+                        "Width": 1200,
+                        "Height": 1200,
+                    }
+                )
+            self.wawi.item_images[item_id] = rows
+
     def _item_supplier(
         self, item: JsonObject, supplier_id: int, n: int, purchase: float, pack: int, *, standard: bool
     ) -> JsonObject:
@@ -1452,4 +1482,5 @@ def _generate(
     gen.stocks()
     gen.item_suppliers()
     gen.manufacturers()
+    gen.item_images()
     return SandboxData(ffn=gen.ffn, wawi=gen.wawi, spreadsheets=gen.spreadsheets)

@@ -40,10 +40,13 @@ CHANGED_MARK = "wawi-item-cache:changed"
 #: ``changedSince`` starts this far before the last refresh (clock skew between us and Wawi, slow saves).
 CHANGED_OVERLAP = timedelta(minutes=10)
 DEFAULT_MAX_AGE_HOURS = 24.0
-#: The ItemSupplier fields the replenishment uses (``standard_supplier`` and ``supplier_frame``) and the
-#: product sync (``PackagingUnit`` with ``AmountPackagingUnit``: the packaging units that become bundles).
+#: The ItemSupplier fields the replenishment (``standard_supplier``, ``supplier_frame``), the product
+#: sync (``PackagingUnit`` with ``AmountPackagingUnit``: the packaging units that become bundles) and the
+#: product enrichment (``Sku``: matching a feed row by the supplier's article number) use. Each is kept
+#: (None when Wawi leaves it out), so a row lacks a field only when it was cached before it was needed.
 SUPPLIER_FIELDS = (
     "SupplierId",
+    "Sku",
     "IsStandard",
     "DeliveryTime",
     "MinimumPurchaseQuantity",
@@ -211,7 +214,7 @@ class WawiItemCache:
                     )
                     continue
                 self.stats["supplier_reads"] += 1
-                kept = [{k: r.get(k) for k in SUPPLIER_FIELDS if k in r} for r in answer]
+                kept = [{k: r.get(k) for k in SUPPLIER_FIELDS} for r in answer if isinstance(r, Mapping)]
                 fresh[row.item_id] = result[row.item_id] = kept
             if fresh:
                 self.store.write_item_suppliers(fresh, self.now)

@@ -424,9 +424,9 @@ def test_manufacturers_and_item_properties(policy: RetryPolicy) -> None:
 
     rec = Recorder(handler)
     wawi = wawi_for(rec, policy)
-    assert wawi.manufacturers() == [{"Id": 3, "Name": "ACME"}]
-    assert wawi.items.properties(7) == [{"PropertyId": 1, "PropertyValueId": 9}]
-    assert wawi.items.properties(8) == [{"PropertyId": 2, "PropertyValueId": 5}]  # a bare array is read too
+    assert [(m.id, m.name) for m in wawi.manufacturers()] == [(3, "ACME")]
+    assert [(p.property_id, p.property_value_id) for p in wawi.items.properties(7)] == [(1, 9)]
+    assert [(p.property_id, p.property_value_id) for p in wawi.items.properties(8)] == [(2, 5)]  # bare array
     assert [r.url.path for r in rec.requests] == [
         "/api/eazybusiness/v1/manufacturers",
         "/api/eazybusiness/v1/items/7/properties",

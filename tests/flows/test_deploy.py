@@ -58,3 +58,12 @@ def test_deploy_all_registers_berlin_schedules_and_one_run_at_a_time(tmp_path: P
         options = deployment.concurrency_options  # type: ignore[attr-defined]
         assert limit == 1 and options.collision_strategy.value == "CANCEL_NEW"
     assert found["inbound-verification-daily"].parameters["sheet_block"] == "inbound-control"  # type: ignore[attr-defined]
+    watch = found["product-enrichment-feed-watch"]
+    assert watch.parameters["only_if_changed"] is True  # type: ignore[attr-defined]
+    watch_schedule = watch.schedules[0]  # type: ignore[attr-defined]
+    assert (watch_schedule.schedule.cron, watch_schedule.schedule.timezone) == (
+        "*/15 * * * *",
+        "Europe/Berlin",
+    )
+    assert watch_schedule.active is False  # on once its feed is configured (see prefect.yaml)
+    assert found["product-enrichment"].global_concurrency_limit.limit == 1  # type: ignore[attr-defined]

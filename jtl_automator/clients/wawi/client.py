@@ -9,7 +9,7 @@ from 2.x).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -24,7 +24,12 @@ from jtl_automator.clients.wawi.auth import WawiAuth, WawiKeyAuth, wawi_auth
 from jtl_automator.clients.wawi.models import (
     Category,
     Item,
+    ItemImage,
+    ItemPropertyValue,
     ItemUpdate,
+    Manufacturer,
+    Property,
+    PropertyValue,
     PurchaseOrder,
     PurchaseOrderCreate,
     SalesOrder,
@@ -125,12 +130,38 @@ class Items(_Gettable[Item]):
     path = "/items"
     model = Item
 
-    def update(self, item_id: int, changes: ItemUpdate | Mapping[str, Any]) -> Item | None:
-        """PATCH; Wawi 1.0 answers 201 with the item (or 204). Not retried on 5xx."""
-        body = json_or_none(
-            self._core.request("PATCH", f"{self.path}/{item_id}", json=_body(changes, ItemUpdate))
+    def update(
+        self, item_id: int, changes: ItemUpdate | Mapping[str, Any], *, idempotent: bool = False
+    ) -> Item | None:
+        """PATCH; Wawi 1.0 answers 201 with the item (or 204). Not retried on 5xx unless ``idempotent``.
+
+        Pass ``idempotent=True`` only for bodies of absolute values (a GTIN, a weight): sent twice after
+        a lost answer, they leave the item as one successful PATCH would.
+        """
+        response = self._core.request(
+            "PATCH",
+            f"{self.path}/{item_id}",
+            json=_body(changes, ItemUpdate),
+            retry_transient=True if idempotent else None,
         )
+        body = json_or_none(response)
         return Item.model_validate(body) if body else None
+
+    def raw(self, item_id: int) -> JsonObject:
+        """``GET /items/{id}`` as Wawi sent it (the enrichment rebuilds whole groups from it)."""
+        body = self._core.get_json(f"{self.path}/{item_id}")
+        return dict(body) if isinstance(body, Mapping) else {}
+
+    def images(self, item_id: int) -> builtins.list[ItemImage]:
+        """``GET /items/{id}/images``: the item's images (metadata, not the pictures)."""
+        rows = unwrap_items(self._core.get_json(f"{self.path}/{item_id}/images"))
+        return [ItemImage.model_validate(row) for row in rows if isinstance(row, Mapping)]
+
+    def properties(self, item_id: int) -> builtins.list[ItemPropertyValue]:
+        """``GET /items/{id}/properties`` (``ItemProperties``): the item's property value ids."""
+        body = self._core.get_json(f"{self.path}/{item_id}/properties")
+        rows = body.get("Properties") if isinstance(body, Mapping) else body
+        return [ItemPropertyValue.model_validate(r) for r in rows or [] if isinstance(r, Mapping)]
 
     def suppliers(self, item_id: int) -> builtins.list[JsonObject]:
         """``GET /items/{id}/suppliers`` (an unpaged array of ItemSupplier), as Wawi sent it.
@@ -140,16 +171,6 @@ class Items(_Gettable[Item]):
         """
         rows = unwrap_items(self._core.get_json(f"{self.path}/{item_id}/suppliers"))
         return [dict(row) for row in rows if isinstance(row, Mapping)]
-
-    def properties(self, item_id: int) -> builtins.list[JsonObject]:
-        """``GET /items/{id}/properties``: the item's property values (``PropertyId``, ``PropertyValueId``).
-
-        The spec answers an ``ItemProperties`` object (``{ItemId, Properties: [...]}``); a bare array is
-        read too. Raw dicts: the product sync's rule reads only the two ids.
-        """
-        body = self._core.get_json(f"{self.path}/{item_id}/properties")
-        rows = body.get("Properties", []) if isinstance(body, Mapping) else body
-        return [dict(row) for row in rows or [] if isinstance(row, Mapping)]
 
 
 class Stocks(_Paged[Stock]):
@@ -214,6 +235,36 @@ class Categories(_Paged[Category]):
 
     path = "/categories"
     model = Category
+
+    def add_items(self, category_id: int, item_ids: Sequence[int]) -> builtins.list[int]:
+        """``POST /categories/{id}/items`` (a JSON array of item ids): the ids Wawi assigned (201).
+
+        A POST: never re-sent after a 5xx or timeout; the caller reads the items again to see whether it
+        landed (whether Wawi accepts an item already in the category is not documented).
+        """
+        response = self._core.request(
+            "POST", f"{self.path}/{category_id}/items", json=[int(i) for i in item_ids]
+        )
+        body = json_or_none(response)
+        return [int(i) for i in unwrap_items(body) if isinstance(i, int) and not isinstance(i, bool)]
+
+
+class Properties:
+    """``GET /properties`` (one ``PagedListOfProperty``; the spec gives no paging parameters), values."""
+
+    path = "/properties"
+
+    def __init__(self, core: HttpCore) -> None:
+        self._core = core
+
+    def list(self) -> builtins.list[Property]:
+        """Every property."""
+        return [Property.model_validate(p) for p in unwrap_items(self._core.get_json(self.path))]
+
+    def values(self, property_id: int) -> builtins.list[PropertyValue]:
+        """``GET /properties/{id}/values``: a plain array."""
+        rows = unwrap_items(self._core.get_json(f"{self.path}/{property_id}/values"))
+        return [PropertyValue.model_validate(r) for r in rows if isinstance(r, Mapping)]
 
 
 class Suppliers:
@@ -287,6 +338,7 @@ class WawiClient(ApiClient):
         self.suppliers = Suppliers(v1)
         self.warehouses = Warehouses(v1, sizes)
         self.categories = Categories(v1, sizes)
+        self.properties = Properties(v1)
         self.purchase_orders = PurchaseOrders(self.core, sizes)
 
     def __repr__(self) -> str:
@@ -296,9 +348,9 @@ class WawiClient(ApiClient):
         """``GET /info``: version and tenant; a cheap connectivity and licence check."""
         return dict(self._v1.get_json("/info") or {})
 
-    def manufacturers(self) -> builtins.list[JsonObject]:
-        """``GET /manufacturers``: every manufacturer (``Id``, ``Name``, ...), one of 1.0's unpaged lists."""
-        return [dict(m) for m in unwrap_items(self._v1.get_json("/manufacturers")) if isinstance(m, Mapping)]
+    def manufacturers(self) -> builtins.list[Manufacturer]:
+        """``GET /manufacturers``: every manufacturer (one of 1.0's unpaged lists: a plain array)."""
+        return [Manufacturer.model_validate(m) for m in unwrap_items(self._v1.get_json("/manufacturers"))]
 
     def on_hold_reasons(self) -> builtins.list[Any]:
         """``GET /onHoldReasons``: the merchant's on-hold reasons (``Id``, ``Name``), raw."""

@@ -89,6 +89,14 @@ class ItemWeights(WawiModel):
     shipping_weight: float | None = None
 
 
+class ItemDimensions(WawiModel):
+    """Length, width and height (Wawi's item dialog shows cm; the spec names no unit)."""
+
+    length: float | None = None
+    width: float | None = None
+    height: float | None = None
+
+
 class Item(WawiModel):
     """An article (``Artikel``) as Wawi returns it."""
 
@@ -105,6 +113,7 @@ class Item(WawiModel):
     item_price_data: ItemPrice | None = None
     manufacturer_id: int | None = None
     weights: ItemWeights | None = None
+    dimensions: ItemDimensions | None = None
     storage_options: dict[str, Any] | None = None
     allow_negative_stock: bool | None = None
     added: datetime | None = None
@@ -123,6 +132,7 @@ class ItemUpdate(WawiWriteModel):
     item_price_data: ItemPrice | None = None
     manufacturer_id: int | None = None
     weights: ItemWeights | None = None
+    dimensions: ItemDimensions | None = None
     allow_negative_stock: bool | None = None
     annotation: str | None = None
     storage_options: dict[str, Any] | None = None
@@ -284,6 +294,45 @@ class Category(WawiModel):
     parent_category_id: int | None = None
     level: int | None = None
     sort_number: int | None = None
+
+
+class ItemImage(WawiModel):
+    """One image of an item (``GET /items/{id}/images``); the picture itself is ``/items/imagedata/{id}``."""
+
+    item_id: int | None = None
+    image_id: int | None = None
+    filename: str | None = None
+    image_data_type: str | None = None
+    sales_channel_id: str | None = None
+    sort_number: int | None = None
+
+
+class ItemPropertyValue(WawiModel):
+    """A property value assigned to an item: ids only (names come from ``/properties``)."""
+
+    property_id: int
+    property_value_id: int
+
+
+class Manufacturer(WawiModel):
+    """A manufacturer (``GET /manufacturers``)."""
+
+    id: int
+    name: str | None = None
+
+
+class Property(WawiModel):
+    """A property (``Merkmal``): its values are read per property."""
+
+    id: int
+    name: str | None = None
+
+
+class PropertyValue(WawiModel):
+    """One value of a property (``Merkmalwert``)."""
+
+    id: int
+    name: str | None = None
 
 
 class WawiV2Model(BaseModel):

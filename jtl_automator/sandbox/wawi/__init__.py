@@ -21,7 +21,8 @@ One module per resource, each with module-level handlers that take the state as 
 that :func:`build_router` mounts: ``registration`` (``/authentication``), ``items``, ``stocks``,
 ``sales_orders`` (with line items and cancellation), ``customers``, ``master_data`` (suppliers,
 warehouses, categories, on-hold reasons, shipping and payment methods, ``/info``) and
-``purchase_orders`` (v2). ``common`` holds the envelope, errors, query parsing and paging; ``guard`` the
+``purchase_orders`` (v2), ``catalogue`` (category assignment, item images and properties, properties,
+manufacturers). ``common`` holds the envelope, errors, query parsing and paging; ``guard`` the
 route class that checks every request (per flavour: key or token and tenant, licence, app headers,
 scopes, Cloud rate limits); ``cloud`` the Cloud token endpoint; ``schemas`` the completion and typed merge
 of request bodies.
@@ -33,6 +34,7 @@ from fastapi import APIRouter
 
 from jtl_automator.sandbox.state import SandboxState
 from jtl_automator.sandbox.wawi import (
+    catalogue,
     cloud,
     customers,
     items,
@@ -117,7 +119,7 @@ def build_router(state: SandboxState) -> APIRouter:
 
 def _v1(state: SandboxState, flavour: Flavour, root: str) -> APIRouter:
     router = APIRouter(route_class=route_class(state, flavour=flavour, root=root))
-    for resource in (items, stocks, sales_orders, customers, master_data):  # the order routes were declared
+    for resource in (items, stocks, sales_orders, customers, master_data, catalogue):  # declaration order
         resource.routes.mount(router)
     return router
 

@@ -1,5 +1,8 @@
 """Items (``/v1/items``): list with filters, read, create and PATCH (which answers 201, like Wawi).
 
+PATCH merges each group object (``Identifiers``, ``Weights``, ...) member by member; with
+``SandboxConfig.wawi_item_patch_replaces_groups`` a group the body sends replaces the stored one whole.
+
 Also ``GET /items/{id}/suppliers``, the item's suppliers with delivery time and order quantities, and
 ``GET /items/{id}/properties``, the item's property values.
 """
@@ -27,7 +30,7 @@ from jtl_automator.sandbox.wawi.common import (
     v1_page,
     validation_error,
 )
-from jtl_automator.sandbox.wawi.schemas import complete, merge
+from jtl_automator.sandbox.wawi.schemas import complete, merge, schemas
 
 routes = RouteTable()
 
@@ -130,6 +133,8 @@ def update_item(item_id: int, state: StateDep, payload: JsonBody = None) -> Resp
         if item is None:
             raise not_found("Item", item_id)
         updated = json.loads(dumps(item))
+        if state.config.wawi_item_patch_replaces_groups and isinstance(payload, dict):
+            _clear_groups(updated, payload)
         errors = merge("UpdateItem", updated, payload)
         if not errors and isinstance(payload, dict) and payload.get("Categories") is not None:
             updated["Categories"] = _category_refs(wawi, updated["Categories"], errors)
@@ -142,6 +147,17 @@ def update_item(item_id: int, state: StateDep, payload: JsonBody = None) -> Resp
         updated["Changed"] = iso_now()
         wawi.items[item_id] = updated
     return json_response(updated, 201)
+
+
+def _clear_groups(item: JsonObject, payload: JsonObject) -> None:
+    """Strict reading of PATCH: every group object the body sends replaces the stored one whole."""
+    props = schemas()["UpdateItem"].get("properties", {})
+    for key, value in payload.items():
+        ref = props.get(key, {}).get("$ref")
+        if isinstance(value, dict) and isinstance(ref, str):
+            name = ref.rsplit("/", 1)[-1]
+            target = name.removeprefix("Update")
+            item[key] = complete(target if target in schemas() else name)  # members left out: emptied
 
 
 def _item_search_text(item: JsonObject) -> str:

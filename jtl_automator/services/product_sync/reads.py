@@ -25,6 +25,7 @@ from jtl_automator.clients.errors import NotFound
 from jtl_automator.clients.ffn.client import FILTER_CLAUSES_MAX, OR_FILTERS, FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.clients.wawi.models import Manufacturer
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.services.product_sync.params import WATERMARK, ProductSyncParams
 from jtl_automator.services.wawi_item_cache import WawiItemCache, cached_item
@@ -68,7 +69,10 @@ def _properties(
     found: dict[int, list[Any]] = {}
     for item in items:
         try:
-            found[int(item["Id"])] = wawi.items.properties(int(item["Id"]))
+            found[int(item["Id"])] = [
+                {"PropertyId": p.property_id, "PropertyValueId": p.property_value_id}
+                for p in wawi.items.properties(int(item["Id"]))
+            ]
         except NotFound:
             notes.append(f"Wawi item {item['Id']} ({item.get('SKU')}) vanished while reading its properties")
     return found
@@ -165,10 +169,6 @@ def load_inputs(
     )
 
 
-def manufacturer_names(rows: Iterable[Mapping[str, Any]]) -> dict[int, str]:
-    """``GET /manufacturers`` rows as Id -> name (rows without an integer Id or a name are left out)."""
-    return {
-        m["Id"]: str(m.get("Name") or "").strip()
-        for m in rows
-        if isinstance(m.get("Id"), int) and str(m.get("Name") or "").strip()
-    }
+def manufacturer_names(rows: Iterable[Manufacturer]) -> dict[int, str]:
+    """``GET /manufacturers`` as Id -> name (makers without a name are left out)."""
+    return {m.id: m.name.strip() for m in rows if m.name and m.name.strip()}

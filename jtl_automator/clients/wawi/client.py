@@ -350,7 +350,8 @@ class WawiClient(ApiClient):
 
     def manufacturers(self) -> builtins.list[Manufacturer]:
         """``GET /manufacturers``: every manufacturer (one of 1.0's unpaged lists: a plain array)."""
-        return [Manufacturer.model_validate(m) for m in unwrap_items(self._v1.get_json("/manufacturers"))]
+        rows = unwrap_items(self._v1.get_json("/manufacturers"))
+        return [Manufacturer.model_validate(m) for m in rows if isinstance(m, Mapping)]
 
     def on_hold_reasons(self) -> builtins.list[Any]:
         """``GET /onHoldReasons``: the merchant's on-hold reasons (``Id``, ``Name``), raw."""

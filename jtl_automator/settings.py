@@ -22,6 +22,9 @@ WAWI_APP_SCOPES: tuple[str, ...] = (
     "salesorder.updatesalesorder",
     "stock.stockadjustment",
     "item.updateitem",
+    "item.createitemsaleschannelprice",
+    "item.updateitemsaleschannelprice",
+    "item.updateitemspecialprice",
 )
 
 #: ``onprem``: the Wawi REST server on the merchant's machine (API key, ``/v1`` paths); ``cloud``: JTL's

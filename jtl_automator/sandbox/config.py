@@ -94,6 +94,18 @@ class SandboxConfig:
     # The same for inbounds and merchantInboundNumber (plan execution); strict: not enforced either.
     ffn_unique_merchant_inbound_number: bool = True
 
+    # Item prices (issue 12). The reference is silent on what an item without any sales-channel prices or
+    # special price answers (the spec's only 404 text is "No fields could be found."): lenient an empty
+    # array and an inactive special price, strict that 404.
+    wawi_price_lists_404_when_empty: bool = False
+    # A POST of a sales-channel price whose channel, customer group and FromQuantity already have one:
+    # lenient it replaces that price (201), strict 400 "already exists" (PATCH is the way to change it).
+    wawi_unique_sales_channel_price: bool = False
+    # A negative net price (base, channel or special price): lenient stored, strict 400 naming the field.
+    wawi_refuse_negative_prices: bool = False
+    # A special price whose EndDate is not after its StartDate: lenient stored, strict 400.
+    wawi_special_price_dates_checked: bool = False
+
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
 
@@ -121,6 +133,7 @@ class SandboxConfig:
                 **_STRICT_SHEETS,
                 **_STRICT_PAGING,
                 **_STRICT_FFN_FILTER,
+                **_STRICT_PRICES,
                 **overrides,
             },
         )
@@ -158,4 +171,13 @@ _STRICT_FFN_FILTER: dict[str, Any] = {
     "ffn_filter_operators": DOCUMENTED_FFN_OPERATORS,
     "ffn_unique_merchant_outbound_number": False,
     "ffn_unique_merchant_inbound_number": False,
+}
+
+#: Wawi item price knobs at their strictest: empty price lists are a 404, a second POST of one channel
+#: price, negative prices and special prices that end before they start are refused.
+_STRICT_PRICES: dict[str, Any] = {
+    "wawi_price_lists_404_when_empty": True,
+    "wawi_unique_sales_channel_price": True,
+    "wawi_refuse_negative_prices": True,
+    "wawi_special_price_dates_checked": True,
 }

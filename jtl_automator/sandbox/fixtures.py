@@ -12,7 +12,12 @@ Layout (every file optional; each holds a JSON **array of objects exactly as the
   ``wawi/warehouses.json``, ``wawi/categories.json``, ``wawi/purchaseOrders.json``,
   ``wawi/onHoldReasons.json``, ``wawi/shippingMethods.json``, ``wawi/paymentMethods.json`` (key ``Id``),
   ``wawi/stocks.json`` (rows keyed by ``WarehouseId`` + ``ItemId``), ``wawi/itemSuppliers.json``
-  (ItemSupplier rows keyed by ``ItemId`` + ``SupplierId``, served per item by ``/items/{id}/suppliers``).
+  (ItemSupplier rows keyed by ``ItemId`` + ``SupplierId``, served per item by ``/items/{id}/suppliers``);
+  what prices need: ``wawi/manufacturers.json``, ``wawi/companies.json``, ``wawi/taxClasses.json``,
+  ``wawi/customerGroups.json`` (key ``Id``), ``wawi/salesChannels.json`` (string ``Id``),
+  ``wawi/taxRates.json`` (TaxRate objects, several per ``TaxClassId``), ``wawi/itemSalesChannelPrices.json``
+  (ItemSalesChannelPrice rows, several per ``ItemId``) and ``wawi/itemSpecialPrices.json`` (one
+  ItemSpecialPrice per ``ItemId``).
 - Sales-order line items either in ``wawi/salesOrderLineItems.json`` (SalesOrderLineItem objects, each with
   its ``SalesOrderId``) or inline as a ``"LineItems"`` array inside each order of ``wawi/salesOrders.json``
   (handy for hand-written fixtures; the key is removed on load because the API serves lines separately).
@@ -98,8 +103,30 @@ _RESOURCES: dict[str, _Resource] = {
         _Resource("wawi/onHoldReasons.json", ("Id",), _INT),
         _Resource("wawi/shippingMethods.json", ("Id",), _INT),
         _Resource("wawi/paymentMethods.json", ("Id",), _INT),
+        _Resource("wawi/manufacturers.json", ("Id",), _INT, (("Name", _STR),)),
+        _Resource("wawi/companies.json", ("Id",), _INT),
+        _Resource("wawi/taxClasses.json", ("Id",), _INT),
+        _Resource(
+            "wawi/taxRates.json",
+            ("TaxClassId",),
+            _INT,
+            (("Rate", _NUM), ("DepartureCountryISO", _STR), ("ShipmentCountryISO", _STR)),
+        ),
+        _Resource("wawi/salesChannels.json", ("Id",), _STR, (("ItemCapabilities", _OBJ),)),
+        _Resource("wawi/customerGroups.json", ("Id",), _INT),
+        _Resource(
+            "wawi/itemSalesChannelPrices.json",
+            ("ItemId",),
+            _INT,
+            (("SalesChannelId", _STR), ("CustomerGroupId", _INT)),
+            (("NetPrice", _NUM), ("FromQuantity", _INT)),
+        ),
+        _Resource("wawi/itemSpecialPrices.json", ("ItemId",), _INT, (("SpecialPrice", _LIST),)),
     )
 }
+#: Files with several objects per key: stock rows (per location and batch), an item's channel prices,
+#: a tax class's rates (per country).
+_MANY_PER_KEY = frozenset({"wawi/stocks.json", "wawi/itemSalesChannelPrices.json", "wawi/taxRates.json"})
 _ACCOUNT_FILE = "ffn/account.json"
 
 
@@ -153,7 +180,7 @@ def _check_objects(rel: str, content: Any, resource: _Resource) -> list[JsonObje
                     f"{where}: field '{field}' must be {_type_name(types)}, got {obj[field]!r}"
                 )
         key = tuple(obj[f] for f in resource.key)
-        if key in seen and rel != "wawi/stocks.json":  # Wawi has one stock row per storage location/batch
+        if key in seen and rel not in _MANY_PER_KEY:
             raise FixtureError(
                 f"{where}: duplicate {'/'.join(resource.key)} {key[0]!r} (first at [{seen[key]}])"
             )
@@ -221,6 +248,12 @@ def _group_item_suppliers(data: SandboxData, rows: list[JsonObject]) -> None:
         data.wawi.item_suppliers.setdefault(row["ItemId"], []).append(row)
 
 
+def _group_channel_prices(data: SandboxData, rows: list[JsonObject]) -> None:
+    """ItemSalesChannelPrice rows under their item, in file order (served per item)."""
+    for row in rows:
+        data.wawi.sales_channel_prices.setdefault(row["ItemId"], []).append(row)
+
+
 _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "ffn/products.json": lambda d, xs: d.ffn.products.update(_keyed(xs, "jfsku")),
     "ffn/stocks.json": lambda d, xs: d.ffn.stocks.update(_keyed(xs, "jfsku")),
@@ -240,6 +273,14 @@ _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "wawi/onHoldReasons.json": lambda d, xs: d.wawi.on_hold_reasons.extend(xs),
     "wawi/shippingMethods.json": lambda d, xs: d.wawi.shipping_methods.extend(xs),
     "wawi/paymentMethods.json": lambda d, xs: d.wawi.payment_methods.extend(xs),
+    "wawi/manufacturers.json": lambda d, xs: d.wawi.manufacturers.update(_keyed(xs, "Id")),
+    "wawi/companies.json": lambda d, xs: d.wawi.companies.update(_keyed(xs, "Id")),
+    "wawi/taxClasses.json": lambda d, xs: d.wawi.tax_classes.update(_keyed(xs, "Id")),
+    "wawi/taxRates.json": lambda d, xs: d.wawi.tax_rates.extend(xs),
+    "wawi/salesChannels.json": lambda d, xs: d.wawi.sales_channels.extend(xs),
+    "wawi/customerGroups.json": lambda d, xs: d.wawi.customer_groups.update(_keyed(xs, "Id")),
+    "wawi/itemSalesChannelPrices.json": lambda d, xs: _group_channel_prices(d, xs),
+    "wawi/itemSpecialPrices.json": lambda d, xs: d.wawi.special_prices.update(_keyed(xs, "ItemId")),
 }
 
 
@@ -346,6 +387,16 @@ def dump_fixture_dir(data: SandboxData, path: str | Path) -> None:
             "wawi/onHoldReasons.json": list(wawi.on_hold_reasons),
             "wawi/shippingMethods.json": list(wawi.shipping_methods),
             "wawi/paymentMethods.json": list(wawi.payment_methods),
+            "wawi/manufacturers.json": list(wawi.manufacturers.values()),
+            "wawi/companies.json": list(wawi.companies.values()),
+            "wawi/taxClasses.json": list(wawi.tax_classes.values()),
+            "wawi/taxRates.json": list(wawi.tax_rates),
+            "wawi/salesChannels.json": list(wawi.sales_channels),
+            "wawi/customerGroups.json": list(wawi.customer_groups.values()),
+            "wawi/itemSalesChannelPrices.json": [
+                r for rows in wawi.sales_channel_prices.values() for r in rows
+            ],
+            "wawi/itemSpecialPrices.json": list(wawi.special_prices.values()),
         }
         for rel, objects in files.items():
             _write(root / rel, objects)

@@ -60,6 +60,10 @@ class RouteTable:
         """``@table.patch(path)``, like ``@router.patch(path)``."""
         return self.route(path, "PATCH", **options)
 
+    def delete(self, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+        """``@table.delete(path)``, like ``@router.delete(path)``."""
+        return self.route(path, "DELETE", **options)
+
     def mount(self, router: APIRouter) -> None:
         """Add every route to ``router`` (with its route class) in declaration order."""
         for route in self._routes:

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from jtl_automator.transforms.pricing import BASE_PRICE, PRICE_INPUT_SCHEMA
+from jtl_automator.transforms.replenishment_frames import standard_supplier as standard_supplier_row
 
 INPUT_COLUMNS = list(PRICE_INPUT_SCHEMA.columns)
 _DTYPES = {name: str(column.dtype) for name, column in PRICE_INPUT_SCHEMA.columns.items()}
@@ -62,10 +63,7 @@ def category_paths(categories: Iterable[Mapping[str, Any]]) -> dict[int, str]:
 
 def standard_supplier(rows: Sequence[Mapping[str, Any]] | None) -> int | None:
     """The item's standard supplier Id (a single supplier counts as standard); None without one."""
-    if not rows:
-        return None
-    standard = [r for r in rows if r.get("IsStandard") is True]
-    chosen = standard[0] if standard else (rows[0] if len(rows) == 1 else None)
+    chosen = standard_supplier_row(rows or ())
     return _int(chosen.get("SupplierId")) if chosen is not None else None
 
 

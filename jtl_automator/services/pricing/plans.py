@@ -2,8 +2,9 @@
 
 **Proposing.** Rows of status ``needs_approval`` become the lines of the day's ``price_change`` plan, slow
 movers' markdowns the lines of the day's ``markdown`` plan (period: the run's date in Berlin, scope: all
-items). A line is keyed by SKU and price: the plan line's "warehouse" holds the price target (``base``,
-``<channel>/<group>``) for a price change and is empty for a markdown. A rerun the same day updates the
+items; once the day's plan left draft, the day's next one: ``2026-11-17#2``). A line is keyed by SKU
+and price: the plan line's "warehouse" holds the price target (``base``, ``<channel>/<group>``) for a
+price change and is empty for a markdown. A rerun the same day updates the
 draft; the day's new draft cancels older drafts of its kind ("superseded by plan N"), so one draft is open
 and its prices are the latest. An approved plan is never changed: what a person approved stays.
 
@@ -159,18 +160,35 @@ def markdown_lines(
     return lines
 
 
+#: A day's later drafts, once its plan left draft (approved, executed or cancelled): ``2026-11-17#2``, …
+_MAX_DRAFTS_PER_DAY = 50
+
+
 def propose(
     plans: PlanStore, kind: str, period: str, lines: Sequence[NewLine], run_id: str
 ) -> ProposedPlan | None:
-    """The period's draft of ``kind`` gets ``lines``; older drafts of the kind are superseded by it."""
+    """The period's draft of ``kind`` gets ``lines``; older drafts of the kind are superseded by it.
+
+    When the day's plan has left draft (a person approved it, or it was executed or cancelled), the lines
+    go into the day's next draft (period ``<day>#2``, ``#3``, …): what was approved stays as approved.
+    """
     if not lines:
         return None
-    opened = plans.create_or_get(kind, PlanScope(), period, created_by=f"{RUN_PERSON} {run_id}"[:200])
-    plan_id = opened.plan.id
-    try:
-        plans.add_lines(plan_id, lines)
-    except PlanNotEditable as error:
-        return ProposedPlan(kind, plan_id, 0, skipped=f"{error}; these lines wait for tomorrow's plan")
+    created_by = f"{RUN_PERSON} {run_id}"[:200]
+    plan_id: int | None = None
+    for number in range(1, _MAX_DRAFTS_PER_DAY + 1):
+        label = period if number == 1 else f"{period}#{number}"
+        opened = plans.create_or_get(kind, PlanScope(), label, created_by=created_by)
+        if opened.plan.status is not PlanStatus.DRAFT:
+            continue
+        try:
+            plans.add_lines(opened.plan.id, lines)
+        except PlanNotEditable:
+            continue  # approved between the two calls: the next draft
+        plan_id = opened.plan.id
+        break
+    if plan_id is None:
+        return ProposedPlan(kind, 0, 0, skipped=f"{_MAX_DRAFTS_PER_DAY} plans of {period} left draft already")
     superseded = []
     for older in plans.list_plans(kind=kind, status=PlanStatus.DRAFT):
         if older.id != plan_id:

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from jtl_automator.transforms.pricing import PricingRules
-from jtl_automator.yaml_config import load_yaml_model
+from jtl_automator.yaml_config import ConfigFileError, load_yaml_model
 
 LEASE_NAME = "pricing"
 #: Kind of the price writes in the state store's side-effect ledger.
@@ -49,4 +49,10 @@ class PricingParams(BaseModel):
 
 def load_rules(path: str | Path | None) -> PricingRules:
     """The rule file (default ``config/pricing.yaml``); a mistake raises ``ConfigFileError`` with its line."""
-    return load_yaml_model(Path(path or DEFAULT_RULES_FILE), PricingRules)
+    chosen = Path(path or DEFAULT_RULES_FILE)
+    if path is None and not chosen.exists():
+        raise ConfigFileError(
+            str(chosen),
+            [f"{chosen}: no rule file; copy config/pricing.example.yaml there and adapt it, or name one"],
+        )
+    return load_yaml_model(chosen, PricingRules)

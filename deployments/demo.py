@@ -76,6 +76,24 @@ def _plan_execution(plan_execution: Any) -> dict[str, Any]:
     return result
 
 
+def _pricing(output: Path) -> dict[str, Any]:
+    """The pricing flow with the sample rule file, on the generated orders' days (the base date).
+
+    It writes the prices the rules let pass, and proposes the larger changes and the slow movers'
+    markdowns as the day's plans (approve them with ``jtl-automator plans approve ID``; the next pricing
+    run writes them). The workbook of its decisions is ``pricing.xlsx``.
+    """
+    from flows.pricing import pricing
+    from jtl_automator.project import project_root
+    from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
+
+    rules = project_root() / "config" / "pricing.example.yaml"
+    result: dict[str, Any] = pricing(
+        rules_file=str(rules), output=str(output / "pricing.xlsx"), as_of=DEFAULT_BASE_DATE.date()
+    )
+    return result
+
+
 def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     """Start the sandbox, run every demo flow against it, print where the outputs are."""
     from jtl_automator.sandbox.app import create_app
@@ -150,6 +168,12 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
             _say(f"plan execution: skipped ({executed['skipped']})")
         else:
             _say(f"plan execution: {executed['counts']}, purchase orders {executed['purchase_orders']}")
+        results["pricing"] = priced = _pricing(output)
+        _say(
+            f"pricing: {priced['statuses']}, {priced['writes'].get('applied', 0)} prices written, "
+            f"plans {[(p['kind'], p['plan'], p['lines']) for p in priced['plans']]}, "
+            f"markdowns {priced.get('markdowns', {})}"
+        )
         sheet_after = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID].worksheets[0].values
         (output / "inbound-control-google-sheet.json").write_text(
             json.dumps(sheet_after, indent=1, default=str)
@@ -165,7 +189,8 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"  {'inbound-control-google-sheet.json':<36} the sandbox Google Sheet after the run",
                 f"  {summary.name:<36} what every flow returned",
                 f"  {'bestellvorschlag.xlsx':<36} the replenishment workbook (low stock, per supplier)",
-                f"  {'state.db':<36} the state database (token, check history, order and stock ledgers)",
+                f"  {'pricing.xlsx':<36} the pricing run's changes, approvals, markdowns, what it left",
+                f"  {'state.db':<36} the state database (token, check history, ledgers, plans, prices)",
                 f"Prefect runs and artifacts: PREFECT_HOME={os.environ['PREFECT_HOME']} "
                 ".venv/bin/prefect server start",
             ]

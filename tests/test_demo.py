@@ -47,6 +47,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert summary["stock_sync"]["outcomes"].get("applied", 0) > 0
     assert "plan_execution" in summary  # executed, or skipped with the reason
     assert summary["replenishment"]["plans"] and (out / "bestellvorschlag.xlsx").is_file()
+    assert summary["pricing"]["writes"]["applied"] > 0 and (out / "pricing.xlsx").is_file()
+    assert {p["kind"] for p in summary["pricing"]["plans"]} == {"price_change", "markdown"}
     sheet = openpyxl.load_workbook(out / "inbound-control.xlsx").worksheets[0]
     assert {c.value for c in sheet["D"]} >= {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INVALID_ROW"}
     assert (tmp_path / ".prefect-demo").is_dir() and (out / "state.db").is_file()

@@ -101,6 +101,8 @@ def test_cli_rejects_unknown_names() -> None:
         "order_processing",
         "stock_sync",
         "replenishment_5m",
+        "pricing_100k",
+        "pricing_writes",
     }
 
 
@@ -133,3 +135,14 @@ def test_pricing_tiny() -> None:
     assert result.raw["agree"] is True  # the bare arithmetic and price_frame price every row alike
     assert sum(result.raw["statuses"].values()) == 3000
     assert result.metric("both give the same gross price on every row").passed
+
+
+@pytest.mark.slow
+def test_pricing_writes_tiny() -> None:
+    result = load("pricing_writes").run(skus=400, changed_share=0.05)
+    raw = result.raw
+    assert raw["exact"] and raw["writes"]["first"] > 0 and raw["writes"]["again"] == 0
+    assert 0 < raw["writes"]["after"] <= raw["moved"]
+    assert raw["history"] == [raw["writes"]["first"], 0, raw["writes"]["after"]]
+    assert raw["reads"] <= raw["bound"] * 1.05
+    assert result.passed

@@ -213,10 +213,12 @@ def test_a_lost_answer_is_sent_again_once_and_recorded_once(world: World) -> Non
             ],
         ),
     )
-    result = world.run(run_id="run-1")
+    # one writer: every third PATCH loses its answer and the re-send is the next one, which passes (with
+    # several writers a re-send could meet the third slot again and again until the budget is spent)
+    result = world.run(params=svc.PricingParams(workers=1), run_id="run-1")
     applied = result["statuses"]["apply"]
     assert result["writes"] == {"applied": applied}
-    assert len(world.writes()) > applied  # some were sent again after their answer was lost
+    assert applied < len(world.writes()) <= applied + applied // 2  # each lost answer cost one re-send
     assert len(world.store.price_history()) == applied
     for row in result["changes"]:
         assert world.base_price(row["item_id"]) == row["new_price"]

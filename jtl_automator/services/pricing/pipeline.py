@@ -333,14 +333,6 @@ def workbook_path(params: PricingParams, now: datetime, output: str | None) -> P
     return Path(output) if output else Path(params.output_dir) / f"pricing-{period_of(now)}.xlsx"
 
 
-def special_setup(inputs: PriceInputs | None, rules: PricingRules) -> SpecialPriceSetup:
-    """Where the markdowns' special prices apply (read with the inputs, or afresh for plan execution)."""
-    duration = rules.markdown.duration_days if rules.markdown is not None else 14
-    if inputs is None:
-        return SpecialPriceSetup(duration_days=duration)
-    return SpecialPriceSetup(inputs.special_channels, inputs.customer_groups, duration)
-
-
 def read_special_setup(wawi: WawiClient, rules: PricingRules) -> SpecialPriceSetup:
     """The channels that take special prices and the customer groups (two requests), for plan execution."""
     md = rules.markdown

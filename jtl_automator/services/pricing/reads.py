@@ -38,7 +38,7 @@ from jtl_automator.correlation import correlated_logger
 from jtl_automator.services.pricing.params import MARKDOWN, PricingParams
 from jtl_automator.services.replenishment.reads import TIMEZONE, history_window, load_order_lines, local_today
 from jtl_automator.services.wawi_item_cache import WawiItemCache
-from jtl_automator.store import PriceChange, StateStore
+from jtl_automator.store import StateStore
 from jtl_automator.transforms.pricing import BASE_PRICE, PricingRules, channel_rule_items, item_fits
 from jtl_automator.transforms.pricing_frames import (
     PriceLookups,
@@ -323,11 +323,4 @@ def markdown_input(prices: pd.DataFrame, inputs: PriceInputs, rules: PricingRule
             "in_scope": in_scope,
             "held": np.asarray([int(i) in inputs.held for i in item_ids], dtype=bool),
         }
-    )
-
-
-def price_change_of(row: Mapping[str, Any], **values: Any) -> PriceChange:
-    """A history row from a price row (``item_id``, ``sku``, ``target``, ``before``, ``after``, …)."""
-    return PriceChange(
-        **{**{k: row.get(k) for k in ("item_id", "sku", "target", "before", "after")}, **values}
     )

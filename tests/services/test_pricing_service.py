@@ -224,6 +224,7 @@ def test_a_lost_answer_is_sent_again_once_and_recorded_once(world: World) -> Non
         assert world.base_price(row["item_id"]) == row["new_price"]
 
 
+@pytest.mark.slow
 def test_bad_rows_are_reported_and_the_batch_goes_on(world: World) -> None:
     items = world.items
     ids = sorted(items)

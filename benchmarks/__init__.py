@@ -21,6 +21,7 @@ BENCHMARKS = (
     "replenishment_5m",
     "pricing_100k",
     "product_sync",
+    "pricing_writes",
 )
 
 

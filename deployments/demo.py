@@ -113,6 +113,24 @@ def _product_enrichment(product_enrichment: Any, data: Any, output: Path) -> dic
     return {"emptied_items": len(prepared.emptied), "dry_run": dry, "run": done}
 
 
+def _pricing(output: Path) -> dict[str, Any]:
+    """The pricing flow with the sample rule file, on the generated orders' days (the base date).
+
+    It writes the prices the rules let pass, and proposes the larger changes and the slow movers'
+    markdowns as the day's plans (approve them with ``jtl-automator plans approve ID``; the next pricing
+    run writes them). The workbook of its decisions is ``pricing.xlsx``.
+    """
+    from flows.pricing import pricing
+    from jtl_automator.project import project_root
+    from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
+
+    rules = project_root() / "config" / "pricing.example.yaml"
+    result: dict[str, Any] = pricing(
+        rules_file=str(rules), output=str(output / "pricing.xlsx"), as_of=DEFAULT_BASE_DATE.date()
+    )
+    return result
+
+
 def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     """Start the sandbox, run every demo flow against it, print where the outputs are."""
     from jtl_automator.sandbox.app import create_app
@@ -196,8 +214,16 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
             f"{run['rejected_rows']} feed rows rejected, categories {run['categories']}"
         )
 
-        # Product master data last: a dry run writes the diff workbook, then the full sync brings FFN's
-        # products to Wawi's data (the generator lets origin countries and packaging units drift).
+        results["pricing"] = priced = _pricing(output)
+        _say(
+            f"pricing: {priced['statuses']}, {priced['writes'].get('applied', 0)} prices written, "
+            f"plans {[(p['kind'], p['plan'], p['lines']) for p in priced['plans']]}, "
+            f"markdowns {priced.get('markdowns', {})}"
+        )
+
+        # Product master data last, so FFN gets the enriched items at their new prices: a dry run writes the
+        # diff workbook, then the full sync brings FFN's products to Wawi's data (the generator lets origin
+        # countries and packaging units drift).
         from flows.product_sync import product_sync
 
         diff = output / "product-sync-diff.xlsx"
@@ -224,7 +250,8 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"  {'lieferant-hansen.csv':<36} a supplier's product feed (German CSV, with bad rows)",
                 f"  {'product-enrichment-dry-run.xlsx':<36} what the enrichment would fill and assign",
                 f"  {'product-enrichment.xlsx':<36} what it filled and assigned, conflicts, data quality",
-                f"  {'state.db':<36} the state database (token, checks, order, stock, product ledgers)",
+                f"  {'pricing.xlsx':<36} the pricing run's changes, approvals, markdowns, what it left",
+                f"  {'state.db':<36} the state database (token, checks, ledgers, plans, prices)",
                 f"Prefect runs and artifacts: PREFECT_HOME={os.environ['PREFECT_HOME']} "
                 ".venv/bin/prefect server start",
             ]

@@ -665,6 +665,76 @@ def run_product_quality(
     )
 
 
+@run_app.command("pricing")
+def run_pricing(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Price and write the workbook; write no price, no plan.")
+    ] = False,
+    rules: Annotated[
+        Path | None,
+        typer.Option("--rules", metavar="FILE", help="The rule file (default: config/pricing.yaml)."),
+    ] = None,
+    output: Annotated[
+        str | None, typer.Option("--output", help="The workbook's path (default: out/pricing/…).")
+    ] = None,
+    ffn_block: FfnBlockOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+) -> None:
+    """Price the catalogue by the rule file now: write what may pass, propose the rest and the markdowns."""
+    from jtl_automator.services.pricing import load_rules
+    from jtl_automator.yaml_config import ConfigFileError
+
+    try:
+        load_rules(rules)  # before Prefect starts: a mistake costs a second, not a flow run
+    except ConfigFileError as exc:
+        for problem in exc.problems[:-1]:
+            typer.echo(f"Error: {problem}", err=True)
+        _fail(exc.problems[-1] if exc.problems else str(exc), 2)
+    _shell()
+    from flows.pricing import pricing
+    from jtl_automator.clients.errors import JtlApiError
+
+    try:
+        result = pricing(
+            dry_run=dry_run,
+            rules_file=str(rules.resolve()) if rules is not None else None,
+            output=output,
+            ffn_block=ffn_block,
+            wawi_block=wawi_block,
+            database_block=database_block,
+        )
+    except (JtlApiError, OSError, ValueError) as exc:  # an API refusal, an unwritable path, bad settings
+        _fail(f"pricing: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    if result.get("skipped"):
+        typer.echo(f"skipped: {result['skipped']}", err=True)
+    else:
+        verb = "would write" if dry_run else "change"
+        typer.echo(
+            f"{'sku':<24} {'price':<10} {'status':<15} {'before':>10} {'after':>10} {'%':>7}  reason",
+            err=True,
+        )
+        for row in result.get("changes", []):
+            before = "" if row["current_price"] is None else f"{row['current_price']:.2f}"
+            typer.echo(
+                f"{row['sku']:<24} {row['target']:<10} {row['status']:<15} {before:>10} "
+                f"{row['new_price']:>10.2f} {row['change_pct'] or 0:>+7.1f}  {row['reason']}",
+                err=True,
+            )
+        for row in result.get("failed", []):
+            typer.echo(f"not written: {row['sku']} {row['target']}: {row['reason']}", err=True)
+        for plan in result.get("plans", []):
+            typer.echo(
+                f"plan {plan['plan']} ({plan['kind']}, {plan['lines']} lines) waits for approval: "
+                f"jtl-automator plans approve {plan['plan']}",
+                err=True,
+            )
+        typer.echo(
+            f"{verb}: {result['statuses'].get('apply', 0)} prices; workbook: {result['workbook']}", err=True
+        )
+    _echo_json(result)
+
+
 @run_app.command("connectivity-check")
 def run_connectivity_check(
     ffn_block: FfnBlockOption = None,

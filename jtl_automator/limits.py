@@ -33,3 +33,7 @@ EXECUTION_REF_MAX = FFN_TEXT_MAX
 #: exact on PostgreSQL.
 PRICE_DIGITS = 15
 PRICE_DECIMALS = 4
+#: A price target: ``base``, ``special`` or ``<sales channel>/<customer group>`` (a channel id is short).
+PRICE_TARGET_MAX = 100
+#: A price rule's name (the rule file allows 100 characters) or a markdown strategy.
+PRICE_RULE_MAX = 100

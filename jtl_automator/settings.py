@@ -23,6 +23,9 @@ WAWI_APP_SCOPES: tuple[str, ...] = (
     "stock.stockadjustment",
     "item.updateitem",
     "category.addcategoryitems",
+    "item.createitemsaleschannelprice",
+    "item.updateitemsaleschannelprice",
+    "item.updateitemspecialprice",
 )
 #: Creating purchase orders (Wawi API v2), which only the plan execution's ``wawi_purchase_orders`` does.
 #: Asked for only where a flow is configured to write them: an app holds no write right it does not use.

@@ -103,6 +103,7 @@ def test_cli_rejects_unknown_names() -> None:
         "replenishment_5m",
         "pricing_100k",
         "product_sync",
+        "pricing_writes",
     }
 
 
@@ -148,3 +149,14 @@ def test_product_sync_tiny() -> None:
     assert all(ratio <= 1.05 for ratio in raw["ratio"].values()), raw["ratio"]
     assert raw["full_warm"]["reads"]["supplier_reads"] == 0  # cached by the cold run
     assert "product_sync" in result.markdown()
+
+
+@pytest.mark.slow
+def test_pricing_writes_tiny() -> None:
+    result = load("pricing_writes").run(skus=400, changed_share=0.05)
+    raw = result.raw
+    assert raw["exact"] and raw["writes"]["first"] > 0 and raw["writes"]["again"] == 0
+    assert 0 < raw["writes"]["after"] <= raw["moved"]
+    assert raw["history"] == [raw["writes"]["first"], 0, raw["writes"]["after"]]
+    assert raw["reads"] <= raw["bound"] * 1.05
+    assert result.passed

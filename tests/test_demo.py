@@ -61,6 +61,8 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert {"Fills", "Conflicts", "Feed rows rejected", "Categories"} <= set(dry_book.sheetnames)
     dry_book.close()
     assert "Quality" in openpyxl.load_workbook(out / "product-enrichment.xlsx", read_only=True).sheetnames
+    assert summary["pricing"]["writes"]["applied"] > 0 and (out / "pricing.xlsx").is_file()
+    assert {p["kind"] for p in summary["pricing"]["plans"]} == {"price_change", "markdown"}
     sheet = openpyxl.load_workbook(out / "inbound-control.xlsx").worksheets[0]
     assert {c.value for c in sheet["D"]} >= {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INVALID_ROW"}
     assert (tmp_path / ".prefect-demo").is_dir() and (out / "state.db").is_file()

@@ -104,6 +104,9 @@ def plan_kinds() -> list[PlanKind]:
 
 RESTOCK = register_plan_kind("restock", "purchase units from a supplier into warehouses")
 MARKDOWN = register_plan_kind("markdown", "lower the selling price of slow items")
+PRICE_CHANGE = register_plan_kind(
+    "price_change", "set prices whose change is larger than the price rule lets pass unapproved"
+)
 REBALANCE = register_plan_kind("rebalance", "move units between warehouses")
 SUPPLIER_RETURN = register_plan_kind("supplier_return", "send units back to their supplier")
 SUPPLIER_EXCHANGE = register_plan_kind("supplier_exchange", "exchange units with their supplier")

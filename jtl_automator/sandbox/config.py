@@ -113,6 +113,17 @@ class SandboxConfig:
     # merged member by member or replaces the stored group: the spec does not say. Leniently merged; strict
     # replaces it, so a member the body leaves out is emptied (a client must send whole groups).
     wawi_item_patch_replaces_groups: bool = False
+    # Item prices (issue 12). The reference is silent on what an item without any sales-channel prices or
+    # special price answers (the spec's only 404 text is "No fields could be found."): lenient an empty
+    # array and an inactive special price, strict that 404.
+    wawi_price_lists_404_when_empty: bool = False
+    # A POST of a sales-channel price whose channel, customer group and FromQuantity already have one:
+    # lenient it replaces that price (201), strict 400 "already exists" (PATCH is the way to change it).
+    wawi_unique_sales_channel_price: bool = False
+    # A negative net price (base, channel or special price): lenient stored, strict 400 naming the field.
+    wawi_refuse_negative_prices: bool = False
+    # A special price whose EndDate is not after its StartDate: lenient stored, strict 400.
+    wawi_special_price_dates_checked: bool = False
 
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
@@ -143,6 +154,7 @@ class SandboxConfig:
                 **_STRICT_FFN_FILTER,
                 **_STRICT_FFN_PRODUCTS,
                 **_STRICT_CATALOGUE,
+                **_STRICT_PRICES,
                 **overrides,
             },
         )
@@ -195,4 +207,12 @@ _STRICT_FFN_PRODUCTS: dict[str, Any] = {
 _STRICT_CATALOGUE: dict[str, Any] = {
     "wawi_category_items_refuse_assigned": True,
     "wawi_item_patch_replaces_groups": True,
+}
+#: Wawi item price knobs at their strictest: empty price lists are a 404, a second POST of one channel
+#: price, negative prices and special prices that end before they start are refused.
+_STRICT_PRICES: dict[str, Any] = {
+    "wawi_price_lists_404_when_empty": True,
+    "wawi_unique_sales_channel_price": True,
+    "wawi_refuse_negative_prices": True,
+    "wawi_special_price_dates_checked": True,
 }

@@ -64,6 +64,16 @@ class WawiData:
     on_hold_reasons: list[JsonObject] = field(default_factory=list)
     shipping_methods: list[JsonObject] = field(default_factory=list)
     payment_methods: list[JsonObject] = field(default_factory=list)
+    # Prices and what they need (pricing): manufacturers, companies, tax classes and their rates per
+    # departure and shipment country (TaxRate objects), sales channels (string ids), customer groups,
+    # each item's sales-channel prices (ItemSalesChannelPrice rows) and special price (ItemSpecialPrice).
+    companies: dict[int, JsonObject] = field(default_factory=dict)
+    tax_classes: dict[int, JsonObject] = field(default_factory=dict)
+    tax_rates: list[JsonObject] = field(default_factory=list)
+    sales_channels: list[JsonObject] = field(default_factory=list)
+    customer_groups: dict[int, JsonObject] = field(default_factory=dict)
+    sales_channel_prices: dict[int, list[JsonObject]] = field(default_factory=dict)  # ItemId -> rows
+    special_prices: dict[int, JsonObject] = field(default_factory=dict)  # ItemId -> ItemSpecialPrice
 
 
 @dataclass

@@ -16,7 +16,12 @@ Layout (every file optional; each holds a JSON **array of objects exactly as the
   ``wawi/itemImages.json`` (ItemImage rows keyed by ``ItemId`` + ``ImageId``), ``wawi/itemProperties.json``
   (ItemProperties objects, key ``ItemId``), ``wawi/properties.json`` and ``wawi/manufacturers.json`` (key
   ``Id``), ``wawi/propertyValues.json`` (PropertyValue objects, each with its ``PropertyId``, which is
-  removed on load because the API serves the values per property).
+  removed on load because the API serves the values per property);
+  what prices need: ``wawi/companies.json``, ``wawi/taxClasses.json``,
+  ``wawi/customerGroups.json`` (key ``Id``), ``wawi/salesChannels.json`` (string ``Id``),
+  ``wawi/taxRates.json`` (TaxRate objects, several per ``TaxClassId``), ``wawi/itemSalesChannelPrices.json``
+  (ItemSalesChannelPrice rows, several per ``ItemId``) and ``wawi/itemSpecialPrices.json`` (one
+  ItemSpecialPrice per ``ItemId``).
 - Sales-order line items either in ``wawi/salesOrderLineItems.json`` (SalesOrderLineItem objects, each with
   its ``SalesOrderId``) or inline as a ``"LineItems"`` array inside each order of ``wawi/salesOrders.json``
   (handy for hand-written fixtures; the key is removed on load because the API serves lines separately).
@@ -107,8 +112,29 @@ _RESOURCES: dict[str, _Resource] = {
         _Resource("wawi/itemImages.json", ("ItemId", "ImageId"), _INT),
         _Resource("wawi/properties.json", ("Id",), _INT),
         _Resource("wawi/propertyValues.json", ("PropertyId", "Id"), _INT),
+        _Resource("wawi/companies.json", ("Id",), _INT),
+        _Resource("wawi/taxClasses.json", ("Id",), _INT),
+        _Resource(
+            "wawi/taxRates.json",
+            ("TaxClassId",),
+            _INT,
+            (("Rate", _NUM), ("DepartureCountryISO", _STR), ("ShipmentCountryISO", _STR)),
+        ),
+        _Resource("wawi/salesChannels.json", ("Id",), _STR, (("ItemCapabilities", _OBJ),)),
+        _Resource("wawi/customerGroups.json", ("Id",), _INT),
+        _Resource(
+            "wawi/itemSalesChannelPrices.json",
+            ("ItemId",),
+            _INT,
+            (("SalesChannelId", _STR), ("CustomerGroupId", _INT)),
+            (("NetPrice", _NUM), ("FromQuantity", _INT)),
+        ),
+        _Resource("wawi/itemSpecialPrices.json", ("ItemId",), _INT, (("SpecialPrice", _LIST),)),
     )
 }
+#: Files with several objects per key: stock rows (per location and batch), an item's channel prices,
+#: a tax class's rates (per country).
+_MANY_PER_KEY = frozenset({"wawi/stocks.json", "wawi/itemSalesChannelPrices.json", "wawi/taxRates.json"})
 _ACCOUNT_FILE = "ffn/account.json"
 
 
@@ -162,7 +188,7 @@ def _check_objects(rel: str, content: Any, resource: _Resource) -> list[JsonObje
                     f"{where}: field '{field}' must be {_type_name(types)}, got {obj[field]!r}"
                 )
         key = tuple(obj[f] for f in resource.key)
-        if key in seen and rel != "wawi/stocks.json":  # Wawi has one stock row per storage location/batch
+        if key in seen and rel not in _MANY_PER_KEY:
             raise FixtureError(
                 f"{where}: duplicate {'/'.join(resource.key)} {key[0]!r} (first at [{seen[key]}])"
             )
@@ -243,6 +269,12 @@ def _group_property_values(data: SandboxData, rows: list[JsonObject]) -> None:
         data.wawi.property_values.setdefault(value.pop("PropertyId"), []).append(value)
 
 
+def _group_channel_prices(data: SandboxData, rows: list[JsonObject]) -> None:
+    """ItemSalesChannelPrice rows under their item, in file order (served per item)."""
+    for row in rows:
+        data.wawi.sales_channel_prices.setdefault(row["ItemId"], []).append(row)
+
+
 _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "ffn/products.json": lambda d, xs: d.ffn.products.update(_keyed(xs, "jfsku")),
     "ffn/stocks.json": lambda d, xs: d.ffn.stocks.update(_keyed(xs, "jfsku")),
@@ -269,6 +301,13 @@ _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "wawi/itemImages.json": _group_item_images,
     "wawi/properties.json": lambda d, xs: d.wawi.properties.update(_keyed(xs, "Id")),
     "wawi/propertyValues.json": _group_property_values,
+    "wawi/companies.json": lambda d, xs: d.wawi.companies.update(_keyed(xs, "Id")),
+    "wawi/taxClasses.json": lambda d, xs: d.wawi.tax_classes.update(_keyed(xs, "Id")),
+    "wawi/taxRates.json": lambda d, xs: d.wawi.tax_rates.extend(xs),
+    "wawi/salesChannels.json": lambda d, xs: d.wawi.sales_channels.extend(xs),
+    "wawi/customerGroups.json": lambda d, xs: d.wawi.customer_groups.update(_keyed(xs, "Id")),
+    "wawi/itemSalesChannelPrices.json": lambda d, xs: _group_channel_prices(d, xs),
+    "wawi/itemSpecialPrices.json": lambda d, xs: d.wawi.special_prices.update(_keyed(xs, "ItemId")),
 }
 
 
@@ -386,6 +425,15 @@ def dump_fixture_dir(data: SandboxData, path: str | Path) -> None:
                 for pid, values in wawi.property_values.items()
                 for value in values
             ],
+            "wawi/companies.json": list(wawi.companies.values()),
+            "wawi/taxClasses.json": list(wawi.tax_classes.values()),
+            "wawi/taxRates.json": list(wawi.tax_rates),
+            "wawi/salesChannels.json": list(wawi.sales_channels),
+            "wawi/customerGroups.json": list(wawi.customer_groups.values()),
+            "wawi/itemSalesChannelPrices.json": [
+                r for rows in wawi.sales_channel_prices.values() for r in rows
+            ],
+            "wawi/itemSpecialPrices.json": list(wawi.special_prices.values()),
         }
         for rel, objects in files.items():
             _write(root / rel, objects)

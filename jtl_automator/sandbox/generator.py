@@ -243,6 +243,26 @@ def _ascii(text: str) -> str:
     return text.lower()
 
 
+#: The sandbox's sales channels (``GET /salesChannels``): Wawi itself, the online shop, eBay and Amazon.
+#: Amazon's prices come from its own repricing (``ItemCapabilities.Prices`` false), eBay takes prices but
+#: no special prices; Wawi and the shop take both.
+SALES_CHANNELS: tuple[tuple[str, int, str, bool, bool], ...] = (
+    ("1-1-0", 0, "JTL-Wawi", True, True),
+    ("1-2-1", 1, "Onlineshop (shop.example.de)", True, True),
+    ("2-3-1", 3, "eBay.de", True, False),
+    ("3-9-1", 9, "amazon.de", False, False),
+)
+SHOP_CHANNEL = "1-2-1"
+EBAY_CHANNEL = "2-3-1"
+#: Customer groups: end customers (the default) and resellers, who see net prices.
+CUSTOMER_GROUPS: tuple[tuple[int, str, bool, float, bool], ...] = (
+    (1, "Endkunden", True, 0.0, False),
+    (2, "Händler", False, 5.0, True),
+)
+#: VAT per shipment country and tax class (1: standard rate, 2: reduced rate), departing from Germany.
+TAX_RATES: dict[str, tuple[float, float]] = {"DE": (19.0, 7.0), "AT": (20.0, 10.0), "NL": (21.0, 9.0)}
+
+
 def _round_price(value: float) -> float:
     """Shop-like price endings (.49/.90/.95/.99)."""
     whole = int(value)
@@ -542,6 +562,83 @@ class _Generator:
                 "MetaKeywords": name,
                 "MetaDescription": name,
             }
+
+    def price_master_data(self) -> None:
+        """The company, tax classes and rates, sales channels and customer groups prices need (no draw)."""
+        self.wawi.companies[1] = {"Id": 1, "Name": "Beispielhandel GmbH"}
+        self.wawi.tax_classes[1] = {"Id": 1, "Name": "Normaler Steuersatz", "IsDefault": True, "Type": 4}
+        self.wawi.tax_classes[2] = {"Id": 2, "Name": "Ermäßigter Steuersatz", "IsDefault": False, "Type": 3}
+        for country, rates in TAX_RATES.items():
+            for tax_class_id, rate in zip((1, 2), rates, strict=True):
+                self.wawi.tax_rates.append(
+                    {
+                        "Rate": rate,
+                        "TaxClassId": tax_class_id,
+                        "DepartureCountryISO": "DE",
+                        "ShipmentCountryISO": country,
+                    }
+                )
+        for channel_id, kind, name, prices, specials in SALES_CHANNELS:
+            self.wawi.sales_channels.append(
+                {
+                    "Id": channel_id,
+                    "Type": kind,
+                    "Name": name,
+                    "ItemCapabilities": {
+                        "Descriptions": kind in (0, 1),
+                        "OnlineShopActivation": kind == 1,
+                        "Prices": prices,
+                        "SpecialPrices": specials,
+                        "Images": kind in (0, 1),
+                    },
+                    "CategoryCapabilities": {"Descriptions": kind == 1, "OnlineShopActivation": kind == 1},
+                    "DocumentationUrl": "https://developer.jtl-software.com/products/erp",
+                }
+            )
+        for group_id, name, default, discount, net in CUSTOMER_GROUPS:
+            self.wawi.customer_groups[group_id] = {
+                "Id": group_id,
+                "Name": name,
+                "IsDefault": default,
+                "Discount": discount,
+                "IsNetPrice": net,
+            }
+
+    def item_prices(self) -> None:
+        """Sales-channel prices of some items, derived from their position alone (no draw).
+
+        Every 4th item has a shop price for all customer groups (3% under the base price), every 6th an
+        eBay price for end customers (5% over it), every 9th a reseller scale price from 10 units on the
+        shop; every 20th shop price is relative (``ReduceStandardPriceByPercent``), which pricing leaves
+        alone. Special prices start empty.
+        """
+        for n, item_id in enumerate(sorted(self.wawi.items)):
+            net = float(self.wawi.items[item_id]["ItemPriceData"]["SalesPriceNet"])
+            rows: list[JsonObject] = []
+            if n % 4 == 1:
+                relative = n % 20 == 1
+                rows.append(
+                    self._channel_price(item_id, SHOP_CHANNEL, 0, 0, net * 0.97, 3.0 if relative else 0)
+                )
+            if n % 6 == 2:
+                rows.append(self._channel_price(item_id, EBAY_CHANNEL, 1, 0, net * 1.05, 0))
+            if n % 9 == 4:
+                rows.append(self._channel_price(item_id, SHOP_CHANNEL, 2, 10, net * 0.9, 0))
+            if rows:
+                self.wawi.sales_channel_prices[item_id] = rows
+
+    @staticmethod
+    def _channel_price(
+        item_id: int, channel: str, group: int, from_quantity: int, net: float, reduce_by: float
+    ) -> JsonObject:
+        return {
+            "ItemId": item_id,
+            "SalesChannelId": channel,
+            "CustomerGroupId": group,
+            "FromQuantity": from_quantity,
+            "NetPrice": 0 if reduce_by else round(net, 4),
+            "ReduceStandardPriceByPercent": reduce_by,
+        }
 
     def suppliers(self, count: int) -> None:
         rng = self.rng
@@ -1483,4 +1580,6 @@ def _generate(
     gen.item_suppliers()
     gen.manufacturers()
     gen.item_images()
+    gen.price_master_data()
+    gen.item_prices()
     return SandboxData(ffn=gen.ffn, wawi=gen.wawi, spreadsheets=gen.spreadsheets)

@@ -38,6 +38,8 @@ from jtl_automator.limits import (
     PLAN_PERIOD_MAX,
     PRICE_DECIMALS,
     PRICE_DIGITS,
+    PRICE_RULE_MAX,
+    PRICE_TARGET_MAX,
     ROW_KEY_MAX,
     SIDE_EFFECT_KEY_MAX,
 )
@@ -293,3 +295,33 @@ class WawiItemCacheRow(Base):
     seen_at: Mapped[datetime]
     suppliers: Mapped[list[Any] | None] = mapped_column(JSON)
     suppliers_at: Mapped[datetime | None]
+
+
+class PriceHistoryRow(Base):
+    """One price written to Wawi: which item and price, before and after, why, by which run or plan.
+
+    ``target`` is ``base`` (``ItemPriceData.SalesPriceNet``), ``<sales channel>/<customer group>`` (a
+    sales-channel price) or ``special`` (a special price, valid from ``starts_at`` to ``ends_at``).
+    ``source``: ``rule`` (a price rule applied it), ``plan`` (an approved price change), ``markdown``
+    (an approved markdown). Prices are net, 4 decimals; ``before`` is None where none was known.
+    """
+
+    __tablename__ = "price_history"
+    __table_args__ = (Index("ix_price_history_item_id_target_at", "item_id", "target", "at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    sku: Mapped[str | None] = mapped_column(String(FFN_TEXT_MAX))
+    target: Mapped[str] = mapped_column(String(PRICE_TARGET_MAX))
+    before: Mapped[Decimal | None] = mapped_column(Numeric(PRICE_DIGITS, PRICE_DECIMALS))
+    after: Mapped[Decimal] = mapped_column(Numeric(PRICE_DIGITS, PRICE_DECIMALS))
+    reason: Mapped[str | None] = mapped_column(Text)
+    rule: Mapped[str | None] = mapped_column(String(PRICE_RULE_MAX))
+    source: Mapped[str] = mapped_column(String(20), index=True)  # rule | plan | markdown
+    run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    plan_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("plans.id"), index=True
+    )
+    starts_at: Mapped[datetime | None]
+    ends_at: Mapped[datetime | None]
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

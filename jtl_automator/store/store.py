@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from importlib import resources
 from typing import Any
@@ -48,6 +49,7 @@ from jtl_automator.store.models import (
     OrderEvent,
     OrderLedger,
     OrderLineRow,
+    PriceHistoryRow,
     SideEffect,
     Watermark,
     WawiItemCacheRow,
@@ -706,6 +708,120 @@ class StateStore:
                 if row is not None:
                     row.suppliers = [dict(r) for r in rows]
                     row.suppliers_at = at
+
+    # -- Price history --------------------------------------------------------------------------
+
+    def record_price_change(
+        self, change: PriceChange, *, ledger_key: str | None = None, result: Mapping[str, Any] | None = None
+    ) -> None:
+        """Keep one written price; with ``ledger_key`` its claim is completed in the same transaction.
+
+        So a price is in the history exactly when its side effect is recorded as done: a crash between
+        the write and this call leaves the claim pending and no row, and settling it adds both.
+        """
+        with self.session() as s:
+            if ledger_key is not None:
+                row = s.get(SideEffect, ledger_key, with_for_update=True)
+                if row is None:
+                    raise KeyError(f"side effect {ledger_key!r} was never claimed")
+                row.status = "done"
+                row.result = dict(result) if result is not None else row.result
+                row.error = None
+                row.completed_at = utcnow()
+            s.add(_price_row(change))
+
+    def price_history(
+        self,
+        *,
+        item_ids: Iterable[int] | None = None,
+        source: str | None = None,
+        since: datetime | None = None,
+        run_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[PriceChange]:
+        """Written prices, newest first; filtered by items, source, time and run."""
+        with self.session() as s:
+            stmt = select(PriceHistoryRow).order_by(PriceHistoryRow.at.desc(), PriceHistoryRow.id.desc())
+            if source is not None:
+                stmt = stmt.where(PriceHistoryRow.source == source)
+            if since is not None:
+                stmt = stmt.where(PriceHistoryRow.at >= since.astimezone(UTC))
+            if run_id is not None:
+                stmt = stmt.where(PriceHistoryRow.run_id == run_id)
+            if limit is not None:
+                stmt = stmt.limit(limit)
+            if item_ids is None:
+                return [_price_change(r) for r in s.scalars(stmt)]
+            wanted = sorted(set(item_ids))
+            found: list[PriceChange] = []
+            for start in range(0, len(wanted), _ITEM_CACHE_CHUNK):
+                chunk = wanted[start : start + _ITEM_CACHE_CHUNK]
+                found.extend(
+                    _price_change(r) for r in s.scalars(stmt.where(PriceHistoryRow.item_id.in_(chunk)))
+                )
+            found.sort(key=lambda c: c.at or datetime.min.replace(tzinfo=UTC), reverse=True)
+            return found
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """One price written to Wawi (a row of ``price_history``); prices are net, rounded to 4 decimals."""
+
+    item_id: int
+    target: str
+    after: float
+    before: float | None = None
+    sku: str | None = None
+    reason: str | None = None
+    rule: str | None = None
+    source: str = "rule"
+    run_id: str | None = None
+    plan_id: int | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    at: datetime | None = None
+
+
+def _price(value: float | None) -> Decimal | None:
+    return None if value is None else Decimal(str(round(float(value), 4)))
+
+
+def _price_row(change: PriceChange) -> PriceHistoryRow:
+    after = _price(change.after)
+    assert after is not None
+    return PriceHistoryRow(
+        item_id=change.item_id,
+        sku=change.sku,
+        target=change.target,
+        before=_price(change.before),
+        after=after,
+        reason=change.reason,
+        rule=(change.rule or None) and str(change.rule)[:100],
+        source=change.source,
+        run_id=change.run_id,
+        plan_id=change.plan_id,
+        starts_at=change.starts_at,
+        ends_at=change.ends_at,
+        at=change.at or utcnow(),
+    )
+
+
+def _price_change(row: PriceHistoryRow) -> PriceChange:
+    return PriceChange(
+        item_id=row.item_id,
+        target=row.target,
+        after=float(row.after),
+        before=None if row.before is None else float(row.before),
+        sku=row.sku,
+        reason=row.reason,
+        rule=row.rule,
+        source=row.source,
+        run_id=row.run_id,
+        plan_id=row.plan_id,
+        starts_at=_aware(row.starts_at),
+        ends_at=_aware(row.ends_at),
+        at=_aware(row.at),
+    )
 
 
 @dataclass(frozen=True)

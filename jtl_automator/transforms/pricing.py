@@ -122,6 +122,14 @@ class RuleMatch(BaseModel):
     customer_group: int | None = Field(default=None, description="Customer group Id of a channel price.")
 
 
+def check_endings(endings: tuple[float, ...]) -> tuple[float, ...]:
+    """Endings are cents (0.00 to 0.99), kept sorted and once each."""
+    for ending in endings:
+        if not 0 <= ending < 1 or abs(round(ending, 2) - ending) > _EPS:
+            raise ValueError(f"an ending is the cents of a price, 0.00 to 0.99: {ending!r}")
+    return tuple(sorted({round(e, 2) for e in endings}))
+
+
 class PriceRule(BaseModel):
     """One pricing rule: what it matches, how it prices, and its guards."""
 
@@ -149,10 +157,7 @@ class PriceRule(BaseModel):
     @field_validator("endings")
     @classmethod
     def _cents(cls, endings: tuple[float, ...]) -> tuple[float, ...]:
-        for ending in endings:
-            if not 0 <= ending < 1 or abs(round(ending, 2) - ending) > _EPS:
-                raise ValueError(f"an ending is the cents of a price, 0.00 to 0.99: {ending!r}")
-        return tuple(sorted({round(e, 2) for e in endings}))
+        return check_endings(endings)
 
     @model_validator(mode="after")
     def _strategy_figure(self) -> PriceRule:
@@ -160,6 +165,74 @@ class PriceRule(BaseModel):
             raise ValueError("strategy cost_plus needs markup_pct")
         if self.strategy == "target_margin" and self.margin_pct is None:
             raise ValueError("strategy target_margin needs margin_pct")
+        return self
+
+
+class MarkdownRules(BaseModel):
+    """Markdowns for slow movers: which items are slow, how much they are marked down and how it is applied.
+
+    An item is slow when it has stock and covers more than ``min_cover_days`` days at its demand, or sold
+    nothing for ``no_sale_days`` days (and was added to Wawi before that). Strategies: ``fixed``
+    (``fixed_pct`` off), ``score`` (between ``score_min_pct`` and ``score_max_pct`` by a score of cover and
+    age), ``recommended`` (the largest discount that keeps the floor and the caps). Every markdown stays at
+    or above the floor (the matching price rule's and ``floor_pct``/``floor_abs`` here, whichever is
+    higher), at most ``max_discount_pct`` below the current price and not above the suggested retail price.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    strategy: Literal["fixed", "score", "recommended"] = Field(default="recommended")
+    scope: RuleMatch = Field(default=RuleMatch(), description="Which items may be marked down (no channels).")
+    history_days: int = Field(
+        default=90, ge=7, le=730, description="Days of demand history, ending yesterday."
+    )
+    min_cover_days: float = Field(default=120, gt=0, description="Slow: stock covers more days than this.")
+    no_sale_days: int = Field(default=45, ge=1, description="Slow: no sale for this many days.")
+    fixed_pct: float = Field(default=20, gt=0, lt=100, description="fixed: the discount in percent.")
+    score_min_pct: float = Field(default=5, ge=0, lt=100, description="score: the discount at score 0.")
+    score_max_pct: float = Field(default=40, gt=0, lt=100, description="score: the discount at score 1.")
+    score_cover_weight: float = Field(
+        default=0.5, ge=0, le=1, description="score: weight of cover (the rest: days without a sale)."
+    )
+    max_discount_pct: float = Field(default=50, gt=0, lt=100, description="No markdown takes more off.")
+    min_discount_pct: float = Field(
+        default=3, ge=0, lt=100, description="Smaller markdowns are not proposed."
+    )
+    floor_pct: float = Field(default=0, ge=0, le=1000, description="Floor: % above the purchase price.")
+    floor_abs: float = Field(default=0, ge=0, description="Floor: amount (net) above the purchase price.")
+    endings: tuple[float, ...] = Field(default=(0.99,), description="Cents the gross markdown price ends in.")
+    apply_as: Literal["special_price", "base_price"] = Field(
+        default="special_price",
+        description="special_price: a special price from the execution on for duration_days (the base price "
+        "stays); base_price: the base price itself.",
+    )
+    duration_days: int = Field(default=14, ge=1, le=365, description="special_price: how long it runs.")
+    hold_days: int = Field(
+        default=30, ge=0, description="base_price: the rules leave a marked-down price alone this long."
+    )
+    sales_channels: tuple[str, ...] = Field(
+        default=(), description="special_price: for these channels (none: every channel that takes them)."
+    )
+    customer_groups: tuple[int, ...] = Field(
+        default=(), description="special_price: for these customer groups (none: every group)."
+    )
+    approval_threshold_pct: float | None = Field(
+        default=0,
+        ge=0,
+        description="Markdowns larger than this wait in a markdown plan; None: none wait (applied at once).",
+    )
+
+    @field_validator("endings")
+    @classmethod
+    def _cents(cls, endings: tuple[float, ...]) -> tuple[float, ...]:
+        return check_endings(endings)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MarkdownRules:
+        if self.score_min_pct > self.score_max_pct:
+            raise ValueError("score_min_pct must not be above score_max_pct")
+        if self.scope.sales_channel is not None or self.scope.customer_group is not None:
+            raise ValueError("a markdown scope names items (category, manufacturer, supplier), not channels")
         return self
 
 
@@ -173,6 +246,7 @@ class PricingRules(BaseModel):
         default="first_match", description="first_match: file order; priority: highest priority first."
     )
     srp_includes_vat: bool = Field(default=True, description="The suggested retail price is gross (UVP).")
+    markdown: MarkdownRules | None = Field(default=None, description="Markdowns for slow movers; none: off.")
 
     @model_validator(mode="after")
     def _unique_names(self) -> PricingRules:
@@ -260,6 +334,39 @@ def _fits(
     return fits
 
 
+def _coded(items: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The label columns factorised once for all rules."""
+    return {
+        column: (codes, np.asarray(labels, dtype=object))
+        for column in ("category", "manufacturer")
+        for codes, labels in [pd.factorize(items[column].array)]
+    }
+
+
+def item_fits(items: pd.DataFrame, match: RuleMatch) -> np.ndarray:
+    """Rows whose item (category, manufacturer, supplier) fits ``match``; its channel and group are ignored.
+
+    ``items`` needs the columns ``category``, ``manufacturer``, ``supplier_id`` and ``target``.
+    """
+    item_level = match.model_copy(update={"sales_channel": None, "customer_group": None})
+    return _fits(items, item_level, _coded(items))
+
+
+def channel_rule_items(items: pd.DataFrame, rules: PricingRules) -> np.ndarray:
+    """Rows (one per item) whose sales-channel prices a rule may price: a rule names a channel or group.
+
+    Only for those items are the channel prices read (one request per item), so a rule file without
+    channel rules prices base prices alone at the paging lower bound of requests.
+    """
+    wanted = np.zeros(len(items), dtype=bool)
+    for rule in rules.rules:
+        match = rule.match
+        if match.customer_group is None and match.sales_channel in (None, BASE_PRICE):
+            continue
+        wanted |= item_fits(items, match)
+    return wanted
+
+
 def _by_label(coded: tuple[np.ndarray, np.ndarray], test: Callable[[str], bool]) -> np.ndarray:
     """``test`` of each row's label, run once per distinct label (100,000 rows share a few hundred)."""
     codes, labels = coded
@@ -283,11 +390,7 @@ def price_frame(items: pd.DataFrame, rules: PricingRules) -> pd.DataFrame:
     n = len(items)
     ordered = rules.ordered()
     rule_of = np.full(n, -1, dtype="int64")
-    coded = {
-        column: (codes, np.asarray(labels, dtype=object))
-        for column in ("category", "manufacturer")
-        for codes, labels in [pd.factorize(items[column].array)]
-    }
+    coded = _coded(items)
     for position, rule in enumerate(ordered):
         open_rows = rule_of < 0
         if not open_rows.any():

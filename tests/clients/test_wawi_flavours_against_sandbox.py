@@ -154,3 +154,52 @@ def test_strict_registration_needs_the_window_then_yields_a_key_of_its_own(stric
     order_id = next(iter(strict_world.state.data.wawi.sales_orders))
     with pytest.raises(ForbiddenError):
         client.sales_orders.update(order_id, {"comment": "not granted"})
+
+
+@pytest.mark.parametrize("flavour", ["onprem", "cloud"])
+def test_price_calls_in_both_flavours_against_the_strict_sandbox(strict_world: World, flavour: str) -> None:
+    """The price methods against the strict sandbox (the registered scopes, 404 for empty price lists)."""
+    from jtl_automator.sandbox.generator import SHOP_CHANNEL
+
+    client = strict_world.client(flavour)
+    data = strict_world.state.data.wawi
+    item_id = next(
+        i
+        for i, rows in sorted(data.sales_channel_prices.items())
+        if any(
+            (r["SalesChannelId"], r["CustomerGroupId"], r["FromQuantity"], r["ReduceStandardPriceByPercent"])
+            == (SHOP_CHANNEL, 0, 0, 0)
+            for r in rows
+        )
+    )
+    empty = next(i for i in sorted(data.items) if i not in data.sales_channel_prices)
+    assert client.items.sales_channel_prices(empty) == [] and client.items.special_price(empty) is None
+    client.items.set_base_price(item_id, 21.0084)
+    client.items.set_sales_channel_price(item_id, SHOP_CHANNEL, 0, 20.1597)
+    rows = {(p.sales_channel_id, p.customer_group_id): p for p in client.items.sales_channel_prices(item_id)}
+    assert rows[(SHOP_CHANNEL, 0)].net_price == 20.1597
+    assert data.items[item_id]["ItemPriceData"]["SalesPriceNet"] == 21.0084
+    client.items.set_special_price(
+        item_id,
+        {
+            "is_active": True,
+            "start_date": "2026-11-20T00:00:00+00:00",
+            "end_date_active": True,
+            "end_date": "2026-12-04T00:00:00+00:00",
+            "special_price": [
+                {
+                    "is_active": True,
+                    "customer_group_id": 1,
+                    "net_price": 16.8,
+                    "sales_channel_id": SHOP_CHANNEL,
+                }
+            ],
+        },
+    )
+    special = client.items.special_price(item_id)
+    assert special is not None and special.special_price[0].net_price == 16.8 and special.end_date_active
+    rate = client.tax_rate(1, client.companies()[0].id, "DE", "DE")
+    assert rate.rate == 19.0 and client.manufacturers() and client.customer_groups()
+    assert {
+        c.id for c in client.sales_channels() if c.item_capabilities and c.item_capabilities.special_prices
+    }

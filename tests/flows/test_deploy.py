@@ -50,7 +50,11 @@ def test_deploy_all_registers_berlin_schedules_and_one_run_at_a_time(tmp_path: P
 
     found = anyio.run(deployments)
     assert {"inbound-verification-daily", "connectivity-check", "order-processing"} <= set(found)
-    for name, cron in (("inbound-verification-daily", "0 8 * * *"), ("order-processing", "*/10 * * * *")):
+    for name, cron in (
+        ("inbound-verification-daily", "0 8 * * *"),
+        ("order-processing", "*/10 * * * *"),
+        ("pricing", "30 5 * * *"),
+    ):
         deployment = found[name]
         schedule = deployment.schedules[0].schedule  # type: ignore[attr-defined]
         assert (schedule.cron, schedule.timezone) == (cron, "Europe/Berlin")

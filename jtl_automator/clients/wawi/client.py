@@ -12,31 +12,41 @@ import builtins
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, SecretStr
 from pydantic.alias_generators import to_camel
 
-from jtl_automator.clients.errors import JtlApiError
+from jtl_automator.clients.errors import JtlApiError, NotFound
 from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
 from jtl_automator.clients.pagination import JsonObject, Page, PageSize, flatten, iterate_page_number
 from jtl_automator.clients.wawi.auth import WawiAuth, WawiKeyAuth, wawi_auth
 from jtl_automator.clients.wawi.models import (
     Category,
+    Company,
+    CustomerGroup,
     Item,
     ItemImage,
     ItemPropertyValue,
+    ItemSalesChannelPrice,
+    ItemSpecialPrice,
     ItemUpdate,
     Manufacturer,
     Property,
     PropertyValue,
     PurchaseOrder,
     PurchaseOrderCreate,
+    SalesChannel,
+    SalesChannelPriceCreate,
     SalesOrder,
     SalesOrderUpdate,
+    SpecialPriceUpdate,
     Stock,
     StockAdjustment,
     Supplier,
+    TaxClass,
+    TaxRate,
     Warehouse,
 )
 from jtl_automator.resilience import RateLimiter, RetryPolicy
@@ -171,6 +181,67 @@ class Items(_Gettable[Item]):
         """
         rows = unwrap_items(self._core.get_json(f"{self.path}/{item_id}/suppliers"))
         return [dict(row) for row in rows if isinstance(row, Mapping)]
+
+    # -- prices (the item's base price, its sales-channel prices and its special price) --------------
+
+    def set_base_price(self, item_id: int, net: float) -> Item | None:
+        """``PATCH /items/{id}`` with ``ItemPriceData.SalesPriceNet`` (net, 4 decimals).
+
+        An absolute value: sending it twice after a lost answer leaves the item as one PATCH would, so
+        unlike other item PATCHes this one is retried after a 5xx or a timeout.
+        """
+        body = {"ItemPriceData": {"SalesPriceNet": round(float(net), 4)}}
+        response = self._core.request("PATCH", f"{self.path}/{item_id}", json=body, retry_transient=True)
+        answer = json_or_none(response)
+        return Item.model_validate(answer) if answer else None
+
+    def sales_channel_prices(self, item_id: int) -> builtins.list[ItemSalesChannelPrice]:
+        """``GET /items/{id}/salesChannelPrices``; none (or Wawi's 404 "No fields could be found.") is []."""
+        try:
+            rows = unwrap_items(self._core.get_json(f"{self.path}/{item_id}/salesChannelPrices"))
+        except NotFound:
+            return []
+        return [ItemSalesChannelPrice.model_validate(row) for row in rows if isinstance(row, Mapping)]
+
+    def create_sales_channel_price(
+        self, item_id: int, price: SalesChannelPriceCreate | Mapping[str, Any]
+    ) -> ItemSalesChannelPrice:
+        """``POST /items/{id}/salesChannelPrices``: a new channel price. A POST: not re-sent after a 5xx."""
+        body = _body(price, SalesChannelPriceCreate)
+        response = self._core.request("POST", f"{self.path}/{item_id}/salesChannelPrices", json=body)
+        return ItemSalesChannelPrice.model_validate(response.json())
+
+    def set_sales_channel_price(
+        self,
+        item_id: int,
+        sales_channel_id: str,
+        customer_group_id: int,
+        net: float,
+        *,
+        from_quantity: int = 0,
+    ) -> None:
+        """``PATCH …/salesChannelPrices/{channel}/{group}/{fromQuantity}`` to an absolute ``NetPrice`` (204).
+
+        Absolute, so retried after a 5xx or a timeout. A price that does not exist is Wawi's 404.
+        """
+        path = (
+            f"{self.path}/{item_id}/salesChannelPrices/{quote(sales_channel_id, safe='')}/"
+            f"{customer_group_id}/{from_quantity}"
+        )
+        self._core.request("PATCH", path, json={"NetPrice": round(float(net), 4)}, retry_transient=True)
+
+    def special_price(self, item_id: int) -> ItemSpecialPrice | None:
+        """``GET /items/{id}/specialprices``: the item's special price; None where Wawi has none (404)."""
+        try:
+            body = self._core.get_json(f"{self.path}/{item_id}/specialprices")
+        except NotFound:
+            return None
+        return ItemSpecialPrice.model_validate(body) if isinstance(body, Mapping) else None
+
+    def set_special_price(self, item_id: int, special: SpecialPriceUpdate | Mapping[str, Any]) -> None:
+        """``PATCH /items/{id}/specialprices`` (204): absolute values and dates, so retried after a 5xx."""
+        body = _body(special, SpecialPriceUpdate)
+        self._core.request("PATCH", f"{self.path}/{item_id}/specialprices", json=body, retry_transient=True)
 
 
 class Stocks(_Paged[Stock]):
@@ -348,10 +419,39 @@ class WawiClient(ApiClient):
         """``GET /info``: version and tenant; a cheap connectivity and licence check."""
         return dict(self._v1.get_json("/info") or {})
 
+    def _array(self, path: str) -> builtins.list[Any]:
+        """One of Wawi 1.0's unpaged lists; its 404 ("No fields could be found.") is an empty list."""
+        try:
+            return unwrap_items(self._v1.get_json(path))
+        except NotFound:
+            return []
+
     def manufacturers(self) -> builtins.list[Manufacturer]:
-        """``GET /manufacturers``: every manufacturer (one of 1.0's unpaged lists: a plain array)."""
-        rows = unwrap_items(self._v1.get_json("/manufacturers"))
+        """``GET /manufacturers``: every manufacturer (a row that is not an object is skipped)."""
+        rows = self._array("/manufacturers")
         return [Manufacturer.model_validate(m) for m in rows if isinstance(m, Mapping)]
+
+    def companies(self) -> builtins.list[Company]:
+        """``GET /companies``: the merchant's companies (the tax rate lookup needs one)."""
+        return [Company.model_validate(c) for c in self._array("/companies")]
+
+    def tax_classes(self) -> builtins.list[TaxClass]:
+        """``GET /taxClasses``."""
+        return [TaxClass.model_validate(t) for t in self._array("/taxClasses")]
+
+    def tax_rate(self, tax_class_id: int, company_id: int, departure: str, shipment: str) -> TaxRate:
+        """``GET /tax/taxclass/{taxClassId}/{companyId}/{departure}/{shipment}``: the VAT rate (percent)."""
+        countries = f"{quote(departure, safe='')}/{quote(shipment, safe='')}"
+        path = f"/tax/taxclass/{tax_class_id}/{company_id}/{countries}"
+        return TaxRate.model_validate(self._v1.get_json(path))
+
+    def sales_channels(self) -> builtins.list[SalesChannel]:
+        """``GET /salesChannels``, with what the API may change on each (``item_capabilities``)."""
+        return [SalesChannel.model_validate(c) for c in self._array("/salesChannels")]
+
+    def customer_groups(self) -> builtins.list[CustomerGroup]:
+        """``GET /customerGroups``."""
+        return [CustomerGroup.model_validate(g) for g in self._array("/customerGroups")]
 
     def on_hold_reasons(self) -> builtins.list[Any]:
         """``GET /onHoldReasons``: the merchant's on-hold reasons (``Id``, ``Name``), raw."""

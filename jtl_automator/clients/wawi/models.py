@@ -112,6 +112,7 @@ class Item(WawiModel):
     child_items: list[int] = Field(default_factory=list)
     item_price_data: ItemPrice | None = None
     manufacturer_id: int | None = None
+    tax_class_id: int | None = None
     weights: ItemWeights | None = None
     dimensions: ItemDimensions | None = None
     storage_options: dict[str, Any] | None = None
@@ -136,6 +137,131 @@ class ItemUpdate(WawiWriteModel):
     allow_negative_stock: bool | None = None
     annotation: str | None = None
     storage_options: dict[str, Any] | None = None
+
+
+class ItemSalesChannelPrice(WawiModel):
+    """One sales-channel price of an item: per channel, customer group (0: all) and scale quantity.
+
+    Absolute (``net_price``) or relative to the base price (``reduce_standard_price_by_percent``; the spec's
+    objects carry both, the unused one 0). ``from_quantity`` 0 is the price itself, above 0 a scale price.
+    """
+
+    item_id: int
+    sales_channel_id: str
+    customer_group_id: int = 0
+    from_quantity: int = 0
+    net_price: float | None = None
+    reduce_standard_price_by_percent: float | None = None
+
+    @property
+    def relative(self) -> bool:
+        """Whether the price follows the base price (a reduction in percent) instead of being a value."""
+        return bool(self.reduce_standard_price_by_percent)
+
+
+class SalesChannelPriceCreate(WawiWriteModel):
+    """Body of ``POST /items/{id}/salesChannelPrices`` (``NetPrice`` or a reduction, not both)."""
+
+    sales_channel_id: str = Field(min_length=1)
+    customer_group_id: int = 0
+    from_quantity: int = Field(default=0, ge=0)
+    net_price: float | None = None
+    reduce_standard_price_by_percent: float | None = None
+
+
+class SpecialPrice(WawiModel):
+    """One channel's and customer group's net special price (every field required, as in the spec)."""
+
+    is_active: bool
+    customer_group_id: int
+    net_price: float
+    sales_channel_id: str
+
+
+class ItemSpecialPrice(WawiModel):
+    """An item's special price: one period (start, optional end or stock threshold), a price per channel."""
+
+    item_id: int | None = None
+    special_price: list[SpecialPrice] = Field(default_factory=list)
+    is_active: bool = False
+    start_date: datetime | None = None
+    end_date_active: bool = False
+    end_date: datetime | None = None
+    till_amount_active: bool = False
+    till_amount_in_stock_smaller_than: int | None = None
+
+
+class SpecialPriceUpdate(WawiWriteModel):
+    """Body of ``PATCH /items/{id}/specialprices`` (``IsActive`` required; the list replaces the old)."""
+
+    is_active: bool
+    special_price: list[SpecialPrice] | None = None
+    start_date: datetime | None = None
+    end_date_active: bool | None = None
+    end_date: datetime | None = None
+    till_amount_active: bool | None = None
+    till_amount_in_stock_smaller_than: int | None = None
+
+
+class Manufacturer(WawiModel):
+    """A manufacturer (``Hersteller``)."""
+
+    id: int
+    name: str | None = None
+
+
+class Company(WawiModel):
+    """One of the merchant's companies (``Firma``)."""
+
+    id: int
+    name: str | None = None
+
+
+class TaxClass(WawiModel):
+    """A tax class (``Steuerklasse``): its rate depends on the countries, see :class:`TaxRate`."""
+
+    id: int
+    name: str | None = None
+    is_default: bool | None = None
+    type: int | None = None
+
+
+class TaxRate(WawiModel):
+    """The VAT rate (percent) of a tax class for a company shipping from one country to another."""
+
+    rate: float
+    tax_class_id: int | None = None
+    departure_country_iso: str | None = Field(default=None, alias="DepartureCountryISO")
+    shipment_country_iso: str | None = Field(default=None, alias="ShipmentCountryISO")
+
+
+class ItemCapabilities(WawiModel):
+    """What the REST API may change of an item on a sales channel."""
+
+    descriptions: bool | None = None
+    online_shop_activation: bool | None = None
+    prices: bool | None = None
+    special_prices: bool | None = None
+    images: bool | None = None
+
+
+class SalesChannel(WawiModel):
+    """A sales channel (``1-1-1``): Wawi, an online shop, a marketplace."""
+
+    id: str
+    type: int | None = None
+    name: str | None = None
+    item_capabilities: ItemCapabilities | None = None
+
+
+class CustomerGroup(WawiModel):
+    """A customer group (``Kundengruppe``)."""
+
+    id: int
+    name: str | None = None
+    is_default: bool | None = None
+    discount: float | None = None
+    is_net_price: bool | None = None
 
 
 class Stock(WawiModel):
@@ -312,13 +438,6 @@ class ItemPropertyValue(WawiModel):
 
     property_id: int
     property_value_id: int
-
-
-class Manufacturer(WawiModel):
-    """A manufacturer (``GET /manufacturers``)."""
-
-    id: int
-    name: str | None = None
 
 
 class Property(WawiModel):

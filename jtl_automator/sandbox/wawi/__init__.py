@@ -20,9 +20,10 @@ One module per resource, each with module-level handlers that take the state as 
 :data:`~jtl_automator.sandbox.state.StateDep` and a :class:`~jtl_automator.sandbox.routing.RouteTable`
 that :func:`build_router` mounts: ``registration`` (``/authentication``), ``items``, ``stocks``,
 ``sales_orders`` (with line items and cancellation), ``customers``, ``master_data`` (suppliers,
-warehouses, categories, on-hold reasons, shipping and payment methods, ``/info``) and
-``purchase_orders`` (v2), ``catalogue`` (category assignment, item images and properties, properties,
-manufacturers). ``common`` holds the envelope, errors, query parsing and paging; ``guard`` the
+warehouses, categories, on-hold reasons, shipping and payment methods, ``/info``, and manufacturers,
+companies, tax classes and rates, sales channels and customer groups), ``prices`` (an item's
+sales-channel prices and special price), ``catalogue`` (category assignment, item images, properties)
+and ``purchase_orders`` (v2). ``common`` holds the envelope, errors, query parsing and paging; ``guard`` the
 route class that checks every request (per flavour: key or token and tenant, licence, app headers,
 scopes, Cloud rate limits); ``cloud`` the Cloud token endpoint; ``schemas`` the completion and typed merge
 of request bodies.
@@ -39,6 +40,7 @@ from jtl_automator.sandbox.wawi import (
     customers,
     items,
     master_data,
+    prices,
     purchase_orders,
     registration,
     sales_orders,
@@ -119,7 +121,8 @@ def build_router(state: SandboxState) -> APIRouter:
 
 def _v1(state: SandboxState, flavour: Flavour, root: str) -> APIRouter:
     router = APIRouter(route_class=route_class(state, flavour=flavour, root=root))
-    for resource in (items, stocks, sales_orders, customers, master_data, catalogue):  # declaration order
+    # the order the routes were declared (prices before items: /items/{id}/… before /items/{id})
+    for resource in (prices, items, stocks, sales_orders, customers, master_data, catalogue):
         resource.routes.mount(router)
     return router
 

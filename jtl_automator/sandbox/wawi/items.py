@@ -126,7 +126,11 @@ def create_item(state: StateDep, payload: JsonBody = None) -> Response:
 
 @routes.patch("/items/{item_id}")
 def update_item(item_id: int, state: StateDep, payload: JsonBody = None) -> Response:
-    """PATCH merges into a copy, so a failed validation leaves the item untouched; answers 201."""
+    """PATCH merges into a copy, so a failed validation leaves the item untouched; answers 201.
+
+    ``ItemPriceData`` (``UpdateItemPrice``) sets the base prices; a negative one is refused only with
+    ``wawi_refuse_negative_prices`` (the reference is silent).
+    """
     wawi = state.data.wawi
     with state.data.lock:
         item = wawi.items.get(item_id)
@@ -138,6 +142,11 @@ def update_item(item_id: int, state: StateDep, payload: JsonBody = None) -> Resp
         errors = merge("UpdateItem", updated, payload)
         if not errors and isinstance(payload, dict) and payload.get("Categories") is not None:
             updated["Categories"] = _category_refs(wawi, updated["Categories"], errors)
+        prices = payload.get("ItemPriceData") if isinstance(payload, dict) else None
+        if state.config.wawi_refuse_negative_prices and isinstance(prices, dict):
+            for name, value in prices.items():
+                if isinstance(value, int | float) and not isinstance(value, bool) and value < 0:
+                    errors[f"ItemPriceData.{name}"] = f"The field {name} must not be negative."
         sku = updated.get("SKU")
         if sku != item.get("SKU") and any(o.get("SKU") == sku for o in wawi.items.values() if o is not item):
             errors["SKU"] = f"An item with the SKU {sku} already exists."

@@ -1,0 +1,192 @@
+"""Issue 12: a pricing run over the sandbox writes only changed prices, with reads at the paging lower bound.
+
+A generated world of ``skus`` items is served by the sandbox over loopback HTTP; the pricing service runs
+in a spawned client process, as the flow runs it without Prefect, with base-price rules (cost-plus per
+category, no change limit, no approval threshold: every rule price is written at once). Three runs:
+
+1. the first run writes every price the rules change: the PATCH requests sent must equal its ``apply`` rows;
+2. a rerun finds every price in place: no PATCH at all;
+3. after ``changed_share`` of the items got a new purchase price in Wawi, a run writes only the prices
+   that moved (its ``apply`` rows), none of the others.
+
+Reads: the item and category pages plus a few requests (manufacturers, company, one tax rate per tax
+class), against the lower bound ``ceil(items / page) + ceil(categories / page) + 3``. The arithmetic of
+100,000 prices against bare pandas is ``pricing_100k``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import tempfile
+import time
+from typing import Any
+
+from benchmarks._common import (
+    Metric,
+    Result,
+    client_env,
+    fmt_int,
+    fmt_s,
+    in_subprocess,
+    serve_sandbox,
+    served_by_api,
+)
+from jtl_automator.sandbox.config import SandboxConfig
+from jtl_automator.sandbox.generator import generate
+
+NAME = "pricing_writes"
+TITLE = "pricing_writes: a pricing run over the sandbox writes only the changed prices (issue 12)"
+PAGE = 1000
+#: Reads may exceed the lower bound by this much (an empty last page, the token) and still pass.
+REQUEST_SLACK = 1.05
+RULES: dict[str, Any] = {
+    "rules": [
+        {
+            "name": "food",
+            "match": {"category": "Lebensmittel"},
+            "strategy": "target_margin",
+            "margin_pct": 45,
+            "endings": [0.99, 0.49],
+            "floor_pct": 15,
+            "max_change_pct": None,
+            "approval_threshold_pct": None,
+        },
+        {
+            "name": "rest",
+            "strategy": "cost_plus",
+            "markup_pct": 100,
+            "endings": [0.99, 0.90],
+            "floor_pct": 15,
+            "max_change_pct": None,
+            "approval_threshold_pct": None,
+        },
+    ]
+}
+
+
+def _price(env: dict[str, str], run_id: str) -> dict[str, Any]:
+    """Client process: one pricing run, counting the write requests it sends."""
+    os.environ.update(env)
+    import httpx
+
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.services.pricing import run_pricing
+    from jtl_automator.settings import Settings
+    from jtl_automator.store import StateStore
+    from jtl_automator.transforms.pricing import PricingRules
+
+    sent: dict[str, int] = {}
+
+    def count(request: httpx.Request) -> None:
+        sent[request.method] = sent.get(request.method, 0) + 1
+
+    settings = Settings(_env_file=None)
+    store = StateStore(settings.database_url)
+    http = httpx.Client(timeout=settings.http_timeout_seconds, event_hooks={"request": [count]})
+    wawi = WawiClient.from_settings(settings, http=http)
+    start = time.perf_counter()
+    result = run_pricing(
+        wawi,
+        store,
+        PricingRules.model_validate(RULES),
+        run_id=run_id,
+        output=os.path.join(env["BENCH_DIR"], f"{run_id}.xlsx"),
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "statuses": result["statuses"],
+        "writes": result["writes"],
+        "history": len(store.price_history(run_id=run_id)),
+        "sent": sent,
+    }
+
+
+def run(skus: int = 20_000, changed_share: float = 0.05, seed: int = 7) -> Result:
+    """Three runs over one generated world: first, again, after new purchase prices."""
+    data = generate(seed=seed, skus=skus, orders=10, customers=10)
+    config = SandboxConfig()
+    categories = len(data.wawi.categories)
+    bound = math.ceil(skus / PAGE) + math.ceil(categories / PAGE) + 3  # + manufacturers, company, tax rates
+    tax_classes = len({i["TaxClassId"] for i in data.wawi.items.values()})
+    bound += tax_classes - 1
+    with tempfile.TemporaryDirectory() as tmp, serve_sandbox(data, config) as (info, state, _server):
+        env = client_env(info, config, tmp, BENCH_DIR=tmp)
+        before = served_by_api(state)["wawi"]
+        first = in_subprocess(_price, env, "first")
+        first_reads = first["sent"].get("GET", 0)
+        again = in_subprocess(_price, env, "again")
+        rng = random.Random(seed)
+        moved = rng.sample(sorted(state.data.wawi.items), max(1, int(skus * changed_share)))
+        with state.data.lock:
+            for item_id in moved:
+                prices = state.data.wawi.items[item_id]["ItemPriceData"]
+                prices["PurchasePriceNet"] = round(float(prices["PurchasePriceNet"]) * 1.18, 2)
+        third = in_subprocess(_price, env, "after")
+        served = served_by_api(state)["wawi"] - before
+    writes = {
+        name: r["sent"].get("PATCH", 0) + r["sent"].get("POST", 0)
+        for name, r in (("first", first), ("again", again), ("after", third))
+    }
+    applied = {
+        name: r["statuses"].get("apply", 0)
+        for name, r in (("first", first), ("again", again), ("after", third))
+    }
+    exact = all(writes[n] == applied[n] for n in writes) and writes["again"] == 0
+    reads_ok = first_reads <= bound * REQUEST_SLACK
+    metrics = [
+        Metric("items / categories / tax classes", f"{fmt_int(skus)} / {categories} / {tax_classes}"),
+        Metric(
+            "first run: prices changed (apply) / PATCH requests sent",
+            f"{fmt_int(applied['first'])} / {fmt_int(writes['first'])}",
+            "equal",
+            writes["first"] == applied["first"],
+        ),
+        Metric(
+            "rerun: prices changed / PATCH requests",
+            f"{applied['again']} / {writes['again']}",
+            "0 / 0",
+            writes["again"] == 0 and applied["again"] == 0,
+        ),
+        Metric(
+            f"after new purchase prices for {fmt_int(len(moved))} items: changed / PATCH requests",
+            f"{fmt_int(applied['after'])} / {fmt_int(writes['after'])}",
+            f"equal, at most {fmt_int(len(moved))}",
+            writes["after"] == applied["after"] <= len(moved),
+        ),
+        Metric(
+            "history rows = writes (each run)",
+            ", ".join(f"{r['history']}" for r in (first, again, third)),
+            "equal",
+            [first["history"], again["history"], third["history"]]
+            == [writes["first"], writes["again"], writes["after"]],
+        ),
+        Metric(
+            "first run: GET requests / lower bound",
+            f"{first_reads} / {bound}",
+            f"<= {REQUEST_SLACK:g}x",
+            reads_ok,
+        ),
+        Metric(
+            "run times (first, rerun, after)", ", ".join(fmt_s(r["seconds"]) for r in (first, again, third))
+        ),
+        Metric("Wawi requests the sandbox served, all runs", fmt_int(served)),
+    ]
+    notes = [
+        "Writes are counted in the client process (every PATCH/POST it sent, retries included: none here); "
+        "the sandbox's own counter of all Wawi requests is the last line.",
+        f"Read lower bound: ceil({skus:,} / {PAGE}) item pages + category pages + manufacturers + company "
+        f"+ one tax rate per tax class ({tax_classes}).",
+    ]
+    raw = {
+        "writes": writes,
+        "applied": applied,
+        "exact": exact,
+        "reads": first_reads,
+        "bound": bound,
+        "moved": len(moved),
+        "history": [first["history"], again["history"], third["history"]],
+    }
+    return Result(NAME, TITLE, {"skus": skus, "changed_share": changed_share}, metrics, notes, raw)

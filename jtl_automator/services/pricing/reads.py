@@ -1,0 +1,326 @@
+"""Stage 1: what a pricing run reads, with as few requests as the API allows.
+
+Wawi (prices):
+
+- every item, paged (``GET /items``): the only bulk read of prices the API has (``ItemPriceData`` carries
+  the base, purchase and suggested retail price). With a state store the listing also refreshes the Wawi
+  item cache (``replace_all``: a listing made anyway costs the cache nothing).
+- the categories (paged), the manufacturers (one array) for the rules' matches;
+- the VAT: one ``GET /tax/taxclass/{id}/{company}/{from}/{to}`` per tax class the items use (two or three
+  in a German shop), after ``GET /companies`` when no company is configured;
+- the standard supplier only when a rule or the markdown scope names a supplier: from the item cache's
+  supplier rows, read (``GET /items/{id}/suppliers``) only for items whose cached rows are missing or old;
+- sales-channel prices (``GET /items/{id}/salesChannelPrices``, one request per item: the API has no bulk
+  read) only for items a rule naming a sales channel or customer group can match.
+
+So a rule file of base-price rules costs the item pages, the category pages and three or four requests.
+
+FFN and the state database (markdowns only, when the rule file has a ``markdown`` section): the order
+lines of the history window (the order ledger, FFN's outbound feed for days before it; as the
+replenishment reads them), FFN's stock changes of the window (stock-out days) and its stock, paged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from jtl_automator.clients.errors import ClientError, NotFound
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.pagination import flatten
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.services.pricing.params import MARKDOWN, PricingParams
+from jtl_automator.services.replenishment.reads import TIMEZONE, history_window, load_order_lines, local_today
+from jtl_automator.services.wawi_item_cache import WawiItemCache
+from jtl_automator.store import StateStore
+from jtl_automator.transforms.pricing import BASE_PRICE, PricingRules, channel_rule_items, item_fits
+from jtl_automator.transforms.pricing_frames import (
+    PriceLookups,
+    base_price_frame,
+    category_paths,
+    channel_price_frame,
+    standard_supplier,
+)
+from jtl_automator.transforms.replenishment import demand_frame
+from jtl_automator.transforms.replenishment_frames import stock_frame, stockout_frame
+
+log = correlated_logger("jtl_automator.pricing")
+#: The target of a special price in the price history.
+SPECIAL_PRICE = "special"
+
+
+@dataclass
+class SlowMoverStats:
+    """Per SKU: units that can still be sold, mean units per day and days since the last sale."""
+
+    frame: pd.DataFrame  # merchant_sku, stock, daily_demand, days_since_sale
+    demand: str = ""
+
+
+@dataclass
+class PriceInputs:
+    """What one run prices and what it knows besides."""
+
+    items: pd.DataFrame  # the price_frame input: base rows and channel rows
+    added_days: dict[int, float] = field(default_factory=dict)  # item id -> days since it was added
+    held: dict[int, str] = field(default_factory=dict)  # item id -> why its prices are left alone
+    slow: SlowMoverStats | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    special_channels: tuple[str, ...] = ()
+    customer_groups: tuple[int, ...] = ()
+
+
+def _uses_suppliers(rules: PricingRules) -> bool:
+    matches = [r.match for r in rules.rules]
+    if rules.markdown is not None:
+        matches.append(rules.markdown.scope)
+    return any(m.supplier_id is not None for m in matches)
+
+
+def _vat_rates(
+    wawi: WawiClient, tax_classes: Iterable[int], params: PricingParams, notes: list[str]
+) -> dict[int, float]:
+    """The rate of each tax class the items use; a class Wawi cannot rate is left out (its rows: no VAT)."""
+    wanted = sorted(set(tax_classes))
+    if not wanted:
+        return {}
+    company = params.company_id
+    if company is None:
+        companies = wawi.companies()
+        if not companies:
+            notes.append("Wawi lists no company: no VAT rates, so no gross price endings")
+            return {}
+        company = companies[0].id
+    rates: dict[int, float] = {}
+    for tax_class in wanted:
+        try:
+            found = wawi.tax_rate(tax_class, company, params.departure_country, params.shipment_country)
+        except ClientError as exc:
+            notes.append(f"tax class {tax_class}: no VAT rate ({exc.status}: {exc.message})")
+            continue
+        rates[tax_class] = float(found.rate)
+    return rates
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _added_days(items: Sequence[Mapping[str, Any]], now: datetime) -> dict[int, float]:
+    result: dict[int, float] = {}
+    for item in items:
+        item_id, added = _int(item.get("Id")), item.get("Added")
+        if item_id is None or not isinstance(added, str):
+            continue
+        try:
+            moment = datetime.fromisoformat(added.replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        result[item_id] = max((now - moment).total_seconds() / 86_400, 0.0)
+    return result
+
+
+def markdown_holds(store: StateStore | None, rules: PricingRules, now: datetime) -> dict[int, str]:
+    """Items whose prices a markdown holds: a special price still running, a base price marked down lately."""
+    if store is None or rules.markdown is None:
+        return {}
+    hold = timedelta(days=rules.markdown.hold_days)
+    longest = max(hold, timedelta(days=366))
+    held: dict[int, str] = {}
+    for change in store.price_history(source=MARKDOWN, since=now - longest):
+        if change.item_id in held:
+            continue
+        if change.target == SPECIAL_PRICE and change.ends_at is not None and change.ends_at > now:
+            held[change.item_id] = (
+                f"special price {change.after:.2f} net until {change.ends_at.date().isoformat()}"
+            )
+        elif change.target == BASE_PRICE and change.at is not None and change.at > now - hold:
+            until = (change.at + hold).date().isoformat()
+            held[change.item_id] = f"marked down to {change.after:.2f} net, held until {until}"
+    return held
+
+
+def load_price_inputs(
+    wawi: WawiClient,
+    rules: PricingRules,
+    params: PricingParams,
+    *,
+    now: datetime,
+    store: StateStore | None = None,
+    ffn: FfnClient | None = None,
+) -> PriceInputs:
+    """Read what the rules need (see the module docstring for the requests)."""
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    notes: list[str] = []
+    listed = list(flatten(wawi.items.iter_pages()))
+    cache = (
+        WawiItemCache(store, wawi, now, timedelta(hours=params.item_cache_max_age_hours)) if store else None
+    )
+    if cache is not None:
+        cache.replace_all(listed)
+    items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
+    categories = list(flatten(wawi.categories.iter_pages()))
+    makers = {m.id: m.name or "" for m in wawi.manufacturers()}
+    vat = _vat_rates(wawi, (t for i in items if (t := _int(i.get("TaxClassId"))) is not None), params, notes)
+    suppliers: dict[int, int | None] = {}
+    supplier_reads = 0
+    if _uses_suppliers(rules):
+        if cache is not None and store is not None:
+            ids = {i for item in items if (i := _int(item.get("Id"))) is not None}
+            rows = [r for r in store.cached_items() if r.item_id in ids]
+            by_item = cache.suppliers(rows)
+            notes.extend(cache.notes)
+            supplier_reads = cache.stats["supplier_reads"]
+        else:
+            by_item = {}
+            for item in items:
+                item_id = _int(item.get("Id"))
+                if item_id is None:
+                    continue
+                try:
+                    by_item[item_id] = wawi.items.suppliers(item_id)
+                except NotFound:
+                    notes.append(f"Wawi item {item_id} vanished while reading its suppliers")
+                supplier_reads += 1
+        suppliers = {item_id: standard_supplier(rows) for item_id, rows in by_item.items()}
+    lookups = PriceLookups(category_paths(categories), makers, vat, suppliers)
+    base = base_price_frame(items, lookups)
+    held = markdown_holds(store, rules, now)
+    wanted = base.loc[
+        channel_rule_items(base, rules) & ~base["item_id"].isin(list(held)).to_numpy(), "item_id"
+    ]
+    channel_prices: dict[int, list[dict[str, Any]]] = {}
+    for item_id in wanted.tolist():
+        channel_prices[int(item_id)] = [
+            p.model_dump(by_alias=True) for p in wawi.items.sales_channel_prices(int(item_id))
+        ]
+    channels = channel_price_frame(base, channel_prices)
+    for why, count in sorted(channels.skipped.items()):
+        notes.append(f"{count} sales-channel prices left alone: {why}")
+    frame = pd.concat([base, channels.frame], ignore_index=True) if len(channels.frame) else base
+    slow = None
+    special_channels: tuple[str, ...] = ()
+    groups: tuple[int, ...] = ()
+    if rules.markdown is not None:
+        if ffn is None:
+            notes.append("markdowns need FFN's stock and demand: no FFN client, no markdowns")
+        else:
+            slow = load_slow_mover_stats(ffn, store, rules.markdown.history_days, now)
+        if rules.markdown.apply_as == "special_price":
+            special_channels = rules.markdown.sales_channels or tuple(
+                c.id
+                for c in wawi.sales_channels()
+                if c.item_capabilities and c.item_capabilities.special_prices
+            )
+            groups = rules.markdown.customer_groups or tuple(g.id for g in wawi.customer_groups())
+    counts = {
+        "wawi_items": len(listed),
+        "priced_items": len(base),
+        "channel_price_reads": len(channel_prices),
+        "channel_prices": len(channels.frame),
+        "supplier_reads": supplier_reads,
+        "tax_classes": len(vat),
+        "held_by_markdown": len(held),
+    }
+    log.info("read %s", counts)
+    return PriceInputs(
+        items=frame,
+        added_days=_added_days(items, now),
+        held=held,
+        slow=slow,
+        counts=counts,
+        notes=notes,
+        special_channels=special_channels,
+        customer_groups=groups,
+    )
+
+
+def load_slow_mover_stats(
+    ffn: FfnClient, store: StateStore | None, history_days: int, now: datetime
+) -> SlowMoverStats:
+    """Per SKU: sellable units (FFN ``stockLevel`` - reserved - blocked, all warehouses), demand, last sale.
+
+    Demand is the replenishment's ``demand_frame`` (out-of-stock days not counted) summed over the
+    warehouses; the last sale is the last day of the window with an order line.
+    """
+    window = history_window(local_today(now), history_days)
+    since = datetime.combine(window.start, time(), TIMEZONE).astimezone(UTC)
+    lines, sources, _ = load_order_lines(ffn, store, window, since, now)
+    changes = list(ffn.stocks.updates(since, now))
+    stocks = stock_frame(list(flatten(ffn.stocks.iter_pages())))
+    demand = demand_frame(lines, stockout_frame(changes, window), window)
+    per_sku_demand = (
+        demand.assign(merchant_sku=demand["merchant_sku"].astype("string"))
+        .groupby("merchant_sku", observed=True)["daily_demand"]
+        .sum()
+    )
+    sellable = (
+        stocks["stock_level"].fillna(0) - stocks["reserved"].fillna(0) - stocks["blocked"].fillna(0)
+    ).clip(lower=0)
+    per_sku_stock = sellable.groupby(stocks["merchant_sku"]).sum()
+    today = np.datetime64(_today(window.end).isoformat(), "D")
+    sold = lines[lines["quantity"] > 0]
+    last_day = sold.groupby(sold["merchant_sku"].astype("string"))["day"].max()
+    since_sale = (today - last_day.to_numpy(dtype="datetime64[D]")).astype("float64")
+    last = pd.Series(since_sale, index=last_day.index, dtype="float64")
+    skus = per_sku_stock.index.union(per_sku_demand.index).union(last.index)
+    frame = pd.DataFrame(
+        {
+            "merchant_sku": pd.array([str(sku) for sku in skus], dtype="string"),
+            "stock": per_sku_stock.reindex(skus).to_numpy(dtype="float64", na_value=np.nan),
+            "daily_demand": per_sku_demand.reindex(skus).to_numpy(dtype="float64", na_value=np.nan),
+            "days_since_sale": last.reindex(skus).to_numpy(dtype="float64", na_value=np.nan),
+        }
+    )
+    return SlowMoverStats(frame, sources.describe(window))
+
+
+def _today(yesterday: date) -> date:
+    return yesterday + timedelta(days=1)
+
+
+def markdown_input(prices: pd.DataFrame, inputs: PriceInputs, rules: PricingRules) -> pd.DataFrame:
+    """The markdown transform's input: one row per item's base price, its rule floor, stock and demand."""
+    base_in = inputs.items[inputs.items["target"] == BASE_PRICE].reset_index(drop=True)
+    base_out = prices[prices["target"] == BASE_PRICE].set_index("item_id")
+    stats = inputs.slow.frame.set_index("merchant_sku") if inputs.slow is not None else pd.DataFrame()
+    skus = base_in["sku"].astype(str)
+
+    def stat(name: str) -> np.ndarray:
+        if name not in stats.columns:
+            return np.full(len(base_in), np.nan)
+        values: np.ndarray = stats[name].reindex(skus).to_numpy(dtype="float64", na_value=np.nan)
+        return values
+
+    scope = rules.markdown.scope if rules.markdown is not None else None
+    in_scope = item_fits(base_in, scope) if scope is not None else np.ones(len(base_in), dtype=bool)
+    item_ids = base_in["item_id"].to_numpy()
+    return pd.DataFrame(
+        {
+            "item_id": item_ids,
+            "sku": base_in["sku"].array,
+            "purchase_price": base_in["purchase_price"].to_numpy(),
+            "current_price": base_in["current_price"].to_numpy(),
+            "suggested_retail_price": base_in["suggested_retail_price"].to_numpy(),
+            "vat_rate": base_in["vat_rate"].to_numpy(),
+            "rule_floor": base_out["floor_price"]
+            .reindex(item_ids)
+            .to_numpy(dtype="float64", na_value=np.nan),
+            "stock": stat("stock"),
+            "daily_demand": stat("daily_demand"),
+            "days_since_sale": stat("days_since_sale"),
+            "added_days": np.asarray(
+                [inputs.added_days.get(int(i), np.nan) for i in item_ids], dtype="float64"
+            ),
+            "in_scope": in_scope,
+            "held": np.asarray([int(i) in inputs.held for i in item_ids], dtype=bool),
+        }
+    )

@@ -10,8 +10,10 @@ category, no change limit, no approval threshold: every rule price is written at
    that moved (its ``apply`` rows), none of the others.
 
 Reads: the item and category pages plus a few requests (manufacturers, company, one tax rate per tax
-class), against the lower bound ``ceil(items / page) + ceil(categories / page) + 3``. The arithmetic of
-100,000 prices against bare pandas is ``pricing_100k``.
+class), against the lower bound ``ceil(items / page) + ceil(categories / page) + 3``; each base price written
+also reads its item's price group just before (a PATCH may replace the group whole: see
+``Items.set_base_price``), counted with its write, not in the reads. The arithmetic of 100,000 prices
+against bare pandas is ``pricing_100k``.
 """
 
 from __future__ import annotations
@@ -116,7 +118,8 @@ def run(skus: int = 20_000, changed_share: float = 0.05, seed: int = 7) -> Resul
         env = client_env(info, config, tmp, BENCH_DIR=tmp)
         before = served_by_api(state)["wawi"]
         first = in_subprocess(_price, env, "first")
-        first_reads = first["sent"].get("GET", 0)
+        # a base price is written with its whole price group, read just before (a PATCH may replace it)
+        first_reads = first["sent"].get("GET", 0) - first["statuses"].get("apply", 0)
         again = in_subprocess(_price, env, "again")
         rng = random.Random(seed)
         moved = rng.sample(sorted(state.data.wawi.items), max(1, int(skus * changed_share)))
@@ -164,7 +167,7 @@ def run(skus: int = 20_000, changed_share: float = 0.05, seed: int = 7) -> Resul
             == [writes["first"], writes["again"], writes["after"]],
         ),
         Metric(
-            "first run: GET requests / lower bound",
+            "first run: GET requests (without the group read before each write) / lower bound",
             f"{first_reads} / {bound}",
             f"<= {REQUEST_SLACK:g}x",
             reads_ok,

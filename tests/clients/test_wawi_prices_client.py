@@ -39,6 +39,9 @@ CHANNEL_PRICES = [
 ]
 
 
+GROUP = {"SalesPriceNet": 9.0, "PurchasePriceNet": 4.2, "SuggestedRetailPrice": 19.99, "AmazonPrice": 0}
+
+
 def test_price_requests_paths_and_bodies(policy: RetryPolicy) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         path = request.url.path
@@ -48,6 +51,8 @@ def test_price_requests_paths_and_bodies(policy: RetryPolicy) -> None:
             return httpx.Response(200, json={"ItemId": 7, "SpecialPrice": [], "IsActive": False})
         if request.method == "POST":
             return httpx.Response(201, json={"ItemId": 7, **json.loads(request.content)})
+        if path.endswith("/items/7") and request.method == "GET":
+            return httpx.Response(200, json={"Id": 7, "ItemPriceData": GROUP})
         if path.endswith("/items/7"):
             return httpx.Response(
                 201, json={"Id": 7, "ItemPriceData": json.loads(request.content)["ItemPriceData"]}
@@ -86,7 +91,9 @@ def test_price_requests_paths_and_bodies(policy: RetryPolicy) -> None:
     )
     sent = [(r.method, r.url.path, json.loads(r.content) if r.content else None) for r in rec.requests]
     assert sent == [
-        ("PATCH", "/api/eazybusiness/v1/items/7", {"ItemPriceData": {"SalesPriceNet": 10.1235}}),
+        # the price group is read and sent whole: a Wawi that replaces groups keeps purchase price and UVP
+        ("GET", "/api/eazybusiness/v1/items/7", None),
+        ("PATCH", "/api/eazybusiness/v1/items/7", {"ItemPriceData": {**GROUP, "SalesPriceNet": 10.1235}}),
         ("GET", "/api/eazybusiness/v1/items/7/salesChannelPrices", None),
         ("PATCH", "/api/eazybusiness/v1/items/7/salesChannelPrices/1-2-1/0/0", {"NetPrice": 11.99}),
         (
@@ -159,10 +166,14 @@ def test_404_lists_are_empty_and_a_missing_special_price_is_none(policy: RetryPo
         ).items.set_sales_channel_price(7, "1-2-1", 0, 5)
 
 
+def _BASE(w: Any) -> Any:
+    return w.items.set_base_price(7, 9.99)
+
+
 @pytest.mark.parametrize(
     "call",
     [
-        lambda w: w.items.set_base_price(7, 9.99),
+        _BASE,
         lambda w: w.items.set_sales_channel_price(7, "1-2-1", 0, 9.99),
         lambda w: w.items.set_special_price(7, {"is_active": False}),
     ],
@@ -172,14 +183,16 @@ def test_absolute_price_writes_are_retried_after_5xx_timeouts_and_429(
     policy: RetryPolicy, clock: FakeClock, call: Any
 ) -> None:
     done = json_response(201, {"Id": 7})
+    group = [json_response(200, {"Id": 7, "ItemPriceData": GROUP})] if call is _BASE else []
     rec = Recorder(
+        *group,
         json_response(503),
         httpx.ReadTimeout("slow"),
         json_response(429, {"ErrorCode": "TooManyRequests"}, {"Retry-After": "3"}),
         done,
     )
     call(wawi_for(rec, policy))
-    assert [r.method for r in rec.requests] == ["PATCH"] * 4
+    assert [r.method for r in rec.requests] == ["GET"] * len(group) + ["PATCH"] * 4
     assert clock.sleeps == [0.5, 1.0, 3.0]
 
 

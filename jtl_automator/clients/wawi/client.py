@@ -185,12 +185,17 @@ class Items(_Gettable[Item]):
     # -- prices (the item's base price, its sales-channel prices and its special price) --------------
 
     def set_base_price(self, item_id: int, net: float) -> Item | None:
-        """``PATCH /items/{id}`` with ``ItemPriceData.SalesPriceNet`` (net, 4 decimals).
+        """``PATCH /items/{id}`` with ``ItemPriceData.SalesPriceNet`` (net, 4 decimals), the group whole.
 
-        An absolute value: sending it twice after a lost answer leaves the item as one PATCH would, so
-        unlike other item PATCHes this one is retried after a 5xx or a timeout.
+        The reference does not say whether Wawi merges a group object of a PATCH or replaces the stored
+        one; replaced, a body of ``SalesPriceNet`` alone would empty the purchase price and the UVP. So
+        the group is read just before and sent whole with only ``SalesPriceNet`` changed. An absolute
+        value: sending it twice after a lost answer leaves the item as one PATCH would, so unlike other
+        item PATCHes this one is retried after a 5xx or a timeout.
         """
-        body = {"ItemPriceData": {"SalesPriceNet": round(float(net), 4)}}
+        group = self.raw(item_id).get("ItemPriceData")
+        prices = dict(group) if isinstance(group, Mapping) else {}
+        body = {"ItemPriceData": {**prices, "SalesPriceNet": round(float(net), 4)}}
         response = self._core.request("PATCH", f"{self.path}/{item_id}", json=body, retry_transient=True)
         answer = json_or_none(response)
         return Item.model_validate(answer) if answer else None

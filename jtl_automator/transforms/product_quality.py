@@ -1,7 +1,7 @@
 """Product data quality: GTIN check digits, plausible weights and dimensions, and the quality report.
 
-The one place for GTIN check digits and plausibility ranges (the enrichment's feed rows, the quality
-report and any later product check use these functions):
+The one place for GTIN problems (the check digit itself is ``jtl_automator.gtin``) and plausibility
+ranges (the enrichment's feed rows, the quality report and any later product check use these functions):
 
 - **GTIN** (GS1 General Specifications, section 7.9): 8 (EAN-8), 12 (UPC-A), 13 (EAN-13) or 14 (GTIN-14)
   digits, the last one the check digit: the other digits weighted 3, 1, 3, … from the right, the check
@@ -26,6 +26,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from jtl_automator.gtin import gtin_check_digit
 from jtl_automator.transforms.replenishment import validate_frame
 
 #: Lengths GS1 issues GTINs in: EAN-8, UPC-A (GTIN-12), EAN-13, GTIN-14.
@@ -59,14 +60,6 @@ CHECKS = (
 DIMENSION_FIELDS = ("length", "width", "height")
 
 
-def gtin_check_digit(body: str) -> int:
-    """The GS1 check digit for ``body`` (the GTIN without its last digit; digits only)."""
-    if not body or not _DIGITS.match(body):
-        raise ValueError(f"a GTIN body is digits only: {body!r}")
-    total = sum(int(digit) * (3 if position % 2 == 0 else 1) for position, digit in enumerate(reversed(body)))
-    return (10 - total % 10) % 10
-
-
 def gtin_problem(code: str | None) -> str | None:
     """Why ``code`` is not a valid GTIN (None when it is one); blanks count as absent, not invalid."""
     if code is None:
@@ -86,11 +79,6 @@ def gtin_problem(code: str | None) -> str | None:
     if int(text[-1]) != expected:
         return f"{text} ends in check digit {text[-1]}, expected {expected}"
     return None
-
-
-def gtin_valid(code: str | None) -> bool:
-    """Whether ``code`` is a GTIN-8, -12, -13 or -14 with the right check digit."""
-    return code is not None and str(code).strip() != "" and gtin_problem(code) is None
 
 
 def normalise_gtin(code: str) -> str:

@@ -8,13 +8,12 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from jtl_automator.gtin import gtin_check_digit, gtin_valid
 from jtl_automator.transforms.product_quality import (
     Plausibility,
     Range,
-    gtin_check_digit,
     gtin_problem,
     gtin_problems,
-    gtin_valid,
     normalise_gtin,
     plausibility_problems,
     quality_counts,

@@ -33,3 +33,7 @@ EXECUTION_REF_MAX = FFN_TEXT_MAX
 #: exact on PostgreSQL.
 PRICE_DIGITS = 15
 PRICE_DECIMALS = 4
+
+#: A report's name (``daily``, ``weekly``, ``monthly``) and a KPI's key (``revenue_net``).
+REPORT_NAME_MAX = 50
+KPI_NAME_MAX = 100

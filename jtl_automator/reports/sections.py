@@ -295,8 +295,8 @@ def add_skus(report: Report, data: ReportData, params: ReportParams) -> None:
         report.notes.append(f"SKU names and categories are missing: {data.why(ITEMS)}")
     performance = k.sku_performance(sales, items)
     costed = performance[performance["costed_lines"] > 0]
-    margin = float((costed["net"] - costed["cost"]).sum()) if len(costed) else None
-    costed_net = float(costed["net"].sum()) if len(costed) else 0.0
+    margin = float((costed["costed_net"] - costed["cost"]).sum()) if len(costed) else None
+    costed_net = float(costed["costed_net"].sum()) if len(costed) else 0.0
     margin_pct = margin / costed_net if margin is not None and costed_net else None
     uncosted = int((performance["lines"] - performance["costed_lines"]).sum())
     no_cost = "no order line of the period has a purchase price"

@@ -134,7 +134,10 @@ def orders_in(store: StateStore, start: datetime, end: datetime) -> pd.DataFrame
 
 
 def sku_sales(store: StateStore, start: datetime, end: datetime) -> pd.DataFrame:
-    """Per SKU the sales of the orders placed in ``[start, end)`` (cancelled orders left out)."""
+    """Per SKU the sales of the orders placed in ``[start, end)`` (cancelled orders left out).
+
+    ``costed_net`` is the net revenue of the lines that have a cost: the margin is ``costed_net - cost``.
+    """
     line = OrderLineRow
     stmt = (
         select(
@@ -146,6 +149,7 @@ def sku_sales(store: StateStore, start: datetime, end: datetime) -> pd.DataFrame
             func.sum(line.net_amount),
             func.sum(line.gross_amount),
             func.count(line.cost_amount),
+            func.sum(case((line.cost_amount.is_not(None), line.net_amount), else_=None)),
             func.sum(line.cost_amount),
         )
         .select_from(OrderLedger)
@@ -157,11 +161,22 @@ def sku_sales(store: StateStore, start: datetime, end: datetime) -> pd.DataFrame
         )
         .group_by(line.sku)
     )
-    columns = ("sku", "orders", "lines", "units", "priced_lines", "net", "gross", "costed_lines", "cost")
+    columns = (
+        "sku",
+        "orders",
+        "lines",
+        "units",
+        "priced_lines",
+        "net",
+        "gross",
+        "costed_lines",
+        "costed_net",
+        "cost",
+    )
     frame = _frame(store, stmt, columns)
     _strings(frame, ("sku",))
     _int(frame, ("orders", "lines", "priced_lines", "costed_lines"))
-    _float(frame, ("units", "net", "gross", "cost"))
+    _float(frame, ("units", "net", "gross", "costed_net", "cost"))
     return frame
 
 

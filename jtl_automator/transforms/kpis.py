@@ -23,12 +23,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from jtl_automator.reports.periods import TIMEZONE
+#: The merchant's calendar (as ``jtl_automator.reports.periods``; transforms import no report module).
+TIMEZONE = ZoneInfo("Europe/Berlin")
 
 _UTC = "datetime64[us, UTC]"
 
@@ -73,6 +75,7 @@ SKU_SALES_SCHEMA = _schema(
         "net": ("float64", True),
         "gross": ("float64", True),
         "costed_lines": ("int64", False),
+        "costed_net": ("float64", True),
         "cost": ("float64", True),
     },
     unique=["sku"],
@@ -300,17 +303,20 @@ def sku_performance(sku_sales: pd.DataFrame, items: pd.DataFrame | None) -> pd.D
     """Per SKU sold: name, category, units, revenue net, margin (where costed) and margin share.
 
     ``margin`` is net - cost over the SKU's lines with a purchase price; ``margin_pct`` divides it by the
-    net revenue of those same lines' SKU (NaN where no line has a cost).
+    net revenue of those same lines (NaN where no line has a cost).
     """
-    frame = sku_sales[["sku", "orders", "units", "net", "gross", "cost", "lines", "costed_lines"]].copy()
+    columns = ["sku", "orders", "units", "net", "gross", "costed_net", "cost", "lines", "costed_lines"]
+    frame = sku_sales[columns].copy()
     if items is not None and len(items):
         frame = frame.merge(items[["sku", "name", "category"]], on="sku", how="left")
     else:
         frame["name"] = pd.Series(pd.NA, index=frame.index, dtype="string")
         frame["category"] = pd.Series(pd.NA, index=frame.index, dtype="string")
     costed = frame["costed_lines"] > 0
-    frame["margin"] = (frame["net"] - frame["cost"]).where(costed)
-    frame["margin_pct"] = (frame["margin"] / frame["net"].where(frame["net"] != 0)).where(costed)
+    frame["margin"] = (frame["costed_net"] - frame["cost"]).where(costed)
+    frame["margin_pct"] = (frame["margin"] / frame["costed_net"].where(frame["costed_net"] != 0)).where(
+        costed
+    )
     return frame.sort_values(["net", "sku"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 

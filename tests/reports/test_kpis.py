@@ -34,7 +34,8 @@ ORDERS = f.orders(
 
 def test_sales_totals_count_the_sold_orders_only_and_say_what_is_unknown() -> None:
     totals = k.sales_totals(ORDERS)
-    # sold: A1, A2, A3 -> 3 orders, 3 + 1 + 2 = 6 units, 50 + 30 + 20 = 100 net, 59.5 + 35.7 + 23.8 = 119 gross
+    # sold: A1, A2, A3 -> 3 orders, 3 + 1 + 2 = 6 units, 50 + 30 + 20 = 100 net,
+    # 59.5 + 35.7 + 23.8 = 119 gross
     assert (totals.orders, totals.units, totals.lines, totals.priced_lines) == (3, 6.0, 4, 4)
     assert totals.net == pytest.approx(100.0) and totals.gross == pytest.approx(119.0)
     assert totals.aov_net == pytest.approx(100 / 3) and totals.aov_gross == pytest.approx(119 / 3)
@@ -147,7 +148,8 @@ DEMAND = f.demand(
 def test_stock_value_per_warehouse_at_purchase_price() -> None:
     value = k.stock_value(STOCK, ITEMS)
     assert value["warehouse_id"].tolist() == ["W1", "W2"]
-    # W1: S1 10 x 4 + S2 5 x 2.5 + S3 100 x 1 = 152.5 (S7: 2 units without price); W2: S6 7 x 3 = 21 (S4 unpriced)
+    # W1: S1 10 x 4 + S2 5 x 2.5 + S3 100 x 1 = 152.5 (S7: 2 units without price);
+    # W2: S6 7 x 3 = 21 (S4 unpriced)
     assert value["skus"].tolist() == [4, 2] and value["units"].tolist() == [117.0, 10.0]
     assert value["value"].tolist() == [152.5, 21.0] and value["unpriced_skus"].tolist() == [1, 1]
 

@@ -41,7 +41,8 @@ def test_every_report_query_on_a_literal_ledger(store_url: str) -> None:
         assert orders["hold_reason"].loc["A4"] == "ADDRESS_INVALID: street"
 
         sales = k.SKU_SALES_SCHEMA.validate(q.sku_sales(store, START, END)).set_index("sku").sort_index()
-        # S1: A1 (1 unit, 20 net, cost 8) + A3 (2 units, 20 net, cost 8); S2: A1 (2, 30, 12) + A2 (1, 30, no cost)
+        # S1: A1 (1 unit, 20 net, cost 8) + A3 (2 units, 20 net, cost 8);
+        # S2: A1 (2, 30, 12) + A2 (1, 30, no cost)
         # S3 only in the cancelled A5; A0's S1 line is last week's
         assert sales.index.tolist() == ["S1", "S2"]
         assert sales["orders"].tolist() == [2, 2] and sales["units"].tolist() == [3.0, 3.0]

@@ -323,7 +323,7 @@ def write_workbook(report: Report, path: Path) -> Path:
     try:
         f = _Formats(book)
         taken = {SUMMARY.lower()}
-        names = {table.key: sheet_name(table.title, taken) for table in report.tables}
+        names = {table.key: sheet_name(table.sheet or table.title, taken) for table in report.tables}
         _summary(book, report, f, {t.title: names[t.key] for t in report.tables})
         sheets = {table.key: _table(book, table, names[table.key], f) for table in report.tables}
         for chart in report.charts:

@@ -111,6 +111,7 @@ class Table:
     targets: Mapping[str, Target] = field(default_factory=dict)  # column key -> red/amber/green
     missing: str | None = None
     note: str | None = None
+    sheet: str | None = None  # a short name for its Excel sheet (default: the title, cut to 31 characters)
 
     def __post_init__(self) -> None:
         absent = [c.key for c in self.columns if c.key not in self.frame.columns]
@@ -206,9 +207,12 @@ def breakdown(kpi: str, frame: pd.DataFrame, dimension: str, value: str) -> list
     ]
 
 
-def missing_table(key: str, title: str, columns: Sequence[Column], reason: str) -> Table:
+def missing_table(
+    key: str, title: str, columns: Sequence[Column], reason: str, sheet: str | None = None
+) -> Table:
     """A table that could not be built, and why."""
-    return Table(key, title, tuple(columns), pd.DataFrame(columns=[c.key for c in columns]), missing=reason)
+    frame = pd.DataFrame(columns=[c.key for c in columns])
+    return Table(key, title, tuple(columns), frame, missing=reason, sheet=sheet)
 
 
 def first_missing(reasons: Iterable[str | None]) -> str | None:

@@ -554,6 +554,7 @@ HOLD_COLUMNS = (
     *(Column(label, label, "count") for label, _, _ in k.AGE_BUCKETS),
     Column("total", "Total", "count"),
 )
+HOLDS_TITLE = "Orders on hold by reason and age"
 BACKLOG_COLUMNS = (
     Column("order_number", "Order", "text", 14),
     Column("stage", "Stage", "text", 20),
@@ -624,9 +625,7 @@ def add_holds_and_backlog(report: Report, data: ReportData, params: ReportParams
     if frame is None or why is not None:
         report.kpis.append(kpi(data, "held_orders", "Orders on hold", "count", None, missing=why))
         report.kpis.append(kpi(data, "backlog_orders", backlog_title, "count", None, missing=why))
-        report.tables.append(
-            missing_table("holds", "Orders on hold by reason and age", HOLD_COLUMNS, why or "")
-        )
+        report.tables.append(missing_table("holds", HOLDS_TITLE, HOLD_COLUMNS, why or "", sheet="On hold"))
         report.tables.append(missing_table("backlog", backlog_title, BACKLOG_COLUMNS, why or ""))
         return
     holds = k.holds_by_reason(frame, data.as_of)
@@ -644,7 +643,7 @@ def add_holds_and_backlog(report: Report, data: ReportData, params: ReportParams
     report.kpis.append(
         kpi(data, "backlog_orders", backlog_title, "count", float(len(late)), target=targets.backlog_orders)
     )
-    report.tables.append(Table("holds", "Orders on hold by reason and age", HOLD_COLUMNS, holds))
+    report.tables.append(Table("holds", HOLDS_TITLE, HOLD_COLUMNS, holds, sheet="On hold"))
     report.history += breakdown("held_orders", holds, "reason", "total")
     shown, cut = _limit(late, params.detail_rows)
     report.tables.append(

@@ -93,6 +93,7 @@ class _Formats:
             }
         )
         self.label = book.add_format({"bold": True})
+        self.points = book.add_format({"num_format": '+0.0" pp";-0.0" pp";0.0" pp"'})
         self._units: dict[Unit, Format] = {}
         self.rag = {
             name: book.add_format({"bg_color": fill, "font_color": font})
@@ -195,13 +196,13 @@ def _summary(book: Workbook, report: Report, f: _Formats, links: Mapping[str, st
             _write(sheet, row, col, comparison.value, unit)
             if comparison.value is not None and item.value is not None:
                 value, other = _cell(row, 1), _cell(row, col)
-                sheet.write_formula(
-                    row,
-                    col + 1,
-                    f'=IF({other}=0,"",({value}-{other})/ABS({other}))',
-                    pct,
-                    item.change(comparison) if item.change(comparison) is not None else "",
-                )
+                change = item.change(comparison)
+                cached: float | None = change
+                if item.change_in_points:  # a share: the difference in percentage points
+                    formula, fmt, cached = f"=({value}-{other})*100", f.points, (change or 0) * 100
+                else:
+                    formula, fmt = f'=IF({other}=0,"",({value}-{other})/ABS({other}))', pct
+                sheet.write_formula(row, col + 1, formula, fmt, cached if cached is not None else "")
         sheet.write_string(row, 6, _kpi_note(item), f.missing if item.value is None else None)
         if item.target is not None:
             col = 3 if item.target_on_change else 1

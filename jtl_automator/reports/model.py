@@ -75,11 +75,23 @@ class Kpi:
     target: Target | None = None
     target_on_change: bool = False  # the target judges the change against the previous period
 
+    @property
+    def change_in_points(self) -> bool:
+        """A share changes by percentage points (0.05 is +5 points), everything else relatively."""
+        return self.unit == "pct"
+
     def change(self, against: Comparison | None) -> float | None:
-        """Relative change against ``against`` (0.1 is +10 %); None where either side is missing or zero."""
-        if against is None or against.value in (None, 0) or self.value is None:
+        """Change against ``against``: relative (0.1 is +10 %), for a share the difference in points.
+
+        0.1 is +10 % (or +10 points); None where either side is missing (or, relatively, the earlier value
+        is zero).
+        """
+        if against is None or against.value is None or self.value is None:
             return None
-        assert against.value is not None
+        if self.change_in_points:
+            return self.value - against.value
+        if against.value == 0:
+            return None
         return (self.value - against.value) / abs(against.value)
 
     @property

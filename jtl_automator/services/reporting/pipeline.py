@@ -98,6 +98,7 @@ def summary(report: Report, workbook: Path | None, *, dry_run: bool) -> dict[str
                 "missing": k.missing,
                 "previous": _comparison(k.previous),
                 "change": plain(k.change(k.previous)),
+                "change_in_points": k.change_in_points,
                 "last_year": _comparison(k.last_year),
                 "change_last_year": plain(k.change(k.last_year)),
                 "status": k.rag,

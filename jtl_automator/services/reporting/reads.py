@@ -47,6 +47,8 @@ class Sources:
     wawi: WawiClient | None = None
     failed_runs: pd.DataFrame | None = None
     failed_runs_missing: str | None = None
+    ffn_missing: str = "no FFN client configured"
+    wawi_missing: str = "no Wawi client configured"
 
 
 def api_problem(system: str, error: Exception) -> str:
@@ -207,13 +209,13 @@ def read_data(
         )
     if d.STOCK in needs:
         if sources.ffn is None:
-            data.missing[d.STOCK] = "no FFN client configured"
+            data.missing[d.STOCK] = sources.ffn_missing
         else:
             ffn = sources.ffn
             read(d.STOCK, lambda: ffn_stock(ffn, None if latest else end), "FFN")
     if d.ITEMS in needs:
         if sources.wawi is None:
-            data.missing[d.ITEMS] = "no Wawi client configured"
+            data.missing[d.ITEMS] = sources.wawi_missing
         else:
             wawi = sources.wawi
             read(d.ITEMS, lambda: wawi_items_frame(flatten(wawi.items.iter_pages())), "Wawi")
@@ -223,11 +225,7 @@ def read_data(
         else:
             data.missing[d.FAILED_RUNS] = sources.failed_runs_missing or "the Prefect API was not asked"
     if definition.history:
-        data.history = store.kpi_history(
-            definition.name,
-            kpis=(*definition.history, *COMPARABLE),
-            periods=history_periods(definition, period, params),
-        )
+        data.history = store.kpi_history(definition.name, periods=history_periods(definition, period, params))
     if d.ORDERS in needs:
         data.facts["comparison_totals"] = comparison_totals(store, data, first_order)
     log.info(

@@ -76,6 +76,27 @@ def _plan_execution(plan_execution: Any) -> dict[str, Any]:
     return result
 
 
+def _reports(output: Path) -> dict[str, Any]:
+    """The three reports from the sandbox data, as the schedule would run them on the generator's next day.
+
+    As of 07:00 in Berlin the day after the generated orders: the daily report of the base date, the weekly
+    one of the week before and the monthly one of the month so far. The flows' journal entries carry the
+    real time of this run, so outbounds and shipments fall on today, not on those days (the reports say
+    so instead of showing zeros).
+    """
+    from flows.reporting import report
+    from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
+
+    as_of = DEFAULT_BASE_DATE + timedelta(days=1)
+    folder = str(output / "reports")
+    month = f"{DEFAULT_BASE_DATE.year}-{DEFAULT_BASE_DATE.month:02d}"
+    return {
+        "report_daily": report(name="daily", as_of=as_of, output_dir=folder),
+        "report_weekly": report(name="weekly", as_of=as_of, output_dir=folder),
+        "report_monthly": report(name="monthly", period=month, as_of=as_of, output_dir=folder),
+    }
+
+
 def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     """Start the sandbox, run every demo flow against it, print where the outputs are."""
     from jtl_automator.sandbox.app import create_app
@@ -150,6 +171,13 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
             _say(f"plan execution: skipped ({executed['skipped']})")
         else:
             _say(f"plan execution: {executed['counts']}, purchase orders {executed['purchase_orders']}")
+        results.update(_reports(output))
+        for key in ("report_daily", "report_weekly", "report_monthly"):
+            made = results[key]
+            _say(
+                f"{made['title']} {made['period']}: {len(made['kpis'])} figures, "
+                f"{len(made['missing'])} stated as missing"
+            )
         sheet_after = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID].worksheets[0].values
         (output / "inbound-control-google-sheet.json").write_text(
             json.dumps(sheet_after, indent=1, default=str)
@@ -165,6 +193,11 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"  {'inbound-control-google-sheet.json':<36} the sandbox Google Sheet after the run",
                 f"  {summary.name:<36} what every flow returned",
                 f"  {'bestellvorschlag.xlsx':<36} the replenishment workbook (low stock, per supplier)",
+                *(
+                    f"  {Path(results[k]['workbook']).relative_to(output)!s:<36} {results[k]['title']} "
+                    f"{results[k]['period']} (Excel, with charts)"
+                    for k in ("report_daily", "report_weekly", "report_monthly")
+                ),
                 f"  {'state.db':<36} the state database (token, check history, order and stock ledgers)",
                 f"Prefect runs and artifacts: PREFECT_HOME={os.environ['PREFECT_HOME']} "
                 ".venv/bin/prefect server start",

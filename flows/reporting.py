@@ -48,6 +48,7 @@ def report(
     ffn_block: str | None = None,
     wawi_block: str | None = None,
     database_block: str | None = None,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
     """Make one report for one period (or each period of a backfill) and deliver it.
 
@@ -66,11 +67,14 @@ def report(
         ffn_block: JtlFfnCredentials block (default: the JTL_FFN_* environment).
         wawi_block: JtlWawiCredentials block (default: the JTL_WAWI_* environment).
         database_block: StateDatabase block (default: JTL_DATABASE_URL).
+        as_of: Run as if at this moment (default: now): the default period, the snapshots' moment.
     """
     definition = report_definition(name)
     params = params or ReportParams()
     run_id = str(flow_run.get_id() or "local")
-    now = datetime.now(UTC)
+    now = (
+        as_of.astimezone(UTC) if as_of and as_of.tzinfo else (as_of or datetime.now(UTC)).replace(tzinfo=UTC)
+    )
     periods = resolve_periods(definition, now, period, until)
     where = resolve_delivery(
         delivery_block,

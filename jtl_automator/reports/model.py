@@ -187,9 +187,13 @@ class Report:
 
     def missing(self) -> list[str]:
         """Every statement of missing data: the notes, then each missing figure and table with its reason."""
-        found = list(self.notes)
-        found += [f"{k.label}: {k.missing}" for k in self.kpis if k.value is None and k.missing]
-        found += [f"{t.title}: {t.missing}" for t in self.tables if t.missing]
+        by_reason: dict[str, list[str]] = {}
+        for label, reason in [(k.label, k.missing) for k in self.kpis if k.value is None and k.missing] + [
+            (t.title, t.missing) for t in self.tables if t.missing
+        ]:
+            assert reason is not None
+            by_reason.setdefault(reason, []).append(label)
+        found = list(self.notes) + [f"{', '.join(labels)}: {reason}" for reason, labels in by_reason.items()]
         return list(dict.fromkeys(found))
 
     def kpi_values(self) -> list[KpiValue]:

@@ -238,7 +238,8 @@ def add_sales(report: Report, data: ReportData, params: ReportParams) -> None:
         kpi(data, "units", "Units", "count", totals.units, fallbacks=fallbacks),
     ]
     days = k.daily_sales(orders, data.period.days)
-    report.tables.append(Table("sales_by_day", "Sales by day", SALES_DAY_COLUMNS, days))
+    scope = "orders that became FFN outbounds through order processing (others are not in the ledger)"
+    report.tables.append(Table("sales_by_day", "Sales by day", SALES_DAY_COLUMNS, days, note=scope))
     report.charts.append(
         Chart(
             "revenue_and_orders",

@@ -68,8 +68,8 @@ def test_weekly_figures_of_the_literal_ledger(store: StateStore) -> None:
     assert revenue.previous is not None and revenue.previous.value is None
     assert revenue.previous.missing == "no history: the order ledger starts on 2026-11-15"
     assert (
-        "Dead stock (no sale in 90 days): needs 90 days of order lines; order lines are recorded from "
-        "2026-11-15 only" in report.missing()
+        "Dead stock value (net), Dead stock (no sale in 90 days): needs 90 days of order lines; order lines "
+        "are recorded from 2026-11-15 only" in report.missing()  # one reason, said once
     )
     assert {c.table for c in report.charts} == {"sales_by_day", "top_revenue"}
 
@@ -80,7 +80,10 @@ def test_missing_sources_are_stated_never_shown_as_zero(store: StateStore) -> No
     assert report.kpi("stock_value").missing == "no FFN client configured"
     assert report.table("category_mix").missing == "no Wawi client configured"
     missing = report.missing()
-    assert "Stock value (purchase, net): no FFN client configured" in missing
+    assert (
+        "Stock value (purchase, net), Sold-out SKUs (with demand), Dead stock value (net), Stock value by "
+        "warehouse, Days of cover, Dead stock (no sale in 90 days): no FFN client configured" in missing
+    )
     assert "SKU names and categories are missing: no Wawi client configured" in missing
     empty = StateStore(f"sqlite:///{Path(store.url.removeprefix('sqlite:///')).with_name('empty.db')}")
     try:

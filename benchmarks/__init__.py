@@ -20,6 +20,7 @@ BENCHMARKS = (
     "stock_sync",
     "replenishment_5m",
     "pricing_100k",
+    "report_weekly",
 )
 
 

@@ -102,6 +102,7 @@ def test_cli_rejects_unknown_names() -> None:
         "stock_sync",
         "replenishment_5m",
         "pricing_100k",
+        "report_weekly",
     }
 
 
@@ -134,3 +135,16 @@ def test_pricing_tiny() -> None:
     assert result.raw["agree"] is True  # the bare arithmetic and price_frame price every row alike
     assert sum(result.raw["statuses"].values()) == 3000
     assert result.metric("both give the same gross price on every row").passed
+
+
+@pytest.mark.slow
+def test_report_weekly_tiny() -> None:
+    result = load("report_weekly").run(lines=3000, skus=400, repeats=1)
+    raw = result.raw
+    assert raw["counts"]["lines"] >= 3000 and raw["counts"]["history_lines"] >= 300
+    assert raw["agree"], "report and bare baseline disagree on revenue or stock value"
+    report = raw["measured"]["reports"][0]
+    assert report["revenue_net"] > 0 and report["stock_value"] > 0 and report["charts"] == 2
+    assert report["history_rows"] > 0 and report["workbook_bytes"] > 10_000
+    assert "report_weekly" in result.markdown()
+    assert result.metric("peak RSS of the client process through the first report").passed

@@ -44,8 +44,8 @@ class ReportDelivery(Block):
     )
     storage_block: str | None = Field(
         default=None,
-        description="A Prefect file system block (LocalFileSystem, RemoteFileSystem …) the workbook is "
-        "also written to, as <report>/<period>.xlsx.",
+        description="A Prefect file system block as slug/name (local-file-system/reports, "
+        "remote-file-system/…) the workbook is also written to, as <report>/<period>.xlsx.",
     )
 
     @field_validator("recipients", mode="before")

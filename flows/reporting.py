@@ -45,6 +45,7 @@ def report(
     recipients: list[str] | None = None,
     email_block: str | None = None,
     sheets_block: str | None = None,
+    storage_block: str | None = None,
     ffn_block: str | None = None,
     wawi_block: str | None = None,
     database_block: str | None = None,
@@ -64,6 +65,8 @@ def report(
         recipients: E-mail addresses (over the block's; needs an SmtpServer block).
         email_block: SmtpServer block the e-mail goes through (over the block's).
         sheets_block: GoogleSheetsCredentials block (over the block's).
+        storage_block: A Prefect file system block, as ``slug/name`` (``local-file-system/reports``), the
+            workbook is also written to as ``<report>/<period>.xlsx`` (over the block's).
         ffn_block: JtlFfnCredentials block (default: the JTL_FFN_* environment).
         wawi_block: JtlWawiCredentials block (default: the JTL_WAWI_* environment).
         database_block: StateDatabase block (default: JTL_DATABASE_URL).
@@ -83,6 +86,7 @@ def report(
         recipients=recipients,
         email_block=email_block,
         sheets_block=sheets_block,
+        storage_block=storage_block,
     )
     sheet = (
         google_sheet(where.spreadsheet_id, where.sheets_block)

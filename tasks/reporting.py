@@ -128,10 +128,13 @@ def report_write_workbook(report: Report, path: Path, storage_block: str | None)
     """The Excel workbook; with a file system block, also there as ``<report>/<period>.xlsx``."""
     written = write_workbook(report, path)
     if storage_block:
+        from prefect.blocks.core import Block
         from prefect.filesystems import WritableFileSystem
 
-        storage = WritableFileSystem.load(storage_block)
-        storage.write_path(f"{report.name}/{report.period}.xlsx", written.read_bytes())  # type: ignore[union-attr]
+        storage = Block.load(storage_block)
+        if not isinstance(storage, WritableFileSystem):
+            raise TypeError(f"block {storage_block!r} is no file system a workbook can be written to")
+        storage.write_path(f"{report.name}/{report.period}.xlsx", written.read_bytes())  # type: ignore[unused-coroutine]
         get_run_logger().info("workbook also written to the %r block", storage_block)
     return written
 

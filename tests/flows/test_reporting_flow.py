@@ -125,8 +125,19 @@ def test_daily_report_lists_the_failed_runs_of_its_day_and_a_backfill_covers_a_r
     book = openpyxl.load_workbook(daily["workbook"])
     assert "always-fails" in [c.value for c in book["Failed flow runs"]["A"]]
 
-    backfill = report(name="daily", period="2026-11-10", until="2026-11-12", output_dir=str(out))
+    from prefect.filesystems import LocalFileSystem
+
+    LocalFileSystem(basepath=str(flow_sandbox.tmp / "files")).save("report-files", overwrite=True)
+    backfill = report(
+        name="daily",
+        period="2026-11-10",
+        until="2026-11-12",
+        output_dir=str(out),
+        storage_block="local-file-system/report-files",
+    )
     assert backfill["periods"] == ["2026-11-10", "2026-11-11", "2026-11-12"]
     assert all((out / "daily" / f"{p}.xlsx").is_file() for p in backfill["periods"])
+    stored = flow_sandbox.tmp / "files" / "daily" / "2026-11-12.xlsx"  # also in the storage block
+    assert stored.read_bytes() == (out / "daily" / "2026-11-12.xlsx").read_bytes()
     held = next(k for k in backfill["runs"][0]["kpis"] if k["key"] == "held_orders")
     assert held["value"] is None and held["missing"].startswith("a snapshot of the moment the report runs")

@@ -8,7 +8,7 @@ dataset that could not be read (an API down, a source the flows do not record ye
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -182,7 +182,3 @@ class ReportDefinition:
     build: Callable[[ReportData, ReportParams], Report]
     history: tuple[str, ...] = ()
     description: str = ""
-
-    def needs_any(self, names: Iterable[str]) -> bool:
-        """Whether the report reads any of ``names``."""
-        return bool(self.needs & set(names))

@@ -453,7 +453,7 @@ def add_stock(report: Report, data: ReportData, params: ReportParams) -> None:
         report.tables.append(missing_table("dead_stock", title, DEAD_COLUMNS, why))
         report.kpis.append(kpi(data, "dead_stock_value", "Dead stock value (net)", "eur", None, missing=why))
         return
-    dead = k.dead_stock(stock, demand, items, data.period.end)
+    dead = k.dead_stock(stock, demand, items)
     shown, cut = _limit(dead, params.detail_rows)
     report.tables.append(Table("dead_stock", title, DEAD_COLUMNS, shown, note=cut))
     dead_value = float(dead["value"].sum())  # rows without a purchase price add nothing

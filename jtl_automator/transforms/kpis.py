@@ -436,9 +436,7 @@ def stock_outs(covered: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["per_day", "sku"], ascending=[False, True], kind="stable").reset_index(drop=True)
 
 
-def dead_stock(
-    stock: pd.DataFrame, demand: pd.DataFrame, items: pd.DataFrame | None, as_of: date
-) -> pd.DataFrame:
+def dead_stock(stock: pd.DataFrame, demand: pd.DataFrame, items: pd.DataFrame | None) -> pd.DataFrame:
     """SKU-warehouse rows with stock and no sale in the demand frame's window, highest value first.
 
     ``demand`` must hold the lines of the whole window (see ``store.reporting.demand``); a row not in
@@ -452,7 +450,6 @@ def dead_stock(
     else:
         frame = frame.assign(name=pd.Series(dtype="string"), purchase_price_net=np.nan)
     frame["value"] = frame["stock_level"] * frame["purchase_price_net"]
-    del as_of  # the window is the demand frame's; kept in the signature for the caller's documentation
     return frame.sort_values(
         ["value", "sku"], ascending=[False, True], kind="stable", na_position="last"
     ).reset_index(drop=True)

@@ -183,7 +183,7 @@ def test_cover_buckets_and_stock_outs() -> None:
 
 
 def test_dead_stock_has_stock_and_no_sale_in_the_window_highest_value_first() -> None:
-    dead = k.dead_stock(STOCK, DEMAND, ITEMS, date(2026, 11, 22))
+    dead = k.dead_stock(STOCK, DEMAND, ITEMS)
     assert dead["sku"].tolist() == ["S6", "S7"]  # S2 sold in September: not dead
     assert dead["value"].tolist() == pytest.approx([21.0, NAN], nan_ok=True)  # S7 has no purchase price
 

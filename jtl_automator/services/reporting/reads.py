@@ -106,15 +106,14 @@ def _is_latest(period: Period, as_of: datetime) -> bool:
     return berlin_day(as_of) <= period.end + timedelta(days=1)
 
 
-def history_periods(definition: ReportDefinition, period: Period, params: ReportParams) -> list[str]:
-    """The periods whose stored figures the run reads: the trend's, and last year's."""
+def history_periods(period: Period, params: ReportParams) -> list[str]:
+    """The periods whose stored figures the run reads: the trend's (the previous one first), last year's."""
     labels = []
     cursor = period
     for _ in range(max(params.trend_periods, 1)):
         cursor = cursor.previous()
         labels.append(cursor.label)
     labels.append(period.same_period_last_year().label)
-    del definition
     return labels
 
 
@@ -225,7 +224,7 @@ def read_data(
         else:
             data.missing[d.FAILED_RUNS] = sources.failed_runs_missing or "the Prefect API was not asked"
     if definition.history:
-        data.history = store.kpi_history(definition.name, periods=history_periods(definition, period, params))
+        data.history = store.kpi_history(definition.name, periods=history_periods(period, params))
     if d.ORDERS in needs:
         data.facts["comparison_totals"] = comparison_totals(store, data, first_order)
     log.info(

@@ -664,20 +664,22 @@ class GoogleSheetsBackend(SheetBackend):
         rows: Sequence[Sequence[CellValue]],
         formats: Callable[[int], list[dict[str, Any]]] | None = None,
         *,
-        index: int = 0,
+        index: int | None = None,
     ) -> int:
         """Replace the tab ``title`` whole: its values, formats and rules; the others stay as they are.
 
         For a report tab rewritten on every run, formatted: one metadata read; one
         ``spreadsheets.batchUpdate`` that adds the new tab (under a temporary title, sized to ``rows``),
         deletes the old one with all its formats and conditional rules, names the new one ``title`` at
-        ``index`` and applies ``formats(sheet_id)``; then one RAW ``values:batchUpdate`` (split only past
-        the request limits). Returns the requests sent. The tab gets a new ``sheetId`` (a link to it
+        ``index`` (default: where the old one was, else first) and applies ``formats(sheet_id)``; then one
+        RAW ``values:batchUpdate`` (split only past the request limits). Returns the requests sent. The tab gets a new ``sheetId`` (a link to it
         changes), which is what makes stale formatting impossible.
         """
         self._refresh_titles()
         assert self._tabs is not None
         old = self._tabs.get(title)
+        if index is None:
+            index = list(self._tabs).index(title) if old is not None else 0
         new_id = max((tab.sheet_id for tab in self._tabs.values()), default=0) + 1
         height, width = max(len(rows), 1), max([len(r) for r in rows] + [1])
         temporary = f"{title[:80]} ~{new_id}"

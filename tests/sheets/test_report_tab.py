@@ -47,3 +47,13 @@ def test_a_spreadsheet_whose_only_tab_is_the_report_keeps_one(sheets_sandbox: An
     backend.rewrite_tab(*sheet_tab(literal_report()))
     tabs = sheets_sandbox.state.data.spreadsheets[book].worksheets
     assert [w.title for w in tabs] == ["Weekly KPIs"] and tabs[0].values[0][0] == "Weekly KPIs 2026-W47"
+
+
+def test_the_tab_keeps_its_place_among_the_others(sheets_sandbox: Any) -> None:
+    book = sheets_sandbox.add_spreadsheet(
+        {"Daily operations": [["d"]], "Weekly KPIs": [["old"]], "Notes": []}
+    )
+    backend = GoogleSheetsBackend(book, sheets_sandbox.service_account, api_url=sheets_sandbox.api_url)
+    backend.rewrite_tab(*sheet_tab(literal_report()))
+    titles = [w.title for w in sheets_sandbox.state.data.spreadsheets[book].worksheets]
+    assert titles == ["Daily operations", "Weekly KPIs", "Notes"]

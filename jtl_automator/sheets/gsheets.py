@@ -672,8 +672,8 @@ class GoogleSheetsBackend(SheetBackend):
         ``spreadsheets.batchUpdate`` that adds the new tab (under a temporary title, sized to ``rows``),
         deletes the old one with all its formats and conditional rules, names the new one ``title`` at
         ``index`` (default: where the old one was, else first) and applies ``formats(sheet_id)``; then one
-        RAW ``values:batchUpdate`` (split only past the request limits). Returns the requests sent. The tab gets a new ``sheetId`` (a link to it
-        changes), which is what makes stale formatting impossible.
+        RAW ``values:batchUpdate`` (split only past the request limits). Returns the requests sent. The
+        tab gets a new ``sheetId`` (a link to it changes), which is what makes stale formatting impossible.
         """
         self._refresh_titles()
         assert self._tabs is not None

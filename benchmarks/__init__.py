@@ -22,6 +22,7 @@ BENCHMARKS = (
     "pricing_100k",
     "product_sync",
     "pricing_writes",
+    "report_weekly",
 )
 
 

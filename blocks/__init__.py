@@ -13,12 +13,14 @@ from blocks.credentials import (
     StateDatabase,
     WebhookEndpoint,
 )
+from blocks.reporting import ReportDelivery
 
 __all__ = [
     "GoogleSheetsCredentials",
     "InboundControlSheet",
     "JtlFfnCredentials",
     "JtlWawiCredentials",
+    "ReportDelivery",
     "SmtpServer",
     "StateDatabase",
     "WebhookEndpoint",

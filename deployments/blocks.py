@@ -1,7 +1,7 @@
 """``jtl-automator blocks``: block documents from the ``JTL_*`` environment.
 
 The names match the parameters in ``prefect.yaml`` (ffn, wawi, google-sheets, state-database,
-inbound-control, smtp), so
+inbound-control, smtp, reports), so
 ``jtl-automator sandbox serve --credentials-out`` + this command gives deployments that work.
 """
 
@@ -16,6 +16,7 @@ from blocks import (
     InboundControlSheet,
     JtlFfnCredentials,
     JtlWawiCredentials,
+    ReportDelivery,
     SmtpServer,
     StateDatabase,
 )
@@ -28,6 +29,7 @@ BLOCK_NAMES: dict[str, Callable[[Settings], Block]] = {
     "google-sheets": GoogleSheetsCredentials.from_settings,
     "inbound-control": InboundControlSheet.from_settings,
     "smtp": SmtpServer.from_settings,
+    "reports": ReportDelivery.from_settings,
 }
 
 

@@ -131,6 +131,27 @@ def _pricing(output: Path) -> dict[str, Any]:
     return result
 
 
+def _reports(output: Path) -> dict[str, Any]:
+    """The three reports from the sandbox data, as the schedule would run them on the generator's next day.
+
+    As of 07:00 in Berlin the day after the generated orders: the daily report of the base date, the weekly
+    one of the week before and the monthly one of the month so far. The flows' journal entries carry the
+    real time of this run, so outbounds and shipments fall on today, not on those days (the reports say
+    so instead of showing zeros).
+    """
+    from flows.reporting import report
+    from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
+
+    as_of = DEFAULT_BASE_DATE + timedelta(days=1)
+    folder = str(output / "reports")
+    month = f"{DEFAULT_BASE_DATE.year}-{DEFAULT_BASE_DATE.month:02d}"
+    return {
+        "report_daily": report(name="daily", as_of=as_of, output_dir=folder),
+        "report_weekly": report(name="weekly", as_of=as_of, output_dir=folder),
+        "report_monthly": report(name="monthly", period=month, as_of=as_of, output_dir=folder),
+    }
+
+
 def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     """Start the sandbox, run every demo flow against it, print where the outputs are."""
     from jtl_automator.sandbox.app import create_app
@@ -231,6 +252,14 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         _say(f"product sync (dry run): would be {preview['counts']}; diff in {diff.name}")
         results["product_sync"] = synced_products = product_sync(full=True)
         _say(f"product sync (full): {synced_products['counts']}")
+
+        results.update(_reports(output))
+        for key in ("report_daily", "report_weekly", "report_monthly"):
+            made = results[key]
+            _say(
+                f"{made['title']} {made['period']}: {len(made['kpis'])} figures, "
+                f"{len(made['missing'])} stated as missing"
+            )
         sheet_after = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID].worksheets[0].values
         (output / "inbound-control-google-sheet.json").write_text(
             json.dumps(sheet_after, indent=1, default=str)
@@ -251,7 +280,12 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"  {'product-enrichment-dry-run.xlsx':<36} what the enrichment would fill and assign",
                 f"  {'product-enrichment.xlsx':<36} what it filled and assigned, conflicts, data quality",
                 f"  {'pricing.xlsx':<36} the pricing run's changes, approvals, markdowns, what it left",
-                f"  {'state.db':<36} the state database (token, checks, ledgers, plans, prices)",
+                *(
+                    f"  {Path(results[k]['workbook']).relative_to(output)!s:<36} {results[k]['title']} "
+                    f"{results[k]['period']} (Excel, with charts)"
+                    for k in ("report_daily", "report_weekly", "report_monthly")
+                ),
+                f"  {'state.db':<36} the state database (token, checks, ledgers, plans, prices, KPI history)",
                 f"Prefect runs and artifacts: PREFECT_HOME={os.environ['PREFECT_HOME']} "
                 ".venv/bin/prefect server start",
             ]

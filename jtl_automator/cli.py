@@ -587,6 +587,108 @@ def _enrichment(
     _echo_json(result)
 
 
+@run_app.command("report")
+def run_report(
+    name: Annotated[str, typer.Argument(help="daily, weekly or monthly.")],
+    period: Annotated[
+        str | None,
+        typer.Option(
+            help="2026-11-24 (daily), 2026-W47 (weekly) or 2026-11 (monthly); default: the last complete."
+        ),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Backfill: every period from --period to this one, oldest first.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Write the workbook only: no KPI history, sheet or e-mail.")
+    ] = False,
+    output_dir: Annotated[
+        str | None, typer.Option(help="Folder of the workbooks (default: JTL_REPORTS_DIR, reports).")
+    ] = None,
+    spreadsheet: Annotated[
+        str | None,
+        typer.Option(help="Google spreadsheet id for the report's tab (default: JTL_REPORTS_SHEET)."),
+    ] = None,
+    recipient: Annotated[
+        list[str] | None, typer.Option(help="E-mail the report here (repeatable; needs --email-block).")
+    ] = None,
+    email_block: Annotated[str | None, typer.Option(help="SmtpServer block the e-mail goes through.")] = None,
+    delivery_block: Annotated[
+        str | None, typer.Option(help="ReportDelivery block (default: the JTL_REPORTS_* environment).")
+    ] = None,
+    sheets_block: Annotated[
+        str | None,
+        typer.Option(help="GoogleSheetsCredentials block (default: the JTL_GOOGLE_* environment)."),
+    ] = None,
+    ffn_block: FfnBlockOption = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+) -> None:
+    """Make a KPI report (workbook, KPI history, Google Sheet tab, e-mail) for a period or a range of them."""
+    from jtl_automator.reports import (
+        PeriodError,
+        UnknownReport,
+        parse_period,
+        period_range,
+        report_definition,
+    )
+
+    try:
+        definition = report_definition(name)
+        if until and not period:
+            raise PeriodError("--until needs --period (the first period of the backfill)")
+        first = parse_period(period, definition.period_kind) if period else None
+        if first is not None and until:
+            period_range(first, parse_period(until, definition.period_kind))
+    except (UnknownReport, PeriodError) as exc:
+        _fail(f"report: {exc}", 2)
+    if recipient and not email_block and not delivery_block:
+        _fail("report: --recipient needs --email-block NAME (an SmtpServer block) to send through", 2)
+    _shell()
+    from flows.reporting import report
+    from jtl_automator.clients.errors import JtlApiError
+    from jtl_automator.sheets.base import SheetError
+
+    try:
+        result = report(
+            name=name,
+            period=period,
+            until=until,
+            dry_run=dry_run,
+            output_dir=output_dir,
+            spreadsheet=spreadsheet,
+            recipients=recipient or None,
+            email_block=email_block,
+            delivery_block=delivery_block,
+            sheets_block=sheets_block,
+            ffn_block=ffn_block,
+            wawi_block=wawi_block,
+            database_block=database_block,
+        )
+    except (JtlApiError, SheetError, OSError, ValueError) as exc:  # an unwritable folder, a refused sheet …
+        _fail(f"report: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
+    for run in result.get("runs", [result]):
+        _echo_report(run)
+    _echo_json(result)
+
+
+def _echo_report(run: dict[str, object]) -> None:
+    """One report run in a few lines on stderr: the workbook, the headline figures, what is missing."""
+    from jtl_automator.reports.markdown import format_value
+
+    typer.echo(f"{run['title']} {run['period']}{' (dry run)' if run.get('dry_run') else ''}", err=True)
+    kpis = run.get("kpis")
+    for item in kpis if isinstance(kpis, list) else []:
+        value = format_value(item["value"], item["unit"]) if item["value"] is not None else "missing"
+        unit = "pp" if item.get("change_in_points") else "%"
+        change = f" ({item['change'] * 100:+.1f} {unit})" if item.get("change") is not None else ""
+        typer.echo(f"  {item['label']:<34} {value:>16}{change}", err=True)
+    missing = run.get("missing")
+    if isinstance(missing, list) and missing:
+        typer.echo(f"  missing data ({len(missing)}): " + "; ".join(str(m) for m in missing[:3]), err=True)
+    typer.echo(f"  workbook: {run['workbook']}", err=True)
+
+
 @run_app.command("product-enrichment")
 def run_product_enrichment(
     feed: Annotated[

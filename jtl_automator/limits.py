@@ -37,3 +37,7 @@ PRICE_DECIMALS = 4
 PRICE_TARGET_MAX = 100
 #: A price rule's name (the rule file allows 100 characters) or a markdown strategy.
 PRICE_RULE_MAX = 100
+
+#: A report's name (``daily``, ``weekly``, ``monthly``) and a KPI's key (``revenue_net``).
+REPORT_NAME_MAX = 50
+KPI_NAME_MAX = 100

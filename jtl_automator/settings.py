@@ -158,6 +158,17 @@ class Settings(BaseSettings):
         default=None, description="The Inbound Control sheet: a Google spreadsheet id or an .xlsx path."
     )
 
+    # The reports (``jtl-automator blocks`` saves them as the block ``reports``).
+    reports_dir: str = Field(
+        default="reports", description="Folder of the report workbooks: <dir>/<report>/<period>.xlsx."
+    )
+    reports_sheet: str | None = Field(
+        default=None, description="Google spreadsheet id the reports write their tabs into (one per report)."
+    )
+    reports_recipients: str | None = Field(
+        default=None, description="Comma-separated e-mail addresses the reports go to."
+    )
+
     # The SMTP server e-mails go through (``jtl-automator blocks`` saves it as the block ``smtp``).
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)

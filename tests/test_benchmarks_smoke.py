@@ -104,6 +104,7 @@ def test_cli_rejects_unknown_names() -> None:
         "pricing_100k",
         "product_sync",
         "pricing_writes",
+        "report_weekly",
     }
 
 
@@ -160,3 +161,16 @@ def test_pricing_writes_tiny() -> None:
     assert raw["history"] == [raw["writes"]["first"], 0, raw["writes"]["after"]]
     assert raw["reads"] <= raw["bound"] * 1.05
     assert result.passed
+
+
+@pytest.mark.slow
+def test_report_weekly_tiny() -> None:
+    result = load("report_weekly").run(lines=3000, skus=400, repeats=1)
+    raw = result.raw
+    assert raw["counts"]["lines"] >= 3000 and raw["counts"]["history_lines"] >= 300
+    assert raw["agree"], "report and bare baseline disagree on revenue or stock value"
+    report = raw["measured"]["reports"][0]
+    assert report["revenue_net"] > 0 and report["stock_value"] > 0 and report["charts"] == 2
+    assert report["history_rows"] > 0 and report["workbook_bytes"] > 10_000
+    assert "report_weekly" in result.markdown()
+    assert result.metric("peak RSS of the client process through the first report").passed

@@ -66,6 +66,12 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     sheet = openpyxl.load_workbook(out / "inbound-control.xlsx").worksheets[0]
     assert {c.value for c in sheet["D"]} >= {"MATCH", "MISMATCH", "PENDING", "UNKNOWN_SKU", "INVALID_ROW"}
     assert (tmp_path / ".prefect-demo").is_dir() and (out / "state.db").is_file()
+    for name, period in (("daily", "2026-11-16"), ("weekly", "2026-W46"), ("monthly", "2026-11")):
+        made = summary[f"report_{name}"]
+        assert made["period"] == period and (out / "reports" / name / f"{period}.xlsx").is_file()
+        assert f"reports/{name}/{period}.xlsx" in done.stdout
+    sales = {k["key"]: k["value"] for k in summary["report_weekly"]["kpis"]}
+    assert sales["orders"] > 0 and sales["revenue_net"] > 0
 
 
 def test_the_plan_stage_approves_proposed_restock_plans_or_says_why_it_skips(

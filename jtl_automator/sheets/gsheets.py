@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -657,6 +657,53 @@ class GoogleSheetsBackend(SheetBackend):
             sent += 1
         runs = [(t, [run for column in _columns(rows) for run in column.runs()]) for t, rows in tabs.items()]
         return sent + self._post_bodies(runs, f"{len(tabs)} tab(s)")
+
+    def rewrite_tab(
+        self,
+        title: str,
+        rows: Sequence[Sequence[CellValue]],
+        formats: Callable[[int], list[dict[str, Any]]] | None = None,
+        *,
+        index: int | None = None,
+    ) -> int:
+        """Replace the tab ``title`` whole: its values, formats and rules; the others stay as they are.
+
+        For a report tab rewritten on every run, formatted: one metadata read; one
+        ``spreadsheets.batchUpdate`` that adds the new tab (under a temporary title, sized to ``rows``),
+        deletes the old one with all its formats and conditional rules, names the new one ``title`` at
+        ``index`` (default: where the old one was, else first) and applies ``formats(sheet_id)``; then one
+        RAW ``values:batchUpdate`` (split only past the request limits). Returns the requests sent. The
+        tab gets a new ``sheetId`` (a link to it changes), which is what makes stale formatting impossible.
+        """
+        self._refresh_titles()
+        assert self._tabs is not None
+        old = self._tabs.get(title)
+        if index is None:
+            index = list(self._tabs).index(title) if old is not None else 0
+        new_id = max((tab.sheet_id for tab in self._tabs.values()), default=0) + 1
+        height, width = max(len(rows), 1), max([len(r) for r in rows] + [1])
+        temporary = f"{title[:80]} ~{new_id}"
+        grid = {"rowCount": height, "columnCount": width}
+        structure: list[dict[str, Any]] = [
+            {"addSheet": {"properties": {"sheetId": new_id, "title": temporary, "gridProperties": grid}}}
+        ]
+        if old is not None:
+            structure.append({"deleteSheet": {"sheetId": old.sheet_id}})
+        structure.append(
+            {
+                "updateSheetProperties": {
+                    "properties": {"sheetId": new_id, "title": title, "index": index},
+                    "fields": "title,index",
+                }
+            }
+        )
+        structure += formats(new_id) if formats else []
+        self._tabs = None
+        self._call(
+            f"replace tab {title!r}", self._http.batch_update, self.spreadsheet_id, {"requests": structure}
+        )
+        runs = [run for column in _columns(rows) for run in column.runs()]
+        return 2 + self._post_bodies([(title, runs)], f"tab {title!r}")
 
     def append_rows(self, worksheet: str, rows: Sequence[Sequence[CellValue]]) -> int:
         """One RAW ``values:append`` (INSERT_ROWS); retried on 429 only: a repeat would add rows twice."""

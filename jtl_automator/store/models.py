@@ -31,6 +31,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from jtl_automator.limits import (
     EXECUTION_REF_MAX,
     FFN_TEXT_MAX,
+    KPI_NAME_MAX,
     ORDER_NUMBER_MAX,
     PERSON_MAX,
     PLAN_KIND_MAX,
@@ -40,6 +41,7 @@ from jtl_automator.limits import (
     PRICE_DIGITS,
     PRICE_RULE_MAX,
     PRICE_TARGET_MAX,
+    REPORT_NAME_MAX,
     ROW_KEY_MAX,
     SIDE_EFFECT_KEY_MAX,
 )
@@ -138,13 +140,13 @@ class OrderLedger(Base):
     # What the outbound was made from (address fingerprint), and the last change after it we acted on.
     sent_fingerprint: Mapped[str | None] = mapped_column(String(64))
     change_seen: Mapped[str | None] = mapped_column(String(64))
-    order_date: Mapped[datetime | None]
+    order_date: Mapped[datetime | None] = mapped_column(index=True)  # the reports read orders by it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class OrderLineRow(Base):
-    """One item line of an order that became an FFN outbound: the demand the replenishment reads.
+    """One item line of an order that became an FFN outbound: the replenishment's demand, the reports' sales.
 
     Written with the order's ``outbound_created`` record, which replaces the order's earlier lines (a rerun
     never doubles them). ``quantity`` is what the customer ordered (also when the outbound carries only
@@ -159,6 +161,11 @@ class OrderLineRow(Base):
     warehouse_id: Mapped[str] = mapped_column(String(FFN_TEXT_MAX))
     quantity: Mapped[float] = mapped_column(Float)
     order_day: Mapped[date] = mapped_column(Date, index=True)
+    # The line's totals after its discount, in the order's currency (the reports' sales and margin);
+    # None for lines recorded before they were kept, or where Wawi gave no price.
+    net_amount: Mapped[float | None] = mapped_column(Float)
+    gross_amount: Mapped[float | None] = mapped_column(Float)
+    cost_amount: Mapped[float | None] = mapped_column(Float)
 
 
 class OrderEvent(Base):
@@ -325,3 +332,30 @@ class PriceHistoryRow(Base):
     starts_at: Mapped[datetime | None]
     ends_at: Mapped[datetime | None]
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class KpiHistoryRow(Base):
+    """One figure of one report for one period: what trends and comparisons read instead of recomputing.
+
+    ``dimension`` names a breakdown (a warehouse, a cover bucket; "" for the headline figure). ``value``
+    None means the figure could not be computed, and ``missing`` says why (a source unreachable, no
+    history yet): never a zero. A rerun of a period replaces that report's rows of that period only.
+    """
+
+    __tablename__ = "kpi_history"
+    __table_args__ = (
+        UniqueConstraint("report", "period", "kpi", "dimension", name="uq_kpi_history_report_period_kpi"),
+        Index("ix_kpi_history_report_kpi_period_start", "report", "kpi", "period_start"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    report: Mapped[str] = mapped_column(String(REPORT_NAME_MAX))
+    period: Mapped[str] = mapped_column(String(PLAN_PERIOD_MAX))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    kpi: Mapped[str] = mapped_column(String(KPI_NAME_MAX))
+    dimension: Mapped[str] = mapped_column(String(FFN_TEXT_MAX), default="")
+    value: Mapped[float | None] = mapped_column(Float)
+    missing: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)

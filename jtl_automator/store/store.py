@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from jtl_automator.limits import FFN_TEXT_MAX, ORDER_NUMBER_MAX
 from jtl_automator.store.models import (
     InboundCheck,
+    KpiHistoryRow,
     Lease,
     OAuthToken,
     OrderEvent,
@@ -619,7 +620,16 @@ class StateStore:
                 .order_by(OrderLineRow.position)
             )
             return [
-                OrderLine(r.position, r.sku, r.warehouse_id, r.quantity, r.order_day)
+                OrderLine(
+                    r.position,
+                    r.sku,
+                    r.warehouse_id,
+                    r.quantity,
+                    r.order_day,
+                    r.net_amount,
+                    r.gross_amount,
+                    r.cost_amount,
+                )
                 for r in s.execute(stmt).scalars()
             ]
 
@@ -632,6 +642,84 @@ class StateStore:
                 .order_by(OrderEvent.id)
             )
             return [(e, d) for e, d in s.execute(stmt)]
+
+    # -- KPI history (reports) --------------------------------------------------------------------
+
+    def replace_kpis(
+        self,
+        report: str,
+        period: str,
+        start: date,
+        end: date,
+        values: Iterable[KpiValue],
+        *,
+        run_id: str | None = None,
+    ) -> int:
+        """The figures of ``report`` for ``period`` become ``values`` (other periods are left alone).
+
+        One transaction: a rerun of a period replaces exactly that period's rows, and a failed write
+        leaves the previous ones. Returns the rows written.
+        """
+        now = utcnow()
+        rows = [
+            {
+                "report": report,
+                "period": period,
+                "period_start": start,
+                "period_end": end,
+                "kpi": v.kpi,
+                "dimension": v.dimension[:FFN_TEXT_MAX],
+                "value": _finite_or_none(v.value),
+                "missing": v.missing if v.value is None or not math.isfinite(v.value) else None,
+                "run_id": run_id,
+                "computed_at": now,
+            }
+            for v in values
+        ]
+        with self.session() as s:
+            s.execute(
+                delete(KpiHistoryRow).where(KpiHistoryRow.report == report, KpiHistoryRow.period == period)
+            )
+            if rows:
+                s.execute(insert(KpiHistoryRow), rows)
+        return len(rows)
+
+    def kpi_history(
+        self,
+        report: str,
+        *,
+        kpis: Iterable[str] | None = None,
+        periods: Iterable[str] | None = None,
+        start_from: date | None = None,
+        start_until: date | None = None,
+    ) -> list[KpiRecord]:
+        """Stored figures of ``report`` (optionally only these KPIs, periods, period starts), oldest first."""
+        stmt = select(KpiHistoryRow).where(KpiHistoryRow.report == report)
+        if kpis is not None:
+            stmt = stmt.where(KpiHistoryRow.kpi.in_(list(kpis)))
+        if periods is not None:
+            stmt = stmt.where(KpiHistoryRow.period.in_(list(periods)))
+        if start_from is not None:
+            stmt = stmt.where(KpiHistoryRow.period_start >= start_from)
+        if start_until is not None:
+            stmt = stmt.where(KpiHistoryRow.period_start <= start_until)
+        stmt = stmt.order_by(KpiHistoryRow.period_start, KpiHistoryRow.kpi, KpiHistoryRow.dimension)
+        with self.session() as s:
+            return [
+                KpiRecord(
+                    r.report,
+                    r.period,
+                    r.period_start,
+                    r.period_end,
+                    r.kpi,
+                    r.dimension,
+                    r.value,
+                    r.missing,
+                    _aware(r.computed_at) or r.computed_at,
+                    r.run_id,
+                )
+                for r in s.scalars(stmt)
+            ]
 
     # -- Wawi item cache ------------------------------------------------------------------------
 
@@ -826,13 +914,16 @@ def _price_change(row: PriceHistoryRow) -> PriceChange:
 
 @dataclass(frozen=True)
 class OrderLine:
-    """One item line of an order in the ledger (see ``OrderLineRow``): the demand it stands for."""
+    """One item line of an order in the ledger (see ``OrderLineRow``): the demand and sales it stands for."""
 
     position: int
     sku: str
     warehouse_id: str
     quantity: float
     order_day: date
+    net_amount: float | None = None
+    gross_amount: float | None = None
+    cost_amount: float | None = None
 
 
 def _replace_order_lines(session: Session, number: str, lines: Iterable[OrderLine]) -> None:
@@ -856,10 +947,44 @@ def _replace_order_lines(session: Session, number: str, lines: Iterable[OrderLin
                 "warehouse_id": line.warehouse_id,
                 "quantity": float(line.quantity),
                 "order_day": line.order_day,
+                "net_amount": _finite_or_none(line.net_amount),
+                "gross_amount": _finite_or_none(line.gross_amount),
+                "cost_amount": _finite_or_none(line.cost_amount),
             }
         )
     if rows:
         session.execute(insert(OrderLineRow), rows)
+
+
+@dataclass(frozen=True)
+class KpiValue:
+    """One figure a report computed: ``value`` None when it could not be, ``missing`` saying why."""
+
+    kpi: str
+    value: float | None
+    dimension: str = ""
+    missing: str | None = None
+
+
+@dataclass(frozen=True)
+class KpiRecord:
+    """One stored figure of the KPI history (see ``KpiHistoryRow``)."""
+
+    report: str
+    period: str
+    period_start: date
+    period_end: date
+    kpi: str
+    dimension: str
+    value: float | None
+    missing: str | None
+    computed_at: datetime
+    run_id: str | None = None
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    """An amount the column can hold: finite, else unknown (None)."""
+    return float(value) if value is not None and math.isfinite(value) else None
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,7 @@ LINES_DTYPES: dict[str, str] = {
     "price_gross": "Float64",
     "discount": "Float64",
     "tax_rate": "Float64",
+    "purchase_price_net": "Float64",
 }
 
 
@@ -227,6 +228,7 @@ _LINE_FIELDS: dict[str, str] = {
     "price_gross": "SalesPriceGross",
     "discount": "Discount",
     "tax_rate": "TaxRate",
+    "purchase_price_net": "PurchasePriceNet",
 }
 
 

@@ -16,6 +16,7 @@ from blocks import (
     InboundControlSheet,
     JtlFfnCredentials,
     JtlWawiCredentials,
+    ReportDelivery,
     SmtpServer,
     StateDatabase,
     WebhookEndpoint,
@@ -27,6 +28,7 @@ ALL_BLOCKS = [
     GoogleSheetsCredentials,
     JtlFfnCredentials,
     JtlWawiCredentials,
+    ReportDelivery,
     SmtpServer,
     StateDatabase,
     WebhookEndpoint,
@@ -294,3 +296,11 @@ def test_the_smtp_block_comes_from_the_environment_and_never_shows_the_password(
             SmtpServer.from_settings()
     finally:
         get_settings.cache_clear()
+
+
+def test_report_delivery_from_the_environment_splits_the_recipients() -> None:
+    settings = Settings.from_values(reports_dir="out/r", reports_recipients="a@example.org, b@example.org")
+    block = ReportDelivery.from_settings(settings)
+    assert block.output_dir == "out/r" and block.recipients == ["a@example.org", "b@example.org"]
+    assert block.email_block == "smtp" and block.spreadsheet_id is None and block.sheets_block is None
+    assert ReportDelivery.from_settings(Settings.from_values()).recipients == []

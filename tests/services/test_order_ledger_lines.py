@@ -81,11 +81,30 @@ def _counts(store: StateStore) -> Counter[str]:
 
 
 def _expected(world: World, number: str, warehouse: str) -> list[OrderLine]:
-    """The order's Wawi item lines as ordered (position in the line list, SKU, Quantity), on its UTC day."""
+    """The order's Wawi item lines as ordered (position in the line list, SKU, Quantity), on its UTC day.
+
+    With the line totals after the discount: net, gross, and cost at the line's purchase price.
+    """
     order_id, order = next((i, o) for i, o in world.orders.items() if o["Number"] == number)
     day = datetime.fromisoformat(order["SalesOrderDate"]).astimezone(UTC).date()
+
+    def total(line: dict[str, Any], price: str, discounted: bool = True) -> float | None:
+        if line.get(price) is None:
+            return None
+        factor = 1 - (line.get("Discount") or 0) / 100 if discounted else 1
+        return round(float(line["Quantity"]) * line[price] * factor, 4)
+
     return [
-        OrderLine(n, line["SKU"].strip(), warehouse, float(line["Quantity"]), day)
+        OrderLine(
+            n,
+            line["SKU"].strip(),
+            warehouse,
+            float(line["Quantity"]),
+            day,
+            total(line, "SalesPriceNet"),
+            total(line, "SalesPriceGross"),
+            total(line, "PurchasePriceNet", discounted=False),
+        )
         for n, line in enumerate(world.state.data.wawi.line_items[order_id], start=1)
         if line.get("Type") in (None, *ITEM_LINE_TYPES)
         and (line.get("SKU") or "").strip()

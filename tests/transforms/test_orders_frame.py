@@ -75,6 +75,7 @@ def test_flattens_orders_and_lines_with_explicit_dtypes() -> None:
             "price_gross": pd.array([11.9, 4.9, 11.9], dtype="Float64"),
             "discount": pd.array([0.0, 0.0, 10.0], dtype="Float64"),
             "tax_rate": pd.array([19.0, 19.0, 19.0], dtype="Float64"),
+            "purchase_price_net": pd.array([5.0, 5.0, 5.0], dtype="Float64"),
         }
     )
     assert_frame_equal(lines, expected_lines)

@@ -280,7 +280,7 @@ def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) 
 
 
 def ledger_lines(action: Action, warehouse: str | None) -> list[OrderLine] | None:
-    """The order's item lines for the ledger: ordered units, in the outbound's warehouse, on the order's day.
+    """The order's item lines for the ledger: units and amounts ordered, in the outbound's warehouse, by day.
 
     The day is the UTC date of the Wawi order date (the calendar FFN's timestamps are read in; an order
     without a date counts on the day its outbound is made). Without a warehouse there is nothing to
@@ -291,7 +291,19 @@ def ledger_lines(action: Action, warehouse: str | None) -> list[OrderLine] | Non
         return None
     moment = action.order_date or datetime.now(UTC)
     day = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).date()
-    return [OrderLine(item.position, item.sku, warehouse, item.quantity, day) for item in action.items]
+    return [
+        OrderLine(
+            item.position,
+            item.sku,
+            warehouse,
+            item.quantity,
+            day,
+            item.net_amount,
+            item.gross_amount,
+            item.cost_amount,
+        )
+        for item in action.items
+    ]
 
 
 def confirmation_markdown(action: Action) -> str:

@@ -16,6 +16,7 @@ first (vectorised); the per-order steps only read their results.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,11 +46,18 @@ ActionKind = Literal["create", "adopt", "hold", "on_hold_wawi", "fail"]
 
 @dataclass(frozen=True)
 class ItemLine:
-    """One item line as ordered (its position in Wawi's line list): the order ledger's demand record."""
+    """One item line as ordered (its position in Wawi's line list): the order ledger's demand record.
+
+    The amounts are the line's totals in the order's currency (after its discount), as the reports read
+    them: net and gross sales, and cost at the line's purchase price; None where Wawi gave no price.
+    """
 
     position: int
     sku: str
     quantity: float
+    net_amount: float | None = None
+    gross_amount: float | None = None
+    cost_amount: float | None = None
 
 
 @dataclass
@@ -348,6 +356,26 @@ def decide(row: Mapping[str, Any], ctx: _Batch) -> Action:
     return _hold(row, base, ctx)
 
 
+def line_amounts(lines: pd.DataFrame) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Each line's net, gross and cost total (float, NaN where unknown).
+
+    Net and gross: quantity x unit price x (1 - discount %); gross from net and the tax rate where Wawi
+    gave no gross price (as the outbound's prices are made). Cost: quantity x the line's purchase price.
+    """
+    quantity = lines["quantity"].astype("float64")
+    factor = 1 - lines["discount"].astype("float64").fillna(0.0) / 100
+    net_unit = lines["price_net"].astype("float64")
+    gross_unit = lines["price_gross"].astype("float64")
+    gross_unit = gross_unit.fillna(net_unit * (1 + lines["tax_rate"].astype("float64").fillna(0.0) / 100))
+    cost_unit = lines["purchase_price_net"].astype("float64")
+    return quantity * net_unit * factor, quantity * gross_unit * factor, quantity * cost_unit
+
+
+def _amount(value: float) -> float | None:
+    """A line amount for the ledger: rounded to a hundredth of a cent, None where unknown."""
+    return round(value, 4) if math.isfinite(value) else None
+
+
 def ordered_items(lines: pd.DataFrame) -> dict[int, tuple[ItemLine, ...]]:
     """Per order id its item lines with a SKU and a positive ordered quantity, by position."""
     if lines.empty:
@@ -361,15 +389,28 @@ def ordered_items(lines: pd.DataFrame) -> dict[int, tuple[ItemLine, ...]]:
         & np.isfinite(quantity.to_numpy())
         & (quantity.to_numpy() > 0)
     )
+    net, gross, cost = line_amounts(lines)
     items: dict[int, list[ItemLine]] = {}
-    for order_id, position, code, units in zip(
+    for order_id, position, code, units, net_amount, gross_amount, cost_amount in zip(
         lines["order_id"][keep].tolist(),
         lines["position"][keep].tolist(),
         sku[keep].tolist(),
         quantity[keep].tolist(),
+        net[keep].tolist(),
+        gross[keep].tolist(),
+        cost[keep].tolist(),
         strict=True,
     ):
-        items.setdefault(int(order_id), []).append(ItemLine(int(position), str(code), float(units)))
+        items.setdefault(int(order_id), []).append(
+            ItemLine(
+                int(position),
+                str(code),
+                float(units),
+                _amount(net_amount),
+                _amount(gross_amount),
+                _amount(cost_amount),
+            )
+        )
     return {order_id: tuple(sorted(found, key=lambda i: i.position)) for order_id, found in items.items()}
 
 

@@ -1,0 +1,32 @@
+"""Monthly (the 1st, 07:00, for last month): the weekly figures by month, plus price changes and markdowns.
+
+The price changes and markdowns applied come from the pricing flow, which records none yet: the report
+states them as missing until it does (then one query in ``store.reporting`` and ``d.PRICE_CHANGES``
+read by ``services/reporting/reads.py``).
+"""
+
+from __future__ import annotations
+
+from jtl_automator.reports import data as d
+from jtl_automator.reports import sections as s
+from jtl_automator.reports import weekly
+from jtl_automator.reports.data import ReportData, ReportDefinition, ReportParams
+from jtl_automator.reports.model import Report
+
+
+def build(data: ReportData, params: ReportParams) -> Report:
+    """The monthly report of ``data.period`` (a month)."""
+    report = weekly.build_kpis("monthly", DEFINITION.title, "Last months", data, params)
+    s.add_price_changes(report, data)
+    return report
+
+
+DEFINITION = ReportDefinition(
+    name="monthly",
+    title="Monthly",
+    period_kind="month",
+    needs=weekly.NEEDS | {d.PRICE_CHANGES},
+    build=build,
+    history=weekly.DEFINITION.history,
+    description="The weekly figures by month, plus the price changes and markdowns applied.",
+)

@@ -1,0 +1,237 @@
+"""Stage 1 of a report run: read the datasets its definition names, once each, into a ``ReportData``.
+
+The state database's datasets are one aggregating query each (``jtl_automator.store.reporting``); FFN's
+stock is one bulk read (``/stocks``, rolled back to the period's end with ``date=`` when the period is
+not the latest); Wawi's items one paged listing plus the category list. A source that fails (an API
+unreachable after the client's retries, credentials refused) becomes a *missing* dataset with the reason,
+so the report states it and still shows everything else. Failed flow runs come from the Prefect API,
+which only the shell may call: it hands them in as a frame (or the reason it has none).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pandas as pd
+
+from jtl_automator.clients.errors import AuthError, JtlApiError
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.pagination import flatten
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.plans import iso_week
+from jtl_automator.reports import data as d
+from jtl_automator.reports.data import ReportData, ReportDefinition, ReportParams
+from jtl_automator.reports.periods import Period, berlin_day
+from jtl_automator.store import StateStore
+from jtl_automator.store import reporting as q
+from jtl_automator.transforms import kpis as k
+from jtl_automator.transforms.replenishment_frames import stock_frame
+
+log = correlated_logger("jtl_automator.reporting")
+
+#: The sales figures whose earlier periods are recomputed from the ledger when the history lacks them.
+COMPARABLE = ("revenue_net", "revenue_gross", "orders", "aov_net", "units")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What a run reads from: the state database, and the APIs where the report needs them."""
+
+    store: StateStore
+    ffn: FfnClient | None = None
+    wawi: WawiClient | None = None
+    failed_runs: pd.DataFrame | None = None
+    failed_runs_missing: str | None = None
+    ffn_missing: str = "no FFN client configured"
+    wawi_missing: str = "no Wawi client configured"
+
+
+def api_problem(system: str, error: Exception) -> str:
+    """Why an API's dataset is missing, in one line that names no secret (the error's type and status)."""
+    if isinstance(error, AuthError):
+        return f"{system} refused the credentials ({type(error).__name__}); see jtl-automator auth"
+    status = getattr(error, "status", None) or getattr(error, "status_code", None)
+    return f"{system} unreachable ({type(error).__name__}{f' {status}' if status else ''})"
+
+
+def validated(schema: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` checked against a pandera schema (the boundary between a source and the transforms)."""
+    checked: pd.DataFrame = schema.validate(frame)
+    return checked
+
+
+def wawi_items_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Wawi items as one row per SKU: name, first category's name, purchase price (net); first SKU wins."""
+    rows: dict[str, tuple[Any, Any, Any]] = {}
+    for item in items:
+        sku = item.get("SKU")
+        if not isinstance(sku, str) or not sku.strip() or sku.strip() in rows:
+            continue
+        categories = item.get("Categories") or []
+        category = categories[0].get("Name") if categories and isinstance(categories[0], Mapping) else None
+        price = (item.get("ItemPriceData") or {}).get("PurchasePriceNet")
+        ok = isinstance(price, int | float) and not isinstance(price, bool) and math.isfinite(price)
+        rows[sku.strip()] = (
+            item.get("Name"),
+            category,
+            float(price) if ok and price is not None else math.nan,
+        )
+    frame = pd.DataFrame(
+        {
+            "sku": pd.Series(list(rows), dtype="string"),
+            "name": pd.Series([r[0] for r in rows.values()], dtype="string"),
+            "category": pd.Series([r[1] for r in rows.values()], dtype="string"),
+            "purchase_price_net": pd.Series([r[2] for r in rows.values()], dtype="float64"),
+        }
+    )
+    return validated(k.ITEMS_SCHEMA, frame)
+
+
+def ffn_stock(ffn: FfnClient, at: datetime | None) -> pd.DataFrame:
+    """FFN's stock per SKU and warehouse (``at``: as it stood then, FFN's ``date`` parameter)."""
+    params = {"date": at.isoformat()} if at is not None else None
+    raw = stock_frame(flatten(ffn.stocks.iter_pages(params=params)))
+    frame = raw.rename(columns={"merchant_sku": "sku"})[
+        ["sku", "warehouse_id", "stock_level", "reserved", "blocked"]
+    ]
+    return validated(k.STOCK_SCHEMA, frame)
+
+
+def _is_latest(period: Period, as_of: datetime) -> bool:
+    return berlin_day(as_of) <= period.end + timedelta(days=1)
+
+
+def history_periods(period: Period, params: ReportParams) -> list[str]:
+    """The periods whose stored figures the run reads: the trend's (the previous one first), last year's."""
+    labels = []
+    cursor = period
+    for _ in range(max(params.trend_periods, 1)):
+        cursor = cursor.previous()
+        labels.append(cursor.label)
+    labels.append(period.same_period_last_year().label)
+    return labels
+
+
+def comparison_totals(
+    store: StateStore, data: ReportData, first_order: datetime | None
+) -> dict[str, dict[str, float | None]]:
+    """The sales figures of the previous period and last year's from the ledger where history lacks them.
+
+    A period the ledger does not fully cover gets none (the comparison then says why); one it covers
+    but without any stored figure is summed by one query (``store.reporting.period_totals``).
+    """
+    result: dict[str, dict[str, float | None]] = {}
+    for name, period in (
+        ("previous", data.period.previous()),
+        ("last_year", data.period.same_period_last_year()),
+    ):
+        if all(data.stored(key, period.label) for key in COMPARABLE):
+            continue
+        start, end = period.utc_bounds()
+        if first_order is None or first_order > start:
+            reason = (
+                "no history: the order ledger is empty"
+                if first_order is None
+                else f"no history: the order ledger starts on {berlin_day(first_order).isoformat()}"
+            )
+            data.facts[f"{name}_missing"] = reason
+            continue
+        totals = q.period_totals(store, start, end)
+        orders = totals["orders"]
+        net = None if math.isnan(totals["net"]) else totals["net"]
+        gross = None if math.isnan(totals["gross"]) else totals["gross"]
+        result[name] = {
+            "revenue_net": net,
+            "revenue_gross": gross,
+            "orders": orders,
+            "aov_net": net / orders if net is not None and orders else None,
+            "units": totals["units"],
+        }
+    return result
+
+
+def read_data(
+    definition: ReportDefinition,
+    period: Period,
+    params: ReportParams,
+    sources: Sources,
+    *,
+    as_of: datetime,
+) -> ReportData:
+    """Every dataset ``definition.needs``, read once; failures become missing datasets with the reason."""
+    store = sources.store
+    data = ReportData(period, as_of)
+    needs = definition.needs
+    start, end = period.utc_bounds()
+    latest = _is_latest(period, as_of)
+
+    def read(name: str, reader: Callable[[], pd.DataFrame], system: str = "the state database") -> None:
+        if name not in needs:
+            return
+        try:
+            data.frames[name] = reader()
+        except JtlApiError as error:
+            data.missing[name] = api_problem(system, error)
+            log.warning("report %s: %s missing: %s", definition.name, name, data.missing[name])
+
+    for name, why in d.NOT_RECORDED.items():
+        if name in needs:
+            data.missing[name] = why
+    first_order = q.first_order_date(store)
+    first_line = q.first_line_day(store)
+    data.facts.update(first_order_date=first_order, first_line_day=first_line)
+    read(d.ORDERS, lambda: validated(k.ORDERS_SCHEMA, q.orders_in(store, start, end)))
+    read(d.SKU_SALES, lambda: validated(k.SKU_SALES_SCHEMA, q.sku_sales(store, start, end)))
+    read(d.TROUBLED, lambda: q.troubled_orders(store, start, end))
+    read(d.FULFILMENT, lambda: validated(k.FULFILMENT_SCHEMA, q.fulfilment_events(store, start, end)))
+    read(d.OPEN_ORDERS, lambda: validated(k.OPEN_ORDERS_SCHEMA, q.open_orders(store)))
+    since = as_of - timedelta(days=params.inbound_history_days)
+    read(d.INBOUND_CHECKS, lambda: validated(k.INBOUND_CHECKS_SCHEMA, q.inbound_checks(store, since)))
+    week = iso_week(berlin_day(as_of))
+    data.facts["restock_week"] = week
+    read(d.RESTOCK, lambda: validated(k.RESTOCK_SCHEMA, q.restock_lines(store, week)))
+    if d.DEMAND in needs:
+        window = max(params.cover_window_days, params.dead_stock_days)
+        data.frames[d.DEMAND] = validated(
+            k.DEMAND_SCHEMA,
+            q.demand(
+                store,
+                k.window_start(period.end, window),
+                k.window_start(period.end, params.cover_window_days),
+                period.end,
+            ),
+        )
+    if d.STOCK in needs:
+        if sources.ffn is None:
+            data.missing[d.STOCK] = sources.ffn_missing
+        else:
+            ffn = sources.ffn
+            read(d.STOCK, lambda: ffn_stock(ffn, None if latest else end), "FFN")
+    if d.ITEMS in needs:
+        if sources.wawi is None:
+            data.missing[d.ITEMS] = sources.wawi_missing
+        else:
+            wawi = sources.wawi
+            read(d.ITEMS, lambda: wawi_items_frame(flatten(wawi.items.iter_pages())), "Wawi")
+    if d.FAILED_RUNS in needs:
+        if sources.failed_runs is not None:
+            data.frames[d.FAILED_RUNS] = validated(k.FAILED_RUNS_SCHEMA, sources.failed_runs)
+        else:
+            data.missing[d.FAILED_RUNS] = sources.failed_runs_missing or "the Prefect API was not asked"
+    if definition.history:
+        data.history = store.kpi_history(definition.name, periods=history_periods(period, params))
+    if d.ORDERS in needs:
+        data.facts["comparison_totals"] = comparison_totals(store, data, first_order)
+    log.info(
+        "report %s %s: read %s; missing %s",
+        definition.name,
+        period,
+        {name: len(frame) for name, frame in data.frames.items()},
+        sorted(data.missing),
+    )
+    return data

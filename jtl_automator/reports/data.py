@@ -55,7 +55,6 @@ DATASETS = (
 #: Why a source no flow records yet is missing (the text every output shows).
 NOT_RECORDED = {
     RETURNS: "no source yet: FFN returns are not read and Wawi's returned quantities are not recorded",
-    PRICE_CHANGES: "no source yet: the pricing flow records no applied price changes or markdowns yet",
 }
 
 

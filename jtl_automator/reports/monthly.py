@@ -1,8 +1,8 @@
 """Monthly (the 1st, 07:00, for last month): the weekly figures by month, plus price changes and markdowns.
 
-The price changes and markdowns applied come from the pricing flow, which records none yet: the report
-states them as missing until it does (then one query in ``store.reporting`` and ``d.PRICE_CHANGES``
-read by ``services/reporting/reads.py``).
+The price changes and markdowns applied come from the pricing flow's price history (``d.PRICE_CHANGES``,
+read by ``services/reporting/reads.price_changes``): every price it wrote in the month, net, with the
+rule, approved change or markdown that set it.
 """
 
 from __future__ import annotations

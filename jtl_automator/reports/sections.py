@@ -793,16 +793,17 @@ def add_failed_runs(report: Report, data: ReportData, params: ReportParams) -> N
 
 PRICE_COLUMNS = (
     Column("sku", "SKU", "text", 18),
+    Column("target", "Price", "text", 12),
     Column("kind", "Change", "text", 12),
-    Column("old_price", "Old price (gross)", "eur"),
-    Column("new_price", "New price (gross)", "eur"),
+    Column("old_price", "Old price (net)", "eur"),
+    Column("new_price", "New price (net)", "eur"),
     Column("change", "Change", "pct"),
     Column("applied_at", "Applied", "datetime"),
 )
 
 
 def add_price_changes(report: Report, data: ReportData) -> None:
-    """Price changes and markdowns applied in the period: missing until the pricing flow records them."""
+    """Price changes and markdowns the pricing flow applied in the period (its price history)."""
     frame = data.frame(PRICE_CHANGES)
     title = "Price changes and markdowns applied"
     if frame is None:

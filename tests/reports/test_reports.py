@@ -209,3 +209,25 @@ def test_a_dry_run_writes_the_workbook_and_keeps_no_figure(tmp_path: Path) -> No
         assert store.kpi_history("daily") == []
     finally:
         store.dispose()
+
+
+def test_the_monthly_report_lists_the_prices_the_pricing_flow_wrote(tmp_path: Path) -> None:
+    from jtl_automator.store import PriceChange
+
+    store = StateStore(f"sqlite:///{tmp_path / 'prices.db'}")
+    try:
+        written = [
+            PriceChange(7, "base", 12.6, 10.5, sku="KAF-7", source="rule", at=at(2026, 11, 3, 5)),
+            PriceChange(8, "special", 8.0, 10.0, sku="KAF-8", source="markdown", at=at(2026, 11, 20, 5)),
+            PriceChange(9, "base", 5.0, 4.0, sku="KAF-9", source="plan", at=at(2026, 10, 31, 22)),  # Oct
+        ]
+        for change in written:
+            store.record_price_change(change)
+        report = _build(store, "monthly", "2026-11", at(2026, 12, 1, 6))
+        assert report.kpi("price_changes").value == 2 and report.kpi("price_changes").missing is None
+        rows = report.table("price_changes").frame
+        assert rows["sku"].tolist() == ["KAF-7", "KAF-8"]
+        assert rows["kind"].tolist() == ["price rule", "markdown"]
+        assert rows["change"].tolist() == pytest.approx([0.2, -0.2])
+    finally:
+        store.dispose()

@@ -102,6 +102,29 @@ def ffn_stock(ffn: FfnClient, at: datetime | None) -> pd.DataFrame:
     return validated(k.STOCK_SCHEMA, frame)
 
 
+#: What each price history source is called in the report.
+_PRICE_KINDS = {"rule": "price rule", "plan": "approved change", "markdown": "markdown"}
+
+
+def price_changes(store: StateStore, start: datetime, end: datetime) -> pd.DataFrame:
+    """The prices the pricing flow wrote in ``[start, end)``, oldest first (net, as its history has them)."""
+    rows = [c for c in store.price_history(since=start) if c.at is not None and c.at < end]
+    rows.sort(key=lambda c: (c.at, c.item_id, c.target))
+    before = pd.Series([c.before for c in rows], dtype="float64")
+    after = pd.Series([c.after for c in rows], dtype="float64")
+    return pd.DataFrame(
+        {
+            "sku": pd.Series([c.sku or str(c.item_id) for c in rows], dtype="string"),
+            "target": pd.Series([c.target for c in rows], dtype="string"),
+            "kind": pd.Series([_PRICE_KINDS.get(c.source, c.source) for c in rows], dtype="string"),
+            "old_price": before,
+            "new_price": after,
+            "change": (after / before.where(before > 0) - 1).astype("float64"),
+            "applied_at": pd.Series([c.at for c in rows], dtype="object"),
+        }
+    )
+
+
 def _is_latest(period: Period, as_of: datetime) -> bool:
     return berlin_day(as_of) <= period.end + timedelta(days=1)
 
@@ -195,6 +218,7 @@ def read_data(
     week = iso_week(berlin_day(as_of))
     data.facts["restock_week"] = week
     read(d.RESTOCK, lambda: validated(k.RESTOCK_SCHEMA, q.restock_lines(store, week)))
+    read(d.PRICE_CHANGES, lambda: price_changes(store, start, end))
     if d.DEMAND in needs:
         window = max(params.cover_window_days, params.dead_stock_days)
         data.frames[d.DEMAND] = validated(

@@ -32,6 +32,7 @@ def test_the_core_imports_neither_prefect_nor_the_shell() -> None:
     assert offences == []
 
 
+@pytest.mark.slow
 def test_no_import_cycles_in_the_project() -> None:
     assert cycles(import_graph((CORE, *SHELL))) == []
 

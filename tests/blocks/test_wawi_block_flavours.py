@@ -28,6 +28,7 @@ def settings_for(base_url: str, config: SandboxConfig, flavour: str) -> Settings
     return Settings.from_values(**{k.removeprefix("JTL_").lower(): v for k, v in env.items()})
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flavour", ["onprem", "cloud"])
 def test_block_from_the_environment_reaches_the_strict_sandbox(
     sandbox: tuple[str, SandboxConfig], flavour: str

@@ -129,6 +129,7 @@ def strict_sandbox() -> Iterator[tuple[str, SandboxConfig]]:
         yield server.base_url, config
 
 
+@pytest.mark.slow
 def test_auth_wawi_against_a_strict_wawi_waits_for_the_window_and_gets_a_key_of_its_own(
     strict_sandbox: tuple[str, SandboxConfig], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import openpyxl
+import pytest
 from typer.testing import CliRunner
 
 from jtl_automator.cli import app
@@ -62,6 +63,7 @@ def _fill(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
+@pytest.mark.slow
 def test_dry_run_then_fill_then_a_rerun_that_appends_nothing(plans: PlanStore, tmp_path: Path) -> None:
     plan_id = _done_plan(plans)
     path = _workbook(tmp_path / "ic.xlsx", HEADER)

@@ -97,6 +97,7 @@ def sandbox(request: pytest.FixtureRequest) -> Iterator[Sandbox]:
             yield Sandbox(app, config, http, server.base_url, InMemoryTokenStore())
 
 
+@pytest.mark.slow
 def test_authorization_code_flow_then_api_calls(sandbox: Sandbox) -> None:
     url = authorization_url(f"{sandbox.base}/oauth2/authorize", sandbox.config.ffn_client_id, REDIRECT, "st8")
     redirect = sandbox.http.get(url, follow_redirects=False)
@@ -143,6 +144,7 @@ def test_odata_filter(sandbox: Sandbox) -> None:
     assert list(ffn.products.list(filter="merchantSku eq 'does-not-exist'")) == []
 
 
+@pytest.mark.slow
 def test_ffn_errors(sandbox: Sandbox) -> None:
     ffn = sandbox.ffn()
     with pytest.raises(NotFound, match="404"):
@@ -152,6 +154,7 @@ def test_ffn_errors(sandbox: Sandbox) -> None:
     assert info.value.code
 
 
+@pytest.mark.slow
 def test_stock_feed_and_changes_read_what_the_warehouse_did(sandbox: Sandbox) -> None:
     ffn = sandbox.ffn()
     before = datetime.now(UTC) - timedelta(seconds=1)
@@ -200,6 +203,7 @@ def test_outbound_create_and_lookup(sandbox: Sandbox) -> None:
     assert ffn.outbounds.get(created.outbound_id).merchant_outbound_number == "SO-CLIENT-1"
 
 
+@pytest.mark.slow
 def test_wawi_paging_filters_and_errors(sandbox: Sandbox) -> None:
     wawi = sandbox.wawi(page_size=1000)
     items = list(wawi.items.iter_pages())
@@ -235,6 +239,7 @@ def test_wawi_purchase_order_create(sandbox: Sandbox) -> None:
     assert wawi.purchase_orders.get(po.id).supplier_id == supplier.id
 
 
+@pytest.mark.slow
 def test_wawi_app_registration(sandbox: Sandbox) -> None:
     request = AppRegistration(
         app_id="tests/clients/v1",

@@ -147,6 +147,7 @@ def test_outbound_lookup_learns_the_refusal_once_and_finds_what_the_or_chain_fin
     assert len([r for r in caplog.records if "refused 'or'" in r.getMessage()]) == 1
 
 
+@pytest.mark.slow
 def test_reset_makes_the_next_lookup_try_the_chain_again(sandboxes: dict[str, Ffn]) -> None:
     eqs = sandboxes["eq"]
     numbers = _numbers(eqs)[:5]
@@ -228,6 +229,7 @@ def test_matching_in_eq_form_pages_and_yields_each_object_once_per_chunk(sandbox
 
 
 # ------------------------------------------------------------------------------------------- not a refusal
+@pytest.mark.slow
 def test_an_unknown_field_in_an_or_chain_is_raised_not_taken_for_a_refusal(sandboxes: dict[str, Ffn]) -> None:
     eqs = sandboxes["eq"]
     with pytest.raises(ValidationFailed, match="unknown or not filterable field 'nope'"):

@@ -316,6 +316,7 @@ def test_ffn_client_halves_a_refused_top_once_for_its_life(
     assert ffn.stats.by_status[200] == math.ceil(SKUS / 62) * 2
 
 
+@pytest.mark.slow
 def test_ffn_client_does_not_swallow_another_400(sandbox: tuple[SandboxState, httpx.Client]) -> None:
     state, http = sandbox
     ffn = ffn_client(state, http, page_size=50)
@@ -337,6 +338,7 @@ def test_wawi_client_halves_a_refused_page_size_once_for_its_life(
     assert wawi.stats.by_status[400] == 4
 
 
+@pytest.mark.slow
 def test_wawi_client_does_not_swallow_another_400(sandbox: tuple[SandboxState, httpx.Client]) -> None:
     state, http = sandbox
     wawi = wawi_client(state, http, page_size=50)

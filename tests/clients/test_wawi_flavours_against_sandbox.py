@@ -92,6 +92,7 @@ def test_cloud_fetches_one_token_and_a_new_one_after_a_401(world: World) -> None
     assert tokens.requests == 2 and client.stats.by_status[401] == 1
 
 
+@pytest.mark.slow
 def test_cloud_rate_limit_is_waited_out_by_the_headers_alone(world: World) -> None:
     world.state.config.wawi_cloud_rate_limit = 4
     world.state.config.wawi_cloud_rate_interval_seconds = 45
@@ -139,6 +140,7 @@ REGISTRATION = AppRegistration(
 )
 
 
+@pytest.mark.slow
 def test_strict_registration_needs_the_window_then_yields_a_key_of_its_own(strict_world: World) -> None:
     base = f"{strict_world.base}{wawi.PREFIX}"
     with pytest.raises(RegistrationError, match="App-Registrierung"):

@@ -87,6 +87,7 @@ def test_a_rerun_adds_to_and_updates_the_open_draft(plans: PlanStore) -> None:
     assert all(line.status is LineStatus.PROPOSED for line in plan.lines)
 
 
+@pytest.mark.slow
 def test_lines_are_refused_once_the_plan_left_draft(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5)))
@@ -196,6 +197,7 @@ def test_a_failed_execution_goes_back_to_approved_keeping_what_was_made(plans: P
     assert plans.mark_done(plan_id).note is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("status", ["draft", "approved"])
 def test_cancel_a_draft_or_approved_plan(plans: PlanStore, status: str) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
@@ -311,6 +313,7 @@ def test_the_database_refuses_a_second_plan_for_the_same_key(store_url: str) -> 
         store.dispose()
 
 
+@pytest.mark.slow
 def test_a_database_at_migration_4_upgrades_to_plans_keeping_its_rows(store_url: str) -> None:
     database_at(
         store_url,

@@ -137,6 +137,7 @@ def test_drop_after_response_runs_the_handler_but_loses_the_answer(
     assert state.runtime["handled"] == 1  # e.g. a refresh token was rotated, and the client never learnt it
 
 
+@pytest.mark.slow
 def test_latency_delays_matching_requests(tiny: tuple[httpx.Client, SandboxState]) -> None:
     client, state = tiny
     use(state, FaultRule(fault="latency", route="/wawi", latency_ms=120))
@@ -159,6 +160,7 @@ def test_latency_with_every_slows_only_every_nth_request() -> None:
     assert delays == [0.0, 0.0, 0.5, 0.0, 0.0, 0.5] and engine.counters["latency"] == 2
 
 
+@pytest.mark.slow
 def test_expire_tokens_calls_the_oauth_hook(
     tiny: tuple[httpx.Client, SandboxState], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -77,6 +77,7 @@ def test_default_page_size_and_explicit_skip(big: Any) -> None:
     assert items(client, auth, "products", **{"$skip": 5000}) == []
 
 
+@pytest.mark.slow
 def test_next_links_keep_filter_and_order(big: Any) -> None:
     client, auth, _ = big
     params = {"$filter": "manufacturer eq 'ACME' and weight gt 0", "$orderBy": "name desc", "$top": 400}
@@ -329,6 +330,7 @@ def test_duplicate_merchant_outbound_number_is_rejected(
     assert len(items(client, auth, "outbounds", **{"$filter": "merchantOutboundNumber eq 'SO-7'"})) == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "code", "fragment"),
     [
@@ -626,6 +628,7 @@ def test_warehouses_shipping_methods_and_stock_per_warehouse(
     assert {row["jfsku"] for row in low} == {ffn_kit.jfsku(1), ffn_kit.jfsku(20), ffn_kit.jfsku(21)}
 
 
+@pytest.mark.slow
 def test_lists_reflect_changes_made_outside_the_api(
     client: TestClient, auth: dict[str, str], state: SandboxState
 ) -> None:

@@ -124,6 +124,7 @@ def test_merchant_sku_is_unique_only_in_the_lenient_reading(
     assert sum(p["merchantSku"] == "NEW-1" for p in state.data.ffn.products.values()) == 2
 
 
+@pytest.mark.slow
 def test_a_patch_merges_nested_objects_or_in_the_strict_reading_replaces_them(
     client: TestClient, auth: dict[str, str], strict: tuple[TestClient, dict[str, str], SandboxState]
 ) -> None:

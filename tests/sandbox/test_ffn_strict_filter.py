@@ -130,6 +130,7 @@ API_REFUSED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("operator", sorted(API_REFUSED))
 def test_strict_api_answers_an_undocumented_operator_with_the_validation_envelope(
     operator: str, strict: Any, client: TestClient, auth: dict[str, str]
@@ -210,6 +211,7 @@ def test_patching_to_a_used_number_is_refused_while_uniqueness_is_on(
     assert patched.status_code == 400 and patched.json()["errorCode"]["code"] == "Shared_DuplicateKey"
 
 
+@pytest.mark.slow
 def test_the_operator_restriction_is_part_of_the_list_cache_key(
     client: TestClient, auth: dict[str, str], state: SandboxState
 ) -> None:

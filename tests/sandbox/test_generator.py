@@ -46,6 +46,7 @@ def world() -> SandboxData:
     return generate(seed=42, **SMALL)
 
 
+@pytest.mark.slow
 def test_same_seed_gives_byte_identical_world_and_other_seed_differs() -> None:
     first, second = serialise(generate(seed=7, **SMALL)), serialise(generate(seed=7, **SMALL))
     assert first == second

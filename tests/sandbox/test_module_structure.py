@@ -6,12 +6,15 @@ Sandbox modules import each other at module level only, never deferred into a fu
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support.imports import import_graph, iter_imports, modules
 
 PACKAGE = "jtl_automator.sandbox"
 MODULES = {name for name in modules("jtl_automator") if name.startswith(PACKAGE)}
 
 
+@pytest.mark.slow
 def test_no_sandbox_module_is_imported_inside_a_function_or_under_type_checking() -> None:
     deferred = [
         f"{name}:{found.line} {found.target}"

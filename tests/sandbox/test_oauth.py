@@ -73,6 +73,7 @@ def test_authorization_code_flow_issues_a_bearer_jwt(client: TestClient, state: 
     assert me.json()["userId"] == state.data.ffn.merchant_id
 
 
+@pytest.mark.slow
 def test_authorization_codes_are_single_use_and_bound_to_the_redirect_uri(client: TestClient) -> None:
     code = code_from(authorize(client))
     wrong = token_request(
@@ -341,6 +342,7 @@ def test_expire_all_access_tokens_invalidates_issued_tokens_only(
     assert client.get(CURRENT_USER, headers=bearer(new.json()["access_token"])).status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "header",
     [None, "Bearer", "Bearer ", "Bearer not-a-jwt", "Basic abc", "Token abc"],

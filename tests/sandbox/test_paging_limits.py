@@ -71,6 +71,7 @@ def test_strictest_uses_small_maxima_and_ffn_rate_headers_lenient_does_not() -> 
     assert strict.ffn_rate_limit_retry_after is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("collection", ["products", "stocks", "warehouses", "outbounds", "inbounds"])
 def test_ffn_top_above_the_maximum_is_a_validation_envelope(strict: Served, collection: str) -> None:
     maximum = strict.state.config.ffn_max_top
@@ -83,6 +84,7 @@ def test_ffn_top_above_the_maximum_is_a_validation_envelope(strict: Served, coll
     assert body["errorMetadata"]["$top"] == maximum + 1
 
 
+@pytest.mark.slow
 def test_lenient_ffn_takes_a_thousand_per_page() -> None:
     served = Served(SandboxConfig())
     with served.client:
@@ -136,6 +138,7 @@ def test_ffn_rate_limit_lenient_reading_names_the_wait() -> None:
     assert refused.headers["X-RateLimit-Remaining"] == "0"
 
 
+@pytest.mark.slow
 def test_ffn_without_a_rate_limit_sends_no_rate_headers() -> None:
     served = Served(SandboxConfig())
     with served.client:

@@ -111,6 +111,7 @@ def test_credentials_env_points_every_client_at_the_sandbox() -> None:
     assert "JTL_GOOGLE_SERVICE_ACCOUNT_FILE" not in credentials_env("http://h", config, None)
 
 
+@pytest.mark.slow
 def test_serve_forever_writes_credentials_once_the_port_is_known(tmp_path: Path) -> None:
     stop = threading.Event()
     ready: dict[str, Any] = {}

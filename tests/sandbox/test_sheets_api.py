@@ -267,6 +267,7 @@ def test_append_rows_goes_below_the_table(gc: gspread.Client, sandbox: Sandbox) 
     assert ws.col_values(1) == ["SKU", "00123", "SKU-2", "", "SKU-4", "SKU-5", "00006"]
 
 
+@pytest.mark.slow
 def test_append_grows_the_grid(gc: gspread.Client, sandbox: Sandbox) -> None:
     book = gc.open_by_key(BOOK_ID)
     ws = book.add_worksheet("Small", rows=2, cols=2)
@@ -394,6 +395,7 @@ def test_a_cell_over_fifty_thousand_characters_is_refused_and_nothing_written(
         ws.append_row(["y" * 50_001])
 
 
+@pytest.mark.slow
 def test_request_bodies_over_ten_mebibytes_are_refused_in_strict_mode(
     gc: gspread.Client, sandbox: Sandbox
 ) -> None:
@@ -440,6 +442,7 @@ def test_requests_without_a_valid_token_are_401(sandbox: Sandbox) -> None:
     assert sheets.REQUESTS not in sandbox.state.runtime
 
 
+@pytest.mark.slow
 def test_token_endpoint_checks_grant_and_signature(sandbox: Sandbox, info: dict[str, Any]) -> None:
     url = f"{sandbox.base_url}/sheets/token"
     now = int(time.time())

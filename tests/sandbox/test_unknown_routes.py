@@ -37,6 +37,7 @@ def assert_ffn_error(response: Any, status: int, code: str) -> None:
     assert not found, found
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "path",
     [
@@ -66,6 +67,7 @@ def test_a_wrong_method_is_ffns_405_with_allow(app_client: tuple[TestClient, dic
     assert response.json()["errorMetadata"] == {"Method": "DELETE", "Path": f"{FFN}/products"}
 
 
+@pytest.mark.slow
 def test_known_ffn_routes_are_untouched(app_client: tuple[TestClient, dict[str, str]]) -> None:
     client, auth = app_client
     assert client.get(f"{FFN}/products", headers=auth).status_code == 200
@@ -102,6 +104,7 @@ def test_a_wrong_wawi_method_is_405_in_wawis_body(app_client: tuple[TestClient, 
     assert "GET" in response.headers["allow"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ["/_sandbox/nothing", "/sheets/v4/nothing", "/nothing", "/oauth2/nothing"])
 def test_other_paths_keep_fastapis_body(app_client: tuple[TestClient, dict[str, str]], path: str) -> None:
     client, _ = app_client

@@ -130,6 +130,7 @@ def test_a_key_without_the_scope_gets_403_and_all_read_covers_reads() -> None:
         assert state.data.wawi.sales_orders[1].get("Comment") != "x"  # nothing happened
 
 
+@pytest.mark.slow
 def test_a_specific_read_scope_covers_its_endpoint_only() -> None:
     state = state_with(wawi_app_scopes=("item.queryitems", "salesorder.updatesalesorder"))
     with TestClient(make_app(state), headers=onprem_headers(state)) as api:
@@ -196,6 +197,7 @@ def test_each_registration_gets_its_own_key_with_exactly_its_scopes() -> None:
         assert api.patch(f"{V1}/salesOrders/1", json=patch, headers=headers).status_code == 201
 
 
+@pytest.mark.slow
 def test_by_default_a_registration_hands_out_the_configured_key_unchanged(
     client: tuple[TestClient, SandboxState],
 ) -> None:
@@ -279,6 +281,7 @@ def test_cloud_serves_the_same_api_without_the_version_segment(
     assert api.post(f"{CLOUD}/authentication", json=registration_body()).status_code == 404
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tenant_header", ["X-Tenant-ID", "tenant-id", "x-tenant-id"])
 def test_cloud_accepts_either_tenant_header(
     client: tuple[TestClient, SandboxState], tenant_header: str
@@ -338,6 +341,7 @@ def test_cloud_scopes_and_app_id_are_those_of_the_configured_app() -> None:
 # ---- Cloud: rate limits
 
 
+@pytest.mark.slow
 def test_every_cloud_response_carries_the_rate_limit_headers(client: tuple[TestClient, SandboxState]) -> None:
     api, state = client
     headers = cloud_headers(state)

@@ -418,6 +418,7 @@ def test_missing_licence_is_402_with_empty_body(api: TestClient, wawi_state: San
     assert api.get(f"{V1}/items", headers={"Authorization": "Wawi nope"}).status_code == 401
 
 
+@pytest.mark.slow
 def test_missing_app_headers_are_400_error_response(anonymous: TestClient, wawi_state: SandboxState) -> None:
     response = anonymous.get(
         f"{V1}/items",
@@ -537,6 +538,7 @@ def test_registration_errors(anonymous: TestClient, wawi_state: SandboxState) ->
 # ---- paging
 
 
+@pytest.mark.slow
 def test_paging_over_1234_items_with_the_quirk_fields(api: TestClient) -> None:
     first = api.get(f"{V1}/items", params={"pageSize": 100}).json()
     assert {k: v for k, v in first.items() if k != "Items"} == {
@@ -621,6 +623,7 @@ def test_item_filters(api: TestClient) -> None:
     assert api.get(f"{V1}/items", params={"changedSince": "yesterday"}).status_code == 400
 
 
+@pytest.mark.slow
 def test_sales_order_filters(api: TestClient) -> None:
     def ids(**params: Any) -> list[int]:
         return [order["Id"] for order in api.get(f"{V1}/salesOrders", params=params).json()["Items"]]
@@ -680,6 +683,7 @@ def test_item_properties_per_item(api: TestClient) -> None:
 # ---- mutations
 
 
+@pytest.mark.slow
 def test_unknown_ids_are_404_error_response(api: TestClient) -> None:
     response = api.get(f"{V1}/salesOrders/999")
     assert response.status_code == 404
@@ -695,6 +699,7 @@ def test_unknown_ids_are_404_error_response(api: TestClient) -> None:
     assert api.post(f"{V1}/salesOrders/999/cancel", json={"CancellationReasonId": 1}).status_code == 404
 
 
+@pytest.mark.slow
 def test_create_and_patch_item(api: TestClient, wawi_state: SandboxState) -> None:
     created = api.post(f"{V1}/items", json={"Name": "Lens cloth", "Categories": [{"CategoryId": 3}]})
     assert created.status_code == 201
@@ -821,6 +826,7 @@ def test_cancel_is_204_then_406(api: TestClient) -> None:
     assert api.post(f"{V1}/salesOrders/5/cancel", json={}).status_code == 400
 
 
+@pytest.mark.slow
 def test_v2_purchase_orders(api: TestClient, wawi_state: SandboxState) -> None:
     created = api.post(
         f"{BASE}/v2/purchase-orders",

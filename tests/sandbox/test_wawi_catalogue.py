@@ -115,6 +115,7 @@ def test_strict_refuses_an_item_already_in_the_category(state: SandboxState) -> 
         assert "category.addcategoryitems" in WAWI_APP_SCOPES  # the strict app may assign at all
 
 
+@pytest.mark.slow
 def test_images_properties_and_manufacturers_in_the_spec_shapes(api: TestClient) -> None:
     images = api.get(f"{V1}/items/1/images").json()
     assert [i["Filename"] for i in images] == ["a.jpg"] and api.get(f"{V1}/items/2/images").json() == []

@@ -167,6 +167,7 @@ def test_manufacturers_and_item_properties_conform(api: TestClient, root: str) -
         assert_conforms("ItemProperties", api.get(f"{root}/items/{item_id}/properties").json())
 
 
+@pytest.mark.slow
 def test_created_and_changed_objects_conform(api: TestClient, root: str) -> None:
     item = api.post(
         f"{root}/items",

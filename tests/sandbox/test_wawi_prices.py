@@ -74,6 +74,7 @@ def _item_without_prices(state: SandboxState) -> int:
     return next(i for i in sorted(state.data.wawi.items) if i not in state.data.wawi.sales_channel_prices)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flavour", ["onprem", "cloud"])
 def test_master_data_and_price_lists_conform_in_both_flavours(state: SandboxState, flavour: str) -> None:
     root = V1 if flavour == "onprem" else CLOUD
@@ -172,6 +173,7 @@ def test_channel_price_patch_post_delete(state: SandboxState, api: TestClient) -
     assert gone.status_code == 404 and gone.json()["ErrorMessage"] == "No data with the given ID exists."
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -280,6 +282,7 @@ def test_item_base_price_patch_validates_types_and_answers_201(api: TestClient) 
     assert lenient_negative.status_code == 201  # the reference is silent: lenient stores it
 
 
+@pytest.mark.slow
 def test_strict_knobs(state: SandboxState) -> None:
     strict = world(SandboxConfig.strictest())
     with client_for(strict) as api:

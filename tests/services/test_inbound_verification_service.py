@@ -94,6 +94,7 @@ def _status_of(values: list[list[Any]], row: int) -> str:
     return str(cells[3]) if len(cells) > 3 else ""
 
 
+@pytest.mark.slow
 def test_letters_are_taken_only_where_the_option_says_letter(world: dict[str, Any]) -> None:
     sku, ref, received = _receipted_items(world)[0]
     backend = _sheet(
@@ -114,11 +115,11 @@ def test_a_missing_sku_header_fails_before_any_write_and_is_never_column_sku(wor
     """Issue 9: 'SKU' was read as the column letters S-K-U, so every row became INVALID_ROW."""
     rows = [["Artikel", "Units", "Inbound", "Status", "Note"], ["A-1", "1", "X", "MATCH", "keep me"]]
     backend = _sheet(world, "nosku", rows)
-    before = dict(world["state"].runtime["sheets_requests"])
+    before = dict(world["state"].runtime.sheets.requests)  # empty when no earlier test asked the sheet
     for spec in ("SKU", "sku", "Sku"):
         with pytest.raises(HeaderNotFound, match=f"'{spec}'"):
             svc.read_inbound_sheet(backend, None, svc.SheetColumns(sku=spec))
-    after = world["state"].runtime["sheets_requests"]
+    after = world["state"].runtime.sheets.requests
     assert after.get("values.batchUpdate", 0) == before.get("values.batchUpdate", 0)
     assert _cells(world, "nosku")[1][3:] == ["MATCH", "keep me"]
 

@@ -357,6 +357,7 @@ def test_dry_run_writes_nothing(world: World) -> None:
     assert world.store.get_watermark(svc.WAWI_WATERMARK) is None
 
 
+@pytest.mark.slow
 def test_second_run_while_the_lease_is_held_does_nothing(world: World) -> None:
     assert world.store.acquire_lease(svc.LEASE_NAME, "other-run", timedelta(minutes=5))
     result = world.run(run_id="me")
@@ -417,6 +418,7 @@ def test_lost_create_responses_never_make_a_second_outbound(tmp_path: Path, sand
         assert set(world.outbounds_per_number().values()) == {1}
 
 
+@pytest.mark.slow
 def test_params_reject_unknown_hold_reason(world: World) -> None:
     params = PARAMS.model_copy(update={"on_hold_reasons": {"*": "Gibt es nicht"}})
     with pytest.raises(svc.ConfigurationError, match="Gibt es nicht"):
@@ -430,6 +432,7 @@ def test_tagged_comment_keeps_what_people_wrote() -> None:
     assert svc.tagged_comment(None, "a  b\nc") == "[jtl-automator] a b c"
 
 
+@pytest.mark.slow
 def test_watermark_window(world: World) -> None:
     now = datetime(2026, 11, 23, 12, tzinfo=UTC)
     assert svc.import_window(world.store, PARAMS, None, now) == now - timedelta(days=7)

@@ -84,6 +84,7 @@ def _expected(world: World, plan_id: int) -> list[list[Any]]:
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_executed_plan_lands_in_the_workbook_once_and_a_rerun_appends_nothing(
     world: World, tmp_path: Path
 ) -> None:
@@ -118,6 +119,7 @@ def test_an_executed_plan_lands_in_the_workbook_once_and_a_rerun_appends_nothing
     assert path.stat().st_mtime_ns == stamp and len(_rows(path)) == 7  # the file was not even rewritten
 
 
+@pytest.mark.slow
 def test_a_line_someone_already_listed_is_not_added_again_and_the_next_run_skips_listed_lines(
     world: World, tmp_path: Path
 ) -> None:
@@ -151,6 +153,7 @@ def test_a_line_someone_already_listed_is_not_added_again_and_the_next_run_skips
     assert svc.fill_after_run(world.plans, target, outcomes, dry_run=False, at=TODAY_AT).appended == ()
 
 
+@pytest.mark.slow
 def test_the_google_sheet_gets_the_rows_once_through_the_api(world: World) -> None:
     backend = _google(world, "ic-google", [["Inbound Control – Anlieferungen"], HEADER[:6]])
     plan = _two_warehouse_plan(world)
@@ -168,6 +171,7 @@ def test_the_google_sheet_gets_the_rows_once_through_the_api(world: World) -> No
     assert _appends(world) == 1 and _grid(world, "ic-google") == grid
 
 
+@pytest.mark.slow
 def test_a_sheet_without_the_header_is_a_clear_error_and_the_execution_stands(
     world: World, tmp_path: Path
 ) -> None:
@@ -199,6 +203,7 @@ def test_a_sheet_without_the_header_is_a_clear_error_and_the_execution_stands(
         )
 
 
+@pytest.mark.slow
 def test_a_dry_run_names_the_rows_it_would_append_and_writes_nothing(world: World, tmp_path: Path) -> None:
     path = _workbook(tmp_path / "inbound.xlsx", [HEADER])
     before = path.read_bytes()
@@ -214,6 +219,7 @@ def test_a_dry_run_names_the_rows_it_would_append_and_writes_nothing(world: Worl
     assert "Inbound Control (dry run): 3 rows would be appended" in svc.summary_markdown(result)
 
 
+@pytest.mark.slow
 def test_the_inbound_verification_then_checks_the_rows_against_the_plans_inbounds(world: World) -> None:
     """End to end: plan -> inbounds in FFN -> rows in the sheet -> the verification's statuses."""
     backend = _google(world, "ic-e2e", [HEADER[:6]])

@@ -140,6 +140,7 @@ def _two_warehouse_plan(world: World) -> Plan:
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_approved_plan_becomes_one_order_one_email_and_one_inbound_per_warehouse(world: World) -> None:
     plan = _two_warehouse_plan(world)
     w1, w2 = world.warehouses()[:2]
@@ -196,6 +197,7 @@ def test_an_approved_plan_becomes_one_order_one_email_and_one_inbound_per_wareho
     assert world.inbounds_by_number()[f"{number}-{w1}"] == 1
 
 
+@pytest.mark.slow
 def test_one_warehouse_uses_the_purchase_order_number_itself(world: World) -> None:
     w1 = world.warehouses()[0]
     (a,) = world.skus(1)
@@ -206,6 +208,7 @@ def test_one_warehouse_uses_the_purchase_order_number_itself(world: World) -> No
     assert world.plans.get(plan.id).status is PlanStatus.DONE
 
 
+@pytest.mark.slow
 def test_lost_create_answers_are_found_by_number_never_a_second_inbound(both: World) -> None:
     """FFN makes every inbound but the answer never arrives: the lookup by merchantInboundNumber adopts it."""
     world = both
@@ -244,6 +247,7 @@ def test_requests_lost_before_ffn_saw_them_fail_the_plan_and_the_next_run_create
     assert len(world.messages()) == 1
 
 
+@pytest.mark.slow
 def test_a_run_killed_between_the_post_and_the_record_is_taken_over_without_doubles(
     both: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -274,6 +278,7 @@ def test_a_run_killed_between_the_post_and_the_record_is_taken_over_without_doub
     assert pending is not None and (pending.result or {}).get("adopted") is True
 
 
+@pytest.mark.slow
 def test_a_supplier_without_email_waits_with_a_reason_and_the_batch_goes_on(world: World) -> None:
     w1 = world.warehouses()[0]
     a, b = world.skus(2)
@@ -299,6 +304,7 @@ def test_a_supplier_without_email_waits_with_a_reason_and_the_batch_goes_on(worl
     assert world.plans.get(silent.id).status is PlanStatus.DONE
 
 
+@pytest.mark.slow
 def test_an_sku_ffn_does_not_know_holds_its_whole_order_with_reasons(world: World) -> None:
     w1 = world.warehouses()[0]
     (a,) = world.skus(1)
@@ -323,6 +329,7 @@ def test_dry_run_says_what_it_would_do_and_changes_nothing(world: World) -> None
     assert world.store.side_effect(f"purchase-order:PO-{plan.id}-L10001") is None
 
 
+@pytest.mark.slow
 def test_a_held_lease_skips_the_run(world: World) -> None:
     _two_warehouse_plan(world)
     from datetime import timedelta
@@ -332,6 +339,7 @@ def test_a_held_lease_skips_the_run(world: World) -> None:
     assert "other-run" in result["skipped"] and not world.messages()
 
 
+@pytest.mark.slow
 def test_an_english_supplier_gets_an_english_document(world: World) -> None:
     world.data.wawi.suppliers[3]["LanguageISO"] = "EN"
     w1 = world.warehouses()[0]
@@ -346,6 +354,7 @@ def test_an_english_supplier_gets_an_english_document(world: World) -> None:
     assert read_xlsx_lines(attachment.get_content()) == [(a, 2)]
 
 
+@pytest.mark.slow
 def test_the_strict_sandbox_takes_a_second_inbound_under_a_used_number(tmp_path: Path) -> None:
     """Guards the strict runs above: there, only the ledger and the lookup keep inbounds single."""
     from jtl_automator.sandbox.ffn import create_inbound
@@ -389,6 +398,7 @@ def test_where_configured_the_order_is_also_created_in_wawi_v2_once(lenient: Wor
     assert len(_wawi_orders(world, number)) == 1
 
 
+@pytest.mark.slow
 def test_a_lost_wawi_answer_is_found_by_number_not_posted_again(lenient: World) -> None:
     world = lenient
     plan = _two_warehouse_plan(world)
@@ -400,6 +410,7 @@ def test_a_lost_wawi_answer_is_found_by_number_not_posted_again(lenient: World) 
     assert len(_wawi_orders(world, f"PO-{plan.id}-L10001")) == 1
 
 
+@pytest.mark.slow
 def test_a_stale_copy_of_a_plan_is_started_as_it_is_now(world: World) -> None:
     """A task retry may hold the plan as selected (executing, taken over since): it is read again."""
     plan = _two_warehouse_plan(world)
@@ -412,6 +423,7 @@ def test_a_stale_copy_of_a_plan_is_started_as_it_is_now(world: World) -> None:
     assert world.plans.get(plan.id).status is PlanStatus.DONE
 
 
+@pytest.mark.slow
 def test_without_the_wawi_scope_the_run_stops_before_anything_is_sent(tmp_path: Path) -> None:
     """The strict sandbox grants exactly WAWI_APP_SCOPES, which do not include creating purchase orders."""
     for world in _world(tmp_path, SandboxConfig.strictest()):
@@ -431,6 +443,7 @@ def test_without_the_wawi_scope_the_run_stops_before_anything_is_sent(tmp_path: 
         assert not _wawi_orders(world, number)
 
 
+@pytest.mark.slow
 def test_an_app_registered_for_purchase_orders_creates_them(tmp_path: Path) -> None:
     """The strict sandbox gives every registration a key with exactly the scopes it asked for."""
     from jtl_automator.auth_commands import register_wawi, scopes_to_register

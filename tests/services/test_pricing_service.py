@@ -138,6 +138,7 @@ def test_the_gross_price_the_customer_sees_ends_as_the_rule_says(world: World) -
         assert round(world.base_price(row["item_id"]) * tax_of[item["TaxClassId"]], 2) == row["new_gross"]
 
 
+@pytest.mark.slow
 def test_a_dry_run_writes_nothing_and_leaves_a_workbook_of_the_changes(world: World) -> None:
     before = {i: world.base_price(i) for i in world.items}
     result = world.run(dry_run=True, output=str(world.tmp / "dry.xlsx"))
@@ -164,6 +165,7 @@ def test_a_dry_run_writes_nothing_and_leaves_a_workbook_of_the_changes(world: Wo
     assert f"{old:.2f} -> {new:.2f} net" in reason
 
 
+@pytest.mark.slow
 def test_a_crash_between_the_write_and_its_record_does_not_write_twice(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -443,6 +445,7 @@ def _food_categories(world: World) -> set[int]:
     }
 
 
+@pytest.mark.slow
 def test_base_price_rules_cost_the_paging_lower_bound_of_requests(world: World) -> None:
     world.run(PLAIN, dry_run=True)
     reads = [r.url.path.split("/v1", 1)[-1] for r in world.sent if r.method == "GET"]
@@ -452,6 +455,7 @@ def test_base_price_rules_cost_the_paging_lower_bound_of_requests(world: World) 
     assert others == ["/companies", "/manufacturers", "/tax/taxclass/1/1/DE/DE", "/tax/taxclass/2/1/DE/DE"]
 
 
+@pytest.mark.slow
 def test_a_second_run_while_one_holds_the_lease_does_nothing(world: World) -> None:
     assert world.store.acquire_lease(svc.LEASE_NAME, "other-run", timedelta(minutes=5))
     result = world.run(run_id="run-1")

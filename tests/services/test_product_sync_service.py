@@ -93,6 +93,7 @@ def _in_sync(world: World) -> None:
 # --------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_full_sync_creates_the_missing_updates_the_drifted_and_a_rerun_writes_nothing(world: World) -> None:
     result = world.run(full=True)
     counts = result["counts"]
@@ -113,6 +114,7 @@ def test_full_sync_creates_the_missing_updates_the_drifted_and_a_rerun_writes_no
     _in_sync(world)
 
 
+@pytest.mark.slow
 def test_dry_run_writes_the_diff_workbook_and_nothing_else(world: World) -> None:
     before = copy.deepcopy(world.data.ffn.products)
     out = world.tmp / "diff.xlsx"
@@ -138,6 +140,7 @@ def test_dry_run_writes_the_diff_workbook_and_nothing_else(world: World) -> None
     assert f"Diff workbook: `{out}`" in markdown
 
 
+@pytest.mark.slow
 def test_the_summary_shows_the_first_rows_of_each_kind(world: World) -> None:
     result = world.run(full=True, params=svc.ProductSyncParams(first_rows=2))
     markdown = svc.summary_markdown(result, first_rows=2)
@@ -146,6 +149,7 @@ def test_the_summary_shows_the_first_rows_of_each_kind(world: World) -> None:
     assert len(result["created"]) == 2 and "Rejected" not in markdown
 
 
+@pytest.mark.slow
 def test_bad_items_are_named_skipped_and_the_batch_goes_on(world: World) -> None:
     items = sorted(world.data.wawi.items.values(), key=lambda i: i["Id"])
     lost_sku, items[5]["SKU"] = items[5]["SKU"], ""
@@ -174,6 +178,7 @@ def test_bad_items_are_named_skipped_and_the_batch_goes_on(world: World) -> None
     assert result["counts"]["skipped"] == 4 and result["counts"]["created"] + result["counts"]["updated"] > 0
 
 
+@pytest.mark.slow
 def test_an_item_leaving_the_rule_is_reported_vanished_by_the_incremental_run(world: World) -> None:
     world.run(full=True)
     sku = sorted(world.products_per_sku())[0]
@@ -192,6 +197,7 @@ def test_an_item_leaving_the_rule_is_reported_vanished_by_the_incremental_run(wo
     ]
 
 
+@pytest.mark.slow
 def test_incremental_reads_the_changed_items_and_moves_the_watermark_after_the_writes(world: World) -> None:
     world.run(full=True)
     mark = world.store.get_watermark(svc.WATERMARK)
@@ -387,6 +393,7 @@ def test_a_batch_cut_short_by_ffn_outage_keeps_the_watermark(tmp_path: Path, san
         assert world.store.get_watermark(svc.WATERMARK) is not None
 
 
+@pytest.mark.slow
 def test_a_second_run_while_the_lease_is_held_does_nothing(world: World) -> None:
     assert world.store.acquire_lease(svc.LEASE_NAME, "other-run", timedelta(minutes=5))
     before = copy.deepcopy(world.data.ffn.products)
@@ -394,6 +401,7 @@ def test_a_second_run_while_the_lease_is_held_does_nothing(world: World) -> None
     assert "skipped" in result and world.data.ffn.products == before
 
 
+@pytest.mark.slow
 def test_property_rule_reads_properties_per_active_item(world: World) -> None:
     items = sorted(world.data.wawi.items.values(), key=lambda i: i["Id"])
     for item in items[:2]:
@@ -409,6 +417,7 @@ def test_property_rule_reads_properties_per_active_item(world: World) -> None:
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sandbox", [SandboxConfig.strictest()], ids=["strict"])
 def test_strict_ffn_two_products_with_one_sku_are_left_alone(tmp_path: Path, sandbox: SandboxConfig) -> None:
     for world in _world(tmp_path, sandbox):
@@ -426,6 +435,7 @@ def test_strict_ffn_two_products_with_one_sku_are_left_alone(tmp_path: Path, san
         assert result["counts"]["created"] == GONE
 
 
+@pytest.mark.slow
 def test_ledger_keeps_a_rerun_from_creating_what_ffn_lists_late(world: World) -> None:
     result = world.run(full=True)
     created = result["created"][0]
@@ -439,6 +449,7 @@ def test_ledger_keeps_a_rerun_from_creating_what_ffn_lists_late(world: World) ->
     assert world.products_per_sku()[created["merchant_sku"]] == 1
 
 
+@pytest.mark.slow
 def test_requests_go_out_with_the_correlation_id_and_no_secret_in_the_result(world: World) -> None:
     seen: list[httpx.Request] = []
     hook = world.ffn.core.http.event_hooks.setdefault("request", [])

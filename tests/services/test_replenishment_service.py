@@ -130,6 +130,7 @@ def test_bad_input_lines_are_reported_and_the_batch_goes_on(world: World) -> Non
     assert {rows[0]["merchantSku"], rows[1]["merchantSku"]} <= listed
 
 
+@pytest.mark.slow
 def test_dry_run_writes_the_workbook_but_no_plan(world: World) -> None:
     result = world.run(dry_run=True)
     assert result["dry_run"] and result["statuses"].get("order", 0) >= 1
@@ -138,6 +139,7 @@ def test_dry_run_writes_the_workbook_but_no_plan(world: World) -> None:
     assert "dry run" in svc.summary_markdown(result)
 
 
+@pytest.mark.slow
 def test_stockout_days_come_from_ffn_stock_changes(world: World) -> None:
     row = next(r for r in sorted(world.ffn_rows(), key=lambda r: r["merchantSku"]) if r["stockLevel"] > 0)
     response = httpx.post(
@@ -152,6 +154,7 @@ def test_stockout_days_come_from_ffn_stock_changes(world: World) -> None:
     assert (row["merchantSku"], row["warehouseId"]) in outs
 
 
+@pytest.mark.slow
 def test_table_puts_low_stock_first_and_is_capped(world: World) -> None:
     result = world.run(params=svc.ReplenishmentRunParams(table_rows=3))
     table = result["table"]

@@ -68,6 +68,7 @@ def _tabs(state: Any, sid: str) -> dict[str, list[list[Any]]]:
     return tabs
 
 
+@pytest.mark.slow
 def test_tabs_are_written_in_order_stale_supplier_tabs_go_notes_stay(
     sandbox: tuple[Any, str, dict[str, Any]], plans: PlanStore
 ) -> None:
@@ -97,6 +98,7 @@ def test_tabs_are_written_in_order_stale_supplier_tabs_go_notes_stay(
     assert writes == 3  # one structural update, one clear, one values write for all four tabs
 
 
+@pytest.mark.slow
 def test_marks_in_the_sheet_approve_their_lines_once(
     sandbox: tuple[Any, str, dict[str, Any]], plans: PlanStore
 ) -> None:

@@ -118,6 +118,7 @@ def test_sandbox_wawi_post_stocks_changes_what_get_stocks_returns(world: World) 
     assert svc.wawi_level(world.wawi, item["Id"], wid) == before + 3
 
 
+@pytest.mark.slow
 def test_full_sync_brings_wawi_to_ffn_levels_and_a_rerun_does_nothing(world: World) -> None:
     assert not world.in_sync()  # the generator drifts about every 25th row
     local = [r for r in world.data.wawi.stocks if r["WarehouseId"] == 1]
@@ -144,6 +145,7 @@ def test_dry_run_reports_the_table_and_changes_nothing(world: World) -> None:
     assert world.store.pending_side_effects(svc.KIND) == []
 
 
+@pytest.mark.slow
 def test_bad_input_is_reported_per_line_and_the_batch_goes_on(world: World) -> None:
     warehouse = _first_warehouse(world)
     stocks = list(world.data.ffn.stocks.values())
@@ -173,6 +175,7 @@ def test_bad_input_is_reported_per_line_and_the_batch_goes_on(world: World) -> N
     assert result["outcomes"].get("applied", 0) > 0 and warehouse
 
 
+@pytest.mark.slow
 def test_lost_answers_are_resolved_by_reading_wawi_again_never_doubled(world: World) -> None:
     """Wawi books every POST /stocks, but the answer is lost (every one of them)."""
     rule = FaultRule(fault="drop", route=f"^{WAWI_PREFIX}/v1/stocks$", methods=("POST",), after_response=True)
@@ -182,6 +185,7 @@ def test_lost_answers_are_resolved_by_reading_wawi_again_never_doubled(world: Wo
     assert world.in_sync()  # each delta booked exactly once
 
 
+@pytest.mark.slow
 def test_requests_lost_before_wawi_saw_them_are_sent_again(world: World) -> None:
     rule = FaultRule(fault="drop", route=f"^{WAWI_PREFIX}/v1/stocks$", methods=("POST",), every=2)
     set_profile(world.state, FaultProfile(name="lost-requests", rules=(rule,)))
@@ -256,6 +260,7 @@ def test_incremental_crash_keeps_the_watermark_and_the_rerun_does_not_double(
     assert (world.store.get_watermark(svc.WATERMARK) or "") > (mark or "")
 
 
+@pytest.mark.slow
 def test_a_second_run_while_the_lease_is_held_does_nothing(world: World) -> None:
     assert world.store.acquire_lease(svc.LEASE_NAME, "other-run", timedelta(minutes=5))
     stocks = copy.deepcopy(world.data.wawi.stocks)

@@ -170,6 +170,7 @@ def _stocked(world: World) -> tuple[str, str]:
     )[0]
 
 
+@pytest.mark.slow
 def test_incremental_stock_sync_with_a_warm_cache_lists_no_items(world: World) -> None:
     svc.run_stock_sync(world.wawi, world.ffn, world.store, full=True)
     assert len(world.full_listings()) >= 1  # the full run lists every item (and fills the cache)
@@ -185,6 +186,7 @@ def test_incremental_stock_sync_with_a_warm_cache_lists_no_items(world: World) -
     assert len(world.item_listings()) == 1  # one GET /items?changedSince=..., an empty page
 
 
+@pytest.mark.slow
 def test_inventory_management_switched_off_is_seen_by_the_next_incremental_run(world: World) -> None:
     svc.run_stock_sync(world.wawi, world.ffn, world.store, full=True)
     warehouse, sku = _stocked(world)
@@ -201,6 +203,7 @@ def test_inventory_management_switched_off_is_seen_by_the_next_incremental_run(w
     assert world.full_listings() == []
 
 
+@pytest.mark.slow
 def test_a_new_wawi_item_is_picked_up_on_a_miss_with_one_full_listing_per_run(world: World) -> None:
     now = datetime.now(UTC)
     world.cache(now).refresh()
@@ -219,6 +222,7 @@ def test_a_new_wawi_item_is_picked_up_on_a_miss_with_one_full_listing_per_run(wo
     assert cache.lookup({"NOT-IN-WAWI-1"}) == [] and world.item_listings() == []  # same run: no more
 
 
+@pytest.mark.slow
 def test_a_stale_cache_is_listed_in_full_after_max_age(world: World) -> None:
     now = datetime.now(UTC)
     world.cache(now).refresh()
@@ -233,6 +237,7 @@ def test_a_stale_cache_is_listed_in_full_after_max_age(world: World) -> None:
     assert world.full_listings() == []
 
 
+@pytest.mark.slow
 def test_replenishment_second_run_reads_no_suppliers(world: World) -> None:
     params = replenishment.ReplenishmentRunParams()
     now = datetime.now(UTC)

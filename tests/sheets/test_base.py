@@ -48,6 +48,7 @@ def test_absolute_range_quotes_titles():
     assert absolute_range("Lieferant's Liste", "A1") == "'Lieferant''s Liste'!A1"
 
 
+@pytest.mark.slow
 def test_contiguous_cells_of_a_column_become_one_range():
     updates = [CellUpdate(row, "E", f"s{row}") for row in range(20000, 4, -1)]  # any order
     runs = group_column_runs(updates)

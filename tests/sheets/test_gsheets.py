@@ -75,6 +75,7 @@ def test_read_frame_with_title_rows_above_the_header(sheets_sandbox, backend):
     assert sheets_sandbox.requests()["values.get"] == 1
 
 
+@pytest.mark.slow
 def test_ten_thousand_status_cells_are_one_batch_update(sheets_sandbox, book, backend):
     rows = [["SKU", "Units", "Status"]] + [[f"{i:05d}", str(i % 7)] for i in range(10_000)]
     sheets_sandbox.state.data.spreadsheets[book].worksheets[0].values = rows

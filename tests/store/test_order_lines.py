@@ -130,6 +130,7 @@ def test_a_line_the_columns_cannot_hold_is_skipped_not_fatal(store_url: str) -> 
         store.dispose()
 
 
+@pytest.mark.slow
 def test_a_database_at_the_item_cache_migration_upgrades_to_order_lines(store_url: str) -> None:
     database_at(
         store_url,

@@ -351,6 +351,7 @@ def test_valid_orders_drops_every_failing_order() -> None:
     assert valid_orders(orders_df, failures)["order_id"].tolist() == [1]
 
 
+@pytest.mark.slow
 def test_rules_are_pure_and_deterministic() -> None:
     rnd = random.Random(5)
     orders = [

@@ -281,6 +281,7 @@ def test_a_lowercase_country_is_an_iso_code_all_the_same() -> None:
     assert row(plan([item(CountryOfOrigin="de")], [product()]), "HOL-1")["status"] == "unchanged"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "why"),
     [

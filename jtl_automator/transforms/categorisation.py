@@ -30,7 +30,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from jtl_automator.transforms.replenishment import validate_frame
+from jtl_automator.transforms.validation import validate_frame
 
 ASSIGN = "assign"
 ALREADY = "already"

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from jtl_automator.transforms.replenishment import ORDER_LINES_SCHEMA, validate_frame
+from jtl_automator.transforms.replenishment import ORDER_LINES_SCHEMA
 from jtl_automator.transforms.replenishment_frames import outbound_lines_frame
+from jtl_automator.transforms.validation import validate_frame
 
 #: The frame's columns, and the order of the ledger rows' fields.
 COLUMNS = ("merchant_sku", "warehouse_id", "day", "quantity")

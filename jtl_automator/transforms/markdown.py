@@ -29,7 +29,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from jtl_automator.transforms.pricing import MarkdownRules, ending_down, ending_nearest, ending_up
-from jtl_automator.transforms.replenishment import validate_frame
+from jtl_automator.transforms.validation import validate_frame
 
 MARKDOWN = "markdown"
 TOO_SMALL = "too_small"

@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jtl_automator.transforms.product_feed import FEED_SCHEMA, KEY_FIELDS, NUMBER_FIELDS
 from jtl_automator.transforms.product_quality import gtin_problems
-from jtl_automator.transforms.replenishment import validate_frame
+from jtl_automator.transforms.validation import validate_frame
 
 FillField = Literal[
     "gtin",

@@ -27,7 +27,7 @@ import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jtl_automator.gtin import gtin_check_digit
-from jtl_automator.transforms.replenishment import validate_frame
+from jtl_automator.transforms.validation import validate_frame
 
 #: Lengths GS1 issues GTINs in: EAN-8, UPC-A (GTIN-12), EAN-13, GTIN-14.
 GTIN_LENGTHS = (8, 12, 13, 14)

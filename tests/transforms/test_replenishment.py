@@ -425,8 +425,8 @@ def test_demand_refuses_lines_without_a_key_column() -> None:
 @pytest.mark.parametrize("column", ["merchant_sku", "warehouse_id"])
 def test_a_large_frame_with_one_null_key_is_refused(column: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the full-validation size nulls are found by the factorisation, not by a scan: still refused."""
-    monkeypatch.setattr("jtl_automator.transforms.replenishment.FULL_VALIDATION_ROWS", 50)
-    monkeypatch.setattr("jtl_automator.transforms.replenishment.VALIDATION_SAMPLE_ROWS", 10)
+    monkeypatch.setattr("jtl_automator.transforms.validation.FULL_VALIDATION_ROWS", 50)
+    monkeypatch.setattr("jtl_automator.transforms.validation.VALIDATION_SAMPLE_ROWS", 10)
     lines = _lines(*[(f"S{i}", "W1", "2026-11-02", 1) for i in range(120)])
     lines[column] = lines[column].astype("string")
     lines.loc[100, column] = pd.NA

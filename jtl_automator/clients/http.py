@@ -118,10 +118,12 @@ class HttpCore:
         data: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         retry_transient: bool | None = None,
+        timeout: httpx.Timeout | None = None,
     ) -> httpx.Response:
         """Send and return a 2xx/3xx response, or raise a typed :class:`JtlApiError`.
 
-        ``retry_transient`` overrides the idempotency rule (a caller with its own guard may pass True).
+        ``retry_transient`` overrides the idempotency rule (a caller with its own guard may pass True);
+        ``timeout`` overrides the injected client's for calls whose lost answer costs more than a wait.
         """
         method = method.upper()
         url = self.url(path)
@@ -140,7 +142,15 @@ class HttpCore:
             sent[CORRELATION_HEADER] = correlation_id.get()
             on_wire = True
             try:
-                response = self.http.request(method, url, params=params, json=json, data=data, headers=sent)
+                response = self.http.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    data=data,
+                    headers=sent,
+                    timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout,
+                )
             except httpx.TransportError as exc:
                 self.stats.record_transport_error()
                 raise TransientError(

@@ -12,10 +12,16 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+import httpx
 from pydantic import SecretStr
 
 from jtl_automator.clients.errors import AuthError, JtlApiError
 from jtl_automator.clients.http import HttpCore
+
+#: The least a token request waits for its answer. FFN refresh tokens are single-use: a refresh the
+#: server carried out but whose answer we abandoned has spent the stored token, and no retry can get
+#: it back (only a new authorisation can). So the token call outwaits a slow server.
+TOKEN_READ_TIMEOUT_SECONDS = 30.0
 
 #: OAuth2 error codes (RFC 6749 §5.2) that mean the credentials or the grant are wrong, not the network.
 OAUTH_CREDENTIAL_ERRORS = frozenset(
@@ -29,14 +35,30 @@ def basic_credentials(client_id: str, client_secret: SecretStr) -> str:
     return "Basic " + base64.b64encode(pair).decode()
 
 
+def _patient(timeout: httpx.Timeout) -> httpx.Timeout:
+    """The client's timeout with the read (and write) phase stretched to the token minimum."""
+    floor = TOKEN_READ_TIMEOUT_SECONDS
+
+    def stretched(seconds: float | None) -> float | None:
+        return None if seconds is None else max(seconds, floor)
+
+    return httpx.Timeout(
+        connect=timeout.connect,
+        read=stretched(timeout.read),
+        write=stretched(timeout.write),
+        pool=timeout.pool,
+    )
+
+
 def request_token(
     core: HttpCore, client_id: str, client_secret: SecretStr, form: Mapping[str, str]
 ) -> dict[str, Any]:
     """POST ``form`` to the token endpoint ``core`` points at; the JSON body, or :class:`AuthError`.
 
     Transient failures are retried: a repeated client-credentials request only mints another token,
-    and a repeated refresh whose first attempt did reach the server fails with ``invalid_grant``, which
-    is no worse than not retrying.
+    and a refresh that never reached the server (refused connection, 503) is safe to send again. A
+    refresh that did reach it spends the token whether or not we hear back, so the read waits at
+    least :data:`TOKEN_READ_TIMEOUT_SECONDS` rather than the client's (perhaps tight) timeout.
     """
     try:
         response = core.request(
@@ -48,6 +70,7 @@ def request_token(
                 "Accept": "application/json",
             },
             retry_transient=True,
+            timeout=_patient(core.http.timeout),
         )
     except AuthError:
         raise

@@ -10,6 +10,7 @@ import base64
 import itertools
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
@@ -28,6 +29,8 @@ class FakeOAuth:
         self.issued_access: list[str] = []
         self.reuse_attempts = 0
         self.lock = threading.Lock()
+        #: Seconds the served endpoint takes to answer after it has acted (a slow server).
+        self.answer_delay = 0.0
         self._ids = itertools.count(1)
 
     def token(self, authorization: str | None, form: dict[str, str]) -> tuple[int, dict[str, object]]:
@@ -75,6 +78,7 @@ class FakeOAuth:
                 length = int(self.headers.get("Content-Length") or 0)
                 form = dict(parse_qsl(self.rfile.read(length).decode()))
                 status, body = oauth.token(self.headers.get("Authorization"), form)
+                time.sleep(oauth.answer_delay)
                 payload = json.dumps(body).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")

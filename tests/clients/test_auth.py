@@ -222,6 +222,32 @@ def test_two_processes_share_rotation_through_a_sqlite_store(tmp_path: Path) -> 
     assert len(rows) == 1 and "def502" not in "".join(str(v) for v in rows[0])
 
 
+@pytest.mark.slow
+def test_a_refresh_answered_slower_than_the_client_timeout_is_waited_for() -> None:
+    # The server rotates the token, then answers late: abandoning that answer would spend the only
+    # refresh token, so the token call outwaits the client's tight read timeout.
+    oauth = FakeOAuth()
+    oauth.answer_delay = 0.6
+    server, token_url = oauth.serve()
+    try:
+        http = httpx.Client(timeout=0.2)
+        mgr = FfnTokenManager(
+            http,
+            token_url,
+            CLIENT_ID,
+            SecretStr(CLIENT_SECRET),
+            InMemoryTokenStore(),
+            SecretStr(INITIAL_REFRESH),
+            now=Now(),
+        )
+        assert mgr.access_token() == "access-1-eyJhbGciOi"
+        assert oauth.reuse_attempts == 0
+        with pytest.raises(httpx.ReadTimeout):  # other calls keep the client's own timeout
+            http.post(token_url, data={"grant_type": "refresh_token", "refresh_token": "def502-refresh-1"})
+    finally:
+        server.shutdown()
+
+
 def test_in_memory_store_does_not_save_on_error() -> None:
     store = InMemoryTokenStore()
     with pytest.raises(RuntimeError), store.locked_token("x") as row:

@@ -1191,8 +1191,16 @@ def demo(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point; a state database from a newer version is one line, not a traceback."""
+    try:
+        app()
+    except Exception as exc:
+        from jtl_automator.store import SchemaTooNew
+
+        if not isinstance(exc, SchemaTooNew):
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import ResolutionError
+from alembic.util.exc import CommandError
 from sqlalchemy import (
     Engine,
     String,
@@ -147,6 +151,25 @@ def _alembic_config() -> Config:
     return cfg
 
 
+def _known_revision(scripts: ScriptDirectory, revision: str) -> bool:
+    try:
+        return scripts.get_revision(revision) is not None
+    except (ResolutionError, CommandError):  # alembic wraps the lookup error in a command error
+        return False
+
+
+class SchemaTooNew(RuntimeError):
+    """The database was migrated by a newer jtl-automator than this one; running on would corrupt it."""
+
+    def __init__(self, database: str, revisions: Sequence[str]) -> None:
+        self.database, self.revisions = database, tuple(revisions)
+        super().__init__(
+            f"the state database {database} is at schema revision {', '.join(revisions)}, which this version "
+            "of jtl-automator does not know: a newer version migrated it. Upgrade jtl-automator on this "
+            "machine to the version the other workers run, or set JTL_DATABASE_URL to another database"
+        )
+
+
 class StateStore:
     """Access to the state database. Thread-safe; create one per process and share it."""
 
@@ -197,7 +220,16 @@ class StateStore:
             if self.dialect == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_ID})
             cfg.attributes["connection"] = conn
+            self._refuse_newer_schema(cfg, conn)
             command.upgrade(cfg, "head")
+
+    def _refuse_newer_schema(self, cfg: Config, conn: Any) -> None:
+        """Stop before alembic does when the database names a revision our migrations do not have."""
+        current = MigrationContext.configure(conn).get_current_heads()
+        scripts = ScriptDirectory.from_config(cfg)
+        unknown = [rev for rev in current if not _known_revision(scripts, rev)]
+        if unknown:
+            raise SchemaTooNew(make_url(self.url).render_as_string(hide_password=True), unknown)
 
     def dispose(self) -> None:
         """Close pooled connections (tests, end of a CLI command)."""

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from jtl_automator.store import ClaimState, StateStore
+from jtl_automator import cli
+from jtl_automator.store import ClaimState, SchemaTooNew, StateStore
 from jtl_automator.store.models import Base
 from tests.support.migrations import database_at
 
@@ -385,3 +389,36 @@ def test_inbound_history_holds_the_longest_keys_the_rules_let_through(store_url:
         assert written == 1
     finally:
         store.dispose()
+
+
+def test_a_database_migrated_by_a_newer_version_is_refused_with_one_clear_line(store_url: str) -> None:
+    StateStore(store_url).dispose()
+    engine = sa.create_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfeed1234'"))
+    engine.dispose()
+    with pytest.raises(SchemaTooNew) as caught:
+        StateStore(store_url)
+    message = str(caught.value)
+    assert "f00dfeed1234" in message and "Upgrade jtl-automator" in message and "\n" not in message
+    url = sa.engine.make_url(store_url)
+    if url.password:
+        assert url.password not in message
+    with engine.connect() as conn:  # nothing was touched: the newer version's tables stay as they are
+        assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "f00dfeed1234"
+
+
+def test_the_cli_says_so_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    StateStore(url).dispose()
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'f00dfeed1234'"))
+    engine.dispose()
+    monkeypatch.setenv("JTL_DATABASE_URL", url)
+    monkeypatch.setattr(sys, "argv", ["jtl-automator", "plans", "list"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the state database") and err.count("\n") == 1 and "Traceback" not in err

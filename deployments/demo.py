@@ -260,6 +260,17 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"{made['title']} {made['period']}: {len(made['kpis'])} figures, "
                 f"{len(made['missing'])} stated as missing"
             )
+        # Housekeeping last, as a dry run: the demo's journals are minutes old, so it shows what each keeps
+        # and for how long rather than deleting anything (the weekly deployment deletes).
+        from flows.housekeeping import housekeeping
+
+        results["housekeeping"] = kept = housekeeping(dry_run=True)
+        _say(
+            "housekeeping (dry run): "
+            + ", ".join(
+                f"{j['journal']} kept {j['keep_days']} days, {j['older']} older" for j in kept["journals"]
+            )
+        )
         sheet_after = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID].worksheets[0].values
         (output / "inbound-control-google-sheet.json").write_text(
             json.dumps(sheet_after, indent=1, default=str)

@@ -837,6 +837,47 @@ def run_pricing(
     _echo_json(result)
 
 
+@run_app.command("housekeeping")
+def run_housekeeping(
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; delete nothing.")] = False,
+    order_events_days: Annotated[
+        int, typer.Option(help="Keep events of closed orders this many days (0: for ever).")
+    ] = 400,
+    inbound_checks_days: Annotated[
+        int, typer.Option(help="Keep inbound check results this many days.")
+    ] = 180,
+    kpi_history_days: Annotated[int, typer.Option(help="Keep KPI figures this many days.")] = 1100,
+    archive_dir: Annotated[
+        str | None, typer.Option("--archive-dir", help="Write pruned rows here first (gzip JSON lines).")
+    ] = None,
+    database_block: DatabaseBlockOption = None,
+) -> None:
+    """Remove journal rows past their keep-age: order events, inbound checks, KPI history (not the ledger)."""
+    _shell()
+    from pydantic import ValidationError
+
+    from flows.housekeeping import housekeeping
+    from jtl_automator.services.housekeeping import RetentionParams
+
+    try:
+        params = RetentionParams(
+            order_events_days=order_events_days,
+            inbound_checks_days=inbound_checks_days,
+            kpi_history_days=kpi_history_days,
+            archive_dir=archive_dir,
+        )
+    except ValidationError as exc:
+        _fail(f"housekeeping: {exc.errors()[0]['loc'][0]}: {exc.errors()[0]['msg']}; give 0 or more days")
+    try:
+        result = housekeeping(dry_run=dry_run, params=params, database_block=database_block)
+    except OSError as exc:  # an archive folder that cannot be written
+        _fail(f"housekeeping: {exc}; choose a writable --archive-dir")
+    for journal in result["journals"]:
+        count = journal["older"] if dry_run else journal["deleted"]
+        typer.echo(f"{journal['journal']}: {'would remove' if dry_run else 'removed'} {count:,}", err=True)
+    _echo_json(result)
+
+
 @run_app.command("connectivity-check")
 def run_connectivity_check(
     ffn_block: FfnBlockOption = None,
@@ -1199,7 +1240,7 @@ def main() -> None:
 
         if not isinstance(exc, SchemaTooNew):
             raise
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"Error: {exc}", err=True)
         raise SystemExit(2) from None
 
 

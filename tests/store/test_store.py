@@ -421,4 +421,4 @@ def test_the_cli_says_so_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
         cli.main()
     assert exited.value.code == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: the state database") and err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith("Error: the state database") and err.count("\n") == 1 and "Traceback" not in err

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, cast
 import typer
 
 if TYPE_CHECKING:
-    from jtl_automator.gateway import Gateway
+    from jtl_automator.gateway import Emitter, Gateway
     from jtl_automator.plans import PlanStore
     from jtl_automator.sheets.base import SheetBackend
 
@@ -1306,14 +1306,16 @@ def gateway_drain(
     from jtl_automator.gateway.report import drain_summary
     from jtl_automator.store import open_store
 
-    if not dry_run:
+    emitter: Emitter | None = None
+    if not dry_run:  # a dry run reads the outbox only: no Prefect import, no API needed
         _require_prefect_api()
-    _shell()
-    from tasks.gateway import PrefectEmitter
+        _shell()
+        from tasks.gateway import PrefectEmitter
 
+        emitter = PrefectEmitter()
     store = open_store(url)
     try:
-        report = drain(Outbox(store), PrefectEmitter(), batch_size=batch_size, dry_run=dry_run, force=now)
+        report = drain(Outbox(store), emitter, batch_size=batch_size, dry_run=dry_run, force=now)
     finally:
         store.dispose()
     for event in report.would_deliver:

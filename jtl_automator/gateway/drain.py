@@ -121,7 +121,7 @@ class DrainReport:
 
 def drain(
     outbox: Outbox,
-    emitter: Emitter,
+    emitter: Emitter | None,
     *,
     batch_size: int = 100,
     max_batches: int | None = None,
@@ -134,7 +134,8 @@ def drain(
     """Deliver undelivered events in id order, a batch at a time, until none is left or one fails.
 
     A head that failed before is not tried again before its ``next_attempt_at`` unless ``force`` (the
-    operator's ``gateway drain --now``). ``dry_run`` lists the events the drain would deliver.
+    operator's ``gateway drain --now``). ``dry_run`` lists the events the drain would deliver (and needs
+    no emitter).
     """
     backoff = backoff or Backoff()
     report = DrainReport(dry_run=dry_run)
@@ -142,6 +143,8 @@ def drain(
         report.would_deliver = outbox.pending(batch_size * (max_batches or 10))
         report.remaining = outbox.counts().pending
         return report
+    if emitter is None:
+        raise ValueError("drain needs an emitter unless it is a dry run")
     store = outbox.store
     lease_owner = owner or f"drain-{uuid.uuid4().hex[:12]}"
     if not store.acquire_lease(LEASE_NAME, lease_owner, timedelta(minutes=2)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -67,10 +68,28 @@ def signed(
     return headers
 
 
-@pytest.fixture
-def outbox(store_url: str) -> Iterator[Outbox]:
-    """An outbox in a fresh state database (SQLite and PostgreSQL)."""
-    store = StateStore(store_url)
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A state database file migrated once per session; tests get copies (migrating costs ~0.5 s)."""
+    path = tmp_path_factory.mktemp("gateway-template") / "state.db"
+    StateStore(f"sqlite:///{path}").dispose()
+    return path
+
+
+def _fresh_sqlite(template: Path, folder: Path) -> StateStore:
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{template}{suffix}").exists():
+            shutil.copy(f"{template}{suffix}", folder / f"state.db{suffix}")
+    return StateStore(f"sqlite:///{folder / 'state.db'}", migrate=False)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=[pytest.mark.postgres, pytest.mark.slow])])
+def outbox(request: pytest.FixtureRequest, migrated_sqlite: Path, tmp_path: Path) -> Iterator[Outbox]:
+    """An outbox in a fresh state database: SQLite, and PostgreSQL (slow: a schema migrated per test)."""
+    if request.param == "sqlite":
+        store = _fresh_sqlite(migrated_sqlite, tmp_path)
+    else:
+        store = StateStore(str(request.getfixturevalue("postgres_url")))
     try:
         yield Outbox(store)
     finally:
@@ -78,9 +97,9 @@ def outbox(store_url: str) -> Iterator[Outbox]:
 
 
 @pytest.fixture
-def sqlite_outbox(sqlite_url: str) -> Iterator[Outbox]:
+def sqlite_outbox(migrated_sqlite: Path, tmp_path: Path) -> Iterator[Outbox]:
     """An outbox on SQLite only (HTTP-level tests, where the dialect is not the point)."""
-    store = StateStore(sqlite_url)
+    store = _fresh_sqlite(migrated_sqlite, tmp_path)
     try:
         yield Outbox(store)
     finally:

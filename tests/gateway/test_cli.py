@@ -62,6 +62,7 @@ def test_a_missing_file_is_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow
 def test_events_lists_and_drain_dry_run_shows_without_delivering(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     store = StateStore(url)

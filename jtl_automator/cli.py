@@ -1273,7 +1273,15 @@ def gateway_serve(
         "Ctrl+C stops it"
     )
     try:
-        uvicorn.run(create_app(gateway, outbox), host=host, port=port, log_level="info")
+        # The gateway's own trusted_proxies decide who the client is, not uvicorn's proxy-header rewriting.
+        uvicorn.run(
+            create_app(gateway, outbox),
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=False,
+            server_header=False,
+        )
     finally:
         stop.set()
         store.dispose()

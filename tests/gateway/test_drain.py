@@ -150,3 +150,23 @@ def test_the_summary_says_what_happened_in_one_line(outbox: Outbox) -> None:
         "delivered 0, 1 pending: Prefect did not take the oldest after 1 attempt(s) (Prefect API unreachable "
         "(fake)); next try 2026-11-26T09:00:05+00:00 (in 5 s)"
     )
+
+
+def test_the_serve_loop_drains_until_stopped(outbox: Outbox) -> None:
+    import threading
+
+    from jtl_automator.gateway import drain_loop
+
+    emitter = FakeEmitter()
+    stop = threading.Event()
+    loop = threading.Thread(target=drain_loop, args=(outbox, emitter, stop), kwargs={"interval": 0.02})
+    loop.start()
+    try:
+        outbox.append("shop", "e1", "order.held", {})
+        deadline = datetime.now(UTC) + timedelta(seconds=10)
+        while not emitter.emitted and datetime.now(UTC) < deadline:
+            stop.wait(0.02)
+    finally:
+        stop.set()
+        loop.join(5)
+    assert [e.event_id for e in emitter.emitted] == ["e1"] and not loop.is_alive()

@@ -112,3 +112,31 @@ def test_the_migration_adds_the_outbox_and_removes_it_again(store_url: str) -> N
         store.dispose()
     downgrade_to(store_url, BEFORE)
     assert "gateway_events" not in tables(store_url)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+def test_on_postgresql_appends_wait_for_each_other_so_ids_commit_in_order(postgres_url: str) -> None:
+    """A sequence hands out ids before commit; the append lock keeps a later id from committing first."""
+    import sqlalchemy as sa
+
+    from jtl_automator.gateway.outbox import _APPEND_LOCK_ID
+    from jtl_automator.store import StateStore
+
+    store = StateStore(postgres_url)
+    outbox = Outbox(store)
+    done = threading.Event()
+    try:
+        with store.engine.connect() as other:  # another request's append, holding the lock mid-transaction
+            other.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": _APPEND_LOCK_ID})
+            worker = threading.Thread(
+                target=lambda: (outbox.append("shop", "late", "order.held", {}), done.set())
+            )
+            worker.start()
+            assert not done.wait(0.5)  # waits for the open append
+            other.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": _APPEND_LOCK_ID})
+            other.commit()
+        worker.join(10)
+        assert done.is_set() and [e.event_id for e in outbox.since(0)] == ["late"]
+    finally:
+        store.dispose()

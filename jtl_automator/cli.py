@@ -1362,6 +1362,25 @@ def gateway_events(
     typer.echo(f"{counts.pending} pending, {counts.delivered} delivered")
 
 
+@gateway_app.command("prune")
+def gateway_prune(
+    days: Annotated[int, typer.Option(min=1, help="Delete delivered events older than this many days.")],
+    url: StoreUrlOption = None,
+) -> None:
+    """Delete delivered events older than --days (undelivered ones always stay)."""
+    from datetime import UTC, datetime, timedelta
+
+    from jtl_automator.gateway import Outbox
+    from jtl_automator.store import open_store
+
+    store = open_store(url)
+    try:
+        removed = Outbox(store).prune(datetime.now(UTC) - timedelta(days=days))
+    finally:
+        store.dispose()
+    typer.echo(f"deleted {removed} delivered event(s) older than {days} day(s)")
+
+
 @app.command("demo")
 def demo(
     output: Annotated[Path, typer.Option(help="Folder for the demo's outputs.")] = Path("demo-output"),

@@ -130,3 +130,22 @@ def test_serve_accepts_a_signed_event_into_the_database(tmp_path: Path) -> None:
     store = StateStore(url)
     assert [e.event_id for e in Outbox(store).since(0)] == ["evt-1"]
     store.dispose()
+
+
+@pytest.mark.slow
+def test_prune_deletes_old_delivered_events_only(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    store = StateStore(url)
+    outbox = Outbox(store)
+    old = outbox.append("shop", "old", "order.held", {}).id
+    outbox.append("shop", "pending", "order.held", {})
+    outbox.mark_delivered([old], datetime.now(UTC) - timedelta(days=40))
+    result = CliRunner().invoke(app, ["gateway", "prune", "--days", "30", "--url", url])
+    assert result.exit_code == 0, result.output
+    assert "deleted 1 delivered event(s) older than 30 day(s)" in result.output
+    assert [e.event_id for e in outbox.since(0)] == ["pending"]
+    refused = CliRunner().invoke(app, ["gateway", "prune", "--days", "0", "--url", url])
+    assert refused.exit_code == 2
+    store.dispose()

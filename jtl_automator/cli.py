@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, cast
 import typer
 
 if TYPE_CHECKING:
+    from jtl_automator.gateway import Emitter, Gateway
     from jtl_automator.plans import PlanStore
     from jtl_automator.sheets.base import SheetBackend
 
@@ -37,6 +38,10 @@ plans_app = typer.Typer(
     help="Plans: item lines (restock, markdown, …) a person reviews and approves before they are executed.",
 )
 app.add_typer(plans_app, name="plans")
+gateway_app = typer.Typer(
+    no_args_is_help=True, help="The event gateway: signed events from outside become Prefect events."
+)
+app.add_typer(gateway_app, name="gateway")
 
 
 # Block-name options shared by the run commands (each falls back to the JTL_* environment).
@@ -1217,6 +1222,204 @@ def plans_fill_inbound_control(
     except (SheetError, OSError) as exc:
         _fail(f"fill-inbound-control: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}")
     _echo_listed(filled.as_dict())
+
+
+# -- the event gateway -----------------------------------------------------------------------------
+
+GatewayConfigOption = Annotated[
+    Path,
+    typer.Option(
+        "--config", envvar="JTL_GATEWAY_CONFIG", help="The gateway's sources and limits (YAML; no secrets)."
+    ),
+]
+
+
+def _secret_block(name: str) -> str:
+    """A Prefect Secret block's value (Prefect is imported only when a source names a block)."""
+    _shell()
+    from tasks.gateway import secret_from_block
+
+    return secret_from_block(name)
+
+
+def _load_gateway_or_fail(config: Path) -> Gateway:
+    from jtl_automator.gateway import load_gateway
+    from jtl_automator.yaml_config import ConfigFileError
+
+    try:
+        return load_gateway(config, load_block=_secret_block)
+    except ConfigFileError as exc:
+        _fail(" | ".join(exc.problems) + " (see docs/gateway.md)", 2)
+
+
+@gateway_app.command("check")
+def gateway_check(config: GatewayConfigOption = Path("config/gateway.yaml")) -> None:
+    """Load the configuration, every source's secret and every schema; print what would be served."""
+    gateway = _load_gateway_or_fail(config)
+    for source in gateway.sources.values():
+        typer.echo(f"source {source.name}: secret found; events {', '.join(sorted(source.events))}")
+    typer.echo(
+        f"tolerance {gateway.tolerance_seconds} s, body at most {gateway.max_body_bytes} bytes, "
+        f"{gateway.rate_requests} requests per {gateway.rate_window_seconds:g} s per client IP"
+    )
+
+
+@gateway_app.command("serve")
+def gateway_serve(
+    config: GatewayConfigOption = Path("config/gateway.yaml"),
+    host: Annotated[str, typer.Option(help="Address to listen on (keep loopback behind a TLS proxy).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port.")] = 8787,
+    url: StoreUrlOption = None,
+    drain: Annotated[
+        bool,
+        typer.Option(
+            "--drain/--no-drain",
+            help="Also deliver the outbox to Prefect (PREFECT_API_URL) from this process; the "
+            "scheduled gateway-drain flow does it otherwise.",
+        ),
+    ] = False,
+    drain_every: Annotated[float, typer.Option(help="Seconds between drains with --drain.")] = 2.0,
+) -> None:
+    """Accept signed events on POST /events/{source} until interrupted."""
+    import threading
+
+    import uvicorn
+
+    from jtl_automator.gateway import Outbox, create_app, drain_loop
+    from jtl_automator.store import open_store
+
+    gateway = _load_gateway_or_fail(config)
+    if drain:
+        _require_prefect_api()
+    store = open_store(url)
+    outbox = Outbox(store)
+    stop = threading.Event()
+    if drain:
+        _shell()
+        from tasks.gateway import PrefectEmitter
+
+        threading.Thread(
+            target=drain_loop,
+            args=(outbox, PrefectEmitter(), stop),
+            kwargs={"interval": drain_every},
+            name="gateway-drain",
+            daemon=True,
+        ).start()
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        typer.echo(f"note: listening on {host}; publish it only through a TLS reverse proxy", err=True)
+    typer.echo(
+        f"gateway on http://{host}:{port}/events/{{source}} ({len(gateway.sources)} source(s)); "
+        "Ctrl+C stops it"
+    )
+    try:
+        # The gateway's own trusted_proxies decide who the client is, not uvicorn's proxy-header rewriting.
+        uvicorn.run(
+            create_app(gateway, outbox),
+            host=host,
+            port=port,
+            log_level="info",
+            proxy_headers=False,
+            server_header=False,
+        )
+    finally:
+        stop.set()
+        store.dispose()
+
+
+def _require_prefect_api() -> None:
+    import os
+
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail(
+            "PREFECT_API_URL is not set: drained events must go to the Prefect server the workflows run "
+            "on (an ephemeral one would keep them nowhere); set it, or run the gateway-drain deployment",
+            2,
+        )
+
+
+@gateway_app.command("drain")
+def gateway_drain(
+    url: StoreUrlOption = None,
+    batch_size: Annotated[int, typer.Option(help="Events per request to the Prefect API.")] = 100,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="List what would be delivered.")] = False,
+    now: Annotated[
+        bool, typer.Option("--now", help="Try the oldest event now, even within its backoff after a failure.")
+    ] = False,
+) -> None:
+    """Deliver the outbox's undelivered events to Prefect (PREFECT_API_URL), oldest first."""
+    from datetime import UTC, datetime
+
+    from jtl_automator.gateway import Outbox, drain
+    from jtl_automator.gateway.report import drain_summary
+    from jtl_automator.store import open_store
+
+    emitter: Emitter | None = None
+    if not dry_run:  # a dry run reads the outbox only: no Prefect import, no API needed
+        _require_prefect_api()
+        _shell()
+        from tasks.gateway import PrefectEmitter
+
+        emitter = PrefectEmitter()
+    store = open_store(url)
+    try:
+        report = drain(Outbox(store), emitter, batch_size=batch_size, dry_run=dry_run, force=now)
+    finally:
+        store.dispose()
+    for event in report.would_deliver:
+        typer.echo(f"{event.id}\t{event.source}\tjtl.gateway.{event.type}\t{event.event_id}")
+    summary = drain_summary(report, datetime.now(UTC))
+    if report.error:
+        _fail(str(summary["message"]))
+    typer.echo(summary["message"])
+
+
+@gateway_app.command("events")
+def gateway_events(
+    url: StoreUrlOption = None,
+    since: Annotated[int, typer.Option(help="Only events after this outbox id.")] = 0,
+    event_type: Annotated[list[str] | None, typer.Option("--type", help="Only these event types.")] = None,
+    pending: Annotated[bool, typer.Option("--pending", help="Only events not yet delivered.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 50,
+) -> None:
+    """List stored events (id, source, type, sender's id, received, delivered)."""
+    from jtl_automator.gateway import Outbox
+    from jtl_automator.store import open_store
+
+    store = open_store(url)
+    try:
+        outbox = Outbox(store)
+        events = outbox.pending(limit) if pending else outbox.since(since, types=event_type, limit=limit)
+        counts = outbox.counts()
+    finally:
+        store.dispose()
+    for event in events:
+        delivered = event.delivered_at.isoformat(timespec="seconds") if event.delivered_at else "pending"
+        typer.echo(
+            f"{event.id}\t{event.source}\t{event.type}\t{event.event_id}\t"
+            f"{event.received_at.isoformat(timespec='seconds')}\t{delivered}"
+        )
+    typer.echo(f"{counts.pending} pending, {counts.delivered} delivered")
+
+
+@gateway_app.command("prune")
+def gateway_prune(
+    days: Annotated[int, typer.Option(min=1, help="Delete delivered events older than this many days.")],
+    url: StoreUrlOption = None,
+) -> None:
+    """Delete delivered events older than --days (undelivered ones always stay)."""
+    from datetime import UTC, datetime, timedelta
+
+    from jtl_automator.gateway import Outbox
+    from jtl_automator.store import open_store
+
+    store = open_store(url)
+    try:
+        removed = Outbox(store).prune(datetime.now(UTC) - timedelta(days=days))
+    finally:
+        store.dispose()
+    typer.echo(f"deleted {removed} delivered event(s) older than {days} day(s)")
 
 
 @app.command("demo")

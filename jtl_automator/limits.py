@@ -41,3 +41,8 @@ PRICE_RULE_MAX = 100
 #: A report's name (``daily``, ``weekly``, ``monthly``) and a KPI's key (``revenue_net``).
 REPORT_NAME_MAX = 50
 KPI_NAME_MAX = 100
+
+#: The event gateway: a source's name (a path segment), an event type (``order.held``), the sender's event id.
+GATEWAY_SOURCE_MAX = 64
+GATEWAY_TYPE_MAX = 100
+GATEWAY_EVENT_ID_MAX = 200

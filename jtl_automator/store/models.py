@@ -31,6 +31,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from jtl_automator.limits import (
     EXECUTION_REF_MAX,
     FFN_TEXT_MAX,
+    GATEWAY_EVENT_ID_MAX,
+    GATEWAY_SOURCE_MAX,
+    GATEWAY_TYPE_MAX,
     KPI_NAME_MAX,
     ORDER_NUMBER_MAX,
     PERSON_MAX,
@@ -359,3 +362,35 @@ class KpiHistoryRow(Base):
     missing: Mapped[str | None] = mapped_column(Text)
     run_id: Mapped[str | None] = mapped_column(String(64))
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GatewayEventRow(Base):
+    """One event the gateway accepted: the durable outbox the drainer delivers to Prefect, in ``id`` order.
+
+    ``(source, event_id)`` is unique: a sender's retry of an event is recognised and never stored twice.
+    ``delivered_at`` None means not yet in Prefect; ``attempts``, ``next_attempt_at`` and ``last_error``
+    describe failed deliveries of the oldest undelivered row (the drainer never skips past it). Rows stay
+    after delivery: the workflow runner reads events by type and by id.
+    """
+
+    __tablename__ = "gateway_events"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id", name="uq_gateway_events_source_event_id"),
+        Index("ix_gateway_events_delivered_at_id", "delivered_at", "id"),
+        Index("ix_gateway_events_type_id", "type", "id"),
+        # Ids never come back after rows are pruned: readers keep "events since id" as their mark.
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(GATEWAY_SOURCE_MAX))
+    event_id: Mapped[str] = mapped_column(String(GATEWAY_EVENT_ID_MAX))
+    type: Mapped[str] = mapped_column(String(GATEWAY_TYPE_MAX))
+    data: Mapped[dict[str, Any]]
+    occurred_at: Mapped[datetime | None]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    client_ip: Mapped[str | None] = mapped_column(String(64))
+    delivered_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)

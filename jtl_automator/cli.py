@@ -852,6 +852,9 @@ def run_housekeeping(
         int, typer.Option(help="Keep inbound check results this many days.")
     ] = 180,
     kpi_history_days: Annotated[int, typer.Option(help="Keep KPI figures this many days.")] = 1100,
+    gateway_events_days: Annotated[
+        int, typer.Option(help="Keep gateway events this many days after delivery.")
+    ] = 90,
     archive_dir: Annotated[
         str | None, typer.Option("--archive-dir", help="Write pruned rows here first (gzip JSON lines).")
     ] = None,
@@ -869,6 +872,7 @@ def run_housekeeping(
             order_events_days=order_events_days,
             inbound_checks_days=inbound_checks_days,
             kpi_history_days=kpi_history_days,
+            gateway_events_days=gateway_events_days,
             archive_dir=archive_dir,
         )
     except ValidationError as exc:

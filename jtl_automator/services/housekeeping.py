@@ -2,7 +2,8 @@
 
 Defaults are chosen from what reads the journals: the monthly report compares with the same month a
 year before (order events 400 days), the inbound verification's "missing since" looks back weeks, not
-seasons (180 days), and KPI trends are read over three years (1,100 days). Each can be set per
+seasons (180 days), KPI trends are read over three years (1,100 days), and a gateway event has done
+its work once delivered and read by the workflows (90 days). Each can be set per
 deployment; 0 keeps a journal for ever. See docs/housekeeping.md.
 """
 
@@ -25,6 +26,9 @@ class RetentionParams(BaseModel):
     order_events_days: int = Field(400, ge=0, description="Events of closed orders older than this go.")
     inbound_checks_days: int = Field(180, ge=0, description="Inbound check results older than this go.")
     kpi_history_days: int = Field(1100, ge=0, description="KPI figures of periods ending before this go.")
+    gateway_events_days: int = Field(
+        90, ge=0, description="Gateway events delivered to Prefect before this go (undelivered ones stay)."
+    )
     batch_size: int = Field(5000, ge=1, le=100_000, description="Rows per delete transaction.")
     archive_dir: str | None = Field(
         None, description="Write pruned rows here first (gzip JSON lines per journal); none: just delete."
@@ -36,6 +40,7 @@ class RetentionParams(BaseModel):
             "order_events": self.order_events_days,
             "inbound_checks": self.inbound_checks_days,
             "kpi_history": self.kpi_history_days,
+            "gateway_events": self.gateway_events_days,
         }
 
 

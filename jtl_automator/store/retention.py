@@ -1,8 +1,9 @@
 """Retention: journals older than their keep-age leave the state database, optionally into an archive file.
 
-What grows without bound is the journals, not the state: order events, inbound check results and KPI
-history. The order ledger and its lines stay (they are the replenishment's demand and the reports' sales,
-and an order number must never be processed twice), as do plans, prices and the side-effect ledger.
+What grows without bound is the journals, not the state: order events, inbound check results, KPI
+history and the gateway's delivered events. The order ledger and its lines stay (they are the
+replenishment's demand and the reports' sales, and an order number must never be processed twice), as
+do plans, prices and the side-effect ledger.
 Order events are pruned only for orders that are closed (shipped, cancelled): an open order's journey is
 what order processing reads to decide its next step.
 
@@ -26,7 +27,14 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
-from jtl_automator.store.models import Base, InboundCheck, KpiHistoryRow, OrderEvent, OrderLedger
+from jtl_automator.store.models import (
+    Base,
+    GatewayEventRow,
+    InboundCheck,
+    KpiHistoryRow,
+    OrderEvent,
+    OrderLedger,
+)
 from jtl_automator.store.store import StateStore
 
 #: Ledger statuses after which an order's events are history only.
@@ -70,6 +78,8 @@ JOURNALS: dict[str, Journal] = {
     "order_events": Journal("order_events", OrderEvent, age_name="at", condition=_closed_orders),
     "inbound_checks": Journal("inbound_checks", InboundCheck, age_name="checked_at"),
     "kpi_history": Journal("kpi_history", KpiHistoryRow, age_name="period_end", by_date=True),
+    # Undelivered events have no delivery time, and NULL is never older than anything: they stay.
+    "gateway_events": Journal("gateway_events", GatewayEventRow, age_name="delivered_at"),
 }
 
 

@@ -116,3 +116,25 @@ def test_a_failing_archive_write_deletes_nothing_of_that_batch(
     with pytest.raises(OSError, match="disk full"):
         prune(store, journal, cutoff, batch_size=3, archive_dir=tmp_path, tag="t2")
     assert count_older(store, journal, cutoff) == before - 3  # the first batch went, the second stayed
+
+
+def test_gateway_events_go_after_delivery_only(store_url: str) -> None:
+    from jtl_automator.store.models import GatewayEventRow
+
+    store = StateStore(store_url)
+    with store.session() as s:
+        for n, delivered in enumerate((NOW - timedelta(days=200), None, NOW - timedelta(days=5))):
+            s.add(
+                GatewayEventRow(
+                    source="shop",
+                    event_id=f"e{n}",
+                    type="custom",
+                    data={},
+                    received_at=NOW - timedelta(days=300),
+                    delivered_at=delivered,
+                )
+            )
+    outcome = prune(store, JOURNALS["gateway_events"], NOW - timedelta(days=90))
+    assert outcome.deleted == 1
+    with store.session() as s:
+        assert sorted(s.execute(sa.select(GatewayEventRow.event_id)).scalars()) == ["e1", "e2"]

@@ -105,6 +105,7 @@ def test_cli_rejects_unknown_names() -> None:
         "product_sync",
         "pricing_writes",
         "report_weekly",
+        "state_db_year",
     }
 
 
@@ -174,3 +175,17 @@ def test_report_weekly_tiny() -> None:
     assert report["history_rows"] > 0 and report["workbook_bytes"] > 10_000
     assert "report_weekly" in result.markdown()
     assert result.metric("peak RSS of the client process through the first report").passed
+
+
+@pytest.mark.slow
+def test_state_db_year_tiny() -> None:
+    result = load("state_db_year").run(days=1, sample_orders=60, orders_per_day=600)
+    for engine, measured in result.raw.items():
+        per_day, year = measured["per_day"], measured["year"]
+        assert per_day["order_ledger"] > 0 and per_day["order_lines"] > 0 and per_day["order_events"] > 0, (
+            engine
+        )
+        # kept for ever: a year is 365 days of growth; a 180-day journal levels off at 180 days
+        assert year["order_ledger"] == pytest.approx(per_day["order_ledger"] * 365)
+        assert year["inbound_checks"] == pytest.approx(per_day["inbound_checks"] * 180)
+    assert "state_db_year" in result.markdown()

@@ -580,11 +580,14 @@ class Problem:
 def check_workflow(workflow: Workflow) -> list[Problem]:
     """Everything :class:`Workflow` alone cannot check (see the module docstring), in document order."""
     problems = _check_trigger(workflow.trigger)
-    problems += _check_graph(workflow)
+    graph = _check_graph(workflow)
+    problems += graph
+    # With a node id used twice, which step a template reads is unclear: its names are checked later.
+    duplicates = any(p.location[-1] == "id" for p in graph)
     ancestors = workflow.ancestors()
     for i, node in enumerate(workflow.nodes):
         where: Location = ("nodes", i)
-        problems += _check_node(workflow, node, ancestors[node.id], where)
+        problems += _check_node(workflow, node, ancestors[node.id], where, references=not duplicates)
     return problems
 
 
@@ -656,11 +659,13 @@ def _check_graph(workflow: Workflow) -> list[Problem]:
     return problems
 
 
-def _check_node(workflow: Workflow, node: Node, ancestors: frozenset[str], where: Location) -> list[Problem]:
+def _check_node(
+    workflow: Workflow, node: Node, ancestors: frozenset[str], where: Location, *, references: bool
+) -> list[Problem]:
     from jtl_automator.workflows.actions import action_names, get_action
 
     problems: list[Problem] = []
-    allowed = _reference_rule(workflow, node, ancestors)
+    allowed = _reference_rule(workflow, node, ancestors) if references else (lambda ref: None)
     templated: list[Location] = []
     for loc, source in templated_fields(node.with_):
         templated.append(loc)
@@ -676,11 +681,37 @@ def _check_node(workflow: Workflow, node: Node, ancestors: frozenset[str], where
         params.model_validate(node.with_)
     except ValidationError as exc:
         for error in exc.errors(include_url=False):
-            loc = tuple(step for step in error["loc"] if isinstance(step, int | str))
+            loc = data_path(node.with_, error["loc"])
             if any(_overlaps(loc, t) for t in templated):
                 continue  # known only when a run fills the template: validated then
             problems.append(Problem((*where, "with", *loc), _explain(error, params)))
     return problems
+
+
+def data_path(data: Any, loc: Iterable[Any]) -> Location:
+    """pydantic's error location as a path in ``data``: union member names (``fixed``, ``int``) left out."""
+    path: list[str | int] = []
+    current, missing = data, False
+    for step in loc:
+        if missing:
+            path.append(step)
+        elif isinstance(current, Mapping) and isinstance(step, str):
+            if step in current:
+                current = current[step]
+                path.append(step)
+            elif not _is_member(step, current):
+                missing = True  # a key the data lacks (a missing field)
+                path.append(step)
+        elif isinstance(current, list) and isinstance(step, int) and 0 <= step < len(current):
+            current = current[step]
+            path.append(step)
+        # else: a member name of a union over a value that is here (``deadline.str``): not a place
+    return tuple(path)
+
+
+def _is_member(step: str, mapping: Mapping[str, Any]) -> bool:
+    """Whether ``step`` names a union member (a discriminator's value, ``function-after[…]``)."""
+    return "[" in step or any(step == v for v in mapping.values() if isinstance(v, str))
 
 
 def _overlaps(a: Location, b: Location) -> bool:
@@ -760,7 +791,7 @@ def resolve_params(
     except ValidationError as exc:
         lines = []
         for error in exc.errors(include_url=False):
-            loc = ".".join(str(step) for step in error["loc"])
+            loc = ".".join(str(step) for step in data_path(filled, error["loc"]))
             filled_value = _short(error.get("input"))
             lines.append(f"node {node.id!r}, field with.{loc}: {error['msg']} (filled value: {filled_value})")
         raise ParamsError("; ".join(lines)) from None

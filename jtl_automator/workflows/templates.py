@@ -403,9 +403,6 @@ def compile_template(source: str) -> CompiledTemplate:
     except TemplateSyntaxError as exc:
         first = (exc.message or str(exc)).splitlines()[0]
         raise TemplateProblem(f"template syntax error on its line {exc.lineno}: {first}") from None
-    _check_tree(tree)
-    for loop in tree.find_all(nodes.For):  # every loop spends the iteration budget
-        loop.iter = nodes.Filter(loop.iter, "__counted__", [], [], None, None, lineno=loop.lineno)
     references: list[Reference] = []
     _references(tree, set(ROOTS), references)
     single = (
@@ -415,6 +412,9 @@ def compile_template(source: str) -> CompiledTemplate:
         and not isinstance(tree.body[0].nodes[0], nodes.TemplateData)
     )
     try:
+        _check_tree(tree)
+        for loop in tree.find_all(nodes.For):  # every loop spends the iteration budget
+            loop.iter = nodes.Filter(loop.iter, "__counted__", [], [], None, None, lineno=loop.lineno)
         return _compiled(source, tree, tuple(dict.fromkeys(references)), single)
     except TemplateSyntaxError as exc:  # an unknown filter or test is found when compiling
         first = (exc.message or str(exc)).splitlines()[0]

@@ -689,7 +689,7 @@ def _check_node(
 
 
 def data_path(data: Any, loc: Iterable[Any]) -> Location:
-    """pydantic's error location as a path in ``data``: union member names (``fixed``, ``int``) left out."""
+    """Pydantic's error location as a path in ``data``: union member names (``fixed``, ``int``) left out."""
     path: list[str | int] = []
     current, missing = data, False
     for step in loc:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, cast
 
 import typer
 
+from jtl_automator.cli_workflows import workflows_app
+
 if TYPE_CHECKING:
     from jtl_automator.plans import PlanStore
     from jtl_automator.sheets.base import SheetBackend
@@ -37,6 +39,7 @@ plans_app = typer.Typer(
     help="Plans: item lines (restock, markdown, …) a person reviews and approves before they are executed.",
 )
 app.add_typer(plans_app, name="plans")
+app.add_typer(workflows_app, name="workflows")
 
 
 # Block-name options shared by the run commands (each falls back to the JTL_* environment).

@@ -511,6 +511,26 @@ class Trigger(_Strict):
         return all(c.matches(record, now) for c in self.conditions)
 
 
+def describe_trigger(trigger: Trigger) -> str:
+    """One line for people: ``inventory_item on stock_changed; tags: category:Saison; stock lt 10``."""
+    if trigger.schedule is not None:
+        when = f"cron '{trigger.schedule.cron}' ({trigger.schedule.timezone})"
+    else:
+        assert trigger.on_change is not None
+        change = trigger.on_change
+        when = f"on {change.source}"
+        if change.events:
+            when += f" ({', '.join(change.events)})"
+        if change.event_type:
+            when += f" ({change.event_type})"
+    parts = [f"{trigger.entity} {when}"]
+    if trigger.tags is not None:
+        tags = [f"{'not ' if part == 'exclude' else ''}{ref}" for part, _, ref in trigger.tags.refs()]
+        parts.append(f"tags: {', '.join(tags)}")
+    parts += [f"{c.field} {c.op} {c.value}" for c in trigger.conditions]
+    return "; ".join(parts)
+
+
 # -- Nodes and the workflow --------------------------------------------------------------------------
 
 

@@ -770,8 +770,8 @@ def _reference_rule(workflow: Workflow, node: Node, ancestors: frozenset[str]) -
         root = path[0]
         if root == "trigger" and len(path) > 1 and path[1] not in trigger_fields:
             return (
-                f"{ref}: a {workflow.trigger.entity} trigger has no {path[1]!r}; "
-                f"it has: {', '.join(trigger_fields)}"
+                f"{ref}: {workflow.trigger.entity} triggers have no {path[1]!r}; "
+                f"they have: {', '.join(trigger_fields)}"
             )
         if root == "workflow" and len(path) > 1 and path[1] not in WORKFLOW_FIELDS:
             return f"{ref}: workflow has only {', '.join(WORKFLOW_FIELDS)}"

@@ -137,6 +137,7 @@ _FORBIDDEN_NODES: dict[type[nodes.Node], str] = {
     nodes.AssignBlock: "set blocks",
 }
 _MARK = re.compile(r"{{|{%|{#")
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\d+|\*)?(?:\.(\d+|\*))?")
 
 
 class TemplateProblem(ValueError):
@@ -229,7 +230,12 @@ class WorkflowEnvironment(SandboxedEnvironment):
             if ints and left.bit_length() + right.bit_length() > 4096:
                 raise SecurityError("the product is too large")
             return left * right
-        result = left % right  # "%": string formatting with a width can be huge
+        if isinstance(left, str):  # "%": a width or precision can make a huge text from a few bytes
+            for width, precision in _PERCENT_SPEC.findall(left):
+                sizes = [int(n) for n in (width, precision) if n.isdigit()]
+                if "*" in (width, precision) or any(n > MAX_OUTPUT for n in sizes):
+                    raise SecurityError(f"the formatted text is longer than {MAX_OUTPUT} characters")
+        result = left % right
         if _size(result) > MAX_OUTPUT:
             raise SecurityError(f"the formatted text is longer than {MAX_OUTPUT} characters")
         return result

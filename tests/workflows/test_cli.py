@@ -13,6 +13,8 @@ from jtl_automator.cli import app
 from jtl_automator.store import StateStore
 from jtl_automator.workflows.store import RunStatus, StepStatus, WorkflowStore
 
+pytestmark = pytest.mark.slow  # a state database per test
+
 DOC = """\
 name: {name}
 description: Slow movers go on the markdown plan.
@@ -97,7 +99,7 @@ def test_load_list_show_and_status_moves(env: tuple[Path, WorkflowStore]) -> Non
         "new           restock  version 1, active",
     ]
     code, out, _ = _invoke("list")
-    header, rule, *rows = out.splitlines()
+    header, _, *rows = out.splitlines()
     assert header.split() == ["name", "status", "version", "trigger", "updated"]
     assert [r.split()[:3] for r in rows] == [["markdown", "draft", "1"], ["restock", "active", "1"]]
     assert _invoke("activate", "markdown")[:2] == (0, "workflow markdown is active (version 1)\n")

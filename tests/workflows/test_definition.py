@@ -156,7 +156,8 @@ def test_a_node_is_filled_and_validated_with_the_real_values(
     with pytest.raises(ParamsError) as caught:
         resolve_params(workflow.nodes[1], params, context)
     assert str(caught.value) == (
-        "node 'add', field with.quantity.quantity: Input should be greater than or equal to 1 (filled value: 0)"
+        "node 'add', field with.quantity.quantity: Input should be greater than or equal to 1 (filled "
+        "value: 0)"
     )
     context["steps"]["plan"]["output"] = {}
     with pytest.raises(

@@ -93,24 +93,28 @@ def test_malformed_yaml_names_the_line(
         (
             "status: active",
             "status: active\nowner: anna",
-            "w.yaml:4: owner: Extra inputs are not permitted; allowed here: name, description, status, trigger, nodes",
+            "w.yaml:4: owner: Extra inputs are not permitted; allowed here: name, description, status, "
+            "trigger, nodes",
         ),
         (
             "  on_change:\n",
             "  when: later\n  on_change:\n",
-            "w.yaml:13: trigger.when: Extra inputs are not permitted; allowed here: entity, tags, conditions, "
+            "w.yaml:13: trigger.when: Extra inputs are not permitted; allowed here: entity, tags, "
+            "conditions, "
             "schedule, on_change",
         ),
         (
             "      deadline: in 3 days",
             "      deadline: in 3 days\n      colour: red",
-            "w.yaml:21: nodes[0].with.colour: Extra inputs are not permitted; PlanParams takes: kind, warehouses, "
+            "w.yaml:21: nodes[0].with.colour: Extra inputs are not permitted; PlanParams takes: kind, "
+            "warehouses, "
             "supplier, period, deadline, created_by",
         ),
         (
             "    action: items_stub\n",
             "    action: items_stub\n    retries: 3\n",
-            "w.yaml:23: nodes[1].retries: Extra inputs are not permitted; allowed here: id, action, with, needs, if",
+            "w.yaml:23: nodes[1].retries: Extra inputs are not permitted; allowed here: id, action, with, "
+            "needs, if",
         ),
         (
             "{field: stock, op: lt, value: 10}",
@@ -185,12 +189,14 @@ def test_each_mistake_names_line_field_and_what_is_allowed(
         (
             "{field: stock, op: lt, value: 10}",
             "{field: stok, op: lt, value: 10}",
-            "w.yaml:12: trigger.conditions[0].field: inventory_item has no field 'stok'; fields: sku, name, warehouse, stock,",
+            "w.yaml:12: trigger.conditions[0].field: inventory_item has no field 'stok'; fields: sku, "
+            "name, warehouse, stock,",
         ),
         (
             "{field: stock, op: lt, value: 10}",
             "{field: sku, op: lt, value: 10}",
-            "w.yaml:12: trigger.conditions[0].op: sku is text: use one of eq, ne, in, not_in, contains, starts_with",
+            "w.yaml:12: trigger.conditions[0].op: sku is text: use one of eq, ne, in, not_in, contains, "
+            "starts_with",
         ),
         (
             "{field: stock, op: lt, value: 10}",
@@ -205,7 +211,8 @@ def test_each_mistake_names_line_field_and_what_is_allowed(
         (
             "entity: inventory_item",
             "entity: manufacturer",
-            "w.yaml:8: trigger.tags.include_any[0].category: a manufacturer has no category tags; it can carry no tags at all",
+            "w.yaml:8: trigger.tags.include_any[0].category: a manufacturer has no category tags; it can "
+            "carry no tags at all",
         ),
         (
             "    source: stock_changed",
@@ -220,12 +227,14 @@ def test_each_mistake_names_line_field_and_what_is_allowed(
         (
             'skus: ["{{ trigger.sku }}"]',
             'skus: ["{{ trigger.skuu }}"]',
-            "w.yaml:25: nodes[1].with.skus[0]: trigger.skuu: a inventory_item trigger has no 'skuu'; it has: sku, name,",
+            "w.yaml:25: nodes[1].with.skus[0]: trigger.skuu: inventory_item triggers have no 'skuu'; they "
+            "have: sku, name,",
         ),
         (
             'body: "Plan {{ steps.plan.output.plan_id }}"',
             'body: "{{ steps.mail.output }}"',
-            "w.yaml:33: nodes[2].with.body: steps.mail.output: node 'mail' can read only the steps it needs (directly or through others): add, plan",
+            "w.yaml:33: nodes[2].with.body: steps.mail.output: node 'mail' can read only the steps it "
+            "needs (directly or through others): add, plan",
         ),
         (
             'body: "Plan {{ steps.plan.output.plan_id }}"',
@@ -332,8 +341,8 @@ def test_a_folder_is_read_whole_and_names_are_unique(
     with pytest.raises(WorkflowFileError) as caught:
         load_path(tmp_path)
     assert caught.value.problems == [
-        f"{tmp_path / 'b.yml'}:1: name: workflow 'saison-restock' is already defined in {tmp_path / 'a.yaml'}; "
-        "each workflow has one file and its own name",
+        f"{tmp_path / 'b.yml'}:1: name: workflow 'saison-restock' is already defined in "
+        f"{tmp_path / 'a.yaml'}; each workflow has one file and its own name",
         f"{tmp_path / 'c.yaml'}:2: not valid YAML: expected ',' or ']', but got '<stream end>'",
     ]
     (tmp_path / "b.yml").write_text(GOOD.replace("name: saison-restock", "name: other"), encoding="utf-8")

@@ -22,6 +22,8 @@ from jtl_automator.workflows.store import (
 )
 from tests.support.migrations import database_at, downgrade_to, schema_diff, tables
 
+pytestmark = pytest.mark.slow  # a state database per test
+
 DOC = """\
 name: {name}
 status: {status}
@@ -35,7 +37,10 @@ nodes:
     with: {{kind: markdown}}
   - id: mail
     action: email_stub
-    with: {{to: [a@example.com], subject: "{{{{ trigger.sku }}}}", body: "plan {{{{ steps.plan.output.plan_id }}}}"}}
+    with:
+      to: [a@example.com]
+      subject: "{{{{ trigger.sku }}}}"
+      body: "plan {{{{ steps.plan.output.plan_id }}}}"
 """
 
 
@@ -119,7 +124,7 @@ def test_list_and_files_that_went_away(workflows: WorkflowStore) -> None:
 def test_sync_folder_refuses_invalid_files_whole(workflows: WorkflowStore, tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(DOC.format(name="a", status="draft", cover=1), encoding="utf-8")
     (tmp_path / "b.yaml").write_text("name: b\n", encoding="utf-8")
-    with pytest.raises(WorkflowFileError, match="b.yaml:1: trigger: Field required"):
+    with pytest.raises(WorkflowFileError, match=r"b\.yaml:1: trigger: Field required"):
         workflows.sync_folder(tmp_path)
     assert workflows.list_workflows() == []  # nothing half-loaded
 
@@ -134,7 +139,7 @@ def test_a_run_and_its_steps(workflows: WorkflowStore) -> None:
     ]
     same, created = workflows.create_run("markdown", "schedule:2026-11-30T06:00", {"sku": "A-1"})
     assert not created and same.id == run.id  # once per entity per change
-    with pytest.raises(IllegalTransition, match="run .* is pending: start it before its steps"):
+    with pytest.raises(IllegalTransition, match=r"run .* is pending: start it before its steps"):
         workflows.start_step(run.id, "plan", {})
     workflows.start_run(run.id, flow_run_id="flow-1")
     step = workflows.start_step(run.id, "plan", {"kind": "markdown"}, task_run_id="task-1")
@@ -146,7 +151,7 @@ def test_a_run_and_its_steps(workflows: WorkflowStore) -> None:
     assert done.attempts == 2 and done.output == {"plan_id": 7} and done.logs == ("try 1", "try 2")
     assert done.error is None
     with pytest.raises(
-        IllegalTransition, match="step 'plan' of run .* is succeeded and cannot become running"
+        IllegalTransition, match=r"step 'plan' of run .* is succeeded and cannot become running"
     ):
         workflows.start_step(run.id, "plan", {})
     workflows.finish_step(run.id, "mail", StepStatus.SKIPPED)
@@ -199,7 +204,7 @@ def test_runs_are_listed_newest_first_and_only_active_workflows_run(workflows: W
 
 def test_the_unique_keys_hold_in_the_database(workflows: WorkflowStore) -> None:
     workflows.sync([_loaded(status="active")])
-    run, _ = workflows.create_run("markdown", "k")
+    workflows.create_run("markdown", "k")
     with pytest.raises(sa.exc.IntegrityError), workflows.store.engine.begin() as conn:
         conn.execute(
             sa.text(

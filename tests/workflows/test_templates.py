@@ -100,6 +100,8 @@ def test_a_missing_name_is_an_error_naming_node_and_field() -> None:
         ("{{ ['x'] * 10**9 }}", "refused: the repetition"),
         ("{{ 9 ** 9 ** 9 }}", "refused: the power is too large"),
         ("{{ '%999999999s' % 1 }}", "refused: the formatted text is longer"),
+        ("{{ '%.999999999f' % 1.5 }}", "refused: the formatted text is longer"),
+        ("{{ '%*s' % (999999999, 1) }}", "refused: the formatted text is longer"),
         ("{{ trigger.sku.center(10**9) }}", "refused: calling 'center' is not allowed"),
         ("{{ trigger.sku.format(trigger) }}", "refused: calling 'format' is not allowed"),
         ("{{ trigger.sku.zfill(10**9) }}", "refused: calling 'zfill'"),
@@ -160,7 +162,13 @@ def test_output_size_is_limited() -> None:
 
 def test_hostile_renders_end_quickly() -> None:
     started = time.monotonic()
-    for source in ("{{ 'x' * 10**9 }}", "{{ 9 ** 9 ** 9 }}", "{{ trigger.sku.center(10**9) }}"):
+    for source in (
+        "{{ 'x' * 10**9 }}",
+        "{{ 9 ** 9 ** 9 }}",
+        "{{ trigger.sku.center(10**9) }}",
+        "{{ '%999999999s' % 1 }}",
+        "{{ '%.999999999f' % 1.5 }}",
+    ):
         with pytest.raises(RenderError):
             _render(source)
     assert time.monotonic() - started < 0.3

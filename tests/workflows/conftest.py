@@ -124,3 +124,11 @@ def stand_ins_for_examples(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         pytest.skip("the real actions are registered: test_the_examples_validate checks the examples")
     _register(monkeypatch, missing)
     yield None
+
+
+@pytest.fixture
+def example_actions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The real actions where registered, the stand-ins for the others."""
+    registry.load_builtin_actions()
+    _register(monkeypatch, {n: p for n, p in STAND_INS.items() if n not in registry._ACTIONS})
+    yield None

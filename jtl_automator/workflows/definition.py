@@ -835,11 +835,17 @@ def template_context(
     steps: Mapping[str, Mapping[str, Any]],
     workflow: Mapping[str, Any],
     now: datetime,
+    visible: Iterable[str] | None = None,
 ) -> dict[str, Any]:
-    """The names templates read, built the one way the runner and ``simulate`` both use."""
+    """The names templates read, built the one way the runner and ``simulate`` both use.
+
+    ``visible``: the step ids a node may read (its ancestors, see :meth:`Workflow.ancestors`); the
+    other steps are left out, so a computed ``steps[name]`` cannot reach them either.
+    """
+    shown = None if visible is None else set(visible)
     return {
         "trigger": dict(trigger),
-        "steps": {k: dict(v) for k, v in steps.items()},
+        "steps": {k: dict(v) for k, v in steps.items() if shown is None or k in shown},
         "workflow": dict(workflow),
         "now": now,
     }

@@ -12,6 +12,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from jtl_automator.settings import get_settings
 from jtl_automator.workflows.definition import Workflow, check_workflow
 from jtl_automator.yaml_config import ConfigFileError, line_of, parse_yaml_model
@@ -43,8 +45,26 @@ def _checks(workflow: Workflow) -> Iterable[tuple[Sequence[int | str], str]]:
     return [(p.location, p.message) for p in check_workflow(workflow)]
 
 
+def _refuse_aliases(text: str, source: str) -> None:
+    """Anchors and aliases (``&a``, ``*a``) are refused: a few lines of them expand to billions of values."""
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent):
+                where = f"{source}:{event.start_mark.line + 1}" if event.start_mark else source
+                raise WorkflowFileError(
+                    source,
+                    [
+                        f"{where}: YAML aliases (*{event.anchor}) are not allowed in a workflow file; "
+                        "write the value out"
+                    ],
+                )
+    except yaml.YAMLError:
+        return  # the reader below names the syntax error with its line
+
+
 def parse_workflow(text: str, *, source: str = "<text>") -> Workflow:
     """A workflow from YAML text, checked whole; mistakes raise :class:`WorkflowFileError` with lines."""
+    _refuse_aliases(text, source)
     try:
         return parse_yaml_model(text, Workflow, source=source, check=_checks, allowed_keys=True)
     except ConfigFileError as exc:

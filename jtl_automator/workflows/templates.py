@@ -20,6 +20,7 @@ stays an int); any other template gives text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -400,6 +401,7 @@ class _NativeOne(Template):
         return values[0] if values else ""
 
 
+@functools.lru_cache(maxsize=2048)
 def compile_template(source: str) -> CompiledTemplate:
     """Parse and check ``source``; a syntax error or a refused construct raises :class:`TemplateProblem`."""
     if len(source) > MAX_SOURCE:

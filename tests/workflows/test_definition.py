@@ -183,3 +183,19 @@ def test_the_order_events_are_the_ones_order_processing_records() -> None:
     written |= set(re.findall(r'event="([a-z_]+)"', text))
     written |= set(re.findall(r'event, fields = "([a-z_]+)"', text))
     assert written == set(ORDER_EVENTS)
+
+
+def test_a_node_sees_only_the_steps_it_needs(stub_actions: dict[str, type[BaseModel]]) -> None:
+    """At load the names are checked; at run time the others are not even in the context."""
+    workflow = parse_workflow(DOC)
+    steps = {"plan": {"output": {"plan_id": 7}}, "later": {"output": {"secret": 1}}}
+    context = template_context(
+        trigger={}, steps=steps, workflow={}, now=NOW, visible=workflow.ancestors()["add"]
+    )
+    assert set(context["steps"]) == {"plan"}
+    with pytest.raises(RenderError, match="has no attribute 'later'"):
+        resolve_params(
+            workflow.nodes[1].model_copy(update={"with_": {"plan_id": "{{ steps['la' ~ 'ter'] }}"}}),
+            BaseModel,
+            context,
+        )

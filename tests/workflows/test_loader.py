@@ -396,3 +396,15 @@ def test_the_examples_fit_the_definition_format(stand_ins_for_examples: None) ->
     )
     assert crm.trigger.on_change.events == ["held"]
     assert all(w.status == "active" for w in found.values())
+
+
+def test_yaml_aliases_are_refused_before_they_expand(stub_actions: dict[str, type[BaseModel]]) -> None:
+    """Nine lines of anchors would be 10**9 values for the validation to walk (a 'billion laughs')."""
+    laughs = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
+    )
+    started = __import__("time").monotonic()
+    assert _problems(laughs) == [
+        "w.yaml:2: YAML aliases (*a) are not allowed in a workflow file; write the value out"
+    ]
+    assert __import__("time").monotonic() - started < 0.5

@@ -235,3 +235,15 @@ def test_the_migration_adds_the_tables_keeping_rows_and_goes_back(store_url: str
     left = tables(store_url)
     assert not {"workflows", "workflow_versions", "workflow_runs", "workflow_steps"} & left
     assert "watermarks" in left and "plan_runs" in left
+
+
+def test_concurrent_triggers_of_one_change_make_one_run(workflows: WorkflowStore) -> None:
+    """Eight threads see the same change at once: one run is made, all get it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    workflows.sync([_loaded(status="active")])
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: workflows.create_run("markdown", "same-change"), range(8)))
+    assert len({run.id for run, _ in results}) == 1
+    assert sum(created for _, created in results) == 1
+    assert len(workflows.get_run(results[0][0].id).steps) == 2

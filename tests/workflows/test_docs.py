@@ -5,7 +5,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from jtl_automator.workflows.definition import ENTITY_FIELDS, OPERATORS, ORDER_EVENTS, TRIGGER_META
+from jtl_automator.workflows.definition import (
+    ENTITY_FIELDS,
+    OPERATORS,
+    ORDER_EVENTS,
+    TRIGGER_META,
+    Workflow,
+)
 from jtl_automator.workflows.loader import parse_workflow
 
 DOC = (Path(__file__).resolve().parents[2] / "docs" / "workflows.md").read_text(encoding="utf-8")
@@ -24,3 +30,5 @@ def test_the_documented_example_is_a_valid_workflow(example_actions: None) -> No
     assert block is not None
     workflow = parse_workflow(block.group(1), source="docs/workflows.md")
     assert [n.id for n in workflow.nodes] == ["plan", "add", "tell_purchasing"]
+    # what the store keeps (the document as JSON) reads back as the same workflow
+    assert Workflow.model_validate(workflow.document()) == workflow

@@ -111,6 +111,21 @@ def _when(value: datetime | None) -> datetime:
     return found
 
 
+def trigger_key(*parts: object) -> str:
+    """A run's trigger key from its parts (``stock_changed``, ``SKU@W1``, the change's marker).
+
+    Joined with ``:``; a key longer than the column (SKUs and warehouse ids are up to 255 characters
+    each) keeps its start readable and ends in the sha256 of the whole, so it stays unique.
+    """
+    import hashlib
+
+    text = ":".join(str(part) for part in parts)
+    if len(text) <= WORKFLOW_TRIGGER_KEY_MAX:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"{text[: WORKFLOW_TRIGGER_KEY_MAX - len(digest) - 1]}#{digest}"
+
+
 # -- What the store returns ----------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from jtl_automator.workflows.store import (
     StepStatus,
     WorkflowNotFound,
     WorkflowStore,
+    trigger_key,
 )
 from tests.support.migrations import database_at, downgrade_to, schema_diff, tables
 
@@ -247,3 +248,12 @@ def test_concurrent_triggers_of_one_change_make_one_run(workflows: WorkflowStore
     assert len({run.id for run, _ in results}) == 1
     assert sum(created for _, created in results) == 1
     assert len(workflows.get_run(results[0][0].id).steps) == 2
+
+
+def test_trigger_keys_fit_the_column_and_stay_unique() -> None:
+    assert (
+        trigger_key("stock_changed", "A-1@W1", "2026-11-30T06:00") == "stock_changed:A-1@W1:2026-11-30T06:00"
+    )
+    long_a = trigger_key("stock_changed", "S" * 255 + "@" + "W" * 255, 1)
+    long_b = trigger_key("stock_changed", "S" * 255 + "@" + "W" * 255, 2)
+    assert len(long_a) == len(long_b) == 300 and long_a != long_b and long_a.startswith("stock_changed:SSS")

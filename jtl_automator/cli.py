@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, cast
 
 import typer
 
+from jtl_automator.cli_workflows import workflows_app
+
 if TYPE_CHECKING:
     from jtl_automator.gateway import Emitter, Gateway
     from jtl_automator.plans import PlanStore
@@ -42,6 +44,7 @@ gateway_app = typer.Typer(
     no_args_is_help=True, help="The event gateway: signed events from outside become Prefect events."
 )
 app.add_typer(gateway_app, name="gateway")
+app.add_typer(workflows_app, name="workflows")
 
 
 # Block-name options shared by the run commands (each falls back to the JTL_* environment).

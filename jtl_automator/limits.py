@@ -46,3 +46,12 @@ KPI_NAME_MAX = 100
 GATEWAY_SOURCE_MAX = 64
 GATEWAY_TYPE_MAX = 100
 GATEWAY_EVENT_ID_MAX = 200
+#: A workflow's name (a slug), a node's id and an action's name in a workflow document.
+WORKFLOW_NAME_MAX = 100
+WORKFLOW_NODE_MAX = 64
+WORKFLOW_ACTION_MAX = 100
+#: What fired a run, once per entity per change (``stock_changed:SKU@W1:<change>``); with the workflow's
+#: name, version and node it makes a step's side-effect key, which must fit SIDE_EFFECT_KEY_MAX.
+WORKFLOW_TRIGGER_KEY_MAX = 300
+#: Where a workflow was loaded from (a file path).
+WORKFLOW_SOURCE_MAX = 1000

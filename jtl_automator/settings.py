@@ -169,6 +169,11 @@ class Settings(BaseSettings):
         default=None, description="Comma-separated e-mail addresses the reports go to."
     )
 
+    # Declarative workflows: the folder of their YAML files (``jtl-automator workflows validate``).
+    workflows_dir: str = Field(
+        default="config/workflows", description="Folder of the workflow files, one workflow per file."
+    )
+
     # The SMTP server e-mails go through (``jtl-automator blocks`` saves it as the block ``smtp``).
     smtp_host: str | None = None
     smtp_port: int = Field(default=587, ge=1, le=65535)

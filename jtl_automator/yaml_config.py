@@ -8,7 +8,9 @@ node it reaches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import types
+import typing
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -62,8 +64,68 @@ def line_of(text: str, location: Sequence[int | str]) -> int | None:
         return None
 
 
-def parse_yaml_model(text: str, model: type[Model], *, source: str = "<text>") -> Model:
-    """``text`` as a ``model``; a YAML or validation mistake raises :class:`ConfigFileError` with lines."""
+def _model_at(model: type[BaseModel], location: Sequence[int | str]) -> type[BaseModel] | None:
+    """The model class that holds the value at ``location`` (through lists, dicts and optionals)."""
+    current: Any = model
+    for step in location:
+        current = _unwrap(current, step)
+        if current is None:
+            return None
+    found = _unwrap(current, None)
+    return found if isinstance(found, type) and issubclass(found, BaseModel) else None
+
+
+def _unwrap(annotation: Any, step: int | str | None) -> Any:
+    """One step into ``annotation``: a model's field, a list's item, a dict's value (None: not found)."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0], step)
+    if origin in (typing.Union, types.UnionType):
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        found = [m for m in (_unwrap(a, step) for a in members) if m is not None]
+        return found[0] if len(found) == 1 else None
+    if step is None:
+        return annotation
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel) and isinstance(step, str):
+        for name, field in annotation.model_fields.items():
+            if step in (name, field.alias):
+                return field.annotation
+        return None
+    if origin in (list, tuple, Sequence) and isinstance(step, int):
+        return typing.get_args(annotation)[0]
+    if origin is dict and isinstance(step, str):
+        return typing.get_args(annotation)[1]
+    return None
+
+
+def _message(error: Any, model: type[BaseModel], location: Sequence[int | str], allowed_keys: bool) -> str:
+    """Pydantic's message; for an unknown key, with the keys that are allowed there."""
+    message = str(error["msg"])
+    if allowed_keys and error["type"] == "extra_forbidden":
+        holder = _model_at(model, location[:-1])
+        if holder is not None:
+            names = [f.alias or n for n, f in holder.model_fields.items()]
+            message += f"; allowed here: {', '.join(names)}"
+    return message
+
+
+#: A check after validation: each problem's location in the document and its message.
+Check = Callable[[Model], Iterable[tuple[Sequence[int | str], str]]]
+
+
+def parse_yaml_model(
+    text: str,
+    model: type[Model],
+    *,
+    source: str = "<text>",
+    check: Check[Model] | None = None,
+    allowed_keys: bool = False,
+) -> Model:
+    """``text`` as a ``model``; a YAML or validation mistake raises :class:`ConfigFileError` with lines.
+
+    ``check`` looks at the validated model for what needs the whole document; its problems get their
+    lines the same way. ``allowed_keys`` adds the keys allowed where an unknown key is.
+    """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data: Any = yaml.safe_load(text)
@@ -71,17 +133,26 @@ def parse_yaml_model(text: str, model: type[Model], *, source: str = "<text>") -
         mark = exc.problem_mark or exc.context_mark
         where = f"{source}:{mark.line + 1}" if mark is not None else source
         raise ConfigFileError(source, [f"{where}: not valid YAML: {exc.problem or exc}"]) from None
+    found: list[tuple[int, str]] = []
+
+    def add(location: Sequence[int | str], message: str) -> None:
+        line = _line_of(node, location)
+        where = f"{source}:{line}" if line is not None else source
+        found.append((line or 0, f"{where}: {_dotted(location)}: {message}"))
+
     try:
-        return model.model_validate({} if data is None else data)
+        value = model.model_validate({} if data is None else data)
     except ValidationError as exc:
-        found: list[tuple[int, str]] = []
         for error in exc.errors(include_url=False):
             location = [step for step in error["loc"] if isinstance(step, int | str)]
-            line = _line_of(node, location)
-            where = f"{source}:{line}" if line is not None else source
-            found.append((line or 0, f"{where}: {_dotted(location)}: {error['msg']}"))
-        found.sort(key=lambda item: item[0])  # top to bottom, as the file is read
-        raise ConfigFileError(source, [text for _, text in found]) from None
+            add(location, _message(error, model, location, allowed_keys))
+    else:
+        for spot, message in check(value) if check is not None else ():
+            add(spot, message)
+        if not found:
+            return value
+    found.sort(key=lambda item: item[0])  # top to bottom, as the file is read
+    raise ConfigFileError(source, [text for _, text in found]) from None
 
 
 def load_yaml_model(path: Path, model: type[Model]) -> Model:

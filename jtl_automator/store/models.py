@@ -47,6 +47,11 @@ from jtl_automator.limits import (
     REPORT_NAME_MAX,
     ROW_KEY_MAX,
     SIDE_EFFECT_KEY_MAX,
+    WORKFLOW_ACTION_MAX,
+    WORKFLOW_NAME_MAX,
+    WORKFLOW_NODE_MAX,
+    WORKFLOW_SOURCE_MAX,
+    WORKFLOW_TRIGGER_KEY_MAX,
 )
 
 NAMING_CONVENTION = {
@@ -394,3 +399,84 @@ class GatewayEventRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class WorkflowRow(Base):
+    """A declarative workflow (see jtl_automator.workflows): its status and the version that runs.
+
+    ``status`` is what the CLI set last; ``declared_status`` what the file said when it was last synced
+    (a file that changes its ``status:`` moves the workflow, one that keeps it leaves the CLI's choice).
+    """
+
+    __tablename__ = "workflows"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(WORKFLOW_NAME_MAX), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # draft | active | paused | archived
+    declared_status: Mapped[str] = mapped_column(String(20))
+    current_version: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str | None] = mapped_column(String(WORKFLOW_SOURCE_MAX))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WorkflowVersionRow(Base):
+    """One version of a workflow's document (JSON) with its hash; runs record the version they ran."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "version", name="uq_workflow_versions_workflow_version"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(_ID, ForeignKey("workflows.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[dict[str, Any]]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WorkflowRunRow(Base):
+    """One execution of a workflow for one triggering change (unique per workflow and trigger key)."""
+
+    __tablename__ = "workflow_runs"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "trigger_key", name="uq_workflow_runs_workflow_trigger_key"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(_ID, ForeignKey("workflows.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    trigger_key: Mapped[str] = mapped_column(String(WORKFLOW_TRIGGER_KEY_MAX))
+    trigger: Mapped[dict[str, Any] | None]  # the trigger's values the templates read
+    status: Mapped[str] = mapped_column(String(20), index=True)  # pending|running|completed|failed|cancelled
+    error: Mapped[str | None] = mapped_column(Text)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class WorkflowStepRow(Base):
+    """One node of a run: resolved inputs, output, log lines, error, attempts (one row per node)."""
+
+    __tablename__ = "workflow_steps"
+    __table_args__ = (UniqueConstraint("run_id", "node", name="uq_workflow_steps_run_node"),)
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("workflow_runs.id"), index=True)
+    node: Mapped[str] = mapped_column(String(WORKFLOW_NODE_MAX))
+    position: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(WORKFLOW_ACTION_MAX))
+    status: Mapped[str] = mapped_column(String(20))  # pending|running|succeeded|failed|skipped|cancelled
+    inputs: Mapped[dict[str, Any] | None]
+    output: Mapped[dict[str, Any] | None]
+    logs: Mapped[list[Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    task_run_id: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]

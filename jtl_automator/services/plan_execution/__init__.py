@@ -10,6 +10,7 @@ See docs/plan-execution.md.
 """
 
 from jtl_automator.notify.mail import AttachmentMailer
+from jtl_automator.services.ffn_once import find_inbound
 from jtl_automator.services.plan_execution.document import (
     OrderLine,
     PurchaseOrderDoc,
@@ -22,7 +23,6 @@ from jtl_automator.services.plan_execution.execute import (
     MissingWawiScope,
     execute_plan,
     execute_plans,
-    find_inbound,
     plans_to_execute,
     po_number,
 )

@@ -23,10 +23,9 @@ so nothing is lost and the next run tries again.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -66,7 +65,6 @@ from jtl_automator.services.plan_execution.document import (
 )
 from jtl_automator.services.plan_execution.params import (
     EXECUTED_KINDS,
-    MOVEMENT_KINDS,
     PURCHASE_ORDER_KIND,
     RESTOCK,
     SUPPLIER_EMAIL_KIND,
@@ -74,7 +72,7 @@ from jtl_automator.services.plan_execution.params import (
 )
 from jtl_automator.settings import WAWI_PURCHASE_ORDER_SCOPE
 from jtl_automator.store import ClaimState, StateStore
-from jtl_automator.store.lease_keeper import LeaseKeeper, LeaseLost
+from jtl_automator.store.lease_keeper import LeaseKeeper
 
 log = correlated_logger("jtl_automator.plans.execution")
 
@@ -539,43 +537,7 @@ def execute_order(
 # -- one plan -------------------------------------------------------------------------------------
 
 
-def execute_plan(ctx: ExecutionContext, plan: Plan) -> list[LineOutcome]:
-    """Every supplier order of one plan; the plan ends done, or approved with the reasons.
-
-    An unexpected error sends the plan back to approved with the error and is raised. A kill (or a lost
-    lease: another run may be executing it now) leaves the plan as it is; the next lease holder takes
-    it over.
-    """
-    if plan.kind in MOVEMENT_KINDS:
-        from jtl_automator.services.plan_execution.movements import execute_movements
-
-        run: Callable[[Plan, list[PlanLine]], list[LineOutcome]] = partial(execute_movements, ctx)
-    else:
-        run = partial(_execute_orders, ctx)
-    if ctx.dry_run:
-        current = ctx.plans.get(plan.id)
-        return run(current, [line for line in current.lines if line.status is LineStatus.APPROVED])
-    started = start(ctx, plan)
-    if started is None:
-        return []
-    plan = started
-    work = [line for line in plan.lines if line.status is LineStatus.APPROVED]
-    try:
-        out = run(plan, work)
-    except LeaseLost:
-        raise
-    except Exception as exc:
-        ctx.plans.mark_failed(plan.id, f"{type(exc).__name__}: {exc}")
-        raise
-    reasons = [o.reason for o in out if o.status not in ("executed", "exported") and o.reason]
-    if reasons:
-        ctx.plans.mark_failed(plan.id, "; ".join(dict.fromkeys(reasons)))
-    else:
-        ctx.plans.mark_done(plan.id)
-    return out
-
-
-def _execute_orders(ctx: ExecutionContext, plan: Plan, work: list[PlanLine]) -> list[LineOutcome]:
+def execute_orders(ctx: ExecutionContext, plan: Plan, work: list[PlanLine]) -> list[LineOutcome]:
     """A restock plan's purchase orders, one per supplier (a dry run: what they would be)."""
     if ctx.dry_run:
         return preview_plan(ctx, plan)
@@ -670,16 +632,4 @@ def preview_plan(ctx: ExecutionContext, plan: Plan) -> list[LineOutcome]:
             continue
         for o in out[-len(lines) :]:
             o.purchase_order, o.inbound_number = doc.number, doc.inbound_number(o.warehouse)
-    return out
-
-
-def execute_plans(ctx: ExecutionContext, plans: Sequence[Plan] | None = None) -> list[LineOutcome]:
-    """Every approved restock plan (and any a dead run left executing), one after the other."""
-    todo = plans_to_execute(ctx.plans) if plans is None else list(plans)
-    if ctx.dry_run:
-        todo = [p for p in todo if p.status is PlanStatus.APPROVED]
-    out: list[LineOutcome] = []
-    for plan in todo:
-        ctx.check_lease()
-        out += execute_plan(ctx, plan)
     return out

@@ -18,10 +18,10 @@ from jtl_automator.plans import PlanStore
 from jtl_automator.services.plan_execution.execute import (
     ExecutionContext,
     LineOutcome,
-    execute_plans,
 )
 from jtl_automator.services.plan_execution.inbound_control import InboundControlTarget, fill_after_run
 from jtl_automator.services.plan_execution.params import LEASE_NAME, PlanExecutionParams
+from jtl_automator.services.plan_execution.runner import execute_plans
 from jtl_automator.store import StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
 

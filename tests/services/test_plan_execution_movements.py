@@ -186,6 +186,31 @@ def test_a_rebalance_is_one_outbound_to_the_destination_and_one_inbound_there_pe
 
     again = world.run()
     assert again["counts"] == {} and world.numbers()[there] == 2  # one outbound, one inbound
+    assert svc.executed_rows(done) == []  # the Inbound Control sheet lists purchases only
+
+
+@pytest.mark.slow
+def test_an_inbound_that_failed_after_its_outbound_is_announced_next_run_without_a_second_outbound(
+    world: World,
+) -> None:
+    plan, w1, w2, _ = _rebalance(world)
+    rule = FaultRule(fault="drop", route=INBOUNDS, methods=("POST",))  # FFN never sees the inbound
+    set_profile(world.state, FaultProfile(name="inbounds-lost", rules=(rule,)))
+    first = world.run()
+    set_profile(world.state, "none")
+    assert first["counts"] == {"failed": 3}
+    assert all("was made but the inbound failed" in r["reason"] for r in first["lines"])
+    there = f"TR-{plan.id}-{w1}-{w2}"
+    assert len(world.outbounds(there)) == 1 and world.inbounds(there) == []
+    assert world.plans.get(plan.id).status is PlanStatus.APPROVED
+
+    second = world.run()
+    assert second["counts"] == {"executed": 3}
+    assert len(world.outbounds(there)) == 1 and len(world.inbounds(there)) == 1
+    line = {ln.sku: ln for ln in world.plans.get(plan.id).lines}[
+        world.outbounds(there)[0]["items"][0]["merchantSku"]
+    ]
+    assert line.execution is not None and line.execution.inbound_id == world.inbounds(there)[0]["inboundId"]
 
 
 @pytest.mark.slow

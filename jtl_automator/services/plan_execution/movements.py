@@ -384,14 +384,14 @@ def _new_shipment(
 
 def plan_shipments(
     ctx: ExecutionContext, plan: Plan, leg: _Leg, reasons: dict[LineKey, str]
-) -> list[tuple[Shipment, bool]]:
-    """The leg's shipments this run carries out: (shipment, recorded before) per shipment.
+) -> list[Shipment]:
+    """The leg's shipments this run carries out.
 
     Lines on a recorded shipment go with it (it is redone exactly once); the rest, stock permitting, make
     the next number's new shipment. A dry run records nothing.
     """
     left = list(leg.lines)
-    out: list[tuple[Shipment, bool]] = []
+    out: list[Shipment] = []
     for number in _numbers(leg.base_number):
         if not left:
             return out
@@ -399,13 +399,13 @@ def plan_shipments(
         if stored is not None:
             on_it = [line for line in left if line.key in stored.line_keys()]
             if on_it:
-                out.append((stored, True))
+                out.append(stored)
             left = [line for line in left if line.key not in stored.line_keys()]
             continue
         fits = _take_stock(ctx, leg, left, reasons)
         if fits:
             shipment = _new_shipment(ctx, plan, leg, number, fits)
-            out.append((shipment if ctx.dry_run else _record(ctx, shipment), False))
+            out.append(shipment if ctx.dry_run else _record(ctx, shipment))
         return out
     for line in left:
         reasons[line.key] = (
@@ -579,6 +579,8 @@ def carry_out(ctx: ExecutionContext, shipment: Shipment) -> ExecutionRef:
                 run_id=ctx.run_id,
                 before_post=ctx.check_lease,
             )
+        except AuthError:
+            raise
         except JtlApiError as exc:
             raise InboundFailed(outbound_id, exc) from exc
     return ExecutionRef(
@@ -623,7 +625,7 @@ def execute_movements(ctx: ExecutionContext, plan: Plan, work: list[PlanLine]) -
     refs: dict[LineKey, ExecutionRef] = {}
     planned: dict[LineKey, Shipment] = {}
     for leg in _legs(ctx, plan, work, reasons):
-        for shipment, _recorded in plan_shipments(ctx, plan, leg, reasons):
+        for shipment in plan_shipments(ctx, plan, leg, reasons):
             keys = shipment.line_keys()
             for line in leg.lines:
                 if line.key in keys:

@@ -104,7 +104,7 @@ class World:
         return self.plans.approve(opened.plan.id, "ops")
 
 
-def _world(tmp: Path, config: SandboxConfig, **settings: Any) -> Iterator[World]:
+def _world(tmp: Path, config: SandboxConfig, url: str | None = None, **settings: Any) -> Iterator[World]:
     app = create_app(generate(seed=7, skus=30, orders=5, customers=5, suppliers=3), config)
     with serve_in_thread(app) as server:
         env = credentials_env(server.base_url, config, None)
@@ -112,7 +112,7 @@ def _world(tmp: Path, config: SandboxConfig, **settings: Any) -> Iterator[World]
         values.update(retry_budget_seconds=20, ffn_rate_per_second=500, wawi_rate_per_second=500)
         values.update(retry_initial_delay_seconds=0.01, retry_max_delay_seconds=0.05, **settings)
         conf = Settings(_env_file=None, **values)
-        store = StateStore(f"sqlite:///{tmp / 'state.db'}")
+        store = StateStore(url or f"sqlite:///{tmp / 'state.db'}")
         with FfnClient.from_settings(conf, store) as ffn, WawiClient.from_settings(conf) as wawi:
             yield World(app.state.sandbox, store, ffn, wawi, tmp / "exports")
         store.dispose()
@@ -481,3 +481,20 @@ def test_the_export_document_names_what_to_do(world: World) -> None:
     rows = list(ws.iter_rows(values_only=True))
     assert rows[0][0] == "Supplier return RT-4-L1-W1"
     assert ("To do", "Send these units from W1 back to ACME (L1).") in [r[:2] for r in rows]
+
+
+@pytest.mark.slow
+def test_the_ledger_keeps_shipments_once_on_sqlite_and_postgresql(tmp_path: Path, store_url: str) -> None:
+    """Crash after the outbound POST and a lost inbound answer, on both databases: one of each, plan done."""
+    for world in _world(tmp_path, SandboxConfig(), store_url):
+        plan, w1, w2, _ = _rebalance(world)
+        rule = FaultRule(fault="drop", route=INBOUNDS, methods=("POST",), after_response=True)
+        set_profile(world.state, FaultProfile(name="lost-inbound-answers", rules=(rule,)))
+        assert world.run()["counts"] == {"executed": 3}
+        set_profile(world.state, "none")
+        assert world.run()["counts"] == {}
+        for number in (f"TR-{plan.id}-{w1}-{w2}", f"TR-{plan.id}-{w2}-{w1}"):
+            assert len(world.outbounds(number)) == 1 and len(world.inbounds(number)) == 1
+            record = world.store.side_effect(f"shipment:{number}")
+            assert record is not None and record.result and record.result["number"] == number
+        assert world.plans.get(plan.id).status is PlanStatus.DONE

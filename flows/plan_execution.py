@@ -1,7 +1,10 @@
-"""Plan execution: approved restock plans become purchase orders, supplier e-mails and FFN inbounds.
+"""Plan execution: approved plans become purchase orders, supplier e-mails, FFN outbounds and inbounds.
 
 Runs every 30 minutes (deployment ``plan-execution``) and ad hoc (``jtl-automator run plan-execution
-[--dry-run]``). Each side effect happens exactly once; see docs/plan-execution.md.
+[--dry-run]``): restock plans become purchase orders and inbounds; rebalance plans an outbound to the
+destination warehouse plus its inbound; supplier returns and exchanges outbounds to the supplier (and the
+inbound expected back), exported as .xlsx where Wawi has no address. Each side effect happens exactly
+once; see docs/plan-execution.md.
 """
 
 from __future__ import annotations
@@ -38,10 +41,10 @@ def plan_execution(
     inbound_sheet_block: str | None = None,
     sheets_block: str | None = None,
 ) -> dict[str, Any]:
-    """Execute every approved restock plan.
+    """Execute every approved restock, rebalance, supplier return and supplier exchange plan.
 
     Args:
-        dry_run: Say per line what would be ordered; record, send and create nothing.
+        dry_run: Say per line what would be ordered, shipped or exported; record, send and create nothing.
         params: Purchase order prefix, default lead time, e-mail subjects, ...
         ffn_block: JtlFfnCredentials block (default: the JTL_FFN_* environment).
         wawi_block: JtlWawiCredentials block (default: the JTL_WAWI_* environment).

@@ -377,6 +377,14 @@ def run_plan_execution(
     no_email: Annotated[
         bool, typer.Option("--no-email", help="Do not e-mail suppliers (they get the order from Wawi).")
     ] = False,
+    export_dir: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DIR",
+            help="Where supplier returns/exchanges FFN cannot ship (no address in Wawi) are written as "
+            ".xlsx for a person (default: plan-exports).",
+        ),
+    ] = None,
     inbound_sheet: Annotated[
         str | None,
         typer.Option(
@@ -395,7 +403,12 @@ def run_plan_execution(
         str | None, typer.Option(help="GoogleSheetsCredentials block (default: JTL_GOOGLE_* environment).")
     ] = None,
 ) -> None:
-    """Execute approved restock plans now: purchase order, supplier e-mail, FFN inbounds, exactly once."""
+    """Execute approved plans now, each side effect exactly once.
+
+    Restock: purchase order, supplier e-mail, FFN inbounds. Rebalance: an FFN outbound to the destination
+    warehouse plus its inbound there. Supplier return/exchange: an outbound to the supplier's address (and
+    the inbound expected back); exported as .xlsx when Wawi has no address.
+    """
     _shell()
     from flows.plan_execution import plan_execution
     from jtl_automator.clients.errors import JtlApiError
@@ -405,7 +418,9 @@ def run_plan_execution(
     try:
         result = plan_execution(
             dry_run=dry_run,
-            params=PlanExecutionParams(send_email=not no_email),
+            params=PlanExecutionParams(
+                send_email=not no_email, **({"export_dir": export_dir} if export_dir else {})
+            ),
             ffn_block=ffn_block,
             wawi_block=wawi_block,
             database_block=database_block,
@@ -421,6 +436,19 @@ def run_plan_execution(
         if row["status"] in ("waiting", "failed"):
             typer.echo(
                 f"{row['status']}: plan {row['plan']} {row['sku']}@{row['warehouse']}: {row['reason']}",
+                err=True,
+            )
+        elif row["status"] in ("would_export", "exported"):
+            verb = "would export" if dry_run else "exported"
+            typer.echo(
+                f"{verb}: plan {row['plan']} {row['quantity']} x {row['sku']} from {row['warehouse']} "
+                f"({row['shipment']}) to {row['document']}: {row['reason']}",
+                err=True,
+            )
+        elif dry_run and row.get("shipment"):
+            typer.echo(
+                f"would ship: plan {row['plan']} {row['kind']} {row['quantity']} x {row['sku']} "
+                f"{row['warehouse']} ({row['shipment']})",
                 err=True,
             )
         elif dry_run:

@@ -39,7 +39,7 @@ def plan_release_lease(keeper: LeaseKeeper) -> None:
 
 @task(name="plan-select", cache_policy=NO_CACHE)
 def plan_select(ctx: svc.ExecutionContext) -> list[Plan]:
-    """Approved restock plans, and executing ones a dead run left (a dry run leaves those alone)."""
+    """Approved plans of the executed kinds, and executing ones a dead run left (a dry run leaves those)."""
     plans = svc.plans_to_execute(ctx.plans)
     if ctx.dry_run:
         plans = [p for p in plans if p.status is PlanStatus.APPROVED]
@@ -56,7 +56,7 @@ def plan_select(ctx: svc.ExecutionContext) -> list[Plan]:
     task_run_name="plan-execute-{plan.id}",
 )
 def plan_execute(ctx: svc.ExecutionContext, plan: Plan) -> list[svc.LineOutcome]:
-    """One plan's purchase orders, e-mails and inbounds, each exactly once."""
+    """One plan's purchase orders, e-mails, outbounds and inbounds (or its export), each exactly once."""
     with correlated():
         outcomes = svc.execute_plan(ctx, plan)
     get_run_logger().info("%s: %d lines", plan.describe(), len(outcomes))

@@ -4,6 +4,16 @@ One concept for restock (inventory), markdown (pricing) and the declarative work
 supplier return and supplier exchange; see docs/plans.md.
 """
 
+from jtl_automator.plans.lines import (
+    ROUTE_SEP,
+    BadRoute,
+    Route,
+    make_route,
+    parse_route,
+    rebalance_line,
+    route_of,
+    supplier_line,
+)
 from jtl_automator.plans.model import (
     TRANSITIONS,
     ExecutionRef,
@@ -30,7 +40,9 @@ from jtl_automator.plans.model import (
 from jtl_automator.plans.store import PlanStore
 
 __all__ = [
+    "ROUTE_SEP",
     "TRANSITIONS",
+    "BadRoute",
     "ExecutionRef",
     "IllegalTransition",
     "LineKey",
@@ -46,10 +58,16 @@ __all__ = [
     "PlanScope",
     "PlanStatus",
     "PlanStore",
+    "Route",
     "UnknownLines",
     "UnknownPlanKind",
     "iso_week",
+    "make_route",
+    "parse_route",
     "plan_kind",
     "plan_kinds",
+    "rebalance_line",
     "register_plan_kind",
+    "route_of",
+    "supplier_line",
 ]

@@ -91,3 +91,65 @@ def test_a_refusal_ends_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 1 and result.stderr.count("\n") == 1 and "Traceback" not in result.output
     assert result.stderr.startswith("Error: plan-execution: Wawi refused to create purchase order PO-7-L1")
     assert "purchaseorder.createpurchaseorder" in result.stderr
+
+
+MOVE = {"plan": 9, "quantity": 3, "supplier": "", "inbound_id": "", "purchase_order": ""}
+MOVEMENTS: dict[str, Any] = {
+    "dry_run": True,
+    "plans": [9, 10],
+    "counts": {"would_execute": 1, "would_export": 1, "waiting": 1},
+    "purchase_orders": [],
+    "inbounds": [],
+    "lines": [
+        {
+            **MOVE,
+            "sku": "A-1",
+            "warehouse": "W1>W2",
+            "kind": "rebalance",
+            "status": "would_execute",
+            "shipment": "TR-9-W1-W2",
+            "document": "",
+            "reason": "",
+        },
+        {
+            **MOVE,
+            "plan": 10,
+            "sku": "B-2",
+            "warehouse": "W1",
+            "kind": "supplier_return",
+            "status": "would_export",
+            "shipment": "RT-10-L1-W1",
+            "document": "out/RT-10-L1-W1.xlsx",
+            "reason": "supplier ACME has no usable address in Wawi",
+        },
+        {
+            **MOVE,
+            "sku": "C-3",
+            "warehouse": "W1-W2",
+            "kind": "rebalance",
+            "status": "waiting",
+            "shipment": "",
+            "document": "",
+            "reason": "rebalance line warehouse 'W1-W2' is not a route",
+        },
+    ],
+}
+
+
+def test_a_dry_run_names_shipments_exports_and_malformed_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[dict[str, Any]] = []
+
+    def fake(**kwargs: Any) -> dict[str, Any]:
+        calls.append(kwargs)
+        return MOVEMENTS
+
+    monkeypatch.setattr(flows.plan_execution, "plan_execution", fake)
+    result = CliRunner().invoke(app, ["run", "plan-execution", "--dry-run", "--export-dir", "out"])
+    assert result.exit_code == 0, result.output
+    assert calls[0]["params"].export_dir == "out"
+    assert "would ship: plan 9 rebalance 3 x A-1 W1>W2 (TR-9-W1-W2)" in result.stderr
+    assert (
+        "would export: plan 10 3 x B-2 from W1 (RT-10-L1-W1) to out/RT-10-L1-W1.xlsx: supplier ACME has no "
+        "usable address in Wawi" in result.stderr
+    )
+    assert "waiting: plan 9 C-3@W1-W2: rebalance line warehouse 'W1-W2' is not a route" in result.stderr

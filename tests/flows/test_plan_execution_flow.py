@@ -10,7 +10,16 @@ import pytest
 from prefect.client.orchestration import get_client
 
 from flows.plan_execution import plan_execution
-from jtl_automator.plans import LineStatus, NewLine, PlanScope, PlanStatus, PlanStore
+from jtl_automator.plans import (
+    LineStatus,
+    NewLine,
+    PlanScope,
+    PlanStatus,
+    PlanStore,
+    rebalance_line,
+    supplier_line,
+)
+from jtl_automator.services.plan_execution import PlanExecutionParams
 from jtl_automator.store import StateStore
 from tests.flows.conftest import FlowSandbox, save_smtp_block
 from tests.notify.smtp_server import SmtpTestServer
@@ -134,3 +143,48 @@ def test_a_sheet_without_the_header_fails_the_run_but_the_plan_stays_executed(
     assert plans.get(plan_id).status is PlanStatus.DONE
     store.dispose()
     assert any("Inbound Control not filled: worksheet 'Sheet'" in text for text in anyio.run(_summaries))
+
+
+def test_movement_plans_run_through_the_same_flow(flow_sandbox: FlowSandbox) -> None:
+    """A rebalance becomes an outbound plus its inbound, a return to a supplier without address an export."""
+    data = flow_sandbox.state.data
+    store = StateStore(f"sqlite:///{flow_sandbox.tmp / 'state.db'}")
+    plans = PlanStore(store)
+    w1, w2 = sorted(data.ffn.warehouses)[:2]
+    stocked = sorted(
+        s["merchantSku"]
+        for s in data.ffn.stocks.values()
+        for row in s["warehouses"]
+        if row["warehouseId"] == w1 and row["stockLevel"] - row.get("stockLevelReserved", 0) >= 10
+    )[:2]
+    moved = plans.create_or_get("rebalance", PlanScope(warehouses=(w1, w2)), "2026-W50")
+    plans.add_lines(moved.plan.id, [rebalance_line(stocked[0], w1, w2, 2)])
+    plans.approve(moved.plan.id, "ops")
+    supplier = data.wawi.suppliers[2]
+    supplier["Street"] = ""
+    back = plans.create_or_get("supplier_return", PlanScope(warehouses=(w1,), supplier="L10002"), "2026-W50")
+    plans.add_lines(back.plan.id, [supplier_line(stocked[1], w1, 1)])
+    plans.approve(back.plan.id, "ops")
+    params = PlanExecutionParams(send_email=False, export_dir=str(flow_sandbox.tmp / "exports"))
+
+    preview = plan_execution(dry_run=True, params=params)
+    assert preview["counts"] == {"would_execute": 1, "would_export": 1}
+    done = plan_execution(params=params)
+    assert done["counts"] == {"executed": 1, "exported": 1}
+    number = f"TR-{moved.plan.id}-{w1}-{w2}"
+    outbounds = [o for o in data.ffn.outbounds.values() if o["merchantOutboundNumber"] == number]
+    inbounds = [i for i in data.ffn.inbounds.values() if i["merchantInboundNumber"] == number]
+    assert len(outbounds) == 1 and len(inbounds) == 1 and inbounds[0]["warehouseId"] == w2
+    assert (flow_sandbox.tmp / "exports" / f"RT-{back.plan.id}-L10002-{w1}.xlsx").exists()
+    assert plan_execution(params=params)["counts"] == {}
+    assert (
+        plans.get(moved.plan.id).status is PlanStatus.DONE
+        and plans.get(back.plan.id).status is PlanStatus.DONE
+    )
+    store.dispose()
+
+    async def summaries() -> list[str]:
+        async with get_client() as client:
+            return [str(a.data) for a in await client.read_artifacts() if a.key == "plan-execution-summary"]
+
+    assert any(f"rebalance {number}: outbound" in text for text in anyio.run(summaries))

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel
@@ -31,6 +32,7 @@ from jtl_automator.clients.ffn.models import (
     Stock,
     User,
     Warehouse,
+    WarehouseStock,
 )
 from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
 from jtl_automator.clients.pagination import (
@@ -423,6 +425,12 @@ class Stocks(_Collection[Stock]):
         """
         params = {"date": date.isoformat()} if date is not None else None
         return flatten(self.iter_pages(filter=filter, params=params, path=f"{self.path}/changes"))
+
+    def in_warehouse(self, warehouse_id: str) -> Iterator[WarehouseStock]:
+        """Every product's stock in one warehouse (``/stocks/warehouse/{warehouseId}``, paged)."""
+        path = f"{self.path}/warehouse/{quote(warehouse_id, safe='')}"
+        for item in flatten(self.iter_pages(path=path)):
+            yield WarehouseStock.model_validate(item)
 
     def as_of(self, date: datetime) -> Iterator[Stock]:
         """Every Stock as it stood at ``date`` (FFN's ``date`` parameter on ``/stocks``)."""

@@ -388,6 +388,16 @@ class Supplier(WawiModel):
     name: str | None = None
     supplier_no: str | None = None
     company: str | None = None
+    company2: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    contact: str | None = None
+    street: str | None = None
+    address2: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    state: str | None = None
+    phone: str | None = None
     email: str | None = None
     country_iso: str | None = None
     language_iso: str | None = Field(default=None, alias="LanguageISO")

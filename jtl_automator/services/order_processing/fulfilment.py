@@ -28,6 +28,7 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.notify.mail import markdown_text
 from jtl_automator.notify.notifier import Notifier
+from jtl_automator.services.ffn_once import outbound_once
 from jtl_automator.services.order_processing.params import OrderProcessingParams
 from jtl_automator.services.order_processing.planning import Action, hold_reason_for
 from jtl_automator.services.order_processing.report import Outcome
@@ -37,7 +38,7 @@ from jtl_automator.services.order_processing.writeback import (
     release_order,
     tagged_comment,
 )
-from jtl_automator.store import ClaimState, OrderLine, StateStore
+from jtl_automator.store import OrderLine, StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.transforms.allocation import INSUFFICIENT_STOCK
 
@@ -152,42 +153,16 @@ def _fail(ctx: Context, action: Action, error: str, journal: Journal, out: list[
 def _outbound(ctx: Context, action: Action) -> tuple[dict[str, Any], bool] | None:
     """The outbound of this order: (result, created_now), or None when it vanished since the lookup.
 
-    Exactly once, see the module docstring. Item-level API errors propagate to the caller.
+    Exactly once (``services.ffn_once``), see the module docstring. Item-level API errors propagate.
     """
-    number = str(action.order_number)
-    key = f"ffn-outbound:{number}"
-    outbounds = ctx.ffn.outbounds
-    claim = ctx.store.claim(key, "ffn_outbound", run_id=ctx.run_id)
-    if claim.state is ClaimState.DONE:
-        return dict(claim.result or {}), False
-    existing: dict[str, Any] | None = action.existing
-    if existing is None and claim.state in (ClaimState.PENDING, ClaimState.FAILED):
-        found = outbounds.find_by_merchant_number(number)
-        if found is not None:
-            existing = {
-                "outboundId": found.outbound_id,
-                "status": found.status,
-                "warehouseId": found.warehouse_id,
-            }
-    if existing is not None:
-        result = {
-            "outboundId": existing.get("outboundId"),
-            "warehouseId": existing.get("warehouseId"),
-            "adopted": True,
-        }
-        ctx.store.complete(key, result)
-        return result, False
-    if action.payload is None:  # an adopt whose outbound vanished since the bulk lookup: decide next run
-        ctx.store.fail(key, "outbound not found any more")
-        return None
-    try:
-        created = outbounds.create(action.payload)
-    except ClientError as exc:
-        ctx.store.fail(key, f"{type(exc).__name__}: {exc}")
-        raise
-    result = {"outboundId": created.outbound_id, "warehouseId": created.warehouse_id, "adopted": False}
-    ctx.store.complete(key, result)
-    return result, True
+    return outbound_once(
+        ctx.store,
+        ctx.ffn,
+        str(action.order_number),
+        action.payload,
+        run_id=ctx.run_id,
+        existing=action.existing,
+    )
 
 
 def _hold_for_stock(ctx: Context, action: Action, exc: ValidationFailed) -> Action:

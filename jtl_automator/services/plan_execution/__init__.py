@@ -1,8 +1,13 @@
-"""Executing approved restock plans: purchase order, supplier e-mail and FFN inbounds, exactly once.
+"""Executing approved plans, each side effect exactly once.
+
+Restock plans become a purchase order, a supplier e-mail and FFN inbounds; the movement kinds (rebalance,
+supplier return and exchange) FFN outbounds and inbounds, or an export for a person.
+
 
 - ``params``: what the merchant configures, the ledger kinds and the lease name;
 - ``document``: the purchase order record, its xlsx and the e-mail text in the supplier's language;
 - ``execute``: plan by plan, order by order, every side effect claimed in the ledger first;
+- ``movements``: rebalance, supplier return and exchange plans as FFN shipments (or an .xlsx export);
 - ``inbound_control``: the executed lines as rows of the Inbound Control sheet, each listed once;
 - ``pipeline``: one run (lease, plans, summary) without Prefect.
 
@@ -10,6 +15,7 @@ See docs/plan-execution.md.
 """
 
 from jtl_automator.notify.mail import AttachmentMailer
+from jtl_automator.services.ffn_once import find_inbound
 from jtl_automator.services.plan_execution.document import (
     OrderLine,
     PurchaseOrderDoc,
@@ -20,9 +26,6 @@ from jtl_automator.services.plan_execution.execute import (
     ExecutionContext,
     LineOutcome,
     MissingWawiScope,
-    execute_plan,
-    execute_plans,
-    find_inbound,
     plans_to_execute,
     po_number,
 )
@@ -45,6 +48,7 @@ from jtl_automator.services.plan_execution.pipeline import (
     summary,
     summary_markdown,
 )
+from jtl_automator.services.plan_execution.runner import execute_plan, execute_plans
 
 __all__ = [
     "LEASE_HELD",

@@ -34,9 +34,9 @@ from jtl_automator.clients.errors import (
     ForbiddenError,
     JtlApiError,
     TransientError,
-    ValidationFailed,
 )
 from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.ffn.models import Warehouse
 from jtl_automator.clients.wawi.auth import WawiKeyAuth
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.clients.wawi.models import PurchaseOrderCreate, PurchaseOrderLineItemCreate, Supplier
@@ -53,6 +53,7 @@ from jtl_automator.plans import (
     PlanStatus,
     PlanStore,
 )
+from jtl_automator.services.ffn_once import inbound_once
 from jtl_automator.services.plan_execution.document import (
     OrderLine,
     PurchaseOrderDoc,
@@ -63,7 +64,7 @@ from jtl_automator.services.plan_execution.document import (
     language_of,
 )
 from jtl_automator.services.plan_execution.params import (
-    INBOUND_KIND,
+    EXECUTED_KINDS,
     PURCHASE_ORDER_KIND,
     RESTOCK,
     SUPPLIER_EMAIL_KIND,
@@ -71,7 +72,7 @@ from jtl_automator.services.plan_execution.params import (
 )
 from jtl_automator.settings import WAWI_PURCHASE_ORDER_SCOPE
 from jtl_automator.store import ClaimState, StateStore
-from jtl_automator.store.lease_keeper import LeaseKeeper, LeaseLost
+from jtl_automator.store.lease_keeper import LeaseKeeper
 
 log = correlated_logger("jtl_automator.plans.execution")
 
@@ -94,6 +95,8 @@ class ExecutionContext:
     #: Read once per run, on first use.
     _suppliers: list[Supplier] | None = None
     _products: dict[str, JsonObject] = field(default_factory=dict)
+    _warehouses: dict[str, Warehouse] | None = None
+    _available: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def plans(self) -> PlanStore:
@@ -125,6 +128,25 @@ class ExecutionContext:
         """The FFN product of a merchant SKU (after :meth:`load_products`)."""
         return self._products.get(sku)
 
+    def warehouses(self) -> dict[str, Warehouse]:
+        """The merchant's FFN warehouses by id (with their addresses), read once."""
+        if self._warehouses is None:
+            self._warehouses = {w.warehouse_id: w for w in self.ffn.warehouses.list()}
+        return self._warehouses
+
+    def available(self, warehouse: str) -> dict[str, float]:
+        """Units per jfsku that ``warehouse`` can give now (stock level − reserved − blocked), read once.
+
+        The run's own outbounds are taken off by the caller as it plans them.
+        """
+        if warehouse not in self._available:
+            self._available[warehouse] = {
+                row.jfsku: max(0.0, row.stock_level - row.stock_level_reserved - row.stock_level_blocked)
+                for row in self.ffn.stocks.in_warehouse(warehouse)
+                if row.jfsku
+            }
+        return self._available[warehouse]
+
 
 @dataclass
 class LineOutcome:
@@ -134,13 +156,18 @@ class LineOutcome:
     sku: str
     warehouse: str
     quantity: int
-    status: str  # executed | would_execute | waiting | failed
+    status: str  # executed | would_execute | exported | would_export | waiting | failed
     supplier: str | None = None
     purchase_order: str | None = None
     inbound_id: str | None = None
     reason: str | None = None
     #: The inbound's merchantInboundNumber (made, or in a dry run the one it would get).
     inbound_number: str | None = None
+    kind: str = RESTOCK
+    #: A movement plan's shipment number (outbound and inbound share it), its outbound, its export file.
+    shipment: str | None = None
+    outbound_id: str | None = None
+    document: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         """A flat row for tables and artifacts."""
@@ -155,6 +182,10 @@ class LineOutcome:
             "inbound_number": self.inbound_number or "",
             "inbound_id": self.inbound_id or "",
             "reason": self.reason or "",
+            "kind": self.kind,
+            "shipment": self.shipment or "",
+            "outbound_id": self.outbound_id or "",
+            "document": self.document or "",
         }
 
 
@@ -195,9 +226,11 @@ class MissingWawiScope(ForbiddenError):
 
 
 def plans_to_execute(plans: PlanStore) -> list[Plan]:
-    """Approved restock plans, and executing ones a dead run left (oldest first)."""
-    found = plans.list_plans(kind=RESTOCK, status=PlanStatus.APPROVED)
-    found += plans.list_plans(kind=RESTOCK, status=PlanStatus.EXECUTING)
+    """Approved plans of the kinds this executor knows, and executing ones a dead run left (oldest first)."""
+    found = []
+    for kind in EXECUTED_KINDS:
+        found += plans.list_plans(kind=kind, status=PlanStatus.APPROVED)
+        found += plans.list_plans(kind=kind, status=PlanStatus.EXECUTING)
     return sorted(found, key=lambda p: p.id)
 
 
@@ -224,10 +257,15 @@ def start(ctx: ExecutionContext, plan: Plan) -> Plan | None:
 # -- numbers and lookups ----------------------------------------------------------------------------
 
 
+def supplier_tag(supplier: SupplierInfo) -> str:
+    """The supplier in a document number: its Wawi number without punctuation (``L10001``), else ``S<Id>``."""
+    tag = re.sub(r"[^A-Za-z0-9]+", "", supplier.number or "") or f"S{supplier.wawi_id}"
+    return tag[:40]
+
+
 def po_number(params: PlanExecutionParams, plan_id: int, supplier: SupplierInfo) -> str:
     """``PO-7-L10001``: the same for the same plan and supplier in every run."""
-    tag = re.sub(r"[^A-Za-z0-9]+", "", supplier.number or "") or f"S{supplier.wawi_id}"
-    return f"{params.po_prefix}-{plan_id}-{tag[:40]}"
+    return f"{params.po_prefix}-{plan_id}-{supplier_tag(supplier)}"
 
 
 def supplier_key(plan: Plan, line: PlanLine) -> str | None:
@@ -260,16 +298,6 @@ def lead_time_days(params: PlanExecutionParams, lines: Sequence[PlanLine]) -> in
         if isinstance(v := (line.details or {}).get("lead_time_days"), int | float) and v >= 0
     ]
     return max(days) if days else params.default_lead_time_days
-
-
-def find_inbound(ffn: FfnClient, number: str, warehouse: str) -> JsonObject | None:
-    """The inbound FFN holds under this merchantInboundNumber for this warehouse (the first by id)."""
-    found = [
-        i
-        for i in ffn.inbounds.iter_by_references([number])
-        if str(i.get("merchantInboundNumber") or "").strip() == number and i.get("warehouseId") == warehouse
-    ]
-    return min(found, key=lambda i: str(i.get("inboundId"))) if found else None
 
 
 # -- one order ------------------------------------------------------------------------------------
@@ -466,45 +494,13 @@ def inbound_body(ctx: ExecutionContext, doc: PurchaseOrderDoc, warehouse: str) -
 
 
 def announce(ctx: ExecutionContext, doc: PurchaseOrderDoc, warehouse: str) -> tuple[str, bool]:
-    """The order's inbound into ``warehouse``: (inboundId, created now), exactly once.
+    """The order's inbound into ``warehouse``: (inboundId, created now), exactly once (``ffn_once``).
 
     Item-level API errors propagate (the caller makes them line reasons); the ledger then says FAILED and
     the next run looks the number up before posting again.
     """
-    number = doc.inbound_number(warehouse)
-    key = f"ffn-inbound:{number}"
-    claim = ctx.store.claim(key, INBOUND_KIND, run_id=ctx.run_id)
-    if claim.state is ClaimState.DONE:
-        return str((claim.result or {}).get("inboundId")), False
-
-    def adopt(found: JsonObject, why: str) -> tuple[str, bool]:
-        log.info(
-            "inbound %s into %s exists (%s); adopting %s", number, warehouse, why, found.get("inboundId")
-        )
-        ctx.store.complete(
-            key, {"inboundId": found.get("inboundId"), "warehouseId": warehouse, "adopted": True}
-        )
-        return str(found.get("inboundId")), False
-
-    if claim.state in (ClaimState.PENDING, ClaimState.FAILED):
-        found = find_inbound(ctx.ffn, number, warehouse)
-        if found is not None:
-            return adopt(found, f"an earlier attempt ({claim.state.value}) made it")
-    ctx.check_lease()
-    try:
-        created = ctx.ffn.inbounds.create(inbound_body(ctx, doc, warehouse))
-    except (TransientError, ValidationFailed) as exc:
-        lost = isinstance(exc, TransientError) or exc.code == "Shared_DuplicateKey"
-        found = find_inbound(ctx.ffn, number, warehouse) if lost else None
-        if found is not None:
-            return adopt(found, f"the answer to our POST was lost: {type(exc).__name__}")
-        ctx.store.fail(key, f"{type(exc).__name__}: {exc}")
-        raise
-    except JtlApiError as exc:
-        ctx.store.fail(key, f"{type(exc).__name__}: {exc}")
-        raise
-    ctx.store.complete(key, {"inboundId": created.inbound_id, "warehouseId": warehouse, "adopted": False})
-    return created.inbound_id, True
+    body = inbound_body(ctx, doc, warehouse)
+    return inbound_once(ctx.store, ctx.ffn, body, run_id=ctx.run_id, before_post=ctx.check_lease)
 
 
 def execute_order(
@@ -541,35 +537,14 @@ def execute_order(
 # -- one plan -------------------------------------------------------------------------------------
 
 
-def execute_plan(ctx: ExecutionContext, plan: Plan) -> list[LineOutcome]:
-    """Every supplier order of one plan; the plan ends done, or approved with the reasons.
-
-    An unexpected error sends the plan back to approved with the error and is raised. A kill (or a lost
-    lease: another run may be executing it now) leaves the plan as it is; the next lease holder takes
-    it over.
-    """
+def execute_orders(ctx: ExecutionContext, plan: Plan, work: list[PlanLine]) -> list[LineOutcome]:
+    """A restock plan's purchase orders, one per supplier (a dry run: what they would be)."""
     if ctx.dry_run:
-        return preview_plan(ctx, ctx.plans.get(plan.id))
-    started = start(ctx, plan)
-    if started is None:
-        return []
-    plan = started
-    work = [line for line in plan.lines if line.status is LineStatus.APPROVED]
+        return preview_plan(ctx, plan)
+    ctx.load_products(line.sku for line in work)
     out: list[LineOutcome] = []
-    try:
-        ctx.load_products(line.sku for line in work)
-        for key, lines in group_by_supplier(plan, work).items():
-            out += _run_order(ctx, plan, key, lines)
-    except LeaseLost:
-        raise
-    except Exception as exc:
-        ctx.plans.mark_failed(plan.id, f"{type(exc).__name__}: {exc}")
-        raise
-    reasons = [o.reason for o in out if o.status != "executed" and o.reason]
-    if reasons:
-        ctx.plans.mark_failed(plan.id, "; ".join(dict.fromkeys(reasons)))
-    else:
-        ctx.plans.mark_done(plan.id)
+    for key, lines in group_by_supplier(plan, work).items():
+        out += _run_order(ctx, plan, key, lines)
     return out
 
 
@@ -657,16 +632,4 @@ def preview_plan(ctx: ExecutionContext, plan: Plan) -> list[LineOutcome]:
             continue
         for o in out[-len(lines) :]:
             o.purchase_order, o.inbound_number = doc.number, doc.inbound_number(o.warehouse)
-    return out
-
-
-def execute_plans(ctx: ExecutionContext, plans: Sequence[Plan] | None = None) -> list[LineOutcome]:
-    """Every approved restock plan (and any a dead run left executing), one after the other."""
-    todo = plans_to_execute(ctx.plans) if plans is None else list(plans)
-    if ctx.dry_run:
-        todo = [p for p in todo if p.status is PlanStatus.APPROVED]
-    out: list[LineOutcome] = []
-    for plan in todo:
-        ctx.check_lease()
-        out += execute_plan(ctx, plan)
     return out

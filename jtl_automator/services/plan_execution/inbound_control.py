@@ -24,6 +24,7 @@ from jtl_automator.plans import LineKey, LineStatus, Plan, PlanError, PlanStore
 from jtl_automator.resilience import TransientFailure
 from jtl_automator.services.inbound_sheet import InboundSheet, SheetColumns, read_inbound_sheet
 from jtl_automator.services.plan_execution.execute import LineOutcome
+from jtl_automator.services.plan_execution.params import RESTOCK
 from jtl_automator.sheets.a1 import CellValue, column_index
 from jtl_automator.sheets.base import HeaderNotFound, SheetBackend, SheetError
 
@@ -61,7 +62,12 @@ class ControlRow:
 
 
 def executed_rows(plan: Plan, *, unlisted_only: bool = False) -> list[ControlRow]:
-    """The plan's executed lines as rows; ``unlisted_only``: those no fill has recorded yet."""
+    """The plan's executed lines as rows; ``unlisted_only``: those no fill has recorded yet.
+
+    Only restock plans: a transfer's or exchange's inbound is not a purchase the sheet checks.
+    """
+    if plan.kind != RESTOCK:
+        return []
     rows = []
     for line in plan.lines:
         ref = line.execution

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 LEASE_NAME = "plan-execution"
@@ -9,8 +11,18 @@ LEASE_NAME = "plan-execution"
 PURCHASE_ORDER_KIND = "purchase_order"
 SUPPLIER_EMAIL_KIND = "supplier_email"
 INBOUND_KIND = "ffn_inbound"
-#: The plan kind this executor carries out (the replenishment job proposes these).
+#: A movement plan's shipment as first made (items, addresses), and the document of an exported one.
+SHIPMENT_KIND = "plan_shipment"
+EXPORT_KIND = "plan_export"
+#: The plan kinds this executor carries out: restock (the replenishment job proposes these) and the
+#: movement kinds the declarative workflows fill.
 RESTOCK = "restock"
+REBALANCE = "rebalance"
+SUPPLIER_RETURN = "supplier_return"
+SUPPLIER_EXCHANGE = "supplier_exchange"
+MOVEMENT_KINDS = (REBALANCE, SUPPLIER_RETURN, SUPPLIER_EXCHANGE)
+EXECUTED_KINDS = (RESTOCK, *MOVEMENT_KINDS)
+_PREFIX: dict[str, Any] = {"min_length": 1, "max_length": 20, "pattern": r"^[A-Za-z0-9]+$"}
 
 
 class PlanExecutionParams(BaseModel):
@@ -47,6 +59,28 @@ class PlanExecutionParams(BaseModel):
         description="Subject per supplier language ({number} is the purchase order number).",
     )
     buyer_name: str = Field(default="", description="Who signs the purchase order (default: the sender).")
+    transfer_prefix: str = Field(
+        default="TR", **_PREFIX, description="Rebalance shipments: TR-PLAN-FROM-TO (outbound and inbound)."
+    )
+    return_prefix: str = Field(
+        default="RT", **_PREFIX, description="Supplier returns: RT-PLAN-SUPPLIER-WAREHOUSE (outbound)."
+    )
+    exchange_prefix: str = Field(
+        default="EX",
+        **_PREFIX,
+        description="Supplier exchanges: EX-PLAN-SUPPLIER-WAREHOUSE (outbound, inbound expected back).",
+    )
+    movement_shipping_type: Literal["Standard", "Expedited", "NextDay", "SecondDay", "SameDay"] = Field(
+        default="Standard",
+        description="FFN shippingType of the outbounds of rebalance and supplier plans (the fulfiller picks "
+        "the carrier; such a parcel has no shop shipping method).",
+    )
+    export_dir: str = Field(
+        default="plan-exports",
+        min_length=1,
+        description="Where a movement plan FFN cannot carry out (a supplier without address in Wawi) is "
+        "written as an .xlsx for a person to act on.",
+    )
     lease_ttl_seconds: float = Field(default=120.0, ge=10)
     lease_heartbeat_seconds: float = Field(default=30.0, gt=0)
 

@@ -18,10 +18,10 @@ from jtl_automator.plans import PlanStore
 from jtl_automator.services.plan_execution.execute import (
     ExecutionContext,
     LineOutcome,
-    execute_plans,
 )
 from jtl_automator.services.plan_execution.inbound_control import InboundControlTarget, fill_after_run
 from jtl_automator.services.plan_execution.params import LEASE_NAME, PlanExecutionParams
+from jtl_automator.services.plan_execution.runner import execute_plans
 from jtl_automator.store import StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
 
@@ -49,8 +49,56 @@ def summary(outcomes: list[LineOutcome], *, dry_run: bool) -> dict[str, Any]:
         "counts": dict(Counter(o.status for o in outcomes)),
         "purchase_orders": orders,
         "inbounds": sorted({o.inbound_id for o in outcomes if o.inbound_id}),
+        "outbounds": sorted({o.outbound_id for o in outcomes if o.outbound_id}),
+        "shipments": shipments(outcomes),
+        "exports": sorted({o.document for o in outcomes if o.document}),
         "lines": rows,
     }
+
+
+def shipments(outcomes: list[LineOutcome]) -> list[dict[str, Any]]:
+    """Per movement shipment (rebalance, supplier return or exchange): what it made or would make."""
+    found: dict[str, dict[str, Any]] = {}
+    for o in outcomes:
+        if not o.shipment or o.status in ("waiting", "failed"):
+            continue
+        entry = found.setdefault(
+            o.shipment,
+            {
+                "plan": o.plan_id,
+                "kind": o.kind,
+                "number": o.shipment,
+                "status": o.status,
+                "outbound_id": o.outbound_id or "",
+                "inbound_id": o.inbound_id or "",
+                "document": o.document or "",
+                "reason": o.reason or "",
+                "lines": 0,
+                "units": 0,
+            },
+        )
+        entry["lines"] += 1
+        entry["units"] += o.quantity
+    return [found[k] for k in sorted(found)]
+
+
+def _shipment_line(entry: dict[str, Any]) -> str:
+    """``- plan 9 rebalance TR-9-A-B: outbound X, inbound Y (2 lines, 12 units)``."""
+    status, size = entry["status"], f"({entry['lines']} lines, {entry['units']} units)"
+    head = f"- plan {entry['plan']} {entry['kind']} {entry['number']}:"
+    if status == "executed":
+        made = f"outbound {entry['outbound_id']}" + (
+            f", inbound {entry['inbound_id']}" if entry["inbound_id"] else ""
+        )
+    elif status == "would_execute":
+        made = "would create the outbound" + (
+            " and the inbound" if entry["kind"] != "supplier_return" else ""
+        )
+    elif status == "exported":
+        made = f"exported to {entry['document']} ({entry['reason']})"
+    else:
+        made = f"would be exported to {entry['document']} ({entry['reason']})"
+    return f"{head} {made} {size}"
 
 
 def skipped(reason: str, *, dry_run: bool) -> dict[str, Any]:
@@ -75,6 +123,10 @@ def summary_markdown(result: dict[str, Any]) -> str:
     filled = result.get("inbound_control")
     if filled:
         lines.append(f"- {filled.get('summary') or filled.get('error')}")
+    moved = result.get("shipments") or []
+    if moved:
+        lines += ["", "## Transfers and supplier shipments", ""]
+        lines += [_shipment_line(entry) for entry in moved]
     open_rows = [r for r in result["lines"] if r["status"] in ("waiting", "failed")]
     if open_rows:
         lines += ["", "| plan | SKU | warehouse | status | reason |", "|---|---|---|---|---|"]

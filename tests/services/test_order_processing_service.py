@@ -387,9 +387,12 @@ def test_flaky_apis_5xx_and_dropped_connections_everywhere(world: World) -> None
 
 @pytest.mark.slow
 def test_rate_limits_on_every_api(world: World) -> None:
-    """The client's own limit (500/s here) is above the server's: the server's 429s do the throttling."""
+    """The client's own limit (500/s here) is above the server's: the server's 429s do the throttling.
+
+    20 requests per 2 s: a loaded machine that makes only a dozen requests a second still meets it.
+    """
     rules = tuple(
-        FaultRule(fault="rate_limit", route=r, limit=25, window_seconds=1)
+        FaultRule(fault="rate_limit", route=r, limit=20, window_seconds=2)
         for r in ("/api/v1/merchant", "/wawi")
     )
     set_profile(world.state, FaultProfile(name="tight", rules=rules))

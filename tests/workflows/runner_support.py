@@ -6,7 +6,6 @@ how many times a side effect happened (``Effects.done``) whatever the runner doe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,13 +58,12 @@ def make_actions(effects: Effects) -> dict[str, Any]:
     return {"effect": (EffectParams, effect)}
 
 
-@pytest.fixture
-def effects(monkeypatch: pytest.MonkeyPatch) -> Iterator[Effects]:
-    """The test actions registered (``effect``) for one test, removed after it."""
+def register_effects(monkeypatch: pytest.MonkeyPatch) -> Effects:
+    """The test actions registered (``effect``) for one test; monkeypatch removes them after it."""
     found = Effects()
     for name, (params, run) in make_actions(found).items():
         monkeypatch.delitem(registry._ACTIONS, name, raising=False)
         entry = register_action(name, params, run, f"test {name}")
         del registry._ACTIONS[name]
         monkeypatch.setitem(registry._ACTIONS, name, entry)
-    yield found
+    return found

@@ -20,7 +20,7 @@ from jtl_automator.workflows.runner import (
 )
 from jtl_automator.workflows.store import RunStatus, StepStatus, WorkflowStore
 from jtl_automator.workflows.triggers import Firing
-from tests.workflows.runner_support import Effects, effects  # noqa: F401
+from tests.workflows.runner_support import Effects, register_effects
 
 pytestmark = pytest.mark.slow  # a state database per test
 
@@ -61,7 +61,12 @@ def _load(workflows: WorkflowStore, text: str = CHAIN) -> None:
 
 
 @pytest.fixture
-def workflows(store_url: str, effects: Effects) -> Iterator[WorkflowStore]:  # noqa: F811
+def effects(monkeypatch: pytest.MonkeyPatch) -> Effects:
+    return register_effects(monkeypatch)
+
+
+@pytest.fixture
+def workflows(store_url: str, effects: Effects) -> Iterator[WorkflowStore]:
     store = StateStore(store_url)
     try:
         yield WorkflowStore(store)
@@ -79,7 +84,7 @@ def _trigger(sku: str = "SKU-1", stock: int = 7) -> dict[str, object]:
 
 def test_a_run_fills_templates_from_trigger_and_earlier_steps(
     workflows: WorkflowStore, effects: Effects
-) -> None:  # noqa: F811
+) -> None:
     _load(workflows)
     run, created = workflows.create_run("chain", "v1:schedule:t1:SKU-1", _trigger())
     assert created
@@ -100,7 +105,7 @@ def test_a_run_fills_templates_from_trigger_and_earlier_steps(
 
 def test_a_failed_step_fails_the_run_cancels_what_needs_it_and_a_rerun_resumes(
     workflows: WorkflowStore,
-    effects: Effects,  # noqa: F811
+    effects: Effects,
 ) -> None:
     _load(workflows)
     run, _ = workflows.create_run("chain", "v1:schedule:t1:SKU-1", _trigger())
@@ -127,7 +132,7 @@ def test_a_failed_step_fails_the_run_cancels_what_needs_it_and_a_rerun_resumes(
 
 def test_steps_that_need_a_failed_step_are_cancelled_and_get_their_turn_on_the_rerun(
     workflows: WorkflowStore,
-    effects: Effects,  # noqa: F811
+    effects: Effects,
 ) -> None:
     _load(workflows)
     run, _ = workflows.create_run("chain", "k", _trigger(stock=70))  # total 140: the guard is true
@@ -147,7 +152,7 @@ def test_steps_that_need_a_failed_step_are_cancelled_and_get_their_turn_on_the_r
     assert len(effects.done) == 5
 
 
-def test_a_side_effect_is_keyed_per_step_of_one_change(workflows: WorkflowStore, effects: Effects) -> None:  # noqa: F811
+def test_a_side_effect_is_keyed_per_step_of_one_change(workflows: WorkflowStore, effects: Effects) -> None:
     _load(workflows)
     run, _ = workflows.create_run("chain", "v1:schedule:t1:SKU-1", _trigger())
     _runner(workflows).execute(run.id)
@@ -164,7 +169,7 @@ def test_a_side_effect_is_keyed_per_step_of_one_change(workflows: WorkflowStore,
 
 def test_a_value_the_template_fills_wrongly_fails_its_step_naming_node_and_field(
     workflows: WorkflowStore,
-    effects: Effects,  # noqa: F811
+    effects: Effects,
 ) -> None:
     _load(workflows)
     run, _ = workflows.create_run("chain", "k", _trigger(stock=0))  # amount 0: below ge=1
@@ -178,7 +183,7 @@ def test_a_value_the_template_fills_wrongly_fails_its_step_naming_node_and_field
 
 def test_a_template_reading_a_missing_value_fails_the_step(
     workflows: WorkflowStore, effects: Effects
-) -> None:  # noqa: F811
+) -> None:
     _load(workflows)
     run, _ = workflows.create_run("chain", "k", {"entity": "item", "key": "X"})  # no sku, no stock
     done = _runner(workflows).execute(run.id)
@@ -187,7 +192,7 @@ def test_a_template_reading_a_missing_value_fails_the_step(
     assert done.status is RunStatus.FAILED
 
 
-def test_a_finished_run_is_not_run_again(workflows: WorkflowStore, effects: Effects) -> None:  # noqa: F811
+def test_a_finished_run_is_not_run_again(workflows: WorkflowStore, effects: Effects) -> None:
     _load(workflows)
     run, _ = workflows.create_run("chain", "k", _trigger())
     _runner(workflows).execute(run.id)
@@ -196,7 +201,7 @@ def test_a_finished_run_is_not_run_again(workflows: WorkflowStore, effects: Effe
     assert len(effects.done) == 3
 
 
-def test_simulate_fills_every_step_and_does_nothing(workflows: WorkflowStore, effects: Effects) -> None:  # noqa: F811
+def test_simulate_fills_every_step_and_does_nothing(workflows: WorkflowStore, effects: Effects) -> None:
     _load(workflows)
     version, workflow = workflows.definition("chain")
     firing = Firing("chain", version, "SKU-1", "v1:manual:x:SKU-1", _trigger(stock=60))
@@ -217,7 +222,7 @@ def test_simulate_fills_every_step_and_does_nothing(workflows: WorkflowStore, ef
     assert "second [effect]: would_run: would do it" in text and '"amount": 120' in text
 
 
-def test_node_order_puts_needs_first_and_keeps_document_order(effects: Effects) -> None:  # noqa: F811
+def test_node_order_puts_needs_first_and_keeps_document_order(effects: Effects) -> None:
     text = CHAIN.replace("needs: []", "needs: [second]")
     workflow = parse_workflow(text)
-    assert node_order(workflow) == ["first", "second", "guarded", "alone", "after_guard"]
+    assert node_order(workflow) == ["first", "second", "guarded", "after_guard", "alone"]

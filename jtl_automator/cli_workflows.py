@@ -298,3 +298,6 @@ def _run_detail(run: Run) -> str:
             lines.append(f"  error: {step.error}")
         lines += [f"  log: {line}" for line in step.logs]
     return "\n".join(lines)
+
+
+from jtl_automator import cli_workflow_runs as _cli_workflow_runs  # noqa: E402, F401  (registers run, simulate)

@@ -272,6 +272,56 @@ def fire(
     return record_runs(workflows, evaluation)
 
 
+def evaluate_active(
+    workflows: WorkflowStore,
+    source: EntitySource,
+    *,
+    events: EventFeed | None = None,
+    now: datetime | None = None,
+    names: Sequence[str] | None = None,
+) -> list[Started]:
+    """Every active workflow (or ``names``) evaluated once, sharing one source's bulk reads.
+
+    A workflow whose entities cannot be read (a custom field tag, an API that keeps failing) is
+    reported in its note; the others still fire.
+    """
+    from jtl_automator.clients.errors import JtlApiError
+    from jtl_automator.workflows.entities import EntityReadError
+
+    moment = now or datetime.now(UTC)
+    found: list[Started] = []
+    for version, workflow in workflows.active():
+        if names is not None and workflow.name not in names:
+            continue
+        try:
+            evaluation = evaluate(
+                workflow, version, source=source, store=workflows.store, now=moment, events=events
+            )
+        except (EntityReadError, JtlApiError) as exc:
+            log.warning("workflow %s: trigger not evaluated: %s", workflow.name, _one_line(exc))
+            found.append(Started(workflow.name, (), (), (), f"not evaluated: {_one_line(exc)}"))
+            continue
+        found.append(record_runs(workflows, evaluation))
+    return found
+
+
+def tick_summary(started: Sequence[Started], results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What a tick did: per workflow its new runs and note; per run its status."""
+    return {
+        "workflows": [
+            {
+                "workflow": s.workflow,
+                "new_runs": len(s.created),
+                "seen_before": len(s.existing),
+                "note": s.note,
+            }
+            for s in started
+        ],
+        "runs": list(results),
+        "failed": sum(1 for r in results if r.get("status") == RunStatus.FAILED.value),
+    }
+
+
 # -- Simulation ---------------------------------------------------------------------------------------------
 
 
@@ -433,10 +483,12 @@ __all__ = [
     "Started",
     "StepOutcome",
     "effect_key",
+    "evaluate_active",
     "fire",
     "node_order",
     "record_runs",
     "run_markdown",
     "simulate",
     "simulation_text",
+    "tick_summary",
 ]

@@ -64,6 +64,18 @@ class EventFeed(Protocol):
         ...
 
 
+def gateway_feed(store: StateStore) -> EventFeed | None:
+    """The event gateway's outbox as the feed of ``gateway_event`` triggers (None without the gateway)."""
+    import importlib
+
+    try:
+        module = importlib.import_module("jtl_automator.gateway.outbox")
+    except ImportError:
+        return None
+    feed: EventFeed = module.Outbox(store)
+    return feed
+
+
 @dataclass(frozen=True)
 class Firing:
     """One entity that fires a workflow now: its run's trigger key and the values templates read."""
@@ -367,6 +379,7 @@ __all__ = [
     "evaluate",
     "evaluate_many",
     "event_entity_key",
+    "gateway_feed",
     "mark",
     "read_snapshot",
     "trigger_values",

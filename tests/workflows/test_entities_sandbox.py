@@ -164,3 +164,42 @@ def test_faults_are_retried_and_the_records_are_the_same(world: World, rules: tu
     faulty = {e.key: dict(e.fields) for e in world.source().entities("item")}
     assert faulty == clean
     assert sum(world.state.runtime.fault_counters.values()) > 0
+
+
+def test_sales_orders_from_the_ledger_with_wawi_fields_and_their_events(world: World) -> None:
+    orders = sorted(world.state.data.wawi.sales_orders.values(), key=lambda o: o["Id"])[:2]
+    first, second = orders
+    world.store.record_orders(
+        [{"order_number": o["Number"], "wawi_order_id": o["Id"], "status": "imported"} for o in orders],
+        event="imported",
+    )
+    world.store.record_orders(
+        [
+            {
+                "order_number": first["Number"],
+                "status": "held",
+                "hold_reason": "address",
+                "detail": {"codes": ["ADDRESS_INCOMPLETE"]},
+            }
+        ],
+        event="held",
+    )
+    source = world.source()
+    found = {e.key: e for e in source.entities("sales_order")}
+    assert set(found) == {first["Number"], second["Number"]}
+    held = found[first["Number"]].fields
+    assert set(held) == set(ENTITY_FIELDS["sales_order"])
+    assert held["status"] == "held" and held["hold_codes"] == ["ADDRESS_INCOMPLETE"]
+    assert held["total_gross"] == first["SalesOrderPaymentDetails"]["TotalGrossAmount"]
+    assert held["country"] == first["Shipmentaddress"]["CountryIso"]
+    # one GET per order, cached for the source's lifetime
+    source.entities("sales_order", keys={first["Number"]})
+    assert len([r for r in world.seen if "/salesOrders/" in r]) == 2
+
+    events = source.order_events_after(0)
+    assert [(e.order_number, e.event) for e in events] == [
+        (first["Number"], "imported"),
+        (second["Number"], "imported"),
+        (first["Number"], "held"),
+    ]
+    assert [e.event for e in source.order_events_after(events[1].id, {"held"})] == ["held"]

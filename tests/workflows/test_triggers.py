@@ -53,8 +53,8 @@ def effects(monkeypatch: pytest.MonkeyPatch) -> Effects:
 
 
 @pytest.fixture
-def workflows(sqlite_url: str, effects: Effects) -> Iterator[WorkflowStore]:
-    store = StateStore(sqlite_url)
+def workflows(store_url: str, effects: Effects) -> Iterator[WorkflowStore]:
+    store = StateStore(store_url)
     try:
         yield WorkflowStore(store)
     finally:

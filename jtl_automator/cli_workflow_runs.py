@@ -1,27 +1,41 @@
 """``jtl-automator workflows run NAME [--dry-run]`` and ``workflows simulate NAME``.
 
-Registered on the ``workflows`` command group (``cli_workflows``). ``run`` evaluates the workflow's
-trigger now (a schedule fires at once, as if its tick were now; a change source reads the changes since
-its watermark) and executes the runs in this process, recorded as the tick flow records them; ``--dry-run``
-says which entities would fire and records nothing. ``simulate`` fills every step against live data and
-prints what each would do, with no side effect.
+Registered on the ``workflows`` command group by ``cli_workflows`` (:func:`register`). ``run``
+evaluates the workflow's trigger now (a schedule fires at once, as if its tick were now; a change
+source reads the changes since its watermark) and executes the runs in this process, recorded as the
+tick flow records them; ``--dry-run`` says which entities would fire and records nothing.
+``simulate`` fills every step against live data and prints what each would do, with no side effect.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-
-from jtl_automator.cli_workflows import NameArgument, UrlOption, _fail, workflows_app
 
 if TYPE_CHECKING:
     from jtl_automator.workflows.entities import EntitySource
     from jtl_automator.workflows.store import WorkflowStore
 
 LimitOption = Annotated[int, typer.Option(min=1, max=1000, help="At most this many entities.")]
+NameArgument = Annotated[
+    str, typer.Argument(metavar="NAME", help="The workflow's name (see workflows list).")
+]
+UrlOption = Annotated[str | None, typer.Option(help="State database URL (default: JTL_DATABASE_URL).")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``run`` and ``simulate`` to the ``workflows`` command group."""
+    app.command("run")(run)
+    app.command("simulate")(simulate)
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    """One line on stderr, no traceback (as the other workflows commands)."""
+    typer.echo(f"Error: {message}", err=True)
+    raise typer.Exit(code)
 
 
 @contextmanager
@@ -54,7 +68,6 @@ def _live(url: str | None) -> Iterator[tuple[WorkflowStore, EntitySource, dict[s
         store.dispose()
 
 
-@workflows_app.command("run")
 def run(
     name: NameArgument,
     dry_run: Annotated[
@@ -103,7 +116,6 @@ def run(
         _fail(f"{len(failed)} runs failed; see one with: jtl-automator workflows run-show {failed[0].id}")
 
 
-@workflows_app.command("simulate")
 def simulate(name: NameArgument, limit: LimitOption = 5, url: UrlOption = None) -> None:
     """Fill every step against live data and print what it would do; nothing is done or recorded."""
     from jtl_automator.workflows.runner import simulate as simulate_one

@@ -300,4 +300,6 @@ def _run_detail(run: Run) -> str:
     return "\n".join(lines)
 
 
-from jtl_automator import cli_workflow_runs as _cli_workflow_runs  # noqa: E402, F401  (registers run, simulate)
+from jtl_automator.cli_workflow_runs import register as _register_runs  # noqa: E402
+
+_register_runs(workflows_app)  # workflows run, workflows simulate (the runner's commands)

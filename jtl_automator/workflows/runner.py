@@ -115,6 +115,14 @@ class Runner:
     workflows: WorkflowStore
     resources: Mapping[str, Any] = field(default_factory=dict)
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _definitions: dict[tuple[str, int], Workflow] = field(default_factory=dict, init=False, repr=False)
+
+    def _definition(self, name: str, version: int) -> Workflow:
+        """A version's document (versions never change once runs use them: cached)."""
+        key = (name, version)
+        if key not in self._definitions:
+            self._definitions[key] = self.workflows.definition(name, version)[1]
+        return self._definitions[key]
 
     @property
     def store(self) -> StateStore:
@@ -128,13 +136,12 @@ class Runner:
             raise IllegalTransition(f"run {run_id} is {run.status.value}: nothing to run")
         if run.status is not RunStatus.RUNNING:
             run = self.workflows.start_run(run_id, flow_run_id=flow_run_id)
-        _, workflow = self.workflows.definition(run.workflow, run.version)
-        return node_order(workflow)
+        return node_order(self._definition(run.workflow, run.version))
 
     def step(self, run_id: str, node_id: str, *, task_run_id: str | None = None) -> StepOutcome:
         """Run one node of a running run (or leave it, see the module docstring)."""
         run = self.workflows.get_run(run_id)
-        _, workflow = self.workflows.definition(run.workflow, run.version)
+        workflow = self._definition(run.workflow, run.version)
         steps = {s.node: s for s in run.steps}
         mine = steps[node_id]
         if mine.status in _DONE:

@@ -146,6 +146,10 @@ class Runner:
         mine = steps[node_id]
         if mine.status in _DONE:
             return StepOutcome(node_id, mine.status, mine.output, reused=True)
+        if mine.status is StepStatus.RUNNING:  # a crash left it: record that, then run it again
+            self.workflows.finish_step(
+                run_id, node_id, StepStatus.FAILED, error="interrupted: the process running it stopped"
+            )
         node = next(n for n in workflow.nodes if n.id == node_id)
         parents = workflow.needs_of()[node_id]
         broken = [p for p in parents if steps[p].status in _BROKEN]

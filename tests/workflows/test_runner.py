@@ -226,3 +226,17 @@ def test_node_order_puts_needs_first_and_keeps_document_order(effects: Effects) 
     text = CHAIN.replace("needs: []", "needs: [second]")
     workflow = parse_workflow(text)
     assert node_order(workflow) == ["first", "second", "guarded", "after_guard", "alone"]
+
+
+def test_a_run_a_crash_left_running_is_resumed(workflows: WorkflowStore, effects: Effects) -> None:
+    _load(workflows)
+    run, _ = workflows.create_run("chain", "k", _trigger())
+    runner = _runner(workflows)
+    runner.begin(run.id)
+    runner.step(run.id, "first")
+    workflows.start_step(run.id, "second", {"label": "x"})  # the process died inside this step
+    done = _runner(workflows).execute(run.id)
+    assert done.status is RunStatus.COMPLETED
+    second = next(s for s in done.steps if s.node == "second")
+    assert second.attempts == 2 and second.status is StepStatus.SUCCEEDED
+    assert sorted(label for _, label, _ in effects.done) == ["SKU-1", "after SKU-1", "alone"]

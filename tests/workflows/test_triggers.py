@@ -231,6 +231,10 @@ def test_gateway_events_fire_for_the_entity_they_name(workflows: WorkflowStore, 
             _Event(2, "shop.other", {"sku": "B"}),
             _Event(3, "crm.contact_updated", {"sku": "nope"}),
             _Event(4, "crm.contact_updated", {"entity_key": "D"}),
+            # malformed: no usable key; each is skipped, the others fire
+            _Event(5, "crm.contact_updated", {"sku": ["A"]}),
+            _Event(6, "crm.contact_updated", {"sku": True}),
+            _Event(7, "crm.contact_updated", {}),
         ]
     )
     unwired = fire(workflows, "w", source=_items(), now=MONDAY)
@@ -239,6 +243,7 @@ def test_gateway_events_fire_for_the_entity_they_name(workflows: WorkflowStore, 
     runs = [workflows.get_run(r) for r in started.created]
     assert [r.trigger_key for r in runs] == ["v1:gateway_event:1:A", "v1:gateway_event:4:D"]
     assert runs[0].trigger is not None and runs[0].trigger["payload"] == {"sku": "A", "note": "x"}
+    assert workflows.store.get_watermark(mark("w", "gateway_event")) == f"{7:020d}"
     assert fire(workflows, "w", source=_items(), now=MONDAY, events=feed).created == ()
     # and the runs run
     done = [Runner(workflows).execute(r) for r in started.to_run]

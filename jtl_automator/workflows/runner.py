@@ -27,7 +27,7 @@ import graphlib
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -312,7 +312,11 @@ def evaluate_active(
             log.warning("workflow %s: trigger not evaluated: %s", workflow.name, _one_line(exc))
             found.append(Started(workflow.name, (), (), (), f"not evaluated: {_one_line(exc)}"))
             continue
-        found.append(record_runs(workflows, evaluation))
+        started = record_runs(workflows, evaluation)
+        # runs a crashed tick recorded but never ran (their watermark has moved on: no firing finds them)
+        left = [r.id for r in workflows.list_runs(workflow.name, limit=1000, status=RunStatus.PENDING)]
+        extra = tuple(r for r in reversed(left) if r not in started.to_run)
+        found.append(replace(started, to_run=started.to_run + extra) if extra else started)
     return found
 
 

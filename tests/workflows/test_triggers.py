@@ -13,7 +13,7 @@ import pytest
 from jtl_automator.store import StateStore
 from jtl_automator.workflows.entities import FakeEntitySource, OrderEventChange
 from jtl_automator.workflows.loader import LoadedWorkflow, parse_workflow
-from jtl_automator.workflows.runner import Runner, fire
+from jtl_automator.workflows.runner import Runner, evaluate_active, fire
 from jtl_automator.workflows.store import RunStatus, WorkflowStore
 from jtl_automator.workflows.triggers import due_tick, evaluate, mark, read_snapshot
 from tests.workflows.runner_support import Effects, register_effects
@@ -257,3 +257,13 @@ def test_evaluation_reads_entities_in_bulk(workflows: WorkflowStore) -> None:
     version, workflow = workflows.definition("w")
     evaluation = evaluate(workflow, version, source=source, store=workflows.store, now=MONDAY, manual=True)
     assert source.reads == 1 and evaluation.considered == 4 and len(evaluation.firings) == 2
+
+
+def test_the_tick_runs_pending_runs_a_crashed_tick_left(workflows: WorkflowStore, effects: Effects) -> None:
+    _load(workflows, _doc())
+    orphan, _ = workflows.create_run("w", "v1:schedule:earlier:A", {"key": "A"})  # recorded, never run
+    started = evaluate_active(workflows, _items(), now=MONDAY)
+    assert started[0].created == () and started[0].to_run == (orphan.id,)
+    Runner(workflows).execute(orphan.id)
+    assert evaluate_active(workflows, _items(), now=MONDAY)[0].to_run == ()
+    assert [label for _, label, _ in effects.done] == ["A"]

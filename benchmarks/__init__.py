@@ -23,6 +23,7 @@ BENCHMARKS = (
     "product_sync",
     "pricing_writes",
     "report_weekly",
+    "workflow_runner",
 )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -203,3 +203,16 @@ def test_sales_orders_from_the_ledger_with_wawi_fields_and_their_events(world: W
         (first["Number"], "held"),
     ]
     assert [e.event for e in source.order_events_after(events[1].id, {"held"})] == ["held"]
+
+
+def test_items_changed_since_lists_only_the_changed_items(world: World) -> None:
+    from jtl_automator.clients.wawi.models import ItemUpdate
+
+    before = datetime.now(UTC).replace(microsecond=0)
+    items = sorted(world.state.data.wawi.items.values(), key=lambda i: i["Id"])
+    target = next(i for i in items if i.get("SKU") and not i.get("ParentItemId"))
+    world.wawi.items.update(target["Id"], ItemUpdate(name="Renamed for the trigger"))
+    changed = world.source().items_changed_since(before - timedelta(seconds=1))
+    skus = [sku for sku, _ in changed]
+    assert target["SKU"] in skus and len(skus) < len(items)
+    assert all(at.tzinfo is not None for _, at in changed)

@@ -24,6 +24,7 @@ BENCHMARKS = (
     "pricing_writes",
     "report_weekly",
     "state_db_year",
+    "workflow_runner",
 )
 
 

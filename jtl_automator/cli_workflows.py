@@ -298,3 +298,8 @@ def _run_detail(run: Run) -> str:
             lines.append(f"  error: {step.error}")
         lines += [f"  log: {line}" for line in step.logs]
     return "\n".join(lines)
+
+
+from jtl_automator.cli_workflow_runs import register as _register_runs  # noqa: E402
+
+_register_runs(workflows_app)  # workflows run, workflows simulate (the runner's commands)

@@ -106,6 +106,7 @@ def test_cli_rejects_unknown_names() -> None:
         "pricing_writes",
         "report_weekly",
         "state_db_year",
+        "workflow_runner",
     }
 
 

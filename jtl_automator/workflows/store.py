@@ -87,7 +87,8 @@ _RUN_MOVES: dict[RunStatus, frozenset[RunStatus]] = {
 _STEP_MOVES: dict[StepStatus, frozenset[StepStatus]] = {
     StepStatus.PENDING: frozenset({StepStatus.RUNNING, StepStatus.SKIPPED, StepStatus.CANCELLED}),
     StepStatus.RUNNING: frozenset({StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.CANCELLED}),
-    StepStatus.FAILED: frozenset({StepStatus.RUNNING, StepStatus.CANCELLED}),  # a retry
+    # a retry; or skipped, when the retry finds its guard false now
+    StepStatus.FAILED: frozenset({StepStatus.RUNNING, StepStatus.SKIPPED, StepStatus.CANCELLED}),
     StepStatus.SUCCEEDED: frozenset(),
     StepStatus.SKIPPED: frozenset(),
     StepStatus.CANCELLED: frozenset(),
@@ -457,7 +458,12 @@ class WorkflowStore:
         """A pending (or failed, for a retry) run starts; the Prefect flow run is recorded."""
         with self.store.session() as s:
             run = self._locked_run(s, run_id)
+            retry = RunStatus(run.status) is RunStatus.FAILED
             self._move_run(run, RunStatus.RUNNING)
+            if retry:  # the steps cancelled because the run failed get their turn again
+                for step in self._step_rows(s, run_id):
+                    if step.status == StepStatus.CANCELLED.value:
+                        step.status, step.finished_at = StepStatus.PENDING.value, None
             run.started_at = utcnow()
             run.finished_at, run.error = None, None
             if flow_run_id is not None:

@@ -54,4 +54,3 @@ def once(
     output = json_ready(output)
     ctx.store.complete(key, {"output": output, "summary": summary})
     return StepResult(output=output, effects=(key,), summary=summary)
-

@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -33,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from jtl_automator.limits import PLAN_LINE_KEY_MAX
 from jtl_automator.plans import LineKey, NewLine, Plan, PlanNotEditable, PlanStatus, PlanStore, plan_kind
 from jtl_automator.services.pricing.plans import markdown_lines
-from jtl_automator.transforms.markdown import MARKDOWN, markdown_frame, markdown_reasons
+from jtl_automator.transforms.markdown import MARKDOWN, TOO_SMALL, markdown_frame, markdown_reasons
 from jtl_automator.transforms.pricing import MarkdownRules
 from jtl_automator.transforms.replenishment import (
     INVALID_INPUT,
@@ -56,6 +57,7 @@ LISTED_SKIPPED = 50
 OUTGOING = frozenset({"supplier_return", "supplier_exchange"})
 #: A frame row as ``to_dict("records")`` gives it.
 Row = Mapping[Any, Any]
+_EPS = 1e-9
 KINDS = ("restock", "rebalance", "markdown", "supplier_return", "supplier_exchange")
 
 # -- parameters ------------------------------------------------------------------------------------
@@ -282,6 +284,9 @@ class AddItemsParams(BaseModel):
 
 
 # -- computing the lines ---------------------------------------------------------------------------
+#
+# Column arithmetic on the replenishment's frame; Python runs only per line proposed (up to max_lines)
+# and per left-out example listed, never per item looked at, so 100,000 items cost a second or two.
 
 
 @dataclass(frozen=True)
@@ -295,10 +300,39 @@ class Skipped:
 
 @dataclass
 class Proposal:
-    """The lines a step would put on the plan and what it left out."""
+    """The lines a step would put on the plan; how many items it left out and why (with examples)."""
 
-    lines: list[NewLine]
-    skipped: list[Skipped]
+    lines: list[NewLine] = field(default_factory=list)
+    examples: list[Skipped] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def skip(self, sku: str, warehouse: str, why: str, detail: str = "") -> None:
+        """One left out."""
+        self.skipped[why] += 1
+        if len(self.examples) < LISTED_SKIPPED:
+            self.examples.append(Skipped(sku, warehouse, f"{why}; {detail}" if detail else why))
+
+    def skip_many(self, skus: list[str], warehouse: str, why: str) -> None:
+        """Several SKUs left out for one reason (only the first ones listed)."""
+        if not skus:
+            return
+        self.skipped[why] += len(skus)
+        room = max(LISTED_SKIPPED - len(self.examples), 0)
+        self.examples.extend(Skipped(sku, warehouse, why) for sku in skus[:room])
+
+    def skip_rows(
+        self, frame: pd.DataFrame, mask: np.ndarray, why: str, detail: Callable[[Row], str] | None = None
+    ) -> None:
+        """The rows of ``frame`` under ``mask`` left out for one reason (details for the listed ones only)."""
+        count = int(mask.sum())
+        if not count:
+            return
+        self.skipped[why] += count
+        room = LISTED_SKIPPED - len(self.examples)
+        if room > 0:
+            for row in frame[mask].head(room).to_dict("records"):
+                text = f"{why}; {detail(row)}" if detail else why
+                self.examples.append(Skipped(str(row["merchant_sku"]), str(row["warehouse_id"]), text))
 
 
 def _num(value: Any) -> float:
@@ -308,12 +342,17 @@ def _num(value: Any) -> float:
     return float(value)
 
 
+def _col(frame: pd.DataFrame, name: str) -> np.ndarray:
+    values: np.ndarray = frame[name].to_numpy(dtype="float64", na_value=np.nan)
+    return values
+
+
 def _fmt(value: float, decimals: int = 1) -> str:
-    return (
-        "∞"
-        if math.isinf(value)
-        else ("?" if math.isnan(value) else f"{value:.{decimals}f}".rstrip("0").rstrip("."))
-    )
+    if math.isinf(value):
+        return "∞"
+    if math.isnan(value):
+        return "?"
+    return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
 
 
 def stock_lines(data: PlanData, params: AddItemsParams) -> pd.DataFrame:
@@ -335,28 +374,20 @@ def _select(
         keep &= skus.isin(params.skus).to_numpy()
     if params.sku_pattern is not None:
         pattern = params.sku_pattern
-        keep &= np.array([fnmatch.fnmatchcase(s, pattern) for s in skus], dtype=bool)
+        keep &= np.fromiter((fnmatch.fnmatchcase(s, pattern) for s in skus), dtype=bool, count=len(skus))
     if warehouses is not None:
         keep &= frame["warehouse_id"].astype(str).isin(warehouses).to_numpy()
     if supplier is not None:
         ids = frame["supplier_id"].astype("string").fillna("")
         keep &= (ids == supplier).to_numpy()
-    return frame[keep]
+    return frame[keep].reset_index(drop=True)
 
 
-def _missing_skus(params: AddItemsParams, found: Iterable[str]) -> list[Skipped]:
+def _missing_skus(params: AddItemsParams, found: Iterable[str], proposal: Proposal, why: str) -> None:
     if params.skus is None:
-        return []
+        return
     seen = set(found)
-    return [
-        Skipped(s, "", "no stock, demand or goods on order in the selected warehouses")
-        for s in params.skus
-        if s not in seen
-    ]
-
-
-def _target(q: FillToTarget, demand: float) -> float:
-    return q.target_units if q.target_units is not None else demand * float(q.target_cover_days or 0)
+    proposal.skip_many([sku for sku in params.skus if sku not in seen], "", why)
 
 
 def _figures(row: Row) -> dict[str, Any]:
@@ -379,59 +410,82 @@ def _state_text(row: Row) -> str:
     )
 
 
+def _check_size(count: int, params: AddItemsParams) -> None:
+    if count > params.max_lines:
+        raise ValueError(
+            f"{count:,} lines is more than max_lines {params.max_lines:,}; "
+            "narrow the items or raise max_lines"
+        )
+
+
+def _target_label(q: FillToTarget | ScoreQuantity, target: float) -> str:
+    if isinstance(q, FillToTarget) and q.target_units is not None:
+        return f"target {q.target_units:g} units"
+    return f"target {q.target_cover_days:g} d of cover ({_fmt(target, 2)} units)"
+
+
 def restock_or_return(kind: str, frame: pd.DataFrame, params: AddItemsParams) -> Proposal:
     """Lines for a restock (units to buy) or a supplier return/exchange (units to send back)."""
     q = params.quantity
     assert q is not None
-    lines: list[NewLine] = []
-    skipped: list[Skipped] = []
+    proposal = Proposal()
     outgoing = kind in OUTGOING
-    for row in frame.to_dict("records"):
-        sku, wh = str(row["merchant_sku"]), str(row["warehouse_id"])
-        if row["status"] == INVALID_INPUT:
-            skipped.append(Skipped(sku, wh, str(row["reason"])))
-            continue
-        available, on_order, demand = _num(row["available"]), _num(row["on_order"]), _num(row["daily_demand"])
-        if params.below_stock is not None and not available < params.below_stock:
-            skipped.append(
-                Skipped(sku, wh, f"available {_fmt(available, 2)} is not below {params.below_stock:g}")
-            )
-            continue
-        state = _state_text(row)
-        score: float | None = None
+    bad = (frame["status"] == INVALID_INPUT).to_numpy(dtype=bool)
+    proposal.skip_rows(frame, bad, "invalid input", lambda r: str(r["reason"]))
+    frame = frame[~bad].reset_index(drop=True)
+    if params.below_stock is not None:
+        high = ~(_col(frame, "available") < params.below_stock)
+        proposal.skip_rows(frame, high, f"available not below {params.below_stock:g}", _state_text)
+        frame = frame[~high].reset_index(drop=True)
+    available, on_order = _col(frame, "available"), _col(frame, "on_order")
+    demand, cover = _col(frame, "daily_demand"), _col(frame, "cover_days")
+    n = len(frame)
+    target = np.full(n, np.nan)
+    score = np.full(n, np.nan)
+    if isinstance(q, FixedQuantity):
+        units = np.minimum(q.quantity, np.floor(available)) if outgoing else np.full(n, float(q.quantity))
+    elif isinstance(q, FillToTarget) or outgoing:
+        assert isinstance(q, FillToTarget | ScoreQuantity)
+        days = q.target_cover_days if q.target_cover_days is not None else 0.0
+        target = (
+            np.full(n, q.target_units)
+            if isinstance(q, FillToTarget) and q.target_units is not None
+            else demand * days
+        )
+        if outgoing:
+            units = np.floor(available - target + _EPS)
+            if isinstance(q, ScoreQuantity):  # the excess cover; no demand at all: first to go
+                score = np.where(np.isinf(cover), 1e9, np.round(np.maximum(cover - days, 0.0), 2))
+        else:
+            units = np.ceil(target - available - on_order - _EPS)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                score = np.where(demand > 0, np.round(np.maximum(units, 0) / demand, 2), np.nan)
+    else:  # the replenishment's own rule
+        due = (frame["status"] == ORDER).to_numpy(dtype=bool)
+        proposal.skip_rows(frame, ~due, "not due", lambda r: f"{r['status']}: {r['reason']}")
+        units = np.where(due, np.ceil(np.nan_to_num(_col(frame, "order_quantity")) - _EPS), 0.0)
+        score = np.round(_col(frame, "score"), 4)
+        due_rows = due
+    none = ~(units > 0)
+    if not (isinstance(q, ScoreQuantity) and not outgoing):
+        why = "nothing available to send" if outgoing else "at or above the target"
+        proposal.skip_rows(frame, none, why, _state_text)
+    else:
+        proposal.skip_rows(frame, none & due_rows, "at or above the target", _state_text)
+    keep = np.flatnonzero(~none)
+    _check_size(len(keep), params)
+    for i, row in zip(keep.tolist(), frame.iloc[keep].to_dict("records"), strict=True):
         details: dict[str, Any] = {"strategy": q.strategy, **_figures(row)}
+        state = _state_text(row)
         if isinstance(q, FixedQuantity):
-            units = min(q.quantity, math.floor(available)) if outgoing else q.quantity
             reason = f"fixed {q.quantity} units; {state}"
-        elif isinstance(q, FillToTarget) or (outgoing and isinstance(q, ScoreQuantity)):
-            if isinstance(q, ScoreQuantity):
-                target = demand * q.target_cover_days
-                label = f"keep {q.target_cover_days:g} d of cover ({_fmt(target, 2)} units)"
-                cover = _num(row["cover_days"])
-                score = None if math.isinf(cover) else round(max(cover - q.target_cover_days, 0.0), 2)
-                score = score if score is not None else 1e9  # no demand: everything is surplus, first
-            else:
-                target = _target(q, demand)
-                label = (
-                    f"target {q.target_units:g} units"
-                    if q.target_units is not None
-                    else f"target {q.target_cover_days:g} d of cover ({_fmt(target, 2)} units)"
-                )
-            details["target_units"] = round(target, 4)
-            if outgoing:
-                units = math.floor(available - target + 1e-9)
-                reason = f"{label}: {_fmt(available - target, 2)} above it; {state}"
-            else:
-                units = math.ceil(target - (available + on_order) - 1e-9)
-                reason = f"{label}: {_fmt(target - available - on_order, 2)} below it; {state}"
-                if demand > 0:
-                    score = round(max(units, 0) / demand, 2)
-        else:  # the replenishment's rule
-            if row["status"] != ORDER:
-                skipped.append(Skipped(sku, wh, f"{row['status']}: {row['reason']}"))
-                continue
-            units = math.ceil(_num(row["order_quantity"]) - 1e-9)
-            score = round(_num(row["score"]), 4)
+        elif isinstance(q, FillToTarget) or outgoing:
+            assert isinstance(q, FillToTarget | ScoreQuantity)
+            gap = available[i] - target[i] if outgoing else target[i] - available[i] - on_order[i]
+            side = "above" if outgoing else "below"
+            reason = f"{_target_label(q, target[i])}: {_fmt(gap, 2)} {side} it; {state}"
+            details["target_units"] = round(float(target[i]), 4)
+        else:
             reason = str(row["reason"])
             details.update(
                 reorder_point=round(_num(row["reorder_point"]), 4),
@@ -439,14 +493,17 @@ def restock_or_return(kind: str, frame: pd.DataFrame, params: AddItemsParams) ->
                 lead_time_days=_num(row["lead_time_days"]),
                 low_stock=bool(row["low_stock"]),
             )
-        if units <= 0:
-            why = "nothing available to send" if outgoing else "at or above the target"
-            skipped.append(Skipped(sku, wh, f"{why}; {state}"))
-            continue
-        lines.append(
-            NewLine(sku=sku, warehouse=wh, quantity=units, reason=reason, score=score, details=details)
+        proposal.lines.append(
+            NewLine(
+                sku=str(row["merchant_sku"]),
+                warehouse=str(row["warehouse_id"]),
+                quantity=int(units[i]),
+                reason=reason,
+                score=None if math.isnan(score[i]) else float(score[i]),
+                details=details,
+            )
         )
-    return Proposal(lines, skipped)
+    return proposal
 
 
 def _pair_line(
@@ -477,111 +534,157 @@ def _pair_line(
 
 def rebalance(frame: pd.DataFrame, params: AddItemsParams) -> Proposal:
     """Transfers per SKU: along fixed pairs, or from surplus to deficit warehouses by cover."""
-    lines: list[NewLine] = []
-    skipped: list[Skipped] = []
-    valid = frame[frame["status"] != INVALID_INPUT]
-    for row in frame[frame["status"] == INVALID_INPUT].to_dict("records"):
-        skipped.append(Skipped(str(row["merchant_sku"]), str(row["warehouse_id"]), str(row["reason"])))
-    for sku, group in valid.groupby(valid["merchant_sku"].astype(str), sort=True):
-        rows = {str(r["warehouse_id"]): r for r in group.to_dict("records")}
-        if isinstance(params.matching, FixedPairs):
-            proposal = _fixed_pairs(str(sku), rows, params)
-        else:
-            assert isinstance(params.matching, ScoreMatching)
-            proposal = _score_pairs(str(sku), rows, params.matching, params.below_stock)
-        lines.extend(proposal.lines)
-        skipped.extend(proposal.skipped)
-    return Proposal(lines, skipped)
+    proposal = Proposal()
+    bad = (frame["status"] == INVALID_INPUT).to_numpy(dtype=bool)
+    proposal.skip_rows(frame, bad, "invalid input", lambda r: str(r["reason"]))
+    frame = frame[~bad].reset_index(drop=True)
+    if isinstance(params.matching, FixedPairs):
+        _fixed_pairs(frame, params, proposal)
+    else:
+        assert isinstance(params.matching, ScoreMatching)
+        _score_pairs(frame, params.matching, params.below_stock, params, proposal)
+    return proposal
 
 
-def _fixed_pairs(sku: str, rows: Mapping[str, Row], params: AddItemsParams) -> Proposal:
+_EMPTY_SIDE = {"available": 0.0, "on_order": 0.0, "daily_demand": 0.0, "cover_days": 0.0}
+
+
+def _fixed_pairs(frame: pd.DataFrame, params: AddItemsParams, proposal: Proposal) -> None:
     assert isinstance(params.matching, FixedPairs)
     q = params.quantity
-    lines: list[NewLine] = []
-    skipped: list[Skipped] = []
+    assert isinstance(q, FixedQuantity | FillToTarget)
+    warehouse = frame["warehouse_id"].astype(str)
+    planned: list[tuple[Row, Row, int, str]] = []
     for pair in params.matching.pairs:
         where = f"{pair.source}>{pair.target}"
-        source, target = rows.get(pair.source), rows.get(pair.target)
-        if source is None:
-            skipped.append(Skipped(sku, where, f"no stock of it in {pair.source}"))
-            continue
-        if target is None:  # nothing known there: no stock, no demand
-            target = {
-                **source,
-                "warehouse_id": pair.target,
-                "available": 0.0,
-                "on_order": 0.0,
-                "daily_demand": 0.0,
-                "cover_days": 0.0,
-            }
-        available = _num(source["available"])
-        to_available = _num(target["available"])
-        if params.below_stock is not None and not to_available < params.below_stock:
-            skipped.append(
-                Skipped(
-                    sku, where, f"{pair.target} has {_fmt(to_available, 2)}, not below {params.below_stock:g}"
-                )
-            )
-            continue
-        if isinstance(q, FixedQuantity):
-            units = min(q.quantity, math.floor(available))
-            reason = f"fixed {q.quantity} units from {pair.source} ({_fmt(available, 2)} available)"
+        source = frame[(warehouse == pair.source).to_numpy()].reset_index(drop=True)
+        skus = source["merchant_sku"].astype(str)
+        receivers = frame[(warehouse == pair.target).to_numpy()]
+        target = (
+            receivers.set_index(receivers["merchant_sku"].astype(str)).reindex(skus).reset_index(drop=True)
+        )
+        for name, value in _EMPTY_SIDE.items():  # nothing known there: no stock, no demand
+            target[name] = target[name].astype("float64").fillna(value)
+        target["merchant_sku"] = skus.to_numpy()
+        target["warehouse_id"] = pair.target
+        known = set(frame["merchant_sku"].astype(str)) | set(params.skus or ())
+        proposal.skip_many(sorted(known - set(skus)), where, f"no stock of it in {pair.source}")
+        available, to_available = _col(source, "available"), _col(target, "available")
+        named = source.assign(warehouse_id=where)
+        if params.below_stock is not None:
+            high = ~(to_available < params.below_stock)
+            proposal.skip_rows(named, high, f"{pair.target} not below {params.below_stock:g}", _state_text)
         else:
-            assert isinstance(q, FillToTarget)
-            need = _target(q, _num(target["daily_demand"])) - to_available - _num(target["on_order"])
-            spare = available - _target(q, _num(source["daily_demand"]))
-            units = math.floor(min(math.ceil(need - 1e-9), spare) + 1e-9)
-            reason = (
-                f"{pair.target} is {_fmt(need, 2)} below its target, "
-                f"{pair.source} has {_fmt(spare, 2)} above its own"
+            high = np.zeros(len(source), dtype=bool)
+        if isinstance(q, FixedQuantity):
+            units = np.minimum(q.quantity, np.floor(available))
+            need = spare = np.full(len(source), np.nan)
+        else:
+            days = q.target_cover_days or 0.0
+            to_target = (
+                np.full(len(source), q.target_units)
+                if q.target_units is not None
+                else _col(target, "daily_demand") * days
             )
-        if units <= 0:
-            skipped.append(Skipped(sku, where, f"nothing to move: {reason}"))
-            continue
-        lines.append(_pair_line(sku, source, target, units, reason, None, "fixed_pairs"))
-    return Proposal(lines, skipped)
-
-
-def _score_pairs(sku: str, rows: Mapping[str, Row], matching: ScoreMatching, below: float | None) -> Proposal:
-    days = matching.target_cover_days
-    givers: list[tuple[float, str, float]] = []  # (-cover, warehouse, spare units)
-    takers: list[tuple[float, str, float]] = []  # (cover, warehouse, needed units)
-    for wh, row in rows.items():
-        demand, available, on_order = _num(row["daily_demand"]), _num(row["available"]), _num(row["on_order"])
-        cover = _num(row["cover_days"])
-        want = demand * days
-        if available > want + 1e-9:
-            givers.append((-cover, wh, math.floor(available - want + 1e-9)))
-        elif demand > 0 and available + on_order < want - 1e-9 and (below is None or available < below):
-            takers.append((cover, wh, math.ceil(want - available - on_order - 1e-9)))
-    givers.sort()
-    takers.sort()
-    lines: list[NewLine] = []
-    skipped: list[Skipped] = []
-    spare = {wh: units for _, wh, units in givers}
-    for cover, wh, need in takers:
-        for _, giver, _ in givers:
-            if need <= 0:
-                break
-            units = min(need, spare[giver])
-            if units < matching.min_units:
-                continue
-            spare[giver] -= units
-            need -= units
-            src, dst = rows[giver], rows[wh]
-            reason = (
-                f"{wh} covers {_fmt(cover)} d, {giver} {_fmt(_num(src['cover_days']))} d; target {days:g} d "
-                f"({wh}: {_state_text(dst)})"
+            from_target = (
+                np.full(len(source), q.target_units)
+                if q.target_units is not None
+                else _col(source, "daily_demand") * days
             )
-            score = round(days - cover, 2) if math.isfinite(cover) else None
-            lines.append(_pair_line(sku, src, dst, int(units), reason, score, "score"))
-        if need > 0:
-            skipped.append(
-                Skipped(
-                    sku, wh, f"{need} units short of {days:g} d of cover and no warehouse has them to spare"
+            need = to_target - to_available - _col(target, "on_order")
+            spare = available - from_target
+            units = np.floor(np.minimum(np.ceil(need - _EPS), spare) + _EPS)
+        empty = ~(units > 0) & ~high
+        proposal.skip_rows(named, empty, "nothing to move", _state_text)
+        keep = np.flatnonzero((units > 0) & ~high)
+        sources = source.iloc[keep].to_dict("records")
+        targets = target.iloc[keep].to_dict("records")
+        for i, src, dst in zip(keep.tolist(), sources, targets, strict=True):
+            if isinstance(q, FixedQuantity):
+                reason = f"fixed {q.quantity} units from {pair.source} ({_fmt(available[i], 2)} available)"
+            else:
+                reason = (
+                    f"{pair.target} is {_fmt(need[i], 2)} below its target, "
+                    f"{pair.source} has {_fmt(spare[i], 2)} above its own"
                 )
-            )
-    return Proposal(lines, skipped)
+            planned.append((src, dst, int(units[i]), reason))
+    _check_size(len(planned), params)
+    for giver, taker, count, why in planned:
+        proposal.lines.append(
+            _pair_line(str(giver["merchant_sku"]), giver, taker, count, why, None, "fixed_pairs")
+        )
+
+
+def _score_pairs(
+    frame: pd.DataFrame,
+    matching: ScoreMatching,
+    below: float | None,
+    params: AddItemsParams,
+    proposal: Proposal,
+) -> None:
+    days = matching.target_cover_days
+    available, on_order = _col(frame, "available"), _col(frame, "on_order")
+    demand, cover = _col(frame, "daily_demand"), _col(frame, "cover_days")
+    want = demand * days
+    spare = np.where(available > want + _EPS, np.floor(available - want + _EPS), 0.0)
+    short = (demand > 0) & (available + on_order < want - _EPS)
+    if below is not None:
+        short &= available < below
+    need = np.where(short, np.ceil(want - available - on_order - _EPS), 0.0)
+    codes, _ = pd.factorize(frame["merchant_sku"].astype(str))
+    n_skus = int(codes.max(initial=-1)) + 1
+    gives = np.bincount(codes, weights=spare, minlength=n_skus) > 0
+    takes = np.bincount(codes, weights=need, minlength=n_skus) > 0
+    both = gives & takes
+    alone = (need > 0) & ~both[codes]
+    proposal.skip_rows(
+        frame.assign(_need=need),
+        alone,
+        "short of the cover target, and no other warehouse has units to spare",
+        lambda r: f"{int(r['_need'])} units short of {days:g} d; {_state_text(r)}",
+    )
+    rows = np.flatnonzero(both[codes] & ((spare > 0) | (need > 0)))
+    # per SKU: takers lowest cover first, givers highest cover first
+    order = rows[
+        np.lexsort((np.where(need[rows] > 0, cover[rows], -cover[rows]), need[rows] > 0, codes[rows]))
+    ]
+    records = frame.iloc[order].to_dict("records")
+    planned: list[tuple[Row, Row, int, float]] = []
+    start = 0
+    while start < len(order):
+        end = start
+        while end < len(order) and codes[order[end]] == codes[order[start]]:
+            end += 1
+        givers = [(k, float(spare[order[k]])) for k in range(start, end) if spare[order[k]] > 0]
+        left = dict(givers)
+        for k in range(start, end):
+            still = float(need[order[k]])
+            if still <= 0:
+                continue
+            for g, _ in givers:
+                units = min(still, left[g])
+                if still <= 0 or units < matching.min_units:
+                    continue
+                left[g] -= units
+                still -= units
+                planned.append((records[g - 0], records[k], int(units), float(cover[order[k]])))
+            if still > 0:
+                proposal.skip(
+                    str(records[k]["merchant_sku"]),
+                    str(records[k]["warehouse_id"]),
+                    "short of the cover target after the transfers",
+                    f"{int(still)} units short of {days:g} d of cover; {_state_text(records[k])}",
+                )
+        start = end
+    _check_size(len(planned), params)
+    for src, dst, units_, to_cover in planned:
+        reason = (
+            f"{dst['warehouse_id']} covers {_fmt(to_cover)} d, {src['warehouse_id']} "
+            f"{_fmt(_num(src['cover_days']))} d; target {days:g} d "
+            f"({dst['warehouse_id']}: {_state_text(dst)})"
+        )
+        score = round(days - to_cover, 2) if math.isfinite(to_cover) else None
+        proposal.lines.append(_pair_line(str(src["merchant_sku"]), src, dst, units_, reason, score, "score"))
 
 
 def markdowns(data: PlanData, params: AddItemsParams) -> Proposal:
@@ -595,24 +698,41 @@ def markdowns(data: PlanData, params: AddItemsParams) -> Proposal:
     if params.skus is not None:
         keep &= skus.isin(params.skus).to_numpy()
     if params.sku_pattern is not None:
-        keep &= np.array([fnmatch.fnmatchcase(s, params.sku_pattern) for s in skus], dtype=bool)
+        pattern = params.sku_pattern
+        keep &= np.fromiter((fnmatch.fnmatchcase(s, pattern) for s in skus), dtype=bool, count=len(skus))
     if params.below_stock is not None:
         keep &= (frame["stock"].fillna(0) < params.below_stock).to_numpy()
     chosen = frame[keep].reset_index(drop=True)
     result = markdown_frame(chosen, rules, srp_includes_vat=items.srp_includes_vat)
-    reasons = markdown_reasons(result, rules) if len(result) else pd.Series([], dtype="string")
-    marked = (result["status"] == MARKDOWN).to_numpy()
-    skipped = [
-        Skipped(str(r["sku"]), "", f"{r['status']}: {why}")
-        for r, why in zip(result[~marked].to_dict("records"), reasons[~marked], strict=True)
-    ]
-    lines = markdown_lines(
-        result[marked], [str(r) for r in reasons[marked]], rules.floor_pct, rules.floor_abs, rules.apply_as
+    status = result["status"].astype(str).to_numpy()
+    marked = status == MARKDOWN
+    _check_size(int(marked.sum()), params)
+    proposal = Proposal()
+    # the reasons in words only where a person reads them: the lines and the listed examples
+    worded = marked | (status == TOO_SMALL)
+    reasons = pd.Series(result["status"].astype(str).to_numpy(), index=result.index, dtype="string")
+    listed = np.flatnonzero(~marked)[:LISTED_SKIPPED]
+    need_words = worded.copy()
+    need_words[~marked] = False
+    need_words[listed] = worded[listed]
+    if need_words.any():
+        reasons[need_words] = markdown_reasons(result[need_words], rules)
+    problems = result["problem"].astype("string").fillna("")
+    for i in np.flatnonzero(~marked).tolist():
+        why = str(status[i])
+        detail = str(problems.iloc[i]) or (str(reasons.iloc[i]) if i in set(listed.tolist()) else "")
+        proposal.skip(str(result["sku"].iloc[i]), "", why, detail if detail != why else "")
+    proposal.lines.extend(
+        markdown_lines(
+            result[marked],
+            [str(r) for r in reasons[marked]],
+            rules.floor_pct,
+            rules.floor_abs,
+            rules.apply_as,
+        )
     )
-    missing = _missing_skus(params, chosen["sku"].astype(str))
-    return Proposal(
-        lines, skipped + [Skipped(s.sku, "", "not a Wawi item with a base price") for s in missing]
-    )
+    _missing_skus(params, chosen["sku"].astype(str), proposal, "not a Wawi item with a base price")
+    return proposal
 
 
 def propose(
@@ -637,7 +757,13 @@ def propose(
         params.supplier or (supplier if kind != "rebalance" else None),
     )
     proposal = rebalance(frame, params) if kind == "rebalance" else restock_or_return(kind, frame, params)
-    proposal.skipped.extend(_missing_skus(params, frame["merchant_sku"].astype(str)))
+    if not (kind == "rebalance" and isinstance(params.matching, FixedPairs)):
+        _missing_skus(
+            params,
+            frame["merchant_sku"].astype(str),
+            proposal,
+            "no stock, demand or goods on order in the selected warehouses",
+        )
     return proposal
 
 
@@ -657,20 +783,21 @@ def _line_out(line: NewLine, state: str) -> dict[str, Any]:
 
 
 def _output(
-    plan_id: int | None, kind: str, states: list[tuple[NewLine, str]], skipped: list[Skipped]
+    plan_id: int | None, kind: str, states: list[tuple[NewLine, str]], proposal: Proposal
 ) -> dict[str, Any]:
     counts = dict.fromkeys(("added", "updated", "already_there"), 0)
     for _, state in states:
-        counts[state.removeprefix("would_")] = counts.get(state.removeprefix("would_"), 0) + 1
+        counts[state.removeprefix("would_")] += 1
     return {
         "plan_id": plan_id,
         "kind": kind,
         **counts,
-        "skipped": len(skipped),
+        "skipped": sum(proposal.skipped.values()),
+        "skipped_reasons": dict(proposal.skipped.most_common()),
         "units": sum(line.quantity for line, state in states if not state.endswith("already_there")),
         "lines": [_line_out(line, state) for line, state in states[:LISTED_LINES]],
         "lines_truncated": len(states) > LISTED_LINES,
-        "skipped_items": [vars(s) for s in skipped[:LISTED_SKIPPED]],
+        "skipped_items": [vars(s) for s in proposal.examples[:LISTED_SKIPPED]],
     }
 
 
@@ -715,13 +842,7 @@ def add_items_to_plan(params: AddItemsParams, ctx: ActionContext) -> StepResult:
     data: PlanData = ctx.resource("plan_data")
 
     def compute() -> Proposal:
-        proposal = propose(kind, warehouses, supplier, data, params)
-        if len(proposal.lines) > params.max_lines:
-            raise ValueError(
-                f"{len(proposal.lines):,} lines is more than max_lines {params.max_lines:,}; "
-                "narrow the items or raise max_lines"
-            )
-        return proposal
+        return propose(kind, warehouses, supplier, data, params)
 
     if ctx.simulate:
         proposal = compute()
@@ -730,7 +851,7 @@ def add_items_to_plan(params: AddItemsParams, ctx: ActionContext) -> StepResult:
             plan.id if plan else None,
             kind,
             _states(proposal.lines, existing, params.on_existing, "would_"),
-            proposal.skipped,
+            proposal,
         )
         if plan is not None and plan.status is not PlanStatus.DRAFT:
             out["refused"] = f"plan {plan.id} is {plan.status.value}: lines are only added to a draft plan"
@@ -756,7 +877,7 @@ def add_items_to_plan(params: AddItemsParams, ctx: ActionContext) -> StepResult:
         writes = [line for line, state in states if state != "already_there"]
         if writes:
             plans.add_lines(current.id, writes)
-        out = _output(current.id, kind, states, proposal.skipped)
+        out = _output(current.id, kind, states, proposal)
         return (
             out,
             f"{current.describe()}: {out['added']} added, {out['updated']} updated, "

@@ -112,6 +112,8 @@ class CreatePlanParams(BaseModel):
     )
     supplier: str | None = Field(
         default=None,
+        min_length=1,
+        max_length=PLAN_LINE_KEY_MAX,
         description="The Wawi supplier id (as text) the plan is for; required for supplier_return and "
         "supplier_exchange. Part of what identifies the plan.",
     )

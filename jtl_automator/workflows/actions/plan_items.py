@@ -181,9 +181,12 @@ class AddItemsParams(BaseModel):
     skus: list[str] | None = Field(
         default=None, description="The items (e.g. the trigger's SKU); none: every item the data knows."
     )
-    sku_pattern: str | None = Field(default=None, description="Only SKUs matching this pattern (SAISON-*).")
+    sku_pattern: str | None = Field(
+        default=None, max_length=PLAN_LINE_KEY_MAX, description="Only SKUs matching this pattern (SAISON-*)."
+    )
     supplier: str | None = Field(
         default=None,
+        max_length=PLAN_LINE_KEY_MAX,
         description="Only items whose standard supplier has this Wawi id (the plan's by default).",
     )
     warehouses: Literal["all", "plan"] | list[str] = Field(

@@ -222,3 +222,13 @@ def test_simulation_says_what_it_would_send_and_sends_nothing(
 def test_malformed_parameters(values: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         CallWebhookParams.model_validate(values)
+
+
+def test_a_call_whose_run_died_before_the_record_is_made_again_with_the_same_key(
+    receiver: Receiver, http: httpx.Client, make_ctx: MakeCtx, store: StateStore
+) -> None:
+    store.claim("k1", "workflow_webhook", run_id="crashed-run")  # claimed, sent (maybe), never recorded
+    result = call_webhook(params(body={"n": 1}), make_ctx("k1", webhooks=hooks(http, crm=block(receiver))))
+    assert result.effects == ("k1",) and receiver.requests[0].headers["Idempotency-Key"] == "k1"
+    claim = store.side_effect("k1")
+    assert claim is not None and claim.state.value == "done" and claim.result["output"]["status_code"] == 200

@@ -96,6 +96,8 @@ def test_bad_kind_scope_and_period_are_refused_with_what_is_allowed(make_ctx: Ma
         params(warehouses=["W1>W2"])
     with pytest.raises(ValidationError, match="extra"):
         params(colour="red")
+    with pytest.raises(ValidationError, match="supplier"):
+        params(supplier="x" * 300)
     with pytest.raises(ValueError, match="needs a supplier"):
         create_plan(params(kind="supplier_return"), make_ctx())
 

@@ -356,3 +356,16 @@ def test_too_many_lines_are_refused_before_anything_is_written(
     with pytest.raises(ValueError, match="max_lines"):
         add_items_to_plan(p, make_ctx(plan_data=plan_data))
     assert PlanStore(store).get(pid).lines == ()
+
+
+@pytest.mark.slow
+def test_a_step_that_died_after_writing_its_lines_finds_them_there(
+    make_ctx: MakeCtx, store: StateStore, plan_data: FramePlanData
+) -> None:
+    pid = plan(store)
+    p = params(pid, warehouses="all", quantity={"strategy": "fixed", "quantity": 4}, skus=["A"])
+    add_items_to_plan(p, make_ctx("k1", simulate=False, plan_data=plan_data))
+    store.fail("k1", "pretend the record was lost")  # the lines are written, the ledger says not done
+    again = add_items_to_plan(p, make_ctx("k1", plan_data=plan_data))
+    assert again.effects == ("k1",) and (again.output["added"], again.output["already_there"]) == (0, 2)
+    assert len(PlanStore(store).get(pid).lines) == 2

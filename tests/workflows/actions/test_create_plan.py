@@ -121,3 +121,12 @@ def test_create_or_get_on_both_databases(store_url: str) -> None:
         assert again.repeated and again.output["plan_id"] == first.output["plan_id"]
     finally:
         s.dispose()
+
+
+def test_every_action_documents_its_parameters_and_has_a_json_schema() -> None:
+    for name in ("create_plan", "add_items_to_plan", "call_webhook", "send_email"):
+        action = get_action(name)
+        schema = action.params.model_json_schema()
+        assert schema["properties"] and action.description
+        undocumented = [f for f, info in action.params.model_fields.items() if not info.description]
+        assert undocumented == [], f"{name}: {undocumented}"

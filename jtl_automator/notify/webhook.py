@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from pydantic import SecretStr
@@ -132,6 +132,21 @@ def encode_json(payload: Any) -> bytes:
     return text.encode("utf-8")
 
 
+def check_path(path: str) -> str:
+    """A path below an endpoint's URL, refused when it could leave it or smuggle a query or header."""
+    bad = next((c for c in ("?", "#", "\\", "://") if c in path), None)
+    if bad is None and any(ord(c) < 0x21 or ord(c) == 0x7F for c in path):
+        bad = "a space or control character"
+    if bad is None and any(part in ("..", ".") for part in path.split("/")):
+        bad = "'..' or '.'"
+    if bad is not None:
+        raise ValueError(
+            f"webhook path {path[:80]!r} must not contain {bad}; give a path below the endpoint's URL "
+            "(e.g. /customers/42) and query parameters separately"
+        )
+    return path
+
+
 def safe_url(url: str, *, hide_path: bool = False) -> str:
     """URL for messages and logs: no user info, no query string (either may hold a token).
 
@@ -194,6 +209,42 @@ class WebhookSender:
     def _plain_url(self) -> str:
         return self._url.get_secret_value() if isinstance(self._url, SecretStr) else self._url
 
+    def derive(
+        self,
+        *,
+        method: Method | None = None,
+        path: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> WebhookSender:
+        """The same endpoint (auth, timeout, retries) with another method, a path below its URL, more headers.
+
+        For workflows: the block holds the base URL and the secret; a step names what it calls below it.
+        ``path`` is appended to the URL's path (``/customers/42``); it may not climb out of it (``..``),
+        carry a query, a fragment, a scheme or a host. Extra headers never replace the auth headers.
+        """
+        url: str | SecretStr = self._url
+        if path:
+            plain = self._plain_url()
+            split = urlsplit(plain)
+            url_path = split.path.rstrip("/") + "/" + check_path(path).lstrip("/")
+            joined = urlunsplit((split.scheme, split.netloc, url_path, split.query, ""))
+            url = SecretStr(joined) if self._secret_url else joined
+        merged: dict[str, str | SecretStr] = dict(self._headers)
+        for name, value in (headers or {}).items():
+            merged[name] = value
+        sender = WebhookSender(
+            self.http,
+            url,
+            method or self.method,  # type: ignore[arg-type]
+            merged,
+            self.auth,
+            self.timeout,
+            retry=self.retry,
+        )
+        if path and self._secret_url:
+            sender.display_url = f"{self.display_url.rstrip('/')}/{check_path(path).lstrip('/')}"
+        return sender
+
     def _build(self, payload: Mapping[str, Any] | None) -> tuple[bytes, dict[str, str] | None]:
         if self.method == "GET":
             if payload is None:
@@ -209,13 +260,39 @@ class WebhookSender:
             return b"", params
         return (b"" if payload is None else encode_json(payload)), None
 
-    def send(self, payload: Mapping[str, Any] | None = None, *, idempotency_key: str) -> httpx.Response:
-        """Deliver ``payload`` (JSON body; query parameters for GET); returns the 2xx response."""
+    def send(
+        self,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        idempotency_key: str,
+        text: str | None = None,
+        content_type: str | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Deliver ``payload`` (JSON body; query parameters for GET); returns the 2xx response.
+
+        ``text`` sends a text body instead (``content_type``, default ``text/plain; charset=utf-8``);
+        ``query`` adds query parameters to any method.
+        """
         if not idempotency_key:
             raise ValueError("idempotency_key must not be empty")
-        body, params = self._build(payload)
+        if text is not None:
+            if payload is not None:
+                raise ValueError("give a JSON payload or a text body, not both")
+            if self.method == "GET":
+                raise ValueError("GET webhooks send no body; use query parameters")
+            body, params = text.encode("utf-8"), None
+            content_type = content_type or "text/plain; charset=utf-8"
+        else:
+            body, params = self._build(payload)
+        if query:
+            params = {**(params or {}), **{str(k): str(v) for k, v in query.items()}}
         display = f"{self.method} {self.display_url}"
         policy = self.retry
+        # merged, not replaced: httpx's ``params=`` would drop a query the URL already has (a token)
+        target = httpx.URL(self._plain_url())
+        if params:
+            target = target.copy_merge_params(params)
 
         def deliver(attempt: int) -> httpx.Response:
             headers = {
@@ -224,16 +301,15 @@ class WebhookSender:
             headers[IDEMPOTENCY_HEADER] = header_safe(idempotency_key)
             headers[CORRELATION_HEADER] = correlation_id.get()
             if body:
-                headers.setdefault("Content-Type", "application/json; charset=utf-8")
+                headers.setdefault("Content-Type", content_type or "application/json; charset=utf-8")
             if self.auth is not None:
                 self.auth.apply(headers, body)  # fresh timestamp and signature per attempt
             failure: WebhookUnavailable
             try:
                 response = self.http.request(
                     self.method,
-                    self._plain_url(),
+                    target,
                     content=body or None,
-                    params=params,
                     headers=headers,
                     timeout=self.timeout,
                 )
@@ -270,6 +346,10 @@ class WebhookSender:
         return call_with_retry(
             deliver, classify, policy, what=f"webhook {display}", on_give_up=gave_up, log=logger
         )
+
+    def scrub(self, text: str) -> str:
+        """``text`` (a response echoing our headers, say) with this endpoint's secrets blanked out."""
+        return self._redact(text)
 
     def _redact(self, text: str) -> str:
         return redact(text, self._secrets())

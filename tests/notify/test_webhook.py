@@ -255,3 +255,47 @@ def test_rejections_are_not_transient(clock):
     with pytest.raises(WebhookRejected) as caught:
         make(Recorder(404), clock).send(PAYLOAD, idempotency_key="k")
     assert not isinstance(caught.value, TransientFailure)
+
+
+def test_query_parameters_are_merged_with_the_urls_own(clock):
+    recorder = Recorder(200)
+    sender = make(recorder, clock, url=URL + "?token=abc", method="GET")
+    sender.send({"sku": "00123"}, idempotency_key="k")
+    post = make(recorder, clock, url=URL + "?token=abc")
+    post.send({"a": 1}, idempotency_key="k", query={"source": "jtl"})
+    assert [str(r.url) for r in recorder.requests] == [
+        URL + "?token=abc&sku=00123",
+        URL + "?token=abc&source=jtl",
+    ]
+
+
+def test_a_text_body_with_its_content_type_is_signed_as_sent(clock):
+    recorder = Recorder(200)
+    auth = HmacAuth(SecretStr(HMAC_SECRET), clock=clock)
+    make(recorder, clock, auth=auth).send(idempotency_key="k", text="a;b\n1;2\n", content_type="text/csv")
+    [request] = recorder.requests
+    assert request.content == b"a;b\n1;2\n" and request.headers["Content-Type"] == "text/csv"
+    assert request.headers["X-Signature"] == auth.signature(request.content, request.headers["X-Timestamp"])
+    with pytest.raises(ValueError, match="not both"):
+        make(recorder, clock).send({"a": 1}, idempotency_key="k", text="x")
+    with pytest.raises(ValueError, match="no body"):
+        make(recorder, clock, method="GET").send(idempotency_key="k", text="x")
+
+
+def test_derive_keeps_auth_and_retries_adds_a_path_and_hides_a_secret_urls_path(clock):
+    recorder = Recorder(503, 200)
+    base = make(recorder, clock, url=SecretStr(URL + "?key=q123"), auth=BearerAuth(SecretStr(TOKEN)))
+    derived = base.derive(method="DELETE", path="/42/lines", headers={"X-Shop": "main"})
+    assert derived.display_url == "https://hooks.example.com/…/42/lines" and base.method == "POST"
+    derived.send(idempotency_key="k")
+    assert [r.method for r in recorder.requests] == ["DELETE", "DELETE"]  # retried with base's policy
+    request = recorder.requests[-1]
+    assert str(request.url) == URL + "/42/lines?key=q123"
+    assert request.headers["Authorization"] == f"Bearer {TOKEN}" and request.headers["X-Shop"] == "main"
+    for bad in ("/../admin", "/a?x=1", "/a#b", "//evil.example/x", "/a b", "https://evil.example"):
+        if bad == "//evil.example/x":
+            # a double slash stays below the URL's path: it is joined, never taken as a host
+            assert str(base.derive(path=bad)._plain_url()).startswith(URL + "/")
+            continue
+        with pytest.raises(ValueError, match="webhook path"):
+            base.derive(path=bad)

@@ -19,7 +19,12 @@ _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _ACTIONS: dict[str, RegisteredAction[Any]] = {}
 
 #: Modules that register the built-in actions (filled as they land).
-BUILTIN_MODULES: tuple[str, ...] = ()
+BUILTIN_MODULES: tuple[str, ...] = (
+    "jtl_automator.workflows.actions.plan",
+    "jtl_automator.workflows.actions.plan_items",
+    "jtl_automator.workflows.actions.webhook",
+    "jtl_automator.workflows.actions.email",
+)
 
 
 def register_action(

@@ -8,6 +8,7 @@ docs/workflow-runs.md.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow
@@ -17,7 +18,7 @@ from jtl_automator.workflows.entities import WawiEntitySource
 from jtl_automator.workflows.runner import Runner, tick_summary
 from jtl_automator.workflows.store import WorkflowStore
 from jtl_automator.workflows.triggers import gateway_feed
-from tasks.resources import RunBlocks, as_is, run_clients
+from tasks.resources import RunBlocks, RunClients, as_is, run_clients, workflow_resources
 from tasks.workflows import (
     workflow_begin,
     workflow_finish,
@@ -27,12 +28,16 @@ from tasks.workflows import (
 )
 
 
-def _resources(clients: Any) -> dict[str, Any]:
-    """The clients the actions ask for by name (``ActionContext.resource``)."""
-    found: dict[str, Any] = {"wawi": clients.wawi, "ffn": clients.ffn}
-    if clients.notifier is not None:
-        found["notifier"] = clients.notifier
-    return found
+def _resources(clients: RunClients, email_block: str | None) -> dict[str, Any]:
+    """The clients and blocks the actions ask for by name (``ActionContext.resource``)."""
+    return workflow_resources(
+        clients.store,
+        clients.ffn,
+        clients.wawi,
+        datetime.now(UTC),
+        email_block=email_block,
+        notifier=clients.notifier,
+    )
 
 
 @flow(name="workflow-run", log_prints=False, validate_parameters=True)
@@ -51,13 +56,13 @@ def workflow_run(
         ffn_block: JtlFfnCredentials block (default: the JTL_FFN_* environment).
         wawi_block: JtlWawiCredentials block (default: the JTL_WAWI_* environment).
         database_block: StateDatabase block (default: JTL_DATABASE_URL).
-        email_block: SmtpServer block for send_email steps.
-        webhook_block: Webhook block for notifications.
+        email_block: SmtpServer block for send_email steps without their own ``smtp:``.
+        webhook_block: WebhookEndpoint block for the run's notifications (steps name their own).
     """
     blocks = RunBlocks(ffn_block, wawi_block, database_block, email_block, webhook_block)
     flow_id = str(flow_run.get_id() or "") or None
     with run_clients(blocks, flow_id or run_id) as clients:
-        runner = Runner(WorkflowStore(clients.store), _resources(clients))
+        runner = Runner(WorkflowStore(clients.store), _resources(clients, email_block))
         for node in workflow_begin(as_is(runner), run_id, flow_id):
             workflow_step(as_is(runner), run_id, node)
         run = workflow_finish(as_is(runner), run_id)
@@ -81,8 +86,8 @@ def workflows_tick(
         ffn_block: JtlFfnCredentials block (default: the JTL_FFN_* environment).
         wawi_block: JtlWawiCredentials block (default: the JTL_WAWI_* environment).
         database_block: StateDatabase block (default: JTL_DATABASE_URL).
-        email_block: SmtpServer block for send_email steps.
-        webhook_block: Webhook block for notifications.
+        email_block: SmtpServer block for send_email steps without their own ``smtp:``.
+        webhook_block: WebhookEndpoint block for the run's notifications (steps name their own).
     """
     blocks = RunBlocks(ffn_block, wawi_block, database_block, email_block, webhook_block)
     with run_clients(blocks, str(flow_run.get_id() or "local")) as clients:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -24,12 +25,28 @@ NameArgument = Annotated[
     str, typer.Argument(metavar="NAME", help="The workflow's name (see workflows list).")
 ]
 UrlOption = Annotated[str | None, typer.Option(help="State database URL (default: JTL_DATABASE_URL).")]
+EmailBlockOption = Annotated[
+    str | None,
+    typer.Option(
+        "--email-block", help="SmtpServer block for send_email steps that name no smtp: of their own."
+    ),
+]
 
 
 def register(app: typer.Typer) -> None:
     """Add ``run`` and ``simulate`` to the ``workflows`` command group."""
     app.command("run")(run)
     app.command("simulate")(simulate)
+
+
+def _shell() -> None:
+    """The project's tasks and blocks (not installed) build the actions' clients, as in the flows."""
+    from jtl_automator.project import ProjectNotFound, use_project_shell
+
+    try:
+        use_project_shell()
+    except ProjectNotFound as exc:
+        _fail(str(exc), 2)
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -39,7 +56,9 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 
 @contextmanager
-def _live(url: str | None) -> Iterator[tuple[WorkflowStore, EntitySource, dict[str, Any]]]:
+def _live(
+    url: str | None, email_block: str | None = None
+) -> Iterator[tuple[WorkflowStore, EntitySource, dict[str, Any]]]:
     """The workflow store, the Wawi entity source and the clients actions use; errors end in one line."""
     from jtl_automator.clients.errors import JtlApiError
     from jtl_automator.clients.ffn.client import FfnClient
@@ -49,11 +68,15 @@ def _live(url: str | None) -> Iterator[tuple[WorkflowStore, EntitySource, dict[s
     from jtl_automator.workflows.entities import EntityReadError, WawiEntitySource
     from jtl_automator.workflows.store import WorkflowError, WorkflowStore
 
+    _shell()
+    from tasks.resources import workflow_resources
+
     store = open_store(url)
     try:
         settings = get_settings()
         with WawiClient.from_settings(settings) as wawi, FfnClient.from_settings(settings, store) as ffn:
-            yield WorkflowStore(store), WawiEntitySource(wawi, store), {"wawi": wawi, "ffn": ffn}
+            resources = workflow_resources(store, ffn, wawi, datetime.now(UTC), email_block=email_block)
+            yield WorkflowStore(store), WawiEntitySource(wawi, store), resources
     except (WorkflowError, EntityReadError) as exc:
         _fail(str(exc))
     except JtlApiError as exc:
@@ -74,12 +97,13 @@ def run(
         bool, typer.Option("--dry-run", help="Say which entities fire; record nothing.")
     ] = False,
     url: UrlOption = None,
+    email_block: EmailBlockOption = None,
 ) -> None:
     """Evaluate a workflow's trigger now and execute its runs here (a schedule fires at once)."""
     from jtl_automator.workflows.runner import Runner, record_runs
     from jtl_automator.workflows.triggers import evaluate, gateway_feed
 
-    with _live(url) as (workflows, source, resources):
+    with _live(url, email_block) as (workflows, source, resources):
         version, workflow = workflows.definition(name)
         evaluation = evaluate(
             workflow,
@@ -116,13 +140,15 @@ def run(
         _fail(f"{len(failed)} runs failed; see one with: jtl-automator workflows run-show {failed[0].id}")
 
 
-def simulate(name: NameArgument, limit: LimitOption = 5, url: UrlOption = None) -> None:
+def simulate(
+    name: NameArgument, limit: LimitOption = 5, url: UrlOption = None, email_block: EmailBlockOption = None
+) -> None:
     """Fill every step against live data and print what it would do; nothing is done or recorded."""
     from jtl_automator.workflows.runner import simulate as simulate_one
     from jtl_automator.workflows.runner import simulation_text
     from jtl_automator.workflows.triggers import evaluate
 
-    with _live(url) as (workflows, source, resources):
+    with _live(url, email_block) as (workflows, source, resources):
         version, workflow = workflows.definition(name)
         evaluation = evaluate(workflow, version, source=source, store=workflows.store, manual=True)
         firings = evaluation.firings[:limit]

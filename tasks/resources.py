@@ -11,8 +11,9 @@ import logging
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
@@ -154,3 +155,33 @@ def correlated() -> Iterator[str]:
         yield run_id
     finally:
         correlation_id.reset(token)
+
+
+def workflow_resources(
+    store: StateStore,
+    ffn: FfnClient,
+    wawi: WawiClient,
+    now: datetime,
+    *,
+    email_block: str | None = None,
+    notifier: Notifier | None = None,
+) -> dict[str, Any]:
+    """What workflow actions ask for by name (docs/workflow-actions.md), built from the run's clients.
+
+    Blocks named in a workflow (``endpoint:``, ``smtp:``) are loaded when a step asks for them, so a
+    workflow that sends nothing needs no notification block at all.
+    """
+    from jtl_automator.workflows.actions.plan_data import LivePlanData
+
+    resources: dict[str, Any] = {
+        "wawi": wawi,
+        "ffn": ffn,
+        "plan_data": LivePlanData(ffn, wawi, store, now),
+        "webhooks": lambda name: load_block(WebhookEndpoint, name).get_client(),
+        "mail_servers": lambda name: load_block(SmtpServer, name).get_client(),
+    }
+    if email_block:
+        resources["mail"] = load_block(SmtpServer, email_block).get_client()
+    if notifier is not None:
+        resources["notifier"] = notifier
+    return resources

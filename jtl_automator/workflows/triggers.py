@@ -335,7 +335,7 @@ def read_snapshot(store: StateStore, workflow: str) -> dict[str, str]:
         rows = s.execute(
             select(Watermark.job, Watermark.value).where(Watermark.job.startswith(prefix, autoescape=True))
         )
-        return {str(job): str(value) for job, value in rows.tuples()}
+        return {str(job): str(value) for job, value in rows}
 
 
 def write_snapshot(store: StateStore, workflow: str, values: Mapping[str, str]) -> None:

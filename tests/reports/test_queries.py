@@ -105,6 +105,7 @@ def test_every_report_query_on_a_literal_ledger(store_url: str) -> None:
         store.dispose()
 
 
+@pytest.mark.slow
 def test_shipped_units_and_the_ledger_s_shipped_wawi_orders(store_url: str) -> None:
     store = StateStore(store_url)
     try:

@@ -84,6 +84,7 @@ RETURNS = f.returns(
 )
 
 
+@pytest.mark.slow
 def test_weekly_return_rate_of_the_literal_ledger(store: StateStore) -> None:
     report = _build(store, "weekly", "2026-W47", at(2026, 11, 23, 6), items=ITEMS, returns=RETURNS)
     # shipped in W47 (the journal's first shipped entries): A0 S1 x 1, A1 S1 x 1 + S2 x 2, A3 S1 x 2 = 6;
@@ -111,6 +112,7 @@ def test_weekly_return_rate_of_the_literal_ledger(store: StateStore) -> None:
     assert quiet.table("returns_by_reason").missing is None and quiet.table("returns_by_reason").frame.empty
 
 
+@pytest.mark.slow
 def test_the_return_rate_is_missing_with_its_reason_never_zero(store: StateStore) -> None:
     # W45: the ledger starts on the 15th of November, after the week
     early = _build(store, "weekly", "2026-W45", at(2026, 11, 23, 6), returns=RETURNS.head(0))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -163,17 +163,30 @@ def test_a_backfill_of_an_earlier_week_reads_its_returns_and_states_the_orders_l
 
 
 @pytest.mark.slow
-def test_wawi_unreachable_leaves_the_return_rate_missing_with_the_reason(
+def test_a_malformed_return_is_left_out_with_a_note_and_wawi_down_leaves_the_rate_missing(
     world: World, tmp_path: Path
 ) -> None:
-    set_profile(
-        world.state,
-        FaultProfile(name="down", rules=(FaultRule(fault="error", route="/wawi", statuses=(503,)),)),
+    sources = Sources(world.store, wawi=world.wawi)
+    returned, shipped, _outside = expected(world, "2026-W46")
+    start, end = parse_period("2026-W46").utc_bounds()
+    wawi = world.data.wawi
+    broken_id = next(
+        i
+        for i, r in sorted(wawi.returns.items())
+        if start <= datetime.fromisoformat(r["ReturnDate"]) < end and r["SalesOrderId"] != world.left_out
     )
-    outcome = run_report(
-        "weekly", Sources(world.store, wawi=world.wawi), output_dir=tmp_path, dry_run=True, now=NOW
-    )
+    broken = wawi.return_line_items[broken_id][0]
+    lost = broken["Quantity"]
+    broken["Quantity"] = "zwei"  # a value Wawi would never send: the row is left out, the run goes on
+    outcome = run_report("weekly", sources, output_dir=tmp_path, dry_run=True, now=NOW)
+    rate = _kpi(outcome.summary, "return_rate")
+    assert rate["value"] == pytest.approx((returned - lost) / shipped)
+    note = next(n for n in outcome.report.notes if n.startswith("1 rows Wawi sent for returns"))
+    assert f"GET /returns/{broken_id}/lineitems, row 1 (Id {broken['Id']}): Quantity: Input should be" in note
+
+    down = FaultProfile(name="down", rules=(FaultRule(fault="error", route="/wawi", statuses=(503,)),))
+    set_profile(world.state, down)
+    outcome = run_report("weekly", sources, output_dir=tmp_path, dry_run=True, now=NOW)
     rate = _kpi(outcome.summary, "return_rate")
     assert rate["value"] is None and rate["missing"] == "Wawi unreachable (TransientError 503)"
     assert _kpi(outcome.summary, "revenue_net")["value"] is not None  # the rest of the report stands
-    assert date(2026, 11, 16) > parse_period("2026-W46").end

@@ -304,7 +304,7 @@ def report_clients(
                 ffn = stack.enter_context(ffn_client(store, ffn_block))
             except ValueError as exc:
                 reasons["ffn"] = f"FFN credentials are not configured ({str(exc).splitlines()[0]})"
-        if d.ITEMS in definition.needs:
+        if definition.needs & {d.ITEMS, d.RETURNS}:
             try:
                 wawi = stack.enter_context(wawi_client(wawi_block))
             except ValueError as exc:

@@ -33,9 +33,9 @@ RESTOCK = "restock"  # lines of the current week's restock plans
 STOCK = "stock"  # FFN stock per SKU and warehouse (at the period's end)
 ITEMS = "items"  # Wawi items: name, category, purchase price
 FAILED_RUNS = "failed_runs"  # Prefect flow runs that failed or crashed in the period
-# ... and the sources no flow records yet: stated as missing until a query exists for them.
-RETURNS = "returns"
-PRICE_CHANGES = "price_changes"
+RETURNS = "returns"  # Wawi return lines dated in the period, matched to the ledger's shipped orders
+SHIPPED = "shipped"  # units per SKU of the orders first shipped in the period (the returns' base)
+PRICE_CHANGES = "price_changes"  # the prices the pricing flow wrote in the period
 
 DATASETS = (
     ORDERS,
@@ -50,12 +50,12 @@ DATASETS = (
     ITEMS,
     FAILED_RUNS,
     RETURNS,
+    SHIPPED,
     PRICE_CHANGES,
 )
-#: Why a source no flow records yet is missing (the text every output shows).
-NOT_RECORDED = {
-    RETURNS: "no source yet: FFN returns are not read and Wawi's returned quantities are not recorded",
-}
+#: Why a source no flow records yet is missing (the text every output shows); none today: a new
+#: dataset without a reader goes here until its query exists.
+NOT_RECORDED: dict[str, str] = {}
 
 
 class ReportTargets(BaseModel):
@@ -105,6 +105,10 @@ class ReportTargets(BaseModel):
     )
     margin_pct: Target = Field(
         default=Target(green=0.35, red=0.2), description="Margin share of net revenue."
+    )
+    return_rate: Target = Field(
+        default=Target(green=0.05, red=0.1, higher_is_better=False),
+        description="Units returned / units shipped in the period.",
     )
     revenue_change: Target = Field(
         default=Target(green=0.0, red=-0.1), description="Net revenue change against the previous period."

@@ -19,12 +19,12 @@ from jtl_automator.reports.data import (
     FULFILMENT,
     INBOUND_CHECKS,
     ITEMS,
-    NOT_RECORDED,
     OPEN_ORDERS,
     ORDERS,
     PRICE_CHANGES,
     RESTOCK,
     RETURNS,
+    SHIPPED,
     SKU_SALES,
     STOCK,
     TROUBLED,
@@ -345,15 +345,95 @@ def add_skus(report: Report, data: ReportData, params: ReportParams) -> None:
         report.history += breakdown("revenue_net_by_category", mix, "category", "net")
 
 
-def add_returns(report: Report, data: ReportData) -> None:
-    """The return rate: stated as missing until a returns source exists (one query in store.reporting)."""
-    frame = data.frame(RETURNS)
-    why = data.why(RETURNS) if frame is None else None
-    value = None
-    if frame is not None:  # pragma: no cover - no returns source yet
-        value = float(frame["returned_units"].sum()) / float(frame["sold_units"].sum() or math.nan)
+RETURN_REASON_COLUMNS = (
+    Column("reason", "Reason", "text", 32),
+    Column("returns", "Returns", "count"),
+    Column("units", "Units returned", "count"),
+    Column("share", "Share of returned units", "pct"),
+)
+RETURN_SKU_COLUMNS = (
+    Column("sku", "SKU", "text", 18),
+    Column("name", "Name", "text", 32),
+    Column("returned", "Units returned", "count"),
+    Column("shipped", "Units shipped", "count"),
+    Column("rate", "Return rate", "pct"),
+)
+
+
+def _returns_why(data: ReportData, shipped: pd.DataFrame | None) -> str | None:
+    """Why the return rate cannot be given: a source missing, no ledger, or nothing shipped to divide by."""
+    returns = data.frame(RETURNS)
+    if returns is None:
+        return data.why(RETURNS)
+    if shipped is None:
+        return data.why(SHIPPED)
+    coverage = _coverage(data)
+    if coverage is not None:
+        return coverage
+    if float(shipped["units"].sum()) <= 0:
+        return "no order was shipped in this period: nothing to set the returns against"
+    return None
+
+
+def add_returns(report: Report, data: ReportData, params: ReportParams) -> None:
+    """The return rate (units returned / units shipped in the period), by reason and the most returned SKUs.
+
+    Wawi's returns dated in the period count when the ledger knows their order as shipped: the rate
+    sets them against the units the ledger's orders shipped in the same period (docs/reporting.md).
+    """
+    shipped = data.frame(SHIPPED)
+    why = _returns_why(data, shipped)
+    by_sku_title = f"Top {params.top_n} returned SKUs"
+    if why is not None:
+        report.kpis.append(kpi(data, "return_rate", "Return rate", "pct", None, missing=why))
+        report.tables.append(
+            missing_table("returns_by_reason", "Returns by reason", RETURN_REASON_COLUMNS, why)
+        )
+        report.tables.append(missing_table("returns_by_sku", by_sku_title, RETURN_SKU_COLUMNS, why))
+        return
+    returns = data.frame(RETURNS)
+    assert returns is not None and shipped is not None  # _returns_why said so
+    totals = k.return_totals(returns, shipped)
     report.kpis.append(
-        kpi(data, "return_rate", "Return rate", "pct", value, missing=why or NOT_RECORDED[RETURNS])
+        kpi(data, "return_rate", "Return rate", "pct", totals.rate, target=params.targets.return_rate)
+    )
+    report.notes.append(
+        f"Return rate: {totals.returned_units:,.0f} units on {totals.returns} Wawi returns dated in the "
+        f"period against {totals.shipped_units:,.0f} units shipped in it"
+    )
+    if totals.outside_units:
+        report.notes.append(
+            f"{totals.outside_units:,.0f} units on {totals.outside_returns} returns belong to orders the "
+            "order ledger does not know as shipped (another sales channel, or shipped before order "
+            "processing recorded orders): the return rate leaves them out"
+        )
+    without = int(data.facts.get("shipped_without_lines") or 0)
+    if without:
+        report.notes.append(
+            f"{without} orders shipped in the period have no recorded lines: their units are not in the "
+            "return rate's base"
+        )
+    skipped: list[str] = data.facts.get("returns_skipped") or []
+    if skipped:
+        more = f" (and {len(skipped) - 1} more)" if len(skipped) > 1 else ""
+        report.notes.append(
+            f"{len(skipped)} rows Wawi sent for returns do not fit its schema and were left out: "
+            f"{skipped[0]}{more}"
+        )
+    reasons = k.returns_by_reason(returns)
+    report.tables.append(Table("returns_by_reason", "Returns by reason", RETURN_REASON_COLUMNS, reasons))
+    report.history += breakdown("returned_units_by_reason", reasons, "reason", "units")
+    by_sku = k.returns_by_sku(returns, shipped, data.frame(ITEMS), params.top_n)
+    note = "return rate per SKU: its units returned / its units shipped in the period"
+    report.tables.append(
+        Table(
+            "returns_by_sku",
+            by_sku_title,
+            RETURN_SKU_COLUMNS,
+            by_sku,
+            {"rate": params.targets.return_rate},
+            note=note,
+        )
     )
 
 

@@ -2,9 +2,9 @@
 
 Revenue net and gross, orders, AOV and units by day and against the previous week and the same week last
 year (from the KPI history, else recomputed from the order ledger where it covers them); top and bottom
-SKUs by revenue and margin; the category mix; the return rate (missing until a returns source exists);
-stock value at purchase price per warehouse, the days-of-cover distribution and dead stock; fulfilment
-times and first-time-right, with a trend over the last weeks from the KPI history.
+SKUs by revenue and margin; the category mix; the return rate (Wawi's returns against the units shipped)
+by reason and SKU; stock value at purchase price per warehouse, the days-of-cover distribution and dead
+stock; fulfilment times and first-time-right, with a trend over the last weeks from the KPI history.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ TREND = (
     Column("units", "Units", "count"),
     Column("margin_pct", "Margin %", "pct"),
     Column("first_time_right", "Without hold or error", "pct"),
+    Column("return_rate", "Return rate", "pct"),
     Column("order_to_outbound_p95", "Order -> outbound p95 (h)", "hours"),
     Column("order_to_shipped_p95", "Order -> shipped p95 (h)", "hours"),
 )
@@ -32,11 +33,13 @@ TREND = (
 SECTIONS: tuple[Callable[[Report, ReportData, ReportParams], None], ...] = (
     s.add_sales,
     s.add_skus,
-    lambda report, data, _params: s.add_returns(report, data),
+    s.add_returns,
     s.add_stock,
     s.add_fulfilment,
 )
-NEEDS = frozenset({d.ORDERS, d.SKU_SALES, d.TROUBLED, d.FULFILMENT, d.STOCK, d.ITEMS, d.DEMAND, d.RETURNS})
+NEEDS = frozenset(
+    {d.ORDERS, d.SKU_SALES, d.TROUBLED, d.FULFILMENT, d.STOCK, d.ITEMS, d.DEMAND, d.RETURNS, d.SHIPPED}
+)
 
 
 def build_kpis(name: str, title: str, trend_title: str, data: ReportData, params: ReportParams) -> Report:

@@ -125,6 +125,17 @@ class SandboxConfig:
     # A special price whose EndDate is not after its StartDate: lenient stored, strict 400.
     wawi_special_price_dates_checked: bool = False
 
+    # Returns (issue 13). GET /returns documents returnNumber, customerId, salesOrderId and returnStateId
+    # as filters and no date filter and no order. Leniently the list is in Id order and a query parameter
+    # the spec does not list is ignored (as ASP.NET binding does); strict lists the newest Id first (a
+    # client may not stop early on dates) and refuses an unlisted parameter (say returnDateFrom) with a
+    # 400 naming it, so the period is filtered by the client.
+    wawi_returns_newest_first: bool = False
+    wawi_returns_refuse_unknown_parameters: bool = False
+    # GET /returns/{id}/lineitems of a return without lines: lenient [], strict the spec's only 404 text
+    # ("No fields could be found.").
+    wawi_return_lines_404_when_empty: bool = False
+
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
 
@@ -155,6 +166,7 @@ class SandboxConfig:
                 **_STRICT_FFN_PRODUCTS,
                 **_STRICT_CATALOGUE,
                 **_STRICT_PRICES,
+                **_STRICT_RETURNS,
                 **overrides,
             },
         )
@@ -215,4 +227,10 @@ _STRICT_PRICES: dict[str, Any] = {
     "wawi_unique_sales_channel_price": True,
     "wawi_refuse_negative_prices": True,
     "wawi_special_price_dates_checked": True,
+}
+#: Wawi returns at their strictest: no order to lean on, no filter the spec does not list, a 404 for no lines.
+_STRICT_RETURNS: dict[str, Any] = {
+    "wawi_returns_newest_first": True,
+    "wawi_returns_refuse_unknown_parameters": True,
+    "wawi_return_lines_404_when_empty": True,
 }

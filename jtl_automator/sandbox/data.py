@@ -74,6 +74,12 @@ class WawiData:
     customer_groups: dict[int, JsonObject] = field(default_factory=dict)
     sales_channel_prices: dict[int, list[JsonObject]] = field(default_factory=dict)  # ItemId -> rows
     special_prices: dict[int, JsonObject] = field(default_factory=dict)  # ItemId -> ItemSpecialPrice
+    # Returns (Retouren): Return headers by Id, their ReturnLineItem rows, and the reason and state lists
+    # (ReturnReason, ReturnState: Id plus Translations) the lines and headers point to.
+    returns: dict[int, JsonObject] = field(default_factory=dict)
+    return_line_items: dict[int, list[JsonObject]] = field(default_factory=dict)  # ReturnId -> lines
+    return_reasons: list[JsonObject] = field(default_factory=list)
+    return_states: list[JsonObject] = field(default_factory=list)
 
 
 @dataclass

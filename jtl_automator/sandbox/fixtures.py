@@ -21,7 +21,9 @@ Layout (every file optional; each holds a JSON **array of objects exactly as the
   ``wawi/customerGroups.json`` (key ``Id``), ``wawi/salesChannels.json`` (string ``Id``),
   ``wawi/taxRates.json`` (TaxRate objects, several per ``TaxClassId``), ``wawi/itemSalesChannelPrices.json``
   (ItemSalesChannelPrice rows, several per ``ItemId``) and ``wawi/itemSpecialPrices.json`` (one
-  ItemSpecialPrice per ``ItemId``).
+  ItemSpecialPrice per ``ItemId``); returns: ``wawi/returns.json`` (key ``Id``, with ``ReturnDate``),
+  ``wawi/returnLineItems.json`` (ReturnLineItem rows, each with its ``ReturnId``),
+  ``wawi/returnReasons.json`` and ``wawi/returnStates.json`` (key ``Id``).
 - Sales-order line items either in ``wawi/salesOrderLineItems.json`` (SalesOrderLineItem objects, each with
   its ``SalesOrderId``) or inline as a ``"LineItems"`` array inside each order of ``wawi/salesOrders.json``
   (handy for hand-written fixtures; the key is removed on load because the API serves lines separately).
@@ -130,6 +132,16 @@ _RESOURCES: dict[str, _Resource] = {
             (("NetPrice", _NUM), ("FromQuantity", _INT)),
         ),
         _Resource("wawi/itemSpecialPrices.json", ("ItemId",), _INT, (("SpecialPrice", _LIST),)),
+        _Resource("wawi/returns.json", ("Id",), _INT, (("ReturnDate", _STR),), (("SalesOrderId", _INT),)),
+        _Resource(
+            "wawi/returnLineItems.json",
+            ("Id",),
+            _INT,
+            (("ReturnId", _INT), ("SKU", _STR), ("Quantity", _NUM)),
+            (("ReturnReasonId", _INT),),
+        ),
+        _Resource("wawi/returnReasons.json", ("Id",), _INT, (("Translations", _LIST),)),
+        _Resource("wawi/returnStates.json", ("Id",), _INT, (("Translations", _LIST),)),
     )
 }
 #: Files with several objects per key: stock rows (per location and batch), an item's channel prices,
@@ -275,6 +287,12 @@ def _group_channel_prices(data: SandboxData, rows: list[JsonObject]) -> None:
         data.wawi.sales_channel_prices.setdefault(row["ItemId"], []).append(row)
 
 
+def _group_return_lines(data: SandboxData, rows: list[JsonObject]) -> None:
+    """ReturnLineItem rows under their return, in file order (served per return)."""
+    for row in rows:
+        data.wawi.return_line_items.setdefault(row["ReturnId"], []).append(row)
+
+
 _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "ffn/products.json": lambda d, xs: d.ffn.products.update(_keyed(xs, "jfsku")),
     "ffn/stocks.json": lambda d, xs: d.ffn.stocks.update(_keyed(xs, "jfsku")),
@@ -308,6 +326,10 @@ _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "wawi/customerGroups.json": lambda d, xs: d.wawi.customer_groups.update(_keyed(xs, "Id")),
     "wawi/itemSalesChannelPrices.json": lambda d, xs: _group_channel_prices(d, xs),
     "wawi/itemSpecialPrices.json": lambda d, xs: d.wawi.special_prices.update(_keyed(xs, "ItemId")),
+    "wawi/returns.json": lambda d, xs: d.wawi.returns.update(_keyed(xs, "Id")),
+    "wawi/returnLineItems.json": lambda d, xs: _group_return_lines(d, xs),
+    "wawi/returnReasons.json": lambda d, xs: d.wawi.return_reasons.extend(xs),
+    "wawi/returnStates.json": lambda d, xs: d.wawi.return_states.extend(xs),
 }
 
 
@@ -434,6 +456,10 @@ def dump_fixture_dir(data: SandboxData, path: str | Path) -> None:
                 r for rows in wawi.sales_channel_prices.values() for r in rows
             ],
             "wawi/itemSpecialPrices.json": list(wawi.special_prices.values()),
+            "wawi/returns.json": list(wawi.returns.values()),
+            "wawi/returnLineItems.json": [r for rows in wawi.return_line_items.values() for r in rows],
+            "wawi/returnReasons.json": list(wawi.return_reasons),
+            "wawi/returnStates.json": list(wawi.return_states),
         }
         for rel, objects in files.items():
             _write(root / rel, objects)

@@ -38,6 +38,13 @@ on hold) was partly delivered already: ``DeliveryCompleteStatus`` 0 with ``Quant
 line (the whole line when there are several, else all but one unit; single-unit orders stay undelivered).
 Orders paid by invoice (Rechnung, ``PaymentMethodId`` 3) are legitimately unpaid (``PaymentStatus`` 0).
 
+Returns (Wawi ``/returns``): about one fulfilled order in twenty comes back (a draw of 5 % per fulfilled
+order, minus those whose return would lie after the base date), one to four days after it shipped, with
+one line per returned position (usually one, the whole quantity or part of it), a reason from
+:data:`RETURN_REASONS` (by weight) and ``Origin`` 5 (FFN: it arrived at the fulfiller). The order's line
+gets the returned units in ``QuantityReturned``. Returns are drawn last, from a generator of their own
+seeded from the seed, so adding them moved no other object.
+
 The "Inbound Control" spreadsheet (id :data:`INBOUND_CONTROL_SPREADSHEET_ID`, tab "Wareneingang"; made when
 there are inbounds in every status, which the default of at least five inbounds guarantees) has two
 title rows, then the header row ``SKU | Units | Inbound | Status | Note | Lieferant | Datum | Bearbeiter``.
@@ -110,6 +117,21 @@ INVOICE_METHOD_ID = 3
 ON_HOLD_CUSTOMER_QUESTION = 3
 
 _ALNUM = string.ascii_uppercase + string.digits
+#: Wawi return reasons: Id, German and English name, weight of the draw.
+RETURN_REASONS = (
+    (1, "Widerruf ohne Angabe von Gründen", "Withdrawal without reason", 5),
+    (2, "Artikel gefällt nicht", "Item not as expected", 3),
+    (3, "Größe passt nicht", "Wrong size", 2),
+    (4, "Artikel defekt", "Item defective", 1),
+    (5, "Falscher Artikel geliefert", "Wrong item delivered", 1),
+)
+#: Wawi return states: Id, German and English name.
+RETURN_STATES = (
+    (1, "Angelegt", "Created"),
+    (2, "Eingetroffen", "Received"),
+    (3, "Abgeschlossen", "Completed"),
+)
+RETURN_SHARE = 0.05
 
 
 def invalid_order_reason(index: int) -> str | None:
@@ -1187,6 +1209,86 @@ class _Generator:
                     total,
                 )
 
+    def returns(self, seed: int) -> None:
+        """Returns of fulfilled orders (see the module docstring), from a generator of their own."""
+        rng = random.Random(f"returns-{seed}")
+        wawi = self.wawi
+        wawi.return_reasons = [
+            {
+                "Id": rid,
+                "Translations": [{"LanguageIso": "DE", "Name": de}, {"LanguageIso": "EN", "Name": en}],
+            }
+            for rid, de, en, _weight in RETURN_REASONS
+        ]
+        wawi.return_states = [
+            {
+                "Id": sid,
+                "IsActive": True,
+                "Translations": [{"LanguageIso": "DE", "Name": de}, {"LanguageIso": "EN", "Name": en}],
+            }
+            for sid, de, en in RETURN_STATES
+        ]
+        reasons = [r[0] for r in RETURN_REASONS]
+        weights = [r[3] for r in RETURN_REASONS]
+        warehouse = self.wawi_warehouse_of.get(self.ffn_warehouse_ids[0], 1) if self.ffn_warehouse_ids else 1
+        line_id = 0
+        for order_id in sorted(wawi.sales_orders):
+            order = wawi.sales_orders[order_id]
+            shipped = order["SalesOrderShippingDetail"].get("ShippingDate")
+            if order["SalesOrderShippingDetail"]["DeliveryCompleteStatus"] != 2 or not shipped:
+                continue
+            if rng.random() >= RETURN_SHARE:
+                continue
+            returned_at = datetime.fromisoformat(shipped) + timedelta(seconds=rng.randint(86400, 4 * 86400))
+            if returned_at > self.base - timedelta(minutes=10):
+                continue
+            return_id = len(wawi.returns) + 1
+            lines = [ln for ln in wawi.line_items[order_id] if ln["Quantity"] > 0]
+            picked = rng.sample(lines, k=1 if len(lines) == 1 or rng.random() < 0.8 else 2)
+            age_days = (self.base - returned_at).total_seconds() / 86400
+            state = 1 if age_days < 1 else 2 if age_days < 3 else 3
+            rows = []
+            for line in sorted(picked, key=lambda ln: ln["Id"]):
+                line_id += 1
+                quantity = (
+                    line["Quantity"] if rng.random() < 0.7 else float(rng.randint(1, int(line["Quantity"])))
+                )
+                line["QuantityReturned"] = quantity
+                rows.append(
+                    {
+                        "Id": line_id,
+                        "ReturnId": return_id,
+                        "StateId": state,
+                        "ItemId": line["ItemId"],
+                        "Name": line["Name"],
+                        "SKU": line["SKU"],
+                        "Quantity": quantity,
+                        "ReturnReasonId": rng.choices(reasons, weights)[0],
+                        "ReturnReasonComment": "",
+                        "ConditionId": 1,
+                        "ConditionComment": "",
+                        "SalesOrderId": order_id,
+                        "SalesOrderLineItemId": line["Id"],
+                        "DeliveryNoteLineItemId": 0,
+                    }
+                )
+            wawi.returns[return_id] = {
+                "Id": return_id,
+                "Number": f"RE{200000 + return_id}",
+                "ReturnDate": self.clock.wawi(returned_at),
+                "CustomerId": order["CustomerId"],
+                "ExternalNumber": "",
+                "Origin": 5,
+                "CompanyId": order["CompanyId"],
+                "SalesOrderId": order_id,
+                "StateId": state,
+                "WarehouseId": warehouse,
+                "ExternalComment": "",
+                "InternalComment": "",
+                "Contact": "",
+            }
+            wawi.return_line_items[return_id] = rows
+
     def _outbound(
         self,
         order_id: int,
@@ -1582,4 +1684,5 @@ def _generate(
     gen.item_images()
     gen.price_master_data()
     gen.item_prices()
+    gen.returns(seed)
     return SandboxData(ffn=gen.ffn, wawi=gen.wawi, spreadsheets=gen.spreadsheets)

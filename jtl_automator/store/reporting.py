@@ -5,8 +5,9 @@ Every query returns a pandas frame with the dtypes the KPI transforms' schemas e
 "the orders of a week" is a range on the ledger's ``order_date`` (indexed), on SQLite and PostgreSQL alike.
 Timestamps are read as the driver gives them (SQLite: ISO text) and parsed once per column.
 
-A source the flows do not record yet (price changes, returns) has no query here; the report states it
-as missing, and adding it later is one function in this module and one line in the report's data.
+Returns are not recorded here: they are read from Wawi at report time (``services/reporting/reads.py``),
+and the two queries below give what they are set against: the units shipped in the period, and which
+Wawi orders the ledger knows as shipped.
 """
 
 from __future__ import annotations
@@ -324,6 +325,69 @@ def fulfilment_events(store: StateStore, start: datetime, end: datetime) -> pd.D
     for name in ("order_date", "created_at", "shipped_at"):
         frame[name] = utc_times(frame[name])
     return frame
+
+
+def _first_shipped() -> Any:
+    """Each order's first ``shipped`` journal entry (when order processing saw it shipped)."""
+    event = OrderEvent
+    return (
+        select(event.order_number, func.min(event.at).label("at"))
+        .where(event.event == SHIPPED)
+        .group_by(event.order_number)
+        .subquery()
+    )
+
+
+def shipped_units(store: StateStore, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per SKU the units of the orders whose first ``shipped`` journal entry falls in ``[start, end)``.
+
+    ``units`` are the recorded lines' ordered quantities; an order shipped without recorded lines adds
+    nothing (:func:`shipped_without_lines` counts those for the report's note).
+    """
+    first = _first_shipped()
+    line = OrderLineRow
+    stmt = (
+        select(line.sku, func.count(func.distinct(line.order_number)), func.sum(line.quantity))
+        .select_from(first)
+        .join(line, line.order_number == first.c.order_number)
+        .where(first.c.at >= start, first.c.at < end)
+        .group_by(line.sku)
+    )
+    frame = _frame(store, stmt, ("sku", "orders", "units"))
+    _strings(frame, ("sku",))
+    _int(frame, ("orders",))
+    _float(frame, ("units",))
+    return frame
+
+
+def shipped_without_lines(store: StateStore, start: datetime, end: datetime) -> int:
+    """Orders first shipped in ``[start, end)`` without recorded lines (outbounds older than the lines)."""
+    first = _first_shipped()
+    has_lines = select(OrderLineRow.position).where(OrderLineRow.order_number == first.c.order_number)
+    stmt = (
+        select(func.count())
+        .select_from(first)
+        .where(first.c.at >= start, first.c.at < end, ~has_lines.exists())
+    )
+    with store.engine.connect() as conn:
+        return int(conn.execute(stmt).scalar_one() or 0)
+
+
+def shipped_wawi_orders(store: StateStore, wawi_order_ids: Sequence[int]) -> dict[int, str]:
+    """Of ``wawi_order_ids``, the ones with a ``shipped`` journal entry in the ledger: id -> number."""
+    found: dict[int, str] = {}
+    ids = sorted({int(i) for i in wawi_order_ids})
+    shipped = select(OrderEvent.order_number).where(OrderEvent.event == SHIPPED)
+    with store.engine.connect() as conn:
+        for offset in range(0, len(ids), 500):  # bounded IN lists on either database
+            chunk = ids[offset : offset + 500]
+            stmt = select(OrderLedger.wawi_order_id, OrderLedger.order_number).where(
+                OrderLedger.wawi_order_id.in_(chunk), OrderLedger.order_number.in_(shipped)
+            )
+            for wawi_id, number in conn.execute(stmt).all():
+                if wawi_id is not None:
+                    found[int(wawi_id)] = str(number)
+    return found
 
 
 def open_orders(store: StateStore) -> pd.DataFrame:

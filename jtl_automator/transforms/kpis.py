@@ -12,6 +12,8 @@ Definitions (docs/reporting.md explains them for the team):
 - **Margin** is net revenue minus cost at the line's purchase price; lines without a purchase price are
   left out of both sides of the margin (and counted in a note).
 - **Percentiles** interpolate linearly between the closest ranks (pandas' default).
+- **Return rate** is the units on the Wawi returns dated in the period (of orders the ledger knows as
+  shipped) / the units of the orders first shipped in the period.
 - **Days of cover** are sellable units (FFN stock level - reserved - blocked) / the average units ordered
   per day of the cover window.
 """
@@ -177,6 +179,27 @@ FAILED_RUNS_SCHEMA = _schema(
         "ended": (_UTC, True),
         "message": ("string", True),
     },
+)
+#: One row per Wawi return line dated in the period; ``order_number`` is the ledger's order of it when the
+#: ledger knows that order as shipped, else empty (``services/reporting/reads.wawi_returns``).
+RETURNS_SCHEMA = _schema(
+    "report_returns",
+    {
+        "return_id": ("int64", False),
+        "return_number": ("string", True),
+        "return_date": (_UTC, False),
+        "sales_order_id": ("Int64", True),
+        "order_number": ("string", True),
+        "sku": ("string", False),
+        "quantity": ("float64", False),
+        "reason": ("string", False),
+    },
+)
+#: Units per SKU of the orders first shipped in the period (``shipped_units``).
+SHIPPED_SCHEMA = _schema(
+    "report_shipped",
+    {"sku": ("string", False), "orders": ("int64", False), "units": ("float64", False)},
+    unique=["sku"],
 )
 
 OUTBOUND_STATUSES = ("outbound_created", "shipped")
@@ -345,6 +368,83 @@ def category_mix(performance: pd.DataFrame) -> pd.DataFrame:
     mix["share"] = mix["net"] / total if total else np.nan
     mix["category"] = mix["category"].astype("string")
     return mix.sort_values(["net", "category"], ascending=[False, True], kind="stable").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------- returns
+
+
+@dataclass(frozen=True)
+class ReturnTotals:
+    """The period's returned units set against its shipped units, and what was left out."""
+
+    returned_units: float
+    returns: int
+    shipped_units: float
+    rate: float | None
+    outside_units: float = 0.0
+    outside_returns: int = 0
+
+
+def counted_returns(returns: pd.DataFrame) -> pd.DataFrame:
+    """The return lines the rate counts: of orders the ledger knows as shipped."""
+    return returns[returns["order_number"].notna()]
+
+
+def return_totals(returns: pd.DataFrame, shipped: pd.DataFrame) -> ReturnTotals:
+    """Return rate = units returned in the period / units shipped in the period (None: nothing shipped).
+
+    Only returns of orders the ledger knows as shipped count, so both sides cover the same orders; the
+    others (another sales channel, shipped before order processing recorded orders) are counted apart.
+    """
+    counted = counted_returns(returns)
+    outside = returns[returns["order_number"].isna()]
+    returned, sent = _sum(counted["quantity"]), _sum(shipped["units"])
+    return ReturnTotals(
+        returned_units=returned,
+        returns=int(counted["return_id"].nunique()),
+        shipped_units=sent,
+        rate=_div(returned, sent),
+        outside_units=_sum(outside["quantity"]),
+        outside_returns=int(outside["return_id"].nunique()),
+    )
+
+
+def returns_by_reason(returns: pd.DataFrame) -> pd.DataFrame:
+    """Per return reason: returns, units and the share of the returned units (counted returns only)."""
+    counted = counted_returns(returns)
+    frame = (
+        counted.groupby("reason", sort=False)
+        .agg(returns=("return_id", "nunique"), units=("quantity", "sum"))
+        .reset_index()
+    )
+    total = frame["units"].sum()
+    frame["share"] = frame["units"] / total if total else np.nan
+    frame["reason"] = frame["reason"].astype("string")
+    frame["returns"] = frame["returns"].astype("int64")
+    return frame.sort_values(["units", "reason"], ascending=[False, True], kind="stable").reset_index(
+        drop=True
+    )
+
+
+def returns_by_sku(
+    returns: pd.DataFrame, shipped: pd.DataFrame, items: pd.DataFrame | None, n: int
+) -> pd.DataFrame:
+    """The ``n`` SKUs with the most returned units: returned, shipped in the period, their ratio, the name.
+
+    A SKU returned but not shipped in the period has no rate of its own (NaN), its units still count.
+    """
+    counted = counted_returns(returns)
+    frame = counted.groupby("sku", sort=False).agg(returned=("quantity", "sum")).reset_index()
+    frame = frame.merge(shipped[["sku", "units"]].rename(columns={"units": "shipped"}), on="sku", how="left")
+    frame["shipped"] = frame["shipped"].fillna(0.0).astype("float64")
+    frame["rate"] = (frame["returned"] / frame["shipped"].where(frame["shipped"] > 0)).astype("float64")
+    if items is not None and len(items):
+        frame = frame.merge(items[["sku", "name"]], on="sku", how="left")
+    else:
+        frame["name"] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    frame["sku"] = frame["sku"].astype("string")
+    ordered = frame.sort_values(["returned", "sku"], ascending=[False, True], kind="stable").head(n)
+    return ordered[["sku", "name", "returned", "shipped", "rate"]].reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------- stock

@@ -194,6 +194,37 @@ def failed_runs(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
     return k.FAILED_RUNS_SCHEMA.validate(frame)
 
 
+def returns(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    """(return_id, return_date, sales_order_id, order_number or None, sku, quantity, reason)."""
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(7)]
+    frame = pd.DataFrame(
+        {
+            "return_id": pd.Series(cols[0], dtype="int64"),
+            "return_number": pd.Series([f"RE{i}" for i in cols[0]], dtype="string"),
+            "return_date": _times(cols[1]),
+            "sales_order_id": pd.Series(cols[2], dtype="Int64"),
+            "order_number": pd.Series(cols[3], dtype="string"),
+            "sku": pd.Series(cols[4], dtype="string"),
+            "quantity": pd.Series(cols[5], dtype="float64"),
+            "reason": pd.Series(cols[6], dtype="string"),
+        }
+    )
+    return k.RETURNS_SCHEMA.validate(frame)
+
+
+def shipped(rows: Sequence[tuple[Any, ...]]) -> pd.DataFrame:
+    """(sku, orders, units)."""
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in range(3)]
+    frame = pd.DataFrame(
+        {
+            "sku": pd.Series(cols[0], dtype="string"),
+            "orders": pd.Series(cols[1], dtype="int64"),
+            "units": pd.Series(cols[2], dtype="float64"),
+        }
+    )
+    return k.SHIPPED_SCHEMA.validate(frame)
+
+
 def day(value: str) -> date:
     return date.fromisoformat(value)
 

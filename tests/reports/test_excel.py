@@ -85,7 +85,9 @@ def test_the_weekly_workbook_reads_back_with_its_formats_and_chart_ranges(
     ]
     assert "D5" in rules
     notes = [summary.cell(row, 1).value for row in range(1, summary.max_row + 1)]
-    assert "Missing data" in notes and any(str(n).startswith("Return rate: no source yet") for n in notes)
+    assert "Missing data" in notes and any(
+        "Return rate" in str(n) and str(n).endswith(": no Wawi client configured") for n in notes
+    )
 
     days = book["Sales by day"]
     assert days.freeze_panes == "A4" and days.auto_filter.ref == "A3:F10"

@@ -323,3 +323,47 @@ def test_schemas_refuse_frames_of_the_wrong_shape() -> None:
         k.ORDERS_SCHEMA.validate(ORDERS.drop(columns=["order_number"]))
     with pytest.raises(pandera.errors.SchemaError):
         k.SKU_SALES_SCHEMA.validate(pd.concat([SKU_SALES, SKU_SALES.head(1)], ignore_index=True))
+
+
+# --- returns ---------------------------------------------------------------------------------------------
+
+#: Shipped in the week: S1 4 units (3 orders), S2 2 units (1 order), S3 10 units (2 orders): 16 units.
+SHIPPED = f.shipped([("S1", 3, 4.0), ("S2", 1, 2.0), ("S3", 2, 10.0)])
+#: Return 1 (order A1): 1 x S1 "Wrong size", 1 x S2 "Wrong size"; return 2 (A3): 2 x S1 "Defective";
+#: return 3 (A9, an order the ledger does not know as shipped): 5 x S3; return 4 (A0): 1 x S4, a SKU not
+#: shipped this week (shipped last week, returned now), "Wrong size".
+RETURNS = f.returns(
+    [
+        (1, utc(2026, 11, 17, 9), 101, "A1", "S1", 1.0, "Wrong size"),
+        (1, utc(2026, 11, 17, 9), 101, "A1", "S2", 1.0, "Wrong size"),
+        (2, utc(2026, 11, 18, 9), 103, "A3", "S1", 2.0, "Defective"),
+        (3, utc(2026, 11, 19, 9), 109, None, "S3", 5.0, "Defective"),
+        (4, utc(2026, 11, 20, 9), 100, "A0", "S4", 1.0, "Wrong size"),
+    ]
+)
+
+
+def test_the_return_rate_sets_the_ledger_s_returned_units_against_the_shipped_ones() -> None:
+    totals = k.return_totals(RETURNS, SHIPPED)
+    # counted: returns 1, 2, 4 -> 1 + 1 + 2 + 1 = 5 units of 16 shipped; return 3 (5 units) left out
+    assert (totals.returned_units, totals.returns, totals.shipped_units) == (5.0, 3, 16.0)
+    assert totals.rate == pytest.approx(5 / 16)
+    assert (totals.outside_units, totals.outside_returns) == (5.0, 1)
+    assert k.return_totals(RETURNS.head(0), SHIPPED).rate == 0.0  # a week without returns: a true zero
+    assert k.return_totals(RETURNS, SHIPPED.head(0)).rate is None  # nothing shipped: no rate
+
+
+def test_returns_by_reason_and_the_most_returned_skus() -> None:
+    reasons = k.returns_by_reason(RETURNS)
+    # Wrong size: returns 1 and 4, 1 + 1 + 1 = 3 units; Defective: return 2, 2 units (return 3 left out)
+    assert reasons["reason"].tolist() == ["Wrong size", "Defective"]
+    assert reasons["returns"].tolist() == [2, 1] and reasons["units"].tolist() == [3.0, 2.0]
+    assert reasons["share"].tolist() == pytest.approx([0.6, 0.4])
+    skus = k.returns_by_sku(RETURNS, SHIPPED, f.items([("S1", "Espresso", "Kaffee", 4.0)]), 2)
+    # S1: 3 of 4 shipped; then S2 and S4 with 1 each, S2 first by SKU; S4 has no shipment this week
+    assert skus["sku"].tolist() == ["S1", "S2"] and skus["returned"].tolist() == [3.0, 1.0]
+    assert skus["shipped"].tolist() == [4.0, 2.0] and skus["rate"].tolist() == pytest.approx([0.75, 0.5])
+    assert skus["name"].tolist()[0] == "Espresso" and pd.isna(skus["name"].tolist()[1])
+    every = k.returns_by_sku(RETURNS, SHIPPED, None, 10)
+    assert every["sku"].tolist() == ["S1", "S2", "S4"]
+    assert every["shipped"].tolist()[2] == 0.0 and math.isnan(every["rate"].tolist()[2])

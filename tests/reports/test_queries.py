@@ -14,7 +14,7 @@ import pytest
 from jtl_automator.store import StateStore
 from jtl_automator.store import reporting as q
 from jtl_automator.transforms import kpis as k
-from tests.reports.ledger import at, seed_week
+from tests.reports.ledger import add_events, add_order, at, seed_week
 
 START, END = at(2026, 11, 15, 23), at(2026, 11, 22, 23)
 
@@ -101,5 +101,33 @@ def test_every_report_query_on_a_literal_ledger(store_url: str) -> None:
             ("S2", "W1"): 2.0,
             ("S2", "W2"): 1.0,
         }
+    finally:
+        store.dispose()
+
+
+@pytest.mark.slow
+def test_shipped_units_and_the_ledger_s_shipped_wawi_orders(store_url: str) -> None:
+    store = StateStore(store_url)
+    try:
+        seed_week(store)
+        store.record_orders(
+            [
+                {"order_number": "A0", "wawi_order_id": 100},
+                {"order_number": "A1", "wawi_order_id": 101},
+                {"order_number": "A2", "wawi_order_id": 102},
+            ],
+            event="seeded",
+        )
+        add_order(store, "B1", at(2026, 11, 10, 9), "shipped", warehouse="W1")  # an outbound without lines
+        add_events(store, [("B1", "shipped", at(2026, 11, 18, 9)), ("A1", "shipped", at(2026, 11, 24, 9))])
+        shipped = k.SHIPPED_SCHEMA.validate(q.shipped_units(store, START, END)).set_index("sku").sort_index()
+        # first shipped in the week: A0 (S1 x 1), A1 (S1 x 1, S2 x 2; its second entry is next week's),
+        # A3 (S1 x 2); A2 is not shipped, B1 has no lines
+        assert shipped.index.tolist() == ["S1", "S2"]
+        assert shipped["orders"].tolist() == [3, 1] and shipped["units"].tolist() == [4.0, 2.0]
+        assert q.shipped_without_lines(store, START, END) == 1
+        assert q.shipped_units(store, END, at(2026, 11, 30)).empty  # A1's later entry is not a shipment
+        assert q.shipped_wawi_orders(store, [100, 101, 102, 999, 101]) == {100: "A0", 101: "A1"}
+        assert q.shipped_wawi_orders(store, list(range(1, 1200))) == {100: "A0", 101: "A1"}  # chunked
     finally:
         store.dispose()

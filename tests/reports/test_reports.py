@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from jtl_automator.reports import data as d
 from jtl_automator.reports import parse_period, report_definition
 from jtl_automator.reports.data import ReportData, ReportParams
 from jtl_automator.reports.model import Report
@@ -58,7 +57,7 @@ def test_weekly_figures_of_the_literal_ledger(store: StateStore) -> None:
     # W1: S1 10 x 4 = 40 (S9 has no Wawi item: unpriced); W2: S2 4 x 2.5 = 10
     assert value["stock_value"] == pytest.approx(50.0)
     assert value["first_time_right"] == pytest.approx(0.6)  # A1, A2, A6 of A1, A2, A3 (held before), A4, A6
-    assert value["return_rate"] is None and report.kpi("return_rate").missing == d.NOT_RECORDED[d.RETURNS]
+    assert value["return_rate"] is None and report.kpi("return_rate").missing == "no Wawi client configured"
     assert report.table("top_revenue").frame["sku"].tolist() == ["S2", "S1"]
     assert report.table("sales_by_day").frame["net"].tolist()[:3] == pytest.approx([70.0, 0.0, 30.0])
     stock_rows = report.table("stock_value").frame
@@ -72,6 +71,66 @@ def test_weekly_figures_of_the_literal_ledger(store: StateStore) -> None:
         "are recorded from 2026-11-15 only" in report.missing()  # one reason, said once
     )
     assert {c.table for c in report.charts} == {"sales_by_day", "top_revenue"}
+
+
+#: Wawi's return lines of W47 as ``reads.wawi_returns`` gives them: A1's and A3's orders are shipped in the
+#: ledger; order 109 is not in it (another channel).
+RETURNS = f.returns(
+    [
+        (1, at(2026, 11, 17, 9), 101, "A1", "S2", 1.0, "Größe passt nicht"),
+        (2, at(2026, 11, 18, 9), 103, "A3", "S1", 2.0, "Artikel defekt"),
+        (3, at(2026, 11, 19, 9), 109, None, "S1", 4.0, "Artikel defekt"),
+    ]
+)
+
+
+@pytest.mark.slow
+def test_weekly_return_rate_of_the_literal_ledger(store: StateStore) -> None:
+    report = _build(store, "weekly", "2026-W47", at(2026, 11, 23, 6), items=ITEMS, returns=RETURNS)
+    # shipped in W47 (the journal's first shipped entries): A0 S1 x 1, A1 S1 x 1 + S2 x 2, A3 S1 x 2 = 6;
+    # returned of those orders: 1 + 2 = 3 -> 50 %
+    rate = report.kpi("return_rate")
+    assert rate.value == pytest.approx(0.5) and rate.missing is None and rate.rag == "red"
+    assert "Return rate: 3 units on 2 Wawi returns dated in the period against 6 units shipped in it" in (
+        report.notes
+    )
+    assert any(
+        n.startswith("4 units on 1 returns belong to orders the order ledger does not know")
+        for n in report.notes
+    )
+    reasons = report.table("returns_by_reason").frame
+    assert reasons["reason"].tolist() == ["Artikel defekt", "Größe passt nicht"]
+    skus = report.table("returns_by_sku").frame
+    assert skus["sku"].tolist() == ["S1", "S2"] and skus["rate"].tolist() == pytest.approx([0.5, 0.5])
+    assert skus["name"].tolist() == ["Espresso", "Earl Grey"]
+    history = {(h.kpi, h.dimension): h.value for h in report.kpi_values()}
+    assert history[("return_rate", "")] == pytest.approx(0.5)
+    assert history[("returned_units_by_reason", "Artikel defekt")] == 2.0
+
+    quiet = _build(store, "weekly", "2026-W47", at(2026, 11, 23, 6), returns=RETURNS.head(0))
+    assert quiet.kpi("return_rate").value == 0.0  # shipped, nothing came back: a true zero
+    assert quiet.table("returns_by_reason").missing is None and quiet.table("returns_by_reason").frame.empty
+
+
+@pytest.mark.slow
+def test_the_return_rate_is_missing_with_its_reason_never_zero(store: StateStore) -> None:
+    # W45: the ledger starts on the 15th of November, after the week
+    early = _build(store, "weekly", "2026-W45", at(2026, 11, 23, 6), returns=RETURNS.head(0))
+    assert early.kpi("return_rate").value is None
+    assert early.kpi("return_rate").missing == "the order ledger starts on 2026-11-15, after this period"
+    # W48: nothing shipped (no journal entry yet)
+    later = _build(store, "weekly", "2026-W48", at(2026, 11, 30, 6), returns=RETURNS)
+    assert later.kpi("return_rate").missing == (
+        "no order was shipped in this period: nothing to set the returns against"
+    )
+    assert later.table("returns_by_sku").missing == later.kpi("return_rate").missing
+    data = _data(store, "weekly", "2026-W47", at(2026, 11, 23, 6), returns=RETURNS)
+    data.facts["returns_skipped"] = ["GET /returns page 1, row 2 (Id 2): ReturnDate: Field required", "x"]
+    noted = report_definition("weekly").build(data, PARAMS)
+    assert (
+        "2 rows Wawi sent for returns do not fit its schema and were left out: GET /returns page 1, row 2 "
+        "(Id 2): ReturnDate: Field required (and 1 more)" in noted.notes
+    )
 
 
 def test_missing_sources_are_stated_never_shown_as_zero(store: StateStore) -> None:

@@ -117,6 +117,16 @@ def test_hand_written_fixture_with_inline_line_items_and_sheet(tmp_path: Path) -
             [{"Id": 1, "LineItems": [{"Quantity": 1}]}],
             "wawi/salesOrders.json[0].LineItems[0]: field 'Id' must be an integer",
         ),
+        (
+            "wawi/returns.json",
+            [{"Id": 1, "Number": "RE1"}],
+            "wawi/returns.json[0]: missing field 'ReturnDate'",
+        ),
+        (
+            "wawi/returnLineItems.json",
+            [{"Id": 1, "ReturnId": 1, "SKU": "S", "Quantity": "2"}],
+            "wawi/returnLineItems.json[0]: field 'Quantity' must be a number",
+        ),
         ("sheets/s1.json", [], "sheets/s1.json: expected an object"),
         (
             "sheets/s1.json",

@@ -60,17 +60,18 @@ def test_same_seed_gives_byte_identical_world_and_other_seed_differs() -> None:
 # FFN's and Wawi's new empty ``product_authorizations`` and ``item_properties`` are in the digest too;
 # then ``item_images`` joined, with the empty ``properties`` and ``property_values``, the images derived
 # without a draw from the seeded generator; then what prices need: the company, tax classes and rates,
-# sales channels, customer groups and some items' sales-channel prices; every other object is byte for
-# byte as before.)
+# sales channels, customer groups and some items' sales-channel prices; then Wawi's returns, their line
+# items, reasons and states, drawn from a generator of their own, and ``QuantityReturned`` on the order
+# lines they return; every other object is byte for byte as before.)
 PINNED_WORLDS: list[tuple[dict[str, Any], str]] = [
-    ({"seed": 42, **SMALL}, "b4a0a7fab030eba2552683305be8afff1e095ee4f57255d4142261153e109c66"),
+    ({"seed": 42, **SMALL}, "4c0fddf4e831e83371adf3c7e4c2f4e9a8a36d1e6b43bf46862c9537e2174d5d"),
     (
         {"seed": 3, "skus": 10, "orders": 1},
-        "4cd694d326b51b80c5f5cd5bd10b203d8c10f8999de7ddc4b0901afe20ac5148",
+        "e4c99d7dc13332e9e0fb800cd4561249dbcbdfd893bb887730ee0c8797c606ec",
     ),
     (  # more warehouses and suppliers than the word lists have sites and stems: the names wrap around
         {"seed": 7, "skus": 40, "orders": 30, "warehouses": 5, "customers": 25, "suppliers": 14},
-        "26094075f798fb35cbf4254da19583a856129f7b661276a14ae0556c5572d32e",
+        "fdc40c9bedd90e452012a04a08b4584f75e4fbc1992907de455470c9b790083e",
     ),
 ]
 
@@ -285,3 +286,41 @@ def test_a_hundred_thousand_skus_generate_completely() -> None:
     data = generate(seed=3, skus=100_000, orders=2_000)
     assert len(data.ffn.products) == len(data.ffn.stocks) == len(data.wawi.items) == 100_000
     assert len(data.wawi.sales_orders) == 2_000
+
+
+def test_returns_come_after_shipping_from_shipped_orders_and_match_the_order_lines(
+    world: SandboxData,
+) -> None:
+    wawi = world.wawi
+    shipped = [
+        o for o in wawi.sales_orders.values() if o["SalesOrderShippingDetail"]["DeliveryCompleteStatus"] == 2
+    ]
+    assert wawi.returns and 0.02 <= len(wawi.returns) / len(shipped) <= 0.2
+    reasons = {r["Id"] for r in wawi.return_reasons}
+    states = {s["Id"] for s in wawi.return_states}
+    returned: dict[int, float] = defaultdict(float)
+    for return_id, header in wawi.returns.items():
+        order = wawi.sales_orders[header["SalesOrderId"]]
+        assert header["Id"] == return_id and header["StateId"] in states
+        assert header["ReturnDate"] > order["SalesOrderShippingDetail"]["ShippingDate"]
+        assert header["CustomerId"] == order["CustomerId"]
+        order_lines = {ln["Id"]: ln for ln in wawi.line_items[order["Id"]]}
+        for line in wawi.return_line_items[return_id]:
+            ordered = order_lines[line["SalesOrderLineItemId"]]
+            assert line["ReturnId"] == return_id and line["SalesOrderId"] == order["Id"]
+            assert line["SKU"] == ordered["SKU"] and 0 < line["Quantity"] <= ordered["Quantity"]
+            assert line["ReturnReasonId"] in reasons
+            returned[line["SalesOrderLineItemId"]] += line["Quantity"]
+    for lines in wawi.line_items.values():
+        for line in lines:
+            assert line["QuantityReturned"] == returned.get(line["Id"], 0.0)
+    validators = {
+        name: openapi.validator("wawi", name) for name in ("Return", "ReturnLineItem", "ReturnReason")
+    }
+    for header in wawi.returns.values():
+        assert not openapi.problems(validators["Return"], header)
+    for rows in wawi.return_line_items.values():
+        for row in rows:
+            assert not openapi.problems(validators["ReturnLineItem"], row)
+    for reason in wawi.return_reasons:
+        assert not openapi.problems(validators["ReturnReason"], reason)

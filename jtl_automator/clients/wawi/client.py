@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from jtl_automator.clients.errors import JtlApiError, NotFound
@@ -37,6 +38,9 @@ from jtl_automator.clients.wawi.models import (
     PropertyValue,
     PurchaseOrder,
     PurchaseOrderCreate,
+    Return,
+    ReturnLineItem,
+    ReturnReason,
     SalesChannel,
     SalesChannelPriceCreate,
     SalesOrder,
@@ -299,6 +303,98 @@ class SalesOrders(_Gettable[SalesOrder]):
         return unwrap_items(self._core.get_json(f"{self.path}/{order_id}/lineitems"))
 
 
+@dataclass(frozen=True)
+class SkippedRow:
+    """A row of a Wawi answer that does not fit its model: left out of the result, with where and why."""
+
+    where: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.reason}"
+
+
+def _problem(error: ValidationError) -> str:
+    """The first problem of a row in one line: the member and pydantic's message (never the value)."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    member = ".".join(str(part) for part in first["loc"]) or "row"
+    more = error.error_count() - 1
+    return f"{member}: {first['msg']}" + (f" (and {more} more)" if more else "")
+
+
+def typed_rows(
+    rows: Sequence[Any], model: type[M], where: str, skipped: builtins.list[SkippedRow] | None
+) -> builtins.list[M]:
+    """``rows`` as ``model``; a row that is not an object or does not fit is noted in ``skipped``."""
+    result: builtins.list[M] = []
+    for index, row in enumerate(rows, start=1):
+        label = f"{where}, row {index}" + (
+            f" (Id {row['Id']})" if isinstance(row, Mapping) and "Id" in row else ""
+        )
+        if not isinstance(row, Mapping):
+            reason = f"not an object but {type(row).__name__}"
+        else:
+            try:
+                result.append(model.model_validate(row))
+                continue
+            except ValidationError as error:
+                reason = _problem(error)
+        if skipped is not None:
+            skipped.append(SkippedRow(label, reason))
+    return result
+
+
+def _utc(moment: datetime) -> datetime:
+    """Wawi's date-times with their offset; one without (an on-premise server's local clock) as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+class Returns(_Gettable[Return]):
+    """``/returns`` (``PagedListOfReturn``, "all non-pending returns") and each return's line items.
+
+    The list has no date filter (only ``returnNumber``, ``customerId``, ``salesOrderId``,
+    ``returnStateId``) and no documented order, so :meth:`dated` reads every page and picks the
+    period's returns itself. Rows that do not fit the models are left out and noted, not raised.
+    """
+
+    path = "/returns"
+    model = Return
+
+    def read(
+        self,
+        *,
+        skipped: builtins.list[SkippedRow] | None = None,
+        page_size: int | None = None,
+        **filters: Any,
+    ) -> Iterator[Return]:
+        """Every return, page by page, typed; a bad row is noted in ``skipped`` and left out."""
+        for number, page in enumerate(self.iter_pages(page_size=page_size, **filters), start=1):
+            yield from typed_rows(page, Return, f"GET {self.path} page {number}", skipped)
+
+    def line_items(
+        self, return_id: int, *, skipped: builtins.list[SkippedRow] | None = None
+    ) -> builtins.list[ReturnLineItem]:
+        """``GET /returns/{id}/lineitems``; Wawi's 404 ("No fields could be found.") is no lines."""
+        path = f"{self.path}/{return_id}/lineitems"
+        try:
+            rows = unwrap_items(self._core.get_json(path))
+        except NotFound:
+            return []
+        return typed_rows(rows, ReturnLineItem, f"GET {path}", skipped)
+
+    def dated(
+        self, start: datetime, end: datetime, *, skipped: builtins.list[SkippedRow] | None = None
+    ) -> Iterator[tuple[Return, builtins.list[ReturnLineItem]]]:
+        """The returns with a ``ReturnDate`` in ``[start, end)``, each with its line items.
+
+        ``ceil(returns / pageSize)`` list requests (every page: there is no date filter and no order),
+        then one line-item request per return in the window (the list carries no quantities).
+        """
+        for found in self.read(skipped=skipped):
+            if start <= _utc(found.return_date) < end:
+                yield found, self.line_items(found.id, skipped=skipped)
+
+
 class Warehouses(_Paged[Warehouse]):
     """``/warehouses``."""
 
@@ -414,6 +510,7 @@ class WawiClient(ApiClient):
         self.suppliers = Suppliers(v1)
         self.warehouses = Warehouses(v1, sizes)
         self.categories = Categories(v1, sizes)
+        self.returns = Returns(v1, sizes)
         self.properties = Properties(v1)
         self.purchase_orders = PurchaseOrders(self.core, sizes)
 
@@ -457,6 +554,12 @@ class WawiClient(ApiClient):
     def customer_groups(self) -> builtins.list[CustomerGroup]:
         """``GET /customerGroups``."""
         return [CustomerGroup.model_validate(g) for g in self._array("/customerGroups")]
+
+    def return_reasons(
+        self, *, skipped: builtins.list[SkippedRow] | None = None
+    ) -> builtins.list[ReturnReason]:
+        """``GET /returnReasons``: the merchant's return reasons with their names per language."""
+        return typed_rows(self._array("/returnReasons"), ReturnReason, "GET /returnReasons", skipped)
 
     def on_hold_reasons(self) -> builtins.list[Any]:
         """``GET /onHoldReasons``: the merchant's on-hold reasons (``Id``, ``Name``), raw."""

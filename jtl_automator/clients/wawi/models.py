@@ -464,6 +464,59 @@ class PropertyValue(WawiModel):
     name: str | None = None
 
 
+class Return(WawiModel):
+    """A return (``Retoure``): who sent what back when; the quantities are on its line items."""
+
+    id: int
+    number: str | None = None
+    return_date: datetime
+    customer_id: int | None = None
+    external_number: str | None = None
+    origin: int | None = None
+    company_id: int | None = None
+    sales_order_id: int | None = None
+    state_id: int | None = None
+    warehouse_id: int | None = None
+
+
+class ReturnLineItem(WawiModel):
+    """One returned position: the SKU, how many units came back and why (``ReturnReasonId``)."""
+
+    id: int
+    return_id: int | None = None
+    state_id: int | None = None
+    item_id: int | None = None
+    name: str | None = None
+    sku: str = Field(alias="SKU", min_length=1)
+    quantity: float = Field(gt=0, allow_inf_nan=False)
+    return_reason_id: int | None = None
+    return_reason_comment: str | None = None
+    condition_id: int | None = None
+    sales_order_id: int | None = None
+    sales_order_line_item_id: int | None = None
+
+
+class Translation(WawiModel):
+    """A name in one language."""
+
+    language_iso: str | None = None
+    name: str | None = None
+
+
+class ReturnReason(WawiModel):
+    """A return reason (``Retourengrund``): its names per language."""
+
+    id: int
+    translations: list[Translation] = Field(default_factory=list)
+
+    def label(self, language: str = "DE") -> str:
+        """The name in ``language``, else the first one there is, else the id."""
+        names = [t for t in self.translations if t.name]
+        chosen = next((t for t in names if (t.language_iso or "").upper() == language.upper()), None)
+        chosen = chosen or (names[0] if names else None)
+        return chosen.name if chosen is not None and chosen.name else f"reason {self.id}"
+
+
 class WawiV2Model(BaseModel):
     """Wawi API 2.x objects are camelCase."""
 

@@ -22,11 +22,11 @@ that :func:`build_router` mounts: ``registration`` (``/authentication``), ``item
 ``sales_orders`` (with line items and cancellation), ``customers``, ``master_data`` (suppliers,
 warehouses, categories, on-hold reasons, shipping and payment methods, ``/info``, and manufacturers,
 companies, tax classes and rates, sales channels and customer groups), ``prices`` (an item's
-sales-channel prices and special price), ``catalogue`` (category assignment, item images, properties)
-and ``purchase_orders`` (v2). ``common`` holds the envelope, errors, query parsing and paging; ``guard`` the
-route class that checks every request (per flavour: key or token and tenant, licence, app headers,
-scopes, Cloud rate limits); ``cloud`` the Cloud token endpoint; ``schemas`` the completion and typed merge
-of request bodies.
+sales-channel prices and special price), ``catalogue`` (category assignment, item images, properties),
+``returns`` (returns with their line items, reasons and states) and ``purchase_orders`` (v2). ``common``
+holds the envelope, errors, query parsing and paging; ``guard`` the route class that checks every request
+(per flavour: key or token and tenant, licence, app headers, scopes, Cloud rate limits); ``cloud`` the
+Cloud token endpoint; ``schemas`` the completion and typed merge of request bodies.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ from jtl_automator.sandbox.wawi import (
     prices,
     purchase_orders,
     registration,
+    returns,
     sales_orders,
     stocks,
 )
@@ -122,7 +123,7 @@ def build_router(state: SandboxState) -> APIRouter:
 def _v1(state: SandboxState, flavour: Flavour, root: str) -> APIRouter:
     router = APIRouter(route_class=route_class(state, flavour=flavour, root=root))
     # the order the routes were declared (prices before items: /items/{id}/… before /items/{id})
-    for resource in (prices, items, stocks, sales_orders, customers, master_data, catalogue):
+    for resource in (prices, items, stocks, sales_orders, returns, customers, master_data, catalogue):
         resource.routes.mount(router)
     return router
 

@@ -129,6 +129,10 @@ class Query:
     def __init__(self, request: Request) -> None:
         self._values = {key.lower(): value for key, value in request.query_params.items()}
 
+    def names(self) -> set[str]:
+        """The parameters given, lower-cased."""
+        return set(self._values)
+
     def text(self, name: str) -> str | None:
         """The raw value; empty strings count as absent."""
         value = self._values.get(name.lower())

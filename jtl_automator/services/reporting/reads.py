@@ -2,7 +2,8 @@
 
 The state database's datasets are one aggregating query each (``jtl_automator.store.reporting``); FFN's
 stock is one bulk read (``/stocks``, rolled back to the period's end with ``date=`` when the period is
-not the latest); Wawi's items one paged listing plus the category list. A source that fails (an API
+not the latest); Wawi's items one paged listing plus the category list; Wawi's returns every page of
+``/returns`` plus the line items of the period's returns. A source that fails (an API
 unreachable after the client's retries, credentials refused) becomes a *missing* dataset with the reason,
 so the report states it and still shows everything else. Failed flow runs come from the Prefect API,
 which only the shell may call: it hands them in as a frame (or the reason it has none).
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pandas as pd
@@ -21,7 +22,7 @@ import pandas as pd
 from jtl_automator.clients.errors import AuthError, JtlApiError
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
-from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.clients.wawi.client import SkippedRow, WawiClient
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.plans import iso_week
 from jtl_automator.reports import data as d
@@ -100,6 +101,49 @@ def ffn_stock(ffn: FfnClient, at: datetime | None) -> pd.DataFrame:
         ["sku", "warehouse_id", "stock_level", "reserved", "blocked"]
     ]
     return validated(k.STOCK_SCHEMA, frame)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def wawi_returns(
+    wawi: WawiClient, store: StateStore, start: datetime, end: datetime
+) -> tuple[pd.DataFrame, list[str]]:
+    """Wawi's return lines dated in ``[start, end)``, each with the ledger's order when it shipped that one.
+
+    Every page of ``/returns`` (Wawi filters returns by no date), the line items of the period's returns,
+    the reason names (``/returnReasons``, the Wawi's language), then one query for which of their orders
+    the ledger knows as shipped. Rows Wawi sent that do not fit are left out; the second value says
+    which and why (the report notes them).
+    """
+    skipped: list[SkippedRow] = []
+    names = {reason.id: reason.label() for reason in wawi.return_reasons(skipped=skipped)}
+    rows: list[tuple[Any, ...]] = []
+    for found, lines in wawi.returns.dated(start, end, skipped=skipped):
+        for line in lines:
+            reason_id = line.return_reason_id
+            reason = "(none)" if reason_id is None else names.get(reason_id, f"reason {reason_id}")
+            order_id = line.sales_order_id if line.sales_order_id is not None else found.sales_order_id
+            rows.append(
+                (found.id, found.number, _utc(found.return_date), order_id, line.sku, line.quantity, reason)
+            )
+    known = q.shipped_wawi_orders(store, [row[3] for row in rows if row[3] is not None])
+    frame = pd.DataFrame(
+        {
+            "return_id": pd.Series([r[0] for r in rows], dtype="int64"),
+            "return_number": pd.Series([r[1] for r in rows], dtype="string"),
+            "return_date": q.utc_times([r[2] for r in rows]),
+            "sales_order_id": pd.Series([r[3] for r in rows], dtype="Int64"),
+            "order_number": pd.Series([known.get(r[3]) for r in rows], dtype="string"),
+            "sku": pd.Series([r[4].strip() for r in rows], dtype="string"),
+            "quantity": pd.Series([r[5] for r in rows], dtype="float64"),
+            "reason": pd.Series([r[6] for r in rows], dtype="string"),
+        }
+    )
+    for row in skipped:
+        log.warning("Wawi return row left out: %s", row)
+    return validated(k.RETURNS_SCHEMA, frame), [str(row) for row in skipped]
 
 
 #: What each price history source is called in the report.
@@ -242,6 +286,21 @@ def read_data(
         else:
             wawi = sources.wawi
             read(d.ITEMS, lambda: wawi_items_frame(flatten(wawi.items.iter_pages())), "Wawi")
+    if d.RETURNS in needs:
+        if sources.wawi is None:
+            data.missing[d.RETURNS] = sources.wawi_missing
+        else:
+            wawi_client = sources.wawi
+
+            def returns() -> pd.DataFrame:
+                frame, skipped = wawi_returns(wawi_client, store, start, end)
+                data.facts["returns_skipped"] = skipped
+                return frame
+
+            read(d.RETURNS, returns, "Wawi")
+    read(d.SHIPPED, lambda: validated(k.SHIPPED_SCHEMA, q.shipped_units(store, start, end)))
+    if d.SHIPPED in needs:
+        data.facts["shipped_without_lines"] = q.shipped_without_lines(store, start, end)
     if d.FAILED_RUNS in needs:
         if sources.failed_runs is not None:
             data.frames[d.FAILED_RUNS] = validated(k.FAILED_RUNS_SCHEMA, sources.failed_runs)

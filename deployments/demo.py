@@ -7,6 +7,8 @@ Environment is set before Prefect is imported, because Prefect reads its setting
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -152,6 +154,146 @@ def _reports(output: Path) -> dict[str, Any]:
     }
 
 
+#: The example workflows the README describes (config/workflows in the project folder).
+WORKFLOWS = Path(__file__).resolve().parents[1] / "config" / "workflows"
+SAISON = "Saison"
+
+
+def _tag_saison(data: Any, every: int = 6) -> list[str]:
+    """Put every sixth sellable item into a top-level Wawi category "Saison", as a merchant sorts a season.
+
+    The generated catalogue has no such category; the saison-restock workflow filters by it.
+    """
+    wawi = data.wawi
+    category_id = max(wawi.categories) + 1
+    wawi.categories[category_id] = {
+        "Id": category_id,
+        "Name": SAISON,
+        "Description": "Saisonartikel",
+        "ParentCategoryId": 0,
+        "Level": 1,
+        "SortNumber": category_id,
+        "ActiveSalesChannels": "Onlineshop",
+    }
+    sellable = [
+        item
+        for item in sorted(wawi.items.values(), key=lambda i: i["Id"])
+        if item.get("SKU") and not item.get("ParentItemId") and item.get("IsActive")
+    ]
+    chosen = sellable[::every]
+    for item in chosen:
+        item.setdefault("Categories", []).append({"CategoryId": category_id, "Name": SAISON})
+    return [str(item["SKU"]) for item in chosen]
+
+
+def _workflow_blocks(base_url: str, smtp_port: int, smtp_state: Any) -> None:
+    """The blocks the example workflows name: ``smtp`` (the sandbox's mail server), ``crm`` (its receiver)."""
+    import secrets
+
+    from pydantic import SecretStr
+
+    from blocks import SmtpServer, WebhookEndpoint
+
+    SmtpServer(
+        host="127.0.0.1",
+        port=smtp_port,
+        username=smtp_state.username,
+        password=SecretStr(smtp_state.password),
+        security="none",
+        allow_plaintext_login=True,
+        sender="automator@demo-handel.example",
+    ).save("smtp", overwrite=True)
+    WebhookEndpoint(
+        url=SecretStr(f"{base_url}/_sandbox/receiver/crm"),
+        auth="hmac",
+        secret=SecretStr(secrets.token_hex(32)),
+    ).save("crm", overwrite=True)
+
+
+def _workflows_arm() -> dict[str, Any]:
+    """Load the example workflows and let a first tick take its marks (watermarks, stock snapshot)."""
+    from flows.workflows import workflows_tick
+    from jtl_automator.store import open_store
+    from jtl_automator.workflows.store import WorkflowStore
+
+    store = open_store(None)
+    try:
+        synced = WorkflowStore(store).sync_folder(WORKFLOWS)
+    finally:
+        store.dispose()
+    loaded = ", ".join(f"{c.name} v{c.version} ({c.change})" for c in synced.changes)
+    return {"loaded": loaded, "tick": workflows_tick(email_block="smtp")}
+
+
+def _damage_saison_stock(base_url: str, data: Any, saison: list[str], count: int = 2) -> list[str]:
+    """The warehouse books out damaged units of two Saison items in FFN, leaving 2 each (the fulfiller).
+
+    The two are the Saison items ordered most with nothing on its way in, so the restock has demand to
+    fill and no inbound that already covers it.
+    """
+    from collections import Counter
+
+    import httpx
+
+    ordered = Counter(
+        str(line["SKU"]) for lines in data.wawi.line_items.values() for line in lines if line.get("SKU")
+    )
+    by_sku = {stock["merchantSku"]: stock for stock in data.ffn.stocks.values()}
+    hit: list[str] = []
+    with httpx.Client(base_url=base_url, timeout=30) as http:
+        for sku in sorted(saison, key=lambda s: (-ordered[s], s)):
+            rows = [
+                w
+                for w in (by_sku.get(sku) or {}).get("warehouses", [])
+                if w["stockLevel"] - w["stockLevelReserved"] >= 10 and not w["stockLevelAnnounced"]
+            ]
+            if not rows:
+                continue
+            row = rows[0]
+            lose = row["stockLevel"] - row["stockLevelReserved"] - 2
+            http.post(
+                "/_sandbox/ffn/stocks/adjustments",
+                json={
+                    "jfsku": row["jfsku"],
+                    "warehouseId": row["warehouseId"],
+                    "quantity": -lose,
+                    "note": "Bruch",
+                },
+            ).raise_for_status()
+            hit.append(f"{sku}@{row['warehouseId']}")
+            if len(hit) == count:
+                break
+    return hit
+
+
+def _notes(tick: dict[str, Any]) -> str:
+    """A tick in one line: per workflow its new runs, or why none."""
+    parts = []
+    for item in tick["workflows"]:
+        runs = [r for r in tick["runs"] if r.get("workflow") == item["workflow"]]
+        done = sum(1 for r in runs if r.get("status") == "completed")
+        text = f"{item['workflow']} {item['new_runs']} runs" + (f" ({done} completed)" if runs else "")
+        parts.append(text + (f" [{item['note']}]" if item["note"] and not item["new_runs"] else ""))
+    return "; ".join(parts)
+
+
+def _workflows_fire(state: Any, smtp_state: Any) -> dict[str, Any]:
+    """A tick after order processing and the stock sync, then Monday's markdown run as its schedule would."""
+    from flows.workflows import workflows_tick
+    from jtl_automator.cli_workflow_runs import run as run_workflow
+
+    tick = workflows_tick(email_block="smtp")
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):  # one line per run: the summary line is enough here
+        run_workflow("monday-markdown", dry_run=False, url=None, email_block="smtp")
+    return {
+        "tick": tick,
+        "monday_markdown": printed.getvalue().splitlines()[0] if printed.getvalue() else "",
+        "webhooks_received": len(state.runtime.received),
+        "emails_sent": len(smtp_state.messages),
+    }
+
+
 def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     """Start the sandbox, run every demo flow against it, print where the outputs are."""
     from jtl_automator.sandbox.app import create_app
@@ -159,6 +301,7 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     from jtl_automator.sandbox.generator import INBOUND_CONTROL_SPREADSHEET_ID, generate
     from jtl_automator.sandbox.server import credentials_env, serve_in_thread
     from jtl_automator.sandbox.sheets import make_service_account_info
+    from jtl_automator.sandbox.smtp import SmtpTestServer
     from jtl_automator.sandbox.workbooks import save_as_xlsx
 
     output = output.resolve()
@@ -169,12 +312,13 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     started = time.perf_counter()
     config = SandboxConfig()
     data = generate(seed=config.seed, skus=skus)
+    saison = _tag_saison(data)
     control = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID]
     workbook = save_as_xlsx(control, output / "inbound-control.xlsx")
     worksheet = control.worksheets[0].title
     app = create_app(data, config)
     results: dict[str, Any] = {}
-    with serve_in_thread(app) as server:
+    with serve_in_thread(app) as server, SmtpTestServer() as smtp:
         service_account = output / "sandbox-service-account.json"
         service_account.write_text(json.dumps(make_service_account_info(server.base_url)))
         os.environ.update(credentials_env(server.base_url, config, service_account_file=str(service_account)))
@@ -193,6 +337,9 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
 
         results["connectivity_check"] = connectivity_check()
         _say("connectivity check: FFN and Wawi answer")
+        _workflow_blocks(server.base_url, smtp.port, smtp.state)
+        results["workflows_arm"] = armed = _workflows_arm()
+        _say(f"workflows: {armed['loaded']}; first tick takes its marks: {_notes(armed['tick'])}")
         results["inbound_verification_xlsx"] = inbound_verification(sheet=str(workbook), worksheet=worksheet)
         _say(f"inbound verification (xlsx): {results['inbound_verification_xlsx']['counts']}")
         results["inbound_verification_google_sheet"] = inbound_verification(
@@ -204,6 +351,8 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         )
         results["order_processing"] = _order_processing(order_processing)
         _say(f"order processing: {results['order_processing']['counts']}")
+        damaged = _damage_saison_stock(server.base_url, data, saison)
+        _say(f"the warehouse books out damaged Saison units (2 left each): {', '.join(damaged) or 'none'}")
         # Stock sync after order processing: FFN's levels (the new outbounds' reservations included)
         # reach Wawi's FFN warehouses; the generator drifts about every 25th Wawi row on purpose.
         results["stock_sync"] = stock_sync(full=True)
@@ -213,6 +362,12 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         from flows.replenishment import replenishment
         from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
 
+        results["workflows"] = fired = _workflows_fire(app.state.sandbox, smtp.state)
+        _say(
+            f"workflows: {_notes(fired['tick'])}; {fired['webhooks_received']} calls reached the CRM, "
+            f"{fired['emails_sent']} e-mails went to purchasing"
+        )
+        _say(f"workflows: Monday's markdown, run now as its schedule would: {fired['monday_markdown']}")
         results["replenishment"] = replenishment(
             as_of=DEFAULT_BASE_DATE.date() + timedelta(days=1), output=str(output / "bestellvorschlag.xlsx")
         )

@@ -70,6 +70,11 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         made = summary[f"report_{name}"]
         assert made["period"] == period and (out / "reports" / name / f"{period}.xlsx").is_file()
         assert f"reports/{name}/{period}.xlsx" in done.stdout
+    fired = summary["workflows"]
+    assert fired["tick"]["failed"] == 0 and fired["webhooks_received"] > 0 and fired["emails_sent"] > 0
+    ran = {w["workflow"]: w["new_runs"] for w in fired["tick"]["workflows"]}
+    assert ran["held-address-crm"] > 0 and ran["saison-restock"] > 0
+    assert "0 failed" in fired["monday_markdown"] and "0 new runs" not in fired["monday_markdown"]
     sales = {k["key"]: k["value"] for k in summary["report_weekly"]["kpis"]}
     assert sales["orders"] > 0 and sales["revenue_net"] > 0
 

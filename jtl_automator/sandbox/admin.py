@@ -7,9 +7,10 @@ chaos on and off while the sandbox runs. Tests may mount this router alone, with
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from fastapi import APIRouter, Body, HTTPException
+from fastapi import APIRouter, Body, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
@@ -88,6 +89,45 @@ def health(state: StateDep) -> dict[str, Any]:
         "wawi": {"items": len(data.wawi.items), "salesOrders": len(data.wawi.sales_orders)},
         "spreadsheets": sorted(data.spreadsheets),
     }
+
+
+#: Headers a receiver keeps: enough to see what was signed and keyed, never a credential.
+_RECEIVED_HEADERS = ("content-type", "idempotency-key", "x-timestamp", "x-correlation-id")
+
+
+@routes.route("/receiver/{path:path}", "GET", "POST", "PUT", "PATCH", "DELETE")
+async def receive_webhook(path: str, request: Request, state: StateDep) -> dict[str, Any]:
+    """A webhook receiver standing in for the merchant's CRM or shop: it keeps what arrives, answers 200.
+
+    A delivery repeated with the same ``Idempotency-Key`` is recorded once, as a careful receiver would.
+    The signature header is noted as present or not (its value and any Authorization are not kept).
+    """
+    raw = await request.body()
+    try:
+        body: Any = json.loads(raw) if raw else None
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    key = request.headers.get("idempotency-key")
+    seen = [r for r in state.runtime.received if key and r["headers"].get("idempotency-key") == key]
+    if not seen:
+        state.runtime.received.append(
+            {
+                "method": request.method,
+                "path": "/" + path,
+                "query": dict(request.query_params),
+                "headers": {h: request.headers[h] for h in _RECEIVED_HEADERS if h in request.headers},
+                "signed": "x-signature" in request.headers,
+                "authorized": "authorization" in request.headers,
+                "body": body,
+            }
+        )
+    return {"received": True, "duplicate": bool(seen)}
+
+
+@routes.get("/received")
+def received_webhooks(state: StateDep) -> list[dict[str, Any]]:
+    """Everything the receiver kept, in arrival order."""
+    return list(state.runtime.received)
 
 
 @routes.get("/faults")

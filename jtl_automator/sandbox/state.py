@@ -172,6 +172,8 @@ class Runtime(MutableMapping[str, Any]):
     fault_engine: FaultEngine | None = None
     fault_counters: dict[str, int] = field(default_factory=_zero_fault_counters)  # kind -> injected
     requests: RequestCounts = field(default_factory=_no_requests)
+    #: What ``/_sandbox/receiver`` was sent: the merchant's CRM or shop that workflow webhooks call.
+    received: list[dict[str, Any]] = field(default_factory=list)
     scratch: dict[str, Any] = field(default_factory=dict)
 
     def _legacy(self, key: str) -> Any:

@@ -114,7 +114,9 @@ ENTITY_FIELDS: dict[str, dict[str, FieldSpec]] = {
     "inventory_item": {
         "sku": FieldSpec("text", "Wawi item SKU"),
         "name": FieldSpec("text", "Wawi item Name"),
-        "warehouse": FieldSpec("text", "the warehouse id"),
+        "warehouse": FieldSpec(
+            "text", "the FFN warehouse id (a Wawi FFN warehouse's Code), else the Wawi warehouse Id"
+        ),
         "stock": FieldSpec("number", "available units in this warehouse"),
         "stock_total": FieldSpec("number", "units in this warehouse, reserved ones included"),
         "reserved": FieldSpec("number", "units locked for shipment or in pick lists"),

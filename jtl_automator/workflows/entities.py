@@ -194,6 +194,7 @@ class WawiEntitySource:
         self._properties: dict[tuple[int, str | None], tuple[TagKey, ...]] = {}
         self._orders: dict[int, SalesOrder] = {}
         self._manufacturers: dict[int, str] | None = None
+        self._warehouse_ids: dict[int, str] | None = None
 
     # bulk reads, each at most once per instance
 
@@ -224,6 +225,22 @@ class WawiEntitySource:
         if self._stocks is None:
             self._stocks = list(self.wawi.stocks.list())
         return self._stocks
+
+    def _warehouse_names(self) -> dict[int, str]:
+        """Wawi warehouse Id -> the id plans, FFN and the order ledger use for it.
+
+        An FFN warehouse is known to Wawi by its ``Code`` (the FFN warehouse id, as the stock sync matches
+        them), so its stock entities carry that id: a restock line or a demand figure then names the
+        warehouse FFN knows. Other warehouses keep their Wawi Id.
+        """
+        if self._warehouse_ids is None:
+            self._warehouse_ids = {
+                w.id: (
+                    w.code if w.code and "Fulfillment" in ((w.type or {}).get("Scope") or ()) else str(w.id)
+                )
+                for w in self.wawi.warehouses.list()
+            }
+        return self._warehouse_ids
 
     def _manufacturer_names(self) -> dict[int, str]:
         if self._manufacturers is None:
@@ -368,12 +385,14 @@ class WawiEntitySource:
             sums[0] += _available(row)
             sums[1] += row.quantity_total
         demand = self._daily_demand()
+        names = self._warehouse_names()
         tags_of: dict[int, list[TagKey]] = {}
         out: list[Entity] = []
-        for (item_id, warehouse_id), (available, total) in sorted(rows.items()):
+        for (item_id, wawi_warehouse), (available, total) in sorted(rows.items()):
             item = by_id.get(item_id)
             if item is None or not item.sku:
                 continue
+            warehouse_id = names.get(wawi_warehouse, str(wawi_warehouse))
             key = f"{item.sku}@{warehouse_id}"
             if keys is not None and key not in keys:
                 continue

@@ -83,7 +83,7 @@ def flow_sandbox(
 
 
 def save_smtp_block(name: str, smtp: Any, sender: str) -> None:
-    """Save an SmtpServer block for the test SMTP server (``tests.notify.smtp_server.SmtpTestServer``)."""
+    """Save an SmtpServer block for the test SMTP server (``jtl_automator.sandbox.smtp.SmtpTestServer``)."""
     from pydantic import SecretStr
 
     from blocks import SmtpServer

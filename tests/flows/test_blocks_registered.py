@@ -38,7 +38,7 @@ def test_save_and_load_keeps_secrets_but_the_api_masks_them() -> None:
 def test_blocks_command_creates_working_blocks_from_the_sandbox_environment(
     flow_sandbox: FlowSandbox,
 ) -> None:
-    from tests.notify.smtp_server import SmtpTestServer
+    from jtl_automator.sandbox.smtp import SmtpTestServer
 
     with SmtpTestServer() as smtp:
         smtp_env = {

@@ -240,7 +240,7 @@ def test_mismatches_notify_once_per_run_by_email_and_webhook(flow_sandbox: FlowS
     from pydantic import SecretStr
 
     from blocks import WebhookEndpoint
-    from tests.notify.smtp_server import SmtpTestServer
+    from jtl_automator.sandbox.smtp import SmtpTestServer
 
     hooks: list[dict[str, object]] = []
 

@@ -19,10 +19,10 @@ from jtl_automator.plans import (
     rebalance_line,
     supplier_line,
 )
+from jtl_automator.sandbox.smtp import SmtpTestServer
 from jtl_automator.services.plan_execution import PlanExecutionParams
 from jtl_automator.store import StateStore
 from tests.flows.conftest import FlowSandbox, save_smtp_block
-from tests.notify.smtp_server import SmtpTestServer
 
 pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
 

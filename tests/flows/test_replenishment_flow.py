@@ -13,11 +13,11 @@ from flows.replenishment import replenishment
 from jtl_automator.plans import PlanStore
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
 from jtl_automator.sandbox.sheets import new_spreadsheet
+from jtl_automator.sandbox.smtp import SmtpTestServer
 from jtl_automator.services.replenishment.output import APPROVAL_HEADER
 from jtl_automator.settings import get_settings
 from jtl_automator.store import StateStore
 from tests.flows.conftest import FlowSandbox, save_smtp_block
-from tests.notify.smtp_server import SmtpTestServer
 
 pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
 

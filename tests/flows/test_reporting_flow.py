@@ -18,11 +18,11 @@ from flows.reporting import report
 from jtl_automator.reports.periods import berlin_day
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, INVOICE_METHOD_ID
 from jtl_automator.sandbox.sheets import new_spreadsheet
+from jtl_automator.sandbox.smtp import SmtpTestServer
 from jtl_automator.services.order_processing import OrderProcessingParams
 from jtl_automator.store import StateStore
 from jtl_automator.transforms import ValidationParams
 from tests.flows.conftest import FlowSandbox, save_smtp_block
-from tests.notify.smtp_server import SmtpTestServer
 
 pytestmark = pytest.mark.prefect  # needs the session's Prefect test server
 

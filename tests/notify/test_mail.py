@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from jtl_automator.notify import EmailRejected, EmailSender, EmailUnavailable
 from jtl_automator.notify.mail import html_to_text, markdown_text, message_id_for
 from jtl_automator.resilience import RetryPolicy, TransientFailure
-from tests.notify.smtp_server import SmtpTestServer
+from jtl_automator.sandbox.smtp import SmtpTestServer
 
 PASSWORD = "s3cret-smtp-password-42"
 

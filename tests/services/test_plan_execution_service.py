@@ -26,10 +26,10 @@ from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.faults import FaultProfile, FaultRule, set_profile
 from jtl_automator.sandbox.generator import generate
 from jtl_automator.sandbox.server import credentials_env, serve_in_thread
+from jtl_automator.sandbox.smtp import SmtpTestServer
 from jtl_automator.services import plan_execution as svc
 from jtl_automator.settings import Settings
 from jtl_automator.store import StateStore
-from tests.notify.smtp_server import SmtpTestServer
 from tests.services.test_plan_execution_document import read_xlsx_lines
 
 TODAY = date(2026, 11, 26)

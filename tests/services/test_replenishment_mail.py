@@ -17,10 +17,10 @@ from pydantic import SecretStr
 from jtl_automator.notify.errors import EmailRejected
 from jtl_automator.notify.mail import EmailSender
 from jtl_automator.resilience import RetryPolicy
+from jtl_automator.sandbox.smtp import SmtpTestServer
 from jtl_automator.services.replenishment.mail import mail_key, mail_purchasing
 from jtl_automator.store import StateStore
 from jtl_automator.store.store import ClaimState
-from tests.notify.smtp_server import SmtpTestServer
 
 TO = "einkauf@example.com"
 

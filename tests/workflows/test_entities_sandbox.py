@@ -141,6 +141,15 @@ def test_inventory_items_per_warehouse_and_manufacturers(world: World) -> None:
         1 for i in world.state.data.wawi.items.values() if i.get("ManufacturerId")
     )
     assert len(world.gets("/v1/stocks")) <= math.ceil(len(world.state.data.wawi.stocks) / PAGE) + 1
+    # an FFN warehouse is named by its FFN id (the Wawi Code), as plans and the order ledger name it
+    wawi = world.state.data.wawi
+    names = {
+        str(w["Id"]): w["Code"] if "Fulfillment" in w["Type"]["Scope"] else str(w["Id"])
+        for w in wawi.warehouses.values()
+    }
+    assert any(name != wid for wid, name in names.items()), "the generated world has an FFN warehouse"
+    assert {e.fields["warehouse"] for e in inventory} <= set(names.values())
+    assert {e.fields["warehouse"] for e in inventory} & {n for w, n in names.items() if n != w}
 
 
 def test_custom_field_tags_are_refused_clearly(world: World) -> None:

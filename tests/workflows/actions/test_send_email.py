@@ -16,9 +16,9 @@ from pydantic import SecretStr, ValidationError
 from jtl_automator.notify import EmailRejected, EmailSender
 from jtl_automator.notify.mail import message_id_for
 from jtl_automator.resilience import RetryPolicy
+from jtl_automator.sandbox.smtp import SmtpTestServer
 from jtl_automator.store import StateStore
 from jtl_automator.workflows.actions.email import SendEmailParams, send_email
-from tests.notify.smtp_server import SmtpTestServer
 from tests.workflows.actions.conftest import MakeCtx
 
 PASSWORD = "s3cret-smtp-password-42"

@@ -1,4 +1,4 @@
-"""A small real SMTP server for tests (stdlib ``socketserver``), with scriptable replies.
+"""The sandbox's mail server: a small real SMTP server (stdlib ``socketserver``) with scriptable replies.
 
 It speaks enough ESMTP for ``smtplib``: EHLO/HELO, AUTH PLAIN, MAIL, RCPT, DATA (with dot-unstuffing),
 RSET, NOOP, QUIT. ``script(command, reply)`` makes the next occurrence of a command (or ``"GREETING"``
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class Received:
+    """One message as it arrived: envelope and the raw DATA."""
+
     mail_from: str
     rcpt_to: list[str]
     data: bytes
@@ -23,8 +25,10 @@ class Received:
 
 @dataclass
 class SmtpState:
+    """The server's login, what it received, and the replies scripted for the next commands."""
+
     username: str = "ops@example.com"
-    password: str = "s3cret-smtp-password-42"
+    password: str = "s3cret-smtp-password-42"  # noqa: S105 (the sandbox's own made-up login)
     offer_starttls: bool = False
     messages: list[Received] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
@@ -33,10 +37,12 @@ class SmtpState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def script(self, command: str, reply: str, times: int = 1) -> None:
+        """The next ``times`` occurrences of ``command`` answer ``reply`` (a fault)."""
         with self.lock:
             self.scripted[command.upper()].extend([reply] * times)
 
     def take(self, command: str) -> str | None:
+        """The scripted reply for ``command``, if any is left."""
         with self.lock:
             queue = self.scripted.get(command)
             return queue.popleft() if queue else None

@@ -18,7 +18,7 @@ from jtl_automator.workflows.entities import WawiEntitySource
 from jtl_automator.workflows.runner import Runner, tick_summary
 from jtl_automator.workflows.store import WorkflowStore
 from jtl_automator.workflows.triggers import gateway_feed
-from tasks.resources import RunBlocks, RunClients, as_is, run_clients, workflow_resources
+from tasks.resources import RunBlocks, as_is, run_clients, workflow_resources
 from tasks.workflows import (
     workflow_begin,
     workflow_finish,
@@ -26,18 +26,6 @@ from tasks.workflows import (
     workflow_step,
     workflows_evaluate,
 )
-
-
-def _resources(clients: RunClients, email_block: str | None) -> dict[str, Any]:
-    """The clients and blocks the actions ask for by name (``ActionContext.resource``)."""
-    return workflow_resources(
-        clients.store,
-        clients.ffn,
-        clients.wawi,
-        datetime.now(UTC),
-        email_block=email_block,
-        notifier=clients.notifier,
-    )
 
 
 @flow(name="workflow-run", log_prints=False, validate_parameters=True)
@@ -61,8 +49,18 @@ def workflow_run(
     """
     blocks = RunBlocks(ffn_block, wawi_block, database_block, email_block, webhook_block)
     flow_id = str(flow_run.get_id() or "") or None
-    with run_clients(blocks, flow_id or run_id) as clients:
-        runner = Runner(WorkflowStore(clients.store), _resources(clients, email_block))
+    with (
+        run_clients(blocks, flow_id or run_id) as clients,
+        workflow_resources(
+            clients.store,
+            clients.ffn,
+            clients.wawi,
+            datetime.now(UTC),
+            email_block=email_block,
+            notifier=clients.notifier,
+        ) as resources,
+    ):
+        runner = Runner(WorkflowStore(clients.store), resources)
         for node in workflow_begin(as_is(runner), run_id, flow_id):
             workflow_step(as_is(runner), run_id, node)
         run = workflow_finish(as_is(runner), run_id)

@@ -74,8 +74,11 @@ def _live(
     store = open_store(url)
     try:
         settings = get_settings()
-        with WawiClient.from_settings(settings) as wawi, FfnClient.from_settings(settings, store) as ffn:
-            resources = workflow_resources(store, ffn, wawi, datetime.now(UTC), email_block=email_block)
+        with (
+            WawiClient.from_settings(settings) as wawi,
+            FfnClient.from_settings(settings, store) as ffn,
+            workflow_resources(store, ffn, wawi, datetime.now(UTC), email_block=email_block) as resources,
+        ):
             yield WorkflowStore(store), WawiEntitySource(wawi, store), resources
     except (WorkflowError, EntityReadError) as exc:
         _fail(str(exc))

@@ -15,6 +15,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
+import httpx
 from prefect.runtime import flow_run
 from prefect.utilities.annotations import quote
 
@@ -157,6 +158,7 @@ def correlated() -> Iterator[str]:
         correlation_id.reset(token)
 
 
+@contextmanager
 def workflow_resources(
     store: StateStore,
     ffn: FfnClient,
@@ -165,23 +167,26 @@ def workflow_resources(
     *,
     email_block: str | None = None,
     notifier: Notifier | None = None,
-) -> dict[str, Any]:
+) -> Iterator[dict[str, Any]]:
     """What workflow actions ask for by name (docs/workflow-actions.md), built from the run's clients.
 
     Blocks named in a workflow (``endpoint:``, ``smtp:``) are loaded when a step asks for them, so a
-    workflow that sends nothing needs no notification block at all.
+    workflow that sends nothing needs no notification block at all. One HTTP client serves every plain
+    ``url:`` webhook of the run (a client per call cost about 60 ms a step in benchmarks/workflow_runner).
     """
     from jtl_automator.workflows.actions.plan_data import LivePlanData
 
-    resources: dict[str, Any] = {
-        "wawi": wawi,
-        "ffn": ffn,
-        "plan_data": LivePlanData(ffn, wawi, store, now),
-        "webhooks": lambda name: load_block(WebhookEndpoint, name).get_client(),
-        "mail_servers": lambda name: load_block(SmtpServer, name).get_client(),
-    }
-    if email_block:
-        resources["mail"] = load_block(SmtpServer, email_block).get_client()
-    if notifier is not None:
-        resources["notifier"] = notifier
-    return resources
+    with httpx.Client() as http:
+        resources: dict[str, Any] = {
+            "wawi": wawi,
+            "ffn": ffn,
+            "http": http,
+            "plan_data": LivePlanData(ffn, wawi, store, now),
+            "webhooks": lambda name: load_block(WebhookEndpoint, name).get_client(),
+            "mail_servers": lambda name: load_block(SmtpServer, name).get_client(),
+        }
+        if email_block:
+            resources["mail"] = load_block(SmtpServer, email_block).get_client()
+        if notifier is not None:
+            resources["notifier"] = notifier
+        yield resources

@@ -293,8 +293,8 @@ def evaluate_active(
 ) -> list[Started]:
     """Every active workflow (or ``names``) evaluated once, sharing one source's bulk reads.
 
-    A workflow whose entities cannot be read (a custom field tag, an API that keeps failing) is
-    reported in its note; the others still fire.
+    A workflow whose entities cannot be read (an API that keeps failing) is reported in its note;
+    the others still fire.
     """
     from jtl_automator.clients.errors import JtlApiError
     from jtl_automator.workflows.entities import EntityReadError

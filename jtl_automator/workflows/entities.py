@@ -11,8 +11,8 @@ name a property, cached per item and its ``Changed``) and a sales order's own fi
 ``GET /items/{id}/customfields``, ``GET /salesOrders/{id}/customfields``) are read likewise only when the
 trigger's tags name a custom field: one request per item or order, cached per evaluation, plus the
 definitions list once (values carry only the field's id). Tags are ``("custom_field", name, text)``;
-checkboxes read ``true``/``false``
-(as YAML's ``yes``/``true`` do). A value row Wawi sends malformed is skipped and noted in ``skipped``.
+checkboxes read ``true``/``false`` (as YAML's ``yes``/``true`` do). A value row Wawi sends malformed is
+left out and noted in ``skipped`` (the runner reports it on the workflow).
 """
 
 from __future__ import annotations
@@ -79,6 +79,9 @@ class OrderEventChange:
 class EntitySource(Protocol):
     """Where the runner's entities come from (Wawi and the state database, or a fake in tests)."""
 
+    #: Rows the source left out as malformed (what, where, why), appended as it reads.
+    skipped: list[SkippedRow]
+
     def entities(
         self,
         entity_type: str,
@@ -111,6 +114,7 @@ class FakeEntitySource:
     changed: list[tuple[str, datetime]] = field(default_factory=list)
     events: list[OrderEventChange] = field(default_factory=list)
     reads: int = 0
+    skipped: list[SkippedRow] = field(default_factory=list)
 
     def add(
         self, entity_type: str, key: str, values: Mapping[str, Any], tags: Iterable[TagKey] = ()

@@ -80,6 +80,12 @@ class WawiData:
     return_line_items: dict[int, list[JsonObject]] = field(default_factory=dict)  # ReturnId -> lines
     return_reasons: list[JsonObject] = field(default_factory=list)
     return_states: list[JsonObject] = field(default_factory=list)
+    # Custom fields (Eigene Felder): the definitions per owner (CustomField objects by CustomFieldId) and
+    # each item's or sales order's CustomFieldValue rows ({CustomFieldId, Value}), served per object.
+    item_custom_fields: dict[int, JsonObject] = field(default_factory=dict)
+    item_custom_field_values: dict[int, list[JsonObject]] = field(default_factory=dict)  # ItemId -> rows
+    sales_order_custom_fields: dict[int, JsonObject] = field(default_factory=dict)
+    sales_order_custom_field_values: dict[int, list[JsonObject]] = field(default_factory=dict)
 
 
 @dataclass

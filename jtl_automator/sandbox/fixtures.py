@@ -23,7 +23,10 @@ Layout (every file optional; each holds a JSON **array of objects exactly as the
   (ItemSalesChannelPrice rows, several per ``ItemId``) and ``wawi/itemSpecialPrices.json`` (one
   ItemSpecialPrice per ``ItemId``); returns: ``wawi/returns.json`` (key ``Id``, with ``ReturnDate``),
   ``wawi/returnLineItems.json`` (ReturnLineItem rows, each with its ``ReturnId``),
-  ``wawi/returnReasons.json`` and ``wawi/returnStates.json`` (key ``Id``).
+  ``wawi/returnReasons.json`` and ``wawi/returnStates.json`` (key ``Id``); custom fields:
+  ``wawi/itemCustomFields.json`` and ``wawi/salesOrderCustomFields.json`` (CustomField, key
+  ``CustomFieldId``), ``wawi/itemCustomFieldValues.json`` and ``wawi/salesOrderCustomFieldValues.json``
+  (CustomFieldValue rows, each with its ``ItemId`` or ``SalesOrderId``, removed on load).
 - Sales-order line items either in ``wawi/salesOrderLineItems.json`` (SalesOrderLineItem objects, each with
   its ``SalesOrderId``) or inline as a ``"LineItems"`` array inside each order of ``wawi/salesOrders.json``
   (handy for hand-written fixtures; the key is removed on load because the API serves lines separately).
@@ -132,6 +135,10 @@ _RESOURCES: dict[str, _Resource] = {
             (("NetPrice", _NUM), ("FromQuantity", _INT)),
         ),
         _Resource("wawi/itemSpecialPrices.json", ("ItemId",), _INT, (("SpecialPrice", _LIST),)),
+        _Resource("wawi/itemCustomFields.json", ("CustomFieldId",), _INT, (), (("Name", _STR),)),
+        _Resource("wawi/itemCustomFieldValues.json", ("ItemId", "CustomFieldId"), _INT),
+        _Resource("wawi/salesOrderCustomFields.json", ("CustomFieldId",), _INT, (), (("Name", _STR),)),
+        _Resource("wawi/salesOrderCustomFieldValues.json", ("SalesOrderId", "CustomFieldId"), _INT),
         _Resource("wawi/returns.json", ("Id",), _INT, (("ReturnDate", _STR),), (("SalesOrderId", _INT),)),
         _Resource(
             "wawi/returnLineItems.json",
@@ -293,6 +300,13 @@ def _group_return_lines(data: SandboxData, rows: list[JsonObject]) -> None:
         data.wawi.return_line_items.setdefault(row["ReturnId"], []).append(row)
 
 
+def _group_custom_values(owner: str, target: dict[int, list[JsonObject]], rows: list[JsonObject]) -> None:
+    """CustomFieldValue rows under their item or order (the owner key is the fixture's, not the API's)."""
+    for row in rows:
+        value = dict(row)
+        target.setdefault(value.pop(owner), []).append(value)
+
+
 _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "ffn/products.json": lambda d, xs: d.ffn.products.update(_keyed(xs, "jfsku")),
     "ffn/stocks.json": lambda d, xs: d.ffn.stocks.update(_keyed(xs, "jfsku")),
@@ -327,6 +341,16 @@ _ASSIGN: dict[str, Callable[[SandboxData, list[JsonObject]], None]] = {
     "wawi/itemSalesChannelPrices.json": lambda d, xs: _group_channel_prices(d, xs),
     "wawi/itemSpecialPrices.json": lambda d, xs: d.wawi.special_prices.update(_keyed(xs, "ItemId")),
     "wawi/returns.json": lambda d, xs: d.wawi.returns.update(_keyed(xs, "Id")),
+    "wawi/itemCustomFields.json": lambda d, xs: d.wawi.item_custom_fields.update(_keyed(xs, "CustomFieldId")),
+    "wawi/itemCustomFieldValues.json": lambda d, xs: _group_custom_values(
+        "ItemId", d.wawi.item_custom_field_values, xs
+    ),
+    "wawi/salesOrderCustomFields.json": lambda d, xs: d.wawi.sales_order_custom_fields.update(
+        _keyed(xs, "CustomFieldId")
+    ),
+    "wawi/salesOrderCustomFieldValues.json": lambda d, xs: _group_custom_values(
+        "SalesOrderId", d.wawi.sales_order_custom_field_values, xs
+    ),
     "wawi/returnLineItems.json": lambda d, xs: _group_return_lines(d, xs),
     "wawi/returnReasons.json": lambda d, xs: d.wawi.return_reasons.extend(xs),
     "wawi/returnStates.json": lambda d, xs: d.wawi.return_states.extend(xs),
@@ -457,6 +481,18 @@ def dump_fixture_dir(data: SandboxData, path: str | Path) -> None:
             ],
             "wawi/itemSpecialPrices.json": list(wawi.special_prices.values()),
             "wawi/returns.json": list(wawi.returns.values()),
+            "wawi/itemCustomFields.json": list(wawi.item_custom_fields.values()),
+            "wawi/itemCustomFieldValues.json": [
+                {"ItemId": item_id, **row}
+                for item_id, rows in wawi.item_custom_field_values.items()
+                for row in rows
+            ],
+            "wawi/salesOrderCustomFields.json": list(wawi.sales_order_custom_fields.values()),
+            "wawi/salesOrderCustomFieldValues.json": [
+                {"SalesOrderId": order_id, **row}
+                for order_id, rows in wawi.sales_order_custom_field_values.items()
+                for row in rows
+            ],
             "wawi/returnLineItems.json": [r for rows in wawi.return_line_items.values() for r in rows],
             "wawi/returnReasons.json": list(wawi.return_reasons),
             "wawi/returnStates.json": list(wawi.return_states),

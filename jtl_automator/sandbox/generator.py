@@ -285,6 +285,17 @@ CUSTOMER_GROUPS: tuple[tuple[int, str, bool, float, bool], ...] = (
 TAX_RATES: dict[str, tuple[float, float]] = {"DE": (19.0, 7.0), "AT": (20.0, 10.0), "NL": (21.0, 9.0)}
 
 
+def _custom_field(field_id: int, group: str, name: str, kind: int, values: list[str]) -> JsonObject:
+    """A ``CustomField`` definition (``Type``: 3 text, 4 checkbox, 5 list with ``PossibleValues``)."""
+    return {
+        "CustomFieldId": field_id,
+        "GroupName": group,
+        "Name": name,
+        "Type": kind,
+        "PossibleValues": values,
+    }
+
+
 def _round_price(value: float) -> float:
     """Shop-like price endings (.49/.90/.95/.99)."""
     whole = int(value)
@@ -542,6 +553,42 @@ class _Generator:
                     }
                 )
             self.wawi.item_images[item_id] = rows
+
+    def custom_fields(self) -> None:
+        """Custom fields (Eigene Felder) of items and sales orders, and their values on a share of each.
+
+        Derived from positions alone (no draw from ``rng``): no other object of a seeded world moves.
+        Items: ``Saisonartikel`` (checkbox) on every 4th item, ``Lieferantenstatus`` (list) on every 3rd;
+        sales orders: ``Geschenkverpackung`` (checkbox) on every 5th, ``Kundenhinweis`` (text) on every 7th.
+        """
+        statuses = ["aktiv", "auslaufend", "gesperrt"]
+        item_fields = [
+            _custom_field(1, "Artikel", "Saisonartikel", 4, []),
+            _custom_field(2, "Einkauf", "Lieferantenstatus", 5, statuses),
+            _custom_field(3, "Artikel", "Pflegehinweis", 3, []),
+        ]
+        self.wawi.item_custom_fields = {f["CustomFieldId"]: f for f in item_fields}
+        for n, item_id in enumerate(sorted(self.wawi.items)):
+            rows: list[JsonObject] = []
+            if n % 4 == 1:
+                rows.append({"CustomFieldId": 1, "Value": n % 8 == 1})
+            if n % 3 == 2:
+                rows.append({"CustomFieldId": 2, "Value": statuses[n % len(statuses)]})
+            if rows:
+                self.wawi.item_custom_field_values[item_id] = rows
+        order_fields = [
+            _custom_field(11, "Auftrag", "Geschenkverpackung", 4, []),
+            _custom_field(12, "Auftrag", "Kundenhinweis", 3, []),
+        ]
+        self.wawi.sales_order_custom_fields = {f["CustomFieldId"]: f for f in order_fields}
+        for n, order_id in enumerate(sorted(self.wawi.sales_orders)):
+            rows = []
+            if n % 5 == 0:
+                rows.append({"CustomFieldId": 11, "Value": True})
+            if n % 7 == 3:
+                rows.append({"CustomFieldId": 12, "Value": "bitte klingeln"})
+            if rows:
+                self.wawi.sales_order_custom_field_values[order_id] = rows
 
     def _item_supplier(
         self, item: JsonObject, supplier_id: int, n: int, purchase: float, pack: int, *, standard: bool
@@ -1685,4 +1732,5 @@ def _generate(
     gen.price_master_data()
     gen.item_prices()
     gen.returns(seed)
+    gen.custom_fields()
     return SandboxData(ffn=gen.ffn, wawi=gen.wawi, spreadsheets=gen.spreadsheets)

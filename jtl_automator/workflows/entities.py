@@ -7,10 +7,12 @@ items, stocks and categories each (requests at the paging lower bound), the orde
 from the state database. Only what Wawi has no bulk endpoint for is read per object, and then only when
 the trigger needs it: property values (``GET /items/{id}/properties``, read only when the trigger's tags
 name a property, cached per item and its ``Changed``) and a sales order's own fields (``GET
-/salesOrders/{id}``, cached per order for the source's lifetime).
-
-Custom fields (Eigene Felder) are not offered by the Wawi client or the sandbox yet: a trigger that
-filters by one gets a clear :class:`EntityReadError` instead of silently matching nothing.
+/salesOrders/{id}``, cached per order for the source's lifetime). Custom field values (Eigene Felder:
+``GET /items/{id}/customfields``, ``GET /salesOrders/{id}/customfields``) are read likewise only when the
+trigger's tags name a custom field: one request per item or order, cached per evaluation, plus the
+definitions list once (values carry only the field's id). Tags are ``("custom_field", name, text)``;
+checkboxes read ``true``/``false`` (as YAML's ``yes``/``true`` do). A value row Wawi sends malformed is
+left out and noted in ``skipped`` (the runner reports it on the workflow).
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.clients.wawi.models import Item, SalesOrder, Stock
+from jtl_automator.clients.wawi.client import SkippedRow, WawiClient
+from jtl_automator.clients.wawi.models import CustomFieldValue, Item, SalesOrder, Stock
 from jtl_automator.store import StateStore
 from jtl_automator.store.models import OrderEvent
 from jtl_automator.transforms.ledger_demand import ledger_lines_frame
@@ -77,6 +79,9 @@ class OrderEventChange:
 class EntitySource(Protocol):
     """Where the runner's entities come from (Wawi and the state database, or a fake in tests)."""
 
+    #: Rows the source left out as malformed (what, where, why), appended as it reads.
+    skipped: list[SkippedRow]
+
     def entities(
         self,
         entity_type: str,
@@ -109,6 +114,7 @@ class FakeEntitySource:
     changed: list[tuple[str, datetime]] = field(default_factory=list)
     events: list[OrderEventChange] = field(default_factory=list)
     reads: int = 0
+    skipped: list[SkippedRow] = field(default_factory=list)
 
     def add(
         self, entity_type: str, key: str, values: Mapping[str, Any], tags: Iterable[TagKey] = ()
@@ -195,6 +201,11 @@ class WawiEntitySource:
         self._orders: dict[int, SalesOrder] = {}
         self._manufacturers: dict[int, str] | None = None
         self._warehouse_ids: dict[int, str] | None = None
+        # custom fields per owner ("item", "sales_order"): names by id, and tags per object id
+        self._custom_names: dict[str, dict[int, str]] = {}
+        self._custom_tags: dict[tuple[str, int], tuple[TagKey, ...]] = {}
+        #: Custom field rows Wawi sent malformed (left out of the tags), for the run's report.
+        self.skipped: list[SkippedRow] = []
 
     # bulk reads, each at most once per instance
 
@@ -292,6 +303,24 @@ class WawiEntitySource:
             self._properties[marker] = tuple(tags)
         return self._properties[marker]
 
+    def _custom_field_tags(self, owner: str, object_id: int) -> tuple[TagKey, ...]:
+        """An item's or order's custom field values as tags: one request per object per evaluation."""
+        marker = (owner, object_id)
+        if marker not in self._custom_tags:
+            resource = self.wawi.items if owner == "item" else self.wawi.sales_orders
+            if owner not in self._custom_names:
+                self._custom_names[owner] = {
+                    f.custom_field_id: f.name for f in resource.custom_fields(skipped=self.skipped)
+                }
+            names = self._custom_names[owner]
+            values: list[CustomFieldValue] = resource.custom_field_values(object_id, skipped=self.skipped)
+            self._custom_tags[marker] = tuple(
+                ("custom_field", names[v.custom_field_id], v.text())
+                for v in values
+                if v.custom_field_id in names and v.value is not None
+            )
+        return self._custom_tags[marker]
+
     # the protocol
 
     def entities(
@@ -302,11 +331,6 @@ class WawiEntitySource:
         tag_kinds: Collection[str] = BULK_TAG_KINDS,
     ) -> list[Entity]:
         """See :class:`EntitySource`."""
-        if "custom_field" in tag_kinds:
-            raise EntityReadError(
-                "custom field tags cannot be read: the Wawi client has no custom fields endpoint yet; "
-                "filter by a category or a property instead"
-            )
         if entity_type in ("item", "child_item"):
             return self._item_entities(entity_type, keys, tag_kinds)
         if entity_type == "inventory_item":
@@ -314,7 +338,7 @@ class WawiEntitySource:
         if entity_type == "manufacturer":
             return self._manufacturer_entities(keys)
         if entity_type == "sales_order":
-            return self._order_entities(keys)
+            return self._order_entities(keys, tag_kinds)
         raise EntityReadError(f"unknown entity type {entity_type!r}; types: {', '.join(ENTITY_FIELDS)}")
 
     def _tags(self, item: Item, paths: Mapping[int, str], tag_kinds: Collection[str]) -> list[TagKey]:
@@ -330,6 +354,8 @@ class WawiEntitySource:
                 tags.append(("category", category.name))
         if "property" in tag_kinds:
             tags.extend(self._property_tags(item))
+        if "custom_field" in tag_kinds:
+            tags.extend(self._custom_field_tags("item", item.id))
         return tags
 
     def _item_entities(
@@ -428,7 +454,7 @@ class WawiEntitySource:
                 )
         return out
 
-    def _order_entities(self, keys: Collection[str] | None) -> list[Entity]:
+    def _order_entities(self, keys: Collection[str] | None, tag_kinds: Collection[str]) -> list[Entity]:
         """Ledger orders (all open ones, or ``keys``): the ledger's status plus the Wawi order's fields."""
         if keys is None:
             from jtl_automator.services.order_processing.params import OPEN_STATUSES
@@ -457,7 +483,10 @@ class WawiEntitySource:
                 "order_date": record.order_date.isoformat() if record.order_date else None,
                 "cancelled": order.is_cancelled if order else None,
             }
-            out.append(entity("sales_order", record.order_number, values))
+            tags: tuple[TagKey, ...] = ()
+            if "custom_field" in tag_kinds and record.wawi_order_id is not None:
+                tags = self._custom_field_tags("sales_order", record.wawi_order_id)
+            out.append(entity("sales_order", record.order_number, values, tags))
         return out
 
     def _order(self, order_id: int | None) -> SalesOrder | None:

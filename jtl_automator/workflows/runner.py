@@ -293,8 +293,8 @@ def evaluate_active(
 ) -> list[Started]:
     """Every active workflow (or ``names``) evaluated once, sharing one source's bulk reads.
 
-    A workflow whose entities cannot be read (a custom field tag, an API that keeps failing) is
-    reported in its note; the others still fire.
+    A workflow whose entities cannot be read (an API that keeps failing) is reported in its note;
+    the others still fire.
     """
     from jtl_automator.clients.errors import JtlApiError
     from jtl_automator.workflows.entities import EntityReadError
@@ -304,6 +304,7 @@ def evaluate_active(
     for version, workflow in workflows.active():
         if names is not None and workflow.name not in names:
             continue
+        seen = len(source.skipped)
         try:
             evaluation = evaluate(
                 workflow, version, source=source, store=workflows.store, now=moment, events=events
@@ -313,6 +314,13 @@ def evaluate_active(
             found.append(Started(workflow.name, (), (), (), f"not evaluated: {_one_line(exc)}"))
             continue
         started = record_runs(workflows, evaluation)
+        if len(source.skipped) > seen:  # malformed rows this workflow's reads left out (custom fields, ...)
+            new = source.skipped[seen:]
+            for row in new:
+                log.warning("workflow %s: left out a malformed row: %s", workflow.name, row)
+            more = f" (and {len(new) - 1} more)" if len(new) > 1 else ""
+            note = f"left out malformed: {new[0]}{more}"
+            started = replace(started, note=f"{started.note}; {note}" if started.note else note)
         # runs a crashed tick recorded but never ran (their watermark has moved on: no firing finds them)
         left = [r.id for r in workflows.list_runs(workflow.name, limit=1000, status=RunStatus.PENDING)]
         extra = tuple(r for r in reversed(left) if r not in started.to_run)

@@ -2,7 +2,7 @@
 
 A recording middleware counts the requests the sandbox served, so "in bulk" is checked as: listings
 only (``/items``, ``/stocks``, ``/categories``, ``/manufacturers``), no per-item read unless the
-trigger filters by a property, and then one per item, cached.
+trigger filters by a property or a custom field, and then one per item (or order), cached.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from jtl_automator.sandbox.generator import generate
 from jtl_automator.sandbox.server import credentials_env, serve_in_thread
 from jtl_automator.settings import Settings
 from jtl_automator.store import StateStore
-from jtl_automator.workflows.definition import ENTITY_FIELDS
-from jtl_automator.workflows.entities import EntityReadError, WawiEntitySource
+from jtl_automator.workflows.definition import ENTITY_FIELDS, TagRef
+from jtl_automator.workflows.entities import WawiEntitySource
 
 pytestmark = pytest.mark.slow
 
@@ -152,9 +152,79 @@ def test_inventory_items_per_warehouse_and_manufacturers(world: World) -> None:
     assert {e.fields["warehouse"] for e in inventory} & {n for w, n in names.items() if n != w}
 
 
-def test_custom_field_tags_are_refused_clearly(world: World) -> None:
-    with pytest.raises(EntityReadError, match="custom field"):
-        world.source().entities("item", tag_kinds={"category", "custom_field"})
+def test_custom_field_tags_match_by_value_at_one_read_per_entity_once(world: World) -> None:
+    wawi = world.state.data.wawi
+    parents = sorted(
+        (i for i in wawi.items.values() if i.get("SKU") and not i.get("ParentItemId")), key=lambda i: i["Id"]
+    )
+    names = {d["CustomFieldId"]: d["Name"] for d in wawi.item_custom_fields.values()}
+    seasonal = {
+        i["SKU"]
+        for i in parents
+        for row in wawi.item_custom_field_values.get(i["Id"], [])
+        if names[row["CustomFieldId"]] == "Saisonartikel" and row["Value"] is True
+    }
+    with_status = {
+        i["SKU"]
+        for i in parents
+        for row in wawi.item_custom_field_values.get(i["Id"], [])
+        if names[row["CustomFieldId"]] == "Lieferantenstatus"
+    }
+    assert seasonal and with_status and len(seasonal) < len(parents)
+    wanted = TagRef.model_validate({"custom_field": {"name": "Saisonartikel", "value": True}})
+    any_status = TagRef.model_validate({"custom_field": {"name": "Lieferantenstatus"}})
+    # a row Wawi sends malformed is skipped with its reason, the item's other values still count
+    odd = next(i for i in parents if i["SKU"] in seasonal)
+    wawi.item_custom_field_values[odd["Id"]] = [*wawi.item_custom_field_values[odd["Id"]], {"Value": "x"}]
+
+    source = world.source()
+    source.entities("item")  # categories only: no custom field read
+    assert [r for r in world.per_item() if "customfields" in r] == []
+    found = source.entities("item", tag_kinds={"category", "custom_field"})
+    assert {e.key for e in found if wanted.matches(e.tags)} == seasonal
+    assert {e.key for e in found if any_status.matches(e.tags)} == with_status
+    assert not TagRef.model_validate({"custom_field": {"name": "Saisonartikel", "value": "nein"}}).matches(
+        [t for e in found for t in e.tags]
+    )
+    reads = [r for r in world.per_item() if r.endswith("/customfields")]
+    assert len(reads) == len(found) + 1  # one per item, plus the definitions once
+    assert [str(s) for s in source.skipped] == [
+        f"GET /items/{odd['Id']}/customfields, row {len(wawi.item_custom_field_values[odd['Id']])}: "
+        "CustomFieldId: Field required"
+    ]
+    # the same evaluation asks again (another workflow, inventory items): nothing read twice
+    source.entities("item", tag_kinds={"custom_field"})
+    source.entities("inventory_item", tag_kinds={"custom_field"})
+    stocked = {e.key.split("@")[0] for e in source.entities("inventory_item")}
+    new_ids = {i["Id"] for i in wawi.items.values() if i.get("SKU") in stocked} - {i["Id"] for i in parents}
+    assert len([r for r in world.per_item() if r.endswith("/customfields")]) == len(reads) + len(new_ids)
+
+
+def test_sales_orders_carry_their_custom_field_tags_when_asked(world: World) -> None:
+    wawi = world.state.data.wawi
+    orders = sorted(wawi.sales_orders.values(), key=lambda o: o["Id"])[:3]
+    world.store.record_orders(
+        [{"order_number": o["Number"], "wawi_order_id": o["Id"], "status": "imported"} for o in orders],
+        event="imported",
+    )
+    gift = TagRef.model_validate({"custom_field": {"name": "Geschenkverpackung", "value": True}})
+    source = world.source()
+    plain = source.entities("sales_order")
+    assert all(e.tags == () for e in plain)
+    assert [r for r in world.seen if r.endswith("/customfields")] == []
+    found = source.entities("sales_order", tag_kinds={"custom_field"})
+    expected = {
+        o["Number"]
+        for o in orders
+        if {"CustomFieldId": 11, "Value": True} in wawi.sales_order_custom_field_values.get(o["Id"], [])
+    }
+    assert expected and {e.key for e in found if gift.matches(e.tags)} == expected
+    source.entities("sales_order", tag_kinds={"custom_field"})
+    per_order = [
+        r for r in world.seen if r.endswith("/customfields") and "/salesOrders/customfields" not in r
+    ]
+    assert len(per_order) == 3  # one per order, once
+    assert len(world.gets("/v1/salesOrders/customfields")) == 1
 
 
 @pytest.mark.parametrize(

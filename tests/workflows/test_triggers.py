@@ -267,3 +267,22 @@ def test_the_tick_runs_pending_runs_a_crashed_tick_left(workflows: WorkflowStore
     Runner(workflows).execute(orphan.id)
     assert evaluate_active(workflows, _items(), now=MONDAY)[0].to_run == ()
     assert [label for _, label, _ in effects.done] == ["A"]
+
+
+def test_malformed_rows_the_source_left_out_are_noted_on_the_workflow(workflows: WorkflowStore) -> None:
+    from jtl_automator.clients.wawi.client import SkippedRow
+
+    class Skipping(FakeEntitySource):
+        def entities(self, entity_type: str, **kwargs: Any) -> list[Any]:
+            self.skipped.append(SkippedRow("GET /items/7/customfields, row 2", "Value: Field required"))
+            return super().entities(entity_type, **kwargs)
+
+    _load(workflows, _doc())
+    first = evaluate_active(workflows, _items(), now=MONDAY)[0].note
+    source = Skipping(records=_items().records)
+    source.skipped.append(SkippedRow("an earlier read", "not this workflow's"))
+    started = evaluate_active(workflows, source, now=MONDAY + timedelta(days=7))
+    assert started[0].note.endswith(
+        "left out malformed: GET /items/7/customfields, row 2: Value: Field required"
+    )
+    assert "earlier" not in started[0].note and "left out" not in first

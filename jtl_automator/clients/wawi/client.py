@@ -27,6 +27,8 @@ from jtl_automator.clients.wawi.models import (
     Category,
     Company,
     CustomerGroup,
+    CustomField,
+    CustomFieldValue,
     Item,
     ItemImage,
     ItemPropertyValue,
@@ -138,7 +140,28 @@ class _Gettable(_Paged[M]):
         return self.model.model_validate(self._core.get_json(f"{self.path}/{object_id}"))
 
 
-class Items(_Gettable[Item]):
+class _CustomFields:
+    """Custom fields: ``GET {path}/customfields`` (definitions), ``GET {path}/{id}/customfields`` (values)."""
+
+    path: str
+    _core: HttpCore
+
+    def custom_fields(
+        self, *, skipped: builtins.list[SkippedRow] | None = None
+    ) -> builtins.list[CustomField]:
+        """The custom field definitions of this kind of object; a bad row is noted in ``skipped``."""
+        where = f"{self.path}/customfields"
+        return typed_rows(unwrap_items(self._core.get_json(where)), CustomField, f"GET {where}", skipped)
+
+    def custom_field_values(
+        self, object_id: int, *, skipped: builtins.list[SkippedRow] | None = None
+    ) -> builtins.list[CustomFieldValue]:
+        """One object's custom field values (ids only: names come from :meth:`custom_fields`)."""
+        where = f"{self.path}/{object_id}/customfields"
+        return typed_rows(unwrap_items(self._core.get_json(where)), CustomFieldValue, f"GET {where}", skipped)
+
+
+class Items(_CustomFields, _Gettable[Item]):
     """``/items``: articles."""
 
     path = "/items"
@@ -270,7 +293,7 @@ class Stocks(_Paged[Stock]):
         return Stock.model_validate(body) if body else None
 
 
-class SalesOrders(_Gettable[SalesOrder]):
+class SalesOrders(_CustomFields, _Gettable[SalesOrder]):
     """``/salesOrders`` (all non-pending orders)."""
 
     path = "/salesOrders"

@@ -464,6 +464,31 @@ class PropertyValue(WawiModel):
     name: str | None = None
 
 
+class CustomField(WawiModel):
+    """A custom field definition (``Eigenes Feld``) of items or sales orders; values name it by id."""
+
+    custom_field_id: int
+    name: str
+    group_name: str | None = None
+    type: int | None = None  # 3 text, 4 checkbox, 5 list (PossibleValues), ... (the spec's enum)
+    possible_values: list[str] = Field(default_factory=list)
+
+
+class CustomFieldValue(WawiModel):
+    """One custom field's value on an item or sales order; its type follows the field's ``Type``."""
+
+    custom_field_id: int
+    value: Any
+
+    def text(self) -> str:
+        """The value as tag text: checkboxes ``true``/``false`` (as YAML reads yes), ``10.0`` as ``10``."""
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        if isinstance(self.value, float) and self.value.is_integer():
+            return str(int(self.value))
+        return "" if self.value is None else str(self.value)
+
+
 class Return(WawiModel):
     """A return (``Retoure``): who sent what back when; the quantities are on its line items."""
 

@@ -17,16 +17,16 @@ spec's schemas so every required property is present. Date-time properties witho
 out rather than invented: the real API omits null keys too.
 
 One module per resource, each with module-level handlers that take the state as a
-:data:`~jtl_automator.sandbox.state.StateDep` and a :class:`~jtl_automator.sandbox.routing.RouteTable`
-that :func:`build_router` mounts: ``registration`` (``/authentication``), ``items``, ``stocks``,
-``sales_orders`` (with line items and cancellation), ``customers``, ``master_data`` (suppliers,
-warehouses, categories, on-hold reasons, shipping and payment methods, ``/info``, and manufacturers,
-companies, tax classes and rates, sales channels and customer groups), ``prices`` (an item's
+:data:`~jtl_automator.sandbox.state.StateDep` and a :class:`~jtl_automator.sandbox.routing.RouteTable` that
+:func:`build_router` mounts: ``registration`` (``/authentication``), ``items`` (with their custom fields),
+``stocks``, ``sales_orders`` (with line items, custom fields and cancellation), ``customers``, ``master_data``
+(suppliers, warehouses, categories, on-hold reasons, shipping and payment methods, ``/info``, and
+manufacturers, companies, tax classes and rates, sales channels and customer groups), ``prices`` (an item's
 sales-channel prices and special price), ``catalogue`` (category assignment, item images, properties),
-``returns`` (returns with their line items, reasons and states) and ``purchase_orders`` (v2). ``common``
-holds the envelope, errors, query parsing and paging; ``guard`` the route class that checks every request
-(per flavour: key or token and tenant, licence, app headers, scopes, Cloud rate limits); ``cloud`` the
-Cloud token endpoint; ``schemas`` the completion and typed merge of request bodies.
+``returns`` (returns with their line items, reasons and states) and ``purchase_orders`` (v2). ``common`` holds
+the envelope, errors, query parsing and paging; ``guard`` the route class that checks every request (per
+flavour: key or token and tenant, licence, app headers, scopes, Cloud rate limits); ``cloud`` the Cloud token
+endpoint; ``schemas`` the completion and typed merge of request bodies.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ PATCH merges each group object (``Identifiers``, ``Weights``, ...) member by mem
 ``SandboxConfig.wawi_item_patch_replaces_groups`` a group the body sends replaces the stored one whole.
 
 Also ``GET /items/{id}/suppliers``, the item's suppliers with delivery time and order quantities, and
-``GET /items/{id}/properties``, the item's property values.
+``GET /items/{id}/properties``, the item's property values; ``GET /items/customfields`` (the custom field
+definitions, ``CustomField``) and ``GET /items/{id}/customfields`` (the item's ``CustomFieldValue`` rows,
+a plain array, empty for an item without values, 404 for an unknown item).
 """
 
 from __future__ import annotations
@@ -59,6 +61,21 @@ def list_items(request: Request, state: StateDep) -> Response:
     if changed_since is not None:
         rows = [item for item in rows if (parse_time(item.get("Changed") or "") or 0.0) >= changed_since]
     return json_response(paged_envelope(rows, number, size))
+
+
+@routes.get("/items/customfields")
+def list_item_custom_fields(state: StateDep) -> Response:
+    """Every item custom field definition, a plain array of ``CustomField``."""
+    return json_response(list(sorted_values(state.data.wawi.item_custom_fields)))
+
+
+@routes.get("/items/{item_id}/customfields")
+def list_item_custom_field_values(item_id: int, state: StateDep) -> Response:
+    """The item's ``CustomFieldValue`` rows (``{CustomFieldId, Value}``); 404 for an unknown item."""
+    wawi = state.data.wawi
+    if item_id not in wawi.items:
+        raise not_found("Item", item_id)
+    return json_response(list(wawi.item_custom_field_values.get(item_id, [])))
 
 
 @routes.get("/items/{item_id}/suppliers")

@@ -49,6 +49,12 @@ def list_sales_orders(request: Request, state: StateDep) -> Response:
     return json_response(paged_envelope(rows, number, size))
 
 
+@routes.get("/salesOrders/customfields")
+def list_sales_order_custom_fields(state: StateDep) -> Response:
+    """Every sales-order custom field definition, a plain array of ``CustomField``."""
+    return json_response(list(sorted_values(state.data.wawi.sales_order_custom_fields)))
+
+
 @routes.get("/salesOrders/{order_id}")
 def get_sales_order(order_id: int, state: StateDep) -> Response:
     """One order by id (line items come from their own endpoint)."""
@@ -141,6 +147,15 @@ def update_sales_order(order_id: int, state: StateDep, payload: JsonBody = None)
         updated["Id"] = order_id
         wawi.sales_orders[order_id] = updated
     return json_response(updated, 201)
+
+
+@routes.get("/salesOrders/{order_id}/customfields")
+def list_sales_order_custom_field_values(order_id: int, state: StateDep) -> Response:
+    """The order's ``CustomFieldValue`` rows (``{CustomFieldId, Value}``); 404 for an unknown order."""
+    wawi = state.data.wawi
+    if order_id not in wawi.sales_orders:
+        raise not_found("SalesOrder", order_id)
+    return json_response(list(wawi.sales_order_custom_field_values.get(order_id, [])))
 
 
 @routes.get("/salesOrders/{order_id}/lineitems")

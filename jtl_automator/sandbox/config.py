@@ -135,6 +135,9 @@ class SandboxConfig:
     # GET /returns/{id}/lineitems of a return without lines: lenient [], strict the spec's only 404 text
     # ("No fields could be found.").
     wawi_return_lines_404_when_empty: bool = False
+    # GET /items/{id}/customfields and /salesOrders/{id}/customfields of an object without values: lenient
+    # [], strict the spec's 404 text ("No fields could be found.") as for an unknown id.
+    wawi_custom_fields_404_when_empty: bool = False
 
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
@@ -233,4 +236,5 @@ _STRICT_RETURNS: dict[str, Any] = {
     "wawi_returns_newest_first": True,
     "wawi_returns_refuse_unknown_parameters": True,
     "wawi_return_lines_404_when_empty": True,
+    "wawi_custom_fields_404_when_empty": True,
 }

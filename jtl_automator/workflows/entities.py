@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from jtl_automator.clients.errors import NotFound
 from jtl_automator.clients.wawi.client import SkippedRow, WawiClient
 from jtl_automator.clients.wawi.models import CustomFieldValue, Item, SalesOrder, Stock
 from jtl_automator.store import StateStore
@@ -313,7 +314,10 @@ class WawiEntitySource:
                     f.custom_field_id: f.name for f in resource.custom_fields(skipped=self.skipped)
                 }
             names = self._custom_names[owner]
-            values: list[CustomFieldValue] = resource.custom_field_values(object_id, skipped=self.skipped)
+            try:
+                values: list[CustomFieldValue] = resource.custom_field_values(object_id, skipped=self.skipped)
+            except NotFound:  # the object was just listed: the spec's 404 "No fields could be found"
+                values = []
             self._custom_tags[marker] = tuple(
                 ("custom_field", names[v.custom_field_id], v.text())
                 for v in values

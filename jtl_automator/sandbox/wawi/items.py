@@ -22,6 +22,7 @@ from jtl_automator.sandbox.state import StateDep
 from jtl_automator.sandbox.wawi.common import (
     JsonBody,
     Query,
+    WawiError,
     dumps,
     json_response,
     next_id,
@@ -75,7 +76,10 @@ def list_item_custom_field_values(item_id: int, state: StateDep) -> Response:
     wawi = state.data.wawi
     if item_id not in wawi.items:
         raise not_found("Item", item_id)
-    return json_response(list(wawi.item_custom_field_values.get(item_id, [])))
+    values = list(wawi.item_custom_field_values.get(item_id, []))
+    if not values and state.config.wawi_custom_fields_404_when_empty:
+        raise WawiError(404, "NotFound", "No fields could be found.")
+    return json_response(values)
 
 
 @routes.get("/items/{item_id}/suppliers")

@@ -155,7 +155,10 @@ def list_sales_order_custom_field_values(order_id: int, state: StateDep) -> Resp
     wawi = state.data.wawi
     if order_id not in wawi.sales_orders:
         raise not_found("SalesOrder", order_id)
-    return json_response(list(wawi.sales_order_custom_field_values.get(order_id, [])))
+    values = list(wawi.sales_order_custom_field_values.get(order_id, []))
+    if not values and state.config.wawi_custom_fields_404_when_empty:
+        raise WawiError(404, "NotFound", "No fields could be found.")
+    return json_response(values)
 
 
 @routes.get("/salesOrders/{order_id}/lineitems")

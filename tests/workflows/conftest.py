@@ -15,7 +15,10 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 import jtl_automator.workflows.actions as registry
+from jtl_automator.store import StateStore
 from jtl_automator.workflows.actions import ActionContext, StepResult, register_action
+from jtl_automator.workflows.store import WorkflowStore
+from tests.workflows.runner_support import Effects, register_effects
 
 
 class _Params(BaseModel):
@@ -132,3 +135,20 @@ def example_actions(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     registry.load_builtin_actions()
     _register(monkeypatch, {n: p for n, p in STAND_INS.items() if n not in registry._ACTIONS})
     yield None
+
+
+# -- the runner's and the triggers' tests: a workflow store and a test action that records effects --
+
+
+@pytest.fixture
+def effects(monkeypatch: pytest.MonkeyPatch) -> Effects:
+    return register_effects(monkeypatch)
+
+
+@pytest.fixture
+def workflows(store_url: str, effects: Effects) -> Iterator[WorkflowStore]:
+    store = StateStore(store_url)
+    try:
+        yield WorkflowStore(store)
+    finally:
+        store.dispose()

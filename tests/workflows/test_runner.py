@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from jtl_automator.store import StateStore
 from jtl_automator.workflows.loader import LoadedWorkflow, parse_workflow
 from jtl_automator.workflows.runner import (
     Runner,
@@ -20,7 +18,7 @@ from jtl_automator.workflows.runner import (
 )
 from jtl_automator.workflows.store import RunStatus, StepStatus, WorkflowStore
 from jtl_automator.workflows.triggers import Firing
-from tests.workflows.runner_support import Effects, register_effects
+from tests.workflows.runner_support import Effects
 
 pytestmark = pytest.mark.slow  # a state database per test
 
@@ -58,20 +56,6 @@ nodes:
 
 def _load(workflows: WorkflowStore, text: str = CHAIN) -> None:
     workflows.sync([LoadedWorkflow(Path("/cfg/w.yaml"), parse_workflow(text, source="w.yaml"))])
-
-
-@pytest.fixture
-def effects(monkeypatch: pytest.MonkeyPatch) -> Effects:
-    return register_effects(monkeypatch)
-
-
-@pytest.fixture
-def workflows(store_url: str, effects: Effects) -> Iterator[WorkflowStore]:
-    store = StateStore(store_url)
-    try:
-        yield WorkflowStore(store)
-    finally:
-        store.dispose()
 
 
 def _runner(workflows: WorkflowStore) -> Runner:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 
-from jtl_automator.store import StateStore
 from jtl_automator.workflows.entities import FakeEntitySource, OrderEventChange
 from jtl_automator.workflows.loader import LoadedWorkflow, parse_workflow
 from jtl_automator.workflows.runner import Runner, evaluate_active, fire
 from jtl_automator.workflows.store import RunStatus, WorkflowStore
 from jtl_automator.workflows.triggers import due_tick, evaluate, mark, read_snapshot
-from tests.workflows.runner_support import Effects, register_effects
+from tests.workflows.runner_support import Effects
 
 pytestmark = pytest.mark.slow  # a state database per test
 
@@ -45,20 +44,6 @@ def _doc(
     tags: str = "tags: {include_any: [{category: Saison}]}",
 ) -> str:
     return DOC.format(name=name, entity=entity, when=when, conditions=conditions, tags=tags)
-
-
-@pytest.fixture
-def effects(monkeypatch: pytest.MonkeyPatch) -> Effects:
-    return register_effects(monkeypatch)
-
-
-@pytest.fixture
-def workflows(store_url: str, effects: Effects) -> Iterator[WorkflowStore]:
-    store = StateStore(store_url)
-    try:
-        yield WorkflowStore(store)
-    finally:
-        store.dispose()
 
 
 def _load(workflows: WorkflowStore, text: str) -> None:

@@ -20,6 +20,7 @@ def test_housekeeping_removes_old_checks_and_shows_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
 
     from flows.housekeeping import housekeeping
     from jtl_automator.settings import get_settings
@@ -49,7 +50,8 @@ def test_housekeeping_removes_old_checks_and_shows_it(
 
     async def artifact() -> str:
         async with get_client() as client:
-            found = await client.read_latest_artifacts()
+            only = ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=["housekeeping"]))
+            found = await client.read_latest_artifacts(artifact_filter=only)
             return next(a.data for a in found if a.key == "housekeeping")
 
     text = asyncio.run(artifact())

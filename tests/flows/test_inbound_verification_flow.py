@@ -9,6 +9,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.inbound_verification import inbound_verification
 from jtl_automator.sandbox.config import SandboxConfig
@@ -195,7 +196,7 @@ def test_artifacts_are_published(flow_sandbox: FlowSandbox) -> None:
 
     async def keys() -> set[str]:
         async with get_client() as client:
-            return {a.key for a in await client.read_artifacts() if a.key}
+            return {a.key for a in await client.read_artifacts(sort=ArtifactSort.CREATED_DESC) if a.key}
 
     import anyio
 

@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.plan_execution import plan_execution
 from jtl_automator.plans import (
@@ -59,7 +60,9 @@ def test_dry_run_then_execute_then_a_rerun_that_does_nothing(flow_sandbox: FlowS
 
     async def artifacts() -> list[tuple[str, Any]]:
         async with get_client() as client:
-            return [(a.key, a.data) for a in await client.read_artifacts() if a.key]
+            return [
+                (a.key, a.data) for a in await client.read_artifacts(sort=ArtifactSort.CREATED_DESC) if a.key
+            ]
 
     found = anyio.run(artifacts)
     assert {"plan-execution-summary", "plan-execution-lines"} <= {key for key, _ in found}
@@ -79,7 +82,11 @@ def _approved_plan(flow_sandbox: FlowSandbox, plans: PlanStore, period: str) -> 
 
 async def _summaries() -> list[str]:
     async with get_client() as client:
-        return [str(a.data) for a in await client.read_artifacts() if a.key == "plan-execution-summary"]
+        return [
+            str(a.data)
+            for a in await client.read_artifacts(sort=ArtifactSort.CREATED_DESC)
+            if a.key == "plan-execution-summary"
+        ]
 
 
 def test_the_inbound_control_sheet_of_the_block_is_filled_once(flow_sandbox: FlowSandbox) -> None:
@@ -185,6 +192,10 @@ def test_movement_plans_run_through_the_same_flow(flow_sandbox: FlowSandbox) -> 
 
     async def summaries() -> list[str]:
         async with get_client() as client:
-            return [str(a.data) for a in await client.read_artifacts() if a.key == "plan-execution-summary"]
+            return [
+                str(a.data)
+                for a in await client.read_artifacts(sort=ArtifactSort.CREATED_DESC)
+                if a.key == "plan-execution-summary"
+            ]
 
     assert any(f"rebalance {number}: outbound" in text for text in anyio.run(summaries))

@@ -9,6 +9,7 @@ import anyio
 import openpyxl
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.pricing import pricing
 from jtl_automator.plans import PlanStatus, PlanStore
@@ -86,7 +87,8 @@ def test_dry_run_then_run_then_the_approved_plans_are_written_with_artifacts(
 
     async def artifacts() -> dict[str, Any]:
         async with get_client() as client:
-            return {a.key: a.data for a in await client.read_artifacts() if a.key}
+            newest_last = reversed(await client.read_artifacts(sort=ArtifactSort.CREATED_DESC))
+            return {a.key: a.data for a in newest_last if a.key}
 
     found = anyio.run(artifacts)
     assert {"pricing-summary", "pricing-changes", "pricing-markdowns"} <= set(found)

@@ -9,6 +9,7 @@ import anyio
 import openpyxl
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.product_enrichment import product_enrichment
 from jtl_automator.sandbox.data import Spreadsheet, Worksheet
@@ -97,7 +98,7 @@ def test_dry_run_then_run_then_unchanged_feed_with_artifacts(
 
     async def artifacts() -> set[str]:
         async with get_client() as client:
-            return {a.key for a in await client.read_artifacts() if a.key}
+            return {a.key for a in await client.read_artifacts(sort=ArtifactSort.CREATED_DESC) if a.key}
 
     found = anyio.run(artifacts)
     assert {

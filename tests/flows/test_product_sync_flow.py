@@ -9,6 +9,7 @@ import anyio
 import openpyxl
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.product_sync import product_sync
 from jtl_automator.sandbox.ffn.common import mark_changed
@@ -51,7 +52,8 @@ def test_dry_run_then_full_then_incremental_with_artifacts(
 
     async def artifacts() -> dict[str, Any]:
         async with get_client() as client:
-            return {a.key: a.data for a in await client.read_artifacts() if a.key}
+            newest_last = reversed(await client.read_artifacts(sort=ArtifactSort.CREATED_DESC))
+            return {a.key: a.data for a in newest_last if a.key}
 
     found = anyio.run(artifacts)
     assert {"product-sync-summary", "product-sync-problems"} <= set(found)

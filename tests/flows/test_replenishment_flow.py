@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.replenishment import replenishment
 from jtl_automator.plans import PlanStore
@@ -46,7 +47,8 @@ def test_dry_run_then_run_then_rerun_with_artifacts(
 
     async def artifacts() -> dict[str, Any]:
         async with get_client() as client:
-            return {a.key: a.data for a in await client.read_artifacts() if a.key}
+            newest_last = reversed(await client.read_artifacts(sort=ArtifactSort.CREATED_DESC))
+            return {a.key: a.data for a in newest_last if a.key}
 
     # The same tabs into a Google Sheet (the sandbox's, through gspread and the service-account key the
     # fixture configured), and approvals ticked there come back into the plans.

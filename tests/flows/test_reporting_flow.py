@@ -12,6 +12,7 @@ import openpyxl
 import pytest
 from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.order_processing import order_processing
 from flows.reporting import report
@@ -39,7 +40,11 @@ def _process_orders() -> None:
 
 async def _artifacts() -> dict[str, Any]:
     async with get_client() as client:
-        return {a.key: a for a in await client.read_artifacts() if a.key and a.key.startswith("report-")}
+        return {
+            a.key: a
+            for a in reversed(await client.read_artifacts(sort=ArtifactSort.CREATED_DESC))
+            if a.key and a.key.startswith("report-")
+        }
 
 
 def test_weekly_report_to_workbook_sheet_mail_history_and_artifacts(

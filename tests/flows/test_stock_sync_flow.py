@@ -8,6 +8,7 @@ from typing import Any
 import anyio
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.stock_sync import stock_sync
 from jtl_automator.services.stock_sync import WATERMARK
@@ -40,7 +41,8 @@ def test_dry_run_then_full_then_incremental_with_artifacts(
 
     async def artifacts() -> dict[str, Any]:
         async with get_client() as client:
-            return {a.key: a.data for a in await client.read_artifacts() if a.key}
+            newest_last = reversed(await client.read_artifacts(sort=ArtifactSort.CREATED_DESC))
+            return {a.key: a.data for a in newest_last if a.key}
 
     found = anyio.run(artifacts)
     assert {"stock-sync-summary", "stock-sync-adjustments", "stock-sync-largest-deltas"} <= set(found)

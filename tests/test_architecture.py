@@ -21,6 +21,7 @@ FORBIDDEN_IN_CORE = ("prefect", *SHELL)
 ALLOWED_TO_USE_THE_SHELL = {"jtl_automator.cli", "jtl_automator.cli_workflow_runs"}  # entry points
 
 
+@pytest.mark.slow
 def test_the_core_imports_neither_prefect_nor_the_shell() -> None:
     offences = [
         f"{path.relative_to(ROOT)}:{found.line} imports {found.target}"

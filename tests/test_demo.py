@@ -79,6 +79,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert sales["orders"] > 0 and sales["revenue_net"] > 0
 
 
+@pytest.mark.slow
 def test_the_plan_stage_approves_proposed_restock_plans_or_says_why_it_skips(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

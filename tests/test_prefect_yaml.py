@@ -20,6 +20,7 @@ def _deployments() -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("deployment", _deployments(), ids=lambda d: d["name"])
+@pytest.mark.slow
 def test_entrypoint_imports_and_is_a_flow(deployment: dict[str, Any]) -> None:
     from prefect import Flow
 

@@ -47,6 +47,7 @@ class TestBlockStandards(BlockStandardTestSuite):
         pytest.skip("logo check downloads an image; no internet here and no logo shipped")
 
 
+@pytest.mark.slow
 def test_ffn_block_masks_secrets_and_builds_a_client(sqlite_url: str) -> None:
     from jtl_automator.store import StateStore
 
@@ -204,6 +205,7 @@ def _clients(sqlite_url: str, **values: Any) -> dict[str, tuple[Any, float]]:
     }
 
 
+@pytest.mark.slow
 def test_block_clients_ignore_the_retry_environment(retry_env: None, sqlite_url: str) -> None:
     explicit = _clients(sqlite_url, timeout_seconds=7.0, retry_max_attempts=4, retry_budget_seconds=50.0)
     seen = {name: (p.max_attempts, p.budget_seconds, t) for name, (p, t) in explicit.items()}

@@ -60,6 +60,7 @@ def test_code_from_redirect_checks_state() -> None:
         code_from_redirect("http://cb/?state=s1", "s1")
 
 
+@pytest.mark.slow
 def test_auth_ffn_pasted_redirect_stores_an_encrypted_token(
     sandbox: tuple[str, SandboxConfig], tmp_path: Path
 ) -> None:
@@ -102,6 +103,7 @@ def test_auth_wawi_registration_and_env_file(sandbox: tuple[str, SandboxConfig],
     assert oct(env.stat().st_mode & 0o777) == "0o600"
 
 
+@pytest.mark.slow
 def test_auth_ffn_follow_explains_a_redirect_uri_the_server_does_not_know(
     sandbox: tuple[str, SandboxConfig], tmp_path: Path
 ) -> None:
@@ -283,6 +285,7 @@ def test_sandbox_serve_writes_credentials_that_work(tmp_path: Path, flavour: str
     assert proc.returncode in (0, -15)
 
 
+@pytest.mark.slow
 def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     import sqlalchemy as sa
 
@@ -295,6 +298,7 @@ def test_db_upgrade_creates_the_schema(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 def test_orders_lease_shows_and_breaks_the_lease(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import timedelta
 

@@ -87,6 +87,7 @@ def test_dry_run_then_fill_then_a_rerun_that_appends_nothing(plans: PlanStore, t
     assert len(_values(path)) == 3
 
 
+@pytest.mark.slow
 def test_errors_are_one_line_and_write_nothing(plans: PlanStore, tmp_path: Path) -> None:
     plan_id = _done_plan(plans)
     bad = _workbook(tmp_path / "bad.xlsx", ["Artikel", "Units", "Inbound", "Status", "Note"])

@@ -40,6 +40,7 @@ def _invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_list_shows_one_row_per_plan_newest_first(plans: PlanStore) -> None:
     assert _invoke("list") == (0, "no plans\n")
     restock = _restock(plans)
@@ -62,6 +63,7 @@ def test_list_shows_one_row_per_plan_newest_first(plans: PlanStore) -> None:
     assert _invoke("list", "--status", "done") == (0, "no plans match\n")
 
 
+@pytest.mark.slow
 def test_show_prints_the_plan_and_its_lines(plans: PlanStore) -> None:
     plan_id = _restock(plans)
     code, out = _invoke("show", str(plan_id))
@@ -90,6 +92,7 @@ def test_show_prints_the_plan_and_its_lines(plans: PlanStore) -> None:
     assert len(table) == 5  # the reason's line break did not split its row
 
 
+@pytest.mark.slow
 def test_show_includes_what_execution_created(plans: PlanStore) -> None:
     from jtl_automator.plans import ExecutionRef
 
@@ -103,6 +106,7 @@ def test_show_includes_what_execution_created(plans: PlanStore) -> None:
     assert row.split()[5:9] == ["executed", "anna", "PO-2026-17", "IN-9"]
 
 
+@pytest.mark.slow
 def test_approve_every_line_or_the_named_ones(plans: PlanStore) -> None:
     plan_id = _restock(plans)
     code, out = _invoke("approve", str(plan_id), "--lines", "A-100@W1", "--line", "mail@x@W2", "--by", "anna")
@@ -122,6 +126,7 @@ def test_approve_every_line_or_the_named_ones(plans: PlanStore) -> None:
     assert plans.get(plan_id).approved_by == "ben"
 
 
+@pytest.mark.slow
 def test_approve_without_by_records_the_login_name(plans: PlanStore, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LOGNAME", "carla")  # getpass reads LOGNAME first
     plan_id = _restock(plans)
@@ -129,6 +134,7 @@ def test_approve_without_by_records_the_login_name(plans: PlanStore, monkeypatch
     assert plans.get(plan_id).approved_by == "carla"
 
 
+@pytest.mark.slow
 def test_cancel_records_who_and_why(plans: PlanStore) -> None:
     plan_id = _restock(plans)
     code, out = _invoke("cancel", str(plan_id), "--by", "anna", "--reason", "supplier on holiday")
@@ -164,6 +170,7 @@ def test_cancel_records_who_and_why(plans: PlanStore) -> None:
         (["approve", "{id}", "--by", ""], 2, "Error: a person's name must have 1 to 200 characters"),
     ],
 )
+@pytest.mark.slow
 def test_errors_are_one_line_and_change_nothing(
     plans: PlanStore, args: list[str], code: int, message: str
 ) -> None:
@@ -176,6 +183,7 @@ def test_errors_are_one_line_and_change_nothing(
     assert plan.status is PlanStatus.DRAFT and plan.approved_count == 0
 
 
+@pytest.mark.slow
 def test_refused_transitions_say_why(plans: PlanStore) -> None:
     plan_id = _restock(plans)
     assert _invoke("cancel", str(plan_id), "--by", "anna")[0] == 0

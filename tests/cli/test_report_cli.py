@@ -89,6 +89,7 @@ def test_a_backfill_prints_every_period(calls: list[dict[str, Any]]) -> None:
         ),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_starts_nothing(
     calls: list[dict[str, Any]], args: list[str], message: str
 ) -> None:

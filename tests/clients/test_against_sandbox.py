@@ -111,6 +111,7 @@ def test_authorization_code_flow_then_api_calls(sandbox: Sandbox) -> None:
         tokens.exchange_code(query["code"][0], REDIRECT)  # single-use code
 
 
+@pytest.mark.slow
 def test_refresh_rotation_keeps_working_and_old_tokens_die(sandbox: Sandbox) -> None:
     first = sandbox.tokens()
     ffn = sandbox.ffn(first)

@@ -211,6 +211,7 @@ def test_inbound_lookup_by_both_keys_falls_back_with_the_same_result(sandboxes: 
     assert {text.split(" eq ")[0] for text in eq_filters} == {"inboundId", "merchantInboundNumber"}
 
 
+@pytest.mark.slow
 def test_matching_in_eq_form_pages_and_yields_each_object_once_per_chunk(sandboxes: dict[str, Ffn]) -> None:
     """The fallback keeps :meth:`matching`'s shape: paged, and an object equal to two pairs comes once."""
     chains, eqs = sandboxes["or"], sandboxes["eq"]

@@ -163,6 +163,7 @@ def test_odata_halving_keeps_the_offset(
     maximum=st.integers(min_value=1, max_value=100),
     lower_after=lowering,
 )
+@pytest.mark.slow
 def test_page_number_halving_neither_skips_nor_repeats(
     n: int, start: int, maximum: int, lower_after: tuple[int, int] | None
 ) -> None:
@@ -298,6 +299,7 @@ def wawi_client(state: SandboxState, http: httpx.Client, page_size: int) -> Wawi
     )
 
 
+@pytest.mark.slow
 def test_ffn_client_halves_a_refused_top_once_for_its_life(
     sandbox: tuple[SandboxState, httpx.Client], caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -325,6 +327,7 @@ def test_ffn_client_does_not_swallow_another_400(sandbox: tuple[SandboxState, ht
     assert ffn.page_size.current == 50 and ffn.stats.requests == 1
 
 
+@pytest.mark.slow
 def test_wawi_client_halves_a_refused_page_size_once_for_its_life(
     sandbox: tuple[SandboxState, httpx.Client],
 ) -> None:
@@ -348,6 +351,7 @@ def test_wawi_client_does_not_swallow_another_400(sandbox: tuple[SandboxState, h
 
 
 # --------------------------------------------------------------------------------------------- FFN 429
+@pytest.mark.slow
 def test_ffn_429_without_retry_after_waits_out_the_sandbox_window(
     sandbox: tuple[SandboxState, httpx.Client], clock: FakeClock
 ) -> None:

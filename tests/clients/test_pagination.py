@@ -56,6 +56,7 @@ class ODataServer:
 
 @settings(max_examples=150, deadline=None)
 @given(n=totals, size=sizes, style=st.sampled_from(["count", "links", "bare"]))
+@pytest.mark.slow
 def test_odata_yields_each_object_once_with_minimal_requests(n: int, size: int, style: str) -> None:
     data = objects(n)
     server = ODataServer(data, style)
@@ -133,6 +134,7 @@ class WawiServer:
 
 @settings(max_examples=150, deadline=None)
 @given(n=totals, size=sizes, camel=st.booleans())
+@pytest.mark.slow
 def test_page_number_yields_each_object_once_with_minimal_requests(n: int, size: int, camel: bool) -> None:
     data = objects(n)
     server = WawiServer(data, camel=camel)
@@ -142,6 +144,7 @@ def test_page_number_yields_each_object_once_with_minimal_requests(n: int, size:
 
 @settings(max_examples=100, deadline=None)
 @given(n=st.integers(min_value=2, max_value=300), size=sizes, data=st.data())
+@pytest.mark.slow
 def test_page_number_server_repeating_a_page_raises(n: int, size: int, data: st.DataObject) -> None:
     pages = math.ceil(n / size)
     if pages < 2:
@@ -182,6 +185,7 @@ class UpdatesServer:
 
 @settings(max_examples=100, deadline=None)
 @given(n=totals, chunk=sizes, links=st.booleans())
+@pytest.mark.slow
 def test_updates_yield_each_object_once(n: int, chunk: int, links: bool) -> None:
     data = objects(n)
     server = UpdatesServer(data, chunk, links)

@@ -20,6 +20,7 @@ from tests.clients.conftest import FakeClock
     n=st.integers(min_value=1, max_value=300),
     gaps=st.lists(st.floats(min_value=0, max_value=0.5), max_size=300),
 )
+@pytest.mark.slow
 def test_no_window_exceeds_burst_plus_rate(rate: float, burst: int, n: int, gaps: list[float]) -> None:
     clock = FakeClock()
     limiter = RateLimiter(rate, burst, clock=clock, sleep=clock.sleep)

@@ -168,6 +168,7 @@ def _product_bodies() -> tuple[dict[str, Any], dict[str, Any]]:
     return create_body(rows["HOL-1"]), update_body(rows["HOL-2"], existing)
 
 
+@pytest.mark.slow
 def test_product_create_and_update_bodies_conform(ffn_capture: tuple[FfnClient, _Capture]) -> None:
     ffn, capture = ffn_capture
     capture.reply = {"jfsku": "MERC01PRDCT", "merchantSku": "HOL-1", "name": "Spielzeugkiste Buche"}

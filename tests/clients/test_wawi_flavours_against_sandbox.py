@@ -121,6 +121,7 @@ def test_strict_wawi_grants_exactly_the_registered_scopes(strict_world: World, f
         )
 
 
+@pytest.mark.slow
 def test_strict_wawi_rejects_another_app_id(strict_world: World) -> None:
     from jtl_automator.clients.errors import AuthError
 
@@ -159,6 +160,7 @@ def test_strict_registration_needs_the_window_then_yields_a_key_of_its_own(stric
 
 
 @pytest.mark.parametrize("flavour", ["onprem", "cloud"])
+@pytest.mark.slow
 def test_price_calls_in_both_flavours_against_the_strict_sandbox(strict_world: World, flavour: str) -> None:
     """The price methods against the strict sandbox (the registered scopes, 404 for empty price lists)."""
     from jtl_automator.sandbox.generator import SHOP_CHANNEL

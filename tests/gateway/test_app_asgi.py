@@ -22,6 +22,7 @@ from tests.gateway.conftest import (
 from tests.support.clock import FakeClock
 
 
+@pytest.mark.slow
 def test_a_signed_event_is_stored_before_the_202(asgi: AsgiGateway, sqlite_outbox: Outbox) -> None:
     body = event_body(data={**ORDER_HELD, "held_at": "2026-11-26T09:00:00Z"})
     response = asgi.post("/events/shop", body, signed(body))
@@ -192,6 +193,7 @@ def test_malformed_json_is_400(asgi: AsgiGateway, body: bytes) -> None:
         "no-zone",
     ],
 )
+@pytest.mark.slow
 def test_a_body_that_is_not_an_event_envelope_is_422(asgi: AsgiGateway, document: object, path: str) -> None:
     body = json.dumps(document).encode()
     response = asgi.post("/events/shop", body, signed(body))
@@ -211,6 +213,7 @@ def test_a_body_that_is_not_an_event_envelope_is_422(asgi: AsgiGateway, document
         ("item.changed", {"sku": "S", "item_id": 0}, "$.data.item_id"),
     ],
 )
+@pytest.mark.slow
 def test_data_that_does_not_match_its_types_schema_is_422(
     asgi: AsgiGateway, sqlite_outbox: Outbox, event_type: str, data: dict[str, object], path: str
 ) -> None:

@@ -44,6 +44,7 @@ def _lines(*specs: tuple[str, str, int]) -> list[NewLine]:
     return [NewLine(sku=s, warehouse=w, quantity=q, reason="below reorder point") for s, w, q in specs]
 
 
+@pytest.mark.slow
 def test_create_or_get_returns_the_same_plan_for_the_same_kind_scope_and_period(plans: PlanStore) -> None:
     first = plans.create_or_get("restock", SCOPE, "2026-W48", created_by="run-1")
     again = plans.create_or_get("restock", PlanScope(warehouses=("W2", "W1"), supplier="S-1"), "2026-W48")
@@ -58,6 +59,7 @@ def test_create_or_get_returns_the_same_plan_for_the_same_kind_scope_and_period(
     assert len(others) == 3 and first.plan.id not in others
 
 
+@pytest.mark.slow
 def test_create_or_get_refuses_unknown_kinds_and_bad_periods(plans: PlanStore) -> None:
     with pytest.raises(UnknownPlanKind):
         plans.create_or_get("restok", SCOPE, "2026-W48")
@@ -66,6 +68,7 @@ def test_create_or_get_refuses_unknown_kinds_and_bad_periods(plans: PlanStore) -
     assert plans.list_plans() == []
 
 
+@pytest.mark.slow
 def test_a_rerun_adds_to_and_updates_the_open_draft(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5), ("B", "W1", 2)))
@@ -110,6 +113,7 @@ def test_approving_all_lines_records_who_and_when(plans: PlanStore) -> None:
     assert plans.get(plan_id).approved_count == 2
 
 
+@pytest.mark.slow
 def test_approving_some_lines_then_more(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5), ("B", "W2", 2), ("C", "W2", 1)))
@@ -125,6 +129,7 @@ def test_approving_some_lines_then_more(plans: PlanStore) -> None:
     assert plan.approved_by == "ben" and plan.approved_count == 2
 
 
+@pytest.mark.slow
 def test_approving_a_line_the_plan_does_not_have_changes_nothing(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5)))
@@ -134,6 +139,7 @@ def test_approving_a_line_the_plan_does_not_have_changes_nothing(plans: PlanStor
     assert plan.status is PlanStatus.DRAFT and plan.approved_count == 0
 
 
+@pytest.mark.slow
 def test_an_empty_plan_cannot_be_approved(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     with pytest.raises(PlanError, match="it has no lines"):
@@ -141,6 +147,7 @@ def test_an_empty_plan_cannot_be_approved(plans: PlanStore) -> None:
     assert plans.get(plan_id).status is PlanStatus.DRAFT
 
 
+@pytest.mark.slow
 def test_execution_records_what_it_created_and_ends_done(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5), ("B", "W2", 2), ("C", "W2", 1)))
@@ -166,6 +173,7 @@ def test_execution_records_what_it_created_and_ends_done(plans: PlanStore) -> No
             step()
 
 
+@pytest.mark.slow
 def test_a_done_plans_executed_lines_take_further_records_and_keep_their_own(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5), ("B", "W2", 2)))
@@ -183,6 +191,7 @@ def test_a_done_plans_executed_lines_take_further_records_and_keep_their_own(pla
     assert plans.get(plan_id).lines[0].execution == done.lines[0].execution  # stored, not only returned
 
 
+@pytest.mark.slow
 def test_a_failed_execution_goes_back_to_approved_keeping_what_was_made(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5), ("B", "W2", 2)))
@@ -215,6 +224,7 @@ def test_cancel_a_draft_or_approved_plan(plans: PlanStore, status: str) -> None:
     assert plans.create_or_get("restock", SCOPE, "2026-W48").plan.id == plan_id
 
 
+@pytest.mark.slow
 def test_an_executing_plan_cannot_be_cancelled_nor_a_draft_executed(plans: PlanStore) -> None:
     plan_id = plans.create_or_get("restock", SCOPE, "2026-W48").plan.id
     plans.add_lines(plan_id, _lines(("A", "W1", 5)))
@@ -227,12 +237,14 @@ def test_an_executing_plan_cannot_be_cancelled_nor_a_draft_executed(plans: PlanS
         plans.cancel(plan_id, "ben")
 
 
+@pytest.mark.slow
 def test_unknown_plans(plans: PlanStore) -> None:
     for step in (lambda: plans.get(404), lambda: plans.approve(404, "anna"), lambda: plans.cancel(404, "a")):
         with pytest.raises(PlanNotFound, match="no plan 404 in the state database"):
             step()
 
 
+@pytest.mark.slow
 def test_list_filters_by_kind_and_status_newest_first(plans: PlanStore) -> None:
     a = plans.create_or_get("restock", SCOPE, "2026-W47").plan.id
     b = plans.create_or_get("markdown", PlanScope(extra={"channel": "shop"}), "2026-W48").plan.id
@@ -246,6 +258,7 @@ def test_list_filters_by_kind_and_status_newest_first(plans: PlanStore) -> None:
     assert plans.list_plans(kind="rebalance") == []
 
 
+@pytest.mark.slow
 def test_the_longest_values_the_limits_allow_fit(plans: PlanStore) -> None:
     scope = PlanScope(warehouses=tuple(f"W{i:03d}" + "x" * 250 for i in range(40)), supplier="S" * 255)
     plan_id = plans.create_or_get("restock", scope, "P" * 64, created_by="n" * 200).plan.id
@@ -261,6 +274,7 @@ def test_the_longest_values_the_limits_allow_fit(plans: PlanStore) -> None:
 
 
 @pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.slow
 def test_concurrent_creators_get_the_same_plan(db: str, request: pytest.FixtureRequest) -> None:
     url = request.getfixturevalue(f"{db}_url")
     store = StateStore(url)
@@ -295,6 +309,7 @@ def test_concurrent_creators_get_the_same_plan(db: str, request: pytest.FixtureR
         store.dispose()
 
 
+@pytest.mark.slow
 def test_the_database_refuses_a_second_plan_for_the_same_key(store_url: str) -> None:
     """The unique constraint itself, not only create-or-get's lookup, keeps one plan per key."""
     store = StateStore(store_url)

@@ -51,6 +51,7 @@ def test_sheet_names_are_valid_and_unique() -> None:
     assert sheet_name("'quoted'", taken) == "quoted"
 
 
+@pytest.mark.slow
 def test_the_weekly_workbook_reads_back_with_its_formats_and_chart_ranges(
     reports: tuple[Report, Report, Path],
 ) -> None:

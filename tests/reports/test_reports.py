@@ -46,6 +46,7 @@ STOCK = f.stock([("S1", "W1", 10.0, 2.0, 0.0), ("S2", "W2", 4.0, 0.0, 0.0), ("S9
 ITEMS = f.items([("S1", "Espresso", "Kaffee", 4.0), ("S2", "Earl Grey", "Tee", 2.5)])
 
 
+@pytest.mark.slow
 def test_weekly_figures_of_the_literal_ledger(store: StateStore) -> None:
     report = _build(store, "weekly", "2026-W47", at(2026, 11, 23, 6), stock=STOCK, items=ITEMS)
     value = {item.key: item.value for item in report.kpis}
@@ -133,6 +134,7 @@ def test_the_return_rate_is_missing_with_its_reason_never_zero(store: StateStore
     )
 
 
+@pytest.mark.slow
 def test_missing_sources_are_stated_never_shown_as_zero(store: StateStore) -> None:
     report = _build(store, "weekly", "2026-W47", at(2026, 11, 23, 6))  # no FFN, no Wawi
     assert report.kpi("stock_value").value is None
@@ -162,6 +164,7 @@ def test_missing_sources_are_stated_never_shown_as_zero(store: StateStore) -> No
     assert nothing.kpi("orders").missing == "no order recorded yet: the order ledger is empty"
 
 
+@pytest.mark.slow
 def test_daily_operations_of_the_day_before_the_run(store: StateStore) -> None:
     runs = f.failed_runs(
         [("stock-sync", "brave-owl", "FAILED", at(2026, 11, 19, 2), at(2026, 11, 19, 2, 1), "x")]
@@ -185,6 +188,7 @@ def test_daily_operations_of_the_day_before_the_run(store: StateStore) -> None:
     assert [c.kind for c in report.charts] == ["stacked_bar", "line"]
 
 
+@pytest.mark.slow
 def test_a_later_run_for_an_earlier_day_states_the_snapshots_as_missing(store: StateStore) -> None:
     report = _build(store, "daily", "2026-11-16", at(2026, 11, 20, 6))
     assert report.kpi("orders_in").value == 2.0  # A1 and A3 (00:30 Berlin): figures of the day still count
@@ -252,6 +256,7 @@ def test_comparisons_come_from_the_kpi_history_and_a_rerun_replaces_its_period_o
         store.dispose()
 
 
+@pytest.mark.slow
 def test_a_dry_run_writes_the_workbook_and_keeps_no_figure(tmp_path: Path) -> None:
     store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     try:
@@ -270,6 +275,7 @@ def test_a_dry_run_writes_the_workbook_and_keeps_no_figure(tmp_path: Path) -> No
         store.dispose()
 
 
+@pytest.mark.slow
 def test_the_monthly_report_lists_the_prices_the_pricing_flow_wrote(tmp_path: Path) -> None:
     from jtl_automator.store import PriceChange
 

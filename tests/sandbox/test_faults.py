@@ -173,6 +173,7 @@ def test_expire_tokens_calls_the_oauth_hook(
     assert calls == [state, state]
 
 
+@pytest.mark.slow
 def test_admin_routes_are_never_faulted_and_switch_profiles(tiny: tuple[httpx.Client, SandboxState]) -> None:
     client, state = tiny
     use(state, FaultRule(fault="error", route="/", statuses=(500,)))
@@ -207,6 +208,7 @@ def run_sequence(profile: str, seed: int, count: int = 60) -> list[str]:
     return outcomes
 
 
+@pytest.mark.slow
 def test_flaky_profile_is_deterministic_for_a_seed() -> None:
     first = run_sequence("flaky", seed=4)
     assert first == run_sequence("flaky", seed=4)
@@ -215,6 +217,7 @@ def test_flaky_profile_is_deterministic_for_a_seed() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(faults.PROFILES))
+@pytest.mark.slow
 def test_every_builtin_profile_injects_what_it_promises(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     delays: list[float] = []
 

@@ -67,6 +67,7 @@ def test_paging_through_2500_products_by_next_links(big: Any) -> None:
     assert (following.scheme, following.netloc, following.path) == ("http", "sandbox.test", f"{API}/products")
 
 
+@pytest.mark.slow
 def test_default_page_size_and_explicit_skip(big: Any) -> None:
     client, auth, state = big
     body = client.get(f"{API}/products", headers=auth).json()
@@ -113,6 +114,7 @@ def test_next_links_keep_filter_and_order(big: Any) -> None:
         ({"$select": "jfsku,nonsense"}, "unknown field 'nonsense' in $select"),
     ],
 )
+@pytest.mark.slow
 def test_bad_list_queries_are_400_model_validation(
     client: TestClient, auth: dict[str, str], params: dict[str, Any], fragment: str
 ) -> None:
@@ -131,6 +133,7 @@ def test_select_projects_top_level_fields(client: TestClient, auth: dict[str, st
 
 
 # ------------------------------------------------------------------------------------------- filters
+@pytest.mark.slow
 def test_filter_operators_on_products(client: TestClient, auth: dict[str, str], state: SandboxState) -> None:
     products = list(state.data.ffn.products.values())
 
@@ -158,6 +161,7 @@ def test_filter_operators_on_products(client: TestClient, auth: dict[str, str], 
     assert jfskus("jfsku lt 'MERC0000003'") == ["MERC0000001", "MERC0000002"]
 
 
+@pytest.mark.slow
 def test_filter_and_order_on_stocks(client: TestClient, auth: dict[str, str], ffn_kit: Any) -> None:
     filtered = items(client, auth, "stocks", **{"$filter": "warehouses/warehouseId eq 'FULF04XX-12345-0002'"})
     assert len(filtered) == 15
@@ -169,6 +173,7 @@ def test_filter_and_order_on_stocks(client: TestClient, auth: dict[str, str], ff
     assert response.status_code == 400
 
 
+@pytest.mark.slow
 def test_inbounds_filter_through_items(client: TestClient, auth: dict[str, str], ffn_kit: Any) -> None:
     client.post(f"{API}/inbounds", json=ffn_kit.inbound_body("PO-1"), headers=auth)
     client.post(
@@ -238,6 +243,7 @@ def test_unknown_ids_are_404_with_the_jtl_envelope(
 
 
 # ------------------------------------------------------------------------------------------- products
+@pytest.mark.slow
 def test_create_get_and_patch_a_product(
     client: TestClient, auth: dict[str, str], state: SandboxState
 ) -> None:
@@ -287,6 +293,7 @@ def test_create_get_and_patch_a_product(
 
 
 # ------------------------------------------------------------------------------------------- outbounds
+@pytest.mark.slow
 def test_outbound_creation_reserves_stock(client: TestClient, auth: dict[str, str], ffn_kit: Any) -> None:
     before = client.get(f"{API}/stocks/{ffn_kit.jfsku(2)}", headers=auth).json()
     response = client.post(f"{API}/outbounds", json=ffn_kit.outbound_body(), headers=auth)
@@ -385,6 +392,7 @@ def test_outbound_validation(
         ({"lastname": None, "company": None}, "One of shippingAddress.company or shippingAddress.lastname"),
     ],
 )
+@pytest.mark.slow
 def test_outbound_address_rules(
     client: TestClient, auth: dict[str, str], ffn_kit: Any, address_change: dict[str, Any], fragment: str
 ) -> None:
@@ -457,6 +465,7 @@ def test_patch_outbound_changes_items_and_cancel_releases_stock(
 
 
 # ------------------------------------------------------------------------------------------- hooks
+@pytest.mark.slow
 def test_ship_outbound_books_stock_and_writes_a_notification(
     client: TestClient, auth: dict[str, str], ffn_kit: Any, state: SandboxState
 ) -> None:
@@ -608,6 +617,7 @@ def test_outbound_updates_feed_pages_by_modification_time(ffn_kit: Any) -> None:
 
 
 # ------------------------------------------------------------------------------------------- others
+@pytest.mark.slow
 def test_warehouses_shipping_methods_and_stock_per_warehouse(
     client: TestClient, auth: dict[str, str], ffn_kit: Any, state: SandboxState
 ) -> None:

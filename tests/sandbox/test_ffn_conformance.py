@@ -164,6 +164,7 @@ def test_list_items_and_envelopes_conform(
         assert_valid(envelope, client.get(f"{API}/{path}", params=params, headers=auth).json())
 
 
+@pytest.mark.slow
 def test_single_objects_conform(client: TestClient, auth: dict[str, str], populated: dict[str, str]) -> None:
     for product in all_items(client, auth, "products"):
         assert_valid("Product", client.get(f"{API}/products/{product['jfsku']}", headers=auth).json())
@@ -223,6 +224,7 @@ def test_updates_feed_conforms(client: TestClient, auth: dict[str, str], populat
         ("POST", "products", {"merchantSku": "SKU-1", "name": "dup"}),
     ],
 )
+@pytest.mark.slow
 def test_error_bodies_conform(
     client: TestClient, auth: dict[str, str], method: str, path: str, body: dict[str, Any] | None
 ) -> None:

@@ -53,6 +53,7 @@ def test_gtin_check_digit(code: str, valid: bool) -> None:
     assert gtin_valid(code) is valid
 
 
+@pytest.mark.slow
 def test_a_body_is_checked_against_the_spec_and_every_problem_named(
     client: TestClient, auth: dict[str, str]
 ) -> None:

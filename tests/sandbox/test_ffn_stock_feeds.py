@@ -219,6 +219,7 @@ def test_date_on_stocks_rolls_levels_back_through_the_log(scenario: Scenario, ff
 
 
 @pytest.mark.parametrize("path", ["stocks", "stocks/MERC0000001", "stocks/warehouse/FULF04XX-12345-0001"])
+@pytest.mark.slow
 def test_a_malformed_date_is_ffns_400(scenario: Scenario, path: str) -> None:
     response = scenario.get(path, date="last tuesday")
     assert response.status_code == 400
@@ -267,6 +268,7 @@ def test_referenced_warehouse_follows_new_stock_rows(
 
 
 @pytest.mark.parametrize("value", ["B", " ", "x" * 256])
+@pytest.mark.slow
 def test_a_malformed_referenced_warehouse_is_ffns_400(
     client: TestClient, auth: dict[str, str], value: str
 ) -> None:

@@ -50,6 +50,7 @@ def _all(client: TestClient, headers: dict[str, str], path: str) -> list[dict[st
         ("warehouses", "Warehouse"),
     ],
 )
+@pytest.mark.slow
 def test_generated_objects_conform(served: tuple[TestClient, dict[str, str]], path: str, schema: str) -> None:
     client, headers = served
     items = _all(client, headers, path)

@@ -78,6 +78,7 @@ PINNED_WORLDS: list[tuple[dict[str, Any], str]] = [
 
 
 @pytest.mark.parametrize(("kwargs", "digest"), PINNED_WORLDS)
+@pytest.mark.slow
 def test_generated_world_is_pinned(kwargs: dict[str, Any], digest: str) -> None:
     assert hashlib.sha256(serialise(generate(**kwargs)).encode()).hexdigest() == digest
 

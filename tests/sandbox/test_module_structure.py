@@ -24,6 +24,7 @@ def test_no_sandbox_module_is_imported_inside_a_function_or_under_type_checking(
     assert deferred == []
 
 
+@pytest.mark.slow
 def test_state_sits_below_the_routers() -> None:
     graph = import_graph(("jtl_automator",))
     below = {f"{PACKAGE}.{name}" for name in ("config", "data", "fault_engine")}

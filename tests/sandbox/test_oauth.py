@@ -131,6 +131,7 @@ def test_authorize_rejects_unknown_clients_and_bad_requests(client: TestClient) 
         "http://localhost:8765/callback",
     ],
 )
+@pytest.mark.slow
 def test_authorize_never_redirects_to_an_unregistered_uri(client: TestClient, redirect_uri: str) -> None:
     for params in ({}, {"scope": "ffn.admin"}, {"response_type": "token"}):
         query = {
@@ -215,6 +216,7 @@ def test_refresh_keeps_the_scopes_of_the_original_grant(client: TestClient) -> N
     "grant_type",
     ["client_credentials", "password", "implicit", "urn:ietf:params:oauth:grant-type:device_code"],
 )
+@pytest.mark.slow
 def test_unsupported_grant_types_are_400_per_rfc_6749(client: TestClient, grant_type: str) -> None:
     response = token_request(client, {"grant_type": grant_type, "scope": "ffn.merchant.read"})
     assert response.status_code == 400
@@ -292,6 +294,7 @@ def test_strictest_turns_on_revocation_and_a_30_day_refresh_token_lifetime() -> 
         {"Authorization": "Bearer something"},
     ],
 )
+@pytest.mark.slow
 def test_token_endpoint_requires_basic_client_auth(client: TestClient, headers: dict[str, str]) -> None:
     response = client.post(
         "/oauth2/token", data={"grant_type": "refresh_token", "refresh_token": "def502x"}, headers=headers

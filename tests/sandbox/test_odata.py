@@ -162,6 +162,7 @@ def test_errors_name_the_problem(text: str, message: str) -> None:
 
 
 @given(st.text(max_size=30))
+@pytest.mark.slow
 def test_any_string_round_trips_through_quote_escaping(value: str) -> None:
     literal = "'" + value.replace("'", "''") + "'"
     predicate = parse_filter(f"name eq {literal}", TABLE)

@@ -92,6 +92,7 @@ def test_lenient_ffn_takes_a_thousand_per_page() -> None:
     assert page["_page"]["limit"] == 1000 and len(page["items"]) == page["count"]
 
 
+@pytest.mark.slow
 def test_wawi_page_size_above_the_maximum_is_an_error_response(strict: Served) -> None:
     maximum = strict.state.config.wawi_max_page_size
     assert strict.wawi_get(f"{WAWI_V1}/items", pageSize=maximum).status_code == 200
@@ -105,6 +106,7 @@ def test_wawi_page_size_above_the_maximum_is_an_error_response(strict: Served) -
     assert v2.status_code == 400 and set(v2.json()["validationErrors"]) == {"pageSize"}
 
 
+@pytest.mark.slow
 def test_ffn_rate_limit_headers_on_every_answer_and_429_without_retry_after(strict: Served) -> None:
     strict.state.config.ffn_rate_limit = 3
     now = datetime(2024, 5, 1, 12, tzinfo=UTC)
@@ -125,6 +127,7 @@ def test_ffn_rate_limit_headers_on_every_answer_and_429_without_retry_after(stri
     assert again.status_code == 200 and again.headers["X-RateLimit-Remaining"] == "2"
 
 
+@pytest.mark.slow
 def test_ffn_rate_limit_lenient_reading_names_the_wait() -> None:
     served = Served(SandboxConfig(ffn_rate_limit=1, ffn_rate_interval_seconds=30))
     now = datetime(2024, 5, 1, 12, tzinfo=UTC)

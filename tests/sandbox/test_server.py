@@ -71,6 +71,7 @@ def test_in_process_transport_round_trips_requests_and_streams_large_bodies() ->
     transport.close()
 
 
+@pytest.mark.slow
 def test_in_process_transport_is_thread_safe() -> None:
     transport = asgi_transport(echo_app())
     results: list[str] = []
@@ -142,6 +143,7 @@ def test_serve_forever_rejects_unknown_fault_profile() -> None:
         serve_forever(0, faults="sometimes")
 
 
+@pytest.mark.slow
 def test_admin_hooks_drive_the_emulated_apis() -> None:
     data = generate(seed=2, skus=40, orders=30, customers=10, suppliers=3)
     pending = next(i for i in data.ffn.inbounds.values() if i["status"] == "Pending")

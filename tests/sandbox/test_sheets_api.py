@@ -148,6 +148,7 @@ def test_service_account_info_is_usable_by_google_auth() -> None:
     assert other["private_key_id"] != info["private_key_id"]
 
 
+@pytest.mark.slow
 def test_open_worksheet_and_read_all_values(gc: gspread.Client, sandbox: Sandbox) -> None:
     book = gc.open_by_key(BOOK_ID)
     assert book.title == "Inbound Control"
@@ -312,6 +313,7 @@ def test_writes_beyond_the_range_or_grid_are_rejected(gc: gspread.Client) -> Non
         ws.acell("A4")
 
 
+@pytest.mark.slow
 def test_clear_and_batch_clear(gc: gspread.Client, sandbox: Sandbox) -> None:
     ws = gc.open_by_key(BOOK_ID).sheet1
     ws.batch_clear(["B2:B3", "D1"])
@@ -324,6 +326,7 @@ def test_clear_and_batch_clear(gc: gspread.Client, sandbox: Sandbox) -> None:
     assert ws.get_all_values() == [[]] or ws.get_all_values() == []
 
 
+@pytest.mark.slow
 def test_not_found_and_unparseable_ranges(gc: gspread.Client) -> None:
     with pytest.raises(gspread.exceptions.SpreadsheetNotFound):
         gc.open_by_key("does-not-exist")
@@ -356,6 +359,7 @@ def test_quota_burst_raises_429_and_recovers_after_the_window(gc: gspread.Client
     assert sandbox.requests_made() == {"spreadsheets.get": 2, "values.get": 5, "values.update": 1}
 
 
+@pytest.mark.slow
 def test_reads_and_writes_have_separate_per_minute_buckets(gc: gspread.Client, sandbox: Sandbox) -> None:
     """Google counts read and write requests apart (60 each per minute and user by default)."""
     sandbox.state.config = SandboxConfig(
@@ -377,6 +381,7 @@ def test_reads_and_writes_have_separate_per_minute_buckets(gc: gspread.Client, s
     assert ws.acell("Z3").value == "c"
 
 
+@pytest.mark.slow
 def test_a_cell_over_fifty_thousand_characters_is_refused_and_nothing_written(
     gc: gspread.Client, sandbox: Sandbox
 ) -> None:
@@ -410,6 +415,7 @@ def test_request_bodies_over_ten_mebibytes_are_refused_in_strict_mode(
     assert ws.acell("I1").value is None
 
 
+@pytest.mark.slow
 def test_backoff_client_retries_429_until_the_window_frees(
     sandbox: Sandbox, info: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -430,6 +436,7 @@ def test_backoff_client_retries_429_until_the_window_frees(
     assert sandbox.requests_made()["values.get"] == 6
 
 
+@pytest.mark.slow
 def test_requests_without_a_valid_token_are_401(sandbox: Sandbox) -> None:
     response = httpx.get(f"{sandbox.base_url}/sheets/v4/spreadsheets/{BOOK_ID}")
     assert response.status_code == 401

@@ -96,6 +96,7 @@ def test_unknown_wawi_paths_answer_with_wawis_error_response(
         assert set(body) == {"ErrorCode", "ErrorMessage", "ValidationErrors", "Stacktrace"}
 
 
+@pytest.mark.slow
 def test_a_wrong_wawi_method_is_405_in_wawis_body(app_client: tuple[TestClient, dict[str, str]]) -> None:
     client, _ = app_client
     response = client.delete("/wawi/api/eazybusiness/v1/items")
@@ -113,6 +114,7 @@ def test_other_paths_keep_fastapis_body(app_client: tuple[TestClient, dict[str, 
     assert response.json() == {"detail": "Not Found"}
 
 
+@pytest.mark.slow
 def test_sandbox_hooks_raising_http_errors_keep_their_detail(
     app_client: tuple[TestClient, dict[str, str]],
 ) -> None:

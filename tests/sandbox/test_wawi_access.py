@@ -141,6 +141,7 @@ def test_a_specific_read_scope_covers_its_endpoint_only() -> None:
         assert api.get(f"{V1}/info").status_code == 200  # needs no scope
 
 
+@pytest.mark.slow
 def test_scopes_are_checked_before_the_body_and_after_the_key() -> None:
     state = state_with(wawi_app_scopes=("all.read",))
     with TestClient(make_app(state)) as api:
@@ -152,6 +153,7 @@ def test_scopes_are_checked_before_the_body_and_after_the_key() -> None:
 # ---- registration: window, keys of their own, app id
 
 
+@pytest.mark.slow
 def test_a_closed_registration_window_is_403_until_a_user_opens_it(
     client: tuple[TestClient, SandboxState],
 ) -> None:
@@ -183,6 +185,7 @@ def _register(api: TestClient, app_id: str, scopes: list[str]) -> str:
     return key
 
 
+@pytest.mark.slow
 def test_each_registration_gets_its_own_key_with_exactly_its_scopes() -> None:
     state = state_with(wawi_registration_new_key=True)
     with TestClient(make_app(state)) as api:
@@ -238,6 +241,7 @@ def _basic(client_id: str, secret: str) -> dict[str, str]:
     return {"Authorization": "Basic " + base64.b64encode(f"{client_id}:{secret}".encode()).decode()}
 
 
+@pytest.mark.slow
 def test_cloud_token_endpoint_grants_client_credentials_only(client: tuple[TestClient, SandboxState]) -> None:
     api, state = client
     config = state.config
@@ -264,6 +268,7 @@ def test_cloud_token_endpoint_grants_client_credentials_only(client: tuple[TestC
 # ---- Cloud: requests
 
 
+@pytest.mark.slow
 def test_cloud_serves_the_same_api_without_the_version_segment(
     client: tuple[TestClient, SandboxState],
 ) -> None:
@@ -320,6 +325,7 @@ def test_cloud_auth_failures(client: tuple[TestClient, SandboxState]) -> None:
     assert api.get(f"{CLOUD}/items", headers=good).status_code == 401
 
 
+@pytest.mark.slow
 def test_cloud_tokens_expire_after_their_ttl() -> None:
     state = state_with(wawi_cloud_token_ttl_seconds=60)
     with TestClient(make_app(state)) as api:
@@ -329,6 +335,7 @@ def test_cloud_tokens_expire_after_their_ttl() -> None:
         assert api.get(f"{CLOUD}/items", headers=headers).status_code == 401
 
 
+@pytest.mark.slow
 def test_cloud_scopes_and_app_id_are_those_of_the_configured_app() -> None:
     state = state_with(wawi_app_scopes=("all.read",), wawi_check_app_id=True)
     with TestClient(make_app(state)) as api:
@@ -359,6 +366,7 @@ def test_every_cloud_response_carries_the_rate_limit_headers(client: tuple[TestC
     assert "X-RateLimit-Limit" not in api.get(f"{V1}/items", headers=onprem_headers(state)).headers
 
 
+@pytest.mark.slow
 def test_past_the_limit_cloud_answers_429_without_retry_after_until_the_window_ends() -> None:
     state = state_with(wawi_cloud_rate_limit=3, wawi_cloud_rate_interval_seconds=45)
     with TestClient(make_app(state)) as api:
@@ -381,6 +389,7 @@ def test_past_the_limit_cloud_answers_429_without_retry_after_until_the_window_e
         assert (fresh.status_code, fresh.headers["X-RateLimit-Remaining"]) == (200, "2")
 
 
+@pytest.mark.slow
 def test_no_secret_in_the_wawi_runtime_repr(client: tuple[TestClient, SandboxState]) -> None:
     api, state = client
     token = cloud_headers(state)["Authorization"].removeprefix("Bearer ")
@@ -391,6 +400,7 @@ def test_no_secret_in_the_wawi_runtime_repr(client: tuple[TestClient, SandboxSta
         assert secret not in text
 
 
+@pytest.mark.slow
 def test_guard_error_bodies_are_wawi_error_responses() -> None:
     state = state_with(wawi_app_scopes=("all.read",), wawi_cloud_rate_limit=1)
     state.config.wawi_registration_window_open = False

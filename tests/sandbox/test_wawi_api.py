@@ -411,6 +411,7 @@ def test_missing_or_wrong_key_is_401_with_empty_body(anonymous: TestClient, wawi
         assert response.content == b""
 
 
+@pytest.mark.slow
 def test_missing_licence_is_402_with_empty_body(api: TestClient, wawi_state: SandboxState) -> None:
     wawi_state.config.wawi_license_ok = False
     response = api.get(f"{V1}/salesOrders")
@@ -451,6 +452,7 @@ def registration_body(**overrides: Any) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.slow
 def test_registration_pending_then_key_once_then_gone(
     anonymous: TestClient, wawi_state: SandboxState
 ) -> None:
@@ -497,6 +499,7 @@ def test_registration_waits_for_manual_acceptance(anonymous: TestClient, wawi_st
         wawi.accept_registration(wawi_state, "unknown")
 
 
+@pytest.mark.slow
 def test_registration_rejected_never_yields_a_key(anonymous: TestClient, wawi_state: SandboxState) -> None:
     wawi_state.config.wawi_registration_auto_accept = False
     challenge = {"X-ChallengeCode": "reject"}
@@ -514,6 +517,7 @@ def test_registration_rejected_never_yields_a_key(anonymous: TestClient, wawi_st
     }
 
 
+@pytest.mark.slow
 def test_registration_errors(anonymous: TestClient, wawi_state: SandboxState) -> None:
     url = f"{BASE}/authentication"
     assert anonymous.post(url, json=registration_body()).status_code == 400
@@ -572,6 +576,7 @@ def test_paging_over_1234_items_with_the_quirk_fields(api: TestClient) -> None:
     assert beyond["Items"] == [] and beyond["NextPageNumber"] == 13
 
 
+@pytest.mark.slow
 def test_default_and_invalid_page_parameters(api: TestClient, wawi_state: SandboxState) -> None:
     assert api.get(f"{V1}/items").json()["PageSize"] == wawi_state.config.wawi_default_page_size
     too_big = api.get(f"{V1}/items", params={"pageSize": wawi_state.config.wawi_max_page_size + 1})
@@ -611,6 +616,7 @@ def test_deep_page_of_100k_items_is_the_right_slice(wawi_state: SandboxState) ->
 # ---- filters
 
 
+@pytest.mark.slow
 def test_item_filters(api: TestClient) -> None:
     by_keyword = api.get(f"{V1}/items", params={"searchKeyWord": "binoculars", "pageSize": 1000}).json()
     assert by_keyword["TotalItems"] == 123
@@ -643,6 +649,7 @@ def test_sales_order_filters(api: TestClient) -> None:
     assert api.get(f"{V1}/salesOrders", params={"isCancelled": "maybe"}).status_code == 400
 
 
+@pytest.mark.slow
 def test_customer_stock_and_warehouse_filters(api: TestClient) -> None:
     assert [c["Id"] for c in api.get(f"{V1}/customers", params={"number": "K10003"}).json()["Items"]] == [3]
     assert [
@@ -670,6 +677,7 @@ def test_plain_array_endpoints(api: TestClient) -> None:
         assert isinstance(body, list) and len(body) == count
 
 
+@pytest.mark.slow
 def test_item_properties_per_item(api: TestClient) -> None:
     assert api.get(f"{V1}/items/2/properties").json() == {
         "ItemId": 2,
@@ -728,6 +736,7 @@ def test_create_and_patch_item(api: TestClient, wawi_state: SandboxState) -> Non
     assert not_json.status_code == 400 and not_json.json()["ErrorCode"] == "ValidationError"
 
 
+@pytest.mark.slow
 def test_stock_adjustment_adds_the_delta(api: TestClient, wawi_state: SandboxState) -> None:
     adjusted = api.post(
         f"{V1}/stocks", json={"ItemId": 8, "WarehouseId": 2, "Quantity": 5, "Comment": "inbound"}
@@ -746,6 +755,7 @@ def test_stock_adjustment_adds_the_delta(api: TestClient, wawi_state: SandboxSta
     }
 
 
+@pytest.mark.slow
 def test_create_patch_and_read_sales_order(api: TestClient) -> None:
     created = api.post(f"{V1}/salesOrders", json={"CompanyId": 1, "CustomerId": 2, "Comment": "from API"})
     assert created.status_code == 201
@@ -812,6 +822,7 @@ def test_line_items_post_takes_an_array(api: TestClient) -> None:
     assert len(api.get(f"{V1}/salesOrders/2/lineitems").json()) == len(lines)
 
 
+@pytest.mark.slow
 def test_cancel_is_204_then_406(api: TestClient) -> None:
     response = api.post(
         f"{V1}/salesOrders/4/cancel", json={"CancellationReasonId": 3, "CancellationComment": "dup"}
@@ -871,6 +882,7 @@ def test_v2_purchase_orders(api: TestClient, wawi_state: SandboxState) -> None:
     assert api.get(f"{BASE}/v2/purchase-orders/999").status_code == 404
 
 
+@pytest.mark.slow
 def test_info_is_the_cheap_health_check(api: TestClient) -> None:
     body = api.get(f"{V1}/info").json()
     assert set(body) == {"Version", "Timestamp", "Tenant", "Type"}

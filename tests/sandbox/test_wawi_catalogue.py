@@ -70,6 +70,7 @@ def _categories(state: SandboxState, item_id: int) -> list[int]:
     return [c["CategoryId"] for c in state.data.wawi.items[item_id]["Categories"]]
 
 
+@pytest.mark.slow
 def test_items_join_a_category_and_keep_the_others(api: TestClient, state: SandboxState) -> None:
     target = next(c for c in state.data.wawi.categories if c not in _categories(state, 1))
     before = {i: _categories(state, i) for i in (1, 2)}
@@ -85,6 +86,7 @@ def test_items_join_a_category_and_keep_the_others(api: TestClient, state: Sandb
     assert again.status_code == 201 and _categories(state, 1).count(target) == 1  # lenient: a no-op
 
 
+@pytest.mark.slow
 def test_unknown_category_items_or_a_bad_body_assign_nothing(api: TestClient, state: SandboxState) -> None:
     before = {i: list(_categories(state, i)) for i in state.data.wawi.items}
     assert api.post(f"{V1}/categories/999/items", json=[1]).status_code == 404
@@ -103,6 +105,7 @@ def test_unknown_category_items_or_a_bad_body_assign_nothing(api: TestClient, st
     assert {i: _categories(state, i) for i in state.data.wawi.items} == before
 
 
+@pytest.mark.slow
 def test_strict_refuses_an_item_already_in_the_category(state: SandboxState) -> None:
     state.config = SandboxConfig.strictest()
     for client in _client(state):
@@ -134,6 +137,7 @@ def test_images_properties_and_manufacturers_in_the_spec_shapes(api: TestClient)
         assert api.get(f"{V1}{path}").status_code == 404
 
 
+@pytest.mark.slow
 def test_patch_groups_merge_leniently_and_replace_under_strict(state: SandboxState) -> None:
     item = state.data.wawi.items[3]
     item["Weights"] = {"ItemWeigth": 1.0, "ShippingWeight": 1.5}

@@ -158,6 +158,7 @@ def test_every_listed_object_conforms(api: TestClient, root: str) -> None:
             assert_conforms(name, obj)
 
 
+@pytest.mark.slow
 def test_manufacturers_and_item_properties_conform(api: TestClient, root: str) -> None:
     manufacturers = api.get(f"{root}/manufacturers").json()
     assert manufacturers
@@ -211,6 +212,7 @@ def test_created_and_changed_objects_conform(api: TestClient, root: str) -> None
     assert_conforms("SalesOrder", api.get(f"{root}/salesOrders/{order['Id']}").json(), relaxed=True)
 
 
+@pytest.mark.slow
 def test_error_and_registration_bodies_conform(api: TestClient, root: str, flavour: str) -> None:
     def conforms(body: dict[str, Any]) -> None:
         # Stacktrace is null in the emulator (the spec types it as a non-nullable string): check the rest.
@@ -241,6 +243,7 @@ def test_error_and_registration_bodies_conform(api: TestClient, root: str, flavo
     assert accepted["Token"]["ApiKey"]
 
 
+@pytest.mark.slow
 def test_completed_defaults_cover_every_required_property() -> None:
     for name in ENTITY_SCHEMAS:
         assert_conforms(name, wawi.complete(name, {"Id": 1}), relaxed=True)

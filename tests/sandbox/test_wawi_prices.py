@@ -120,6 +120,7 @@ def test_every_item_has_a_known_manufacturer_and_the_channel_prices_refer_to_kno
     assert any(r["ReduceStandardPriceByPercent"] for r in rows) and any(r["FromQuantity"] for r in rows)
 
 
+@pytest.mark.slow
 def test_tax_lookups_refuse_unknown_classes_items_companies_and_countries(api: TestClient) -> None:
     missing = api.get(f"{V1}/tax/taxclass/99/1/DE/DE")
     assert missing.status_code == 404 and missing.json()["ErrorCode"] == "NotFound"
@@ -130,6 +131,7 @@ def test_tax_lookups_refuse_unknown_classes_items_companies_and_countries(api: T
     assert country.status_code == 400 and "shipmentCountryISO" in country.json()["ValidationErrors"]
 
 
+@pytest.mark.slow
 def test_channel_price_patch_post_delete(state: SandboxState, api: TestClient) -> None:
     item_id = _item_with(state, SHOP_CHANNEL, 0)
     path = f"{V1}/items/{item_id}/salesChannelPrices/{SHOP_CHANNEL}/0/0"
@@ -196,6 +198,7 @@ def test_channel_price_bodies_are_validated(
         conforms("ErrorResponse", {k: v for k, v in patched.json().items() if k != "Stacktrace"})
 
 
+@pytest.mark.slow
 def test_channels_and_groups_are_checked(state: SandboxState, api: TestClient) -> None:
     item_id = _item_without_prices(state)
     url = f"{V1}/items/{item_id}/salesChannelPrices"
@@ -213,6 +216,7 @@ def test_channels_and_groups_are_checked(state: SandboxState, api: TestClient) -
     )
 
 
+@pytest.mark.slow
 def test_special_price_round_trip_and_documented_checks(state: SandboxState, api: TestClient) -> None:
     url = f"{V1}/items/2/specialprices"
     empty = api.get(url).json()
@@ -269,6 +273,7 @@ def test_special_price_round_trip_and_documented_checks(state: SandboxState, api
     assert no_end.status_code == 400 and "EndDate" in no_end.json()["ValidationErrors"]
 
 
+@pytest.mark.slow
 def test_item_base_price_patch_validates_types_and_answers_201(api: TestClient) -> None:
     bad = api.patch(f"{V1}/items/4", json={"ItemPriceData": {"SalesPriceNet": "teuer"}})
     assert bad.status_code == 400 and "ItemPriceData.SalesPriceNet" in bad.json()["ValidationErrors"]
@@ -317,6 +322,7 @@ def test_strict_knobs(state: SandboxState) -> None:
         assert api.get(f"{V1}/items/{_item_without_prices(state)}/salesChannelPrices").json() == []
 
 
+@pytest.mark.slow
 def test_price_writes_need_their_scopes() -> None:
     reader = world(SandboxConfig(wawi_app_scopes=("all.read", "item.updateitem")))
     with client_for(reader) as api:

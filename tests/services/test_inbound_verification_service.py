@@ -111,6 +111,7 @@ def test_letters_are_taken_only_where_the_option_says_letter(world: dict[str, An
         svc.read_inbound_sheet(backend, None, svc.SheetColumns(sku="Artikel", units="B", status="D"))
 
 
+@pytest.mark.slow
 def test_a_missing_sku_header_fails_before_any_write_and_is_never_column_sku(world: dict[str, Any]) -> None:
     """Issue 9: 'SKU' was read as the column letters S-K-U, so every row became INVALID_ROW."""
     rows = [["Artikel", "Units", "Inbound", "Status", "Note"], ["A-1", "1", "X", "MATCH", "keep me"]]
@@ -217,6 +218,7 @@ def test_a_row_deleted_during_the_run_is_reported_and_the_rest_land_right(world:
     assert len(grid) == 2 + 8 - 1  # nothing written past the data
 
 
+@pytest.mark.slow
 def test_rows_sorted_during_the_run_are_written_where_they_are_now(world: dict[str, Any]) -> None:
     backend, items = _shifting_sheet(world, "sorted")
     sheet, results = _verify(world, backend)
@@ -227,6 +229,7 @@ def test_rows_sorted_during_the_run_are_written_where_they_are_now(world: dict[s
     assert outcome.moved + outcome.in_place == 8 and len(outcome.skipped) == 0
 
 
+@pytest.mark.slow
 def test_units_edited_during_the_run_are_not_overwritten_with_a_stale_status(world: dict[str, Any]) -> None:
     backend, _ = _shifting_sheet(world, "edited")
     sheet, results = _verify(world, backend)
@@ -248,6 +251,7 @@ def test_a_copy_added_during_the_run_holds_back_every_copy_of_that_row(world: di
     assert outcome.skipped["reason"].tolist() == ["a copy of this row was added or removed during the run"]
 
 
+@pytest.mark.slow
 def test_duplicates_that_moved_name_the_rows_where_they_are_now(world: dict[str, Any]) -> None:
     sku, ref, received = _receipted_items(world)[0]
     row = [sku, str(received), ref, "", ""]
@@ -265,6 +269,7 @@ def test_duplicates_that_moved_name_the_rows_where_they_are_now(world: dict[str,
 
 
 @pytest.mark.parametrize("change", ["column inserted", "status renamed"])
+@pytest.mark.slow
 def test_a_changed_header_layout_writes_nothing(world: dict[str, Any], change: str) -> None:
     backend, _ = _shifting_sheet(world, f"layout-{change}")
     sheet, results = _verify(world, backend)
@@ -289,6 +294,7 @@ def test_a_changed_header_layout_writes_nothing(world: dict[str, Any], change: s
         ),
     ],
 )
+@pytest.mark.slow
 def test_nothing_from_ffn_is_a_normal_result(world: dict[str, Any], rows: list[list[Any]]) -> None:
     """Issue 9: an empty inbound-items frame failed its schema."""
     sku = _receipted_items(world)[0][0]
@@ -302,6 +308,7 @@ def test_nothing_from_ffn_is_a_normal_result(world: dict[str, Any], rows: list[l
     assert svc.summary_markdown("t", svc.status_counts(results), results, dry_run=False, outcome=outcome)
 
 
+@pytest.mark.slow
 def test_stock_mode_with_only_unknown_skus_is_a_normal_result(world: dict[str, Any]) -> None:
     backend = _sheet(world, "stock-unknown", [["SKU", "Units", "Status", "Note"], ["ZZ-1", "3", "", ""]])
     sheet, results = _verify(world, backend)
@@ -310,6 +317,7 @@ def test_stock_mode_with_only_unknown_skus_is_a_normal_result(world: dict[str, A
     assert _cells(world, "stock-unknown")[1][2] == "UNKNOWN_SKU"
 
 
+@pytest.mark.slow
 def test_ten_thousand_copies_make_small_notes_and_small_artifacts(world: dict[str, Any]) -> None:
     """Issue 9: every copy's note listed every row: a 591 MB table artifact."""
     sku, ref, _ = _receipted_items(world)[0]
@@ -338,6 +346,7 @@ def test_history_is_stored_in_batches(world: dict[str, Any]) -> None:
     assert batches[0][0]["sku"] == sku and batches[0][0]["inbound_ref"] == ref
 
 
+@pytest.mark.slow
 def test_a_run_stays_within_its_request_budget_under_googles_quotas(world: dict[str, Any]) -> None:
     """Metadata, two reads for the sheet, two for the re-check, one write: no 429 at 60 a minute."""
     state = world["state"]

@@ -327,6 +327,7 @@ def test_a_supplier_exchange_also_announces_the_units_coming_back(world: World) 
     assert result["lines"][0]["inbound_id"] == inb["inboundId"]
 
 
+@pytest.mark.slow
 def test_a_supplier_without_address_is_exported_for_a_person_not_failed(world: World) -> None:
     w1, _ = world.warehouses()
     a, b = world.stocked(w1, 2)
@@ -373,6 +374,7 @@ def test_a_plan_without_supplier_or_with_an_unknown_one_waits(world: World) -> N
 # -- dry run, faults, crashes ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_dry_run_says_what_each_shipment_would_be_and_creates_nothing(world: World) -> None:
     plan, w1, w2, _ = _rebalance(world)
     before = Counter(world.numbers())
@@ -458,6 +460,7 @@ def test_a_run_killed_after_the_outbound_post_is_taken_over_without_doubles(
         assert len(world.outbounds(number)) == 1 and len(world.inbounds(number)) == 1
 
 
+@pytest.mark.slow
 def test_the_export_document_names_what_to_do(world: World) -> None:
     shipment = Shipment.model_validate(
         {

@@ -52,6 +52,7 @@ def _mark(path: Path, tab: str, marks: dict[str, str]) -> None:
     book.save(path)
 
 
+@pytest.mark.slow
 def test_supplier_rows_carry_their_plan_id(plans: PlanStore, tmp_path: Path) -> None:
     path, (acme, beta) = _workbook(plans, tmp_path)
     book = load_workbook(path)
@@ -62,6 +63,7 @@ def test_supplier_rows_carry_their_plan_id(plans: PlanStore, tmp_path: Path) -> 
     assert PLAN_HEADER not in next(book["Low stock"].iter_rows(values_only=True))
 
 
+@pytest.mark.slow
 def test_marked_lines_are_approved_exactly_and_a_rerun_approves_nothing(
     plans: PlanStore, tmp_path: Path
 ) -> None:
@@ -83,6 +85,7 @@ def test_marked_lines_are_approved_exactly_and_a_rerun_approves_nothing(
     assert {line.sku: line.approved_by for line in plans.get(acme).lines}["A"] == "anna"
 
 
+@pytest.mark.slow
 def test_other_text_closed_plans_and_vanished_lines_are_reported(plans: PlanStore, tmp_path: Path) -> None:
     path, (acme, beta) = _workbook(plans, tmp_path)
     _mark(path, ACME, {"A": "nein", "B": "1"})
@@ -102,6 +105,7 @@ def test_other_text_closed_plans_and_vanished_lines_are_reported(plans: PlanStor
     assert "no plan id" in result.problems[4]
 
 
+@pytest.mark.slow
 def test_cli_approve_from_prints_approvals_and_problems(plans: PlanStore, tmp_path: Path) -> None:
     path, (acme, _beta) = _workbook(plans, tmp_path)
     _mark(path, ACME, {"A": "x", "B": "?"})

@@ -107,6 +107,7 @@ def test_a_dry_run_sends_nothing(tmp_path: Path, smtp: SmtpTestServer, store: St
     assert outcome["sent"] is False and _messages(smtp) == []
 
 
+@pytest.mark.slow
 def test_a_refused_recipient_is_recorded_and_the_next_run_tries_again(
     tmp_path: Path, smtp: SmtpTestServer, store: StateStore
 ) -> None:

@@ -67,6 +67,7 @@ def _lines(level_b: float = 0) -> pd.DataFrame:
     return replenishment_lines(demand, stock, on_order, suppliers, ReplenishmentParams())
 
 
+@pytest.mark.slow
 def test_one_draft_plan_per_supplier_with_the_order_lines(plans: PlanStore) -> None:
     lines = _lines()
     proposed = propose_restock_plans(lines, plans, PERIOD, created_by="run-1")
@@ -83,6 +84,7 @@ def test_one_draft_plan_per_supplier_with_the_order_lines(plans: PlanStore) -> N
     assert got["A"].details and got["A"].details["lead_time_days"] == 10
 
 
+@pytest.mark.slow
 def test_a_rerun_in_the_period_updates_the_same_draft(plans: PlanStore) -> None:
     first = propose_restock_plans(_lines(), plans, PERIOD)
     second = propose_restock_plans(_lines(level_b=3), plans, PERIOD)
@@ -100,6 +102,7 @@ def test_an_approved_plan_is_left_alone_and_reported(plans: PlanStore) -> None:
     assert plans.get(first[0].plan_id).lines == before
 
 
+@pytest.mark.slow
 def test_needs_after_the_weeks_order_went_out_get_a_follow_up_plan(plans: PlanStore) -> None:
     first = propose_restock_plans(_lines(), plans, PERIOD)
     plan_id = first[0].plan_id
@@ -118,6 +121,7 @@ def test_needs_after_the_weeks_order_went_out_get_a_follow_up_plan(plans: PlanSt
     assert later[1].plan_id == first[1].plan_id  # the other supplier's draft is untouched by all this
 
 
+@pytest.mark.slow
 def test_a_cancelled_plan_gets_no_follow_up_in_its_period(plans: PlanStore) -> None:
     first = propose_restock_plans(_lines(), plans, PERIOD)
     plans.cancel(first[0].plan_id, by="buyer", reason="supplier on holiday")
@@ -132,6 +136,7 @@ def _sheet_rows(path: Path, title: str) -> list[dict[str, Any]]:
     return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
 
 
+@pytest.mark.slow
 def test_workbook_has_the_low_stock_list_first_and_one_tab_per_supplier(tmp_path: Path) -> None:
     lines = _lines()
     path = write_workbook(lines, tmp_path / "out" / "bestellvorschlag.xlsx")
@@ -158,6 +163,7 @@ def test_tab_names_are_legal_and_unique() -> None:
     assert len(second) == 31 and second.endswith("(2)")
 
 
+@pytest.mark.slow
 def test_summary_counts_every_status_and_the_alerts(plans: PlanStore) -> None:
     lines = _lines()
     rows = summary_rows(lines, propose_restock_plans(lines, plans, PERIOD))

@@ -32,6 +32,7 @@ T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 # -- the store, on both databases ------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_item_cache_rows_round_trip_and_a_complete_listing_drops_deleted_items(store_url: str) -> None:
     store = StateStore(store_url)
     rows = [
@@ -70,6 +71,7 @@ def test_item_cache_rows_round_trip_and_a_complete_listing_drops_deleted_items(s
     store.dispose()
 
 
+@pytest.mark.slow
 def test_item_cache_unchanged_item_keeps_its_suppliers_time(store_url: str) -> None:
     store = StateStore(store_url)
     store.write_item_cache([CachedItem(5, "X", True, None, "c1")], T0, complete=True)

@@ -81,6 +81,7 @@ def test_invalid_rows_are_rejected():
 
 
 @given(st.sets(st.tuples(st.integers(1, 60), st.integers(1, 5)), max_size=80))
+@pytest.mark.slow
 def test_runs_cover_each_cell_once_and_are_maximal(cells):
     updates = [CellUpdate(row, col, f"{row}:{col}") for row, col in cells]
     runs = group_column_runs(updates)

@@ -64,6 +64,7 @@ def backend(sheets_sandbox, book):
     )
 
 
+@pytest.mark.slow
 def test_read_frame_with_title_rows_above_the_header(sheets_sandbox, backend):
     assert backend.worksheet_names() == [TAB, "Other"]
     frame = backend.read_frame(TAB, header_names=["SKU", "Units"])
@@ -116,6 +117,7 @@ def test_raw_writes_keep_leading_zeros_and_types(sheets_sandbox, book, backend):
     assert again.data.loc[5, "Status"] == "42"
 
 
+@pytest.mark.slow
 def test_write_column_range_and_writes_past_the_grid(sheets_sandbox, book, backend):
     backend.write_column_range(TAB, "C", 5, ["MATCH", "PENDING"])
     assert [r[2] for r in sheets_sandbox.values(book, TAB)[4:6]] == ["MATCH", "PENDING"]
@@ -125,6 +127,7 @@ def test_write_column_range_and_writes_past_the_grid(sheets_sandbox, book, backe
     assert sheets_sandbox.requests() == {"spreadsheets.batchUpdate": 1, "values.batchUpdate": 1}
 
 
+@pytest.mark.slow
 def test_many_separate_ranges_are_chunked(sheets_sandbox, book):
     backend = GoogleSheetsBackend(
         book, sheets_sandbox.service_account, api_url=sheets_sandbox.api_url, max_ranges_per_request=2
@@ -147,6 +150,7 @@ def test_append_rows(sheets_sandbox, book, backend):
     assert frame.data.loc[9, "SKU"] == "00777"
 
 
+@pytest.mark.slow
 def test_missing_worksheet_header_and_spreadsheet(sheets_sandbox, book, backend):
     with pytest.raises(WorksheetNotFound) as caught:
         backend.read_frame("Inbound")
@@ -162,6 +166,7 @@ def test_missing_worksheet_header_and_spreadsheet(sheets_sandbox, book, backend)
         other.read_frame(TAB)
 
 
+@pytest.mark.slow
 def test_quota_burst_is_absorbed_by_backoff(sheets_sandbox, book, backend, caplog):
     sheets_sandbox.state.config.sheets_requests_per_minute = 3  # per bucket: reads and writes apart
     clock = sheets_sandbox.clock
@@ -177,6 +182,7 @@ def test_quota_burst_is_absorbed_by_backoff(sheets_sandbox, book, backend, caplo
     assert "reason=429" in caplog.text
 
 
+@pytest.mark.slow
 def test_quota_exhausted_beyond_budget_raises_rate_limited(sheets_sandbox, book):
     sheets_sandbox.state.config.sheets_requests_per_minute = 1
     tight = GoogleSheetsBackend(
@@ -275,6 +281,7 @@ class RetryAfterAdapter(HTTPAdapter):
         return self.inner.send(request, *args, **kwargs)
 
 
+@pytest.mark.slow
 def test_retry_after_is_honoured(sheets_sandbox, book, backend):
     inner = backend.session.get_adapter(GOOGLE_SHEETS_ROOT + "/")
     backend.session.mount(GOOGLE_SHEETS_ROOT + "/", RetryAfterAdapter(inner, "values:batchUpdate", "7"))
@@ -283,6 +290,7 @@ def test_retry_after_is_honoured(sheets_sandbox, book, backend):
     assert sheets_sandbox.values(book, TAB)[4][2] == "MATCH"
 
 
+@pytest.mark.slow
 def test_credentials_never_leak(sheets_sandbox, book):
     info = dict(sheets_sandbox.service_account)
     key_body = info["private_key"].splitlines()[1]
@@ -316,6 +324,7 @@ class TimeoutOnceAdapter(HTTPAdapter):
         return self.inner.send(request, *args, **kwargs)
 
 
+@pytest.mark.slow
 def test_timeouts_are_retried_for_reads_and_batch_updates(sheets_sandbox, book, backend):
     inner = backend.session.get_adapter(GOOGLE_SHEETS_ROOT + "/")
     for marker in ("/values/", "values:batchUpdate"):
@@ -364,6 +373,7 @@ def _locate_sku(top):
     return found[0], ["A", "B"]
 
 
+@pytest.mark.slow
 def test_read_table_reads_the_top_then_only_the_wanted_columns(sheets_sandbox, book, backend):
     backend.worksheet_names()
     sheets_sandbox.reset_counters()
@@ -437,6 +447,7 @@ def test_write_columns_splits_bodies_at_the_request_size_limit(sheets_sandbox, b
     assert [r[3] for r in stored[4:3004]] == notes and stored[3003][2] == "MISMATCH"
 
 
+@pytest.mark.slow
 def test_a_cell_over_googles_limit_is_truncated_not_refused(sheets_sandbox, book, backend, caplog):
     caplog.set_level(logging.WARNING, "jtl_automator.sheets.google")
     backend.write_cells(TAB, [CellUpdate(5, "D", "x" * 60_000), CellUpdate(6, "D", "short")])

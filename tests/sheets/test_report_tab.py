@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from jtl_automator.reports.gsheet import sheet_tab
 from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 from tests.reports.literal import literal_report
@@ -13,6 +15,7 @@ def _tab(sheets_sandbox: Any, book: str, title: str) -> Any:
     return next(w for w in sheets_sandbox.state.data.spreadsheets[book].worksheets if w.title == title)
 
 
+@pytest.mark.slow
 def test_the_report_tab_is_replaced_whole_other_tabs_stay(sheets_sandbox: Any) -> None:
     book = sheets_sandbox.add_spreadsheet({"Notes": [["a person's notes"]]}, title="Reports")
     backend = GoogleSheetsBackend(book, sheets_sandbox.service_account, api_url=sheets_sandbox.api_url)
@@ -49,6 +52,7 @@ def test_a_spreadsheet_whose_only_tab_is_the_report_keeps_one(sheets_sandbox: An
     assert [w.title for w in tabs] == ["Weekly KPIs"] and tabs[0].values[0][0] == "Weekly KPIs 2026-W47"
 
 
+@pytest.mark.slow
 def test_the_tab_keeps_its_place_among_the_others(sheets_sandbox: Any) -> None:
     book = sheets_sandbox.add_spreadsheet(
         {"Daily operations": [["d"]], "Weekly KPIs": [["old"]], "Notes": []}

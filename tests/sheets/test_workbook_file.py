@@ -141,6 +141,7 @@ def _damaged(tmp_path: Path, workbook: Path) -> dict[str, tuple[Path, str]]:
 
 
 @pytest.mark.parametrize("case", ["empty", "truncated", "csv", "xls", "html", "ods", "zip", "xml", "part"])
+@pytest.mark.slow
 def test_damaged_workbooks_fail_with_one_line_naming_the_file(tmp_path, workbook, case):
     path, problem = _damaged(tmp_path, workbook)[case]
     for action in (

@@ -384,6 +384,7 @@ def test_time_zone_aware_times_are_written_as_iso_text(workbook_path):
 # -- the failure: a run's own write made the next run read formula-driven Units as empty ------
 
 
+@pytest.mark.slow
 def test_formula_driven_units_read_the_same_after_a_run_wrote_its_statuses(tmp_path):
     path = copy_fixture("rich.xlsx", tmp_path)
     backend = ExcelBackend(path)

@@ -83,6 +83,7 @@ def _assert_only_cells_changed(
 
 
 @pytest.mark.parametrize("name", ["rich.xlsx", "rich.xlsm"])
+@pytest.mark.slow
 def test_only_the_written_cells_change_in_a_libreoffice_workbook(tmp_path, name):
     path = copy_fixture(name, tmp_path)
     before = zip_parts(path)

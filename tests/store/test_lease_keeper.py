@@ -27,6 +27,7 @@ def keeper(store: StateStore, owner: str, **kwargs: Any) -> LeaseKeeper:
     return LeaseKeeper(store, "order-processing", owner, ttl=TTL, heartbeat=BEAT, **kwargs)
 
 
+@pytest.mark.slow
 def test_a_heartbeat_shorter_than_the_lease_is_required(store: StateStore) -> None:
     with pytest.raises(ValueError, match="shorter"):
         LeaseKeeper(store, "x", "run-1", ttl=timedelta(seconds=5), heartbeat=5)

@@ -36,6 +36,7 @@ def _all(store: StateStore, start: date = date(2026, 1, 1), end: date = date(202
     )
 
 
+@pytest.mark.slow
 def test_recording_an_order_again_replaces_its_lines_never_doubles_them(store_url: str) -> None:
     store = StateStore(store_url)
     try:
@@ -55,6 +56,7 @@ def test_recording_an_order_again_replaces_its_lines_never_doubles_them(store_ur
         store.dispose()
 
 
+@pytest.mark.slow
 def test_lines_of_cancelled_orders_and_days_outside_the_range_are_not_read(store_url: str) -> None:
     store = StateStore(store_url)
     try:
@@ -74,6 +76,7 @@ def test_lines_of_cancelled_orders_and_days_outside_the_range_are_not_read(store
         store.dispose()
 
 
+@pytest.mark.slow
 def test_the_read_streams_in_batches(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_module, "_ORDER_LINES_FETCH", 2)
     store = StateStore(store_url)
@@ -86,6 +89,7 @@ def test_the_read_streams_in_batches(store_url: str, monkeypatch: pytest.MonkeyP
         store.dispose()
 
 
+@pytest.mark.slow
 def test_the_ledger_covers_the_days_after_it_first_recorded_lines(store_url: str) -> None:
     store = StateStore(store_url)
     try:
@@ -106,6 +110,7 @@ def test_the_ledger_covers_the_days_after_it_first_recorded_lines(store_url: str
         store.dispose()
 
 
+@pytest.mark.slow
 def test_a_line_the_columns_cannot_hold_is_skipped_not_fatal(store_url: str) -> None:
     store = StateStore(store_url)
     try:

@@ -19,6 +19,7 @@ def store(store_url: str) -> Any:
     opened.dispose()
 
 
+@pytest.mark.slow
 def test_a_change_is_kept_with_everything_that_explains_it(store: StateStore) -> None:
     plan = PlanStore(store).create_or_get("markdown", PlanScope(), "2026-11-20").plan
     start, end = datetime(2026, 11, 20, tzinfo=UTC), datetime(2026, 12, 4, tzinfo=UTC)
@@ -49,6 +50,7 @@ def test_a_change_is_kept_with_everything_that_explains_it(store: StateStore) ->
     assert store.price_history(item_ids=[8]) == []
 
 
+@pytest.mark.slow
 def test_the_history_row_and_the_ledger_record_are_one_transaction(store: StateStore) -> None:
     key = "price:run-1:7:base"
     assert store.claim(key, "price", "run-1", intent={"after": 9.99}).state is ClaimState.NEW
@@ -63,6 +65,7 @@ def test_the_history_row_and_the_ledger_record_are_one_transaction(store: StateS
     assert store.price_history(item_ids=[8]) == []  # nothing kept when the ledger refused
 
 
+@pytest.mark.slow
 def test_longest_values_fit_on_both_dialects(store: StateStore) -> None:
     store.record_price_change(
         PriceChange(
@@ -80,6 +83,7 @@ def test_longest_values_fit_on_both_dialects(store: StateStore) -> None:
     assert change.after == 12_345_678_901.2345 and change.sku == "S" * 255
 
 
+@pytest.mark.slow
 def test_the_migration_matches_the_model(store: StateStore) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext

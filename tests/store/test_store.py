@@ -18,6 +18,7 @@ from jtl_automator.store.models import Base
 from tests.support.migrations import database_at
 
 
+@pytest.mark.slow
 def test_migrations_create_every_model_table_and_are_idempotent(store_url: str) -> None:
     store = StateStore(store_url)
     StateStore(store_url).dispose()  # a second open re-runs upgrade: no error, no change
@@ -30,6 +31,7 @@ def test_migrations_create_every_model_table_and_are_idempotent(store_url: str) 
     store.dispose()
 
 
+@pytest.mark.slow
 def test_constraint_names_follow_the_convention(store_url: str) -> None:
     store = StateStore(store_url)
     pk = sa.inspect(store.engine).get_pk_constraint("side_effects")
@@ -39,6 +41,7 @@ def test_constraint_names_follow_the_convention(store_url: str) -> None:
     store.dispose()
 
 
+@pytest.mark.slow
 def test_token_round_trip_keeps_utc_and_bumps_version(store_url: str) -> None:
     store = StateStore(store_url)
     assert store.read_token("ffn") is None
@@ -60,6 +63,7 @@ def test_token_round_trip_keeps_utc_and_bumps_version(store_url: str) -> None:
     store.dispose()
 
 
+@pytest.mark.slow
 def test_token_change_is_rolled_back_when_the_block_fails(store_url: str) -> None:
     store = StateStore(store_url)
     with store.locked_token("ffn") as rec:
@@ -71,6 +75,7 @@ def test_token_change_is_rolled_back_when_the_block_fails(store_url: str) -> Non
     store.dispose()
 
 
+@pytest.mark.slow
 def test_token_record_repr_hides_tokens(store_url: str) -> None:
     store = StateStore(store_url)
     with store.locked_token("ffn") as rec:
@@ -79,6 +84,7 @@ def test_token_record_repr_hides_tokens(store_url: str) -> None:
     store.dispose()
 
 
+@pytest.mark.slow
 def test_watermark_only_moves_forward(store_url: str) -> None:
     store = StateStore(store_url)
     assert store.get_watermark("orders") is None
@@ -92,6 +98,7 @@ def test_watermark_only_moves_forward(store_url: str) -> None:
     store.dispose()
 
 
+@pytest.mark.slow
 def test_claim_lifecycle(store_url: str) -> None:
     store = StateStore(store_url)
     first = store.claim("outbound:SO-1", "ffn_outbound", run_id="run-1")
@@ -112,6 +119,7 @@ def test_claim_lifecycle(store_url: str) -> None:
     store.dispose()
 
 
+@pytest.mark.slow
 def test_unfinished_side_effects_are_the_pending_and_the_failed_of_a_kind(store_url: str) -> None:
     store = StateStore(store_url)
     store.claim("grant:A", "grant", intent={"jfsku": "A"})
@@ -128,6 +136,7 @@ def test_unfinished_side_effects_are_the_pending_and_the_failed_of_a_kind(store_
     store.dispose()
 
 
+@pytest.mark.slow
 def test_inbound_history_is_ordered_per_row(store_url: str) -> None:
     store = StateStore(store_url)
     t0 = datetime(2026, 11, 20, 8, tzinfo=UTC)
@@ -231,6 +240,7 @@ def test_two_processes_migrating_and_advancing_at_once(db: str, request: pytest.
     assert StateStore(url).get_watermark("job") == "2026-11-28T00:00:00+00:00"
 
 
+@pytest.mark.slow
 def test_lease_one_owner_at_a_time_and_expiry(store_url: str) -> None:
     from datetime import timedelta
 
@@ -246,6 +256,7 @@ def test_lease_one_owner_at_a_time_and_expiry(store_url: str) -> None:
     store.dispose()
 
 
+@pytest.mark.slow
 def test_order_ledger_records_journey(store_url: str) -> None:
     store = StateStore(store_url)
     t = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -317,6 +328,7 @@ def _take_lease(url: str, owner: str, start: mp.synchronize.Event, out: mp.Queue
     store.dispose()
 
 
+@pytest.mark.slow
 def test_run_once_does_a_side_effect_once_and_records_failures(store_url: str) -> None:
     store = StateStore(store_url)
     sent: list[int] = []
@@ -334,6 +346,7 @@ def test_run_once_does_a_side_effect_once_and_records_failures(store_url: str) -
     store.dispose()
 
 
+@pytest.mark.slow
 def test_an_existing_database_upgrades_to_wider_columns_keeping_its_rows(store_url: str) -> None:
     """A state database made before the column lengths followed the APIs keeps every row on upgrade."""
     database_at(
@@ -357,6 +370,7 @@ def test_an_existing_database_upgrades_to_wider_columns_keeping_its_rows(store_u
         store.dispose()
 
 
+@pytest.mark.slow
 def test_an_order_number_longer_than_ffn_takes_is_skipped_not_fatal(store_url: str) -> None:
     store = StateStore(store_url)
     try:
@@ -369,6 +383,7 @@ def test_an_order_number_longer_than_ffn_takes_is_skipped_not_fatal(store_url: s
         store.dispose()
 
 
+@pytest.mark.slow
 def test_inbound_history_holds_the_longest_keys_the_rules_let_through(store_url: str) -> None:
     store = StateStore(store_url)
     try:
@@ -391,6 +406,7 @@ def test_inbound_history_holds_the_longest_keys_the_rules_let_through(store_url:
         store.dispose()
 
 
+@pytest.mark.slow
 def test_a_database_migrated_by_a_newer_version_is_refused_with_one_clear_line(store_url: str) -> None:
     StateStore(store_url).dispose()
     engine = sa.create_engine(store_url)
@@ -408,6 +424,7 @@ def test_a_database_migrated_by_a_newer_version_is_refused_with_one_clear_line(s
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar_one() == "f00dfeed1234"
 
 
+@pytest.mark.slow
 def test_the_cli_says_so_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any) -> None:
     url = f"sqlite:///{tmp_path / 'state.db'}"
     StateStore(url).dispose()

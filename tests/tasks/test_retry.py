@@ -61,6 +61,7 @@ def test_sheet_tasks_retry_a_transient_sheet_error(task: Any, error: Exception) 
     ],
     ids=lambda e: type(e).__name__,
 )
+@pytest.mark.slow
 def test_sheet_tasks_do_not_retry_what_a_retry_cannot_fix(task: Any, error: Exception) -> None:
     assert not fires(task, error)
 

@@ -65,6 +65,7 @@ def test_an_empty_answer_has_the_dtypes_of_a_full_one(build, full, schema) -> No
         pytest.param([("A", "5")], "stock", None, [], "MISMATCH", id="stock-nothing-listed"),
     ],
 )
+@pytest.mark.slow
 def test_nothing_from_ffn_flows_through_every_frame(rows, mode, items, stocks, status) -> None:
     columns = ("sku", "units", "inbound") if mode == "inbound" else ("sku", "units")
     out = reconcile(

@@ -114,6 +114,7 @@ def run(rows: list[tuple[str, ...]], **kw: object) -> pd.DataFrame:
         pytest.param(("SKU-1", "14,0", "IN-1"), "MATCH", "", id="decimal-comma-zero"),
     ],
 )
+@pytest.mark.slow
 def test_each_rule(row: tuple[str, str, str], status: str, note: str) -> None:
     out = run([row])
     assert out["status"].tolist() == [status]

@@ -84,6 +84,7 @@ def test_ledger_rows_read_in_chunks_give_the_same_frame(monkeypatch: pytest.Monk
     assert len(whole) == 41 - 9  # quantity 0 in every fifth row
 
 
+@pytest.mark.slow
 def test_outbounds_before_the_cut_off_only(monkeypatch: pytest.MonkeyPatch) -> None:
     outbounds = [
         _outbound("2026-09-30T23:59:00Z", ("A", 1.0)),

@@ -94,6 +94,7 @@ def test_a_markdown_never_goes_above_the_suggested_retail_price() -> None:
         ({"purchase_price": 19.5}, "too_small"),  # the floor 23.21 gross -> 23.99 is above 23.80
     ],
 )
+@pytest.mark.slow
 def test_statuses(values: dict[str, Any], status: str) -> None:
     rules = MarkdownRules(strategy="fixed", fixed_pct=20)
     got = _one(rules, **values)

@@ -33,6 +33,7 @@ def test_open_quantity_per_line_and_fully_delivered_lines_left_out() -> None:
 
 
 @pytest.mark.parametrize("delivered", [7, -1, 1.5], ids=["more-than-ordered", "negative", "fractional"])
+@pytest.mark.slow
 def test_an_unreadable_delivered_quantity_holds_the_order(delivered: float) -> None:
     orders, lines = orders_frame(
         [sales_order(1)], {1: [line_item(11, "SKU-1", 5, QuantityDelivered=delivered)]}

@@ -142,6 +142,7 @@ def test_flattens_orders_and_lines_with_explicit_dtypes() -> None:
         ),
     ],
 )
+@pytest.mark.slow
 def test_shipping_address_choice(order, source, street, city, company) -> None:
     orders, _ = orders_frame([order], {})
     row = orders.iloc[0]
@@ -179,6 +180,7 @@ def test_missing_keys_and_non_dict_orders_never_raise() -> None:
         pytest.param("is_cancelled", "IsCancelled", "vielleicht", pd.NA, id="cancelled-garbage"),
     ],
 )
+@pytest.mark.slow
 def test_order_values_are_coerced_or_become_missing(column, raw_key, raw, expected) -> None:
     order = sales_order(1, **{raw_key: raw})
     orders, _ = orders_frame([order], {})
@@ -195,6 +197,7 @@ def test_order_values_are_coerced_or_become_missing(column, raw_key, raw, expect
         pytest.param({"TotalGrossAmount": math.nan}, pd.NA, pd.NA, id="nan-total"),
     ],
 )
+@pytest.mark.slow
 def test_payment_details_coercion(details, status, total) -> None:
     orders, _ = orders_frame([sales_order(1, SalesOrderPaymentDetails=details)], {})
     row = orders.iloc[0]
@@ -328,6 +331,7 @@ def test_empty_input_gives_empty_typed_frames() -> None:
         ),
     ],
 )
+@pytest.mark.slow
 def test_contact_is_the_first_address_with_an_email(order, email, name) -> None:
     orders, _ = orders_frame([order], {})
     assert (

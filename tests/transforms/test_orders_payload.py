@@ -126,6 +126,7 @@ def test_body_uses_only_fields_the_ffn_spec_knows() -> None:
         ),
     ],
 )
+@pytest.mark.slow
 def test_shipping_method_or_type_never_both(wawi_method, mapping, default, expected) -> None:
     order = sales_order(1, SalesOrderShippingDetail={"ShippingMethodId": wawi_method})
     row, lines = frames(order, [line_item(11)])
@@ -180,6 +181,7 @@ def test_an_unknown_shipping_type_is_refused() -> None:
         ),
     ],
 )
+@pytest.mark.slow
 def test_bad_bodies_fail_before_any_http_call(order, order_lines, warehouse, problem) -> None:
     row, lines = frames(order, order_lines)
     with pytest.raises(OutboundPayloadError) as caught:
@@ -242,6 +244,7 @@ def test_plain_mappings_work_as_well_as_frames() -> None:
 # ------------------------------------------------------------------------------------------------ outcomes
 
 
+@pytest.mark.slow
 def test_outcomes_and_summary_for_a_mixed_batch() -> None:
     batch = [
         sales_order(1),  # ships
@@ -312,6 +315,7 @@ def test_outcomes_and_summary_for_a_mixed_batch() -> None:
     json.dumps(summary)  # the artifact needs plain JSON types
 
 
+@pytest.mark.slow
 def test_orders_in_neither_input_are_reported_unallocated() -> None:
     orders_df, lines_df = orders_frame([sales_order(1)], {1: [line_item(11)]})
     failures = validate_orders(orders_df, lines_df, ValidationParams(), SKU_MAP)

@@ -38,6 +38,7 @@ def failures_frame(rows: list[tuple[Any, Any, str, str, str]]) -> pd.DataFrame:
     )
 
 
+@pytest.mark.slow
 def test_a_complete_paid_order_is_valid() -> None:
     failures = run([sales_order(1)], {1: [line_item(11, "SKU-1", 2), line_item(12, "SKU-2", 1)]})
     assert_frame_equal(failures, failures_frame([]))
@@ -144,6 +145,7 @@ RULE_CASES = [
 
 
 @pytest.mark.parametrize(("order", "lines", "code", "field"), RULE_CASES)
+@pytest.mark.slow
 def test_each_rule_fires_alone_and_names_its_field(order, lines, code, field) -> None:
     failures = run([order], {1: lines} if lines is not None else {})
     assert failures["code"].tolist() == [code]
@@ -153,6 +155,7 @@ def test_each_rule_fires_alone_and_names_its_field(order, lines, code, field) ->
     assert field.split(" ")[0] in message
 
 
+@pytest.mark.slow
 def test_several_address_fields_are_named_in_one_failure() -> None:
     failures = run([with_shipment(Street="", City=None, LastName=None)], {1: GOOD_LINES})
     expected = failures_frame(
@@ -208,6 +211,7 @@ def test_several_address_fields_are_named_in_one_failure() -> None:
         pytest.param("DE", "١٠١١٥", False, id="DE-non-ascii-digits"),
     ],
 )
+@pytest.mark.slow
 def test_postcode_formats(country, postcode, valid) -> None:
     failures = run([with_shipment(CountryIso=country, PostalCode=postcode)], {1: GOOD_LINES})
     assert failures["code"].tolist() == ([] if valid else ["POSTCODE_INVALID"])
@@ -215,6 +219,7 @@ def test_postcode_formats(country, postcode, valid) -> None:
         assert country in failures["message"].iloc[0]
 
 
+@pytest.mark.slow
 def test_postcode_message_says_what_is_expected() -> None:
     failures = run([with_shipment(CountryIso="PL", PostalCode="00950")], {1: GOOD_LINES})
     assert failures["message"].tolist() == [
@@ -222,6 +227,7 @@ def test_postcode_message_says_what_is_expected() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_postcode_optional_countries() -> None:
     order = with_shipment(CountryIso="HK", PostalCode=None)
     assert run([order], {1: GOOD_LINES})["code"].tolist() == ["POSTCODE_INVALID"]
@@ -229,6 +235,7 @@ def test_postcode_optional_countries() -> None:
     assert run([order], {1: GOOD_LINES}, params).empty
 
 
+@pytest.mark.slow
 def test_allowed_countries_limit_where_orders_go() -> None:
     params = ValidationParams(allowed_countries=frozenset({"DE", "AT"}))
     failures = run([with_shipment(CountryIso="CH", PostalCode="8001")], {1: GOOD_LINES}, params)
@@ -266,12 +273,14 @@ def test_allowed_countries_limit_where_orders_go() -> None:
         pytest.param(None, None, DEFAULT, False, id="nothing-known"),
     ],
 )
+@pytest.mark.slow
 def test_payment_rule_is_configurable(status, method, params, cleared) -> None:
     order = sales_order(1, SalesOrderPaymentDetails={"PaymentStatus": status, "PaymentMethodId": method})
     failures = run([order], {1: GOOD_LINES}, params)
     assert failures["code"].tolist() == ([] if cleared else ["PAYMENT_NOT_CLEARED"])
 
 
+@pytest.mark.slow
 def test_payment_message_names_state_and_method() -> None:
     params = ValidationParams(
         invoice_payment_method_ids=frozenset({7}), cash_on_delivery_payment_method_ids={9}
@@ -283,6 +292,7 @@ def test_payment_message_names_state_and_method() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_oversized_orders_pass_by_default_and_the_cap_is_configurable() -> None:
     lines = {1: [line_item(1000 + i, f"SKU-{i % 9 + 1}", 1) for i in range(150)]}
     assert run([sales_order(1)], lines).empty
@@ -292,11 +302,13 @@ def test_oversized_orders_pass_by_default_and_the_cap_is_configurable() -> None:
     assert run([sales_order(1)], lines, ValidationParams(max_lines=None)).empty
 
 
+@pytest.mark.slow
 def test_too_many_lines_counts_item_lines_only() -> None:
     lines = {1: [line_item(11, "SKU-1"), line_item(12, "SKU-2"), line_item(13, None, 1, Type=2)]}
     assert run([sales_order(1)], lines, ValidationParams(max_lines=2)).empty
 
 
+@pytest.mark.slow
 def test_unknown_skus_are_listed_in_one_failure_per_order() -> None:
     lines = {1: [line_item(11, "SKU-1")] + [line_item(20 + i, f"GONE-{i}") for i in range(12)]}
     failures = run([sales_order(1)], lines)
@@ -306,6 +318,7 @@ def test_unknown_skus_are_listed_in_one_failure_per_order() -> None:
     assert message.endswith("and 2 more")
 
 
+@pytest.mark.slow
 def test_duplicate_order_numbers_keep_the_earliest() -> None:
     orders = [
         sales_order(3, Number="AU-7", SalesOrderDate="2024-03-02T09:00:00+00:00"),
@@ -325,6 +338,7 @@ def test_duplicate_order_numbers_keep_the_earliest() -> None:
     assert_frame_equal(run(list(reversed(orders)), lines), expected)
 
 
+@pytest.mark.slow
 def test_failures_are_sorted_by_order_then_rule_and_orders_without_id_come_last() -> None:
     orders = [
         {"Number": "AU-X"},
@@ -343,6 +357,7 @@ def test_failures_are_sorted_by_order_then_rule_and_orders_without_id_come_last(
     assert failures["order_number"].tolist()[-1] == "AU-X"
 
 
+@pytest.mark.slow
 def test_valid_orders_drops_every_failing_order() -> None:
     orders_df, lines_df = orders_frame(
         [sales_order(1), sales_order(2, IsCancelled=True), {"Number": "AU-X"}], {1: GOOD_LINES, 2: GOOD_LINES}

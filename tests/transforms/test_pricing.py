@@ -126,6 +126,7 @@ def test_an_unchanged_price_is_not_written_again() -> None:
         ({"current_price": -1.0}, "negative"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_reported_never_priced(values: dict[str, Any], problem: str) -> None:
     out = price_frame(_frame(_row(**values), _row(sku="OK", item_id=2)), _rules(COST_PLUS))
     bad, good = out.iloc[0], out.iloc[1]

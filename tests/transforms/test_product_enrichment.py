@@ -37,6 +37,7 @@ def suppliers(*rows: tuple[int, int, str]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["item_id", "supplier_id", "supplier_sku"])
 
 
+@pytest.mark.slow
 def test_the_strongest_key_matches_first() -> None:
     rows = feed(
         {"supplier_sku": "L-1", "gtin": "96385074"},  # SKU says item 1, GTIN item 2: the SKU wins
@@ -88,6 +89,7 @@ def test_ambiguous_keys_and_items_matched_twice_are_left_alone() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_gaps_are_filled_and_existing_values_never_overwritten() -> None:
     rows = feed(
         {
@@ -145,6 +147,7 @@ def test_gaps_are_filled_and_existing_values_never_overwritten() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_rules_may_let_the_feed_win() -> None:
     rows = feed({"supplier_sku": "L-1", "gtin": "4006381333931", "shipping_weight": 1.7})
     items = catalogue({"item_id": 1, "gtin": "4006381333932", "shipping_weight": 1.9})  # bad check digit
@@ -170,6 +173,7 @@ def test_unknown_fields_in_the_rules_are_refused() -> None:
         EnrichmentRules(overwrite=frozenset({"price"}))  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_nothing_matched_gives_no_decisions() -> None:
     rows = feed({"supplier_sku": "L-1", "item_weight": 1.0})
     items = catalogue({"item_id": 1})

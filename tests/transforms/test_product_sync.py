@@ -99,6 +99,7 @@ def row(frame: pd.DataFrame, sku: str) -> dict[str, Any]:
     return dict(found.iloc[0])
 
 
+@pytest.mark.slow
 def test_units_centimetres_become_metres_and_kilograms_stay_kilograms() -> None:
     wawi = wawi_products_frame([item()], ProductPlanParams(), manufacturers=MAKERS)
     desired = wawi.iloc[0]
@@ -108,6 +109,7 @@ def test_units_centimetres_become_metres_and_kilograms_stay_kilograms() -> None:
     assert row(result, "HOL-1")["status"] == "unchanged"
 
 
+@pytest.mark.slow
 def test_a_product_stored_in_centimetres_is_corrected_to_metres() -> None:
     result = plan([item()], [product(dimensions={"length": 30, "width": 20, "height": 15.5})])
     decided = row(result, "HOL-1")
@@ -118,6 +120,7 @@ def test_a_product_stored_in_centimetres_is_corrected_to_metres() -> None:
     ProductUpdate.model_validate(body)
 
 
+@pytest.mark.slow
 def test_tiny_float_noise_is_not_a_change() -> None:
     wawi = item(Dimensions={"Length": 12.34}, Weights={"ItemWeigth": 0.1234, "ShippingWeight": 0.2})
     ffn = product(
@@ -126,6 +129,7 @@ def test_tiny_float_noise_is_not_a_change() -> None:
     assert row(plan([wawi], [ffn]), "HOL-1")["status"] == "unchanged"
 
 
+@pytest.mark.slow
 def test_a_new_item_is_created_with_a_spec_valid_body() -> None:
     result = plan([item(StorageOptions={"SubjectToBatchItem": True})], [])
     decided = row(result, "HOL-1")
@@ -159,12 +163,14 @@ def test_a_new_item_is_created_with_a_spec_valid_body() -> None:
     ProductCreate.model_validate(body)
 
 
+@pytest.mark.slow
 def test_a_changed_name_patches_the_name_only() -> None:
     decided = row(plan([item(Name="Spielzeugkiste Eiche")], [product()]), "HOL-1")
     assert (decided["status"], decided["changed"]) == ("update", "name")
     assert update_body(decided, product()) == {"name": "Spielzeugkiste Eiche"}
 
 
+@pytest.mark.slow
 def test_a_changed_ean_sends_the_whole_identifier_keeping_what_the_sync_does_not_own() -> None:
     decided = row(plan([item(Identifiers={"Gtin": "96385074"})], [product()]), "HOL-1")
     assert decided["changed"] == "identifier.ean"
@@ -180,6 +186,7 @@ def test_a_changed_ean_sends_the_whole_identifier_keeping_what_the_sync_does_not
     }
 
 
+@pytest.mark.slow
 def test_a_text_wawi_empties_is_cleared_but_a_number_it_leaves_at_zero_is_kept() -> None:
     wawi = item(Identifiers={"Gtin": "", "ManufacturerNumber": None}, Weights={"ShippingWeight": 0})
     decided = row(plan([wawi], [product()]), "HOL-1")
@@ -189,11 +196,13 @@ def test_a_text_wawi_empties_is_cleared_but_a_number_it_leaves_at_zero_is_kept()
     assert "weight" not in body
 
 
+@pytest.mark.slow
 def test_a_half_maintained_box_keeps_ffn_dimensions() -> None:
     decided = row(plan([item(Dimensions={"Width": 0})], [product(dimensions=None)]), "HOL-1")
     assert decided["status"] == "unchanged"
 
 
+@pytest.mark.slow
 def test_taric_and_price_changes_send_whole_objects() -> None:
     wawi = item(Taric="95030010", ItemPriceData={"SalesPriceNet": 19.9})
     decided = row(plan([wawi], [product()]), "HOL-1")
@@ -205,6 +214,7 @@ def test_taric_and_price_changes_send_whole_objects() -> None:
     ProductUpdate.model_validate(body)
 
 
+@pytest.mark.slow
 def test_packaging_units_become_bundles_and_keep_the_bundle_ean() -> None:
     suppliers = [
         {"IsStandard": False, "PackagingUnit": "Palette", "AmountPackagingUnit": 480.0},
@@ -264,6 +274,7 @@ def test_packaging_units_become_bundles_and_keep_the_bundle_ean() -> None:
         pytest.param({"ItemPriceData": {"SalesPriceNet": -1}}, "SalesPriceNet is negative", id="price"),
     ],
 )
+@pytest.mark.slow
 def test_bad_input_is_named_per_item_and_the_batch_goes_on(overrides: dict[str, Any], reason: str) -> None:
     result = plan([item(1, **overrides), item(2)], [product(1, name="Alt"), product(2, name="Alt")])
     bad = result[result["item_id"] == 1].iloc[0]
@@ -271,12 +282,14 @@ def test_bad_input_is_named_per_item_and_the_batch_goes_on(overrides: dict[str, 
     assert row(result, "HOL-2")["status"] == "update"
 
 
+@pytest.mark.slow
 def test_a_sku_two_items_share_is_refused_for_both() -> None:
     result = plan([item(1), item(2, SKU="HOL-1")], [])
     assert list(result["status"]) == ["invalid", "invalid"]
     assert all("SKU carried by several Wawi items (1, 2)" in r for r in result["reason"])
 
 
+@pytest.mark.slow
 def test_a_lowercase_country_is_an_iso_code_all_the_same() -> None:
     assert row(plan([item(CountryOfOrigin="de")], [product()]), "HOL-1")["status"] == "unchanged"
 
@@ -303,6 +316,7 @@ def test_items_out_of_scope_are_not_created_and_their_products_are_reported_vani
         assert gone["status"] == "vanished" and why in gone["reason"] and gone["jfsku"] == "MERC0000001"
 
 
+@pytest.mark.slow
 def test_a_product_without_wawi_item_is_vanished_in_full_runs_only() -> None:
     stray = product(9, merchantSku="GONE-9")
     assert row(plan([item()], [product(), stray]), "GONE-9")["reason"] == "no Wawi item with this SKU"
@@ -310,6 +324,7 @@ def test_a_product_without_wawi_item_is_vanished_in_full_runs_only() -> None:
     assert "GONE-9" not in set(incremental["merchant_sku"])
 
 
+@pytest.mark.slow
 def test_category_and_property_rules() -> None:
     by_category = ProductPlanParams(rule=FulfilmentRule(kind="category", category_ids=frozenset({8})))
     result = plan([item(1), item(2, Categories=[{"CategoryId": 8}])], [], by_category)
@@ -328,6 +343,7 @@ def test_category_and_property_rules() -> None:
         FulfilmentRule(kind="category")
 
 
+@pytest.mark.slow
 def test_two_ffn_products_with_one_sku_are_ambiguous_and_left_alone() -> None:
     twin = product(2, merchantSku="HOL-1")
     decided = row(plan([item(Name="Neu")], [product(), twin]), "HOL-1")
@@ -335,6 +351,7 @@ def test_two_ffn_products_with_one_sku_are_ambiguous_and_left_alone() -> None:
     assert decided["reason"] == "several FFN products carry this merchantSku (MERC0000001, MERC0000002)"
 
 
+@pytest.mark.slow
 def test_the_diff_has_one_row_per_field_with_before_and_after() -> None:
     result = plan(
         [item(1, Name="Neu", Dimensions={"Length": 31}), item(2, SKU="NEW-2")],
@@ -351,11 +368,13 @@ def test_the_diff_has_one_row_per_field_with_before_and_after() -> None:
     assert "dimensions.height" in set(created["field"]) and "bundles" not in set(created["field"])
 
 
+@pytest.mark.slow
 def test_the_diff_of_a_run_without_changes_is_empty_but_typed() -> None:
     changes = field_changes(plan([item()], [product()]))
     assert changes.empty and list(changes.columns)[:2] == ["merchant_sku", "jfsku"]
 
 
+@pytest.mark.slow
 def test_the_plan_schema_refuses_an_update_without_a_change() -> None:
     result = plan([item(Name="Neu")], [product()])
     broken = result.copy()
@@ -373,6 +392,7 @@ def test_the_plan_schema_refuses_an_update_without_a_change() -> None:
         pytest.param(lambda f: f.astype({"weight": "object"}), "weight", id="dtype"),
     ],
 )
+@pytest.mark.slow
 def test_the_wawi_frame_schema(mutate: Any, message: str) -> None:
     frame = wawi_products_frame([item()], ProductPlanParams(), manufacturers=MAKERS)
     with pytest.raises(pandera.errors.SchemaError, match=message):

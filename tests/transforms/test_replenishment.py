@@ -199,6 +199,7 @@ def test_position_above_the_reorder_point_orders_nothing() -> None:
     assert row["status"] == "sufficient" and pd.isna(row["order_quantity"])
 
 
+@pytest.mark.slow
 def test_higher_service_level_means_more_safety_stock() -> None:
     args = ([_demand("A", "W1", 2.0, 3.0)], [_stock("A", "W1", 0)], [_supplier("A")])
     low = _row(_run(*args, params=ReplenishmentParams(service_level=0.9)), "A")
@@ -383,6 +384,7 @@ def _reference_demand(lines: pd.DataFrame, outs: pd.DataFrame, window: DemandPar
 
 
 @pytest.mark.parametrize("seed", range(8))
+@pytest.mark.slow
 def test_demand_matches_a_day_by_day_reference_on_random_inputs(seed: int) -> None:
     import numpy as np
 

@@ -91,6 +91,7 @@ def test_non_ffn_warehouse_is_never_touched() -> None:
         pytest.param(float("nan"), "invalid_input", "not a finite number", id="nan"),
     ],
 )
+@pytest.mark.slow
 def test_bad_levels_are_refused_with_a_reason(level: Any, status: str, words: str) -> None:
     plan = _plan([_stock("A", ("W1", level)), _stock("B", ("W1", 2))], [_item(1, "A"), _item(2, "B")], [])
     row = _row(plan, "A", "W1")
@@ -118,6 +119,7 @@ def test_unmapped_ffn_warehouse_is_reported() -> None:
     assert _row(plan, "A", "W9")["status"] == "unmapped_warehouse"
 
 
+@pytest.mark.slow
 def test_full_mode_zeroes_a_known_sku_ffn_holds_none_of_and_spares_skus_ffn_does_not_know() -> None:
     wawi = [
         {"ItemId": 1, "WarehouseId": 3, "QuantityTotal": 6},

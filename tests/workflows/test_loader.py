@@ -175,6 +175,7 @@ def test_malformed_yaml_names_the_line(
         ),
     ],
 )
+@pytest.mark.slow
 def test_each_mistake_names_line_field_and_what_is_allowed(
     stub_actions: dict[str, type[BaseModel]], old: str, new: str, expected: str
 ) -> None:
@@ -273,6 +274,7 @@ def test_each_mistake_names_line_field_and_what_is_allowed(
         ),
     ],
 )
+@pytest.mark.slow
 def test_whole_document_checks_name_line_and_field(
     stub_actions: dict[str, type[BaseModel]], old: str, new: str, expected: str
 ) -> None:

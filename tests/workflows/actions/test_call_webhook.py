@@ -90,6 +90,7 @@ def test_posts_json_with_the_blocks_auth_below_its_url_and_outputs_the_answer(
     no_secret(json.dumps(out), result.summary, caplog.text)
 
 
+@pytest.mark.slow
 def test_one_delivery_across_a_5xx_retry_and_a_rerun_of_the_step(
     receiver: Receiver, http: httpx.Client, make_ctx: MakeCtx, store: StateStore
 ) -> None:
@@ -119,6 +120,7 @@ def test_429_waits_as_long_as_retry_after_says(
     assert clock.sleeps == [7.0] and out["status_code"] == 200 and len(receiver.requests) == 2
 
 
+@pytest.mark.slow
 def test_a_timeout_fails_the_step_and_the_next_run_delivers_once(
     receiver: Receiver, http: httpx.Client, make_ctx: MakeCtx, store: StateStore
 ) -> None:
@@ -145,6 +147,7 @@ def test_a_4xx_is_not_retried_and_its_message_holds_no_secret(
     no_secret(str(caught.value))
 
 
+@pytest.mark.slow
 def test_hmac_signature_over_a_text_body(receiver: Receiver, http: httpx.Client, make_ctx: MakeCtx) -> None:
     signed = block(receiver, auth="hmac", secret=SecretStr(HMAC_KEY))
     p = params(method="PUT", body="status=held\n", content_type="text/csv")
@@ -158,6 +161,7 @@ def test_hmac_signature_over_a_text_body(receiver: Receiver, http: httpx.Client,
     no_secret(json.dumps(out))
 
 
+@pytest.mark.slow
 def test_a_large_or_non_json_response_is_cut_and_kept_as_text(
     receiver: Receiver, http: httpx.Client, make_ctx: MakeCtx
 ) -> None:
@@ -171,6 +175,7 @@ def test_a_large_or_non_json_response_is_cut_and_kept_as_text(
     assert (out["status_code"], out["response"]) == (201, "accepted")
 
 
+@pytest.mark.slow
 def test_a_plain_url_without_a_block(receiver: Receiver, http: httpx.Client, make_ctx: MakeCtx) -> None:
     p = CallWebhookParams(url=f"{receiver.url}/public/ping?x=1", method="GET", query={"sku": "A-1"})
     out = call_webhook(p, make_ctx(http=http)).output

@@ -23,6 +23,7 @@ def test_the_registry_knows_the_four_actions() -> None:
     assert get_action("create_plan").params is CreatePlanParams
 
 
+@pytest.mark.slow
 def test_creates_a_draft_then_gets_it_and_a_rerun_of_the_step_does_nothing(
     make_ctx: MakeCtx, store: StateStore
 ) -> None:
@@ -41,6 +42,7 @@ def test_creates_a_draft_then_gets_it_and_a_rerun_of_the_step_does_nothing(
     assert len(PlanStore(store).list_plans()) == 1
 
 
+@pytest.mark.slow
 def test_a_rerun_reports_the_plans_status_now(make_ctx: MakeCtx, store: StateStore) -> None:
     plans = PlanStore(store)
     first = create_plan(params(), make_ctx("k1"))
@@ -87,6 +89,7 @@ def test_a_bad_deadline_fails_validation_with_the_forms_allowed(bad: str) -> Non
         params(deadline=bad)
 
 
+@pytest.mark.slow
 def test_bad_kind_scope_and_period_are_refused_with_what_is_allowed(make_ctx: MakeCtx) -> None:
     with pytest.raises(ValidationError, match=r"allowed: .*rebalance.*restock"):
         params(kind="restok")
@@ -110,6 +113,7 @@ def test_warehouses_from_a_template_text_and_the_same_scope_in_any_order(make_ct
     assert a.output["plan_id"] == b.output["plan_id"]
 
 
+@pytest.mark.slow
 def test_create_or_get_on_both_databases(store_url: str) -> None:
     from jtl_automator.workflows.actions import ActionContext
 

@@ -970,7 +970,7 @@ def sandbox_serve(
         typer.echo(
             f"sandbox serving on {server.base_url} (FFN {server.base_url}/api, Wawi "
             f"{server.base_url}/wawi/api/eazybusiness and Cloud {server.base_url}/wawi/cloud/erp, "
-            f"Sheets {server.base_url}/sheets)"
+            f"Sheets {server.base_url}/sheets, JTL-Shop {server.base_url}/shop)"
         )
         if credentials_out is not None:
             typer.echo(f"credentials written to {credentials_out}")

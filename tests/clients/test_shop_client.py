@@ -152,7 +152,7 @@ def test_a_watermark_starts_after_it_and_the_cursor_moves_past_a_malformed_last_
     assert [[o.id for o in p.items] for p in pages] == [[1002], [1004]]
     assert pages[0].cursor == 1003  # the bad row is behind the watermark: it is not read again
     assert [str(s) for s in pages[0].skipped] == [
-        "GET /order after cursor 1003 (id 1003): state: Input should be '-1', '1', '2', '3', '4' or '5'"
+        "GET /order after 1001 (id 1003): state: Input should be '-1', '1', '2', '3', '4' or '5'"
     ]
 
 
@@ -318,7 +318,7 @@ def test_malformed_rows_are_skipped_with_a_clear_reason_and_the_page_kept(policy
         (1, "A", 17.0, True),
         (9, "I", 2.25, False),
     ]
-    where = "GET /product after cursor 9"
+    where = "GET /product after 0"
     assert [str(s) for s in skipped] == [
         f"{where} (id 2): stockQty: Input should be a valid number, unable to parse string as a number",
         f"{where}: not an object but str",
@@ -426,3 +426,19 @@ def test_product_helpers_read_prices_stock_and_both_category_shapes() -> None:
     assert group is not None and group.id == 1 and group.base_net_price == 9.5
     assert product.price_for_group(2) is None
     assert product.category_ids == [12, 13]
+
+
+def test_one_customer_is_read_decrypted_through_the_list(policy: RetryPolicy) -> None:
+    listed = Recorder(shop_json(200, page([{"id": 42, "surname": "Muster"}])))
+    assert shop_for(listed, policy).get_customer(42).surname == "Muster"
+    assert dict(listed.requests[0].url.params) == {"limit": "1", "cursor": "41"}
+    bad = Recorder(shop_json(200, page([{"id": 42, "created": "never"}])))
+    with pytest.raises(ShopMalformedObject, match=r"\(id 42\): created"):
+        shop_for(bad, policy).get_customer(42)
+    gone = Recorder(
+        shop_json(200, page([{"id": 43, "surname": "Other"}])),
+        text(404, "The requested resource was not found", "text/plain; charset=utf-8"),
+    )
+    with pytest.raises(NotFound):
+        shop_for(gone, policy).get_customer(42)
+    assert [r.url.path for r in gone.requests] == ["/api/v1/customer", "/api/v1/customer/42"]

@@ -25,7 +25,7 @@ from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, SHOP_CHANNEL, gen
 from jtl_automator.sandbox.shop import api as shop_api
 from jtl_automator.sandbox.shop.world import build_shop
 
-SMALL: dict[str, Any] = {"seed": 42, "skus": 60, "orders": 50, "customers": 20, "suppliers": 4}
+SMALL: dict[str, Any] = {"seed": 42, "skus": 40, "orders": 30, "customers": 12, "suppliers": 2}
 NO_DRIFT: dict[str, Any] = {
     "shop_orders_missing_in_wawi": 0,
     "shop_orders_cancelled_in_shop": 0,
@@ -221,7 +221,7 @@ def test_big_pages_cost_time_per_row_and_past_the_execution_cap_fail(recorded_sl
     key = {"X-API-KEY": config.shop_api_key}
     assert client.get("/shop/api/v1/product?limit=10", headers=key).status_code == 200
     assert recorded_sleeps == [pytest.approx(0.05 + 10 * (0.0005 + 13 * 0.0003))]
-    capped = client.get("/shop/api/v1/product?limit=60", headers=key)  # 0.05 + 60 * 0.0044 > 0.2
+    capped = client.get("/shop/api/v1/product?limit=60", headers=key)  # all 40: 0.05 + 40 * 0.0044 > 0.2
     assert capped.status_code == 500 and capped.headers["content-type"].startswith("text/html")
     assert "Maximum execution time of 0.2 seconds exceeded" in capped.text
     assert recorded_sleeps[-1] == 0.2  # it ran until the cap

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import builtins
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 import httpx
@@ -212,9 +212,11 @@ class ShopClient(ApiClient):
                 params["cursor"] = cursor
             return self._get(path, params)
 
+        start = after_id
         for rows, cursor in iterate_cursor(fetch, limit, after=after_id, what=f"GET {path}"):
-            items, skipped = self._rows(rows, model, f"GET {path} after cursor {cursor}")
+            items, skipped = self._rows(rows, model, f"GET {path} after {start}")
             yield ShopPage[M](items=items, skipped=skipped, cursor=cursor)
+            start = cursor
 
     def _flat(
         self,
@@ -389,8 +391,11 @@ class ShopClient(ApiClient):
             for customer in page.items:
                 if customer.id == wanted:
                     return customer
+            for bad in page.skipped:
+                if bad.row_id == wanted:
+                    raise ShopMalformedObject(str(bad), method="GET", path="/customer")
             break
-        return self._one(f"/customer/{wanted}", ShopCustomer)  # raises the Shop's 404 when absent
+        return self._one(f"/customer/{wanted}", ShopCustomer)  # not listed: the Shop's 404 (or the row)
 
     # -- connectivity -------------------------------------------------------------------------------
 
@@ -405,12 +410,10 @@ class ShopClient(ApiClient):
         *,
         http: httpx.Client | None = None,
         limiter: RateLimiter | None = None,
-        on_missing: Callable[[str], Exception] | None = None,
     ) -> ShopClient:
         """Client from ``jtl_automator.settings.Settings`` (``JTL_SHOP_URL``, ``JTL_SHOP_API_KEY``)."""
         if not settings.shop_url or settings.shop_api_key is None:
-            message = "JTL_SHOP_URL and JTL_SHOP_API_KEY are required for the JTL-Shop API"
-            raise on_missing(message) if on_missing else ValueError(message)
+            raise ValueError("JTL_SHOP_URL and JTL_SHOP_API_KEY are required for the JTL-Shop API")
         http = http or httpx.Client(timeout=settings.shop_timeout_seconds)
         limiter = limiter or RateLimiter(
             settings.shop_rate_per_second, burst=max(1, int(settings.shop_rate_per_second))

@@ -139,6 +139,21 @@ class Settings(BaseSettings):
         "refuses it as too large.",
     )
 
+    # JTL-Shop 5 REST API (read-only): the shop's URL (the API is {URL_SHOP}/api/v1) and an API key.
+    shop_url: str | None = Field(default=None, description="The shop's URL (URL_SHOP); /api/v1 is added.")
+    shop_api_key: SecretStr | None = None
+    shop_page_size: int = Field(
+        default=250,
+        ge=1,
+        description="limit of the Shop's cursor-paged reads (the Shop has no maximum, but every product "
+        "row loads its stock, prices and other children: see docs/shop.md for the measured trade-off).",
+    )
+    shop_rate_per_second: float = Field(default=10.0, gt=0)
+    shop_timeout_seconds: float = Field(default=60.0, gt=0)
+    shop_timezone: str = Field(
+        default="Europe/Berlin", description="The shop's SHOP_TIMEZONE: dates without a zone are read in it."
+    )
+
     # Google Sheets: a service-account JSON (inline or a file path) and, for the sandbox, an API root.
     bestellvorschlag_sheet: str | None = Field(
         default=None, description="Google spreadsheet id the replenishment writes its tabs into."

@@ -1,4 +1,4 @@
-"""HTTP clients for JTL-FFN and JTL-Wawi: typed errors, lazy pagination, the lookups the services need.
+"""HTTP clients for JTL-FFN, JTL-Wawi and JTL-Shop (read-only): typed errors, lazy pagination, lookups.
 
 Retries and rate limits come from :mod:`jtl_automator.resilience`.
 
@@ -21,6 +21,7 @@ from jtl_automator.clients.errors import (
     ValidationFailed,
 )
 from jtl_automator.clients.ffn import FfnClient, FfnTokenManager
+from jtl_automator.clients.shop import ShopClient
 from jtl_automator.clients.wawi import WawiClient, register_app
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "RateLimited",
     "RegistrationError",
     "RetryableError",
+    "ShopClient",
     "TransientError",
     "ValidationFailed",
     "WawiClient",

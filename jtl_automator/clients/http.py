@@ -63,6 +63,16 @@ class NoAuth:
         return False
 
 
+class ErrorMapper(Protocol):
+    """Builds the typed error of an error response (default: :func:`error_from_response`)."""
+
+    def __call__(
+        self, method: str, path: str, response: httpx.Response, *, retry_after: float | None = None
+    ) -> JtlApiError:
+        """The error to raise (or retry, if it is a :class:`RetryableError`) for ``response``."""
+        ...
+
+
 def _display_path(url: httpx.URL) -> str:
     return url.path
 
@@ -85,6 +95,7 @@ class HttpCore:
         retry: RetryPolicy | None = None,
         default_headers: Mapping[str, str] | None = None,
         stats: RequestStats | None = None,
+        errors: ErrorMapper | None = None,
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
@@ -96,6 +107,8 @@ class HttpCore:
         self.retry = retry or RetryPolicy()
         self.default_headers = dict(default_headers or {})
         self.stats = stats or RequestStats()
+        #: Maps an error response to a typed error (the Shop reads its 403/404/501 bodies its own way).
+        self.errors: ErrorMapper = errors or error_from_response
 
     def url(self, path_or_url: str) -> str:
         """Absolute URL for an API path or a link the API returned."""
@@ -173,7 +186,7 @@ class HttpCore:
             requested = (
                 server_delay(response.headers, now=policy.wall_clock) if response.status_code == 429 else None
             )
-            raise error_from_response(method, display, response, retry_after=requested)
+            raise self.errors(method, display, response, retry_after=requested)
 
         def classify(error: Exception) -> Retry | None:
             if not on_wire:

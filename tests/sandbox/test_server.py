@@ -107,6 +107,8 @@ def test_credentials_env_points_every_client_at_the_sandbox() -> None:
         "JTL_WAWI_APP_ID": config.wawi_app_id,
         "JTL_WAWI_APP_VERSION": config.wawi_app_version,
         "JTL_SHEETS_API_URL": "http://127.0.0.1:8123/sheets",
+        "JTL_SHOP_URL": "http://127.0.0.1:8123/shop",
+        "JTL_SHOP_API_KEY": config.shop_api_key,
         "JTL_GOOGLE_SERVICE_ACCOUNT_FILE": "/tmp/sa.json",
     }
     assert "JTL_GOOGLE_SERVICE_ACCOUNT_FILE" not in credentials_env("http://h", config, None)

@@ -1,0 +1,55 @@
+"""JTL-Shop 5 REST API v1: a read-only client, its typed models and errors."""
+
+from jtl_automator.clients.shop.client import API_PATH, DEFAULT_PAGE_SIZE, ShopClient, ShopKeyAuth, api_root
+from jtl_automator.clients.shop.errors import (
+    ShopApiUnavailable,
+    ShopAuthError,
+    ShopError,
+    ShopMalformedObject,
+    ShopReadOnly,
+    ShopResponseError,
+)
+from jtl_automator.clients.shop.models import (
+    CartPositionType,
+    OrderState,
+    ShopCart,
+    ShopCartItem,
+    ShopCategory,
+    ShopCustomer,
+    ShopCustomerGroup,
+    ShopOrder,
+    ShopPage,
+    ShopPrice,
+    ShopPriceDetail,
+    ShopProduct,
+    ShopStock,
+    SkippedShopRow,
+)
+
+__all__ = [
+    "API_PATH",
+    "DEFAULT_PAGE_SIZE",
+    "CartPositionType",
+    "OrderState",
+    "ShopApiUnavailable",
+    "ShopAuthError",
+    "ShopCart",
+    "ShopCartItem",
+    "ShopCategory",
+    "ShopClient",
+    "ShopCustomer",
+    "ShopCustomerGroup",
+    "ShopError",
+    "ShopKeyAuth",
+    "ShopMalformedObject",
+    "ShopOrder",
+    "ShopPage",
+    "ShopPrice",
+    "ShopPriceDetail",
+    "ShopProduct",
+    "ShopReadOnly",
+    "ShopResponseError",
+    "ShopStock",
+    "SkippedShopRow",
+    "api_root",
+]

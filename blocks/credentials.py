@@ -32,6 +32,7 @@ from jtl_automator.settings import (
 
 if TYPE_CHECKING:
     from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.clients.shop.client import ShopClient
     from jtl_automator.clients.wawi.client import WawiClient
     from jtl_automator.notify.mail import EmailSender
     from jtl_automator.notify.webhook import WebhookSender
@@ -616,3 +617,80 @@ class InboundControlSheet(Block):
         if not s.inbound_sheet:
             raise ValueError("set JTL_INBOUND_SHEET (a spreadsheet id or an .xlsx path)")
         return cls(sheet=s.inbound_sheet)
+
+
+class JtlShopCredentials(Block):
+    """The JTL-Shop 5 REST API (read-only): the shop's URL and an API key from its backend.
+
+    The key is created under Administration > API keys in the shop backend (only shown when the shop
+    defines ``SHOW_REST_API`` as true); the client needs the GET permission and nothing else, since
+    JTL-Shop 5.4 answers every create, update and delete with 501.
+
+    Example:
+        ```python
+        from blocks import JtlShopCredentials
+        shop = JtlShopCredentials.load("BLOCK_NAME").get_client()
+        ```
+    """
+
+    _block_type_name = "JTL-Shop Credentials"
+    _block_type_slug = "jtl-shop-credentials"
+    _description = "URL and API key (X-API-KEY) of a JTL-Shop 5 REST API, read-only."
+    _documentation_url = _DOCS  # type: ignore[assignment]
+
+    shop_url: HttpUrlText = Field(description="The shop's URL (URL_SHOP); the API is its /api/v1.")
+    api_key: SecretStr = Field(description="An API key of the shop with the GET permission.")
+    page_size: int = Field(
+        default=Settings.model_fields["shop_page_size"].default,
+        ge=1,
+        description="limit of the cursor-paged reads (no maximum; larger pages take the shop longer).",
+    )
+    rate_per_second: float = Field(default=10.0, gt=0, description="Client-side request rate limit.")
+    timezone: str = Field(default="Europe/Berlin", description="The shop's SHOP_TIMEZONE.")
+    timeout_seconds: float = Field(
+        default=Settings.model_fields["shop_timeout_seconds"].default,
+        gt=0,
+        description="Timeout of one request, in seconds (a large page of products takes a while).",
+    )
+    retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
+    retry_budget_seconds: float = _retry_field("http", "retry_budget_seconds")
+    retry_initial_delay_seconds: float = _retry_field("http", "retry_initial_delay_seconds")
+    retry_max_delay_seconds: float = _retry_field("http", "retry_max_delay_seconds")
+    retry_after_cap_seconds: float = _retry_field("http", "retry_after_cap_seconds")
+
+    def settings(self) -> Settings:
+        """The block as settings (the client factory takes settings); nothing from the environment."""
+        retry = {k: v for k, v in _retry_settings_of(self, "http").items() if k != "http_timeout_seconds"}
+        return Settings.from_values(
+            shop_url=self.shop_url,
+            shop_api_key=self.api_key,
+            shop_page_size=self.page_size,
+            shop_rate_per_second=self.rate_per_second,
+            shop_timezone=self.timezone,
+            shop_timeout_seconds=self.timeout_seconds,
+            **retry,
+        )
+
+    def get_client(self, http: httpx.Client | None = None) -> ShopClient:
+        """Shop client with this URL and key and this block's timeout and retry values."""
+        from jtl_automator.clients.shop.client import ShopClient
+
+        return ShopClient.from_settings(self.settings(), http=http)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None) -> JtlShopCredentials:
+        """Block from ``JTL_SHOP_URL`` and ``JTL_SHOP_API_KEY``."""
+        s = settings or get_settings()
+        if not s.shop_url or s.shop_api_key is None:
+            raise ValueError("set JTL_SHOP_URL and JTL_SHOP_API_KEY, or pass a JTL-Shop block name")
+        retry = _retry_fields_from(s, "http")
+        retry.pop("timeout_seconds", None)
+        return cls(
+            shop_url=s.shop_url,
+            api_key=s.shop_api_key,
+            page_size=s.shop_page_size,
+            rate_per_second=s.shop_rate_per_second,
+            timezone=s.shop_timezone,
+            timeout_seconds=s.shop_timeout_seconds,
+            **retry,
+        )

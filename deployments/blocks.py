@@ -1,7 +1,7 @@
 """``jtl-automator blocks``: block documents from the ``JTL_*`` environment.
 
 The names match the parameters in ``prefect.yaml`` (ffn, wawi, google-sheets, state-database,
-inbound-control, smtp, reports), so
+inbound-control, smtp, reports, shop), so
 ``jtl-automator sandbox serve --credentials-out`` + this command gives deployments that work.
 """
 
@@ -15,6 +15,7 @@ from blocks import (
     GoogleSheetsCredentials,
     InboundControlSheet,
     JtlFfnCredentials,
+    JtlShopCredentials,
     JtlWawiCredentials,
     ReportDelivery,
     SmtpServer,
@@ -30,6 +31,7 @@ BLOCK_NAMES: dict[str, Callable[[Settings], Block]] = {
     "inbound-control": InboundControlSheet.from_settings,
     "smtp": SmtpServer.from_settings,
     "reports": ReportDelivery.from_settings,
+    "shop": JtlShopCredentials.from_settings,
 }
 
 

@@ -154,7 +154,7 @@ def auth_wawi(
 
 @app.command("blocks")
 def blocks_command() -> None:
-    """Create the blocks (ffn, wawi, google-sheets, state-database, inbound-control, smtp) from JTL_*."""
+    """Create the blocks (ffn, wawi, google-sheets, state-database, inbound-control, smtp, shop) from env."""
     _shell()
     from deployments.blocks import create_blocks
 
@@ -923,12 +923,19 @@ def run_connectivity_check(
     ffn_block: FfnBlockOption = None,
     wawi_block: WawiBlockOption = None,
     database_block: DatabaseBlockOption = None,
+    shop_block: Annotated[
+        str | None, typer.Option(help="JtlShopCredentials block (default: JTL_SHOP_*, if set).")
+    ] = None,
 ) -> None:
-    """Read once through FFN and Wawi with the configured credentials."""
+    """Read once through FFN, Wawi and (when set up) JTL-Shop with the configured credentials."""
     _shell()
     from flows.connectivity_check import connectivity_check
 
-    _echo_json(connectivity_check(ffn_block=ffn_block, wawi_block=wawi_block, database_block=database_block))
+    _echo_json(
+        connectivity_check(
+            ffn_block=ffn_block, wawi_block=wawi_block, database_block=database_block, shop_block=shop_block
+        )
+    )
 
 
 @sandbox_app.command("serve")

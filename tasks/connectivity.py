@@ -7,7 +7,8 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.resources import correlated, ffn_client, state_store, wawi_client
+from jtl_automator.settings import get_settings
+from tasks.resources import correlated, ffn_client, shop_client, state_store, wawi_client
 
 
 @task(name="ffn-check", cache_policy=NO_CACHE)
@@ -39,4 +40,26 @@ def wawi_check(wawi_block: str | None) -> dict[str, Any]:
         "requests": wawi.stats.requests,
     }
     get_run_logger().info("Wawi reachable: %s", result)
+    return result
+
+
+@task(name="shop-check", cache_policy=NO_CACHE)
+def shop_check(shop_block: str | None) -> dict[str, Any]:
+    """Customer groups and the first product of JTL-Shop; ``configured: False`` when none is set up.
+
+    The shop is optional: without a block name and without ``JTL_SHOP_URL`` there is nothing to check.
+    """
+    settings = get_settings()
+    if shop_block is None and not settings.shop_url:
+        return {"configured": False}
+    with correlated(), shop_client(shop_block) as shop:
+        groups = [g.name for g in shop.check()]
+        first = next(shop.iter_products(page_size=1), None)
+    result = {
+        "configured": True,
+        "customer_groups": groups,
+        "sample_product": first.sku if first else None,
+        "requests": shop.stats.requests,
+    }
+    get_run_logger().info("JTL-Shop reachable: %s", result)
     return result

@@ -22,12 +22,14 @@ from prefect.utilities.annotations import quote
 from blocks import (
     GoogleSheetsCredentials,
     JtlFfnCredentials,
+    JtlShopCredentials,
     JtlWawiCredentials,
     SmtpServer,
     StateDatabase,
     WebhookEndpoint,
 )
 from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.shop.client import ShopClient
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlation_id
 from jtl_automator.notify.notifier import Notifier
@@ -71,6 +73,12 @@ def ffn_client(store: StateStore, ffn_block: str | None = None) -> FfnClient:
 def wawi_client(wawi_block: str | None = None) -> WawiClient:
     """Wawi client with the registered app's key."""
     block = load_block(JtlWawiCredentials, wawi_block) if wawi_block else JtlWawiCredentials.from_settings()
+    return block.get_client()
+
+
+def shop_client(shop_block: str | None = None) -> ShopClient:
+    """JTL-Shop client (read-only) from the block, else the ``JTL_SHOP_*`` environment."""
+    block = load_block(JtlShopCredentials, shop_block) if shop_block else JtlShopCredentials.from_settings()
     return block.get_client()
 
 

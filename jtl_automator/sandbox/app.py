@@ -6,6 +6,7 @@ URL layout (what ``--credentials-out`` points the clients at):
 - ``/wawi/api/eazybusiness/v1/...`` (and ``/authentication``): JTL-Wawi REST API, on-premise
 - ``/wawi/cloud/erp/...`` and ``/wawi/cloud/oauth2/token``: the same API in its Cloud flavour
 - ``/sheets/v4/spreadsheets/...`` and ``/sheets/token``: Google Sheets v4 values API and its token endpoint
+- ``/shop/api/v1/...``: JTL-Shop 5.4 REST API (read-only), and ``/shop/...``: its storefront (HTML)
 - ``/_sandbox/...``: test hooks (fulfiller actions, registration approval, fault switches)
 
 ``SandboxState`` lives in :mod:`jtl_automator.sandbox.state`; it is re-exported here because tests and
@@ -19,7 +20,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
-from jtl_automator.sandbox import admin, faults, ffn, oauth, sheets, wawi
+from jtl_automator.sandbox import admin, faults, ffn, oauth, sheets, shop, wawi
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import SandboxData
 from jtl_automator.sandbox.state import SandboxState
@@ -37,6 +38,8 @@ def create_app(data: SandboxData | None = None, config: SandboxConfig | None = N
     app.include_router(wawi.build_router(state))
     app.include_router(sheets.build_router(state))
     app.include_router(admin.build_router(state))
+    app.include_router(shop.build_router(state))
+    app.include_router(shop.build_admin_router(state))
     app.add_exception_handler(HTTPException, unrouted)
     faults.install(app, state)
     return app

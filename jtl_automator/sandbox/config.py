@@ -8,6 +8,7 @@ strictest plausible one (``jtl-automator sandbox serve --strict``): the flows mu
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from jtl_automator.sandbox.odata import DOCUMENTED_FFN_OPERATORS
@@ -139,6 +140,42 @@ class SandboxConfig:
     # [], strict the spec's 404 text ("No fields could be found.") as for an unknown id.
     wawi_custom_fields_404_when_empty: bool = False
 
+    # JTL-Shop 5.4 REST API (issue 16), under /shop (its storefront) and /shop/api/v1, read-only as 5.4.0
+    # is: every create, update and delete answers 501 []. No write-enabled mode (it would be an invention).
+    # The key (X-API-KEY) and its permission bitmask (GET 1, POST 2, PUT 4, DELETE 8); strict: GET only.
+    shop_api_key: str = field(default="sandbox-shop-api-key-5f0c2a", repr=False)
+    shop_api_key_permissions: int = 15
+    # What an unknown route, a trailing slash or an unsupported method answers: the storefront's HTML page
+    # (the reference names no status). Lenient 404; strict 200, so only the Content-Type tells.
+    shop_unrouted_status: int = 404
+    # Shop::run() boots the storefront for every API call [I]: strict sets its session cookie each time.
+    shop_session_cookie: bool = False
+    # The cost of an answer, which the reference leaves open [I]: a fixed part per request (the storefront
+    # bootstrap), a part per row and one per child relation each row loads (DataModel::fill() loads every
+    # child collection eagerly: 13 for a product), slept before answering. Past shop_max_execution_seconds
+    # (PHP's max_execution_time) the answer is a 500 HTML fatal-error page instead. Lenient: free and
+    # unbounded; strict: 50 ms + 0.5 ms per row + 0.3 ms per relation (a product row 4.4 ms), 30 s cap.
+    shop_request_cost_seconds: float = 0.0
+    shop_row_cost_seconds: float = 0.0
+    shop_relation_cost_seconds: float = 0.0
+    shop_max_execution_seconds: float | None = None
+    # The Wawi warehouses (Ids) the shop is fed from; None: every one but the merchant's own Standardlager
+    # (Id 1, returns and samples), or all of them if that leaves none.
+    shop_warehouse_ids: tuple[int, ...] | None = None
+    # "Now" of the shop world (the ages of orders missing in Wawi count back from it); None: the
+    # generator's base date.
+    shop_base_date: datetime | None = None
+    # Drift of the mirrored shop against Wawi, deterministic by seed: an int is a count, a float a share of
+    # the candidates. Orders in the shop that Wawi has not fetched (their ages in minutes, cycled), orders
+    # cancelled in the shop but open in Wawi, products whose shop stock is above or below what Wawi has,
+    # and (product, customer group) prices that differ from Wawi's.
+    shop_orders_missing_in_wawi: int | float = 3
+    shop_missing_order_ages_minutes: tuple[int, ...] = (10, 95, 1500)
+    shop_orders_cancelled_in_shop: int | float = 2
+    shop_stock_over: int | float = 4
+    shop_stock_under: int | float = 2
+    shop_price_drift: int | float = 3
+
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
 
@@ -170,6 +207,7 @@ class SandboxConfig:
                 **_STRICT_CATALOGUE,
                 **_STRICT_PRICES,
                 **_STRICT_RETURNS,
+                **_STRICT_SHOP,
                 **overrides,
             },
         )
@@ -237,4 +275,15 @@ _STRICT_RETURNS: dict[str, Any] = {
     "wawi_returns_refuse_unknown_parameters": True,
     "wawi_return_lines_404_when_empty": True,
     "wawi_custom_fields_404_when_empty": True,
+}
+#: JTL-Shop at its strictest (issue 16): a GET-only key, HTML pages answered 200, a session cookie on every
+#: answer, and answers that cost time per row and per child relation, capped like PHP's execution time.
+_STRICT_SHOP: dict[str, Any] = {
+    "shop_api_key_permissions": 1,
+    "shop_unrouted_status": 200,
+    "shop_session_cookie": True,
+    "shop_request_cost_seconds": 0.05,
+    "shop_row_cost_seconds": 0.0005,
+    "shop_relation_cost_seconds": 0.0003,
+    "shop_max_execution_seconds": 30.0,
 }

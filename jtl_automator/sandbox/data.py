@@ -89,6 +89,34 @@ class WawiData:
 
 
 @dataclass
+class ShopData:
+    """JTL-Shop 5.4 tables (``jtl_automator.sandbox.shop``), rows in the REST API's own shape, keyed by pk.
+
+    Rows are stored without their child collections (as the DB holds them); the API joins the children
+    (stock rows, prices and their tiers, category links, cart lines) into every row it hands out, as the
+    Shop's ``DataModel::fill()`` does. ``drift`` records what the world builder made differ from Wawi.
+    """
+
+    products: dict[int, JsonObject] = field(default_factory=dict)  # kArtikel -> ProductModel attributes
+    stock: dict[tuple[int, int], JsonObject] = field(default_factory=dict)  # (productID, warehouseID) -> row
+    prices: dict[int, JsonObject] = field(default_factory=dict)  # kPreis -> PriceModel (without detail)
+    price_details: dict[int, list[JsonObject]] = field(default_factory=dict)  # kPreis -> PriceDetail tiers
+    categories: dict[int, JsonObject] = field(default_factory=dict)  # kKategorie -> CategoryModel
+    category_links: dict[int, JsonObject] = field(default_factory=dict)  # kKategorieArtikel -> link
+    orders: dict[int, JsonObject] = field(default_factory=dict)  # kBestellung -> OrderModel
+    order_attributes: dict[int, list[JsonObject]] = field(default_factory=dict)  # kBestellung -> attributes
+    carts: dict[int, JsonObject] = field(default_factory=dict)  # kWarenkorb -> CartModel (without items)
+    cart_items: dict[int, JsonObject] = field(default_factory=dict)  # kWarenkorbPos -> CartItemModel
+    customers: dict[int, JsonObject] = field(default_factory=dict)  # kKunde -> CustomerModel (decrypted)
+    customer_groups: dict[int, JsonObject] = field(default_factory=dict)  # kKundengruppe -> group
+    #: The Wawi warehouses (kWarenlager) the shop is fed from.
+    warehouse_ids: list[int] = field(default_factory=list)
+    #: What differs from Wawi on purpose, per kind (``missing_orders``, ``cancelled_orders``,
+    #: ``stock_over``, ``stock_under``, ``price_drift``): one dict per case.
+    drift: dict[str, list[JsonObject]] = field(default_factory=dict)
+
+
+@dataclass
 class Worksheet:
     """One tab: a title, a numeric sheetId and a grid of cell values (rows of strings/numbers)."""
 
@@ -115,4 +143,6 @@ class SandboxData:
     ffn: FfnData = field(default_factory=FfnData)
     wawi: WawiData = field(default_factory=WawiData)
     spreadsheets: dict[str, Spreadsheet] = field(default_factory=dict)
+    #: JTL-Shop, mirrored from ``wawi`` on first use (``jtl_automator.sandbox.shop.world``) unless set.
+    shop: ShopData | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)

@@ -79,6 +79,8 @@ class FaultProfile(BaseModel):
 
 
 _APIS = ("/api/v1/merchant", "/wawi", "/sheets")
+#: The shop's API (the shop has no rate limiting of its own: a 429 stands for a proxy or firewall).
+SHOP_API = "/shop/api/v1"
 
 PROFILES: dict[str, FaultProfile] = {
     p.name: p
@@ -95,6 +97,9 @@ PROFILES: dict[str, FaultProfile] = {
                     for r in _APIS
                 ),
                 *(FaultRule(fault="drop", route=r, probability=0.05) for r in _APIS),
+                # the shop last, so the rules above keep their positions (and random streams)
+                FaultRule(fault="error", route=SHOP_API, probability=0.1, statuses=(500, 502, 503)),
+                FaultRule(fault="drop", route=SHOP_API, probability=0.05),
             ),
         ),
         FaultProfile(
@@ -103,6 +108,7 @@ PROFILES: dict[str, FaultProfile] = {
                 FaultRule(fault="rate_limit", route="/api/v1/merchant", limit=20, window_seconds=1),
                 FaultRule(fault="rate_limit", route="/wawi", limit=10, window_seconds=2),
                 FaultRule(fault="rate_limit", route="/sheets", limit=30, window_seconds=10),
+                FaultRule(fault="rate_limit", route=SHOP_API, limit=10, window_seconds=2),
             ),
         ),
         FaultProfile(
@@ -124,6 +130,9 @@ PROFILES: dict[str, FaultProfile] = {
                     for r in _APIS
                 ),
                 *(FaultRule(fault="drop", route=r, probability=0.04) for r in _APIS),
+                FaultRule(fault="rate_limit", route=SHOP_API, limit=15, window_seconds=2),
+                FaultRule(fault="error", route=SHOP_API, probability=0.08, statuses=(500, 502, 503)),
+                FaultRule(fault="drop", route=SHOP_API, probability=0.04),
             ),
         ),
     )
@@ -235,6 +244,8 @@ def api_of(path: str) -> str:
         return "wawi"
     if path.startswith("/sheets"):
         return "sheets"
+    if path.startswith("/shop"):
+        return "shop"
     return "other"
 
 
@@ -266,6 +277,11 @@ def error_response(path: str, status: int) -> tuple[int, list[tuple[bytes, bytes
         body = {"ErrorCode": code, "ErrorMessage": reason, "ValidationErrors": None, "Stacktrace": None}
     elif api == "oauth":
         body = {"error": "temporarily_unavailable", "error_description": reason}
+    elif api == "shop":  # a PHP shop behind nginx or a proxy: its error pages are HTML
+        page = f"<html><head><title>{status} {reason}</title></head><body><h1>{reason}</h1></body></html>"
+        length = str(len(page)).encode()
+        headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", length)]
+        return status, headers, page.encode()
     else:
         code = "Shared_TooManyRequests" if status == 429 else "Shared_ServerError"
         body = {

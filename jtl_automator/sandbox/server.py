@@ -309,6 +309,8 @@ def credentials_env(
             "JTL_WAWI_APP_ID": config.wawi_app_id,
             "JTL_WAWI_APP_VERSION": config.wawi_app_version,
             "JTL_SHEETS_API_URL": f"{base}/sheets",
+            "JTL_SHOP_URL": f"{base}/shop",
+            "JTL_SHOP_API_KEY": config.shop_api_key,
         }
     )
     if service_account_file is not None:

@@ -128,6 +128,18 @@ class SheetsRuntime:
     clock: Callable[[], float] | None = None  # replaces time.monotonic for the quota window
 
 
+@dataclass
+class ShopRuntime:
+    """JTL-Shop: its API keys and the lookup index of its tables.
+
+    ``keys`` maps the lower-cased key to its GET/POST/PUT/DELETE bitmask (``None`` until first use, then
+    the configured key); ``index`` is rebuilt when a table's size moves.
+    """
+
+    keys: dict[str, int] | None = field(default=None, repr=False)
+    index: Any = None
+
+
 class RequestCounts(TypedDict):
     """Requests the fault middleware saw: in total, per API (``faults.api_of``) and per status code."""
 
@@ -169,6 +181,7 @@ class Runtime(MutableMapping[str, Any]):
     oauth: OAuthRuntime | None = None
     wawi: WawiRuntime = field(default_factory=WawiRuntime)
     sheets: SheetsRuntime = field(default_factory=SheetsRuntime)
+    shop: ShopRuntime = field(default_factory=ShopRuntime)
     fault_engine: FaultEngine | None = None
     fault_counters: dict[str, int] = field(default_factory=_zero_fault_counters)  # kind -> injected
     requests: RequestCounts = field(default_factory=_no_requests)

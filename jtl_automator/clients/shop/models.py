@@ -123,7 +123,11 @@ def _state(value: Any) -> Any:
     return value
 
 
-ShopDateTime = Annotated[datetime | None, BeforeValidator(parse_shop_datetime)]
+def _shop_datetime(value: Any, info: ValidationInfo) -> datetime | None:
+    return parse_shop_datetime(value, info)
+
+
+ShopDateTime = Annotated[datetime | None, BeforeValidator(_shop_datetime)]
 YesNo = Annotated[bool | None, BeforeValidator(_yes_no)]
 
 

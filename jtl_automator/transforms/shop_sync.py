@@ -8,9 +8,10 @@ REST API can only be read. These pure functions compare what each side says (doc
   is *cancelled_open*;
 - **stock**: for products whose stock the shop manages (``trackStock`` ``Y``), the shop's ``stockQty``
   against what Wawi should publish: the available units (total less what is locked and in pick lists)
-  over the Wawi warehouses the shop is fed from, less the units of shop orders Wawi has not pulled yet
-  (the shop already took those off). A difference beyond the tolerance is a *stale stock* finding;
-  the shop showing more than that (oversell risk) comes first;
+  over the Wawi warehouses the shop is fed from. The shop may already have taken off the units of its
+  orders Wawi has not pulled yet (until Wawi's next stock push puts them back), so anything from
+  available less those units up to available is in sync. Beyond that band and the tolerance it is a
+  *stale stock* finding; the shop showing more than available (oversell risk) comes first;
 - **prices**: the shop's base price (the tier from quantity 0, net) per customer group against Wawi's
   price for the shop's sales channel and that group (or all groups), else the item's base price.
 
@@ -601,8 +602,9 @@ def check_stock(
 ) -> pd.DataFrame:
     """One row per managed product (``stockQty``) and per product and mapped shop warehouse.
 
-    ``expected`` is Wawi's available units over the feeding warehouses less the pending units, at least
-    0; ``difference`` is shop minus expected. Status: ``oversell`` (shop shows more than can be sold),
+    In sync is anything from Wawi's available units over the feeding warehouses less the pending units
+    (at least 0) up to the available units, give or take the tolerance; ``expected`` is the bound the
+    shop is past and ``difference`` shop minus it (0 in sync). Status: ``oversell`` (shop shows more than can be sold),
     ``undersell``, ``ok``, or why the row was not compared (``invalid``, ``unknown_sku``, ``not_tracked``,
     ``parent``). Oversell comes first, then by the size of the difference.
     """
@@ -668,17 +670,16 @@ def _stock_row(
     params: StockCheckParams,
 ) -> dict[str, Any]:
     pending = float(waiting.get(base["sku"], 0.0))
-    expected = max(0.0, available - pending)
-    difference = shop - expected
-    status = OK
-    if difference > params.tolerance + 1e-9:
-        status = OVERSELL
-    elif difference < -params.tolerance - 1e-9:
-        status = UNDERSELL
+    low = max(0.0, available - pending)  # the shop took the pending orders' units off already
+    status, expected, difference = OK, available, 0.0
+    if shop > available + params.tolerance + 1e-9:
+        status, difference = OVERSELL, shop - available
+    elif shop < low - params.tolerance - 1e-9:
+        status, expected, difference = UNDERSELL, low, shop - low
     where = f" in shop warehouse {base['shop_warehouse_id']}" if base["shop_warehouse_id"] else ""
     reason = (
         f"shop shows {shop:g}{where}, Wawi has {available:g} available"
-        + (f" less {pending:g} in shop orders not yet in Wawi" if pending else "")
+        + (f" ({pending:g} of them in shop orders not yet in Wawi)" if pending else "")
         if status != OK
         else ""
     )

@@ -228,6 +228,9 @@ def test_expected_is_available_over_the_feeding_warehouses_only() -> None:
         pytest.param(8, 0, 0, t.UNDERSELL, id="shop-shows-less"),
         pytest.param(11, 0, 1, t.OK, id="within-tolerance"),
         pytest.param(8, 2, 0, t.OK, id="pending-shop-orders-explain-the-gap"),
+        pytest.param(10, 2, 0, t.OK, id="or-wawi-pushed-available-since"),
+        pytest.param(7, 2, 0, t.UNDERSELL, id="below-even-with-pending-orders"),
+        pytest.param(11, 2, 0, t.OVERSELL, id="pending-never-excuses-oversell"),
         pytest.param(0, 15, 0, t.OK, id="expected-never-below-zero"),
     ],
 )

@@ -439,3 +439,38 @@ class ShopSyncStore:
                     )
                 )
         return len(prices)
+
+
+#: Columns of :func:`incidents_frame` (what the daily operations report's "Shop sync" tab reads).
+REPORT_COLUMNS = ("kind", "key", "state", "since", "cleared_at", "detail", "shop", "wawi")
+
+
+def incidents_frame(store: StateStore, cleared_since: datetime) -> Any:
+    """Open incidents (raised or watched) and those cleared since ``cleared_since``, as a frame.
+
+    ``state``: ``raised``, ``watching`` or ``cleared``; ``since`` and ``cleared_at`` are UTC timestamps.
+    """
+    import pandas as pd
+
+    rows = ShopSyncStore(store).incidents(since=cleared_since)
+    frame = pd.DataFrame(
+        {
+            "kind": pd.Series([i.kind for i in rows], dtype="string"),
+            "key": pd.Series([i.key for i in rows], dtype="string"),
+            "state": pd.Series(
+                ["cleared" if i.cleared_at else ("raised" if i.raised_at else "watching") for i in rows],
+                dtype="string",
+            ),
+            "since": pd.Series([i.first_seen for i in rows], dtype="datetime64[us, UTC]"),
+            "cleared_at": pd.Series([i.cleared_at for i in rows], dtype="datetime64[us, UTC]"),
+            "detail": pd.Series([str(i.details.get("detail") or "") for i in rows], dtype="string"),
+            "shop": pd.Series([i.details.get("shop_value") for i in rows], dtype="float64"),
+            "wawi": pd.Series([i.details.get("wawi_value") for i in rows], dtype="float64"),
+        }
+    )
+    return frame
+
+
+def check_has_run(store: StateStore) -> bool:
+    """Whether the shop sync check ever recorded a run here (its order cursor exists)."""
+    return store.get_watermark(ORDER_CURSOR) is not None

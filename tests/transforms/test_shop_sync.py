@@ -420,3 +420,37 @@ def test_malformed_wawi_rows_are_left_out() -> None:
         0.0,
         0.0,
     ]  # a bool is no quantity; the row without warehouse left out
+
+
+# -- how Wawi is asked (the service's pure lookup plan) ---------------------------------------------------
+
+
+def _followed(n_recent: int, n_old: int) -> list[Any]:
+    from jtl_automator.store.shop_sync import FollowedOrder
+
+    recent = [FollowedOrder(i, f"R{i}", NOW - timedelta(minutes=i)) for i in range(n_recent)]
+    old = [FollowedOrder(1000 + i, f"O{i}", NOW - timedelta(days=3, minutes=i)) for i in range(n_old)]
+    return recent + old
+
+
+@pytest.mark.parametrize(
+    ("recent", "old", "by_number", "listing"),
+    [
+        pytest.param(5, 0, 5, False, id="few-one-by-one"),
+        pytest.param(30, 0, 0, True, id="many-one-listing"),
+        pytest.param(30, 3, 3, True, id="a-few-old-stuck-ones-by-number"),
+        pytest.param(30, 300, 0, True, id="many-old-ones-one-listing"),
+    ],
+)
+def test_lookup_plan(recent: int, old: int, by_number: int, listing: bool) -> None:
+    from jtl_automator.services.shop_sync.params import ShopSyncParams
+    from jtl_automator.services.shop_sync.reads import lookup_plan
+
+    orders = _followed(recent, old)
+    numbers, since = lookup_plan(orders, ShopSyncParams(), NOW)
+    assert len(numbers) == by_number and (since is not None) == listing
+    if listing and by_number:
+        assert since == NOW - timedelta(minutes=recent - 1) - timedelta(minutes=60)
+    if listing and not by_number:
+        oldest = min(o.created_at for o in orders)
+        assert since == oldest - timedelta(minutes=60)

@@ -226,15 +226,18 @@ def lookup_plan(
     """Which numbers to ask Wawi one by one, and from when to list Wawi's orders for the rest.
 
     Few numbers: one request each. Many: one listing since the oldest one's date (less the slack), at the
-    paging bound; an old stuck order would stretch that listing over days, so the oldest orders go one
-    by one (up to the per-number budget) and the listing covers the rest.
+    paging bound. A few old stuck orders would stretch that listing over days, so orders older than a day
+    go one by one when they fit the per-number budget and the listing covers the newer rest; when there
+    are more old ones than that (a first run, a long outage), one listing covers them all.
     """
     numbers = sorted(orders, key=lambda o: o.created_at)
     budget = params.wawi_lookup_per_number_max
     if len(numbers) <= budget:
         return [o.order_no for o in numbers], None
     cut = now - timedelta(days=1)
-    old = [o for o in numbers if o.created_at < cut][:budget]
+    old = [o for o in numbers if o.created_at < cut]
+    if len(old) > budget or len(old) == len(numbers):
+        old = []  # many old ones (a first run, a long outage): one listing over all is cheaper
     rest = numbers[len(old) :]
     since = rest[0].created_at - timedelta(minutes=params.wawi_lookup_slack_minutes)
     return [o.order_no for o in old], since

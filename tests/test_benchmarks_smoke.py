@@ -190,3 +190,13 @@ def test_state_db_year_tiny() -> None:
         assert year["order_ledger"] == pytest.approx(per_day["order_ledger"] * 365)
         assert year["inbound_checks"] == pytest.approx(per_day["inbound_checks"] * 180)
     assert "state_db_year" in result.markdown()
+
+
+@pytest.mark.slow
+def test_shop_sync_check_tiny() -> None:
+    result = load("shop_sync_check").run(skus=300, orders=120, limit=25)
+    raw = result.raw
+    assert raw["shop_sent"] == raw["shop_bound"] and raw["second_sent"] == raw["second_bound"]
+    assert raw["wawi_sent"] <= raw["wawi_bound"] and raw["first"]["orders"]["new"] > 0
+    assert not raw["first"]["unchecked"] and raw["first"]["counts"]["stuck_order"] > 0
+    assert result.passed and "shop_sync_check" in result.markdown()

@@ -604,9 +604,9 @@ def check_stock(
 
     In sync is anything from Wawi's available units over the feeding warehouses less the pending units
     (at least 0) up to the available units, give or take the tolerance; ``expected`` is the bound the
-    shop is past and ``difference`` shop minus it (0 in sync). Status: ``oversell`` (shop shows more than can be sold),
-    ``undersell``, ``ok``, or why the row was not compared (``invalid``, ``unknown_sku``, ``not_tracked``,
-    ``parent``). Oversell comes first, then by the size of the difference.
+    shop is past and ``difference`` shop minus it (0 in sync). Status: ``oversell`` (shop shows more than
+    can be sold), ``undersell``, ``ok``, or why the row was not compared (``invalid``, ``unknown_sku``,
+    ``not_tracked``, ``parent``). Oversell comes first, then by the size of the difference.
     """
     products = PRODUCTS_SCHEMA.validate(products)
     warehouse_stock = WAREHOUSE_STOCK_SCHEMA.validate(warehouse_stock)

@@ -143,7 +143,7 @@ class Settings(BaseSettings):
     shop_url: str | None = Field(default=None, description="The shop's URL (URL_SHOP); /api/v1 is added.")
     shop_api_key: SecretStr | None = None
     shop_page_size: int = Field(
-        default=100,
+        default=250,
         ge=1,
         description="limit of the Shop's cursor-paged reads (the Shop has no maximum, but every product "
         "row loads its stock, prices and other children: see docs/shop.md for the measured trade-off).",

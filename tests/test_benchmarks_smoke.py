@@ -107,6 +107,7 @@ def test_cli_rejects_unknown_names() -> None:
         "report_weekly",
         "state_db_year",
         "workflow_runner",
+        "shop_page_size",
     }
 
 
@@ -190,6 +191,18 @@ def test_state_db_year_tiny() -> None:
         assert year["order_ledger"] == pytest.approx(per_day["order_ledger"] * 365)
         assert year["inbound_checks"] == pytest.approx(per_day["inbound_checks"] * 180)
     assert "state_db_year" in result.markdown()
+
+
+@pytest.mark.slow
+def test_shop_page_size_tiny() -> None:
+    result = load("shop_page_size").run(skus=40, pages=2, catalogue=1000, limits=(10, 20))
+    limits = result.raw["limits"]
+    assert [limits[n]["rows"] for n in (10, 20)] == [20, 40]  # two full pages at each limit
+    assert [limits[n]["requests"] for n in (10, 20)] == [100, 50]  # ceil(1000 / limit)
+    for measured in limits.values():
+        # the sandbox slept the cost model's time on every page, on top of its own work
+        assert measured["page_seconds"] >= measured["model_seconds"] > 0
+    assert "shop_page_size" in result.markdown()
 
 
 @pytest.mark.slow

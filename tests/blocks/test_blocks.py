@@ -15,6 +15,7 @@ from blocks import (
     GoogleSheetsCredentials,
     InboundControlSheet,
     JtlFfnCredentials,
+    JtlShopCredentials,
     JtlWawiCredentials,
     ReportDelivery,
     SmtpServer,
@@ -32,6 +33,7 @@ ALL_BLOCKS = [
     SmtpServer,
     StateDatabase,
     WebhookEndpoint,
+    JtlShopCredentials,
 ]
 
 

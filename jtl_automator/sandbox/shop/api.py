@@ -440,28 +440,24 @@ async def show_row(state: SandboxState, resource: str, raw_id: str) -> Response:
     return expensive or _json(state, {"data": row})
 
 
-def _resource_routes(resource: str, *, readable: bool = True) -> None:
-    """GET list and one, and the 501 create/update/delete of one resource."""
+def _resource_routes(resource: str) -> None:
+    """GET list and one, and the 501 create/update/delete of one resource: two routes, by method inside."""
     path = f"/{resource}"
 
-    if readable:
+    async def collection(request: Request, state: StateDep) -> Response:
+        if request.method == "POST":
+            return not_implemented(state)
+        return await list_rows(state, request, resource)
 
-        async def index_handler(request: Request, state: StateDep) -> Response:
-            return await list_rows(state, request, resource)
+    async def member(request: Request, id: str, state: StateDep) -> Response:
+        if request.method in ("PUT", "DELETE"):
+            return not_implemented(state)
+        if resource in EMPTY_RESOURCES:
+            return not_found(state)
+        return await show_row(state, resource, id)
 
-        async def show_handler(id: str, state: StateDep) -> Response:
-            if resource in EMPTY_RESOURCES:
-                return not_found(state)
-            return await show_row(state, resource, id)
-
-        routes.route(path, *_READ, name=f"shop_{resource}_index")(index_handler)
-        routes.route(path + "/{id}", *_READ, name=f"shop_{resource}_show")(show_handler)
-
-    async def write_handler(state: StateDep) -> Response:
-        return not_implemented(state)
-
-    routes.route(path, "POST", name=f"shop_{resource}_create")(write_handler)
-    routes.route(path + "/{id}", "PUT", "DELETE", name=f"shop_{resource}_change")(write_handler)
+    routes.route(path, *_READ, "POST", name=f"shop_{resource}_collection")(collection)
+    routes.route(path + "/{id}", *_READ, "PUT", "DELETE", name=f"shop_{resource}_member")(member)
 
 
 # /product/{id}/full and the stock forms come before the generic routes of their resource.

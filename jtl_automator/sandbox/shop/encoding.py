@@ -27,25 +27,69 @@ _HEX = (("<", r"\u003C"), (">", r"\u003E"), ("&", r"\u0026"), ("'", r"\u0027"))
 _LEADING_INT = re.compile(r"^\s*([+-]?\d+)")
 
 
-def _whole_floats_as_ints(value: Any) -> Any:
-    if isinstance(value, float):
+#: Stands in for ``"`` inside strings while Python encodes them: ``ensure_ascii`` writes it as ``\ue000``,
+#: which then becomes ``\u0022`` (far cheaper than finding escaped quotes in the text afterwards).
+_QUOTE_STANDIN = "\ue000"
+
+
+def _text(value: str, seen: list[bool]) -> str:
+    if "ue000" in value or _QUOTE_STANDIN in value:  # the stand-in, or text that looks like its escape
+        seen[0] = True
+    return value.replace('"', _QUOTE_STANDIN) if '"' in value else value
+
+
+def _prepare(value: Any, seen: list[bool]) -> Any:
+    """Whole floats as ints and quotes as the stand-in; ``seen[0]``: a string could be mistaken for it."""
+    kind = type(value)
+    if kind is str:
+        return _text(value, seen)
+    if kind is float:
         return int(value) if value.is_integer() else value
+    if kind is dict:
+        return {_key(key, seen): _prepare(item, seen) for key, item in value.items()}
+    if kind is list:
+        return [_prepare(item, seen) for item in value]
+    # subclasses and tuples (rare): the same, by isinstance
+    if isinstance(value, str):
+        return _text(str(value), seen)
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else float(value)
     if isinstance(value, dict):
-        return {key: _whole_floats_as_ints(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_whole_floats_as_ints(item) for item in value]
+        return {_key(key, seen): _prepare(item, seen) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_prepare(item, seen) for item in value]
     return value
+
+
+def _key(key: Any, seen: list[bool]) -> Any:
+    return _text(key, seen) if isinstance(key, str) else key
 
 
 def php_json(value: Any) -> bytes:
     """``value`` as the Shop's ``JsonResponse`` encodes it (see the module docstring)."""
-    text = json.dumps(_whole_floats_as_ints(value), ensure_ascii=True, separators=(",", ":"))
+    seen = [False]
+    prepared = _prepare(value, seen)
+    text = json.dumps(prepared, ensure_ascii=True, separators=(",", ":"))
     # Outside strings JSON has none of < > & ' (and a quote there is structural), so a plain replace
-    # escapes exactly the characters inside strings; an escaped quote is a backslash after an even run.
+    # escapes exactly the characters inside strings.
     for raw, escaped in _HEX:
         text = text.replace(raw, escaped)
-    text = _ESCAPED_QUOTE.sub(lambda m: m.group(1) + r"\u0022", text)
-    return text.encode("ascii")
+    if seen[0]:  # the data held the stand-in: find the escaped quotes the slow way (an even run of \\)
+        text = json.dumps(_prepare_floats_only(value), ensure_ascii=True, separators=(",", ":"))
+        for raw, escaped in _HEX:
+            text = text.replace(raw, escaped)
+        return _ESCAPED_QUOTE.sub(lambda m: m.group(1) + r"\u0022", text).encode("ascii")
+    return text.replace(r"\ue000", r"\u0022").encode("ascii")
+
+
+def _prepare_floats_only(value: Any) -> Any:
+    if isinstance(value, float):
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {key: _prepare_floats_only(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_prepare_floats_only(item) for item in value]
+    return value
 
 
 class ShopJSONResponse(Response):

@@ -211,12 +211,13 @@ def _workflow_blocks(base_url: str, smtp_port: int, smtp_state: Any) -> None:
 
 
 def _shop_sync_check(base_url: str) -> dict[str, Any]:
-    """The shop sync check on the sandbox's shop, an hour after its last order, alerting the ops webhook.
+    """The shop sync check on the sandbox's shop as its schedule would run it, alerting the ops webhook.
 
     The sandbox mirrors its JTL-Shop from the Wawi world with drift on purpose (orders Wawi has not
-    fetched, orders cancelled in the shop, stock above and below Wawi's, prices off): an hour on, every one
-    has lasted past its threshold, so the run raises them all and announces them in one alert. Run before
-    the other flows change Wawi's stock and prices, so what it finds is exactly that drift.
+    fetched, orders cancelled in the shop, stock above and below Wawi's, prices off). A run a minute after
+    the shop's last order raises the stuck orders and starts watching the rest; one an hour later finds
+    every difference still there past its threshold, raises it and announces it. Run before the other
+    flows change Wawi's stock and prices, so what it finds is exactly that drift.
     """
     from pydantic import SecretStr
 
@@ -225,9 +226,15 @@ def _shop_sync_check(base_url: str) -> dict[str, Any]:
     from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
 
     WebhookEndpoint(url=SecretStr(f"{base_url}/_sandbox/receiver/ops")).save("ops-alerts", overwrite=True)
+    first = shop_sync_check(webhook_block="ops-alerts", as_of=DEFAULT_BASE_DATE + timedelta(minutes=1))
     result: dict[str, Any] = shop_sync_check(
         webhook_block="ops-alerts", as_of=DEFAULT_BASE_DATE + timedelta(minutes=61)
     )
+    result["first_run"] = {
+        "counts": first["counts"],
+        "watching": first["watching"],
+        "alerts": first["alerts"],
+    }
     return result
 
 

@@ -26,6 +26,7 @@ BENCHMARKS = (
     "state_db_year",
     "workflow_runner",
     "shop_page_size",
+    "shop_sync_check",
 )
 
 

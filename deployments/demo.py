@@ -210,6 +210,34 @@ def _workflow_blocks(base_url: str, smtp_port: int, smtp_state: Any) -> None:
     ).save("crm", overwrite=True)
 
 
+def _shop_sync_check(base_url: str) -> dict[str, Any]:
+    """The shop sync check on the sandbox's shop as its schedule would run it, alerting the ops webhook.
+
+    The sandbox mirrors its JTL-Shop from the Wawi world with drift on purpose (orders Wawi has not
+    fetched, orders cancelled in the shop, stock above and below Wawi's, prices off). A run a minute after
+    the shop's last order raises the stuck orders and starts watching the rest; one an hour later finds
+    every difference still there past its threshold, raises it and announces it. Run before the other
+    flows change Wawi's stock and prices, so what it finds is exactly that drift.
+    """
+    from pydantic import SecretStr
+
+    from blocks import WebhookEndpoint
+    from flows.shop_sync import shop_sync_check
+    from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE
+
+    WebhookEndpoint(url=SecretStr(f"{base_url}/_sandbox/receiver/ops")).save("ops-alerts", overwrite=True)
+    first = shop_sync_check(webhook_block="ops-alerts", as_of=DEFAULT_BASE_DATE + timedelta(minutes=1))
+    result: dict[str, Any] = shop_sync_check(
+        webhook_block="ops-alerts", as_of=DEFAULT_BASE_DATE + timedelta(minutes=61)
+    )
+    result["first_run"] = {
+        "counts": first["counts"],
+        "watching": first["watching"],
+        "alerts": first["alerts"],
+    }
+    return result
+
+
 def _workflows_arm() -> dict[str, Any]:
     """Load the example workflows and let a first tick take its marks (watermarks, stock snapshot)."""
     from flows.workflows import workflows_tick
@@ -340,6 +368,12 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
         _workflow_blocks(server.base_url, smtp.port, smtp.state)
         results["workflows_arm"] = armed = _workflows_arm()
         _say(f"workflows: {armed['loaded']}; first tick takes its marks: {_notes(armed['tick'])}")
+        results["shop_sync_check"] = checked = _shop_sync_check(server.base_url)
+        _say(
+            "shop sync check: "
+            + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in checked["counts"].items())
+            + f" ({checked['oversell_risk']} with oversell risk); alert sent: {checked['alerts']['sent']}"
+        )
         results["inbound_verification_xlsx"] = inbound_verification(sheet=str(workbook), worksheet=worksheet)
         _say(f"inbound verification (xlsx): {results['inbound_verification_xlsx']['counts']}")
         results["inbound_verification_google_sheet"] = inbound_verification(

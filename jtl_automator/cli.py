@@ -313,6 +313,38 @@ def run_stock_sync(
     _echo_json(result)
 
 
+@run_app.command("shop-sync-check")
+def run_shop_sync_check(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Read and report; record no history, send no alert.")
+    ] = False,
+    shop_block: Annotated[
+        str | None, typer.Option(help="JtlShopCredentials block (default: environment).")
+    ] = None,
+    wawi_block: WawiBlockOption = None,
+    database_block: DatabaseBlockOption = None,
+    webhook_block: Annotated[str | None, typer.Option(help="WebhookEndpoint block for the alerts.")] = None,
+) -> None:
+    """Check the Wawi <-> JTL-Shop sync now: stuck orders, stale stock, drifted prices."""
+    _shell()
+    from flows.shop_sync import shop_sync_check
+
+    try:
+        result = shop_sync_check(
+            dry_run=dry_run,
+            shop_block=shop_block,
+            wawi_block=wawi_block,
+            database_block=database_block,
+            webhook_block=webhook_block,
+        )
+    except ValueError as exc:  # no shop configured: one line, not a traceback
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    for check, why in result.get("unchecked", {}).items():
+        typer.echo(f"not checked: {check}: {why}", err=True)
+    _echo_json(result)
+
+
 @run_app.command("product-sync")
 def run_product_sync(
     full: Annotated[

@@ -55,3 +55,8 @@ WORKFLOW_ACTION_MAX = 100
 WORKFLOW_TRIGGER_KEY_MAX = 300
 #: Where a workflow was loaded from (a file path).
 WORKFLOW_SOURCE_MAX = 1000
+
+#: The shop sync check's incidents: a kind (``stuck_order``, ``stale_stock``, …) and its key (an order
+#: number, a SKU with a shop warehouse or a customer group: a SKU of FFN_TEXT_MAX plus a short suffix).
+SHOP_INCIDENT_KIND_MAX = 30
+SHOP_INCIDENT_KEY_MAX = FFN_TEXT_MAX + 45

@@ -203,3 +203,13 @@ def test_shop_page_size_tiny() -> None:
         # the sandbox slept the cost model's time on every page, on top of its own work
         assert measured["page_seconds"] >= measured["model_seconds"] > 0
     assert "shop_page_size" in result.markdown()
+
+
+@pytest.mark.slow
+def test_shop_sync_check_tiny() -> None:
+    result = load("shop_sync_check").run(skus=300, orders=120, limit=25)
+    raw = result.raw
+    assert raw["shop_sent"] == raw["shop_bound"] and raw["second_sent"] == raw["second_bound"]
+    assert raw["wawi_sent"] <= raw["wawi_bound"] and raw["first"]["orders"]["new"] > 0
+    assert not raw["first"]["unchecked"] and raw["first"]["counts"]["stuck_order"] > 0
+    assert result.passed and "shop_sync_check" in result.markdown()

@@ -75,6 +75,20 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     ran = {w["workflow"]: w["new_runs"] for w in fired["tick"]["workflows"]}
     assert ran["held-address-crm"] > 0 and ran["saison-restock"] > 0
     assert "0 failed" in fired["monday_markdown"] and "0 new runs" not in fired["monday_markdown"]
+    # the shop sync check finds exactly the sandbox shop's configured drift (SandboxConfig.shop_*)
+    from jtl_automator.sandbox.config import SandboxConfig
+
+    config = SandboxConfig()
+    checked = summary["shop_sync_check"]
+    assert checked["counts"] == {
+        "stuck_order": config.shop_orders_missing_in_wawi,
+        "cancelled_open": config.shop_orders_cancelled_in_shop,
+        "stale_stock": config.shop_stock_over + config.shop_stock_under,
+        "price_drift": config.shop_price_drift,
+    }
+    assert checked["oversell_risk"] == config.shop_stock_over and checked["unchecked"] == {}
+    assert checked["alerts"]["sent"]["webhook"] is True and checked["first_run"]["alerts"]["sent"]["webhook"]
+    assert checked["first_run"]["counts"]["stale_stock"] == 0  # watched first, raised an hour on
     sales = {k["key"]: k["value"] for k in summary["report_weekly"]["kpis"]}
     assert sales["orders"] > 0 and sales["revenue_net"] > 0
 

@@ -2,7 +2,8 @@
 
 Orders in, outbounds created and shipped; fulfilment times per warehouse; orders on hold by reason and
 age; the backlog older than the cut-off; open inbound discrepancies ("missing since"); SKUs sold out and
-below their reorder point; failed flow runs. Holds, backlog, discrepancies and stock are snapshots of the
+below their reorder point; failed flow runs; the shop sync check's incidents (its own tab). Holds, backlog,
+discrepancies, stock and the shop sync incidents are snapshots of the
 moment the report runs: a report run later for an earlier day states them as missing.
 """
 
@@ -14,6 +15,7 @@ from jtl_automator.reports import data as d
 from jtl_automator.reports import sections as s
 from jtl_automator.reports.data import ReportData, ReportDefinition, ReportParams
 from jtl_automator.reports.model import Chart, Column, Report
+from jtl_automator.reports.shop_sync import add_shop_sync
 
 TREND = (
     Column("orders_in", "Orders in", "count"),
@@ -35,6 +37,7 @@ def build(data: ReportData, params: ReportParams) -> Report:
     s.add_stock_outs(report, data, params)
     s.add_reorder(report, data, params)
     s.add_failed_runs(report, data, params)
+    add_shop_sync(report, data, params)
     report.tables.insert(0, s.trend_table(data, report, "trend", "Last days", TREND, params.trend_periods))
     report.charts.append(
         Chart(
@@ -65,6 +68,7 @@ DEFINITION = ReportDefinition(
             d.DEMAND,
             d.RESTOCK,
             d.FAILED_RUNS,
+            d.SHOP_SYNC,
         }
     ),
     build=build,

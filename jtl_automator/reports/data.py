@@ -36,6 +36,7 @@ FAILED_RUNS = "failed_runs"  # Prefect flow runs that failed or crashed in the p
 RETURNS = "returns"  # Wawi return lines dated in the period, matched to the ledger's shipped orders
 SHIPPED = "shipped"  # units per SKU of the orders first shipped in the period (the returns' base)
 PRICE_CHANGES = "price_changes"  # the prices the pricing flow wrote in the period
+SHOP_SYNC = "shop_sync"  # the shop sync check's incidents open now and cleared in the period
 
 DATASETS = (
     ORDERS,
@@ -52,6 +53,7 @@ DATASETS = (
     RETURNS,
     SHIPPED,
     PRICE_CHANGES,
+    SHOP_SYNC,
 )
 #: Why a source no flow records yet is missing (the text every output shows); none today: a new
 #: dataset without a reader goes here until its query exists.

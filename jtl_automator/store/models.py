@@ -46,6 +46,8 @@ from jtl_automator.limits import (
     PRICE_TARGET_MAX,
     REPORT_NAME_MAX,
     ROW_KEY_MAX,
+    SHOP_INCIDENT_KEY_MAX,
+    SHOP_INCIDENT_KIND_MAX,
     SIDE_EFFECT_KEY_MAX,
     WORKFLOW_ACTION_MAX,
     WORKFLOW_NAME_MAX,
@@ -480,3 +482,77 @@ class WorkflowStepRow(Base):
     task_run_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class ShopSyncIncidentRow(Base):
+    """One incident of the shop sync check, from the run that first saw it until one saw it resolved.
+
+    Kinds: a stuck order, a shop-cancelled order open in Wawi, stale stock, a drifted price.
+    ``first_seen`` is when the condition began as far as the check knows ("stuck since": a stuck order's
+    creation in the shop, else the first run that saw it); ``raised_at`` when it crossed its kind's
+    threshold (before that it is only watched); ``cleared_at`` and ``clear_reason`` when a run observed it
+    gone. ``open_key`` is ``key`` while the incident is open and None once cleared, so at most one open
+    incident per kind and key exists (NULLs never collide) and a condition that comes back is a new one.
+    ``alert_state``: ``none``, ``raised`` (the alert went out) or ``cleared`` (the all-clear went out too).
+    """
+
+    __tablename__ = "shop_sync_incidents"
+    __table_args__ = (
+        UniqueConstraint("kind", "open_key", name="uq_shop_sync_incidents_kind_open_key"),
+        Index("ix_shop_sync_incidents_kind_key", "kind", "key"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(SHOP_INCIDENT_KIND_MAX))
+    key: Mapped[str] = mapped_column(String(SHOP_INCIDENT_KEY_MAX))
+    open_key: Mapped[str | None] = mapped_column(String(SHOP_INCIDENT_KEY_MAX))
+    first_seen: Mapped[datetime]
+    last_seen: Mapped[datetime]
+    raised_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None] = mapped_column(index=True)
+    clear_reason: Mapped[str | None] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None]
+    alert_state: Mapped[str] = mapped_column(String(20), default="none")
+    alerted_at: Mapped[datetime | None]
+    run_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class ShopSyncOrderRow(Base):
+    """A shop order the check follows: read once by cursor (with its cart lines), then looked up in Wawi.
+
+    ``wawi_order_id`` is set once Wawi has a sales order with the shop's order number as its external
+    number (``wawi_status``: ``open``, ``shipped`` or ``cancelled`` as last seen).
+    ``state`` is the shop's ``cStatus`` as last read (``-1`` cancelled). Rows leave when Wawi has the
+    order and it is older than the recheck window (the service prunes them).
+    """
+
+    __tablename__ = "shop_sync_orders"
+
+    shop_order_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    order_no: Mapped[str] = mapped_column(String(ORDER_NUMBER_MAX), index=True)
+    cart_id: Mapped[int | None] = mapped_column(BigInteger)
+    state: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    total: Mapped[float | None] = mapped_column(Float)
+    lines: Mapped[list[Any] | None] = mapped_column(JSON)
+    wawi_order_id: Mapped[int | None] = mapped_column(BigInteger)
+    wawi_status: Mapped[str | None] = mapped_column(String(20))
+    matched_at: Mapped[datetime | None]
+    read_at: Mapped[datetime]
+    checked_at: Mapped[datetime | None]
+
+
+class WawiChannelPriceCacheRow(Base):
+    """An item's sales-channel prices as ``GET /items/{id}/salesChannelPrices`` gave them at ``read_at``.
+
+    Wawi has no bulk read of these; a price change moves the item's ``Changed``, so a row is good while
+    ``changed`` equals the item's ``Changed`` in the latest listing (and it is younger than the reader's
+    maximum age). ``prices``: the rows as the client's model dumps them (channel, group, quantity, net).
+    """
+
+    __tablename__ = "wawi_channel_price_cache"
+
+    item_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    changed: Mapped[str | None] = mapped_column(String(64))
+    prices: Mapped[list[Any]] = mapped_column(JSON)
+    read_at: Mapped[datetime]

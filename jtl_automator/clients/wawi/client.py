@@ -9,7 +9,7 @@ from 2.x).
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
@@ -324,6 +324,31 @@ class SalesOrders(_CustomFields, _Gettable[SalesOrder]):
     def raw_line_items(self, order_id: int) -> builtins.list[Any]:
         """The order's lines as Wawi sent them: one bad value must not make the whole order unreadable."""
         return unwrap_items(self._core.get_json(f"{self.path}/{order_id}/lineitems"))
+
+    def find_by_external_numbers(
+        self, numbers: Iterable[str], *, created_since: datetime | None = None
+    ) -> dict[str, builtins.list[JsonObject]]:
+        """Sales orders whose ``ExternalNumber`` (a shop's order number) is one of ``numbers``, raw.
+
+        Wawi filters ``externalOrderNumber`` by one value only. With ``created_since`` the orders created
+        since then are listed once and matched here: ``ceil(orders since / pageSize)`` requests, the
+        paging lower bound, whatever the count of numbers. Without it, one filtered request per number
+        (fewer when only a handful are asked). Numbers Wawi does not have map to ``[]``; a number with
+        several orders (an order imported twice) lists them all.
+        """
+        wanted = {n for n in numbers if n}
+        found: dict[str, builtins.list[JsonObject]] = {n: [] for n in wanted}
+        if created_since is not None:
+            for order in flatten(self.iter_pages(created_since=created_since)):
+                number = order.get("ExternalNumber") if isinstance(order, Mapping) else None
+                if isinstance(number, str) and number in found:
+                    found[number].append(dict(order))
+            return found
+        for number in sorted(wanted):
+            for order in flatten(self.iter_pages(external_order_number=number)):
+                if isinstance(order, Mapping) and order.get("ExternalNumber") == number:
+                    found[number].append(dict(order))
+        return found
 
 
 @dataclass(frozen=True)

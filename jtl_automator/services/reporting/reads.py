@@ -28,7 +28,7 @@ from jtl_automator.plans import iso_week
 from jtl_automator.reports import data as d
 from jtl_automator.reports.data import ReportData, ReportDefinition, ReportParams
 from jtl_automator.reports.periods import Period, berlin_day
-from jtl_automator.store import StateStore
+from jtl_automator.store import StateStore, shop_sync
 from jtl_automator.store import reporting as q
 from jtl_automator.transforms import kpis as k
 from jtl_automator.transforms.replenishment_frames import stock_frame
@@ -263,6 +263,11 @@ def read_data(
     data.facts["restock_week"] = week
     read(d.RESTOCK, lambda: validated(k.RESTOCK_SCHEMA, q.restock_lines(store, week)))
     read(d.PRICE_CHANGES, lambda: price_changes(store, start, end))
+    if d.SHOP_SYNC in needs:
+        if shop_sync.check_has_run(store):
+            read(d.SHOP_SYNC, lambda: shop_sync.incidents_frame(store, start))
+        else:
+            data.missing[d.SHOP_SYNC] = "the shop sync check has not run against this state database"
     if d.DEMAND in needs:
         window = max(params.cover_window_days, params.dead_stock_days)
         data.frames[d.DEMAND] = validated(

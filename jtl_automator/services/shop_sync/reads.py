@@ -1,0 +1,442 @@
+"""Stage 1 and 2: what the shop and Wawi say, read in bulk; a side that cannot be read is said so.
+
+Shop (JTL-Shop REST, read-only, cursor paging):
+
+- orders after the cursor kept in the state database (``GET /order?cursor=``), and one ``GET /cart/{id}``
+  per new order for its lines; with ``order_recheck_hours`` the pages of that window's orders are read
+  again (no carts), so an order the shop cancels after Wawi pulled it is seen;
+- every product page (``GET /product``): each row carries its stock per warehouse and its prices.
+
+So a run costs ``ceil(products / limit) + ceil(new orders / limit) + new orders`` shop requests (plus one
+empty page where a count is a multiple of the limit: the shop sends no totals), and the recheck's pages.
+
+Wawi (REST, pageNumber paging): the followed orders by external number (one listing since the oldest of
+them, or one request per number when there are few), every item (base prices, SKUs), every stock row,
+the sales channels (one array), and the sales-channel prices of the items that need them (one request
+per item: the API has no bulk read), cached in the state database by the item's ``Changed``.
+
+A read that fails after the client's retries (the shop or Wawi down) leaves its part unread with the
+reason; the checks that need it are not run and their incidents are left as they are. Refused
+credentials stop the run (they will not heal by themselves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+import pandas as pd
+
+from jtl_automator.clients.errors import AuthError, ClientError, JtlApiError
+from jtl_automator.clients.pagination import flatten
+from jtl_automator.clients.shop.models import ShopCart, ShopOrder, ShopPage, ShopProduct, SkippedShopRow
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.services.shop_sync.params import ShopSyncParams
+from jtl_automator.store.shop_sync import FollowedOrder, ShopSyncStore, WawiMatch
+from jtl_automator.transforms import shop_sync as t
+
+log = correlated_logger("jtl_automator.shop_sync")
+
+
+class ShopReader(Protocol):
+    """What the check reads from the shop (``jtl_automator.clients.shop.ShopClient`` offers it)."""
+
+    def iter_orders(self, after_id: int = 0, page_size: int | None = None) -> Iterator[ShopPage[ShopOrder]]:
+        """Orders after ``after_id``, page by page."""
+        ...
+
+    def get_cart(self, cart_id: int) -> ShopCart:
+        """One order's cart with its lines."""
+        ...
+
+    def iter_product_pages(
+        self, page_size: int | None = None, *, after_id: int = 0
+    ) -> Iterator[ShopPage[ShopProduct]]:
+        """Every product, page by page."""
+        ...
+
+
+def problem(system: str, error: Exception) -> str:
+    """Why a side could not be read, in one line that names no secret."""
+    status = getattr(error, "status", None)
+    return f"{system} could not be read ({type(error).__name__}{f' {status}' if status else ''}): {error}"
+
+
+@dataclass
+class ShopOrders:
+    """The shop's orders of this run: new ones (with lines) and the recheck window's (state only)."""
+
+    ok: bool = True
+    problem: str | None = None
+    new: list[FollowedOrder] = field(default_factory=list)
+    reread: list[FollowedOrder] = field(default_factory=list)
+    cursor: int = 0  # the last order id read (the next run reads after it)
+    start: int = 0  # the cursor the run read from
+    notes: list[str] = field(default_factory=list)
+    pages: int = 0
+    carts: int = 0
+
+
+@dataclass
+class ShopCatalogue:
+    """Every shop product as three frames (stock, per-warehouse stock, prices)."""
+
+    ok: bool = True
+    problem: str | None = None
+    products: pd.DataFrame = field(default_factory=lambda: t.shop_products_frames([])[0])
+    warehouse_stock: pd.DataFrame = field(default_factory=lambda: t.shop_products_frames([])[1])
+    prices: pd.DataFrame = field(default_factory=lambda: t.shop_products_frames([])[2])
+    skipped: list[SkippedShopRow] = field(default_factory=list)
+    pages: int = 0
+
+
+@dataclass
+class ShopInputs:
+    """What the shop said, and the orders the state database already followed."""
+
+    orders: ShopOrders
+    catalogue: ShopCatalogue
+    followed: list[FollowedOrder]
+    now: datetime
+
+
+@dataclass
+class WawiInputs:
+    """What Wawi said: its orders for the followed numbers, available stock, prices."""
+
+    orders_ok: bool = True
+    orders_problem: str | None = None
+    matches: dict[str, WawiMatch] = field(default_factory=dict)
+    stock_ok: bool = True
+    stock_problem: str | None = None
+    available: pd.DataFrame = field(default_factory=lambda: t.wawi_available_frame([], []))
+    prices_ok: bool = True
+    prices_problem: str | None = None
+    items: pd.DataFrame = field(default_factory=lambda: t.wawi_prices_frame([]))
+    channel: pd.DataFrame = field(default_factory=lambda: t.channel_prices_frame({}, ""))
+    sales_channel: str | None = None
+    known_items: set[int] = field(default_factory=set)
+    channel_reads: dict[int, tuple[str | None, list[dict[str, Any]]]] = field(default_factory=dict)
+    unverified_items: set[int] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+    lookup: str = ""  # how the orders were looked up: "listing since …" or "N by number"
+
+
+# -- the shop -------------------------------------------------------------------------------------------
+
+
+def _followed(order: ShopOrder, lines: list[dict[str, Any]] | None) -> FollowedOrder | None:
+    number, created = (order.order_no or "").strip(), order.created
+    if not number or created is None:
+        return None
+    return FollowedOrder(
+        shop_order_id=order.id,
+        order_no=number,
+        created_at=created,
+        state=order.state.value if order.state is not None else None,
+        cart_id=order.cart_id,
+        total=order.total,
+        lines=lines,
+    )
+
+
+def read_shop_orders(
+    shop: ShopReader, sync: ShopSyncStore, params: ShopSyncParams, now: datetime
+) -> ShopOrders:
+    """New orders after the cursor (with their carts) and the recheck window's pages (states only)."""
+    out = ShopOrders()
+    cursor = sync.order_cursor()
+    start = cursor
+    if params.order_recheck_hours > 0 and cursor:
+        first = sync.first_order_id_since(now - timedelta(hours=params.order_recheck_hours))
+        if first is not None:
+            start = min(cursor, first - 1)
+    out.start, out.cursor = start, cursor
+    try:
+        for page in shop.iter_orders(after_id=start, page_size=params.shop_page_size):
+            out.pages += 1
+            out.notes.extend(f"shop order row left out: {row}" for row in page.skipped)
+            frame = t.shop_orders_frame(page.items)
+            for order, bad in zip(page.items, frame["problem"].tolist(), strict=True):
+                if bad:
+                    out.notes.append(f"shop order {order.id}: {bad}")
+                    continue
+                if order.id <= cursor:
+                    followed = _followed(order, None)
+                    if followed is not None:
+                        out.reread.append(followed)
+                    continue
+                out.new.append(_with_cart(shop, order, out))
+            out.cursor = max(out.cursor, page.cursor)
+    except AuthError:
+        raise
+    except JtlApiError as error:
+        out.ok, out.problem = False, problem("the shop's orders", error)
+        out.new, out.reread, out.cursor = [], [], cursor
+        log.warning("%s", out.problem)
+    return out
+
+
+def _with_cart(shop: ShopReader, order: ShopOrder, out: ShopOrders) -> FollowedOrder:
+    lines: list[dict[str, Any]] | None = None
+    if order.cart_id:
+        out.carts += 1
+        try:
+            found, bad = t.cart_lines(shop.get_cart(order.cart_id))
+        except ClientError as error:  # the cart is gone or does not fit: the order is followed without lines
+            out.notes.append(f"shop order {order.order_no}: cart {order.cart_id} not readable ({error})")
+        else:
+            if bad:
+                out.notes.append(f"shop order {order.order_no}: cart lines not counted: {bad}")
+            else:
+                lines = found
+    followed = _followed(order, lines)
+    assert followed is not None  # orders without number or date were set aside before
+    return followed
+
+
+def read_shop_catalogue(shop: ShopReader, params: ShopSyncParams) -> ShopCatalogue:
+    """Every product page (stock and prices come embedded in each product row)."""
+    out = ShopCatalogue()
+    products: list[ShopProduct] = []
+    try:
+        for page in shop.iter_product_pages(params.shop_page_size):
+            out.pages += 1
+            products.extend(page.items)
+            out.skipped.extend(page.skipped)
+    except AuthError:
+        raise
+    except JtlApiError as error:
+        out.ok, out.problem = False, problem("the shop's products", error)
+        log.warning("%s", out.problem)
+        return out
+    out.products, out.warehouse_stock, out.prices = t.shop_products_frames(products)
+    return out
+
+
+# -- Wawi -----------------------------------------------------------------------------------------------
+
+
+def lookup_plan(
+    orders: Sequence[FollowedOrder], params: ShopSyncParams, now: datetime
+) -> tuple[list[str], datetime | None]:
+    """Which numbers to ask Wawi one by one, and from when to list Wawi's orders for the rest.
+
+    Few numbers: one request each. Many: one listing since the oldest one's date (less the slack), at the
+    paging bound. A few old stuck orders would stretch that listing over days, so orders older than a day
+    go one by one when they fit the per-number budget and the listing covers the newer rest; when there
+    are more old ones than that (a first run, a long outage), one listing covers them all.
+    """
+    numbers = sorted(orders, key=lambda o: o.created_at)
+    budget = params.wawi_lookup_per_number_max
+    if len(numbers) <= budget:
+        return [o.order_no for o in numbers], None
+    cut = now - timedelta(days=1)
+    old = [o for o in numbers if o.created_at < cut]
+    if len(old) > budget or len(old) == len(numbers):
+        old = []  # many old ones (a first run, a long outage): one listing over all is cheaper
+    rest = numbers[len(old) :]
+    since = rest[0].created_at - timedelta(minutes=params.wawi_lookup_slack_minutes)
+    return [o.order_no for o in old], since
+
+
+def merged_orders(shop: ShopInputs) -> list[FollowedOrder]:
+    """The followed orders as the state database has them, with this run's reads on top, oldest first."""
+    by_id: dict[int, FollowedOrder] = {o.shop_order_id: o for o in shop.followed}
+    for order in shop.orders.reread:
+        known = by_id.get(order.shop_order_id)
+        by_id[order.shop_order_id] = order if known is None else replace(known, state=order.state)
+    for order in shop.orders.new:
+        by_id.setdefault(order.shop_order_id, order)
+    return sorted(by_id.values(), key=lambda o: (o.created_at, o.shop_order_id))
+
+
+def to_look_up(shop: ShopInputs) -> list[FollowedOrder]:
+    """Followed and new orders whose Wawi side is not settled.
+
+    That is: not matched yet, or cancelled in the shop while their Wawi order is not (Wawi may have
+    cancelled it since).
+    """
+    return [
+        o
+        for o in merged_orders(shop)
+        if o.wawi_order_id is None or (o.state == t.SHOP_CANCELLED and o.wawi_status != "cancelled")
+    ]
+
+
+def read_wawi_orders(
+    wawi: WawiClient, orders: Sequence[FollowedOrder], params: ShopSyncParams, now: datetime, out: WawiInputs
+) -> None:
+    """Wawi's sales orders for these shop orders (see :func:`lookup_plan`)."""
+    one_by_one, since = lookup_plan(orders, params, now)
+    wanted = {o.order_no for o in orders}
+    found: dict[str, list[dict[str, Any]]] = {}
+    try:
+        if one_by_one:
+            found.update(wawi.sales_orders.find_by_external_numbers(one_by_one))
+        if since is not None:
+            rest = wanted - set(one_by_one)
+            listed = wawi.sales_orders.find_by_external_numbers(rest, created_since=since)
+            found.update(listed)
+    except AuthError:
+        raise
+    except JtlApiError as error:
+        out.orders_ok, out.orders_problem = False, problem("Wawi's sales orders", error)
+        log.warning("%s", out.orders_problem)
+        return
+    out.lookup = f"{len(one_by_one)} by number" + (
+        f", the rest listed since {since.isoformat()}" if since else ""
+    )
+    for number in wanted:
+        rows = found.get(number) or []
+        if not rows:
+            out.matches[number] = WawiMatch(number, None)
+            continue
+        statuses = [t.wawi_order_status(row) for row in rows]
+        status = "open" if "open" in statuses else ("shipped" if "shipped" in statuses else "cancelled")
+        live = [r for r, s in zip(rows, statuses, strict=True) if s != "cancelled"] or rows
+        out.matches[number] = WawiMatch(number, int(live[0].get("Id") or 0) or None, status)
+        if len(rows) > 1:
+            out.notes.append(f"shop order {number} is in Wawi {len(rows)} times (imported twice?)")
+
+
+def shop_channel(wawi: WawiClient, params: ShopSyncParams, out: WawiInputs) -> str | None:
+    """The shop's Wawi sales channel: the configured one, else Wawi's only online-shop channel."""
+    if params.sales_channel_id:
+        return params.sales_channel_id
+    shops = [c.id for c in wawi.sales_channels() if c.type == 1]
+    if len(shops) == 1:
+        return shops[0]
+    out.notes.append(
+        "no sales channel configured and Wawi has "
+        + (f"{len(shops)} online-shop channels" if shops else "no online-shop channel")
+        + ": prices are compared with the base price only (set sales_channel_id)"
+    )
+    return None
+
+
+def read_wawi_catalogue(
+    wawi: WawiClient,
+    sync: ShopSyncStore,
+    shop: ShopCatalogue,
+    params: ShopSyncParams,
+    now: datetime,
+    out: WawiInputs,
+) -> None:
+    """Items (base prices), stock rows and the channel prices the price check needs."""
+    try:
+        items = list(flatten(wawi.items.iter_pages()))
+    except AuthError:
+        raise
+    except JtlApiError as error:
+        out.stock_ok = out.prices_ok = False
+        out.stock_problem = out.prices_problem = problem("Wawi's items", error)
+        log.warning("%s", out.stock_problem)
+        return
+    if "stock" in params.checks:
+        try:
+            out.available = t.wawi_available_frame(items, flatten(wawi.stocks.iter_pages()))
+        except AuthError:
+            raise
+        except JtlApiError as error:
+            out.stock_ok, out.stock_problem = False, problem("Wawi's stock", error)
+            log.warning("%s", out.stock_problem)
+    if "prices" in params.checks:
+        out.items = t.wawi_prices_frame(items)
+        try:
+            out.sales_channel = shop_channel(wawi, params, out)
+            if out.sales_channel is not None:
+                _channel_prices(wawi, sync, shop, params, now, out)
+        except AuthError:
+            raise
+        except JtlApiError as error:
+            out.prices_ok, out.prices_problem = False, problem("Wawi's sales-channel prices", error)
+            log.warning("%s", out.prices_problem)
+
+
+def _channel_prices(
+    wawi: WawiClient,
+    sync: ShopSyncStore,
+    shop: ShopCatalogue,
+    params: ShopSyncParams,
+    now: datetime,
+    out: WawiInputs,
+) -> None:
+    """Channel prices from the cache where current, read for the items whose shop price needs them."""
+    assert out.sales_channel is not None
+    changed = dict(zip(out.items["item_id"].astype(int), out.items["changed"], strict=True))
+    max_age = timedelta(hours=params.channel_price_max_age_hours)
+    cached = sync.channel_prices(changed)
+    current = {
+        item_id: entry.prices
+        for item_id, entry in cached.items()
+        if entry.changed == (None if pd.isna(changed.get(item_id)) else changed.get(item_id))
+        and now - entry.read_at <= max_age
+    }
+    prices: dict[int, list[dict[str, Any]]] = dict(current)
+    # Items whose shop price is not explained by what is known (the base price, or current cached prices)
+    first = t.check_prices(
+        shop.prices,
+        out.items,
+        t.channel_prices_frame(prices, out.sales_channel),
+        current,
+        t.PriceCheckParams(group_map=params.group_map, tolerance=params.price_tolerance),
+    )
+    unexplained = first[first["status"].isin([t.NEEDS_READ, t.DRIFT])]["item_id"].dropna().astype(int)
+    wanted = [i for i in dict.fromkeys(unexplained.tolist()) if i not in current]
+    budget = wanted[: params.channel_price_reads_max]
+    for item_id in budget:
+        rows = [p.model_dump(by_alias=True) for p in wawi.items.sales_channel_prices(item_id)]
+        prices[item_id] = rows
+        out.channel_reads[item_id] = (
+            None if pd.isna(changed.get(item_id)) else str(changed.get(item_id)),
+            rows,
+        )
+    out.unverified_items = set(wanted[params.channel_price_reads_max :])
+    if out.unverified_items:
+        out.notes.append(
+            f"{len(out.unverified_items)} items' channel prices not read this run (at most "
+            f"{params.channel_price_reads_max} a run): their prices are checked in a later run"
+        )
+    out.known_items = set(prices)
+    out.channel = t.channel_prices_frame(prices, out.sales_channel)
+
+
+def read_wawi(wawi: WawiClient, sync: ShopSyncStore, shop: ShopInputs, params: ShopSyncParams) -> WawiInputs:
+    """Everything the checks need from Wawi, each part on its own (one failing leaves the others)."""
+    out = WawiInputs()
+    if "orders" in params.checks:
+        read_wawi_orders(wawi, to_look_up(shop), params, shop.now, out)
+    wants_catalogue = shop.catalogue.ok and ({"stock", "prices"} & set(params.checks))
+    if wants_catalogue:
+        read_wawi_catalogue(wawi, sync, shop.catalogue, params, shop.now, out)
+    return out
+
+
+def feeding_warehouses(
+    catalogue: ShopCatalogue, params: ShopSyncParams
+) -> tuple[dict[str, tuple[int, ...]], tuple[int, ...]]:
+    """The warehouse map the stock check compares per warehouse, and the Wawi warehouses ``stockQty`` sums.
+
+    Configured: the map as given, its Wawi warehouses together. Not configured: every shop warehouse seen
+    in the products' stock rows is the Wawi warehouse of the same id (no per-warehouse comparison).
+    """
+    if params.warehouse_map:
+        mapping = {str(k): tuple(v) for k, v in params.warehouse_map.items()}
+        return mapping, tuple(sorted({w for ids in mapping.values() for w in ids}))
+    seen = sorted({int(w) for w in catalogue.warehouse_stock["shop_warehouse_id"].dropna().unique()})
+    return {}, tuple(seen)
+
+
+def skipped_ids(rows: Sequence[SkippedShopRow]) -> tuple[set[int], int]:
+    """The product ids of rows the client left out, and how many had no readable id."""
+    ids = {r.row_id for r in rows if r.row_id is not None}
+    return ids, sum(1 for r in rows if r.row_id is None)
+
+
+def mapping_str(mapping: Mapping[str, tuple[int, ...]]) -> str:
+    """A warehouse map in one line."""
+    return ", ".join(f"{k} -> {list(v)}" for k, v in sorted(mapping.items())) or "(by id)"

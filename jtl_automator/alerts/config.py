@@ -96,6 +96,9 @@ def parse_days(value: Any) -> tuple[int, ...]:
         raise ValueError("days are day names: mon-fri, mon,wed,fri, daily or a list like [mon, tue]")
     days: set[int] = set()
     for item in items:
+        if isinstance(item, int) and not isinstance(item, bool) and 0 <= item < len(DAY_NAMES):
+            days.add(item)  # already a weekday number (0 = Monday), as the code builds them
+            continue
         if not isinstance(item, str):
             raise ValueError(f"{item!r} is not a day: use {', '.join(DAY_NAMES)}")
         first, _, last = item.strip().lower().partition("-")

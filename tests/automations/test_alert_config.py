@@ -210,7 +210,8 @@ def test_a_folder_reads_all_files_and_checks_names_across_them(tmp_path: Path) -
     b = folder / "b.yaml"
     assert caught.value.problems == [
         f"{b}:2: channels.ops-email: channel 'ops-email' is already defined in {folder / 'a.yaml'}",
-        f"{b}:3: business_hours: already defined in {folder / 'a.yaml'}; the folder has one set of business hours",
+        f"{b}:3: business_hours: already defined in {folder / 'a.yaml'}; the folder has one set of "
+        "business hours",
         f"{b}:5: alerts[0].name: alert 'run-late' is already defined in {folder / 'a.yaml'}",
         f"{b}:6: alerts[1].notify[0]: unknown channel 'pager' (channels: ops-email, ops-webhook)",
     ]
@@ -237,8 +238,8 @@ def test_business_hours_only_needs_business_hours_and_an_empty_folder_is_refused
     with pytest.raises(ConfigFileError) as caught:
         load_alerts(folder, DEPLOYMENTS)
     assert caught.value.problems == [
-        f"{folder / 'alerts.yaml'}:15: alerts[2]: counts business hours only, but no file defines business_hours "
-        "(add them, or set business_hours_only: false)"
+        f"{folder / 'alerts.yaml'}:15: alerts[2]: counts business hours only, but no file defines "
+        "business_hours (add them, or set business_hours_only: false)"
     ]
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigFileError, match="no alert files"):

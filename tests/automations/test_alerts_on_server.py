@@ -187,6 +187,23 @@ def test_applying_again_changes_nothing_and_a_changed_file_updates_in_place(
     assert back.plan.counts() == {"update": 1, "unchanged": 3}
 
 
+def test_the_channel_blocks_refer_to_the_connection_blocks_instead_of_copying_their_secrets(
+    prefect_server: PrefectServer, receivers: Receivers, applied: Path
+) -> None:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        smtp = client.read_block_document_by_name("smtp", "jtl-smtp-server")
+        hook = client.read_block_document_by_name("alerts-webhook", "jtl-webhook-endpoint")
+        mail = client.read_block_document_by_name("alert-ops-email", "jtl-alert-email", include_secrets=False)
+        call = client.read_block_document_by_name(
+            "alert-ops-webhook", "jtl-alert-webhook", include_secrets=False
+        )
+    assert mail.block_document_references["smtp"]["block_document"]["id"] == str(smtp.id)
+    assert call.block_document_references["endpoint"]["block_document"]["id"] == str(hook.id)
+    assert mail.data["to"] == ["ops@shop.example", "lead@shop.example"]
+
+
 def test_a_failing_and_a_crashed_run_arrive_as_mail_and_webhook(
     prefect_server: PrefectServer, receivers: Receivers, applied: Path
 ) -> None:

@@ -75,6 +75,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     ran = {w["workflow"]: w["new_runs"] for w in fired["tick"]["workflows"]}
     assert ran["held-address-crm"] > 0 and ran["saison-restock"] > 0
     assert "0 failed" in fired["monday_markdown"] and "0 new runs" not in fired["monday_markdown"]
+    assert summary["alerts"]["summary"].startswith("automations: 4 created, 0 updated, 0 unchanged")
     sales = {k["key"]: k["value"] for k in summary["report_weekly"]["kpis"]}
     assert sales["orders"] > 0 and sales["revenue_net"] > 0
 

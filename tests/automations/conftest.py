@@ -131,8 +131,10 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prefect
             time.sleep(0.5)
         with temporary_settings({PREFECT_API_URL: server.api_url}):
             yield server
-            from prefect.logging.handlers import APILogHandler
+            from prefect.events.worker import EventsWorker
+            from prefect.logging.handlers import APILogWorker
 
-            APILogHandler.flush()  # the runs' last log lines, while the server still listens
+            APILogWorker.drain_all(timeout=10)  # the runs' last log lines, while the server still listens
+            EventsWorker.drain_all(timeout=10)
     finally:
         _stop(process)

@@ -49,7 +49,9 @@ from jtl_automator.project import project_root
 #: Every automation this command writes carries this tag; ``--prune`` deletes only tagged ones.
 MANAGED_TAG = "jtl-automator"
 #: The run states after Late that mean "it started or ended": the late alert waits for one of them.
-LEFT_LATE = ("Pending", "Running", "Completed", "Failed", "Crashed", "Cancelling", "Cancelled", "TimedOut")
+#: A Late run moves to Pending when a worker takes it, or to Cancelling/Cancelled (by hand, or CANCEL_NEW);
+#: end states are left out, so another run of the deployment that merely finishes does not count.
+LEFT_LATE = ("Pending", "Running", "Cancelling", "Cancelled")
 PAGE = 200
 
 
@@ -180,9 +182,10 @@ What it means and what to do: docs/alerts.md (run-failed).
 """
 _RUN_LATE_SUBJECT = "[jtl-automator] {{ deployment.name }}: run {{ flow_run.name }} is late"
 _RUN_LATE_BODY = """\
-Alert __ALERT__: the scheduled run {{ flow_run.name }} of {{ deployment.name }} (flow {{ flow.name }}) \
-was due at {{ flow_run.expected_start_time }}, was marked Late at {{ event.occurred }} and has not \
-started __LATE_BY__ later.
+Alert __ALERT__: __WHAT__
+
+Latest late run: {{ flow_run.name }} ({{ flow_run.id }}), due at {{ flow_run.expected_start_time }},
+marked Late at {{ event.occurred }}.
 
 Usually no worker is polling the work pool (prefect worker start --pool jtl-process), or the pool or
 the deployment is paused.
@@ -190,6 +193,14 @@ the deployment is paused.
 {% endif %}
 What it means and what to do: docs/alerts.md (run-late).
 """
+_LATE_PER_DEPLOYMENT = (
+    "runs of {{ deployment.name }} (flow {{ flow.name }}) are not starting: one was marked Late and "
+    "none started in the __LATE_BY__ after. One alert per deployment and __LATE_BY__ while this lasts."
+)
+_LATE_PER_RUN = (
+    "the scheduled run {{ flow_run.name }} of {{ deployment.name }} (flow {{ flow.name }}) was marked "
+    "Late and has not started __LATE_BY__ later."
+)
 _SLA_SUBJECT = "[jtl-automator] SLA __ALERT__ breached ({{ event.payload.deployment }})"
 _SLA_BODY = """\
 Alert __ALERT__: {{ event.payload.message }}
@@ -242,7 +253,11 @@ def build_trigger(
             **_run_resources(_deployments_of(alert, all_deployments)),
             after={"prefect.flow-run.Late"},
             expect={f"prefect.flow-run.{state}" for state in LEFT_LATE},
-            for_each={"prefect.resource.id"},
+            for_each={
+                "related:deployment:prefect.resource.id"
+                if alert.per == "deployment"
+                else "prefect.resource.id"
+            },
             posture=Posture.Proactive,
             threshold=1,
             within=alert.late_by,
@@ -264,9 +279,9 @@ def _messages(alert: RunFailedAlert | RunLateAlert | NoSuccessAlert | DoneByAler
             _RUN_FAILED_BODY, alert=alert.name, repeat=_repeat_note(alert.repeat_after, "of this deployment")
         )
     if isinstance(alert, RunLateAlert):
-        return _RUN_LATE_SUBJECT, _fill(
-            _RUN_LATE_BODY, alert=alert.name, late_by=format_duration(alert.late_by)
-        )
+        what = _LATE_PER_DEPLOYMENT if alert.per == "deployment" else _LATE_PER_RUN
+        body = _fill(_RUN_LATE_BODY, what=what)
+        return _RUN_LATE_SUBJECT, _fill(body, alert=alert.name, late_by=format_duration(alert.late_by))
     return _fill(_SLA_SUBJECT, alert=alert.name), _fill(
         _SLA_BODY,
         alert=alert.name,

@@ -84,7 +84,7 @@ def check(config: ConfigOption = None) -> None:
     loaded = _config(config)
     for alert in loaded.alerts:
         if isinstance(alert, RunLateAlert):
-            detail = f"late by {format_duration(alert.late_by)}"
+            detail = f"late by {format_duration(alert.late_by)}, per {alert.per}"
         elif isinstance(alert, NoSuccessAlert):
             detail = f"{alert.deployment}: a success every {format_duration(alert.window)}"
             detail += " (business hours)" if alert.business_hours_only else ""

@@ -206,6 +206,9 @@ class RunLateAlert(_Alert):
     kind: Literal["run-late"]
     deployments: Literal["all"] | list[str] = "all"
     late_by: Duration = timedelta(minutes=15)
+    #: deployment: one alert per deployment whose runs stay late (workers down: one per deployment, not
+    #: one per minute of an every-minute schedule); run: one per late run.
+    per: Literal["deployment", "run"] = "deployment"
 
     @field_validator("late_by")
     @classmethod
@@ -279,7 +282,9 @@ class AlertsConfig:
 def deployment_names(prefect_yaml: Path) -> list[str]:
     """The deployment names ``prefect.yaml`` declares (the alerts may name only these)."""
     try:
-        data = yaml.safe_load(prefect_yaml.read_text(encoding="utf-8")) or {}
+        # libyaml's loader when present: prefect.yaml is long, and only the names are read from it
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        data = yaml.load(prefect_yaml.read_text(encoding="utf-8"), Loader=loader) or {}  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigFileError(str(prefect_yaml), [f"{prefect_yaml}: cannot be read: {exc}"]) from None
     return [str(d["name"]) for d in data.get("deployments") or [] if isinstance(d, dict) and "name" in d]

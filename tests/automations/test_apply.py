@@ -134,15 +134,25 @@ def test_run_failed_watches_every_project_deployment_per_deployment() -> None:
     assert "config/automations/alerts.yaml" in automation.description
 
 
-def test_run_late_waits_for_the_run_to_leave_late_per_flow_run() -> None:
+def test_run_late_waits_for_a_run_of_the_deployment_to_leave_late() -> None:
     trigger = _desired()["run-late"].trigger
     assert trigger.posture == Posture.Proactive and trigger.after == {"prefect.flow-run.Late"}  # type: ignore[union-attr]
-    assert {"prefect.flow-run.Running", "prefect.flow-run.Pending"} <= trigger.expect  # type: ignore[union-attr]
-    assert "prefect.flow-run.Late" not in trigger.expect  # type: ignore[union-attr]
-    assert trigger.for_each == {"prefect.resource.id"} and trigger.within == timedelta(minutes=15)  # type: ignore[union-attr]
+    assert trigger.expect == {  # type: ignore[union-attr]
+        "prefect.flow-run.Pending",
+        "prefect.flow-run.Running",
+        "prefect.flow-run.Cancelling",
+        "prefect.flow-run.Cancelled",
+    }
+    assert trigger.for_each == {"related:deployment:prefect.resource.id"}  # type: ignore[union-attr]
+    assert trigger.within == timedelta(minutes=15)  # type: ignore[union-attr]
     assert describe_trigger(_desired()["run-late"]).startswith(
         "proactive: after prefect.flow-run.Late, expect"
     )
+    body = _desired()["run-late"].actions[0].body  # type: ignore[union-attr]
+    assert "none started in the 15m after. One alert per deployment and 15m while this lasts." in body
+    per_run = _desired(**{"run-late": {"per": "run"}})["run-late"]
+    assert per_run.trigger.for_each == {"prefect.resource.id"}  # type: ignore[union-attr]
+    assert "has not started 15m later" in per_run.actions[0].body  # type: ignore[union-attr]
 
 
 def test_the_sla_alerts_react_to_their_own_breach_event() -> None:

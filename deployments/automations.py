@@ -432,25 +432,20 @@ class ApplyReport:
     lines: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        """The closing line."""
+        """The closing line: counts of what changed (or would), leftovers only when there are some."""
         counts = self.plan.counts()
-        blocks = sum(1 for b in self.blocks if b.action != "unchanged")
-        parts = [
-            f"{counts.get(k, 0)} {word}"
-            for k, word in (
-                ("create", "to create" if self.dry_run else "created"),
-                ("update", "to update" if self.dry_run else "updated"),
-                ("unchanged", "unchanged"),
-            )
+        tense = 0 if self.dry_run else 1
+        words = {"create": ("to create", "created"), "update": ("to update", "updated")}
+        words["delete"] = ("to delete", "deleted")
+        parts = [f"{counts.get(k, 0)} {words[k][tense]}" for k in ("create", "update")]
+        parts.append(f"{counts.get('unchanged', 0)} unchanged")
+        parts += [
+            f"{counts[k]} {words.get(k, (k, k))[tense]}"
+            for k in ("delete", "extra", "duplicate")
+            if counts.get(k)
         ]
-        for key in ("delete", "extra", "duplicate"):
-            if counts.get(key):
-                parts.append(f"{counts[key]} {'deleted' if key == 'delete' and not self.dry_run else key}")
-        text = (
-            f"automations: {', '.join(parts)}; channel blocks: {blocks} to write"
-            if self.dry_run
-            else (f"automations: {', '.join(parts)}; channel blocks: {blocks} written")
-        )
+        blocks = sum(1 for b in self.blocks if b.action != "unchanged")
+        text = f"automations: {', '.join(parts)}; channel blocks: {blocks} {('to write', 'written')[tense]}"
         return text + (" (dry run: nothing written)" if self.dry_run else "")
 
 

@@ -196,3 +196,18 @@ def test_the_alerts_folder_can_be_given(tmp_path: Path) -> None:
     config = load_project_alerts(ROOT, tmp_path)
     desired = desired_automations(config, {"alert-hook": uuid.uuid4()}, DEPLOYMENTS)
     assert list(desired) == ["only-failed"] and "one.yaml" in desired["only-failed"].description
+
+
+def test_the_summary_counts_what_changed_in_the_right_tense() -> None:
+    from deployments.automations import ApplyReport
+    from jtl_automator.alerts.changes import Change, Plan
+
+    preview = Plan([Change("create", "a"), Change("unchanged", "b", "1"), Change("extra", "c", "2")])
+    assert ApplyReport([], preview, dry_run=True).summary() == (
+        "automations: 1 to create, 0 to update, 1 unchanged, 1 extra; channel blocks: 0 to write "
+        "(dry run: nothing written)"
+    )
+    pruned = Plan([Change("delete", "c", "2")])
+    assert ApplyReport([], pruned, dry_run=False).summary() == (
+        "automations: 0 created, 0 updated, 0 unchanged, 1 deleted; channel blocks: 0 written"
+    )

@@ -4,6 +4,7 @@ Register the types with ``prefect block register -m blocks``; create documents f
 environment with ``jtl-automator blocks``.
 """
 
+from blocks.alerts import EmailAlert, WebhookAlert
 from blocks.credentials import (
     GoogleSheetsCredentials,
     InboundControlSheet,
@@ -17,6 +18,7 @@ from blocks.credentials import (
 from blocks.reporting import ReportDelivery
 
 __all__ = [
+    "EmailAlert",
     "GoogleSheetsCredentials",
     "InboundControlSheet",
     "JtlFfnCredentials",
@@ -25,5 +27,6 @@ __all__ = [
     "ReportDelivery",
     "SmtpServer",
     "StateDatabase",
+    "WebhookAlert",
     "WebhookEndpoint",
 ]

@@ -322,6 +322,23 @@ def _workflows_fire(state: Any, smtp_state: Any) -> dict[str, Any]:
     }
 
 
+def _alerts(base_url: str) -> dict[str, Any]:
+    """The alert files applied to the demo's (ephemeral) server: what ``automations apply`` creates.
+
+    The ephemeral API ends with the demo, so no alert can arrive later; on a long-running server the same
+    command makes them e-mail and call the webhook (docs/alerts.md).
+    """
+    from pydantic import SecretStr
+
+    from blocks import WebhookEndpoint
+    from deployments.automations import apply, load_config
+
+    hook = WebhookEndpoint(url=SecretStr(f"{base_url}/_sandbox/receiver/alerts"))
+    hook.save("alerts-webhook", overwrite=True)
+    report = apply(load_config())
+    return {"summary": report.summary(), "automations": [c.name for c in report.plan.changes]}
+
+
 def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
     """Start the sandbox, run every demo flow against it, print where the outputs are."""
     from jtl_automator.sandbox.app import create_app
@@ -460,6 +477,8 @@ def run_demo(output: Path, skus: int = 500) -> dict[str, Any]:
                 f"{j['journal']} kept {j['keep_days']} days, {j['older']} older" for j in kept["journals"]
             )
         )
+        results["alerts"] = alerts = _alerts(server.base_url)
+        _say(f"alerts as code ({', '.join(alerts['automations'])}): {alerts['summary']}")
         sheet_after = data.spreadsheets[INBOUND_CONTROL_SPREADSHEET_ID].worksheets[0].values
         (output / "inbound-control-google-sheet.json").write_text(
             json.dumps(sheet_after, indent=1, default=str)

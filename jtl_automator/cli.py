@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, NoReturn, cast
 
 import typer
 
+from jtl_automator.cli_automations import automations_app, run_sla_check
 from jtl_automator.cli_workflows import workflows_app
 
 if TYPE_CHECKING:
@@ -45,6 +46,8 @@ gateway_app = typer.Typer(
 )
 app.add_typer(gateway_app, name="gateway")
 app.add_typer(workflows_app, name="workflows")
+app.add_typer(automations_app, name="automations")
+run_app.command("sla-check")(run_sla_check)
 
 
 # Block-name options shared by the run commands (each falls back to the JTL_* environment).

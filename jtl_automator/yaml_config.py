@@ -49,6 +49,43 @@ def _line_of(node: yaml.Node | None, location: Sequence[int | str]) -> int | Non
     return line
 
 
+def _place(node: yaml.Node | None, location: Sequence[int | str]) -> list[int | str]:
+    """``location`` as a place in the document: pydantic's union member names left out.
+
+    A tagged union puts the member's tag in the location (``alerts[1].run-late.late_by``), a union of
+    types the member's type (``deployments.list[str]``); neither is a key of the file. A step the
+    document lacks that is a value of the mapping it stands in (the tag), has brackets, or stands under
+    a scalar or a list is such a name; any other missing step is a missing key and is kept.
+    """
+    place: list[int | str] = []
+    missing = node is None
+    for step in location:
+        if missing:
+            place.append(step)
+            continue
+        child: yaml.Node | None = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(step):
+                    child = value
+                    break
+            if child is None:
+                tags = {v.value for _, v in node.value if isinstance(v, yaml.ScalarNode)}
+                if isinstance(step, str) and ("[" in step or step in tags):
+                    continue
+                missing = True
+        elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
+            child = node.value[step]
+        elif isinstance(step, str):
+            continue
+        else:
+            missing = True
+        place.append(step)
+        if child is not None:
+            node = child
+    return place
+
+
 def _dotted(location: Sequence[int | str]) -> str:
     text = ""
     for step in location:
@@ -82,6 +119,9 @@ def _unwrap(annotation: Any, step: int | str | None) -> Any:
         return _unwrap(typing.get_args(annotation)[0], step)
     if origin in (typing.Union, types.UnionType):
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        tagged = [m for m in members if isinstance(step, str) and _tagged(m, step)]
+        if len(tagged) == 1:  # the step is a tagged union's tag: it selects the member
+            return tagged[0]
         found = [m for m in (_unwrap(a, step) for a in members) if m is not None]
         return found[0] if len(found) == 1 else None
     if step is None:
@@ -96,6 +136,16 @@ def _unwrap(annotation: Any, step: int | str | None) -> Any:
     if origin is dict and isinstance(step, str):
         return typing.get_args(annotation)[1]
     return None
+
+
+def _tagged(member: Any, tag: str) -> bool:
+    """Whether the model ``member`` has a ``Literal`` field allowing ``tag`` (a discriminator's value)."""
+    if not (isinstance(member, type) and issubclass(member, BaseModel)):
+        return False
+    return any(
+        typing.get_origin(f.annotation) is typing.Literal and tag in typing.get_args(f.annotation)
+        for f in member.model_fields.values()
+    )
 
 
 def _message(error: Any, model: type[BaseModel], location: Sequence[int | str], allowed_keys: bool) -> str:
@@ -136,9 +186,10 @@ def parse_yaml_model(
     found: list[tuple[int, str]] = []
 
     def add(location: Sequence[int | str], message: str) -> None:
-        line = _line_of(node, location)
+        place = _place(node, location)
+        line = _line_of(node, place)
         where = f"{source}:{line}" if line is not None else source
-        found.append((line or 0, f"{where}: {_dotted(location)}: {message}"))
+        found.append((line or 0, f"{where}: {_dotted(place)}: {message}"))
 
     try:
         value = model.model_validate({} if data is None else data)

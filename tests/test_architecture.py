@@ -18,7 +18,12 @@ from tests.support.imports import ROOT, cycles, import_graph, imports, iter_impo
 CORE = "jtl_automator"
 SHELL = ("flows", "tasks", "blocks", "deployments")
 FORBIDDEN_IN_CORE = ("prefect", *SHELL)
-ALLOWED_TO_USE_THE_SHELL = {"jtl_automator.cli", "jtl_automator.cli_workflow_runs"}  # entry points
+ALLOWED_TO_USE_THE_SHELL = {  # entry points
+    "jtl_automator.cli",
+    "jtl_automator.cli_workflow_runs",
+    "jtl_automator.cli_automations",
+    "jtl_automator.prefect_collection",  # Prefect's collection entry point: registers the block classes
+}
 
 
 @pytest.mark.slow

@@ -89,6 +89,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert checked["oversell_risk"] == config.shop_stock_over and checked["unchecked"] == {}
     assert checked["alerts"]["sent"]["webhook"] is True and checked["first_run"]["alerts"]["sent"]["webhook"]
     assert checked["first_run"]["counts"]["stale_stock"] == 0  # watched first, raised an hour on
+    assert summary["alerts"]["summary"].startswith("automations: 4 created, 0 updated, 0 unchanged")
     sales = {k["key"]: k["value"] for k in summary["report_weekly"]["kpis"]}
     assert sales["orders"] > 0 and sales["revenue_net"] > 0
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import pytest
+from pydantic import BaseModel, Field
 
 from jtl_automator.transforms.pricing import PricingRules
 from jtl_automator.yaml_config import ConfigFileError, load_yaml_model, parse_yaml_model
@@ -78,3 +80,34 @@ def test_a_missing_file_is_one_clear_error(tmp_path: Path) -> None:
         load_yaml_model(tmp_path / "nope.yaml", PricingRules)
     (tmp_path / "ok.yaml").write_text(GOOD, encoding="utf-8")
     assert len(load_yaml_model(tmp_path / "ok.yaml", PricingRules).rules) == 2
+
+
+class _Cat(BaseModel, extra="forbid"):
+    kind: Literal["cat"]
+    lives: int = Field(gt=0)
+
+
+class _Dog(BaseModel, extra="forbid"):
+    kind: Literal["dog"]
+    bark: Literal["loud", "soft"] | list[str] = "loud"
+
+
+class _Pets(BaseModel, extra="forbid"):
+    pets: list[Annotated[_Cat | _Dog, Field(discriminator="kind")]]
+
+
+def test_a_tagged_union_member_is_named_by_its_own_line_without_the_tag() -> None:
+    text = "pets:\n  - kind: dog\n  - kind: cat\n    lives: 0\n  - kind: cat\n    livs: 9\n"
+    with pytest.raises(ConfigFileError) as caught:
+        parse_yaml_model(text, _Pets, source="pets.yaml", allowed_keys=True)
+    assert caught.value.problems == [
+        "pets.yaml:4: pets[1].lives: Input should be greater than 0",
+        "pets.yaml:5: pets[2].lives: Field required",
+        "pets.yaml:6: pets[2].livs: Extra inputs are not permitted; allowed here: kind, lives",
+    ]
+
+
+def test_a_union_of_types_is_named_at_its_value() -> None:
+    with pytest.raises(ConfigFileError) as caught:
+        parse_yaml_model("pets:\n  - kind: dog\n    bark: 3\n", _Pets, source="pets.yaml")
+    assert [p.split(": ")[0:2] for p in caught.value.problems] == [["pets.yaml:3", "pets[0].bark"]] * 2

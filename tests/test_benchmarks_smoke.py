@@ -107,6 +107,7 @@ def test_cli_rejects_unknown_names() -> None:
         "report_weekly",
         "state_db_year",
         "workflow_runner",
+        "gateway_ratelimit",
     }
 
 

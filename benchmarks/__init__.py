@@ -27,6 +27,7 @@ BENCHMARKS = (
     "workflow_runner",
     "shop_page_size",
     "shop_sync_check",
+    "gateway_ratelimit",
 )
 
 

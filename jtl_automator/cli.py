@@ -1338,6 +1338,11 @@ def gateway_check(config: GatewayConfigOption = Path("config/gateway.yaml")) -> 
     typer.echo(
         f"tolerance {gateway.tolerance_seconds} s, body at most {gateway.max_body_bytes} bytes, "
         f"{gateway.rate_requests} requests per {gateway.rate_window_seconds:g} s per client IP"
+        + (
+            " (counted in the state database: across all gateway processes)"
+            if gateway.rate_shared
+            else " (counted per process)"
+        )
     )
 
 
@@ -1485,18 +1490,21 @@ def gateway_prune(
     days: Annotated[int, typer.Option(min=1, help="Delete delivered events older than this many days.")],
     url: StoreUrlOption = None,
 ) -> None:
-    """Delete delivered events older than --days (undelivered ones always stay)."""
+    """Delete delivered events older than --days (undelivered ones always stay), and passed rate windows."""
     from datetime import UTC, datetime, timedelta
 
-    from jtl_automator.gateway import Outbox
+    from jtl_automator.gateway import Outbox, prune_rate_counts
     from jtl_automator.store import open_store
 
     store = open_store(url)
     try:
         removed = Outbox(store).prune(datetime.now(UTC) - timedelta(days=days))
+        # a rate-limit slice counts for one window (at most an hour): two hours back it is dead
+        slices = prune_rate_counts(store, datetime.now(UTC) - timedelta(hours=2))
     finally:
         store.dispose()
     typer.echo(f"deleted {removed} delivered event(s) older than {days} day(s)")
+    typer.echo(f"deleted {slices} rate-limit count(s) of windows that ended over two hours ago")
 
 
 @app.command("demo")

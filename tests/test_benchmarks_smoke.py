@@ -108,6 +108,8 @@ def test_cli_rejects_unknown_names() -> None:
         "state_db_year",
         "workflow_runner",
         "shop_page_size",
+        "shop_sync_check",
+        "gateway_ratelimit",
     }
 
 

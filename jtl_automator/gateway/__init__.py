@@ -19,7 +19,7 @@ from jtl_automator.gateway.drain import (
     resource_id,
 )
 from jtl_automator.gateway.outbox import Appended, GatewayEvent, Outbox, OutboxCounts
-from jtl_automator.gateway.ratelimit import RateLimiter
+from jtl_automator.gateway.ratelimit import RateLimiter, SharedRateLimiter, prune_rate_counts
 from jtl_automator.gateway.signature import Refusal, sign
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "OutboxCounts",
     "RateLimiter",
     "Refusal",
+    "SharedRateLimiter",
     "Source",
     "SourceConfig",
     "create_app",
@@ -44,6 +45,7 @@ __all__ = [
     "event_name",
     "load_gateway",
     "prefect_event_fields",
+    "prune_rate_counts",
     "resource_id",
     "sign",
 ]

@@ -29,7 +29,7 @@ from starlette.routing import Route
 
 from jtl_automator.gateway.config import Gateway
 from jtl_automator.gateway.outbox import Outbox
-from jtl_automator.gateway.ratelimit import RateLimiter
+from jtl_automator.gateway.ratelimit import RateLimiter, SharedRateLimiter
 from jtl_automator.gateway.signature import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
@@ -163,15 +163,30 @@ def create_app(
     outbox: Outbox,
     *,
     clock: Callable[[], float] = time.time,
-    limiter: RateLimiter | None = None,
+    limiter: RateLimiter | SharedRateLimiter | None = None,
 ) -> Starlette:
-    """The ASGI app of one gateway (share the outbox's store with the drainer of the same process)."""
-    limiter = limiter or RateLimiter(gateway.rate_requests, gateway.rate_window_seconds)
+    """The ASGI app of one gateway (share the outbox's store with the drainer of the same process).
+
+    The rate limit is counted in the outbox's state database (shared by every gateway process on it)
+    unless the configuration says ``shared: false`` or a ``limiter`` is given.
+    """
+    if limiter is None:
+        limiter = (
+            SharedRateLimiter(outbox.store, gateway.rate_requests, gateway.rate_window_seconds)
+            if gateway.rate_shared
+            else RateLimiter(gateway.rate_requests, gateway.rate_window_seconds)
+        )
+
+    async def rate_wait(ip: str) -> float:
+        if isinstance(limiter, SharedRateLimiter):  # memory first; the database only when that passes
+            return limiter.precheck(ip) or await run_in_threadpool(limiter.allow_shared, ip)
+        return limiter.allow(ip)
 
     async def receive_event(request: Request) -> Response:
+        received = clock()  # freshness is judged at arrival, not after our own work (the shared count)
         source_name = request.path_params["source"]
         ip = client_ip(request, gateway.trusted_proxies)
-        wait = limiter.allow(ip)
+        wait = await rate_wait(ip)
         if wait:
             log.info("gateway: %s rate limited (source %r)", ip, source_name)
             return JSONResponse(
@@ -192,7 +207,7 @@ def create_app(
             seconds = parse_timestamp(timestamp)
             assert timestamp is not None
             verify(source.secret, timestamp.strip(), body, request.headers.get(SIGNATURE_HEADER))
-            check_fresh(seconds, clock(), gateway.tolerance_seconds)
+            check_fresh(seconds, received, gateway.tolerance_seconds)
             event_id, event_type, data, occurred_at = parse_event(
                 body, request.headers.get(IDEMPOTENCY_HEADER)
             )

@@ -65,7 +65,10 @@ class RateLimitConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     requests: int = Field(100, ge=1)
-    window_seconds: float = Field(60.0, gt=0)
+    window_seconds: float = Field(60.0, gt=0, le=3600)
+    #: Count in the state database, so the limit holds across every gateway process on it (false: each
+    #: process counts on its own, and N processes let N times the limit through).
+    shared: bool = True
 
 
 class GatewayConfig(BaseModel):
@@ -120,6 +123,7 @@ class Gateway:
     rate_requests: int = 100
     rate_window_seconds: float = 60.0
     trusted_proxies: frozenset[str] = frozenset()
+    rate_shared: bool = True
 
 
 def load_schemas(folder: Path, types: set[str]) -> dict[str, Draft202012Validator]:
@@ -200,6 +204,7 @@ def build_gateway(
         rate_requests=config.rate_limit.requests,
         rate_window_seconds=config.rate_limit.window_seconds,
         trusted_proxies=frozenset(config.trusted_proxies),
+        rate_shared=config.rate_limit.shared,
     )
 
 

@@ -29,6 +29,9 @@ class RetentionParams(BaseModel):
     gateway_events_days: int = Field(
         90, ge=0, description="Gateway events delivered to Prefect before this go (undelivered ones stay)."
     )
+    gateway_rate_counts_days: int = Field(
+        1, ge=0, description="The gateway's rate-limit counts of windows that ended before this go."
+    )
     batch_size: int = Field(5000, ge=1, le=100_000, description="Rows per delete transaction.")
     archive_dir: str | None = Field(
         None, description="Write pruned rows here first (gzip JSON lines per journal); none: just delete."
@@ -41,6 +44,7 @@ class RetentionParams(BaseModel):
             "inbound_checks": self.inbound_checks_days,
             "kpi_history": self.kpi_history_days,
             "gateway_events": self.gateway_events_days,
+            "gateway_rate_counts": self.gateway_rate_counts_days,
         }
 
 

@@ -556,3 +556,23 @@ class WawiChannelPriceCacheRow(Base):
     changed: Mapped[str | None] = mapped_column(String(64))
     prices: Mapped[list[Any]] = mapped_column(JSON)
     read_at: Mapped[datetime]
+class GatewayRateCountRow(Base):
+    """Requests one client IP made to the gateway in one slice of the rate-limit window.
+
+    Every gateway process on this database counts here, so the limit per IP holds across processes
+    (jtl_automator.gateway.ratelimit adds the slices the window overlaps). ``slice_start`` is in unix
+    milliseconds; ``ends_at`` is when the slice ended, for pruning: a row whose window has passed counts
+    for nothing, and the gateway, ``gateway prune`` and housekeeping delete it.
+    """
+
+    __tablename__ = "gateway_rate_counts"
+    __table_args__ = (
+        UniqueConstraint("client_ip", "slice_start", name="uq_gateway_rate_counts_client_ip_slice_start"),
+        Index("ix_gateway_rate_counts_ends_at", "ends_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    client_ip: Mapped[str] = mapped_column(String(64))
+    slice_start: Mapped[int] = mapped_column(BigInteger)
+    ends_at: Mapped[datetime]
+    requests: Mapped[int] = mapped_column(Integer)

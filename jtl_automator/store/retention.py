@@ -1,9 +1,9 @@
 """Retention: journals older than their keep-age leave the state database, optionally into an archive file.
 
 What grows without bound is the journals, not the state: order events, inbound check results, KPI
-history and the gateway's delivered events. The order ledger and its lines stay (they are the
-replenishment's demand and the reports' sales, and an order number must never be processed twice), as
-do plans, prices and the side-effect ledger.
+history, the gateway's delivered events and its rate-limit counts. The order ledger and its lines stay
+(they are the replenishment's demand and the reports' sales, and an order number must never be
+processed twice), as do plans, prices and the side-effect ledger.
 Order events are pruned only for orders that are closed (shipped, cancelled): an open order's journey is
 what order processing reads to decide its next step.
 
@@ -30,6 +30,7 @@ import sqlalchemy as sa
 from jtl_automator.store.models import (
     Base,
     GatewayEventRow,
+    GatewayRateCountRow,
     InboundCheck,
     KpiHistoryRow,
     OrderEvent,
@@ -80,6 +81,8 @@ JOURNALS: dict[str, Journal] = {
     "kpi_history": Journal("kpi_history", KpiHistoryRow, age_name="period_end", by_date=True),
     # Undelivered events have no delivery time, and NULL is never older than anything: they stay.
     "gateway_events": Journal("gateway_events", GatewayEventRow, age_name="delivered_at"),
+    # A rate-limit slice counts for one window (at most an hour); the gateway deletes them as it goes too.
+    "gateway_rate_counts": Journal("gateway_rate_counts", GatewayRateCountRow, age_name="ends_at"),
 }
 
 

@@ -322,27 +322,11 @@ def evaluate_active(
             note = f"left out malformed: {new[0]}{more}"
             started = replace(started, note=f"{started.note}; {note}" if started.note else note)
         # runs a crashed tick recorded but never ran (their watermark has moved on: no firing finds them)
-        left = [r.id for r in workflows.list_runs(workflow.name, limit=1000, status=RunStatus.PENDING)]
-        extra = tuple(r for r in reversed(left) if r not in started.to_run)
+        planned = set(started.to_run)
+        left = workflows.run_refs(workflow.name, RunStatus.PENDING)
+        extra = tuple(r.id for r in left if r.id not in planned)
         found.append(replace(started, to_run=started.to_run + extra) if extra else started)
     return found
-
-
-def tick_summary(started: Sequence[Started], results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """What a tick did: per workflow its new runs and note; per run its status."""
-    return {
-        "workflows": [
-            {
-                "workflow": s.workflow,
-                "new_runs": len(s.created),
-                "seen_before": len(s.existing),
-                "note": s.note,
-            }
-            for s in started
-        ],
-        "runs": list(results),
-        "failed": sum(1 for r in results if r.get("status") == RunStatus.FAILED.value),
-    }
 
 
 # -- Simulation ---------------------------------------------------------------------------------------------
@@ -513,5 +497,4 @@ __all__ = [
     "run_markdown",
     "simulate",
     "simulation_text",
-    "tick_summary",
 ]

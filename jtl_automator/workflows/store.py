@@ -21,7 +21,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from jtl_automator.limits import WORKFLOW_TRIGGER_KEY_MAX
@@ -38,6 +38,7 @@ from jtl_automator.workflows.loader import LoadedWorkflow, load_path
 
 _ERROR_MAX = 10_000
 _LOG_LINES_MAX = 200
+_IDS_PER_QUERY = 500  # ids per IN (...): far below every dialect's parameter limit
 
 
 class WorkflowError(Exception):
@@ -223,6 +224,17 @@ class Run:
     started_at: datetime | None
     finished_at: datetime | None
     steps: tuple[Step, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run as the tick plans batches with it: which workflow and version, its status and flow run."""
+
+    id: str
+    workflow: str
+    version: int
+    status: RunStatus
+    flow_run_id: str | None
 
 
 # -- The store ---------------------------------------------------------------------------------------
@@ -546,6 +558,72 @@ class WorkflowStore:
             if status is not None:
                 stmt = stmt.where(WorkflowRunRow.status == status.value)
             return [self._run(s, run, name, with_steps=False) for run in s.execute(stmt).scalars()]
+
+    def run_refs(self, name: str, status: RunStatus) -> list[RunRef]:
+        """Every run of ``name`` in ``status``, oldest first, as references (no trigger, no steps).
+
+        Unbounded on purpose: a crashed tick may leave a whole schedule's runs (100,000) pending.
+        """
+        with self.store.session() as s:
+            row = self._row(s, name)
+            stmt = (
+                select(WorkflowRunRow.id, WorkflowRunRow.version, WorkflowRunRow.flow_run_id)
+                .where(WorkflowRunRow.workflow_id == row.id, WorkflowRunRow.status == status.value)
+                .order_by(WorkflowRunRow.created_at, WorkflowRunRow.id)
+            )
+            return [RunRef(r.id, name, r.version, status, r.flow_run_id) for r in s.execute(stmt)]
+
+    def refs(self, run_ids: Sequence[str]) -> list[RunRef]:
+        """References of these runs in the order given (an unknown id is left out)."""
+        found: dict[str, RunRef] = {}
+        with self.store.session() as s:
+            for start in range(0, len(run_ids), _IDS_PER_QUERY):
+                chunk = list(run_ids[start : start + _IDS_PER_QUERY])
+                stmt = (
+                    select(
+                        WorkflowRunRow.id,
+                        WorkflowRow.name,
+                        WorkflowRunRow.version,
+                        WorkflowRunRow.status,
+                        WorkflowRunRow.flow_run_id,
+                    )
+                    .join(WorkflowRow, WorkflowRow.id == WorkflowRunRow.workflow_id)
+                    .where(WorkflowRunRow.id.in_(chunk))
+                )
+                for r in s.execute(stmt):
+                    found[r.id] = RunRef(r.id, r.name, r.version, RunStatus(r.status), r.flow_run_id)
+        return [found[i] for i in run_ids if i in found]
+
+    def last_activity(self, run_ids: Sequence[str]) -> dict[str, datetime]:
+        """Per run the latest moment anything of it started or finished (run or step).
+
+        How the tick tells a run a crashed process left running from one that is still moving.
+        """
+        latest: dict[str, datetime] = {}
+        with self.store.session() as s:
+            for start in range(0, len(run_ids), _IDS_PER_QUERY):
+                chunk = list(run_ids[start : start + _IDS_PER_QUERY])
+                runs = select(WorkflowRunRow.id, WorkflowRunRow.created_at, WorkflowRunRow.started_at).where(
+                    WorkflowRunRow.id.in_(chunk)
+                )
+                for r in s.execute(runs):
+                    moments = [_aware(m) for m in (r.created_at, r.started_at) if m is not None]
+                    latest[r.id] = max(m for m in moments if m is not None)
+                steps = (
+                    select(
+                        WorkflowStepRow.run_id,
+                        func.max(WorkflowStepRow.started_at),
+                        func.max(WorkflowStepRow.finished_at),
+                    )
+                    .where(WorkflowStepRow.run_id.in_(chunk))
+                    .group_by(WorkflowStepRow.run_id)
+                )
+                for run_id, started, finished in s.execute(steps):
+                    for moment in (started, finished):
+                        found = _aware(moment)
+                        if found is not None and run_id in latest and found > latest[run_id]:
+                            latest[run_id] = found
+        return latest
 
     def get_run(self, run_id: str) -> Run:
         """One run with its steps in node order."""

@@ -274,7 +274,8 @@ def test_the_rate_limit_is_configurable(sqlite_outbox: Outbox) -> None:
     )
     answers = gateway.post_many([("/events/shop", b"{}", {})] * 4)
     assert [r.status_code for r in answers] == [401, 401, 401, 429]
-    assert answers[-1].headers["Retry-After"] in {"9", "10"}
+    # counted in slices of a twentieth of the window: the wait may be up to one slice longer than exact
+    assert answers[-1].headers["Retry-After"] in {"10", "11"}
 
 
 def test_behind_a_trusted_proxy_the_forwarded_address_is_the_client(sqlite_outbox: Outbox) -> None:

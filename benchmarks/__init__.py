@@ -25,6 +25,7 @@ BENCHMARKS = (
     "report_weekly",
     "state_db_year",
     "workflow_runner",
+    "replenishment_dask",
 )
 
 

@@ -107,6 +107,7 @@ def test_cli_rejects_unknown_names() -> None:
         "report_weekly",
         "state_db_year",
         "workflow_runner",
+        "replenishment_dask",
     }
 
 
@@ -190,3 +191,17 @@ def test_state_db_year_tiny() -> None:
         assert year["order_ledger"] == pytest.approx(per_day["order_ledger"] * 365)
         assert year["inbound_checks"] == pytest.approx(per_day["inbound_checks"] * 180)
     assert "state_db_year" in result.markdown()
+
+
+@pytest.mark.slow
+@pytest.mark.prefect
+@pytest.mark.timeout(900)
+def test_replenishment_dask_tiny() -> None:
+    """Starts a local Dask cluster and a Prefect test server in the benchmark's subprocess: minutes on a
+    busy machine (each of the three processes imports pandas, pandera and Prefect first)."""
+    result = load("replenishment_dask").run(lines=20_000, skus=1_000, days=60, repeats=1)
+    raw = result.raw
+    assert raw["equal"] == [True, True]  # the plain cluster run and the run through Prefect
+    assert len(raw["part_pids"]) == 2 and raw["client_pid"] not in raw["part_pids"]
+    assert raw["best_one_machine"] > 0 and raw["best_cluster"] > 0 and raw["prefect_s"]
+    assert sum(raw["part_rows"]) > 0 and result.passed

@@ -1,8 +1,10 @@
 """Heavy pandas stages on a Dask cluster through prefect-dask's ``DaskTaskRunner``, or on this machine.
 
-A stage's inputs are split by SKU (``jtl_automator.transforms.partitions``), each part is one Prefect task
-run submitted to the Dask task runner (its state, duration and failure show in the flow run like any
-task's), and the parts' results are joined in the whole run's order: equal to the one-machine result.
+A stage's inputs are split by SKU (replenishment, the inbound reconciliation:
+``jtl_automator.transforms.partitions``) or its work by section (the weekly and monthly reports:
+``jtl_automator.reports.parts``); each part is one Prefect task run submitted to the Dask task runner (its
+state, duration and failure show in the flow run like any task's), and the parts' results are joined in
+the whole run's order: equal to the one-machine result.
 
 Which runner a stage uses, first match:
 
@@ -25,6 +27,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 
+from jtl_automator.reports.parts import section_part
 from jtl_automator.settings import get_settings
 from jtl_automator.transforms.partitions import inbound_part_results, replenishment_part_lines
 
@@ -41,6 +44,9 @@ replenishment_compute_part = task(name="replenishment-compute-part", cache_polic
     replenishment_part_lines
 )
 inbound_reconcile_part = task(name="inbound-reconcile-part", cache_policy=NO_CACHE)(inbound_part_results)
+report_section = task(
+    name="report-section", task_run_name="report-section-{section.__name__}", cache_policy=NO_CACHE
+)(section_part)
 
 
 class ClusterUnavailable(ConnectionError):

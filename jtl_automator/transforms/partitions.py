@@ -16,8 +16,9 @@ same, to the bit:
 Where a transform looks at something across SKUs, the parts carry it whole: the reconciliation reads each
 inbound's status, warehouse and merchant number from the inbound's first item, and the stock mode's
 "unknown warehouse" check knows every warehouse of the stock list; each part gets those rows too (they
-add nothing to any of its own SKUs' sums). The report aggregations are not split here: their totals add
-values across SKUs, and a sum split in parts rounds differently (see docs/production.md).
+add nothing to any of its own SKUs' sums). The report aggregations are not split by SKU: their totals add
+values across SKUs, and a float sum taken in parts rounds differently; they are split by section instead
+(``jtl_automator/reports/parts.py``).
 """
 
 from __future__ import annotations

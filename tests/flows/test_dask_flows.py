@@ -7,7 +7,7 @@ report to the session's Prefect test server like any task.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -33,8 +33,10 @@ from jtl_automator.settings import get_settings
 from jtl_automator.transforms.replenishment import DemandParams
 from tasks.cluster import ClusterUnavailable, stage_runner
 from tasks.replenishment import replenishment_compute_on_cluster
+from tasks.reporting import report_build_on_cluster
 from tests.flows.conftest import FlowSandbox
 from tests.support.dask_cluster import local_cluster
+from tests.support.reports import assert_reports_equal
 
 pytestmark = [pytest.mark.prefect, pytest.mark.slow]
 
@@ -84,6 +86,46 @@ def test_replenishment_lines_through_the_flows_dask_task_runner(cluster: LocalCl
     assert_frame_equal(on_cluster, compute_lines(inputs, params), check_exact=True)
     names = _task_names(state.state_details.flow_run_id)
     assert len([n for n in names if n.startswith("replenishment-compute-part")]) == 2  # a part per worker
+
+
+def test_report_sections_through_the_flows_dask_task_runner(cluster: LocalCluster, tmp_path: Path) -> None:
+    """The weekly report's sections as task runs on the cluster: the very report one build makes."""
+    from jtl_automator.reports import parse_period, report_definition
+    from jtl_automator.reports.data import ReportParams
+    from jtl_automator.services.reporting import Sources, read_data
+    from jtl_automator.store import StateStore
+    from tests.reports.test_reports_generated import generate, items_frame, seed, stock_frame
+
+    world = generate(2026)
+    store = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
+    seed(store, world)
+    definition, params = report_definition("weekly"), ReportParams(top_n=20)
+    data = read_data(
+        definition,
+        parse_period("2026-W46"),
+        params,
+        Sources(store),
+        as_of=datetime(2026, 11, 23, 6, tzinfo=UTC),
+    )
+    store.dispose()
+    data.frames.update(stock=stock_frame(world), items=items_frame(world))
+    data.missing.pop("stock", None)
+    data.missing.pop("items", None)
+
+    @flow(name="report-sections-on-dask")
+    def build() -> Any:
+        with stage_runner(None) as runner:
+            assert runner is not None
+            return report_build_on_cluster(runner, definition, data, params)
+
+    state = build.with_options(task_runner=DaskTaskRunner(address=cluster.scheduler_address))(
+        return_state=True
+    )
+    assert_reports_equal(state.result(), definition.build(data, params))
+    names = _task_names(state.state_details.flow_run_id)
+    assert sorted(n for n in names if n.startswith("report-section-")) == sorted(
+        f"report-section-{section.__name__}" for section in definition.sections
+    )
 
 
 def _workbook(path: Path) -> dict[str, pd.DataFrame]:

@@ -28,6 +28,7 @@ BENCHMARKS = (
     "shop_page_size",
     "shop_sync_check",
     "gateway_ratelimit",
+    "replenishment_dask",
 )
 
 

@@ -13,10 +13,12 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from jtl_automator.services.inbound_verification import SheetColumns
+from tasks.cluster import cluster_address
 from tasks.inbound_verification import (
     ffn_load_booked,
     inbound_publish_artifacts,
     inbound_reconcile,
+    inbound_reconcile_on_cluster,
     inbound_resolve_sheet,
     sheet_read_inbound_control,
     sheet_write_statuses,
@@ -40,6 +42,7 @@ def inbound_verification(
     email_to: list[str] | None = None,
     webhook_block: str | None = None,
     sheet_block: str | None = None,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
     """Verify one Inbound Control sheet (a Google spreadsheet id or an ``.xlsx`` path).
 
@@ -57,12 +60,15 @@ def inbound_verification(
         email_to: Recipients of the mismatch e-mail.
         webhook_block: WebhookEndpoint block called once when there are mismatches.
         sheet_block: InboundControlSheet block with the sheet, tab, mode and columns (parameters win).
+        dask_address: Dask scheduler to reconcile a very large sheet on, in SKU parts (default:
+            JTL_DASK_ADDRESS; none: this machine). The same results either way; see docs/production.md.
     """
     checked_at = datetime.now(UTC)
     target = inbound_resolve_sheet(sheet, worksheet, mode, columns, sheet_block)
     data = sheet_read_inbound_control(target.sheet, target.worksheet, target.columns, sheets_block)
     booked = ffn_load_booked(data, target.mode, ffn_block, database_block)
-    results = inbound_reconcile(data, booked, target.sheet, database_block)
+    reconciled = inbound_reconcile_on_cluster(data, booked, cluster_address(dask_address))
+    results = inbound_reconcile(data, booked, target.sheet, database_block, reconciled)
     outcome = None if dry_run else sheet_write_statuses(target.sheet, data, results, checked_at, sheets_block)
     if outcome is not None:
         results = outcome.results  # row numbers where the rows are now

@@ -24,6 +24,7 @@ from jtl_automator.services.replenishment import (
 )
 from jtl_automator.services.replenishment.reads import TIMEZONE
 from jtl_automator.settings import get_settings
+from tasks.cluster import cluster_address
 from tasks.replenishment import TaskStages, replenishment_mail_purchasing, replenishment_publish_artifacts
 from tasks.resources import RunBlocks, google_sheet, load_block, run_clients
 
@@ -41,6 +42,7 @@ def replenishment(
     sheets_block: str | None = None,
     purchasing_email: str | None = None,
     email_block: str | None = None,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
     """Propose this week's restock plans and write the Bestellvorschlag workbook.
 
@@ -58,6 +60,8 @@ def replenishment(
         purchasing_email: Where the workbook goes, once per week and version of the proposal (needs
             ``email_block``; none: no e-mail).
         email_block: SmtpServer block the e-mail goes through.
+        dask_address: Dask scheduler to compute the lines on, in SKU parts (default: JTL_DASK_ADDRESS;
+            none: this machine). The same lines either way; see docs/production.md.
     """
     params = params or ReplenishmentRunParams()
     run_id = str(flow_run.get_id() or "local")
@@ -67,7 +71,7 @@ def replenishment(
     sheet_id = bestellvorschlag_sheet or get_settings().bestellvorschlag_sheet
     sheet = google_sheet(sheet_id, sheets_block) if sheet_id else None
     with run_clients(RunBlocks(ffn_block, wawi_block, database_block), run_id) as clients:
-        stages = TaskStages(clients, params, period, now, path, run_id, sheet)
+        stages = TaskStages(clients, params, period, now, path, run_id, sheet, cluster_address(dask_address))
         result = run_stages(stages, params, dry_run=dry_run, period=period)
         if purchasing_email and email_block and not dry_run:
             mailer = load_block(SmtpServer, email_block).get_client()

@@ -22,6 +22,7 @@ from jtl_automator.reports import report_definition
 from jtl_automator.reports.data import ReportParams
 from jtl_automator.reports.excel import workbook_path
 from jtl_automator.services.reporting import Sources, resolve_periods, run_stages
+from tasks.cluster import cluster_address
 from tasks.reporting import (
     TaskStages,
     report_clients,
@@ -50,6 +51,7 @@ def report(
     wawi_block: str | None = None,
     database_block: str | None = None,
     as_of: datetime | None = None,
+    dask_address: str | None = None,
 ) -> dict[str, Any]:
     """Make one report for one period (or each period of a backfill) and deliver it.
 
@@ -71,6 +73,8 @@ def report(
         wawi_block: JtlWawiCredentials block (default: the JTL_WAWI_* environment).
         database_block: StateDatabase block (default: JTL_DATABASE_URL).
         as_of: Run as if at this moment (default: now): the default period, the snapshots' moment.
+        dask_address: Dask scheduler to build the weekly and monthly reports' sections on (default:
+            JTL_DASK_ADDRESS; none: this machine). The same report either way; see docs/production.md.
     """
     definition = report_definition(name)
     params = params or ReportParams()
@@ -120,6 +124,7 @@ def report(
                 mailer,
                 where.recipients,
                 where.storage_block,
+                cluster_address(dask_address),
             )
             outcome = run_stages(stages, dry_run=dry_run)
             report_publish_artifacts(outcome.report, outcome.summary, params.artifact_rows)

@@ -229,6 +229,17 @@ class Settings(BaseSettings):
     webhook_retry_max_delay_seconds: float = Field(default=8.0, ge=0)
     webhook_retry_after_cap_seconds: float = Field(default=60.0, ge=0)
 
+    # A Dask cluster for the heavy pandas stages (docs/production.md, "Heavy stages on Dask").
+    dask_address: str | None = Field(
+        default=None, description="Dask scheduler the heavy stages run on, e.g. tcp://10.0.0.5:8786."
+    )
+    dask_partitions: int = Field(
+        default=0, ge=0, le=4096, description="SKU partitions per heavy stage; 0: one per worker thread."
+    )
+    dask_connect_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="How long to wait for the scheduler before the run fails."
+    )
+
     @model_validator(mode="after")
     def _cloud_base_url(self) -> Settings:
         """The Cloud API root is the default for the cloud flavour (the on-prem one for on-prem)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
@@ -13,6 +14,9 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks import InboundControlSheet
 from jtl_automator.services import inbound_verification as svc
+from jtl_automator.transforms.inbound import ReconcileParams
+from jtl_automator.transforms.partitions import join_inbound_results, split_inbound
+from tasks.cluster import inbound_reconcile_part, partitions, run_parts, stage_runner
 from tasks.resources import correlated, ffn_client, load_block, sheet_backend, state_store
 from tasks.retry import retry_transient
 
@@ -107,11 +111,41 @@ def ffn_load_booked(
     return Booked(chosen, products, items, stocks, requests)
 
 
+def inbound_reconcile_on_cluster(
+    data: svc.InboundSheet, booked: Booked, address: str | None
+) -> pd.DataFrame | None:
+    """The reconciliation in SKU parts on a Dask cluster (see tasks/cluster.py); None without one."""
+    with stage_runner(address) as runner:
+        if runner is None:
+            return None
+        begin = time.perf_counter()
+        parts = split_inbound(
+            data.rows,
+            booked.products,
+            booked.inbound_items,
+            booked.stocks,
+            ReconcileParams(mode=booked.mode),
+            partitions(runner),
+        )
+        results = join_inbound_results(data.rows, run_parts(runner, inbound_reconcile_part, parts))
+    get_run_logger().info(
+        "reconciled %d rows in %d part(s) on the Dask cluster in %.2f s",
+        len(results),
+        len(parts),
+        time.perf_counter() - begin,
+    )
+    return results
+
+
 @task(name="inbound-reconcile", cache_policy=NO_CACHE)
 def inbound_reconcile(
-    data: svc.InboundSheet, booked: Booked, sheet: str, database_block: str | None
+    data: svc.InboundSheet,
+    booked: Booked,
+    sheet: str,
+    database_block: str | None,
+    reconciled: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """Statuses per row, with "since" dates from the stored history."""
+    """Statuses per row, with "since" dates from the stored history (``reconciled``: done on a cluster)."""
     store = state_store(database_block)
     return svc.verify(
         data,
@@ -120,6 +154,7 @@ def inbound_reconcile(
         booked.stocks,
         booked.mode,
         history=lambda keys: store.inbound_history(sheet, keys),
+        reconciled=reconciled,
     )
 
 

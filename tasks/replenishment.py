@@ -6,10 +6,11 @@ is a thin call into the service.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -23,8 +24,13 @@ from jtl_automator.services import replenishment as svc
 from jtl_automator.services.replenishment.mail import mail_purchasing
 from jtl_automator.services.replenishment.sheet import write_sheet
 from jtl_automator.sheets.gsheets import GoogleSheetsBackend
+from jtl_automator.transforms.partitions import join_replenishment_lines, split_replenishment
+from tasks.cluster import partitions, replenishment_compute_part, run_parts, stage_runner
 from tasks.resources import RunClients, as_is, correlated
 from tasks.retry import retry_transient
+
+if TYPE_CHECKING:
+    from prefect_dask.task_runners import DaskTaskRunner
 
 _RETRYING: dict[str, Any] = {
     "cache_policy": NO_CACHE,
@@ -52,6 +58,31 @@ def replenishment_compute(
     """Demand and one decision per (SKU, warehouse) (pure)."""
     lines = svc.compute_lines(inputs, params)
     get_run_logger().info("decisions: %s", lines["status"].value_counts().to_dict())
+    return lines
+
+
+def replenishment_compute_on_cluster(
+    runner: DaskTaskRunner, inputs: svc.ReplenishmentInputs, params: svc.ReplenishmentRunParams
+) -> pd.DataFrame:
+    """The same lines as ``replenishment_compute``, computed in SKU parts on the Dask cluster."""
+    begin = time.perf_counter()
+    parts = split_replenishment(
+        inputs.order_lines,
+        inputs.stockouts,
+        inputs.stock,
+        inputs.on_order,
+        inputs.suppliers,
+        inputs.window,
+        params.formula,
+        partitions(runner),
+    )
+    lines = join_replenishment_lines(run_parts(runner, replenishment_compute_part, parts))
+    get_run_logger().info(
+        "decisions: %s (%d part(s) on the Dask cluster in %.2f s)",
+        lines["status"].value_counts().to_dict(),
+        len(parts),
+        time.perf_counter() - begin,
+    )
     return lines
 
 
@@ -128,14 +159,18 @@ class TaskStages:
     output: Path
     run_id: str
     sheet: GoogleSheetsBackend | None = None
+    cluster: str | None = None  # a Dask scheduler address for the compute stage (tasks/cluster.py)
 
     def load(self) -> svc.ReplenishmentInputs:
         """See ``svc.Stages``."""
         return replenishment_load(as_is(self.clients), self.params, self.now)
 
     def compute(self, inputs: svc.ReplenishmentInputs) -> pd.DataFrame:
-        """See ``svc.Stages``."""
-        return replenishment_compute(as_is(inputs), self.params)
+        """See ``svc.Stages``; on a Dask cluster when one is configured (same lines)."""
+        with stage_runner(self.cluster) as runner:
+            if runner is None:
+                return replenishment_compute(as_is(inputs), self.params)
+            return replenishment_compute_on_cluster(runner, inputs, self.params)
 
     def propose(self, lines: pd.DataFrame) -> list[svc.ProposedPlan]:
         """See ``svc.Stages``."""

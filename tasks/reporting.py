@@ -7,12 +7,13 @@ Prefect API); the service gets them as a frame.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -39,8 +40,12 @@ from jtl_automator.services.reporting import Sources, read_data, record_history
 from jtl_automator.services.reporting.delivery import chart_pictures, mail_report, write_report_sheet
 from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 from jtl_automator.store import StateStore
+from tasks.cluster import report_section, stage_runner
 from tasks.resources import as_is, correlated
 from tasks.retry import retry_transient
+
+if TYPE_CHECKING:
+    from prefect_dask.task_runners import DaskTaskRunner
 
 _RETRYING: dict[str, Any] = {
     "cache_policy": NO_CACHE,
@@ -121,6 +126,33 @@ def report_read(
 def report_build(definition: ReportDefinition, data: ReportData, params: ReportParams) -> Report:
     """The report from its data (pure)."""
     return definition.build(data, params)
+
+
+def report_build_on_cluster(
+    runner: DaskTaskRunner, definition: ReportDefinition, data: ReportData, params: ReportParams
+) -> Report:
+    """The same report as ``report_build``, its sections built apart on the Dask cluster (one task each).
+
+    The data travels to the cluster once (scattered) and every section task reads it there.
+    """
+    assert definition.build_from_parts is not None
+    begin = time.perf_counter()
+    like = Report(definition.name, definition.title, data.period, datetime.now(UTC))
+    shared = runner.client.scatter(data, hash=False)  # type: ignore[no-untyped-call]
+    submitted = [
+        runner.submit(
+            report_section, parameters={"section": s, "data": shared, "params": params, "like": like}
+        )
+        for s in definition.sections
+    ]
+    report = definition.build_from_parts(data, params, [future.result() for future in submitted])
+    get_run_logger().info(
+        "%s: %d section(s) on the Dask cluster in %.2f s",
+        definition.name,
+        len(submitted),
+        time.perf_counter() - begin,
+    )
+    return report
 
 
 @task(name="report-write-workbook", cache_policy=NO_CACHE)
@@ -225,13 +257,18 @@ class TaskStages:
     mailer: AttachmentMailer | None = None
     recipients: tuple[str, ...] = ()
     storage_block: str | None = None
+    cluster: str | None = None  # a Dask scheduler address for the build's sections (tasks/cluster.py)
 
     def load(self) -> ReportData:
         """See ``svc.Stages``."""
         return report_read(self.definition, self.period, self.params, as_is(self.sources), self.as_of)
 
     def build(self, data: ReportData) -> Report:
-        """See ``svc.Stages``."""
+        """See ``svc.Stages``; a report built by sections builds them on a Dask cluster when one is set."""
+        if self.definition.sections and self.definition.build_from_parts is not None:
+            with stage_runner(self.cluster) as runner:
+                if runner is not None:
+                    return report_build_on_cluster(runner, self.definition, data, self.params)
         return report_build(self.definition, as_is(data), self.params)
 
     def write_workbook(self, report: Report) -> Path:

@@ -110,6 +110,7 @@ def test_cli_rejects_unknown_names() -> None:
         "shop_page_size",
         "shop_sync_check",
         "gateway_ratelimit",
+        "replenishment_dask",
     }
 
 
@@ -215,3 +216,14 @@ def test_shop_sync_check_tiny() -> None:
     assert raw["wawi_sent"] <= raw["wawi_bound"] and raw["first"]["orders"]["new"] > 0
     assert not raw["first"]["unchecked"] and raw["first"]["counts"]["stuck_order"] > 0
     assert result.passed and "shop_sync_check" in result.markdown()
+@pytest.mark.prefect
+@pytest.mark.timeout(900)
+def test_replenishment_dask_tiny() -> None:
+    """Starts a local Dask cluster and a Prefect test server in the benchmark's subprocess: minutes on a
+    busy machine (each of the three processes imports pandas, pandera and Prefect first)."""
+    result = load("replenishment_dask").run(lines=20_000, skus=1_000, days=60, repeats=1)
+    raw = result.raw
+    assert raw["equal"] == [True, True]  # the plain cluster run and the run through Prefect
+    assert len(raw["part_pids"]) == 2 and raw["client_pid"] not in raw["part_pids"]
+    assert raw["best_one_machine"] > 0 and raw["best_cluster"] > 0 and raw["prefect_s"]
+    assert sum(raw["part_rows"]) > 0 and result.passed

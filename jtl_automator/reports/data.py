@@ -8,7 +8,7 @@ dataset that could not be read (an API down, a source the flows do not record ye
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -187,3 +187,7 @@ class ReportDefinition:
     build: Callable[[ReportData, ReportParams], Report]
     history: tuple[str, ...] = ()
     description: str = ""
+    # Reports built section by section (``reports/parts.py``): the sections, and the build from their parts
+    # (the same report as ``build``); a cluster runs the sections apart. Empty: built in one piece.
+    sections: tuple[Callable[[Report, ReportData, ReportParams], None], ...] = ()
+    build_from_parts: Callable[[ReportData, ReportParams, Sequence[Report]], Report] | None = None

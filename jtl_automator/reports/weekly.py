@@ -9,13 +9,14 @@ stock; fulfilment times and first-time-right, with a trend over the last weeks f
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from jtl_automator.reports import data as d
 from jtl_automator.reports import sections as s
 from jtl_automator.reports.data import ReportData, ReportDefinition, ReportParams
 from jtl_automator.reports.model import Column, Report
+from jtl_automator.reports.parts import Section, assemble, section_part
 
 TREND = (
     Column("revenue_net", "Revenue net", "eur"),
@@ -42,11 +43,24 @@ NEEDS = frozenset(
 )
 
 
-def build_kpis(name: str, title: str, trend_title: str, data: ReportData, params: ReportParams) -> Report:
-    """The weekly figures for any period (the monthly report builds them per month)."""
+def build_kpis(
+    name: str,
+    title: str,
+    trend_title: str,
+    data: ReportData,
+    params: ReportParams,
+    parts: Sequence[Report] | None = None,
+    sections: Sequence[Section] = SECTIONS,
+) -> Report:
+    """The weekly figures for any period (the monthly report builds them per month).
+
+    Each section is built on its own and the parts appended in order (``reports/parts.py``); ``parts``:
+    the sections' parts built elsewhere (on a cluster), the same as they would be here.
+    """
     report = Report(name, title, data.period, datetime.now(UTC))
-    for section in SECTIONS:
-        section(report, data, params)
+    if parts is None:
+        parts = [section_part(section, data, params, report) for section in sections]
+    assemble(report, parts)
     report.tables.insert(1, s.trend_table(data, report, "trend", trend_title, TREND, params.trend_periods))
     return report
 
@@ -54,6 +68,11 @@ def build_kpis(name: str, title: str, trend_title: str, data: ReportData, params
 def build(data: ReportData, params: ReportParams) -> Report:
     """The weekly KPI report of ``data.period`` (an ISO week)."""
     return build_kpis("weekly", DEFINITION.title, "Last weeks", data, params)
+
+
+def build_from_parts(data: ReportData, params: ReportParams, parts: Sequence[Report]) -> Report:
+    """The weekly report from its sections' parts (see ``build_kpis``)."""
+    return build_kpis("weekly", DEFINITION.title, "Last weeks", data, params, parts)
 
 
 DEFINITION = ReportDefinition(
@@ -64,4 +83,6 @@ DEFINITION = ReportDefinition(
     build=build,
     history=tuple(c.key for c in TREND),
     description="Sales, top and bottom SKUs, category mix, stock value, cover, dead stock, fulfilment.",
+    sections=SECTIONS,
+    build_from_parts=build_from_parts,
 )

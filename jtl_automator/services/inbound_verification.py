@@ -87,12 +87,16 @@ def verify(
     stocks: pd.DataFrame | None,
     mode: Literal["inbound", "stock"],
     history: Callable[[list[str]], Mapping[str, list[tuple[datetime, str]]]] | None = None,
+    reconciled: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Reconcile and, given a history lookup (the store), say since when a row has been missing.
 
-    Only the rows being chased (MISMATCH, PENDING) are looked up in the history.
+    Only the rows being chased (MISMATCH, PENDING) are looked up in the history. ``reconciled``: the
+    reconciliation already done elsewhere (in SKU parts on a Dask cluster: the same frame).
     """
-    results = reconcile(sheet.rows, products, inbound_items, stocks, ReconcileParams(mode=mode))
+    if reconciled is None:
+        reconciled = reconcile(sheet.rows, products, inbound_items, stocks, ReconcileParams(mode=mode))
+    results = reconciled.copy()
     results["row_key"] = row_keys(results)
     if history is not None:
         chased = results["status"].isin(CHASED).to_numpy()

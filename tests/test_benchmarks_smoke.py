@@ -216,6 +216,8 @@ def test_shop_sync_check_tiny() -> None:
     assert raw["wawi_sent"] <= raw["wawi_bound"] and raw["first"]["orders"]["new"] > 0
     assert not raw["first"]["unchecked"] and raw["first"]["counts"]["stuck_order"] > 0
     assert result.passed and "shop_sync_check" in result.markdown()
+
+
 @pytest.mark.prefect
 @pytest.mark.timeout(900)
 def test_replenishment_dask_tiny() -> None:

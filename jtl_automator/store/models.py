@@ -556,6 +556,8 @@ class WawiChannelPriceCacheRow(Base):
     changed: Mapped[str | None] = mapped_column(String(64))
     prices: Mapped[list[Any]] = mapped_column(JSON)
     read_at: Mapped[datetime]
+
+
 class GatewayRateCountRow(Base):
     """Requests one client IP made to the gateway in one slice of the rate-limit window.
 

@@ -18,11 +18,12 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import distributions
 from pathlib import Path
 
 import httpx
@@ -52,10 +53,25 @@ def collection_entry_points() -> dict[str, str]:
     return dict(project.get("entry-points", {}).get(GROUP, {}))
 
 
+def installed_entry_points() -> dict[str, str]:
+    """The collections of the jtl-automator distribution installed in site-packages.
+
+    Not ``entry_points()``: a build folder in the checkout (``jtl_automator.egg-info``, left by a wheel
+    build) may shadow it on this process's path, while the server puts site-packages first (uvicorn's
+    ``app_dir``), so the installed one is what the server sees.
+    """
+    purelib = sysconfig.get_paths()["purelib"]
+    found: dict[str, str] = {}
+    for dist in distributions(path=[purelib]):
+        if (dist.metadata["Name"] or "").lower().replace("_", "-") == "jtl-automator":
+            found.update({ep.name: ep.value for ep in dist.entry_points if ep.group == GROUP})
+    return found
+
+
 def entry_point_site(folder: Path) -> Path | None:
     """A folder with a ``.dist-info`` declaring the entry points, unless the installed package has them."""
     declared = collection_entry_points()
-    installed = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    installed = installed_entry_points()
     if all(installed.get(name) == value for name, value in declared.items()):
         return None
     info = folder / "jtl_automator_collection-0.0.0.dist-info"

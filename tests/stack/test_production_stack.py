@@ -7,7 +7,7 @@ workers, the deployments registered by ``jtl-automator stack setup``):
    sandbox latency rule), so the fulfilment stage lasts long enough to be hit.
 2. While the running order-processing run is in its fulfilment stage, its worker is killed with SIGKILL,
    together with the flow run it started (a machine or container dying). The API still says Running: a
-   dead worker reports nothing.
+   dead worker reports nothing; the dead run keeps the deployment's slot, so a new run is refused.
 3. As Prefect's zombie detection (or an operator) does, the run is marked Crashed; then ``prefect
    flow-run retry`` puts it back and the surviving worker finishes it. A fresh run follows (the next
    schedule) and must create nothing.
@@ -187,6 +187,9 @@ def test_runs_complete_the_limit_holds_and_a_killed_worker_processes_no_order_tw
     assert int(victim["infrastructure_pid"]) in killed
     assert stack.flow_run(victim["id"])["state_type"] == "RUNNING"  # nobody told the server
     set_profile(stack.sandbox, "none")
+    # The dead run still holds the deployment's slot: the next run (as the schedule would start) is refused.
+    blocked = stack.wait(stack.run_deployment("order-processing", "order-processing", ORDER_PARAMS), 120)
+    assert (blocked["state_type"], blocked["state"]["message"]) == ("CANCELLED", LIMIT_MESSAGE)
 
     # 3. Crashed (what zombie detection sets), then the operator's retry; the other worker takes it. A
     # scheduled drain the killed worker was running is a zombie too and is treated the same way.

@@ -37,8 +37,11 @@ COPY tasks ./tasks
 COPY blocks ./blocks
 COPY deployments ./deployments
 COPY config ./config
+# The import check runs with a throwaway PREFECT_HOME: Prefect creates its home on import, and one made
+# by root here would be unwritable for jtl.
 RUN mkdir out && chown jtl:jtl out \
-    && python -c "import sys; sys.path.insert(0, '.'); import flows.order_processing, deployments.stack"
+    && PREFECT_HOME=/tmp/prefect-build python -c "import sys; sys.path.insert(0, '.'); import flows.order_processing, deployments.stack" \
+    && rm -rf /tmp/prefect-build
 
 USER jtl
 # 4200: the Prefect API and UI (never published without auth); 8787: the gateway (behind a TLS proxy).

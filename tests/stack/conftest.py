@@ -98,13 +98,16 @@ class Proc:
         psutil.wait_procs(victims, timeout=30)
         return [p.pid for p in victims]
 
-    def stop(self) -> None:
-        """Stop gently, then hard (an idle worker may ignore SIGTERM, prefect-notes)."""
-        if self.popen.poll() is not None:
-            return
-        self.popen.send_signal(signal.SIGINT)
+    def interrupt(self) -> None:
+        """Ask it to stop (SIGINT: an idle worker may ignore SIGTERM, prefect-notes)."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGINT)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Stop gently, then hard."""
+        self.interrupt()
         try:
-            self.popen.wait(timeout=10)
+            self.popen.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill_tree()
 
@@ -381,8 +384,11 @@ def production_stack(
             (tmp / "timings.txt").write_text(repr(stack.setup_seconds))
             yield stack
         finally:
+            for proc in stack.procs:
+                proc.interrupt()
+            deadline = time.monotonic() + 10
             for proc in reversed(stack.procs):
-                proc.stop()
+                proc.stop(timeout=max(0.1, deadline - time.monotonic()))
 
 
 def _wait_healthy(stack: Stack, server: Proc, timeout: float) -> None:

@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -263,6 +263,24 @@ class Stack:
                     f"run {run['name']} is {run['state_type']} after {timeout:.0f} s\n" + self.diagnostics()
                 )
             time.sleep(1.0)
+
+    def deactivate_schedules(self, deployment_id: str) -> None:
+        """Switch a deployment's schedules off (the server drops their future runs); manual runs still go."""
+        deployment = self.call("GET", f"/deployments/{deployment_id}")
+        for schedule in deployment["schedules"]:
+            self.call(
+                "PATCH", f"/deployments/{deployment_id}/schedules/{schedule['id']}", json={"active": False}
+            )
+
+    def wait_idle(self, deployment_id: str, timeout: float = 180) -> None:
+        """Wait until no run of the deployment is due, pending or running (each one ends terminal)."""
+        now = datetime.now(UTC)
+        for run in self.flow_runs([deployment_id]):
+            if (
+                run["state_type"] not in TERMINAL
+                and datetime.fromisoformat(run["expected_start_time"]) <= now
+            ):
+                self.wait(run["id"], timeout)
 
     def online_workers(self) -> list[str]:
         """Names of the pool's workers the server sees as online."""

@@ -1519,6 +1519,43 @@ def demo(
     run_demo(output=output, skus=skus)
 
 
+stack_app = typer.Typer(
+    no_args_is_help=True, help="The production stack: a Prefect server, its work pool, workers, deployments."
+)
+app.add_typer(stack_app, name="stack")
+
+
+@stack_app.command("setup")
+def stack_setup(
+    deployment: Annotated[
+        list[str] | None,
+        typer.Option("--deployment", help="Only this deployment of prefect.yaml (repeatable; default: all)."),
+    ] = None,
+    blocks: Annotated[
+        bool, typer.Option("--blocks/--no-blocks", help="Save the blocks from JTL_* (on by default).")
+    ] = True,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for a Prefect server that is starting.")
+    ] = 120.0,
+) -> None:
+    """Ready the Prefect server (PREFECT_API_URL): migrate, work pool, blocks, deployments. Idempotent."""
+    _shell()
+    from deployments.stack import StackError, setup
+
+    try:
+        report = setup(deployment, blocks=blocks, wait_seconds=wait)
+    except StackError as exc:
+        _fail(f"stack setup: {exc}")
+    for line in report.lines():
+        typer.echo(line)
+    if not report.anonymous_refused:
+        typer.echo(
+            "Warning: the Prefect API answers without credentials; set PREFECT_SERVER_API_AUTH_STRING on the "
+            "server and PREFECT_API_AUTH_STRING here, or keep it on a private network (docs/production.md)",
+            err=True,
+        )
+
+
 def main() -> None:
     """Console-script entry point; a state database from a newer version is one line, not a traceback."""
     try:

@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.mark.slow
 @pytest.mark.prefect
+@pytest.mark.timeout(900)  # every stage of the demo in one process: minutes on a busy 2-core machine
 def test_demo_runs_end_to_end(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "JTL_"))}
     env["PYTHONPATH"] = str(ROOT)
@@ -34,7 +35,7 @@ def test_demo_runs_end_to_end(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=840,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "demo finished" in done.stdout

@@ -4,7 +4,8 @@ A Prefect server whose own database is a fresh PostgreSQL database, with basic a
 state database; the sandbox serving generated JTL data over real HTTP; ``jtl-automator stack setup`` (the
 operator's command: migrations, work pool, blocks, the real ``prefect deploy``); two ``prefect worker
 start`` processes. Every process has its own ``PREFECT_HOME`` and analytics off; both databases are
-dropped afterwards. The fixture is session-scoped and lazy: only tests that ask for it pay (~1 min).
+dropped afterwards. The fixture is session-scoped and lazy: only tests that ask for it pay (2-3.5 min
+measured on the loaded 2-core build machine, load average 11-17).
 
 Reuse: ``production_stack`` gives a :class:`Stack` (API helpers, the workers, the sandbox and the state
 database); ``Stack.setup(...)`` deploys more, ``Stack.start_worker()`` adds a worker.

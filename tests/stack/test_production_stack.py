@@ -38,7 +38,7 @@ from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, INVOICE_METHOD_ID
 from jtl_automator.store import StateStore
 from tests.stack.conftest import TERMINAL, Stack, parse_time
 
-# The stack's start (~1 min on two busy cores) counts against the first test's timeout.
+# The stack's start (2-3.5 min on the loaded build machine) counts against the first test's timeout.
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 
 ORDER_PARAMS = {

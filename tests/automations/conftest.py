@@ -42,9 +42,13 @@ class PrefectServer:
     log: Path
 
     def log_tail(self, lines: int = 60) -> str:
-        """The end of the server's log, for a failing assertion."""
+        """The end of the server's log without the access lines, for a failing assertion.
+
+        A failed action says why there (``Action failed: ... No block class found ...``).
+        """
         text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+        kept = [line for line in text.splitlines() if not line.startswith("INFO:     127.0.0.1")]
+        return "\n".join(kept[-lines:])
 
 
 def collection_entry_points() -> dict[str, str]:

@@ -1,0 +1,188 @@
+"""The API rate limits on the Prefect server: one global concurrency limit with slot decay per API.
+
+Every worker's FFN, Wawi and Sheets clients take their requests from the same limit
+(``prefect.concurrency.sync.rate_limit``), so all workers together keep the rate one worker was
+allowed (docs/rate-limits.md). The core's :class:`~jtl_automator.shared_limits.PermitPool` decides
+when to ask; this module only speaks to the server: :class:`PrefectRateLimitSlots` takes slots,
+:func:`api_limiter` builds a client's limiter (one pool per process, server and limit) and
+:func:`ensure_rate_limits` creates or updates the limits (``jtl-automator blocks``).
+
+Without a Prefect server (``PREFECT_API_URL`` unset: flows start a throwaway ephemeral server whose
+limits nobody else sees) each process limits itself, as it always did, and says so once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+import httpx
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
+from prefect.concurrency.asyncio import ConcurrencySlotAcquisitionError
+from prefect.concurrency.sync import rate_limit
+from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_API_URL
+
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.resilience import RateLimiter
+from jtl_automator.settings import Settings
+from jtl_automator.shared_limits import (
+    FFN_LIMIT,
+    SHEETS_LIMIT,
+    WAWI_LIMIT,
+    PermitPool,
+    SharedLimit,
+    SharedLimitUnavailable,
+    SharedRateLimiter,
+)
+
+logger = correlated_logger("jtl_automator.rate_limits")
+
+#: How long reading a limit may take before the server counts as unreachable (seconds).
+DESCRIBE_TIMEOUT_SECONDS = 10.0
+
+
+def _unreachable(exc: Exception) -> SharedLimitUnavailable:
+    """The error without the server's answer body or URL credentials: its class and status only."""
+    status = getattr(getattr(exc, "response", None), "status_code", None)
+    detail = f"{type(exc).__name__}" + (f" {status}" if status else "")
+    return SharedLimitUnavailable(f"the Prefect server did not answer ({detail})")
+
+
+class PrefectRateLimitSlots:
+    """A Prefect global concurrency limit with slot decay as the shared bucket of a PermitPool."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"PrefectRateLimitSlots({self.name!r})"
+
+    def describe(self) -> SharedLimit:
+        """The limit's size and decay as the server has them (one GET, which spends no slot)."""
+        try:
+            with get_client(httpx_settings={"timeout": DESCRIBE_TIMEOUT_SECONDS}, sync_client=True) as client:
+                found = client.read_global_concurrency_limit_by_name(self.name)
+        except ObjectNotFound:
+            raise SharedLimitUnavailable(
+                f"the Prefect server has no global concurrency limit {self.name!r} "
+                "(`jtl-automator blocks` creates it)"
+            ) from None
+        except (httpx.HTTPError, OSError) as exc:
+            raise _unreachable(exc) from None
+        if not found.active:
+            raise SharedLimitUnavailable(f"the global concurrency limit {self.name!r} is inactive")
+        if found.slot_decay_per_second <= 0:
+            raise SharedLimitUnavailable(f"the global concurrency limit {self.name!r} has no slot decay")
+        return SharedLimit(self.name, found.limit, found.slot_decay_per_second)
+
+    def take(self, slots: int) -> None:
+        """Occupy ``slots`` slots, waiting as long as the server asks (they decay on their own)."""
+        try:
+            rate_limit(self.name, occupy=slots, strict=True)
+        except ConcurrencySlotAcquisitionError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, httpx.HTTPError | OSError):
+                raise _unreachable(cause) from None
+            raise SharedLimitUnavailable(str(exc).splitlines()[0]) from None
+
+
+_pools: dict[tuple[str, str], PermitPool] = {}
+_said_local: set[str] = set()
+_lock = threading.Lock()
+
+
+def permit_pool(name: str) -> PermitPool | None:
+    """This process's pool for the limit ``name`` on the configured server; None without a server."""
+    api_url = PREFECT_API_URL.value()
+    if not api_url:
+        with _lock:
+            first = name not in _said_local
+            _said_local.add(name)
+        if first:
+            logger.info(
+                "rate limit %s not shared across processes: no Prefect server configured "
+                "(PREFECT_API_URL unset); this process limits itself",
+                name,
+            )
+        return None
+    with _lock:
+        pool = _pools.get((api_url, name))
+        if pool is None:
+            pool = _pools[(api_url, name)] = PermitPool(PrefectRateLimitSlots(name))
+        return pool
+
+
+def api_limiter(rate_per_second: float, burst: int, shared_limit: str | None) -> RateLimiter:
+    """A client's limiter: paced at ``rate_per_second`` here, and sharing ``shared_limit`` if given."""
+    pool = permit_pool(shared_limit) if shared_limit else None
+    if pool is None:
+        return RateLimiter(rate_per_second, burst=burst)
+    return SharedRateLimiter(rate_per_second, burst, pool=pool)
+
+
+def shared_limits(settings: Settings) -> list[SharedLimit]:
+    """The limits of FFN, Wawi and Sheets at the rates and bursts their clients use."""
+    sheets_rate = settings.sheets_requests_per_minute / 60
+    return [
+        SharedLimit.for_rate(FFN_LIMIT, settings.ffn_rate_per_second, int(settings.ffn_rate_per_second)),
+        SharedLimit.for_rate(WAWI_LIMIT, settings.wawi_rate_per_second, int(settings.wawi_rate_per_second)),
+        SharedLimit.for_rate(SHEETS_LIMIT, sheets_rate, settings.sheets_requests_per_minute // 6),
+    ]
+
+
+def ensure_rate_limits(limits: Iterable[SharedLimit]) -> dict[str, str]:
+    """Create each limit on the Prefect server or bring its size and decay up to date; name -> outcome.
+
+    Idempotent. An existing limit keeps its ``active`` flag: an operator who disabled one (so each
+    process limits itself) is not overruled by the next ``jtl-automator blocks``.
+    """
+    outcome: dict[str, str] = {}
+    with get_client(sync_client=True) as client:
+        for wanted in limits:
+            described = f"{wanted.limit} slots, {wanted.rate_per_second:g} per second"
+            try:
+                found = client.read_global_concurrency_limit_by_name(wanted.name)
+            except ObjectNotFound:
+                client.create_global_concurrency_limit(
+                    GlobalConcurrencyLimitCreate(
+                        name=wanted.name, limit=wanted.limit, slot_decay_per_second=wanted.rate_per_second
+                    )
+                )
+                outcome[wanted.name] = f"created ({described})"
+                continue
+            inactive = "" if found.active else "; inactive, so not shared"
+            if found.limit == wanted.limit and found.slot_decay_per_second == wanted.rate_per_second:
+                outcome[wanted.name] = f"unchanged ({described}{inactive})"
+                continue
+            client.update_global_concurrency_limit(
+                wanted.name,
+                GlobalConcurrencyLimitUpdate(
+                    limit=wanted.limit, slot_decay_per_second=wanted.rate_per_second
+                ),
+            )
+            was = f"{found.limit} slots, {found.slot_decay_per_second:g} per second"
+            outcome[wanted.name] = f"updated ({described}, was {was}{inactive})"
+    return outcome
+
+
+def create_rate_limits(settings: Settings) -> dict[str, str]:
+    """``jtl-automator blocks``' part: the three limits from the ``JTL_*`` rates, or why not."""
+    limits = shared_limits(settings)
+    if not settings.shared_rate_limits:
+        return {limit.name: "skipped: JTL_SHARED_RATE_LIMITS is false" for limit in limits}
+    if not PREFECT_API_URL.value():
+        reason = "skipped: no Prefect server configured (PREFECT_API_URL unset); each process limits itself"
+        return {limit.name: reason for limit in limits}
+    return ensure_rate_limits(limits)
+
+
+__all__ = [
+    "PrefectRateLimitSlots",
+    "api_limiter",
+    "create_rate_limits",
+    "ensure_rate_limits",
+    "permit_pool",
+    "shared_limits",
+]

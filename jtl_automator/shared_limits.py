@@ -6,9 +6,10 @@ paces its client the same way and then takes a permit from its process's :class:
 draws permits from a :class:`SlotSource`: a token bucket all processes share (the Prefect shell gives
 one on a Prefect server's global concurrency limit with slot decay, ``blocks/rate_limits.py``).
 
-Asking the shared bucket for every request costs a round trip to it (about 45 ms to a Prefect server on
-this machine) and loses a little of the bucket's refill each time, so the pool takes ``batch`` slots at
-once and hands them to its threads one by one. Permits are dropped unused after ``permit_seconds``
+Asking the shared bucket for every request costs a round trip to it (45 ms to a Prefect server on an
+idle machine, 200 ms on a loaded one) and loses a little of the bucket's refill each time, so the pool
+takes ``batch`` slots at once, hands them to its threads one by one and asks for the next batch in the
+background when half is left. Permits are dropped unused ``permit_seconds`` after they were granted
 (twice the time the bucket needs to refill a batch), so no process can save them up for a burst: in
 any ``W`` seconds all processes together send at most ``limit + 2 * batch + rate * W`` requests.
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -86,17 +88,22 @@ class SlotSource(Protocol):
         """The bucket's size and refill rate; :class:`SharedLimitUnavailable` if it cannot be used."""
         ...
 
-    def take(self, slots: int) -> None:
-        """Block until ``slots`` slots are taken; :class:`SharedLimitUnavailable` if it cannot be used."""
+    def take(self, slots: int) -> SharedLimit:
+        """Block until ``slots`` slots are taken; the limit as it is now (:class:`SharedLimitUnavailable`).
+
+        If the limit was made smaller meanwhile, only ``min(slots, limit.batch)`` are taken.
+        """
         ...
 
 
 class PermitPool:
     """One process's share of a :class:`SlotSource`: batches of slots, handed out one per request.
 
-    Thread-safe; one thread fetches a batch while the others wait for it, so a process never holds
-    more than one batch. Create one per process and shared limit, and give it to every client's
-    :class:`SharedRateLimiter` (``blocks/rate_limits.py`` keeps them).
+    Thread-safe. When half a batch is left, the next one is asked for in the background, so the
+    round trip to the shared bucket overlaps the requests instead of stalling them (a process holds
+    at most one and a half batches). Create one per process and shared limit, and give it to every
+    client's :class:`SharedRateLimiter` (``blocks/rate_limits.py`` keeps them). ``spawn`` runs a
+    fetch (default: a daemon thread; tests pass ``lambda fetch: fetch()``).
     """
 
     def __init__(
@@ -105,20 +112,25 @@ class PermitPool:
         *,
         retry_seconds: float = RETRY_SECONDS,
         clock: Callable[[], float] = time.monotonic,
+        spawn: Callable[[Callable[[], None]], None] | None = None,
+        refill_at: float = 0.5,
     ) -> None:
         self.source = source
+        self.refill_at = refill_at
         self.retry_seconds = retry_seconds
         self._clock = clock
+        self._spawn = spawn or _daemon
         self._cond = threading.Condition()
         self._limit: SharedLimit | None = None
-        self._left = 0
-        self._expires = 0.0
+        self._batches: deque[list[float]] = deque()  # [expires at, permits left], oldest first
         self._fetching = False
         self._resume_at = 0.0
         #: ``None`` while the shared limit is used (or not yet tried); else until when it is left alone.
         self._away_until: float | None = None
+        #: Batches taken, permits dropped unused, and seconds spent asking the shared bucket (waits included).
         self.batches = 0
         self.expired = 0
+        self.fetch_seconds = 0.0
 
     def __repr__(self) -> str:
         return f"PermitPool({self.source.name!r}, shared={self.shared})"
@@ -133,39 +145,59 @@ class PermitPool:
         """The shared limit as last described (``None`` before it was reached)."""
         return self._limit
 
+    @property
+    def in_hand(self) -> int:
+        """Permits taken from the shared bucket and not handed out yet (stale ones included)."""
+        with self._cond:
+            return int(sum(left for _, left in self._batches))
+
     def take(self) -> float:
         """One permit for one request; returns the seconds waited (0 at once while the limit is away)."""
         started = self._clock()
         while True:
             with self._cond:
-                while True:
-                    now = self._clock()
-                    if self._away_until is not None and now < self._away_until:
-                        return self._clock() - started
-                    if now < self._resume_at:
-                        self._cond.wait(self._resume_at - now)
-                        continue
-                    if self._left > 0:
-                        if now < self._expires:
-                            self._left -= 1
-                            return self._clock() - started
-                        self.expired += self._left
-                        self._left = 0
-                    if not self._fetching:
-                        self._fetching = True
-                        break
-                    self._cond.wait()
-            self._fetch()
+                got, fetch = self._take_locked()
+            if fetch:
+                self._spawn(self._fetch)
+            if got:
+                return self._clock() - started
+            with self._cond:
+                if self._fetching or self._resume_at > self._clock():
+                    self._cond.wait(max(0.0, self._resume_at - self._clock()) or None)
+
+    def _take_locked(self) -> tuple[bool, bool]:
+        """(a permit was taken or none is needed, a fetch must start); the caller holds the lock."""
+        now = self._clock()
+        if self._away_until is not None and now < self._away_until:
+            return True, False
+        if now < self._resume_at:
+            return False, False
+        while self._batches and (self._batches[0][0] <= now or self._batches[0][1] <= 0):
+            _, left = self._batches.popleft()
+            self.expired += int(left)
+        if self._batches:
+            self._batches[0][1] -= 1
+            low = int(self._limit.batch * self.refill_at) if self._limit is not None else 0
+            refill = not self._fetching and sum(left for _, left in self._batches) <= low
+            self._fetching = self._fetching or refill
+            return True, refill
+        if self._fetching:
+            return False, False
+        self._fetching = True
+        return False, True
 
     def _fetch(self) -> None:
         """Take a batch from the source (describing it first when new or back); never raises."""
         limit = self._limit
+        asked = self._clock()
         try:
             if limit is None or self._away_until is not None:
                 limit = self.source.describe()
-            self.source.take(limit.batch)
+            now = self.source.take(limit.batch)
+            granted, limit = min(limit.batch, now.batch), now
         except SharedLimitUnavailable as exc:
             with self._cond:
+                self.fetch_seconds += self._clock() - asked
                 first = self._away_until is None
                 self._away_until = self._clock() + self.retry_seconds
                 self._fetching = False
@@ -183,10 +215,10 @@ class PermitPool:
             returning = self._away_until is not None or self._limit is None
             self._limit = limit
             self._away_until = None
-            self._left = limit.batch
-            self._expires = self._clock() + limit.permit_seconds
+            self._batches.append([self._clock() + limit.permit_seconds, float(granted)])
             self._fetching = False
             self.batches += 1
+            self.fetch_seconds += self._clock() - asked
             self._cond.notify_all()
         if returning:
             logger.info(
@@ -203,6 +235,12 @@ class PermitPool:
             return
         with self._cond:
             self._resume_at = max(self._resume_at, self._clock() + seconds)
+            self._cond.notify_all()
+
+
+def _daemon(fetch: Callable[[], None]) -> None:
+    """Run ``fetch`` in a daemon thread: a process may exit while a fetch still waits for slots."""
+    threading.Thread(target=fetch, name="shared-rate-limit-fetch", daemon=True).start()
 
 
 class SharedRateLimiter(RateLimiter):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import heapq
+import itertools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
@@ -20,6 +23,11 @@ from jtl_automator.shared_limits import (
 from tests.support.clock import FakeClock
 
 LOGGER = "jtl_automator.shared_limits"
+
+
+def inline(fetch: Callable[[], None]) -> None:
+    """Fetch in the taking thread: deterministic on fake time."""
+    fetch()
 
 
 def _lines(caplog: pytest.LogCaptureFixture) -> list[tuple[int, str]]:
@@ -51,7 +59,7 @@ class FakeSource:
             raise SharedLimitUnavailable(self.down)
         return self.limit
 
-    def take(self, slots: int) -> None:
+    def take(self, slots: int) -> SharedLimit:
         if self.down:
             raise SharedLimitUnavailable(self.down)
         with self.lock:
@@ -61,7 +69,8 @@ class FakeSource:
             time.sleep(self.delay)
         with self.lock:
             self.busy -= 1
-            self.taken.append(slots)
+            self.taken.append(min(slots, self.limit.batch))
+        return self.limit
 
 
 @dataclass
@@ -82,24 +91,6 @@ class Bucket:
         return granted
 
 
-@dataclass
-class ProcessSlots:
-    """One process's view of the shared bucket: a blocking ``take`` moves only this process's clock."""
-
-    bucket: Bucket
-    clock: FakeClock
-
-    @property
-    def name(self) -> str:
-        return self.bucket.limit.name
-
-    def describe(self) -> SharedLimit:
-        return self.bucket.limit
-
-    def take(self, slots: int) -> None:
-        self.clock.advance(self.bucket.grant(self.clock(), slots) - self.clock())
-
-
 def test_a_shared_limit_takes_half_the_bucket_at_a_time_and_bounds_every_window() -> None:
     limit = SharedLimit("jtl-ffn-api", 20, 20.0)
     assert (limit.batch, limit.permit_seconds) == (10, 1.0)
@@ -114,12 +105,13 @@ def test_a_shared_limit_takes_half_the_bucket_at_a_time_and_bounds_every_window(
 
 def test_the_pool_takes_batches_and_hands_them_out_one_by_one(caplog: pytest.LogCaptureFixture) -> None:
     source, clock = FakeSource(), FakeClock()
-    pool = PermitPool(source, clock=clock)
+    pool = PermitPool(source, clock=clock, spawn=inline)
     caplog.set_level(logging.INFO, logger=LOGGER)
     for _ in range(25):
         assert pool.take() == 0.0
-    assert source.taken == [10, 10, 10] and source.described == 1
-    assert pool.shared and pool.batches == 3 and pool.limit == source.limit
+    # the next batch is asked for when half of one is left: 25 handed out, 15 in hand
+    assert source.taken == [10, 10, 10, 10] and source.described == 1
+    assert pool.in_hand == 15 and pool.shared and pool.batches == 4 and pool.limit == source.limit
     assert _lines(caplog) == [
         (
             logging.INFO,
@@ -130,7 +122,7 @@ def test_the_pool_takes_batches_and_hands_them_out_one_by_one(caplog: pytest.Log
 
 def test_permits_unused_for_twice_a_batch_s_refill_time_are_dropped() -> None:
     source, clock = FakeSource(), FakeClock()
-    pool = PermitPool(source, clock=clock)
+    pool = PermitPool(source, clock=clock, spawn=inline)
     pool.take()
     clock.advance(0.99)
     pool.take()  # still within permit_seconds (1.0 s)
@@ -144,7 +136,7 @@ def test_without_the_shared_limit_the_pool_stands_aside_says_so_once_and_asks_ag
 ) -> None:
     source = FakeSource(down="the Prefect server did not answer (ConnectError)")
     clock = FakeClock()
-    pool = PermitPool(source, clock=clock, retry_seconds=60)
+    pool = PermitPool(source, clock=clock, retry_seconds=60, spawn=inline)
     caplog.set_level(logging.INFO, logger=LOGGER)
     for _ in range(50):
         assert pool.take() == 0.0
@@ -171,15 +163,27 @@ def test_without_the_shared_limit_the_pool_stands_aside_says_so_once_and_asks_ag
 
 def test_a_server_lost_mid_run_falls_back_and_is_described_again_when_back() -> None:
     source, clock = FakeSource(), FakeClock()
-    pool = PermitPool(source, clock=clock, retry_seconds=30)
+    pool = PermitPool(source, clock=clock, retry_seconds=30, spawn=inline)
     for _ in range(10):
         pool.take()
     source.down, source.down_on_take = "gone", True
-    assert pool.take() == 0.0 and not pool.shared
+    for _ in range(10):  # the 10 in hand are used; asking for more fails
+        assert pool.take() == 0.0
+    assert not pool.shared and source.taken == [10, 10]
     source.down = None
     clock.advance(31)
     pool.take()
-    assert pool.shared and source.described == 2 and source.taken == [10, 10]
+    assert pool.shared and source.described == 2 and source.taken == [10, 10, 10]
+
+
+def test_a_limit_made_smaller_while_running_shrinks_the_batches() -> None:
+    source, clock = FakeSource(), FakeClock()
+    pool = PermitPool(source, clock=clock, spawn=inline)
+    pool.take()
+    source.limit = SharedLimit("jtl-ffn-api", 4, 4.0)  # an operator lowered it: batches of 2 now
+    for _ in range(6):
+        pool.take()
+    assert pool.limit == source.limit and source.taken == [10, 2] and pool.in_hand == 5
 
 
 def test_threads_of_one_process_share_batches_and_only_one_fetches_at_a_time() -> None:
@@ -201,7 +205,7 @@ def test_threads_of_one_process_share_batches_and_only_one_fetches_at_a_time() -
         t.join(30)
     assert len(handed) == 200
     assert source.most_at_once == 1
-    assert sum(source.taken) == 200 + pool._left  # nothing lost, nothing handed out twice
+    assert sum(source.taken) == 200 + pool.in_hand + pool.expired  # nothing lost or handed out twice
 
 
 def test_a_429_pause_holds_back_every_client_of_the_process() -> None:
@@ -215,33 +219,77 @@ def test_a_429_pause_holds_back_every_client_of_the_process() -> None:
 
 def test_the_shared_limiter_is_a_rate_limiter_that_paces_locally_then_takes_a_permit() -> None:
     source, clock = FakeSource(), FakeClock()
-    pool = PermitPool(source, clock=clock)
+    pool = PermitPool(source, clock=clock, spawn=inline)
     limiter = SharedRateLimiter(10.0, burst=1, pool=pool, clock=clock, sleep=clock.sleep)
     assert isinstance(limiter, RateLimiter)
     for _ in range(5):
         limiter.acquire()
     assert clock.sleeps == pytest.approx([0.1] * 4)  # the local pacing, as before
-    assert source.taken == [10]
+    assert source.taken == [10, 10]  # the second asked for when half of the first was left
     limiter.pause(2.0)
     assert pool._resume_at == pytest.approx(clock() + 2.0)
 
 
 @pytest.mark.parametrize("processes", [2, 3])
 def test_processes_sharing_one_bucket_never_exceed_its_bound_and_use_nearly_all_of_it(processes: int) -> None:
-    """Each process sends as fast as its permits allow, on its own fake clock (events in time order)."""
+    """Each process sends as fast as its permits allow; fetches run in the background (events in time order).
+
+    Driven by events on fake time: a request event runs the pool's decision step, a fetch reserves its
+    slots in the bucket when asked and delivers them when granted, after a 0.2 s round trip.
+    """
     limit = SharedLimit("jtl-ffn-api", 20, 20.0)
     bucket = Bucket(limit)
     clocks = [FakeClock(now=0.0) for _ in range(processes)]
-    pools = [PermitPool(ProcessSlots(bucket, clock), clock=clock) for clock in clocks]
+    events: list[tuple[float, int, str, int]] = []
+    fetches: dict[int, Callable[[], None]] = {}
+    waiting: set[int] = set()
+    seq = itertools.count()
+
+    def spawner(i: int) -> Callable[[Callable[[], None]], None]:
+        def spawn(fetch: Callable[[], None]) -> None:
+            granted = bucket.grant(clocks[i]() + 0.1, limit.batch) + 0.1
+            fetches[i] = fetch
+            heapq.heappush(events, (granted, next(seq), "fetched", i))
+
+        return spawn
+
+    class Reserved:
+        name = limit.name
+
+        def describe(self) -> SharedLimit:
+            return limit
+
+        def take(self, slots: int) -> SharedLimit:  # reserved when the fetch was spawned
+            return limit
+
+    pools = [PermitPool(Reserved(), clock=clocks[i], spawn=spawner(i)) for i in range(processes)]
+    for i in range(processes):
+        heapq.heappush(events, (0.0, next(seq), "request", i))
     stamps: list[float] = []
-    while min(c() for c in clocks) < 60.0:
-        i = min(range(processes), key=lambda k: clocks[k]())
-        pools[i].take()
-        stamps.append(clocks[i]())
-        clocks[i].advance(0.004)  # the request itself
+    while events:
+        now, _, kind, i = heapq.heappop(events)
+        if now >= 60.0:
+            break
+        clocks[i].now = now
+        if kind == "fetched":
+            fetches.pop(i)()
+            if i in waiting:
+                waiting.discard(i)
+                heapq.heappush(events, (now, next(seq), "request", i))
+            continue
+        with pools[i]._cond:
+            got, fetch = pools[i]._take_locked()  # the decision step of take(), without blocking
+        if fetch:
+            pools[i]._spawn(pools[i]._fetch)
+        if got:
+            stamps.append(now)
+            heapq.heappush(events, (now + 0.004, next(seq), "request", i))  # the request itself
+        else:
+            waiting.add(i)
     stamps.sort()
     for window in (1.0, 5.0, 20.0):
         most = max(bisect.bisect_left(stamps, start + window) - i for i, start in enumerate(stamps))
         assert most <= limit.burst_bound(window), (window, most)
     steady = [s for s in stamps if 5.0 <= s < 55.0]
-    assert 0.9 * 20.0 <= len(steady) / 50.0 <= 20.0 * 1.02
+    assert 0.95 * 20.0 <= len(steady) / 50.0 <= 20.0 * 1.02
+    assert sum(pool.expired for pool in pools) < 0.05 * len(stamps)

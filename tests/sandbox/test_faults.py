@@ -152,6 +152,7 @@ def test_a_sliding_rule_is_set_over_the_admin_api(tiny: tuple[httpx.Client, Sand
     assert answer.status_code == 200 and answer.json()["rules"][0]["sliding"] is True
     assert [client.get(ROUTES["wawi"]).status_code for _ in range(2)] == [200, 429]
     assert client.get(ROUTES["ffn"]).status_code == 200
+    assert state.runtime["faults"]["rate_limit"] == 1
 
 
 def test_error_every_nth_request(tiny: tuple[httpx.Client, SandboxState]) -> None:

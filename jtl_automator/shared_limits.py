@@ -39,6 +39,8 @@ SHEETS_LIMIT = "jtl-sheets-api"
 
 #: How long a pool that found the shared limit unusable leaves it alone before asking again.
 RETRY_SECONDS = 60.0
+#: Batches a pool asks for at once, at most: a second only when it ran dry waiting for the first.
+MAX_FETCHES = 2
 
 
 class SharedLimitUnavailable(Exception):
@@ -100,10 +102,10 @@ class PermitPool:
     """One process's share of a :class:`SlotSource`: batches of slots, handed out one per request.
 
     Thread-safe. When half a batch is left, the next one is asked for in the background, so the
-    round trip to the shared bucket overlaps the requests instead of stalling them (a process holds
-    at most one and a half batches). Create one per process and shared limit, and give it to every
-    client's :class:`SharedRateLimiter` (``blocks/rate_limits.py`` keeps them). ``spawn`` runs a
-    fetch (default: a daemon thread; tests pass ``lambda fetch: fetch()``).
+    round trip to the shared bucket overlaps the requests instead of stalling them; if the pool runs
+    dry before it comes back (a slow server), a second is asked for alongside. Create one per process
+    and shared limit, and give it to every client's :class:`SharedRateLimiter` (``blocks/rate_limits.py``
+    keeps them). ``spawn`` runs a fetch (default: a daemon thread; tests pass ``lambda fetch: fetch()``).
     """
 
     def __init__(
@@ -123,7 +125,7 @@ class PermitPool:
         self._cond = threading.Condition()
         self._limit: SharedLimit | None = None
         self._batches: deque[list[float]] = deque()  # [expires at, permits left], oldest first
-        self._fetching = False
+        self._fetches = 0  # batches being asked for right now
         self._resume_at = 0.0
         #: ``None`` while the shared limit is used (or not yet tried); else until when it is left alone.
         self._away_until: float | None = None
@@ -162,7 +164,7 @@ class PermitPool:
             if got:
                 return self._clock() - started
             with self._cond:
-                if self._fetching or self._resume_at > self._clock():
+                if self._fetches or self._resume_at > self._clock():
                     self._cond.wait(max(0.0, self._resume_at - self._clock()) or None)
 
     def _take_locked(self) -> tuple[bool, bool]:
@@ -178,12 +180,14 @@ class PermitPool:
         if self._batches:
             self._batches[0][1] -= 1
             low = int(self._limit.batch * self.refill_at) if self._limit is not None else 0
-            refill = not self._fetching and sum(left for _, left in self._batches) <= low
-            self._fetching = self._fetching or refill
+            refill = not self._fetches and sum(left for _, left in self._batches) <= low
+            self._fetches += refill
             return True, refill
-        if self._fetching:
+        # None in hand: while the batch asked for ahead is still on its way (a slow server), a
+        # second one is asked for too; never more, and never two before the first came back.
+        if self._fetches >= (MAX_FETCHES if self._limit is not None else 1):
             return False, False
-        self._fetching = True
+        self._fetches += 1
         return False, True
 
     def _fetch(self) -> None:
@@ -200,7 +204,7 @@ class PermitPool:
                 self.fetch_seconds += self._clock() - asked
                 first = self._away_until is None
                 self._away_until = self._clock() + self.retry_seconds
-                self._fetching = False
+                self._fetches -= 1
                 self._cond.notify_all()
             if first:
                 logger.warning(
@@ -216,7 +220,7 @@ class PermitPool:
             self._limit = limit
             self._away_until = None
             self._batches.append([self._clock() + limit.permit_seconds, float(granted)])
-            self._fetching = False
+            self._fetches -= 1
             self.batches += 1
             self.fetch_seconds += self._clock() - asked
             self._cond.notify_all()

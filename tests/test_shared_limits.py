@@ -186,7 +186,7 @@ def test_a_limit_made_smaller_while_running_shrinks_the_batches() -> None:
     assert pool.limit == source.limit and source.taken == [10, 2] and pool.in_hand == 5
 
 
-def test_threads_of_one_process_share_batches_and_only_one_fetches_at_a_time() -> None:
+def test_threads_of_one_process_share_batches_and_at_most_two_are_asked_for_at_once() -> None:
     source = FakeSource(delay=0.01)
     pool = PermitPool(source)
     handed: list[int] = []
@@ -204,7 +204,7 @@ def test_threads_of_one_process_share_batches_and_only_one_fetches_at_a_time() -
     for t in threads:
         t.join(30)
     assert len(handed) == 200
-    assert source.most_at_once == 1
+    assert 1 <= source.most_at_once <= 2
     assert sum(source.taken) == 200 + pool.in_hand + pool.expired  # nothing lost or handed out twice
 
 

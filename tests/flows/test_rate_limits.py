@@ -95,6 +95,8 @@ def test_the_prefect_bucket_is_described_and_its_slots_taken() -> None:
     slots.take(5)
     with get_client(sync_client=True) as client:
         assert client.read_global_concurrency_limit_by_name(name).active_slots >= 9
+    # read before the first batch; it had room for two, so the second was asked for unread
+    assert (slots.stats["reads"], slots.stats["increments"], slots.stats["refused"]) == (2, 2, 0)
     with get_client(sync_client=True) as client:
         client.update_global_concurrency_limit(name, GlobalConcurrencyLimitUpdate(active=False))
     with pytest.raises(SharedLimitUnavailable, match="inactive"):
@@ -106,6 +108,19 @@ def test_the_prefect_bucket_is_described_and_its_slots_taken() -> None:
         slots.describe()
     with pytest.raises(SharedLimitUnavailable, match="has no global concurrency limit"):
         slots.take(1)
+
+
+@pytest.mark.slow
+def test_a_refused_unread_batch_goes_back_to_reading_and_waits_for_the_decay() -> None:
+    name = f"jtl-test-{uuid.uuid4().hex[:8]}"
+    ensure_rate_limits([SharedLimit(name, 4, 0.4)])  # batches of 2; 2 slots decay in 5 s
+    slots = PrefectRateLimitSlots(name)
+    slots.take(2)  # read: room for two batches
+    slots.take(2)  # unread
+    slots.take(2)  # unread, refused (full), read, wait for 2 slots to decay, granted
+    assert slots.stats["refused"] == 1 and slots.stats["reads"] >= 2
+    assert slots.stats["decay_wait_seconds"] > 0
+    _delete(name)
 
 
 def test_a_concurrency_limit_without_decay_is_not_a_rate_limit() -> None:

@@ -43,6 +43,7 @@ def _pool_view(limiter: Any) -> dict[str, Any]:
         "batches": pool.batches,
         "expired": pool.expired,
         "fetch_seconds": round(pool.fetch_seconds, 3),
+        "source": {k: round(v, 3) for k, v in getattr(pool.source, "stats", {}).items()},
     }
 
 

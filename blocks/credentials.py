@@ -20,6 +20,7 @@ from prefect.blocks.core import Block
 from prefect.types import SecretDict
 from pydantic import AfterValidator, Field, SecretStr, ValidationError, field_validator, model_validator
 
+from blocks.rate_limits import api_limiter
 from jtl_automator.settings import (
     WAWI_CLOUD_TOKEN_URL,
     RetrySystem,
@@ -29,6 +30,7 @@ from jtl_automator.settings import (
     retry_setting_names,
     wawi_credential_fields,
 )
+from jtl_automator.shared_limits import FFN_LIMIT, SHEETS_LIMIT, WAWI_LIMIT
 
 if TYPE_CHECKING:
     from jtl_automator.clients.ffn.client import FfnClient
@@ -74,6 +76,15 @@ def _retry_field(system: RetrySystem, name: str) -> Any:
     setting = next(s for s in retry_setting_names(system).values() if _block_field(system, s) == name)
     description, gt, ge = _RETRY_FIELD_DOCS[name]
     return Field(default=Settings.model_fields[setting].default, description=description, gt=gt, ge=ge)
+
+
+def _shared_limit_field(name: str) -> Any:
+    """The block field naming the Prefect rate limit every worker's client shares (docs/rate-limits.md)."""
+    return Field(
+        default=name,
+        description="Prefect global concurrency limit (with slot decay) shared by every worker's requests; "
+        "empty: this process's limiter only.",
+    )
 
 
 def _retry_fields_from(settings: Settings, system: RetrySystem) -> dict[str, Any]:
@@ -157,6 +168,7 @@ class JtlFfnCredentials(Block):
         description="Initial refresh token (spent on first use; rotations go to the state database).",
     )
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
+    shared_rate_limit: str | None = _shared_limit_field(FFN_LIMIT)
     page_size: int = Field(default=1000, ge=1, le=1000, description="Objects per page of paged reads ($top).")
     timeout_seconds: float = _retry_field("http", "timeout_seconds")
     retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
@@ -183,7 +195,8 @@ class JtlFfnCredentials(Block):
         """FFN client whose tokens rotate through ``store``."""
         from jtl_automator.clients.ffn.client import FfnClient
 
-        return FfnClient.from_settings(self.settings(), store, http=http)
+        limiter = api_limiter(self.rate_per_second, max(1, int(self.rate_per_second)), self.shared_rate_limit)
+        return FfnClient.from_settings(self.settings(), store, http=http, limiter=limiter)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> JtlFfnCredentials:
@@ -201,6 +214,7 @@ class JtlFfnCredentials(Block):
             client_secret=s.ffn_client_secret,
             refresh_token=s.ffn_refresh_token,
             rate_per_second=s.ffn_rate_per_second,
+            shared_rate_limit=FFN_LIMIT if s.shared_rate_limits else None,
             page_size=s.ffn_page_size,
             **_retry_fields_from(s, "http"),
         )
@@ -243,6 +257,7 @@ class JtlWawiCredentials(Block):
     app_id: str = Field(default="jtl-automator/prefect/v1", description="The registered AppId (X-AppID).")
     app_version: str = Field(default="1.0.0", description="The app version (X-AppVersion).")
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
+    shared_rate_limit: str | None = _shared_limit_field(WAWI_LIMIT)
     page_size: int = Field(
         default=1000, ge=1, le=1000, description="Objects per page of paged reads (pageSize)."
     )
@@ -282,7 +297,8 @@ class JtlWawiCredentials(Block):
         """Wawi client with these credentials and this block's timeout and retry values."""
         from jtl_automator.clients.wawi.client import WawiClient
 
-        return WawiClient.from_settings(self.settings(), http=http)
+        limiter = api_limiter(self.rate_per_second, max(1, int(self.rate_per_second)), self.shared_rate_limit)
+        return WawiClient.from_settings(self.settings(), http=http, limiter=limiter)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None) -> JtlWawiCredentials:
@@ -305,6 +321,7 @@ class JtlWawiCredentials(Block):
             app_id=s.wawi_app_id,
             app_version=s.wawi_app_version,
             rate_per_second=s.wawi_rate_per_second,
+            shared_rate_limit=WAWI_LIMIT if s.shared_rate_limits else None,
             page_size=s.wawi_page_size,
             **_retry_fields_from(s, "http"),
         )
@@ -333,6 +350,7 @@ class GoogleSheetsCredentials(Block):
     requests_per_minute: int = Field(
         default=60, gt=0, description="Client-side limit of Sheets API requests per minute (Google's quota)."
     )
+    shared_rate_limit: str | None = _shared_limit_field(SHEETS_LIMIT)
     timeout_seconds: float = _retry_field("sheets", "timeout_seconds")
     retry_max_attempts: int = _retry_field("sheets", "retry_max_attempts")
     retry_budget_seconds: float = _retry_field("sheets", "retry_budget_seconds")
@@ -362,11 +380,12 @@ class GoogleSheetsCredentials(Block):
 
     def get_client(self, spreadsheet_id: str) -> GoogleSheetsBackend:
         """Sheets backend for one spreadsheet, with this block's rate, timeout and retry values."""
-        from jtl_automator.resilience import RateLimiter
         from jtl_automator.sheets.gsheets import GoogleSheetsBackend
 
         # A short burst for the read-then-write of a run; the long-run rate stays under the quota.
-        limiter = RateLimiter(self.requests_per_minute / 60, burst=max(1, self.requests_per_minute // 6))
+        limiter = api_limiter(
+            self.requests_per_minute / 60, max(1, self.requests_per_minute // 6), self.shared_rate_limit
+        )
         return GoogleSheetsBackend(
             spreadsheet_id,
             self.info(),
@@ -390,6 +409,7 @@ class GoogleSheetsCredentials(Block):
             service_account_file=s.google_service_account_file if info is None else None,
             api_url=s.sheets_api_url,
             requests_per_minute=s.sheets_requests_per_minute,
+            shared_rate_limit=SHEETS_LIMIT if s.shared_rate_limits else None,
             **_retry_fields_from(s, "sheets"),
         )
 

@@ -160,8 +160,14 @@ def blocks_command() -> None:
     """Create the blocks (ffn, wawi, google-sheets, state-database, inbound-control, smtp, shop) from env."""
     _shell()
     from deployments.blocks import create_blocks
+    from jtl_automator.settings import get_settings
 
     for name, outcome in create_blocks().items():
+        typer.echo(f"{name:<16} {outcome}")
+    # The API rate limits every worker shares (docs/rate-limits.md), from the same JTL_* rates.
+    from blocks.rate_limits import create_rate_limits
+
+    for name, outcome in create_rate_limits(get_settings()).items():
         typer.echo(f"{name:<16} {outcome}")
 
 

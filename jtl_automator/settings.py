@@ -168,6 +168,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Client-side limit of Sheets API requests (Google's default quota: 60/min).",
     )
+    shared_rate_limits: bool = Field(
+        default=True,
+        description="Share the FFN, Wawi and Sheets rate limits across workers through the Prefect "
+        "server's global concurrency limits (docs/rate-limits.md); false: each process limits itself.",
+    )
 
     inbound_sheet: str | None = Field(
         default=None, description="The Inbound Control sheet: a Google spreadsheet id or an .xlsx path."

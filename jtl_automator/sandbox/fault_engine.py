@@ -14,6 +14,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,6 +44,11 @@ class FaultRule(BaseModel):
     jitter_ms: int = Field(default=0, ge=0)
     limit: int = Field(default=0, ge=0, description="rate_limit: requests allowed per window.")
     window_seconds: float = Field(default=1.0, gt=0)
+    sliding: bool = Field(
+        default=False,
+        description="rate_limit: at most `limit` requests let through in ANY `window_seconds` (a sliding "
+        "log; refused ones do not count) instead of fixed windows, which pass 2 x limit across a boundary.",
+    )
     statuses: tuple[int, ...] = Field(default=(503,), description="error: status codes to pick from.")
     after_response: bool = Field(
         default=False, description="drop: let the app process the request first, then lose its response."
@@ -147,6 +153,8 @@ class _RuleState:
     count: int = 0
     window_start: float | None = None
     window_count: int = 0
+    #: Times of the requests a sliding rate limit let through in its last window.
+    passed: deque[float] = field(default_factory=deque)
 
 
 @dataclass
@@ -211,6 +219,9 @@ class FaultEngine:
         return not rule.every
 
     def _rate_limit(self, rule: FaultRule, st: _RuleState, now: float, path: str, decision: Decision) -> None:
+        if rule.sliding:
+            self._sliding_rate_limit(rule, st, now, path, decision)
+            return
         if st.window_start is None or now - st.window_start >= rule.window_seconds:
             st.window_start, st.window_count = now, 0
         st.window_count += 1
@@ -225,6 +236,29 @@ class FaultEngine:
             decision.extra_headers.extend(headers)
             return
         retry_after = str(max(1, math.ceil(reset)))
+        status, base_headers, body = error_response(path, 429)
+        decision.response = (status, [*base_headers, *headers, (b"retry-after", retry_after.encode())], body)
+        self.counters["rate_limit"] += 1
+
+    def _sliding_rate_limit(
+        self, rule: FaultRule, st: _RuleState, now: float, path: str, decision: Decision
+    ) -> None:
+        """Refuse a request when ``limit`` requests already passed in the last ``window_seconds``."""
+        passed = st.passed
+        while passed and passed[0] <= now - rule.window_seconds:
+            passed.popleft()
+        allowed = len(passed) < rule.limit
+        if allowed:
+            passed.append(now)
+        headers = [
+            (b"x-ratelimit-limit", str(rule.limit).encode()),
+            (b"x-ratelimit-remaining", str(max(0, rule.limit - len(passed))).encode()),
+            (b"x-ratelimit-interval-length-seconds", _seconds(rule.window_seconds).encode()),
+        ]
+        if allowed or decision.response is not None or decision.drop is not None:
+            decision.extra_headers.extend(headers)
+            return
+        retry_after = str(max(1, math.ceil(passed[0] + rule.window_seconds - now)))
         status, base_headers, body = error_response(path, 429)
         decision.response = (status, [*base_headers, *headers, (b"retry-after", retry_after.encode())], body)
         self.counters["rate_limit"] += 1

@@ -108,6 +108,53 @@ def test_rate_limit_window_resets() -> None:
     assert engine.decide("GET", "/api/x", now=102.1).response is None
 
 
+def _sliding(limit: int, window: float) -> FaultEngine:
+    rule = FaultRule(fault="rate_limit", route="/api", limit=limit, window_seconds=window, sliding=True)
+    counters = dict.fromkeys(("latency", "rate_limit", "error", "drop", "expire_tokens"), 0)
+    return FaultEngine(FaultProfile(name="s", rules=(rule,)), seed=1, counters=counters)
+
+
+def test_fixed_windows_pass_twice_the_limit_across_a_boundary_a_sliding_one_does_not() -> None:
+    fixed = FaultEngine(
+        FaultProfile(name="f", rules=(FaultRule(fault="rate_limit", limit=3, window_seconds=1),)),
+        seed=1,
+        counters=dict.fromkeys(("latency", "rate_limit", "error", "drop", "expire_tokens"), 0),
+    )
+    sliding = _sliding(3, 1)
+    # two at the end of the first window, three at the start of the next: five within 0.15 s
+    times = [100.0, 100.9, 100.95, 101.0, 101.02, 101.05]
+    assert [fixed.decide("GET", "/api/x", now=t).response is None for t in times] == [True] * 6
+    passed = [sliding.decide("GET", "/api/x", now=t).response is None for t in times]
+    assert passed == [True, True, True, True, False, False]  # 101.0: the request of 100.0 has left
+    assert sliding.counters["rate_limit"] == 2
+
+
+def test_sliding_window_frees_a_slot_when_its_oldest_request_leaves_the_window() -> None:
+    engine = _sliding(2, 2)
+    assert engine.decide("GET", "/api/x", now=10.0).response is None
+    assert engine.decide("GET", "/api/x", now=11.0).response is None
+    refused = engine.decide("GET", "/api/x", now=11.5).response
+    assert refused is not None and refused[0] == 429
+    headers = dict(refused[1])
+    assert headers[b"retry-after"] == b"1"  # the request of 10.0 leaves the window at 12.0
+    assert headers[b"x-ratelimit-remaining"] == b"0" and headers[b"x-ratelimit-limit"] == b"2"
+    # refused requests do not count: at 12.0 the first one has left, so one more passes
+    allowed = engine.decide("GET", "/api/x", now=12.0)
+    assert allowed.response is None and (b"x-ratelimit-remaining", b"0") in allowed.extra_headers
+    assert engine.decide("GET", "/api/x", now=12.5).response is not None
+    assert engine.decide("GET", "/other", now=12.5).response is None  # another route is not limited
+
+
+def test_a_sliding_rule_is_set_over_the_admin_api(tiny: tuple[httpx.Client, SandboxState]) -> None:
+    client, state = tiny
+    rule = {"fault": "rate_limit", "route": "/wawi", "limit": 1, "window_seconds": 30, "sliding": True}
+    answer = client.put("/_sandbox/faults", json={"profile": {"name": "shared", "rules": [rule]}})
+    assert answer.status_code == 200 and answer.json()["rules"][0]["sliding"] is True
+    assert [client.get(ROUTES["wawi"]).status_code for _ in range(2)] == [200, 429]
+    assert client.get(ROUTES["ffn"]).status_code == 200
+    assert state.runtime["faults"]["rate_limit"] == 1
+
+
 def test_error_every_nth_request(tiny: tuple[httpx.Client, SandboxState]) -> None:
     client, state = tiny
     use(state, FaultRule(fault="error", route="/api", every=3, statuses=(502,)))

@@ -19,7 +19,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
-from jtl_automator.sandbox import admin, faults, ffn, oauth, sheets, wawi
+from jtl_automator.sandbox import admin, faults, ffn, latency, oauth, sheets, wawi
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import SandboxData
 from jtl_automator.sandbox.state import SandboxState
@@ -38,6 +38,7 @@ def create_app(data: SandboxData | None = None, config: SandboxConfig | None = N
     app.include_router(sheets.build_router(state))
     app.include_router(admin.build_router(state))
     app.add_exception_handler(HTTPException, unrouted)
+    latency.install(app, state)
     faults.install(app, state)
     return app
 

@@ -157,6 +157,9 @@ class JtlFfnCredentials(Block):
     )
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
     page_size: int = Field(default=1000, ge=1, le=1000, description="Objects per page of paged reads ($top).")
+    max_in_flight: int = Field(
+        default=8, ge=1, le=64, description="Requests on the wire at once (overlapping reads and writes)."
+    )
     timeout_seconds: float = _retry_field("http", "timeout_seconds")
     retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
     retry_budget_seconds: float = _retry_field("http", "retry_budget_seconds")
@@ -175,6 +178,7 @@ class JtlFfnCredentials(Block):
             ffn_client_secret=self.client_secret,
             ffn_refresh_token=self.refresh_token,
             ffn_rate_per_second=self.rate_per_second,
+            ffn_max_in_flight=self.max_in_flight,
             **_retry_settings_of(self, "http"),
         )
 
@@ -201,6 +205,7 @@ class JtlFfnCredentials(Block):
             refresh_token=s.ffn_refresh_token,
             rate_per_second=s.ffn_rate_per_second,
             page_size=s.ffn_page_size,
+            max_in_flight=s.ffn_max_in_flight,
             **_retry_fields_from(s, "http"),
         )
 
@@ -245,6 +250,12 @@ class JtlWawiCredentials(Block):
     page_size: int = Field(
         default=1000, ge=1, le=1000, description="Objects per page of paged reads (pageSize)."
     )
+    max_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Requests on the wire at once: at most what the Wawi server serves (a PC: a few).",
+    )
     timeout_seconds: float = _retry_field("http", "timeout_seconds")
     retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
     retry_budget_seconds: float = _retry_field("http", "retry_budget_seconds")
@@ -274,6 +285,7 @@ class JtlWawiCredentials(Block):
             wawi_app_version=self.app_version,
             wawi_rate_per_second=self.rate_per_second,
             wawi_page_size=self.page_size,
+            wawi_max_in_flight=self.max_in_flight,
             **_retry_settings_of(self, "http"),
         )
 
@@ -305,6 +317,7 @@ class JtlWawiCredentials(Block):
             app_version=s.wawi_app_version,
             rate_per_second=s.wawi_rate_per_second,
             page_size=s.wawi_page_size,
+            max_in_flight=s.wawi_max_in_flight,
             **_retry_fields_from(s, "http"),
         )
 

@@ -295,19 +295,20 @@ def concurrency_bound_seconds(busy_seconds: float, capacity: int | None) -> floa
 
 
 def safe_client_rate(
-    limit: int, interval_seconds: float, burst: int = 1, jitter_seconds: float | None = None
+    limit: int, interval_seconds: float, *, burst_seconds: float = 1.0, jitter_seconds: float | None = None
 ) -> float:
     """Requests per second for a client token bucket that never exceeds ``limit`` in a fixed window.
 
-    A bucket with rate ``r`` and ``burst`` admits at most ``burst + r * t`` requests in any span ``t``;
-    requests reach the server up to ``jitter_seconds`` (default: a sixtieth of the window) later than
-    the bucket let them go, so a window may see those of ``interval + jitter``. Hence
-    ``r = (limit - burst) / (interval + jitter)``, whatever the window's alignment.
+    A bucket with rate ``r`` and a burst of ``r * burst_seconds`` requests (the clients' rule: a second's
+    worth) admits at most ``r * (burst_seconds + t)`` requests in any span ``t``; requests reach the
+    server up to ``jitter_seconds`` (default: a sixtieth of the window) later than the bucket let them
+    go, so one window may see those of ``interval + jitter``. Hence
+    ``r = limit / (interval + jitter + burst_seconds)``, whatever the window's alignment.
     """
-    if limit <= burst:
-        raise ValueError("the limit must be larger than the client's burst")
+    if limit < 1 or interval_seconds <= 0:
+        raise ValueError("a rate limit needs limit >= 1 and a window > 0")
     jitter = interval_seconds / 60 if jitter_seconds is None else jitter_seconds
-    return (limit - burst) / (interval_seconds + jitter)
+    return limit / (interval_seconds + jitter + burst_seconds)
 
 
 def bottleneck(bounds: Mapping[str, float]) -> tuple[str, float]:

@@ -133,11 +133,12 @@ def test_bounds() -> None:
     assert window_bound_seconds(2055, 300, 60) == 360
     assert sustained_bound_seconds(2400, 1200, 60) == 120
     assert concurrency_bound_seconds(100.0, 4) == 25 and concurrency_bound_seconds(100.0, None) == 0
-    rate = safe_client_rate(1200, 60, burst=1)
-    assert 19.6 < rate < 20  # (1200 - 1) / 61
-    assert 1 + rate * 61 <= 1200  # a window plus a second of jitter never sees more than the limit
+    rate = safe_client_rate(1200, 60)
+    assert 19.3 < rate < 19.4  # 1200 / (60 + 1 s of jitter + 1 s of burst)
+    assert int(rate) + rate * 61 <= 1200  # the burst plus a window and its jitter stay within the limit
+    assert safe_client_rate(20, 1.0, burst_seconds=0.0, jitter_seconds=0.0) == 20
     with pytest.raises(ValueError):
-        safe_client_rate(1, 60, burst=1)
+        safe_client_rate(0, 60)
 
 
 # --- the middleware -------------------------------------------------------------------------------

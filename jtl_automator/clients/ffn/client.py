@@ -45,7 +45,7 @@ from jtl_automator.clients.pagination import (
     iterate_updates,
 )
 from jtl_automator.correlation import correlated_logger
-from jtl_automator.resilience import RateLimiter, Retry, RetryPolicy, call_with_retry
+from jtl_automator.resilience import InFlightLimit, RateLimiter, Retry, RetryPolicy, call_with_retry
 
 logger = correlated_logger("jtl_automator.ffn")
 
@@ -618,6 +618,7 @@ class FfnClient(ApiClient):
         retry: RetryPolicy | None = None,
         *,
         page_size: int = DEFAULT_TOP,
+        in_flight: InFlightLimit | None = None,
     ) -> None:
         self.core = HttpCore(
             http,
@@ -626,6 +627,7 @@ class FfnClient(ApiClient):
             limiter=limiter,
             retry=retry,
             default_headers={"Accept": "application/json"},
+            in_flight=in_flight,
         )
         self.token_provider = token_provider
         #: Shared by every collection: a ``$top`` FFN refused once is not tried again.
@@ -649,8 +651,12 @@ class FfnClient(ApiClient):
         http: httpx.Client | None = None,
         token_http: httpx.Client | None = None,
         limiter: RateLimiter | None = None,
+        in_flight: InFlightLimit | None = None,
     ) -> FfnClient:
-        """Client from ``jtl_automator.settings.Settings`` and a token store (the state database)."""
+        """Client from ``jtl_automator.settings.Settings`` and a token store (the state database).
+
+        At most ``JTL_FFN_MAX_IN_FLIGHT`` requests are on the wire at once.
+        """
         if not settings.ffn_client_id or settings.ffn_client_secret is None:
             raise ValueError("JTL_FFN_CLIENT_ID and JTL_FFN_CLIENT_SECRET are required for the FFN client")
         http = http or httpx.Client(timeout=settings.http_timeout_seconds)
@@ -674,4 +680,5 @@ class FfnClient(ApiClient):
             limiter=limiter,
             retry=retry,
             page_size=settings.ffn_page_size,
+            in_flight=in_flight or InFlightLimit(settings.ffn_max_in_flight),
         )

@@ -1,13 +1,17 @@
 """The latency layer: each API answers after its profile's service time; the on-premise Wawi has workers.
 
-The on-premise Wawi serves only ``wawi_onprem_concurrency`` requests at once. A pure ASGI middleware
-inside the fault middleware (faults decide first, as a gateway in front of the server would). A request
-enters service (for the on-premise Wawi: waits for one of its workers, or with ``wawi_onprem_excess =
-"refuse"`` is answered 503 at once), the handler runs right away, so rate limits count arrivals and data
-changes happen when the server gets the request, and the answer's first byte leaves no earlier than the
-drawn service time after service began. The worker is held until the answer is out. Service times come
-from :mod:`jtl_automator.sandbox.latency_model`, divided by ``config.time_scale``; what each API met is
-counted in ``state.runtime.latency.stats``.
+A pure ASGI middleware inside the fault middleware (faults decide first, as a gateway in front of the
+server would). A request's handler runs at once, so rate limits count arrivals and data changes happen
+when the server gets the request; its answer's first byte leaves at the time its service ends:
+
+- FFN, Wawi Cloud, Sheets: arrival plus the drawn service time (internet services scale out);
+- the on-premise Wawi: its ``wawi_onprem_concurrency`` workers as a :class:`WorkerSchedule`, so a
+  request that finds them all busy waits in line (or, with ``wawi_onprem_excess = "refuse"``, is
+  answered 503 at once), then takes its service time.
+
+Service times come from :mod:`jtl_automator.sandbox.latency_model`, divided by ``config.time_scale``;
+what each API met is counted in ``state.runtime.latency.stats``, including how late the sandbox itself
+answered (its own CPU time on a busy machine).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jtl_automator.sandbox import sheets, wawi
-from jtl_automator.sandbox.latency_model import ApiLatency, ServerGate, request_rng
+from jtl_automator.sandbox.latency_model import ApiLatency, WorkerSchedule, request_rng
 from jtl_automator.sandbox.state import LatencyRuntime, SandboxState
 
 ADMIN_PREFIX = "/_sandbox"
@@ -43,16 +47,16 @@ def api_of(path: str) -> str | None:
     return None
 
 
-def _gate(state: SandboxState) -> ServerGate | None:
+def _workers(state: SandboxState) -> WorkerSchedule | None:
     """The on-premise Wawi's workers; rebuilt when the configured number changes."""
     capacity = state.config.wawi_onprem_concurrency
     rt = state.runtime.latency
     if capacity is None:
         return None
     with rt.lock:
-        if rt.gate is None or rt.gate.capacity != capacity:
-            rt.gate = ServerGate(capacity)
-        return rt.gate
+        if rt.workers is None or rt.workers.capacity != capacity:
+            rt.workers = WorkerSchedule(capacity)
+        return rt.workers
 
 
 def _draw(
@@ -98,53 +102,33 @@ class LatencyMiddleware:
         self.state = state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Enter service, run the handler, hold the answer until the service time is over."""
+        """Admit the request, run the handler, hold the answer until its service ends."""
         if scope["type"] != "http" or scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
         state = self.state
         api = api_of(scope["path"])
         dist = state.config.latency_profile().for_api(api) if api is not None else None
-        gate = _gate(state) if api == "wawi" else None
-        if dist is None and gate is None:
+        workers = _workers(state) if api == "wawi" else None
+        if api is None or (dist is None and workers is None):
             await self.app(scope, receive, send)
             return
         rt = state.runtime.latency
         arrived = _clock()
-        waited = False
-        if gate is not None and not gate.try_enter():
-            if state.config.wawi_onprem_excess == "refuse":
+        service, stalled = _draw(state, rt, api, dist, scope) if dist is not None else (0.0, False)
+        start, due = arrived, arrived + service
+        if workers is not None:
+            slot = workers.admit(arrived, service, refuse=state.config.wawi_onprem_excess == "refuse")
+            if slot is None:
                 with rt.lock:
-                    stats = rt.stats.of("wawi")
+                    stats = rt.stats.of(api)
                     stats.requests += 1
                     stats.refused += 1
                 headers, body = _busy_response()
                 await send({"type": "http.response.start", "status": 503, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
                 return
-            await gate.enter()
-            waited = True
-        try:
-            await self._serve(scope, receive, send, api or "", dist, arrived, queued=waited)
-        finally:
-            if gate is not None:
-                gate.leave()
-
-    async def _serve(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        api: str,
-        dist: ApiLatency | None,
-        arrived: float,
-        *,
-        queued: bool,
-    ) -> None:
-        state, rt = self.state, self.state.runtime.latency
-        started = _clock()
-        drawn, stalled = _draw(state, rt, api, dist, scope) if dist is not None else (0.0, False)
-        due = started + drawn
+            start, due = slot
         answered: list[float] = []
 
         async def held(message: Message) -> None:
@@ -158,18 +142,19 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, held)
         finally:
-            served = (answered[0] if answered else _clock()) - started
+            late = max(0.0, (answered[0] if answered else _clock()) - due)
             with rt.lock:
                 stats = rt.stats.of(api)
                 stats.requests += 1
-                stats.busy_seconds += served
-                stats.drawn_seconds += drawn
-                stats.max_seconds = max(stats.max_seconds, served)
+                stats.busy_seconds += service
+                stats.max_seconds = max(stats.max_seconds, due - arrived)
                 stats.stalls += int(stalled)
                 stats.by_method[scope["method"]] += 1
-                if queued:
+                stats.late_seconds += late
+                stats.max_late_seconds = max(stats.max_late_seconds, late)
+                if start > arrived:
                     stats.queued += 1
-                    stats.queue_seconds += started - arrived
+                    stats.queue_seconds += start - arrived
 
 
 def install(app: FastAPI, state: SandboxState) -> None:
@@ -185,21 +170,22 @@ def stats(state: SandboxState) -> dict[str, Any]:
             api: {
                 "requests": s.requests,
                 "busy_seconds": round(s.busy_seconds, 6),
-                "drawn_seconds": round(s.drawn_seconds, 6),
                 "stalls": s.stalls,
                 "queued": s.queued,
                 "queue_seconds": round(s.queue_seconds, 6),
                 "refused": s.refused,
                 "max_seconds": round(s.max_seconds, 6),
+                "late_seconds": round(s.late_seconds, 6),
+                "max_late_seconds": round(s.max_late_seconds, 6),
                 "by_method": dict(s.by_method),
             }
             for api, s in rt.stats.apis.items()
         }
-        if rt.gate is not None:
-            out["wawi_gate"] = {
-                "capacity": rt.gate.capacity,
-                "peak_busy": rt.gate.peak_busy,
-                "peak_waiting": rt.gate.peak_waiting,
+        if rt.workers is not None:
+            out["wawi_workers"] = {
+                "capacity": rt.workers.capacity,
+                "peak_busy": rt.workers.peak_busy,
+                "peak_waiting": rt.workers.peak_waiting,
             }
     return out
 
@@ -209,9 +195,8 @@ def reset_stats(state: SandboxState) -> None:
     rt = state.runtime.latency
     with rt.lock:
         rt.stats.reset()
-        if rt.gate is not None:
-            rt.gate.peak_busy = rt.gate.busy
-            rt.gate.peak_waiting = 0
+        if rt.workers is not None:
+            rt.workers.reset_peaks(_clock())
 
 
 __all__ = ["LatencyMiddleware", "api_of", "install", "reset_stats", "stats"]

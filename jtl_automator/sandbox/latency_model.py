@@ -16,11 +16,11 @@ concurrent requests arrive in.
 
 from __future__ import annotations
 
-import asyncio
+import heapq
 import math
 import random
 import threading
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -159,75 +159,54 @@ def request_rng(seed: int, profile: str, api: str, key: str, occurrence: int) ->
 # The on-premise Wawi's workers
 
 
-class ServerGate:
-    """At most ``capacity`` requests in service; the rest wait in arrival order (or are refused).
+class WorkerSchedule:
+    """``capacity`` workers, each serving one request at a time, as a schedule in the sandbox's clock.
 
-    Works across event loops (uvicorn's, each in-process transport's): a waiter parks an asyncio future
-    of its own loop, and a leaving request hands its slot to the first waiter through that loop.
+    A request is admitted at its arrival with its service time: the worker free first takes it, at once
+    or (all busy) when that worker is done, so the request waits in line; with ``refuse`` a request that
+    finds every worker busy is turned away instead. The schedule, not the event loop that emulates it,
+    decides when a worker starts the next request: a sandbox short of CPU answers late, but its workers
+    never idle while requests wait (as the real server's would not). Thread-safe.
     """
 
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("capacity must be >= 1")
         self.capacity = capacity
+        self._free_at = [0.0] * capacity  # a heap: when each worker is done with its last request
         self._lock = threading.Lock()
-        self._busy = 0
-        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[None]]] = deque()
         #: The most requests ever in service at once, and the most ever waiting (tests, benchmarks).
         self.peak_busy = 0
         self.peak_waiting = 0
+        self._starts: list[float] = []  # a heap of the admitted requests' start times (to count waiting)
 
-    @property
-    def busy(self) -> int:
-        """Requests in service now."""
-        return self._busy
-
-    def try_enter(self) -> bool:
-        """Take a free slot without waiting; False when all are busy."""
+    def admit(self, now: float, service: float, *, refuse: bool = False) -> tuple[float, float] | None:
+        """(start, done) of a request arriving ``now`` needing ``service`` seconds; None when refused."""
         with self._lock:
-            if self._busy < self.capacity:
-                self._busy += 1
-                self.peak_busy = max(self.peak_busy, self._busy)
-                return True
-            return False
+            earliest = self._free_at[0]
+            if refuse and earliest > now:
+                return None
+            start = max(now, earliest)
+            done = start + service
+            heapq.heapreplace(self._free_at, done)
+            self.peak_busy = max(self.peak_busy, sum(1 for f in self._free_at if f > now))
+            while self._starts and self._starts[0] <= now:
+                heapq.heappop(self._starts)
+            if start > now:
+                heapq.heappush(self._starts, start)
+                self.peak_waiting = max(self.peak_waiting, len(self._starts))
+            return start, done
 
-    async def enter(self) -> None:
-        """Wait for a slot (first come, first served)."""
-        loop = asyncio.get_running_loop()
+    def busy(self, now: float) -> int:
+        """Workers serving a request at ``now``."""
         with self._lock:
-            if self._busy < self.capacity and not self._waiters:
-                self._busy += 1
-                self.peak_busy = max(self.peak_busy, self._busy)
-                return
-            future: asyncio.Future[None] = loop.create_future()
-            waiter = (loop, future)
-            self._waiters.append(waiter)
-            self.peak_waiting = max(self.peak_waiting, len(self._waiters))
-        try:
-            await future
-        except asyncio.CancelledError:
-            with self._lock:
-                queued = waiter in self._waiters
-                if queued:
-                    self._waiters.remove(waiter)
-            if not queued and future.done() and not future.cancelled():
-                self.leave()  # the slot reached us just as we gave up: pass it on
-            raise
+            return sum(1 for f in self._free_at if f > now)
 
-    def leave(self) -> None:
-        """Free a slot: the first waiter gets it, else it becomes free."""
+    def reset_peaks(self, now: float) -> None:
+        """Start counting the peaks again (between measured runs)."""
         with self._lock:
-            if not self._waiters:
-                self._busy -= 1
-                return
-            loop, future = self._waiters.popleft()
-        loop.call_soon_threadsafe(self._hand_over, future)
-
-    def _hand_over(self, future: asyncio.Future[None]) -> None:
-        if future.cancelled():
-            self.leave()  # its request gave up before the slot arrived
-        else:
-            future.set_result(None)
+            self.peak_busy = sum(1 for f in self._free_at if f > now)
+            self.peak_waiting = 0
 
 
 # --------------------------------------------------------------------------------------------------
@@ -239,15 +218,16 @@ class ApiServiceStats:
     """One API's requests as the latency layer saw them (thread-safe through the runtime's lock)."""
 
     requests: int = 0
-    #: Sum of the service times (from entering service to the answer): the server's busy time.
+    #: Sum of the drawn service times: the server's busy time (its workers', for the on-premise Wawi).
     busy_seconds: float = 0.0
-    #: Sum of the drawn service times (what the profile asked for; ``busy_seconds`` is at least this).
-    drawn_seconds: float = 0.0
     stalls: int = 0
     queued: int = 0
     queue_seconds: float = 0.0
     refused: int = 0
     max_seconds: float = 0.0
+    #: How much later than its schedule the sandbox answered (its own CPU time, a busy machine).
+    late_seconds: float = 0.0
+    max_late_seconds: float = 0.0
     by_method: Counter[str] = field(default_factory=Counter)
 
 
@@ -328,7 +308,7 @@ __all__ = [
     "LatencyApi",
     "LatencyProfile",
     "LatencyStats",
-    "ServerGate",
+    "WorkerSchedule",
     "bottleneck",
     "concurrency_bound_seconds",
     "profile_named",

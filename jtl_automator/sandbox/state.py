@@ -27,7 +27,7 @@ from fastapi import Depends, Request, Response
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import JsonObject, SandboxData
 from jtl_automator.sandbox.fault_engine import COUNTER_KEYS, FaultEngine
-from jtl_automator.sandbox.latency_model import LatencyStats, ServerGate
+from jtl_automator.sandbox.latency_model import LatencyStats, WorkerSchedule
 
 # What a custom APIRoute's get_route_handler returns.
 RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -141,7 +141,7 @@ class LatencyRuntime:
     """
 
     occurrences: Counter[str] = field(default_factory=Counter)
-    gate: ServerGate | None = None
+    workers: WorkerSchedule | None = None
     stats: LatencyStats = field(default_factory=LatencyStats)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -126,7 +126,7 @@ def test_wawi_threads_never_exceed_the_servers_workers(strict_world: Served) -> 
     assert len(lines) == 32
     stats = latency.stats(strict_world.state)
     assert stats["wawi"]["refused"] == 0 and wawi.stats.by_status[503] == 0
-    assert stats["wawi_gate"]["peak_busy"] == 2
+    assert stats["wawi_workers"]["peak_busy"] == 2
     assert wawi.core.in_flight is not None and wawi.core.in_flight.peak == 2
     # 32 requests two at a time, 30 ms each: the server's bound, and not much more
     assert stats["wawi"]["busy_seconds"] >= 32 * 0.030

@@ -42,9 +42,10 @@ from jtl_automator.clients.pagination import (
     chunked,
     flatten,
     iterate_odata,
+    iterate_odata_parallel,
     iterate_updates,
 )
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.resilience import InFlightLimit, RateLimiter, Retry, RetryPolicy, call_with_retry
 
 logger = correlated_logger("jtl_automator.ffn")
@@ -207,10 +208,13 @@ class _Collection(Generic[M]):
         select: str | None = None,
         params: Mapping[str, Any] | None = None,
         path: str | None = None,
+        parallel: int = 1,
     ) -> Iterator[Page]:
         """Raw pages (lists of dicts as FFN sent them): the fast path for bulk reads.
 
-        ``top`` (default: the client's page size) is lowered when FFN refuses it as too large.
+        ``top`` (default: the client's page size) is lowered when FFN refuses it as too large. With
+        ``parallel`` > 1 the pages after the first are read that many at a time (still in order; the
+        client's rate and in-flight limits hold them).
         """
         query: dict[str, Any] = dict(params or {})
         for key, value in (("$filter", filter), ("$orderBy", order_by), ("$select", select)):
@@ -228,6 +232,15 @@ class _Collection(Generic[M]):
             return body or {}
 
         sizes = self._page_size
+        if parallel > 1:
+            return iterate_odata_parallel(
+                fetch,
+                sizes.start(top or None),
+                workers=parallel,
+                what=f"GET {target}",
+                sizes=sizes,
+                wrap=in_context,
+            )
         return iterate_odata(fetch, sizes.start(top or None), what=f"GET {target}", sizes=sizes)
 
     def list(self, **kwargs: Any) -> Iterator[M]:
@@ -641,6 +654,11 @@ class FfnClient(ApiClient):
 
     def __repr__(self) -> str:
         return f"FfnClient(base_url={self.core.base_url!r})"
+
+    @property
+    def read_parallelism(self) -> int:
+        """Pages of a bulk read fetched at once: as many as may be on the wire (1 without such a limit)."""
+        return self.core.in_flight.limit if self.core.in_flight is not None else 1
 
     @classmethod
     def from_settings(

@@ -54,7 +54,7 @@ def _int(value: Any) -> int | None:
 def load_sku_map(ffn: FfnClient) -> dict[str, str]:
     """The catalogue's merchantSku -> jfsku map from one paged read."""
     found: dict[str, str] = {}
-    for product in flatten(ffn.products.iter_pages()):
+    for product in flatten(ffn.products.iter_pages(parallel=ffn.read_parallelism)):
         sku, jfsku = _text(product.get("merchantSku")), _text(product.get("jfsku"))
         if sku is not None and jfsku is not None:
             found.setdefault(sku, jfsku)
@@ -63,7 +63,8 @@ def load_sku_map(ffn: FfnClient) -> dict[str, str]:
 
 def load_available(ffn: FfnClient, default_warehouse_id: str | None = None) -> pd.DataFrame:
     """Available units per jfsku and warehouse from one paged read of all stocks."""
-    return available_stock(flatten(ffn.stocks.iter_pages()), default_warehouse_id)
+    pages = ffn.stocks.iter_pages(parallel=ffn.read_parallelism)
+    return available_stock(flatten(pages), default_warehouse_id)
 
 
 def find_existing_outbounds(

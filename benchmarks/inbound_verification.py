@@ -292,3 +292,174 @@ def run(skus: int = 100_000, rows: int = 20_000, naive_sample: int = 2_000, seed
     return Result(
         NAME, TITLE, {"skus": skus, "rows": rows, "naive_sample": naive_sample}, metrics, notes, raw
     )
+
+
+# --- latency mode (issue 17) ------------------------------------------------------------------------------
+
+
+def _verify_latency(info: SandboxInfo, db_dir: str, env: dict[str, str]) -> dict[str, Any]:
+    """Client process: the flow's sequence (sheet, catalogue with inbounds, verify, write) with the clients
+    set to the profile's limits as a merchant would (``JTL_*`` from ``env``)."""
+    import os
+
+    os.environ.update(env)
+    from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.resilience import RateLimiter
+    from jtl_automator.services import inbound_verification as svc
+    from jtl_automator.settings import Settings
+    from jtl_automator.sheets.gsheets import GoogleSheetsBackend
+    from jtl_automator.store import StateStore
+    from jtl_automator.transforms.inbound import status_counts
+
+    assert info.service_account is not None
+    settings = Settings(_env_file=None)
+    ffn = FfnClient.from_settings(settings, StateStore(settings.database_url))
+    per_minute = settings.sheets_requests_per_minute
+    backend = GoogleSheetsBackend(
+        SPREADSHEET_ID,
+        info.service_account,
+        api_url=f"{info.base_url}/sheets",
+        limiter=RateLimiter(per_minute / 60, burst=max(1, per_minute // 6)),  # as the Sheets block builds it
+    )
+    rss_before = rss_mb()
+    reset_peak_rss()
+    phases: dict[str, float] = {}
+    start = last = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal last
+        now = time.perf_counter()
+        phases[name] = now - last
+        last = now
+
+    sheet = svc.read_inbound_sheet(backend, WORKSHEET, svc.SheetColumns())
+    lap("read sheet")
+    products, items = svc.load_products_and_inbound_items(ffn, sheet.rows["inbound"].tolist())
+    lap("load products and inbounds")
+    results = svc.verify(sheet, products, items, None, svc.decide_mode(sheet, None))
+    lap("verify")
+    written = svc.write_results(backend, sheet, results, datetime.now(UTC)).cells
+    lap("re-check and write back")
+    return {
+        "seconds": time.perf_counter() - start,
+        "phases": phases,
+        "rss_before_mb": rss_before,
+        "peak_rss_mb": peak_rss_mb(),
+        "rows": len(sheet.rows),
+        "products": len(products),
+        "cells_written": written,
+        "counts": status_counts(results),
+        "client_429": ffn.stats.rate_limited + backend.stats.rate_limited,
+    }
+
+
+def run_latency(
+    profile: str = "default", skus: int = 100_000, rows: int = 20_000, seed: int = 42, time_scale: float = 1.0
+) -> Result:
+    """The morning check under a latency profile, with the same run on loopback as its CPU floor."""
+    from benchmarks import _latency
+
+    data = generate(seed=seed, skus=skus, orders=20, customers=20, suppliers=5)
+    values, _kinds = build_sheet(data, rows, seed)
+    outs: dict[str, dict[str, Any]] = {}
+    bound: _latency.Bound | None = None
+    # the same client settings in both runs (the profile's), so the runs differ in latency only
+    limits = _latency.client_limits(_latency.profile_config(profile, time_scale, seed))
+    for mode in ("loopback", "latency"):
+        worksheet = Worksheet(
+            WORKSHEET, 0, [list(r) for r in values], row_count=len(values) + 100, column_count=26
+        )
+        data.spreadsheets[SPREADSHEET_ID] = Spreadsheet(SPREADSHEET_ID, "Inbound Control", [worksheet])
+        config = _latency.profile_config(profile if mode == "latency" else "none", time_scale, seed)
+        with (
+            tempfile.TemporaryDirectory(prefix="bench-inbound-latency-") as db_dir,
+            serve_sandbox(data, config, service_account=True) as (info, state, _server),
+        ):
+            from jtl_automator.sandbox.server import credentials_env
+
+            env = {
+                **credentials_env(info.base_url, config, None),
+                "JTL_DATABASE_URL": f"sqlite:///{db_dir}/state.db",
+                **limits,
+            }
+            before = _latency.reset(state)
+            outs[mode] = in_subprocess(_verify_latency, info, db_dir, env)
+            if mode == "latency":
+                bound = _latency.measure(state, before, outs[mode]["seconds"])
+    assert bound is not None
+    out, floor = outs["latency"], outs["loopback"]
+    if out["counts"] != floor["counts"]:
+        raise AssertionError(f"the runs disagree: {out['counts']} vs {floor['counts']}")
+    config = _latency.profile_config(profile, time_scale, seed)
+    real = lambda s: s * time_scale  # noqa: E731 - scaled seconds to real ones
+    # What latency alone asks for: the Sheets chain (its requests depend on each other) plus, at the same
+    # time, FFN's first catalogue page and the pages after it (they overlap); the CPU work comes on top.
+    ffn_stats = bound.stats.get("ffn", {})
+    chain = bound.bounds.get("Sheets chain (dependent requests' service times)", 0.0)
+    latency_floor = max(bound.seconds, chain)
+    added = out["seconds"] - floor["seconds"]
+    ratio = latency_floor / added if added > 0 else 1.0
+    achieved, possible = bound.throughput()
+    metrics = [
+        Metric("sheet rows / products", f"{out['rows']:,} / {out['products']:,}"),
+        Metric(
+            "requests (sandbox count)",
+            f"{bound.total_requests:,} ("
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(bound.requests.items()) if v)
+            + ")",
+        ),
+        Metric("wall time under the profile (real seconds)", fmt_s(real(out["seconds"]))),
+        Metric("  phases", ", ".join(f"{k} {fmt_s(real(v))}" for k, v in out["phases"].items())),
+        Metric("wall time on loopback, same world (the CPU floor)", fmt_s(floor["seconds"])),
+        Metric(
+            "the limits' bound (real seconds)",
+            "; ".join(f"{k}: {fmt_s(real(v))}" for k, v in bound.bounds.items()) or "none binds",
+        ),
+        Metric(
+            "achieved / bound throughput (requests per real second)",
+            f"{achieved / time_scale:,.2f} / {possible / time_scale:,.2f}",
+        ),
+        Metric(
+            "latency the run added over loopback vs the least it had to add (ratio)",
+            f"{fmt_s(real(added))} vs {fmt_s(real(latency_floor))} ({ratio:.0%})",
+            f">= {_latency.RATIO_TARGET:.0%}",
+            ratio >= _latency.RATIO_TARGET,
+        ),
+        Metric(
+            "429 answers (sandbox) / client-seen",
+            f"{bound.rate_limited} / {out['client_429']}",
+            "0 / 0",
+            bound.rate_limited == 0 and out["client_429"] == 0,
+        ),
+        Metric(
+            "FFN service time: sum / max (real seconds)",
+            f"{fmt_s(real(ffn_stats.get('busy_seconds', 0.0)))} / "
+            f"{fmt_s(real(ffn_stats.get('max_seconds', 0.0)))}",
+        ),
+        Metric(
+            "peak RSS of the client process (of which the run)",
+            f"{out['peak_rss_mb']:,.0f} MB ({out['peak_rss_mb'] - out['rss_before_mb']:,.0f} MB)",
+        ),
+    ]
+    notes = [
+        *_latency.profile_notes(config),
+        "Both runs: the flow's sequence (sheet read, the catalogue with the referenced inbounds at the same "
+        "time and the catalogue's pages several at a time, verify, re-check and one batched write) in a "
+        "spawned client process against a fresh copy of the sheet; the loopback run is the same world "
+        "without latency, so its wall time is the run's own CPU work.",
+        "The bound here: no limit binds (FFN reads about a hundred pages, under one window; the Sheets "
+        "requests are far under the quota), so the least the run must wait is the Sheets chain (each of "
+        "its requests needs the answer of the one before) overlapping FFN's reads. The ratio compares "
+        "that with the time the profile added to the loopback run.",
+    ]
+    return Result(
+        f"{NAME}-latency-{config.latency_profile().name}",
+        f"inbound_verification under the `{config.latency_profile().name}` latency profile: {skus:,} SKUs, "
+        f"{rows:,}-row sheet (issue 17)",
+        {"skus": skus, "rows": rows, "profile": config.latency_profile().name, "time_scale": time_scale},
+        metrics,
+        notes,
+        {"latency": out, "loopback": floor, "bound": bound},
+        command=f".venv/bin/python -m benchmarks {NAME} --profile {config.latency_profile().name}"
+        + (f" --time-scale {time_scale:g}" if time_scale != 1 else ""),
+    )

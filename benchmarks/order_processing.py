@@ -256,3 +256,207 @@ def run(
         notes,
         raw,
     )
+
+
+# --- latency mode (issue 17) ------------------------------------------------------------------------------
+
+#: The schedule interval of the order-processing deployment (prefect.yaml: every 10 minutes).
+SCHEDULE_SECONDS = 600.0
+
+
+def _latency_params(time_scale: float) -> Any:
+    """The merchant's defaults (chunks, workers, time budget), the budget in the sandbox's scaled time."""
+    from jtl_automator.sandbox.generator import INVOICE_METHOD_ID
+    from jtl_automator.services.order_processing import OrderProcessingParams
+    from jtl_automator.transforms import ValidationParams
+
+    defaults = OrderProcessingParams()
+    budget = defaults.time_budget_seconds
+    return OrderProcessingParams(
+        validation=ValidationParams(invoice_payment_method_ids=frozenset({INVOICE_METHOD_ID})),
+        time_budget_seconds=None if budget is None else budget / time_scale,
+    )
+
+
+def _plain_latency(env: dict[str, str], since: str, time_scale: float, run_id: str) -> dict[str, Any]:
+    """Client process: one order processing run with the merchant's defaults against the profile."""
+    os.environ.update(env)
+    from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.services.order_processing import run_order_processing
+    from jtl_automator.settings import Settings
+    from jtl_automator.store import StateStore
+
+    settings = Settings(_env_file=None)
+    store = StateStore(settings.database_url)
+    ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
+    rss_before = rss_mb()
+    reset_peak_rss()
+    start = time.perf_counter()
+    result = run_order_processing(
+        wawi, ffn, store, _latency_params(time_scale), since=datetime.fromisoformat(since), run_id=run_id
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "counts": result["counts"],
+        "stage_seconds": result.get("stage_seconds", {}),
+        "handed_over": result.get("handed_over"),
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": rss_before,
+        "client_429": ffn.stats.rate_limited + wawi.stats.rate_limited,
+        "wawi_in_flight_peak": wawi.core.in_flight.peak if wawi.core.in_flight else None,
+        "ffn_in_flight_peak": ffn.core.in_flight.peak if ffn.core.in_flight else None,
+    }
+
+
+def run_latency(
+    profile: str = "default",
+    orders: int = 2_000,
+    skus: int = 2_000,
+    seed: int = 42,
+    time_scale: float = 1.0,
+    max_runs: int = 8,
+) -> Result:
+    """``orders`` new orders under a latency profile: scheduled runs until every order is done.
+
+    Each run is the service pipeline with the merchant's defaults (workers, chunks, the time budget) in a
+    spawned process, as the schedule would start it; a run that cannot finish hands over and the next run
+    (the next schedule) goes on. The first run's figures answer "do 2,000 orders fit in 10 minutes".
+    """
+    from benchmarks import _latency
+
+    base = datetime.now(UTC).replace(microsecond=0)
+    world = build_world(orders, skus, seed, base)
+    lines = sum(len(v) for v in world.wawi.line_items.values())
+    since = (base - timedelta(days=4)).isoformat()
+    config = _latency.profile_config(profile, time_scale, seed)
+    runs: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-orders-latency-") as db_dir,
+        serve_sandbox(world, config) as (info, state, _server),
+    ):
+        env = client_env(info, config, db_dir, **_latency.client_limits(config))
+        for number in range(1, max_runs + 1):
+            before = _latency.reset(state)
+            out = in_subprocess(_plain_latency, env, since, time_scale, f"latency-{number}")
+            out["bound"] = _latency.measure(state, before, out["seconds"])
+            runs.append(out)
+            if not out["handed_over"]:
+                break
+        numbers = Counter(o["merchantOutboundNumber"] for o in state.data.ffn.outbounds.values())
+        ledger_open = _open_orders(db_dir)
+    first = runs[0]
+    bound: _latency.Bound = first["bound"]
+    achieved, possible = bound.throughput()
+    done_first = sum(
+        first["counts"].get(k, 0) for k in ("created", "adopted", "held", "on_hold_wawi", "failed")
+    )
+    real = lambda s: s * time_scale  # noqa: E731 - scaled seconds to real ones
+    within = real(first["seconds"]) <= SCHEDULE_SECONDS and not first["handed_over"]
+    metrics = [
+        Metric("orders / item lines", f"{orders:,} / {lines:,}"),
+        Metric(
+            "run 1: wall time (real seconds)",
+            fmt_s(real(first["seconds"])),
+            f"<= {SCHEDULE_SECONDS:.0f} s (one schedule interval), or a clean handover",
+            within or bool(first["handed_over"]),
+        ),
+        Metric(
+            "run 1: orders decided (created, held, left on hold, failed)", f"{done_first:,} of {orders:,}"
+        ),
+        Metric(
+            "run 1: requests (sandbox count)",
+            f"{bound.total_requests:,} ("
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(bound.requests.items()) if v)
+            + ")",
+        ),
+        Metric(
+            "run 1: the limits' bound (real seconds)",
+            "; ".join(f"{k}: {fmt_s(real(v))}" for k, v in bound.bounds.items()),
+        ),
+        Metric("run 1: bottleneck", f"{bound.bottleneck}: {fmt_s(real(bound.seconds))}"),
+        Metric(
+            "run 1: achieved / bound throughput (requests per real second)",
+            f"{achieved / time_scale:,.2f} / {possible / time_scale:,.2f}",
+        ),
+        Metric(
+            "run 1: ratio",
+            f"{bound.ratio:.1%}",
+            f">= {_latency.RATIO_TARGET:.0%}",
+            bound.ratio >= _latency.RATIO_TARGET,
+        ),
+        Metric(
+            "429 answers (sandbox) / 503 busy refusals, all runs",
+            f"{sum(r['bound'].rate_limited for r in runs)} / {sum(r['bound'].refused for r in runs)}",
+            "0 / 0",
+            all(r["bound"].rate_limited == 0 and r["bound"].refused == 0 for r in runs),
+        ),
+        Metric(
+            "run 1: stages (real seconds)",
+            ", ".join(f"{k} {fmt_s(real(v))}" for k, v in first["stage_seconds"].items()),
+        ),
+        Metric(
+            "run 1: peak RSS of the client process (of which the run)",
+            f"{first['peak_rss_mb']:,.0f} MB ({first['peak_rss_mb'] - first['rss_before_mb']:,.0f} MB)",
+        ),
+        Metric(
+            "runs until every order was decided",
+            f"{len(runs)}: "
+            + "; ".join(
+                f"run {i}: {fmt_s(real(r['seconds']))}, ratio {r['bound'].ratio:.0%}, "
+                f"handed over {r['handed_over']['orders'] if r['handed_over'] else 0:,}"
+                for i, r in enumerate(runs, 1)
+            ),
+        ),
+        Metric(
+            "FFN outbounds, max per order number; orders still open in the ledger",
+            f"{sum(numbers.values()):,}, {max(numbers.values(), default=0)}; {ledger_open}",
+            "1 per number; 0 open",
+            max(numbers.values(), default=0) <= 1 and ledger_open == 0,
+        ),
+    ]
+    notes = [
+        *_latency.profile_notes(config),
+        f"Each run: the service pipeline (run_order_processing) with the merchant's defaults (workers, "
+        f"chunk size, time budget {_default_budget()} s) in a freshly spawned process, as a "
+        "schedule starts it; the sandbox in a thread of the parent. Client limits set to the server's: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(_latency.client_limits(config).items()))
+        + " (scaled).",
+        "The bound: the largest of the Wawi workers' busy time (the sandbox's measured service times) "
+        "divided by their number, and FFN's fixed window for its busiest endpoint (whole windows before "
+        "the last). Ratio = bound / wall time. See docs/latency.md.",
+        f"World: seed {seed}, {skus:,} SKUs, every order younger than 3 days and new, 1-5 lines, ample "
+        "stock; about 5% invalid (held) and every 50th on hold by a person in Wawi (left alone).",
+    ]
+    raw = {"runs": runs, "lines": lines, "ledger_open": ledger_open}
+    return Result(
+        f"{NAME}-latency-{config.latency_profile().name}",
+        f"order_processing under the `{config.latency_profile().name}` latency profile: {orders:,} new "
+        "orders, scheduled runs until done (issue 17)",
+        {"orders": orders, "skus": skus, "profile": config.latency_profile().name, "time_scale": time_scale},
+        metrics,
+        notes,
+        raw,
+        command=f".venv/bin/python -m benchmarks {NAME} --profile {config.latency_profile().name}"
+        + (f" --time-scale {time_scale:g}" if time_scale != 1 else ""),
+    )
+
+
+def _default_budget() -> str:
+    """The merchant's default time budget of a run, as text."""
+    from jtl_automator.services.order_processing import OrderProcessingParams
+
+    budget = OrderProcessingParams().time_budget_seconds
+    return "none" if budget is None else f"{budget:g}"
+
+
+def _open_orders(db_dir: str) -> int:
+    """Orders the ledger still holds as imported (not decided) after the last run."""
+    from jtl_automator.store import StateStore
+
+    store = StateStore(f"sqlite:///{db_dir}/state.db")
+    try:
+        return len(store.orders_in_status(("imported",)))
+    finally:
+        store.dispose()

@@ -170,6 +170,9 @@ class JtlFfnCredentials(Block):
     rate_per_second: float = Field(default=20.0, gt=0, description="Client-side request rate limit.")
     shared_rate_limit: str | None = _shared_limit_field(FFN_LIMIT)
     page_size: int = Field(default=1000, ge=1, le=1000, description="Objects per page of paged reads ($top).")
+    max_in_flight: int = Field(
+        default=8, ge=1, le=64, description="Requests on the wire at once (overlapping reads and writes)."
+    )
     timeout_seconds: float = _retry_field("http", "timeout_seconds")
     retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
     retry_budget_seconds: float = _retry_field("http", "retry_budget_seconds")
@@ -188,6 +191,7 @@ class JtlFfnCredentials(Block):
             ffn_client_secret=self.client_secret,
             ffn_refresh_token=self.refresh_token,
             ffn_rate_per_second=self.rate_per_second,
+            ffn_max_in_flight=self.max_in_flight,
             **_retry_settings_of(self, "http"),
         )
 
@@ -216,6 +220,7 @@ class JtlFfnCredentials(Block):
             rate_per_second=s.ffn_rate_per_second,
             shared_rate_limit=FFN_LIMIT if s.shared_rate_limits else None,
             page_size=s.ffn_page_size,
+            max_in_flight=s.ffn_max_in_flight,
             **_retry_fields_from(s, "http"),
         )
 
@@ -261,6 +266,12 @@ class JtlWawiCredentials(Block):
     page_size: int = Field(
         default=1000, ge=1, le=1000, description="Objects per page of paged reads (pageSize)."
     )
+    max_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Requests on the wire at once: at most what the Wawi server serves (a PC: a few).",
+    )
     timeout_seconds: float = _retry_field("http", "timeout_seconds")
     retry_max_attempts: int = _retry_field("http", "retry_max_attempts")
     retry_budget_seconds: float = _retry_field("http", "retry_budget_seconds")
@@ -290,6 +301,7 @@ class JtlWawiCredentials(Block):
             wawi_app_version=self.app_version,
             wawi_rate_per_second=self.rate_per_second,
             wawi_page_size=self.page_size,
+            wawi_max_in_flight=self.max_in_flight,
             **_retry_settings_of(self, "http"),
         )
 
@@ -323,6 +335,7 @@ class JtlWawiCredentials(Block):
             rate_per_second=s.wawi_rate_per_second,
             shared_rate_limit=WAWI_LIMIT if s.shared_rate_limits else None,
             page_size=s.wawi_page_size,
+            max_in_flight=s.wawi_max_in_flight,
             **_retry_fields_from(s, "http"),
         )
 

@@ -18,7 +18,8 @@ import random
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -91,6 +92,39 @@ class RateLimiter:
         with self._lock:
             resume = self._clock() + seconds
             self._tat = max(self._tat, resume + self._tolerance)
+
+
+class InFlightLimit:
+    """At most ``limit`` requests of one API on the wire at once, across every thread that shares it.
+
+    The rate limiter spaces requests out; this bounds how many wait for an answer together, so threads
+    that overlap independent reads and writes never send a server more than it serves at once (an
+    on-premise Wawi answers a few requests at a time and queues or refuses the rest). A slot is held
+    for one attempt only, never during a backoff sleep. ``peak`` is the most ever held at once.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        self.limit = limit
+        self._slots = threading.BoundedSemaphore(limit)
+        self._lock = threading.Lock()
+        self._held = 0
+        self.peak = 0
+
+    @contextmanager
+    def slot(self) -> Iterator[None]:
+        """Hold one slot for the duration of the block (waiting, in no particular order, for a free one)."""
+        self._slots.acquire()
+        with self._lock:
+            self._held += 1
+            self.peak = max(self.peak, self._held)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held -= 1
+            self._slots.release()
 
 
 @dataclass
@@ -253,6 +287,7 @@ def call_with_retry(
     on_give_up: Callable[[Exception, GaveUp], Exception | None] | None = None,
     log: Logger = logger,
     log_extra: Mapping[str, Any] | None = None,
+    in_flight: InFlightLimit | None = None,
 ) -> T:
     """Run ``attempt(1)``, ``attempt(2)``, ... until one returns, under ``policy``.
 
@@ -264,17 +299,20 @@ def call_with_retry(
 
     ``limiter`` is acquired before each attempt and paused on a throttled retry; ``what`` names the
     request in log lines (never put secrets in it); ``log_extra`` adds structured fields to them.
+    ``in_flight`` is held around each attempt (taken before the limiter, so a rate slot is never spent
+    waiting for it) and free during the waits between attempts.
     """
     started = policy.clock()
     number = 0
     while True:
         number += 1
-        if limiter is not None:
-            limiter.acquire()
-        try:
-            return attempt(number)
-        except Exception as exc:
-            error = exc
+        with in_flight.slot() if in_flight is not None else nullcontext():
+            if limiter is not None:
+                limiter.acquire()
+            try:
+                return attempt(number)
+            except Exception as exc:
+                error = exc
         decision = classify(error)
         if decision is None:
             raise error
@@ -309,6 +347,7 @@ def call_with_retry(
 
 __all__ = [
     "GaveUp",
+    "InFlightLimit",
     "RateLimiter",
     "RequestStats",
     "Retry",

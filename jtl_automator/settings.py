@@ -109,6 +109,12 @@ class Settings(BaseSettings):
     ffn_refresh_token: SecretStr | None = None
     ffn_redirect_uri: str = "http://127.0.0.1:8765/callback"
     ffn_rate_per_second: float = Field(default=20.0, gt=0)
+    ffn_max_in_flight: int = Field(
+        default=8,
+        ge=1,
+        le=64,
+        description="FFN requests on the wire at once (threads overlapping independent reads and writes).",
+    )
     ffn_page_size: int = Field(
         default=1000,
         ge=1,
@@ -131,6 +137,13 @@ class Settings(BaseSettings):
     wawi_app_id: str = "jtl-automator/prefect/v1"
     wawi_app_version: str = "1.0.0"
     wawi_rate_per_second: float = Field(default=20.0, gt=0)
+    wawi_max_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Wawi requests on the wire at once: no more than the Wawi server serves at once (an "
+        "on-premise Wawi on a PC: a few; docs/latency.md).",
+    )
     wawi_page_size: int = Field(
         default=1000,
         ge=1,

@@ -100,11 +100,11 @@ def ffn_load_booked(
     logger = get_run_logger()
     chosen = svc.decide_mode(data, mode)
     with correlated(), ffn_client(state_store(database_block), ffn_block) as ffn:
-        products = svc.load_products(ffn)
         items = stocks = None
         if chosen == "inbound":
-            items = svc.load_inbound_items(ffn, data.rows["inbound"].tolist())
+            products, items = svc.load_products_and_inbound_items(ffn, data.rows["inbound"].tolist())
         else:
+            products = svc.load_products(ffn)
             stocks = svc.load_stocks(ffn, svc.jfskus_of(data, products))
     requests = ffn.stats.requests
     logger.info("mode %s: %d products, %d FFN requests", chosen, len(products), requests)

@@ -11,6 +11,7 @@ multiplying the rate, and the connection pools are closed when the run ends.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -70,11 +71,19 @@ def wawi_import_orders(
     now: datetime,
     params: svc.OrderProcessingParams,
     dry_run: bool,
+    deadline: float | None = None,
 ) -> svc.ImportedBatch:
-    """Sales orders created since the watermark (and the open ones), with their lines."""
+    """Sales orders created since the watermark (and the open ones), with their lines (until ``deadline``)."""
     with correlated():
         batch = svc.import_orders(
-            clients.wawi, clients.store, params, since=since, now=now, dry_run=dry_run, run_id=run_id
+            clients.wawi,
+            clients.store,
+            params,
+            since=since,
+            now=now,
+            dry_run=dry_run,
+            run_id=run_id,
+            deadline=deadline,
         )
     get_run_logger().info(
         "listed %d orders since %s: %d to evaluate, %d skipped, %d Wawi requests",
@@ -182,6 +191,8 @@ class TaskStages:
 
     def __post_init__(self) -> None:
         self.lease = svc.lease_keeper(self.clients.store, self.params, self.run_id)
+        # The time budget counts from here (the flow builds the stages as it starts): monotonic, in-process.
+        self.import_deadline, self.deadline = self.params.deadlines(time.monotonic())
 
     def _context(self, hold_reasons: dict[str, int] | None = None) -> svc.Context:
         return svc.Context(
@@ -195,6 +206,7 @@ class TaskStages:
             dict(hold_reasons or {}),
             lease=None if self.dry_run else self.lease,
             alert_to=self.alert_to,
+            deadline=self.deadline,
         )
 
     def acquire_lease(self) -> LeaseInfo | None:
@@ -212,7 +224,13 @@ class TaskStages:
     def import_orders(self) -> svc.ImportedBatch:
         """See ``svc.Stages``."""
         return wawi_import_orders(
-            as_is(self.clients), self.run_id, self.since, self.now, self.params, self.dry_run
+            as_is(self.clients),
+            self.run_id,
+            self.since,
+            self.now,
+            self.params,
+            self.dry_run,
+            self.import_deadline,
         )
 
     def load_lookups(self, batch: svc.ImportedBatch) -> svc.FulfilmentData:

@@ -25,6 +25,7 @@ from jtl_automator.clients.errors import (
 from jtl_automator.correlation import CORRELATION_HEADER, correlated_logger, correlation_id
 from jtl_automator.resilience import (
     GaveUp,
+    InFlightLimit,
     RateLimiter,
     RequestStats,
     Retry,
@@ -96,6 +97,7 @@ class HttpCore:
         default_headers: Mapping[str, str] | None = None,
         stats: RequestStats | None = None,
         errors: ErrorMapper | None = None,
+        in_flight: InFlightLimit | None = None,
     ) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
@@ -109,6 +111,8 @@ class HttpCore:
         self.stats = stats or RequestStats()
         #: Maps an error response to a typed error (the Shop reads its 403/404/501 bodies its own way).
         self.errors: ErrorMapper = errors or error_from_response
+        #: Shared by every thread using this core (and the cores of the same API): requests on the wire.
+        self.in_flight = in_flight
 
     def url(self, path_or_url: str) -> str:
         """Absolute URL for an API path or a link the API returned."""
@@ -147,6 +151,10 @@ class HttpCore:
         # Only what this request's own sends met is retried here: a failed token refresh inside
         # auth.headers() was already retried under its own request and is raised as it is.
         on_wire = False
+        # Credentials first (a token refresh, if due, happens here): a rate slot taken while another
+        # thread refreshes would be spent in a bunch with the others once the token arrives, and a
+        # server's fixed window would see more than the limiter let go in it.
+        self.auth.headers()
 
         def send() -> tuple[httpx.Response, dict[str, str]]:
             nonlocal on_wire
@@ -207,6 +215,7 @@ class HttpCore:
             on_give_up=_note_give_up,
             log=logger,
             log_extra={"method": method, "path": display},
+            in_flight=self.in_flight,
         )
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -20,10 +20,13 @@ documented maximum) costs one more request per halving: the OData and pageNumber
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -196,6 +199,85 @@ def iterate_odata(
                 return
         elif len(items) < (page_info.get("limit") or top):
             return
+
+
+def iterate_odata_parallel(
+    fetch_page: Callable[[str | None, int, int], Mapping[str, Any]],
+    top: int,
+    *,
+    workers: int,
+    what: str = "OData list",
+    sizes: PageSize | None = None,
+    wrap: Callable[[Callable[[int], Mapping[str, Any]]], Callable[[int], Mapping[str, Any]]] | None = None,
+) -> Iterator[Page]:
+    """The pages of :func:`iterate_odata`, the ones after the first fetched ``workers`` at a time.
+
+    The first page says how many items match (``count``) and how many a page holds (its length, which
+    may be less than asked for); the other pages' ``$skip`` follow from that, so they do not wait for
+    each other. Pages are yielded in order, at most ``workers`` ahead of the consumer. Without ``count``
+    (or with one worker) the rest is read one page after the other, as :func:`iterate_odata` does; a
+    page shorter than the first before the end (the collection changed) does the same from there on.
+    ``wrap`` wraps the function the worker threads run (e.g. to carry the correlation id into them).
+    """
+    if top < 1:
+        raise ValueError("top must be >= 1")
+    while True:
+        try:
+            first = fetch_page(None, 0, top)
+            break
+        except Exception as error:
+            smaller = sizes.lower(error, top) if sizes is not None else None
+            if smaller is None:
+                raise
+            top = smaller
+    items = list(first.get("items") or [])
+    guard = _LoopGuard(what)
+    guard.page(items, "offset 0")
+    if not items:
+        return
+    yield items
+    count = first.get("count")
+    stride = len(items)
+    if not isinstance(count, int) or workers <= 1 or count <= stride:
+        if not isinstance(count, int) or count > stride:
+            yield from iterate_odata(fetch_page, top, skip=stride, what=what, sizes=sizes)
+        return
+
+    def fetch(skip: int) -> Mapping[str, Any]:
+        return fetch_page(None, skip, top)
+
+    run = wrap(fetch) if wrap is not None else fetch
+    offsets = iter(range(stride, count, stride))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odata-pages") as pool:
+        ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
+            (skip, pool.submit(run, skip)) for skip in itertools.islice(offsets, workers)
+        )
+        try:
+            while ahead:
+                skip, future = ahead.popleft()
+                body = future.result()
+                following = next(offsets, None)
+                if following is not None:
+                    ahead.append((following, pool.submit(run, following)))
+                page = list(body.get("items") or [])
+                offset = _mapping(body.get("_page")).get("offset")
+                if isinstance(offset, int) and offset != skip:
+                    raise PaginationLoopError(f"{what}: asked for offset {skip}, the server sent {offset}")
+                guard.page(page, f"offset {skip}")
+                if page:
+                    yield page
+                if len(page) < stride and (ahead or skip + len(page) < count):
+                    # shorter than the others before the end: go on one page after the other from here
+                    for _, pending in ahead:
+                        pending.cancel()
+                    ahead.clear()
+                    if page:
+                        rest = skip + len(page)
+                        yield from iterate_odata(fetch_page, top, skip=rest, what=what, sizes=sizes)
+                    return
+        finally:
+            for _, pending in ahead:
+                pending.cancel()
 
 
 def iterate_updates(

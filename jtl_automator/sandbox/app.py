@@ -20,7 +20,7 @@ from fastapi.exception_handlers import http_exception_handler
 from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute, Match
 
-from jtl_automator.sandbox import admin, faults, ffn, oauth, sheets, shop, wawi
+from jtl_automator.sandbox import admin, faults, ffn, latency, oauth, sheets, shop, wawi
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import SandboxData
 from jtl_automator.sandbox.state import SandboxState
@@ -41,6 +41,7 @@ def create_app(data: SandboxData | None = None, config: SandboxConfig | None = N
     app.include_router(shop.build_router(state))
     app.include_router(shop.build_admin_router(state))
     app.add_exception_handler(HTTPException, unrouted)
+    latency.install(app, state)
     faults.install(app, state)
     return app
 

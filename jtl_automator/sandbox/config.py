@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from jtl_automator.sandbox.latency_model import Excess, LatencyProfile, profile_named
 from jtl_automator.sandbox.odata import DOCUMENTED_FFN_OPERATORS
 from jtl_automator.settings import WAWI_APP_SCOPES
 
@@ -176,6 +177,19 @@ class SandboxConfig:
     shop_stock_under: int | float = 2
     shop_price_drift: int | float = 3
 
+    # Latency (issue 17, docs/latency.md). A profile from latency_model.LATENCY_PROFILES by name (or one
+    # built in a test): service times per API; "none" answers as fast as the sandbox computes. Use
+    # with_latency() to also set the limits the profile implies (the two fields below, FFN, Sheets).
+    latency: str | LatencyProfile = "none"
+    # Every latency, stall and rate-limit window is divided by this: a profile run 20x faster keeps its
+    # shape (and its throughput bound, in scaled seconds). Clients must then be 20x faster too.
+    time_scale: float = 1.0
+    # Requests the on-premise Wawi serves at once (None: unlimited), and what happens to more. The
+    # reference documents no limit, only slow answers (clients wait up to 90 s for one): so they queue
+    # for a free worker; strict refuses them at once with 503 (a client must never send more).
+    wawi_onprem_concurrency: int | None = None
+    wawi_onprem_excess: Excess = "queue"
+
     # True when built by strictest(): every behaviour the reference leaves open is at its strictest.
     strict: bool = False
 
@@ -183,6 +197,31 @@ class SandboxConfig:
     faults: str = "none"
     seed: int = 42
     extra: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.time_scale <= 0:
+            raise ValueError("time_scale must be > 0")
+
+    def scaled(self, seconds: float) -> float:
+        """``seconds`` of the real API in the sandbox's time (see ``time_scale``)."""
+        return seconds / self.time_scale
+
+    def latency_profile(self) -> LatencyProfile:
+        """The active latency profile (``latency`` resolved by name)."""
+        return profile_named(self.latency)
+
+    def with_latency(
+        self, profile: str | LatencyProfile, *, time_scale: float | None = None
+    ) -> SandboxConfig:
+        """This config with ``profile``'s service times and the limits it implies.
+
+        The limits are the Wawi concurrency, FFN's rate limit and the Sheets quotas; the strictness
+        knobs stay as they are.
+        """
+        chosen = profile_named(profile)
+        scale = self.time_scale if time_scale is None else time_scale
+        limits: dict[str, Any] = dict(chosen.limits())
+        return replace(self, latency=chosen, time_scale=scale, **limits)
 
     def sheets_quota(self, kind: str) -> int:
         """Requests per minute of the ``read`` or ``write`` bucket."""
@@ -208,6 +247,7 @@ class SandboxConfig:
                 **_STRICT_PRICES,
                 **_STRICT_RETURNS,
                 **_STRICT_SHOP,
+                **_STRICT_LATENCY,
                 **overrides,
             },
         )
@@ -287,3 +327,6 @@ _STRICT_SHOP: dict[str, Any] = {
     "shop_relation_cost_seconds": 0.0003,
     "shop_max_execution_seconds": 30.0,
 }
+
+#: The on-premise Wawi at its strictest: a request past its concurrency is refused (503), not queued.
+_STRICT_LATENCY: dict[str, Any] = {"wawi_onprem_excess": "refuse"}

@@ -499,7 +499,7 @@ def _over_quota(state: SandboxState, request: Request) -> Response | None:
     with state.data.lock:
         sheets = state.runtime.sheets
         window = sheets.quota if kind == "read" else sheets.write_quota
-        while window and window[0] <= now - QUOTA_WINDOW_SECONDS:
+        while window and window[0] <= now - state.config.scaled(QUOTA_WINDOW_SECONDS):
             window.popleft()
         if len(window) < state.config.sheets_quota(kind):
             window.append(now)

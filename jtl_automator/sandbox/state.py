@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 import time
 from collections import Counter, OrderedDict, deque
 from collections.abc import Callable, Coroutine, Iterator, MutableMapping
@@ -26,6 +27,7 @@ from fastapi import Depends, Request, Response
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import JsonObject, SandboxData
 from jtl_automator.sandbox.fault_engine import COUNTER_KEYS, FaultEngine
+from jtl_automator.sandbox.latency_model import LatencyStats, WorkerSchedule
 
 # What a custom APIRoute's get_route_handler returns.
 RouteHandler = Callable[[Request], Coroutine[Any, Any, Response]]
@@ -51,6 +53,8 @@ class FfnRuntime:
     rate_windows: dict[str, tuple[float, int]] = field(default_factory=dict)
     # $filter expressions refused for an operator the config does not take (ffn_filter_operators).
     filter_refusals: int = 0
+    # Endpoint -> requests counted against its rate limit (the throughput bound is per endpoint).
+    rate_counts: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass
@@ -140,6 +144,20 @@ class ShopRuntime:
     index: Any = None
 
 
+@dataclass
+class LatencyRuntime:
+    """The latency layer's bookkeeping.
+
+    How often each exact request came (its random stream), the on-premise Wawi's workers (created with
+    the first request that needs them) and what each API met.
+    """
+
+    occurrences: Counter[str] = field(default_factory=Counter)
+    workers: WorkerSchedule | None = None
+    stats: LatencyStats = field(default_factory=LatencyStats)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+
 class RequestCounts(TypedDict):
     """Requests the fault middleware saw: in total, per API (``faults.api_of``) and per status code."""
 
@@ -182,6 +200,7 @@ class Runtime(MutableMapping[str, Any]):
     wawi: WawiRuntime = field(default_factory=WawiRuntime)
     sheets: SheetsRuntime = field(default_factory=SheetsRuntime)
     shop: ShopRuntime = field(default_factory=ShopRuntime)
+    latency: LatencyRuntime = field(default_factory=LatencyRuntime)
     fault_engine: FaultEngine | None = None
     fault_counters: dict[str, int] = field(default_factory=_zero_fault_counters)  # kind -> injected
     requests: RequestCounts = field(default_factory=_no_requests)

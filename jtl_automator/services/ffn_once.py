@@ -10,17 +10,22 @@ through these two functions, so one rule holds everywhere:
 - a NEW claim POSTs; a lost answer (timeout, dropped connection, a duplicate-key refusal) is settled by a
   lookup, never by a blind second POST. FFN does not document these numbers as unique, so nothing here
   relies on it refusing a second one.
+
+A chunk of creates done one after the other may claim through a :class:`ClaimBatch`: every claim of the
+chunk in one transaction before the first POST, every completion and failure in one at its end. A crash
+in between leaves the chunk's claims pending, which the rules above already settle by a lookup.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
 
 from jtl_automator.clients.errors import ClientError, JtlApiError, TransientError, ValidationFailed
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.store import ClaimState, StateStore
+from jtl_automator.store.store import Claim
 
 log = correlated_logger("jtl_automator.ffn_once")
 
@@ -28,6 +33,72 @@ OUTBOUND_KIND = "ffn_outbound"
 INBOUND_KIND = "ffn_inbound"
 
 JsonObject = dict[str, Any]
+
+
+class ClaimLedger(Protocol):
+    """What :func:`outbound_once` needs of the side-effect ledger: the store, or a :class:`ClaimBatch`."""
+
+    def claim(
+        self, key: str, kind: str, run_id: str | None = None, *, intent: Mapping[str, Any] | None = None
+    ) -> Claim:
+        """Claim before the side effect (see ``StateStore.claim``)."""
+        ...
+
+    def complete(self, key: str, result: Mapping[str, Any] | None = None) -> None:
+        """The side effect happened."""
+        ...
+
+    def fail(self, key: str, error: str) -> None:
+        """The side effect failed; a later run may try again."""
+        ...
+
+
+class ClaimBatch:
+    """The claims of one chunk of side effects: taken together, settled together (two writes per chunk).
+
+    The first :meth:`claim` claims every key of the chunk in one transaction; :meth:`complete` and
+    :meth:`fail` are kept until :meth:`settle`, which writes them in one transaction and releases the
+    claims that were new and never used (the run's time ran out before their turn). Not thread-safe: one
+    batch per chunk, used by the thread that works the chunk.
+    """
+
+    def __init__(self, store: StateStore, keys: Iterable[str], kind: str, run_id: str | None) -> None:
+        self.store = store
+        self.kind = kind
+        self.run_id = run_id
+        self._keys = list(dict.fromkeys(keys))
+        self._claims: dict[str, Claim] | None = None
+        self._used: set[str] = set()
+        self._done: dict[str, Mapping[str, Any] | None] = {}
+        self._failed: dict[str, str] = {}
+
+    def claim(
+        self, key: str, kind: str, run_id: str | None = None, *, intent: Mapping[str, Any] | None = None
+    ) -> Claim:
+        """The key's claim from the chunk's one claiming transaction (another key: claimed on its own)."""
+        if key not in self._keys or intent is not None or kind != self.kind:
+            return self.store.claim(key, kind, run_id, intent=intent)
+        if self._claims is None:
+            self._claims = self.store.claim_many(self._keys, self.kind, self.run_id)
+        self._used.add(key)
+        return self._claims[key]
+
+    def complete(self, key: str, result: Mapping[str, Any] | None = None) -> None:
+        """Kept until :meth:`settle`."""
+        self._failed.pop(key, None)
+        self._done[key] = result
+
+    def fail(self, key: str, error: str) -> None:
+        """Kept until :meth:`settle`."""
+        self._done.pop(key, None)
+        self._failed[key] = error
+
+    def settle(self) -> None:
+        """Write the completions and failures; release new claims no side effect followed."""
+        claims = self._claims or {}
+        released = [k for k, c in claims.items() if c.state is ClaimState.NEW and k not in self._used]
+        self.store.settle_claims(self._done, self._failed, released)
+        self._done, self._failed = {}, {}
 
 
 def outbound_key(number: str) -> str:
@@ -41,7 +112,7 @@ def inbound_key(number: str) -> str:
 
 
 def outbound_once(
-    store: StateStore,
+    store: ClaimLedger,
     ffn: FfnClient,
     number: str,
     payload: Mapping[str, Any] | None,

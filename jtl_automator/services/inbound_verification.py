@@ -2,9 +2,11 @@
 
 The Prefect flow wires these as tasks; tests and the benchmark call them directly. Every FFN read is
 a paged bulk read (the product list once; inbounds and stocks by ``$filter`` on many ids or one full
-listing), never a request per row. The sheet side (:mod:`jtl_automator.services.inbound_sheet`) reads
-only the key columns and writes status, note and checked-at cells in one batched write after re-checking
-where each row now is, so other columns edited meanwhile are never touched.
+listing), never a request per row; the catalogue's pages are read several at a time and the inbounds
+alongside the catalogue, within the client's rate and in-flight limits. The sheet side
+(:mod:`jtl_automator.services.inbound_sheet`) reads only the key columns and writes status, note and
+checked-at cells in one batched write after re-checking where each row now is, so other columns edited
+meanwhile are never touched.
 
 Sizes stay bounded however large the sheet: a note lists at most ten rows, the artifacts show the first
 rows that need a look plus counts and say where the full list is (the sheet itself and the state
@@ -14,6 +16,7 @@ database's ``inbound_checks``), and the history is stored in batches.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,6 +25,7 @@ import pandas as pd
 
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
+from jtl_automator.correlation import in_context
 from jtl_automator.limits import FFN_TEXT_MAX
 from jtl_automator.services.inbound_sheet import (
     DEFAULT_WORKSHEET,
@@ -59,7 +63,7 @@ CHASED = (RowStatus.MISMATCH.value, RowStatus.PENDING.value)
 
 def load_products(ffn: FfnClient) -> pd.DataFrame:
     """The whole catalogue's merchantSku -> jfsku map in one paged read."""
-    return products_frame(flatten(ffn.products.iter_pages()))
+    return products_frame(flatten(ffn.products.iter_pages(parallel=ffn.read_parallelism)))
 
 
 def load_inbound_items(ffn: FfnClient, references: Iterable[str]) -> pd.DataFrame:
@@ -70,6 +74,19 @@ def load_inbound_items(ffn: FfnClient, references: Iterable[str]) -> pd.DataFram
     return inbound_items_frame(ffn.inbounds.iter_by_references(references))
 
 
+def load_products_and_inbound_items(
+    ffn: FfnClient, references: Iterable[str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The catalogue and the referenced inbounds' items at the same time: neither read needs the other.
+
+    Both go through the one client, so they share its rate and in-flight limits.
+    """
+    with ThreadPoolExecutor(1, thread_name_prefix="ffn-inbounds") as pool:
+        items = pool.submit(in_context(load_inbound_items), ffn, list(references))
+        products = load_products(ffn)
+        return products, items.result()
+
+
 def load_stocks(ffn: FfnClient, jfskus: Iterable[str]) -> pd.DataFrame:
     """Stocks of the given jfskus from one paged listing of all stocks.
 
@@ -77,7 +94,8 @@ def load_stocks(ffn: FfnClient, jfskus: Iterable[str]) -> pd.DataFrame:
     alternative would be one ``/stocks/{jfsku}`` call per SKU, which is exactly what not to do.
     """
     keep = set(jfskus)
-    return stocks_frame(s for s in flatten(ffn.stocks.iter_pages()) if s.get("jfsku") in keep)
+    pages = ffn.stocks.iter_pages(parallel=ffn.read_parallelism)
+    return stocks_frame(s for s in flatten(pages) if s.get("jfsku") in keep)
 
 
 def verify(
@@ -263,6 +281,7 @@ __all__ = [
     "jfskus_of",
     "load_inbound_items",
     "load_products",
+    "load_products_and_inbound_items",
     "load_stocks",
     "read_inbound_sheet",
     "status_counts",

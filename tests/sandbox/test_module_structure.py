@@ -27,7 +27,7 @@ def test_no_sandbox_module_is_imported_inside_a_function_or_under_type_checking(
 @pytest.mark.slow
 def test_state_sits_below_the_routers() -> None:
     graph = import_graph(("jtl_automator",))
-    below = {f"{PACKAGE}.{name}" for name in ("config", "data", "fault_engine")}
+    below = {f"{PACKAGE}.{name}" for name in ("config", "data", "fault_engine", "latency_model")}
     assert {m for m in graph[f"{PACKAGE}.state"] if m.startswith(PACKAGE)} <= below
     routers = ["ffn", "oauth", "sheets", "admin", "faults", "wawi", "wawi.common"]
     assert all(f"{PACKAGE}.state" in graph[f"{PACKAGE}.{name}"] for name in routers)

@@ -42,10 +42,11 @@ from jtl_automator.clients.pagination import (
     chunked,
     flatten,
     iterate_odata,
+    iterate_odata_parallel,
     iterate_updates,
 )
-from jtl_automator.correlation import correlated_logger
-from jtl_automator.resilience import RateLimiter, Retry, RetryPolicy, call_with_retry
+from jtl_automator.correlation import correlated_logger, in_context
+from jtl_automator.resilience import InFlightLimit, RateLimiter, Retry, RetryPolicy, call_with_retry
 
 logger = correlated_logger("jtl_automator.ffn")
 
@@ -207,10 +208,13 @@ class _Collection(Generic[M]):
         select: str | None = None,
         params: Mapping[str, Any] | None = None,
         path: str | None = None,
+        parallel: int = 1,
     ) -> Iterator[Page]:
         """Raw pages (lists of dicts as FFN sent them): the fast path for bulk reads.
 
-        ``top`` (default: the client's page size) is lowered when FFN refuses it as too large.
+        ``top`` (default: the client's page size) is lowered when FFN refuses it as too large. With
+        ``parallel`` > 1 the pages after the first are read that many at a time (still in order; the
+        client's rate and in-flight limits hold them).
         """
         query: dict[str, Any] = dict(params or {})
         for key, value in (("$filter", filter), ("$orderBy", order_by), ("$select", select)):
@@ -228,6 +232,15 @@ class _Collection(Generic[M]):
             return body or {}
 
         sizes = self._page_size
+        if parallel > 1:
+            return iterate_odata_parallel(
+                fetch,
+                sizes.start(top or None),
+                workers=parallel,
+                what=f"GET {target}",
+                sizes=sizes,
+                wrap=in_context,
+            )
         return iterate_odata(fetch, sizes.start(top or None), what=f"GET {target}", sizes=sizes)
 
     def list(self, **kwargs: Any) -> Iterator[M]:
@@ -618,6 +631,7 @@ class FfnClient(ApiClient):
         retry: RetryPolicy | None = None,
         *,
         page_size: int = DEFAULT_TOP,
+        in_flight: InFlightLimit | None = None,
     ) -> None:
         self.core = HttpCore(
             http,
@@ -626,6 +640,7 @@ class FfnClient(ApiClient):
             limiter=limiter,
             retry=retry,
             default_headers={"Accept": "application/json"},
+            in_flight=in_flight,
         )
         self.token_provider = token_provider
         #: Shared by every collection: a ``$top`` FFN refused once is not tried again.
@@ -640,6 +655,11 @@ class FfnClient(ApiClient):
     def __repr__(self) -> str:
         return f"FfnClient(base_url={self.core.base_url!r})"
 
+    @property
+    def read_parallelism(self) -> int:
+        """Pages of a bulk read fetched at once: as many as may be on the wire (1 without such a limit)."""
+        return self.core.in_flight.limit if self.core.in_flight is not None else 1
+
     @classmethod
     def from_settings(
         cls,
@@ -649,8 +669,12 @@ class FfnClient(ApiClient):
         http: httpx.Client | None = None,
         token_http: httpx.Client | None = None,
         limiter: RateLimiter | None = None,
+        in_flight: InFlightLimit | None = None,
     ) -> FfnClient:
-        """Client from ``jtl_automator.settings.Settings`` and a token store (the state database)."""
+        """Client from ``jtl_automator.settings.Settings`` and a token store (the state database).
+
+        At most ``JTL_FFN_MAX_IN_FLIGHT`` requests are on the wire at once.
+        """
         if not settings.ffn_client_id or settings.ffn_client_secret is None:
             raise ValueError("JTL_FFN_CLIENT_ID and JTL_FFN_CLIENT_SECRET are required for the FFN client")
         http = http or httpx.Client(timeout=settings.http_timeout_seconds)
@@ -674,4 +698,5 @@ class FfnClient(ApiClient):
             limiter=limiter,
             retry=retry,
             page_size=settings.ffn_page_size,
+            in_flight=in_flight or InFlightLimit(settings.ffn_max_in_flight),
         )

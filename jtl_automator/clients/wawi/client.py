@@ -55,7 +55,7 @@ from jtl_automator.clients.wawi.models import (
     TaxRate,
     Warehouse,
 )
-from jtl_automator.resilience import RateLimiter, RetryPolicy
+from jtl_automator.resilience import InFlightLimit, RateLimiter, RetryPolicy
 
 #: The documented default of ``pageSize``; clients built from settings use ``JTL_WAWI_PAGE_SIZE``.
 DEFAULT_PAGE_SIZE = 100
@@ -531,6 +531,7 @@ class WawiClient(ApiClient):
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
         auth: WawiAuth | None = None,
+        in_flight: InFlightLimit | None = None,
     ) -> None:
         if auth is None:
             if api_key is None:
@@ -538,7 +539,15 @@ class WawiClient(ApiClient):
             auth = WawiKeyAuth(api_key, app_id, app_version)
         self.auth = auth
         headers = {"Accept": "application/json", "api-version": "1.0"}
-        self.core = HttpCore(http, base_url, auth=auth, limiter=limiter, retry=retry, default_headers=headers)
+        self.core = HttpCore(
+            http,
+            base_url,
+            auth=auth,
+            limiter=limiter,
+            retry=retry,
+            default_headers=headers,
+            in_flight=in_flight,
+        )
         v1 = HttpCore(
             http,
             self.core.base_url + auth.v1_prefix,
@@ -547,6 +556,7 @@ class WawiClient(ApiClient):
             retry=self.core.retry,
             default_headers=headers,
             stats=self.core.stats,
+            in_flight=in_flight,
         )
         self._v1 = v1
         #: Shared by every paged resource: a ``pageSize`` Wawi refused once is not tried again.
@@ -615,12 +625,17 @@ class WawiClient(ApiClient):
 
     @classmethod
     def from_settings(
-        cls, settings: Any, *, http: httpx.Client | None = None, limiter: RateLimiter | None = None
+        cls,
+        settings: Any,
+        *,
+        http: httpx.Client | None = None,
+        limiter: RateLimiter | None = None,
+        in_flight: InFlightLimit | None = None,
     ) -> WawiClient:
         """Client from ``jtl_automator.settings.Settings``, in its ``wawi_flavour``.
 
         On-premise needs ``JTL_WAWI_API_KEY``; Cloud ``JTL_WAWI_CLIENT_ID``, ``JTL_WAWI_CLIENT_SECRET``
-        and ``JTL_WAWI_TENANT_ID``.
+        and ``JTL_WAWI_TENANT_ID``. At most ``JTL_WAWI_MAX_IN_FLIGHT`` requests are on the wire at once.
         """
         http = http or httpx.Client(timeout=settings.http_timeout_seconds)
         retry = RetryPolicy.from_settings(settings, "http")
@@ -635,4 +650,5 @@ class WawiClient(ApiClient):
             retry=retry,
             auth=auth,
             page_size=settings.wawi_page_size,
+            in_flight=in_flight or InFlightLimit(settings.wawi_max_in_flight),
         )

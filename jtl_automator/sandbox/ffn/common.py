@@ -277,16 +277,19 @@ def _rate_limited(state: SandboxState, operation: str) -> tuple[Response | None,
     are the JTL platform's.
     """
     config = state.config
-    limit, interval = config.ffn_rate_limit or 0, config.ffn_rate_interval_seconds
+    limit, interval = config.ffn_rate_limit or 0, config.scaled(config.ffn_rate_interval_seconds)
     rt = runtime(state)
     with state.data.lock:
         now = rt.clock().timestamp()
         allowed, headers = take_slot(rt.rate_windows, operation, now, limit, interval)
         window_start = rt.rate_windows[operation][0]
+        rt.rate_counts[operation] += 1
     if allowed:
         return None, headers
     response = FfnError(
-        429, "Shared_TooManyRequests", f"Rate limit of {limit} requests per {interval} s exceeded"
+        429,
+        "Shared_TooManyRequests",
+        f"Rate limit of {limit} requests per {headers['X-RateLimit-Interval-Length-Seconds']} s exceeded",
     ).to_response()
     if config.ffn_rate_limit_retry_after:
         response.headers["Retry-After"] = str(max(1, math.ceil(window_start + interval - now)))

@@ -171,7 +171,7 @@ def _denied(
 def _take_rate_slot(state: SandboxState, key: tuple[str, str]) -> tuple[bool, dict[str, str]]:
     """Count one request in its fixed window; (allowed, the three X-RateLimit-* headers)."""
     config = state.config
-    limit, interval = config.wawi_cloud_rate_limit, config.wawi_cloud_rate_interval_seconds
+    limit, interval = config.wawi_cloud_rate_limit, config.scaled(config.wawi_cloud_rate_interval_seconds)
     runtime = state.runtime.wawi
     with state.data.lock:
         return take_slot(runtime.rate_windows, key, runtime.clock(), limit, interval)

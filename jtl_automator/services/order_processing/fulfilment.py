@@ -13,10 +13,13 @@ side-effect ledger (``ffn-outbound:<number>``) before the POST:
 
 Item-level errors become outcomes (the batch goes on); auth errors propagate and stop the run. The
 ``outbound_created`` record carries the order's item lines (``ledger_lines``): the replenishment's demand.
+Past the run's deadline (its time budget) no order is started: the rest become ``deferred`` outcomes with
+nothing done and nothing journaled, and an order already started always finishes.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,7 +31,7 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.notify.mail import markdown_text
 from jtl_automator.notify.notifier import Notifier
-from jtl_automator.services.ffn_once import outbound_once
+from jtl_automator.services.ffn_once import OUTBOUND_KIND, ClaimBatch, outbound_key, outbound_once
 from jtl_automator.services.order_processing.params import OrderProcessingParams
 from jtl_automator.services.order_processing.planning import Action, hold_reason_for
 from jtl_automator.services.order_processing.report import Outcome
@@ -43,6 +46,8 @@ from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.transforms.allocation import INSUFFICIENT_STOCK
 
 log = correlated_logger("jtl_automator.orders")
+#: The reason of an order the run did not start (its time budget was spent).
+NOT_STARTED = "not started within the run's time budget"
 
 
 @dataclass
@@ -59,6 +64,12 @@ class Context:
     hold_reasons: dict[str, int] = field(default_factory=dict)
     lease: LeaseKeeper | None = None
     alert_to: Sequence[str] = ()  # told about what the run cannot fix itself (changes after the outbound)
+    #: No order is started after this moment (monotonic clock; the run's time budget); None: no limit.
+    deadline: float | None = None
+
+    def out_of_time(self) -> bool:
+        """Whether the run's time budget is spent (an order started before still finishes)."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
 
     def check_lease(self) -> None:
         """Raise if another run holds the lease now (ours ran out while this run was stuck)."""
@@ -150,13 +161,15 @@ def _fail(ctx: Context, action: Action, error: str, journal: Journal, out: list[
         journal.status(action, "failed", reason=error[:2000], detail={"error": error[:2000]})
 
 
-def _outbound(ctx: Context, action: Action) -> tuple[dict[str, Any], bool] | None:
+def _outbound(
+    ctx: Context, action: Action, claims: ClaimBatch | None = None
+) -> tuple[dict[str, Any], bool] | None:
     """The outbound of this order: (result, created_now), or None when it vanished since the lookup.
 
     Exactly once (``services.ffn_once``), see the module docstring. Item-level API errors propagate.
     """
     return outbound_once(
-        ctx.store,
+        claims if claims is not None else ctx.store,
         ctx.ffn,
         str(action.order_number),
         action.payload,
@@ -179,7 +192,9 @@ def _hold_for_stock(ctx: Context, action: Action, exc: ValidationFailed) -> Acti
     )
 
 
-def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) -> None:
+def _fulfil(
+    ctx: Context, action: Action, journal: Journal, out: list[Outcome], claims: ClaimBatch | None = None
+) -> None:
     assert action.order_id is not None and action.order_number is not None
     if ctx.dry_run:
         kind = "created" if action.kind == "create" else "adopted"
@@ -188,7 +203,7 @@ def _fulfil(ctx: Context, action: Action, journal: Journal, out: list[Outcome]) 
             out.append(Outcome(action.order_number, action.order_id, "released"))
         return
     try:
-        got = _outbound(ctx, action)
+        got = _outbound(ctx, action, claims)
     except ValidationFailed as exc:
         if exc.code == "Stocks_NotEnoughStock":
             _hold(ctx, _hold_for_stock(ctx, action, exc), journal, out)
@@ -303,21 +318,35 @@ def apply_actions(ctx: Context, actions: Sequence[Action]) -> list[Outcome]:
     """Carry out one chunk's decisions. Item-level errors become outcomes; auth errors propagate.
 
     The chunk's ledger updates are written even when a retryable error ends the chunk early, so a task
-    retry (or the next run) finds the finished orders finished.
+    retry (or the next run) finds the finished orders finished. The chunk's outbound claims are taken in
+    one transaction and settled in one (:class:`ClaimBatch`), before the order ledger is written.
     """
     ctx.check_lease()
     journal = Journal(ctx)
     out: list[Outcome] = []
+    creates = [str(a.order_number) for a in actions if a.kind in ("create", "adopt") and a.order_number]
+    claims = (
+        None if ctx.dry_run else ClaimBatch(ctx.store, map(outbound_key, creates), OUTBOUND_KIND, ctx.run_id)
+    )
     try:
-        for action in actions:
+        for index, action in enumerate(actions):
+            if ctx.out_of_time():
+                out.extend(
+                    Outcome(a.order_number, a.order_id, "deferred", NOT_STARTED) for a in actions[index:]
+                )
+                break
             if action.kind == "hold":
                 _hold(ctx, action, journal, out)
             elif action.kind in ("create", "adopt"):
-                _fulfil(ctx, action, journal, out)
+                _fulfil(ctx, action, journal, out, claims)
             elif action.kind == "fail":
                 _fail(ctx, action, action.reason or "failed", journal, out)
             elif action.kind == "on_hold_wawi":
                 _leave_on_hold(action, journal, out)
     finally:
-        journal.flush()
+        try:
+            if claims is not None:
+                claims.settle()
+        finally:
+            journal.flush()
     return out

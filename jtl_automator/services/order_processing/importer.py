@@ -5,11 +5,14 @@ held orders are re-read every run. Orders the ledger shows as finished, and orde
 complete (``DeliveryCompleteStatus`` 1 or 2), are skipped at the door without further requests; orders
 whose every item line was delivered another way (``QuantityDelivered``) are skipped once their lines are
 read, and the lines of the others are reduced to what is still open. Line items cost one GET per order (Wawi
-1.0 has no embedded lines); a small thread pool shares the client's rate limiter for them.
+1.0 has no embedded lines); a small thread pool shares the client's rate limiter for them. Orders whose
+lines were not read by the import's deadline (the run's time budget) are handed over: recorded
+``imported`` in the ledger, so the next run's window reaches back to them, and nothing else is done.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -57,6 +60,8 @@ class ImportedBatch:
     changes: list[Change] = field(default_factory=list)  # cancelled or re-addressed after the outbound
     listed: int = 0
     requests: int = 0
+    #: False once the run handed orders over to the next (time budget): the Wawi watermark stays then.
+    complete: bool = True
 
     @property
     def next_watermark(self) -> str:
@@ -88,18 +93,25 @@ def import_window(
     return max(start, now - timedelta(days=params.max_lookback_days))
 
 
+#: What :func:`fetch_line_items` answers for an order it did not read before its deadline.
+NOT_REACHED = "not reached within the run's time budget"
+
+
 def fetch_line_items(
-    wawi: WawiClient, order_ids: Sequence[int], workers: int
+    wawi: WawiClient, order_ids: Sequence[int], workers: int, *, deadline: float | None = None
 ) -> tuple[dict[int, list[Any]], dict[int, str]]:
     """Lines per order from a small thread pool (the v1 API has no embedded lines; one GET per order).
 
-    The threads share the client, hence its rate limiter and connection pool. An order that vanished
-    (404) or whose lines Wawi refuses is reported per order; retryable and auth errors propagate.
+    The threads share the client, hence its rate limiter, in-flight limit and connection pool. An order
+    that vanished (404) or whose lines Wawi refuses is reported per order; retryable and auth errors
+    propagate. No read starts after ``deadline`` (monotonic): those orders are reported :data:`NOT_REACHED`.
     """
     lines: dict[int, list[Any]] = {}
     problems: dict[int, str] = {}
 
     def one(order_id: int) -> tuple[int, list[Any] | None, str | None]:
+        if deadline is not None and time.monotonic() >= deadline:
+            return order_id, None, NOT_REACHED
         try:
             return order_id, wawi.sales_orders.raw_line_items(order_id), None
         except ClientError as exc:
@@ -166,10 +178,12 @@ def import_orders(
     now: datetime | None = None,
     dry_run: bool = False,
     run_id: str | None = None,
+    deadline: float | None = None,
 ) -> ImportedBatch:
     """List Wawi orders created since the window start (paged), skip finished ones, fetch the others' lines.
 
     New order numbers are recorded ``imported`` (unless ``dry_run``); the watermark does NOT move here.
+    Orders whose lines were not read by ``deadline`` (monotonic) are handed over (outcome ``deferred``).
     """
     started = now or datetime.now(UTC)
     start = import_window(store, params, since, started)
@@ -181,15 +195,20 @@ def import_orders(
     evaluate = listed.loc[keep]
 
     ids = [int(i) for i in evaluate["order_id"].dropna().tolist()]
-    lines, problems = fetch_line_items(wawi, ids, params.workers)
-    unreadable = evaluate["order_id"].isin(list(problems)).fillna(False).astype(bool)
+    lines, problems = fetch_line_items(wawi, ids, params.workers, deadline=deadline)
+    later = [order_id for order_id, problem in problems.items() if problem == NOT_REACHED]
+    deferred = evaluate["order_id"].isin(later).fillna(False).astype(bool)
+    unreadable = evaluate["order_id"].isin(list(problems)).fillna(False).astype(bool) & ~deferred
     for order_id, number in zip(
         evaluate.loc[unreadable, "order_id"].tolist(),
         evaluate.loc[unreadable, "order_number"].tolist(),
         strict=True,
     ):
         outcomes.append(Outcome(_value(number), int(order_id), "failed", reason=problems[int(order_id)]))
-    kept = evaluate.loc[~unreadable]
+    handed = evaluate.loc[deferred]
+    for order_id, number in zip(handed["order_id"].tolist(), handed["order_number"].tolist(), strict=True):
+        outcomes.append(Outcome(_value(number), int(order_id), "deferred", reason=NOT_REACHED))
+    kept = evaluate.loc[~unreadable & ~deferred]
     ordered = line_items_frame(lines, kept["order_id"].dropna().tolist())
     opened = open_lines(ordered)
     delivered = kept["order_id"].isin(list(opened.complete)).fillna(False).astype(bool)
@@ -213,9 +232,11 @@ def import_orders(
         changes=changes,
         listed=len(listed),
         requests=wawi.stats.requests - before,
+        complete=not bool(deferred.any()),
     )
     if not dry_run:
-        _record_imported(store, kept, ledger, run_id)
+        # handed-over orders enter the ledger too: open, they pull the next run's window back to them
+        _record_imported(store, pd.concat([kept, handed]), ledger, run_id)
         _record_failed(store, [o for o in outcomes if o.outcome == "failed" and o.order_number], run_id)
     log.info(
         "imported %d orders since %s (%d to evaluate, %d skipped)",

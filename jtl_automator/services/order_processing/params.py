@@ -45,8 +45,20 @@ class OrderProcessingParams(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    chunk_size: int = Field(default=100, ge=1, le=5000)
-    workers: int = Field(default=4, ge=1, le=32, description="Chunks and line-item reads in parallel.")
+    chunk_size: int = Field(
+        default=25,
+        ge=1,
+        le=5000,
+        description="Orders per chunk (a task of the flow, one ledger write per event): small enough that "
+        "the last chunks do not leave the workers idle (docs/latency.md).",
+    )
+    workers: int = Field(
+        default=8,
+        ge=1,
+        le=32,
+        description="Chunks and line-item reads in parallel: more than the Wawi requests on the wire "
+        "(JTL_WAWI_MAX_IN_FLIGHT), so the FFN half of each order overlaps the Wawi half of others.",
+    )
     lookback_days: float = Field(default=7.0, gt=0, description="First run: orders created since then.")
     max_lookback_days: float = Field(default=30.0, gt=0, description="Held orders are re-read this far back.")
     overlap_minutes: float = Field(default=10.0, ge=0, description="Watermarks stay this far behind 'now'.")
@@ -74,6 +86,19 @@ class OrderProcessingParams(BaseModel):
         "nulls keeps a hold sent as null) or null (for a Wawi that clears fields sent as null). The spec "
         "documents neither; every release is checked in Wawi's answer.",
     )
+    time_budget_seconds: float | None = Field(
+        default=480.0,
+        gt=0,
+        description="A run starts no order after this many seconds, so it ends before the next schedule "
+        "(every 10 minutes) and hands the rest over; None: no budget (docs/latency.md).",
+    )
+    import_budget_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Share of the time budget the import may spend reading line items (one Wawi GET per "
+        "order); the orders it did not reach are handed over, so every run leaves time to fulfil.",
+    )
     notify_customers: bool = Field(default=True, description="Confirmation and shipping e-mails.")
     confirmation_subject: str = "Your order {order_number} is on its way to the warehouse"
     shipped_subject: str = "Your order {order_number} has shipped"
@@ -85,6 +110,13 @@ class OrderProcessingParams(BaseModel):
         if self.lease_heartbeat_seconds >= self.lease_ttl_seconds:
             raise ValueError("lease_heartbeat_seconds must be shorter than lease_ttl_seconds")
         return self
+
+    def deadlines(self, started: float) -> tuple[float | None, float | None]:
+        """(import deadline, run deadline) on the monotonic clock, for a run that started at ``started``."""
+        budget = self.time_budget_seconds
+        if budget is None:
+            return None, None
+        return started + budget * self.import_budget_share, started + budget
 
     def allocation_params(self) -> AllocationParams:
         """The allocation rule with the default warehouse at the head of the priority list."""

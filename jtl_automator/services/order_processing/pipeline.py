@@ -1,8 +1,10 @@
 """The order processing run, defined once: the sequence of stages and what happens when one fails.
 
 ``run_stages`` is the only place that says in which order the stages run, that the lease is released
-whatever happens, and that the watermarks move only after every chunk is recorded. It takes a
-:class:`Stages` object that says *how* each stage runs:
+whatever happens, and that the watermarks move only after every chunk is recorded. A run whose time
+budget (``params.time_budget_seconds``) ran out hands the orders it did not start over to the next run:
+nothing of them is done, the Wawi watermark stays where it was, and the summary and a warning say so.
+It takes a :class:`Stages` object that says *how* each stage runs:
 
 - :class:`LocalStages` (here) calls the stage functions directly, the fulfil chunks on a thread pool of
   ``params.workers``: what tests and the benchmark run, without Prefect;
@@ -13,11 +15,11 @@ whatever happens, and that the watermarks move only after every chunk is recorde
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
@@ -42,6 +44,7 @@ from jtl_automator.store.store import LeaseInfo
 
 LEASE_HELD = "another run holds the lease"
 log = correlated_logger("jtl_automator.orders")
+T = TypeVar("T")
 
 
 class Stages(Protocol):
@@ -102,20 +105,51 @@ def run_stages(stages: Stages, params: OrderProcessingParams, *, dry_run: bool) 
             lease_owner=holder.owner,
             lease_held_minutes=round(minutes, 1),
         )
+    seconds: dict[str, float] = {}
+
+    def timed(stage: str, call: Callable[[], T]) -> T:
+        started = time.perf_counter()
+        try:
+            return call()
+        finally:
+            seconds[stage] = round(time.perf_counter() - started, 3)
+
+    handover: dict[str, Any] | None = None
     try:
-        batch = stages.import_orders()
-        data = stages.load_lookups(batch)
-        plan = stages.plan(batch, data)
-        outcomes = [*batch.outcomes, *stages.fulfil(plan.chunks(params.chunk_size), data)]
+        batch = timed("import", stages.import_orders)
+        data = timed("lookups", lambda: stages.load_lookups(batch))
+        plan = timed("plan", lambda: stages.plan(batch, data))
+        chunks = plan.chunks(params.chunk_size)
+        outcomes = [*batch.outcomes, *timed("fulfil", lambda: stages.fulfil(chunks, data))]
         if batch.changes:
-            outcomes.extend(stages.amend(batch))
-        shipped, ffn_watermark = stages.sync_shipments(batch)
+            outcomes.extend(timed("amend", lambda: stages.amend(batch)))
+        shipped, ffn_watermark = timed("shipping", lambda: stages.sync_shipments(batch))
         outcomes.extend(shipped)
-        stages.advance_watermarks(batch, ffn_watermark)
+        deferred = sum(1 for o in outcomes if o.outcome == "deferred")
+        if deferred:
+            batch.complete = False
+            handover = handed_over(params, deferred, sum(seconds.values()))
+            log.warning("order processing: %s", handover["note"])
+        timed("watermarks", lambda: stages.advance_watermarks(batch, ffn_watermark))
     finally:
         if not dry_run:
             stages.release_lease()
-    return summary(outcomes, dry_run=dry_run, window_start=iso(batch.window_start))
+    extra: dict[str, Any] = {"window_start": iso(batch.window_start), "stage_seconds": seconds}
+    if handover is not None:
+        extra["handed_over"] = handover
+    return summary(outcomes, dry_run=dry_run, **extra)
+
+
+def handed_over(params: OrderProcessingParams, orders: int, seconds: float) -> dict[str, Any]:
+    """What the run's summary says about orders it left to the next run (time budget spent)."""
+    budget = params.time_budget_seconds
+    note = (
+        f"{orders:,} orders were not started within the run's time budget of {budget:,.0f} s (the run took "
+        f"{seconds:,.0f} s); nothing of them was done and the Wawi watermark stays where it was, so the "
+        "next run takes them up. If this repeats every run, a limit of Wawi or FFN sets the pace "
+        "(docs/latency.md)."
+    )
+    return {"orders": orders, "budget_seconds": budget, "seconds": round(seconds, 1), "note": note}
 
 
 def lease_keeper(store: StateStore, params: OrderProcessingParams, run_id: str) -> LeaseKeeper:
@@ -158,10 +192,16 @@ def alert_lease_stuck(
 def finish(
     store: StateStore, batch: ImportedBatch, ffn_watermark: str | None, *, dry_run: bool
 ) -> dict[str, str]:
-    """Advance both watermarks: only called once every chunk of the batch is recorded."""
+    """Advance both watermarks: only called once every chunk of the batch is recorded.
+
+    The Wawi watermark stays when the run handed orders over (``batch.complete`` False): the next run
+    lists from where this one started. The FFN feed was read to its end either way.
+    """
     if dry_run:
         return {}
-    marks = {WAWI_WATERMARK: store.advance_watermark(WAWI_WATERMARK, batch.next_watermark)}
+    marks: dict[str, str] = {}
+    if batch.complete:
+        marks[WAWI_WATERMARK] = store.advance_watermark(WAWI_WATERMARK, batch.next_watermark)
     if ffn_watermark is not None:
         marks[FFN_WATERMARK] = store.advance_watermark(FFN_WATERMARK, ffn_watermark)
     return marks
@@ -186,6 +226,7 @@ class LocalStages:
     def __post_init__(self) -> None:
         self.now = self.now or datetime.now(UTC)
         self.lease = lease_keeper(self.store, self.params, self.run_id)
+        self.import_deadline, self.deadline = self.params.deadlines(time.monotonic())
 
     def context(self, hold_reasons: dict[str, int] | None = None) -> Context:
         """What the write stages need (no messages and no lease in a dry run)."""
@@ -200,6 +241,7 @@ class LocalStages:
             dict(hold_reasons or {}),
             lease=None if self.dry_run else self.lease,
             alert_to=self.alert_to,
+            deadline=self.deadline,
         )
 
     def acquire_lease(self) -> LeaseInfo | None:
@@ -224,6 +266,7 @@ class LocalStages:
             now=self.now,
             dry_run=self.dry_run,
             run_id=self.run_id,
+            deadline=self.import_deadline,
         )
 
     def load_lookups(self, batch: ImportedBatch) -> FulfilmentData:

@@ -25,6 +25,7 @@ COUNT_KEYS = (
     "outbound_cancelled",
     "outbound_readdressed",
     "change_alerted",
+    "deferred",
 )
 #: Outcomes whose reason is shown to people (the artifact's table of orders that need a look).
 REASONED_OUTCOMES = frozenset({"held", "failed", "on_hold_wawi", "change_alerted"})
@@ -94,6 +95,9 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
         return "\n".join([*lines, f"Skipped: {result['skipped']}"])
     if result.get("window_start"):
         lines += [f"Orders created since {result['window_start']}.", ""]
+    handover = result.get("handed_over")
+    if handover:
+        lines += [f"**Handed over to the next run:** {handover['note']}", ""]
     lines += ["| outcome | orders |", "|---|---:|"]
     lines += [f"| {k} | {v:,} |" for k, v in result["counts"].items()]
     if result.get("held_by_reason"):
@@ -113,6 +117,10 @@ def summary_markdown(result: Mapping[str, Any]) -> str:
             lines.append(f"| {row.get('order_number')} | {row.get('outcome')} | {reason} |")
         if len(held) > 50:
             lines.append(f"| … | | {len(held) - 50:,} more in the table artifact |")
+    seconds = result.get("stage_seconds")
+    if seconds:
+        lines += ["", "| stage | seconds |", "|---|---:|"]
+        lines += [f"| {stage} | {value:,.1f} |" for stage, value in seconds.items()]
     return "\n".join(lines)
 
 

@@ -1,0 +1,202 @@
+"""Latency mode of the benchmarks: the sandbox with a latency profile, clients set to its limits, the bound.
+
+A flow's run is measured against the least time the APIs' limits allow for the requests it made
+(docs/latency.md, "The bound"):
+
+- the on-premise Wawi serves ``wawi_onprem_concurrency`` requests at once: its busy time (the sum of the
+  service times the sandbox measured) divided by that number;
+- FFN's fixed windows (per endpoint): whole windows before the last, for the busiest endpoint;
+- Google's per-minute quotas (reads and writes apart): the same;
+- a Sheets chain: the requests of the Sheets backend depend on each other (header, key columns, write), so
+  their service times add up.
+
+The largest of these is the bound; achieved throughput / bound throughput = bound / wall time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from jtl_automator.sandbox import latency
+from jtl_automator.sandbox.app import SandboxState
+from jtl_automator.sandbox.config import SandboxConfig
+from jtl_automator.sandbox.latency_model import (
+    LatencyProfile,
+    bottleneck,
+    concurrency_bound_seconds,
+    safe_client_rate,
+    sustained_bound_seconds,
+    window_bound_seconds,
+)
+from jtl_automator.sandbox.sheets import QUOTA_WINDOW_SECONDS
+
+#: The client's own Wawi and FFN rate limits (``JTL_*_RATE_PER_SECOND``) when no server limit is known.
+CLIENT_DEFAULT_RATE = 20.0
+#: What throughput / bound must reach (issue 17).
+RATIO_TARGET = 0.90
+
+
+def profile_config(profile: str | LatencyProfile, time_scale: float, seed: int = 42) -> SandboxConfig:
+    """The lenient sandbox with ``profile``'s latencies and limits, ``time_scale`` times faster."""
+    return SandboxConfig(seed=seed).with_latency(profile, time_scale=time_scale)
+
+
+def client_limits(config: SandboxConfig) -> dict[str, str]:
+    """``JTL_*`` client settings matching the server's limits, as a merchant would set them.
+
+    FFN: the rate that never exceeds its fixed window (:func:`safe_client_rate`); Wawi: no more requests
+    on the wire than the on-premise server serves at once, its rate the default (the on-premise API has
+    no rate limit); Sheets: the per-minute rate whose burst (a tenth of a minute) stays under the quota.
+    Everything in the sandbox's (scaled) time.
+    """
+    scale = config.time_scale
+    profile = config.latency_profile()
+    env: dict[str, str] = {
+        "JTL_WAWI_RATE_PER_SECOND": str(CLIENT_DEFAULT_RATE * scale),
+        "JTL_FFN_MAX_IN_FLIGHT": "8",
+    }
+    if config.wawi_onprem_concurrency is not None:
+        env["JTL_WAWI_MAX_IN_FLIGHT"] = str(config.wawi_onprem_concurrency)
+    if config.ffn_rate_limit is not None:
+        window = config.scaled(config.ffn_rate_interval_seconds)
+        env["JTL_FFN_RATE_PER_SECOND"] = str(safe_client_rate(config.ffn_rate_limit, window))
+    else:
+        env["JTL_FFN_RATE_PER_SECOND"] = str(CLIENT_DEFAULT_RATE * scale)
+    quota = min(profile.sheets_read_requests_per_minute, profile.sheets_write_requests_per_minute)
+    window = config.scaled(QUOTA_WINDOW_SECONDS)
+    per_second = safe_client_rate(quota, window, burst_seconds=window / 6)
+    env["JTL_SHEETS_REQUESTS_PER_MINUTE"] = str(max(1, int(per_second * 60)))
+    return env
+
+
+def reset(state: SandboxState) -> dict[str, Any]:
+    """Start a measured run: forget the latency stats and FFN's per-endpoint counts; the request counters
+    as they are now (``measure`` subtracts them)."""
+    latency.reset_stats(state)
+    if state.runtime.ffn is not None:
+        state.runtime.ffn.rate_counts.clear()
+    return {
+        "by_status": dict(state.runtime.requests["by_status"]),
+        "by_api": dict(state.runtime.requests["by_api"]),
+        "sheets": dict(state.runtime.sheets.requests),
+    }
+
+
+@dataclass
+class Bound:
+    """What the limits allow for one run's requests, and how close the run came."""
+
+    requests: dict[str, int]
+    bounds: dict[str, float]  # name of the limit -> least seconds
+    bottleneck: str
+    seconds: float  # the bound
+    achieved_seconds: float
+    rate_limited: int  # 429 answers the sandbox gave
+    refused: int  # 503 answers of a busy on-premise Wawi
+    sustained: dict[str, float]  # FFN and Sheets at the long-run rate, for reference
+    stats: dict[str, Any]
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+    @property
+    def ratio(self) -> float:
+        """Achieved throughput / the bound's throughput (= bound seconds / wall seconds)."""
+        return self.seconds / self.achieved_seconds if self.achieved_seconds > 0 else 0.0
+
+    def throughput(self) -> tuple[float, float]:
+        """(achieved, bound) requests per second."""
+        total = self.total_requests
+        achieved = total / self.achieved_seconds if self.achieved_seconds > 0 else 0.0
+        bound = total / self.seconds if self.seconds > 0 else float("inf")
+        return achieved, bound
+
+
+def _since(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
+    return {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)}
+
+
+def measure(state: SandboxState, before: dict[str, Any], achieved_seconds: float) -> Bound:
+    """The bound of the requests served since :func:`reset` (``before``), against ``achieved_seconds``."""
+    config = state.config
+    stats = latency.stats(state)
+    by_api = _since(dict(state.runtime.requests["by_api"]), before["by_api"])
+    by_status = _since(dict(state.runtime.requests["by_status"]), before["by_status"])
+    bounds: dict[str, float] = {}
+    sustained: dict[str, float] = {}
+    wawi = stats.get("wawi")
+    if wawi and config.wawi_onprem_concurrency:
+        bounds["Wawi workers (busy time / concurrency)"] = concurrency_bound_seconds(
+            wawi["busy_seconds"], config.wawi_onprem_concurrency
+        )
+    ffn_counts = dict(state.runtime.ffn.rate_counts) if state.runtime.ffn is not None else {}
+    if config.ffn_rate_limit and ffn_counts:
+        window = config.scaled(config.ffn_rate_interval_seconds)
+        busiest = max(ffn_counts, key=lambda k: ffn_counts[k])
+        bounds[f"FFN rate limit ({busiest})"] = window_bound_seconds(
+            ffn_counts[busiest], config.ffn_rate_limit, window
+        )
+        sustained["FFN"] = sustained_bound_seconds(ffn_counts[busiest], config.ffn_rate_limit, window)
+    sheets = stats.get("sheets")
+    if sheets:
+        methods = sheets["by_method"]
+        reads = methods.get("GET", 0)
+        writes = sum(n for m, n in methods.items() if m != "GET")
+        window = config.scaled(QUOTA_WINDOW_SECONDS)
+        bounds["Sheets read quota"] = window_bound_seconds(reads, config.sheets_quota("read"), window)
+        bounds["Sheets write quota"] = window_bound_seconds(writes, config.sheets_quota("write"), window)
+        bounds["Sheets chain (dependent requests' service times)"] = sheets["busy_seconds"]
+        sustained["Sheets"] = sustained_bound_seconds(reads, config.sheets_quota("read"), window)
+    name, seconds = bottleneck(bounds)
+    return Bound(
+        requests={k: v for k, v in by_api.items() if k != "oauth"} | {"oauth": by_api.get("oauth", 0)},
+        bounds=bounds,
+        bottleneck=name,
+        seconds=seconds,
+        achieved_seconds=achieved_seconds,
+        rate_limited=by_status.get("429", 0),
+        refused=wawi["refused"] if wawi else 0,
+        sustained=sustained,
+        stats=stats,
+    )
+
+
+def profile_notes(config: SandboxConfig) -> list[str]:
+    """The profile's parameters, for the results (in real seconds; the run was ``time_scale`` faster)."""
+    profile = config.latency_profile()
+    parts = []
+    for api in ("wawi", "wawi_cloud", "ffn", "sheets"):
+        dist = profile.for_api(api)
+        if dist is None:
+            continue
+        stall = (
+            f", stalls {dist.stall_probability:.1%} x {dist.stall_seconds:g} s"
+            if dist.stall_probability
+            else ""
+        )
+        parts.append(
+            f"{api} median {dist.median_ms:g} ms, sigma {dist.sigma:g} (p99 {dist.quantile(0.99):.2f} s, "
+            f"mean {dist.mean() * 1000:.0f} ms{stall})"
+        )
+    workers = config.wawi_onprem_concurrency
+    limits = [
+        f"on-premise Wawi serves {workers} at once ({config.wawi_onprem_excess} the rest)"
+        if workers
+        else "on-premise Wawi unlimited",
+        f"FFN {config.ffn_rate_limit} requests per {config.ffn_rate_interval_seconds} s per endpoint"
+        if config.ffn_rate_limit
+        else "FFN no rate limit",
+        f"Sheets {config.sheets_quota('read')} reads and {config.sheets_quota('write')} writes per minute",
+    ]
+    scale = (
+        f"time scale {config.time_scale:g} (every latency and window {config.time_scale:g}x shorter; figures "
+        "in the table are in the sandbox's scaled seconds, multiply by the scale for real time)"
+        if config.time_scale != 1
+        else "time scale 1 (real time)"
+    )
+    return [
+        f"Profile `{profile.name}`: " + "; ".join(parts) + ".",
+        "Limits: " + "; ".join(limits) + f"; {scale}.",
+    ]

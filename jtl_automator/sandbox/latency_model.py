@@ -1,0 +1,319 @@
+"""Latency profiles of the emulated APIs, the on-premise Wawi's concurrency gate and the throughput bound.
+
+Pure model, no ASGI and no sandbox state (``latency`` wires it to requests), so the config can name a
+profile and the benchmarks can compute what the limits allow without a server.
+
+A profile gives each API a service-time distribution: log-normal around a median with shape ``sigma``
+(the long tail of a busy server), plus rare stalls of a fixed length (a lock wait, a garbage collection,
+a Windows update on the merchant's PC). It also names the limits the deployment implies: how many
+requests the on-premise Wawi serves at once, FFN's rate limit and the Google Sheets quotas. See
+docs/latency.md for the defaults and their reasoning.
+
+Every draw is seeded by the seed, the profile, the API and the request itself (method, path, query and
+how often that exact request was made before), so a run meets the same latencies whatever order its
+concurrent requests arrive in.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import random
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: The APIs a profile gives latencies to (``api_of`` in the latency module maps paths to them).
+LatencyApi = Literal["wawi", "wawi_cloud", "ffn", "sheets"]
+LATENCY_APIS: tuple[LatencyApi, ...] = ("wawi", "wawi_cloud", "ffn", "sheets")
+#: What the on-premise Wawi does with a request past its concurrency: wait for a free worker, or 503.
+Excess = Literal["queue", "refuse"]
+
+
+class ApiLatency(BaseModel):
+    """One API's service time: log-normal (median, sigma) capped at ``max_seconds``, plus rare stalls."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    median_ms: float = Field(gt=0)
+    sigma: float = Field(default=0.0, ge=0, description="Shape of the log-normal; 0: always the median.")
+    stall_probability: float = Field(default=0.0, ge=0, le=1)
+    stall_seconds: float = Field(default=10.0, ge=0)
+    max_seconds: float = Field(default=30.0, gt=0, description="Cap of the log-normal part (not of stalls).")
+
+    def draw(self, rng: random.Random) -> tuple[float, bool]:
+        """One service time in seconds and whether it stalled (always two random numbers per draw)."""
+        spread = rng.gauss(0.0, 1.0)
+        stalled = rng.random() < self.stall_probability
+        seconds = min(self.median_ms / 1000 * math.exp(self.sigma * spread), self.max_seconds)
+        return seconds + (self.stall_seconds if stalled else 0.0), stalled
+
+    def quantile(self, q: float) -> float:
+        """The log-normal part's ``q`` quantile in seconds (stalls left out; they are counted apart)."""
+        z = NormalDist().inv_cdf(q)
+        return min(self.median_ms / 1000 * math.exp(self.sigma * z), self.max_seconds)
+
+    def mean(self) -> float:
+        """Expected service time in seconds, stalls included (the cap ignored: it is far in the tail)."""
+        body = self.median_ms / 1000 * math.exp(self.sigma**2 / 2)
+        return body + self.stall_probability * self.stall_seconds
+
+
+class LatencyProfile(BaseModel):
+    """Service times per API and the limits the deployment implies (``SandboxConfig.with_latency``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    description: str = ""
+    wawi: ApiLatency | None = None
+    wawi_cloud: ApiLatency | None = None
+    ffn: ApiLatency | None = None
+    sheets: ApiLatency | None = None
+    #: Requests the on-premise Wawi serves at once (None: no limit).
+    wawi_onprem_concurrency: int | None = Field(default=None, ge=1)
+    #: FFN's rate limit per endpoint and window (None: none); FFN documents none, so this is a choice.
+    ffn_rate_limit: int | None = Field(default=None, ge=1)
+    ffn_rate_interval_seconds: int = Field(default=60, ge=1)
+    #: Google's per-user quotas per minute (the sandbox already enforces them; a profile may lower them).
+    sheets_read_requests_per_minute: int = Field(default=60, ge=1)
+    sheets_write_requests_per_minute: int = Field(default=60, ge=1)
+
+    def for_api(self, api: str) -> ApiLatency | None:
+        """The distribution of ``api`` (one of :data:`LATENCY_APIS`), or None when it answers at once."""
+        value = getattr(self, api, None) if api in LATENCY_APIS else None
+        return value if isinstance(value, ApiLatency) else None
+
+    def limits(self) -> dict[str, int]:
+        """The :class:`~jtl_automator.sandbox.config.SandboxConfig` fields this profile sets.
+
+        A limit the profile leaves open (None) keeps the config's value.
+        """
+        values: dict[str, int] = {
+            "sheets_read_requests_per_minute": self.sheets_read_requests_per_minute,
+            "sheets_write_requests_per_minute": self.sheets_write_requests_per_minute,
+        }
+        if self.wawi_onprem_concurrency is not None:
+            values["wawi_onprem_concurrency"] = self.wawi_onprem_concurrency
+        if self.ffn_rate_limit is not None:
+            values["ffn_rate_limit"] = self.ffn_rate_limit
+            values["ffn_rate_interval_seconds"] = self.ffn_rate_interval_seconds
+        return values
+
+
+#: The built-in profiles (docs/latency.md explains each number).
+LATENCY_PROFILES: dict[str, LatencyProfile] = {
+    p.name: p
+    for p in (
+        LatencyProfile(
+            name="none", description="Loopback: every API answers as fast as the sandbox computes."
+        ),
+        LatencyProfile(
+            name="default",
+            description="A mid-sized merchant: Wawi on a shop PC (4 requests at once, long tail, rare 10 s "
+            "stalls), FFN and Google over the internet at their usual speed.",
+            wawi=ApiLatency(median_ms=150, sigma=1.15, stall_probability=0.001, stall_seconds=10),
+            wawi_cloud=ApiLatency(median_ms=120, sigma=0.6),
+            ffn=ApiLatency(median_ms=80, sigma=0.5),
+            sheets=ApiLatency(median_ms=250, sigma=0.5),
+            wawi_onprem_concurrency=4,
+            ffn_rate_limit=1200,
+            ffn_rate_interval_seconds=60,
+        ),
+        LatencyProfile(
+            name="slow",
+            description="A bad Monday: Wawi on an older PC that serves 2 requests at once and stalls more "
+            "often, FFN at a quarter of the default rate, Google slow.",
+            wawi=ApiLatency(median_ms=400, sigma=1.2, stall_probability=0.005, stall_seconds=15),
+            wawi_cloud=ApiLatency(median_ms=300, sigma=0.8),
+            ffn=ApiLatency(median_ms=200, sigma=0.7),
+            sheets=ApiLatency(median_ms=600, sigma=0.6),
+            wawi_onprem_concurrency=2,
+            ffn_rate_limit=300,
+            ffn_rate_interval_seconds=60,
+        ),
+    )
+}
+
+
+def profile_named(profile: str | LatencyProfile) -> LatencyProfile:
+    """A built-in profile by name (or the profile itself)."""
+    if isinstance(profile, LatencyProfile):
+        return profile
+    if profile not in LATENCY_PROFILES:
+        raise KeyError(f"unknown latency profile {profile!r} (known: {', '.join(LATENCY_PROFILES)})")
+    return LATENCY_PROFILES[profile]
+
+
+def request_rng(seed: int, profile: str, api: str, key: str, occurrence: int) -> random.Random:
+    """The random stream of one request: the same request (and repetition) always draws the same."""
+    return random.Random(f"{seed}:{profile}:{api}:{key}:{occurrence}")
+
+
+# --------------------------------------------------------------------------------------------------
+# The on-premise Wawi's workers
+
+
+class WorkerSchedule:
+    """``capacity`` workers, each serving one request at a time, as a schedule in the sandbox's clock.
+
+    A request is admitted at its arrival with its service time: the worker free first takes it, at once
+    or (all busy) when that worker is done, so the request waits in line; with ``refuse`` a request that
+    finds every worker busy is turned away instead. The schedule, not the event loop that emulates it,
+    decides when a worker starts the next request: a sandbox short of CPU answers late, but its workers
+    never idle while requests wait (as the real server's would not). Thread-safe.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be >= 1")
+        self.capacity = capacity
+        self._free_at = [0.0] * capacity  # a heap: when each worker is done with its last request
+        self._lock = threading.Lock()
+        #: The most requests ever in service at once, and the most ever waiting (tests, benchmarks).
+        self.peak_busy = 0
+        self.peak_waiting = 0
+        self._starts: list[float] = []  # a heap of the admitted requests' start times (to count waiting)
+
+    def admit(self, now: float, service: float, *, refuse: bool = False) -> tuple[float, float] | None:
+        """(start, done) of a request arriving ``now`` needing ``service`` seconds; None when refused."""
+        with self._lock:
+            earliest = self._free_at[0]
+            if refuse and earliest > now:
+                return None
+            start = max(now, earliest)
+            done = start + service
+            heapq.heapreplace(self._free_at, done)
+            self.peak_busy = max(self.peak_busy, sum(1 for f in self._free_at if f > now))
+            while self._starts and self._starts[0] <= now:
+                heapq.heappop(self._starts)
+            if start > now:
+                heapq.heappush(self._starts, start)
+                self.peak_waiting = max(self.peak_waiting, len(self._starts))
+            return start, done
+
+    def busy(self, now: float) -> int:
+        """Workers serving a request at ``now``."""
+        with self._lock:
+            return sum(1 for f in self._free_at if f > now)
+
+    def reset_peaks(self, now: float) -> None:
+        """Start counting the peaks again (between measured runs)."""
+        with self._lock:
+            self.peak_busy = sum(1 for f in self._free_at if f > now)
+            self.peak_waiting = 0
+
+
+# --------------------------------------------------------------------------------------------------
+# What one run met, and what the limits allow
+
+
+@dataclass
+class ApiServiceStats:
+    """One API's requests as the latency layer saw them (thread-safe through the runtime's lock)."""
+
+    requests: int = 0
+    #: Sum of the drawn service times: the server's busy time (its workers', for the on-premise Wawi).
+    busy_seconds: float = 0.0
+    stalls: int = 0
+    queued: int = 0
+    queue_seconds: float = 0.0
+    refused: int = 0
+    max_seconds: float = 0.0
+    #: How much later than its schedule the sandbox answered (its own CPU time, a busy machine).
+    late_seconds: float = 0.0
+    max_late_seconds: float = 0.0
+    by_method: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class LatencyStats:
+    """Per API: what the latency layer saw; reset with :meth:`reset` between measured runs."""
+
+    apis: dict[str, ApiServiceStats] = field(default_factory=dict)
+
+    def of(self, api: str) -> ApiServiceStats:
+        """The stats of ``api`` (created on first use)."""
+        return self.apis.setdefault(api, ApiServiceStats())
+
+    def reset(self) -> None:
+        """Forget everything counted so far."""
+        self.apis.clear()
+
+
+def window_bound_seconds(requests: int, limit: int, interval_seconds: float) -> float:
+    """The least time ``requests`` take under ``limit`` per fixed window: whole windows before the last.
+
+    The first window's ``limit`` requests may all go at once, so ``requests <= limit`` costs nothing.
+    """
+    if requests <= 0 or limit <= 0:
+        return 0.0
+    return (math.ceil(requests / limit) - 1) * interval_seconds
+
+
+def sustained_bound_seconds(requests: int, limit: int, interval_seconds: float) -> float:
+    """``requests`` at the long-run rate ``limit / interval``.
+
+    What a client that cannot see the window's alignment can safely reach; at most one window above
+    :func:`window_bound_seconds`.
+    """
+    if requests <= 0 or limit <= 0:
+        return 0.0
+    return requests * interval_seconds / limit
+
+
+def concurrency_bound_seconds(busy_seconds: float, capacity: int | None) -> float:
+    """The least time a server serving ``capacity`` requests at once needs for ``busy_seconds`` of work."""
+    if capacity is None or capacity < 1:
+        return 0.0
+    return busy_seconds / capacity
+
+
+def safe_client_rate(
+    limit: int, interval_seconds: float, *, burst_seconds: float = 1.0, jitter_seconds: float | None = None
+) -> float:
+    """Requests per second for a client token bucket that never exceeds ``limit`` in a fixed window.
+
+    A bucket with rate ``r`` and a burst of ``r * burst_seconds`` requests (the clients' rule: a second's
+    worth) admits at most ``r * (burst_seconds + t)`` requests in any span ``t``; requests reach the
+    server up to ``jitter_seconds`` (default: a sixtieth of the window) later than the bucket let them
+    go, so one window may see those of ``interval + jitter``. Hence
+    ``r = limit / (interval + jitter + burst_seconds)``, whatever the window's alignment.
+    """
+    if limit < 1 or interval_seconds <= 0:
+        raise ValueError("a rate limit needs limit >= 1 and a window > 0")
+    jitter = interval_seconds / 60 if jitter_seconds is None else jitter_seconds
+    return limit / (interval_seconds + jitter + burst_seconds)
+
+
+def bottleneck(bounds: Mapping[str, float]) -> tuple[str, float]:
+    """The largest of several bounds (name, seconds); ``("none", 0.0)`` when empty."""
+    if not bounds:
+        return "none", 0.0
+    name = max(bounds, key=lambda k: bounds[k])
+    return name, bounds[name]
+
+
+__all__ = [
+    "LATENCY_APIS",
+    "LATENCY_PROFILES",
+    "ApiLatency",
+    "ApiServiceStats",
+    "Excess",
+    "LatencyApi",
+    "LatencyProfile",
+    "LatencyStats",
+    "WorkerSchedule",
+    "bottleneck",
+    "concurrency_bound_seconds",
+    "profile_named",
+    "request_rng",
+    "safe_client_rate",
+    "sustained_bound_seconds",
+    "window_bound_seconds",
+]

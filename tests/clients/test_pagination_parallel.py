@@ -1,0 +1,115 @@
+"""FFN pages read several at a time: the same objects in the same order, bounded, robust to change."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from jtl_automator.clients.errors import PaginationLoopError, ValidationFailed
+from jtl_automator.clients.pagination import PageSize, flatten, iterate_odata, iterate_odata_parallel
+
+
+class Collection:
+    """An OData collection of ``n`` objects; counts requests and how many run at once."""
+
+    def __init__(self, n: int, *, cap: int | None = None, delay: float = 0.0, count: bool = True) -> None:
+        self.objects = [{"id": i} for i in range(n)]
+        self.cap = cap
+        self.delay = delay
+        self.with_count = count
+        self.requests: list[tuple[int, int]] = []
+        self.running = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, link: str | None, skip: int, top: int) -> Mapping[str, Any]:
+        with self._lock:
+            self.requests.append((skip, top))
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            size = min(top, self.cap) if self.cap else top
+            body: dict[str, Any] = {"items": self.objects[skip : skip + size], "_page": {"offset": skip}}
+            if self.with_count:
+                body["count"] = len(self.objects)
+            return body
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 120), top=st.integers(1, 25), workers=st.integers(1, 6))
+def test_the_same_objects_in_the_same_order_with_the_fewest_requests(n: int, top: int, workers: int) -> None:
+    parallel = Collection(n)
+    pages = list(iterate_odata_parallel(parallel, top, workers=workers))
+    assert list(flatten(pages)) == list(flatten(iterate_odata(Collection(n), top)))
+    assert len(parallel.requests) == max(1, -(-n // top))
+
+
+@pytest.mark.slow
+def test_pages_after_the_first_overlap_up_to_the_workers() -> None:
+    collection = Collection(100, delay=0.05)
+    started = time.perf_counter()
+    pages = list(iterate_odata_parallel(collection, 10, workers=4))
+    took = time.perf_counter() - started
+    assert len(pages) == 10 and collection.peak == 4
+    assert took < 10 * 0.05  # one after the other would take 0.5 s; 1 + ceil(9 / 4) rounds take 0.2 s
+
+
+def test_a_server_capping_the_page_size_sets_the_stride() -> None:
+    collection = Collection(95, cap=20)  # asked for 50, every page holds 20
+    pages = list(iterate_odata_parallel(collection, 50, workers=3))
+    assert [len(p) for p in pages] == [20, 20, 20, 20, 15]
+    assert sorted(skip for skip, _ in collection.requests) == [0, 20, 40, 60, 80]
+
+
+def test_without_count_the_rest_is_read_page_after_page() -> None:
+    collection = Collection(35, count=False)
+    assert len(list(flatten(iterate_odata_parallel(collection, 10, workers=4)))) == 35
+    assert collection.peak == 1
+
+
+def test_a_collection_shrinking_meanwhile_goes_on_page_after_page_without_gaps() -> None:
+    collection = Collection(60)
+    fetch_calls = 0
+
+    def shrinking(link: str | None, skip: int, top: int) -> Mapping[str, Any]:
+        nonlocal fetch_calls
+        fetch_calls += 1
+        if fetch_calls == 2:
+            del collection.objects[25:30]  # five objects vanish after the first page
+        return collection(link, skip, top)
+
+    seen = [o["id"] for o in flatten(iterate_odata_parallel(shrinking, 10, workers=1 + 1))]
+    assert len(seen) == len(set(seen))  # nothing twice
+    assert set(range(60)) - set(range(25, 30)) <= set(seen) | set(range(30, 35))
+
+
+def test_an_offset_the_server_did_not_answer_for_is_refused() -> None:
+    def liar(link: str | None, skip: int, top: int) -> Mapping[str, Any]:
+        return {"items": [{"id": skip + i} for i in range(top)], "count": 50, "_page": {"offset": 0}}
+
+    with pytest.raises(PaginationLoopError, match="asked for offset 10"):
+        list(iterate_odata_parallel(liar, 10, workers=2))
+
+
+def test_a_refused_first_page_size_is_halved_before_the_others_go() -> None:
+    collection = Collection(30)
+
+    def refusing(link: str | None, skip: int, top: int) -> Mapping[str, Any]:
+        if top > 10:
+            raise ValidationFailed("$top too large", method="GET", path="/x")
+        return collection(link, skip, top)
+
+    sizes = PageSize(40, lambda error: isinstance(error, ValidationFailed), what="test")
+    pages = list(iterate_odata_parallel(refusing, 40, workers=3, sizes=sizes))
+    assert [len(p) for p in pages] == [10, 10, 10] and sizes.current == 10

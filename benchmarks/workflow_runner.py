@@ -497,13 +497,6 @@ def _prefect_ways(raw: dict[str, Any]) -> list[Metric]:
             )
         )
     if "batch_runs" in per_run:
-        runner = raw["runner_seconds"] / max(1, raw["runs"])
-        metrics.append(
-            Metric(
-                "  batched: Prefect's share per workflow run (vs the runner without it)",
-                f"{(per_run['batch_runs'] - runner) * 1000:.0f} ms",
-            )
-        )
         metrics.append(
             Metric(
                 "workflow-batch flow run: first / mean",

@@ -54,7 +54,7 @@ def _days(values: pd.Series) -> pd.Series:
 
 def _frame(store: StateStore, stmt: Select[Any] | Any, columns: Sequence[str]) -> pd.DataFrame:
     with store.engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+        rows = [tuple(row) for row in conn.execute(stmt)]
     return pd.DataFrame.from_records(rows, columns=list(columns))
 
 

@@ -22,7 +22,7 @@ from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, GlobalConcurrencyLimitUpdate
 from prefect.client.schemas.responses import GlobalConcurrencyLimitResponse
 from prefect.exceptions import ObjectNotFound
-from prefect.settings import PREFECT_API_URL
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.resilience import RateLimiter
@@ -68,8 +68,10 @@ class PrefectRateLimitSlots:
       thread and no event per acquisition (4 a second per API at 20 requests a second).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, api_url: str | None = None) -> None:
         self.name = name
+        #: The server the pool was made for; the fetch threads do not see a caller's settings context.
+        self.api_url = api_url or PREFECT_API_URL.value()
         self._client: SyncPrefectClient | None = None
         self._seen: SharedLimit | None = None
         self._unread = 0
@@ -153,7 +155,8 @@ class PrefectRateLimitSlots:
         """The process's client for this limit, opened on first use and kept (a call per batch)."""
         with self._lock:
             if self._client is None:
-                client = get_client(httpx_settings={"timeout": REQUEST_TIMEOUT_SECONDS}, sync_client=True)
+                with temporary_settings({PREFECT_API_URL: self.api_url}):
+                    client = get_client(httpx_settings={"timeout": REQUEST_TIMEOUT_SECONDS}, sync_client=True)
                 self._client = client.__enter__()
             return self._client
 
@@ -201,7 +204,7 @@ def permit_pool(name: str) -> PermitPool | None:
     with _lock:
         pool = _pools.get((api_url, name))
         if pool is None:
-            pool = _pools[(api_url, name)] = PermitPool(PrefectRateLimitSlots(name))
+            pool = _pools[(api_url, name)] = PermitPool(PrefectRateLimitSlots(name, api_url))
         return pool
 
 

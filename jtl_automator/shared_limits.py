@@ -200,23 +200,29 @@ class PermitPool:
             now = self.source.take(limit.batch)
             granted, limit = min(limit.batch, now.batch), now
         except SharedLimitUnavailable as exc:
-            with self._cond:
+            with self._cond:  # said before the waiting threads go on: the line comes first
                 self.fetch_seconds += self._clock() - asked
-                first = self._away_until is None
+                if self._away_until is None:
+                    logger.warning(
+                        "rate limit %s not shared across processes: %s; this process limits itself "
+                        "(asking again every %.0f s)",
+                        self.source.name,
+                        exc,
+                        self.retry_seconds,
+                    )
                 self._away_until = self._clock() + self.retry_seconds
                 self._fetches -= 1
                 self._cond.notify_all()
-            if first:
-                logger.warning(
-                    "rate limit %s not shared across processes: %s; this process limits itself "
-                    "(asking again every %.0f s)",
-                    self.source.name,
-                    exc,
-                    self.retry_seconds,
-                )
             return
         with self._cond:
-            returning = self._away_until is not None or self._limit is None
+            if self._away_until is not None or self._limit is None:
+                logger.info(
+                    "rate limit %s shared across processes: %d slots, %.3g per second, taken %d at a time",
+                    limit.name,
+                    limit.limit,
+                    limit.rate_per_second,
+                    limit.batch,
+                )
             self._limit = limit
             self._away_until = None
             self._batches.append([self._clock() + limit.permit_seconds, float(granted)])
@@ -224,14 +230,6 @@ class PermitPool:
             self.batches += 1
             self.fetch_seconds += self._clock() - asked
             self._cond.notify_all()
-        if returning:
-            logger.info(
-                "rate limit %s shared across processes: %d slots, %.3g per second, taken %d at a time",
-                limit.name,
-                limit.limit,
-                limit.rate_per_second,
-                limit.batch,
-            )
 
     def pause(self, seconds: float) -> None:
         """Hand out no permit for ``seconds`` (after a 429): the process's other clients wait too."""

@@ -55,7 +55,7 @@ def rate_limit_load(
     seconds: float = 20.0,
     suffix: str = "",
     spreadsheet_id: str = "inbound-control-demo",
-    threads_per_api: int = 3,
+    threads_per_api: int = 2,
 ) -> None:
     """Send FFN, Wawi and Sheets requests for ``seconds`` after every peer is ready; write the figures."""
     out = Path(folder)

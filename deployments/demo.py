@@ -298,9 +298,9 @@ def _notes(tick: dict[str, Any]) -> str:
     """A tick in one line: per workflow its new runs, or why none."""
     parts = []
     for item in tick["workflows"]:
-        runs = [r for r in tick["runs"] if r.get("workflow") == item["workflow"]]
-        done = sum(1 for r in runs if r.get("status") == "completed")
-        text = f"{item['workflow']} {item['new_runs']} runs" + (f" ({done} completed)" if runs else "")
+        batches = [b for b in tick["batches"] if b.get("workflow") == item["workflow"]]
+        done = sum(int(b.get("completed", 0)) for b in batches)
+        text = f"{item['workflow']} {item['new_runs']} runs" + (f" ({done} completed)" if batches else "")
         parts.append(text + (f" [{item['note']}]" if item["note"] and not item["new_runs"] else ""))
     return "; ".join(parts)
 

@@ -38,6 +38,8 @@ logger = correlated_logger("jtl_automator.http")
 
 #: Methods whose repetition cannot create a second effect (RFC 9110 §9.2.2); PATCH and POST are not.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+# Fresh credentials fetched for one call at most this often; more is a refusal, not a rotation.
+_MAX_CREDENTIAL_REFRESHES = 3
 
 
 class AuthStrategy(Protocol):
@@ -147,7 +149,10 @@ class HttpCore:
         display = _display_path(httpx.URL(url))
         may_retry_transient = method in IDEMPOTENT_METHODS if retry_transient is None else retry_transient
         policy = self.retry
-        reauthenticated = False
+        # Credentials that met a 401 in this call. Each may be refreshed once: with parallel reads a
+        # token fetched after one 401 can itself be revoked before its request lands (a rotation by
+        # another process), which is a new credential's failure, not this one's refused again.
+        refused: set[int] = set()
         # Only what this request's own sends met is retried here: a failed token refresh inside
         # auth.headers() was already retried under its own request and is raised as it is.
         on_wire = False
@@ -181,14 +186,16 @@ class HttpCore:
             return response, sent
 
         def attempt(number: int) -> httpx.Response:
-            nonlocal reauthenticated
             response, sent = send()
-            if response.status_code == 401 and not reauthenticated and self.auth.on_unauthorized(sent):
-                reauthenticated = True  # a credential refresh is not a retry of the request
-                logger.info("%s %s -> 401, retrying once with fresh credentials", method, display)
+            while response.status_code == 401 and len(refused) < _MAX_CREDENTIAL_REFRESHES:
+                credential = hash(tuple(sorted(sent.items())))
+                if credential in refused or not self.auth.on_unauthorized(sent):
+                    break
+                refused.add(credential)  # a credential refresh is not a retry of the request
+                logger.info("%s %s -> 401, retrying with fresh credentials", method, display)
                 if self.limiter is not None:
                     self.limiter.acquire()
-                response, _ = send()
+                response, sent = send()
             if response.status_code < 400:
                 return response
             requested = (

@@ -186,8 +186,36 @@ def test_401_refreshes_once_then_succeeds(policy: RetryPolicy) -> None:
     assert [r.headers["Authorization"] for r in rec.requests] == ["Bearer token-0", "Bearer token-1"]
 
 
-def test_401_twice_is_an_auth_error(policy: RetryPolicy) -> None:
+def test_a_fresh_token_revoked_before_it_lands_is_refreshed_again(policy: RetryPolicy) -> None:
+    """Parallel reads: another process's rotation can revoke the token fetched after the first 401."""
     auth = FlakyTokenAuth()
+    rec = Recorder(json_response(401), json_response(401), OK)
+    core_for(rec, policy, auth=auth).request("GET", "/v1/things")
+    assert [r.headers["Authorization"] for r in rec.requests] == [
+        "Bearer token-0",
+        "Bearer token-1",
+        "Bearer token-2",
+    ]
+
+
+def test_401_for_every_fresh_token_is_an_auth_error_after_three_refreshes(policy: RetryPolicy) -> None:
+    auth = FlakyTokenAuth()
+    rec = Recorder(json_response(401))
+    with pytest.raises(AuthError, match="401"):
+        core_for(rec, policy, auth=auth).request("GET", "/v1/things")
+    assert auth.refreshes == 3
+    assert len(rec.requests) == 4
+
+
+class SameTokenAuth(FlakyTokenAuth):
+    """A refresh that hands back the very token the server refused."""
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": "Bearer the-one"}
+
+
+def test_the_same_credential_refused_twice_is_not_refreshed_again(policy: RetryPolicy) -> None:
+    auth = SameTokenAuth()
     rec = Recorder(json_response(401))
     with pytest.raises(AuthError, match="401"):
         core_for(rec, policy, auth=auth).request("GET", "/v1/things")

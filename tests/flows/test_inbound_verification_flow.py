@@ -97,7 +97,20 @@ def test_missing_worksheet_or_header_fails_naming_it_and_writes_nothing(flow_san
 
 
 FFN_FAULTS = {
-    "expired-tokens-mid-run": {"fault": "expire_tokens", "route": "/api/v1/merchant", "every": 3},
+    # Tokens dying every 7th request while 8 of 15 pages are on the wire: retries meet the next expiry.
+    "expired-tokens-mid-run": {
+        "fault": "expire_tokens",
+        "route": "/api/v1/merchant",
+        "every": 7,
+        "page_size": 10,
+    },
+    # Every third request: a token cannot outlive 8 parallel reads, so this one reads page by page.
+    "expired-tokens-every-third-request": {
+        "fault": "expire_tokens",
+        "route": "/api/v1/merchant",
+        "every": 3,
+        "in_flight": 1,
+    },
     "ffn-429": {"fault": "rate_limit", "route": "/api/v1/merchant", "limit": 2, "window_seconds": 1},
     "ffn-5xx": {"fault": "error", "route": "/api/v1/merchant", "every": 2, "statuses": (500, 502, 503)},
     "ffn-dropped-connections": {"fault": "drop", "route": "/api/v1/merchant", "every": 3},
@@ -110,7 +123,10 @@ def test_ffn_faults_mid_run_do_not_change_the_outcome(
 ) -> None:
     from jtl_automator.sandbox.faults import FaultProfile, FaultRule
 
-    monkeypatch.setenv("JTL_FFN_PAGE_SIZE", "20")  # 150 products -> 8 pages: faults land mid-read
+    rule = dict(rule)
+    # 150 products -> 8 pages of 20: faults land mid-read
+    monkeypatch.setenv("JTL_FFN_PAGE_SIZE", str(rule.pop("page_size", 20)))
+    monkeypatch.setenv("JTL_FFN_MAX_IN_FLIGHT", str(rule.pop("in_flight", 8)))
     get_settings.cache_clear()
     clean = inbound_verification(sheet=SHEET, worksheet=TAB, dry_run=True)
     flow_sandbox.set_faults(FaultProfile(name="test", rules=(FaultRule(**rule),)))  # type: ignore[arg-type]

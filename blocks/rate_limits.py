@@ -13,6 +13,7 @@ limits nobody else sees) each process limits itself, as it always did, and says 
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Iterable
@@ -43,6 +44,39 @@ logger = correlated_logger("jtl_automator.rate_limits")
 REQUEST_TIMEOUT_SECONDS = 10.0
 #: Batches asked for without reading the limit first while it had room, before it is read again.
 UNREAD_BATCHES = 8
+#: How far past a whole slot's decay a batch is asked for (a slot's fraction: the server's clock and
+#: the request's way there may be a little behind this process's).
+ALIGN_SLOT_FRACTION = 0.15
+#: A wait longer than this many slots' decay is cut short to read the limit again before asking.
+RECHECK_SLOTS = 2.0
+
+
+def decay_wait(found: GlobalConcurrencyLimitResponse, wanted: int, now: float) -> float:
+    """Seconds until ``wanted`` slots are free, timed just past a whole slot's decay.
+
+    The server decays ``floor(rate * seconds since the row was last written)`` slots and every write
+    (a grant, or a refusal) restarts that clock, so the fraction of a slot decayed at the moment of a
+    write is lost: half a slot per write on average, a tenth of the rate at two writes a second. The
+    row's ``updated`` time says where the next whole slot falls; asking just after it loses almost
+    nothing. Where that time cannot be trusted (missing, or a server clock far from this one), the
+    plain wait ``(wanted - free) / rate`` is used.
+    """
+    rate = found.slot_decay_per_second
+    free = found.limit - found.active_slots
+    plain = max(0.0, (wanted - free) / rate)
+    if found.updated is None or found.active_slots <= 0:
+        return plain  # an empty bucket decays no further: nothing to save by waiting
+    elapsed = now - found.updated.timestamp()
+    if elapsed < 0:
+        return plain
+    stored = found.active_slots + math.floor(rate * elapsed)  # the row as written, before decay
+    if stored > found.limit:
+        return plain  # no write leaves more than the limit: the clocks disagree
+    due = max(math.floor(rate * elapsed) + 1, stored + wanted - found.limit)
+    wait = found.updated.timestamp() + (due + ALIGN_SLOT_FRACTION) / rate - now
+    if wait < 0 or wait > plain + (1.0 + ALIGN_SLOT_FRACTION) / rate:
+        return plain  # the clocks disagree: the plain wait is never wrong, only a little wasteful
+    return wait
 
 
 def _unreachable(exc: Exception) -> SharedLimitUnavailable:
@@ -76,6 +110,7 @@ class PrefectRateLimitSlots:
         self._seen: SharedLimit | None = None
         self._unread = 0
         self._lock = threading.Lock()  # a pool may ask for two batches at once (a slow server)
+        self._taking = threading.Lock()
         #: Calls to the server, seconds spent in them, seconds waited for decay, refused increments.
         self.stats = {
             "reads": 0,
@@ -100,7 +135,15 @@ class PrefectRateLimitSlots:
         last read found room for two batches (nobody else is short of slots), the next batches are
         asked for without reading first, up to :data:`UNREAD_BATCHES` in a row: then the round
         trip to the server, not the limit, decides the rate, and one call per batch is half of two.
+
+        One take at a time per process: a pool's second fetch (it ran dry) waits behind the first
+        instead of racing it to the same freed slots, where every lost race is a refused write that
+        costs the limit its decay since the last one.
         """
+        with self._taking:
+            return self._take(slots)
+
+    def _take(self, slots: int) -> SharedLimit:
         while True:
             with self._lock:
                 unread, seen = self._unread > 0, self._seen
@@ -115,12 +158,15 @@ class PrefectRateLimitSlots:
             found = self._read()
             limit = self._seen = SharedLimit(self.name, found.limit, found.slot_decay_per_second)
             wanted = min(slots, limit.batch)
-            free = found.limit - found.active_slots
-            if free < wanted:
-                wait = (wanted - free) / found.slot_decay_per_second
-                self._count("decay_wait_seconds", wait)
-                time.sleep(wait)
+            wait = decay_wait(found, wanted, time.time())
+            near = RECHECK_SLOTS / limit.rate_per_second
+            if wait > near:  # far off: look again shortly before, another process may take the room
+                self._count("decay_wait_seconds", wait - near)
+                time.sleep(wait - near)
                 continue
+            self._count("decay_wait_seconds", wait)
+            time.sleep(wait)  # to just past the slot's decay: asked then, the write loses no fraction
+            free = found.limit - found.active_slots
             if self._increment(wanted):
                 with self._lock:
                     self._unread = UNREAD_BATCHES if free >= 2 * wanted else 0

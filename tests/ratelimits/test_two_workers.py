@@ -276,7 +276,8 @@ def test_two_workers_together_keep_each_api_s_rate_and_rotate_one_ffn_token(
 
         set_profile(state, _sandbox_profile())  # fresh windows and counters for the control
         local = _run_phase(stack, deployment_id, tmp_path / "local", seconds=CONTROL_SECONDS, suffix="-local")
-        control_rates, _, _ = _rates(arrivals, local)
+        control_rates, control_start, control_end = _rates(arrivals, local)
+        control_busiest = _busiest_window(arrivals, "ffn", control_start - WARM_UP, control_end)
         injected_local = dict(state.runtime.fault_counters)
         for worker in workers:
             stop(worker)
@@ -307,6 +308,7 @@ def test_two_workers_together_keep_each_api_s_rate_and_rotate_one_ffn_token(
         "ffn_401s": [r["ffn_statuses"].get("401", 0) for r in shared],
         "control_rates": {api: round(rate, 2) for api, rate in control_rates.items()},
         "control_429s": injected_local["rate_limit"],
+        "control_busiest_5s_ffn": control_busiest,
         "acquisition_seconds": {k: round(v, 4) for k, v in cost.items()},
     }
     print("\nshared rate limits:", json.dumps(figures, indent=1))
@@ -345,7 +347,8 @@ def test_two_workers_together_keep_each_api_s_rate_and_rotate_one_ffn_token(
         assert shared_rates[api] >= 0.9 * LIMITS[api].rate_per_second, (api, figures)
     # the control: limited per process only, the two workers together exceed what the API allows
     assert injected_local["rate_limit"] > 0, figures
-    assert control_rates["ffn"] > 1.2 * FFN_RATE, figures
+    # (its average rate says little: after the 429s the clients wait as told; the busiest 5 s do)
+    assert control_busiest > LIMITS["ffn"].burst_bound(WINDOW), figures
 
 
 def _rate_of(stamps: list[float], start: float, end: float) -> float:

@@ -14,20 +14,32 @@ from typing import Any
 
 from prefect import flow
 
+from jtl_automator.alerts.overrun import find_overruns, overruns_markdown
 from jtl_automator.alerts.sla import evaluate, report_markdown
-from tasks.sla_check import sla_artifact, sla_emit, sla_last_successes, sla_load_config
+from tasks.sla_check import (
+    sla_artifact,
+    sla_emit,
+    sla_last_successes,
+    sla_load_config,
+    sla_log_overruns,
+    sla_recent_runs,
+)
 
 
 @flow(name="sla-check", log_prints=False, validate_parameters=True)
 def sla_check(
-    config_dir: str | None = None, dry_run: bool = False, at: datetime | None = None
+    config_dir: str | None = None,
+    dry_run: bool = False,
+    at: datetime | None = None,
+    overrun_lookback_minutes: int = 60,
 ) -> dict[str, Any]:
-    """Evaluate the SLA alerts now (or ``at``) and emit an event per breach.
+    """Evaluate the SLA alerts now (or ``at``) and emit an event per breach; name runs over their schedule.
 
     Args:
         config_dir: Folder of the alert files (default: config/automations of the project).
         dry_run: Evaluate and report; emit nothing.
         at: The moment to judge (default: now); runs that ended later are not counted.
+        overrun_lookback_minutes: Runs due this far back are checked for outlasting their schedule.
     """
     now = at or datetime.now(UTC)
     if now.tzinfo is None:
@@ -37,7 +49,11 @@ def sla_check(
     last = sla_last_successes([a.deployment for a in alerts], now) if alerts else {}
     results = evaluate(alerts, config.business_hours, last, now)
     emitted = 0 if dry_run else sla_emit(results)
-    sla_artifact(report_markdown(results, now, dry_run=dry_run))
+    overruns = find_overruns(sla_recent_runs(overrun_lookback_minutes, now), now)
+    sla_log_overruns(overruns)
+    sla_artifact(
+        report_markdown(results, now, dry_run=dry_run) + overruns_markdown(overruns, overrun_lookback_minutes)
+    )
     return {
         "at": now.isoformat(),
         "dry_run": dry_run,
@@ -45,5 +61,9 @@ def sla_check(
         "results": [
             {"alert": r.alert, "deployment": r.deployment, "status": r.status, "message": r.message}
             for r in results
+        ],
+        "overruns": [
+            {"deployment": o.deployment, "run": o.name, "kind": o.kind, "message": o.message}
+            for o in overruns
         ],
     }

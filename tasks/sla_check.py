@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
@@ -13,15 +14,20 @@ from prefect.client.schemas.filters import (
     DeploymentFilter,
     DeploymentFilterName,
     FlowRunFilter,
+    FlowRunFilterDeploymentId,
     FlowRunFilterEndTime,
+    FlowRunFilterExpectedStartTime,
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.client.schemas.sorting import FlowRunSort
 from prefect.events import emit_event
+from prefect.server.schemas import schedules as server_schedules
+from prefect.utilities.asyncutils import run_coro_as_sync
 
 from jtl_automator.alerts.config import AlertsConfig, load_project_alerts
+from jtl_automator.alerts.overrun import Overrun, RunView
 from jtl_automator.alerts.sla import BREACHED_EVENT, SlaResult
 from jtl_automator.project import project_root
 
@@ -83,3 +89,82 @@ def sla_emit(results: list[SlaResult]) -> int:
 def sla_artifact(markdown: str) -> None:
     """Each SLA's state at a glance, in the run's artifacts."""
     create_markdown_artifact(markdown, key="sla-check", description="SLA check")
+
+
+#: The most recent runs the overrun check reads (a 5-minute schedule has 12 in an hour per deployment).
+_RECENT_RUNS = 1000
+_PAGE = 200
+
+
+def _next_due(schedules: list[Any], after: datetime) -> datetime | None:
+    """The first time any active schedule is due after ``after``, by Prefect's own schedule logic."""
+    due: list[datetime] = []
+    for item in schedules:
+        if not item.active:
+            continue
+        kind = type(item.schedule).__name__
+        server_kind = getattr(server_schedules, kind, None)
+        if server_kind is None:
+            continue  # a schedule type this Prefect does not know: not judged
+        schedule = server_kind.model_validate(item.schedule.model_dump())
+        dates: list[datetime] | None = run_coro_as_sync(
+            schedule.get_dates(n=1, start=after + timedelta(seconds=1))
+        )
+        if dates:
+            due.append(dates[0])
+    return min(due) if due else None
+
+
+@task(name="sla-recent-runs", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=10)
+def sla_recent_runs(lookback_minutes: int, at: datetime) -> list[RunView]:
+    """The runs of scheduled deployments due in the last ``lookback_minutes``, with their next due time."""
+    with get_client(sync_client=True) as client:
+        deployments = {d.id: d for d in client.read_deployments() if any(s.active for s in d.schedules)}
+        if not deployments:
+            return []
+        recent = FlowRunFilter(
+            deployment_id=FlowRunFilterDeploymentId(any_=list(deployments)),
+            expected_start_time=FlowRunFilterExpectedStartTime(
+                after_=at - timedelta(minutes=lookback_minutes), before_=at
+            ),
+        )
+        runs: list[FlowRun] = []
+        while len(runs) < _RECENT_RUNS:  # the server answers at most 200 per call
+            page = client.read_flow_runs(
+                flow_run_filter=recent,
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                limit=_PAGE,
+                offset=len(runs),
+            )
+            runs.extend(page)
+            if len(page) < _PAGE:
+                break
+    views = []
+    for run in runs:
+        deployment = deployments.get(run.deployment_id) if run.deployment_id else None
+        if deployment is None or run.state is None:
+            continue
+        views.append(
+            RunView(
+                deployment=deployment.name,
+                run_id=str(run.id),
+                name=run.name,
+                state_type=run.state.type.value,
+                state_message=run.state.message,
+                expected_start=run.expected_start_time,
+                start=run.start_time,
+                end=run.end_time,
+                next_due=_next_due(deployment.schedules, run.expected_start_time)
+                if run.expected_start_time
+                else None,
+            )
+        )
+    return views
+
+
+@task(name="sla-log-overruns", cache_policy=NO_CACHE)
+def sla_log_overruns(overruns: list[Overrun]) -> None:
+    """One warning per run over its schedule (the artifact lists them too)."""
+    logger = get_run_logger()
+    for o in overruns:
+        logger.warning("%s run %s %s: %s", o.deployment, o.name, o.kind, o.message)

@@ -62,3 +62,45 @@ def test_the_last_completed_run_of_the_named_deployment_decides(tmp_path: Path) 
     text = asyncio.run(artifact())
     assert text.startswith("# SLA check (dry run: no events emitted)")
     assert "| stock-fresh | stock-sync | **breached** |" in text
+
+
+def test_a_run_past_its_next_schedule_and_the_run_it_pushed_out_are_named(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from prefect import get_client
+    from prefect.client.schemas.actions import DeploymentScheduleCreate
+    from prefect.client.schemas.schedules import IntervalSchedule
+    from prefect.states import Cancelled, Running, Scheduled
+
+    from flows.sla_check import sla_check
+    from tests.automations.probe import probe
+
+    (tmp_path / "alerts.yaml").write_text("channels: {}\nalerts: []\n")
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    anchor = now - timedelta(minutes=13)
+    with get_client(sync_client=True) as client:
+        deployment = client.create_deployment(
+            flow_id=client.create_flow(probe),
+            name="order-processing-overrun",
+            schedules=[
+                DeploymentScheduleCreate(
+                    schedule=IntervalSchedule(interval=timedelta(minutes=10), anchor_date=anchor), active=True
+                )
+            ],
+        )
+        slow = client.create_flow_run_from_deployment(deployment, state=Scheduled(scheduled_time=anchor))
+        client.set_flow_run_state(slow.id, Running(), force=True)
+        pushed = client.create_flow_run_from_deployment(
+            deployment, state=Scheduled(scheduled_time=anchor + timedelta(minutes=10))
+        )
+        client.set_flow_run_state(
+            pushed.id, Cancelled(message="Deployment concurrency limit reached."), force=True
+        )
+        by_hand = client.create_flow_run_from_deployment(deployment, state=Scheduled(scheduled_time=now))
+        client.set_flow_run_state(by_hand.id, Running(), force=True)  # inside its interval: fine
+
+    result = sla_check(config_dir=str(tmp_path), dry_run=True, at=now + timedelta(seconds=30))
+    mine = [o for o in result["overruns"] if o["deployment"] == "order-processing-overrun"]
+    assert [(o["kind"], o["run"]) for o in mine] == [("overrunning", slow.name), ("skipped", pushed.name)]
+    due = (anchor + timedelta(minutes=10)).strftime("%H:%M")
+    assert f"past its next schedule at {due} UTC" in mine[0]["message"]

@@ -27,6 +27,7 @@ import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -289,3 +290,56 @@ def test_setup_checks_the_credentials_against_the_server(production_stack: Stack
     with pytest.raises(StackError, match="wants credentials: set PREFECT_API_AUTH_STRING"):
         check_api(url, None, wait_seconds=10)
     assert check_api(url, production_stack.auth_string, wait_seconds=10) is True  # anonymous refused
+
+
+def test_a_run_failing_on_a_worker_raises_the_alert_the_automations_define(
+    production_stack: Stack, tmp_path: Path
+) -> None:
+    """Alerts as code on the production server: applied by the CLI, raised by a worker's failed run."""
+    import secrets
+    import textwrap
+
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+    from pydantic import SecretStr
+
+    from blocks import WebhookEndpoint
+
+    stack = production_stack
+    receiver = stack.sandbox_env["JTL_FFN_BASE_URL"].removesuffix("/api") + "/_sandbox/receiver/alerts"
+    key = secrets.token_hex(32)
+    with temporary_settings({PREFECT_API_URL: stack.api_url, PREFECT_API_AUTH_STRING: stack.auth_string}):
+        WebhookEndpoint(url=SecretStr(receiver), auth="hmac", secret=SecretStr(key)).save(
+            "stack-alerts", overwrite=True
+        )
+    (tmp_path / "alerts.yaml").write_text(
+        textwrap.dedent(
+            """\
+            channels:
+              ops-webhook: {type: webhook, webhook_block: stack-alerts}
+            alerts:
+              - {name: run-failed, kind: run-failed, deployments: [order-processing], notify: [ops-webhook]}
+            """
+        )
+    )
+    applied = stack.cli("automations", "apply", "--config", str(tmp_path), name="automations")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+
+    orders = stack.deployment("order-processing", "order-processing")
+    stack.deactivate_schedules(orders["id"])
+    stack.wait_idle(orders["id"])
+    run_id = stack.run_deployment("order-processing", "order-processing", {"wawi_block": "no-such-block"})
+    run = stack.wait(run_id, timeout=240)
+    assert run["state_type"] == "FAILED", stack.diagnostics()
+
+    deadline = time.monotonic() + 120
+    hooks: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not hooks:
+        hooks = [
+            r
+            for r in list(stack.sandbox.runtime.received)
+            if r["path"] == "/alerts" and run["name"] in str(r["body"].get("subject", ""))
+        ]
+        time.sleep(1)
+    assert hooks, f"no alert for the failed run {run['name']} within 120 s\n{stack.diagnostics()}"
+    assert hooks[0]["signed"] and "order-processing" in hooks[0]["body"]["subject"]
+    assert key not in str(hooks)

@@ -32,6 +32,9 @@ class RetentionParams(BaseModel):
     gateway_rate_counts_days: int = Field(
         1, ge=0, description="The gateway's rate-limit counts of windows that ended before this go."
     )
+    shop_sync_incidents_days: int = Field(
+        90, ge=0, description="Shop sync incidents cleared before this go (open ones stay)."
+    )
     batch_size: int = Field(5000, ge=1, le=100_000, description="Rows per delete transaction.")
     archive_dir: str | None = Field(
         None, description="Write pruned rows here first (gzip JSON lines per journal); none: just delete."
@@ -45,6 +48,7 @@ class RetentionParams(BaseModel):
             "kpi_history": self.kpi_history_days,
             "gateway_events": self.gateway_events_days,
             "gateway_rate_counts": self.gateway_rate_counts_days,
+            "shop_sync_incidents": self.shop_sync_incidents_days,
         }
 
 

@@ -1,9 +1,9 @@
 """Retention: journals older than their keep-age leave the state database, optionally into an archive file.
 
 What grows without bound is the journals, not the state: order events, inbound check results, KPI
-history, the gateway's delivered events and its rate-limit counts. The order ledger and its lines stay
-(they are the replenishment's demand and the reports' sales, and an order number must never be
-processed twice), as do plans, prices and the side-effect ledger.
+history, the gateway's delivered events and its rate-limit counts, the shop check's cleared incidents.
+The order ledger and its lines stay (they are the replenishment's demand and the reports' sales, and an
+order number must never be processed twice), as do plans, prices and the side-effect ledger.
 Order events are pruned only for orders that are closed (shipped, cancelled): an open order's journey is
 what order processing reads to decide its next step.
 
@@ -35,6 +35,7 @@ from jtl_automator.store.models import (
     KpiHistoryRow,
     OrderEvent,
     OrderLedger,
+    ShopSyncIncidentRow,
 )
 from jtl_automator.store.store import StateStore
 
@@ -83,6 +84,8 @@ JOURNALS: dict[str, Journal] = {
     "gateway_events": Journal("gateway_events", GatewayEventRow, age_name="delivered_at"),
     # A rate-limit slice counts for one window (at most an hour); the gateway deletes them as it goes too.
     "gateway_rate_counts": Journal("gateway_rate_counts", GatewayRateCountRow, age_name="ends_at"),
+    # An open incident has no clearing time, and NULL is never older than anything: it stays.
+    "shop_sync_incidents": Journal("shop_sync_incidents", ShopSyncIncidentRow, age_name="cleared_at"),
 }
 
 

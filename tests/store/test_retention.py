@@ -138,3 +138,30 @@ def test_gateway_events_go_after_delivery_only(store_url: str) -> None:
     assert outcome.deleted == 1
     with store.session() as s:
         assert sorted(s.execute(sa.select(GatewayEventRow.event_id)).scalars()) == ["e1", "e2"]
+
+
+def test_shop_sync_incidents_go_once_cleared_long_enough_ago(store_url: str) -> None:
+    from jtl_automator.store.models import ShopSyncIncidentRow
+
+    store = StateStore(store_url)
+    with store.session() as s:
+        for key, cleared in (
+            ("old", NOW - timedelta(days=120)),
+            ("open", None),
+            ("recent", NOW - timedelta(5)),
+        ):
+            s.add(
+                ShopSyncIncidentRow(
+                    kind="stuck_order",
+                    key=key,
+                    open_key=None if cleared else key,
+                    first_seen=NOW - timedelta(days=200),
+                    last_seen=NOW - timedelta(days=130),
+                    cleared_at=cleared,
+                )
+            )
+    journal = JOURNALS["shop_sync_incidents"]
+    assert count_older(store, journal, NOW - timedelta(days=90)) == 1
+    assert prune(store, journal, NOW - timedelta(days=90)).deleted == 1
+    with store.session() as s:
+        assert sorted(s.execute(sa.select(ShopSyncIncidentRow.key)).scalars()) == ["open", "recent"]

@@ -373,6 +373,94 @@ def iterate_page_number(
             raise PaginationLoopError(f"{what}: HasNextPage on page {number} but NextPageNumber is {hinted}")
 
 
+def iterate_page_number_parallel(
+    fetch: Callable[[int, int], Mapping[str, Any]],
+    page_size: int,
+    *,
+    workers: int,
+    what: str = "paged list",
+    sizes: PageSize | None = None,
+    wrap: Callable[[Callable[[int], Mapping[str, Any]]], Callable[[int], Mapping[str, Any]]] | None = None,
+) -> Iterator[Page]:
+    """The pages of :func:`iterate_page_number`, the ones after the first fetched ``workers`` at a time.
+
+    The first page says how many pages there are (``TotalPages``) at the size it was answered with, so
+    the others do not wait for each other: an on-premise Wawi serves a few requests at once, and paging
+    one after the other leaves all but one of them idle. Pages are yielded in order, at most ``workers``
+    ahead of the consumer. Without ``TotalPages`` (or with one worker) the rest is read one page after
+    the other, as :func:`iterate_page_number` does; a short or empty page before the last (the list
+    shrank meanwhile) ends the parallel part, and a last page that still says ``HasNextPage`` (it grew)
+    goes on one page after the other from there. ``wrap`` wraps what the worker threads run (e.g. to
+    carry the correlation id into them).
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be >= 1")
+    size = page_size
+    while True:
+        try:
+            first = fetch(1, size)
+            break
+        except Exception as error:
+            smaller = sizes.lower(error, size) if sizes is not None else None
+            if smaller is None:
+                raise
+            size = smaller
+    items = list(_first(first, "Items", "items") or [])
+    guard = _LoopGuard(what)
+    guard.page(items, "page 1")
+    if not items:
+        return
+    yield items
+    total_pages = _first(first, "TotalPages", "totalPages")
+    has_next = _first(first, "HasNextPage", "hasNextPage")
+    if not isinstance(total_pages, int) or workers <= 1 or total_pages <= 1:
+        more = bool(has_next) if has_next is not None else len(items) >= size
+        if more:
+            yield from iterate_page_number(fetch, size, start=2, what=what, sizes=sizes)
+        return
+
+    # What a page holds: less than asked for where the server caps the size (its TotalPages counts so)
+    served = _first(first, "PageSize", "pageSize")
+    stride = min(size, served) if isinstance(served, int) and served > 0 else size
+    stride = min(stride, len(items))
+
+    def one(number: int) -> Mapping[str, Any]:
+        return fetch(number, size)
+
+    run = wrap(one) if wrap is not None else one
+    numbers = iter(range(2, total_pages + 1))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wawi-pages") as pool:
+        ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
+            (n, pool.submit(run, n)) for n in itertools.islice(numbers, workers)
+        )
+        try:
+            while ahead:
+                number, future = ahead.popleft()
+                body = future.result()
+                following = next(numbers, None)
+                if following is not None:
+                    ahead.append((following, pool.submit(run, following)))
+                returned = _first(body, "PageNumber", "pageNumber")
+                if isinstance(returned, int) and returned != number:
+                    raise PaginationLoopError(
+                        f"{what}: asked for page {number}, the server returned page {returned}"
+                    )
+                page = list(_first(body, "Items", "items") or [])
+                guard.page(page, f"page {number}")
+                if page:
+                    yield page
+                last = not ahead
+                if len(page) < stride and not last:
+                    return  # the list shrank under us: what is left was on the pages already read
+                if last and len(page) >= stride and _first(body, "HasNextPage", "hasNextPage"):
+                    yield from iterate_page_number(fetch, size, start=number + 1, what=what, sizes=sizes)
+                if not page:
+                    return
+        finally:
+            for _, pending in ahead:
+                pending.cancel()
+
+
 def flatten(pages: Iterable[Page]) -> Iterator[JsonObject]:
     """Objects of every page, still lazily."""
     for page in pages:

@@ -12,7 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jtl_automator.clients.errors import PaginationLoopError, ValidationFailed
-from jtl_automator.clients.pagination import PageSize, flatten, iterate_odata, iterate_odata_parallel
+from jtl_automator.clients.pagination import (
+    PageSize,
+    flatten,
+    iterate_odata,
+    iterate_odata_parallel,
+    iterate_page_number,
+    iterate_page_number_parallel,
+)
 
 
 class Collection:
@@ -113,3 +120,94 @@ def test_a_refused_first_page_size_is_halved_before_the_others_go() -> None:
     sizes = PageSize(40, lambda error: isinstance(error, ValidationFailed), what="test")
     pages = list(iterate_odata_parallel(refusing, 40, workers=3, sizes=sizes))
     assert [len(p) for p in pages] == [10, 10, 10] and sizes.current == 10
+
+
+class PagedList:
+    """A Wawi ``PagedListOf<T>`` of ``n`` objects by pageNumber/pageSize; counts requests and overlap."""
+
+    def __init__(self, n: int, *, cap: int | None = None, delay: float = 0.0, totals: bool = True) -> None:
+        self.objects = [{"Id": i} for i in range(n)]
+        self.cap = cap
+        self.delay = delay
+        self.totals = totals
+        self.requests: list[tuple[int, int]] = []
+        self.running = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, number: int, size: int) -> Mapping[str, Any]:
+        with self._lock:
+            self.requests.append((number, size))
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            size = min(size, self.cap) if self.cap else size
+            pages = -(-len(self.objects) // size)
+            body: dict[str, Any] = {
+                "Items": self.objects[(number - 1) * size : number * size],
+                "PageNumber": number,
+                "PageSize": size,
+                "HasNextPage": number < pages,
+            }
+            if self.totals:
+                body |= {"TotalItems": len(self.objects), "TotalPages": pages}
+            return body
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 120), size=st.integers(1, 25), workers=st.integers(1, 6))
+def test_wawi_pages_in_parallel_are_the_same_objects_in_order_with_the_fewest_requests(
+    n: int, size: int, workers: int
+) -> None:
+    parallel = PagedList(n)
+    pages = list(iterate_page_number_parallel(parallel, size, workers=workers))
+    assert list(flatten(pages)) == list(flatten(iterate_page_number(PagedList(n), size)))
+    assert len(parallel.requests) == max(1, -(-n // size))
+
+
+@pytest.mark.slow
+def test_wawi_pages_after_the_first_overlap_up_to_the_workers() -> None:
+    paged = PagedList(100, delay=0.05)
+    started = time.perf_counter()
+    pages = list(iterate_page_number_parallel(paged, 10, workers=4))
+    assert len(pages) == 10 and paged.peak == 4
+    assert time.perf_counter() - started < 10 * 0.05
+
+
+def test_a_wawi_capping_the_page_size_loses_nothing() -> None:
+    paged = PagedList(95, cap=20)  # asked for 50, every page holds 20
+    pages = list(iterate_page_number_parallel(paged, 50, workers=3))
+    assert [len(p) for p in pages] == [20, 20, 20, 20, 15]
+    assert [o["Id"] for o in flatten(pages)] == list(range(95))
+
+
+def test_without_total_pages_the_rest_is_read_page_after_page() -> None:
+    paged = PagedList(35, totals=False)
+    assert [o["Id"] for o in flatten(iterate_page_number_parallel(paged, 10, workers=4))] == list(range(35))
+    assert paged.peak == 1
+
+
+def test_a_wawi_list_that_grew_while_read_is_read_to_its_end() -> None:
+    paged = PagedList(30)
+    pages = iterate_page_number_parallel(paged, 10, workers=2)
+    first = next(pages)  # TotalPages 3 as of now; then 12 more orders arrive
+    paged.objects += [{"Id": i} for i in range(30, 42)]
+    assert [o["Id"] for o in flatten([first, *pages])] == list(range(42))
+
+
+def test_a_wawi_page_answered_for_another_number_is_a_loop_error() -> None:
+    paged = PagedList(30)
+
+    def wrong(number: int, size: int) -> Mapping[str, Any]:
+        body = dict(paged(number, size))
+        if number == 3:
+            body["PageNumber"] = 2
+        return body
+
+    with pytest.raises(PaginationLoopError, match="asked for page 3"):
+        list(iterate_page_number_parallel(wrong, 10, workers=2))

@@ -21,7 +21,14 @@ from pydantic.alias_generators import to_camel
 
 from jtl_automator.clients.errors import JtlApiError, NotFound
 from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
-from jtl_automator.clients.pagination import JsonObject, Page, PageSize, flatten, iterate_page_number
+from jtl_automator.clients.pagination import (
+    JsonObject,
+    Page,
+    PageSize,
+    flatten,
+    iterate_page_number,
+    iterate_page_number_parallel,
+)
 from jtl_automator.clients.wawi.auth import WawiAuth, WawiKeyAuth, wawi_auth
 from jtl_automator.clients.wawi.models import (
     Category,
@@ -55,6 +62,7 @@ from jtl_automator.clients.wawi.models import (
     TaxRate,
     Warehouse,
 )
+from jtl_automator.correlation import in_context
 from jtl_automator.resilience import InFlightLimit, RateLimiter, RetryPolicy
 
 #: The documented default of ``pageSize``; clients built from settings use ``JTL_WAWI_PAGE_SIZE``.
@@ -115,10 +123,14 @@ class _Paged(Generic[M]):
         self._core = core
         self._page_size = page_size
 
-    def iter_pages(self, *, page_size: int | None = None, **filters: Any) -> Iterator[Page]:
+    def iter_pages(
+        self, *, page_size: int | None = None, parallel: int = 1, **filters: Any
+    ) -> Iterator[Page]:
         """Raw pages (lists of dicts as Wawi sent them); filters are snake_case query parameters.
 
-        ``page_size`` (default: the client's) is lowered when Wawi refuses it as too large.
+        ``page_size`` (default: the client's) is lowered when Wawi refuses it as too large. With
+        ``parallel`` > 1 the pages after the first are read that many at a time (``read_parallelism``
+        of the client: what its in-flight limit lets on the wire), still yielded in order.
         """
         sizes = self._page_size
         query = _query(filters)
@@ -127,6 +139,10 @@ class _Paged(Generic[M]):
             return self._core.get_json(self.path, {**query, "pageNumber": number, "pageSize": size}) or {}
 
         first = sizes.start(page_size or None)
+        if parallel > 1:
+            return iterate_page_number_parallel(
+                fetch, first, workers=parallel, what=f"GET {self.path}", sizes=sizes, wrap=in_context
+            )
         return iterate_page_number(fetch, first, what=f"GET {self.path}", sizes=sizes)
 
     def list(self, **filters: Any) -> Iterator[M]:
@@ -574,6 +590,11 @@ class WawiClient(ApiClient):
 
     def __repr__(self) -> str:
         return f"WawiClient(base_url={self.core.base_url!r}, auth={self.auth!r})"
+
+    @property
+    def read_parallelism(self) -> int:
+        """Pages of a list read at once: as many as may be on the wire (1 without such a limit)."""
+        return self.core.in_flight.limit if self.core.in_flight is not None else 1
 
     def info(self) -> dict[str, Any]:
         """``GET /info``: version and tenant; a cheap connectivity and licence check."""

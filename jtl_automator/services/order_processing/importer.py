@@ -135,7 +135,8 @@ def _value(value: Any) -> Any:
 
 def _list_orders(wawi: WawiClient, start: datetime) -> pd.DataFrame:
     """The listing as the orders frame; orders without an Id first (they fail, but keep their place)."""
-    pages = wawi.sales_orders.iter_pages(created_since=iso(start))  # JTL_WAWI_PAGE_SIZE
+    # JTL_WAWI_PAGE_SIZE; after the first page, as many at once as Wawi may have on the wire
+    pages = wawi.sales_orders.iter_pages(created_since=iso(start), parallel=wawi.read_parallelism)
     frame = sales_orders_frame(order for order in flatten(pages) if isinstance(order, dict))
     no_id = frame["order_id"].isna()
     return pd.concat([frame.loc[no_id], frame.loc[~no_id]], ignore_index=True)

@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
@@ -201,6 +201,32 @@ def iterate_odata(
             return
 
 
+def _fetched_in_order(
+    run: Callable[[int], Mapping[str, Any]], keys: Iterable[int], workers: int, name: str
+) -> Generator[tuple[int, Mapping[str, Any]], None, None]:
+    """``(key, run(key))`` in the keys' order, ``workers`` fetched ahead of the consumer at most.
+
+    Closing the generator (the consumer stopped early) cancels what has not started and waits for the
+    rest, so no page is fetched behind a caller's back after it moved on.
+    """
+    pending_keys = iter(keys)
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
+        ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
+            (key, pool.submit(run, key)) for key in itertools.islice(pending_keys, workers)
+        )
+        try:
+            while ahead:
+                key, future = ahead.popleft()
+                body = future.result()
+                following = next(pending_keys, None)
+                if following is not None:
+                    ahead.append((following, pool.submit(run, following)))
+                yield key, body
+        finally:
+            for _, pending in ahead:
+                pending.cancel()
+
+
 def iterate_odata_parallel(
     fetch_page: Callable[[str | None, int, int], Mapping[str, Any]],
     top: int,
@@ -247,37 +273,25 @@ def iterate_odata_parallel(
         return fetch_page(None, skip, top)
 
     run = wrap(fetch) if wrap is not None else fetch
-    offsets = iter(range(stride, count, stride))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="odata-pages") as pool:
-        ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
-            (skip, pool.submit(run, skip)) for skip in itertools.islice(offsets, workers)
-        )
-        try:
-            while ahead:
-                skip, future = ahead.popleft()
-                body = future.result()
-                following = next(offsets, None)
-                if following is not None:
-                    ahead.append((following, pool.submit(run, following)))
-                page = list(body.get("items") or [])
-                offset = _mapping(body.get("_page")).get("offset")
-                if isinstance(offset, int) and offset != skip:
-                    raise PaginationLoopError(f"{what}: asked for offset {skip}, the server sent {offset}")
-                guard.page(page, f"offset {skip}")
-                if page:
-                    yield page
-                if len(page) < stride and (ahead or skip + len(page) < count):
-                    # shorter than the others before the end: go on one page after the other from here
-                    for _, pending in ahead:
-                        pending.cancel()
-                    ahead.clear()
-                    if page:
-                        rest = skip + len(page)
-                        yield from iterate_odata(fetch_page, top, skip=rest, what=what, sizes=sizes)
-                    return
-        finally:
-            for _, pending in ahead:
-                pending.cancel()
+    fetched = _fetched_in_order(run, range(stride, count, stride), workers, "odata-pages")
+    rest: int | None = None
+    try:
+        for skip, body in fetched:
+            page = list(body.get("items") or [])
+            offset = _mapping(body.get("_page")).get("offset")
+            if isinstance(offset, int) and offset != skip:
+                raise PaginationLoopError(f"{what}: asked for offset {skip}, the server sent {offset}")
+            guard.page(page, f"offset {skip}")
+            if page:
+                yield page
+            if len(page) < stride and skip + len(page) < count:
+                # shorter than the others before the end: go on one page after the other from here
+                rest = skip + len(page) if page else None
+                break
+    finally:
+        fetched.close()
+    if rest is not None:
+        yield from iterate_odata(fetch_page, top, skip=rest, what=what, sizes=sizes)
 
 
 def iterate_updates(
@@ -428,37 +442,27 @@ def iterate_page_number_parallel(
         return fetch(number, size)
 
     run = wrap(one) if wrap is not None else one
-    numbers = iter(range(2, total_pages + 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="wawi-pages") as pool:
-        ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
-            (n, pool.submit(run, n)) for n in itertools.islice(numbers, workers)
-        )
-        try:
-            while ahead:
-                number, future = ahead.popleft()
-                body = future.result()
-                following = next(numbers, None)
-                if following is not None:
-                    ahead.append((following, pool.submit(run, following)))
-                returned = _first(body, "PageNumber", "pageNumber")
-                if isinstance(returned, int) and returned != number:
-                    raise PaginationLoopError(
-                        f"{what}: asked for page {number}, the server returned page {returned}"
-                    )
-                page = list(_first(body, "Items", "items") or [])
-                guard.page(page, f"page {number}")
-                if page:
-                    yield page
-                last = not ahead
-                if len(page) < stride and not last:
-                    return  # the list shrank under us: what is left was on the pages already read
-                if last and len(page) >= stride and _first(body, "HasNextPage", "hasNextPage"):
-                    yield from iterate_page_number(fetch, size, start=number + 1, what=what, sizes=sizes)
-                if not page:
-                    return
-        finally:
-            for _, pending in ahead:
-                pending.cancel()
+    fetched = _fetched_in_order(run, range(2, total_pages + 1), workers, "wawi-pages")
+    grew_after: int | None = None
+    try:
+        for number, body in fetched:
+            returned = _first(body, "PageNumber", "pageNumber")
+            if isinstance(returned, int) and returned != number:
+                raise PaginationLoopError(
+                    f"{what}: asked for page {number}, the server returned page {returned}"
+                )
+            page = list(_first(body, "Items", "items") or [])
+            guard.page(page, f"page {number}")
+            if page:
+                yield page
+            if len(page) < stride:
+                break  # the last page, or the list shrank under us: the rest was on pages already read
+            if number == total_pages and _first(body, "HasNextPage", "hasNextPage"):
+                grew_after = number  # the list grew while it was read
+    finally:
+        fetched.close()
+    if grew_after is not None:
+        yield from iterate_page_number(fetch, size, start=grew_after + 1, what=what, sizes=sizes)
 
 
 def flatten(pages: Iterable[Page]) -> Iterator[JsonObject]:

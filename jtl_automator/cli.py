@@ -927,6 +927,9 @@ def run_housekeeping(
     gateway_events_days: Annotated[
         int, typer.Option(help="Keep gateway events this many days after delivery.")
     ] = 90,
+    shop_sync_incidents_days: Annotated[
+        int, typer.Option(help="Keep the shop check's incidents this many days after they cleared.")
+    ] = 90,
     archive_dir: Annotated[
         str | None, typer.Option("--archive-dir", help="Write pruned rows here first (gzip JSON lines).")
     ] = None,
@@ -945,6 +948,7 @@ def run_housekeeping(
             inbound_checks_days=inbound_checks_days,
             kpi_history_days=kpi_history_days,
             gateway_events_days=gateway_events_days,
+            shop_sync_incidents_days=shop_sync_incidents_days,
             archive_dir=archive_dir,
         )
     except ValidationError as exc:

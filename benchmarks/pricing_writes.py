@@ -306,6 +306,10 @@ def run_latency(
         "PATCH).",
         "The bound: the Wawi workers' busy time (the sandbox's measured service times) divided by their "
         "number (pricing talks to Wawi only). Ratio = bound / wall time. See docs/latency.md.",
+        "Why a run can stay below the bound: every run first lists every item (pages one after the other) "
+        "and prices them on the client's CPU (the CPU row), which a run with few writes (rerun, after) does "
+        "not hide; the writes then keep Wawi's workers busy (two requests each: the price group read, "
+        "the PATCH), up to the last answers of the long tail (the longest-answer row).",
     ]
     raw = {**runs, "applied": applied, "moved": len(moved)}
     return Result(

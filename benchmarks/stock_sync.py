@@ -310,6 +310,10 @@ def run_latency(
         "The bound: the largest of the Wawi workers' busy time (the sandbox's measured service times) "
         "divided by their number, and FFN's fixed window for its busiest endpoint. Ratio = bound / wall "
         "time. See docs/latency.md.",
+        "Why a run can stay below the bound: reads and writes are stages one after the other (the plan "
+        "needs both sides whole); the full run's reads are bulk pages the client and the sandbox spend CPU "
+        "on (the CPU row), the incremental run's reads end with the slowest per-item answer before the "
+        "first write goes out (the longest-answer row).",
     ]
     raw = {"runs": runs, "changed": changed, "ffn_rows": ffn_rows}
     return Result(

@@ -193,3 +193,133 @@ def run(skus: int = 20_000, changed_share: float = 0.05, seed: int = 7) -> Resul
         "history": [first["history"], again["history"], third["history"]],
     }
     return Result(NAME, TITLE, {"skus": skus, "changed_share": changed_share}, metrics, notes, raw)
+
+
+# --- latency mode (issue 17) ------------------------------------------------------------------------------
+
+
+def _price_latency(env: dict[str, str], run_id: str) -> dict[str, Any]:
+    """Client process: one pricing run with the merchant's defaults, its reads and writes timed."""
+    os.environ.update(env)
+    from benchmarks._common import peak_rss_mb, reset_peak_rss, rss_mb
+    from benchmarks._latency_report import client_stats, time_stages
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.services.pricing import run_pricing
+    from jtl_automator.services.pricing.pipeline import LocalStages
+    from jtl_automator.settings import Settings
+    from jtl_automator.store import StateStore
+    from jtl_automator.transforms.pricing import PricingRules
+
+    stages = time_stages(LocalStages, ("load", "write"))
+    settings = Settings(_env_file=None)
+    store = StateStore(settings.database_url)
+    wawi = WawiClient.from_settings(settings)
+    rss_before = rss_mb()
+    reset_peak_rss()
+    cpu = time.process_time()
+    start = time.perf_counter()
+    result = run_pricing(
+        wawi,
+        store,
+        PricingRules.model_validate(RULES),
+        run_id=run_id,
+        output=os.path.join(env["BENCH_DIR"], f"{run_id}.xlsx"),
+    )
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "statuses": result["statuses"],
+        "writes": result["writes"],
+        "stages": {"reads": stages.get("load", 0.0), "writes": stages.get("write", 0.0)},
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": rss_before,
+        **client_stats(wawi, None, cpu),
+    }
+
+
+def run_latency(
+    profile: str = "default",
+    skus: int = 5_000,
+    changed_share: float = 0.05,
+    seed: int = 7,
+    time_scale: float = 1.0,
+) -> Result:
+    """The loopback benchmark's three pricing runs (first, rerun, after new purchase prices) under a
+    latency profile, each against the least time the on-premise Wawi's workers allow for its requests."""
+    from benchmarks import _latency
+    from benchmarks._latency_report import peaks, refusals_metric, run_metrics, scale_note
+    from jtl_automator.services.pricing import PricingParams
+
+    data = generate(seed=seed, skus=skus, orders=10, customers=10)
+    config = _latency.profile_config(profile, time_scale, seed)
+    runs: dict[str, dict[str, Any]] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-pricing-latency-") as tmp,
+        serve_sandbox(data, config) as (info, state, _server),
+    ):
+        env = client_env(info, config, tmp, BENCH_DIR=tmp, **_latency.client_limits(config))
+
+        def measured(name: str) -> None:
+            before = _latency.reset(state)
+            runs[name] = in_subprocess(_price_latency, env, f"latency-{name}")
+            runs[name]["bound"] = _latency.measure(state, before, runs[name]["seconds"])
+
+        measured("first")
+        measured("again")
+        rng = random.Random(seed)
+        moved = rng.sample(sorted(state.data.wawi.items), max(1, int(skus * changed_share)))
+        with state.data.lock:
+            for item_id in moved:
+                prices = state.data.wawi.items[item_id]["ItemPriceData"]
+                prices["PurchasePriceNet"] = round(float(prices["PurchasePriceNet"]) * 1.18, 2)
+        measured("after")
+    name = config.latency_profile().name
+    applied = {run: runs[run]["statuses"].get("apply", 0) for run in runs}
+    metrics = [
+        Metric("items", fmt_int(skus)),
+        Metric("first run: prices changed (apply)", fmt_int(applied["first"])),
+        *run_metrics("first run", runs["first"], time_scale),
+        Metric("rerun: prices changed", str(applied["again"]), "0", applied["again"] == 0),
+        *run_metrics("rerun (reads only)", runs["again"], time_scale),
+        Metric(
+            f"after new purchase prices for {fmt_int(len(moved))} items: prices changed",
+            fmt_int(applied["after"]),
+            f"<= {fmt_int(len(moved))}",
+            applied["after"] <= len(moved),
+        ),
+        *run_metrics("after new purchase prices", runs["after"], time_scale),
+        refusals_metric(runs.values()),
+        Metric(
+            "first run / after: peak RSS of the client process; in flight",
+            f"{peaks(runs['first'])} / {peaks(runs['after'])}",
+        ),
+    ]
+    notes = [
+        *_latency.profile_notes(config),
+        scale_note(f"{skus:,} items, seed {seed}", time_scale),
+        "Each run: run_pricing with the benchmark's base-price rules and the merchant's defaults "
+        f"(PricingParams(): {PricingParams().workers} write workers) in a freshly spawned process; the "
+        "sandbox in a thread of the parent. Client limits set to the server's: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(_latency.client_limits(config).items()))
+        + " (scaled). Wall time split: reads = the load stage (items, categories, manufacturers, company, "
+        "tax rates), writes = the write stage (per changed price: its item's price group read, then the "
+        "PATCH).",
+        "The bound: the Wawi workers' busy time (the sandbox's measured service times) divided by their "
+        "number (pricing talks to Wawi only). Ratio = bound / wall time. See docs/latency.md.",
+        "Why a run can stay below the bound: every run first lists every item (pages one after the other) "
+        "and prices them on the client's CPU (the CPU row), which a run with few writes (rerun, after) does "
+        "not hide; the writes then keep Wawi's workers busy (two requests each: the price group read, "
+        "the PATCH), up to the last answers of the long tail (the longest-answer row).",
+    ]
+    raw = {**runs, "applied": applied, "moved": len(moved)}
+    return Result(
+        f"{NAME}-latency-{name}",
+        f"pricing_writes under the `{name}` latency profile: {skus:,} items, first run, rerun, after new "
+        "purchase prices (issue 17)",
+        {"skus": skus, "changed_share": changed_share, "profile": name, "time_scale": time_scale},
+        metrics,
+        notes,
+        raw,
+        command=f".venv/bin/python -m benchmarks {NAME} --profile {name}"
+        + (f" --time-scale {time_scale:g}" if time_scale != 1 else ""),
+    )

@@ -204,3 +204,133 @@ def run(skus: int = 100_000, warehouses: int = 3, changed_share: float = 0.01, s
         notes,
         raw,
     )
+
+
+# --- latency mode (issue 17) ------------------------------------------------------------------------------
+
+
+def _sync_latency(env: dict[str, str], full: bool, run_id: str) -> dict[str, Any]:
+    """Client process: one stock sync run with the merchant's defaults, its reads and writes timed."""
+    os.environ.update(env)
+    from benchmarks._latency_report import client_stats, time_stages
+    from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.services.stock_sync.pipeline import LocalStages, run_stock_sync
+    from jtl_automator.settings import Settings
+    from jtl_automator.store import StateStore
+
+    stages = time_stages(LocalStages, ("load", "apply"))
+    settings = Settings(_env_file=None)
+    store = StateStore(settings.database_url)
+    ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
+    rss_before = rss_mb()
+    reset_peak_rss()
+    cpu = time.process_time()
+    start = time.perf_counter()
+    result = run_stock_sync(wawi, ffn, store, full=full, run_id=run_id)
+    seconds = time.perf_counter() - start
+    return {
+        "seconds": seconds,
+        "mode": result["mode"],
+        "decisions": result["decisions"],
+        "outcomes": result["outcomes"],
+        "failed": len(result["failed"]),
+        "stages": {"reads": stages.get("load", 0.0), "writes": stages.get("apply", 0.0)},
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": rss_before,
+        **client_stats(wawi, ffn, cpu),
+    }
+
+
+def run_latency(
+    profile: str = "default",
+    skus: int = 10_000,
+    warehouses: int = 3,
+    changed_share: float = 0.01,
+    seed: int = 42,
+    time_scale: float = 1.0,
+) -> Result:
+    """A full run, then an incremental one after ``changed_share`` of the pairs moved, under a profile.
+
+    Each run is the service pipeline with the merchant's defaults in a spawned process (as the schedule
+    starts it), its requests measured against the least time the APIs' limits allow for them.
+    """
+    from benchmarks import _latency
+    from benchmarks._latency_report import peaks, refusals_metric, run_metrics, scale_note
+
+    data = generate(seed=seed, skus=skus, orders=20, warehouses=warehouses, customers=20, suppliers=5)
+    ffn_rows = sum(len(s.get("warehouses") or []) for s in data.ffn.stocks.values())
+    config = _latency.profile_config(profile, time_scale, seed)
+    runs: dict[str, dict[str, Any]] = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-stock-latency-") as db_dir,
+        serve_sandbox(data, config) as (info, state, _server),
+    ):
+        env = client_env(info, config, db_dir, **_latency.client_limits(config))
+        before = _latency.reset(state)
+        runs["full"] = in_subprocess(_sync_latency, env, True, "latency-full")
+        runs["full"]["bound"] = _latency.measure(state, before, runs["full"]["seconds"])
+        changed = _change_pairs(state, changed_share, seed)
+        before = _latency.reset(state)
+        runs["incremental"] = in_subprocess(_sync_latency, env, False, "latency-incr")
+        runs["incremental"]["bound"] = _latency.measure(state, before, runs["incremental"]["seconds"])
+    full, incr = runs["full"], runs["incremental"]
+    name = config.latency_profile().name
+
+    def outcomes(run: dict[str, Any]) -> str:
+        return ", ".join(f"{k} {v:,}" for k, v in sorted(run["outcomes"].items())) or "none"
+
+    metrics = [
+        Metric("SKUs x warehouses (FFN stock rows)", f"{skus:,} x {warehouses} ({ffn_rows:,})"),
+        Metric("full: adjustments", outcomes(full), "0 failed", full["failed"] == 0),
+        *run_metrics("full", full, time_scale),
+        Metric("incremental: FFN pairs changed by the fulfiller", fmt_int(changed)),
+        Metric(
+            "incremental: adjustments",
+            outcomes(incr),
+            "<= changed",
+            incr["outcomes"].get("applied", 0) <= changed and incr["failed"] == 0,
+        ),
+        *run_metrics("incremental", incr, time_scale),
+        refusals_metric(runs.values()),
+        Metric(
+            "full / incremental: peak RSS of the client process; in flight", f"{peaks(full)} / {peaks(incr)}"
+        ),
+    ]
+    notes = [
+        *_latency.profile_notes(config),
+        scale_note(f"{skus:,} SKUs x {warehouses} warehouses (issue 11: 100,000), seed {seed}", time_scale),
+        "Each run: run_stock_sync with the merchant's defaults (StockSyncParams(): "
+        f"{_workers()} adjustment workers) in a freshly spawned process; the sandbox in a thread of the "
+        "parent. Client limits set to the "
+        "server's: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(_latency.client_limits(config).items()))
+        + " (scaled). Wall time split: reads = the load stage (both sides' bulk reads), writes = the "
+        "apply stage (one POST /stocks per changed pair).",
+        "The bound: the largest of the Wawi workers' busy time (the sandbox's measured service times) "
+        "divided by their number, and FFN's fixed window for its busiest endpoint. Ratio = bound / wall "
+        "time. See docs/latency.md.",
+        "Why a run can stay below the bound: reads and writes are stages one after the other (the plan "
+        "needs both sides whole); the full run's reads are bulk pages the client and the sandbox spend CPU "
+        "on (the CPU row), the incremental run's reads end with the slowest per-item answer before the "
+        "first write goes out (the longest-answer row).",
+    ]
+    raw = {"runs": runs, "changed": changed, "ffn_rows": ffn_rows}
+    return Result(
+        f"{NAME}-latency-{name}",
+        f"stock_sync under the `{name}` latency profile: {skus:,} SKUs x {warehouses} warehouses, full and "
+        "incremental (issue 17)",
+        {"skus": skus, "warehouses": warehouses, "profile": name, "time_scale": time_scale},
+        metrics,
+        notes,
+        raw,
+        command=f".venv/bin/python -m benchmarks {NAME} --profile {name}"
+        + (f" --time-scale {time_scale:g}" if time_scale != 1 else ""),
+    )
+
+
+def _workers() -> int:
+    """The merchant's default number of adjustments in progress at once."""
+    from jtl_automator.services.stock_sync.params import StockSyncParams
+
+    return StockSyncParams().workers

@@ -229,3 +229,25 @@ def test_replenishment_dask_tiny() -> None:
     assert len(raw["part_pids"]) == 2 and raw["client_pid"] not in raw["part_pids"]
     assert raw["best_one_machine"] > 0 and raw["best_cluster"] > 0 and raw["prefect_s"]
     assert sum(raw["part_rows"]) > 0 and result.passed
+
+
+@pytest.mark.slow
+def test_sync_latency_modes_tiny() -> None:
+    """Stock, product and pricing syncs under the default profile at 1/20 of real time, tiny worlds."""
+    stock = load("stock_sync").run_latency(skus=300, warehouses=2, time_scale=20)
+    products = load("product_sync").run_latency(skus=200, time_scale=20)
+    pricing = load("pricing_writes").run_latency(skus=200, time_scale=20)
+    for result, runs in (
+        (stock, ("full", "incremental")),
+        (products, ("full_cold", "full_warm", "incremental")),
+        (pricing, ("first", "again", "after")),
+    ):
+        assert result.name.endswith("-latency-default"), result.name
+        assert result.metric("429 answers (sandbox) / 503 busy refusals, all runs").passed
+        for run in runs:
+            raw = result.raw["runs"][run] if "runs" in result.raw else result.raw[run]
+            assert raw["bound"].total_requests > 0 and raw["bound"].ratio > 0, (result.name, run)
+    full, incr = stock.raw["runs"]["full"], stock.raw["runs"]["incremental"]
+    assert full["failed"] == 0 and 0 < incr["outcomes"].get("applied", 0) <= stock.raw["changed"]
+    assert products.raw["incremental"]["counts"]["updated"] == products.raw["changed"]
+    assert pricing.raw["applied"]["again"] == 0 < pricing.raw["applied"]["first"]

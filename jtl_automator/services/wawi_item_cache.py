@@ -18,7 +18,8 @@ per item. Runs read both from here instead. The freshness rule:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -199,15 +200,28 @@ class WawiItemCache:
             except NotFound:
                 return None
 
+        # One pool for every batch: the reads go on while a finished batch is stored, and no batch waits
+        # for its slowest read before the next one starts (Wawi's long tail would idle its workers).
+        pool = (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="item-suppliers")
+            if workers > 1 and len(stale) > 1
+            else None
+        )
+        try:
+            self._read_batches(stale, pool.map(read, stale) if pool else map(read, stale), result)
+        finally:  # after a failure nothing queued is read; the reads in flight finish
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+        return result
+
+    def _read_batches(
+        self, stale: Sequence[CachedItem], answers: Iterator[list[Any] | None], result: dict[int, list[Any]]
+    ) -> None:
+        """Store the answers (in ``stale``'s order) every ``SUPPLIER_BATCH`` items."""
         for start in range(0, len(stale), SUPPLIER_BATCH):
             batch = stale[start : start + SUPPLIER_BATCH]
-            if workers > 1 and len(batch) > 1:
-                with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="item-suppliers") as pool:
-                    answers = list(pool.map(read, batch))
-            else:
-                answers = [read(row) for row in batch]
             fresh: dict[int, list[Any]] = {}
-            for row, answer in zip(batch, answers, strict=True):
+            for row, answer in zip(batch, itertools.islice(answers, len(batch)), strict=True):
                 if answer is None:
                     self.notes.append(
                         f"Wawi item {row.item_id} ({row.sku}) vanished while reading its suppliers"
@@ -218,4 +232,3 @@ class WawiItemCache:
                 fresh[row.item_id] = result[row.item_id] = kept
             if fresh:
                 self.store.write_item_suppliers(fresh, self.now)
-        return result

@@ -266,3 +266,28 @@ def test_a_second_run_while_the_lease_is_held_does_nothing(world: World) -> None
     stocks = copy.deepcopy(world.data.wawi.stocks)
     result = world.run(full=True)
     assert "skipped" in result and world.data.wawi.stocks == stocks
+
+
+def test_per_item_reads_overlap_up_to_the_workers_and_keep_the_order() -> None:
+    import threading
+    import time
+
+    from jtl_automator.services.stock_sync.reads import per_item
+
+    lock, active, most = threading.Lock(), [0], [0]
+
+    def read(item_id: int) -> list[Any]:
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(0.02)
+        with lock:
+            active[0] -= 1
+        return [item_id, -item_id]
+
+    ids = list(range(1, 13))
+    assert per_item(ids, read, 3) == [x for i in ids for x in (i, -i)]
+    assert most[0] == 3
+    most[0] = 0
+    assert per_item(ids, read, 1) == [x for i in ids for x in (i, -i)]
+    assert most[0] == 1

@@ -40,7 +40,13 @@ class PricingParams(BaseModel):
     item_cache_max_age_hours: float = Field(
         default=24, gt=0, description="Cached item suppliers are read again when this old."
     )
-    workers: int = Field(default=4, ge=1, le=32, description="Price writes sent at once.")
+    workers: int = Field(
+        default=8,
+        ge=1,
+        le=32,
+        description="Price writes in progress at once; JTL_WAWI_MAX_IN_FLIGHT bounds how many are on the "
+        "wire, the others record theirs meanwhile, so Wawi's workers never wait for the state database.",
+    )
     table_rows: int = Field(default=200, ge=1, description="Rows of the tables in the result and artifacts.")
     output_dir: str = Field(default="out/pricing", description="Where the workbook goes without --output.")
     lease_ttl_seconds: float = Field(default=180, gt=0, description="The run's lease: time to live.")

@@ -59,7 +59,11 @@ class ProductSyncParams(BaseModel):
         default=10.0, ge=0, description="Incremental: changedSince starts this far before the watermark."
     )
     workers: int = Field(
-        default=4, ge=1, le=32, description="Products written (and item suppliers read) at once."
+        default=8,
+        ge=1,
+        le=32,
+        description="Products written (and item suppliers read) at once; the clients' in-flight limits "
+        "(JTL_FFN_MAX_IN_FLIGHT, JTL_WAWI_MAX_IN_FLIGHT) bound how many are on the wire.",
     )
     first_rows: int = Field(default=20, ge=1, description="Rows per table in the summary artifact.")
     output_dir: str = Field(

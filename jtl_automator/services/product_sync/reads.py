@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from jtl_automator.clients.ffn.client import FILTER_CLAUSES_MAX, OR_FILTERS, Ffn
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.clients.wawi.models import Manufacturer
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.product_sync.params import WATERMARK, ProductSyncParams
 from jtl_automator.services.wawi_item_cache import WawiItemCache, cached_item
 from jtl_automator.store import StateStore, iso, parse_iso
@@ -96,8 +97,13 @@ def _ffn_products(
     lookups = math.ceil(len(skus) / per_request)
     pages = math.ceil(max(store.cached_item_count(), len(skus), 1) / ffn.page_size.current)
     if full or lookups > pages:
-        return list(flatten(ffn.products.iter_pages()))
+        return every_product(ffn)
     return [p for products in ffn.products.find_by_merchant_skus(skus).values() for p in products]
+
+
+def every_product(ffn: FfnClient) -> list[Mapping[str, Any]]:
+    """Every FFN product, its pages as many at a time as FFN may have on the wire."""
+    return list(flatten(ffn.products.iter_pages(parallel=ffn.read_parallelism)))
 
 
 def load_inputs(
@@ -117,6 +123,24 @@ def load_inputs(
     mark = None if full else parse_iso(store.get_watermark(WATERMARK))
     if not full and mark is None:
         notes.append("no watermark yet: this incremental run reads everything (a full sync)")
+    full = mark is None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ffn-products") as pool:
+        # A full run's FFN listing depends on nothing Wawi says: it runs while Wawi is read.
+        listing = pool.submit(in_context(every_product), ffn) if full else None
+        return _load(ffn, wawi, store, params, mark, now, notes, listing)
+
+
+def _load(
+    ffn: FfnClient,
+    wawi: WawiClient,
+    store: StateStore,
+    params: ProductSyncParams,
+    mark: datetime | None,
+    now: datetime,
+    notes: list[str],
+    listing: Future[list[Mapping[str, Any]]] | None,
+) -> SyncInputs:
+    """:func:`load_inputs` once the mode is known (``listing``: a full run's FFN products, being read)."""
     full = mark is None
     start = None if mark is None else mark - timedelta(minutes=params.overlap_minutes)
     pages = wawi.items.iter_pages() if start is None else wawi.items.iter_pages(changed_since=start)
@@ -144,7 +168,7 @@ def load_inputs(
         items, plan_params, manufacturers=makers, suppliers=suppliers, properties=properties
     )
     skus = set(frame["merchant_sku"]) - {""}
-    products = _ffn_products(ffn, store, skus, full=full)
+    products = listing.result() if listing is not None else _ffn_products(ffn, store, skus, full=full)
     stats["ffn_products"] = len(products)
     snapshots = {
         str(p.get("jfsku")): {k: p.get(k) for k in SNAPSHOT_KEYS} for p in products if p.get("jfsku")

@@ -42,10 +42,12 @@ class StockSyncParams(BaseModel):
         "(the nightly full run lists them anyway).",
     )
     workers: int = Field(
-        default=4,
+        default=8,
         ge=1,
         le=32,
-        description="Adjustments sent at once (one intent per warehouse and item: independent).",
+        description="Adjustments in progress at once (one intent per warehouse and item: independent); "
+        "JTL_WAWI_MAX_IN_FLIGHT bounds how many are on the wire, the others record theirs meanwhile, so "
+        "Wawi's workers never wait for the state database (docs/latency.md).",
     )
     resend_max: int = Field(default=3, ge=1, le=10, description="Sends of one adjustment after lost answers.")
     largest_count: int = Field(default=20, ge=1, description="Rows of the 'largest deltas' table.")

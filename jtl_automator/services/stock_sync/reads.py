@@ -9,7 +9,8 @@ refreshes the cache with that listing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +20,7 @@ import pandas as pd
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.stock_sync.params import WATERMARK, StockSyncParams
 from jtl_automator.services.wawi_item_cache import WawiItemCache
 from jtl_automator.store import StateStore, iso, parse_iso
@@ -72,9 +73,16 @@ def load_inputs(
     )
     notes.extend(problems)
     if mark is None:
-        items = cache.replace_all(list(flatten(wawi.items.iter_pages())))
-        frame = ffn_levels_frame(ffn_stock_rows(flatten(ffn.stocks.iter_pages())))
-        stocks: Iterable[Any] = flatten(wawi.stocks.iter_pages())
+        # Three independent bulk reads at once: FFN's stock (its pages as many at a time as FFN may have
+        # on the wire), Wawi's items and Wawi's stock rows; the clients' limits hold each API.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stock-reads") as pool:
+            ffn_rows = pool.submit(
+                in_context(lambda: list(ffn.stocks.iter_pages(parallel=ffn.read_parallelism)))
+            )
+            wawi_rows = pool.submit(in_context(lambda: list(flatten(wawi.stocks.iter_pages()))))
+            items = cache.replace_all(list(flatten(wawi.items.iter_pages())))
+            frame = ffn_levels_frame(ffn_stock_rows(flatten(ffn_rows.result())))
+            stocks: Iterable[Any] = wawi_rows.result()
         return SyncInputs("full", frame, wawi_stock_frame(items, stocks), mapping, None, iso(now), notes)
     start = mark - timedelta(minutes=params.overlap_minutes)
     frame = ffn_levels_frame(ffn.stocks.updates(start, now), versioned=True)
@@ -82,7 +90,9 @@ def load_inputs(
     items = cache.items(wanted)
     ids = [i["Id"] for i in items]
     if len(ids) <= params.per_item_reads_max:
-        stocks = [row for item_id in ids for row in flatten(wawi.stocks.iter_pages(item_id=item_id))]
+        stocks = per_item(
+            ids, lambda item_id: list(flatten(wawi.stocks.iter_pages(item_id=item_id))), params.workers
+        )
     else:
         stocks = flatten(wawi.stocks.iter_pages())
     log.info(
@@ -95,6 +105,17 @@ def load_inputs(
     return SyncInputs(
         "incremental", frame, wawi_stock_frame(items, stocks), mapping, iso(start), iso(now), notes
     )
+
+
+def per_item(ids: Sequence[int], read: Callable[[int], list[Any]], workers: int) -> list[Any]:
+    """``read(id)`` of every id, ``workers`` at once (the client's in-flight limit holds Wawi), in order.
+
+    Each read waits for one round trip of its own; side by side they take the time Wawi's workers need.
+    """
+    if workers <= 1 or len(ids) < 2:
+        return [row for item_id in ids for row in read(item_id)]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stock-reads") as pool:
+        return [row for rows in pool.map(in_context(read), ids) for row in rows]
 
 
 def wawi_level(wawi: WawiClient, item_id: int, warehouse_id: int) -> float:

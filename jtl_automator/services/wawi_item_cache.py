@@ -127,7 +127,9 @@ class WawiItemCache:
             self.replace_all()
             return "full"
         since = max(full_at, parse_iso(self.store.get_watermark(CHANGED_MARK)) or full_at) - CHANGED_OVERLAP
-        listed = list(flatten(self.wawi.items.iter_pages(changed_since=since)))
+        listed = list(
+            flatten(self.wawi.items.iter_pages(changed_since=since, parallel=self.wawi.read_parallelism))
+        )
         rows = [r for r in map(cached_item, listed) if r is not None]
         self.store.write_item_cache(rows, self.now, complete=False)
         self.store.reset_watermark(CHANGED_MARK, iso(self.now))
@@ -139,7 +141,9 @@ class WawiItemCache:
     def replace_all(self, items: Iterable[Mapping[str, Any]] | None = None) -> Sequence[Mapping[str, Any]]:
         """List every Wawi item (or take the listing a full run made anyway) and make the cache exactly it."""
         listed: list[Mapping[str, Any]] = list(
-            items if items is not None else flatten(self.wawi.items.iter_pages())
+            items
+            if items is not None
+            else flatten(self.wawi.items.iter_pages(parallel=self.wawi.read_parallelism))
         )
         if items is None:
             self.stats["items_listed"] += len(listed)

@@ -160,7 +160,7 @@ def load_price_inputs(
     """Read what the rules need (see the module docstring for the requests)."""
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     notes: list[str] = []
-    listed = list(flatten(wawi.items.iter_pages()))
+    listed = list(flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism)))
     cache = (
         WawiItemCache(store, wawi, now, timedelta(hours=params.item_cache_max_age_hours)) if store else None
     )

@@ -143,7 +143,12 @@ def _load(
     """:func:`load_inputs` once the mode is known (``listing``: a full run's FFN products, being read)."""
     full = mark is None
     start = None if mark is None else mark - timedelta(minutes=params.overlap_minutes)
-    pages = wawi.items.iter_pages() if start is None else wawi.items.iter_pages(changed_since=start)
+    parallel = wawi.read_parallelism
+    pages = (
+        wawi.items.iter_pages(parallel=parallel)
+        if start is None
+        else wawi.items.iter_pages(changed_since=start, parallel=parallel)
+    )
     items: list[Mapping[str, Any]] = [i for i in flatten(pages) if isinstance(i, Mapping)]
     makers = manufacturer_names(wawi.manufacturers())
     stats = {"wawi_items": len(items), "supplier_reads": 0, "property_reads": 0}

@@ -196,7 +196,11 @@ def load_inputs(
         notes.extend(cache.notes)
         supplier_reads = cache.stats["supplier_reads"]
     else:
-        items = [i for i in flatten(wawi.items.iter_pages()) if str(i.get("SKU") or "").strip() in wanted]
+        items = [
+            i
+            for i in flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism))
+            if str(i.get("SKU") or "").strip() in wanted
+        ]
         item_suppliers = {}
         for item in items:
             item_id = item.get("Id")

@@ -79,8 +79,9 @@ def load_inputs(
             ffn_rows = pool.submit(
                 in_context(lambda: list(ffn.stocks.iter_pages(parallel=ffn.read_parallelism)))
             )
-            wawi_rows = pool.submit(in_context(lambda: list(flatten(wawi.stocks.iter_pages()))))
-            items = cache.replace_all(list(flatten(wawi.items.iter_pages())))
+            pages = wawi.read_parallelism
+            wawi_rows = pool.submit(in_context(lambda: list(flatten(wawi.stocks.iter_pages(parallel=pages)))))
+            items = cache.replace_all(list(flatten(wawi.items.iter_pages(parallel=pages))))
             frame = ffn_levels_frame(ffn_stock_rows(flatten(ffn_rows.result())))
             stocks: Iterable[Any] = wawi_rows.result()
         return SyncInputs("full", frame, wawi_stock_frame(items, stocks), mapping, None, iso(now), notes)
@@ -94,7 +95,7 @@ def load_inputs(
             ids, lambda item_id: list(flatten(wawi.stocks.iter_pages(item_id=item_id))), params.workers
         )
     else:
-        stocks = flatten(wawi.stocks.iter_pages())
+        stocks = flatten(wawi.stocks.iter_pages(parallel=wawi.read_parallelism))
     log.info(
         "%d stock changes since %s for %d Wawi items (item cache: %s)",
         len(frame),

@@ -50,7 +50,7 @@ from jtl_automator.clients.shop.models import (
     SkippedShopRow,
 )
 from jtl_automator.clients.shop.paging import iterate_cursor, rows_of
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.resilience import InFlightLimit, RateLimiter, RetryPolicy
 
 logger = correlated_logger("jtl_automator.shop")
@@ -224,7 +224,7 @@ class ShopClient(ApiClient):
         # is typed (and the caller works on it)
         prefetch = self.read_parallelism > 1
         for rows, cursor in iterate_cursor(
-            fetch, limit, after=after_id, what=f"GET {path}", prefetch=prefetch
+            fetch, limit, after=after_id, what=f"GET {path}", prefetch=prefetch, wrap=in_context
         ):
             items, skipped = self._rows(rows, model, f"GET {path} after {start}")
             yield ShopPage[M](items=items, skipped=skipped, cursor=cursor)

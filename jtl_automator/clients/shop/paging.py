@@ -51,6 +51,7 @@ def iterate_cursor(
     after: int = 0,
     what: str = "Shop list",
     prefetch: bool = False,
+    wrap: Callable[[Callable[[int, int], Any]], Callable[[int, int], Any]] | None = None,
 ) -> Iterator[tuple[list[Any], int]]:
     """Pages of a cursor-paged Shop list as ``(rows, cursor after the page)``, lazily.
 
@@ -61,6 +62,7 @@ def iterate_cursor(
     With ``prefetch`` the next page is requested (in a thread) as soon as this one names its cursor, so
     the caller's work on a page overlaps the wait for the next: the chain of page latencies is all a
     list costs. Same requests, same order; only a caller that stops early leaves one page unread.
+    ``wrap`` wraps the function the thread runs (e.g. to carry the correlation id into it).
     """
     if limit < 1:
         raise ValueError("limit must be >= 1")
@@ -76,8 +78,10 @@ def iterate_cursor(
             pending = ahead.pop(cursor, None)
             return pending.result() if pending is not None else fetch(cursor, limit)
 
+        run = wrap(fetch) if wrap is not None else fetch
+
         def next_page(cursor: int) -> None:
-            ahead[cursor] = pool.submit(fetch, cursor, limit)
+            ahead[cursor] = pool.submit(run, cursor, limit)
 
         yield from _pages(body_at, limit, after, what, next_page)
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import in_context
 from jtl_automator.notify.notifier import Notifier
 from jtl_automator.services.shop_sync.evaluate import Evaluation, evaluate
 from jtl_automator.services.shop_sync.params import ShopSyncParams
@@ -75,7 +76,7 @@ def read_shop(shop: ShopReader, sync: ShopSyncStore, params: ShopSyncParams, now
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shop-products") as pool:
         wants_products = bool({"stock", "prices"} & set(params.checks))
-        products = pool.submit(read_shop_catalogue, shop, params) if wants_products else None
+        products = pool.submit(in_context(read_shop_catalogue), shop, params) if wants_products else None
         orders = read_shop_orders(shop, sync, params, now) if "orders" in params.checks else None
         catalogue = products.result() if products is not None else ShopCatalogue()
     return ShopInputs(orders or ShopOrders(), catalogue, sync.followed_orders(), now)

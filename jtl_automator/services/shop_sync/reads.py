@@ -40,7 +40,7 @@ from jtl_automator.clients.errors import AuthError, ClientError, JtlApiError
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.shop.models import ShopCart, ShopOrder, ShopPage, ShopProduct, SkippedShopRow
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.shop_sync.params import ShopSyncParams
 from jtl_automator.store.shop_sync import FollowedOrder, ShopSyncStore, WawiMatch
 from jtl_automator.transforms import shop_sync as t
@@ -79,7 +79,7 @@ def bounded_map(fn: Callable[[T], R], items: Sequence[T], workers: int, name: st
         return [fn(item) for item in items]
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
     try:
-        return list(pool.map(fn, items))
+        return list(pool.map(in_context(fn), items))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -197,7 +197,7 @@ def read_shop_orders(
                         out.reread.append(followed)
                     continue
                 # the cart is read by the pool while the loop goes on to the next page
-                carts.append((order, pool.submit(_cart, shop, order) if order.cart_id else None))
+                carts.append((order, pool.submit(in_context(_cart), shop, order) if order.cart_id else None))
             out.cursor = max(out.cursor, page.cursor)
         for order, pending in carts:
             lines, note = pending.result() if pending is not None else (None, None)
@@ -362,7 +362,9 @@ def read_wawi_catalogue(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wawi-stock") as pool:
         # the stock pages beside the item pages (neither needs the other to be read)
         wants_stock = "stock" in params.checks
-        stock = pool.submit(lambda: list(flatten(wawi.stocks.iter_pages()))) if wants_stock else None
+        stock = (
+            pool.submit(in_context(lambda: list(flatten(wawi.stocks.iter_pages())))) if wants_stock else None
+        )
         try:
             items = list(flatten(wawi.items.iter_pages()))
         except AuthError:
@@ -449,7 +451,7 @@ def read_wawi(wawi: WawiClient, sync: ShopSyncStore, shop: ShopInputs, params: S
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wawi-orders") as pool:
         # the order lookup beside the catalogue (each writes its own fields of ``out``)
         orders = (
-            pool.submit(read_wawi_orders, wawi, to_look_up(shop), params, shop.now, out)
+            pool.submit(in_context(read_wawi_orders), wawi, to_look_up(shop), params, shop.now, out)
             if "orders" in params.checks
             else None
         )

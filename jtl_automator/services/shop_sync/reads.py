@@ -18,7 +18,8 @@ per item: the API has no bulk read), cached in the state database by the item's 
 Reads that do not depend on each other overlap (each client's in-flight limit caps what reaches its
 server): the carts of a page are read ``read_workers`` at a time while the next order page is read, the
 product pages beside the order pages; in Wawi the order lookup, the item pages and the stock pages side by
-side, then the channel prices ``read_workers`` at a time. A cursor's pages stay one after the other: each
+side (each listing's pages after the first as many at a time as Wawi may have on the wire), then the
+channel prices ``read_workers`` at a time. A cursor's pages stay one after the other: each
 needs the last key of the one before.
 
 A read that fails after the client's retries (the shop or Wawi down) leaves its part unread with the
@@ -362,11 +363,13 @@ def read_wawi_catalogue(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wawi-stock") as pool:
         # the stock pages beside the item pages (neither needs the other to be read)
         wants_stock = "stock" in params.checks
+        parallel = wawi.read_parallelism  # each listing's pages after the first side by side too
+        stocks = wawi.stocks.iter_pages
         stock = (
-            pool.submit(in_context(lambda: list(flatten(wawi.stocks.iter_pages())))) if wants_stock else None
+            pool.submit(in_context(lambda: list(flatten(stocks(parallel=parallel))))) if wants_stock else None
         )
         try:
-            items = list(flatten(wawi.items.iter_pages()))
+            items = list(flatten(wawi.items.iter_pages(parallel=parallel)))
         except AuthError:
             raise
         except JtlApiError as error:

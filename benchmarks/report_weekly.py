@@ -467,9 +467,8 @@ def _report_latency(env: dict[str, str], folder: str) -> dict[str, Any]:
     settings = Settings(_env_file=None)
     store = StateStore(settings.database_url)
     ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
-    list(ffn.warehouses.iter_pages())  # the token, once, before the measured run
     reset_peak_rss()
-    out = _report(store, ffn, wawi, folder)
+    out = _report(store, ffn, wawi, folder)  # FFN's token is fetched in it, as in a scheduled run
     out["peak_rss_mb"] = peak_rss_mb()
     out["in_flight_peak"] = {
         "ffn": ffn.core.in_flight.peak if ffn.core.in_flight else None,
@@ -486,6 +485,7 @@ def run_latency(
     warehouses: int = 3,
     seed: int = 42,
     time_scale: float = 1.0,
+    repeats: int = 3,
 ) -> Result:
     """The weekly report's reads under a latency profile: FFN's stock and Wawi's items against the bound.
 
@@ -502,16 +502,25 @@ def run_latency(
     config = _latency.profile_config(profile, time_scale, seed)
     limits = _latency.client_limits(config)
     ffn_in_flight = int(limits["JTL_FFN_MAX_IN_FLIGHT"])
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-report-latency-") as folder,
-        serve_sandbox(data, config) as (info, state, _server),
-    ):
-        db = Path(folder) / "state.db"
-        counts = build_store(db, sku_list, warehouse_ids, lines, seed)
-        env = client_env(info, config, folder, **limits)
-        before = _latency.reset(state)
-        out = in_subprocess(_report_latency, env, str(Path(folder) / "reports"))
-        bound = _latency.measure(state, before, out["seconds"]["read"])
+    runs: dict[str, list[dict[str, Any]]] = {"loopback": [], "latency": []}
+    for _ in range(max(1, repeats)):
+        for mode in ("loopback", "latency"):  # the same world and ledger without latency: the CPU floor
+            served = config if mode == "latency" else _latency.profile_config("none", time_scale, seed)
+            with (
+                tempfile.TemporaryDirectory(prefix="bench-report-latency-") as folder,
+                serve_sandbox(data, served) as (info, state, _server),
+            ):
+                db = Path(folder) / "state.db"
+                counts = build_store(db, sku_list, warehouse_ids, lines, seed)
+                env = client_env(info, served, folder, **limits)
+                before = _latency.reset(state)
+                measured = in_subprocess(_report_latency, env, str(Path(folder) / "reports"))
+                measured["bound"] = _latency.measure(state, before, measured["seconds"]["read"])
+                runs[mode].append(measured)
+    # alternating runs on a shared machine: the best of each compares them under the same conditions
+    out = min(runs["latency"], key=lambda r: r["seconds"]["read"])
+    floor = min(runs["loopback"], key=lambda r: r["seconds"]["read"])
+    bound: _latency.Bound = out["bound"]
     ffn = bound.stats.get("ffn")
     if ffn:  # FFN scales out: what its requests' service times allow at the client's in-flight limit
         bounds = {
@@ -522,6 +531,8 @@ def run_latency(
         name, seconds = _bottleneck(bounds)
         bound = replace(bound, bounds=bounds, bottleneck=name, seconds=seconds)
     achieved, possible = bound.throughput()
+    read, floor_read = out["seconds"]["read"], floor["seconds"]["read"]
+    least = max(bound.seconds, floor_read)
     real = lambda s: s * time_scale  # noqa: E731 - scaled seconds to real ones
     late = lambda api: bound.stats.get(api, {}).get("late_seconds", 0.0)  # noqa: E731
     stages = out["seconds"]
@@ -557,11 +568,13 @@ def run_latency(
             "read stage: achieved / bound throughput (requests per real second)",
             f"{achieved / time_scale:,.2f} / {possible / time_scale:,.2f}",
         ),
+        Metric("read stage on loopback, same world (its CPU floor)", fmt_s(real(floor_read))),
+        Metric("read stage: the APIs' bound / its wall time", f"{bound.ratio:.1%}"),
         Metric(
-            "read stage: ratio (bound / its wall time)",
-            f"{bound.ratio:.1%}",
+            "read stage: ratio (the least it can take, max(bound, CPU floor), / its wall time)",
+            f"{least / read:.1%} ({fmt_s(real(least))} / {fmt_s(real(read))})",
             f">= {_latency.RATIO_TARGET:.0%}",
-            bound.ratio >= _latency.RATIO_TARGET,
+            least / read >= _latency.RATIO_TARGET,
         ),
         Metric(
             "read stage: the sandbox's own lateness (FFN / Wawi)",
@@ -574,7 +587,13 @@ def run_latency(
             "0 / 0",
             bound.rate_limited == 0 and bound.refused == 0,
         ),
-        Metric("stated as missing", "; ".join(out["missing"]) or "nothing", "nothing", not out["missing"]),
+        Metric(
+            "API datasets read (rows): FFN stock / Wawi items / Wawi returns",
+            " / ".join(f"{out['frames'].get(n, 'missing')}" for n in ("stock", "items", "returns")),
+            "all read",
+            all(n in out["frames"] for n in ("stock", "items", "returns")),
+        ),
+        Metric("the report's own notes on missing figures", "; ".join(out["missing"]) or "none"),
         Metric("peak RSS of the client process", f"{out['peak_rss_mb']:,.0f} MB"),
     ]
     notes = [
@@ -588,18 +607,27 @@ def run_latency(
         "the wire), Wawi's items (its pages after the first as many at a time as Wawi's workers) and Wawi's "
         "returns side by side, and queries the state database meanwhile.",
         "The bound: the Wawi workers' busy time over their number, FFN's fixed window, FFN's requests' "
-        f"service times over the client's {ffn_in_flight} in flight; the largest. Ratio = bound / the read "
-        "stage's wall time. The later stages (build, workbook, history) make no request.",
+        f"service times over the client's {ffn_in_flight} in flight; the largest. The read stage also "
+        "queries the state database and turns every page into frames: the same run without latency "
+        "(loopback, same world and ledger, measured first) is its CPU floor, and the least the read stage "
+        "can take is the larger of the two; ratio = that / the read stage's wall time. The later stages "
+        "(build, workbook, history) make no request.",
+        f"Best of {len(runs['latency'])} alternating runs each (fresh sandbox and ledger every time; the "
+        "latency runs meet the same draws): read stage on loopback "
+        + ", ".join(fmt_s(real(r["seconds"]["read"])) for r in runs["loopback"])
+        + "; under the profile "
+        + ", ".join(fmt_s(real(r["seconds"]["read"])) for r in runs["latency"])
+        + ".",
     ]
     name = config.latency_profile().name
     return Result(
         f"{NAME}-latency-{name}",
         f"report_weekly under the `{name}` latency profile: the weekly report's FFN and Wawi reads, "
         f"{skus:,} SKUs (issue 17)",
-        {"lines": lines, "skus": skus, "profile": name, "time_scale": time_scale},
+        {"lines": lines, "skus": skus, "profile": name, "time_scale": time_scale, "repeats": repeats},
         metrics,
         notes,
-        raw={"out": out, "bound": bound, "counts": counts},
+        raw={"runs": runs, "out": out, "loopback": floor, "bound": bound, "counts": counts},
         command=f".venv/bin/python -m benchmarks {NAME} --profile {name}"
         + (f" --time-scale {time_scale:g}" if time_scale != 1 else ""),
     )

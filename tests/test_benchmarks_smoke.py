@@ -268,3 +268,15 @@ def test_shop_sync_check_latency_tiny() -> None:
         assert not out["unchecked"] and bound.rate_limited == 0 and bound.refused == 0
         assert bound.seconds > 0 and "Shop product pages (cursor chain)" in bound.bounds
     assert bounds[2].requests["shop"] < bounds[0].requests["shop"]  # no carts once every order is known
+
+
+@pytest.mark.slow
+def test_report_weekly_latency_tiny() -> None:
+    """The weekly report's reads at 1/20 of real time, against the same world on loopback."""
+    result = load("report_weekly").run_latency(lines=3000, skus=400, time_scale=20, repeats=1)
+    assert result.name == "report_weekly-latency-default"
+    bound = result.raw["bound"]
+    assert bound.requests["ffn"] >= 1 and bound.requests["wawi"] >= 1  # FFN stock, Wawi items and returns
+    assert bound.rate_limited == 0 and bound.refused == 0 and bound.seconds > 0
+    assert set(result.raw["out"]["frames"]) >= {"stock", "items", "returns"}
+    assert result.raw["loopback"]["frames"] == result.raw["out"]["frames"]  # both runs read the same

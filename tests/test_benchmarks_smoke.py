@@ -280,3 +280,16 @@ def test_report_weekly_latency_tiny() -> None:
     assert bound.rate_limited == 0 and bound.refused == 0 and bound.seconds > 0
     assert set(result.raw["out"]["frames"]) >= {"stock", "items", "returns"}
     assert result.raw["loopback"]["frames"] == result.raw["out"]["frames"]  # both runs read the same
+
+
+@pytest.mark.slow
+def test_replenishment_latency_tiny() -> None:
+    """The replenishment's reads at 1/20 of real time, against the same world on loopback."""
+    result = load("replenishment_5m").run_latency(skus=200, orders=200, time_scale=20, repeats=1)
+    assert result.name == "replenishment_5m-latency-default"
+    out, bound = result.raw["out"], result.raw["bound"]
+    assert out["counts"] == result.raw["loopback"]["counts"]  # both runs read the same
+    assert out["counts"]["ffn_stocks"] == 200 and out["counts"]["supplier_reads"] > 0
+    assert bound.requests["wawi"] > out["counts"]["supplier_reads"]  # the listing and one read per item
+    assert bound.rate_limited == 0 and bound.refused == 0 and bound.seconds > 0
+    assert out["in_flight_peak"]["wawi"] > 1  # the suppliers are read side by side

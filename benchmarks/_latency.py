@@ -22,6 +22,7 @@ from jtl_automator.sandbox import latency
 from jtl_automator.sandbox.app import SandboxState
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.latency_model import (
+    LATENCY_APIS,
     LatencyProfile,
     bottleneck,
     concurrency_bound_seconds,
@@ -33,6 +34,8 @@ from jtl_automator.sandbox.sheets import QUOTA_WINDOW_SECONDS
 
 #: The client's own Wawi and FFN rate limits (``JTL_*_RATE_PER_SECOND``) when no server limit is known.
 CLIENT_DEFAULT_RATE = 20.0
+#: Shop requests on the wire at once in latency mode (the client's default, ``JTL_SHOP_MAX_IN_FLIGHT``).
+SHOP_MAX_IN_FLIGHT = 4
 #: What throughput / bound must reach (issue 17).
 RATIO_TARGET = 0.90
 
@@ -55,6 +58,9 @@ def client_limits(config: SandboxConfig) -> dict[str, str]:
     env: dict[str, str] = {
         "JTL_WAWI_RATE_PER_SECOND": str(CLIENT_DEFAULT_RATE * scale),
         "JTL_FFN_MAX_IN_FLIGHT": "8",
+        # the Shop documents no rate limit: the client's default pace, its own in-flight limit
+        "JTL_SHOP_RATE_PER_SECOND": str(CLIENT_DEFAULT_RATE * scale),
+        "JTL_SHOP_MAX_IN_FLIGHT": str(SHOP_MAX_IN_FLIGHT),
     }
     if config.wawi_onprem_concurrency is not None:
         env["JTL_WAWI_MAX_IN_FLIGHT"] = str(config.wawi_onprem_concurrency)
@@ -167,7 +173,7 @@ def profile_notes(config: SandboxConfig) -> list[str]:
     """The profile's parameters, for the results (in real seconds; the run was ``time_scale`` faster)."""
     profile = config.latency_profile()
     parts = []
-    for api in ("wawi", "wawi_cloud", "ffn", "sheets"):
+    for api in LATENCY_APIS:
         dist = profile.for_api(api)
         if dist is None:
             continue

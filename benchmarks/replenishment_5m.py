@@ -22,6 +22,7 @@ import pstats
 import re
 import tempfile
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -296,3 +297,195 @@ def run(
         )
     params = {"lines": lines, "skus": skus, "days": days, "warehouses": len(WAREHOUSES), "repeats": repeats}
     return Result(NAME, TITLE, params, metrics, notes, raw)
+
+
+# --- latency mode (issue 17): the reads before the pandas stage ---------------------------------------------
+
+#: FFN's change feeds the replenishment reads (``latency_model.route_of``): chunk after chunk, each one asked
+#: for after the one before said more data is available, so their service times add up.
+FEED_ROUTES = ("/api/v1/merchant/outbounds/updates", "/api/v1/merchant/stocks/updates")
+
+
+def _load_latency(env: dict[str, str], now: str, history_days: int) -> dict[str, Any]:
+    """Client process: the replenishment's read stage (``load_inputs``, with the state database's item
+    cache, cold) with the clients set to the profile's limits."""
+    import os
+    from datetime import datetime
+
+    os.environ.update(env)
+    from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.services.replenishment.reads import ReplenishmentRunParams, load_inputs
+    from jtl_automator.settings import Settings
+    from jtl_automator.store import StateStore
+
+    settings = Settings(_env_file=None)
+    store = StateStore(settings.database_url)
+    ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
+    reset_peak_rss()
+    start = time.perf_counter()
+    inputs = load_inputs(
+        ffn,
+        wawi,
+        ReplenishmentRunParams(history_days=history_days),
+        now=datetime.fromisoformat(now),
+        store=store,
+    )
+    seconds = time.perf_counter() - start
+    store.dispose()
+    return {
+        "seconds": seconds,
+        "counts": inputs.counts,
+        "lines": len(inputs.order_lines),
+        "peak_rss_mb": peak_rss_mb(),
+        "in_flight_peak": {
+            "ffn": ffn.core.in_flight.peak if ffn.core.in_flight else None,
+            "wawi": wawi.core.in_flight.peak if wawi.core.in_flight else None,
+        },
+    }
+
+
+def run_latency(
+    profile: str = "default",
+    skus: int = 1_000,
+    orders: int = 2_000,
+    history_days: int = 90,
+    seed: int = 42,
+    time_scale: float = 1.0,
+    repeats: int = 2,
+) -> Result:
+    """The replenishment's reads (FFN's feeds, stock and inbounds; Wawi's items and suppliers through a cold
+    item cache) under a latency profile, against the same world on loopback as the CPU floor."""
+    import tempfile
+
+    from benchmarks import _latency
+    from benchmarks._common import client_env, fmt_int, serve_sandbox
+    from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, generate
+    from jtl_automator.sandbox.latency_model import bottleneck
+
+    config = _latency.profile_config(profile, time_scale, seed)
+    limits = _latency.client_limits(config)
+    ffn_in_flight = int(limits["JTL_FFN_MAX_IN_FLIGHT"])
+    now = DEFAULT_BASE_DATE.isoformat()
+    runs: dict[str, list[dict[str, Any]]] = {"loopback": [], "latency": []}
+    for _ in range(max(1, repeats)):
+        for mode in ("loopback", "latency"):
+            served = config if mode == "latency" else _latency.profile_config("none", time_scale, seed)
+            data = generate(seed=seed, skus=skus, orders=orders, warehouses=3, customers=200, suppliers=10)
+            with (
+                tempfile.TemporaryDirectory(prefix="bench-replenishment-latency-") as folder,
+                serve_sandbox(data, served) as (info, state, _server),
+            ):
+                env = client_env(info, served, folder, **limits)
+                before = _latency.reset(state)
+                measured = in_subprocess(_load_latency, env, now, history_days)
+                measured["bound"] = _latency.measure(state, before, measured["seconds"])
+                runs[mode].append(measured)
+    out = min(runs["latency"], key=lambda r: r["seconds"])
+    floor = min(runs["loopback"], key=lambda r: r["seconds"])
+    if out["counts"] != floor["counts"]:
+        raise AssertionError(f"the runs disagree: {out['counts']} vs {floor['counts']}")
+    bound: _latency.Bound = out["bound"]
+    ffn = bound.stats.get("ffn", {})
+    routes = ffn.get("by_route", {})
+    bounds = dict(bound.bounds)
+    for route in FEED_ROUTES:
+        if route in routes:
+            bounds[f"FFN feed {route.rsplit('/', 2)[-2]}/updates (chunk after chunk)"] = routes[route][
+                "busy_seconds"
+            ]
+    if ffn:
+        bounds[f"FFN requests at {ffn_in_flight} in flight (busy time / {ffn_in_flight})"] = (
+            ffn["busy_seconds"] / ffn_in_flight
+        )
+    name, seconds = bottleneck(bounds)
+    bound = replace(bound, bounds=bounds, bottleneck=name, seconds=seconds)
+    least = max(bound.seconds, floor["seconds"])
+    achieved, possible = bound.throughput()
+    real = lambda s: s * time_scale  # noqa: E731 - scaled seconds to real ones
+    late = lambda api: bound.stats.get(api, {}).get("late_seconds", 0.0)  # noqa: E731
+    metrics = [
+        Metric(
+            "SKUs / orders in the world / history days",
+            f"{fmt_int(skus)} / {fmt_int(orders)} / {history_days}",
+        ),
+        Metric("read counts", ", ".join(f"{k} {v:,}" for k, v in out["counts"].items())),
+        Metric(
+            "requests (sandbox count)",
+            f"{bound.total_requests:,} ("
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(bound.requests.items()) if v)
+            + ")",
+        ),
+        Metric(
+            "the limits' bounds (real seconds)",
+            "; ".join(f"{k}: {fmt_s(real(v))}" for k, v in bounds.items()),
+        ),
+        Metric("bottleneck", f"{bound.bottleneck}: {fmt_s(real(bound.seconds))}"),
+        Metric(
+            "read stage on loopback, same world (its floor: own CPU work and the client's rate limits)",
+            fmt_s(real(floor["seconds"])),
+        ),
+        Metric("read stage under the profile (wall time)", fmt_s(real(out["seconds"]))),
+        Metric(
+            "achieved / bound throughput (requests per real second)",
+            f"{achieved / time_scale:,.2f} / {possible / time_scale:,.2f}",
+        ),
+        Metric("the APIs' bound / wall time", f"{bound.ratio:.1%}"),
+        Metric(
+            "ratio (the least it can take, max(bound, floor), / its wall time)",
+            f"{least / out['seconds']:.1%}",
+            f">= {_latency.RATIO_TARGET:.0%}",
+            least / out["seconds"] >= _latency.RATIO_TARGET,
+        ),
+        Metric(
+            "the sandbox's own lateness (FFN / Wawi)",
+            " / ".join(fmt_s(real(late(a))) for a in ("ffn", "wawi")),
+        ),
+        Metric(
+            "in flight at most (FFN / Wawi), 429 / 503 answers",
+            f"{out['in_flight_peak']['ffn']} / {out['in_flight_peak']['wawi']}, "
+            f"{bound.rate_limited} / {bound.refused}",
+            "0 / 0",
+            bound.rate_limited == 0 and bound.refused == 0,
+        ),
+        Metric("peak RSS of the client process", f"{out['peak_rss_mb']:,.0f} MB"),
+    ]
+    notes = [
+        *_latency.profile_notes(config),
+        "The replenishment's read stage (load_inputs, as its flow's first stage runs it, with an empty "
+        "order ledger: the window's demand comes from FFN's outbound feed; the Wawi item cache is cold, so "
+        "every item is listed and every wanted item's suppliers read) in a freshly spawned process; "
+        "clients set to the server's limits: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(limits.items()))
+        + " (scaled). The pandas stage after it is the loopback benchmark's subject.",
+        "It reads FFN's stock-change feed, stock rows, inbounds and Wawi's supplier list side by side while "
+        "the outbound feed is read; then Wawi's items and suppliers through the item cache.",
+        "The bound: the Wawi workers' busy time over their number, FFN's fixed window, each FFN change "
+        "feed's chunks (one after the other), FFN's requests over the client's in-flight limit; the "
+        "largest. The same read on loopback is its floor (its own CPU work, and the clients' rate limits: "
+        "Wawi's 20 requests a second, the merchant's default, is what binds there); ratio = max(bound, "
+        "floor) / wall time.",
+        f"Best of {len(runs['latency'])} alternating runs each: loopback "
+        + ", ".join(fmt_s(real(r["seconds"])) for r in runs["loopback"])
+        + "; under the profile "
+        + ", ".join(fmt_s(real(r["seconds"])) for r in runs["latency"])
+        + ".",
+    ]
+    name = config.latency_profile().name
+    return Result(
+        f"{NAME}-latency-{name}",
+        f"replenishment reads under the `{name}` latency profile: {skus:,} SKUs, {orders:,} orders, "
+        f"{history_days} days of history (issue 17)",
+        {
+            "skus": skus,
+            "orders": orders,
+            "history_days": history_days,
+            "profile": name,
+            "time_scale": time_scale,
+        },
+        metrics,
+        notes,
+        raw={"runs": runs, "out": out, "loopback": floor, "bound": bound},
+        command=f".venv/bin/python -m benchmarks {NAME} --profile {name}"
+        + (f" --time-scale {time_scale:g}" if time_scale != 1 else ""),
+    )

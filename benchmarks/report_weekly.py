@@ -24,6 +24,7 @@ import random
 import sqlite3
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ from benchmarks._common import (
 )
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.generator import generate
+from jtl_automator.sandbox.latency_model import bottleneck as _bottleneck
 
 NAME = "report_weekly"
 TITLE = (
@@ -448,4 +450,184 @@ def run(
         metrics,
         notes,
         raw={"counts": counts, "measured": measured, "ratio": ratio, "agree": agree, "requests": requests},
+    )
+
+
+# --- latency mode (issue 17) ------------------------------------------------------------------------------
+
+
+def _report_latency(env: dict[str, str], folder: str) -> dict[str, Any]:
+    """Client process: one weekly report with the clients set to the profile's limits, its stages timed."""
+    os.environ.update(env)
+    from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.settings import Settings
+    from jtl_automator.store import StateStore
+
+    settings = Settings(_env_file=None)
+    store = StateStore(settings.database_url)
+    ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
+    reset_peak_rss()
+    out = _report(store, ffn, wawi, folder)  # FFN's token is fetched in it, as in a scheduled run
+    out["peak_rss_mb"] = peak_rss_mb()
+    out["in_flight_peak"] = {
+        "ffn": ffn.core.in_flight.peak if ffn.core.in_flight else None,
+        "wawi": wawi.core.in_flight.peak if wawi.core.in_flight else None,
+    }
+    store.dispose()
+    return out
+
+
+def run_latency(
+    profile: str = "default",
+    lines: int = 50_000,
+    skus: int = 20_000,
+    warehouses: int = 3,
+    seed: int = 42,
+    time_scale: float = 1.0,
+    repeats: int = 3,
+) -> Result:
+    """The weekly report's reads under a latency profile: FFN's stock and Wawi's items against the bound.
+
+    The state database's queries make no request; the read stage runs them while the API reads are under
+    way, so the read stage's wall time is compared with the bound of the API requests it made.
+    """
+    from benchmarks import _latency
+
+    data = generate(
+        seed=seed, skus=skus, orders=0, warehouses=warehouses, customers=1, suppliers=10, inbounds=5
+    )
+    sku_list = sorted(str(item["SKU"]) for item in data.wawi.items.values())
+    warehouse_ids = sorted(str(w) for w in data.ffn.warehouses)
+    config = _latency.profile_config(profile, time_scale, seed)
+    limits = _latency.client_limits(config)
+    ffn_in_flight = int(limits["JTL_FFN_MAX_IN_FLIGHT"])
+    runs: dict[str, list[dict[str, Any]]] = {"loopback": [], "latency": []}
+    for _ in range(max(1, repeats)):
+        for mode in ("loopback", "latency"):  # the same world and ledger without latency: the CPU floor
+            served = config if mode == "latency" else _latency.profile_config("none", time_scale, seed)
+            with (
+                tempfile.TemporaryDirectory(prefix="bench-report-latency-") as folder,
+                serve_sandbox(data, served) as (info, state, _server),
+            ):
+                db = Path(folder) / "state.db"
+                counts = build_store(db, sku_list, warehouse_ids, lines, seed)
+                env = client_env(info, served, folder, **limits)
+                before = _latency.reset(state)
+                measured = in_subprocess(_report_latency, env, str(Path(folder) / "reports"))
+                measured["bound"] = _latency.measure(state, before, measured["seconds"]["read"])
+                runs[mode].append(measured)
+    # alternating runs on a shared machine: the best of each compares them under the same conditions
+    out = min(runs["latency"], key=lambda r: r["seconds"]["read"])
+    floor = min(runs["loopback"], key=lambda r: r["seconds"]["read"])
+    bound: _latency.Bound = out["bound"]
+    ffn = bound.stats.get("ffn")
+    if ffn:  # FFN scales out: what its requests' service times allow at the client's in-flight limit
+        bounds = {
+            **bound.bounds,
+            f"FFN requests at {ffn_in_flight} in flight (busy time / {ffn_in_flight})": ffn["busy_seconds"]
+            / ffn_in_flight,
+        }
+        name, seconds = _bottleneck(bounds)
+        bound = replace(bound, bounds=bounds, bottleneck=name, seconds=seconds)
+    achieved, possible = bound.throughput()
+    read, floor_read = out["seconds"]["read"], floor["seconds"]["read"]
+    least = max(bound.seconds, floor_read)
+    real = lambda s: s * time_scale  # noqa: E731 - scaled seconds to real ones
+    late = lambda api: bound.stats.get(api, {}).get("late_seconds", 0.0)  # noqa: E731
+    stages = out["seconds"]
+    routes = {
+        api: ", ".join(f"{r} {v['requests']:,}" for r, v in sorted(bound.stats[api]["by_route"].items()))
+        for api in ("ffn", "wawi")
+        if api in bound.stats
+    }
+    metrics = [
+        Metric(
+            "order lines in the week / SKUs / FFN stock rows",
+            f"{fmt_int(counts['lines'])} / {fmt_int(len(sku_list))} / "
+            f"{fmt_int(sum(len(s.get('warehouses') or []) for s in data.ffn.stocks.values()))}",
+        ),
+        Metric(
+            "wall time (real seconds): read stage / build / workbook / KPI history",
+            " / ".join(fmt_s(real(stages[k])) for k in ("read", "build", "workbook", "history")),
+        ),
+        Metric(
+            "read stage: requests (sandbox count)",
+            f"{bound.total_requests:,} ("
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(bound.requests.items()) if v)
+            + "; "
+            + "; ".join(f"{api}: {text}" for api, text in routes.items())
+            + ")",
+        ),
+        Metric(
+            "read stage: the limits' bounds (real seconds)",
+            "; ".join(f"{k}: {fmt_s(real(v))}" for k, v in bound.bounds.items()),
+        ),
+        Metric("read stage: bottleneck", f"{bound.bottleneck}: {fmt_s(real(bound.seconds))}"),
+        Metric(
+            "read stage: achieved / bound throughput (requests per real second)",
+            f"{achieved / time_scale:,.2f} / {possible / time_scale:,.2f}",
+        ),
+        Metric("read stage on loopback, same world (its CPU floor)", fmt_s(real(floor_read))),
+        Metric("read stage: the APIs' bound / its wall time", f"{bound.ratio:.1%}"),
+        Metric(
+            "read stage: ratio (the least it can take, max(bound, CPU floor), / its wall time)",
+            f"{least / read:.1%} ({fmt_s(real(least))} / {fmt_s(real(read))})",
+            f">= {_latency.RATIO_TARGET:.0%}",
+            least / read >= _latency.RATIO_TARGET,
+        ),
+        Metric(
+            "read stage: the sandbox's own lateness (FFN / Wawi)",
+            " / ".join(fmt_s(real(late(api))) for api in ("ffn", "wawi")),
+        ),
+        Metric(
+            "in flight at most (FFN / Wawi), 429 / 503 answers",
+            f"{out['in_flight_peak']['ffn']} / {out['in_flight_peak']['wawi']}, "
+            f"{bound.rate_limited} / {bound.refused}",
+            "0 / 0",
+            bound.rate_limited == 0 and bound.refused == 0,
+        ),
+        Metric(
+            "API datasets read (rows): FFN stock / Wawi items / Wawi returns",
+            " / ".join(f"{out['frames'].get(n, 'missing')}" for n in ("stock", "items", "returns")),
+            "all read",
+            all(n in out["frames"] for n in ("stock", "items", "returns")),
+        ),
+        Metric("the report's own notes on missing figures", "; ".join(out["missing"]) or "none"),
+        Metric("peak RSS of the client process", f"{out['peak_rss_mb']:,.0f} MB"),
+    ]
+    notes = [
+        *_latency.profile_notes(config),
+        "The weekly report's stages as the flow runs them (LocalStages) in a freshly spawned process, "
+        "clients set to the server's limits: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(limits.items()))
+        + f" (scaled); the sandbox in a thread of the parent; a state database of {counts['lines']:,} "
+        "order lines in the week (SQLite).",
+        "The read stage starts FFN's stock (its pages after the first as many at a time as FFN may have on "
+        "the wire), Wawi's items (its pages after the first as many at a time as Wawi's workers) and Wawi's "
+        "returns side by side, and queries the state database meanwhile.",
+        "The bound: the Wawi workers' busy time over their number, FFN's fixed window, FFN's requests' "
+        f"service times over the client's {ffn_in_flight} in flight; the largest. The read stage also "
+        "queries the state database and turns every page into frames: the same run without latency "
+        "(loopback, same world and ledger, measured first) is its CPU floor, and the least the read stage "
+        "can take is the larger of the two; ratio = that / the read stage's wall time. The later stages "
+        "(build, workbook, history) make no request.",
+        f"Best of {len(runs['latency'])} alternating runs each (fresh sandbox and ledger every time; the "
+        "latency runs meet the same draws): read stage on loopback "
+        + ", ".join(fmt_s(real(r["seconds"]["read"])) for r in runs["loopback"])
+        + "; under the profile "
+        + ", ".join(fmt_s(real(r["seconds"]["read"])) for r in runs["latency"])
+        + ".",
+    ]
+    name = config.latency_profile().name
+    return Result(
+        f"{NAME}-latency-{name}",
+        f"report_weekly under the `{name}` latency profile: the weekly report's FFN and Wawi reads, "
+        f"{skus:,} SKUs (issue 17)",
+        {"lines": lines, "skus": skus, "profile": name, "time_scale": time_scale, "repeats": repeats},
+        metrics,
+        notes,
+        raw={"runs": runs, "out": out, "loopback": floor, "bound": bound, "counts": counts},
+        command=f".venv/bin/python -m benchmarks {NAME} --profile {name}"
+        + (f" --time-scale {time_scale:g}" if time_scale != 1 else ""),
     )

@@ -18,9 +18,11 @@ import math
 import os
 import tempfile
 import time
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
+from benchmarks import _latency
 from benchmarks._common import (
     UNTHROTTLED_RATE,
     Metric,
@@ -37,6 +39,7 @@ from benchmarks._common import (
 )
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, generate
+from jtl_automator.sandbox.latency_model import bottleneck
 
 NAME = "shop_sync_check"
 TITLE = "shop_sync_check: 100,000 products and a day of 10,000 orders, requests vs the bound (issue 16)"
@@ -49,25 +52,40 @@ def _check(env: dict[str, str], limit: int, as_of_minutes: float) -> dict[str, A
     os.environ.update(env)
     from jtl_automator.clients.shop import ShopClient
     from jtl_automator.clients.wawi.client import WawiClient
-    from jtl_automator.services.shop_sync import ShopSyncParams, run_shop_sync_check
+    from jtl_automator.services.shop_sync import LocalStages, ShopSyncParams, run_stages
     from jtl_automator.settings import Settings
     from jtl_automator.store import StateStore
 
     settings = Settings(_env_file=None)
     store = StateStore(settings.database_url)
     shop, wawi = ShopClient.from_settings(settings), WawiClient.from_settings(settings)
+    stage_seconds: dict[str, float] = {}
+
+    class Timed(LocalStages):
+        """The plain stages (as ``run_shop_sync_check`` runs them), the two reading ones timed."""
+
+        def read_shop(self) -> Any:
+            began = time.perf_counter()
+            try:
+                return super().read_shop()
+            finally:
+                stage_seconds["read_shop"] = time.perf_counter() - began
+
+        def read_wawi(self, shop: Any) -> Any:
+            began = time.perf_counter()
+            try:
+                return super().read_wawi(shop)
+            finally:
+                stage_seconds["read_wawi"] = time.perf_counter() - began
+
+    params = ShopSyncParams(shop_page_size=limit)
     reset_peak_rss()
     start = time.perf_counter()
-    result = run_shop_sync_check(
-        shop,
-        wawi,
-        store,
-        ShopSyncParams(shop_page_size=limit),
-        now=DEFAULT_BASE_DATE + timedelta(minutes=as_of_minutes),
-        run_id="bench",
-    )
+    stages = Timed(shop, wawi, store, params, DEFAULT_BASE_DATE + timedelta(minutes=as_of_minutes), "bench")
+    result = run_stages(stages, params, dry_run=False)
     return {
         "seconds": time.perf_counter() - start,
+        "stage_seconds": stage_seconds,
         "counts": result["counts"],
         "watching": result["watching"],
         "orders": result["orders"],
@@ -78,6 +96,8 @@ def _check(env: dict[str, str], limit: int, as_of_minutes: float) -> dict[str, A
         "shop_requests": shop.stats.requests,
         "wawi_requests": wawi.stats.requests,
         "peak_rss_mb": peak_rss_mb(),
+        "shop_in_flight_peak": shop.core.in_flight.peak if shop.core.in_flight else None,
+        "wawi_in_flight_peak": wawi.core.in_flight.peak if wawi.core.in_flight else None,
     }
 
 
@@ -210,4 +230,226 @@ def run(skus: int = 100_000, orders: int = 10_000, limit: int = 500, seed: int =
         metrics,
         notes,
         raw,
+    )
+
+
+# --- latency mode (issue 17) ------------------------------------------------------------------------------
+
+#: The three measured runs: every order new; 15 minutes later (the channel prices past the first run's
+#: cap still to read); 15 minutes after that (the steady state: channel prices cached, no new orders).
+RUN_LABELS = ("run 1", "run 2", "run 3")
+#: The sandbox's routes of the shop's reads (``latency_model.route_of``).
+PRODUCT_ROUTE = "/shop/api/v1/product"
+ORDER_ROUTE = "/shop/api/v1/order"
+CART_ROUTE = "/shop/api/v1/cart/{id}"
+
+
+def shop_bounds(stats: dict[str, Any], in_flight: int) -> dict[str, float]:
+    """What the shop's latency forces for the shop requests served (``latency.stats`` of one run).
+
+    The Shop documents no rate limit; its cursor does: each page needs the last key of the one before, so
+    a list's pages cost the sum of their service times (the product pages and the order pages are two
+    chains that may run side by side). Independent reads (the carts) overlap up to the client's in-flight
+    limit: every shop request's service time over that limit.
+    """
+    shop = stats.get("shop")
+    if not shop:
+        return {}
+    routes = shop["by_route"]
+    busy = lambda route: routes.get(route, {}).get("busy_seconds", 0.0)  # noqa: E731
+    return {
+        "Shop product pages (cursor chain)": busy(PRODUCT_ROUTE),
+        "Shop order pages (cursor chain)": busy(ORDER_ROUTE),
+        f"Shop requests at {in_flight} in flight (busy time / {in_flight})": shop["busy_seconds"] / in_flight,
+    }
+
+
+def _with_shop(bound: _latency.Bound, in_flight: int) -> tuple[_latency.Bound, tuple[str, float]]:
+    """``bound`` (from ``_latency.measure``) with the shop's bounds added.
+
+    Two bounds: ``seconds`` for the flow's stage order (the shop's reads, then Wawi's, which need what the
+    shop said: the order numbers to look up, the shop prices that decide which channel prices to read),
+    and ``overlapped`` where the two stages could run side by side (the larger of all bounds).
+    """
+    shop = shop_bounds(bound.stats, in_flight)
+    wawi = dict(bound.bounds)
+    bounds = {**shop, **wawi}
+    shop_name, shop_seconds = bottleneck(shop)
+    wawi_name, wawi_seconds = bottleneck(wawi)
+    staged = replace(
+        bound,
+        bounds=bounds,
+        bottleneck=f"{shop_name} + {wawi_name}",
+        seconds=shop_seconds + wawi_seconds,
+    )
+    return staged, bottleneck(bounds)
+
+
+def run_latency(
+    profile: str = "default",
+    skus: int = 5_000,
+    orders: int = 1_000,
+    limit: int = 250,
+    seed: int = 42,
+    time_scale: float = 1.0,
+) -> Result:
+    """The shop sync check under a latency profile: three scheduled runs (see :data:`RUN_LABELS`).
+
+    Each run is the service pipeline (``run_shop_sync_check``, as the flow runs its stages) in a spawned
+    process with the clients set to the limits (the shop: its default in-flight limit, no rate limit to
+    keep to); the bound comes from the service times the sandbox drew for the requests the run made.
+    """
+    from jtl_automator.sandbox.shop import build_shop
+
+    begin = time.perf_counter()
+    data = generate(seed=seed, skus=skus, orders=orders, warehouses=3, customers=200, suppliers=5)
+    config = _latency.profile_config(profile, time_scale, seed)
+    data.shop = build_shop(data.wawi, config)
+    built = time.perf_counter() - begin
+    products, shop_orders = len(data.shop.products), len(data.shop.orders)
+    in_flight = _latency.SHOP_MAX_IN_FLIGHT
+    runs: list[dict[str, Any]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-shop-latency-") as db_dir,
+        serve_sandbox(data, config) as (info, state, _server),
+    ):
+        env = client_env(
+            info,
+            config,
+            db_dir,
+            JTL_WAWI_PAGE_SIZE=str(WAWI_PAGE),
+            **_latency.client_limits(config),
+            JTL_SHOP_TIMEOUT_SECONDS="600",
+            JTL_HTTP_TIMEOUT_SECONDS="600",
+        )
+        # the first run at the world's base date + 61 min, then the next two schedules 15 minutes apart
+        for as_of in (61.0, 76.0, 91.0):
+            before = _latency.reset(state)
+            out = in_subprocess(_check, env, limit, as_of)
+            reads = out["stage_seconds"]["read_shop"] + out["stage_seconds"]["read_wawi"]
+            staged, overlapped = _with_shop(_latency.measure(state, before, reads), in_flight)
+            out["bound"], out["overlapped"] = staged, overlapped
+            runs.append(out)
+    real = lambda s: s * time_scale  # noqa: E731 - scaled seconds to real ones
+    metrics = [
+        Metric(
+            "shop products / shop orders / Wawi items / Wawi stock rows",
+            f"{fmt_int(products)} / {fmt_int(shop_orders)} / {fmt_int(len(data.wawi.items))} / "
+            f"{fmt_int(len(data.wawi.stocks))}",
+        ),
+    ]
+    for label, out in zip(RUN_LABELS, runs, strict=True):
+        bound: _latency.Bound = out["bound"]
+        achieved, possible = bound.throughput()
+        name, overlapped = out["overlapped"]
+        stats = bound.stats.get("shop", {}).get("by_route", {})
+        carts = stats.get(CART_ROUTE, {}).get("requests", 0)
+        metrics += [
+            Metric(
+                f"{label}: wall time (real seconds): the run / its two reading stages (shop, Wawi)",
+                f"{fmt_s(real(out['seconds']))} / {fmt_s(real(bound.achieved_seconds))} ("
+                f"{fmt_s(real(out['stage_seconds']['read_shop']))}, "
+                f"{fmt_s(real(out['stage_seconds']['read_wawi']))})",
+            ),
+            Metric(
+                f"{label}: requests (sandbox count)",
+                f"{bound.total_requests:,} ("
+                + ", ".join(f"{k} {v:,}" for k, v in sorted(bound.requests.items()) if v)
+                + f"; shop: {stats.get(PRODUCT_ROUTE, {}).get('requests', 0):,} product pages, "
+                f"{stats.get(ORDER_ROUTE, {}).get('requests', 0):,} order pages, {carts:,} carts; "
+                f"{out['channel_price_reads']:,} Wawi channel-price reads)",
+            ),
+            Metric(
+                f"{label}: the limits' bounds (real seconds)",
+                "; ".join(f"{k}: {fmt_s(real(v))}" for k, v in bound.bounds.items()),
+            ),
+            Metric(
+                f"{label}: bound in the flow's stage order (shop, then Wawi)",
+                f"{bound.bottleneck}: {fmt_s(real(bound.seconds))}",
+            ),
+            Metric(
+                f"{label}: achieved / bound throughput of the reads (requests per real second)",
+                f"{achieved / time_scale:,.2f} / {possible / time_scale:,.2f}",
+            ),
+            Metric(
+                f"{label}: ratio (bound / the reading stages' wall time)",
+                f"{bound.ratio:.1%}",
+                f">= {_latency.RATIO_TARGET:.0%}",
+                bound.ratio >= _latency.RATIO_TARGET,
+            ),
+            Metric(
+                f"{label}: ratio over the whole run (with evaluate, record, alert: no requests)",
+                f"{bound.seconds / out['seconds']:.1%}",
+            ),
+            Metric(
+                f"{label}: ratio if the two stages overlapped (largest single bound: {name})",
+                f"{overlapped / bound.achieved_seconds:.1%} ({fmt_s(real(overlapped))})",
+            ),
+            Metric(
+                f"{label}: the sandbox's own lateness (shop / Wawi; its CPU past a drawn service time)",
+                " / ".join(
+                    fmt_s(real(bound.stats.get(api, {}).get("late_seconds", 0.0))) for api in ("shop", "wawi")
+                ),
+            ),
+            Metric(
+                f"{label}: in flight at most (shop / Wawi), 429 / 503 answers",
+                f"{out['shop_in_flight_peak']} / {out['wawi_in_flight_peak']}, "
+                f"{bound.rate_limited} / {bound.refused}",
+                "0 / 0",
+                bound.rate_limited == 0 and bound.refused == 0,
+            ),
+            Metric(
+                f"{label}: not checked",
+                str(out["unchecked"] or "nothing"),
+                "nothing",
+                not out["unchecked"],
+            ),
+            Metric(
+                f"{label}: peak RSS of the client process",
+                f"{out['peak_rss_mb']:,.0f} MB",
+            ),
+        ]
+    first = runs[0]
+    notes = [
+        *_latency.profile_notes(config),
+        f"Each run: the service pipeline (run_shop_sync_check, the flow's stages as plain calls, default "
+        f"params but shop pages of {limit}) in a freshly spawned process; the sandbox (lenient: no shop "
+        "cost model, so a page costs its drawn latency whatever its rows) in a thread of the parent. "
+        "Client limits: "
+        + ", ".join(f"{k}={v}" for k, v in sorted(_latency.client_limits(config).items()))
+        + " (scaled).",
+        "The bound: the shop's two cursor chains (the sum of their pages' service times as the sandbox drew "
+        f"them), every shop request's service time over the client's {in_flight} in flight (the carts "
+        "overlap), the Wawi workers' busy time over their number; the shop's largest plus Wawi's largest, "
+        "because Wawi's reads need what the shop said (which orders to look up; the shop prices decide "
+        "which channel prices to read). The ratio if the stages overlapped divides the single largest "
+        "bound by the wall time: what a flow reading Wawi beside the shop could reach at most.",
+        f"World: seed {seed}, {skus:,} SKUs, {orders:,} Wawi orders mirrored into the shop with the "
+        f"sandbox's default drift, built in {fmt_s(built)}; run 1: order statuses "
+        f"{first['orders']['statuses']}, Wawi lookup {first['orders']['wawi_lookup']}.",
+        "Runs 15 minutes apart (the schedule): run 1 finds every order new (a cart each) and reads the "
+        "first channel_price_reads_max (1,000) channel prices; run 2 reads the rest of them; run 3 is the "
+        "steady state (channel prices cached, no new orders): the shop's product pages and Wawi's item, "
+        "stock and order pages only.",
+        "The sandbox's own lateness is the time it answered after a request's drawn service time (its CPU "
+        "building a page of products, on a shared 2-core machine): the client cannot win it back, and the "
+        "bound, made of drawn service times only, does not contain it.",
+    ]
+    raw = {
+        "runs": [{k: v for k, v in r.items() if k not in ("bound", "overlapped")} for r in runs],
+        "bounds": [r["bound"] for r in runs],
+        "overlapped": [r["overlapped"] for r in runs],
+        "products": products,
+    }
+    name = config.latency_profile().name
+    return Result(
+        f"{NAME}-latency-{name}",
+        f"shop_sync_check under the `{name}` latency profile: {skus:,} products, {orders:,} new orders, "
+        "three scheduled runs (issue 17)",
+        {"skus": skus, "orders": orders, "limit": limit, "profile": name, "time_scale": time_scale},
+        metrics,
+        notes,
+        raw,
+        command=f".venv/bin/python -m benchmarks {NAME} --profile {name}"
+        + (f" --time-scale {time_scale:g}" if time_scale != 1 else ""),
     )

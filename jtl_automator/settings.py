@@ -162,6 +162,13 @@ class Settings(BaseSettings):
         "row loads its stock, prices and other children: see docs/shop.md for the measured trade-off).",
     )
     shop_rate_per_second: float = Field(default=10.0, gt=0)
+    shop_max_in_flight: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Shop requests on the wire at once (carts read side by side): a shop on shared hosting "
+        "serves a few PHP workers; the Shop documents no limit.",
+    )
     shop_timeout_seconds: float = Field(default=60.0, gt=0)
     shop_timezone: str = Field(
         default="Europe/Berlin", description="The shop's SHOP_TIMEZONE: dates without a zone are read in it."

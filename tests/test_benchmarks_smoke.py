@@ -251,3 +251,45 @@ def test_sync_latency_modes_tiny() -> None:
     assert full["failed"] == 0 and 0 < incr["outcomes"].get("applied", 0) <= stock.raw["changed"]
     assert products.raw["incremental"]["counts"]["updated"] == products.raw["changed"]
     assert pricing.raw["applied"]["again"] == 0 < pricing.raw["applied"]["first"]
+
+
+@pytest.mark.slow
+def test_shop_sync_check_latency_tiny() -> None:
+    """The latency mode at 1/20 of real time: the shop's requests and bounds of three scheduled runs."""
+    module = load("shop_sync_check")
+    result = module.run_latency(skus=300, orders=60, limit=25, time_scale=20)
+    assert result.name == "shop_sync_check-latency-default"
+    runs, bounds = result.raw["runs"], result.raw["bounds"]
+    new = runs[0]["orders"]["new"]
+    products = result.raw["products"]
+    pages = module._pages(products, 25) + module._pages(new, 25)
+    assert new > 0 and bounds[0].requests["shop"] == pages + new  # + one cart per new order
+    for out, bound in zip(runs, bounds, strict=True):
+        assert not out["unchecked"] and bound.rate_limited == 0 and bound.refused == 0
+        assert bound.seconds > 0 and "Shop product pages (cursor chain)" in bound.bounds
+    assert bounds[2].requests["shop"] < bounds[0].requests["shop"]  # no carts once every order is known
+
+
+@pytest.mark.slow
+def test_report_weekly_latency_tiny() -> None:
+    """The weekly report's reads at 1/20 of real time, against the same world on loopback."""
+    result = load("report_weekly").run_latency(lines=3000, skus=400, time_scale=20, repeats=1)
+    assert result.name == "report_weekly-latency-default"
+    bound = result.raw["bound"]
+    assert bound.requests["ffn"] >= 1 and bound.requests["wawi"] >= 1  # FFN stock, Wawi items and returns
+    assert bound.rate_limited == 0 and bound.refused == 0 and bound.seconds > 0
+    assert set(result.raw["out"]["frames"]) >= {"stock", "items", "returns"}
+    assert result.raw["loopback"]["frames"] == result.raw["out"]["frames"]  # both runs read the same
+
+
+@pytest.mark.slow
+def test_replenishment_latency_tiny() -> None:
+    """The replenishment's reads at 1/20 of real time, against the same world on loopback."""
+    result = load("replenishment_5m").run_latency(skus=200, orders=200, time_scale=20, repeats=1)
+    assert result.name == "replenishment_5m-latency-default"
+    out, bound = result.raw["out"], result.raw["bound"]
+    assert out["counts"] == result.raw["loopback"]["counts"]  # both runs read the same
+    assert out["counts"]["ffn_stocks"] == 200 and out["counts"]["supplier_reads"] > 0
+    assert bound.requests["wawi"] > out["counts"]["supplier_reads"]  # the listing and one read per item
+    assert bound.rate_limited == 0 and bound.refused == 0 and bound.seconds > 0
+    assert out["in_flight_peak"]["wawi"] > 1  # the suppliers are read side by side

@@ -4,7 +4,8 @@ A pure ASGI middleware inside the fault middleware (faults decide first, as a ga
 server would). A request's handler runs at once, so rate limits count arrivals and data changes happen
 when the server gets the request; its answer's first byte leaves at the time its service ends:
 
-- FFN, Wawi Cloud, Sheets: arrival plus the drawn service time (internet services scale out);
+- FFN, Wawi Cloud, Sheets, JTL-Shop: arrival plus the drawn service time (internet services scale out;
+  the shop's answer additionally waits what its cost model charges for the rows, see ``charge``);
 - the on-premise Wawi: its ``wawi_onprem_concurrency`` workers as a :class:`WorkerSchedule`, so a
   request that finds them all busy waits in line (or, with ``wawi_onprem_excess = "refuse"``, is
   answered 503 at once), then takes its service time.
@@ -25,10 +26,19 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from jtl_automator.sandbox import sheets, wawi
-from jtl_automator.sandbox.latency_model import ApiLatency, WorkerSchedule, request_rng
+from jtl_automator.sandbox.latency_model import (
+    ApiLatency,
+    WorkerSchedule,
+    charged_cell,
+    request_rng,
+    route_of,
+    stop_charging,
+)
 from jtl_automator.sandbox.state import LatencyRuntime, SandboxState
 
 ADMIN_PREFIX = "/_sandbox"
+#: JTL-Shop's REST API (the storefront's HTML pages around it are no API a pipeline calls).
+SHOP_API_PREFIX = "/shop/api/"
 #: Module-level so tests can replace them (a fake clock that moves when slept on).
 _clock = time.monotonic
 _sleep = anyio.sleep
@@ -44,6 +54,8 @@ def api_of(path: str) -> str | None:
         return "wawi"
     if path.startswith(sheets.PREFIX):
         return "sheets"
+    if path.startswith(SHOP_API_PREFIX):
+        return "shop"
     return None
 
 
@@ -130,10 +142,11 @@ class LatencyMiddleware:
                 return
             start, due = slot
         answered: list[float] = []
+        charged, token = charged_cell()  # what the handler spends on its own (the shop's cost model)
 
         async def held(message: Message) -> None:
             if message["type"] == "http.response.start":
-                wait = due - _clock()
+                wait = due + charged[0] - _clock()
                 if wait > 0:
                     await _sleep(wait)
                 answered.append(_clock())
@@ -142,11 +155,17 @@ class LatencyMiddleware:
         try:
             await self.app(scope, receive, held)
         finally:
+            stop_charging(token)
+            service += charged[0]
+            due += charged[0]
             late = max(0.0, (answered[0] if answered else _clock()) - due)
+            route = route_of(scope["path"])
             with rt.lock:
                 stats = rt.stats.of(api)
                 stats.requests += 1
                 stats.busy_seconds += service
+                stats.by_route[route] += 1
+                stats.busy_by_route[route] += service
                 stats.max_seconds = max(stats.max_seconds, due - arrived)
                 stats.stalls += int(stalled)
                 stats.by_method[scope["method"]] += 1
@@ -178,6 +197,10 @@ def stats(state: SandboxState) -> dict[str, Any]:
                 "late_seconds": round(s.late_seconds, 6),
                 "max_late_seconds": round(s.max_late_seconds, 6),
                 "by_method": dict(s.by_method),
+                "by_route": {
+                    route: {"requests": n, "busy_seconds": round(s.busy_by_route[route], 6)}
+                    for route, n in s.by_route.items()
+                },
             }
             for api, s in rt.stats.apis.items()
         }

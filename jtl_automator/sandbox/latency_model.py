@@ -20,8 +20,9 @@ import heapq
 import math
 import random
 import threading
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from statistics import NormalDist
 from typing import Literal
@@ -29,8 +30,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 #: The APIs a profile gives latencies to (``api_of`` in the latency module maps paths to them).
-LatencyApi = Literal["wawi", "wawi_cloud", "ffn", "sheets"]
-LATENCY_APIS: tuple[LatencyApi, ...] = ("wawi", "wawi_cloud", "ffn", "sheets")
+LatencyApi = Literal["wawi", "wawi_cloud", "ffn", "sheets", "shop"]
+LATENCY_APIS: tuple[LatencyApi, ...] = ("wawi", "wawi_cloud", "ffn", "sheets", "shop")
 #: What the on-premise Wawi does with a request past its concurrency: wait for a free worker, or 503.
 Excess = Literal["queue", "refuse"]
 
@@ -75,6 +76,9 @@ class LatencyProfile(BaseModel):
     wawi_cloud: ApiLatency | None = None
     ffn: ApiLatency | None = None
     sheets: ApiLatency | None = None
+    #: JTL-Shop's REST API (``/shop/api/v1``): the whole answer of a request, on top of which the
+    #: sandbox's shop cost model (rows and child relations, strict only) is added.
+    shop: ApiLatency | None = None
     #: Requests the on-premise Wawi serves at once (None: no limit).
     wawi_onprem_concurrency: int | None = Field(default=None, ge=1)
     #: FFN's rate limit per endpoint and window (None: none); FFN documents none, so this is a choice.
@@ -106,6 +110,18 @@ class LatencyProfile(BaseModel):
         return values
 
 
+#: JTL-Shop 5 on shared hosting (the usual merchant setup): every API call boots the storefront in PHP
+#: (config, plugins, session) and runs its queries against a MySQL server shared with other customers,
+#: over the internet from where the pipelines run. A small answer takes about 200 ms (TTFB of a cached
+#: PHP page is ~100 ms there, the API call's boot and queries add as much); the neighbours' load gives a
+#: tail (sigma 0.6: p99 about 0.8 s) and now and then PHP-FPM's pool is full or OPcache is being rebuilt
+#: (0.2 % of requests wait 5 s more). The slow profile is the same host on a busy evening: 500 ms median,
+#: a longer tail (p99 about 3 s), 1 % waiting 8 s. The shop documents no rate limit; what a page of many
+#: products costs on top is the sandbox's shop cost model (``shop_*_cost_seconds``), which a latency
+#: profile does not replace.
+SHOP_DEFAULT = ApiLatency(median_ms=200, sigma=0.6, stall_probability=0.002, stall_seconds=5)
+SHOP_SLOW = ApiLatency(median_ms=500, sigma=0.8, stall_probability=0.01, stall_seconds=8)
+
 #: The built-in profiles (docs/latency.md explains each number).
 LATENCY_PROFILES: dict[str, LatencyProfile] = {
     p.name: p
@@ -116,11 +132,12 @@ LATENCY_PROFILES: dict[str, LatencyProfile] = {
         LatencyProfile(
             name="default",
             description="A mid-sized merchant: Wawi on a shop PC (4 requests at once, long tail, rare 10 s "
-            "stalls), FFN and Google over the internet at their usual speed.",
+            "stalls), FFN and Google over the internet at their usual speed, JTL-Shop on shared hosting.",
             wawi=ApiLatency(median_ms=150, sigma=1.15, stall_probability=0.001, stall_seconds=10),
             wawi_cloud=ApiLatency(median_ms=120, sigma=0.6),
             ffn=ApiLatency(median_ms=80, sigma=0.5),
             sheets=ApiLatency(median_ms=250, sigma=0.5),
+            shop=SHOP_DEFAULT,
             wawi_onprem_concurrency=4,
             ffn_rate_limit=1200,
             ffn_rate_interval_seconds=60,
@@ -128,11 +145,12 @@ LATENCY_PROFILES: dict[str, LatencyProfile] = {
         LatencyProfile(
             name="slow",
             description="A bad Monday: Wawi on an older PC that serves 2 requests at once and stalls more "
-            "often, FFN at a quarter of the default rate, Google slow.",
+            "often, FFN at a quarter of the default rate, Google slow, the shop's host busy.",
             wawi=ApiLatency(median_ms=400, sigma=1.2, stall_probability=0.005, stall_seconds=15),
             wawi_cloud=ApiLatency(median_ms=300, sigma=0.8),
             ffn=ApiLatency(median_ms=200, sigma=0.7),
             sheets=ApiLatency(median_ms=600, sigma=0.6),
+            shop=SHOP_SLOW,
             wawi_onprem_concurrency=2,
             ffn_rate_limit=300,
             ffn_rate_interval_seconds=60,
@@ -148,6 +166,33 @@ def profile_named(profile: str | LatencyProfile) -> LatencyProfile:
     if profile not in LATENCY_PROFILES:
         raise KeyError(f"unknown latency profile {profile!r} (known: {', '.join(LATENCY_PROFILES)})")
     return LATENCY_PROFILES[profile]
+
+
+#: The request the latency layer is serving: seconds its handler spent on its own (the shop's cost model,
+#: slept in the handler), which the layer adds to the drawn service time. None outside the layer.
+_charged: ContextVar[list[float] | None] = ContextVar("latency_charged", default=None)
+
+
+def charge(seconds: float) -> None:
+    """A handler spent ``seconds`` of the server's time on the current request, on top of its latency.
+
+    Without a latency profile (no layer serving the request) nothing is recorded: the handler's own
+    wait is then the whole answer time.
+    """
+    cell = _charged.get()
+    if cell is not None:
+        cell[0] += seconds
+
+
+def charged_cell() -> tuple[list[float], Token[list[float] | None]]:
+    """Start counting what the current request's handler charges; the cell and the token to reset."""
+    cell = [0.0]
+    return cell, _charged.set(cell)
+
+
+def stop_charging(token: Token[list[float] | None]) -> None:
+    """End :func:`charged_cell`'s counting."""
+    _charged.reset(token)
 
 
 def request_rng(seed: int, profile: str, api: str, key: str, occurrence: int) -> random.Random:
@@ -229,6 +274,10 @@ class ApiServiceStats:
     late_seconds: float = 0.0
     max_late_seconds: float = 0.0
     by_method: Counter[str] = field(default_factory=Counter)
+    #: Per route (the path with its numeric ids as ``{id}``): requests and their service seconds, so a
+    #: benchmark can add up a chain of dependent requests (the shop's cursor pages) apart from the rest.
+    by_route: Counter[str] = field(default_factory=Counter)
+    busy_by_route: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 @dataclass
@@ -244,6 +293,11 @@ class LatencyStats:
     def reset(self) -> None:
         """Forget everything counted so far."""
         self.apis.clear()
+
+
+def route_of(path: str) -> str:
+    """A path with its numeric segments as ``{id}`` (``/shop/api/v1/cart/2001`` -> ``.../cart/{id}``)."""
+    return "/".join("{id}" if part.isdigit() else part for part in path.split("/"))
 
 
 def window_bound_seconds(requests: int, limit: int, interval_seconds: float) -> float:
@@ -302,6 +356,8 @@ def bottleneck(bounds: Mapping[str, float]) -> tuple[str, float]:
 __all__ = [
     "LATENCY_APIS",
     "LATENCY_PROFILES",
+    "SHOP_DEFAULT",
+    "SHOP_SLOW",
     "ApiLatency",
     "ApiServiceStats",
     "Excess",
@@ -310,10 +366,14 @@ __all__ = [
     "LatencyStats",
     "WorkerSchedule",
     "bottleneck",
+    "charge",
+    "charged_cell",
     "concurrency_bound_seconds",
     "profile_named",
     "request_rng",
+    "route_of",
     "safe_client_rate",
+    "stop_charging",
     "sustained_bound_seconds",
     "window_bound_seconds",
 ]

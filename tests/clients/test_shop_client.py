@@ -8,6 +8,7 @@ server in front of it may do (429, 5xx, timeouts). The sandbox checks are in tes
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from jtl_automator.clients.shop import (
     api_root,
 )
 from jtl_automator.clients.shop.models import parse_shop_datetime
+from jtl_automator.clients.shop.paging import iterate_cursor
 from jtl_automator.resilience import RetryPolicy
 from tests.clients.conftest import FakeClock, Recorder
 
@@ -442,3 +444,41 @@ def test_one_customer_is_read_decrypted_through_the_list(policy: RetryPolicy) ->
     with pytest.raises(NotFound):
         shop_for(gone, policy).get_customer(42)
     assert [r.url.path for r in gone.requests] == ["/api/v1/customer", "/api/v1/customer/42"]
+
+
+# --- prefetching the next page ---------------------------------------------------------------------
+
+
+def _cursor_pages(total: int, limit: int) -> tuple[list[int], Any]:
+    """A fake ``fetch`` over rows 1..total: the cursors asked for are recorded."""
+    asked: list[int] = []
+
+    def fetch(cursor: int, size: int) -> Any:
+        asked.append(cursor)
+        rows = [{"id": i} for i in range(cursor + 1, min(total, cursor + size) + 1)]
+        nxt: Any = str(rows[-1]["id"]) if rows else -1
+        return {"data": rows, "meta": {"cursor": {"current": cursor, "next": nxt, "count": len(rows)}}}
+
+    return asked, fetch
+
+
+def test_prefetch_asks_for_the_next_page_before_the_caller_is_done_with_this_one() -> None:
+    asked, fetch = _cursor_pages(10, 3)
+    pages = iterate_cursor(fetch, 3, prefetch=True)
+    rows, cursor = next(pages)
+    assert [r["id"] for r in rows] == [1, 2, 3] and cursor == 3
+    for _ in range(100):  # the next page is on its way while the caller holds this one
+        if len(asked) == 2:
+            break
+        time.sleep(0.01)
+    assert asked == [0, 3]
+    assert [c for _, c in pages] == [6, 9, 10]
+    assert asked == [0, 3, 6, 9]  # the same requests as without prefetch: none past the short last page
+    plain_asked, plain = _cursor_pages(10, 3)
+    assert [c for _, c in iterate_cursor(plain, 3)] == [3, 6, 9, 10] and plain_asked == asked
+
+
+def test_prefetch_of_an_exact_multiple_reads_the_one_empty_page_and_stops() -> None:
+    asked, fetch = _cursor_pages(6, 3)
+    assert [c for _, c in iterate_cursor(fetch, 3, prefetch=True)] == [3, 6]
+    assert asked == [0, 3, 6]  # ceil(6 / 3) + the empty page, as without prefetch

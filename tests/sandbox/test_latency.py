@@ -23,12 +23,14 @@ from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import SandboxData
 from jtl_automator.sandbox.generator import generate
 from jtl_automator.sandbox.latency_model import (
+    LATENCY_APIS,
     LATENCY_PROFILES,
     ApiLatency,
     LatencyProfile,
     WorkerSchedule,
     concurrency_bound_seconds,
     request_rng,
+    route_of,
     safe_client_rate,
     sustained_bound_seconds,
     window_bound_seconds,
@@ -95,6 +97,31 @@ def test_default_ffn_and_sheets_medians() -> None:
         rng = random.Random(3)
         draws = [dist.draw(rng)[0] for _ in range(20_000)]
         assert abs(statistics.median(draws) - median) / median < 0.05
+
+
+def test_the_shop_is_a_php_shop_on_shared_hosting_slower_on_a_bad_day() -> None:
+    default, slow = LATENCY_PROFILES["default"].shop, LATENCY_PROFILES["slow"].shop
+    assert default is not None and slow is not None
+    assert "shop" in LATENCY_APIS and LATENCY_PROFILES["default"].for_api("shop") is default
+    assert LATENCY_PROFILES["none"].for_api("shop") is None
+    assert default.quantile(0.5) == pytest.approx(0.2) and 0.6 < default.quantile(0.99) < 1.0
+    assert slow.quantile(0.5) == pytest.approx(0.5) and slow.quantile(0.99) > 2.5
+    assert slow.mean() > 2 * default.mean() and slow.stall_probability > default.stall_probability
+    rng = random.Random(5)
+    draws = [default.draw(rng) for _ in range(50_000)]
+    seconds = sorted(s for s, _ in draws)
+    assert abs(statistics.median(seconds) - 0.2) < 0.01
+    assert 50 < sum(1 for _, stalled in draws if stalled) < 160  # 0.2 % of 50,000, each 5 s on top
+    assert abs(statistics.fmean(seconds) - default.mean()) / default.mean() < 0.05
+
+
+def test_shop_api_paths_belong_to_the_shop_its_storefront_to_no_api() -> None:
+    assert latency.api_of("/shop/api/v1/product") == "shop"
+    assert latency.api_of("/shop/api/v1/cart/2001") == "shop"
+    assert latency.api_of("/shop/") is None and latency.api_of("/shop/some-page") is None
+    assert latency.api_of("/api/v1/merchant/products") == "ffn"  # FFN's /api is not the shop's
+    assert route_of("/shop/api/v1/cart/2001") == "/shop/api/v1/cart/{id}"
+    assert route_of("/shop/api/v1/product") == "/shop/api/v1/product"
 
 
 def test_a_request_draws_the_same_whatever_came_before() -> None:
@@ -267,3 +294,64 @@ def test_ffn_rate_windows_shrink_with_the_time_scale(
         assert client.get(url).status_code == 200  # a new window, 0.2 s later
     assert state.runtime.ffn is not None
     assert dict(state.runtime.ffn.rate_counts) == {"GET /products": 5}
+
+
+# --- the shop: its latency and the strict cost model on top ------------------------------------------
+
+SHOP_FIXED = LatencyProfile(name="shop-fixed", shop=ApiLatency(median_ms=200))
+
+
+def shop_stats(state: SandboxState, requests: int) -> dict[str, Any]:
+    """The shop's stats once ``requests`` are counted (the layer counts after the answer has left)."""
+    for _ in range(200):
+        stats = latency.stats(state).get("shop")
+        if stats and stats["requests"] >= requests:
+            return stats
+        time.sleep(0.005)
+    raise AssertionError(f"the shop's stats never counted {requests} request(s): {latency.stats(state)}")
+
+
+@pytest.mark.slow
+def test_shop_answers_after_its_latency_plus_the_strict_cost_model_and_the_cap_still_holds() -> None:
+    """Strict shop at 1/10 of real time: 20 ms latency, plus the rows' cost; past the 30 s cap a 500."""
+    config = SandboxConfig.strictest(latency=SHOP_FIXED, time_scale=10)
+    assert config.shop_max_execution_seconds == 30
+    app = create_app(generate(seed=1, skus=40, orders=10, customers=5, suppliers=2), config)
+    state = app.state.sandbox
+    key = {"X-API-KEY": config.shop_api_key}
+    with serve_in_thread(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as client:
+        client.get("/shop/api/v1/product", params={"limit": 10}, headers=key)  # the shop is mirrored now
+        latency.reset_stats(state)
+        started = time.perf_counter()
+        assert client.get("/shop/api/v1/product", params={"limit": 10}, headers=key).status_code == 200
+        took = time.perf_counter() - started
+        cost = 0.05 + 10 * (0.0005 + 13 * 0.0003)  # the cost model's real seconds for 10 products
+        assert took >= (0.2 + cost) / 10
+        stats = shop_stats(state, 1)
+        assert stats["busy_seconds"] == pytest.approx((0.2 + cost) / 10)
+        product = stats["by_route"]["/shop/api/v1/product"]
+        assert product == {"requests": 1, "busy_seconds": stats["busy_seconds"]}
+        assert stats["late_seconds"] < 0.25  # the cost is the server's time, not the sandbox being late
+
+        latency.reset_stats(state)
+        state.config = SandboxConfig.strictest(
+            latency=SHOP_FIXED, time_scale=10, shop_max_execution_seconds=0.1
+        )  # 40 products cost 0.23 s, past the cap
+        capped = client.get("/shop/api/v1/product", params={"limit": 60}, headers=key)
+        assert capped.status_code == 500 and capped.headers["content-type"].startswith("text/html")
+        assert "Maximum execution time of 0.1 seconds exceeded" in capped.text
+        assert shop_stats(state, 1)["busy_seconds"] == pytest.approx((0.2 + 0.1) / 10)
+        assert client.get("/shop/", headers=key).status_code in (200, 404)  # the storefront: no API
+        assert shop_stats(state, 1)["requests"] == 1
+
+
+def test_without_a_latency_profile_the_shop_costs_only_its_cost_model() -> None:
+    config = SandboxConfig.strictest()
+    app = create_app(generate(seed=1, skus=40, orders=10, customers=5, suppliers=2), config)
+    transport = asgi_transport(app)
+    with httpx.Client(transport=transport, base_url="http://sandbox") as client:
+        key = {"X-API-KEY": config.shop_api_key}
+        answer = client.get("/shop/api/v1/order", params={"limit": 5}, headers=key)
+    transport.close()
+    assert answer.status_code == 200
+    assert latency.stats(app.state.sandbox) == {}  # no profile: the latency layer counts nothing

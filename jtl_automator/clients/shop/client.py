@@ -50,8 +50,8 @@ from jtl_automator.clients.shop.models import (
     SkippedShopRow,
 )
 from jtl_automator.clients.shop.paging import iterate_cursor, rows_of
-from jtl_automator.correlation import correlated_logger
-from jtl_automator.resilience import RateLimiter, RetryPolicy
+from jtl_automator.correlation import correlated_logger, in_context
+from jtl_automator.resilience import InFlightLimit, RateLimiter, RetryPolicy
 
 logger = correlated_logger("jtl_automator.shop")
 
@@ -115,6 +115,7 @@ class ShopClient(ApiClient):
         *,
         page_size: int = DEFAULT_PAGE_SIZE,
         timezone: str = "Europe/Berlin",
+        in_flight: InFlightLimit | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError("page_size must be >= 1")
@@ -126,6 +127,7 @@ class ShopClient(ApiClient):
             retry=retry,
             default_headers={"Accept": "application/json"},
             errors=shop_error_from_response,
+            in_flight=in_flight,
         )
         self.page_size = page_size
         #: The shop's ``SHOP_TIMEZONE``: what plain date strings without a zone are read in.
@@ -133,6 +135,11 @@ class ShopClient(ApiClient):
 
     def __repr__(self) -> str:
         return f"ShopClient(base_url={self.core.base_url!r})"
+
+    @property
+    def read_parallelism(self) -> int:
+        """Reads that may go at once (independent carts): the in-flight limit, 1 without one."""
+        return self.core.in_flight.limit if self.core.in_flight is not None else 1
 
     # -- transport ----------------------------------------------------------------------------------
 
@@ -213,7 +220,12 @@ class ShopClient(ApiClient):
             return self._get(path, params)
 
         start = after_id
-        for rows, cursor in iterate_cursor(fetch, limit, after=after_id, what=f"GET {path}"):
+        # with room for more than one request on the wire, the next page is on its way while this one
+        # is typed (and the caller works on it)
+        prefetch = self.read_parallelism > 1
+        for rows, cursor in iterate_cursor(
+            fetch, limit, after=after_id, what=f"GET {path}", prefetch=prefetch, wrap=in_context
+        ):
             items, skipped = self._rows(rows, model, f"GET {path} after {start}")
             yield ShopPage[M](items=items, skipped=skipped, cursor=cursor)
             start = cursor
@@ -410,6 +422,7 @@ class ShopClient(ApiClient):
         *,
         http: httpx.Client | None = None,
         limiter: RateLimiter | None = None,
+        in_flight: InFlightLimit | None = None,
     ) -> ShopClient:
         """Client from ``jtl_automator.settings.Settings`` (``JTL_SHOP_URL``, ``JTL_SHOP_API_KEY``)."""
         if not settings.shop_url or settings.shop_api_key is None:
@@ -426,4 +439,5 @@ class ShopClient(ApiClient):
             retry=RetryPolicy.from_settings(settings, "http"),
             page_size=settings.shop_page_size,
             timezone=settings.shop_timezone,
+            in_flight=in_flight or InFlightLimit(settings.shop_max_in_flight),
         )

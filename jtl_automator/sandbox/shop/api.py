@@ -34,6 +34,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.routing import APIRoute
 
 from jtl_automator.sandbox.data import JsonObject, ShopData
+from jtl_automator.sandbox.latency_model import charge
 from jtl_automator.sandbox.routing import RouteTable, bound_route_class
 from jtl_automator.sandbox.shop.encoding import ShopJSONResponse, php_int
 from jtl_automator.sandbox.shop.world import RELATIONS, build_shop, hidden_fields
@@ -308,7 +309,12 @@ def not_implemented(state: SandboxState) -> Response:
 
 
 async def _charge(state: SandboxState, rows: int, relations: int) -> Response | None:
-    """Sleep the cost model's time for an answer of ``rows`` rows; past the execution cap, a 500 page."""
+    """Sleep the cost model's time for an answer of ``rows`` rows; past the execution cap, a 500 page.
+
+    Real seconds, like every latency divided by the config's ``time_scale``. Under a latency profile the
+    time is charged to the request (``latency_model.charge``), so it comes on top of the drawn latency
+    (network and the storefront's boot) instead of hiding in it.
+    """
     config = state.config
     cost = (
         config.shop_request_cost_seconds
@@ -317,10 +323,12 @@ async def _charge(state: SandboxState, rows: int, relations: int) -> Response | 
     )
     cap = config.shop_max_execution_seconds
     if cap is not None and cost > cap:
-        await _sleep(cap)
+        await _sleep(config.scaled(cap))
+        charge(config.scaled(cap))
         return fatal_error(state, f"Maximum execution time of {cap:g} seconds exceeded")
     if cost > 0:
-        await _sleep(cost)
+        await _sleep(config.scaled(cost))
+        charge(config.scaled(cost))
     return None
 
 

@@ -15,6 +15,7 @@ item changed. Without one: all items listed and one suppliers read per item (the
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from jtl_automator.clients.errors import NotFound
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.wawi_item_cache import DEFAULT_MAX_AGE_HOURS, WawiItemCache, as_item
 from jtl_automator.store import StateStore
 from jtl_automator.transforms.ledger_demand import (
@@ -179,10 +180,23 @@ def load_inputs(
     window = history_window(local_today(now), params.history_days)
     since = datetime.combine(window.start, time(), TIMEZONE).astimezone(UTC)
     until = now if now.tzinfo else now.replace(tzinfo=UTC)
-    lines, demand, outbounds = load_order_lines(ffn, store, window, since, until)
-    changes = list(ffn.stocks.updates(since, until))
-    stocks = list(flatten(ffn.stocks.iter_pages()))
-    inbounds = list(flatten(ffn.inbounds.iter_pages()))
+    parallel = ffn.read_parallelism
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="replenishment-reads") as pool:
+        # What does not depend on anything read before starts at once: the stock changes' feed (a chain
+        # of chunks), the stock rows and the inbounds (their pages after the first as many at a time as
+        # FFN may have on the wire) and Wawi's supplier list, while the outbounds' feed and the ledger
+        # are read here; the client's limits hold each API.
+        changes_read = pool.submit(in_context(lambda: list(ffn.stocks.updates(since, until))))
+        stocks_read = pool.submit(in_context(lambda: list(flatten(ffn.stocks.iter_pages(parallel=parallel)))))
+        inbounds_read = pool.submit(
+            in_context(lambda: list(flatten(ffn.inbounds.iter_pages(parallel=parallel))))
+        )
+        names_read = pool.submit(
+            in_context(lambda: [{"Id": x.id, "Name": x.name or x.company} for x in wawi.suppliers.list()])
+        )
+        lines, demand, outbounds = load_order_lines(ffn, store, window, since, until)
+        changes, stocks, inbounds = changes_read.result(), stocks_read.result(), inbounds_read.result()
+        names = names_read.result()
     sku_by_jfsku = {str(s.get("jfsku")): str(s.get("merchantSku")) for s in stocks if s.get("merchantSku")}
     stock = stock_frame(stocks)
     on_order = on_order_frame(inbounds, sku_by_jfsku)
@@ -192,7 +206,8 @@ def load_inputs(
         cache = WawiItemCache(store, wawi, until, timedelta(hours=params.item_cache_max_age_hours))
         cached = cache.lookup(wanted)
         items: list[Mapping[str, Any]] = [as_item(row) for row in cached]
-        item_suppliers = cache.suppliers(cached)
+        # one read per item (Wawi has no bulk read): as many at a time as Wawi may have on the wire
+        item_suppliers = cache.suppliers(cached, workers=wawi.read_parallelism)
         notes.extend(cache.notes)
         supplier_reads = cache.stats["supplier_reads"]
     else:
@@ -211,7 +226,6 @@ def load_inputs(
             except NotFound:
                 notes.append(f"Wawi item {item_id} ({item.get('SKU')}) vanished while reading its suppliers")
         supplier_reads = len(item_suppliers)
-    names = [{"Id": s.id, "Name": s.name or s.company} for s in wawi.suppliers.list()]
     missing = wanted - {str(i.get("SKU")).strip() for i in items}
     if missing:
         notes.append(

@@ -2,8 +2,9 @@
 
 The state database's datasets are one aggregating query each (``jtl_automator.store.reporting``); FFN's
 stock is one bulk read (``/stocks``, rolled back to the period's end with ``date=`` when the period is
-not the latest); Wawi's items one paged listing plus the category list; Wawi's returns every page of
-``/returns`` plus the line items of the period's returns. A source that fails (an API
+not the latest); Wawi's items one paged listing (its pages side by side) plus the category list; Wawi's
+returns every page of ``/returns`` plus the line items of the period's returns. The API reads run side by
+side while the state database is queried. A source that fails (an API
 unreachable after the client's retries, credentials refused) becomes a *missing* dataset with the reason,
 so the report states it and still shows everything else. Failed flow runs come from the Prefect API,
 which only the shell may call: it hands them in as a frame (or the reason it has none).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,7 +25,7 @@ from jtl_automator.clients.errors import AuthError, JtlApiError
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import SkippedRow, WawiClient
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.plans import iso_week
 from jtl_automator.reports import data as d
 from jtl_automator.reports.data import ReportData, ReportDefinition, ReportParams
@@ -94,9 +96,12 @@ def wawi_items_frame(items: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def ffn_stock(ffn: FfnClient, at: datetime | None) -> pd.DataFrame:
-    """FFN's stock per SKU and warehouse (``at``: as it stood then, FFN's ``date`` parameter)."""
+    """FFN's stock per SKU and warehouse (``at``: as it stood then, FFN's ``date`` parameter).
+
+    Its pages after the first as many at a time as FFN may have on the wire (``read_parallelism``).
+    """
     params = {"date": at.isoformat()} if at is not None else None
-    raw = stock_frame(flatten(ffn.stocks.iter_pages(params=params)))
+    raw = stock_frame(flatten(ffn.stocks.iter_pages(params=params, parallel=ffn.read_parallelism)))
     frame = raw.rename(columns={"merchant_sku": "sku"})[
         ["sku", "warehouse_id", "stock_level", "reserved", "blocked"]
     ]
@@ -231,11 +236,8 @@ def read_data(
     as_of: datetime,
 ) -> ReportData:
     """Every dataset ``definition.needs``, read once; failures become missing datasets with the reason."""
-    store = sources.store
     data = ReportData(period, as_of)
     needs = definition.needs
-    start, end = period.utc_bounds()
-    latest = _is_latest(period, as_of)
 
     def read(name: str, reader: Callable[[], pd.DataFrame], system: str = "the state database") -> None:
         if name not in needs:
@@ -246,6 +248,49 @@ def read_data(
             data.missing[name] = api_problem(system, error)
             log.warning("report %s: %s missing: %s", definition.name, name, data.missing[name])
 
+    # The API reads start at once, side by side (each client's in-flight limit holds its API) while the
+    # state database is queried; each is taken below where it always was, so a failure is handled alike.
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="report-reads")
+    try:
+        _read_all(definition, period, params, sources, data, pool, read)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return data
+
+
+def _read_all(
+    definition: ReportDefinition,
+    period: Period,
+    params: ReportParams,
+    sources: Sources,
+    data: ReportData,
+    pool: ThreadPoolExecutor,
+    read: Callable[..., None],
+) -> None:
+    """:func:`read_data`'s reads; the API ones are started in ``pool`` first."""
+    store = sources.store
+    needs = definition.needs
+    start, end = period.utc_bounds()
+    as_of = data.as_of
+    latest = _is_latest(period, as_of)
+    ffn, wawi = sources.ffn, sources.wawi
+    early: dict[str, Future[pd.DataFrame]] = {}
+    if d.STOCK in needs and ffn is not None:
+        early[d.STOCK] = pool.submit(in_context(ffn_stock), ffn, None if latest else end)
+    if d.ITEMS in needs and wawi is not None:
+        pages = wawi.items.iter_pages
+        early[d.ITEMS] = pool.submit(
+            in_context(lambda: wawi_items_frame(flatten(pages(parallel=wawi.read_parallelism))))
+        )
+    if d.RETURNS in needs and wawi is not None:
+
+        def returns() -> pd.DataFrame:
+            assert wawi is not None
+            frame, skipped = wawi_returns(wawi, store, start, end)
+            data.facts["returns_skipped"] = skipped
+            return frame
+
+        early[d.RETURNS] = pool.submit(in_context(returns))
     for name, why in d.NOT_RECORDED.items():
         if name in needs:
             data.missing[name] = why
@@ -283,26 +328,17 @@ def read_data(
         if sources.ffn is None:
             data.missing[d.STOCK] = sources.ffn_missing
         else:
-            ffn = sources.ffn
-            read(d.STOCK, lambda: ffn_stock(ffn, None if latest else end), "FFN")
+            read(d.STOCK, early[d.STOCK].result, "FFN")
     if d.ITEMS in needs:
         if sources.wawi is None:
             data.missing[d.ITEMS] = sources.wawi_missing
         else:
-            wawi = sources.wawi
-            read(d.ITEMS, lambda: wawi_items_frame(flatten(wawi.items.iter_pages())), "Wawi")
+            read(d.ITEMS, early[d.ITEMS].result, "Wawi")
     if d.RETURNS in needs:
         if sources.wawi is None:
             data.missing[d.RETURNS] = sources.wawi_missing
         else:
-            wawi_client = sources.wawi
-
-            def returns() -> pd.DataFrame:
-                frame, skipped = wawi_returns(wawi_client, store, start, end)
-                data.facts["returns_skipped"] = skipped
-                return frame
-
-            read(d.RETURNS, returns, "Wawi")
+            read(d.RETURNS, early[d.RETURNS].result, "Wawi")
     read(d.SHIPPED, lambda: validated(k.SHIPPED_SCHEMA, q.shipped_units(store, start, end)))
     if d.SHIPPED in needs:
         data.facts["shipped_without_lines"] = q.shipped_without_lines(store, start, end)
@@ -322,4 +358,3 @@ def read_data(
         {name: len(frame) for name, frame in data.frames.items()},
         sorted(data.missing),
     )
-    return data

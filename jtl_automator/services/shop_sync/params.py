@@ -72,6 +72,13 @@ class ShopSyncParams(BaseModel):
         "read per run (items whose shop price differs from Wawi's base price and whose cached channel "
         "prices are missing or stale); the rest are reported as not verifiable yet.",
     )
+    read_workers: int = Field(
+        default=4,
+        ge=1,
+        le=32,
+        description="Independent reads at once: the shop's carts (while the next order page is read) and "
+        "Wawi's channel prices. Each client's in-flight limit still caps what reaches its server.",
+    )
     channel_price_max_age_hours: float = Field(
         default=24.0, gt=0, description="Cached channel prices older than this are read again when needed."
     )

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import in_context
 from jtl_automator.notify.notifier import Notifier
 from jtl_automator.services.shop_sync.evaluate import Evaluation, evaluate
 from jtl_automator.services.shop_sync.params import ShopSyncParams
@@ -68,11 +70,15 @@ def run_stages(stages: Stages, params: ShopSyncParams, *, dry_run: bool) -> dict
 
 
 def read_shop(shop: ShopReader, sync: ShopSyncStore, params: ShopSyncParams, now: datetime) -> ShopInputs:
-    """Stage 1 as one call: the orders (if checked), the products (if stock or prices are checked)."""
-    orders = read_shop_orders(shop, sync, params, now) if "orders" in params.checks else None
-    catalogue = (
-        read_shop_catalogue(shop, params) if {"stock", "prices"} & set(params.checks) else ShopCatalogue()
-    )
+    """Stage 1 as one call: the orders (if checked), the products (if stock or prices are checked).
+
+    The product pages are read beside the order pages: two cursors that do not depend on each other.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shop-products") as pool:
+        wants_products = bool({"stock", "prices"} & set(params.checks))
+        products = pool.submit(in_context(read_shop_catalogue), shop, params) if wants_products else None
+        orders = read_shop_orders(shop, sync, params, now) if "orders" in params.checks else None
+        catalogue = products.result() if products is not None else ShopCatalogue()
     return ShopInputs(orders or ShopOrders(), catalogue, sync.followed_orders(), now)
 
 

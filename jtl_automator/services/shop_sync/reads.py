@@ -15,6 +15,13 @@ them, or one request per number when there are few), every item (base prices, SK
 the sales channels (one array), and the sales-channel prices of the items that need them (one request
 per item: the API has no bulk read), cached in the state database by the item's ``Changed``.
 
+Reads that do not depend on each other overlap (each client's in-flight limit caps what reaches its
+server): the carts of a page are read ``read_workers`` at a time while the next order page is read, the
+product pages beside the order pages; in Wawi the order lookup, the item pages and the stock pages side by
+side (each listing's pages after the first as many at a time as Wawi may have on the wire), then the
+channel prices ``read_workers`` at a time. A cursor's pages stay one after the other: each
+needs the last key of the one before.
+
 A read that fails after the client's retries (the shop or Wawi down) leaves its part unread with the
 reason; the checks that need it are not run and their incidents are left as they are. Refused
 credentials stop the run (they will not heal by themselves).
@@ -22,10 +29,11 @@ credentials stop the run (they will not heal by themselves).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 
@@ -33,7 +41,7 @@ from jtl_automator.clients.errors import AuthError, ClientError, JtlApiError
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.shop.models import ShopCart, ShopOrder, ShopPage, ShopProduct, SkippedShopRow
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.shop_sync.params import ShopSyncParams
 from jtl_automator.store.shop_sync import FollowedOrder, ShopSyncStore, WawiMatch
 from jtl_automator.transforms import shop_sync as t
@@ -57,6 +65,24 @@ class ShopReader(Protocol):
     ) -> Iterator[ShopPage[ShopProduct]]:
         """Every product, page by page."""
         ...
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def bounded_map(fn: Callable[[T], R], items: Sequence[T], workers: int, name: str) -> list[R]:
+    """``fn`` over ``items``, at most ``workers`` at once, results in order.
+
+    The first error is raised once the calls already running are done; calls not started are dropped.
+    """
+    if workers <= 1 or len(items) <= 1:
+        return [fn(item) for item in items]
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+    try:
+        return list(pool.map(in_context(fn), items))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def problem(system: str, error: Exception) -> str:
@@ -155,6 +181,8 @@ def read_shop_orders(
         if first is not None:
             start = min(cursor, first - 1)
     out.start, out.cursor = start, cursor
+    pool = ThreadPoolExecutor(max_workers=params.read_workers, thread_name_prefix="shop-carts")
+    carts: list[tuple[ShopOrder, Future[tuple[list[dict[str, Any]] | None, str | None]] | None]] = []
     try:
         for page in shop.iter_orders(after_id=start, page_size=params.shop_page_size):
             out.pages += 1
@@ -169,33 +197,38 @@ def read_shop_orders(
                     if followed is not None:
                         out.reread.append(followed)
                     continue
-                out.new.append(_with_cart(shop, order, out))
+                # the cart is read by the pool while the loop goes on to the next page
+                carts.append((order, pool.submit(in_context(_cart), shop, order) if order.cart_id else None))
             out.cursor = max(out.cursor, page.cursor)
+        for order, pending in carts:
+            lines, note = pending.result() if pending is not None else (None, None)
+            out.carts += pending is not None
+            if note:
+                out.notes.append(note)
+            followed = _followed(order, lines)
+            assert followed is not None  # orders without number or date were set aside before
+            out.new.append(followed)
     except AuthError:
         raise
     except JtlApiError as error:
         out.ok, out.problem = False, problem("the shop's orders", error)
         out.new, out.reread, out.cursor = [], [], cursor
         log.warning("%s", out.problem)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     return out
 
 
-def _with_cart(shop: ShopReader, order: ShopOrder, out: ShopOrders) -> FollowedOrder:
-    lines: list[dict[str, Any]] | None = None
-    if order.cart_id:
-        out.carts += 1
-        try:
-            found, bad = t.cart_lines(shop.get_cart(order.cart_id))
-        except ClientError as error:  # the cart is gone or does not fit: the order is followed without lines
-            out.notes.append(f"shop order {order.order_no}: cart {order.cart_id} not readable ({error})")
-        else:
-            if bad:
-                out.notes.append(f"shop order {order.order_no}: cart lines not counted: {bad}")
-            else:
-                lines = found
-    followed = _followed(order, lines)
-    assert followed is not None  # orders without number or date were set aside before
-    return followed
+def _cart(shop: ShopReader, order: ShopOrder) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """An order's cart lines (None when not readable or not countable) and the note saying why."""
+    assert order.cart_id
+    try:
+        found, bad = t.cart_lines(shop.get_cart(order.cart_id))
+    except ClientError as error:  # the cart is gone or does not fit: the order is followed without lines
+        return None, f"shop order {order.order_no}: cart {order.cart_id} not readable ({error})"
+    if bad:
+        return None, f"shop order {order.order_no}: cart lines not counted: {bad}"
+    return found, None
 
 
 def read_shop_catalogue(shop: ShopReader, params: ShopSyncParams) -> ShopCatalogue:
@@ -327,23 +360,31 @@ def read_wawi_catalogue(
     out: WawiInputs,
 ) -> None:
     """Items (base prices), stock rows and the channel prices the price check needs."""
-    try:
-        items = list(flatten(wawi.items.iter_pages()))
-    except AuthError:
-        raise
-    except JtlApiError as error:
-        out.stock_ok = out.prices_ok = False
-        out.stock_problem = out.prices_problem = problem("Wawi's items", error)
-        log.warning("%s", out.stock_problem)
-        return
-    if "stock" in params.checks:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wawi-stock") as pool:
+        # the stock pages beside the item pages (neither needs the other to be read)
+        wants_stock = "stock" in params.checks
+        parallel = wawi.read_parallelism  # each listing's pages after the first side by side too
+        stocks = wawi.stocks.iter_pages
+        stock = (
+            pool.submit(in_context(lambda: list(flatten(stocks(parallel=parallel))))) if wants_stock else None
+        )
         try:
-            out.available = t.wawi_available_frame(items, flatten(wawi.stocks.iter_pages()))
+            items = list(flatten(wawi.items.iter_pages(parallel=parallel)))
         except AuthError:
             raise
         except JtlApiError as error:
-            out.stock_ok, out.stock_problem = False, problem("Wawi's stock", error)
+            out.stock_ok = out.prices_ok = False
+            out.stock_problem = out.prices_problem = problem("Wawi's items", error)
             log.warning("%s", out.stock_problem)
+            return
+        if stock is not None:
+            try:
+                out.available = t.wawi_available_frame(items, stock.result())
+            except AuthError:
+                raise
+            except JtlApiError as error:
+                out.stock_ok, out.stock_problem = False, problem("Wawi's stock", error)
+                log.warning("%s", out.stock_problem)
     if "prices" in params.checks:
         out.items = t.wawi_prices_frame(items)
         try:
@@ -388,8 +429,9 @@ def _channel_prices(
     unexplained = first[first["status"].isin([t.NEEDS_READ, t.DRIFT])]["item_id"].dropna().astype(int)
     wanted = [i for i in dict.fromkeys(unexplained.tolist()) if i not in current]
     budget = wanted[: params.channel_price_reads_max]
-    for item_id in budget:
-        rows = [p.model_dump(by_alias=True) for p in wawi.items.sales_channel_prices(item_id)]
+    read = bounded_map(wawi.items.sales_channel_prices, budget, params.read_workers, "wawi-channel-prices")
+    for item_id, found in zip(budget, read, strict=True):
+        rows = [p.model_dump(by_alias=True) for p in found]
         prices[item_id] = rows
         out.channel_reads[item_id] = (
             None if pd.isna(changed.get(item_id)) else str(changed.get(item_id)),
@@ -408,11 +450,18 @@ def _channel_prices(
 def read_wawi(wawi: WawiClient, sync: ShopSyncStore, shop: ShopInputs, params: ShopSyncParams) -> WawiInputs:
     """Everything the checks need from Wawi, each part on its own (one failing leaves the others)."""
     out = WawiInputs()
-    if "orders" in params.checks:
-        read_wawi_orders(wawi, to_look_up(shop), params, shop.now, out)
     wants_catalogue = shop.catalogue.ok and ({"stock", "prices"} & set(params.checks))
-    if wants_catalogue:
-        read_wawi_catalogue(wawi, sync, shop.catalogue, params, shop.now, out)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wawi-orders") as pool:
+        # the order lookup beside the catalogue (each writes its own fields of ``out``)
+        orders = (
+            pool.submit(in_context(read_wawi_orders), wawi, to_look_up(shop), params, shop.now, out)
+            if "orders" in params.checks
+            else None
+        )
+        if wants_catalogue:
+            read_wawi_catalogue(wawi, sync, shop.catalogue, params, shop.now, out)
+        if orders is not None:
+            orders.result()
     return out
 
 

@@ -331,7 +331,6 @@ def test_shop_answers_after_its_latency_plus_the_strict_cost_model_and_the_cap_s
         assert stats["busy_seconds"] == pytest.approx((0.2 + cost) / 10)
         product = stats["by_route"]["/shop/api/v1/product"]
         assert product == {"requests": 1, "busy_seconds": stats["busy_seconds"]}
-        assert stats["late_seconds"] < 0.25  # the cost is the server's time, not the sandbox being late
 
         latency.reset_stats(state)
         state.config = SandboxConfig.strictest(

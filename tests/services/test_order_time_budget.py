@@ -7,6 +7,7 @@ the deadline after a given number of orders.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ def world(tmp_path: Path, sandbox_config: Any) -> Iterator[World]:
 
 @pytest.mark.slow
 def test_a_budget_spent_before_the_line_items_hands_every_order_over(world: World) -> None:
-    wawi_before = world.state.runtime["requests"]["by_api"].get("wawi", 0)
+    wawi_orders_before = json.dumps(world.state.data.wawi.sales_orders, sort_keys=True, default=str)
     outbounds_before = world.outbounds_per_number()
     result = world.run(params=HANDED_OVER)
     counts = result["counts"]
@@ -43,7 +44,8 @@ def test_a_budget_spent_before_the_line_items_hands_every_order_over(world: Worl
     assert set(result["stage_seconds"]) >= {"import", "lookups", "plan", "fulfil", "shipping", "watermarks"}
     # nothing half-done: no outbound, no Wawi write, the orders open in the ledger, the watermark kept
     assert world.outbounds_per_number() == outbounds_before
-    assert world.state.runtime["requests"]["by_api"].get("wawi", 0) - wawi_before <= 3  # listing, reasons
+    # no Wawi write (the listing's reads may take a few pages where a strict Wawi caps their size)
+    assert json.dumps(world.state.data.wawi.sales_orders, sort_keys=True, default=str) == wawi_orders_before
     assert world.store.get_watermark(svc.WAWI_WATERMARK) is None
     assert world.store.get_watermark(svc.FFN_WATERMARK) is not None  # the feed was read to its end
     open_numbers = {r.order_number for r in world.store.orders_in_status(("imported",))}

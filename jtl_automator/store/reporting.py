@@ -30,7 +30,7 @@ from jtl_automator.store.models import (
 from jtl_automator.store.store import StateStore
 
 #: Order statuses that end an order's journey (no longer open, no backlog).
-CLOSED_STATUSES = ("shipped", "cancelled")
+CLOSED_STATUSES = ("shipped", "cancelled", "delivered_elsewhere")
 CANCELLED = "cancelled"
 #: Journal events the fulfilment times are measured between.
 OUTBOUND_CREATED = "outbound_created"

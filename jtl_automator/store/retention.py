@@ -40,7 +40,7 @@ from jtl_automator.store.models import (
 from jtl_automator.store.store import StateStore
 
 #: Ledger statuses after which an order's events are history only.
-CLOSED_ORDER_STATUSES = ("shipped", "cancelled")
+CLOSED_ORDER_STATUSES = ("shipped", "cancelled", "delivered_elsewhere")
 
 
 @dataclass(frozen=True)

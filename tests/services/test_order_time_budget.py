@@ -163,3 +163,28 @@ def test_under_latency_the_run_overlaps_requests_within_every_limit_exactly_once
     assert slow_world.state.runtime["requests"]["by_status"].get("429", 0) == 0
     assert slow_world.ffn.stats.rate_limited == slow_world.wawi.stats.rate_limited == 0
     assert slow_world.wawi.core.in_flight is not None and slow_world.wawi.core.in_flight.peak == 2
+
+
+@pytest.mark.slow
+def test_a_handed_over_order_wawi_then_delivered_by_hand_is_closed_not_left_open(world: World) -> None:
+    """Handed over before its lines were read, then shipped by hand in Wawi: the next run closes it.
+
+    Left ``imported`` it would be evaluated by no one and pull every later listing back to its date.
+    """
+    world.run(params=HANDED_OVER)
+    opened = {r.order_number for r in world.store.orders_in_status(("imported",))}
+    order = next(o for o in world.orders.values() if o["Number"] in opened)
+    for line in world.state.data.wawi.line_items[order["Id"]]:
+        line["QuantityDelivered"] = line["Quantity"]  # a person shipped it from the shop floor
+
+    finished = world.run()
+    assert finished["counts"]["skipped_delivered"] >= 1
+    assert world.store.orders_in_status(("imported",)) == []
+    (record,) = world.store.orders_in_status((svc.DELIVERED_ELSEWHERE,))
+    assert record.order_number == order["Number"]
+    assert world.outbounds_per_number()[order["Number"]] == 0  # never shipped twice
+    world.run()  # closed: skipped at the door from now on, and it stays closed
+    assert world.store.orders_in_status(("imported",)) == []
+    assert [r.order_number for r in world.store.orders_in_status((svc.DELIVERED_ELSEWHERE,))] == [
+        order["Number"]
+    ]

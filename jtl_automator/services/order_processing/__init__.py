@@ -20,6 +20,7 @@ from jtl_automator.services.order_processing.fulfilment import Context, Journal,
 from jtl_automator.services.order_processing.importer import ImportedBatch, import_orders, import_window
 from jtl_automator.services.order_processing.lookups import FulfilmentData, load_fulfilment_data
 from jtl_automator.services.order_processing.params import (
+    DELIVERED_ELSEWHERE,
     FFN_WATERMARK,
     LEASE_NAME,
     TAG,
@@ -49,6 +50,7 @@ from jtl_automator.services.order_processing.writeback import tagged_comment
 from jtl_automator.store.lease_keeper import LeaseLost
 
 __all__ = [
+    "DELIVERED_ELSEWHERE",
     "FFN_WATERMARK",
     "LEASE_NAME",
     "TAG",

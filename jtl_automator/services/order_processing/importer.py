@@ -27,6 +27,8 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.order_processing.changes import Change, detect_changes
 from jtl_automator.services.order_processing.params import (
+    DELIVERED_ELSEWHERE,
+    OPEN_STATUSES,
     SKIP_STATUSES,
     WATCH_STATUSES,
     WAWI_WATERMARK,
@@ -219,6 +221,24 @@ def import_orders(
         outcomes.append(
             Outcome(_value(number), int(order_id), "skipped_delivered", reason="QuantityDelivered")
         )
+    # An order the ledger still has open (handed over before its lines were read, or held) that Wawi
+    # delivered completely another way is closed, or it would pull every later listing back to it.
+    closed = [
+        {
+            "order_number": str(number),
+            "wawi_order_id": int(order_id),
+            "status": DELIVERED_ELSEWHERE,
+            "detail": {"reason": "every line delivered in Wawi"},
+        }
+        for order_id, number in zip(
+            kept.loc[delivered, "order_id"].tolist(),
+            kept.loc[delivered, "order_number"].tolist(),
+            strict=True,
+        )
+        if _value(number)
+        and (record := ledger.get(_value(number))) is not None
+        and record.status in OPEN_STATUSES
+    ]
     kept = kept.loc[~delivered].reset_index(drop=True)
 
     batch = ImportedBatch(
@@ -239,6 +259,8 @@ def import_orders(
         # handed-over orders enter the ledger too: open, they pull the next run's window back to them
         _record_imported(store, pd.concat([kept, handed]), ledger, run_id)
         _record_failed(store, [o for o in outcomes if o.outcome == "failed" and o.order_number], run_id)
+        if closed:
+            store.record_orders(closed, event="skipped_delivered", run_id=run_id)
     log.info(
         "imported %d orders since %s (%d to evaluate, %d skipped)",
         batch.listed,

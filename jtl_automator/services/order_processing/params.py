@@ -16,7 +16,9 @@ FFN_WATERMARK = "orders:ffn-updates"
 #: Our one line in a Wawi order's Comment starts with this; a hold without it is a person's hold.
 TAG = "[jtl-automator]"
 # Ledger statuses: finished orders are skipped, open ones are read again every run.
-SKIP_STATUSES = frozenset({"outbound_created", "shipped", "cancelled"})
+#: An order the ledger had open that Wawi then delivered completely another way (shipped by hand).
+DELIVERED_ELSEWHERE = "delivered_elsewhere"
+SKIP_STATUSES = frozenset({"outbound_created", "shipped", "cancelled", DELIVERED_ELSEWHERE})
 OPEN_STATUSES = ("imported", "held", "released", "failed", "on_hold_wawi")
 #: Listed again every run too: an outbound not shipped yet may still have to follow a change in Wawi.
 WATCH_STATUSES = (*OPEN_STATUSES, "outbound_created")

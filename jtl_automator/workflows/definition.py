@@ -176,6 +176,7 @@ ORDER_EVENTS: dict[str, str] = {
     "change_alerted": "a person was told about such a change",
     "outbound_cancelled": "its outbound was cancelled after the order was",
     "outbound_readdressed": "its outbound got the new address",
+    "skipped_delivered": "an order it had open was delivered completely in Wawi another way (closed)",
 }
 
 ChangeSource = Literal["wawi_items_changed", "stock_changed", "order_event", "gateway_event"]

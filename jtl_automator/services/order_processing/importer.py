@@ -215,30 +215,24 @@ def import_orders(
     ordered = line_items_frame(lines, kept["order_id"].dropna().tolist())
     opened = open_lines(ordered)
     delivered = kept["order_id"].isin(list(opened.complete)).fillna(False).astype(bool)
+    # An order the ledger still has open (handed over before its lines were read, or held) that Wawi
+    # delivered completely another way is closed, or it would pull every later listing back to it.
+    closed: list[dict[str, Any]] = []
     for order_id, number in zip(
         kept.loc[delivered, "order_id"].tolist(), kept.loc[delivered, "order_number"].tolist(), strict=True
     ):
-        outcomes.append(
-            Outcome(_value(number), int(order_id), "skipped_delivered", reason="QuantityDelivered")
-        )
-    # An order the ledger still has open (handed over before its lines were read, or held) that Wawi
-    # delivered completely another way is closed, or it would pull every later listing back to it.
-    closed = [
-        {
-            "order_number": str(number),
-            "wawi_order_id": int(order_id),
-            "status": DELIVERED_ELSEWHERE,
-            "detail": {"reason": "every line delivered in Wawi"},
-        }
-        for order_id, number in zip(
-            kept.loc[delivered, "order_id"].tolist(),
-            kept.loc[delivered, "order_number"].tolist(),
-            strict=True,
-        )
-        if _value(number)
-        and (record := ledger.get(_value(number))) is not None
-        and record.status in OPEN_STATUSES
-    ]
+        number = _value(number)
+        outcomes.append(Outcome(number, int(order_id), "skipped_delivered", reason="QuantityDelivered"))
+        record = ledger.get(number) if number else None
+        if record is not None and record.status in OPEN_STATUSES:
+            closed.append(
+                {
+                    "order_number": str(number),
+                    "wawi_order_id": int(order_id),
+                    "status": DELIVERED_ELSEWHERE,
+                    "detail": {"reason": "every line delivered in Wawi"},
+                }
+            )
     kept = kept.loc[~delivered].reset_index(drop=True)
 
     batch = ImportedBatch(

@@ -7,11 +7,12 @@ bottleneck, achieved against bound throughput and the ratio against the 90% targ
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from benchmarks._common import Metric, fmt_s
+from benchmarks._common import Metric, fmt_s, peak_rss_mb, reset_peak_rss, rss_mb
 from benchmarks._latency import RATIO_TARGET, Bound
 
 
@@ -36,6 +37,48 @@ def time_stages(cls: type, names: Iterable[str]) -> dict[str, float]:
 
         setattr(cls, name, timed)
     return seconds
+
+
+def measured_client_run(
+    env: Mapping[str, str],
+    stages_of: type,
+    stages: Mapping[str, str],
+    run: Callable[[Any, Any, Any], dict[str, Any]],
+    *,
+    ffn: bool = True,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """In a spawned client process: one service run as the schedule starts it, timed and measured.
+
+    ``env`` (the ``JTL_*`` settings) is applied first; ``stages`` maps the wall-time split's names to
+    ``stages_of``'s methods (``{"reads": "load", "writes": "apply"}``). The Wawi client, the FFN client
+    (unless ``ffn`` is false) and the state store are built from the settings before the clock starts;
+    ``run(wawi, ffn, store)`` is the timed service run. Returns its result and the measurements every
+    latency table reports (:func:`run_metrics`, :func:`peaks`).
+    """
+    os.environ.update(env)
+    from jtl_automator.clients.ffn.client import FfnClient
+    from jtl_automator.clients.wawi.client import WawiClient
+    from jtl_automator.settings import Settings
+    from jtl_automator.store import StateStore
+
+    seconds = time_stages(stages_of, stages.values())
+    settings = Settings(_env_file=None)
+    store = StateStore(settings.database_url)
+    wawi = WawiClient.from_settings(settings)
+    ffn_client = FfnClient.from_settings(settings, store) if ffn else None
+    rss_before = rss_mb()
+    reset_peak_rss()
+    cpu = time.process_time()
+    start = time.perf_counter()
+    result = run(wawi, ffn_client, store)
+    elapsed = time.perf_counter() - start
+    return result, {
+        "seconds": elapsed,
+        "stages": {label: seconds.get(method, 0.0) for label, method in stages.items()},
+        "peak_rss_mb": peak_rss_mb(),
+        "rss_before_mb": rss_before,
+        **client_stats(wawi, ffn_client, cpu),
+    }
 
 
 def client_stats(wawi: Any, ffn: Any | None = None, cpu_start: float = 0.0) -> dict[str, Any]:

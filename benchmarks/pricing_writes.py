@@ -200,41 +200,22 @@ def run(skus: int = 20_000, changed_share: float = 0.05, seed: int = 7) -> Resul
 
 def _price_latency(env: dict[str, str], run_id: str) -> dict[str, Any]:
     """Client process: one pricing run with the merchant's defaults, its reads and writes timed."""
-    os.environ.update(env)
-    from benchmarks._common import peak_rss_mb, reset_peak_rss, rss_mb
-    from benchmarks._latency_report import client_stats, time_stages
-    from jtl_automator.clients.wawi.client import WawiClient
+    from benchmarks._latency_report import measured_client_run
     from jtl_automator.services.pricing import run_pricing
     from jtl_automator.services.pricing.pipeline import LocalStages
-    from jtl_automator.settings import Settings
-    from jtl_automator.store import StateStore
     from jtl_automator.transforms.pricing import PricingRules
 
-    stages = time_stages(LocalStages, ("load", "write"))
-    settings = Settings(_env_file=None)
-    store = StateStore(settings.database_url)
-    wawi = WawiClient.from_settings(settings)
-    rss_before = rss_mb()
-    reset_peak_rss()
-    cpu = time.process_time()
-    start = time.perf_counter()
-    result = run_pricing(
-        wawi,
-        store,
-        PricingRules.model_validate(RULES),
-        run_id=run_id,
-        output=os.path.join(env["BENCH_DIR"], f"{run_id}.xlsx"),
+    output = os.path.join(env["BENCH_DIR"], f"{run_id}.xlsx")
+    result, measured = measured_client_run(
+        env,
+        LocalStages,
+        {"reads": "load", "writes": "write"},
+        lambda wawi, _ffn, store: run_pricing(
+            wawi, store, PricingRules.model_validate(RULES), run_id=run_id, output=output
+        ),
+        ffn=False,
     )
-    seconds = time.perf_counter() - start
-    return {
-        "seconds": seconds,
-        "statuses": result["statuses"],
-        "writes": result["writes"],
-        "stages": {"reads": stages.get("load", 0.0), "writes": stages.get("write", 0.0)},
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_before_mb": rss_before,
-        **client_stats(wawi, None, cpu),
-    }
+    return {**measured, "statuses": result["statuses"], "writes": result["writes"]}
 
 
 def run_latency(

@@ -268,35 +268,18 @@ def run(
 
 def _sync_latency(env: dict[str, str], full: bool, now: str, run_id: str) -> dict[str, Any]:
     """Client process: one product sync run with the merchant's defaults, its reads and writes timed."""
-    os.environ.update(env)
-    from benchmarks._latency_report import client_stats, time_stages
-    from jtl_automator.clients.ffn.client import FfnClient
-    from jtl_automator.clients.wawi.client import WawiClient
+    from benchmarks._latency_report import measured_client_run
     from jtl_automator.services.product_sync import run_product_sync
     from jtl_automator.services.product_sync.pipeline import LocalStages
-    from jtl_automator.settings import Settings
-    from jtl_automator.store import StateStore
 
-    stages = time_stages(LocalStages, ("load", "apply"))
-    settings = Settings(_env_file=None)
-    store = StateStore(settings.database_url)
-    ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
-    rss_before = rss_mb()
-    reset_peak_rss()
-    cpu = time.process_time()
-    start = time.perf_counter()
-    result = run_product_sync(wawi, ffn, store, full=full, run_id=run_id, now=datetime.fromisoformat(now))
-    seconds = time.perf_counter() - start
-    return {
-        "seconds": seconds,
-        "mode": result["mode"],
-        "counts": result["counts"],
-        "reads": result["requests"],
-        "stages": {"reads": stages.get("load", 0.0), "writes": stages.get("apply", 0.0)},
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_before_mb": rss_before,
-        **client_stats(wawi, ffn, cpu),
-    }
+    moment = datetime.fromisoformat(now)
+    result, measured = measured_client_run(
+        env,
+        LocalStages,
+        {"reads": "load", "writes": "apply"},
+        lambda wawi, ffn, store: run_product_sync(wawi, ffn, store, full=full, run_id=run_id, now=moment),
+    )
+    return {**measured, "mode": result["mode"], "counts": result["counts"], "reads": result["requests"]}
 
 
 def run_latency(

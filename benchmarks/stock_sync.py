@@ -211,34 +211,21 @@ def run(skus: int = 100_000, warehouses: int = 3, changed_share: float = 0.01, s
 
 def _sync_latency(env: dict[str, str], full: bool, run_id: str) -> dict[str, Any]:
     """Client process: one stock sync run with the merchant's defaults, its reads and writes timed."""
-    os.environ.update(env)
-    from benchmarks._latency_report import client_stats, time_stages
-    from jtl_automator.clients.ffn.client import FfnClient
-    from jtl_automator.clients.wawi.client import WawiClient
+    from benchmarks._latency_report import measured_client_run
     from jtl_automator.services.stock_sync.pipeline import LocalStages, run_stock_sync
-    from jtl_automator.settings import Settings
-    from jtl_automator.store import StateStore
 
-    stages = time_stages(LocalStages, ("load", "apply"))
-    settings = Settings(_env_file=None)
-    store = StateStore(settings.database_url)
-    ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
-    rss_before = rss_mb()
-    reset_peak_rss()
-    cpu = time.process_time()
-    start = time.perf_counter()
-    result = run_stock_sync(wawi, ffn, store, full=full, run_id=run_id)
-    seconds = time.perf_counter() - start
+    result, measured = measured_client_run(
+        env,
+        LocalStages,
+        {"reads": "load", "writes": "apply"},
+        lambda wawi, ffn, store: run_stock_sync(wawi, ffn, store, full=full, run_id=run_id),
+    )
     return {
-        "seconds": seconds,
+        **measured,
         "mode": result["mode"],
         "decisions": result["decisions"],
         "outcomes": result["outcomes"],
         "failed": len(result["failed"]),
-        "stages": {"reads": stages.get("load", 0.0), "writes": stages.get("apply", 0.0)},
-        "peak_rss_mb": peak_rss_mb(),
-        "rss_before_mb": rss_before,
-        **client_stats(wawi, ffn, cpu),
     }
 
 

@@ -135,6 +135,11 @@ class InboundCheck(Base):
     checked_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+#: Ledger statuses after which nothing more happens to an order: its events are history (retention), it is
+#: not open (reports). ``delivered_elsewhere``: Wawi delivered every line without this project.
+CLOSED_ORDER_STATUSES = ("shipped", "cancelled", "delivered_elsewhere")
+
+
 class OrderLedger(Base):
     """Where each sales order is on its journey; the key is the Wawi order number."""
 

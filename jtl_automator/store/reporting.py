@@ -20,6 +20,7 @@ import pandas as pd
 from sqlalchemy import Select, String, and_, case, func, literal, select, type_coerce
 
 from jtl_automator.store.models import (
+    CLOSED_ORDER_STATUSES,
     InboundCheck,
     OrderEvent,
     OrderLedger,
@@ -29,8 +30,7 @@ from jtl_automator.store.models import (
 )
 from jtl_automator.store.store import StateStore
 
-#: Order statuses that end an order's journey (no longer open, no backlog).
-CLOSED_STATUSES = ("shipped", "cancelled", "delivered_elsewhere")
+#: A closed order that was never shipped (no fulfilment time).
 CANCELLED = "cancelled"
 #: Journal events the fulfilment times are measured between.
 OUTBOUND_CREATED = "outbound_created"
@@ -399,7 +399,7 @@ def open_orders(store: StateStore) -> pd.DataFrame:
         OrderLedger.warehouse_id,
         _text(OrderLedger.order_date),
         _text(OrderLedger.updated_at),
-    ).where(OrderLedger.status.not_in(CLOSED_STATUSES))
+    ).where(OrderLedger.status.not_in(CLOSED_ORDER_STATUSES))
     columns = ("order_number", "status", "hold_reason", "warehouse_id", "order_date", "updated_at")
     frame = _frame(store, stmt, columns)
     _strings(frame, ("order_number", "status", "hold_reason", "warehouse_id"))

@@ -28,6 +28,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 
 from jtl_automator.store.models import (
+    CLOSED_ORDER_STATUSES,
     Base,
     GatewayEventRow,
     GatewayRateCountRow,
@@ -38,9 +39,6 @@ from jtl_automator.store.models import (
     ShopSyncIncidentRow,
 )
 from jtl_automator.store.store import StateStore
-
-#: Ledger statuses after which an order's events are history only.
-CLOSED_ORDER_STATUSES = ("shipped", "cancelled", "delivered_elsewhere")
 
 
 @dataclass(frozen=True)

@@ -188,3 +188,13 @@ def test_a_handed_over_order_wawi_then_delivered_by_hand_is_closed_not_left_open
     assert [r.order_number for r in world.store.orders_in_status((svc.DELIVERED_ELSEWHERE,))] == [
         order["Number"]
     ]
+
+
+def test_every_status_order_processing_closes_with_is_closed_for_retention_and_reports() -> None:
+    """An order the service will never touch again must not count as open (reports) nor keep its events
+    for ever (retention): the store's closed statuses are the service's final ones."""
+    from jtl_automator.services.order_processing.params import DELIVERED_ELSEWHERE, SKIP_STATUSES
+    from jtl_automator.store.models import CLOSED_ORDER_STATUSES
+
+    assert DELIVERED_ELSEWHERE in CLOSED_ORDER_STATUSES
+    assert set(CLOSED_ORDER_STATUSES) == set(SKIP_STATUSES) - {"outbound_created"}

@@ -678,7 +678,17 @@ class JtlShopCredentials(Block):
         ge=1,
         description="limit of the cursor-paged reads (no maximum; larger pages take the shop longer).",
     )
-    rate_per_second: float = Field(default=10.0, gt=0, description="Client-side request rate limit.")
+    rate_per_second: float = Field(
+        default=Settings.model_fields["shop_rate_per_second"].default,
+        gt=0,
+        description="Client-side request rate limit.",
+    )
+    max_in_flight: int = Field(
+        default=Settings.model_fields["shop_max_in_flight"].default,
+        ge=1,
+        le=64,
+        description="Requests on the wire at once (a shop on shared hosting serves a few PHP workers).",
+    )
     timezone: str = Field(default="Europe/Berlin", description="The shop's SHOP_TIMEZONE.")
     timeout_seconds: float = Field(
         default=Settings.model_fields["shop_timeout_seconds"].default,
@@ -699,6 +709,7 @@ class JtlShopCredentials(Block):
             shop_api_key=self.api_key,
             shop_page_size=self.page_size,
             shop_rate_per_second=self.rate_per_second,
+            shop_max_in_flight=self.max_in_flight,
             shop_timezone=self.timezone,
             shop_timeout_seconds=self.timeout_seconds,
             **retry,
@@ -723,6 +734,7 @@ class JtlShopCredentials(Block):
             api_key=s.shop_api_key,
             page_size=s.shop_page_size,
             rate_per_second=s.shop_rate_per_second,
+            max_in_flight=s.shop_max_in_flight,
             timezone=s.shop_timezone,
             timeout_seconds=s.shop_timeout_seconds,
             **retry,

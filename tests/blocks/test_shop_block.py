@@ -57,3 +57,20 @@ def test_from_settings_reads_jtl_shop_url_and_key_and_ignores_the_retry_environm
         assert shop.core.retry.max_attempts == 3 and shop.core.http.timeout.read == 90.0
     finally:
         shop.close()
+
+
+def test_the_block_carries_the_shops_in_flight_limit_to_its_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A merchant on small shared hosting lowers it in the block; the environment then does not count."""
+    monkeypatch.setenv("JTL_SHOP_MAX_IN_FLIGHT", "9")
+    block = JtlShopCredentials(shop_url="https://shop.example/", api_key=SecretStr(KEY), max_in_flight=2)
+    shop = block.get_client()
+    try:
+        assert shop.core.in_flight is not None and shop.core.in_flight.limit == 2
+    finally:
+        shop.close()
+    assert JtlShopCredentials(shop_url="https://shop.example/", api_key=SecretStr(KEY)).max_in_flight == 4
+    with pytest.raises(ValidationError, match="max_in_flight"):
+        JtlShopCredentials(shop_url="https://shop.example/", api_key=SecretStr(KEY), max_in_flight=0)
+    monkeypatch.setenv("JTL_SHOP_URL", "http://127.0.0.1:9/shop")
+    monkeypatch.setenv("JTL_SHOP_API_KEY", KEY)
+    assert JtlShopCredentials.from_settings(Settings()).max_in_flight == 9

@@ -23,6 +23,7 @@ replenishment reads them), FFN's stock changes of the window (stock-out days) an
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from jtl_automator.clients.errors import ClientError, NotFound
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.pricing.params import MARKDOWN, PricingParams
 from jtl_automator.services.replenishment.reads import TIMEZONE, history_window, load_order_lines, local_today
 from jtl_automator.services.wawi_item_cache import WawiItemCache
@@ -85,28 +86,40 @@ def _uses_suppliers(rules: PricingRules) -> bool:
 
 
 def _vat_rates(
-    wawi: WawiClient, tax_classes: Iterable[int], params: PricingParams, notes: list[str]
+    wawi: WawiClient,
+    tax_classes: Iterable[int],
+    company: int | None,
+    params: PricingParams,
+    notes: list[str],
 ) -> dict[int, float]:
     """The rate of each tax class the items use; a class Wawi cannot rate is left out (its rows: no VAT)."""
     wanted = sorted(set(tax_classes))
     if not wanted:
         return {}
-    company = params.company_id
     if company is None:
-        companies = wawi.companies()
-        if not companies:
-            notes.append("Wawi lists no company: no VAT rates, so no gross price endings")
-            return {}
-        company = companies[0].id
-    rates: dict[int, float] = {}
-    for tax_class in wanted:
+        notes.append("Wawi lists no company: no VAT rates, so no gross price endings")
+        return {}
+
+    def rate(tax_class: int) -> float | str:
         try:
             found = wawi.tax_rate(tax_class, company, params.departure_country, params.shipment_country)
         except ClientError as exc:
-            notes.append(f"tax class {tax_class}: no VAT rate ({exc.status}: {exc.message})")
-            continue
-        rates[tax_class] = float(found.rate)
-    return rates
+            return f"tax class {tax_class}: no VAT rate ({exc.status}: {exc.message})"
+        return float(found.rate)
+
+    # One request per tax class, side by side (the client's in-flight limit holds Wawi); notes in order.
+    with ThreadPoolExecutor(max_workers=max(1, len(wanted)), thread_name_prefix="pricing-vat") as pool:
+        found = dict(zip(wanted, pool.map(in_context(rate), wanted), strict=True))
+    notes.extend(value for value in found.values() if isinstance(value, str))
+    return {tax_class: value for tax_class, value in found.items() if isinstance(value, float)}
+
+
+def _company(wawi: WawiClient, params: PricingParams) -> int | None:
+    """The company whose VAT rates apply: the configured one, else Wawi's first (one request)."""
+    if params.company_id is not None:
+        return params.company_id
+    companies = wawi.companies()
+    return companies[0].id if companies else None
 
 
 def _int(value: Any) -> int | None:
@@ -160,16 +173,25 @@ def load_price_inputs(
     """Read what the rules need (see the module docstring for the requests)."""
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     notes: list[str] = []
-    listed = list(flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism)))
     cache = (
         WawiItemCache(store, wawi, now, timedelta(hours=params.item_cache_max_age_hours)) if store else None
     )
-    if cache is not None:
-        cache.replace_all(listed)
-    items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
-    categories = list(flatten(wawi.categories.iter_pages()))
-    makers = {m.id: m.name or "" for m in wawi.manufacturers()}
-    vat = _vat_rates(wawi, (t for i in items if (t := _int(i.get("TaxClassId"))) is not None), params, notes)
+    # The item pages, the categories, the manufacturers and the company do not depend on each other: read
+    # side by side (the client's in-flight limit holds Wawi). The item cache is refreshed from the listing
+    # while the VAT rates are read and the rows are built; it is complete before this stage returns.
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="pricing-reads") as pool:
+        categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
+        makers_read = pool.submit(in_context(wawi.manufacturers))
+        company_read = pool.submit(in_context(_company), wawi, params)
+        listed = list(flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism)))
+        cached = pool.submit(in_context(cache.replace_all), listed) if cache is not None else None
+        items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
+        categories = categories_read.result()
+        makers = {m.id: m.name or "" for m in makers_read.result()}
+        classes = (t for i in items if (t := _int(i.get("TaxClassId"))) is not None)
+        vat = _vat_rates(wawi, classes, company_read.result(), params, notes)
+        if cached is not None:
+            cached.result()
     suppliers: dict[int, int | None] = {}
     supplier_reads = 0
     if _uses_suppliers(rules):

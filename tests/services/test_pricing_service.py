@@ -6,6 +6,7 @@ scopes only, 404 for empty price lists, no negative prices, checked special-pric
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -309,6 +310,46 @@ def test_a_change_above_the_threshold_waits_in_a_plan_and_an_approved_one_is_wri
     (later,) = third["plans"]
     assert later["plan"] != plan.id and plans.get(later["plan"]).period == "2026-11-17#2"
     assert later["lines"] == third["statuses"]["needs_approval"] and plans.get(plan.id).line_count == waiting
+
+
+@pytest.mark.slow
+def test_an_approved_plan_writes_its_lines_while_another_line_is_still_being_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each line's fresh read, checks and write go together: one slow read holds back no other line."""
+    rules = {"rules": [{**PLAIN["rules"][0], "approval_threshold_pct": 5}]}
+    first = world.run(rules, run_id="run-1")
+    plans = PlanStore(world.store)
+    plan = plans.get(first["plans"][0]["plan"])
+    lines = plan.lines[:6]
+    assert len(lines) == 6
+    slow_item = lines[0].details["item_id"]  # type: ignore[index]
+    plans.approve(plan.id, "anna", [line.key for line in lines])
+    read, write = world.wawi.items.get, world.wawi.items.set_base_price
+    slow_read_ended: list[float] = []
+    written: list[tuple[float, int]] = []
+
+    def slow_get(item_id: int, *args: Any, **kwargs: Any) -> Any:
+        found = read(item_id, *args, **kwargs)
+        if item_id == slow_item:
+            time.sleep(1.5)
+            slow_read_ended.append(time.perf_counter())
+        return found
+
+    def timed_write(item_id: int, net: float) -> Any:
+        written.append((time.perf_counter(), item_id))
+        return write(item_id, net)
+
+    monkeypatch.setattr(world.wawi.items, "get", slow_get)
+    monkeypatch.setattr(world.wawi.items, "set_base_price", timed_write)
+    result = world.run(rules, run_id="run-2")
+    (executed,) = result["executed_plans"]
+    assert executed["status"] == "done" and executed["lines"] == {"applied": 6}
+    assert len(slow_read_ended) == 1
+    others = [at for at, item in written if item != slow_item]
+    assert len(others) == 5 and max(others) < slow_read_ended[0]
+    for line in lines:
+        assert world.base_price(line.details["item_id"]) == float(line.unit_price)  # type: ignore[index,arg-type]
 
 
 @pytest.mark.slow

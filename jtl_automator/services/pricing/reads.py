@@ -22,7 +22,7 @@ replenishment reads them), FFN's stock changes of the window (stock-out days) an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -263,6 +263,88 @@ def load_price_inputs(
         special_channels=special_channels,
         customer_groups=groups,
     )
+
+
+def streams(rules: PricingRules) -> bool:
+    """Whether the item pages can be priced as they are read: base-price rules only.
+
+    A base price depends on its item's row and the lookups (categories, manufacturers, VAT) alone;
+    channel prices, standard suppliers and markdowns need reads per item or figures over all items, so
+    such rule files are priced once after every read (:func:`load_price_inputs`).
+    """
+    if rules.markdown is not None or _uses_suppliers(rules):
+        return False
+    return all(
+        r.match.customer_group is None and r.match.sales_channel in (None, BASE_PRICE) for r in rules.rules
+    )
+
+
+def stream_price_inputs(
+    wawi: WawiClient,
+    rules: PricingRules,
+    params: PricingParams,
+    on_rows: Callable[[pd.DataFrame], None],
+    *,
+    now: datetime,
+    store: StateStore | None = None,
+) -> PriceInputs:
+    """:func:`load_price_inputs` for rules that :func:`streams`, each page priced as soon as it is read.
+
+    ``on_rows`` gets each item page's price rows that no markdown holds; the same inputs are returned.
+    The lookups are read beside the first page; a page's new tax classes are rated before its rows.
+    """
+    if not streams(rules):
+        raise ValueError("these rules need every read before pricing: use load_price_inputs")
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    cache = (
+        WawiItemCache(store, wawi, now, timedelta(hours=params.item_cache_max_age_hours)) if store else None
+    )
+    held = markdown_holds(store, rules, now)
+    listed: list[dict[str, Any]] = []
+    frames: list[pd.DataFrame] = []
+    vat: dict[int, float] = {}
+    vat_notes: list[str] = []
+    rated: set[int] = set()
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="pricing-reads") as pool:
+        categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
+        makers_read = pool.submit(in_context(wawi.manufacturers))
+        company_read = pool.submit(in_context(_company), wawi, params)
+        for page in wawi.items.iter_pages(parallel=wawi.read_parallelism):
+            listed.extend(page)
+            items = [i for i in page if params.include_inactive or i.get("IsActive") is not False]
+            classes = {t for i in items if (t := _int(i.get("TaxClassId"))) is not None} - rated
+            if classes:
+                vat.update(_vat_rates(wawi, classes, company_read.result(), params, vat_notes))
+                rated |= classes
+            paths = category_paths(categories_read.result())
+            makers = {m.id: m.name or "" for m in makers_read.result()}
+            base = base_price_frame(items, PriceLookups(paths, makers, vat, {}))
+            frames.append(base)
+            on_rows(base[~base["item_id"].isin(list(held)).to_numpy()].reset_index(drop=True))
+        if cache is not None:
+            cache.replace_all(listed)
+    items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
+    frame = (
+        pd.concat(frames, ignore_index=True) if frames else base_price_frame([], PriceLookups({}, {}, {}, {}))
+    )
+    notes = sorted(set(vat_notes), key=_vat_note_order)
+    counts = {
+        "wawi_items": len(listed),
+        "priced_items": len(frame),
+        "channel_price_reads": 0,
+        "channel_prices": 0,
+        "supplier_reads": 0,
+        "tax_classes": len(vat),
+        "held_by_markdown": len(held),
+    }
+    log.info("read %s", counts)
+    return PriceInputs(items=frame, added_days=_added_days(items, now), held=held, counts=counts, notes=notes)
+
+
+def _vat_note_order(note: str) -> tuple[int, str]:
+    """The VAT notes of pages in the order one call over all tax classes gives them (by class)."""
+    number = note.removeprefix("tax class ").split(":", 1)[0]
+    return (int(number) if number.isdigit() else -1, note)
 
 
 def load_slow_mover_stats(

@@ -58,12 +58,23 @@ def sync_items(
             by_sku.setdefault(sku.strip(), []).append(item)
     ffn = inputs.ffn
     pieces: list[pd.DataFrame] = []
-    writes: list[tuple[_Pair, Future[Outcome]]] = []
+    writes: list[tuple[_Pair, Future[Outcome | None]]] = []
     readers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stock-reads")
     writers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stock-sync")
 
+    failed: list[BaseException] = []
+
     def read(sku: str) -> tuple[str, list[Any]]:
         return sku, [row for item in by_sku[sku] for row in item_stock(wawi, int(item["Id"]))]
+
+    def write(ctx: ApplyContext, row: dict[str, Any]) -> Outcome | None:
+        if failed:  # an adjustment failed (a crash, a lost lease): nothing more is sent
+            return None
+        try:
+            return apply_row(ctx, row)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
 
     def plan(skus: list[str], stocks: list[Any], rows: pd.DataFrame) -> None:
         items = [item for sku in skus for item in by_sku[sku]]
@@ -73,16 +84,15 @@ def sync_items(
             return
         for row in adjustments(piece).to_dict("records"):
             pair = (str(row["ffn_warehouse_id"]), str(row["merchant_sku"]))
-            writes.append((pair, writers.submit(in_context(apply_row), ctx, row)))
+            writes.append((pair, writers.submit(in_context(write), ctx, row)))
 
     def plan_read(done: list[tuple[str, list[Any]]]) -> None:
         skus = [sku for sku, _ in done]
         plan(skus, [row for _, rows in done for row in rows], ffn[ffn["merchant_sku"].isin(skus)])
 
-    def writing() -> list[Future[Outcome]]:
-        for _, future in writes:
-            if future.done() and future.exception() is not None:
-                future.result()  # a failed write (a crash, a lost lease) stops the run
+    def writing() -> list[Future[Outcome | None]]:
+        if failed:
+            raise failed[0]  # a failed write (a crash, a lost lease) stops the run
         return [future for _, future in writes if not future.done()]
 
     try:
@@ -106,7 +116,9 @@ def sync_items(
                 ready = []
         if ready:
             plan_read(ready)
-        done = {pair: future.result() for pair, future in writes}
+        wait([future for _, future in writes])
+        writing()
+        done = {pair: outcome for pair, future in writes if (outcome := future.result()) is not None}
     finally:  # after a failure nothing queued is read or sent; the requests in flight finish
         readers.shutdown(wait=True, cancel_futures=True)
         writers.shutdown(wait=True, cancel_futures=True)

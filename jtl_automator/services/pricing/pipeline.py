@@ -289,11 +289,11 @@ def price_pages(
     failed: list[BaseException] = []
     pool = ThreadPoolExecutor(max_workers=max(1, params.workers), thread_name_prefix="price-write")
 
-    def write(ctx: WriteContext, one: PriceWrite) -> WriteOutcome | None:
+    def write(context: WriteContext, one: PriceWrite) -> WriteOutcome | None:
         if failed:  # a write failed (transient, a lost lease, a crash): nothing more is sent
             return None
         try:
-            return write_one(ctx, one)
+            return write_one(context, one)
         except BaseException as exc:
             failed.append(exc)
             raise

@@ -67,11 +67,11 @@ def sync_items(
     def read(sku: str) -> tuple[str, list[Any]]:
         return sku, [row for item in by_sku[sku] for row in item_stock(wawi, int(item["Id"]))]
 
-    def write(ctx: ApplyContext, row: dict[str, Any]) -> Outcome | None:
+    def write(context: ApplyContext, row: dict[str, Any]) -> Outcome | None:
         if failed:  # an adjustment failed (a crash, a lost lease): nothing more is sent
             return None
         try:
-            return apply_row(ctx, row)
+            return apply_row(context, row)
         except BaseException as exc:
             failed.append(exc)
             raise
@@ -123,5 +123,6 @@ def sync_items(
         readers.shutdown(wait=True, cancel_futures=True)
         writers.shutdown(wait=True, cancel_futures=True)
     whole = merge_plans(pieces)
-    order = zip(adjustments(whole)["ffn_warehouse_id"], adjustments(whole)["merchant_sku"], strict=True)
-    return Synced(whole, [done[(str(w), str(s))] for w, s in order if (str(w), str(s)) in done])
+    todo = adjustments(whole)  # the outcomes in the order a plan made at once sends them
+    order = [(str(w), str(s)) for w, s in zip(todo["ffn_warehouse_id"], todo["merchant_sku"], strict=True)]
+    return Synced(whole, [done[pair] for pair in order if pair in done])

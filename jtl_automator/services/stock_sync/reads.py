@@ -68,12 +68,16 @@ def load_inputs(
     if not full and mark is None:
         notes.append("no watermark yet: this incremental run reads everything (a full sync)")
     cache = WawiItemCache(store, wawi, now, timedelta(hours=params.item_cache_max_age_hours))
-    ffn_warehouses = [
-        str(w["warehouseId"]) for w in flatten(ffn.warehouses.iter_pages()) if w.get("warehouseId")
-    ]
-    mapping, problems = map_warehouses(
-        ffn_warehouses, flatten(wawi.warehouses.iter_pages()), params.warehouse_map
-    )
+    start = mark - timedelta(minutes=params.overlap_minutes) if mark is not None else None
+    # Both sides' warehouses (and, incremental, FFN's feed) do not depend on each other: read side by side.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stock-reads") as pool:
+        wawi_warehouses = pool.submit(in_context(lambda: list(flatten(wawi.warehouses.iter_pages()))))
+        feed = pool.submit(in_context(_feed), ffn, start, now) if start is not None else None
+        ffn_warehouses = [
+            str(w["warehouseId"]) for w in flatten(ffn.warehouses.iter_pages()) if w.get("warehouseId")
+        ]
+        mapping, problems = map_warehouses(ffn_warehouses, wawi_warehouses.result(), params.warehouse_map)
+        changes = feed.result() if feed is not None else None
     notes.extend(problems)
     if mark is None:
         # Three independent bulk reads at once: FFN's stock (its pages as many at a time as FFN may have
@@ -88,8 +92,8 @@ def load_inputs(
             frame = ffn_levels_frame(ffn_stock_rows(flatten(ffn_rows.result())))
             stocks: Iterable[Any] = wawi_rows.result()
         return SyncInputs("full", frame, wawi_stock_frame(items, stocks), mapping, None, iso(now), notes)
-    start = mark - timedelta(minutes=params.overlap_minutes)
-    frame = ffn_levels_frame(ffn.stocks.updates(start, now), versioned=True)
+    assert start is not None and changes is not None
+    frame = ffn_levels_frame(changes, versioned=True)
     wanted = set(frame["merchant_sku"])
     items = cache.items(wanted)
     ids = [i["Id"] for i in items]
@@ -110,6 +114,11 @@ def load_inputs(
     return SyncInputs(
         "incremental", frame, wawi_stock_frame(items, stocks), mapping, iso(start), iso(now), notes
     )
+
+
+def _feed(ffn: FfnClient, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """FFN's stock changes in ``[start, end)``, every chunk read."""
+    return list(ffn.stocks.updates(start, end))
 
 
 def item_stock(wawi: WawiClient, item_id: int) -> list[Any]:

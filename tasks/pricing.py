@@ -85,6 +85,32 @@ def pricing_load(
     return inputs
 
 
+@task(name="wawi-read-price-write", **_RETRYING)
+def wawi_read_price_write(
+    clients: RunClients,
+    rules: PricingRules,
+    params: svc.PricingParams,
+    now: datetime,
+    run_id: str,
+    ctx: svc.WriteContext | None,
+) -> svc.Streamed:
+    """Base-price rules: each item page priced as it is read, its writes sent while the next pages come.
+
+    A retry reads again (a price written before is then unchanged) and the ledger says what is done.
+    """
+    with correlated():
+        streamed = svc.price_pages(
+            clients.wawi, clients.store, rules, params, now=now, run_id=run_id, ctx=ctx
+        )
+    get_run_logger().info(
+        "read %s; decisions: %s; %d writes",
+        streamed.computed.inputs.counts,
+        streamed.computed.prices["status"].value_counts().to_dict(),
+        len(streamed.outcomes),
+    )
+    return streamed
+
+
 @task(name="pricing-compute", cache_policy=NO_CACHE)
 def pricing_compute(inputs: svc.PriceInputs, rules: PricingRules) -> svc.Computed:
     """Every price row's decision and the markdowns (pure)."""
@@ -190,6 +216,13 @@ class TaskStages:
         writes = svc.rule_writes(computed, self.run_id)
         writes += svc.markdown_writes(computed, self.rules, self.run_id, self.now)
         return wawi_write_prices(as_is(self._ctx()), as_is(writes))
+
+    def price_and_write(self, *, dry_run: bool) -> svc.Streamed:
+        """See ``svc.Stages``."""
+        ctx = None if dry_run else self._ctx()
+        return wawi_read_price_write(
+            as_is(self.clients), as_is(self.rules), self.params, self.now, self.run_id, as_is(ctx)
+        )
 
     def propose(self, computed: svc.Computed) -> list[svc.ProposedPlan]:
         """See ``svc.Stages``."""

@@ -84,6 +84,24 @@ def wawi_adjust_stock(ctx: svc.ApplyContext, todo: pd.DataFrame) -> list[svc.Out
     return outcomes
 
 
+@task(name="wawi-read-plan-adjust-stock", **_RETRYING)
+def wawi_read_plan_adjust_stock(
+    clients: RunClients, inputs: svc.SyncInputs, params: svc.StockSyncParams, ctx: svc.ApplyContext | None
+) -> svc.Synced:
+    """Few changed items: each one's Wawi stock read, its SKU planned and adjusted as soon as it is back.
+
+    A retry reads again (a SKU adjusted before is then in sync) and the ledger says what is done.
+    """
+    with correlated():
+        synced = svc.sync_items(clients.wawi, inputs, svc.plan_params(inputs, params), params.workers, ctx)
+    get_run_logger().info(
+        "decisions: %s; %d adjustments sent or settled",
+        synced.plan["status"].value_counts().to_dict(),
+        len(synced.outcomes),
+    )
+    return synced
+
+
 @task(name="stock-advance-watermark", cache_policy=NO_CACHE)
 def stock_advance_watermark(clients: RunClients, inputs: svc.SyncInputs) -> str:
     """Only after every adjustment of the batch is recorded."""
@@ -153,6 +171,15 @@ class TaskStages:
         """See ``svc.Stages``."""
         ctx = svc.ApplyContext(self.clients.wawi, self.clients.store, self.params, self.run_id, self.lease)
         return wawi_adjust_stock(as_is(ctx), as_is(todo))
+
+    def sync_items(self, inputs: svc.SyncInputs, *, dry_run: bool) -> svc.Synced:
+        """See ``svc.Stages``."""
+        ctx = (
+            None
+            if dry_run
+            else svc.ApplyContext(self.clients.wawi, self.clients.store, self.params, self.run_id, self.lease)
+        )
+        return wawi_read_plan_adjust_stock(as_is(self.clients), as_is(inputs), self.params, as_is(ctx))
 
     def advance_watermark(self, inputs: svc.SyncInputs) -> str | None:
         """See ``svc.Stages``."""

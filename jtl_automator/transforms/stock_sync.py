@@ -277,6 +277,20 @@ def plan_stock_adjustments(ffn: pd.DataFrame, wawi: pd.DataFrame, params: StockP
     return PLAN_SCHEMA.validate(out)
 
 
+def merge_plans(pieces: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Plans of disjoint sets of SKUs as one plan, in :func:`plan_stock_adjustments`' order.
+
+    Outside full mode every decision depends on its (warehouse, SKU) rows alone, so planning the SKUs in
+    pieces (each as soon as its Wawi stock is read) and merging them gives the plan of all of them at once.
+    """
+    frames = [p[list(PLAN_COLUMNS)].astype(PLAN_COLUMNS) for p in pieces]
+    if not frames:
+        frames = [pd.DataFrame({name: pd.Series([], dtype=dtype) for name, dtype in PLAN_COLUMNS.items()})]
+    out = pd.concat(frames, ignore_index=True)
+    out = out.sort_values(["status", "ffn_warehouse_id", "merchant_sku"], kind="stable", ignore_index=True)
+    return PLAN_SCHEMA.validate(out)
+
+
 def _version_order(versions: pd.Series) -> pd.Series:
     """``v12`` sorts after ``v9``; rows without a version (full reads) keep their order."""
     return versions.str.removeprefix("v").replace("", "-1").astype("int64")

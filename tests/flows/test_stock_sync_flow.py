@@ -11,6 +11,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.stock_sync import stock_sync
+from jtl_automator.sandbox.ffn.stock import adjust_stock
 from jtl_automator.services.stock_sync import WATERMARK
 from jtl_automator.settings import get_settings
 from jtl_automator.store import StateStore
@@ -38,6 +39,22 @@ def test_dry_run_then_full_then_incremental_with_artifacts(
 
     again = stock_sync()  # incremental from the watermark: nothing changed in FFN since
     assert again["mode"] == "incremental" and again["outcomes"] == {}
+
+    # The fulfiller finds units of two SKUs: read, planned and adjusted per item, exactly once each.
+    ffn = flow_sandbox.state.data.ffn
+    stocked = sorted(
+        (s["merchantSku"], s["jfsku"], row["warehouseId"])
+        for s in ffn.stocks.values()
+        for row in s["warehouses"]
+        if row["stockLevel"] >= 1
+    )[:2]
+    for _, jfsku, warehouse in stocked:
+        adjust_stock(flow_sandbox.state, jfsku, warehouse, 3)
+    changed = stock_sync()
+    assert changed["mode"] == "incremental" and changed["outcomes"] == {"applied": 2}
+    assert {(r["merchant_sku"], r["delta"]) for r in changed["adjustments"]} == {
+        (sku, 3) for sku, _, _ in stocked
+    }
 
     async def artifacts() -> dict[str, Any]:
         async with get_client() as client:

@@ -6,6 +6,7 @@ scopes only, 404 for empty price lists, no negative prices, checked special-pric
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import openpyxl
+import pandas as pd
 import pytest
 
 from jtl_automator.clients.ffn.client import FfnClient
@@ -270,6 +272,70 @@ def _not_priced(result: dict[str, Any], world: World) -> list[dict[str, Any]]:
     return [dict(zip(("sku", "item_id", "target", "status", "reason"), r, strict=True)) for r in rows[1:]]
 
 
+def _small_pages(world: World, monkeypatch: pytest.MonkeyPatch, size: int = 7) -> None:
+    """Wawi's item listing in pages of ``size`` (the sandbox world is one page of 1,000 otherwise)."""
+    listing = world.wawi.items.iter_pages
+    monkeypatch.setattr(world.wawi.items, "iter_pages", lambda **kw: listing(**{**kw, "page_size": size}))
+
+
+@pytest.mark.slow
+def test_base_price_rules_priced_page_by_page_decide_as_priced_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_pages(world, monkeypatch)
+    rules = PricingRules.model_validate({"rules": [{**PLAIN["rules"][0], "approval_threshold_pct": 5}]})
+    assert svc.streams(rules)
+    params = svc.PricingParams()
+    whole = svc.compute(svc.load_price_inputs(world.wawi, rules, params, now=NOW, store=world.store), rules)
+    streamed = svc.price_pages(
+        world.wawi, world.store, rules, params, now=NOW, run_id="local", ctx=None
+    ).computed
+    assert whole.inputs.counts["wawi_items"] > 7 * 3  # several pages
+    pd.testing.assert_frame_equal(streamed.prices, whole.prices)
+    pd.testing.assert_frame_equal(streamed.inputs.items, whole.inputs.items)
+    pd.testing.assert_frame_equal(streamed.held_rows, whole.held_rows)
+    assert streamed.inputs.counts == whole.inputs.counts and streamed.inputs.notes == whole.inputs.notes
+    assert streamed.inputs.added_days == whole.inputs.added_days
+    assert set(whole.prices["status"]) >= {"apply", "needs_approval"}
+    channel = {"rules": [{**PLAIN["rules"][0], "match": {"customer_group": 1}}]}
+    assert not svc.streams(PricingRules.model_validate(channel))  # channel prices are read per item
+
+
+@pytest.mark.slow
+def test_the_first_price_is_written_before_the_last_item_page_is_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Base-price rules: a page is priced and written as it comes, not after the whole listing."""
+    listing = world.wawi.items.iter_pages
+    last_page: list[float] = []
+
+    def slow_pages(**kwargs: Any) -> Any:
+        pages = list(listing(**{**kwargs, "page_size": 7}))
+        for number, page in enumerate(pages, start=1):
+            if number > 1:
+                time.sleep(0.25)  # Wawi's long tail on the listing
+            if number == len(pages):
+                last_page.append(time.perf_counter())
+            yield page
+
+    write = world.wawi.items.set_base_price
+    written: list[float] = []
+
+    def timed_write(item_id: int, net: float) -> Any:
+        written.append(time.perf_counter())
+        return write(item_id, net)
+
+    monkeypatch.setattr(world.wawi.items, "iter_pages", slow_pages)
+    monkeypatch.setattr(world.wawi.items, "set_base_price", timed_write)
+    result = world.run(run_id="run-1")
+    applied = result["statuses"]["apply"]
+    assert applied > 10 and result["writes"] == {"applied": applied}
+    assert len(last_page) == 1 and min(written) < last_page[0]
+    assert len(world.store.price_history()) == applied
+    again = world.run(run_id="run-2")
+    assert again["writes"] == {} and len(world.store.price_history()) == applied
+
+
 @pytest.mark.slow
 def test_a_change_above_the_threshold_waits_in_a_plan_and_an_approved_one_is_written_next_run(
     world: World,
@@ -309,6 +375,46 @@ def test_a_change_above_the_threshold_waits_in_a_plan_and_an_approved_one_is_wri
     (later,) = third["plans"]
     assert later["plan"] != plan.id and plans.get(later["plan"]).period == "2026-11-17#2"
     assert later["lines"] == third["statuses"]["needs_approval"] and plans.get(plan.id).line_count == waiting
+
+
+@pytest.mark.slow
+def test_an_approved_plan_writes_its_lines_while_another_line_is_still_being_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each line's fresh read, checks and write go together: one slow read holds back no other line."""
+    rules = {"rules": [{**PLAIN["rules"][0], "approval_threshold_pct": 5}]}
+    first = world.run(rules, run_id="run-1")
+    plans = PlanStore(world.store)
+    plan = plans.get(first["plans"][0]["plan"])
+    lines = plan.lines[:6]
+    assert len(lines) == 6
+    slow_item = lines[0].details["item_id"]  # type: ignore[index]
+    plans.approve(plan.id, "anna", [line.key for line in lines])
+    read, write = world.wawi.items.get, world.wawi.items.set_base_price
+    slow_read_ended: list[float] = []
+    written: list[tuple[float, int]] = []
+
+    def slow_get(item_id: int, *args: Any, **kwargs: Any) -> Any:
+        found = read(item_id, *args, **kwargs)
+        if item_id == slow_item:
+            time.sleep(1.5)
+            slow_read_ended.append(time.perf_counter())
+        return found
+
+    def timed_write(item_id: int, net: float) -> Any:
+        written.append((time.perf_counter(), item_id))
+        return write(item_id, net)
+
+    monkeypatch.setattr(world.wawi.items, "get", slow_get)
+    monkeypatch.setattr(world.wawi.items, "set_base_price", timed_write)
+    result = world.run(rules, run_id="run-2")
+    (executed,) = result["executed_plans"]
+    assert executed["status"] == "done" and executed["lines"] == {"applied": 6}
+    assert len(slow_read_ended) == 1
+    others = [at for at, item in written if item != slow_item]
+    assert len(others) == 5 and max(others) < slow_read_ended[0]
+    for line in lines:
+        assert world.base_price(line.details["item_id"]) == float(line.unit_price)  # type: ignore[index,arg-type]
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -268,26 +269,80 @@ def test_a_second_run_while_the_lease_is_held_does_nothing(world: World) -> None
     assert "skipped" in result and world.data.wawi.stocks == stocks
 
 
-def test_per_item_reads_overlap_up_to_the_workers_and_keep_the_order() -> None:
-    import threading
-    import time
+def _changed(world: World, count: int) -> list[tuple[str, str, float]]:
+    """``count`` SKUs of the first warehouse changed at the fulfiller: (warehouse, SKU, level after)."""
+    warehouse = _first_warehouse(world)
+    skus = sorted(s for (w, s), level in world.ffn_levels().items() if w == warehouse and level >= 5)
+    changed = []
+    for n, sku in enumerate(skus[:count], start=1):
+        world.ffn_adjust(sku, warehouse, n if n % 2 else -n)
+        changed.append((warehouse, sku, world.ffn_levels()[(warehouse, sku)]))
+    return changed
 
-    from jtl_automator.services.stock_sync.reads import per_item
 
-    lock, active, most = threading.Lock(), [0], [0]
+@pytest.mark.slow
+def test_incremental_adjusts_a_sku_while_another_one_is_still_being_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One slow per-item read (Wawi's long tail) does not hold back the adjustments of the others."""
+    world.run(full=True)
+    changed = _changed(world, 5)
+    slow_sku = changed[0][1]
+    slow_item = next(i["Id"] for i in world.data.wawi.items.values() if i["SKU"] == slow_sku)
+    read, adjust = world.wawi.stocks.iter_pages, world.wawi.stocks.adjust
+    slow_read_ended: list[float] = []
+    adjusted: list[tuple[float, int]] = []
 
-    def read(item_id: int) -> list[Any]:
-        with lock:
-            active[0] += 1
-            most[0] = max(most[0], active[0])
-        time.sleep(0.02)
-        with lock:
-            active[0] -= 1
-        return [item_id, -item_id]
+    def slow_read(*args: Any, **kwargs: Any) -> Any:
+        rows = list(read(*args, **kwargs))
+        if kwargs.get("item_id") == slow_item and "warehouse_id" not in kwargs:
+            time.sleep(1.5)
+            slow_read_ended.append(time.perf_counter())
+        return iter(rows)
 
-    ids = list(range(1, 13))
-    assert per_item(ids, read, 3) == [x for i in ids for x in (i, -i)]
-    assert most[0] == 3
-    most[0] = 0
-    assert per_item(ids, read, 1) == [x for i in ids for x in (i, -i)]
-    assert most[0] == 1
+    def timed_adjust(body: dict[str, Any], **kwargs: Any) -> Any:
+        adjusted.append((time.perf_counter(), body["item_id"]))
+        return adjust(body, **kwargs)
+
+    monkeypatch.setattr(world.wawi.stocks, "iter_pages", slow_read)
+    monkeypatch.setattr(world.wawi.stocks, "adjust", timed_adjust)
+    mark = world.store.get_watermark(svc.WATERMARK)
+    result = world.run(now=datetime.now(UTC) + timedelta(minutes=1))
+    assert result["mode"] == "incremental" and result["outcomes"] == {"applied": len(changed)}
+    assert len(slow_read_ended) == 1
+    others = [at for at, item in adjusted if item != slow_item]
+    assert len(others) == len(changed) - 1 and max(others) < slow_read_ended[0]
+    assert next(at for at, item in adjusted if item == slow_item) > slow_read_ended[0]
+    assert all(world.wawi_level(sku, wh) == level for wh, sku, level in changed)
+    deltas = [abs(r["delta"]) for r in result["adjustments"]]
+    assert deltas == sorted(deltas, reverse=True) and len(deltas) == len(changed)
+    assert (world.store.get_watermark(svc.WATERMARK) or "") > (mark or "")
+
+
+@pytest.mark.slow
+def test_incremental_dry_run_plans_every_changed_sku_and_writes_nothing(world: World) -> None:
+    world.run(full=True)
+    changed = _changed(world, 4)
+    mark = world.store.get_watermark(svc.WATERMARK)
+    stocks = copy.deepcopy(world.data.wawi.stocks)
+    result = world.run(now=datetime.now(UTC) + timedelta(minutes=1), dry_run=True)
+    assert result["mode"] == "incremental" and result["outcomes"] == {}
+    assert {r["merchant_sku"] for r in result["adjustments"]} == {sku for _, sku, _ in changed}
+    assert {(r["merchant_sku"], r["target"]) for r in result["adjustments"]} == {
+        (sku, level) for _, sku, level in changed
+    }
+    assert world.data.wawi.stocks == stocks
+    assert world.store.get_watermark(svc.WATERMARK) == mark
+    assert world.store.pending_side_effects(svc.KIND) == []
+
+
+@pytest.mark.slow
+def test_incremental_read_per_item_or_listed_in_bulk_decides_the_same(world: World) -> None:
+    """The pipelined per-item path and the bulk listing (plan once, then apply) plan the same rows."""
+    world.run(full=True)
+    _changed(world, 6)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    per_item = world.run(now=later, dry_run=True)
+    bulk = world.run(now=later, dry_run=True, params=svc.StockSyncParams(per_item_reads_max=0))
+    for key in ("decisions", "adjustments", "largest_deltas", "not_touched", "unknown_skus", "units_added"):
+        assert per_item[key] == bulk[key], key

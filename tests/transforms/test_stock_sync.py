@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pandas as pd
@@ -13,6 +14,7 @@ from jtl_automator.transforms.stock_sync import (
     ffn_levels_frame,
     ffn_stock_rows,
     map_warehouses,
+    merge_plans,
     plan_stock_adjustments,
     wawi_stock_frame,
 )
@@ -165,3 +167,57 @@ def test_map_warehouses_by_code_with_explicit_override() -> None:
     assert mapping == {"W1": 2, "W2": 4} and len(problems) == 1 and "W3" in problems[0]
     _, bad = map_warehouses(["W1"], wawi, {"W1": 99})
     assert "99" in bad[0]
+
+
+def _feed(rng: random.Random, skus: list[str]) -> list[Any]:
+    """Change-feed rows over a few SKUs: several versions per pair, bad levels, an unmapped warehouse."""
+    rows: list[Any] = []
+    for version in range(1, 60):
+        sku = rng.choice([*skus, "GHOST", ""])
+        level = rng.choice([0, 1, 3, 7, 7.5, -2, 5e9, None, "x"])
+        warehouse = rng.choice(["W1", "W2", "W9"])
+        jfsku = rng.choice([f"J-{sku}", f"J-{sku}", "J-OTHER"])
+        ident = {"warehouseId": warehouse, "jfsku": jfsku, "stockVersion": version}
+        rows.append({"stockChangeId": ident, "merchantSku": sku, "stockLevel": level})
+    rows.append("not an object")
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_planning_the_skus_in_pieces_gives_the_plan_of_all_of_them(seed: int) -> None:
+    """Incremental mode: a SKU's decision needs only its own rows, so the run may plan SKUs as they come."""
+    rng = random.Random(seed)
+    skus = [f"S{i}" for i in range(8)]
+    items = [_item(i, sku, managed=rng.random() > 0.2) for i, sku in enumerate(skus[:6], start=1)]
+    items.append(_item(40, "S0"))  # a second item with an SKU already taken
+    stocks = [
+        {
+            "ItemId": rng.randint(1, 6),
+            "WarehouseId": rng.choice([1, 2, 3]),
+            "QuantityTotal": rng.randint(0, 9),
+        }
+        for _ in range(25)
+    ]
+    ffn = ffn_levels_frame(_feed(rng, skus), versioned=True)
+    params = StockPlanParams(warehouse_map=MAP, full=False)
+    whole = plan_stock_adjustments(ffn, wawi_stock_frame(items, stocks), params)
+    groups: dict[int, list[str]] = {}
+    for sku in sorted(set(ffn["merchant_sku"])):
+        groups.setdefault(rng.randint(0, 3), []).append(sku)
+    pieces = []
+    for part in groups.values():
+        ids = {i["Id"] for i in items if i["SKU"] in part}
+        part_items = [i for i in items if i["SKU"] in part]
+        part_stocks = [r for r in stocks if r["ItemId"] in ids]
+        rows = ffn[ffn["merchant_sku"].isin(part)]
+        pieces.append(plan_stock_adjustments(rows, wawi_stock_frame(part_items, part_stocks), params))
+    rng.shuffle(pieces)
+    merged = merge_plans(pieces)
+    pd.testing.assert_frame_equal(merged, whole)
+    pd.testing.assert_frame_equal(adjustments(merged), adjustments(whole))
+    assert set(whole["status"]) >= {"adjust", "invalid_input"}
+
+
+def test_merging_no_pieces_is_an_empty_plan() -> None:
+    empty = merge_plans([])
+    assert empty.empty and list(empty.columns) == list(_plan([], [], []).columns)

@@ -25,10 +25,12 @@ from jtl_automator.services.pricing.pipeline import (
     Computed,
     LocalStages,
     Stages,
+    Streamed,
     compute,
     lease_keeper,
     markdown_writes,
     period_of,
+    price_pages,
     proposals,
     read_special_setup,
     rule_writes,
@@ -39,7 +41,7 @@ from jtl_automator.services.pricing.pipeline import (
     write_run_workbook,
 )
 from jtl_automator.services.pricing.plans import ExecutedPlan, ProposedPlan, execute_approved_plans
-from jtl_automator.services.pricing.reads import PriceInputs, load_price_inputs
+from jtl_automator.services.pricing.reads import PriceInputs, load_price_inputs, stream_price_inputs, streams
 from jtl_automator.services.pricing.write import (
     PriceWrite,
     WriteContext,
@@ -62,6 +64,7 @@ __all__ = [
     "PricingParams",
     "ProposedPlan",
     "Stages",
+    "Streamed",
     "WriteContext",
     "WriteOutcome",
     "compute",
@@ -71,6 +74,7 @@ __all__ = [
     "load_rules",
     "markdown_writes",
     "period_of",
+    "price_pages",
     "proposals",
     "read_special_setup",
     "rule_writes",
@@ -78,6 +82,8 @@ __all__ = [
     "run_stages",
     "settle_pending",
     "skipped",
+    "stream_price_inputs",
+    "streams",
     "summary_markdown",
     "workbook_path",
     "write_prices",

@@ -1,7 +1,10 @@
 """The pricing run, defined once: settle -> approved plans -> read -> price -> write -> propose -> workbook.
 
 :func:`run_stages` says in which order the stages run and what a dry run skips; :class:`LocalStages` runs
-them as plain calls (tests, benchmark), ``tasks.pricing.TaskStages`` as Prefect tasks (the flow).
+them as plain calls (tests, benchmark), ``tasks.pricing.TaskStages`` as Prefect tasks (the flow). With
+base-price rules only (``streams``) read, price and write are one stage (:func:`price_pages`): each item
+page is priced as it is read and its writes go out while the next pages are read, so no write waits for
+the last page or for pricing every item.
 
 A dry run reads and prices everything and writes the workbook (a local file: what the rules would do),
 but takes no lease, settles nothing, executes no plan, writes no price, proposes no plan and keeps no
@@ -11,6 +14,7 @@ history. (It refreshes the Wawi item cache like every listing does: a copy of wh
 from __future__ import annotations
 
 import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +24,7 @@ import pandas as pd
 
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import in_context
 from jtl_automator.plans import PlanStore
 from jtl_automator.services.pricing.output import (
     CHANGE_COLUMNS,
@@ -51,6 +56,8 @@ from jtl_automator.services.pricing.reads import (
     PriceInputs,
     load_price_inputs,
     markdown_input,
+    stream_price_inputs,
+    streams,
 )
 from jtl_automator.services.pricing.write import (
     FAILED,
@@ -58,6 +65,7 @@ from jtl_automator.services.pricing.write import (
     WriteContext,
     WriteOutcome,
     settle_pending,
+    write_one,
     write_prices,
 )
 from jtl_automator.services.replenishment.reads import local_today
@@ -89,15 +97,20 @@ class Computed:
     inputs: PriceInputs
 
 
-def compute(inputs: PriceInputs, rules: PricingRules) -> Computed:
-    """``price_frame`` over the rows no markdown holds, the markdowns, and the reasons people read."""
-    held_mask = inputs.items["item_id"].isin(list(inputs.held)).to_numpy()
-    prices = price_frame(inputs.items[~held_mask].reset_index(drop=True), rules)
+def priced(rows: pd.DataFrame, rules: PricingRules) -> pd.DataFrame:
+    """``price_frame`` over ``rows`` with the reasons people read (row by row: pages may be priced apart)."""
+    prices = price_frame(rows.reset_index(drop=True), rules)
     readable = (prices["status"] != UNCHANGED).to_numpy()
     reasons = pd.Series("", index=prices.index, dtype="string")
     if readable.any():
         reasons[readable] = price_reasons(prices[readable])
-    prices = prices.assign(reason=reasons)
+    return prices.assign(reason=reasons)
+
+
+def compute(inputs: PriceInputs, rules: PricingRules) -> Computed:
+    """``price_frame`` over the rows no markdown holds, the markdowns, and the reasons people read."""
+    held_mask = inputs.items["item_id"].isin(list(inputs.held)).to_numpy()
+    prices = priced(inputs.items[~held_mask], rules)
     markdowns = None
     if rules.markdown is not None and inputs.slow is not None:
         markdowns = markdown_frame(
@@ -123,7 +136,12 @@ def _waits(markdowns: pd.DataFrame, rules: PricingRules) -> pd.Series:
 
 def rule_writes(computed: Computed, run_id: str) -> list[PriceWrite]:
     """What the rules apply now: every ``apply`` row, an absolute net price each."""
-    rows = computed.prices[computed.prices["status"] == APPLY]
+    return price_writes(computed.prices, run_id)
+
+
+def price_writes(prices: pd.DataFrame, run_id: str) -> list[PriceWrite]:
+    """The ``apply`` rows of priced rows as writes (see :func:`rule_writes`)."""
+    rows = prices[prices["status"] == APPLY]
     return [
         PriceWrite(
             key=f"price:{run_id}:{row['item_id']}:{row['target']}",
@@ -241,6 +259,66 @@ def skipped(reason: str, *, dry_run: bool, lease_owner: str | None = None) -> di
     return {"skipped": reason, "dry_run": dry_run, "lease_owner": lease_owner}
 
 
+@dataclass
+class Streamed:
+    """A run whose item pages were priced and written as they were read: its decisions and writes."""
+
+    computed: Computed
+    outcomes: list[WriteOutcome]
+
+
+def price_pages(
+    wawi: WawiClient,
+    store: StateStore | None,
+    rules: PricingRules,
+    params: PricingParams,
+    *,
+    now: datetime,
+    run_id: str,
+    ctx: WriteContext | None,
+) -> Streamed:
+    """Base-price rules (``streams``): each item page priced as it is read, its writes sent at once.
+
+    No write waits for the last item page or for pricing every item: ``params.workers`` writes are in
+    progress while the next pages are read and priced (the Wawi client's limits hold both). The
+    decisions, the writes and their order are those of reading, pricing and writing one after the other.
+    ``ctx`` None (a dry run) writes nothing. A transient failure stops the run: nothing queued is sent.
+    """
+    pieces: list[pd.DataFrame] = []
+    futures: list[Future[WriteOutcome | None]] = []
+    failed: list[BaseException] = []
+    pool = ThreadPoolExecutor(max_workers=max(1, params.workers), thread_name_prefix="price-write")
+
+    def write(context: WriteContext, one: PriceWrite) -> WriteOutcome | None:
+        if failed:  # a write failed (transient, a lost lease, a crash): nothing more is sent
+            return None
+        try:
+            return write_one(context, one)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    def on_rows(rows: pd.DataFrame) -> None:
+        prices = priced(rows, rules)
+        pieces.append(prices)
+        if failed:
+            raise failed[0]  # and no page more is read
+        if ctx is not None:
+            futures.extend(pool.submit(in_context(write), ctx, w) for w in price_writes(prices, run_id))
+
+    try:
+        inputs = stream_price_inputs(wawi, rules, params, on_rows, now=now, store=store)
+        wait(futures)
+        if failed:
+            raise failed[0]
+        outcomes = [outcome for future in futures if (outcome := future.result()) is not None]
+    finally:  # after a failure nothing queued is sent; the writes in flight finish
+        pool.shutdown(wait=True, cancel_futures=True)
+    held_mask = inputs.items["item_id"].isin(list(inputs.held)).to_numpy()
+    prices = pd.concat(pieces, ignore_index=True) if pieces else priced(inputs.items[~held_mask], rules)
+    return Streamed(Computed(prices, None, inputs.items[held_mask], inputs), outcomes)
+
+
 class Stages(Protocol):
     """How each stage of one run is executed; :func:`run_stages` decides when."""
 
@@ -272,6 +350,10 @@ class Stages(Protocol):
         """The rules' changes (and small markdowns), each once, each in the history."""
         ...
 
+    def price_and_write(self, *, dry_run: bool) -> Streamed:
+        """Base-price rules: read, price and write page by page (``price_pages``)."""
+        ...
+
     def propose(self, computed: Computed) -> list[ProposedPlan]:
         """The changes above the threshold and the markdowns as the day's draft plans."""
         ...
@@ -291,9 +373,13 @@ def run_stages(
     try:
         settled = [] if dry_run else stages.settle()
         executed = [] if dry_run else stages.execute_plans()
-        inputs = stages.load()
-        computed = stages.compute(inputs)
-        outcomes = [] if dry_run else stages.write(computed)
+        if streams(rules):  # base-price rules: each page priced and written as it is read
+            streamed = stages.price_and_write(dry_run=dry_run)
+            computed, outcomes = streamed.computed, streamed.outcomes
+        else:  # channel prices, suppliers, markdowns: every read first, then price, then write
+            inputs = stages.load()
+            computed = stages.compute(inputs)
+            outcomes = [] if dry_run else stages.write(computed)
         proposed = [] if dry_run else stages.propose(computed)
         workbook = stages.write_workbook(computed)
     finally:
@@ -400,6 +486,13 @@ class LocalStages:
             computed, self.rules, self.run_id, self.now
         )
         return write_prices(self._ctx(), writes)
+
+    def price_and_write(self, *, dry_run: bool) -> Streamed:
+        """See :class:`Stages`."""
+        ctx = None if dry_run else self._ctx()
+        return price_pages(
+            self.wawi, self.store, self.rules, self.params, now=self.now, run_id=self.run_id, ctx=ctx
+        )
 
     def propose(self, computed: Computed) -> list[ProposedPlan]:
         """See :class:`Stages`."""

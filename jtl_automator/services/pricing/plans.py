@@ -11,19 +11,21 @@ and its prices are the latest. An approved plan is never changed: what a person 
 **Executing** happens in the next pricing run, before it reads: every ``approved`` plan of the two kinds
 is marked ``executing`` and its approved lines are written through the same ledger as the rules' writes
 (key ``price-plan:<plan>:<sku>:<target>``, so a line is written once whatever the run), each with a
-history row naming the plan. Checks at execution, on a fresh read of the item: the floor holds at
-today's purchase price (else the line is skipped); a price change's current price is still the one it was
-proposed from (else someone changed it meanwhile: skipped, the next run proposes afresh); a markdown is
-still below the current base price. A plan found ``executing`` (a run died there) is taken over by the
-next run: the pricing lease keeps two runs apart, and the ledger knows what was written. Transient
-failures put the plan back to ``approved`` (``mark_failed``) to be retried; skipped lines stay approved
-and unexecuted in a ``done`` plan, with their reason in the run's result.
+history row naming the plan. Each line's fresh read, checks and write run together, ``workers`` lines at
+once, so no write waits for the reads of the other lines. Checks at execution, on a fresh read of the
+item: the floor holds at today's purchase price (else the line is skipped); a price change's current price
+is still the one it was proposed from (else someone changed it meanwhile: skipped, the next run proposes
+afresh); a markdown is still below the current base price. A plan found ``executing`` (a run died there)
+is taken over by the next run: the pricing lease keeps two runs apart, and the ledger knows what was
+written. Transient failures put the plan back to ``approved`` (``mark_failed``) to be retried; skipped
+lines stay approved and unexecuted in a ``done`` plan, with their reason in the run's result.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,6 +34,7 @@ from typing import Any
 import pandas as pd
 
 from jtl_automator.clients.errors import ClientError, NotFound, RetryableError
+from jtl_automator.correlation import in_context
 from jtl_automator.plans import (
     ExecutionRef,
     IllegalTransition,
@@ -55,7 +58,7 @@ from jtl_automator.services.pricing.write import (
     PriceWrite,
     WriteContext,
     WriteOutcome,
-    write_prices,
+    write_one,
 )
 from jtl_automator.transforms.pricing import BASE_PRICE
 
@@ -388,20 +391,31 @@ def _execute(
     ctx: WriteContext, plans: PlanStore, plan: Plan, now: datetime, special: SpecialPriceSetup
 ) -> ExecutedPlan:
     todo = [line for line in plan.lines if line.status is LineStatus.APPROVED]
-    writes: list[PriceWrite] = []
-    outcomes: list[WriteOutcome] = []
     line_of: dict[str, LineKey] = {}
+
+    def one(line: PlanLine) -> WriteOutcome:
+        # The line's fresh read, its checks and its write in one worker: no write waits for the reads of
+        # the other lines (the reads are per item anyway), ``ctx.workers`` lines at once.
+        made = _write_for(ctx, plan, line, now, special)
+        line_of[made.key] = line.key
+        return made if isinstance(made, WriteOutcome) else write_one(ctx, made)
+
+    outcomes: list[WriteOutcome] = []
+    error: RetryableError | ClientError | None = None
+    pool = ThreadPoolExecutor(max_workers=max(1, ctx.workers), thread_name_prefix="price-plan")
+    futures = [pool.submit(in_context(one), line) for line in todo]
     try:
-        for line in todo:
-            made = _write_for(ctx, plan, line, now, special)
-            line_of[made.key] = line.key
-            if isinstance(made, WriteOutcome):
-                outcomes.append(made)
-            else:
-                writes.append(made)
-        outcomes.extend(write_prices(ctx, writes))
-    except (RetryableError, ClientError) as exc:
-        plans.mark_failed(plan.id, f"{type(exc).__name__}: {exc}", _refs(outcomes, line_of))
+        for future in futures:
+            try:
+                outcomes.append(future.result())
+            except (RetryableError, ClientError) as exc:
+                error = exc
+                break
+    finally:  # after a failure nothing queued is read or written; the lines in flight finish
+        pool.shutdown(wait=True, cancel_futures=True)
+    if error is not None:
+        outcomes = [f.result() for f in futures if f.done() and not f.cancelled() and f.exception() is None]
+        plans.mark_failed(plan.id, f"{type(error).__name__}: {error}", _refs(outcomes, line_of))
         return ExecutedPlan(plan.id, plan.kind, PlanStatus.APPROVED.value, outcomes)
     failed = [o for o in outcomes if o.result == FAILED]
     if failed:

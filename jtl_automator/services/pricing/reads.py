@@ -22,7 +22,8 @@ replenishment reads them), FFN's stock changes of the window (stock-out days) an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -34,7 +35,7 @@ from jtl_automator.clients.errors import ClientError, NotFound
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.pricing.params import MARKDOWN, PricingParams
 from jtl_automator.services.replenishment.reads import TIMEZONE, history_window, load_order_lines, local_today
 from jtl_automator.services.wawi_item_cache import WawiItemCache
@@ -85,28 +86,40 @@ def _uses_suppliers(rules: PricingRules) -> bool:
 
 
 def _vat_rates(
-    wawi: WawiClient, tax_classes: Iterable[int], params: PricingParams, notes: list[str]
+    wawi: WawiClient,
+    tax_classes: Iterable[int],
+    company: int | None,
+    params: PricingParams,
+    notes: list[str],
 ) -> dict[int, float]:
     """The rate of each tax class the items use; a class Wawi cannot rate is left out (its rows: no VAT)."""
     wanted = sorted(set(tax_classes))
     if not wanted:
         return {}
-    company = params.company_id
     if company is None:
-        companies = wawi.companies()
-        if not companies:
-            notes.append("Wawi lists no company: no VAT rates, so no gross price endings")
-            return {}
-        company = companies[0].id
-    rates: dict[int, float] = {}
-    for tax_class in wanted:
+        notes.append("Wawi lists no company: no VAT rates, so no gross price endings")
+        return {}
+
+    def rate(tax_class: int) -> float | str:
         try:
             found = wawi.tax_rate(tax_class, company, params.departure_country, params.shipment_country)
         except ClientError as exc:
-            notes.append(f"tax class {tax_class}: no VAT rate ({exc.status}: {exc.message})")
-            continue
-        rates[tax_class] = float(found.rate)
-    return rates
+            return f"tax class {tax_class}: no VAT rate ({exc.status}: {exc.message})"
+        return float(found.rate)
+
+    # One request per tax class, side by side (the client's in-flight limit holds Wawi); notes in order.
+    with ThreadPoolExecutor(max_workers=max(1, len(wanted)), thread_name_prefix="pricing-vat") as pool:
+        found = dict(zip(wanted, pool.map(in_context(rate), wanted), strict=True))
+    notes.extend(value for value in found.values() if isinstance(value, str))
+    return {tax_class: value for tax_class, value in found.items() if isinstance(value, float)}
+
+
+def _company(wawi: WawiClient, params: PricingParams) -> int | None:
+    """The company whose VAT rates apply: the configured one, else Wawi's first (one request)."""
+    if params.company_id is not None:
+        return params.company_id
+    companies = wawi.companies()
+    return companies[0].id if companies else None
 
 
 def _int(value: Any) -> int | None:
@@ -160,16 +173,25 @@ def load_price_inputs(
     """Read what the rules need (see the module docstring for the requests)."""
     now = now if now.tzinfo else now.replace(tzinfo=UTC)
     notes: list[str] = []
-    listed = list(flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism)))
     cache = (
         WawiItemCache(store, wawi, now, timedelta(hours=params.item_cache_max_age_hours)) if store else None
     )
-    if cache is not None:
-        cache.replace_all(listed)
-    items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
-    categories = list(flatten(wawi.categories.iter_pages()))
-    makers = {m.id: m.name or "" for m in wawi.manufacturers()}
-    vat = _vat_rates(wawi, (t for i in items if (t := _int(i.get("TaxClassId"))) is not None), params, notes)
+    # The item pages, the categories, the manufacturers and the company do not depend on each other: read
+    # side by side (the client's in-flight limit holds Wawi). The item cache is refreshed from the listing
+    # while the VAT rates are read and the rows are built; it is complete before this stage returns.
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="pricing-reads") as pool:
+        categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
+        makers_read = pool.submit(in_context(wawi.manufacturers))
+        company_read = pool.submit(in_context(_company), wawi, params)
+        listed = list(flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism)))
+        cached = pool.submit(in_context(cache.replace_all), listed) if cache is not None else None
+        items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
+        categories = categories_read.result()
+        makers = {m.id: m.name or "" for m in makers_read.result()}
+        classes = (t for i in items if (t := _int(i.get("TaxClassId"))) is not None)
+        vat = _vat_rates(wawi, classes, company_read.result(), params, notes)
+        if cached is not None:
+            cached.result()
     suppliers: dict[int, int | None] = {}
     supplier_reads = 0
     if _uses_suppliers(rules):
@@ -241,6 +263,88 @@ def load_price_inputs(
         special_channels=special_channels,
         customer_groups=groups,
     )
+
+
+def streams(rules: PricingRules) -> bool:
+    """Whether the item pages can be priced as they are read: base-price rules only.
+
+    A base price depends on its item's row and the lookups (categories, manufacturers, VAT) alone;
+    channel prices, standard suppliers and markdowns need reads per item or figures over all items, so
+    such rule files are priced once after every read (:func:`load_price_inputs`).
+    """
+    if rules.markdown is not None or _uses_suppliers(rules):
+        return False
+    return all(
+        r.match.customer_group is None and r.match.sales_channel in (None, BASE_PRICE) for r in rules.rules
+    )
+
+
+def stream_price_inputs(
+    wawi: WawiClient,
+    rules: PricingRules,
+    params: PricingParams,
+    on_rows: Callable[[pd.DataFrame], None],
+    *,
+    now: datetime,
+    store: StateStore | None = None,
+) -> PriceInputs:
+    """:func:`load_price_inputs` for rules that :func:`streams`, each page priced as soon as it is read.
+
+    ``on_rows`` gets each item page's price rows that no markdown holds; the same inputs are returned.
+    The lookups are read beside the first page; a page's new tax classes are rated before its rows.
+    """
+    if not streams(rules):
+        raise ValueError("these rules need every read before pricing: use load_price_inputs")
+    now = now if now.tzinfo else now.replace(tzinfo=UTC)
+    cache = (
+        WawiItemCache(store, wawi, now, timedelta(hours=params.item_cache_max_age_hours)) if store else None
+    )
+    held = markdown_holds(store, rules, now)
+    listed: list[dict[str, Any]] = []
+    frames: list[pd.DataFrame] = []
+    vat: dict[int, float] = {}
+    vat_notes: list[str] = []
+    rated: set[int] = set()
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="pricing-reads") as pool:
+        categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
+        makers_read = pool.submit(in_context(wawi.manufacturers))
+        company_read = pool.submit(in_context(_company), wawi, params)
+        for page in wawi.items.iter_pages(parallel=wawi.read_parallelism):
+            listed.extend(page)
+            items = [i for i in page if params.include_inactive or i.get("IsActive") is not False]
+            classes = {t for i in items if (t := _int(i.get("TaxClassId"))) is not None} - rated
+            if classes:
+                vat.update(_vat_rates(wawi, classes, company_read.result(), params, vat_notes))
+                rated |= classes
+            paths = category_paths(categories_read.result())
+            makers = {m.id: m.name or "" for m in makers_read.result()}
+            base = base_price_frame(items, PriceLookups(paths, makers, vat, {}))
+            frames.append(base)
+            on_rows(base[~base["item_id"].isin(list(held)).to_numpy()].reset_index(drop=True))
+        if cache is not None:
+            cache.replace_all(listed)
+    items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
+    frame = (
+        pd.concat(frames, ignore_index=True) if frames else base_price_frame([], PriceLookups({}, {}, {}, {}))
+    )
+    notes = sorted(set(vat_notes), key=_vat_note_order)
+    counts = {
+        "wawi_items": len(listed),
+        "priced_items": len(frame),
+        "channel_price_reads": 0,
+        "channel_prices": 0,
+        "supplier_reads": 0,
+        "tax_classes": len(vat),
+        "held_by_markdown": len(held),
+    }
+    log.info("read %s", counts)
+    return PriceInputs(items=frame, added_days=_added_days(items, now), held=held, counts=counts, notes=notes)
+
+
+def _vat_note_order(note: str) -> tuple[int, str]:
+    """The VAT notes of pages in the order one call over all tax classes gives them (by class)."""
+    number = note.removeprefix("tax class ").split(":", 1)[0]
+    return (int(number) if number.isdigit() else -1, note)
 
 
 def load_slow_mover_stats(

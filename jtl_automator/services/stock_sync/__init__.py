@@ -2,6 +2,7 @@
 
 - ``params``: what the merchant configures, and the names the stages share;
 - ``reads``: FFN stock (all of it, or the change feed since the watermark) and Wawi items and stock;
+- ``items``: an incremental run with few changed items reads, plans and adjusts each SKU on its own;
 - the plan is the pure transform ``jtl_automator.transforms.stock_sync.plan_stock_adjustments``;
 - ``apply``: Wawi's delta endpoint made exactly once (intent before the call, re-read after a lost answer);
 - ``report``: the summary and its tables;
@@ -15,6 +16,7 @@ from jtl_automator.services.stock_sync.apply import (
     intent_key,
     settle_pending,
 )
+from jtl_automator.services.stock_sync.items import Synced, sync_items
 from jtl_automator.services.stock_sync.params import KIND, LEASE_NAME, WATERMARK, StockSyncParams
 from jtl_automator.services.stock_sync.pipeline import (
     LocalStages,
@@ -37,6 +39,7 @@ __all__ = [
     "Stages",
     "StockSyncParams",
     "SyncInputs",
+    "Synced",
     "apply_adjustments",
     "intent_key",
     "lease_keeper",
@@ -48,5 +51,6 @@ __all__ = [
     "skipped",
     "summary",
     "summary_markdown",
+    "sync_items",
     "wawi_level",
 ]

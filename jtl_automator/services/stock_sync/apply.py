@@ -114,20 +114,21 @@ def apply_adjustments(ctx: ApplyContext, rows: pd.DataFrame) -> list[Outcome]:
     Rows are independent (one intent per warehouse and item), so ``params.workers`` of them are sent at
     once: the time is Wawi's round trips, not this process. Outcomes keep the plan's order.
     """
-
-    def one(row: Mapping[Any, Any]) -> Outcome:
-        if ctx.lease is not None:
-            ctx.lease.check()
-        return _apply_one(ctx, {str(k): v for k, v in row.items()})
-
     records = rows.to_dict("records")  # one dict per row: keys are the column names
     if ctx.params.workers == 1 or len(records) < 2:
-        return [one(row) for row in records]
+        return [apply_row(ctx, row) for row in records]
     pool = ThreadPoolExecutor(max_workers=ctx.params.workers, thread_name_prefix="stock-sync")
     try:
-        return list(pool.map(one, records))
+        return list(pool.map(lambda row: apply_row(ctx, row), records))
     finally:  # after a failure (a lost lease, a crash) nothing queued is sent; the ones in flight finish
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def apply_row(ctx: ApplyContext, row: Mapping[Any, Any]) -> Outcome:
+    """One ``adjust`` row of the plan, exactly once; the lease is checked first (lost: nothing is sent)."""
+    if ctx.lease is not None:
+        ctx.lease.check()
+    return _apply_one(ctx, {str(k): v for k, v in row.items()})
 
 
 def _apply_one(ctx: ApplyContext, row: Mapping[str, Any]) -> Outcome:

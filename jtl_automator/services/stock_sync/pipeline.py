@@ -1,7 +1,9 @@
 """The stock sync run, defined once: lease -> settle interrupted intents -> read -> plan -> apply -> mark.
 
 As in order processing, :func:`run_stages` says in which order the stages run, that the lease is released
-whatever happens and that the watermark moves only after every adjustment of the batch is recorded;
+whatever happens and that the watermark moves only after every adjustment of the batch is recorded. An
+incremental run with few changed items reads their Wawi stock one by one: there read, plan and apply are
+one stage (``sync_items``), each SKU adjusted as soon as its read is back, instead of after the slowest;
 :class:`LocalStages` runs them as plain calls (tests, benchmark), ``tasks.stock_sync.TaskStages`` as
 Prefect tasks (the flow).
 """
@@ -18,6 +20,7 @@ import pandas as pd
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.services.stock_sync.apply import ApplyContext, Outcome, apply_adjustments, settle_pending
+from jtl_automator.services.stock_sync.items import Synced, sync_items
 from jtl_automator.services.stock_sync.params import LEASE_NAME, WATERMARK, StockSyncParams
 from jtl_automator.services.stock_sync.reads import SyncInputs, load_inputs
 from jtl_automator.services.stock_sync.report import skipped, summary
@@ -56,6 +59,10 @@ class Stages(Protocol):
         """The adjustments, exactly once."""
         ...
 
+    def sync_items(self, inputs: SyncInputs, *, dry_run: bool) -> Synced:
+        """``inputs.items``' Wawi stock read one by one, each SKU planned and adjusted when it is back."""
+        ...
+
     def advance_watermark(self, inputs: SyncInputs) -> str | None:
         """The feed's mark moves to the end of this run's window."""
         ...
@@ -69,8 +76,12 @@ def run_stages(stages: Stages, params: StockSyncParams, *, dry_run: bool) -> dic
     try:
         settled = [] if dry_run else stages.settle()
         inputs = stages.load()
-        plan = stages.plan(inputs)
-        outcomes = [] if dry_run else stages.apply(adjustments(plan))
+        if inputs.items is None:  # both sides read whole: plan once, then apply
+            plan = stages.plan(inputs)
+            outcomes = [] if dry_run else stages.apply(adjustments(plan))
+        else:
+            synced = stages.sync_items(inputs, dry_run=dry_run)
+            plan, outcomes = synced.plan, synced.outcomes
         mark = None if dry_run else stages.advance_watermark(inputs)
     finally:
         if not dry_run:
@@ -146,6 +157,11 @@ class LocalStages:
         """See :class:`Stages`."""
         ctx = ApplyContext(self.wawi, self.store, self.params, self.run_id, self.lease)
         return apply_adjustments(ctx, todo)
+
+    def sync_items(self, inputs: SyncInputs, *, dry_run: bool) -> Synced:
+        """See :class:`Stages`."""
+        ctx = None if dry_run else ApplyContext(self.wawi, self.store, self.params, self.run_id, self.lease)
+        return sync_items(self.wawi, inputs, plan_params(inputs, self.params), self.params.workers, ctx)
 
     def advance_watermark(self, inputs: SyncInputs) -> str | None:
         """See :class:`Stages`."""

@@ -9,7 +9,7 @@ refreshes the cache with that listing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -45,6 +45,9 @@ class SyncInputs:
     window_start: str | None
     window_end: str
     notes: list[str] = field(default_factory=list)
+    #: Incremental with few changed items: the Wawi items whose stock is still to be read one by one (the
+    #: ``wawi`` frame is then empty); each one's SKU is planned and adjusted as soon as its read is back.
+    items: list[dict[str, Any]] | None = None
 
 
 def load_inputs(
@@ -65,12 +68,16 @@ def load_inputs(
     if not full and mark is None:
         notes.append("no watermark yet: this incremental run reads everything (a full sync)")
     cache = WawiItemCache(store, wawi, now, timedelta(hours=params.item_cache_max_age_hours))
-    ffn_warehouses = [
-        str(w["warehouseId"]) for w in flatten(ffn.warehouses.iter_pages()) if w.get("warehouseId")
-    ]
-    mapping, problems = map_warehouses(
-        ffn_warehouses, flatten(wawi.warehouses.iter_pages()), params.warehouse_map
-    )
+    start = mark - timedelta(minutes=params.overlap_minutes) if mark is not None else None
+    # Both sides' warehouses (and, incremental, FFN's feed) do not depend on each other: read side by side.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="stock-reads") as pool:
+        wawi_warehouses = pool.submit(in_context(lambda: list(flatten(wawi.warehouses.iter_pages()))))
+        feed = pool.submit(in_context(_feed), ffn, start, now) if start is not None else None
+        ffn_warehouses = [
+            str(w["warehouseId"]) for w in flatten(ffn.warehouses.iter_pages()) if w.get("warehouseId")
+        ]
+        mapping, problems = map_warehouses(ffn_warehouses, wawi_warehouses.result(), params.warehouse_map)
+        changes = feed.result() if feed is not None else None
     notes.extend(problems)
     if mark is None:
         # Three independent bulk reads at once: FFN's stock (its pages as many at a time as FFN may have
@@ -85,17 +92,11 @@ def load_inputs(
             frame = ffn_levels_frame(ffn_stock_rows(flatten(ffn_rows.result())))
             stocks: Iterable[Any] = wawi_rows.result()
         return SyncInputs("full", frame, wawi_stock_frame(items, stocks), mapping, None, iso(now), notes)
-    start = mark - timedelta(minutes=params.overlap_minutes)
-    frame = ffn_levels_frame(ffn.stocks.updates(start, now), versioned=True)
+    assert start is not None and changes is not None
+    frame = ffn_levels_frame(changes, versioned=True)
     wanted = set(frame["merchant_sku"])
     items = cache.items(wanted)
     ids = [i["Id"] for i in items]
-    if len(ids) <= params.per_item_reads_max:
-        stocks = per_item(
-            ids, lambda item_id: list(flatten(wawi.stocks.iter_pages(item_id=item_id))), params.workers
-        )
-    else:
-        stocks = flatten(wawi.stocks.iter_pages(parallel=wawi.read_parallelism))
     log.info(
         "%d stock changes since %s for %d Wawi items (item cache: %s)",
         len(frame),
@@ -103,20 +104,26 @@ def load_inputs(
         len(ids),
         cache.stats,
     )
+    if len(ids) <= params.per_item_reads_max:
+        # Read per item later, each SKU planned and adjusted as soon as its stock is back (``sync_items``).
+        empty = wawi_stock_frame([], [])
+        return SyncInputs(
+            "incremental", frame, empty, mapping, iso(start), iso(now), notes, [dict(i) for i in items]
+        )
+    stocks = flatten(wawi.stocks.iter_pages(parallel=wawi.read_parallelism))
     return SyncInputs(
         "incremental", frame, wawi_stock_frame(items, stocks), mapping, iso(start), iso(now), notes
     )
 
 
-def per_item(ids: Sequence[int], read: Callable[[int], list[Any]], workers: int) -> list[Any]:
-    """``read(id)`` of every id, ``workers`` at once (the client's in-flight limit holds Wawi), in order.
+def _feed(ffn: FfnClient, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """FFN's stock changes in ``[start, end)``, every chunk read."""
+    return list(ffn.stocks.updates(start, end))
 
-    Each read waits for one round trip of its own; side by side they take the time Wawi's workers need.
-    """
-    if workers <= 1 or len(ids) < 2:
-        return [row for item_id in ids for row in read(item_id)]
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stock-reads") as pool:
-        return [row for rows in pool.map(in_context(read), ids) for row in rows]
+
+def item_stock(wawi: WawiClient, item_id: int) -> list[Any]:
+    """Wawi's stock rows of one item (every warehouse): one request for a few rows."""
+    return list(flatten(wawi.stocks.iter_pages(item_id=item_id)))
 
 
 def wawi_level(wawi: WawiClient, item_id: int, warehouse_id: int) -> float:

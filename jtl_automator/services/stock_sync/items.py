@@ -1,0 +1,128 @@
+"""Stages 1b-3 of an incremental run with few changed items: each SKU read, planned and adjusted on its own.
+
+Outside full mode the decision for a SKU needs only its FFN rows and its Wawi stock
+(``jtl_automator.transforms.stock_sync.merge_plans``), so no adjustment waits for the slowest read: the
+SKUs whose stock is back are planned together and their adjustments go out while the other reads are still
+on the wire. Reads and writes have ``workers`` threads each; the Wawi client's in-flight limit and rate
+limiter hold them together, so Wawi's workers always have the next request queued. The plan and the
+outcomes are those of reading everything, planning once and applying (same keys, same ledger).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import in_context
+from jtl_automator.services.stock_sync.apply import ApplyContext, Outcome, apply_row
+from jtl_automator.services.stock_sync.reads import SyncInputs, item_stock
+from jtl_automator.transforms.stock_sync import (
+    StockPlanParams,
+    adjustments,
+    merge_plans,
+    plan_stock_adjustments,
+    wawi_stock_frame,
+)
+
+_Pair = tuple[str, str]  # (FFN warehouse, SKU): one adjustment per pair
+
+
+@dataclass(frozen=True)
+class Synced:
+    """The run's plan (all SKUs) and what became of its adjustments, in the plan's adjustment order."""
+
+    plan: pd.DataFrame
+    outcomes: list[Outcome]
+
+
+def sync_items(
+    wawi: WawiClient,
+    inputs: SyncInputs,
+    plan_params: StockPlanParams,
+    workers: int,
+    ctx: ApplyContext | None,
+) -> Synced:
+    """Read each changed item's Wawi stock, plan its SKU when it is back, adjust it (``ctx`` None: dry run).
+
+    A failed read or write (after the client's retries; a lost lease) stops the run: nothing queued is
+    sent, the ones in flight finish, and the error is raised (the watermark stays).
+    """
+    by_sku: dict[str, list[dict[str, Any]]] = {}
+    for item in inputs.items or []:
+        sku = item.get("SKU")
+        if isinstance(sku, str) and sku.strip() and isinstance(item.get("Id"), int):
+            by_sku.setdefault(sku.strip(), []).append(item)
+    ffn = inputs.ffn
+    pieces: list[pd.DataFrame] = []
+    writes: list[tuple[_Pair, Future[Outcome | None]]] = []
+    readers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stock-reads")
+    writers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stock-sync")
+
+    failed: list[BaseException] = []
+
+    def read(sku: str) -> tuple[str, list[Any]]:
+        return sku, [row for item in by_sku[sku] for row in item_stock(wawi, int(item["Id"]))]
+
+    def write(context: ApplyContext, row: dict[str, Any]) -> Outcome | None:
+        if failed:  # an adjustment failed (a crash, a lost lease): nothing more is sent
+            return None
+        try:
+            return apply_row(context, row)
+        except BaseException as exc:
+            failed.append(exc)
+            raise
+
+    def plan(skus: list[str], stocks: list[Any], rows: pd.DataFrame) -> None:
+        items = [item for sku in skus for item in by_sku[sku]]
+        piece = plan_stock_adjustments(rows, wawi_stock_frame(items, stocks), plan_params)
+        pieces.append(piece)
+        if ctx is None:
+            return
+        for row in adjustments(piece).to_dict("records"):
+            pair = (str(row["ffn_warehouse_id"]), str(row["merchant_sku"]))
+            writes.append((pair, writers.submit(in_context(write), ctx, row)))
+
+    def plan_read(done: list[tuple[str, list[Any]]]) -> None:
+        skus = [sku for sku, _ in done]
+        plan(skus, [row for _, rows in done for row in rows], ffn[ffn["merchant_sku"].isin(skus)])
+
+    def writing() -> list[Future[Outcome | None]]:
+        if failed:
+            raise failed[0]  # a failed write (a crash, a lost lease) stops the run
+        return [future for _, future in writes if not future.done()]
+
+    try:
+        rest = ffn[~ffn["merchant_sku"].isin(list(by_sku))]
+        if len(rest):  # no Wawi item (unknown SKU) or an unreadable row: nothing to read, planned now
+            plan([], [], rest)
+        pending: set[Future[tuple[str, list[Any]]]] = {
+            readers.submit(in_context(read), sku) for sku in by_sku
+        }
+        ready: list[tuple[str, list[Any]]] = []
+        while pending:
+            watched: list[Future[Any]] = [*pending, *writing()]
+            wait(watched, return_when=FIRST_COMPLETED)
+            finished = {future for future in pending if future.done()}
+            pending -= finished
+            ready.extend(future.result() for future in finished)  # a failed read raises here
+            # Plan what is back when the writers could take more (or everything is read): one plan call
+            # per batch, not per SKU, keeps the client's CPU small beside the round trips.
+            if ready and (not pending or (ctx is not None and len(writing()) < workers)):
+                plan_read(ready)
+                ready = []
+        if ready:
+            plan_read(ready)
+        wait([future for _, future in writes])
+        writing()
+        done = {pair: outcome for pair, future in writes if (outcome := future.result()) is not None}
+    finally:  # after a failure nothing queued is read or sent; the requests in flight finish
+        readers.shutdown(wait=True, cancel_futures=True)
+        writers.shutdown(wait=True, cancel_futures=True)
+    whole = merge_plans(pieces)
+    todo = adjustments(whole)  # the outcomes in the order a plan made at once sends them
+    order = [(str(w), str(s)) for w, s in zip(todo["ffn_warehouse_id"], todo["merchant_sku"], strict=True)]
+    return Synced(whole, [done[pair] for pair in order if pair in done])

@@ -50,7 +50,8 @@ def measured_client_run(
     """In a spawned client process: one service run as the schedule starts it, timed and measured.
 
     ``env`` (the ``JTL_*`` settings) is applied first; ``stages`` maps the wall-time split's names to
-    ``stages_of``'s methods (``{"reads": "load", "writes": "apply"}``). The Wawi client, the FFN client
+    ``stages_of``'s methods (``{"reads": "load", "writes": "apply"}``); a stage the run did not call is left
+    out (a pipelined run calls its overlapped stage instead of the two). The Wawi client, the FFN client
     (unless ``ffn`` is false) and the state store are built from the settings before the clock starts;
     ``run(wawi, ffn, store)`` is the timed service run. Returns its result and the measurements every
     latency table reports (:func:`run_metrics`, :func:`peaks`).
@@ -74,7 +75,7 @@ def measured_client_run(
     elapsed = time.perf_counter() - start
     return result, {
         "seconds": elapsed,
-        "stages": {label: seconds.get(method, 0.0) for label, method in stages.items()},
+        "stages": {label: seconds[method] for label, method in stages.items() if method in seconds},
         "peak_rss_mb": peak_rss_mb(),
         "rss_before_mb": rss_before,
         **client_stats(wawi, ffn_client, cpu),

@@ -209,7 +209,7 @@ def _price_latency(env: dict[str, str], run_id: str) -> dict[str, Any]:
     result, measured = measured_client_run(
         env,
         LocalStages,
-        {"reads": "load", "writes": "write"},
+        {"reads": "load", "writes": "write", "pages read, priced and written, overlapped": "price_and_write"},
         lambda wawi, _ffn, store: run_pricing(
             wawi, store, PricingRules.model_validate(RULES), run_id=run_id, output=output
         ),
@@ -282,15 +282,15 @@ def run_latency(
         f"(PricingParams(): {PricingParams().workers} write workers) in a freshly spawned process; the "
         "sandbox in a thread of the parent. Client limits set to the server's: "
         + ", ".join(f"{k}={v}" for k, v in sorted(_latency.client_limits(config).items()))
-        + " (scaled). Wall time split: reads = the load stage (items, categories, manufacturers, company, "
-        "tax rates), writes = the write stage (per changed price: its item's price group read, then the "
-        "PATCH).",
+        + " (scaled). Wall time split: with these base-price rules each item page is priced as it is read "
+        "and its writes (per changed price: its item's price group read, then the PATCH) go out while the "
+        "next pages come (the overlapped stage); rules that need every item first (channel prices, "
+        "suppliers, markdowns) read (load), then write.",
         "The bound: the Wawi workers' busy time (the sandbox's measured service times) divided by their "
         "number (pricing talks to Wawi only). Ratio = bound / wall time. See docs/latency.md.",
-        "Why a run can stay below the bound: every run first lists every item (pages one after the other) "
-        "and prices them on the client's CPU (the CPU row), which a run with few writes (rerun, after) does "
-        "not hide; the writes then keep Wawi's workers busy (two requests each: the price group read, "
-        "the PATCH), up to the last answers of the long tail (the longest-answer row).",
+        "Why a run can stay below the bound: a run with few writes (rerun, after) spends most of its time "
+        "listing and pricing every item on the client's CPU (the CPU row); its last write waits for the "
+        "long tail's slowest answer (the longest-answer row).",
     ]
     raw = {**runs, "applied": applied, "moved": len(moved)}
     return Result(

@@ -217,7 +217,7 @@ def _sync_latency(env: dict[str, str], full: bool, run_id: str) -> dict[str, Any
     result, measured = measured_client_run(
         env,
         LocalStages,
-        {"reads": "load", "writes": "apply"},
+        {"reads": "load", "writes": "apply", "per-item reads and writes, overlapped": "sync_items"},
         lambda wawi, ffn, store: run_stock_sync(wawi, ffn, store, full=full, run_id=run_id),
     )
     return {
@@ -292,15 +292,17 @@ def run_latency(
         "parent. Client limits set to the "
         "server's: "
         + ", ".join(f"{k}={v}" for k, v in sorted(_latency.client_limits(config).items()))
-        + " (scaled). Wall time split: reads = the load stage (both sides' bulk reads), writes = the "
-        "apply stage (one POST /stocks per changed pair).",
+        + " (scaled). Wall time split: reads = the load stage (both sides' bulk reads, or the incremental "
+        "run's listings), writes = the apply stage (one POST /stocks per changed pair); the incremental run "
+        "reads each changed item's stock and plans and adjusts its SKU as soon as it is back (the overlapped "
+        "stage).",
         "The bound: the largest of the Wawi workers' busy time (the sandbox's measured service times) "
         "divided by their number, and FFN's fixed window for its busiest endpoint. Ratio = bound / wall "
         "time. See docs/latency.md.",
-        "Why a run can stay below the bound: reads and writes are stages one after the other (the plan "
-        "needs both sides whole); the full run's reads are bulk pages the client and the sandbox spend CPU "
-        "on (the CPU row), the incremental run's reads end with the slowest per-item answer before the "
-        "first write goes out (the longest-answer row).",
+        "Why a run can stay below the bound: the full run's plan needs both sides whole (an item FFN holds "
+        "none of gets target 0), so its reads (bulk pages the client and the sandbox spend CPU on: the CPU "
+        "row) come before its writes; the incremental run's last write waits for its slowest read (the "
+        "longest-answer row).",
     ]
     raw = {"runs": runs, "changed": changed, "ffn_rows": ffn_rows}
     return Result(

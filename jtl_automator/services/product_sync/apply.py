@@ -1,4 +1,6 @@
-"""Stage 3: the plan's writes to FFN: each product created exactly once, updates as absolute PATCHes.
+"""The plan's writes to FFN: each product created exactly once, updates as absolute PATCHes.
+
+:class:`Writer` sends them ``params.workers`` at a time as ``chunks`` plans them, chunk by chunk.
 
 **Creation, exactly once.** A product is keyed by its merchantSku (= Wawi SKU); FFN does not promise that
 key unique, so the sync keeps it unique itself:
@@ -164,13 +166,6 @@ class Writer:
     def close(self) -> None:
         """Cancel what is queued (after a failure), let the writes in flight finish."""
         self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-def apply_plan(ctx: ApplyContext, todo: pd.DataFrame) -> list[Outcome]:
-    """Every create and update row of ``todo`` (one chunk, or a whole plan); outcomes in its order."""
-    with Writer(ctx) as writer:
-        writer.submit(todo)
-        return writer.outcomes()
 
 
 def _item_id(row: Mapping[str, Any]) -> int | None:

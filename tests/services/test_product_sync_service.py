@@ -477,27 +477,31 @@ def test_the_workbook_goes_where_asked_a_dry_run_always_writes_one() -> None:
 # Overlapped stages: the supplier rows are read chunk by chunk, each chunk planned and written meanwhile.
 
 
-def _recording(world: World, monkeypatch: pytest.MonkeyPatch, pause: float = 0.0) -> list[tuple[str, float]]:
-    """When each supplier read ends and each FFN write starts (a slow Wawi PC: ``pause`` per read)."""
-    events: list[tuple[str, float]] = []
+def _recording(
+    world: World, monkeypatch: pytest.MonkeyPatch, pause: float = 0.0
+) -> list[tuple[str, float, str]]:
+    """When each supplier read ends and each FFN write starts, with the SKU created (a slow Wawi PC:
+    ``pause`` per read)."""
+    events: list[tuple[str, float, str]] = []
     read, create, update = world.wawi.items.suppliers, world.ffn.products.create, world.ffn.products.update
 
     def slow_read(item_id: int) -> Any:
         time.sleep(pause)
         rows = read(item_id)
-        events.append(("read", time.perf_counter()))
+        events.append(("read", time.perf_counter(), ""))
         return rows
 
-    def write(real: Any) -> Any:
-        def call(*args: Any, **kwargs: Any) -> Any:
-            events.append(("write", time.perf_counter()))
-            return real(*args, **kwargs)
+    def created(body: Any) -> Any:
+        events.append(("write", time.perf_counter(), body["merchantSku"]))
+        return create(body)
 
-        return call
+    def updated(*args: Any, **kwargs: Any) -> Any:
+        events.append(("write", time.perf_counter(), ""))
+        return update(*args, **kwargs)
 
     monkeypatch.setattr(world.wawi.items, "suppliers", slow_read)
-    monkeypatch.setattr(world.ffn.products, "create", write(create))
-    monkeypatch.setattr(world.ffn.products, "update", write(update))
+    monkeypatch.setattr(world.ffn.products, "create", created)
+    monkeypatch.setattr(world.ffn.products, "update", updated)
     return events
 
 
@@ -507,8 +511,8 @@ def test_ffn_writes_begin_while_the_supplier_rows_are_still_read(
 ) -> None:
     events = _recording(world, monkeypatch, pause=0.1)
     result = world.run(full=True, params=svc.ProductSyncParams(workers=4, chunk_items=4))
-    reads = [t for kind, t in events if kind == "read"]
-    writes = [t for kind, t in events if kind == "write"]
+    reads = [t for kind, t, _ in events if kind == "read"]
+    writes = [t for kind, t, _ in events if kind == "write"]
     assert len(reads) == result["requests"]["supplier_reads"] == SKUS
     assert len(writes) == result["counts"]["created"] + result["counts"]["updated"] > 0
     assert min(writes) < max(reads)  # not one stage after the other
@@ -578,9 +582,13 @@ def test_a_wawi_failure_mid_run_leaves_every_write_recorded_and_the_watermark_un
     monkeypatch.setattr(world.ffn.products, "update", update)
     with pytest.raises(TransientError):
         world.run(full=True, params=svc.ProductSyncParams(workers=2, chunk_items=4))
-    assert any(kind == "write" for kind, _ in events)  # writes went out before the failure
+    assert any(kind == "write" for kind, _, _ in events)  # writes went out before the failure
     assert world.store.get_watermark(svc.WATERMARK) is None
-    # No creation left pending (claimed, never recorded) or failed: every write that went out is recorded.
+    # Every creation sent is recorded as done; none is left pending (claimed, never recorded) or failed.
+    created = [sku for kind, _, sku in events if kind == "write" and sku]
+    assert created and all(
+        world.store.side_effect(svc.creation_key(sku)).state.value == "done" for sku in created
+    )
     assert world.store.unfinished_side_effects(svc.KIND) == []
     assert (
         world.store.cached_items(None)

@@ -276,7 +276,7 @@ def _sync_latency(env: dict[str, str], full: bool, now: str, run_id: str) -> dic
     result, measured = measured_client_run(
         env,
         LocalStages,
-        {"reads": "load", "writes": "apply"},
+        {"listings": "load", "supplier reads, plan and FFN writes, overlapped": "apply"},
         lambda wawi, ffn, store: run_product_sync(wawi, ffn, store, full=full, run_id=run_id, now=moment),
     )
     return {**measured, "mode": result["mode"], "counts": result["counts"], "reads": result["requests"]}
@@ -365,19 +365,18 @@ def run_latency(
         f"{ProductSyncParams().workers} workers) in a freshly spawned process; the sandbox in a thread "
         "of the parent. Client limits set to the server's: "
         + ", ".join(f"{k}={v}" for k, v in sorted(_latency.client_limits(config).items()))
-        + " (scaled). Wall time split: reads = the load stage (Wawi items, manufacturers, the supplier rows "
-        "per item not cached, FFN products), writes = the apply stage (FFN creates, authorisations, "
-        "updates).",
+        + " (scaled). Wall time split: listings = the load stage (Wawi items and manufacturers, FFN "
+        "products alongside); then one overlapped stage: the supplier rows of the items not cached are read "
+        "(one per item), and each chunk of answers is planned and its FFN creates, authorisations and "
+        "updates sent while the next chunk is read.",
         "The bound: the largest of the Wawi workers' busy time (the sandbox's measured service times) "
         "divided by their number, and FFN's fixed window for its busiest endpoint. Ratio = bound / wall "
         "time. See docs/latency.md.",
         f"Reads per run: cold {cold['reads']}; warm {warm['reads']}; incremental {incr['reads']}.",
-        "Why a run can stay below the bound: the load stage (Wawi: items, a supplier read per uncached "
-        "item) and the apply stage (FFN: creates, authorisations, updates) run one after the other, while "
-        "the bound is the larger of the two APIs' times, not their sum; the FFN writes also go at the "
-        "client's safe rate (the long-run row), below the fixed window's whole-windows bound. A run that "
-        "only lists (warm cache) is bound by the client's own CPU over every item (the CPU row). Small runs "
-        "(incremental) meet one long answer and the stage barriers against a bound of a few seconds.",
+        "Why a run can stay below the bound: the item listing comes before the first supplier read (its "
+        "pages say which items need one), and the last chunk's writes follow its reads; a run that only "
+        "lists (warm cache) is bound by the client's own CPU over every item (the CPU row); small runs "
+        "(incremental) meet one long answer against a bound of a few seconds.",
     ]
     raw = {**runs, "changed": changed, "removed": len(removed)}
     return Result(

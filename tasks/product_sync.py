@@ -1,12 +1,16 @@
 """Tasks of the product sync flow, and ``TaskStages``: the run's stages as these tasks.
 
-The sequence lives once in ``jtl_automator.services.product_sync.pipeline.run_stages``. The write stage is
-one task for the whole batch: a retry of it re-claims every creation, and the ledger says what is done
-(updates are absolute PATCHes, harmless to repeat).
+The sequence lives once in ``jtl_automator.services.product_sync.pipeline.run_stages``. The supplier reads,
+the plan and the writes are one task (``product-read-plan-write``): they overlap chunk by chunk inside it
+(a chunk is written while the next is read), which separate tasks could only do with a barrier between
+each. It logs every chunk and returns the whole plan with the outcomes; the summary artifact counts them.
+A retry of it reads only the supplier rows the failed attempt did not store, re-claims every creation
+(the ledger says what is done) and repeats updates (absolute PATCHes, harmless to repeat).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -60,7 +64,7 @@ def ffn_settle_products(clients: RunClients, run_id: str) -> list[svc.Outcome]:
 def product_load(
     clients: RunClients, params: svc.ProductSyncParams, full: bool, now: datetime
 ) -> svc.SyncInputs:
-    """Wawi's items (all, or changed since the watermark) and their FFN products, in bulk."""
+    """Wawi's items (all, or changed since the watermark) and their FFN products, in bulk (no suppliers)."""
     with correlated():
         inputs = svc.load_inputs(clients.ffn, clients.wawi, clients.store, params, full=full, now=now)
     get_run_logger().info(
@@ -69,21 +73,49 @@ def product_load(
     return inputs
 
 
-@task(name="product-plan", cache_policy=NO_CACHE)
-def product_plan(inputs: svc.SyncInputs, params: svc.ProductSyncParams) -> pd.DataFrame:
-    """One decision per product (pure)."""
-    plan = svc.plan_inputs(inputs, params)
-    get_run_logger().info("decisions: %s", plan["status"].value_counts().to_dict())
-    return plan
+@task(name="product-read-plan-write", **_RETRYING)
+def product_read_plan_write(
+    clients: RunClients,
+    params: svc.ProductSyncParams,
+    inputs: svc.SyncInputs,
+    run_id: str,
+    lease: LeaseKeeper | None,
+    dry_run: bool,
+) -> svc.SyncResult:
+    """Supplier rows read chunk by chunk; each chunk planned and written to FFN while the next is read."""
+    logger = get_run_logger()
 
+    def progress(chunk: svc.ChunkDone) -> None:
+        logger.info(
+            "chunk %d of %d: %d items (%d supplier reads): %s%s",
+            chunk.number,
+            chunk.chunks,
+            chunk.items,
+            chunk.supplier_reads,
+            chunk.decisions,
+            "" if dry_run else "; writes queued",
+        )
 
-@task(name="ffn-write-products", **_RETRYING)
-def ffn_write_products(ctx: svc.ApplyContext, todo: pd.DataFrame) -> list[svc.Outcome]:
-    """The batch's creates (exactly once) and updates; a retry finds the done creations in the ledger."""
     with correlated():
-        outcomes = svc.apply_plan(ctx, todo)
-    get_run_logger().info("%d products written or refused", len(outcomes))
-    return outcomes
+        result = svc.read_plan_write(
+            clients.wawi,
+            clients.ffn,
+            clients.store,
+            params,
+            inputs,
+            run_id=run_id,
+            lease=lease,
+            dry_run=dry_run,
+            on_chunk=progress,
+        )
+    logger.info(
+        "%d chunks, %d supplier reads; decisions %s; outcomes %s",
+        result.chunks,
+        result.stats.get("supplier_reads", 0),
+        result.plan["status"].value_counts().to_dict(),
+        dict(Counter(o.result for o in result.outcomes)),
+    )
+    return result
 
 
 @task(name="product-advance-watermark", cache_policy=NO_CACHE)
@@ -149,16 +181,12 @@ class TaskStages:
         """See ``svc.Stages``."""
         return product_load(as_is(self.clients), self.params, self.full, self.now)
 
-    def plan(self, inputs: svc.SyncInputs) -> pd.DataFrame:
+    def apply(self, inputs: svc.SyncInputs, *, dry_run: bool) -> svc.SyncResult:
         """See ``svc.Stages``."""
-        return product_plan(as_is(inputs), self.params)
-
-    def apply(self, todo: pd.DataFrame, inputs: svc.SyncInputs) -> list[svc.Outcome]:
-        """See ``svc.Stages``."""
-        ctx = svc.ApplyContext(
-            self.clients.ffn, self.clients.store, self.params, self.run_id, inputs.snapshots, self.lease
+        lease = None if dry_run else self.lease
+        return product_read_plan_write(
+            as_is(self.clients), self.params, as_is(inputs), self.run_id, as_is(lease), dry_run
         )
-        return ffn_write_products(as_is(ctx), as_is(todo))
 
     def advance_watermark(self, inputs: svc.SyncInputs) -> str | None:
         """See ``svc.Stages``."""

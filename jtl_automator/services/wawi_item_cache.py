@@ -18,9 +18,8 @@ per item. Runs read both from here instead. The freshness rule:
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from jtl_automator.clients.errors import NotFound
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.store import CachedItem, StateStore, iso, parse_iso
 
 log = correlated_logger("jtl_automator.wawi_item_cache")
@@ -183,6 +182,16 @@ class WawiItemCache:
         at once (one request per item: the time is Wawi's round trips); what was read is stored every
         ``SUPPLIER_BATCH`` items, so a run that fails half-way keeps the first half.
         """
+        result, stale = self.fresh_suppliers(rows, required=required)
+        with self.read_suppliers(stale, workers=workers) as reads:
+            for _, fresh in reads:
+                result.update(fresh)
+        return result
+
+    def fresh_suppliers(
+        self, rows: Sequence[CachedItem], *, required: Iterable[str] = ()
+    ) -> tuple[dict[int, list[Any]], list[CachedItem]]:
+        """The cached supplier rows still fresh (per item), and the items whose rows must be read."""
         result: dict[int, list[Any]] = {}
         stale: list[CachedItem] = []
         needed = set(required)
@@ -197,42 +206,100 @@ class WawiItemCache:
                 result[row.item_id] = cached
             else:
                 stale.append(row)
+        return result, stale
 
-        def read(row: CachedItem) -> list[Any] | None:
-            try:
-                return self.wawi.items.suppliers(row.item_id)
-            except NotFound:
-                return None
+    def read_suppliers(
+        self, stale: Sequence[CachedItem], *, workers: int = 1, batch: int = SUPPLIER_BATCH
+    ) -> SupplierReads:
+        """Start reading ``stale``'s supplier rows from Wawi; iterate the result for them batch by batch."""
+        return SupplierReads(self, stale, workers, batch)
 
-        # One pool for every batch: the reads go on while a finished batch is stored, and no batch waits
-        # for its slowest read before the next one starts (Wawi's long tail would idle its workers).
-        pool = (
+    def store_read(
+        self, rows: Sequence[CachedItem], answers: Iterable[list[Any] | None]
+    ) -> dict[int, list[Any]]:
+        """Store one batch of answers (in ``rows``' order); the rows read, per item."""
+        fresh: dict[int, list[Any]] = {}
+        for row, answer in zip(rows, answers, strict=True):
+            if answer is None:
+                self.notes.append(f"Wawi item {row.item_id} ({row.sku}) vanished while reading its suppliers")
+                continue
+            self.stats["supplier_reads"] += 1
+            fresh[row.item_id] = [
+                {k: r.get(k) for k in SUPPLIER_FIELDS} for r in answer if isinstance(r, Mapping)
+            ]
+        if fresh:
+            self.store.write_item_suppliers(fresh, self.now)
+        return fresh
+
+
+class SupplierReads:
+    """Supplier reads under way: ``workers`` at once from the start, yielded ``batch`` items at a time.
+
+    Iterating yields each batch of items with the rows read, once they are stored (an item that vanished
+    in Wawi is left out of the rows and named in the cache's ``notes``). A batch is the next ``batch``
+    answers in the order they arrive, so neither a stalled answer nor a thread that waits long for a free
+    connection holds back the items read after it. The reads run on ahead while the caller works on a
+    batch: a caller acts on the first items while the next are read. A failed read ends the iteration with
+    its error, after the answers of the unfinished batch are stored. Use as a context manager: after a
+    failure (or an early exit) nothing queued is read; the reads in flight finish.
+    """
+
+    def __init__(self, cache: WawiItemCache, stale: Sequence[CachedItem], workers: int, batch: int) -> None:
+        self.cache, self.stale, self.batch = cache, stale, max(1, batch)
+        # One pool for every batch: the reads go on while a finished batch is stored (and used), and no
+        # batch waits for its slowest read before the next one starts (Wawi's long tail would idle workers).
+        self._pool = (
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="item-suppliers")
             if workers > 1 and len(stale) > 1
             else None
         )
-        try:
-            self._read_batches(stale, pool.map(read, stale) if pool else map(read, stale), result)
-        finally:  # after a failure nothing queued is read; the reads in flight finish
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
-        return result
+        read = in_context(self._read)
+        self._futures = {self._pool.submit(read, row): row for row in stale} if self._pool else {}
 
-    def _read_batches(
-        self, stale: Sequence[CachedItem], answers: Iterator[list[Any] | None], result: dict[int, list[Any]]
-    ) -> None:
-        """Store the answers (in ``stale``'s order) every ``SUPPLIER_BATCH`` items."""
-        for start in range(0, len(stale), SUPPLIER_BATCH):
-            batch = stale[start : start + SUPPLIER_BATCH]
-            fresh: dict[int, list[Any]] = {}
-            for row, answer in zip(batch, itertools.islice(answers, len(batch)), strict=True):
-                if answer is None:
-                    self.notes.append(
-                        f"Wawi item {row.item_id} ({row.sku}) vanished while reading its suppliers"
-                    )
-                    continue
-                self.stats["supplier_reads"] += 1
-                kept = [{k: r.get(k) for k in SUPPLIER_FIELDS} for r in answer if isinstance(r, Mapping)]
-                fresh[row.item_id] = result[row.item_id] = kept
-            if fresh:
-                self.store.write_item_suppliers(fresh, self.now)
+    def _read(self, row: CachedItem) -> list[Any] | None:
+        try:
+            return self.cache.wawi.items.suppliers(row.item_id)
+        except NotFound:
+            return None
+
+    def _answers(self) -> Iterator[tuple[CachedItem, list[Any] | None]]:
+        """Each item with its answer, as they arrive (read one after the other without a pool)."""
+        if self._pool is None:
+            for row in self.stale:
+                yield row, self._read(row)
+            return
+        for future in as_completed(self._futures):
+            yield self._futures[future], future.result()
+
+    def __iter__(self) -> Iterator[tuple[Sequence[CachedItem], dict[int, list[Any]]]]:
+        rows: list[CachedItem] = []
+        answers: list[list[Any] | None] = []
+        arriving = self._answers()
+        while True:
+            try:
+                row, answer = next(arriving)
+            except StopIteration:
+                break
+            except BaseException:
+                if rows:  # what was read is kept, for the next run
+                    self.cache.store_read(rows, answers)
+                raise
+            rows.append(row)
+            answers.append(answer)
+            if len(rows) == self.batch:
+                done, stored = rows, self.cache.store_read(rows, answers)
+                rows, answers = [], []
+                yield done, stored
+        if rows:
+            yield rows, self.cache.store_read(rows, answers)
+
+    def __enter__(self) -> SupplierReads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Cancel the reads not started; let those in flight finish."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)

@@ -415,6 +415,29 @@ def wawi_products_frame(
     return WAWI_SCHEMA.validate(frame)
 
 
+def with_bundles(
+    wawi: pd.DataFrame, suppliers: Mapping[int, Sequence[Mapping[str, Any]]], params: ProductPlanParams
+) -> pd.DataFrame:
+    """``wawi`` (items framed before their supplier rows were read) with the bundles of ``suppliers``' items.
+
+    The supplier rows feed the bundles and nothing else, so this gives the rows
+    :func:`wawi_products_frame` gives with ``suppliers``: a run frames every item once, then fills in the
+    bundles chunk by chunk as the rows arrive. Items not in ``suppliers`` keep what ``wawi`` holds.
+    """
+    if not params.packaging_units:
+        return wawi
+    out = wawi.copy()
+    out["bundles"] = pd.Series(
+        [
+            packaging_bundles(suppliers[item_id]) if item_id in suppliers else held
+            for item_id, held in zip(out["item_id"].tolist(), out["bundles"].tolist(), strict=True)
+        ],
+        index=out.index,
+        dtype="string",
+    )
+    return out
+
+
 def _frame(rows: list[dict[str, Any]], keys: Mapping[str, str]) -> pd.DataFrame:
     dtypes = {**keys, **dict.fromkeys(_TEXT, "string"), **dict.fromkeys(_NUMBERS, "Float64")}
     return pd.DataFrame(
@@ -492,9 +515,23 @@ def plan_product_sync(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlan
     ``reason`` says why in words. The desired values stay in their columns, FFN's current ones in
     ``<column>_ffn``, so the payloads and the diff are read from this one frame. Rows come out sorted by
     status and SKU.
+
+    The same as :func:`combine_plans` of :func:`plan_items` over any split of ``wawi``'s rows and
+    :func:`plan_vanished` over all of them: an item's decision depends on its own row and FFN only, so a
+    run plans each chunk of items as soon as its supplier rows are read.
+    """
+    return combine_plans([plan_items(wawi, ffn, params), plan_vanished(wawi, ffn, params)])
+
+
+def plan_items(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlanParams) -> pd.DataFrame:
+    """The decisions for the in-scope rows of ``wawi`` (all of a run's items, or a chunk of them).
+
+    ``wawi`` holds whole rows of one :func:`wawi_products_frame` (its shared-SKU check saw every item);
+    ``ffn`` is every FFN product the run read. Unsorted: :func:`combine_plans` orders the parts.
     """
     wawi = WAWI_SCHEMA.validate(wawi)
-    ffn = FFN_SCHEMA.validate(ffn)
+    scoped = wawi[wawi["in_scope"]].copy()
+    ffn = FFN_SCHEMA.validate(ffn[ffn["merchant_sku"].isin(set(scoped["merchant_sku"]))])
     counts = ffn["merchant_sku"].value_counts()
     shared = ffn[ffn["merchant_sku"].isin(counts.index[counts > 1])]
     jfskus = shared.groupby("merchant_sku")["jfsku"].agg(_joined)
@@ -502,7 +539,6 @@ def plan_product_sync(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlan
     single = ffn[ffn["merchant_sku"].map(per_sku["ffn_count"]) == 1].drop_duplicates("merchant_sku")
     current = single.rename(columns={c: f"{c}_ffn" for c in FIELD_BY_COLUMN})
 
-    scoped = wawi[wawi["in_scope"]].copy()
     plan = scoped.merge(per_sku, how="left", left_on="merchant_sku", right_index=True)
     plan = plan.merge(current, how="left", on="merchant_sku")
     plan["ffn_count"] = plan["ffn_count"].fillna(0).astype("int64")
@@ -528,29 +564,46 @@ def plan_product_sync(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlan
     changed[~status.isin([CREATE, UPDATE])] = ""
     reason[creating] = "no FFN product with this merchantSku"
     plan["status"], plan["reason"], plan["changed"] = status, reason, changed
+    return _plan_columns(plan)
 
-    gone = _vanished(wawi, ffn, params)
-    keep = [*PLAN_KEYS, *FIELD_BY_COLUMN, *(f"{c}_ffn" for c in FIELD_BY_COLUMN), *CREATE_FLAGS]
-    for column in keep:
-        if column not in plan:
-            plan[column] = pd.NA
-        if column not in gone:
-            gone[column] = pd.NA
+
+def plan_vanished(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlanParams) -> pd.DataFrame:
+    """The FFN products whose merchantSku no in-scope item carries; ``wawi`` is every item the run read."""
+    return _plan_columns(_vanished(WAWI_SCHEMA.validate(wawi), FFN_SCHEMA.validate(ffn), params))
+
+
+def combine_plans(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Parts of :func:`plan_items` and :func:`plan_vanished` as one plan, sorted by status and SKU."""
+    filled = [p for p in parts if len(p)]
+    out = pd.concat(filled or list(parts[:1]) or [_plan_columns(pd.DataFrame())], ignore_index=True)
+    order = out["status"].map({s: i for i, s in enumerate(STATUSES)})
+    keys = ["_order", "merchant_sku", "item_id", "jfsku"]  # an item (a product) once: the same in any split
+    out = out.assign(_order=order).sort_values(keys, kind="stable").drop(columns="_order")
+    return PLAN_SCHEMA.validate(out.reset_index(drop=True))
+
+
+#: A plan's columns: the keys, the desired values, FFN's current ones, the creation flags.
+PLAN_COLUMNS: tuple[str, ...] = (
+    *PLAN_KEYS,
+    *FIELD_BY_COLUMN,
+    *(f"{c}_ffn" for c in FIELD_BY_COLUMN),
+    *CREATE_FLAGS,
+)
+
+
+def _plan_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` cut to :data:`PLAN_COLUMNS` with their dtypes (missing columns as NA)."""
     dtypes = {
         **PLAN_KEYS,
         **{c: _dtype(c) for c in FIELD_BY_COLUMN},
         **{f"{c}_ffn": _dtype(c) for c in FIELD_BY_COLUMN},
         **dict.fromkeys(CREATE_FLAGS, "boolean"),
     }
-    out = pd.concat(
-        [f[keep].astype(dtypes) for f in (plan, gone) if len(f)] or [plan[keep].astype(dtypes)],
-        ignore_index=True,
-    )
-    order = out["status"].map({s: i for i, s in enumerate(STATUSES)})
-    out = (
-        out.assign(_order=order).sort_values(["_order", "merchant_sku"], kind="stable").drop(columns="_order")
-    )
-    return PLAN_SCHEMA.validate(out.reset_index(drop=True))
+    out = frame.copy()
+    for column in PLAN_COLUMNS:
+        if column not in out:
+            out[column] = pd.NA
+    return out[list(PLAN_COLUMNS)].astype(dtypes)
 
 
 def _joined(values: pd.Series) -> str:

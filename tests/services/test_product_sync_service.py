@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import itertools
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -468,3 +471,155 @@ def test_the_workbook_goes_where_asked_a_dry_run_always_writes_one() -> None:
     )
     assert svc.workbook_path(params, moment, None, dry_run=False) is None
     assert svc.workbook_path(params, moment, "x.xlsx", dry_run=False) == Path("x.xlsx")
+
+
+# --------------------------------------------------------------------------------------------------
+# Overlapped stages: the supplier rows are read chunk by chunk, each chunk planned and written meanwhile.
+
+
+def _recording(
+    world: World, monkeypatch: pytest.MonkeyPatch, pause: float = 0.0
+) -> list[tuple[str, float, str]]:
+    """When each supplier read ends and each FFN write starts, with the SKU created (a slow Wawi PC:
+    ``pause`` per read)."""
+    events: list[tuple[str, float, str]] = []
+    read, create, update = world.wawi.items.suppliers, world.ffn.products.create, world.ffn.products.update
+
+    def slow_read(item_id: int) -> Any:
+        time.sleep(pause)
+        rows = read(item_id)
+        events.append(("read", time.perf_counter(), ""))
+        return rows
+
+    def created(body: Any) -> Any:
+        events.append(("write", time.perf_counter(), body["merchantSku"]))
+        return create(body)
+
+    def updated(*args: Any, **kwargs: Any) -> Any:
+        events.append(("write", time.perf_counter(), ""))
+        return update(*args, **kwargs)
+
+    monkeypatch.setattr(world.wawi.items, "suppliers", slow_read)
+    monkeypatch.setattr(world.ffn.products, "create", created)
+    monkeypatch.setattr(world.ffn.products, "update", updated)
+    return events
+
+
+@pytest.mark.slow
+def test_ffn_writes_begin_while_the_supplier_rows_are_still_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _recording(world, monkeypatch, pause=0.1)
+    result = world.run(full=True, params=svc.ProductSyncParams(workers=4, chunk_items=4))
+    reads = [t for kind, t, _ in events if kind == "read"]
+    writes = [t for kind, t, _ in events if kind == "write"]
+    assert len(reads) == result["requests"]["supplier_reads"] == SKUS
+    assert len(writes) == result["counts"]["created"] + result["counts"]["updated"] > 0
+    assert min(writes) < max(reads)  # not one stage after the other
+    assert sum(t < max(reads) for t in writes) >= len(writes) // 2
+    assert world.store.get_watermark(svc.WATERMARK) is not None
+
+
+def _comparable(result: dict[str, Any]) -> dict[str, Any]:
+    """A run's summary without its wall time and the jfskus FFN gave the new products."""
+    out = {k: v for k, v in result.items() if k != "seconds"}
+    out["created"] = [{k: v for k, v in r.items() if k != "jfsku"} for r in result["created"]]
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dry_run", [False, True], ids=["run", "dry-run"])
+def test_chunked_runs_report_what_one_read_then_plan_then_write_reports(
+    tmp_path: Path, sandbox_config: Any, dry_run: bool
+) -> None:
+    """The same seeded world synced twice: all supplier rows read before the plan (one chunk, as before the
+    stages overlapped) and in chunks of 5 items: the same summary, diff and FFN afterwards."""
+    moment = datetime.now(UTC)
+    results, products = [], []
+    for chunk in (None, 5):
+        (tmp_path / f"chunk-{chunk}").mkdir()
+        for world in _world(tmp_path / f"chunk-{chunk}", sandbox_config()):
+            world.data.wawi.items[sorted(world.data.wawi.items)[4]]["Weights"]["ShippingWeight"] = -1  # bad
+            params = svc.ProductSyncParams(chunk_items=chunk or 10_000, first_rows=50)
+            out = str(world.tmp / "diff.xlsx")
+            results.append(
+                _comparable(world.run(full=True, dry_run=dry_run, params=params, now=moment, output=out))
+            )
+            results[-1]["workbook"] = list(openpyxl.load_workbook(out)["Changes"].iter_rows(values_only=True))
+            products.append(
+                sorted((p["merchantSku"], p.get("bundles")) for p in world.data.ffn.products.values())
+            )
+    one_chunk, chunked = results
+    assert one_chunk["counts"]["created"] == GONE and one_chunk["counts"]["skipped"] == 1
+    assert any(b for _, b in products[0])  # packaging units made bundles
+    assert chunked == one_chunk and products[0] == products[1]
+
+
+@pytest.mark.slow
+def test_a_wawi_failure_mid_run_leaves_every_write_recorded_and_the_watermark_unmoved(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events = _recording(world, monkeypatch)
+    recorded_read = world.wawi.items.suppliers
+    calls = itertools.count()
+    wrote = threading.Event()
+
+    def failing_read(item_id: int) -> Any:
+        if next(calls) >= 16:  # the PC goes away after 16 items, once the first chunks are being written
+            wrote.wait(10)
+            raise TransientError("Wawi unreachable")
+        return recorded_read(item_id)
+
+    real_update = world.ffn.products.update
+
+    def update(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return real_update(*args, **kwargs)
+        finally:
+            wrote.set()
+
+    monkeypatch.setattr(world.wawi.items, "suppliers", failing_read)
+    monkeypatch.setattr(world.ffn.products, "update", update)
+    with pytest.raises(TransientError):
+        world.run(full=True, params=svc.ProductSyncParams(workers=2, chunk_items=4))
+    assert any(kind == "write" for kind, _, _ in events)  # writes went out before the failure
+    assert world.store.get_watermark(svc.WATERMARK) is None
+    # Every creation sent is recorded as done; none is left pending (claimed, never recorded) or failed.
+    created = [sku for kind, _, sku in events if kind == "write" and sku]
+    assert created and all(
+        world.store.side_effect(svc.creation_key(sku)).state.value == "done" for sku in created
+    )
+    assert world.store.unfinished_side_effects(svc.KIND) == []
+    assert (
+        world.store.cached_items(None)
+        and sum(r.suppliers is not None for r in world.store.cached_items(None)) == 16
+    )
+    monkeypatch.undo()
+    result = world.run(full=True)  # the next run reads the 8 items left and finishes
+    assert result["requests"]["supplier_reads"] == SKUS - 16
+    assert world.store.get_watermark(svc.WATERMARK) is not None
+    _in_sync(world)
+
+
+@pytest.mark.slow
+def test_a_warm_run_plans_in_one_chunk_without_supplier_reads(world: World) -> None:
+    world.run(full=True)
+    moment = datetime.now(UTC)
+    stages = svc.LocalStages(
+        world.wawi, world.ffn, world.store, svc.ProductSyncParams(), True, "warm", moment
+    )
+    chunks: list[svc.ChunkDone] = []
+    inputs = stages.load()
+    synced = svc.read_plan_write(
+        world.wawi,
+        world.ffn,
+        world.store,
+        stages.params,
+        inputs,
+        run_id="warm",
+        lease=None,
+        dry_run=True,
+        on_chunk=chunks.append,
+    )
+    assert synced.chunks == 1 and synced.stats["supplier_reads"] == 0
+    assert chunks == [svc.ChunkDone(1, 1, SKUS, 0, {"unchanged": SKUS})]

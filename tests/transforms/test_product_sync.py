@@ -11,16 +11,21 @@ import pandera.errors
 import pytest
 
 from jtl_automator.clients.ffn.models import ProductCreate, ProductUpdate
+from jtl_automator.sandbox.generator import generate
 from jtl_automator.transforms.product_sync import (
     FulfilmentRule,
     ProductPlanParams,
+    combine_plans,
     create_body,
     ffn_products_frame,
     field_changes,
     packaging_bundles,
+    plan_items,
     plan_product_sync,
+    plan_vanished,
     update_body,
     wawi_products_frame,
+    with_bundles,
 )
 
 MAKERS = {3: "Holzwerkstatt Erzgebirge"}
@@ -407,3 +412,58 @@ def test_unreadable_entries_are_skipped_and_ffn_junk_reads_as_missing() -> None:
     odd["dimensions"] = "30x20"
     values = ffn_products_frame([odd]).iloc[0]
     assert pd.isna(values["weight"]) and pd.isna(values["length"])
+
+
+# --------------------------------------------------------------------------------------------- in chunks
+def _seeded_world() -> tuple[
+    list[dict[str, Any]], dict[int, list[Any]], list[dict[str, Any]], dict[int, str]
+]:
+    """A generated world (its packaging units drift into bundles) with every kind of decision in it."""
+    data = generate(seed=11, skus=240, orders=5, customers=5, suppliers=4)
+    items = [copy.deepcopy(data.wawi.items[i]) for i in sorted(data.wawi.items)]
+    products = [copy.deepcopy(p) for _, p in sorted(data.ffn.products.items())]
+    suppliers = {i: copy.deepcopy(rows) for i, rows in data.wawi.item_suppliers.items()}
+    makers = {m["Id"]: m["Name"] for m in data.wawi.manufacturers.values()}
+    del products[3:9]  # created
+    products.append({**products[20], "jfsku": "MERCTWIN0001"})  # ambiguous
+    products.append({**products[21], "jfsku": "MERCSTRAY001", "merchantSku": "NOT-IN-WAWI"})  # vanished
+    items[30]["SKU"] = items[200]["SKU"]  # a SKU two items far apart share: invalid, both
+    items[40]["Identifiers"]["Gtin"] = "4006381333932"  # invalid
+    items[50]["IsActive"] = False  # out of scope: its product vanished
+    items[60]["SKU"] = ""  # no SKU
+    del suppliers[items[70]["Id"]]  # vanished while its suppliers were read: bundles left alone
+    return items, suppliers, products, makers
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [1, 7, 64, 1000])
+def test_planning_in_chunks_decides_as_planning_all_at_once(size: int) -> None:
+    items, suppliers, products, makers = _seeded_world()
+    params = ProductPlanParams()
+    ffn = ffn_products_frame(products)
+    whole = plan_product_sync(
+        wawi_products_frame(items, params, manufacturers=makers, suppliers=suppliers), ffn, params
+    )
+    assert {"create", "update", "unchanged", "invalid", "ambiguous", "vanished"} <= set(whole["status"])
+    assert (whole["bundles"].dropna() != "[]").any()  # packaging units became bundles
+
+    framed = wawi_products_frame(items, params, manufacturers=makers)  # before any supplier row is read
+    scoped = framed[framed["in_scope"]].sample(frac=1.0, random_state=size)  # chunks in any order
+    parts = [plan_vanished(framed, ffn, params)]
+    for start in range(0, len(scoped), size):
+        chunk = scoped.iloc[start : start + size]
+        read = {i: suppliers[i] for i in chunk["item_id"].tolist() if i in suppliers}
+        parts.append(plan_items(with_bundles(chunk, read, params), ffn, params))
+    pd.testing.assert_frame_equal(combine_plans(parts), whole)
+
+
+def test_bundles_filled_in_later_are_those_framed_with_the_suppliers() -> None:
+    items = [item(1), item(2), item(3)]
+    suppliers = {1: [{"AmountPackagingUnit": 6, "PackagingUnit": "Karton", "IsStandard": True}], 2: []}
+    params = ProductPlanParams()
+    later = with_bundles(wawi_products_frame(items, params), suppliers, params)
+    pd.testing.assert_frame_equal(later, wawi_products_frame(items, params, suppliers=suppliers))
+    assert later["bundles"].tolist()[:2] == ['[{"name": "Karton", "quantity": 6.0}]', "[]"]
+    assert later["bundles"].isna().tolist()[2]  # not read: FFN's bundles stay
+    off = ProductPlanParams(packaging_units=False)
+    assert with_bundles(wawi_products_frame(items, off), suppliers, off)["bundles"].isna().all()

@@ -3,9 +3,11 @@
 - ``params``: what the merchant configures, and the names the stages share;
 - ``reads``: Wawi items (all, or changed since the watermark), manufacturers, packaging units and the FFN
   products, in bulk;
-- the plan is the pure transform ``jtl_automator.transforms.product_sync.plan_product_sync``;
+- the plan is the pure transform ``jtl_automator.transforms.product_sync.plan_product_sync``, made chunk by
+  chunk (``plan_items``) as the supplier rows arrive;
 - ``apply``: each product created exactly once (ledger claim before the POST, lookup by merchantSku after a
   lost answer), updates as absolute PATCHes, authorisations for the fulfillers;
+- ``chunks``: the per-item supplier reads, the plan and the writes overlapped chunk by chunk;
 - ``report``: the summary, its markdown and the diff workbook;
 - ``pipeline``: the sequence, defined once (``run_stages``), run by ``LocalStages`` and by the flow.
 """
@@ -18,11 +20,12 @@ from jtl_automator.services.product_sync.apply import (
     UPDATED,
     ApplyContext,
     Outcome,
-    apply_plan,
+    Writer,
     authorize,
     fulfillers_of,
     settle_pending,
 )
+from jtl_automator.services.product_sync.chunks import ChunkDone, SyncResult, read_plan_write
 from jtl_automator.services.product_sync.params import (
     AUTH_KIND,
     KIND,
@@ -36,7 +39,6 @@ from jtl_automator.services.product_sync.pipeline import (
     LocalStages,
     Stages,
     lease_keeper,
-    plan_inputs,
     report_workbook,
     run_product_sync,
     run_stages,
@@ -61,19 +63,21 @@ __all__ = [
     "UPDATED",
     "WATERMARK",
     "ApplyContext",
+    "ChunkDone",
     "LocalStages",
     "Outcome",
     "ProductSyncParams",
     "Stages",
     "SyncInputs",
-    "apply_plan",
+    "SyncResult",
+    "Writer",
     "authorization_key",
     "authorize",
     "creation_key",
     "fulfillers_of",
     "lease_keeper",
     "load_inputs",
-    "plan_inputs",
+    "read_plan_write",
     "report_workbook",
     "run_product_sync",
     "run_stages",

@@ -65,6 +65,12 @@ class ProductSyncParams(BaseModel):
         description="Products written (and item suppliers read) at once; the clients' in-flight limits "
         "(JTL_FFN_MAX_IN_FLIGHT, JTL_WAWI_MAX_IN_FLIGHT) bound how many are on the wire.",
     )
+    chunk_items: int | None = Field(
+        default=None,
+        ge=1,
+        description="Items whose supplier rows are read, then planned and written to FFN while the next "
+        "chunk is read; None: about a 40th of the items to read (25 to 1,000).",
+    )
     first_rows: int = Field(default=20, ge=1, description="Rows per table in the summary artifact.")
     output_dir: str = Field(
         default="out/product-sync", description="Where the dry run's diff workbook goes without --output."

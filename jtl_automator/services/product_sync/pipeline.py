@@ -1,9 +1,11 @@
-"""The product sync run, defined once: lease -> settle -> read -> plan -> write -> mark -> report.
+"""The product sync run, defined once: lease -> settle -> read -> suppliers+plan+write -> mark -> report.
 
 As in the stock sync, :func:`run_stages` says in which order the stages run, that the lease is released
 whatever happens and that the watermark moves only after every write of the batch is recorded (done or
 refused, each in the ledger or the outcomes); :class:`LocalStages` runs them as plain calls (tests,
-benchmark), ``tasks.product_sync.TaskStages`` as Prefect tasks (the flow).
+benchmark), ``tasks.product_sync.TaskStages`` as Prefect tasks (the flow). The third stage overlaps its
+parts (``chunks``): the items whose supplier rows are read are planned and written while the next items'
+rows are read.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ import pandas as pd
 
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.services.product_sync.apply import ApplyContext, Outcome, apply_plan, settle_pending
+from jtl_automator.services.product_sync.apply import Outcome, settle_pending
+from jtl_automator.services.product_sync.chunks import SyncResult, read_plan_write
 from jtl_automator.services.product_sync.params import LEASE_NAME, WATERMARK, ProductSyncParams
 from jtl_automator.services.product_sync.reads import SyncInputs, load_inputs
 from jtl_automator.services.product_sync.report import skipped, summary, write_diff_workbook
 from jtl_automator.store import StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.store.store import LeaseInfo
-from jtl_automator.transforms.product_sync import field_changes, plan_product_sync, to_write
+from jtl_automator.transforms.product_sync import field_changes
 
 LEASE_HELD = "another run holds the product sync lease"
 
@@ -46,15 +49,15 @@ class Stages(Protocol):
         ...
 
     def load(self) -> SyncInputs:
-        """Both sides, read in bulk."""
+        """Both sides, read in bulk (the Wawi items, the FFN products; not the per-item supplier rows)."""
         ...
 
-    def plan(self, inputs: SyncInputs) -> pd.DataFrame:
-        """One decision per product (pure)."""
-        ...
+    def apply(self, inputs: SyncInputs, *, dry_run: bool) -> SyncResult:
+        """Read the supplier rows still needed, plan and write, chunk by chunk and overlapped.
 
-    def apply(self, todo: pd.DataFrame, inputs: SyncInputs) -> list[Outcome]:
-        """The creates and updates."""
+        Each chunk is planned (pure) as its supplier rows arrive, and its creates and updates are written
+        while the next chunk is read. A dry run plans every chunk and writes nothing.
+        """
         ...
 
     def advance_watermark(self, inputs: SyncInputs) -> str | None:
@@ -76,21 +79,20 @@ def run_stages(
     try:
         settled = [] if dry_run else stages.settle()
         inputs = stages.load()
-        plan = stages.plan(inputs)
-        outcomes = [] if dry_run else stages.apply(to_write(plan), inputs)
+        synced = stages.apply(inputs, dry_run=dry_run)  # returns once every write is recorded
         mark = None if dry_run else stages.advance_watermark(inputs)
     finally:
         if not dry_run:
             stages.release_lease()
-    changes, written = stages.report(plan, workbook)
+    changes, written = stages.report(synced.plan, workbook)
     return summary(
-        plan,
-        outcomes,
+        synced.plan,
+        synced.outcomes,
         settled,
         mode=inputs.mode,
         dry_run=dry_run,
-        notes=inputs.notes,
-        stats=inputs.stats,
+        notes=synced.notes,
+        stats=synced.stats,
         first_rows=params.first_rows,
         changes=changes,
         watermark=mark,
@@ -128,11 +130,6 @@ def lease_keeper(store: StateStore, params: ProductSyncParams, run_id: str) -> L
     )
 
 
-def plan_inputs(inputs: SyncInputs, params: ProductSyncParams) -> pd.DataFrame:
-    """The pure plan of one run's inputs."""
-    return plan_product_sync(inputs.wawi, inputs.ffn, params.plan_params(full=inputs.mode == "full"))
-
-
 @dataclass
 class LocalStages:
     """Every stage as a plain call in this process."""
@@ -166,14 +163,18 @@ class LocalStages:
         now = self.now or datetime.now(UTC)
         return load_inputs(self.ffn, self.wawi, self.store, self.params, full=self.full, now=now)
 
-    def plan(self, inputs: SyncInputs) -> pd.DataFrame:
+    def apply(self, inputs: SyncInputs, *, dry_run: bool) -> SyncResult:
         """See :class:`Stages`."""
-        return plan_inputs(inputs, self.params)
-
-    def apply(self, todo: pd.DataFrame, inputs: SyncInputs) -> list[Outcome]:
-        """See :class:`Stages`."""
-        ctx = ApplyContext(self.ffn, self.store, self.params, self.run_id, inputs.snapshots, self.lease)
-        return apply_plan(ctx, todo)
+        return read_plan_write(
+            self.wawi,
+            self.ffn,
+            self.store,
+            self.params,
+            inputs,
+            run_id=self.run_id,
+            lease=None if dry_run else self.lease,
+            dry_run=dry_run,
+        )
 
     def advance_watermark(self, inputs: SyncInputs) -> str | None:
         """See :class:`Stages`."""

@@ -2,8 +2,10 @@
 
 - **Wawi items**: ``GET /items`` in pages (full) or ``GET /items?changedSince=<mark - overlap>`` (incremental:
   one request when nothing changed); ``GET /manufacturers`` once for the names behind ``ManufacturerId``.
-- **Packaging units** (bundles): the item suppliers from the Wawi item cache, read per item only when an
-  item changed, its rows are missing or ``packaging_max_age_hours`` old (``GET /items/{id}/suppliers``).
+  The listing goes into the Wawi item cache.
+- **Packaging units** (bundles) are not read here: the item suppliers come per item
+  (``GET /items/{id}/suppliers``), so stage 3 (``chunks``) reads them chunk by chunk and plans and writes
+  each chunk while the next is read.
 - **Properties** (property rule only): ``GET /items/{id}/properties`` per active item read; Wawi 1.0 has no
   bulk read of them.
 - **FFN products**: every page of ``GET /products`` (full), else the changed SKUs by ``$filter`` in chunks of
@@ -53,6 +55,7 @@ class SyncInputs:
     snapshots: dict[str, dict[str, Any]]  # jfsku -> the nested objects an update sends back whole
     window_start: str | None
     window_end: str
+    now: datetime  # the run's clock: the item cache's freshness and stamps
     notes: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
 
@@ -77,16 +80,6 @@ def _properties(
         except NotFound:
             notes.append(f"Wawi item {item['Id']} ({item.get('SKU')}) vanished while reading its properties")
     return found
-
-
-def _suppliers(
-    cache: WawiItemCache, store: StateStore, items: Sequence[Mapping[str, Any]], workers: int
-) -> dict[int, list[Any]]:
-    """Supplier rows of these items from the item cache (read from Wawi where missing, stale or changed)."""
-    ids = {int(i["Id"]) for i in items}
-    skus = {str(i.get("SKU") or "").strip() for i in items} - {""}
-    rows = [r for r in store.cached_items(skus) if r.item_id in ids]
-    return cache.suppliers(rows, required=("PackagingUnit", "AmountPackagingUnit"), workers=workers)
 
 
 def _ffn_products(
@@ -158,19 +151,13 @@ def _load(
         properties = _properties(wawi, candidates, notes)
         stats["property_reads"] = len(candidates)
         candidates = [i for i in candidates if item_scope(i, params.rule, properties) == ""]
-    cache = WawiItemCache(store, wawi, now, timedelta(hours=params.packaging_max_age_hours))
     if full:  # the listing is the cache's (items deleted in Wawi drop out); the FFN lookups size by it
-        cache.replace_all(items)
+        WawiItemCache(store, wawi, now).replace_all(items)
     else:
         store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
-    suppliers = None
-    if params.packaging_units:
-        suppliers = _suppliers(cache, store, candidates, params.workers)
-        stats["supplier_reads"] = cache.stats["supplier_reads"]
-        notes.extend(cache.notes)
-    plan_params = params.plan_params(full=full)
+    # Framed without supplier rows: the next stage reads those and fills in the bundles chunk by chunk.
     frame = wawi_products_frame(
-        items, plan_params, manufacturers=makers, suppliers=suppliers, properties=properties
+        items, params.plan_params(full=full), manufacturers=makers, properties=properties
     )
     skus = set(frame["merchant_sku"]) - {""}
     products = listing.result() if listing is not None else _ffn_products(ffn, store, skus, full=full)
@@ -179,12 +166,11 @@ def _load(
         str(p.get("jfsku")): {k: p.get(k) for k in SNAPSHOT_KEYS} for p in products if p.get("jfsku")
     }
     log.info(
-        "%s: %d Wawi items (%d candidates), %d FFN products, %d supplier reads",
+        "%s: %d Wawi items (%d candidates), %d FFN products",
         "full" if full else f"incremental since {iso(start) if start else '?'}",
         len(items),
         len(candidates),
         len(products),
-        stats["supplier_reads"],
     )
     return SyncInputs(
         "full" if full else "incremental",
@@ -193,6 +179,7 @@ def _load(
         snapshots,
         None if start is None else iso(start),
         iso(now),
+        now,
         notes,
         stats,
     )

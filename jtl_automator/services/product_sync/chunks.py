@@ -1,0 +1,159 @@
+"""Stage 3: the supplier rows the plan needs, read chunk by chunk; each chunk planned and written meanwhile.
+
+A first run reads one ``GET /items/{id}/suppliers`` per item (packaging units -> FFN bundles) through the
+on-premise Wawi's few workers, and writes thousands of products to FFN, another API with limits of its own.
+An item's decision needs its own row, its supplier rows and the FFN products, nothing of other items
+(:func:`plan_items`), so the items whose rows are stored are planned and handed to the writer while the
+next items' rows are still being read: the run takes about the longer of the two, not their sum.
+
+- **chunk 1**: every in-scope item whose supplier rows need no read (cached and fresh, packaging units off,
+  no cache row), planned and written at once while the reads start: all of a warm run;
+- **then** the items to read, ``params.chunk_items`` at a time (default about a 40th of them, 25 to
+  1,000: a small last chunk keeps the writes after the last read short), each planned when its rows are
+  stored, its writes queued on the run's one writer pool;
+- the FFN products that lost their item are planned once over every item (no supplier rows needed).
+
+The parts combined (:func:`combine_plans`) are the plan :func:`plan_product_sync` makes of all the items at
+once. A dry run plans every chunk and writes nothing. After a failure (a read or a write) nothing queued
+is read or sent, the writes in flight finish and are recorded; the caller does not move the watermark.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pandas as pd
+
+from jtl_automator.clients.ffn.client import FfnClient
+from jtl_automator.clients.wawi.client import WawiClient
+from jtl_automator.correlation import correlated_logger
+from jtl_automator.services.product_sync.apply import ApplyContext, Outcome, Writer
+from jtl_automator.services.product_sync.params import ProductSyncParams
+from jtl_automator.services.product_sync.reads import SyncInputs
+from jtl_automator.services.wawi_item_cache import WawiItemCache
+from jtl_automator.store import CachedItem, StateStore
+from jtl_automator.store.lease_keeper import LeaseKeeper
+from jtl_automator.transforms.product_sync import (
+    combine_plans,
+    plan_items,
+    plan_vanished,
+    to_write,
+    with_bundles,
+)
+
+log = correlated_logger("jtl_automator.product_sync")
+#: The supplier fields the bundles need (rows cached without them are read again).
+PACKAGING_FIELDS = ("PackagingUnit", "AmountPackagingUnit")
+#: Default chunking: about this many chunks of items to read, each of at least / at most so many items.
+CHUNKS = 40
+CHUNK_MIN = 25
+CHUNK_MAX = 1000
+
+
+@dataclass(frozen=True)
+class ChunkDone:
+    """One chunk planned (and its writes queued): what the run reports as it goes."""
+
+    number: int
+    chunks: int
+    items: int
+    supplier_reads: int
+    decisions: dict[str, int]
+
+
+@dataclass
+class SyncResult:
+    """The whole plan and what became of its writes, with the run's notes and request counts."""
+
+    plan: pd.DataFrame
+    outcomes: list[Outcome]
+    notes: list[str] = field(default_factory=list)
+    stats: dict[str, int] = field(default_factory=dict)
+    chunks: int = 0
+
+
+def chunk_size(to_read: int, params: ProductSyncParams) -> int:
+    """Items per chunk: ``params.chunk_items``, else about a 40th of ``to_read`` (25 to 1,000)."""
+    if params.chunk_items is not None:
+        return params.chunk_items
+    return min(CHUNK_MAX, max(CHUNK_MIN, math.ceil(to_read / CHUNKS)))
+
+
+def _cache_rows(store: StateStore, scoped: pd.DataFrame) -> list[CachedItem]:
+    """The item cache's rows of the in-scope items (an item without SKU has none)."""
+    ids = set(scoped["item_id"].tolist())
+    skus = set(scoped["merchant_sku"]) - {""}
+    return [r for r in store.cached_items(skus) if r.item_id in ids]
+
+
+def read_plan_write(
+    wawi: WawiClient,
+    ffn: FfnClient,
+    store: StateStore,
+    params: ProductSyncParams,
+    inputs: SyncInputs,
+    *,
+    run_id: str,
+    lease: LeaseKeeper | None,
+    dry_run: bool,
+    on_chunk: Callable[[ChunkDone], None] | None = None,
+) -> SyncResult:
+    """Read the supplier rows still needed, plan and write chunk by chunk, overlapped (see the module)."""
+    plan_params = params.plan_params(full=inputs.mode == "full")
+    scoped = inputs.wawi[inputs.wawi["in_scope"]]
+    cache = WawiItemCache(store, wawi, inputs.now, timedelta(hours=params.packaging_max_age_hours))
+    fresh: dict[int, list[Any]] = {}
+    stale: list[CachedItem] = []
+    if params.packaging_units:
+        fresh, stale = cache.fresh_suppliers(_cache_rows(store, scoped), required=PACKAGING_FIELDS)
+    size = chunk_size(len(stale), params)
+    first = scoped[~scoped["item_id"].isin({r.item_id for r in stale})]
+    chunks = (1 if len(first) else 0) + math.ceil(len(stale) / size)
+    parts: list[pd.DataFrame] = []
+    writer: Writer | None = None
+
+    def planned(items: pd.DataFrame, suppliers: Mapping[int, Sequence[Any]], reads: int) -> None:
+        part = plan_items(with_bundles(items, suppliers, plan_params), inputs.ffn, plan_params)
+        parts.append(part)
+        if writer is not None:
+            writer.submit(to_write(part))
+        decisions = {str(k): int(v) for k, v in part["status"].value_counts().items()}
+        done = ChunkDone(len(parts), chunks, len(items), reads, decisions)
+        log.debug("chunk %d of %d: %d items, %d supplier reads", done.number, chunks, done.items, reads)
+        if on_chunk is not None:
+            on_chunk(done)
+
+    with ExitStack() as running:  # on the way out: queued writes cancelled, then queued reads
+        reads = running.enter_context(cache.read_suppliers(stale, workers=params.workers, batch=size))
+        if not dry_run:
+            ctx = ApplyContext(ffn, store, params, run_id, inputs.snapshots, lease)
+            writer = running.enter_context(Writer(ctx))
+        # While the first reads are answered: the items that need none (written at once), the vanished.
+        if len(first):
+            planned(first, fresh, 0)
+        vanished = plan_vanished(inputs.wawi, inputs.ffn, plan_params)
+        for rows, read in reads:
+            ids = {r.item_id for r in rows}
+            planned(scoped[scoped["item_id"].isin(ids)], read, len(read))
+        outcomes = writer.outcomes() if writer is not None else []
+    plan = combine_plans([*parts, vanished])
+    stats = {**inputs.stats, "supplier_reads": cache.stats["supplier_reads"]}
+    log.info(
+        "%d chunks planned%s: %d supplier reads, decisions %s",
+        chunks,
+        "" if dry_run else " and written",
+        stats["supplier_reads"],
+        plan["status"].value_counts().to_dict(),
+    )
+    return SyncResult(plan, _in_plan_order(outcomes, plan), [*inputs.notes, *cache.notes], stats, chunks)
+
+
+def _in_plan_order(outcomes: list[Outcome], plan: pd.DataFrame) -> list[Outcome]:
+    """The outcomes in the order of the plan's writes (creates, then updates, each by SKU)."""
+    position = {sku: i for i, sku in enumerate(to_write(plan)["merchant_sku"])}
+    return sorted(outcomes, key=lambda o: position.get(o.merchant_sku, len(position)))

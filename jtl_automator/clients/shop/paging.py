@@ -116,15 +116,18 @@ def iterate_cursor(
         return
     # two threads: one decodes a page while the other already waits for the next
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="shop-page") as pool:
-        ahead: dict[int, Future[Any]] = {}
+        ahead: dict[int, Future[Any]] = {}  # pages asked for before the caller wanted them
+        hinted: dict[int, int] = {}  # page -> the next page's cursor its tail named (not yet asked for)
         lock = threading.Lock()
 
         def load(cursor: int) -> Any:
             raw = fetch(cursor, limit)
             hint = peek(raw) if peek is not None else None
             if hint is not None and hint[0] > cursor and hint[1] >= limit:
-                with lock:  # the caller is waiting for this page (it is no longer ahead): go on at once
-                    if cursor not in ahead and hint[0] not in ahead:
+                with lock:
+                    if cursor in ahead:  # the caller still holds the page before: it asks when it wants this
+                        hinted[cursor] = hint[0]
+                    elif hint[0] not in ahead:  # the caller waits for this page: on to the next at once
                         ahead[hint[0]] = pool.submit(run, hint[0])
             return as_body(raw)
 
@@ -135,6 +138,9 @@ def iterate_cursor(
                 pending = ahead.pop(cursor, None)
                 if pending is None:
                     pending = pool.submit(run, cursor)
+                following = hinted.pop(cursor, None)
+                if following is not None and following not in ahead:
+                    ahead[following] = pool.submit(run, following)
             return pending.result()
 
         def next_page(cursor: int) -> None:

@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
@@ -201,30 +201,53 @@ def iterate_odata(
             return
 
 
-def _fetched_in_order(
-    run: Callable[[int], Mapping[str, Any]], keys: Iterable[int], workers: int, name: str
-) -> Generator[tuple[int, Mapping[str, Any]], None, None]:
+class _FetchedInOrder:
     """``(key, run(key))`` in the keys' order, ``workers`` fetched ahead of the consumer at most.
 
-    Closing the generator (the consumer stopped early) cancels what has not started and waits for the
-    rest, so no page is fetched behind a caller's back after it moved on.
+    The first ``workers`` are asked for when it is made, so a caller can start the later pages before it
+    hands out the first one. :meth:`close` (the consumer stopped early, or an error) cancels what has not
+    started and waits for the rest, so no page is fetched behind a caller's back after it moved on.
     """
-    pending_keys = iter(keys)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
-        ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
-            (key, pool.submit(run, key)) for key in itertools.islice(pending_keys, workers)
+
+    def __init__(self, run: Callable[[int], Mapping[str, Any]], keys: Iterable[int], workers: int, name: str):
+        self._run = run
+        self._keys = iter(keys)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
+            (key, self._pool.submit(run, key)) for key in itertools.islice(self._keys, workers)
         )
+
+    def __iter__(self) -> Iterator[tuple[int, Mapping[str, Any]]]:
+        return self
+
+    def __next__(self) -> tuple[int, Mapping[str, Any]]:
+        if not self._ahead:
+            self.close()
+            raise StopIteration
+        key, future = self._ahead.popleft()
         try:
-            while ahead:
-                key, future = ahead.popleft()
-                body = future.result()
-                following = next(pending_keys, None)
-                if following is not None:
-                    ahead.append((following, pool.submit(run, following)))
-                yield key, body
-        finally:
-            for _, pending in ahead:
-                pending.cancel()
+            body = future.result()
+        except BaseException:
+            self.close()
+            raise
+        following = next(self._keys, None)
+        if following is not None:
+            self._ahead.append((following, self._pool.submit(self._run, following)))
+        return key, body
+
+    def close(self) -> None:
+        """Cancel what has not started, wait for what has."""
+        for _, pending in self._ahead:
+            pending.cancel()
+        self._ahead.clear()
+        self._pool.shutdown(wait=True)
+
+
+def _fetched_in_order(
+    run: Callable[[int], Mapping[str, Any]], keys: Iterable[int], workers: int, name: str
+) -> _FetchedInOrder:
+    """See :class:`_FetchedInOrder`."""
+    return _FetchedInOrder(run, keys, workers, name)
 
 
 def iterate_odata_parallel(
@@ -261,10 +284,10 @@ def iterate_odata_parallel(
     guard.page(items, "offset 0")
     if not items:
         return
-    yield items
     count = first.get("count")
     stride = len(items)
     if not isinstance(count, int) or workers <= 1 or count <= stride:
+        yield items
         if not isinstance(count, int) or count > stride:
             yield from iterate_odata(fetch_page, top, skip=stride, what=what, sizes=sizes)
         return
@@ -273,9 +296,11 @@ def iterate_odata_parallel(
         return fetch_page(None, skip, top)
 
     run = wrap(fetch) if wrap is not None else fetch
+    # the later pages are on their way before the first is handed out (the caller's work on it overlaps)
     fetched = _fetched_in_order(run, range(stride, count, stride), workers, "odata-pages")
     rest: int | None = None
     try:
+        yield items
         for skip, body in fetched:
             page = list(body.get("items") or [])
             offset = _mapping(body.get("_page")).get("offset")
@@ -424,10 +449,10 @@ def iterate_page_number_parallel(
     guard.page(items, "page 1")
     if not items:
         return
-    yield items
     total_pages = _first(first, "TotalPages", "totalPages")
     has_next = _first(first, "HasNextPage", "hasNextPage")
     if not isinstance(total_pages, int) or workers <= 1 or total_pages <= 1:
+        yield items
         more = bool(has_next) if has_next is not None else len(items) >= size
         if more:
             yield from iterate_page_number(fetch, size, start=2, what=what, sizes=sizes)
@@ -442,9 +467,11 @@ def iterate_page_number_parallel(
         return fetch(number, size)
 
     run = wrap(one) if wrap is not None else one
+    # the later pages are on their way before page 1 is handed out (the caller's work on it overlaps)
     fetched = _fetched_in_order(run, range(2, total_pages + 1), workers, "wawi-pages")
     grew_after: int | None = None
     try:
+        yield items
         for number, body in fetched:
             returned = _first(body, "PageNumber", "pageNumber")
             if isinstance(returned, int) and returned != number:

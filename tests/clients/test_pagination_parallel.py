@@ -211,3 +211,20 @@ def test_a_wawi_page_answered_for_another_number_is_a_loop_error() -> None:
 
     with pytest.raises(PaginationLoopError, match="asked for page 3"):
         list(iterate_page_number_parallel(wrong, 10, workers=2))
+
+
+def test_the_later_pages_are_asked_for_before_the_first_is_handed_out() -> None:
+    paged = PagedList(100, delay=0.01)
+    pages = iterate_page_number_parallel(paged, 10, workers=4)
+    first = next(pages)
+    assert len(first) == 10
+    # page 1 in the caller's hands: pages 2 to 5 are already on their way, the rest waits for the caller
+    assert sorted(n for n, _ in paged.requests) == [1, 2, 3, 4, 5]
+    pages.close()  # a caller stopping after page 1: nothing more is fetched behind its back
+    assert len(paged.requests) == 5 and paged.running == 0
+    collection = Collection(100, delay=0.01)
+    odata = iterate_odata_parallel(collection, 10, workers=3)
+    next(odata)
+    assert sorted(skip for skip, _ in collection.requests) == [0, 10, 20, 30]
+    odata.close()
+    assert collection.running == 0

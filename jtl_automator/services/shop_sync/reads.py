@@ -236,23 +236,30 @@ def _cart(shop: ShopReader, order: ShopOrder) -> tuple[list[dict[str, Any]] | No
 
 
 def read_shop_catalogue(shop: ShopReader, params: ShopSyncParams) -> ShopCatalogue:
-    """Every product page (stock and prices come embedded in each product row), typed page by page."""
-    out = ShopCatalogue()
+    """Every product page (stock and prices come embedded in each product row), typed page by page.
+
+    The catalogue is made once the pages are in: its empty default frames (pandera's first use in the
+    process) would otherwise delay the first page's request.
+    """
     # each page becomes plain columns while the next one is on its way; no page's models are kept
     columns = t.ShopProductColumns()
+    pages, skipped = 0, []
     try:
         for page in shop.iter_product_pages(params.shop_page_size):
-            out.pages += 1
+            pages += 1
             columns.add(page.items)
-            out.skipped.extend(page.skipped)
+            skipped.extend(page.skipped)
     except AuthError:
         raise
     except JtlApiError as error:
-        out.ok, out.problem = False, problem("the shop's products", error)
+        out = ShopCatalogue(ok=False, problem=problem("the shop's products", error), skipped=skipped)
+        out.pages = pages
         log.warning("%s", out.problem)
         return out
-    out.products, out.warehouse_stock, out.prices = columns.frames()
-    return out
+    products, warehouse_stock, prices = columns.frames()
+    return ShopCatalogue(
+        products=products, warehouse_stock=warehouse_stock, prices=prices, skipped=skipped, pages=pages
+    )
 
 
 # -- Wawi -----------------------------------------------------------------------------------------------

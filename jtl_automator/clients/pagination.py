@@ -201,20 +201,28 @@ def iterate_odata(
             return
 
 
-class _FetchedInOrder:
-    """``(key, run(key))`` in the keys' order, ``workers`` fetched ahead of the consumer at most.
+#: Pages a parallel listing may hold ahead of its consumer, per worker: a slow answer (a server's long
+#: tail) then does not hold the other workers, which go on with the pages after it, while what waits for
+#: a slow consumer stays bounded.
+PAGES_AHEAD_PER_WORKER = 4
 
-    The first ``workers`` are asked for when it is made, so a caller can start the later pages before it
-    hands out the first one. :meth:`close` (the consumer stopped early, or an error) cancels what has not
-    started and waits for the rest, so no page is fetched behind a caller's back after it moved on.
+
+class _FetchedInOrder:
+    """``(key, run(key))`` in the keys' order, ``workers`` fetched at once.
+
+    At most ``PAGES_AHEAD_PER_WORKER`` times as many are fetched ahead of the consumer. The first ones
+    are asked for when it is made, so a caller can start the later pages before it hands out the first
+    one. :meth:`close` (the consumer stopped early, or an error) cancels what has not started and waits
+    for the rest, so no page is fetched behind a caller's back after it moved on.
     """
 
     def __init__(self, run: Callable[[int], Mapping[str, Any]], keys: Iterable[int], workers: int, name: str):
         self._run = run
         self._keys = iter(keys)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        window = workers * PAGES_AHEAD_PER_WORKER
         self._ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
-            (key, self._pool.submit(run, key)) for key in itertools.islice(self._keys, workers)
+            (key, self._pool.submit(run, key)) for key in itertools.islice(self._keys, window)
         )
 
     def __iter__(self) -> Iterator[tuple[int, Mapping[str, Any]]]:
@@ -263,7 +271,8 @@ def iterate_odata_parallel(
 
     The first page says how many items match (``count``) and how many a page holds (its length, which
     may be less than asked for); the other pages' ``$skip`` follow from that, so they do not wait for
-    each other. Pages are yielded in order, at most ``workers`` ahead of the consumer. Without ``count``
+    each other. Pages are yielded in order, ``workers`` fetched at once and at most ``PAGES_AHEAD_PER_WORKER``
+    times as many ahead of the consumer (a slow answer does not hold the other workers). Without ``count``
     (or with one worker) the rest is read one page after the other, as :func:`iterate_odata` does; a
     page shorter than the first before the end (the collection changed) does the same from there on.
     ``wrap`` wraps the function the worker threads run (e.g. to carry the correlation id into them).
@@ -425,9 +434,10 @@ def iterate_page_number_parallel(
 
     The first page says how many pages there are (``TotalPages``) at the size it was answered with, so
     the others do not wait for each other: an on-premise Wawi serves a few requests at once, and paging
-    one after the other leaves all but one of them idle. Pages are yielded in order, at most ``workers``
-    ahead of the consumer. Without ``TotalPages`` (or with one worker) the rest is read one page after
-    the other, as :func:`iterate_page_number` does; a short or empty page before the last (the list
+    one after the other leaves all but one of them idle. Pages are yielded in order, ``workers`` fetched
+    at once and at most ``PAGES_AHEAD_PER_WORKER`` times as many ahead of the consumer (a slow answer
+    does not hold the other workers). Without ``TotalPages`` (or with one worker) the rest is read one
+    page after the other, as :func:`iterate_page_number` does; a short or empty page before the last (the list
     shrank meanwhile) ends the parallel part, and a last page that still says ``HasNextPage`` (it grew)
     goes on one page after the other from there. ``wrap`` wraps what the worker threads run (e.g. to
     carry the correlation id into them).

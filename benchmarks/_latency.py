@@ -10,7 +10,8 @@ A flow's run is measured against the least time the APIs' limits allow for the r
 - a Sheets chain: the requests of the Sheets backend depend on each other (header, key columns, write), so
   their service times add up;
 - the longest single Wawi answer: no schedule ends before its slowest request is served (the makespan
-  bound ``max(sum / m, max p)``: the workers' term is the first half, this the second);
+  bound ``max(sum / m, max p)``: the workers' term is the first half, this the second); and the m-th plus
+  the (m+1)-th longest answers, two of which one of the m workers serves one after the other;
 - a Wawi listing's chain: a paged listing must have page 1's answer before it knows how many pages follow,
   so its later pages start after a page 1 at the earliest (``listing_chain_seconds``: the shortest page 1
   of the route plus its longest later page; the longest such route).
@@ -130,17 +131,26 @@ def _since(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)}
 
 
-def wawi_chain_bounds(wawi: dict[str, Any]) -> dict[str, float]:
-    """What single requests and listings force on Wawi, whatever the number of workers (module docstring).
+def wawi_chain_bounds(wawi: dict[str, Any], workers: int | None = None) -> dict[str, float]:
+    """What single requests and listings force on Wawi (module docstring).
 
     ``wawi`` is ``latency.stats(state)["wawi"]``: its longest pure service time (``max_service_seconds``,
-    without the wait for a worker) and its timeline (each request's route, page and service time).
+    without the wait for a worker) and its timeline (each request's route, page and service time). With
+    ``workers`` (m), also the m-th plus the (m+1)-th longest service times: of the m + 1 longest requests
+    two are served by the same worker one after the other (the classic pigeonhole bound of scheduling on
+    m machines).
     """
     bounds: dict[str, float] = {}
     longest = float(wawi.get("max_service_seconds", 0.0))
     if longest > 0:
         bounds["Wawi's longest answer"] = longest
-    chains = listing_chain_seconds(wawi.get("timeline", []))
+    timeline = wawi.get("timeline", [])
+    if workers and len(timeline) > workers:
+        services = sorted((r.service for r in timeline), reverse=True)
+        bounds[f"Wawi's {workers}th + {workers + 1}th longest answers (two on one worker)"] = (
+            services[workers - 1] + services[workers]
+        )
+    chains = listing_chain_seconds(timeline)
     if chains:
         route = max(chains, key=lambda r: chains[r])
         bounds[f"Wawi listing chain ({route.rsplit('/', 1)[-1]}: page 1, then its longest later page)"] = (
@@ -163,7 +173,7 @@ def measure(state: SandboxState, before: dict[str, Any], achieved_seconds: float
             wawi["busy_seconds"], config.wawi_onprem_concurrency
         )
     if wawi:
-        bounds.update(wawi_chain_bounds(wawi))
+        bounds.update(wawi_chain_bounds(wawi, config.wawi_onprem_concurrency))
     ffn_counts = dict(state.runtime.ffn.rate_counts) if state.runtime.ffn is not None else {}
     if config.ffn_rate_limit and ffn_counts:
         window = config.scaled(config.ffn_rate_interval_seconds)

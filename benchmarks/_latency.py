@@ -8,7 +8,13 @@ A flow's run is measured against the least time the APIs' limits allow for the r
 - FFN's fixed windows (per endpoint): whole windows before the last, for the busiest endpoint;
 - Google's per-minute quotas (reads and writes apart): the same;
 - a Sheets chain: the requests of the Sheets backend depend on each other (header, key columns, write), so
-  their service times add up.
+  their service times add up;
+- the longest single Wawi answer: no schedule ends before its slowest request is served (the makespan
+  bound ``max(sum / m, max p)``: the workers' term is the first half, this the second); and the m-th plus
+  the (m+1)-th longest answers, two of which one of the m workers serves one after the other;
+- a Wawi listing's chain: a paged listing must have page 1's answer before it knows how many pages follow,
+  so its later pages start after a page 1 at the earliest (``listing_chain_seconds``: the shortest page 1
+  of the route plus its longest later page; the longest such route).
 
 The largest of these is the bound; achieved throughput / bound throughput = bound / wall time.
 """
@@ -26,6 +32,7 @@ from jtl_automator.sandbox.latency_model import (
     LatencyProfile,
     bottleneck,
     concurrency_bound_seconds,
+    listing_chain_seconds,
     safe_client_rate,
     sustained_bound_seconds,
     window_bound_seconds,
@@ -124,6 +131,34 @@ def _since(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)}
 
 
+def wawi_chain_bounds(wawi: dict[str, Any], workers: int | None = None) -> dict[str, float]:
+    """What single requests and listings force on Wawi (module docstring).
+
+    ``wawi`` is ``latency.stats(state)["wawi"]``: its longest pure service time (``max_service_seconds``,
+    without the wait for a worker) and its timeline (each request's route, page and service time). With
+    ``workers`` (m), also the m-th plus the (m+1)-th longest service times: of the m + 1 longest requests
+    two are served by the same worker one after the other (the classic pigeonhole bound of scheduling on
+    m machines).
+    """
+    bounds: dict[str, float] = {}
+    longest = float(wawi.get("max_service_seconds", 0.0))
+    if longest > 0:
+        bounds["Wawi's longest answer"] = longest
+    timeline = wawi.get("timeline", [])
+    if workers and len(timeline) > workers:
+        services = sorted((r.service for r in timeline), reverse=True)
+        bounds[f"Wawi's {workers}th + {workers + 1}th longest answers (two on one worker)"] = (
+            services[workers - 1] + services[workers]
+        )
+    chains = listing_chain_seconds(timeline)
+    if chains:
+        route = max(chains, key=lambda r: chains[r])
+        bounds[f"Wawi listing chain ({route.rsplit('/', 1)[-1]}: page 1, then its longest later page)"] = (
+            chains[route]
+        )
+    return bounds
+
+
 def measure(state: SandboxState, before: dict[str, Any], achieved_seconds: float) -> Bound:
     """The bound of the requests served since :func:`reset` (``before``), against ``achieved_seconds``."""
     config = state.config
@@ -137,6 +172,8 @@ def measure(state: SandboxState, before: dict[str, Any], achieved_seconds: float
         bounds["Wawi workers (busy time / concurrency)"] = concurrency_bound_seconds(
             wawi["busy_seconds"], config.wawi_onprem_concurrency
         )
+    if wawi:
+        bounds.update(wawi_chain_bounds(wawi, config.wawi_onprem_concurrency))
     ffn_counts = dict(state.runtime.ffn.rate_counts) if state.runtime.ffn is not None else {}
     if config.ffn_rate_limit and ffn_counts:
         window = config.scaled(config.ffn_rate_interval_seconds)

@@ -250,7 +250,8 @@ def shop_bounds(stats: dict[str, Any], in_flight: int) -> dict[str, float]:
     The Shop documents no rate limit; its cursor does: each page needs the last key of the one before, so
     a list's pages cost the sum of their service times (the product pages and the order pages are two
     chains that may run side by side). Independent reads (the carts) overlap up to the client's in-flight
-    limit: every shop request's service time over that limit.
+    limit: every shop request's service time over that limit. No schedule ends before the shop's slowest
+    answer either (the carts' tail; the makespan bound ``max(sum / m, max p)``).
     """
     shop = stats.get("shop")
     if not shop:
@@ -261,6 +262,7 @@ def shop_bounds(stats: dict[str, Any], in_flight: int) -> dict[str, float]:
         "Shop product pages (cursor chain)": busy(PRODUCT_ROUTE),
         "Shop order pages (cursor chain)": busy(ORDER_ROUTE),
         f"Shop requests at {in_flight} in flight (busy time / {in_flight})": shop["busy_seconds"] / in_flight,
+        "Shop's longest answer": float(shop.get("max_service_seconds", 0.0)),
     }
 
 
@@ -420,8 +422,11 @@ def run_latency(
         + " (scaled).",
         "The bound: the shop's two cursor chains (the sum of their pages' service times as the sandbox drew "
         f"them), every shop request's service time over the client's {in_flight} in flight (the carts "
-        "overlap), the Wawi workers' busy time over their number; the shop's largest plus Wawi's largest, "
-        "because Wawi's reads need what the shop said (which orders to look up; the shop prices decide "
+        "overlap), the shop's longest answer; the Wawi workers' busy time over their number, Wawi's longest "
+        "answer, its 4th plus 5th longest answers (two of them share a worker), its longest listing "
+        "chain (page 1, then the longest later page of that listing: the later pages cannot be asked for "
+        "before page 1 says there are any); the shop's largest plus Wawi's largest, because Wawi's "
+        "reads need what the shop said (which orders to look up; the shop prices decide "
         "which channel prices to read). The ratio if the stages overlapped divides the single largest "
         "bound by the wall time: what a flow reading Wawi beside the shop could reach at most.",
         f"World: seed {seed}, {skus:,} SKUs, {orders:,} Wawi orders mirrored into the shop with the "

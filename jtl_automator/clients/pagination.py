@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 from collections import deque
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
@@ -201,30 +201,61 @@ def iterate_odata(
             return
 
 
+#: Pages a parallel listing may hold ahead of its consumer, per worker: a slow answer (a server's long
+#: tail) then does not hold the other workers, which go on with the pages after it, while what waits for
+#: a slow consumer stays bounded.
+PAGES_AHEAD_PER_WORKER = 4
+
+
+class _FetchedInOrder:
+    """``(key, run(key))`` in the keys' order, ``workers`` fetched at once.
+
+    At most ``PAGES_AHEAD_PER_WORKER`` times as many are fetched ahead of the consumer. The first ones
+    are asked for when it is made, so a caller can start the later pages before it hands out the first
+    one. :meth:`close` (the consumer stopped early, or an error) cancels what has not started and waits
+    for the rest, so no page is fetched behind a caller's back after it moved on.
+    """
+
+    def __init__(self, run: Callable[[int], Mapping[str, Any]], keys: Iterable[int], workers: int, name: str):
+        self._run = run
+        self._keys = iter(keys)
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        window = workers * PAGES_AHEAD_PER_WORKER
+        self._ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
+            (key, self._pool.submit(run, key)) for key in itertools.islice(self._keys, window)
+        )
+
+    def __iter__(self) -> Iterator[tuple[int, Mapping[str, Any]]]:
+        return self
+
+    def __next__(self) -> tuple[int, Mapping[str, Any]]:
+        if not self._ahead:
+            self.close()
+            raise StopIteration
+        key, future = self._ahead.popleft()
+        try:
+            body = future.result()
+        except BaseException:
+            self.close()
+            raise
+        following = next(self._keys, None)
+        if following is not None:
+            self._ahead.append((following, self._pool.submit(self._run, following)))
+        return key, body
+
+    def close(self) -> None:
+        """Cancel what has not started, wait for what has."""
+        for _, pending in self._ahead:
+            pending.cancel()
+        self._ahead.clear()
+        self._pool.shutdown(wait=True)
+
+
 def _fetched_in_order(
     run: Callable[[int], Mapping[str, Any]], keys: Iterable[int], workers: int, name: str
-) -> Generator[tuple[int, Mapping[str, Any]], None, None]:
-    """``(key, run(key))`` in the keys' order, ``workers`` fetched ahead of the consumer at most.
-
-    Closing the generator (the consumer stopped early) cancels what has not started and waits for the
-    rest, so no page is fetched behind a caller's back after it moved on.
-    """
-    pending_keys = iter(keys)
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name) as pool:
-        ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
-            (key, pool.submit(run, key)) for key in itertools.islice(pending_keys, workers)
-        )
-        try:
-            while ahead:
-                key, future = ahead.popleft()
-                body = future.result()
-                following = next(pending_keys, None)
-                if following is not None:
-                    ahead.append((following, pool.submit(run, following)))
-                yield key, body
-        finally:
-            for _, pending in ahead:
-                pending.cancel()
+) -> _FetchedInOrder:
+    """See :class:`_FetchedInOrder`."""
+    return _FetchedInOrder(run, keys, workers, name)
 
 
 def iterate_odata_parallel(
@@ -240,7 +271,8 @@ def iterate_odata_parallel(
 
     The first page says how many items match (``count``) and how many a page holds (its length, which
     may be less than asked for); the other pages' ``$skip`` follow from that, so they do not wait for
-    each other. Pages are yielded in order, at most ``workers`` ahead of the consumer. Without ``count``
+    each other. Pages are yielded in order, ``workers`` fetched at once and at most ``PAGES_AHEAD_PER_WORKER``
+    times as many ahead of the consumer (a slow answer does not hold the other workers). Without ``count``
     (or with one worker) the rest is read one page after the other, as :func:`iterate_odata` does; a
     page shorter than the first before the end (the collection changed) does the same from there on.
     ``wrap`` wraps the function the worker threads run (e.g. to carry the correlation id into them).
@@ -261,10 +293,10 @@ def iterate_odata_parallel(
     guard.page(items, "offset 0")
     if not items:
         return
-    yield items
     count = first.get("count")
     stride = len(items)
     if not isinstance(count, int) or workers <= 1 or count <= stride:
+        yield items
         if not isinstance(count, int) or count > stride:
             yield from iterate_odata(fetch_page, top, skip=stride, what=what, sizes=sizes)
         return
@@ -273,9 +305,11 @@ def iterate_odata_parallel(
         return fetch_page(None, skip, top)
 
     run = wrap(fetch) if wrap is not None else fetch
+    # the later pages are on their way before the first is handed out (the caller's work on it overlaps)
     fetched = _fetched_in_order(run, range(stride, count, stride), workers, "odata-pages")
     rest: int | None = None
     try:
+        yield items
         for skip, body in fetched:
             page = list(body.get("items") or [])
             offset = _mapping(body.get("_page")).get("offset")
@@ -400,9 +434,10 @@ def iterate_page_number_parallel(
 
     The first page says how many pages there are (``TotalPages``) at the size it was answered with, so
     the others do not wait for each other: an on-premise Wawi serves a few requests at once, and paging
-    one after the other leaves all but one of them idle. Pages are yielded in order, at most ``workers``
-    ahead of the consumer. Without ``TotalPages`` (or with one worker) the rest is read one page after
-    the other, as :func:`iterate_page_number` does; a short or empty page before the last (the list
+    one after the other leaves all but one of them idle. Pages are yielded in order, ``workers`` fetched
+    at once and at most ``PAGES_AHEAD_PER_WORKER`` times as many ahead of the consumer (a slow answer
+    does not hold the other workers). Without ``TotalPages`` (or with one worker) the rest is read one
+    page after the other, as :func:`iterate_page_number` does; a short or empty page before the last (the list
     shrank meanwhile) ends the parallel part, and a last page that still says ``HasNextPage`` (it grew)
     goes on one page after the other from there. ``wrap`` wraps what the worker threads run (e.g. to
     carry the correlation id into them).
@@ -424,10 +459,10 @@ def iterate_page_number_parallel(
     guard.page(items, "page 1")
     if not items:
         return
-    yield items
     total_pages = _first(first, "TotalPages", "totalPages")
     has_next = _first(first, "HasNextPage", "hasNextPage")
     if not isinstance(total_pages, int) or workers <= 1 or total_pages <= 1:
+        yield items
         more = bool(has_next) if has_next is not None else len(items) >= size
         if more:
             yield from iterate_page_number(fetch, size, start=2, what=what, sizes=sizes)
@@ -442,9 +477,11 @@ def iterate_page_number_parallel(
         return fetch(number, size)
 
     run = wrap(one) if wrap is not None else one
+    # the later pages are on their way before page 1 is handed out (the caller's work on it overlaps)
     fetched = _fetched_in_order(run, range(2, total_pages + 1), workers, "wawi-pages")
     grew_after: int | None = None
     try:
+        yield items
         for number, body in fetched:
             returned = _first(body, "PageNumber", "pageNumber")
             if isinstance(returned, int) and returned != number:

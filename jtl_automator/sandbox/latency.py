@@ -28,8 +28,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from jtl_automator.sandbox import sheets, wawi
 from jtl_automator.sandbox.latency_model import (
     ApiLatency,
+    RequestTiming,
     WorkerSchedule,
     charged_cell,
+    page_number,
     request_rng,
     route_of,
     stop_charging,
@@ -160,6 +162,7 @@ class LatencyMiddleware:
             due += charged[0]
             late = max(0.0, (answered[0] if answered else _clock()) - due)
             route = route_of(scope["path"])
+            page = page_number(scope.get("query_string", b"").decode("latin-1"))
             with rt.lock:
                 stats = rt.stats.of(api)
                 stats.requests += 1
@@ -167,6 +170,8 @@ class LatencyMiddleware:
                 stats.by_route[route] += 1
                 stats.busy_by_route[route] += service
                 stats.max_seconds = max(stats.max_seconds, due - arrived)
+                stats.max_service_seconds = max(stats.max_service_seconds, service)
+                stats.timeline.append(RequestTiming(route, page, arrived, start, due, service))
                 stats.stalls += int(stalled)
                 stats.by_method[scope["method"]] += 1
                 stats.late_seconds += late
@@ -194,6 +199,7 @@ def stats(state: SandboxState) -> dict[str, Any]:
                 "queue_seconds": round(s.queue_seconds, 6),
                 "refused": s.refused,
                 "max_seconds": round(s.max_seconds, 6),
+                "max_service_seconds": round(s.max_service_seconds, 6),
                 "late_seconds": round(s.late_seconds, 6),
                 "max_late_seconds": round(s.max_late_seconds, 6),
                 "by_method": dict(s.by_method),
@@ -201,6 +207,7 @@ def stats(state: SandboxState) -> dict[str, Any]:
                     route: {"requests": n, "busy_seconds": round(s.busy_by_route[route], 6)}
                     for route, n in s.by_route.items()
                 },
+                "timeline": list(s.timeline),
             }
             for api, s in rt.stats.apis.items()
         }

@@ -21,7 +21,7 @@ import math
 import random
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -258,6 +258,22 @@ class WorkerSchedule:
 # What one run met, and what the limits allow
 
 
+@dataclass(frozen=True)
+class RequestTiming:
+    """One served request on the sandbox's clock: what a benchmark needs to find the chains in a run.
+
+    ``page`` is the request's ``pageNumber`` (Wawi's paged listings), None for any other request;
+    ``service`` is its pure service time (drawn plus charged), without the wait for a Wawi worker.
+    """
+
+    route: str
+    page: int | None
+    arrived: float
+    start: float
+    done: float
+    service: float
+
+
 @dataclass
 class ApiServiceStats:
     """One API's requests as the latency layer saw them (thread-safe through the runtime's lock)."""
@@ -278,6 +294,10 @@ class ApiServiceStats:
     #: benchmark can add up a chain of dependent requests (the shop's cursor pages) apart from the rest.
     by_route: Counter[str] = field(default_factory=Counter)
     busy_by_route: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    #: The longest pure service time of one request (``max_seconds`` includes the wait for a worker).
+    max_service_seconds: float = 0.0
+    #: Every served request in arrival order (chains of dependent requests: a listing's page 1 first).
+    timeline: list[RequestTiming] = field(default_factory=list)
 
 
 @dataclass
@@ -298,6 +318,35 @@ class LatencyStats:
 def route_of(path: str) -> str:
     """A path with its numeric segments as ``{id}`` (``/shop/api/v1/cart/2001`` -> ``.../cart/{id}``)."""
     return "/".join("{id}" if part.isdigit() else part for part in path.split("/"))
+
+
+def page_number(query: str) -> int | None:
+    """A request's ``pageNumber`` (Wawi's paged listings) from its query string, None without one."""
+    for part in query.split("&"):
+        name, _, value = part.partition("=")
+        if name == "pageNumber" and value.isdigit():
+            return int(value)
+    return None
+
+
+def listing_chain_seconds(timeline: Iterable[RequestTiming]) -> dict[str, float]:
+    """Per route of a paged listing: the least time its pages take, whatever the schedule.
+
+    A paged listing (Wawi's ``pageNumber``) must have page 1's answer before it knows how many pages
+    follow, so no page after the first starts before some page 1 of that route is answered: the route
+    needs at least the shortest of its page-1 service times plus the longest of its later pages'.
+    Routes without a later page (one page, or not paged) are left out.
+    """
+    first: dict[str, float] = {}
+    rest: dict[str, float] = {}
+    for request in timeline:
+        if request.page is None:
+            continue
+        if request.page <= 1:
+            first[request.route] = min(first.get(request.route, math.inf), request.service)
+        else:
+            rest[request.route] = max(rest.get(request.route, 0.0), request.service)
+    return {route: first[route] + rest[route] for route in rest if route in first}
 
 
 def window_bound_seconds(requests: int, limit: int, interval_seconds: float) -> float:
@@ -364,11 +413,14 @@ __all__ = [
     "LatencyApi",
     "LatencyProfile",
     "LatencyStats",
+    "RequestTiming",
     "WorkerSchedule",
     "bottleneck",
     "charge",
     "charged_cell",
     "concurrency_bound_seconds",
+    "listing_chain_seconds",
+    "page_number",
     "profile_named",
     "request_rng",
     "route_of",

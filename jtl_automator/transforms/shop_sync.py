@@ -296,6 +296,97 @@ def cart_lines(cart: ShopCart) -> tuple[list[dict[str, Any]], str]:
     return ([] if problems else lines), "; ".join(problems)
 
 
+class ShopProductColumns:
+    """The three frames of :func:`shop_products_frames` as plain columns, filled a page at a time.
+
+    A reader adds each page as it arrives and drops the page's models: the columns hold only numbers
+    and strings, which the garbage collector does not walk, so a catalogue of thousands of products
+    kept as models (millions of tracked objects) does not stall the reading thread in full collections
+    between two pages of a cursor chain.
+    """
+
+    def __init__(self) -> None:
+        self.prod: dict[str, list[Any]] = {name: [] for name in PRODUCTS_SCHEMA.columns}
+        self.stock: dict[str, list[Any]] = {name: [] for name in WAREHOUSE_STOCK_SCHEMA.columns}
+        self.price: dict[str, list[Any]] = {name: [] for name in SHOP_PRICES_SCHEMA.columns}
+
+    def add(self, products: Iterable[ShopProduct]) -> None:
+        """Append ``products``' rows (see :func:`shop_products_frames` for what each column holds)."""
+        prod, stock, price = self.prod, self.stock, self.price
+        for product in products:
+            sku, qty = _text(product.sku), _number(product.stock_qty)
+            problems = []
+            if not sku:
+                problems.append("sku missing (Wawi's SKU is how the two sides meet)")
+            if product.track_stock and qty is None:
+                problems.append(f"stockQty is {_shown(product.stock_qty)} while the shop manages the stock")
+            prod["product_id"].append(product.id)
+            prod["sku"].append(sku)
+            prod["track_stock"].append(product.track_stock)
+            prod["is_parent"].append(product.is_parent == 1)
+            prod["stock_qty"].append(qty)
+            prod["problem"].append("; ".join(problems))
+            if not sku:
+                continue
+            for row in product.stock:
+                value = _number(row.stock)
+                stock["product_id"].append(product.id)
+                stock["sku"].append(sku)
+                stock["shop_warehouse_id"].append(str(row.warehouse_id))
+                stock["stock"].append(value)
+                stock["problem"].append("" if value is not None else f"stock is {_shown(row.stock)}")
+            for group_price in product.prices:
+                if group_price.is_customer_price:
+                    continue  # a customer's own price, not the group's list price
+                tiers = [t for t in group_price.detail if t.amount_from == 0]
+                net = _number(tiers[0].net_price) if tiers else None
+                problem = "" if tiers else "no tier from quantity 0"
+                if tiers and (net is None or net < 0):
+                    problem, net = f"netPrice is {_shown(tiers[0].net_price)}", None
+                price["product_id"].append(product.id)
+                price["sku"].append(sku)
+                price["customer_group_id"].append(group_price.customer_group_id)
+                price["net_price"].append(net)
+                price["problem"].append(problem)
+
+    def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+        """The products, per-warehouse stock and price frames of every row added, validated."""
+        prod, stock, price = self.prod, self.stock, self.price
+        products_frame = pd.DataFrame(
+            {
+                "product_id": pd.Series(prod["product_id"], dtype="Int64"),
+                "sku": pd.Series(prod["sku"], dtype="string"),
+                "track_stock": pd.Series(prod["track_stock"], dtype="boolean"),
+                "is_parent": pd.Series(prod["is_parent"], dtype="bool"),
+                "stock_qty": pd.Series(prod["stock_qty"], dtype="float64"),
+                "problem": pd.Series(prod["problem"], dtype="string"),
+            }
+        )
+        stock_frame = pd.DataFrame(
+            {
+                "product_id": pd.Series(stock["product_id"], dtype="Int64"),
+                "sku": pd.Series(stock["sku"], dtype="string"),
+                "shop_warehouse_id": pd.Series(stock["shop_warehouse_id"], dtype="string"),
+                "stock": pd.Series(stock["stock"], dtype="float64"),
+                "problem": pd.Series(stock["problem"], dtype="string"),
+            }
+        )
+        price_frame = pd.DataFrame(
+            {
+                "product_id": pd.Series(price["product_id"], dtype="Int64"),
+                "sku": pd.Series(price["sku"], dtype="string"),
+                "customer_group_id": pd.Series(price["customer_group_id"], dtype="Int64"),
+                "net_price": pd.Series(price["net_price"], dtype="float64"),
+                "problem": pd.Series(price["problem"], dtype="string"),
+            }
+        )
+        return (
+            PRODUCTS_SCHEMA.validate(products_frame),
+            WAREHOUSE_STOCK_SCHEMA.validate(stock_frame),
+            SHOP_PRICES_SCHEMA.validate(price_frame),
+        )
+
+
 def shop_products_frames(products: Iterable[ShopProduct]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Shop products as three frames: the product's stock, its per-warehouse stock, its prices.
 
@@ -303,77 +394,9 @@ def shop_products_frames(products: Iterable[ShopProduct]) -> tuple[pd.DataFrame,
     (``customerID`` set) are not the shop's list price and are left out. A product or child row that
     cannot be compared keeps a problem (a missing ``stockQty`` only matters where the stock is managed).
     """
-    prod: dict[str, list[Any]] = {name: [] for name in PRODUCTS_SCHEMA.columns}
-    stock: dict[str, list[Any]] = {name: [] for name in WAREHOUSE_STOCK_SCHEMA.columns}
-    price: dict[str, list[Any]] = {name: [] for name in SHOP_PRICES_SCHEMA.columns}
-    for product in products:
-        sku, qty = _text(product.sku), _number(product.stock_qty)
-        problems = []
-        if not sku:
-            problems.append("sku missing (Wawi's SKU is how the two sides meet)")
-        if product.track_stock and qty is None:
-            problems.append(f"stockQty is {_shown(product.stock_qty)} while the shop manages the stock")
-        prod["product_id"].append(product.id)
-        prod["sku"].append(sku)
-        prod["track_stock"].append(product.track_stock)
-        prod["is_parent"].append(product.is_parent == 1)
-        prod["stock_qty"].append(qty)
-        prod["problem"].append("; ".join(problems))
-        if not sku:
-            continue
-        for row in product.stock:
-            value = _number(row.stock)
-            stock["product_id"].append(product.id)
-            stock["sku"].append(sku)
-            stock["shop_warehouse_id"].append(str(row.warehouse_id))
-            stock["stock"].append(value)
-            stock["problem"].append("" if value is not None else f"stock is {_shown(row.stock)}")
-        for group_price in product.prices:
-            if group_price.is_customer_price:
-                continue  # a customer's own price, not the group's list price
-            tiers = [t for t in group_price.detail if t.amount_from == 0]
-            net = _number(tiers[0].net_price) if tiers else None
-            problem = "" if tiers else "no tier from quantity 0"
-            if tiers and (net is None or net < 0):
-                problem, net = f"netPrice is {_shown(tiers[0].net_price)}", None
-            price["product_id"].append(product.id)
-            price["sku"].append(sku)
-            price["customer_group_id"].append(group_price.customer_group_id)
-            price["net_price"].append(net)
-            price["problem"].append(problem)
-    products_frame = pd.DataFrame(
-        {
-            "product_id": pd.Series(prod["product_id"], dtype="Int64"),
-            "sku": pd.Series(prod["sku"], dtype="string"),
-            "track_stock": pd.Series(prod["track_stock"], dtype="boolean"),
-            "is_parent": pd.Series(prod["is_parent"], dtype="bool"),
-            "stock_qty": pd.Series(prod["stock_qty"], dtype="float64"),
-            "problem": pd.Series(prod["problem"], dtype="string"),
-        }
-    )
-    stock_frame = pd.DataFrame(
-        {
-            "product_id": pd.Series(stock["product_id"], dtype="Int64"),
-            "sku": pd.Series(stock["sku"], dtype="string"),
-            "shop_warehouse_id": pd.Series(stock["shop_warehouse_id"], dtype="string"),
-            "stock": pd.Series(stock["stock"], dtype="float64"),
-            "problem": pd.Series(stock["problem"], dtype="string"),
-        }
-    )
-    price_frame = pd.DataFrame(
-        {
-            "product_id": pd.Series(price["product_id"], dtype="Int64"),
-            "sku": pd.Series(price["sku"], dtype="string"),
-            "customer_group_id": pd.Series(price["customer_group_id"], dtype="Int64"),
-            "net_price": pd.Series(price["net_price"], dtype="float64"),
-            "problem": pd.Series(price["problem"], dtype="string"),
-        }
-    )
-    return (
-        PRODUCTS_SCHEMA.validate(products_frame),
-        WAREHOUSE_STOCK_SCHEMA.validate(stock_frame),
-        SHOP_PRICES_SCHEMA.validate(price_frame),
-    )
+    columns = ShopProductColumns()
+    columns.add(products)
+    return columns.frames()
 
 
 # -- reading Wawi's JSON ---------------------------------------------------------------------------------

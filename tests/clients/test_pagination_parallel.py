@@ -211,3 +211,42 @@ def test_a_wawi_page_answered_for_another_number_is_a_loop_error() -> None:
 
     with pytest.raises(PaginationLoopError, match="asked for page 3"):
         list(iterate_page_number_parallel(wrong, 10, workers=2))
+
+
+def test_the_later_pages_are_asked_for_before_the_first_is_handed_out() -> None:
+    paged = PagedList(100, delay=0.05)
+    pages = iterate_page_number_parallel(paged, 10, workers=4)
+    first = next(pages)
+    assert len(first) == 10
+    time.sleep(0.02)
+    # page 1 in the caller's hands: pages 2 to 5 are already on their way (4 at once)
+    assert sorted(n for n, _ in paged.requests) == [1, 2, 3, 4, 5]
+    pages.close()  # a caller stopping after page 1: nothing more is fetched behind its back
+    time.sleep(0.1)
+    assert len(paged.requests) == 5 and paged.running == 0
+    collection = Collection(100, delay=0.05)
+    odata = iterate_odata_parallel(collection, 10, workers=3)
+    next(odata)
+    time.sleep(0.02)
+    assert sorted(skip for skip, _ in collection.requests) == [0, 10, 20, 30]
+    odata.close()
+    assert collection.running == 0
+
+
+@pytest.mark.slow
+def test_a_slow_page_does_not_hold_the_other_workers() -> None:
+    """Page 2 takes as long as eight others: the three other workers go on with pages 3 to 9 meanwhile."""
+
+    class SlowSecond(PagedList):
+        def __call__(self, number: int, size: int) -> Mapping[str, Any]:
+            if number == 2:
+                time.sleep(0.4)
+            return super().__call__(number, size)
+
+    paged = SlowSecond(100, delay=0.05)
+    started = time.perf_counter()
+    pages = list(iterate_page_number_parallel(paged, 10, workers=4))
+    took = time.perf_counter() - started
+    assert [page[0]["Id"] for page in pages] == list(range(0, 100, 10))
+    # pages 3-10 (8 x 50 ms on 3 workers) fit into page 2's 450 ms; held behind it, they would add ~150 ms
+    assert took < 0.05 + 0.45 + 0.1

@@ -32,7 +32,7 @@ from jtl_automator.clients.shop import (
     api_root,
 )
 from jtl_automator.clients.shop.models import parse_shop_datetime
-from jtl_automator.clients.shop.paging import iterate_cursor
+from jtl_automator.clients.shop.paging import cursor_hint, iterate_cursor
 from jtl_automator.resilience import RetryPolicy
 from tests.clients.conftest import FakeClock, Recorder
 
@@ -482,3 +482,55 @@ def test_prefetch_of_an_exact_multiple_reads_the_one_empty_page_and_stops() -> N
     asked, fetch = _cursor_pages(6, 3)
     assert [c for _, c in iterate_cursor(fetch, 3, prefetch=True)] == [3, 6]
     assert asked == [0, 3, 6]  # ceil(6 / 3) + the empty page, as without prefetch
+
+
+def test_cursor_hint_reads_next_and_count_from_the_answers_tail() -> None:
+    body = {"data": [{"id": 1, "meta": {"x": 1}}, {"id": 2}], "meta": {"cursor": {"next": "2", "count": 2}}}
+    assert cursor_hint(json.dumps(body).encode()) == (2, 2)
+    assert cursor_hint(b'{"data": [], "meta": {"cursor": {"next": -1, "count": 0}}}\n') == (-1, 0)
+
+
+def test_cursor_hint_gives_up_on_anything_but_a_trailing_meta() -> None:
+    meta_first = {"meta": {"cursor": {"next": "2", "count": 2}}, "data": [{"id": 2}]}
+    assert cursor_hint(json.dumps(meta_first).encode()) is None
+    nested_last = {"data": [{"id": 2, "meta": {"cursor": {"next": "9", "count": 9}}}]}
+    assert cursor_hint(json.dumps(nested_last).encode()) is None  # a row's own "meta", not the envelope's
+    assert cursor_hint(b'{"data": [], "meta": {"cursor": {"next": "2"}}}') is None  # no count
+    assert cursor_hint(b'{"data": [], "meta": {"cursor": {"next": true, "count": 2}}}') is None
+    assert cursor_hint(b"<html>meta</html>") is None
+
+
+def test_with_a_hint_the_next_page_is_asked_for_before_this_one_is_decoded() -> None:
+    asked, fetch = _cursor_pages(10, 3)
+    asked_when_decoded: dict[int, list[int]] = {}
+
+    def raw(cursor: int, size: int) -> bytes:
+        body = json.dumps(fetch(cursor, size)).encode()
+        time.sleep(0.1)  # the answer's latency
+        return body
+
+    def decode(body: bytes) -> Any:
+        page = json.loads(body)
+        time.sleep(0.02)  # decoding a big page
+        asked_when_decoded[page["meta"]["cursor"]["current"]] = list(asked)
+        return page
+
+    pages = iterate_cursor(raw, 3, prefetch=True, decode=decode, peek=cursor_hint)
+    assert [c for _, c in pages] == [3, 6, 9, 10]
+    assert asked == [0, 3, 6, 9]  # the same requests as without the hint, none past the short last page
+    # each full page's successor was on its way before the page itself was decoded
+    assert asked_when_decoded[0] == [0, 3] and asked_when_decoded[3] == [0, 3, 6]
+    assert asked_when_decoded[6] == [0, 3, 6, 9]
+
+
+def test_a_hint_reads_at_most_one_page_ahead_of_a_slow_caller() -> None:
+    asked, fetch = _cursor_pages(30, 3)
+
+    def raw(cursor: int, size: int) -> bytes:
+        return json.dumps(fetch(cursor, size)).encode()
+
+    pages = iterate_cursor(raw, 3, prefetch=True, decode=json.loads, peek=cursor_hint)
+    next(pages)
+    time.sleep(0.2)  # the caller holds page 1 for a while: only page 2 may be read meanwhile
+    assert asked == [0, 3]
+    pages.close()

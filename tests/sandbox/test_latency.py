@@ -27,8 +27,11 @@ from jtl_automator.sandbox.latency_model import (
     LATENCY_PROFILES,
     ApiLatency,
     LatencyProfile,
+    RequestTiming,
     WorkerSchedule,
     concurrency_bound_seconds,
+    listing_chain_seconds,
+    page_number,
     request_rng,
     route_of,
     safe_client_rate,
@@ -216,6 +219,12 @@ def test_the_onprem_wawi_serves_its_concurrency_and_queues_the_rest() -> None:
     assert (workers["capacity"], workers["peak_busy"]) == (2, 2) and workers["peak_waiting"] >= 1
     assert stats["wawi"]["queued"] >= 1 and stats["wawi"]["refused"] == 0
     assert concurrency_bound_seconds(stats["wawi"]["busy_seconds"], 2) <= took
+    # every request's timing is kept; the longest pure service time leaves the wait for a worker out
+    timeline = stats["wawi"]["timeline"]
+    assert len(timeline) == 8 and all(r.service == pytest.approx(0.040) for r in timeline)
+    assert all(r.done == pytest.approx(r.start + r.service) and r.start >= r.arrived for r in timeline)
+    assert stats["wawi"]["max_service_seconds"] == pytest.approx(0.040)
+    assert stats["wawi"]["max_seconds"] > 0.040  # arrival to answer: some waited for a worker
 
 
 @pytest.mark.slow
@@ -354,3 +363,27 @@ def test_without_a_latency_profile_the_shop_costs_only_its_cost_model() -> None:
     transport.close()
     assert answer.status_code == 200
     assert latency.stats(app.state.sandbox) == {}  # no profile: the latency layer counts nothing
+
+
+def test_page_number_is_read_from_the_query() -> None:
+    assert page_number("pageSize=1000&pageNumber=3") == 3
+    assert page_number("pageNumber=1") == 1
+    assert page_number("limit=250&cursor=500") is None and page_number("") is None
+    assert page_number("xpageNumber=2&pageNumber=x") is None
+
+
+def test_a_listing_chain_is_its_shortest_page_one_plus_its_longest_later_page() -> None:
+    def req(route: str, page: int | None, service: float) -> RequestTiming:
+        return RequestTiming(route, page, 0.0, 0.0, service, service)
+
+    timeline = [
+        req("/items", 1, 0.4),
+        req("/items", 2, 0.2),
+        req("/items", 3, 1.5),
+        req("/items", 1, 0.3),  # a second listing of the same route: its page 1 may have come first
+        req("/stocks", 1, 2.0),  # one page only: no chain
+        req("/salesChannels", None, 9.0),  # not paged
+        req("/orders", 2, 0.5),  # a later page without its page 1 in the run: nothing known
+    ]
+    assert listing_chain_seconds(timeline) == {"/items": pytest.approx(0.3 + 1.5)}
+    assert listing_chain_seconds([]) == {}

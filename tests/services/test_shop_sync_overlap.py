@@ -11,14 +11,24 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
 from jtl_automator.clients.errors import NotFound
 from jtl_automator.clients.shop.models import ShopCart, ShopOrder, ShopPage, ShopProduct
+from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.services.shop_sync import ShopSyncParams
-from jtl_automator.services.shop_sync.reads import bounded_map, read_shop_orders
+from jtl_automator.services.shop_sync.reads import (
+    ShopCatalogue,
+    WawiInputs,
+    bounded_map,
+    read_shop_orders,
+    read_wawi_catalogue,
+    read_wawi_orders,
+)
 from jtl_automator.store import StateStore
-from jtl_automator.store.shop_sync import ShopSyncStore
+from jtl_automator.store.shop_sync import FollowedOrder, ShopSyncStore
+from jtl_automator.transforms import shop_sync as t
 
 CART_SECONDS = 0.05
 
@@ -122,3 +132,85 @@ def test_bounded_map_keeps_the_order_and_raises_the_first_error() -> None:
         assert str(error) == "two"
     else:
         raise AssertionError("the error was swallowed")
+
+
+# --- Wawi: what does not depend on another read goes side by side -----------------------------------
+
+
+class WaitingWawi:
+    """A fake Wawi whose reads each wait (up to a second) for the read that must overlap them.
+
+    The item pages wait for the sales channels, the stock pages for a channel-price read, and each order
+    looked up by number for another one: a reader that ran them one after the other would find every
+    wait timing out, which the flags below record.
+    """
+
+    read_parallelism = 4
+
+    def __init__(self) -> None:
+        self.channels_read = threading.Event()
+        self.price_read = threading.Event()
+        self.lookups = threading.Barrier(3)
+        self.items_saw_channels = self.stock_saw_price = self.lookups_overlapped = False
+        self.items = SimpleNamespace(iter_pages=self._items, sales_channel_prices=self._prices)
+        self.stocks = SimpleNamespace(iter_pages=self._stock)
+        self.sales_orders = SimpleNamespace(find_by_external_numbers=self._find)
+
+    def _items(self, parallel: int = 1) -> Iterator[list[dict[str, Any]]]:
+        self.items_saw_channels = self.channels_read.wait(1.0)
+        yield [
+            {"Id": 7, "SKU": "A", "ItemPriceData": {"SalesPriceNet": 10.0}, "Changed": "2024-11-30T10:00:00"}
+        ]
+
+    def _stock(self, parallel: int = 1) -> Iterator[list[dict[str, Any]]]:
+        self.stock_saw_price = self.price_read.wait(1.0)
+        yield [{"ItemId": 7, "WarehouseId": 1, "QuantityTotal": 5, "QuantityInOrders": 0}]
+
+    def sales_channels(self) -> list[SimpleNamespace]:
+        self.channels_read.set()
+        return [SimpleNamespace(id="1-1-1", type=1)]
+
+    def _prices(self, item_id: int) -> list[Any]:
+        self.price_read.set()
+        return []
+
+    def _find(self, numbers: Any, *, created_since: Any = None) -> dict[str, list[dict[str, Any]]]:
+        try:
+            self.lookups.wait(1.0)
+            self.lookups_overlapped = True
+        except threading.BrokenBarrierError:
+            pass
+        return {n: [] for n in numbers}
+
+
+def test_wawi_reads_that_need_no_other_go_side_by_side(tmp_path: Path) -> None:
+    wawi = WaitingWawi()
+    sync = ShopSyncStore(StateStore(f"sqlite:///{tmp_path / 'state.db'}"))
+    now = datetime(2024, 12, 1, 12, tzinfo=UTC)
+    params = ShopSyncParams(read_workers=4)
+    product = ShopProduct.model_validate(
+        {
+            "id": 1,
+            "sku": "A",
+            "trackStock": "N",
+            "prices": [
+                {"id": 1, "productID": 1, "customerGroupID": 1, "detail": [{"amountFrom": 0, "netPrice": 12}]}
+            ],
+        }
+    )
+    catalogue = ShopCatalogue()
+    catalogue.products, catalogue.warehouse_stock, catalogue.prices = t.shop_products_frames([product])
+    out = WawiInputs()
+    read_wawi_catalogue(cast(WawiClient, wawi), sync, catalogue, params, now, out)
+    # the sales channels beside the item pages; the channel price (12 is not the base 10) before the stock
+    assert wawi.items_saw_channels and wawi.stock_saw_price
+    assert out.sales_channel == "1-1-1" and out.known_items == {7} and out.stock_ok and out.prices_ok
+    orders = [
+        FollowedOrder(
+            shop_order_id=n, order_no=f"SHOP-{n}", created_at=now, state="1", cart_id=None, total=None
+        )
+        for n in (1, 2, 3)
+    ]
+    read_wawi_orders(cast(WawiClient, wawi), orders, params, now, out)
+    assert wawi.lookups_overlapped  # three numbers looked up one request each, side by side
+    assert set(out.matches) == {"SHOP-1", "SHOP-2", "SHOP-3"}

@@ -454,3 +454,19 @@ def test_lookup_plan(recent: int, old: int, by_number: int, listing: bool) -> No
     if listing and not by_number:
         oldest = min(o.created_at for o in orders)
         assert since == oldest - timedelta(minutes=60)
+
+
+def test_product_columns_filled_page_by_page_make_the_same_frames() -> None:
+    products = [
+        _priced(1, "A", (1, 10.0)),
+        _product(2, None, 3),
+        _priced(3, "C", (1, 7.5), (2, 6.0)),
+        _product(4, "D", None, stock=[{"productID": 4, "warehouseID": 2, "stock": 5}]),
+    ]
+    columns = t.ShopProductColumns()
+    columns.add(products[:2])
+    columns.add([])
+    columns.add(products[2:])
+    for paged, whole in zip(columns.frames(), t.shop_products_frames(products), strict=True):
+        pd.testing.assert_frame_equal(paged, whole)
+    assert len(columns.frames()[2]) == 3 and len(columns.frames()[1]) == 1

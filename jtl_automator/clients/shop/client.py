@@ -49,7 +49,7 @@ from jtl_automator.clients.shop.models import (
     ShopStock,
     SkippedShopRow,
 )
-from jtl_automator.clients.shop.paging import iterate_cursor, rows_of
+from jtl_automator.clients.shop.paging import cursor_hint, iterate_cursor, rows_of
 from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.resilience import InFlightLimit, RateLimiter, RetryPolicy
 
@@ -145,6 +145,10 @@ class ShopClient(ApiClient):
 
     def _get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET and decode JSON, after checking the answer is the API's and not a storefront page."""
+        return self._decode(self._answer(path, params), path)
+
+    def _answer(self, path: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
+        """GET, the answer checked to be the API's JSON (not a storefront page), not decoded yet."""
         response = self.core.request("GET", path, params=params)
         display = response.request.url.path if response.request is not None else path
         if is_html(response):
@@ -157,6 +161,11 @@ class ShopClient(ApiClient):
                 path=display,
                 status=response.status_code,
             )
+        return response
+
+    def _decode(self, response: httpx.Response, path: str) -> Any:
+        """The JSON body of an answer :meth:`_answer` checked."""
+        display = response.request.url.path if response.request is not None else path
         try:
             return response.json()
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
@@ -213,18 +222,25 @@ class ShopClient(ApiClient):
         """Typed pages of a cursor-paged list; each page carries the cursor after it (see ShopPage)."""
         limit = page_size or self.page_size
 
-        def fetch(cursor: int, size: int) -> Any:
+        def fetch(cursor: int, size: int) -> httpx.Response:
             params: dict[str, Any] = {"limit": size}
             if cursor > 0:
                 params["cursor"] = cursor
-            return self._get(path, params)
+            return self._answer(path, params)
 
         start = after_id
         # with room for more than one request on the wire, the next page is on its way while this one
-        # is typed (and the caller works on it)
+        # is decoded and typed (and the caller works on it): its cursor is read from the answer's tail
         prefetch = self.read_parallelism > 1
         for rows, cursor in iterate_cursor(
-            fetch, limit, after=after_id, what=f"GET {path}", prefetch=prefetch, wrap=in_context
+            fetch,
+            limit,
+            after=after_id,
+            what=f"GET {path}",
+            prefetch=prefetch,
+            wrap=in_context,
+            decode=lambda response: self._decode(response, path),
+            peek=lambda response: cursor_hint(response.content),
         ):
             items, skipped = self._rows(rows, model, f"GET {path} after {start}")
             yield ShopPage[M](items=items, skipped=skipped, cursor=cursor)

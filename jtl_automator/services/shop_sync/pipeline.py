@@ -73,13 +73,15 @@ def read_shop(shop: ShopReader, sync: ShopSyncStore, params: ShopSyncParams, now
     """Stage 1 as one call: the orders (if checked), the products (if stock or prices are checked).
 
     The product pages are read beside the order pages: two cursors that do not depend on each other.
+    The followed orders come from the state database while the product pages are still coming.
     """
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shop-products") as pool:
         wants_products = bool({"stock", "prices"} & set(params.checks))
         products = pool.submit(in_context(read_shop_catalogue), shop, params) if wants_products else None
         orders = read_shop_orders(shop, sync, params, now) if "orders" in params.checks else None
+        followed = sync.followed_orders()  # nothing of this stage writes them
         catalogue = products.result() if products is not None else ShopCatalogue()
-    return ShopInputs(orders or ShopOrders(), catalogue, sync.followed_orders(), now)
+    return ShopInputs(orders or ShopOrders(), catalogue, followed, now)
 
 
 @dataclass

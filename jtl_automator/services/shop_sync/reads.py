@@ -18,9 +18,12 @@ per item: the API has no bulk read), cached in the state database by the item's 
 Reads that do not depend on each other overlap (each client's in-flight limit caps what reaches its
 server): the carts of a page are read ``read_workers`` at a time while the next order page is read, the
 product pages beside the order pages; in Wawi the order lookup, the item pages and the stock pages side by
-side (each listing's pages after the first as many at a time as Wawi may have on the wire), then the
-channel prices ``read_workers`` at a time. A cursor's pages stay one after the other: each
-needs the last key of the one before.
+side (each listing's pages after the first as many at a time as Wawi may have on the wire, the orders
+looked up by number ``read_workers`` at a time, the sales channels at once), then the channel prices
+``read_workers`` at a time as soon as the items are in (the stock pages may still be coming). A
+cursor's pages stay one after the other: each needs the last key of the one before (the next page is
+asked for as soon as a page's tail names that key, before the page is decoded), and each product page
+becomes plain columns as it arrives, so no catalogue of models builds up.
 
 A read that fails after the client's retries (the shop or Wawi down) leaves its part unread with the
 reason; the checks that need it are not run and their incidents are left as they are. Refused
@@ -33,6 +36,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol, TypeVar
 
 import pandas as pd
@@ -232,22 +236,30 @@ def _cart(shop: ShopReader, order: ShopOrder) -> tuple[list[dict[str, Any]] | No
 
 
 def read_shop_catalogue(shop: ShopReader, params: ShopSyncParams) -> ShopCatalogue:
-    """Every product page (stock and prices come embedded in each product row)."""
-    out = ShopCatalogue()
-    products: list[ShopProduct] = []
+    """Every product page (stock and prices come embedded in each product row), typed page by page.
+
+    The catalogue is made once the pages are in: its empty default frames (pandera's first use in the
+    process) would otherwise delay the first page's request.
+    """
+    # each page becomes plain columns while the next one is on its way; no page's models are kept
+    columns = t.ShopProductColumns()
+    pages, skipped = 0, []
     try:
         for page in shop.iter_product_pages(params.shop_page_size):
-            out.pages += 1
-            products.extend(page.items)
-            out.skipped.extend(page.skipped)
+            pages += 1
+            columns.add(page.items)
+            skipped.extend(page.skipped)
     except AuthError:
         raise
     except JtlApiError as error:
-        out.ok, out.problem = False, problem("the shop's products", error)
+        out = ShopCatalogue(ok=False, problem=problem("the shop's products", error), skipped=skipped)
+        out.pages = pages
         log.warning("%s", out.problem)
         return out
-    out.products, out.warehouse_stock, out.prices = t.shop_products_frames(products)
-    return out
+    products, warehouse_stock, prices = columns.frames()
+    return ShopCatalogue(
+        products=products, warehouse_stock=warehouse_stock, prices=prices, skipped=skipped, pages=pages
+    )
 
 
 # -- Wawi -----------------------------------------------------------------------------------------------
@@ -307,13 +319,17 @@ def read_wawi_orders(
     one_by_one, since = lookup_plan(orders, params, now)
     wanted = {o.order_no for o in orders}
     found: dict[str, list[dict[str, Any]]] = {}
+    find = wawi.sales_orders.find_by_external_numbers
+    # one request per number and the listing for the rest: none needs another's answer, so they go side
+    # by side (the client's in-flight limit holds Wawi)
+    lookups: list[Callable[[], dict[str, list[dict[str, Any]]]]] = [
+        partial(find, [number]) for number in one_by_one
+    ]
+    if since is not None:
+        lookups.append(partial(find, wanted - set(one_by_one), created_since=since))
     try:
-        if one_by_one:
-            found.update(wawi.sales_orders.find_by_external_numbers(one_by_one))
-        if since is not None:
-            rest = wanted - set(one_by_one)
-            listed = wawi.sales_orders.find_by_external_numbers(rest, created_since=since)
-            found.update(listed)
+        for part in bounded_map(lambda lookup: lookup(), lookups, params.read_workers, "wawi-orders"):
+            found.update(part)
     except AuthError:
         raise
     except JtlApiError as error:
@@ -359,15 +375,20 @@ def read_wawi_catalogue(
     now: datetime,
     out: WawiInputs,
 ) -> None:
-    """Items (base prices), stock rows and the channel prices the price check needs."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wawi-stock") as pool:
-        # the stock pages beside the item pages (neither needs the other to be read)
-        wants_stock = "stock" in params.checks
-        parallel = wawi.read_parallelism  # each listing's pages after the first side by side too
+    """Items (base prices), stock rows and the channel prices the price check needs.
+
+    The stock pages and the sales channels are read beside the item pages (none needs another); the
+    price check and its channel-price reads start once the items are in, while the stock pages may still
+    be coming.
+    """
+    wants_stock, wants_prices = "stock" in params.checks, "prices" in params.checks
+    parallel = wawi.read_parallelism  # each listing's pages after the first side by side too
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wawi-catalogue") as pool:
         stocks = wawi.stocks.iter_pages
         stock = (
             pool.submit(in_context(lambda: list(flatten(stocks(parallel=parallel))))) if wants_stock else None
         )
+        channel = pool.submit(in_context(shop_channel), wawi, params, out) if wants_prices else None
         try:
             items = list(flatten(wawi.items.iter_pages(parallel=parallel)))
         except AuthError:
@@ -377,6 +398,17 @@ def read_wawi_catalogue(
             out.stock_problem = out.prices_problem = problem("Wawi's items", error)
             log.warning("%s", out.stock_problem)
             return
+        if channel is not None:
+            out.items = t.wawi_prices_frame(items)
+            try:
+                out.sales_channel = channel.result()
+                if out.sales_channel is not None:
+                    _channel_prices(wawi, sync, shop, params, now, out)
+            except AuthError:
+                raise
+            except JtlApiError as error:
+                out.prices_ok, out.prices_problem = False, problem("Wawi's sales-channel prices", error)
+                log.warning("%s", out.prices_problem)
         if stock is not None:
             try:
                 out.available = t.wawi_available_frame(items, stock.result())
@@ -385,17 +417,6 @@ def read_wawi_catalogue(
             except JtlApiError as error:
                 out.stock_ok, out.stock_problem = False, problem("Wawi's stock", error)
                 log.warning("%s", out.stock_problem)
-    if "prices" in params.checks:
-        out.items = t.wawi_prices_frame(items)
-        try:
-            out.sales_channel = shop_channel(wawi, params, out)
-            if out.sales_channel is not None:
-                _channel_prices(wawi, sync, shop, params, now, out)
-        except AuthError:
-            raise
-        except JtlApiError as error:
-            out.prices_ok, out.prices_problem = False, problem("Wawi's sales-channel prices", error)
-            log.warning("%s", out.prices_problem)
 
 
 def _channel_prices(

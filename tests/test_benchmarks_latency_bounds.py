@@ -1,0 +1,78 @@
+"""The latency benchmarks' bound terms: each a true lower bound, checked with numbers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from benchmarks import _latency
+from benchmarks.shop_sync_check import PRODUCT_ROUTE, shop_bounds
+from jtl_automator.sandbox.latency_model import RequestTiming
+
+ITEMS = "/wawi/api/eazybusiness/v1/items"
+STOCKS = "/wawi/api/eazybusiness/v1/stocks"
+
+
+def _req(route: str, page: int | None, service: float) -> RequestTiming:
+    return RequestTiming(route, page, 0.0, 0.0, service, service)
+
+
+def test_wawi_chain_bounds_are_the_longest_answer_and_the_longest_listing_chain() -> None:
+    wawi: dict[str, Any] = {
+        "max_service_seconds": 2.5,
+        "timeline": [
+            _req(ITEMS, 1, 0.1),
+            _req(ITEMS, 2, 0.6),
+            _req(STOCKS, 1, 0.4),
+            _req(STOCKS, 2, 0.3),
+            _req(STOCKS, 3, 0.9),
+            _req("/wawi/api/eazybusiness/v1/salesChannels", None, 2.5),
+        ],
+    }
+    bounds = _latency.wawi_chain_bounds(wawi)
+    assert bounds["Wawi's longest answer"] == 2.5
+    # items 0.1 + 0.6 = 0.7; stocks 0.4 + 0.9 = 1.3: the longer one
+    (name,) = [k for k in bounds if k.startswith("Wawi listing chain")]
+    assert "stocks" in name and bounds[name] == pytest.approx(1.3)
+    assert _latency.wawi_chain_bounds({"max_service_seconds": 0.0, "timeline": []}) == {}
+
+
+def test_with_four_workers_two_of_the_five_longest_answers_share_one() -> None:
+    services = [2.5, 0.1, 0.6, 0.4, 0.3, 0.9]  # sorted: 2.5, 0.9, 0.6, 0.4, 0.3, 0.1
+    timeline = [_req("/wawi/api/eazybusiness/v1/salesOrders", None, s) for s in services]
+    bounds = _latency.wawi_chain_bounds({"max_service_seconds": 2.5, "timeline": timeline}, workers=4)
+    assert bounds["Wawi's 4th + 5th longest answers (two on one worker)"] == pytest.approx(0.4 + 0.3)
+    # the best schedule of these six on four workers: 2.5 | 0.9 | 0.6 + 0.1 | 0.4 + 0.3 -> 2.5; with the
+    # long one gone, 0.9 | 0.6 | 0.4 | 0.3 + 0.1: 0.9 >= 0.7 still
+    assert max(bounds.values()) <= 2.5
+    few = _latency.wawi_chain_bounds({"max_service_seconds": 2.5, "timeline": timeline[:4]}, workers=4)
+    assert not any("longest answers" in k for k in few)  # four requests on four workers: none share
+
+
+def test_a_schedule_of_four_workers_never_beats_the_chain_terms() -> None:
+    """The terms against a real schedule: four workers, each listing's later pages after its page 1."""
+    items = [0.1, 0.6, 0.2]  # page 1, then pages 2 and 3
+    stocks = [0.4, 0.3, 0.9]
+    # the best a 4-worker server can do: both page 1s at once, then all later pages at once
+    makespan = max(items[0] + max(items[1:]), stocks[0] + max(stocks[1:]))
+    timeline = [_req(ITEMS, n + 1, s) for n, s in enumerate(items)] + [
+        _req(STOCKS, n + 1, s) for n, s in enumerate(stocks)
+    ]
+    bounds = _latency.wawi_chain_bounds({"max_service_seconds": 0.9, "timeline": timeline})
+    assert max(bounds.values()) == pytest.approx(makespan) == pytest.approx(1.3)
+
+
+def test_shop_bounds_have_the_chains_the_in_flight_limit_and_the_longest_answer() -> None:
+    stats = {
+        "shop": {
+            "busy_seconds": 12.0,
+            "max_service_seconds": 5.2,
+            "by_route": {PRODUCT_ROUTE: {"requests": 20, "busy_seconds": 4.4}},
+        }
+    }
+    bounds = shop_bounds(stats, 4)
+    assert bounds["Shop product pages (cursor chain)"] == 4.4
+    assert bounds["Shop requests at 4 in flight (busy time / 4)"] == 3.0
+    assert bounds["Shop's longest answer"] == 5.2
+    assert shop_bounds({}, 4) == {}

@@ -76,3 +76,25 @@ def test_shop_bounds_have_the_chains_the_in_flight_limit_and_the_longest_answer(
     assert bounds["Shop requests at 4 in flight (busy time / 4)"] == 3.0
     assert bounds["Shop's longest answer"] == 5.2
     assert shop_bounds({}, 4) == {}
+
+
+def test_the_runs_own_work_is_a_term_that_binds_only_when_it_is_the_largest() -> None:
+    bound = _latency.Bound(
+        requests={"wawi": 20},
+        bounds={"Wawi workers (busy time / concurrency)": 0.4, "Wawi's longest answer": 0.9},
+        bottleneck="Wawi's longest answer",
+        seconds=0.9,
+        achieved_seconds=2.0,
+        rate_limited=0,
+        refused=0,
+        sustained={},
+        stats={},
+    )
+    warm = _latency.with_floor(bound, 1.6)  # a run that lists every item: its CPU is the floor
+    assert (warm.bottleneck, warm.seconds, warm.ratio) == (_latency.OWN_WORK, 1.6, 0.8)
+    assert warm.bounds["Wawi's longest answer"] == 0.9 and bound.bounds.keys() == {
+        "Wawi workers (busy time / concurrency)",
+        "Wawi's longest answer",
+    }
+    busy = _latency.with_floor(bound, 0.2)  # latency-bound: the APIs' term stays the bound
+    assert (busy.bottleneck, busy.seconds) == ("Wawi's longest answer", 0.9)

@@ -606,9 +606,10 @@ def run_latency(
         "The read stage starts FFN's stock (its pages after the first as many at a time as FFN may have on "
         "the wire), Wawi's items (its pages after the first as many at a time as Wawi's workers) and Wawi's "
         "returns side by side, and queries the state database meanwhile.",
-        "The bound: the Wawi workers' busy time over their number, Wawi's longest answer, its 4th plus 5th "
-        "longest answers (two of them share a worker), its longest listing chain (page 1, then the longest "
-        "later page of that listing), FFN's fixed window, FFN's requests' service times over the client's "
+        "The bound: the Wawi workers' busy time over their number, Wawi's longest answer, its m-th plus "
+        "(m+1)-th longest answers (m: the PC's workers; two of them share one), its longest listing chain "
+        "(page 1, then the longest later page of that listing), FFN's fixed window, FFN's requests' "
+        "service times over the client's "
         f"{ffn_in_flight} in flight; the largest. The read stage also "
         "queries the state database and turns every page into frames: the same run without latency "
         "(loopback, same world and ledger, measured first) is its CPU floor, and the least the read stage "

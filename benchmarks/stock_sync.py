@@ -297,8 +297,8 @@ def run_latency(
         "reads each changed item's stock and plans and adjusts its SKU as soon as it is back (the overlapped "
         "stage).",
         "The bound: the largest of the Wawi workers' busy time (the sandbox's measured service times) "
-        "divided by their number, and FFN's fixed window for its busiest endpoint. Ratio = bound / wall "
-        "time. See docs/latency.md.",
+        "divided by their number, Wawi's longest answers and listing chain, and FFN's fixed window for its "
+        "busiest endpoint. Ratio = bound / wall time. See docs/latency.md.",
         "Why a run can stay below the bound: the full run's plan needs both sides whole (an item FFN holds "
         "none of gets target 0), so its reads (bulk pages the client and the sandbox spend CPU on: the CPU "
         "row) come before its writes; the incremental run's last write waits for its slowest read (the "

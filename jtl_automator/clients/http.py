@@ -38,8 +38,10 @@ logger = correlated_logger("jtl_automator.http")
 
 #: Methods whose repetition cannot create a second effect (RFC 9110 §9.2.2); PATCH and POST are not.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
-# Fresh credentials fetched for one call at most this often; more is a refusal, not a rotation.
-_MAX_CREDENTIAL_REFRESHES = 3
+# Fresh credentials one call may meet refused, each once (a rotation elsewhere revoked it before the retry
+# landed); more is a refusal, not a rotation. Eight reads on the wire while tokens are revoked every few
+# requests can see a call's fresh token revoked three times in a row, so three was too few.
+_MAX_CREDENTIAL_REFRESHES = 6
 
 
 class AuthStrategy(Protocol):

@@ -325,8 +325,8 @@ def test_cloud_401_fetches_a_new_token_and_retries_once(policy: RetryPolicy) -> 
     again = CloudServer(json_response(401))
     with pytest.raises(AuthError, match="401"):
         cloud_client(again, policy).info()
-    # every fresh token refused too: three fresh credentials at most, then the flow must stop
-    assert len(again.api.requests) == 4 and again.issued == 4
+    # every fresh token refused too: six fresh credentials at most, then the flow must stop
+    assert len(again.api.requests) == 7 and again.issued == 7
 
 
 def test_cloud_token_endpoint_errors_are_auth_errors_without_the_secret(policy: RetryPolicy) -> None:

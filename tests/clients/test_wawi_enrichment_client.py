@@ -130,4 +130,4 @@ def test_an_expired_cloud_token_is_replaced_once(policy: RetryPolicy) -> None:
     refused = CloudServer(json_response(401))
     with pytest.raises(AuthError):
         cloud_client(refused, policy).items.update(3, {"short_description": "x"}, idempotent=True)
-    assert len(refused.api.requests) == 4  # three fresh tokens refused as well, then it stops
+    assert len(refused.api.requests) == 7  # six fresh tokens refused as well, then it stops

@@ -106,6 +106,18 @@ def _price(env: dict[str, str], run_id: str) -> dict[str, Any]:
     }
 
 
+def raise_purchase_prices(state: Any, count: int, seed: int) -> list[int]:
+    """New purchase prices (+18 %) for ``count`` of the sandbox's Wawi items (at least one), drawn by
+    ``seed``."""
+    items = state.data.wawi.items
+    moved = random.Random(seed).sample(sorted(items), max(1, count))
+    with state.data.lock:
+        for item_id in moved:
+            prices = items[item_id]["ItemPriceData"]
+            prices["PurchasePriceNet"] = round(float(prices["PurchasePriceNet"]) * 1.18, 2)
+    return moved
+
+
 def run(skus: int = 20_000, changed_share: float = 0.05, seed: int = 7) -> Result:
     """Three runs over one generated world: first, again, after new purchase prices."""
     data = generate(seed=seed, skus=skus, orders=10, customers=10)
@@ -121,12 +133,7 @@ def run(skus: int = 20_000, changed_share: float = 0.05, seed: int = 7) -> Resul
         # a base price is written with its whole price group, read just before (a PATCH may replace it)
         first_reads = first["sent"].get("GET", 0) - first["statuses"].get("apply", 0)
         again = in_subprocess(_price, env, "again")
-        rng = random.Random(seed)
-        moved = rng.sample(sorted(state.data.wawi.items), max(1, int(skus * changed_share)))
-        with state.data.lock:
-            for item_id in moved:
-                prices = state.data.wawi.items[item_id]["ItemPriceData"]
-                prices["PurchasePriceNet"] = round(float(prices["PurchasePriceNet"]) * 1.18, 2)
+        moved = raise_purchase_prices(state, int(skus * changed_share), seed)
         third = in_subprocess(_price, env, "after")
         served = served_by_api(state)["wawi"] - before
     writes = {
@@ -252,12 +259,7 @@ def run_latency(
 
             measured("first")
             measured("again")
-            rng = random.Random(seed)
-            moved = rng.sample(sorted(state.data.wawi.items), max(1, int(skus * changed_share)))
-            with state.data.lock:
-                for item_id in moved:
-                    prices = state.data.wawi.items[item_id]["ItemPriceData"]
-                    prices["PurchasePriceNet"] = round(float(prices["PurchasePriceNet"]) * 1.18, 2)
+            moved = raise_purchase_prices(state, int(skus * changed_share), seed)
             measured("after")
         return runs, moved
 

@@ -296,6 +296,36 @@ def cart_lines(cart: ShopCart) -> tuple[list[dict[str, Any]], str]:
     return ([] if problems else lines), "; ".join(problems)
 
 
+#: Each frame's columns and their dtypes, in the schemas' order (nullable ids, strings, floats).
+_PRODUCT_DTYPES = {
+    "product_id": "Int64",
+    "sku": "string",
+    "track_stock": "boolean",
+    "is_parent": "bool",
+    "stock_qty": "float64",
+    "problem": "string",
+}
+_STOCK_DTYPES = {
+    "product_id": "Int64",
+    "sku": "string",
+    "shop_warehouse_id": "string",
+    "stock": "float64",
+    "problem": "string",
+}
+_PRICE_DTYPES = {
+    "product_id": "Int64",
+    "sku": "string",
+    "customer_group_id": "Int64",
+    "net_price": "float64",
+    "problem": "string",
+}
+
+
+def _typed(columns: Mapping[str, list[Any]], dtypes: Mapping[str, str]) -> pd.DataFrame:
+    """Plain columns as a frame with these dtypes."""
+    return pd.DataFrame({name: pd.Series(columns[name], dtype=dtype) for name, dtype in dtypes.items()})
+
+
 class ShopProductColumns:
     """The three frames of :func:`shop_products_frames` as plain columns, filled a page at a time.
 
@@ -351,35 +381,9 @@ class ShopProductColumns:
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """The products, per-warehouse stock and price frames of every row added, validated."""
-        prod, stock, price = self.prod, self.stock, self.price
-        products_frame = pd.DataFrame(
-            {
-                "product_id": pd.Series(prod["product_id"], dtype="Int64"),
-                "sku": pd.Series(prod["sku"], dtype="string"),
-                "track_stock": pd.Series(prod["track_stock"], dtype="boolean"),
-                "is_parent": pd.Series(prod["is_parent"], dtype="bool"),
-                "stock_qty": pd.Series(prod["stock_qty"], dtype="float64"),
-                "problem": pd.Series(prod["problem"], dtype="string"),
-            }
-        )
-        stock_frame = pd.DataFrame(
-            {
-                "product_id": pd.Series(stock["product_id"], dtype="Int64"),
-                "sku": pd.Series(stock["sku"], dtype="string"),
-                "shop_warehouse_id": pd.Series(stock["shop_warehouse_id"], dtype="string"),
-                "stock": pd.Series(stock["stock"], dtype="float64"),
-                "problem": pd.Series(stock["problem"], dtype="string"),
-            }
-        )
-        price_frame = pd.DataFrame(
-            {
-                "product_id": pd.Series(price["product_id"], dtype="Int64"),
-                "sku": pd.Series(price["sku"], dtype="string"),
-                "customer_group_id": pd.Series(price["customer_group_id"], dtype="Int64"),
-                "net_price": pd.Series(price["net_price"], dtype="float64"),
-                "problem": pd.Series(price["problem"], dtype="string"),
-            }
-        )
+        products_frame = _typed(self.prod, _PRODUCT_DTYPES)
+        stock_frame = _typed(self.stock, _STOCK_DTYPES)
+        price_frame = _typed(self.price, _PRICE_DTYPES)
         return (
             PRODUCTS_SCHEMA.validate(products_frame),
             WAREHOUSE_STOCK_SCHEMA.validate(stock_frame),

@@ -251,13 +251,6 @@ class _FetchedInOrder:
         self._pool.shutdown(wait=True)
 
 
-def _fetched_in_order(
-    run: Callable[[int], Mapping[str, Any]], keys: Iterable[int], workers: int, name: str
-) -> _FetchedInOrder:
-    """See :class:`_FetchedInOrder`."""
-    return _FetchedInOrder(run, keys, workers, name)
-
-
 def iterate_odata_parallel(
     fetch_page: Callable[[str | None, int, int], Mapping[str, Any]],
     top: int,
@@ -306,7 +299,7 @@ def iterate_odata_parallel(
 
     run = wrap(fetch) if wrap is not None else fetch
     # the later pages are on their way before the first is handed out (the caller's work on it overlaps)
-    fetched = _fetched_in_order(run, range(stride, count, stride), workers, "odata-pages")
+    fetched = _FetchedInOrder(run, range(stride, count, stride), workers, "odata-pages")
     rest: int | None = None
     try:
         yield items
@@ -478,7 +471,7 @@ def iterate_page_number_parallel(
 
     run = wrap(one) if wrap is not None else one
     # the later pages are on their way before page 1 is handed out (the caller's work on it overlaps)
-    fetched = _fetched_in_order(run, range(2, total_pages + 1), workers, "wawi-pages")
+    fetched = _FetchedInOrder(run, range(2, total_pages + 1), workers, "wawi-pages")
     grew_after: int | None = None
     try:
         yield items

@@ -14,7 +14,10 @@ A flow's run is measured against the least time the APIs' limits allow for the r
   the (m+1)-th longest answers, two of which one of the m workers serves one after the other;
 - a Wawi listing's chain: a paged listing must have page 1's answer before it knows how many pages follow,
   so its later pages start after a page 1 at the earliest (``listing_chain_seconds``: the shortest page 1
-  of the route plus its longest later page; the longest such route).
+  of the route plus its longest later page; the longest such route);
+- a listing and the per-item requests its answers name (the changed items, then each one's suppliers): the
+  shortest page 1 of the listing, then those requests' busy time over the workers or the longest of them
+  (``dependent_chain_seconds``; each benchmark names the pairs its flow has).
 
 The largest of these is the bound; achieved throughput / bound throughput = bound / wall time.
 """
@@ -32,6 +35,7 @@ from jtl_automator.sandbox.latency_model import (
     LatencyProfile,
     bottleneck,
     concurrency_bound_seconds,
+    dependent_chain_seconds,
     listing_chain_seconds,
     safe_client_rate,
     sustained_bound_seconds,
@@ -148,14 +152,21 @@ def _since(now: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {k: v - before.get(k, 0) for k, v in now.items() if v - before.get(k, 0)}
 
 
-def wawi_chain_bounds(wawi: dict[str, Any], workers: int | None = None) -> dict[str, float]:
+#: (listing, dependent) route endings: a listing whose answers name the per-item requests that follow.
+Dependents = tuple[tuple[str, str], ...]
+
+
+def wawi_chain_bounds(
+    wawi: dict[str, Any], workers: int | None = None, dependents: Dependents = ()
+) -> dict[str, float]:
     """What single requests and listings force on Wawi (module docstring).
 
     ``wawi`` is ``latency.stats(state)["wawi"]``: its longest pure service time (``max_service_seconds``,
     without the wait for a worker) and its timeline (each request's route, page and service time). With
     ``workers`` (m), also the m-th plus the (m+1)-th longest service times: of the m + 1 longest requests
     two are served by the same worker one after the other (the classic pigeonhole bound of scheduling on
-    m machines).
+    m machines). With ``dependents``, each listing's page 1 and then its dependent requests on the m
+    workers (``dependent_chain_seconds``): the run learns which items to read from the listing.
     """
     bounds: dict[str, float] = {}
     longest = float(wawi.get("max_service_seconds", 0.0))
@@ -173,11 +184,19 @@ def wawi_chain_bounds(wawi: dict[str, Any], workers: int | None = None) -> dict[
         bounds[f"Wawi listing chain ({route.rsplit('/', 1)[-1]}: page 1, then its longest later page)"] = (
             chains[route]
         )
+    for listing, dependent in dependents if workers else ():
+        seconds = dependent_chain_seconds(timeline, listing, dependent, workers or 0)
+        if seconds > 0:
+            chain = f"{listing.rsplit('/', 1)[-1]} page 1, then its {dependent.rsplit('/', 1)[-1]} reads"
+            bounds[f"Wawi chain ({chain} on {workers} workers)"] = seconds
     return bounds
 
 
-def measure(state: SandboxState, before: dict[str, Any], achieved_seconds: float) -> Bound:
-    """The bound of the requests served since :func:`reset` (``before``), against ``achieved_seconds``."""
+def measure(
+    state: SandboxState, before: dict[str, Any], achieved_seconds: float, dependents: Dependents = ()
+) -> Bound:
+    """The bound of the requests served since :func:`reset` (``before``), against ``achieved_seconds``
+    (``dependents``: see :func:`wawi_chain_bounds`)."""
     config = state.config
     stats = latency.stats(state)
     by_api = _since(dict(state.runtime.requests["by_api"]), before["by_api"])
@@ -190,7 +209,7 @@ def measure(state: SandboxState, before: dict[str, Any], achieved_seconds: float
             wawi["busy_seconds"], config.wawi_onprem_concurrency
         )
     if wawi:
-        bounds.update(wawi_chain_bounds(wawi, config.wawi_onprem_concurrency))
+        bounds.update(wawi_chain_bounds(wawi, config.wawi_onprem_concurrency, dependents))
     ffn_counts = dict(state.runtime.ffn.rate_counts) if state.runtime.ffn is not None else {}
     if config.ffn_rate_limit and ffn_counts:
         window = config.scaled(config.ffn_rate_interval_seconds)

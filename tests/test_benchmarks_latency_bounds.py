@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -98,3 +99,53 @@ def test_the_runs_own_work_is_a_term_that_binds_only_when_it_is_the_largest() ->
     }
     busy = _latency.with_floor(bound, 0.2)  # latency-bound: the APIs' term stays the bound
     assert (busy.bottleneck, busy.seconds) == ("Wawi's longest answer", 0.9)
+
+
+SUPPLIERS = "/wawi/api/eazybusiness/v1/items/{id}/suppliers"
+DEPENDENTS = (("/v1/items", "/items/{id}/suppliers"),)
+
+
+def _best_makespan(start: float, services: list[float], workers: int) -> float:
+    """The optimal schedule of ``services`` on ``workers`` from ``start`` on, by trying every assignment."""
+    best = float("inf")
+    for assignment in itertools.product(range(workers), repeat=len(services)):
+        loads = [0.0] * workers
+        for worker, service in zip(assignment, services, strict=True):
+            loads[worker] += service
+        best = min(best, start + max(loads))
+    return best
+
+
+def test_a_listing_then_its_per_item_reads_is_a_chain_no_schedule_beats() -> None:
+    suppliers = [0.5, 0.3, 0.4, 0.2, 0.6]
+    timeline = [_req(ITEMS, 1, 0.2), _req(ITEMS, 2, 0.1)] + [_req(SUPPLIERS, None, s) for s in suppliers]
+    bounds = _latency.wawi_chain_bounds(
+        {"max_service_seconds": 0.6, "timeline": timeline},
+        workers=2,
+        dependents=DEPENDENTS,
+    )
+    name = "Wawi chain (items page 1, then its suppliers reads on 2 workers)"
+    # page 1 answered at 0.2 at the earliest; then 2.0 s of reads on two workers: 0.2 + 1.0
+    assert bounds[name] == pytest.approx(1.2)
+    assert bounds[name] == pytest.approx(_best_makespan(0.2, suppliers, 2))  # and a schedule reaches it
+    # one long read: it alone, after page 1
+    long = [*timeline, _req(SUPPLIERS, None, 3.0)]
+    one = _latency.wawi_chain_bounds(
+        {"max_service_seconds": 3.0, "timeline": long}, workers=2, dependents=DEPENDENTS
+    )
+    assert one[name] == pytest.approx(0.2 + 3.0) == pytest.approx(_best_makespan(0.2, [*suppliers, 3.0], 2))
+    # no dependent request, or no workers given: no term
+    assert not any(
+        k.startswith("Wawi chain")
+        for k in _latency.wawi_chain_bounds(
+            {"max_service_seconds": 0.2, "timeline": timeline[:2]},
+            workers=2,
+            dependents=DEPENDENTS,
+        )
+    )
+    assert not any(
+        k.startswith("Wawi chain")
+        for k in _latency.wawi_chain_bounds(
+            {"max_service_seconds": 0.6, "timeline": timeline}, dependents=DEPENDENTS
+        )
+    )

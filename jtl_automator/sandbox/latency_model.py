@@ -349,6 +349,27 @@ def listing_chain_seconds(timeline: Iterable[RequestTiming]) -> dict[str, float]
     return {route: first[route] + rest[route] for route in rest if route in first}
 
 
+def dependent_chain_seconds(
+    timeline: Iterable[RequestTiming], listing: str, dependent: str, workers: int
+) -> float:
+    """A listing and the requests its answers name (an item listing, then a read per listed item).
+
+    No ``dependent`` request (a route ending so) can start before some page 1 of ``listing`` (a route
+    ending so) is answered, and the dependents then need at least the larger of their summed service
+    time over ``workers`` and their longest one: the shortest page 1 plus that. 0 without both kinds.
+    """
+    first = math.inf
+    services: list[float] = []
+    for request in timeline:
+        if request.route.endswith(listing) and (request.page is None or request.page <= 1):
+            first = min(first, request.service)
+        elif request.route.endswith(dependent):
+            services.append(request.service)
+    if not services or first == math.inf or workers <= 0:
+        return 0.0
+    return first + max(sum(services) / workers, max(services))
+
+
 def window_bound_seconds(requests: int, limit: int, interval_seconds: float) -> float:
     """The least time ``requests`` take under ``limit`` per fixed window: whole windows before the last.
 

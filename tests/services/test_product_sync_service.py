@@ -623,3 +623,32 @@ def test_a_warm_run_plans_in_one_chunk_without_supplier_reads(world: World) -> N
     )
     assert synced.chunks == 1 and synced.stats["supplier_reads"] == 0
     assert chunks == [svc.ChunkDone(1, 1, SKUS, 0, {"unchanged": SKUS})]
+
+
+@pytest.mark.parametrize("full", [True, False], ids=["full", "incremental"])
+def test_the_manufacturers_are_read_while_the_items_are(
+    world: World, monkeypatch: pytest.MonkeyPatch, full: bool
+) -> None:
+    world.run(full=True)  # a watermark, so the incremental run is one
+    spans: dict[str, tuple[float, float]] = {}
+    pages, makers = world.wawi.items.iter_pages, world.wawi.manufacturers
+
+    def slow_pages(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        started = time.perf_counter()
+        time.sleep(0.3)  # a Wawi PC that takes its time over the first page
+        yield from pages(*args, **kwargs)
+        spans["items"] = (started, time.perf_counter())
+
+    def slow_makers() -> Any:
+        started = time.perf_counter()
+        time.sleep(0.3)
+        rows = list(makers())
+        spans["manufacturers"] = (started, time.perf_counter())
+        return rows
+
+    monkeypatch.setattr(world.wawi.items, "iter_pages", slow_pages)
+    monkeypatch.setattr(world.wawi, "manufacturers", slow_makers)
+    result = world.run(full=full)
+    assert result["mode"] == ("full" if full else "incremental")
+    (items_start, items_end), (makers_start, makers_end) = spans["items"], spans["manufacturers"]
+    assert makers_start < items_end and items_start < makers_end  # side by side, not one after the other

@@ -1,7 +1,8 @@
 """Stage 1: the Wawi items (all, or those changed since the watermark) and their FFN products, in bulk.
 
 - **Wawi items**: ``GET /items`` in pages (full) or ``GET /items?changedSince=<mark - overlap>`` (incremental:
-  one request when nothing changed); ``GET /manufacturers`` once for the names behind ``ManufacturerId``.
+  one request when nothing changed); ``GET /manufacturers`` once, beside the item pages, for the names
+  behind ``ManufacturerId``.
   The listing goes into the Wawi item cache.
 - **Packaging units** (bundles) are not read here: the item suppliers come per item
   (``GET /items/{id}/suppliers``), so stage 3 (``chunks``) reads them chunk by chunk and plans and writes
@@ -117,10 +118,12 @@ def load_inputs(
     if not full and mark is None:
         notes.append("no watermark yet: this incremental run reads everything (a full sync)")
     full = mark is None
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ffn-products") as pool:
-        # A full run's FFN listing depends on nothing Wawi says: it runs while Wawi is read.
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="product-listings") as pool:
+        # The manufacturers and a full run's FFN listing depend on nothing the items say: they are read
+        # while the items are.
+        makers = pool.submit(in_context(lambda: manufacturer_names(wawi.manufacturers())))
         listing = pool.submit(in_context(every_product), ffn) if full else None
-        return _load(ffn, wawi, store, params, mark, now, notes, listing)
+        return _load(ffn, wawi, store, params, mark, now, notes, makers, listing)
 
 
 def _load(
@@ -131,9 +134,10 @@ def _load(
     mark: datetime | None,
     now: datetime,
     notes: list[str],
+    makers: Future[dict[int, str]],
     listing: Future[list[Mapping[str, Any]]] | None,
 ) -> SyncInputs:
-    """:func:`load_inputs` once the mode is known (``listing``: a full run's FFN products, being read)."""
+    """:func:`load_inputs` once the mode is known (``makers``, a full run's FFN ``listing``: being read)."""
     full = mark is None
     start = None if mark is None else mark - timedelta(minutes=params.overlap_minutes)
     parallel = wawi.read_parallelism
@@ -143,7 +147,6 @@ def _load(
         else wawi.items.iter_pages(changed_since=start, parallel=parallel)
     )
     items: list[Mapping[str, Any]] = [i for i in flatten(pages) if isinstance(i, Mapping)]
-    makers = manufacturer_names(wawi.manufacturers())
     stats = {"wawi_items": len(items), "supplier_reads": 0, "property_reads": 0}
     candidates = [i for i in items if isinstance(i.get("Id"), int) and _candidate(i, params.rule)]
     properties = None
@@ -157,7 +160,7 @@ def _load(
         store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
     # Framed without supplier rows: the next stage reads those and fills in the bundles chunk by chunk.
     frame = wawi_products_frame(
-        items, params.plan_params(full=full), manufacturers=makers, properties=properties
+        items, params.plan_params(full=full), manufacturers=makers.result(), properties=properties
     )
     skus = set(frame["merchant_sku"]) - {""}
     products = listing.result() if listing is not None else _ffn_products(ffn, store, skus, full=full)

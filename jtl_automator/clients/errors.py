@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from jtl_automator.clients.json_body import decode_json
 from jtl_automator.resilience import TransientFailure
 
 
@@ -100,7 +101,7 @@ class RegistrationError(JtlApiError):
 
 def _parse_body(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return decode_json(response)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
         return None
 

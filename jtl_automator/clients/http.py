@@ -22,6 +22,7 @@ from jtl_automator.clients.errors import (
     error_from_response,
     failure_reason,
 )
+from jtl_automator.clients.json_body import decode_json
 from jtl_automator.correlation import CORRELATION_HEADER, correlated_logger, correlation_id
 from jtl_automator.resilience import (
     GaveUp,
@@ -244,7 +245,7 @@ def _note_give_up(error: Exception, gave_up: GaveUp) -> None:
 def _json_or_none(response: httpx.Response) -> Any:
     if response.status_code == 204 or not response.content:
         return None
-    return response.json()
+    return decode_json(response)
 
 
 json_or_none = _json_or_none

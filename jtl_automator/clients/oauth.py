@@ -17,6 +17,7 @@ from pydantic import SecretStr
 
 from jtl_automator.clients.errors import AuthError, JtlApiError
 from jtl_automator.clients.http import HttpCore
+from jtl_automator.clients.json_body import decode_json
 
 #: The least a token request waits for its answer. FFN refresh tokens are single-use: a refresh the
 #: server carried out but whose answer we abandoned has spent the stored token, and no retry can get
@@ -80,7 +81,7 @@ def request_token(
                 exc.message, method=exc.method, path=exc.path, status=exc.status, code=exc.code
             ) from None
         raise
-    body = response.json()
+    body = decode_json(response)
     if not isinstance(body, dict) or not body.get("access_token"):
         raise AuthError(f"POST {core.url('')}: token response without access_token")
     return body

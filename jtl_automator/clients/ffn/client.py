@@ -35,6 +35,7 @@ from jtl_automator.clients.ffn.models import (
     WarehouseStock,
 )
 from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
+from jtl_automator.clients.json_body import decode_json
 from jtl_automator.clients.pagination import (
     JsonObject,
     Page,
@@ -339,7 +340,7 @@ class Products(_Collection[Product]):
                 if existing is None:
                     raise
                 return existing
-            return Product.model_validate(response.json())
+            return Product.model_validate(decode_json(response))
 
         def classify(error: Exception) -> Retry | None:
             if posting and isinstance(error, TransientError):
@@ -489,7 +490,7 @@ class Inbounds(_Collection[Inbound]):
     def create(self, inbound: InboundCreate | Mapping[str, Any]) -> Inbound:
         """Announce goods to a warehouse; not retried on 5xx (POST)."""
         response = self._core.request("POST", self.path, json=_body(inbound, InboundCreate))
-        return Inbound.model_validate(response.json())
+        return Inbound.model_validate(decode_json(response))
 
 
 class Outbounds(_Collection[Outbound]):
@@ -539,7 +540,7 @@ class Outbounds(_Collection[Outbound]):
                 if existing is None:
                     raise
                 return existing
-            return Outbound.model_validate(response.json())
+            return Outbound.model_validate(decode_json(response))
 
         def classify(error: Exception) -> Retry | None:
             if posting and isinstance(error, TransientError):

@@ -26,6 +26,7 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from jtl_automator.clients.http import ApiClient, HttpCore
+from jtl_automator.clients.json_body import decode_json
 from jtl_automator.clients.shop.errors import (
     ShopMalformedObject,
     ShopResponseError,
@@ -167,7 +168,7 @@ class ShopClient(ApiClient):
         """The JSON body of an answer :meth:`_answer` checked."""
         display = response.request.url.path if response.request is not None else path
         try:
-            return response.json()
+            return decode_json(response)
         except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
             raise ShopResponseError(
                 f"GET {display} -> {response.status_code}: the body is not valid JSON",

@@ -34,6 +34,7 @@ from jtl_automator.clients.errors import (
     describe,
     error_from_response,
 )
+from jtl_automator.clients.json_body import decode_json
 
 #: The two bodies of the Shop's ApiKeyMiddleware (bare JSON strings).
 MISSING_KEY_BODY = "Invalid api key"
@@ -108,7 +109,7 @@ def unavailable(method: str, path: str, status: int) -> ShopApiUnavailable:
 
 def _json_body(response: httpx.Response) -> Any:
     try:
-        return response.json()
+        return decode_json(response)
     except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
         return None
 

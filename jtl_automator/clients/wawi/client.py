@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 
 from jtl_automator.clients.errors import JtlApiError, NotFound
 from jtl_automator.clients.http import ApiClient, HttpCore, json_or_none
+from jtl_automator.clients.json_body import decode_json
 from jtl_automator.clients.pagination import (
     JsonObject,
     Page,
@@ -257,7 +258,7 @@ class Items(_CustomFields, _Gettable[Item]):
         """``POST /items/{id}/salesChannelPrices``: a new channel price. A POST: not re-sent after a 5xx."""
         body = _body(price, SalesChannelPriceCreate)
         response = self._core.request("POST", f"{self.path}/{item_id}/salesChannelPrices", json=body)
-        return ItemSalesChannelPrice.model_validate(response.json())
+        return ItemSalesChannelPrice.model_validate(decode_json(response))
 
     def set_sales_channel_price(
         self,
@@ -525,7 +526,7 @@ class PurchaseOrders(_Gettable[PurchaseOrder]):
     def create(self, order: PurchaseOrderCreate | Mapping[str, Any]) -> PurchaseOrder:
         """Create a purchase order with its positions; not retried on 5xx."""
         response = self._core.request("POST", self.path, json=_body(order, PurchaseOrderCreate))
-        return PurchaseOrder.model_validate(response.json())
+        return PurchaseOrder.model_validate(decode_json(response))
 
 
 class WawiClient(ApiClient):

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from jtl_automator.clients.errors import Conflict, ForbiddenError, JtlApiError, NotFound, RegistrationError
 from jtl_automator.clients.http import HttpCore
+from jtl_automator.clients.json_body import decode_json
 from jtl_automator.clients.wawi.models import AppRegistration
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.resilience import RetryPolicy
@@ -73,7 +74,7 @@ def register_app(
             status=exc.status,
             code=exc.code,
         ) from None
-    info = _status_info(response.json())
+    info = _status_info(decode_json(response))
     registration_id = str(info.get("RegistrationRequestId") or "")
     if not registration_id:
         raise RegistrationError(f"POST {path}: the response carries no RegistrationRequestId")
@@ -117,4 +118,4 @@ def register_app(
 
 def _poll(core: HttpCore, path: str, headers: Mapping[str, str]) -> Any:
     response = core.request("GET", path, headers=headers)
-    return response.json() if response.content else {}
+    return decode_json(response) if response.content else {}

@@ -14,9 +14,9 @@ history. (It refreshes the Wawi item cache like every listing does: a copy of wh
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,7 +24,6 @@ import pandas as pd
 
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import in_context
 from jtl_automator.plans import PlanStore
 from jtl_automator.services.pricing.output import (
     CHANGE_COLUMNS,
@@ -69,6 +68,7 @@ from jtl_automator.services.pricing.write import (
     write_prices,
 )
 from jtl_automator.services.replenishment.reads import local_today
+from jtl_automator.services.write_pool import WritePool
 from jtl_automator.store import StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.store.store import LeaseInfo
@@ -285,35 +285,22 @@ def price_pages(
     ``ctx`` None (a dry run) writes nothing. A transient failure stops the run: nothing queued is sent.
     """
     pieces: list[pd.DataFrame] = []
-    futures: list[Future[WriteOutcome | None]] = []
-    failed: list[BaseException] = []
-    pool = ThreadPoolExecutor(max_workers=max(1, params.workers), thread_name_prefix="price-write")
-
-    def write(context: WriteContext, one: PriceWrite) -> WriteOutcome | None:
-        if failed:  # a write failed (transient, a lost lease, a crash): nothing more is sent
-            return None
-        try:
-            return write_one(context, one)
-        except BaseException as exc:
-            failed.append(exc)
-            raise
+    pool: WritePool[PriceWrite, WriteOutcome] | None = None
+    if ctx is not None:
+        pool = WritePool(partial(write_one, ctx), max(1, params.workers), "price-write")
 
     def on_rows(rows: pd.DataFrame) -> None:
         prices = priced(rows, rules)
         pieces.append(prices)
-        if failed:
-            raise failed[0]  # and no page more is read
-        if ctx is not None:
-            futures.extend(pool.submit(in_context(write), ctx, w) for w in price_writes(prices, run_id))
+        if pool is not None:  # an earlier write's failure (transient, a lost lease) is raised: no page more
+            pool.submit_all(price_writes(prices, run_id))
 
     try:
         inputs = stream_price_inputs(wawi, rules, params, on_rows, now=now, store=store)
-        wait(futures)
-        if failed:
-            raise failed[0]
-        outcomes = [outcome for future in futures if (outcome := future.result()) is not None]
+        outcomes = pool.results() if pool is not None else []
     finally:  # after a failure nothing queued is sent; the writes in flight finish
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.close()
     held_mask = inputs.items["item_id"].isin(list(inputs.held)).to_numpy()
     prices = pd.concat(pieces, ignore_index=True) if pieces else priced(inputs.items[~held_mask], rules)
     return Streamed(Computed(prices, None, inputs.items[held_mask], inputs), outcomes)

@@ -1,6 +1,7 @@
 """The plan's writes to FFN: each product created exactly once, updates as absolute PATCHes.
 
-:class:`Writer` sends them ``params.workers`` at a time as ``chunks`` plans them, chunk by chunk.
+:func:`write_product` makes one; ``chunks`` sends them ``params.workers`` at a time through a
+:class:`~jtl_automator.services.write_pool.WritePool` as it plans them, chunk by chunk.
 
 **Creation, exactly once.** A product is keyed by its merchantSku (= Wawi SKU); FFN does not promise that
 key unique, so the sync keeps it unique itself:
@@ -27,17 +28,16 @@ ledger says what is done).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from threading import Event, Lock
-from typing import Any, cast
+from threading import Lock
+from typing import Any
 
 import pandas as pd
 
 from jtl_automator.clients.errors import ClientError, JtlApiError
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
-from jtl_automator.correlation import correlated_logger, in_context
+from jtl_automator.correlation import correlated_logger
 from jtl_automator.services.product_sync.params import (
     AUTH_KIND,
     KIND,
@@ -113,59 +113,6 @@ def write_product(ctx: ApplyContext, row: Mapping[Any, Any]) -> Outcome:
         ctx.lease.check()
     values = {str(k): v for k, v in row.items()}
     return _create(ctx, values) if values["status"] == CREATE else _update(ctx, values)
-
-
-class Writer:
-    """The run's writes, ``params.workers`` at a time, fed plan chunk by plan chunk as they are planned.
-
-    Rows are independent (one product each), so a chunk's rows go out while the next chunk's supplier rows
-    are still read; one pool for the whole run, so no chunk waits for the previous one's slowest write.
-    After a failure nothing queued is sent (each queued write checks first, and :meth:`close` cancels);
-    the writes in flight finish and record their outcome in the ledger. Use as a context manager.
-    """
-
-    def __init__(self, ctx: ApplyContext) -> None:
-        self.ctx = ctx
-        self._pool = ThreadPoolExecutor(max_workers=ctx.params.workers, thread_name_prefix="product-sync")
-        self._futures: list[Future[Outcome | None]] = []
-        self._failed = Event()
-
-    def __enter__(self) -> Writer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def submit(self, todo: pd.DataFrame) -> None:
-        """Queue the creates and updates of one planned chunk; raises the first failure of an earlier one."""
-        self.raise_failure()
-        one = in_context(self._one)
-        self._futures += [self._pool.submit(one, row) for row in todo.to_dict("records")]
-
-    def _one(self, row: Mapping[Any, Any]) -> Outcome | None:
-        if self._failed.is_set():
-            return None  # a write before this one failed: this one is not sent
-        try:
-            return write_product(self.ctx, row)
-        except BaseException:
-            self._failed.set()
-            raise
-
-    def raise_failure(self) -> None:
-        """Raise the first failed write's error (in queue order), if any write failed yet."""
-        if self._failed.is_set():
-            for future in self._futures:
-                if future.done() and not future.cancelled() and future.exception() is not None:
-                    raise cast(BaseException, future.exception())
-
-    def outcomes(self) -> list[Outcome]:
-        """Wait for every queued write; their outcomes in queue order (the first failure raised)."""
-        done = [future.result() for future in self._futures]
-        return [o for o in done if o is not None]
-
-    def close(self) -> None:
-        """Cancel what is queued (after a failure), let the writes in flight finish."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _item_id(row: Mapping[str, Any]) -> int | None:

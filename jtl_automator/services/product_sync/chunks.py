@@ -25,6 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -32,10 +33,11 @@ import pandas as pd
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
-from jtl_automator.services.product_sync.apply import ApplyContext, Outcome, Writer
+from jtl_automator.services.product_sync.apply import ApplyContext, Outcome, write_product
 from jtl_automator.services.product_sync.params import ProductSyncParams
 from jtl_automator.services.product_sync.reads import SyncInputs
 from jtl_automator.services.wawi_item_cache import WawiItemCache
+from jtl_automator.services.write_pool import WritePool
 from jtl_automator.store import CachedItem, StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.transforms.product_sync import (
@@ -115,13 +117,13 @@ def read_plan_write(
     first = scoped[~scoped["item_id"].isin({r.item_id for r in stale})]
     chunks = (1 if len(first) else 0) + math.ceil(len(stale) / size)
     parts: list[pd.DataFrame] = []
-    writer: Writer | None = None
+    writer: WritePool[Mapping[Any, Any], Outcome] | None = None
 
     def planned(items: pd.DataFrame, suppliers: Mapping[int, Sequence[Any]], reads: int) -> None:
         part = plan_items(with_bundles(items, suppliers, plan_params), inputs.ffn, plan_params)
         parts.append(part)
         if writer is not None:
-            writer.submit(to_write(part))
+            writer.submit_all(to_write(part).to_dict("records"))  # an earlier write's failure raised
         decisions = {str(k): int(v) for k, v in part["status"].value_counts().items()}
         done = ChunkDone(len(parts), chunks, len(items), reads, decisions)
         log.debug("chunk %d of %d: %d items, %d supplier reads", done.number, chunks, done.items, reads)
@@ -131,8 +133,12 @@ def read_plan_write(
     with ExitStack() as running:  # on the way out: queued writes cancelled, then queued reads
         reads = running.enter_context(cache.read_suppliers(stale, workers=params.workers, batch=size))
         if not dry_run:
+            # One pool for the run (rows are independent: one product each), so no chunk waits for the
+            # previous one's slowest write.
             ctx = ApplyContext(ffn, store, params, run_id, inputs.snapshots, lease)
-            writer = running.enter_context(Writer(ctx))
+            writer = running.enter_context(
+                WritePool(partial(write_product, ctx), params.workers, "product-sync")
+            )
         # While the first reads are answered: the items that need none (written at once), the vanished.
         if len(first):
             planned(first, fresh, 0)
@@ -140,7 +146,7 @@ def read_plan_write(
         for rows, read in reads:
             ids = {r.item_id for r in rows}
             planned(scoped[scoped["item_id"].isin(ids)], read, len(read))
-        outcomes = writer.outcomes() if writer is not None else []
+        outcomes = writer.results() if writer is not None else []
     plan = combine_plans([*parts, vanished])
     stats = {**inputs.stats, "supplier_reads": cache.stats["supplier_reads"]}
     log.info(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import in_context
 from jtl_automator.services.stock_sync.apply import ApplyContext, Outcome, apply_row
 from jtl_automator.services.stock_sync.reads import SyncInputs, item_stock
+from jtl_automator.services.write_pool import WritePool
 from jtl_automator.transforms.stock_sync import (
     StockPlanParams,
     adjustments,
@@ -58,42 +60,34 @@ def sync_items(
             by_sku.setdefault(sku.strip(), []).append(item)
     ffn = inputs.ffn
     pieces: list[pd.DataFrame] = []
-    writes: list[tuple[_Pair, Future[Outcome | None]]] = []
+    pairs: list[_Pair] = []  # the writes' pairs, in the order they are queued
     readers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stock-reads")
-    writers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stock-sync")
-
-    failed: list[BaseException] = []
+    writers: WritePool[dict[Any, Any], Outcome] | None = None
+    if ctx is not None:
+        writers = WritePool(partial(apply_row, ctx), workers, "stock-sync")
 
     def read(sku: str) -> tuple[str, list[Any]]:
         return sku, [row for item in by_sku[sku] for row in item_stock(wawi, int(item["Id"]))]
-
-    def write(context: ApplyContext, row: dict[str, Any]) -> Outcome | None:
-        if failed:  # an adjustment failed (a crash, a lost lease): nothing more is sent
-            return None
-        try:
-            return apply_row(context, row)
-        except BaseException as exc:
-            failed.append(exc)
-            raise
 
     def plan(skus: list[str], stocks: list[Any], rows: pd.DataFrame) -> None:
         items = [item for sku in skus for item in by_sku[sku]]
         piece = plan_stock_adjustments(rows, wawi_stock_frame(items, stocks), plan_params)
         pieces.append(piece)
-        if ctx is None:
+        if writers is None:
             return
-        for row in adjustments(piece).to_dict("records"):
-            pair = (str(row["ffn_warehouse_id"]), str(row["merchant_sku"]))
-            writes.append((pair, writers.submit(in_context(write), ctx, row)))
+        todo = adjustments(piece).to_dict("records")
+        writers.submit_all(todo)  # an earlier adjustment's failure is raised instead
+        pairs.extend((str(row["ffn_warehouse_id"]), str(row["merchant_sku"])) for row in todo)
 
     def plan_read(done: list[tuple[str, list[Any]]]) -> None:
         skus = [sku for sku, _ in done]
         plan(skus, [row for _, rows in done for row in rows], ffn[ffn["merchant_sku"].isin(skus)])
 
-    def writing() -> list[Future[Outcome | None]]:
-        if failed:
-            raise failed[0]  # a failed write (a crash, a lost lease) stops the run
-        return [future for _, future in writes if not future.done()]
+    def writing() -> list[Future[Any]]:
+        if writers is None:
+            return []
+        writers.raise_failure()  # a failed write (a crash, a lost lease) stops the run
+        return writers.unfinished()
 
     try:
         rest = ffn[~ffn["merchant_sku"].isin(list(by_sku))]
@@ -111,17 +105,16 @@ def sync_items(
             ready.extend(future.result() for future in finished)  # a failed read raises here
             # Plan what is back when the writers could take more (or everything is read): one plan call
             # per batch, not per SKU, keeps the client's CPU small beside the round trips.
-            if ready and (not pending or (ctx is not None and len(writing()) < workers)):
+            if ready and (not pending or (writers is not None and len(writing()) < workers)):
                 plan_read(ready)
                 ready = []
         if ready:
             plan_read(ready)
-        wait([future for _, future in writes])
-        writing()
-        done = {pair: outcome for pair, future in writes if (outcome := future.result()) is not None}
+        done = dict(zip(pairs, writers.results() if writers is not None else [], strict=True))
     finally:  # after a failure nothing queued is read or sent; the requests in flight finish
         readers.shutdown(wait=True, cancel_futures=True)
-        writers.shutdown(wait=True, cancel_futures=True)
+        if writers is not None:
+            writers.close()
     whole = merge_plans(pieces)
     todo = adjustments(whole)  # the outcomes in the order a plan made at once sends them
     order = [(str(w), str(s)) for w, s in zip(todo["ffn_warehouse_id"], todo["merchant_sku"], strict=True)]

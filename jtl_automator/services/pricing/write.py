@@ -23,9 +23,9 @@ and is raised, so the task is retried; the ledger says what is done.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from jtl_automator.clients.errors import ClientError, RetryableError
@@ -34,6 +34,7 @@ from jtl_automator.clients.wawi.models import SpecialPriceUpdate
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.services.pricing.params import LEDGER_KIND
 from jtl_automator.services.pricing.reads import SPECIAL_PRICE
+from jtl_automator.services.write_pool import WritePool
 from jtl_automator.store import ClaimState, PriceChange, StateStore, parse_iso
 from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.transforms.pricing import BASE_PRICE
@@ -261,17 +262,9 @@ def write_prices(ctx: WriteContext, writes: Sequence[PriceWrite]) -> list[WriteO
         return []
     if ctx.workers <= 1 or len(writes) == 1:
         return [write_one(ctx, w) for w in writes]
-    with ThreadPoolExecutor(max_workers=ctx.workers, thread_name_prefix="price-write") as pool:
-        futures = [pool.submit(write_one, ctx, w) for w in writes]
-        outcomes: list[WriteOutcome] = []
-        try:
-            for future in futures:
-                outcomes.append(future.result())
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
-    return outcomes
+    with WritePool(partial(write_one, ctx), ctx.workers, "price-write") as pool:
+        pool.submit_all(writes)
+        return pool.results()
 
 
 def settle_pending(wawi: WawiClient, store: StateStore, run_id: str) -> list[WriteOutcome]:

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +42,7 @@ from jtl_automator.services.product_enrichment.params import (
     FILL_KIND,
     ProductEnrichmentParams,
 )
+from jtl_automator.services.write_pool import WritePool
 from jtl_automator.store import StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
 from jtl_automator.store.store import ClaimState
@@ -180,11 +180,10 @@ def apply_fills(ctx: ApplyContext, writes: pd.DataFrame) -> list[WriteOutcome]:
 
     if ctx.params.workers == 1 or len(groups) < 2:
         return [o for pair in groups for o in one(pair)]
-    pool = ThreadPoolExecutor(max_workers=ctx.params.workers, thread_name_prefix="enrichment-write")
-    try:
-        return [o for found in pool.map(one, groups) for o in found]
-    finally:  # after a failure (a lost lease) nothing queued is sent; the items in flight finish
-        pool.shutdown(wait=True, cancel_futures=True)
+    # after a failure (a lost lease) nothing queued is sent; the items in flight finish
+    with WritePool(one, ctx.params.workers, "enrichment-write") as pool:
+        pool.submit_all(groups)
+        return [o for found in pool.results() for o in found]
 
 
 def _fill_item(ctx: ApplyContext, item_id: int, rows: pd.DataFrame) -> list[WriteOutcome]:

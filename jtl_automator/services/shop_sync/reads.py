@@ -455,19 +455,6 @@ def finish_wawi_catalogue(
             log.warning("%s", out.stock_problem)
 
 
-def read_wawi_catalogue(
-    wawi: WawiClient,
-    sync: ShopSyncStore,
-    shop: ShopCatalogue,
-    params: ShopSyncParams,
-    now: datetime,
-    out: WawiInputs,
-) -> None:
-    """Items, stock rows and channel prices for a shop catalogue already read (listings, then the rest)."""
-    with ThreadPoolExecutor(max_workers=3, thread_name_prefix="wawi-catalogue") as pool:
-        finish_wawi_catalogue(wawi, sync, shop, start_wawi_listings(pool, wawi, params), params, now, out)
-
-
 def _channel_prices(
     wawi: WawiClient,
     sync: ShopSyncStore,

@@ -17,13 +17,16 @@ A flow's run is measured against the least time the APIs' limits allow for the r
   of the route plus its longest later page; the longest such route);
 - a listing and the per-item requests its answers name (the changed items, then each one's suppliers): the
   shortest page 1 of the listing, then those requests' busy time over the workers or the longest of them
-  (``dependent_chain_seconds``; each benchmark names the pairs its flow has).
+  (``dependent_chain_seconds``; each benchmark names the pairs its flow has);
+- requests that wait for another API's answers (Wawi's reads chosen from what the shop said): from the
+  moment those answers can be there, their busy time over the workers (``released_work_seconds``).
 
 The largest of these is the bound; achieved throughput / bound throughput = bound / wall time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -190,6 +193,25 @@ def wawi_chain_bounds(
             chain = f"{listing.rsplit('/', 1)[-1]} page 1, then its {dependent.rsplit('/', 1)[-1]} reads"
             bounds[f"Wawi chain ({chain} on {workers} workers)"] = seconds
     return bounds
+
+
+def released_work_seconds(groups: Sequence[tuple[float, Sequence[float]]], workers: int | None) -> float:
+    """The least time on ``workers`` servers for requests that cannot start before a release time.
+
+    ``groups``: (release, the service times of the requests released then). Every request released at
+    ``r`` or later is served between ``r`` and the end, so the end is at least ``r`` plus their summed
+    service over the workers, for each ``r``; and at least each request's release plus its own service
+    (the classic bounds of scheduling with release times). Without ``workers`` (a server that takes any
+    number at once) only the latter. 0 without requests.
+    """
+    jobs = [(release, service) for release, services in groups for service in services]
+    if not jobs:
+        return 0.0
+    best = max(release + service for release, service in jobs)
+    if workers:
+        for release in {r for r, _ in jobs}:
+            best = max(best, release + sum(p for r, p in jobs if r >= release) / workers)
+    return best
 
 
 def measure(

@@ -36,12 +36,20 @@ _RETRYING: dict[str, Any] = {
 }
 
 
-@task(name="shop-read-orders-and-products", **_RETRYING)
-def shop_read(shop: ShopClient, sync: ShopSyncStore, params: svc.ShopSyncParams, now: datetime) -> ShopInputs:
-    """New shop orders after the cursor (with their carts) and every product page."""
+@task(name="shop-and-wawi-read", **_RETRYING)
+def shop_sync_read(
+    shop: ShopClient, wawi: WawiClient, sync: ShopSyncStore, params: svc.ShopSyncParams, now: datetime
+) -> tuple[ShopInputs, WawiInputs]:
+    """The shop's and Wawi's reads, in one task so that each starts as early as it can.
+
+    New shop orders after the cursor (with their carts) and every product page; Wawi's orders for the
+    followed numbers, its stock and the prices the check needs. Wawi's reads that need nothing from the
+    shop start beside the shop's, the others as soon as the shop's answers they need are in.
+    """
     with correlated():
-        inputs = svc.read_shop(shop, sync, params, now)
-    get_run_logger().info(
+        inputs, wawi_inputs = svc.read_inputs(shop, wawi, sync, params, now)
+    logger = get_run_logger()
+    logger.info(
         "shop: %d new orders (%d carts), %d re-read; %d products%s",
         len(inputs.orders.new),
         inputs.orders.carts,
@@ -49,18 +57,8 @@ def shop_read(shop: ShopClient, sync: ShopSyncStore, params: svc.ShopSyncParams,
         len(inputs.catalogue.products),
         "" if inputs.orders.ok and inputs.catalogue.ok else " (not everything could be read)",
     )
-    return inputs
-
-
-@task(name="wawi-read-orders-stock-prices", **_RETRYING)
-def wawi_read(
-    wawi: WawiClient, sync: ShopSyncStore, shop: ShopInputs, params: svc.ShopSyncParams
-) -> WawiInputs:
-    """Wawi's orders for the followed numbers, its stock and the prices the check needs."""
-    with correlated():
-        inputs = svc.read_wawi(wawi, sync, shop, params)
-    get_run_logger().info("Wawi: %d order numbers looked up (%s)", len(inputs.matches), inputs.lookup)
-    return inputs
+    logger.info("Wawi: %d order numbers looked up (%s)", len(wawi_inputs.matches), wawi_inputs.lookup)
+    return inputs, wawi_inputs
 
 
 @task(name="shop-sync-evaluate", cache_policy=NO_CACHE)
@@ -134,13 +132,9 @@ class TaskStages:
     def __post_init__(self) -> None:
         self.sync = ShopSyncStore(self.store)
 
-    def read_shop(self) -> ShopInputs:
+    def read(self) -> tuple[ShopInputs, WawiInputs]:
         """See ``svc.Stages``."""
-        return shop_read(as_is(self.shop), as_is(self.sync), self.params, self.now)
-
-    def read_wawi(self, shop: ShopInputs) -> WawiInputs:
-        """See ``svc.Stages``."""
-        return wawi_read(as_is(self.wawi), as_is(self.sync), as_is(shop), self.params)
+        return shop_sync_read(as_is(self.shop), as_is(self.wawi), as_is(self.sync), self.params, self.now)
 
     def evaluate(self, shop: ShopInputs, wawi: WawiInputs) -> Evaluation:
         """See ``svc.Stages``."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import random
 from typing import Any
 
 import pytest
 
 from benchmarks import _latency
-from benchmarks.shop_sync_check import PRODUCT_ROUTE, shop_bounds
+from benchmarks.shop_sync_check import ORDER_ROUTE, PRODUCT_ROUTE, after_shop_bounds, shop_bounds
 from jtl_automator.sandbox.latency_model import RequestTiming
 
 ITEMS = "/wawi/api/eazybusiness/v1/items"
@@ -149,3 +150,84 @@ def test_a_listing_then_its_per_item_reads_is_a_chain_no_schedule_beats() -> Non
             {"max_service_seconds": 0.6, "timeline": timeline}, dependents=DEPENDENTS
         )
     )
+
+
+def _best_released_makespan(jobs: list[tuple[float, float]], workers: int) -> float:
+    """The optimal schedule of (release, service) jobs on ``workers``, by trying every assignment (each
+    worker serving its jobs in release order, as soon as each is released: optimal for one worker)."""
+    best = float("inf")
+    for assignment in itertools.product(range(workers), repeat=len(jobs)):
+        end = 0.0
+        for worker in range(workers):
+            clock = 0.0
+            for release, service in sorted(j for j, w in zip(jobs, assignment, strict=True) if w == worker):
+                clock = max(clock, release) + service
+            end = max(end, clock)
+        best = min(best, end)
+    return best
+
+
+def test_requests_released_late_are_a_bound_no_schedule_beats() -> None:
+    lookups, prices = [0.3, 0.1], [0.5, 0.5, 0.4, 0.6]
+    groups = [(0.2, lookups), (1.0, prices)]
+    jobs = [(0.2, s) for s in lookups] + [(1.0, s) for s in prices]
+    # the prices alone from 1.0: 2.0 s on two workers -> 2.0, and a schedule reaches it
+    assert _latency.released_work_seconds(groups, 2) == pytest.approx(2.0)
+    assert _best_released_makespan(jobs, 2) == pytest.approx(2.0)
+    # a server taking any number at once: the latest release plus its longest request
+    assert _latency.released_work_seconds(groups, None) == pytest.approx(1.6)
+    # everything released early: the work of all over the workers binds (0.2 + 2.4 / 2)
+    assert _latency.released_work_seconds([(0.2, lookups + prices)], 2) == pytest.approx(1.4)
+    assert _latency.released_work_seconds([(0.5, [])], 2) == 0.0
+    rng = random.Random(7)
+    for _ in range(40):
+        releases = [round(rng.uniform(0, 1), 2) for _ in range(2)]
+        sizes = [[round(rng.uniform(0.05, 1), 2) for _ in range(rng.randint(0, 3))] for _ in releases]
+        workers = rng.randint(1, 3)
+        instance = [(r, s) for r, services in zip(releases, sizes, strict=True) for s in services]
+        if not instance:
+            continue
+        bound = _latency.released_work_seconds(list(zip(releases, sizes, strict=True)), workers)
+        assert bound <= _best_released_makespan(instance, workers) + 1e-9
+
+
+SALES_ORDERS = "/wawi/api/eazybusiness/v1/salesOrders"
+CHANNEL_PRICES = "/wawi/api/eazybusiness/v1/items/{id}/salesChannelPrices"
+
+
+def test_wawi_reads_that_wait_for_the_shop_follow_its_chains() -> None:
+    stats: dict[str, Any] = {
+        "shop": {
+            "busy_seconds": 5.0,
+            "by_route": {
+                PRODUCT_ROUTE: {"requests": 20, "busy_seconds": 4.0},
+                ORDER_ROUTE: {"requests": 1, "busy_seconds": 0.2},
+            },
+        },
+        "wawi": {
+            "timeline": [
+                _req(ITEMS, 1, 3.0),  # needs nothing from the shop: not in this term
+                _req(STOCKS, 1, 3.0),
+                _req(SALES_ORDERS, 1, 0.3),
+                _req(SALES_ORDERS, None, 0.1),
+                *(_req(CHANNEL_PRICES, None, s) for s in (0.5, 0.5, 0.4, 0.6)),
+            ]
+        },
+    }
+    (name,) = after_shop_bounds(stats, 2)
+    assert "on 2 workers" in name
+    # the channel prices after the product pages: 4.0 + 2.0 / 2; the lookups after the order page end by
+    # 0.2 + 0.4 / 2 at the earliest
+    assert after_shop_bounds(stats, 2)[name] == pytest.approx(5.0)
+    jobs = [(0.2, 0.3), (0.2, 0.1)] + [(4.0, s) for s in (0.5, 0.5, 0.4, 0.6)]
+    assert after_shop_bounds(stats, 2)[name] == pytest.approx(_best_released_makespan(jobs, 2))
+    # a steady-state run without channel-price reads: the lookups after the order pages
+    stats["wawi"]["timeline"] = stats["wawi"]["timeline"][:4]
+    assert after_shop_bounds(stats, 4) == {
+        "Shop cursor chains, then the Wawi order lookups and channel-price reads they name (on 4 workers)": (
+            pytest.approx(0.5)
+        )
+    }
+    stats["wawi"]["timeline"] = stats["wawi"]["timeline"][:2]  # nothing waits for the shop: no term
+    assert after_shop_bounds(stats, 4) == {}
+    assert after_shop_bounds({"shop": stats["shop"]}, 4) == {}

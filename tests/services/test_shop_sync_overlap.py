@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,9 +23,10 @@ from jtl_automator.services.shop_sync.reads import (
     ShopCatalogue,
     WawiInputs,
     bounded_map,
+    finish_wawi_catalogue,
     read_shop_orders,
-    read_wawi_catalogue,
     read_wawi_orders,
+    start_wawi_listings,
 )
 from jtl_automator.store import StateStore
 from jtl_automator.store.shop_sync import FollowedOrder, ShopSyncStore
@@ -201,7 +203,11 @@ def test_wawi_reads_that_need_no_other_go_side_by_side(tmp_path: Path) -> None:
     catalogue = ShopCatalogue()
     catalogue.products, catalogue.warehouse_stock, catalogue.prices = t.shop_products_frames([product])
     out = WawiInputs()
-    read_wawi_catalogue(cast(WawiClient, wawi), sync, catalogue, params, now, out)
+    client = cast(WawiClient, wawi)
+    with ThreadPoolExecutor(max_workers=3) as pool:  # what read_inputs gives them: a worker each
+        finish_wawi_catalogue(
+            client, sync, catalogue, start_wawi_listings(pool, client, params), params, now, out
+        )
     # the sales channels beside the item pages; the channel price (12 is not the base 10) before the stock
     assert wawi.items_saw_channels and wawi.stock_saw_price
     assert out.sales_channel == "1-1-1" and out.known_items == {7} and out.stock_ok and out.prices_ok

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -257,4 +259,90 @@ def test_refused_shop_credentials_stop_the_run(world: World, tmp_path: Path) -> 
 
     with pytest.raises(AuthError):
         svc.run_shop_sync_check(bad, world.wawi, world.store, now=NOW)
+    assert ShopSyncStore(world.store).order_cursor() == 0
+
+
+def _slow_shop_and_timed_wawi(world: World, monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
+    """Every shop page 0.1 s slower, every cart 0.3 s; when each shop read ended, each Wawi read started."""
+    times: dict[str, list[float]] = defaultdict(list)
+
+    def slow(name: str, pages: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        def paged(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            for page in pages(*args, **kwargs):
+                time.sleep(0.1)
+                yield page
+            times[name].append(time.perf_counter())
+
+        return paged
+
+    def ended(name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            time.sleep(0.3)
+            try:
+                return read(*args, **kwargs)
+            finally:
+                times[name].append(time.perf_counter())
+
+        return timed
+
+    def started(name: str, read: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            times[name].append(time.perf_counter())
+            return read(*args, **kwargs)
+
+        return timed
+
+    monkeypatch.setattr(
+        world.shop, "iter_product_pages", slow("products read", world.shop.iter_product_pages)
+    )
+    monkeypatch.setattr(world.shop, "iter_orders", slow("orders read", world.shop.iter_orders))
+    monkeypatch.setattr(world.shop, "get_cart", ended("carts read", world.shop.get_cart))
+    for owner, name in (
+        (world.wawi.items, "iter_pages"),
+        (world.wawi.stocks, "iter_pages"),
+        (world.wawi.items, "sales_channel_prices"),
+        (world.wawi.sales_orders, "find_by_external_numbers"),
+    ):
+        label = f"{type(owner).__name__}.{name}"
+        monkeypatch.setattr(owner, name, started(label, getattr(owner, name)))
+    return times
+
+
+@pytest.mark.slow
+def test_wawi_reads_needing_nothing_from_the_shop_start_beside_its_product_pages(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _expected(world)
+    times = _slow_shop_and_timed_wawi(world, monkeypatch)
+    result = world.run()
+    (products_read,), orders_listed = times["products read"], max(times["orders read"])
+    orders_read = max([orders_listed, *times["carts read"]])
+    items, stock = times["Items.iter_pages"], times["Stocks.iter_pages"]
+    prices, lookups = times["Items.sales_channel_prices"], times["SalesOrders.find_by_external_numbers"]
+    # Wawi's item and stock pages do not wait for the shop's (slowed) product pages
+    assert items and stock and max(items + stock) < products_read
+    # what needs the shop's answers waits for them: the lookups for its orders, the channel prices for
+    # its product prices
+    assert lookups and min(lookups) >= orders_listed
+    assert prices and min(prices) >= products_read
+    # but not for the shop's orders: the channel prices start while the (slowed) carts are still coming
+    assert min(prices) < orders_read
+    for kind, keys in expected.items():  # the same findings as ever
+        assert _keys(result, kind) == keys, kind
+
+
+@pytest.mark.slow
+def test_refused_wawi_credentials_stop_the_run_while_the_shop_is_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from jtl_automator.clients.errors import AuthError
+
+    _slow_shop_and_timed_wawi(world, monkeypatch)
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AuthError("GET /items -> 401", status=401)
+
+    monkeypatch.setattr(world.wawi.items, "iter_pages", refused)
+    with pytest.raises(AuthError):
+        world.run()
     assert ShopSyncStore(world.store).order_cursor() == 0

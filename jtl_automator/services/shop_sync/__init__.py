@@ -1,8 +1,9 @@
-"""Shop sync check as plain functions: read shop -> read Wawi -> evaluate -> record -> alert -> report.
+"""Shop sync check as plain functions: read (shop and Wawi) -> evaluate -> record -> alert -> report.
 
 - ``params``: what the merchant configures (grace period, thresholds, tolerances, warehouse map, ...);
 - ``reads``: the shop's orders by cursor with their carts and every product page; Wawi's orders by
   external number, items, stock rows and the channel prices that are needed; each side failing on its own;
+  Wawi's reads that need nothing from the shop beside the shop's, the others as soon as the shop answered;
 - ``evaluate``: the pure comparisons (``jtl_automator.transforms.shop_sync``) and the incident plan
   (``jtl_automator.transforms.shop_incidents``), only for what both sides were read for;
 - ``record``: the history in the state database, and the alerts (once raised, once cleared);
@@ -15,11 +16,10 @@ from jtl_automator.services.shop_sync.params import ShopSyncParams
 from jtl_automator.services.shop_sync.pipeline import (
     LocalStages,
     Stages,
-    read_shop,
     run_shop_sync_check,
     run_stages,
 )
-from jtl_automator.services.shop_sync.reads import ShopInputs, ShopReader, WawiInputs, read_wawi
+from jtl_automator.services.shop_sync.reads import ShopInputs, ShopReader, WawiInputs, read_inputs
 from jtl_automator.services.shop_sync.record import Recorded, alert, alert_message, record
 from jtl_automator.services.shop_sync.report import current_incidents, summary, summary_markdown, table_rows
 
@@ -36,8 +36,7 @@ __all__ = [
     "alert_message",
     "current_incidents",
     "evaluate",
-    "read_shop",
-    "read_wawi",
+    "read_inputs",
     "record",
     "run_shop_sync_check",
     "run_stages",

@@ -1,4 +1,4 @@
-"""The shop sync check, defined once: read shop -> read Wawi -> evaluate -> record -> alert -> report.
+"""The shop sync check, defined once: read (shop and Wawi) -> evaluate -> record -> alert -> report.
 
 :func:`run_stages` says in which order the stages run and that a dry run records and sends nothing;
 :class:`LocalStages` runs them as plain calls (tests, benchmark), ``tasks.shop_sync.TaskStages`` as Prefect
@@ -9,26 +9,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.correlation import in_context
 from jtl_automator.notify.notifier import Notifier
 from jtl_automator.services.shop_sync.evaluate import Evaluation, evaluate
 from jtl_automator.services.shop_sync.params import ShopSyncParams
-from jtl_automator.services.shop_sync.reads import (
-    ShopCatalogue,
-    ShopInputs,
-    ShopOrders,
-    ShopReader,
-    WawiInputs,
-    read_shop_catalogue,
-    read_shop_orders,
-    read_wawi,
-)
+from jtl_automator.services.shop_sync.reads import ShopInputs, ShopReader, WawiInputs, read_inputs
 from jtl_automator.services.shop_sync.record import Recorded, alert, record
 from jtl_automator.services.shop_sync.report import summary
 from jtl_automator.store import StateStore
@@ -38,12 +27,12 @@ from jtl_automator.store.shop_sync import ShopSyncStore
 class Stages(Protocol):
     """How each stage of one run is executed; :func:`run_stages` decides when."""
 
-    def read_shop(self) -> ShopInputs:
-        """New (and rechecked) orders with their carts, every product."""
-        ...
+    def read(self) -> tuple[ShopInputs, WawiInputs]:
+        """What the shop and Wawi say, read in one stage (Wawi's reads start beside the shop's).
 
-    def read_wawi(self, shop: ShopInputs) -> WawiInputs:
-        """Wawi's orders for the followed numbers, its stock and prices."""
+        The shop's new (and rechecked) orders with their carts and every product; Wawi's orders for the
+        followed numbers, its stock and prices.
+        """
         ...
 
     def evaluate(self, shop: ShopInputs, wawi: WawiInputs) -> Evaluation:
@@ -61,27 +50,11 @@ class Stages(Protocol):
 
 def run_stages(stages: Stages, params: ShopSyncParams, *, dry_run: bool) -> dict[str, Any]:
     """The run; a dry run reads and reports but writes no history and sends no alert."""
-    shop = stages.read_shop()
-    wawi = stages.read_wawi(shop)
+    shop, wawi = stages.read()
     evaluation = stages.evaluate(shop, wawi)
     recorded = None if dry_run else stages.record(shop, wawi, evaluation)
     alerts = None if dry_run else stages.alert()
     return summary(shop, wawi, evaluation, params, dry_run=dry_run, recorded=recorded, alerts=alerts)
-
-
-def read_shop(shop: ShopReader, sync: ShopSyncStore, params: ShopSyncParams, now: datetime) -> ShopInputs:
-    """Stage 1 as one call: the orders (if checked), the products (if stock or prices are checked).
-
-    The product pages are read beside the order pages: two cursors that do not depend on each other.
-    The followed orders come from the state database while the product pages are still coming.
-    """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shop-products") as pool:
-        wants_products = bool({"stock", "prices"} & set(params.checks))
-        products = pool.submit(in_context(read_shop_catalogue), shop, params) if wants_products else None
-        orders = read_shop_orders(shop, sync, params, now) if "orders" in params.checks else None
-        followed = sync.followed_orders()  # nothing of this stage writes them
-        catalogue = products.result() if products is not None else ShopCatalogue()
-    return ShopInputs(orders or ShopOrders(), catalogue, followed, now)
 
 
 @dataclass
@@ -101,13 +74,9 @@ class LocalStages:
     def __post_init__(self) -> None:
         self.sync = ShopSyncStore(self.store)
 
-    def read_shop(self) -> ShopInputs:
+    def read(self) -> tuple[ShopInputs, WawiInputs]:
         """See :class:`Stages`."""
-        return read_shop(self.shop, self.sync, self.params, self.now)
-
-    def read_wawi(self, shop: ShopInputs) -> WawiInputs:
-        """See :class:`Stages`."""
-        return read_wawi(self.wawi, self.sync, shop, self.params)
+        return read_inputs(self.shop, self.wawi, self.sync, self.params, self.now)
 
     def evaluate(self, shop: ShopInputs, wawi: WawiInputs) -> Evaluation:
         """See :class:`Stages`."""

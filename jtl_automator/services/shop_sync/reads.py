@@ -17,10 +17,12 @@ per item: the API has no bulk read), cached in the state database by the item's 
 
 Reads that do not depend on each other overlap (each client's in-flight limit caps what reaches its
 server): the carts of a page are read ``read_workers`` at a time while the next order page is read, the
-product pages beside the order pages; in Wawi the order lookup, the item pages and the stock pages side by
-side (each listing's pages after the first as many at a time as Wawi may have on the wire, the orders
-looked up by number ``read_workers`` at a time, the sales channels at once), then the channel prices
-``read_workers`` at a time as soon as the items are in (the stock pages may still be coming). A
+product pages beside the order pages, and from the run's start Wawi's item pages, stock pages and sales
+channels beside the shop's reads (they need nothing the shop says; each listing's pages after the first
+as many at a time as Wawi may have on the wire). What needs the shop's answers follows as soon as they
+are in: the order lookup once the shop's orders are (the orders looked up by number ``read_workers`` at
+a time), the channel prices ``read_workers`` at a time once the shop's products and Wawi's items are
+(the stock pages may still be coming). A
 cursor's pages stay one after the other: each needs the last key of the one before (the next page is
 asked for as soon as a page's tail names that key, before the page is decoded), and each product page
 becomes plain columns as it arrives, so no catalogue of models builds up.
@@ -290,16 +292,20 @@ def lookup_plan(
 
 def merged_orders(shop: ShopInputs) -> list[FollowedOrder]:
     """The followed orders as the state database has them, with this run's reads on top, oldest first."""
-    by_id: dict[int, FollowedOrder] = {o.shop_order_id: o for o in shop.followed}
-    for order in shop.orders.reread:
+    return _merged(shop.orders, shop.followed)
+
+
+def _merged(orders: ShopOrders, followed: Sequence[FollowedOrder]) -> list[FollowedOrder]:
+    by_id: dict[int, FollowedOrder] = {o.shop_order_id: o for o in followed}
+    for order in orders.reread:
         known = by_id.get(order.shop_order_id)
         by_id[order.shop_order_id] = order if known is None else replace(known, state=order.state)
-    for order in shop.orders.new:
+    for order in orders.new:
         by_id.setdefault(order.shop_order_id, order)
     return sorted(by_id.values(), key=lambda o: (o.created_at, o.shop_order_id))
 
 
-def to_look_up(shop: ShopInputs) -> list[FollowedOrder]:
+def to_look_up(orders: ShopOrders, followed: Sequence[FollowedOrder]) -> list[FollowedOrder]:
     """Followed and new orders whose Wawi side is not settled.
 
     That is: not matched yet, or cancelled in the shop while their Wawi order is not (Wawi may have
@@ -307,7 +313,7 @@ def to_look_up(shop: ShopInputs) -> list[FollowedOrder]:
     """
     return [
         o
-        for o in merged_orders(shop)
+        for o in _merged(orders, followed)
         if o.wawi_order_id is None or (o.state == t.SHOP_CANCELLED and o.wawi_status != "cancelled")
     ]
 
@@ -352,14 +358,14 @@ def read_wawi_orders(
             out.notes.append(f"shop order {number} is in Wawi {len(rows)} times (imported twice?)")
 
 
-def shop_channel(wawi: WawiClient, params: ShopSyncParams, out: WawiInputs) -> str | None:
+def shop_channel(wawi: WawiClient, params: ShopSyncParams, notes: list[str]) -> str | None:
     """The shop's Wawi sales channel: the configured one, else Wawi's only online-shop channel."""
     if params.sales_channel_id:
         return params.sales_channel_id
     shops = [c.id for c in wawi.sales_channels() if c.type == 1]
     if len(shops) == 1:
         return shops[0]
-    out.notes.append(
+    notes.append(
         "no sales channel configured and Wawi has "
         + (f"{len(shops)} online-shop channels" if shops else "no online-shop channel")
         + ": prices are compared with the base price only (set sales_channel_id)"
@@ -367,56 +373,86 @@ def shop_channel(wawi: WawiClient, params: ShopSyncParams, out: WawiInputs) -> s
     return None
 
 
-def read_wawi_catalogue(
+@dataclass
+class WawiListings:
+    """Wawi's reads that need nothing from the shop, under way.
+
+    The item pages, the stock pages (when the stock is checked), the shop's sales channel (when the
+    prices are).
+    """
+
+    items: Future[list[dict[str, Any]]]
+    stock: Future[list[dict[str, Any]]] | None
+    channel: Future[str | None] | None
+    notes: list[str] = field(default_factory=list)  # the sales channels' (filled by ``channel``)
+
+
+def start_wawi_listings(pool: ThreadPoolExecutor, wawi: WawiClient, params: ShopSyncParams) -> WawiListings:
+    """The item pages, the stock pages and the sales channels started on ``pool`` (a worker each).
+
+    None needs another's answer nor the shop's; each listing's pages after the first go as many at a
+    time as Wawi may have on the wire.
+    """
+    parallel = wawi.read_parallelism
+    items, stocks = wawi.items.iter_pages, wawi.stocks.iter_pages
+    notes: list[str] = []
+    return WawiListings(
+        items=pool.submit(in_context(lambda: list(flatten(items(parallel=parallel))))),
+        stock=(
+            pool.submit(in_context(lambda: list(flatten(stocks(parallel=parallel)))))
+            if "stock" in params.checks
+            else None
+        ),
+        channel=(
+            pool.submit(in_context(shop_channel), wawi, params, notes) if "prices" in params.checks else None
+        ),
+        notes=notes,
+    )
+
+
+def finish_wawi_catalogue(
     wawi: WawiClient,
     sync: ShopSyncStore,
     shop: ShopCatalogue,
+    listings: WawiListings,
     params: ShopSyncParams,
     now: datetime,
     out: WawiInputs,
 ) -> None:
-    """Items (base prices), stock rows and the channel prices the price check needs.
+    """Items (base prices), stock rows and the channel prices the price check needs, from ``listings``.
 
-    The stock pages and the sales channels are read beside the item pages (none needs another); the
-    price check and its channel-price reads start once the items are in, while the stock pages may still
-    be coming.
+    The price check and its channel-price reads start once the items are in (and the shop's prices:
+    ``shop``), while the stock pages may still be coming.
     """
-    wants_stock, wants_prices = "stock" in params.checks, "prices" in params.checks
-    parallel = wawi.read_parallelism  # each listing's pages after the first side by side too
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="wawi-catalogue") as pool:
-        stocks = wawi.stocks.iter_pages
-        stock = (
-            pool.submit(in_context(lambda: list(flatten(stocks(parallel=parallel))))) if wants_stock else None
-        )
-        channel = pool.submit(in_context(shop_channel), wawi, params, out) if wants_prices else None
+    try:
+        items = listings.items.result()
+    except AuthError:
+        raise
+    except JtlApiError as error:
+        out.stock_ok = out.prices_ok = False
+        out.stock_problem = out.prices_problem = problem("Wawi's items", error)
+        log.warning("%s", out.stock_problem)
+        return
+    if listings.channel is not None:
+        out.items = t.wawi_prices_frame(items)
         try:
-            items = list(flatten(wawi.items.iter_pages(parallel=parallel)))
+            out.sales_channel = listings.channel.result()
+            out.notes.extend(listings.notes)
+            if out.sales_channel is not None:
+                _channel_prices(wawi, sync, shop, params, now, out)
         except AuthError:
             raise
         except JtlApiError as error:
-            out.stock_ok = out.prices_ok = False
-            out.stock_problem = out.prices_problem = problem("Wawi's items", error)
+            out.prices_ok, out.prices_problem = False, problem("Wawi's sales-channel prices", error)
+            log.warning("%s", out.prices_problem)
+    if listings.stock is not None:
+        try:
+            out.available = t.wawi_available_frame(items, listings.stock.result())
+        except AuthError:
+            raise
+        except JtlApiError as error:
+            out.stock_ok, out.stock_problem = False, problem("Wawi's stock", error)
             log.warning("%s", out.stock_problem)
-            return
-        if channel is not None:
-            out.items = t.wawi_prices_frame(items)
-            try:
-                out.sales_channel = channel.result()
-                if out.sales_channel is not None:
-                    _channel_prices(wawi, sync, shop, params, now, out)
-            except AuthError:
-                raise
-            except JtlApiError as error:
-                out.prices_ok, out.prices_problem = False, problem("Wawi's sales-channel prices", error)
-                log.warning("%s", out.prices_problem)
-        if stock is not None:
-            try:
-                out.available = t.wawi_available_frame(items, stock.result())
-            except AuthError:
-                raise
-            except JtlApiError as error:
-                out.stock_ok, out.stock_problem = False, problem("Wawi's stock", error)
-                log.warning("%s", out.stock_problem)
 
 
 def _channel_prices(
@@ -468,22 +504,49 @@ def _channel_prices(
     out.channel = t.channel_prices_frame(prices, out.sales_channel)
 
 
-def read_wawi(wawi: WawiClient, sync: ShopSyncStore, shop: ShopInputs, params: ShopSyncParams) -> WawiInputs:
-    """Everything the checks need from Wawi, each part on its own (one failing leaves the others)."""
-    out = WawiInputs()
-    wants_catalogue = shop.catalogue.ok and ({"stock", "prices"} & set(params.checks))
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="wawi-orders") as pool:
-        # the order lookup beside the catalogue (each writes its own fields of ``out``)
-        orders = (
-            pool.submit(in_context(read_wawi_orders), wawi, to_look_up(shop), params, shop.now, out)
-            if "orders" in params.checks
-            else None
-        )
-        if wants_catalogue:
-            read_wawi_catalogue(wawi, sync, shop.catalogue, params, shop.now, out)
-        if orders is not None:
-            orders.result()
-    return out
+def read_orders(
+    shop: ShopReader,
+    wawi: WawiClient,
+    sync: ShopSyncStore,
+    params: ShopSyncParams,
+    now: datetime,
+    out: WawiInputs,
+) -> tuple[ShopOrders, list[FollowedOrder]]:
+    """The shop's orders (if checked), then Wawi's for the numbers they and the followed ones name."""
+    orders = read_shop_orders(shop, sync, params, now) if "orders" in params.checks else None
+    followed = sync.followed_orders()  # nothing of this stage writes them
+    if orders is not None:
+        read_wawi_orders(wawi, to_look_up(orders, followed), params, now, out)
+    return orders or ShopOrders(), followed
+
+
+def read_inputs(
+    shop: ShopReader, wawi: WawiClient, sync: ShopSyncStore, params: ShopSyncParams, now: datetime
+) -> tuple[ShopInputs, WawiInputs]:
+    """Stages 1 and 2 as one call: what the shop and Wawi say, each read as early as it can be.
+
+    At the start, side by side: the shop's product pages, its order pages (with the carts), and Wawi's
+    item pages, stock pages and sales channels (they need nothing from the shop). Wawi's order lookup
+    follows as soon as the shop's orders are in (the numbers to look up), the channel prices as soon as
+    the shop's products and Wawi's items are (the shop prices decide which to read). A shop side that
+    cannot be read leaves its Wawi side unread as before (the listings' answers are dropped); refused
+    credentials on either side stop the run (the shop's products' first: they are waited for first).
+    """
+    wants_catalogue = bool({"stock", "prices"} & set(params.checks))
+    # a worker each: the shop's product pages; Wawi's items, stock, channels; the orders of both
+    pool = ThreadPoolExecutor(max_workers=5, thread_name_prefix="shop-sync-read")
+    try:
+        products = pool.submit(in_context(read_shop_catalogue), shop, params) if wants_catalogue else None
+        listings = start_wawi_listings(pool, wawi, params) if wants_catalogue else None
+        out = WawiInputs()  # its empty frames are built while the first pages are on their way
+        orders = pool.submit(in_context(read_orders), shop, wawi, sync, params, now, out)
+        catalogue = products.result() if products is not None else ShopCatalogue()
+        if listings is not None and catalogue.ok:
+            finish_wawi_catalogue(wawi, sync, catalogue, listings, params, now, out)
+        shop_orders, followed = orders.result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    return ShopInputs(shop_orders, catalogue, followed, now), out
 
 
 def feeding_warehouses(

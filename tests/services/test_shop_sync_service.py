@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import math
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -33,9 +34,11 @@ from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, generate
 from jtl_automator.sandbox.server import credentials_env, serve_in_thread
 from jtl_automator.sandbox.shop import resync, shop_data
 from jtl_automator.services import shop_sync as svc
+from jtl_automator.services.shop_sync.reads import WawiInputs
 from jtl_automator.settings import Settings
 from jtl_automator.store import StateStore
 from jtl_automator.store.shop_sync import ShopSyncStore
+from jtl_automator.transforms.shop_sync import shop_orders_frame
 
 #: The shop world's "now" is the generator's base date; its missing orders are 10, 95 and 1500 min old.
 NOW = DEFAULT_BASE_DATE + timedelta(minutes=1)
@@ -329,6 +332,44 @@ def test_wawi_reads_needing_nothing_from_the_shop_start_beside_its_product_pages
     assert min(prices) < orders_read
     for kind, keys in expected.items():  # the same findings as ever
         assert _keys(result, kind) == keys, kind
+
+
+@pytest.mark.slow
+def test_the_carts_leave_the_product_pages_a_request_slot_until_they_are_read(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The product pages are the chain the channel prices wait for: carts never take every slot from them."""
+    workers = 3
+    lock, carts_now, seen = threading.Lock(), [0], []  # (carts in flight, product pages still coming)
+    done = threading.Event()
+    pages, read = world.shop.iter_product_pages, world.shop.get_cart
+
+    def slow_pages(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for page in pages(*args, **kwargs):
+            time.sleep(0.1)
+            yield page
+        done.set()
+
+    def cart(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            carts_now[0] += 1
+            seen.append((carts_now[0], not done.is_set()))
+        try:
+            time.sleep(0.15)
+            return read(*args, **kwargs)
+        finally:
+            with lock:
+                carts_now[0] -= 1
+
+    monkeypatch.setattr(world.shop, "iter_product_pages", slow_pages)
+    monkeypatch.setattr(world.shop, "get_cart", cart)
+    shop_orders_frame([])  # the process's first frames (pandera's first validation) before the clock
+    WawiInputs()
+    world.run(params=svc.ShopSyncParams(shop_page_size=LIMIT, read_workers=workers))
+    during = [n for n, products_coming in seen if products_coming]
+    after = [n for n, products_coming in seen if not products_coming]
+    assert during and max(during) == workers - 1  # one slot kept for the next product page
+    assert after and max(after) == workers  # and given to the carts once the pages are read
 
 
 @pytest.mark.slow

@@ -39,6 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from functools import partial
+from threading import Semaphore
 from typing import Any, Protocol, TypeVar
 
 import pandas as pd
@@ -176,9 +177,16 @@ def _followed(order: ShopOrder, lines: list[dict[str, Any]] | None) -> FollowedO
 
 
 def read_shop_orders(
-    shop: ShopReader, sync: ShopSyncStore, params: ShopSyncParams, now: datetime
+    shop: ShopReader,
+    sync: ShopSyncStore,
+    params: ShopSyncParams,
+    now: datetime,
+    cart_slots: Semaphore | None = None,
 ) -> ShopOrders:
-    """New orders after the cursor (with their carts) and the recheck window's pages (states only)."""
+    """New orders after the cursor (with their carts) and the recheck window's pages (states only).
+
+    ``cart_slots``: how many carts may be read at once (default: ``read_workers``); see :func:`read_inputs`.
+    """
     out = ShopOrders()
     cursor = sync.order_cursor()
     start = cursor
@@ -188,6 +196,12 @@ def read_shop_orders(
             start = min(cursor, first - 1)
     out.start, out.cursor = start, cursor
     pool = ThreadPoolExecutor(max_workers=params.read_workers, thread_name_prefix="shop-carts")
+    slots = cart_slots if cart_slots is not None else Semaphore(params.read_workers)
+
+    def cart(order: ShopOrder) -> tuple[list[dict[str, Any]] | None, str | None]:
+        with slots:
+            return _cart(shop, order)
+
     carts: list[tuple[ShopOrder, Future[tuple[list[dict[str, Any]] | None, str | None]] | None]] = []
     try:
         for page in shop.iter_orders(after_id=start, page_size=params.shop_page_size):
@@ -204,7 +218,7 @@ def read_shop_orders(
                         out.reread.append(followed)
                     continue
                 # the cart is read by the pool while the loop goes on to the next page
-                carts.append((order, pool.submit(in_context(_cart), shop, order) if order.cart_id else None))
+                carts.append((order, pool.submit(in_context(cart), order) if order.cart_id else None))
             out.cursor = max(out.cursor, page.cursor)
         for order, pending in carts:
             lines, note = pending.result() if pending is not None else (None, None)
@@ -511,9 +525,10 @@ def read_orders(
     params: ShopSyncParams,
     now: datetime,
     out: WawiInputs,
+    cart_slots: Semaphore | None = None,
 ) -> tuple[ShopOrders, list[FollowedOrder]]:
     """The shop's orders (if checked), then Wawi's for the numbers they and the followed ones name."""
-    orders = read_shop_orders(shop, sync, params, now) if "orders" in params.checks else None
+    orders = read_shop_orders(shop, sync, params, now, cart_slots) if "orders" in params.checks else None
     followed = sync.followed_orders()  # nothing of this stage writes them
     if orders is not None:
         read_wawi_orders(wawi, to_look_up(orders, followed), params, now, out)
@@ -538,8 +553,19 @@ def read_inputs(
     try:
         products = pool.submit(in_context(read_shop_catalogue), shop, params) if wants_catalogue else None
         listings = start_wawi_listings(pool, wawi, params) if wants_catalogue else None
-        out = WawiInputs()  # its empty frames are built while the first pages are on their way
-        orders = pool.submit(in_context(read_orders), shop, wawi, sync, params, now, out)
+        # Its typed empty frames (a fifth of a second the first time) are built once the orders are out
+        # too: only this thread sets them, after which it fills them in (finish_wawi_catalogue).
+        untyped = pd.DataFrame()
+        out = WawiInputs(available=untyped, items=untyped, channel=untyped)
+        # While the product pages are read, the carts leave them a request slot: the product pages are
+        # one chain that the channel prices wait for, the carts are many independent reads.
+        reserve = products is not None and params.read_workers > 1
+        slots = Semaphore(params.read_workers - 1 if reserve else params.read_workers)
+        if reserve and products is not None:
+            products.add_done_callback(lambda _: slots.release())
+        orders = pool.submit(in_context(read_orders), shop, wawi, sync, params, now, out, slots)
+        empty = WawiInputs()
+        out.available, out.items, out.channel = empty.available, empty.items, empty.channel
         catalogue = products.result() if products is not None else ShopCatalogue()
         if listings is not None and catalogue.ok:
             finish_wawi_catalogue(wawi, sync, catalogue, listings, params, now, out)

@@ -26,7 +26,6 @@ The largest of these is the bound; achieved throughput / bound throughput = boun
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -193,25 +192,6 @@ def wawi_chain_bounds(
             chain = f"{listing.rsplit('/', 1)[-1]} page 1, then its {dependent.rsplit('/', 1)[-1]} reads"
             bounds[f"Wawi chain ({chain} on {workers} workers)"] = seconds
     return bounds
-
-
-def released_work_seconds(groups: Sequence[tuple[float, Sequence[float]]], workers: int | None) -> float:
-    """The least time on ``workers`` servers for requests that cannot start before a release time.
-
-    ``groups``: (release, the service times of the requests released then). Every request released at
-    ``r`` or later is served between ``r`` and the end, so the end is at least ``r`` plus their summed
-    service over the workers, for each ``r``; and at least each request's release plus its own service
-    (the classic bounds of scheduling with release times). Without ``workers`` (a server that takes any
-    number at once) only the latter. 0 without requests.
-    """
-    jobs = [(release, service) for release, services in groups for service in services]
-    if not jobs:
-        return 0.0
-    best = max(release + service for release, service in jobs)
-    if workers:
-        for release in {r for r, _ in jobs}:
-            best = max(best, release + sum(p for r, p in jobs if r >= release) / workers)
-    return best
 
 
 def measure(

@@ -39,7 +39,7 @@ from benchmarks._common import (
 )
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, generate
-from jtl_automator.sandbox.latency_model import bottleneck
+from jtl_automator.sandbox.latency_model import bottleneck, released_work_seconds
 
 NAME = "shop_sync_check"
 TITLE = "shop_sync_check: 100,000 products and a day of 10,000 orders, requests vs the bound (issue 16)"
@@ -271,7 +271,7 @@ def after_shop_bounds(stats: dict[str, Any], workers: int | None) -> dict[str, f
     The order lookups cannot start before the shop's order pages are all read (they name the orders),
     the channel-price reads not before its product pages are (their prices decide which to read); a chain
     takes at least the sum of its pages' service times. From then on these Wawi requests need their busy
-    time over the Wawi workers, or their longest one (``_latency.released_work_seconds``). Wawi's reads
+    time over the Wawi workers, or their longest one (``released_work_seconds``). Wawi's reads
     that need nothing from the shop (items, stock, sales channels) run beside the chains: their terms are
     Wawi's own (workers, listing chains, longest answers).
     """
@@ -283,9 +283,7 @@ def after_shop_bounds(stats: dict[str, Any], workers: int | None) -> dict[str, f
     timeline = wawi.get("timeline", [])
     lookups = [r.service for r in timeline if r.route.endswith(WAWI_ORDERS)]
     prices = [r.service for r in timeline if r.route.endswith(WAWI_CHANNEL_PRICES)]
-    seconds = _latency.released_work_seconds(
-        [(chain(ORDER_ROUTE), lookups), (chain(PRODUCT_ROUTE), prices)], workers
-    )
+    seconds = released_work_seconds([(chain(ORDER_ROUTE), lookups), (chain(PRODUCT_ROUTE), prices)], workers)
     if seconds <= 0:
         return {}
     on = f"on {workers} workers" if workers else "at once"

@@ -10,7 +10,7 @@ import pytest
 
 from benchmarks import _latency
 from benchmarks.shop_sync_check import ORDER_ROUTE, PRODUCT_ROUTE, after_shop_bounds, shop_bounds
-from jtl_automator.sandbox.latency_model import RequestTiming
+from jtl_automator.sandbox.latency_model import RequestTiming, released_work_seconds
 
 ITEMS = "/wawi/api/eazybusiness/v1/items"
 STOCKS = "/wawi/api/eazybusiness/v1/stocks"
@@ -172,13 +172,13 @@ def test_requests_released_late_are_a_bound_no_schedule_beats() -> None:
     groups = [(0.2, lookups), (1.0, prices)]
     jobs = [(0.2, s) for s in lookups] + [(1.0, s) for s in prices]
     # the prices alone from 1.0: 2.0 s on two workers -> 2.0, and a schedule reaches it
-    assert _latency.released_work_seconds(groups, 2) == pytest.approx(2.0)
+    assert released_work_seconds(groups, 2) == pytest.approx(2.0)
     assert _best_released_makespan(jobs, 2) == pytest.approx(2.0)
     # a server taking any number at once: the latest release plus its longest request
-    assert _latency.released_work_seconds(groups, None) == pytest.approx(1.6)
+    assert released_work_seconds(groups, None) == pytest.approx(1.6)
     # everything released early: the work of all over the workers binds (0.2 + 2.4 / 2)
-    assert _latency.released_work_seconds([(0.2, lookups + prices)], 2) == pytest.approx(1.4)
-    assert _latency.released_work_seconds([(0.5, [])], 2) == 0.0
+    assert released_work_seconds([(0.2, lookups + prices)], 2) == pytest.approx(1.4)
+    assert released_work_seconds([(0.5, [])], 2) == 0.0
     rng = random.Random(7)
     for _ in range(40):
         releases = [round(rng.uniform(0, 1), 2) for _ in range(2)]
@@ -187,7 +187,7 @@ def test_requests_released_late_are_a_bound_no_schedule_beats() -> None:
         instance = [(r, s) for r, services in zip(releases, sizes, strict=True) for s in services]
         if not instance:
             continue
-        bound = _latency.released_work_seconds(list(zip(releases, sizes, strict=True)), workers)
+        bound = released_work_seconds(list(zip(releases, sizes, strict=True)), workers)
         assert bound <= _best_released_makespan(instance, workers) + 1e-9
 
 

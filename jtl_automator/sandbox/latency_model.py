@@ -21,7 +21,7 @@ import math
 import random
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -367,7 +367,26 @@ def dependent_chain_seconds(
             services.append(request.service)
     if not services or first == math.inf or workers <= 0:
         return 0.0
-    return first + max(sum(services) / workers, max(services))
+    return released_work_seconds([(first, services)], workers)
+
+
+def released_work_seconds(groups: Sequence[tuple[float, Sequence[float]]], workers: int | None) -> float:
+    """The least time on ``workers`` servers for requests that cannot start before a release time.
+
+    ``groups``: (release, the service times of the requests released then). Every request released at
+    ``r`` or later is served between ``r`` and the end, so the end is at least ``r`` plus their summed
+    service over the workers, for each ``r``; and at least each request's release plus its own service
+    (the classic bounds of scheduling with release times). Without ``workers`` (a server that takes any
+    number at once) only the latter. 0 without requests.
+    """
+    jobs = [(release, service) for release, services in groups for service in services]
+    if not jobs:
+        return 0.0
+    best = max(release + service for release, service in jobs)
+    if workers:
+        for release in {r for r, _ in jobs}:
+            best = max(best, release + sum(p for r, p in jobs if r >= release) / workers)
+    return best
 
 
 def window_bound_seconds(requests: int, limit: int, interval_seconds: float) -> float:

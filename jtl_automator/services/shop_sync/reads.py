@@ -559,9 +559,9 @@ def read_inputs(
         out = WawiInputs(available=untyped, items=untyped, channel=untyped)
         # While the product pages are read, the carts leave them a request slot: the product pages are
         # one chain that the channel prices wait for, the carts are many independent reads.
-        reserve = products is not None and params.read_workers > 1
-        slots = Semaphore(params.read_workers - 1 if reserve else params.read_workers)
-        if reserve and products is not None:
+        slots = Semaphore(params.read_workers)
+        if products is not None and params.read_workers > 1:
+            slots.acquire()  # given back to the carts once the product pages are read
             products.add_done_callback(lambda _: slots.release())
         orders = pool.submit(in_context(read_orders), shop, wawi, sync, params, now, out, slots)
         empty = WawiInputs()

@@ -330,6 +330,7 @@ def test_shop_answers_after_its_latency_plus_the_strict_cost_model_and_the_cap_s
     key = {"X-API-KEY": config.shop_api_key}
     with serve_in_thread(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as client:
         client.get("/shop/api/v1/product", params={"limit": 10}, headers=key)  # the shop is mirrored now
+        shop_stats(state, 1)  # counted after its answer left: wait for it, or it lands after the reset
         latency.reset_stats(state)
         started = time.perf_counter()
         assert client.get("/shop/api/v1/product", params={"limit": 10}, headers=key).status_code == 200

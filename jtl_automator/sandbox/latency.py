@@ -145,33 +145,28 @@ class LatencyMiddleware:
             start, due = slot
         answered: list[float] = []
         charged, token = charged_cell()  # what the handler spends on its own (the shop's cost model)
+        counted = False
 
-        async def held(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                wait = due + charged[0] - _clock()
-                if wait > 0:
-                    await _sleep(wait)
-                answered.append(_clock())
-            await send(message)
-
-        try:
-            await self.app(scope, receive, held)
-        finally:
-            stop_charging(token)
-            service += charged[0]
-            due += charged[0]
-            late = max(0.0, (answered[0] if answered else _clock()) - due)
+        def count() -> None:
+            """Count the request once, before its last byte leaves: a client that has the answer sees it."""
+            nonlocal counted
+            if counted:
+                return
+            counted = True
+            spent = service + charged[0]
+            finished = due + charged[0]
+            late = max(0.0, (answered[0] if answered else _clock()) - finished)
             route = route_of(scope["path"])
             page = page_number(scope.get("query_string", b"").decode("latin-1"))
             with rt.lock:
                 stats = rt.stats.of(api)
                 stats.requests += 1
-                stats.busy_seconds += service
+                stats.busy_seconds += spent
                 stats.by_route[route] += 1
-                stats.busy_by_route[route] += service
-                stats.max_seconds = max(stats.max_seconds, due - arrived)
-                stats.max_service_seconds = max(stats.max_service_seconds, service)
-                stats.timeline.append(RequestTiming(route, page, arrived, start, due, service))
+                stats.busy_by_route[route] += spent
+                stats.max_seconds = max(stats.max_seconds, finished - arrived)
+                stats.max_service_seconds = max(stats.max_service_seconds, spent)
+                stats.timeline.append(RequestTiming(route, page, arrived, start, finished, spent))
                 stats.stalls += int(stalled)
                 stats.by_method[scope["method"]] += 1
                 stats.late_seconds += late
@@ -179,6 +174,22 @@ class LatencyMiddleware:
                 if start > arrived:
                     stats.queued += 1
                     stats.queue_seconds += start - arrived
+
+        async def held(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                wait = due + charged[0] - _clock()
+                if wait > 0:
+                    await _sleep(wait)
+                answered.append(_clock())
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                count()
+            await send(message)
+
+        try:
+            await self.app(scope, receive, held)
+        finally:
+            stop_charging(token)
+            count()
 
 
 def install(app: FastAPI, state: SandboxState) -> None:

@@ -311,7 +311,7 @@ SHOP_FIXED = LatencyProfile(name="shop-fixed", shop=ApiLatency(median_ms=200))
 
 
 def shop_stats(state: SandboxState, requests: int) -> dict[str, Any]:
-    """The shop's stats once ``requests`` are counted (the layer counts after the answer has left)."""
+    """The shop's stats once ``requests`` are counted (the layer counts before an answer's last byte)."""
     for _ in range(200):
         stats = latency.stats(state).get("shop")
         if stats and stats["requests"] >= requests:
@@ -330,7 +330,7 @@ def test_shop_answers_after_its_latency_plus_the_strict_cost_model_and_the_cap_s
     key = {"X-API-KEY": config.shop_api_key}
     with serve_in_thread(app) as server, httpx.Client(base_url=server.base_url, timeout=30) as client:
         client.get("/shop/api/v1/product", params={"limit": 10}, headers=key)  # the shop is mirrored now
-        shop_stats(state, 1)  # counted after its answer left: wait for it, or it lands after the reset
+        shop_stats(state, 1)  # counted before the client had its answer: the reset forgets it
         latency.reset_stats(state)
         started = time.perf_counter()
         assert client.get("/shop/api/v1/product", params={"limit": 10}, headers=key).status_code == 200

@@ -1,0 +1,43 @@
+"""The process settings a flow's process starts with."""
+
+from __future__ import annotations
+
+import gc
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from jtl_automator.runtime import GC_YOUNGEST_THRESHOLD, tune_gc
+
+
+@pytest.fixture
+def thresholds() -> Iterator[None]:
+    before = gc.get_threshold()
+    yield
+    gc.set_threshold(*before)
+
+
+def test_tune_gc_raises_the_youngest_threshold_and_keeps_the_others(thresholds: None) -> None:
+    gc.set_threshold(700, 10, 10)
+    tune_gc()
+    assert gc.get_threshold() == (GC_YOUNGEST_THRESHOLD, 10, 10)
+    tune_gc()  # idempotent
+    assert gc.get_threshold() == (GC_YOUNGEST_THRESHOLD, 10, 10)
+
+
+def test_tune_gc_leaves_a_higher_threshold_and_a_disabled_one(thresholds: None) -> None:
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD * 2, 5, 5)
+    tune_gc()
+    assert gc.get_threshold() == (GC_YOUNGEST_THRESHOLD * 2, 5, 5)
+    gc.set_threshold(0, 5, 5)
+    tune_gc()
+    assert gc.get_threshold()[0] == 0
+
+
+def test_a_flow_process_starts_with_the_tuned_collector() -> None:
+    """What a deployment's process does first: import its flow module (the package's __init__ runs)."""
+    code = "import gc, flows; print(gc.get_threshold()[0])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) == GC_YOUNGEST_THRESHOLD

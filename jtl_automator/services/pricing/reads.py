@@ -6,14 +6,15 @@ Wawi (prices):
   the base, purchase and suggested retail price). With a state store the listing also refreshes the Wawi
   item cache (``replace_all``: a listing made anyway costs the cache nothing).
 - the categories (paged), the manufacturers (one array) for the rules' matches;
-- the VAT: one ``GET /tax/taxclass/{id}/{company}/{from}/{to}`` per tax class the items use (two or three
-  in a German shop), after ``GET /companies`` when no company is configured;
+- the VAT: ``GET /taxClasses``, then one ``GET /tax/taxclass/{id}/{company}/{from}/{to}`` per class (two or
+  three in a German shop), read beside the first item page once the company is known (``GET /companies``
+  when none is configured): the prices wait for no rate read that an item page would start;
 - the standard supplier only when a rule or the markdown scope names a supplier: from the item cache's
   supplier rows, read (``GET /items/{id}/suppliers``) only for items whose cached rows are missing or old;
 - sales-channel prices (``GET /items/{id}/salesChannelPrices``, one request per item: the API has no bulk
   read) only for items a rule naming a sales channel or customer group can match.
 
-So a rule file of base-price rules costs the item pages, the category pages and three or four requests.
+So a rule file of base-price rules costs the item pages, the category pages and five or six requests.
 
 FFN and the state database (markdowns only, when the rule file has a ``markdown`` section): the order
 lines of the history window (the order ledger, FFN's outbound feed for days before it; as the
@@ -23,15 +24,16 @@ replenishment reads them), FFN's stock changes of the window (stock-out days) an
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
-from jtl_automator.clients.errors import ClientError, NotFound
+from jtl_automator.clients.errors import ClientError, JtlApiError, NotFound
 from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
@@ -85,33 +87,82 @@ def _uses_suppliers(rules: PricingRules) -> bool:
     return any(m.supplier_id is not None for m in matches)
 
 
-def _vat_rates(
+def _rate_classes(
     wawi: WawiClient,
     tax_classes: Iterable[int],
-    company: int | None,
+    company: int,
     params: PricingParams,
-    notes: list[str],
-) -> dict[int, float]:
-    """The rate of each tax class the items use; a class Wawi cannot rate is left out (its rows: no VAT)."""
-    wanted = sorted(set(tax_classes))
-    if not wanted:
-        return {}
-    if company is None:
-        notes.append("Wawi lists no company: no VAT rates, so no gross price endings")
-        return {}
+    *,
+    skip_unreachable: bool = False,
+) -> dict[int, float | str]:
+    """Each class's VAT rate, or the note why Wawi has none; one request per class, side by side.
 
-    def rate(tax_class: int) -> float | str:
+    A transient failure after the client's retries is raised, or with ``skip_unreachable`` leaves the
+    class out (a read ahead of need must not fail a run that might not need it).
+    """
+    wanted = sorted(set(tax_classes))
+
+    def rate(tax_class: int) -> float | str | None:
         try:
             found = wawi.tax_rate(tax_class, company, params.departure_country, params.shipment_country)
         except ClientError as exc:
             return f"tax class {tax_class}: no VAT rate ({exc.status}: {exc.message})"
+        except JtlApiError:
+            if skip_unreachable:
+                return None
+            raise
         return float(found.rate)
 
-    # One request per tax class, side by side (the client's in-flight limit holds Wawi); notes in order.
-    with ThreadPoolExecutor(max_workers=max(1, len(wanted)), thread_name_prefix="pricing-vat") as pool:
+    if not wanted:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="pricing-vat") as pool:
         found = dict(zip(wanted, pool.map(in_context(rate), wanted), strict=True))
-    notes.extend(value for value in found.values() if isinstance(value, str))
-    return {tax_class: value for tax_class, value in found.items() if isinstance(value, float)}
+    return {tax_class: value for tax_class, value in found.items() if value is not None}
+
+
+class VatRates:
+    """The VAT rate of each tax class the items use, read while the item pages come.
+
+    The rates of every class Wawi lists (``GET /taxClasses``, then one rate read per class) are read as
+    soon as the company is known, beside the first item page: a page's rows then wait for no rate read
+    that only that page could start. A German Wawi has two or three classes, so at most one rate is read
+    that no item needs. A class the list lacked, or whose read failed, is rated when an item names it;
+    a list Wawi refuses leaves every class to that. Notes name only the classes the items use.
+    """
+
+    def __init__(
+        self, wawi: WawiClient, params: PricingParams, company: Future[int | None], pool: ThreadPoolExecutor
+    ) -> None:
+        self._wawi = wawi
+        self._params = params
+        self._company = company
+        self._listed = pool.submit(in_context(self._rate_listed))
+
+    def _rate_listed(self) -> dict[int, float | str]:
+        try:
+            classes = [c.id for c in self._wawi.tax_classes()]
+        except (JtlApiError, ValidationError) as exc:
+            log.info("tax classes not listed (%s): each is rated when an item names it", type(exc).__name__)
+            return {}
+        company = self._company.result()
+        if company is None:
+            return {}
+        return _rate_classes(self._wawi, classes, company, self._params, skip_unreachable=True)
+
+    def of(self, tax_classes: Iterable[int], notes: list[str]) -> dict[int, float]:
+        """The rates of ``tax_classes`` (a class Wawi cannot rate is left out: its rows get no VAT)."""
+        wanted = sorted(set(tax_classes))
+        if not wanted:
+            return {}
+        company = self._company.result()
+        if company is None:
+            notes.append("Wawi lists no company: no VAT rates, so no gross price endings")
+            return {}
+        listed = self._listed.result()
+        found = {c: listed[c] for c in wanted if c in listed}
+        found.update(_rate_classes(self._wawi, [c for c in wanted if c not in listed], company, self._params))
+        notes.extend(value for _, value in sorted(found.items()) if isinstance(value, str))
+        return {tax_class: value for tax_class, value in found.items() if isinstance(value, float)}
 
 
 def _company(wawi: WawiClient, params: PricingParams) -> int | None:
@@ -183,13 +234,14 @@ def load_price_inputs(
         categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
         makers_read = pool.submit(in_context(wawi.manufacturers))
         company_read = pool.submit(in_context(_company), wawi, params)
+        rates = VatRates(wawi, params, company_read, pool)
         listed = list(flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism)))
         cached = pool.submit(in_context(cache.replace_all), listed) if cache is not None else None
         items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
         categories = categories_read.result()
         makers = {m.id: m.name or "" for m in makers_read.result()}
         classes = (t for i in items if (t := _int(i.get("TaxClassId"))) is not None)
-        vat = _vat_rates(wawi, classes, company_read.result(), params, notes)
+        vat = rates.of(classes, notes)
         if cached is not None:
             cached.result()
     suppliers: dict[int, int | None] = {}
@@ -309,12 +361,13 @@ def stream_price_inputs(
         categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
         makers_read = pool.submit(in_context(wawi.manufacturers))
         company_read = pool.submit(in_context(_company), wawi, params)
+        rates = VatRates(wawi, params, company_read, pool)
         for page in wawi.items.iter_pages(parallel=wawi.read_parallelism):
             listed.extend(page)
             items = [i for i in page if params.include_inactive or i.get("IsActive") is not False]
             classes = {t for i in items if (t := _int(i.get("TaxClassId"))) is not None} - rated
             if classes:
-                vat.update(_vat_rates(wawi, classes, company_read.result(), params, vat_notes))
+                vat.update(rates.of(classes, vat_notes))
                 rated |= classes
             paths = category_paths(categories_read.result())
             makers = {m.id: m.name or "" for m in makers_read.result()}

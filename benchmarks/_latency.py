@@ -22,6 +22,13 @@ A flow's run is measured against the least time the APIs' limits allow for the r
   moment those answers can be there, their busy time over the workers (``released_work_seconds``).
 
 The largest of these is the bound; achieved throughput / bound throughput = bound / wall time.
+
+Every term counts the run's requests as a client that knew each answer's length before asking could
+order them. Beside the bound, each run also reports the time of a client that asks in turn
+(``in_turn_seconds``): the run's Wawi requests in the order the run sent them, each on the first free
+worker as soon as what it needs has answered, none waiting on the client. The gap between the two is
+the order's luck (a long answer asked for last), which no client can see in advance; the gap between
+that and the wall time is the client's own.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from jtl_automator.sandbox.latency_model import (
     bottleneck,
     concurrency_bound_seconds,
     dependent_chain_seconds,
+    in_turn_seconds,
     listing_chain_seconds,
     safe_client_rate,
     sustained_bound_seconds,
@@ -115,6 +123,7 @@ class Bound:
     refused: int  # 503 answers of a busy on-premise Wawi
     sustained: dict[str, float]  # FFN and Sheets at the long-run rate, for reference
     stats: dict[str, Any]
+    wawi_in_turn: float = 0.0  # the Wawi PC's requests asked for in the run's order (module docstring)
 
     @property
     def total_requests(self) -> int:
@@ -124,6 +133,16 @@ class Bound:
     def ratio(self) -> float:
         """Achieved throughput / the bound's throughput (= bound seconds / wall seconds)."""
         return self.seconds / self.achieved_seconds if self.achieved_seconds > 0 else 0.0
+
+    @property
+    def in_turn_seconds(self) -> float:
+        """The bound of a client that asks in turn: the Wawi PC's in-turn schedule beside every term."""
+        return max(self.seconds, self.wawi_in_turn)
+
+    @property
+    def in_turn_ratio(self) -> float:
+        """:attr:`in_turn_seconds` / the wall time: how much of the run the client itself added."""
+        return self.in_turn_seconds / self.achieved_seconds if self.achieved_seconds > 0 else 0.0
 
     def throughput(self) -> tuple[float, float]:
         """(achieved, bound) requests per second."""
@@ -241,6 +260,11 @@ def measure(
         refused=wawi["refused"] if wawi else 0,
         sustained=sustained,
         stats=stats,
+        wawi_in_turn=(
+            in_turn_seconds(wawi["timeline"], config.wawi_onprem_concurrency, dependents)
+            if wawi and config.wawi_onprem_concurrency
+            else 0.0
+        ),
     )
 
 

@@ -151,8 +151,23 @@ def run_metrics(label: str, run: dict[str, Any], time_scale: float) -> list[Metr
             f">= {RATIO_TARGET:.0%}",
             bound.ratio >= RATIO_TARGET,
         ),
+        in_turn_metric(label, bound, time_scale),
     ]
     return rows
+
+
+def in_turn_metric(label: str, bound: Bound, time_scale: float, least: float | None = None) -> Metric:
+    """The row of a client that asks in turn (``benchmarks._latency``): its time and the run's ratio to it.
+
+    ``least``: the run's bound where the benchmark computes its own (the report's CPU floor beside it).
+    """
+    seconds = max(bound.in_turn_seconds, least or 0.0)
+    ratio = seconds / bound.achieved_seconds if bound.achieved_seconds > 0 else 0.0
+    return Metric(
+        f"{label}: a client asking in turn (the Wawi PC's requests in the run's order, none waiting on the "
+        "client), its least time (real seconds) / the wall time",
+        f"{fmt_s(seconds * time_scale)}: {ratio:.1%}",
+    )
 
 
 def refusals_metric(runs: Iterable[dict[str, Any]]) -> Metric:

@@ -493,6 +493,7 @@ def run_latency(
     way, so the read stage's wall time is compared with the bound of the API requests it made.
     """
     from benchmarks import _latency
+    from benchmarks._latency_report import in_turn_metric
 
     data = generate(
         seed=seed, skus=skus, orders=0, warehouses=warehouses, customers=1, suppliers=10, inbounds=5
@@ -576,6 +577,7 @@ def run_latency(
             f">= {_latency.RATIO_TARGET:.0%}",
             least / read >= _latency.RATIO_TARGET,
         ),
+        in_turn_metric("read stage", bound, time_scale, least),
         Metric(
             "read stage: the sandbox's own lateness (FFN / Wawi)",
             " / ".join(fmt_s(real(late(api))) for api in ("ffn", "wawi")),

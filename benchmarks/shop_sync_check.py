@@ -37,6 +37,7 @@ from benchmarks._common import (
     serve_sandbox,
     served_by_api,
 )
+from benchmarks._latency_report import in_turn_metric
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, generate
 from jtl_automator.sandbox.latency_model import bottleneck, released_work_seconds
@@ -394,6 +395,7 @@ def run_latency(
                 f">= {_latency.RATIO_TARGET:.0%}",
                 bound.ratio >= _latency.RATIO_TARGET,
             ),
+            in_turn_metric(label, bound, time_scale),
             Metric(
                 f"{label}: ratio over the whole run (with evaluate, record, alert: no requests)",
                 f"{bound.seconds / out['seconds']:.1%}",

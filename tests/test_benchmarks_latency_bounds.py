@@ -10,10 +10,11 @@ import pytest
 
 from benchmarks import _latency
 from benchmarks.shop_sync_check import ORDER_ROUTE, PRODUCT_ROUTE, after_shop_bounds, shop_bounds
-from jtl_automator.sandbox.latency_model import RequestTiming, released_work_seconds
+from jtl_automator.sandbox.latency_model import RequestTiming, in_turn_seconds, released_work_seconds
 
 ITEMS = "/wawi/api/eazybusiness/v1/items"
 STOCKS = "/wawi/api/eazybusiness/v1/stocks"
+COMPANIES = "/wawi/api/eazybusiness/v1/companies"
 
 
 def _req(route: str, page: int | None, service: float) -> RequestTiming:
@@ -231,3 +232,72 @@ def test_wawi_reads_that_wait_for_the_shop_follow_its_chains() -> None:
     stats["wawi"]["timeline"] = stats["wawi"]["timeline"][:2]  # nothing waits for the shop: no term
     assert after_shop_bounds(stats, 4) == {}
     assert after_shop_bounds({"shop": stats["shop"]}, 4) == {}
+
+
+# --- the in-turn schedule: what a client that cannot see answers' lengths does with its order ---------
+
+
+def _arrived(route: str, page: int | None, service: float, arrived: float) -> RequestTiming:
+    return RequestTiming(route, page, arrived, arrived, arrived + service, service)
+
+
+def _in_order(*requests: tuple[str, int | None, float]) -> list[RequestTiming]:
+    """Requests in this arrival order (a millisecond apart; the schedule uses only the order)."""
+    return [
+        _arrived(route, page, service, index / 1000) for index, (route, page, service) in enumerate(requests)
+    ]
+
+
+def test_a_listings_long_page_asked_for_in_its_turn_ends_the_run_after_the_pages_before_it() -> None:
+    pages = [(ITEMS, 1, 0.1), *((ITEMS, n, 0.2) for n in range(2, 6)), (ITEMS, 6, 1.0)]
+    # page 1 answers at 0.1; pages 2-5 take the four workers to 0.3; page 6 runs 0.3 -> 1.3
+    assert in_turn_seconds(_in_order(*pages), 4) == pytest.approx(1.3)
+    # asked for right after page 1 it ends at 1.1: the chain bound, reachable only by knowing in advance
+    first_long = [pages[0], pages[-1], *pages[1:-1]]
+    assert in_turn_seconds(_in_order(*first_long), 4) == pytest.approx(1.1)
+    assert _latency.wawi_chain_bounds({"max_service_seconds": 1.0, "timeline": _in_order(*pages)})[
+        "Wawi listing chain (items: page 1, then its longest later page)"
+    ] == pytest.approx(1.1)
+
+
+def test_requests_that_depend_on_nothing_start_at_once_and_the_arrival_times_do_not_count() -> None:
+    late = [_arrived("/wawi/api/eazybusiness/v1/companies", None, 0.5, at) for at in (0.0, 3.0, 9.0)]
+    assert in_turn_seconds(late, 2) == pytest.approx(1.0)  # two at once, then the third: no client delay
+    assert in_turn_seconds(late, 4) == pytest.approx(0.5)
+    assert in_turn_seconds([], 4) == 0.0
+
+
+def test_dependent_reads_wait_for_a_page_1_of_their_listing() -> None:
+    suppliers = "/wawi/api/eazybusiness/v1/items/{id}/suppliers"
+    timeline = _in_order((ITEMS, 1, 0.2), (ITEMS, 2, 0.5), (suppliers, None, 0.1), (suppliers, None, 0.1))
+    # page 1 0 -> 0.2; then page 2 and both supplier reads at once on 4 workers: 0.2 + 0.5
+    assert in_turn_seconds(timeline, 4, [("/items", "/suppliers")]) == pytest.approx(0.7)
+    # on one worker everything in turn: 0.2 + 0.5 + 0.1 + 0.1
+    assert in_turn_seconds(timeline, 1, [("/items", "/suppliers")]) == pytest.approx(0.9)
+    # without the pair the supplier reads may start at once: two of them beside page 1 on 4 workers
+    assert in_turn_seconds(timeline, 4) == pytest.approx(0.7)
+    # on two, reads of 0.3: with the pair both wait for page 1 (0.2), then run one after the other
+    # beside page 2 (0.2 -> 0.5 -> 0.8); without it one starts beside page 1 and the other at 0.3
+    slower = _in_order((ITEMS, 1, 0.2), (ITEMS, 2, 0.5), (suppliers, None, 0.3), (suppliers, None, 0.3))
+    assert in_turn_seconds(slower, 2, [("/items", "/suppliers")]) == pytest.approx(0.8)
+    assert in_turn_seconds(slower, 2) == pytest.approx(0.7)
+
+
+def test_the_in_turn_schedule_is_never_shorter_than_any_lower_bound_term() -> None:
+    rng = random.Random(17)
+    for _ in range(200):
+        workers = rng.choice((1, 2, 4))
+        timeline = _in_order(
+            *((ITEMS, n, rng.lognormvariate(-1.9, 1.15)) for n in range(1, rng.randint(2, 12))),
+            *((STOCKS, n, rng.lognormvariate(-1.9, 1.15)) for n in range(1, rng.randint(1, 6))),
+            *(
+                ("/wawi/api/eazybusiness/v1/companies", None, rng.lognormvariate(-1.9, 1.15))
+                for _ in range(3)
+            ),
+        )
+        rng.shuffle(timeline)  # any order the client might choose, but no later page before its page 1
+        timeline = sorted(timeline, key=lambda r: (r.page or 0) > 1)
+        services = [r.service for r in timeline]
+        wawi = {"max_service_seconds": max(services), "timeline": timeline}
+        terms = [sum(services) / workers, *_latency.wawi_chain_bounds(wawi, workers).values()]
+        assert in_turn_seconds(timeline, workers) >= max(terms) - 1e-9

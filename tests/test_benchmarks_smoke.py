@@ -247,6 +247,9 @@ def test_sync_latency_modes_tiny() -> None:
         for run in runs:
             raw = result.raw["runs"][run] if "runs" in result.raw else result.raw[run]
             assert raw["bound"].total_requests > 0 and raw["bound"].ratio > 0, (result.name, run)
+            # a client asking in turn needs no less than the bound (its terms hold for any order)
+            assert raw["bound"].seconds <= raw["bound"].in_turn_seconds, (result.name, run)
+            assert raw["bound"].wawi_in_turn > 0, (result.name, run)
     full, incr = stock.raw["runs"]["full"], stock.raw["runs"]["incremental"]
     assert full["failed"] == 0 and 0 < incr["outcomes"].get("applied", 0) <= stock.raw["changed"]
     assert products.raw["incremental"]["counts"]["updated"] == products.raw["changed"]

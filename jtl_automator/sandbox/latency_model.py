@@ -370,6 +370,64 @@ def dependent_chain_seconds(
     return released_work_seconds([(first, services)], workers)
 
 
+def in_turn_seconds(
+    timeline: Iterable[RequestTiming], workers: int, dependents: Iterable[tuple[str, str]] = ()
+) -> float:
+    """How long a client that asks in turn and never idles needs for a run's requests on ``workers``.
+
+    The bounds above are those of a client that knows every answer's length before it asks; a client
+    learns it when the answer comes. This is the best such a client does with the order it chose: the
+    run's requests in their arrival order, each given to the first free worker as soon as it may be
+    asked for, none waiting on the client itself. A paged listing's later pages may be asked for once a
+    page 1 of that route has answered; a ``dependent`` route's requests once a page 1 of its ``listing``
+    route has (route endings, as in :func:`dependent_chain_seconds`); everything else at once. Seconds
+    from the first arrival to the last answer; 0 without requests.
+    """
+    requests = sorted(timeline, key=lambda r: r.arrived)
+    if not requests or workers <= 0:
+        return 0.0
+    pairs = tuple(dependents)
+    firsts = {r.route for r in requests if r.page is not None and r.page <= 1}
+
+    def source(request: RequestTiming) -> str | None:
+        """The route whose page 1 must have answered before ``request`` may be asked for."""
+        if request.page is not None and request.page > 1 and request.route in firsts:
+            return request.route
+        for listing, dependent in pairs:
+            if request.route.endswith(dependent):
+                return next((route for route in firsts if route.endswith(listing)), None)
+        return None
+
+    first_answer: dict[str, float] = {}  # route -> when a page 1 of it first answered in this schedule
+    free = [0.0] * workers
+    waiting = list(requests)
+    end = 0.0
+    while waiting:
+        worker = min(range(workers), key=free.__getitem__)
+        now = free[worker]
+        chosen, release = None, math.inf
+        for index, request in enumerate(waiting):  # the first in turn that may be asked for now
+            needed = source(request)
+            ready = 0.0 if needed is None else first_answer.get(needed, math.inf)
+            if ready <= now:
+                chosen, release = index, ready
+                break
+            release = min(release, ready)
+        if chosen is None:
+            if release == math.inf:  # what it waits for is never asked: ask it as if it did not
+                chosen, release = 0, now
+            else:
+                free[worker] = release
+                continue
+        request = waiting.pop(chosen)
+        done = max(now, release) + request.service
+        free[worker] = done
+        end = max(end, done)
+        if request.page is not None and request.page <= 1:
+            first_answer[request.route] = min(first_answer.get(request.route, math.inf), done)
+    return end
+
+
 def released_work_seconds(groups: Sequence[tuple[float, Sequence[float]]], workers: int | None) -> float:
     """The least time on ``workers`` servers for requests that cannot start before a release time.
 
@@ -459,6 +517,7 @@ __all__ = [
     "charge",
     "charged_cell",
     "concurrency_bound_seconds",
+    "in_turn_seconds",
     "listing_chain_seconds",
     "page_number",
     "profile_named",

@@ -40,7 +40,7 @@ from benchmarks._common import (
 from benchmarks._latency_report import in_turn_metric
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, generate
-from jtl_automator.sandbox.latency_model import bottleneck, released_work_seconds
+from jtl_automator.sandbox.latency_model import bottleneck, in_turn_seconds, released_work_seconds
 
 NAME = "shop_sync_check"
 TITLE = "shop_sync_check: 100,000 products and a day of 10,000 orders, requests vs the bound (issue 16)"
@@ -304,7 +304,24 @@ def _with_shop(bound: _latency.Bound, in_flight: int, wawi_workers: int | None) 
         **after_shop_bounds(bound.stats, wawi_workers),
     }
     name, seconds = bottleneck(bounds)
-    return replace(bound, bounds=bounds, bottleneck=name, seconds=seconds)
+    return replace(
+        bound,
+        bounds=bounds,
+        bottleneck=name,
+        seconds=seconds,
+        wawi_in_turn=in_turn_after_shop(bound.stats, wawi_workers),
+    )
+
+
+def in_turn_after_shop(stats: dict[str, Any], workers: int | None) -> float:
+    """A client asking in turn (``in_turn_seconds``), the Wawi reads the shop names after its chains."""
+    wawi = stats.get("wawi")
+    if not wawi or not workers:
+        return 0.0
+    routes = stats.get("shop", {}).get("by_route", {})
+    chain = lambda route: routes.get(route, {}).get("busy_seconds", 0.0)  # noqa: E731
+    released = [(WAWI_ORDERS, chain(ORDER_ROUTE)), (WAWI_CHANNEL_PRICES, chain(PRODUCT_ROUTE))]
+    return in_turn_seconds(wawi.get("timeline", []), workers, released=released)
 
 
 def run_latency(

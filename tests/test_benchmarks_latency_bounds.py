@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from benchmarks import _latency
-from benchmarks.shop_sync_check import ORDER_ROUTE, PRODUCT_ROUTE, after_shop_bounds, shop_bounds
+from benchmarks.shop_sync_check import (
+    ORDER_ROUTE,
+    PRODUCT_ROUTE,
+    after_shop_bounds,
+    in_turn_after_shop,
+    shop_bounds,
+)
 from jtl_automator.sandbox.latency_model import RequestTiming, in_turn_seconds, released_work_seconds
 
 ITEMS = "/wawi/api/eazybusiness/v1/items"
@@ -301,3 +307,24 @@ def test_the_in_turn_schedule_is_never_shorter_than_any_lower_bound_term() -> No
         wawi = {"max_service_seconds": max(services), "timeline": timeline}
         terms = [sum(services) / workers, *_latency.wawi_chain_bounds(wawi, workers).values()]
         assert in_turn_seconds(timeline, workers) >= max(terms) - 1e-9
+
+
+def test_requests_released_by_another_api_wait_for_it_beside_the_rest() -> None:
+    prices = "/wawi/api/eazybusiness/v1/items/{id}/salesChannelPrices"
+    timeline = _in_order((COMPANIES, None, 0.5), (prices, None, 0.5), (prices, None, 0.5))
+    assert in_turn_seconds(timeline, 2) == pytest.approx(1.0)
+    # the channel prices only once the shop's pages are read (1.0 s): both then side by side
+    assert in_turn_seconds(timeline, 2, released=[("/salesChannelPrices", 1.0)]) == pytest.approx(1.5)
+    assert in_turn_seconds(timeline, 1, released=[("/salesChannelPrices", 1.0)]) == pytest.approx(2.0)
+
+
+def test_the_shop_checks_channel_price_reads_wait_for_the_shops_product_chain_in_turn() -> None:
+    prices = "/wawi/api/eazybusiness/v1/items/{id}/salesChannelPrices"
+    stats: dict[str, Any] = {
+        "shop": {"by_route": {PRODUCT_ROUTE: {"busy_seconds": 1.0}, ORDER_ROUTE: {"busy_seconds": 0.2}}},
+        "wawi": {"timeline": _in_order((STOCKS, 1, 0.5), (prices, None, 0.5), (prices, None, 0.5))},
+    }
+    # the stock page at once; the prices after the product pages' 1.0 s, side by side on two workers
+    assert in_turn_after_shop(stats, 2) == pytest.approx(1.5)
+    assert in_turn_after_shop(stats, None) == 0.0
+    assert in_turn_after_shop({"shop": stats["shop"]}, 2) == 0.0

@@ -371,7 +371,10 @@ def dependent_chain_seconds(
 
 
 def in_turn_seconds(
-    timeline: Iterable[RequestTiming], workers: int, dependents: Iterable[tuple[str, str]] = ()
+    timeline: Iterable[RequestTiming],
+    workers: int,
+    dependents: Iterable[tuple[str, str]] = (),
+    released: Iterable[tuple[str, float]] = (),
 ) -> float:
     """How long a client that asks in turn and never idles needs for a run's requests on ``workers``.
 
@@ -380,13 +383,15 @@ def in_turn_seconds(
     run's requests in their arrival order, each given to the first free worker as soon as it may be
     asked for, none waiting on the client itself. A paged listing's later pages may be asked for once a
     page 1 of that route has answered; a ``dependent`` route's requests once a page 1 of its ``listing``
-    route has (route endings, as in :func:`dependent_chain_seconds`); everything else at once. Seconds
-    from the first arrival to the last answer; 0 without requests.
+    route has (route endings, as in :func:`dependent_chain_seconds`); a route ending in ``released`` not
+    before its time (what another API must answer first: the shop's pages before the Wawi reads they
+    name); everything else at once. Seconds from the first arrival to the last answer; 0 without requests.
     """
     requests = sorted(timeline, key=lambda r: r.arrived)
     if not requests or workers <= 0:
         return 0.0
     pairs = tuple(dependents)
+    releases = tuple(released)
     firsts = {r.route for r in requests if r.page is not None and r.page <= 1}
 
     def source(request: RequestTiming) -> str | None:
@@ -409,6 +414,7 @@ def in_turn_seconds(
         for index, request in enumerate(waiting):  # the first in turn that may be asked for now
             needed = source(request)
             ready = 0.0 if needed is None else first_answer.get(needed, math.inf)
+            ready = max([ready, *(at for ending, at in releases if request.route.endswith(ending))])
             if ready <= now:
                 chosen, release = index, ready
                 break

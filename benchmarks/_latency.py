@@ -139,11 +139,6 @@ class Bound:
         """The bound of a client that asks in turn: the Wawi PC's in-turn schedule beside every term."""
         return max(self.seconds, self.wawi_in_turn)
 
-    @property
-    def in_turn_ratio(self) -> float:
-        """:attr:`in_turn_seconds` / the wall time: how much of the run the client itself added."""
-        return self.in_turn_seconds / self.achieved_seconds if self.achieved_seconds > 0 else 0.0
-
     def throughput(self) -> tuple[float, float]:
         """(achieved, bound) requests per second."""
         total = self.total_requests

@@ -266,6 +266,14 @@ WAWI_ORDERS = "/salesOrders"
 WAWI_CHANNEL_PRICES = "/salesChannelPrices"
 
 
+def shop_releases(stats: dict[str, Any]) -> list[tuple[str, float]]:
+    """(Wawi route ending, the least time before it may be asked for): the order lookups after the shop's
+    order pages, the channel-price reads after its product pages (a chain: its pages' summed service)."""
+    routes = stats.get("shop", {}).get("by_route", {})
+    chain = lambda route: routes.get(route, {}).get("busy_seconds", 0.0)  # noqa: E731
+    return [(WAWI_ORDERS, chain(ORDER_ROUTE)), (WAWI_CHANNEL_PRICES, chain(PRODUCT_ROUTE))]
+
+
 def after_shop_bounds(stats: dict[str, Any], workers: int | None) -> dict[str, float]:
     """What Wawi's reads that need the shop's answers force after the shop's cursor chains.
 
@@ -279,12 +287,11 @@ def after_shop_bounds(stats: dict[str, Any], workers: int | None) -> dict[str, f
     shop, wawi = stats.get("shop"), stats.get("wawi")
     if not shop or not wawi:
         return {}
-    routes = shop["by_route"]
-    chain = lambda route: routes.get(route, {}).get("busy_seconds", 0.0)  # noqa: E731
     timeline = wawi.get("timeline", [])
-    lookups = [r.service for r in timeline if r.route.endswith(WAWI_ORDERS)]
-    prices = [r.service for r in timeline if r.route.endswith(WAWI_CHANNEL_PRICES)]
-    seconds = released_work_seconds([(chain(ORDER_ROUTE), lookups), (chain(PRODUCT_ROUTE), prices)], workers)
+    groups = [
+        (at, [r.service for r in timeline if r.route.endswith(ending)]) for ending, at in shop_releases(stats)
+    ]
+    seconds = released_work_seconds(groups, workers)
     if seconds <= 0:
         return {}
     on = f"on {workers} workers" if workers else "at once"
@@ -318,10 +325,7 @@ def in_turn_after_shop(stats: dict[str, Any], workers: int | None) -> float:
     wawi = stats.get("wawi")
     if not wawi or not workers:
         return 0.0
-    routes = stats.get("shop", {}).get("by_route", {})
-    chain = lambda route: routes.get(route, {}).get("busy_seconds", 0.0)  # noqa: E731
-    released = [(WAWI_ORDERS, chain(ORDER_ROUTE)), (WAWI_CHANNEL_PRICES, chain(PRODUCT_ROUTE))]
-    return in_turn_seconds(wawi.get("timeline", []), workers, released=released)
+    return in_turn_seconds(wawi.get("timeline", []), workers, released=shop_releases(stats))
 
 
 def run_latency(

@@ -405,16 +405,18 @@ def in_turn_seconds(
 
     first_answer: dict[str, float] = {}  # route -> when a page 1 of it first answered in this schedule
     free = [0.0] * workers
-    waiting = list(requests)
+    # each request with what it waits for: a route's page 1, and a time another API sets
+    waiting = [
+        (r, source(r), max([0.0, *(at for ending, at in releases if r.route.endswith(ending))]))
+        for r in requests
+    ]
     end = 0.0
     while waiting:
         worker = min(range(workers), key=free.__getitem__)
         now = free[worker]
         chosen, release = None, math.inf
-        for index, request in enumerate(waiting):  # the first in turn that may be asked for now
-            needed = source(request)
-            ready = 0.0 if needed is None else first_answer.get(needed, math.inf)
-            ready = max([ready, *(at for ending, at in releases if request.route.endswith(ending))])
+        for index, (_, needed, floor) in enumerate(waiting):  # the first in turn that may be asked for now
+            ready = max(floor, 0.0 if needed is None else first_answer.get(needed, math.inf))
             if ready <= now:
                 chosen, release = index, ready
                 break
@@ -425,7 +427,7 @@ def in_turn_seconds(
             else:
                 free[worker] = release
                 continue
-        request = waiting.pop(chosen)
+        request = waiting.pop(chosen)[0]
         done = max(now, release) + request.service
         free[worker] = done
         end = max(end, done)

@@ -67,9 +67,8 @@ def product_load(
     """Wawi's items (all, or changed since the watermark) and their FFN products, in bulk (no suppliers)."""
     with correlated():
         inputs = svc.load_inputs(clients.ffn, clients.wawi, clients.store, params, full=full, now=now)
-    get_run_logger().info(
-        "%s: %d Wawi items, %d FFN products", inputs.mode, len(inputs.wawi), len(inputs.ffn)
-    )
+    # FFN's products are still being read (the next task's supplier reads do not wait for them)
+    get_run_logger().info("%s: %d Wawi items", inputs.mode, len(inputs.wawi))
     return inputs
 
 

@@ -235,7 +235,8 @@ class WawiItemCache:
 class SupplierReads:
     """Supplier reads under way: ``workers`` at once from the start, yielded ``batch`` items at a time.
 
-    Iterating yields each batch of items with the rows read, once they are stored (an item that vanished
+    The last ``workers`` answers come one at a time (every read left is on the wire then). Iterating
+    yields each batch of items with the rows read, once they are stored (an item that vanished
     in Wawi is left out of the rows and named in the cache's ``notes``). A batch is the next ``batch``
     answers in the order they arrive, so neither a stalled answer nor a thread that waits long for a free
     connection holds back the items read after it. The reads run on ahead while the caller works on a
@@ -245,7 +246,7 @@ class SupplierReads:
     """
 
     def __init__(self, cache: WawiItemCache, stale: Sequence[CachedItem], workers: int, batch: int) -> None:
-        self.cache, self.stale, self.batch = cache, stale, max(1, batch)
+        self.cache, self.stale, self.batch, self.workers = cache, stale, max(1, batch), max(1, workers)
         # One pool for every batch: the reads go on while a finished batch is stored (and used), and no
         # batch waits for its slowest read before the next one starts (Wawi's long tail would idle workers).
         self._pool = (
@@ -255,6 +256,20 @@ class SupplierReads:
         )
         read = in_context(self._read)
         self._futures = {self._pool.submit(read, row): row for row in stale} if self._pool else {}
+
+    def _tail(self) -> int:
+        """From this many answers on, each one is a batch of its own."""
+        return len(self.stale) - (self.workers if self._pool is not None else 1)
+
+    @property
+    def batches(self) -> int:
+        """How many batches iterating yields."""
+        count = rows = 0
+        for received in range(1, len(self.stale) + 1):
+            rows += 1
+            if rows == self.batch or received >= self._tail():
+                count, rows = count + 1, 0
+        return count
 
     def _read(self, row: CachedItem) -> list[Any] | None:
         try:
@@ -275,6 +290,10 @@ class SupplierReads:
         rows: list[CachedItem] = []
         answers: list[list[Any] | None] = []
         arriving = self._answers()
+        # Once no read is left queued (the rest are on the wire, one per worker), each answer is a batch of
+        # its own: the caller acts on the last items as they come instead of after the slowest of them.
+        tail = self._tail()
+        received = 0
         while True:
             try:
                 row, answer = next(arriving)
@@ -286,7 +305,8 @@ class SupplierReads:
                 raise
             rows.append(row)
             answers.append(answer)
-            if len(rows) == self.batch:
+            received += 1
+            if len(rows) == self.batch or received >= tail:
                 done, stored = rows, self.cache.store_read(rows, answers)
                 rows, answers = [], []
                 yield done, stored

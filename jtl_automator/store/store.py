@@ -895,15 +895,19 @@ class StateStore:
 
     def cached_items(self, skus: Iterable[str] | None = None) -> list[CachedItem]:
         """Cached items with one of these SKUs (``None``: all), ordered by item id."""
+        # Plain rows, not ORM objects: a full run reads the whole catalogue's rows, and the identity map
+        # costs more than the query (5,000 rows: about 100 ms against 30 ms).
+        table = WawiItemCacheRow.__table__
+        query = select(*(table.c[name] for name in _CACHED_ITEM_COLUMNS))
         with self.session() as s:
             if skus is None:
-                rows = list(s.scalars(select(WawiItemCacheRow).order_by(WawiItemCacheRow.item_id)))
+                rows = list(s.execute(query.order_by(table.c.item_id)))
             else:
                 wanted = sorted(set(skus))
                 rows = []
                 for start in range(0, len(wanted), _ITEM_CACHE_CHUNK):
                     chunk = wanted[start : start + _ITEM_CACHE_CHUNK]
-                    rows.extend(s.scalars(select(WawiItemCacheRow).where(WawiItemCacheRow.sku.in_(chunk))))
+                    rows.extend(s.execute(query.where(table.c.sku.in_(chunk))))
                 rows.sort(key=lambda r: r.item_id)
             return [_cached_item(r) for r in rows]
 
@@ -1228,7 +1232,21 @@ class CachedItem:
     suppliers_at: datetime | None = None
 
 
-def _cached_item(row: WawiItemCacheRow) -> CachedItem:
+#: The item cache's columns, in ``CachedItem``'s order.
+_CACHED_ITEM_COLUMNS = (
+    "item_id",
+    "sku",
+    "inventory_managed",
+    "procurement_time",
+    "changed",
+    "seen_at",
+    "suppliers",
+    "suppliers_at",
+)
+
+
+def _cached_item(row: Any) -> CachedItem:
+    """A cache row (selected by :data:`_CACHED_ITEM_COLUMNS`) as the services see it."""
     return CachedItem(
         item_id=row.item_id,
         sku=row.sku,

@@ -260,3 +260,38 @@ def test_replenishment_second_run_reads_no_suppliers(world: World) -> None:
     world.seen.clear()
     replenishment.load_inputs(world.ffn, world.wawi, params, now=now + timedelta(hours=25), store=world.store)
     assert len(world.supplier_reads()) == reads
+
+
+# -- supplier reads: the batches a caller acts on ---------------------------------------------------
+
+
+class _StubSuppliersCache:
+    """What ``SupplierReads`` uses of the cache: the Wawi client's supplier read and ``store_read``."""
+
+    def __init__(self) -> None:
+        self.wawi = self
+        self.items = self
+        self.stored: list[int] = []
+
+    def suppliers(self, item_id: int) -> list[Any]:
+        return [{"SupplierId": item_id}]
+
+    def store_read(self, rows: Any, answers: Any) -> dict[int, list[Any]]:
+        self.stored.append(len(rows))
+        return {row.item_id: answer for row, answer in zip(rows, answers, strict=True)}
+
+
+@pytest.mark.parametrize(("workers", "sizes"), [(4, [10, 10, 6, 1, 1, 1, 1]), (1, [10, 10, 9, 1])])
+def test_supplier_reads_hand_over_the_last_answers_one_at_a_time(workers: int, sizes: list[int]) -> None:
+    """Full batches while reads are queued; once every read left is on the wire, each answer alone (so
+    the caller's writes after the last read wait for one item, not for a batch's slowest read)."""
+    from jtl_automator.services.wawi_item_cache import SupplierReads
+
+    cache = _StubSuppliersCache()
+    stale = [CachedItem(i, f"S-{i}", True) for i in range(1, 31)]
+    with SupplierReads(cache, stale, workers, 10) as reads:  # type: ignore[arg-type]
+        expected = reads.batches
+        batches = list(reads)
+    assert len(batches) == expected
+    assert [len(rows) for rows, _ in batches] == sizes == cache.stored
+    assert sorted(i for _, read in batches for i in read) == list(range(1, 31))

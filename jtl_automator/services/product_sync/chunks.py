@@ -115,7 +115,7 @@ def read_plan_write(
         fresh, stale = cache.fresh_suppliers(_cache_rows(store, scoped), required=PACKAGING_FIELDS)
     size = chunk_size(len(stale), params)
     first = scoped[~scoped["item_id"].isin({r.item_id for r in stale})]
-    chunks = (1 if len(first) else 0) + math.ceil(len(stale) / size)
+    chunks = 0  # once the reads are under way: the first chunk and their batches
     parts: list[pd.DataFrame] = []
     writer: WritePool[Mapping[Any, Any], Outcome] | None = None
 
@@ -132,6 +132,7 @@ def read_plan_write(
 
     with ExitStack() as running:  # on the way out: queued writes cancelled, then queued reads
         reads = running.enter_context(cache.read_suppliers(stale, workers=params.workers, batch=size))
+        chunks = (1 if len(first) else 0) + reads.batches
         if not dry_run:
             # One pool for the run (rows are independent: one product each), so no chunk waits for the
             # previous one's slowest write.
@@ -148,7 +149,11 @@ def read_plan_write(
             planned(scoped[scoped["item_id"].isin(ids)], read, len(read))
         outcomes = writer.results() if writer is not None else []
     plan = combine_plans([*parts, vanished])
-    stats = {**inputs.stats, "supplier_reads": cache.stats["supplier_reads"]}
+    stats = {
+        **inputs.stats,
+        "supplier_reads": cache.stats["supplier_reads"],
+        "ffn_products": inputs.ffn_read.side().products,
+    }
     log.info(
         "%d chunks planned%s: %d supplier reads, decisions %s",
         chunks,

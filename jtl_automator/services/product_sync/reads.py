@@ -11,13 +11,16 @@
   bulk read of them.
 - **FFN products**: every page of ``GET /products`` (full), else the changed SKUs by ``$filter`` in chunks of
   ``FILTER_CLAUSES_MAX`` (one per SKU once FFN refused ``or``), or every page when that is fewer requests
-  (the catalogue's size is the Wawi item cache's, which every run keeps).
+  (the catalogue's size is the Wawi item cache's, which every run keeps). They are read in the background
+  (:class:`FfnRead`) and only the plan waits for them: stage 3's supplier reads need the Wawi side alone,
+  so on the Wawi PC they follow the item listing at once instead of FFN's token, lookups and framing.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,19 +49,85 @@ log = correlated_logger("jtl_automator.product_sync")
 SNAPSHOT_KEYS = ("identifier", "specifications", "bundles")
 
 
+@dataclass(frozen=True)
+class FfnSide:
+    """The FFN products a run compares with: framed, and what an update sends back of each."""
+
+    frame: pd.DataFrame
+    snapshots: dict[str, dict[str, Any]]  # jfsku -> the nested objects an update sends back whole
+    products: int
+
+    @classmethod
+    def of(cls, products: Sequence[Mapping[str, Any]]) -> FfnSide:
+        """The side of these products (FFN's listing or lookups)."""
+        snapshots = {
+            str(p.get("jfsku")): {k: p.get(k) for k in SNAPSHOT_KEYS} for p in products if p.get("jfsku")
+        }
+        return cls(ffn_products_frame(products), snapshots, len(products))
+
+
+class FfnRead:
+    """FFN's side of a run, read on a thread of its own from the moment its SKUs are known.
+
+    :meth:`side` waits for it. A read that failed raises there once; asked again (a retried task), it
+    reads again in the caller, so a passing FFN outage costs a retry, not the run.
+    """
+
+    def __init__(self, read: Callable[[], Sequence[Mapping[str, Any]]], pool: ThreadPoolExecutor) -> None:
+        self._read = read
+        self._lock = threading.Lock()
+        self._future: Future[FfnSide] | None = pool.submit(in_context(self._framed))
+
+    def _framed(self) -> FfnSide:
+        return FfnSide.of(self._read())
+
+    def side(self) -> FfnSide:
+        """The products once read (see the class for a read that failed)."""
+        with self._lock:
+            future = self._future
+        if future is None:
+            side = self._framed()
+            with self._lock:
+                self._future = Future()
+                self._future.set_result(side)
+            return side
+        try:
+            return future.result()
+        except Exception:
+            with self._lock:
+                if self._future is future:
+                    self._future = None
+            raise
+
+    def cancel(self) -> None:
+        """Stop a read not started yet (the run failed before it was needed)."""
+        with self._lock:
+            if self._future is not None:
+                self._future.cancel()
+
+
 @dataclass
 class SyncInputs:
-    """Both sides of one run, read once."""
+    """Both sides of one run, each read once (FFN's still arriving: :class:`FfnRead`)."""
 
     mode: str  # "full" or "incremental"
     wawi: pd.DataFrame
-    ffn: pd.DataFrame
-    snapshots: dict[str, dict[str, Any]]  # jfsku -> the nested objects an update sends back whole
+    ffn_read: FfnRead
     window_start: str | None
     window_end: str
     now: datetime  # the run's clock: the item cache's freshness and stamps
     notes: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ffn(self) -> pd.DataFrame:
+        """The FFN products, framed (waits for their read)."""
+        return self.ffn_read.side().frame
+
+    @property
+    def snapshots(self) -> dict[str, dict[str, Any]]:
+        """What an update sends back whole of each FFN product (waits for their read)."""
+        return self.ffn_read.side().snapshots
 
 
 def _candidate(item: Mapping[str, Any], rule: FulfilmentRule) -> bool:
@@ -118,12 +187,22 @@ def load_inputs(
     if not full and mark is None:
         notes.append("no watermark yet: this incremental run reads everything (a full sync)")
     full = mark is None
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="product-listings") as pool:
+    # Not waited for on the way out: the FFN read goes on into stage 3 (FfnRead). A failed load stops it.
+    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="product-listings")
+    listing: FfnRead | None = None
+    try:
         # The manufacturers and a full run's FFN listing depend on nothing the items say: they are read
         # while the items are.
         makers = pool.submit(in_context(lambda: manufacturer_names(wawi.manufacturers())))
-        listing = pool.submit(in_context(every_product), ffn) if full else None
-        return _load(ffn, wawi, store, params, mark, now, notes, makers, listing)
+        listing = FfnRead(lambda: every_product(ffn), pool) if full else None
+        inputs = _load(ffn, wawi, store, params, mark, now, notes, makers, listing, pool)
+    except BaseException:
+        if listing is not None:
+            listing.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=False)
+    return inputs
 
 
 def _load(
@@ -135,9 +214,13 @@ def _load(
     now: datetime,
     notes: list[str],
     makers: Future[dict[int, str]],
-    listing: Future[list[Mapping[str, Any]]] | None,
+    listing: FfnRead | None,
+    pool: ThreadPoolExecutor,
 ) -> SyncInputs:
-    """:func:`load_inputs` once the mode is known (``makers``, a full run's FFN ``listing``: being read)."""
+    """:func:`load_inputs` once the mode is known.
+
+    ``makers`` and a full run's FFN ``listing`` are being read; ``pool`` takes an incremental run's lookups.
+    """
     full = mark is None
     start = None if mark is None else mark - timedelta(minutes=params.overlap_minutes)
     parallel = wawi.read_parallelism
@@ -163,23 +246,17 @@ def _load(
         items, params.plan_params(full=full), manufacturers=makers.result(), properties=properties
     )
     skus = set(frame["merchant_sku"]) - {""}
-    products = listing.result() if listing is not None else _ffn_products(ffn, store, skus, full=full)
-    stats["ffn_products"] = len(products)
-    snapshots = {
-        str(p.get("jfsku")): {k: p.get(k) for k in SNAPSHOT_KEYS} for p in products if p.get("jfsku")
-    }
+    ffn_read = listing or FfnRead(lambda: _ffn_products(ffn, store, skus, full=full), pool)
     log.info(
-        "%s: %d Wawi items (%d candidates), %d FFN products",
+        "%s: %d Wawi items (%d candidates); FFN's products being read",
         "full" if full else f"incremental since {iso(start) if start else '?'}",
         len(items),
         len(candidates),
-        len(products),
     )
     return SyncInputs(
         "full" if full else "incremental",
         frame,
-        ffn_products_frame(products),
-        snapshots,
+        ffn_read,
         None if start is None else iso(start),
         iso(now),
         now,

@@ -257,9 +257,13 @@ class SupplierReads:
         read = in_context(self._read)
         self._futures = {self._pool.submit(read, row): row for row in stale} if self._pool else {}
 
-    def _tail(self) -> int:
-        """From this many answers on, each one is a batch of its own."""
-        return len(self.stale) - (self.workers if self._pool is not None else 1)
+    def _ends_batch(self, rows: int, received: int) -> bool:
+        """Whether the answer just received closes a batch of ``rows`` answers.
+
+        A full batch does; so does each of the last answers (every read left is on the wire then).
+        """
+        on_the_wire = self.workers if self._pool is not None else 1
+        return rows == self.batch or received >= len(self.stale) - on_the_wire
 
     @property
     def batches(self) -> int:
@@ -267,7 +271,7 @@ class SupplierReads:
         count = rows = 0
         for received in range(1, len(self.stale) + 1):
             rows += 1
-            if rows == self.batch or received >= self._tail():
+            if self._ends_batch(rows, received):
                 count, rows = count + 1, 0
         return count
 
@@ -290,9 +294,8 @@ class SupplierReads:
         rows: list[CachedItem] = []
         answers: list[list[Any] | None] = []
         arriving = self._answers()
-        # Once no read is left queued (the rest are on the wire, one per worker), each answer is a batch of
-        # its own: the caller acts on the last items as they come instead of after the slowest of them.
-        tail = self._tail()
+        # Once no read is left queued, each answer is a batch of its own: the caller acts on the last items
+        # as they come instead of after the slowest of them.
         received = 0
         while True:
             try:
@@ -306,7 +309,7 @@ class SupplierReads:
             rows.append(row)
             answers.append(answer)
             received += 1
-            if len(rows) == self.batch or received >= tail:
+            if self._ends_batch(len(rows), received):
                 done, stored = rows, self.cache.store_read(rows, answers)
                 rows, answers = [], []
                 yield done, stored

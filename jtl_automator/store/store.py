@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -896,9 +896,9 @@ class StateStore:
     def cached_items(self, skus: Iterable[str] | None = None) -> list[CachedItem]:
         """Cached items with one of these SKUs (``None``: all), ordered by item id."""
         # Plain rows, not ORM objects: a full run reads the whole catalogue's rows, and the identity map
-        # costs more than the query (5,000 rows: about 100 ms against 30 ms).
+        # costs more than the query (5,000 rows: about 100 ms against 70 ms).
         table = WawiItemCacheRow.__table__
-        query = select(*(table.c[name] for name in _CACHED_ITEM_COLUMNS))
+        query = select(*(table.c[f.name] for f in fields(CachedItem)))
         with self.session() as s:
             if skus is None:
                 rows = list(s.execute(query.order_by(table.c.item_id)))
@@ -1232,21 +1232,8 @@ class CachedItem:
     suppliers_at: datetime | None = None
 
 
-#: The item cache's columns, in ``CachedItem``'s order.
-_CACHED_ITEM_COLUMNS = (
-    "item_id",
-    "sku",
-    "inventory_managed",
-    "procurement_time",
-    "changed",
-    "seen_at",
-    "suppliers",
-    "suppliers_at",
-)
-
-
 def _cached_item(row: Any) -> CachedItem:
-    """A cache row (selected by :data:`_CACHED_ITEM_COLUMNS`) as the services see it."""
+    """A cache row (its columns are ``CachedItem``'s fields) as the services see it."""
     return CachedItem(
         item_id=row.item_id,
         sku=row.sku,

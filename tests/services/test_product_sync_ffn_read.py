@@ -46,12 +46,14 @@ def test_a_failed_read_raises_once_then_is_read_again_when_asked_again() -> None
     assert pending.side().products == 1 and answers == []
 
 
-def test_a_read_not_started_is_cancelled() -> None:
+def test_a_read_not_started_is_cancelled_with_a_failed_load_s_pool() -> None:
+    """``load_inputs`` shuts its pool down with ``cancel_futures`` when the load fails: a queued FFN read
+    never starts."""
     gate = threading.Event()
     started: list[int] = []
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(gate.wait)  # the one thread is busy: the read is queued
-        pending = FfnRead(lambda: started.append(1) or [], pool)
-        pending.cancel()
-        gate.set()
+    pool = ThreadPoolExecutor(1)
+    pool.submit(gate.wait)  # the one thread is busy: the read is queued
+    FfnRead(lambda: started.append(1) or [], pool)
+    gate.set()
+    pool.shutdown(wait=True, cancel_futures=True)
     assert started == []

@@ -99,12 +99,6 @@ class FfnRead:
                     self._future = None
             raise
 
-    def cancel(self) -> None:
-        """Stop a read not started yet (the run failed before it was needed)."""
-        with self._lock:
-            if self._future is not None:
-                self._future.cancel()
-
 
 @dataclass
 class SyncInputs:
@@ -187,9 +181,9 @@ def load_inputs(
     if not full and mark is None:
         notes.append("no watermark yet: this incremental run reads everything (a full sync)")
     full = mark is None
-    # Not waited for on the way out: the FFN read goes on into stage 3 (FfnRead). A failed load stops it.
+    # Not waited for on the way out: the FFN read goes on into stage 3 (FfnRead). A failed load cancels
+    # what is queued (the FFN read too, when not started) and waits for the rest.
     pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="product-listings")
-    listing: FfnRead | None = None
     try:
         # The manufacturers and a full run's FFN listing depend on nothing the items say: they are read
         # while the items are.
@@ -197,8 +191,6 @@ def load_inputs(
         listing = FfnRead(lambda: every_product(ffn), pool) if full else None
         inputs = _load(ffn, wawi, store, params, mark, now, notes, makers, listing, pool)
     except BaseException:
-        if listing is not None:
-            listing.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=False)

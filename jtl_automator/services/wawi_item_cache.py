@@ -148,12 +148,33 @@ class WawiItemCache:
             self.stats["items_listed"] += len(listed)
         rows = [r for r in map(cached_item, listed) if r is not None]
         self.store.write_item_cache(rows, self.now, complete=True)
+        self._replaced(len(rows))
+        return listed
+
+    def replace_all_pages(
+        self, pages: Iterable[Sequence[Mapping[str, Any]]]
+    ) -> Iterator[Sequence[Mapping[str, Any]]]:
+        """:meth:`replace_all` of a listing still arriving: each page is stored as it passes by.
+
+        So the store's work after the last page is that page's alone. Only a listing read to its end
+        replaces the cache (drops the rows of items it lacked); one left early keeps what it stored, as an
+        incremental refresh would.
+        """
+        stored = 0
+        for page in pages:
+            rows = [r for r in map(cached_item, page) if r is not None]
+            self.store.write_item_cache(rows, self.now, complete=False)
+            stored += len(rows)
+            yield page
+        self.store.write_item_cache([], self.now, complete=True)
+        self._replaced(stored)
+
+    def _replaced(self, rows: int) -> None:
         self.store.reset_watermark(FULL_MARK, iso(self.now))
         self.store.reset_watermark(CHANGED_MARK, iso(self.now))
         self.stats["full_refreshes"] += 1
         self._refreshed = self._full_this_run = True
-        log.info("item cache: %d Wawi items listed in full", len(rows))
-        return listed
+        log.info("item cache: %d Wawi items listed in full", rows)
 
     def lookup(self, skus: Iterable[str]) -> list[CachedItem]:
         """Cached items of these SKUs after the run's refresh; SKUs not cached: one full refresh per run."""

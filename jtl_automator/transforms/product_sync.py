@@ -376,6 +376,23 @@ def wawi_products_frame(
     ``suppliers`` (item id -> ItemSupplier rows) feed the bundles; an item missing from it has its bundles
     left as FFN holds them. ``properties`` (item id -> ItemPropertyValue rows) serve the property rule.
     """
+    return products_frame(
+        product_rows(items, params, manufacturers=manufacturers, suppliers=suppliers, properties=properties)
+    )
+
+
+def product_rows(
+    items: Iterable[Mapping[str, Any]],
+    params: ProductPlanParams,
+    *,
+    manufacturers: Mapping[int, str] | None = None,
+    suppliers: Mapping[int, Sequence[Mapping[str, Any]]] | None = None,
+    properties: Mapping[int, Sequence[Mapping[str, Any]]] | None = None,
+) -> list[dict[str, Any]]:
+    """:func:`wawi_products_frame`'s rows, before the check across items.
+
+    Each row depends on its item alone, so a listing's pages become rows while the next ones are read.
+    """
     rows: list[dict[str, Any]] = []
     makers = manufacturers or {}
     for item in items:
@@ -404,6 +421,11 @@ def wawi_products_frame(
                 **{flag: options.get(source) is True for flag, (_, source) in CREATE_FLAGS.items()},
             }
         )
+    return rows
+
+
+def products_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """The frame of :func:`product_rows` (of every item: a SKU carried by several items is a problem)."""
     keys = {"item_id": "Int64", "merchant_sku": "string", "in_scope": "bool", "scope_reason": "string"}
     frame = _frame(rows, {**keys, "problem": "string", **dict.fromkeys(CREATE_FLAGS, "bool")})
     counts = Counter(frame.loc[frame["in_scope"] & (frame["merchant_sku"] != ""), "merchant_sku"])

@@ -25,7 +25,7 @@ from jtl_automator.services import replenishment
 from jtl_automator.services import stock_sync as svc
 from jtl_automator.services.wawi_item_cache import FULL_MARK, WawiItemCache
 from jtl_automator.settings import Settings
-from jtl_automator.store import CachedItem, StateStore
+from jtl_automator.store import CachedItem, StateStore, iso
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
@@ -295,3 +295,42 @@ def test_supplier_reads_hand_over_the_last_answers_one_at_a_time(workers: int, s
     assert len(batches) == expected
     assert [len(rows) for rows, _ in batches] == sizes == cache.stored
     assert sorted(i for _, read in batches for i in read) == list(range(1, 31))
+
+
+# -- a full listing stored page by page --------------------------------------------------------------
+
+
+def _listed(item_id: int, changed: str = "c1") -> dict[str, Any]:
+    return {"Id": item_id, "SKU": f"S-{item_id}", "Changed": changed, "StorageOptions": {}}
+
+
+def test_a_listing_stored_page_by_page_replaces_the_cache_only_when_read_to_its_end(tmp_path: Path) -> None:
+    """Each page is in the store once handed on; the rows of items the listing lacked go, and the cache
+    counts as listed in full, only after the last page. A listing left early (a failed page) keeps what
+    it stored and drops nothing."""
+    store = StateStore(f"sqlite:///{tmp_path}/state.db")
+    store.write_item_cache([CachedItem(i, f"S-{i}", True, None, "c1") for i in (1, 2, 9)], T0, complete=True)
+    store.write_item_suppliers({1: [], 2: []}, T0)
+    later = T0 + timedelta(hours=1)
+    cache = WawiItemCache(store, None, later)  # type: ignore[arg-type]  # a listing handed in reads nothing
+
+    pages = cache.replace_all_pages(iter([[_listed(1)], [_listed(2, "c2"), _listed(3)]]))
+    assert next(pages) == [_listed(1)]
+    assert {r.item_id: r.seen_at for r in store.cached_items()}[1] == later  # stored before the next page
+    pages.close()  # left early: item 9 stays, the cache is not listed in full
+    assert {r.item_id for r in store.cached_items()} == {1, 2, 9}
+    assert store.get_watermark(FULL_MARK) is None
+
+    again = WawiItemCache(store, None, later + timedelta(minutes=1))  # type: ignore[arg-type]
+    seen = [
+        item["Id"]
+        for page in again.replace_all_pages([[_listed(1)], [_listed(2, "c2"), _listed(3)]])
+        for item in page
+    ]
+    assert seen == [1, 2, 3]
+    rows = {r.item_id: r for r in store.cached_items()}
+    assert set(rows) == {1, 2, 3}  # 9 is gone with the complete listing
+    assert rows[1].suppliers_at == T0 and rows[2].suppliers_at is None  # 2 changed: its rows are read again
+    assert again.stats["full_refreshes"] == 1
+    assert store.get_watermark(FULL_MARK) == iso(later + timedelta(minutes=1))
+    store.dispose()

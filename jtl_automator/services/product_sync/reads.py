@@ -41,7 +41,8 @@ from jtl_automator.transforms.product_sync import (
     FulfilmentRule,
     ffn_products_frame,
     item_scope,
-    wawi_products_frame,
+    product_rows,
+    products_frame,
 )
 
 log = correlated_logger("jtl_automator.product_sync")
@@ -221,22 +222,32 @@ def _load(
         if start is None
         else wawi.items.iter_pages(changed_since=start, parallel=parallel)
     )
-    items: list[Mapping[str, Any]] = [i for i in flatten(pages) if isinstance(i, Mapping)]
+    listed: Iterable[Sequence[Mapping[str, Any]]] = (
+        [i for i in page if isinstance(i, Mapping)] for page in pages
+    )
+    if full:  # the listing is the cache's (items deleted in Wawi drop out); the FFN lookups size by it
+        listed = WawiItemCache(store, wawi, now).replace_all_pages(listed)
+    # Framed without supplier rows: the next stage reads those and fills in the bundles chunk by chunk.
+    # Each page is stored and turned into rows while the next ones are on the wire, unless the scope
+    # needs the properties read after the listing.
+    plan_params = params.plan_params(full=full)
+    by_page = params.rule.kind != "property"
+    items: list[Mapping[str, Any]] = []
+    rows: list[dict[str, Any]] = []
+    for page in listed:
+        items.extend(page)
+        if by_page:
+            rows.extend(product_rows(page, plan_params, manufacturers=makers.result()))
+    if not full:
+        store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
     stats = {"wawi_items": len(items), "supplier_reads": 0, "property_reads": 0}
     candidates = [i for i in items if isinstance(i.get("Id"), int) and _candidate(i, params.rule)]
-    properties = None
-    if params.rule.kind == "property":
+    if not by_page:
         properties = _properties(wawi, candidates, notes)
         stats["property_reads"] = len(candidates)
         candidates = [i for i in candidates if item_scope(i, params.rule, properties) == ""]
-    if full:  # the listing is the cache's (items deleted in Wawi drop out); the FFN lookups size by it
-        WawiItemCache(store, wawi, now).replace_all(items)
-    else:
-        store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
-    # Framed without supplier rows: the next stage reads those and fills in the bundles chunk by chunk.
-    frame = wawi_products_frame(
-        items, params.plan_params(full=full), manufacturers=makers.result(), properties=properties
-    )
+        rows = product_rows(items, plan_params, manufacturers=makers.result(), properties=properties)
+    frame = products_frame(rows)
     skus = set(frame["merchant_sku"]) - {""}
     ffn_read = listing or FfnRead(lambda: _ffn_products(ffn, store, skus, full=full), pool)
     log.info(

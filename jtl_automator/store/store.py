@@ -9,6 +9,7 @@ starting at once do not race.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import sqlite3
@@ -23,6 +24,7 @@ from enum import StrEnum
 from importlib import resources
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -199,8 +201,10 @@ class StateStore:
     def _create_engine(url: str) -> Engine:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
-            return create_engine(url, pool_pre_ping=True, future=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            return create_engine(url, pool_pre_ping=True, future=True, json_deserializer=json_loads)
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, json_deserializer=json_loads
+        )
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -1232,17 +1236,35 @@ class CachedItem:
     suppliers_at: datetime | None = None
 
 
-def _cached_item(row: Any) -> CachedItem:
-    """A cache row (its columns are ``CachedItem``'s fields) as the services see it."""
+def json_loads(text: str | bytes) -> Any:
+    """The JSON columns decoded with orjson, the standard library where orjson refuses.
+
+    A full product sync reads the item cache's supplier rows back for every item: 50,000 rows took 0.8 s,
+    half of it in ``json.loads``. The standard library stays for what it writes and orjson does not read
+    (``NaN``, integers past 64 bits), so every stored value reads back as before.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def _cached_item(row: Sequence[Any]) -> CachedItem:
+    """A cache row (its columns are ``CachedItem``'s fields, in their order) as the services see it.
+
+    Unpacked by position: a full run reads every item's row, and looking each column up by name cost a
+    third of the read.
+    """
+    item_id, sku, managed, procurement, changed, seen_at, suppliers, suppliers_at = row
     return CachedItem(
-        item_id=row.item_id,
-        sku=row.sku,
-        inventory_managed=row.inventory_managed,
-        procurement_time=row.procurement_time,
-        changed=row.changed,
-        seen_at=_aware(row.seen_at),
-        suppliers=[dict(r) for r in row.suppliers] if row.suppliers is not None else None,
-        suppliers_at=_aware(row.suppliers_at),
+        item_id,
+        sku,
+        managed,
+        procurement,
+        changed,
+        _aware(seen_at),
+        [dict(r) for r in suppliers] if suppliers is not None else None,
+        _aware(suppliers_at),
     )
 
 

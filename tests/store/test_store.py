@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 import sys
 import time
@@ -13,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from jtl_automator import cli
-from jtl_automator.store import ClaimState, SchemaTooNew, StateStore
+from jtl_automator.store import CachedItem, ClaimState, SchemaTooNew, StateStore
 from jtl_automator.store.models import Base
 from tests.support.migrations import database_at
 
@@ -439,3 +440,27 @@ def test_the_cli_says_so_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("Error: the state database") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_json_columns_read_back_what_the_standard_library_wrote(tmp_path: Path) -> None:
+    """The JSON columns are read with orjson; what it refuses (NaN, integers past 64 bits: both written
+    by ``json.dumps``) falls back to the standard library, so nothing stored reads back differently."""
+    from jtl_automator.store.store import json_loads
+
+    assert json_loads('[{"a": 1.5, "b": "ü"}]') == [{"a": 1.5, "b": "ü"}]
+    assert json_loads(str(2**70)) == 2**70
+    assert math.isnan(json_loads('{"x": NaN}')["x"])
+    with pytest.raises(ValueError):
+        json_loads("{not json")
+
+    store = StateStore(f"sqlite:///{tmp_path}/state.db")
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    store.write_item_cache([CachedItem(1, "A", True), CachedItem(2, "B", True)], now, complete=True)
+    store.write_item_suppliers(
+        {1: [{"SupplierId": 2**70, "Sku": "ü"}], 2: [{"DeliveryTime": float("nan")}]}, now
+    )
+    rows = {r.item_id: r for r in store.cached_items()}
+    assert rows[1].suppliers == [{"SupplierId": 2**70, "Sku": "ü"}]
+    assert rows[2].suppliers is not None and math.isnan(rows[2].suppliers[0]["DeliveryTime"])
+    assert rows[1].suppliers_at == now and rows[1].seen_at == now
+    store.dispose()

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from jtl_automator.clients.errors import NotFound
 from jtl_automator.clients.pagination import flatten
@@ -31,6 +31,8 @@ from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.store import CachedItem, StateStore, iso, parse_iso
 
 log = correlated_logger("jtl_automator.wawi_item_cache")
+#: A listed page, as the caller holds it (handed back as it came).
+PageT = TypeVar("PageT", bound=Sequence[Mapping[str, Any]])
 
 #: Supplier rows read before they are stored (a failure later in the run keeps what was read).
 SUPPLIER_BATCH = 500
@@ -151,9 +153,7 @@ class WawiItemCache:
         self._replaced(len(rows))
         return listed
 
-    def replace_all_pages(
-        self, pages: Iterable[Sequence[Mapping[str, Any]]]
-    ) -> Iterator[Sequence[Mapping[str, Any]]]:
+    def replace_all_pages(self, pages: Iterable[PageT]) -> Iterator[PageT]:
         """:meth:`replace_all` of a listing still arriving: each page is stored as it passes by.
 
         So the store's work after the last page is that page's alone. Only a listing read to its end

@@ -10,7 +10,7 @@ import pytest
 
 from jtl_automator.clients.errors import ForbiddenError, NotFound, TransientError
 from jtl_automator.clients.wawi.client import WawiClient
-from jtl_automator.clients.wawi.models import TaxClass, TaxRate
+from jtl_automator.clients.wawi.models import Company, TaxClass, TaxRate
 from jtl_automator.services.pricing.params import PricingParams
 from jtl_automator.services.pricing.reads import VatRates
 
@@ -115,3 +115,87 @@ def test_without_a_company_no_rate_is_read_and_the_note_says_why() -> None:
         assert rates.of([], notes) == {}
     assert wawi.rated == []
     assert notes == ["Wawi lists no company: no VAT rates, so no gross price endings"]
+
+
+# -- a streamed run: the pages read while the rates are on their way ---------------------------------
+
+
+class _NoCategories:
+    def iter_pages(self) -> Any:
+        yield []
+
+
+class StreamWawi(StubWawi):
+    """A whole pricing read: three item pages, one company, and a rate read that answers only once every
+    page has been handed on (a long VAT answer behind ``GET /companies``)."""
+
+    read_parallelism = 1
+
+    def __init__(self) -> None:
+        super().__init__(_listing([1]))
+        self.items = self
+        self.categories = _NoCategories()
+        self.events: list[str] = []
+        self.listed_all = threading.Event()
+
+    def iter_pages(self, parallel: int = 1) -> Any:
+        for page in range(3):
+            self.events.append(f"page {page}")
+            yield [
+                {
+                    "Id": page * 10 + n,
+                    "SKU": f"S-{page}-{n}",
+                    "TaxClassId": 1,
+                    "ItemPriceData": {"PurchasePriceNet": 10.0, "SalesPriceNet": 20.0},
+                }
+                for n in range(1, 3)
+            ]
+        self.listed_all.set()
+
+    def manufacturers(self) -> list[Any]:
+        return []
+
+    def companies(self) -> list[Company]:
+        return [Company.model_validate({"Id": 1, "Name": "the company"})]
+
+    def tax_rate(self, tax_class_id: int, company_id: int, departure: str, shipment: str) -> TaxRate:
+        assert self.listed_all.wait(5)
+        self.events.append("rate")
+        return super().tax_rate(tax_class_id, company_id, departure, shipment)
+
+
+def test_pages_read_while_the_rates_are_awaited_are_stored_then_priced_in_order(tmp_path: Any) -> None:
+    """The listing goes on while the VAT rate is read: every page is in the item cache before the first
+    is priced, and the pages are priced in their order, each with the rate."""
+    from datetime import UTC, datetime
+
+    import pandas as pd
+
+    from jtl_automator.services.pricing.reads import stream_price_inputs
+    from jtl_automator.store import StateStore
+    from jtl_automator.transforms.pricing import PricingRules
+
+    store = StateStore(f"sqlite:///{tmp_path}/state.db")
+    wawi = StreamWawi()
+    priced: list[pd.DataFrame] = []
+
+    def on_rows(rows: pd.DataFrame) -> None:
+        wawi.events.append(f"priced {rows['item_id'].min() // 10}")
+        assert store.cached_item_count() == 6  # every page stored while the rate was awaited
+        priced.append(rows)
+
+    rules = PricingRules.model_validate(
+        {"rules": [{"name": "all", "strategy": "cost_plus", "markup_pct": 50}]}
+    )
+    inputs = stream_price_inputs(
+        cast(WawiClient, wawi),
+        rules,
+        PricingParams(),
+        on_rows,
+        now=datetime(2026, 11, 27, tzinfo=UTC),
+        store=store,
+    )
+    assert wawi.events == ["page 0", "page 1", "page 2", "rate", "priced 0", "priced 1", "priced 2"]
+    assert all((frame["vat_rate"] == 19.0).all() for frame in priced)
+    assert inputs.counts["wawi_items"] == 6 and inputs.counts["priced_items"] == 6
+    store.dispose()

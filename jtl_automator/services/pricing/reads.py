@@ -149,6 +149,10 @@ class VatRates:
             return {}
         return _rate_classes(self._wawi, classes, company, self._params, skip_unreachable=True)
 
+    def ready(self) -> bool:
+        """Whether :meth:`of` would find the company and the listed classes' rates without waiting."""
+        return self._company.done() and self._listed.done()
+
     def of(self, tax_classes: Iterable[int], notes: list[str]) -> dict[int, float]:
         """The rates of ``tax_classes`` (a class Wawi cannot rate is left out: its rows get no VAT)."""
         wanted = sorted(set(tax_classes))
@@ -362,20 +366,34 @@ def stream_price_inputs(
         makers_read = pool.submit(in_context(wawi.manufacturers))
         company_read = pool.submit(in_context(_company), wawi, params)
         rates = VatRates(wawi, params, company_read, pool)
-        for page in wawi.items.iter_pages(parallel=wawi.read_parallelism):
-            listed.extend(page)
-            items = [i for i in page if params.include_inactive or i.get("IsActive") is not False]
+
+        def price(items: list[dict[str, Any]]) -> None:
             classes = {t for i in items if (t := _int(i.get("TaxClassId"))) is not None} - rated
             if classes:
                 vat.update(rates.of(classes, vat_notes))
-                rated |= classes
+                rated.update(classes)
             paths = category_paths(categories_read.result())
             makers = {m.id: m.name or "" for m in makers_read.result()}
             base = base_price_frame(items, PriceLookups(paths, makers, vat, {}))
             frames.append(base)
             on_rows(base[~base["item_id"].isin(list(held)).to_numpy()].reset_index(drop=True))
-        if cache is not None:
-            cache.replace_all(listed)
+
+        pages: Iterable[Sequence[dict[str, Any]]] = wawi.items.iter_pages(parallel=wawi.read_parallelism)
+        if cache is not None:  # each page stored as it is handed on (the listing is the cache's)
+            pages = cache.replace_all_pages(pages)
+        # Pages read while the VAT rates are on their way are kept (and stored) until the rates come,
+        # then priced in order: the rates' chain (the company, then a read per class) often outlasts the
+        # first pages, and the reading goes on meanwhile.
+        waiting: list[list[dict[str, Any]]] = []
+        for page in pages:
+            listed.extend(page)
+            waiting.append([i for i in page if params.include_inactive or i.get("IsActive") is not False])
+            if rates.ready():
+                for items in waiting:
+                    price(items)
+                waiting.clear()
+        for items in waiting:
+            price(items)
     items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
     frame = (
         pd.concat(frames, ignore_index=True) if frames else base_price_frame([], PriceLookups({}, {}, {}, {}))

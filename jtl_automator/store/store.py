@@ -859,8 +859,9 @@ class StateStore:
 
         An item whose ``changed`` differs from the cached one loses its supplier rows' timestamp (they are
         read again); two empty ``changed`` values are the same (an item Wawi never changed keeps its rows).
-        ``complete``: the items are every Wawi item, so cached rows not among them (items
-        deleted in Wawi) are deleted.
+        ``complete``: the items are every Wawi item, so cached rows not written at ``at`` (items deleted
+        in Wawi) are deleted. Rows written at the same ``at`` by earlier calls count as written: a listing
+        stored page by page ends with ``write_item_cache([], at, complete=True)``.
         """
         at = at.astimezone(UTC)
         table = WawiItemCacheRow.__table__

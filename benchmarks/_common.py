@@ -236,12 +236,12 @@ def ffn_requests(state: SandboxState) -> int:
 def in_subprocess(func: Callable[..., T], *args: Any) -> T:
     """Run ``func(*args)`` in a freshly spawned interpreter and return its (picklable) result.
 
-    The interpreter starts as a flow's process does (``jtl_automator.runtime.tune_gc``).
+    The interpreter starts as a flow's process does (``jtl_automator.runtime.prepare_process``).
     """
-    from jtl_automator.runtime import tune_gc
+    from jtl_automator.runtime import prepare_process
 
     ctx = multiprocessing.get_context("spawn")
-    with ctx.Pool(1, maxtasksperchild=1, initializer=tune_gc) as pool:
+    with ctx.Pool(1, maxtasksperchild=1, initializer=prepare_process) as pool:
         return pool.apply(func, args)
 
 

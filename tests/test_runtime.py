@@ -41,3 +41,13 @@ def test_a_flow_process_starts_with_the_tuned_collector() -> None:
     code = "import gc, flows; print(gc.get_threshold()[0])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout) == GC_YOUNGEST_THRESHOLD
+
+
+def test_a_flow_process_starts_with_pandera_s_backends_registered() -> None:
+    """The one-time registration (with hypothesis installed, 0.14 s) happens at import, not in a run."""
+    code = (
+        "import sys, flows; from pandera.backends.pandas.register import register_pandas_backends as r; "
+        "print(r.cache_info().currsize, 'pandera.backends.pandas.builtin_checks' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "True"]

@@ -12,7 +12,12 @@ from jtl_automator.clients.errors import ForbiddenError, NotFound, TransientErro
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.clients.wawi.models import Company, TaxClass, TaxRate
 from jtl_automator.services.pricing.params import PricingParams
-from jtl_automator.services.pricing.reads import VatRates
+from jtl_automator.services.pricing.reads import (
+    VAT_LOOKUP_MARK,
+    VatLookup,
+    VatRates,
+    remembered_vat_lookup,
+)
 
 RATES = {1: 19.0, 2: 7.0, 3: 0.0}
 
@@ -117,6 +122,121 @@ def test_without_a_company_no_rate_is_read_and_the_note_says_why() -> None:
     assert notes == ["Wawi lists no company: no VAT rates, so no gross price endings"]
 
 
+# -- the last run's company and classes: their rates read before Wawi lists them ---------------------
+
+
+class RememberingWawi(StubWawi):
+    """Two companies with their own rates; ``GET /taxClasses`` answers only once a rate read has started."""
+
+    def __init__(self, listed: list[Any]) -> None:
+        super().__init__(listed)
+        self.asked: list[tuple[int, int]] = []
+        self.first_rate = threading.Event()
+
+    def tax_classes(self) -> list[TaxClass]:
+        assert self.first_rate.wait(5)  # the remembered classes' rates went out first
+        return super().tax_classes()
+
+    def tax_rate(self, tax_class_id: int, company_id: int, departure: str, shipment: str) -> TaxRate:
+        with self.lock:
+            self.asked.append((company_id, tax_class_id))
+        self.first_rate.set()
+        rate = RATES[tax_class_id] + (0.0 if company_id == 1 else 1.0)  # company 2: other rates
+        return TaxRate.model_validate({"Rate": rate, "TaxClassId": tax_class_id})
+
+
+def _company_after(event: threading.Event, value: int) -> Future[int | None]:
+    """A company read that answers only once ``event`` is set (a rate read is under way)."""
+    pending: Future[int | None] = Future()
+
+    def answer() -> None:
+        assert event.wait(5)
+        pending.set_result(value)
+
+    threading.Thread(target=answer, daemon=True).start()
+    return pending
+
+
+def test_the_remembered_classes_are_rated_before_the_company_and_the_list_answer() -> None:
+    wawi = RememberingWawi(_listing([1, 2]))
+    remembered = VatLookup(company=1, classes=(1, 2))
+    with ThreadPoolExecutor(2) as pool:
+        company = _company_after(wawi.first_rate, 1)
+        rates = VatRates(cast(WawiClient, wawi), PricingParams(), company, pool, remembered)
+        notes: list[str] = []
+        assert rates.of([1, 2], notes) == {1: 19.0, 2: 7.0} and notes == []
+    assert sorted(wawi.asked) == [(1, 1), (1, 2)]  # each class once: nothing read again
+    assert rates.confirmed == remembered
+
+
+def test_rates_read_for_a_company_wawi_no_longer_lists_first_are_read_again_for_the_new_one() -> None:
+    wawi = RememberingWawi(_listing([1, 2]))
+    with ThreadPoolExecutor(2) as pool:
+        company = _company_after(wawi.first_rate, 2)  # the merchant's first company changed
+        rates = VatRates(cast(WawiClient, wawi), PricingParams(), company, pool, VatLookup(1, (1, 2)))
+        assert rates.of([1, 2], []) == {1: 20.0, 2: 8.0}  # company 2's rates, never company 1's
+    assert sorted(wawi.asked) == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert rates.confirmed == VatLookup(2, (1, 2))
+
+
+def test_a_class_no_longer_listed_is_dropped_and_a_new_one_is_rated_after_the_list() -> None:
+    wawi = RememberingWawi(_listing([1, 3]))
+    with ThreadPoolExecutor(2) as pool:
+        rates = VatRates(cast(WawiClient, wawi), PricingParams(), _company(1), pool, VatLookup(1, (1, 2)))
+        notes: list[str] = []
+        assert rates.of([1, 3], notes) == {1: 19.0, 3: 0.0} and notes == []
+        assert rates.ready()
+    assert sorted(wawi.asked) == [(1, 1), (1, 2), (1, 3)]  # class 2's early read was the only waste
+    assert rates.confirmed == VatLookup(1, (1, 3))
+
+
+def test_a_configured_company_is_the_one_whose_remembered_classes_are_rated() -> None:
+    wawi = RememberingWawi(_listing([1]))
+    params = PricingParams(company_id=2)
+    with ThreadPoolExecutor(2) as pool:
+        rates = VatRates(cast(WawiClient, wawi), params, _company(2), pool, VatLookup(1, (1,)))
+        assert rates.of([1], []) == {1: 20.0}
+    assert wawi.asked == [(2, 1)]
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        None,
+        "",
+        "not json",
+        "[]",
+        '{"company": "1", "classes": [1]}',
+        '{"company": 1, "classes": [true]}',
+        '{"company": 1, "classes": 1}',
+        '{"classes": [1]}',
+        '{"company": 1.5, "classes": [1]}',
+    ],
+)
+def test_a_missing_or_malformed_stored_lookup_reads_nothing_ahead(stored: str | None) -> None:
+    assert VatLookup.loads(stored) is None
+
+
+def test_the_lookup_is_stored_only_when_it_changed_and_only_while_it_fits(tmp_path: Any) -> None:
+    from jtl_automator.store import StateStore
+
+    store = StateStore(f"sqlite:///{tmp_path}/state.db")
+    assert remembered_vat_lookup(store) is None and remembered_vat_lookup(None) is None
+    wawi = StubWawi(_listing([2, 1]))
+    with ThreadPoolExecutor(2) as pool:
+        rates = _rates(wawi, pool)
+        rates.of([1], [])
+    rates.remember(store)
+    assert VatLookup.loads(store.get_watermark(VAT_LOOKUP_MARK)) == VatLookup(1, (1, 2))
+    assert remembered_vat_lookup(store) == VatLookup(1, (1, 2))
+    many = StubWawi(_listing(list(range(1, 80))))  # a list no Wawi has: too long for the column
+    with ThreadPoolExecutor(2) as pool:
+        rates = _rates(many, pool)
+        rates.of([1], [])
+    rates.remember(store)
+    assert remembered_vat_lookup(store) == VatLookup(1, (1, 2))  # the last one that fitted stays
+
+
 # -- a streamed run: the pages read while the rates are on their way ---------------------------------
 
 
@@ -166,7 +286,8 @@ class StreamWawi(StubWawi):
 
 def test_pages_read_while_the_rates_are_awaited_are_stored_then_priced_in_order(tmp_path: Any) -> None:
     """The listing goes on while the VAT rate is read: every page is in the item cache before the first
-    is priced, and the pages are priced in their order, each with the rate."""
+    is priced, and the pages are priced in their order, each with the rate; the company and the class
+    are remembered for the next run."""
     from datetime import UTC, datetime
 
     import pandas as pd
@@ -195,7 +316,10 @@ def test_pages_read_while_the_rates_are_awaited_are_stored_then_priced_in_order(
         now=datetime(2026, 11, 27, tzinfo=UTC),
         store=store,
     )
-    assert wawi.events == ["page 0", "page 1", "page 2", "rate", "priced 0", "priced 1", "priced 2"]
+    # the kept pages are priced together, once the rate is in, in their order
+    assert wawi.events == ["page 0", "page 1", "page 2", "rate", "priced 0"]
+    assert priced[0]["item_id"].tolist() == [1, 2, 11, 12, 21, 22]
     assert all((frame["vat_rate"] == 19.0).all() for frame in priced)
     assert inputs.counts["wawi_items"] == 6 and inputs.counts["priced_items"] == 6
     store.dispose()
+    assert store.get_watermark(VAT_LOOKUP_MARK) == '{"company":1,"classes":[1]}'

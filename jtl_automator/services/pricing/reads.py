@@ -23,6 +23,8 @@ replenishment reads them), FFN's stock changes of the window (stock-out days) an
 
 from __future__ import annotations
 
+import itertools
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -120,6 +122,43 @@ def _rate_classes(
     return {tax_class: value for tax_class, value in found.items() if value is not None}
 
 
+#: Where the last run's company and listed tax classes are kept (the watermark table's opaque values).
+VAT_LOOKUP_MARK = "pricing.vat_lookup"
+#: The longest value the watermark table holds.
+VALUE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class VatLookup:
+    """The company and the tax classes Wawi listed on the last run: whose rates to read before it says."""
+
+    company: int
+    classes: tuple[int, ...]
+
+    def dumps(self) -> str:
+        """The stored form (short: a handful of classes fits the watermark column)."""
+        return json.dumps({"company": self.company, "classes": list(self.classes)}, separators=(",", ":"))
+
+    @classmethod
+    def loads(cls, value: str | None) -> VatLookup | None:
+        """The stored form read back; None for none or for anything malformed (then nothing is read ahead)."""
+        if not value:
+            return None
+        try:
+            raw = json.loads(value)
+            company, classes = raw["company"], raw["classes"]
+        except (ValueError, TypeError, KeyError):
+            return None
+        if _int(company) is None or not isinstance(classes, list) or any(_int(c) is None for c in classes):
+            return None
+        return cls(company, tuple(sorted(set(classes))))
+
+
+def remembered_vat_lookup(store: StateStore | None) -> VatLookup | None:
+    """The last run's company and tax classes (None without a store or a stored value)."""
+    return VatLookup.loads(store.get_watermark(VAT_LOOKUP_MARK)) if store is not None else None
+
+
 class VatRates:
     """The VAT rate of each tax class the items use, read while the item pages come.
 
@@ -128,25 +167,65 @@ class VatRates:
     that only that page could start. A German Wawi has two or three classes, so at most one rate is read
     that no item needs. A class the list lacked, or whose read failed, is rated when an item names it;
     a list Wawi refuses leaves every class to that. Notes name only the classes the items use.
+
+    With ``remembered`` (the last run's company and classes) those classes' rates are read at once,
+    beside ``GET /companies`` and ``GET /taxClasses`` instead of after them: the rates then wait for one
+    answer, not two in a row. They are used only once both answers confirm them: a rate read for another
+    company than Wawi's first is dropped and read again, a class no longer listed is dropped, a new one
+    is rated after the list. So the rates are always those of this run's company and list.
     """
 
     def __init__(
-        self, wawi: WawiClient, params: PricingParams, company: Future[int | None], pool: ThreadPoolExecutor
+        self,
+        wawi: WawiClient,
+        params: PricingParams,
+        company: Future[int | None],
+        pool: ThreadPoolExecutor,
+        remembered: VatLookup | None = None,
     ) -> None:
         self._wawi = wawi
         self._params = params
         self._company = company
+        self._remembered = remembered
+        self.confirmed: VatLookup | None = None
         self._listed = pool.submit(in_context(self._rate_listed))
 
     def _rate_listed(self) -> dict[int, float | str]:
-        try:
-            classes = [c.id for c in self._wawi.tax_classes()]
-        except (JtlApiError, ValidationError) as exc:
-            log.info("tax classes not listed (%s): each is rated when an item names it", type(exc).__name__)
-            return {}
-        company = self._company.result()
-        if company is None:
-            return {}
+        ahead = self._remembered
+        if ahead is not None and self._params.company_id is not None:
+            ahead = VatLookup(self._params.company_id, ahead.classes)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pricing-vat-ahead") as side:
+            early = (
+                side.submit(in_context(self._rate_ahead), ahead.company, ahead.classes)
+                if ahead is not None
+                else None
+            )
+            try:
+                classes = sorted({c.id for c in self._wawi.tax_classes()})
+            except (JtlApiError, ValidationError) as exc:
+                log.info(
+                    "tax classes not listed (%s): each is rated when an item names it", type(exc).__name__
+                )
+                return {}
+            company = self._company.result()
+            if company is None:
+                return {}
+            found: dict[int, float | str] = {}
+            if early is not None and ahead is not None and ahead.company == company:
+                found = {c: value for c, value in early.result().items() if c in classes}
+        found.update(
+            _rate_classes(
+                self._wawi,
+                [c for c in classes if c not in found],
+                company,
+                self._params,
+                skip_unreachable=True,
+            )
+        )
+        self.confirmed = VatLookup(company, tuple(classes))
+        return found
+
+    def _rate_ahead(self, company: int, classes: Sequence[int]) -> dict[int, float | str]:
         return _rate_classes(self._wawi, classes, company, self._params, skip_unreachable=True)
 
     def ready(self) -> bool:
@@ -167,6 +246,14 @@ class VatRates:
         found.update(_rate_classes(self._wawi, [c for c in wanted if c not in listed], company, self._params))
         notes.extend(value for _, value in sorted(found.items()) if isinstance(value, str))
         return {tax_class: value for tax_class, value in found.items() if isinstance(value, float)}
+
+    def remember(self, store: StateStore | None) -> None:
+        """Keep this run's confirmed company and classes for the next run's early rate reads."""
+        if store is None or self.confirmed is None or self.confirmed == self._remembered:
+            return
+        value = self.confirmed.dumps()
+        if len(value) <= VALUE_LIMIT:  # more classes than a Wawi has: the next run reads them in turn
+            store.reset_watermark(VAT_LOOKUP_MARK, value)
 
 
 def _company(wawi: WawiClient, params: PricingParams) -> int | None:
@@ -238,7 +325,7 @@ def load_price_inputs(
         categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
         makers_read = pool.submit(in_context(wawi.manufacturers))
         company_read = pool.submit(in_context(_company), wawi, params)
-        rates = VatRates(wawi, params, company_read, pool)
+        rates = VatRates(wawi, params, company_read, pool, remembered_vat_lookup(store))
         listed = list(flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism)))
         cached = pool.submit(in_context(cache.replace_all), listed) if cache is not None else None
         items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
@@ -248,6 +335,7 @@ def load_price_inputs(
         vat = rates.of(classes, notes)
         if cached is not None:
             cached.result()
+    rates.remember(store)
     suppliers: dict[int, int | None] = {}
     supplier_reads = 0
     if _uses_suppliers(rules):
@@ -361,11 +449,19 @@ def stream_price_inputs(
     vat: dict[int, float] = {}
     vat_notes: list[str] = []
     rated: set[int] = set()
-    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="pricing-reads") as pool:
+    remembered = remembered_vat_lookup(store)
+    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="pricing-reads") as pool:
+        pages: Iterable[Sequence[dict[str, Any]]] = wawi.items.iter_pages(parallel=wawi.read_parallelism)
+        if cache is not None:  # each page stored as it is handed on (the listing is the cache's)
+            pages = cache.replace_all_pages(pages)
+        # Asked for in this order, as the Wawi's few workers free up: the first item page (the later
+        # pages wait for its answer), the rates, then the lookups.
+        listing = iter(pages)
+        first_page = pool.submit(in_context(next), listing, None)
+        company_read = pool.submit(in_context(_company), wawi, params)
+        rates = VatRates(wawi, params, company_read, pool, remembered)
         categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
         makers_read = pool.submit(in_context(wawi.manufacturers))
-        company_read = pool.submit(in_context(_company), wawi, params)
-        rates = VatRates(wawi, params, company_read, pool)
 
         def price(items: list[dict[str, Any]]) -> None:
             classes = {t for i in items if (t := _int(i.get("TaxClassId"))) is not None} - rated
@@ -378,22 +474,21 @@ def stream_price_inputs(
             frames.append(base)
             on_rows(base[~base["item_id"].isin(list(held)).to_numpy()].reset_index(drop=True))
 
-        pages: Iterable[Sequence[dict[str, Any]]] = wawi.items.iter_pages(parallel=wawi.read_parallelism)
-        if cache is not None:  # each page stored as it is handed on (the listing is the cache's)
-            pages = cache.replace_all_pages(pages)
+        head = first_page.result()
         # Pages read while the VAT rates are on their way are kept (and stored) until the rates come,
-        # then priced in order: the rates' chain (the company, then a read per class) often outlasts the
-        # first pages, and the reading goes on meanwhile.
-        waiting: list[list[dict[str, Any]]] = []
-        for page in pages:
+        # then priced in order, together: the rates' reads often outlast the first pages, and the reading
+        # goes on meanwhile. One frame of the kept pages costs about half of one frame per page (5,000
+        # items: 0.11 s instead of 0.21 s), and it is work done after an answer, on the run's wall time.
+        waiting: list[dict[str, Any]] = []
+        for page in itertools.chain([] if head is None else [head], listing):
             listed.extend(page)
-            waiting.append([i for i in page if params.include_inactive or i.get("IsActive") is not False])
+            waiting.extend(i for i in page if params.include_inactive or i.get("IsActive") is not False)
             if rates.ready():
-                for items in waiting:
-                    price(items)
-                waiting.clear()
-        for items in waiting:
-            price(items)
+                price(waiting)
+                waiting = []
+        if waiting:
+            price(waiting)
+    rates.remember(store)
     items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
     frame = (
         pd.concat(frames, ignore_index=True) if frames else base_price_frame([], PriceLookups({}, {}, {}, {}))

@@ -33,6 +33,7 @@ that and the wall time is the client's own.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -108,6 +109,26 @@ def reset(state: SandboxState) -> dict[str, Any]:
         "by_api": dict(state.runtime.requests["by_api"]),
         "sheets": dict(state.runtime.sheets.requests),
     }
+
+
+def fastest_of(state: SandboxState, repeats: int, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of ``repeats`` measured runs (``run()``: one, with its ``seconds``) of a run that
+    changes nothing (a rerun, a warm sync), each meeting the same latency draws.
+
+    So the repeats differ only by the client machine's own noise (a shared machine's neighbours, its
+    scheduler), which for a run of about a second is as large as what is measured; the loopback runs
+    that give the run's own-work term are repeated alike. ``repeats`` is recorded in the result.
+    """
+    position = latency.draw_position(state)
+    best: dict[str, Any] | None = None
+    for _ in range(max(1, repeats)):
+        latency.rewind_draws(state, position)
+        out = run()
+        if best is None or out["seconds"] < best["seconds"]:
+            best = out
+    assert best is not None
+    best["repeats"] = max(1, repeats)
+    return best
 
 
 @dataclass

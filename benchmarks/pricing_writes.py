@@ -205,6 +205,10 @@ def run(skus: int = 20_000, changed_share: float = 0.05, seed: int = 7) -> Resul
 # --- latency mode (issue 17) ------------------------------------------------------------------------------
 
 
+#: How often the rerun (nothing to write) is measured; the fastest counts, on loopback and under latency.
+RERUN_REPEATS = 3
+
+
 def _price_latency(env: dict[str, str], run_id: str) -> dict[str, Any]:
     """Client process: one pricing run with the merchant's defaults, its reads and writes timed."""
     from benchmarks._latency_report import measured_client_run
@@ -252,13 +256,19 @@ def run_latency(
         ):
             env = client_env(info, served, tmp, BENCH_DIR=tmp, **limits)
 
-            def measured(name: str) -> None:
+            def one(name: str) -> dict[str, Any]:
                 before = _latency.reset(state)
-                runs[name] = in_subprocess(_price_latency, env, f"latency-{name}")
-                runs[name]["bound"] = _latency.measure(state, before, runs[name]["seconds"])
+                run = in_subprocess(_price_latency, env, f"latency-{name}")
+                run["bound"] = _latency.measure(state, before, run["seconds"])
+                return run
+
+            def measured(name: str) -> None:
+                runs[name] = one(name)
 
             measured("first")
-            measured("again")
+            # the rerun writes nothing: the fastest of three with the same draws (a second's run is as
+            # noisy as it is long on a shared machine)
+            runs["again"] = _latency.fastest_of(state, RERUN_REPEATS, lambda: one("again"))
             moved = raise_purchase_prices(state, int(skus * changed_share), seed)
             measured("after")
         return runs, moved
@@ -292,6 +302,9 @@ def run_latency(
     ]
     notes = [
         *_latency.profile_notes(config),
+        f"The rerun (it writes nothing) is measured {RERUN_REPEATS} times in a row on loopback and under "
+        "the profile, each time with the same latency draws; the fastest counts (on a shared machine a "
+        "second's run varies by a third between repeats).",
         scale_note(f"{skus:,} items, seed {seed}", time_scale),
         "Each run: run_pricing with the benchmark's base-price rules and the merchant's defaults "
         f"(PricingParams(): {PricingParams().workers} write workers) in a freshly spawned process; the "

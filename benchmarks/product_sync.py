@@ -268,6 +268,10 @@ def run(
 # --- latency mode (issue 17) ------------------------------------------------------------------------------
 
 
+#: How often the warm run (nothing to write) is measured; the fastest counts, on loopback and under latency.
+WARM_REPEATS = 3
+
+
 def _sync_latency(env: dict[str, str], full: bool, now: str, run_id: str) -> dict[str, Any]:
     """Client process: one product sync run with the merchant's defaults, its reads and writes timed."""
     from benchmarks._latency_report import measured_client_run
@@ -319,13 +323,21 @@ def run_latency(
         ):
             env = client_env(info, served, db_dir, **limits)
 
-            def measured(name: str, full: bool, at: datetime) -> None:
+            def one(name: str, full: bool, at: datetime) -> dict[str, Any]:
                 before = _latency.reset(state)
-                runs[name] = in_subprocess(_sync_latency, env, full, at.isoformat(), f"latency-{name}")
-                runs[name]["bound"] = _latency.measure(state, before, runs[name]["seconds"], DEPENDENTS)
+                run = in_subprocess(_sync_latency, env, full, at.isoformat(), f"latency-{name}")
+                run["bound"] = _latency.measure(state, before, run["seconds"], DEPENDENTS)
+                return run
+
+            def measured(name: str, full: bool, at: datetime) -> None:
+                runs[name] = one(name, full, at)
 
             measured("full_cold", True, moment)
-            measured("full_warm", True, moment + timedelta(minutes=1))
+            # the warm run changes nothing: the fastest of three with the same draws
+            warm_at = moment + timedelta(minutes=1)
+            runs["full_warm"] = _latency.fastest_of(
+                state, WARM_REPEATS, lambda: one("full_warm", True, warm_at)
+            )
             changed = _edit_items(state, changed_share, seed, moment + timedelta(minutes=2))
             measured("incremental", False, moment + timedelta(minutes=3))
         return runs, changed, len(removed)
@@ -371,6 +383,9 @@ def run_latency(
     ]
     notes = [
         *_latency.profile_notes(config),
+        f"The warm run (it writes nothing) is measured {WARM_REPEATS} times in a row on loopback and under "
+        "the profile, each time with the same latency draws; the fastest counts (on a shared machine a "
+        "second's run varies by a third between repeats).",
         scale_note(
             f"{skus:,} items (issue 12: 100,000), {removed:,} FFN products deleted first, seed {seed}",
             time_scale,

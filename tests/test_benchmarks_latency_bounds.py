@@ -328,3 +328,23 @@ def test_the_shop_checks_channel_price_reads_wait_for_the_shops_product_chain_in
     assert in_turn_after_shop(stats, 2) == pytest.approx(1.5)
     assert in_turn_after_shop(stats, None) == 0.0
     assert in_turn_after_shop({"shop": stats["shop"]}, 2) == 0.0
+
+
+def test_fastest_of_keeps_the_fastest_repeat_and_each_repeat_starts_from_the_same_draws() -> None:
+    from jtl_automator.sandbox.app import SandboxState
+    from jtl_automator.sandbox.config import SandboxConfig
+    from jtl_automator.sandbox.data import SandboxData
+
+    state = SandboxState(data=SandboxData(), config=SandboxConfig())
+    state.runtime.latency.occurrences["GET /items?"] = 4
+    seen: list[dict[str, int]] = []
+    times = iter([3.0, 1.0, 2.0])
+
+    def run() -> dict[str, Any]:
+        seen.append(dict(state.runtime.latency.occurrences))
+        state.runtime.latency.occurrences["GET /items?"] += 2  # the run's own requests draw on
+        return {"seconds": next(times)}
+
+    best = _latency.fastest_of(state, 3, run)
+    assert best == {"seconds": 1.0, "repeats": 3}
+    assert seen == [{"GET /items?": 4}] * 3

@@ -240,4 +240,19 @@ def reset_stats(state: SandboxState) -> None:
             rt.workers.reset_peaks(_clock())
 
 
-__all__ = ["LatencyMiddleware", "api_of", "install", "reset_stats", "stats"]
+def draw_position(state: SandboxState) -> dict[str, int]:
+    """How far each request's draws have gone (for :func:`rewind_draws`)."""
+    rt = state.runtime.latency
+    with rt.lock:
+        return dict(rt.occurrences)
+
+
+def rewind_draws(state: SandboxState, position: dict[str, int]) -> None:
+    """The next requests draw what they drew after ``position``: a repeated run meets the same latencies."""
+    rt = state.runtime.latency
+    with rt.lock:
+        rt.occurrences.clear()
+        rt.occurrences.update(position)
+
+
+__all__ = ["LatencyMiddleware", "api_of", "draw_position", "install", "reset_stats", "rewind_draws", "stats"]

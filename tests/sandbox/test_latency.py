@@ -258,6 +258,27 @@ def test_the_same_requests_draw_the_same_latencies_in_any_order() -> None:
     assert drawn[0] == pytest.approx(drawn[1], rel=1e-9) and drawn[0] > 0
 
 
+def test_rewound_draws_give_a_repeated_run_the_same_latencies_and_without_the_next_ones() -> None:
+    """What the repeats of a run that changes nothing rely on (``benchmarks._latency.fastest_of``)."""
+    app, state = tiny_app(SandboxConfig(latency=LATENCY_PROFILES["default"], time_scale=1_000_000, seed=9))
+    client = httpx.Client(transport=asgi_transport(app), base_url="http://sandbox")
+
+    def run() -> list[float]:
+        latency.reset_stats(state)
+        for n in (1, 1, 2):  # the same request twice: its second occurrence draws anew
+            assert client.get(WAWI, params={"n": n}).status_code == 200
+        return [t.service for t in state.runtime.latency.stats.of("wawi").timeline]
+
+    start = latency.draw_position(state)
+    first = run()
+    onward = run()
+    latency.rewind_draws(state, start)
+    again = run()
+    client.close()
+    assert again == first and first[0] != first[1]
+    assert onward != first  # without the rewind the requests draw on
+
+
 def test_worker_schedule_queues_or_refuses_when_every_worker_is_busy() -> None:
     workers = WorkerSchedule(2)
     assert [workers.admit(0.0, 1.0) for _ in range(4)] == [(0.0, 1.0), (0.0, 1.0), (1.0, 2.0), (1.0, 2.0)]

@@ -324,6 +324,19 @@ def _read_all(
                 period.end,
             ),
         )
+    # Every query of the state database before the API answers are awaited: they overlap the reads.
+    read(d.SHIPPED, lambda: validated(k.SHIPPED_SCHEMA, q.shipped_units(store, start, end)))
+    if d.SHIPPED in needs:
+        data.facts["shipped_without_lines"] = q.shipped_without_lines(store, start, end)
+    if d.FAILED_RUNS in needs:
+        if sources.failed_runs is not None:
+            data.frames[d.FAILED_RUNS] = validated(k.FAILED_RUNS_SCHEMA, sources.failed_runs)
+        else:
+            data.missing[d.FAILED_RUNS] = sources.failed_runs_missing or "the Prefect API was not asked"
+    if definition.history:
+        data.history = store.kpi_history(definition.name, periods=history_periods(period, params))
+    if d.ORDERS in needs:
+        data.facts["comparison_totals"] = comparison_totals(store, data, first_order)
     if d.STOCK in needs:
         if sources.ffn is None:
             data.missing[d.STOCK] = sources.ffn_missing
@@ -339,18 +352,6 @@ def _read_all(
             data.missing[d.RETURNS] = sources.wawi_missing
         else:
             read(d.RETURNS, early[d.RETURNS].result, "Wawi")
-    read(d.SHIPPED, lambda: validated(k.SHIPPED_SCHEMA, q.shipped_units(store, start, end)))
-    if d.SHIPPED in needs:
-        data.facts["shipped_without_lines"] = q.shipped_without_lines(store, start, end)
-    if d.FAILED_RUNS in needs:
-        if sources.failed_runs is not None:
-            data.frames[d.FAILED_RUNS] = validated(k.FAILED_RUNS_SCHEMA, sources.failed_runs)
-        else:
-            data.missing[d.FAILED_RUNS] = sources.failed_runs_missing or "the Prefect API was not asked"
-    if definition.history:
-        data.history = store.kpi_history(definition.name, periods=history_periods(period, params))
-    if d.ORDERS in needs:
-        data.facts["comparison_totals"] = comparison_totals(store, data, first_order)
     log.info(
         "report %s %s: read %s; missing %s",
         definition.name,

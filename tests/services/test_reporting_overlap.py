@@ -8,11 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
+
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.reports import parse_period, report_definition
 from jtl_automator.reports.data import ReportParams
 from jtl_automator.services.reporting import Sources, read_data
 from jtl_automator.store import StateStore
+
+pytestmark = pytest.mark.slow  # a migrated state database and the weekly report's every query
 
 
 class RecordingStore(StateStore):

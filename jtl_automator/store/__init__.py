@@ -3,6 +3,7 @@
 from jtl_automator.store.models import Base
 from jtl_automator.store.store import (
     ORDER_LINES_MARK,
+    WATERMARK_VALUE_LENGTH,
     CachedItem,
     Claim,
     ClaimState,
@@ -20,6 +21,7 @@ from jtl_automator.store.store import (
 
 __all__ = [
     "ORDER_LINES_MARK",
+    "WATERMARK_VALUE_LENGTH",
     "Base",
     "CachedItem",
     "Claim",

@@ -22,7 +22,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from alembic import command
@@ -72,6 +72,8 @@ _SQLITE_BUSY_TIMEOUT_MS = 30_000
 _IN_LIST_MAX = 500
 #: Rows per statement when the item cache is written or read by key (SQLite's bound-parameter limit).
 _ITEM_CACHE_CHUNK = 500
+#: The longest value a watermark holds (its column's length).
+WATERMARK_VALUE_LENGTH: int = cast(String, Watermark.__table__.c.value.type).length or 0
 #: Watermark: when order processing first recorded order lines (every order since has its lines).
 ORDER_LINES_MARK = "order-lines:since"
 #: Rows fetched per round trip when the order lines are read for the replenishment.

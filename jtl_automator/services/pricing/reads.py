@@ -43,7 +43,7 @@ from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.pricing.params import MARKDOWN, PricingParams
 from jtl_automator.services.replenishment.reads import TIMEZONE, history_window, load_order_lines, local_today
 from jtl_automator.services.wawi_item_cache import WawiItemCache
-from jtl_automator.store import StateStore
+from jtl_automator.store import WATERMARK_VALUE_LENGTH, StateStore
 from jtl_automator.transforms.pricing import BASE_PRICE, PricingRules, channel_rule_items, item_fits
 from jtl_automator.transforms.pricing_frames import (
     PriceLookups,
@@ -124,8 +124,6 @@ def _rate_classes(
 
 #: Where the last run's company and listed tax classes are kept (the watermark table's opaque values).
 VAT_LOOKUP_MARK = "pricing.vat_lookup"
-#: The longest value the watermark table holds.
-VALUE_LIMIT = 200
 
 
 @dataclass(frozen=True)
@@ -252,7 +250,7 @@ class VatRates:
         if store is None or self.confirmed is None or self.confirmed == self._remembered:
             return
         value = self.confirmed.dumps()
-        if len(value) <= VALUE_LIMIT:  # more classes than a Wawi has: the next run reads them in turn
+        if len(value) <= WATERMARK_VALUE_LENGTH:  # more classes than a Wawi has: read in turn next time
             store.reset_watermark(VAT_LOOKUP_MARK, value)
 
 

@@ -44,7 +44,7 @@ def in_context(func: Callable[..., T]) -> Callable[..., T]:
     """``func`` run in a copy of the caller's context, so worker threads keep the correlation id."""
     context = contextvars.copy_context()
 
-    def call(*args: Any) -> T:
-        return context.copy().run(func, *args)
+    def call(*args: Any, **kwargs: Any) -> T:
+        return context.copy().run(func, *args, **kwargs)
 
     return call

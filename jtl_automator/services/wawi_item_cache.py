@@ -18,7 +18,7 @@ per item. Runs read both from here instead. The freshness rule:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -79,6 +79,24 @@ def cached_item(item: Mapping[str, Any]) -> CachedItem | None:
     )
 
 
+def _same_listing(cached: CachedItem, listed: CachedItem) -> bool:
+    """Whether a listing returned an item as the cache holds it (every field a listing writes)."""
+    return (
+        cached.sku == listed.sku
+        and cached.inventory_managed == listed.inventory_managed
+        and cached.procurement_time == listed.procurement_time
+        and cached.changed == listed.changed
+    )
+
+
+def cached_by_id(store: StateStore, *, suppliers: bool = True) -> dict[int, CachedItem]:
+    """Every cached row by item id: what :meth:`WawiItemCache.replace_all_pages` compares a listing with.
+
+    ``suppliers=False`` leaves the supplier rows out, for a caller that needs the comparison alone.
+    """
+    return {r.item_id: r for r in store.cached_items(suppliers=suppliers)}
+
+
 def as_item(row: CachedItem) -> dict[str, Any]:
     """A cache row in the shape of a listed Wawi item (what the transforms read of one)."""
     return {
@@ -111,6 +129,8 @@ class WawiItemCache:
     notes: list[str] = field(default_factory=list)
     _refreshed: bool = False
     _full_this_run: bool = False
+    _kept: dict[int, CachedItem] = field(default_factory=dict)  # listed unchanged (replace_all_pages)
+    _rewritten: set[int] = field(default_factory=set)  # listed and written (replace_all_pages)
 
     def __post_init__(self) -> None:
         self.now = self.now if self.now.tzinfo else self.now.replace(tzinfo=UTC)
@@ -153,21 +173,61 @@ class WawiItemCache:
         self._replaced(len(rows))
         return listed
 
-    def replace_all_pages(self, pages: Iterable[PageT]) -> Iterator[PageT]:
+    def replace_all_pages(
+        self, pages: Iterable[PageT], known: Callable[[], Mapping[int, CachedItem]] | None = None
+    ) -> Iterator[PageT]:
         """:meth:`replace_all` of a listing still arriving: each page is stored as it passes by.
 
         So the store's work after the last page is that page's alone. Only a listing read to its end
         replaces the cache (drops the rows of items it lacked); one left early keeps what it stored, as an
         incremental refresh would.
+
+        ``known()`` (asked at the first page) is the cache's rows as they were before the listing, by item
+        id: a caller reads them while the first page is on the wire. A listed item whose row is the same
+        there is only marked seen (:meth:`StateStore.touch_item_cache`), not written again: in a run where
+        nothing changed, that is every item. :meth:`listed_rows` then gives the rows after the listing.
         """
         stored = 0
+        before: Mapping[int, CachedItem] | None = None
+        self._kept, self._rewritten = {}, set()
         for page in pages:
             rows = [r for r in map(cached_item, page) if r is not None]
-            self.store.write_item_cache(rows, self.now, complete=False)
             stored += len(rows)
+            if known is not None:
+                before = known() if before is None else before
+                rows = self._mark_unchanged(rows, before)
+            self.store.write_item_cache(rows, self.now, complete=False)
+            self._rewritten.update(r.item_id for r in rows)
             yield page
         self.store.write_item_cache([], self.now, complete=True)
         self._replaced(stored)
+
+    def _mark_unchanged(self, rows: list[CachedItem], before: Mapping[int, CachedItem]) -> list[CachedItem]:
+        """Mark the rows ``before`` holds unchanged as seen; the others (new or changed), to be written."""
+        changed: list[CachedItem] = []
+        same: list[int] = []
+        for row in rows:
+            old = before.get(row.item_id)
+            if old is not None and row.item_id not in self._rewritten and _same_listing(old, row):
+                self._kept[row.item_id] = old
+                same.append(row.item_id)
+            else:
+                self._kept.pop(row.item_id, None)
+                changed.append(row)
+        if same:
+            self.store.touch_item_cache(same, self.now)
+        return changed
+
+    def listed_rows(self) -> list[CachedItem]:
+        """Every row the last :meth:`replace_all_pages` listing stored, ordered by item id.
+
+        The unchanged rows as ``known`` gave them (their ``seen_at`` is the one before), the rows it wrote
+        read again: no re-read of a whole catalogue that did not change.
+        """
+        rows = [*self._kept.values()]
+        if self._rewritten:
+            rows.extend(self.store.cached_items(ids=self._rewritten))
+        return sorted(rows, key=lambda r: r.item_id)
 
     def _replaced(self, rows: int) -> None:
         self.store.reset_watermark(FULL_MARK, iso(self.now))

@@ -40,10 +40,12 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    null,
     select,
     text,
     type_coerce,
 )
+from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -900,22 +902,58 @@ class StateStore:
                 s.execute(delete(WawiItemCacheRow).where(WawiItemCacheRow.seen_at < at))
         return len(items)
 
-    def cached_items(self, skus: Iterable[str] | None = None) -> list[CachedItem]:
-        """Cached items with one of these SKUs (``None``: all), ordered by item id."""
+    def touch_item_cache(self, item_ids: Sequence[int], at: datetime) -> None:
+        """Mark these cached items seen at ``at`` without writing their rows again.
+
+        For a listing that returned them unchanged: only ``seen_at`` moves (what a ``complete`` write keeps),
+        at about a fifth of an upsert's cost per row.
+        """
+        at = at.astimezone(UTC)
+        table = WawiItemCacheRow.__table__
+        with self.session() as s:
+            for start in range(0, len(item_ids), _ITEM_CACHE_CHUNK):
+                chunk = item_ids[start : start + _ITEM_CACHE_CHUNK]
+                s.execute(
+                    sql_update(WawiItemCacheRow)
+                    .where(table.c.item_id.in_(chunk))
+                    .values(seen_at=at)
+                    .execution_options(synchronize_session=False)
+                )
+
+    def cached_items(
+        self,
+        skus: Iterable[str] | None = None,
+        *,
+        ids: Iterable[int] | None = None,
+        suppliers: bool = True,
+    ) -> list[CachedItem]:
+        """Cached items with one of these SKUs, or of these item ids (neither: all), ordered by item id.
+
+        ``suppliers=False`` leaves the supplier rows out (``None``): a caller that compares listings only
+        skips decoding them.
+        """
         # Plain rows, not ORM objects: a full run reads the whole catalogue's rows, and the identity map
         # costs more than the query (5,000 rows: about 100 ms against 70 ms).
         table = WawiItemCacheRow.__table__
-        query = select(*(table.c[f.name] for f in fields(CachedItem)))
+        columns = [
+            table.c[f.name] if suppliers or f.name not in ("suppliers", "suppliers_at") else null()
+            for f in fields(CachedItem)
+        ]
+        query = select(*columns)
         with self.session() as s:
-            if skus is None:
+            if skus is None and ids is None:
                 rows = list(s.execute(query.order_by(table.c.item_id)))
             else:
-                wanted = sorted(set(skus))
+                column, wanted = (
+                    (table.c.item_id, sorted(set(ids)))
+                    if ids is not None
+                    else (table.c.sku, sorted(set(skus or ())))
+                )
                 rows = []
                 for start in range(0, len(wanted), _ITEM_CACHE_CHUNK):
                     chunk = wanted[start : start + _ITEM_CACHE_CHUNK]
-                    rows.extend(s.execute(query.where(table.c.sku.in_(chunk))))
-                rows.sort(key=lambda r: r.item_id)
+                    rows.extend(s.execute(query.where(column.in_(chunk))))
+                rows.sort(key=lambda r: r[0])
             return [_cached_item(r) for r in rows]
 
     def cached_item_count(self) -> int:

@@ -572,3 +572,29 @@ def test_a_second_run_while_one_holds_the_lease_does_nothing(world: World) -> No
     assert world.store.acquire_lease(svc.LEASE_NAME, "other-run", timedelta(minutes=5))
     result = world.run(run_id="run-1")
     assert result["skipped"].startswith("another run holds the pricing lease") and world.writes() == []
+
+
+@pytest.mark.slow
+def test_a_rerun_marks_the_unchanged_item_cache_rows_seen_instead_of_writing_them(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The streamed listing keeps the item cache: a rerun writes again only the rows of items Wawi
+    changed, the others are marked seen; the cache still holds every item."""
+    _small_pages(world, monkeypatch)
+    world.run(run_id="run-1")  # its price writes move the items' Changed: the next run rewrites them
+    world.run(run_id="run-2", now=NOW + timedelta(minutes=1))
+    item_id = next(iter(world.items))
+    world.items[item_id]["Changed"] = "2026-11-27T07:00:00"
+    written: list[int] = []
+    write = world.store.write_item_cache
+
+    def write_item_cache(items: Any, at: Any, *, complete: bool) -> int:
+        written.extend(i.item_id for i in items)
+        return write(items, at, complete=complete)
+
+    monkeypatch.setattr(world.store, "write_item_cache", write_item_cache)
+    world.run(run_id="run-3", now=NOW + timedelta(minutes=5))
+    assert written == [item_id]
+    rows = world.store.cached_items()
+    assert {r.item_id for r in rows} == set(world.items)
+    assert {r.seen_at for r in rows} == {NOW + timedelta(minutes=5)}

@@ -652,3 +652,43 @@ def test_the_manufacturers_are_read_while_the_items_are(
     assert result["mode"] == ("full" if full else "incremental")
     (items_start, items_end), (makers_start, makers_end) = spans["items"], spans["manufacturers"]
     assert makers_start < items_end and items_start < makers_end  # side by side, not one after the other
+
+
+@pytest.mark.slow
+def test_a_warm_full_run_reads_the_item_cache_beside_the_first_page_and_rewrites_nothing(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The item cache's rows are read while the first item page is on the wire; a listing that changed
+    nothing writes no cache row again (the rows are only marked seen), and the plan takes the rows from
+    the listing instead of reading them a second time."""
+    world.run(full=True)
+    events: list[tuple[str, float, Any]] = []
+    pages, read, write = world.wawi.items.iter_pages, world.store.cached_items, world.store.write_item_cache
+
+    def slow_pages(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        time.sleep(0.3)  # a Wawi PC that takes its time over the first page
+        for page in pages(*args, **kwargs):
+            events.append(("page", time.perf_counter(), len(page)))
+            yield page
+
+    def cached_items(*args: Any, **kwargs: Any) -> Any:
+        events.append(("read", time.perf_counter(), (args, kwargs)))
+        return read(*args, **kwargs)
+
+    def write_item_cache(items: Any, at: datetime, *, complete: bool) -> int:
+        events.append(("write", time.perf_counter(), len(items)))
+        return write(items, at, complete=complete)
+
+    monkeypatch.setattr(world.wawi.items, "iter_pages", slow_pages)
+    monkeypatch.setattr(world.store, "cached_items", cached_items)
+    monkeypatch.setattr(world.store, "write_item_cache", write_item_cache)
+    result = world.run(full=True)
+
+    assert result["counts"]["unchanged"] == SKUS
+    reads = [(at, call) for kind, at, call in events if kind == "read"]
+    first_page = min(at for kind, at, _ in events if kind == "page")
+    assert [call for _, call in reads] == [((), {"suppliers": True})]  # every row once, none by SKU later
+    assert reads[0][0] < first_page
+    assert [n for kind, _, n in events if kind == "write"] == [0, 0]  # the page's rows, then the close
+    rows = world.store.cached_items()
+    assert len(rows) == SKUS and all(r.suppliers_at is not None for r in rows)

@@ -334,3 +334,87 @@ def test_a_listing_stored_page_by_page_replaces_the_cache_only_when_read_to_its_
     assert again.stats["full_refreshes"] == 1
     assert store.get_watermark(FULL_MARK) == iso(later + timedelta(minutes=1))
     store.dispose()
+
+
+@pytest.mark.slow
+def test_touching_cached_items_moves_only_their_seen_time(store_url: str) -> None:
+    """``touch_item_cache`` keeps a row (its supplier rows and their time) through a complete listing;
+    ``cached_items`` reads by item id, and without the supplier rows when asked."""
+    store = StateStore(store_url)
+    store.write_item_cache([CachedItem(i, f"S-{i}", True, 2.0, "c1") for i in (1, 2, 3)], T0, complete=True)
+    store.write_item_suppliers({1: [{"SupplierId": 7}], 2: []}, T0)
+    later = T0 + timedelta(hours=1)
+    store.touch_item_cache([1, 2], later)
+    store.write_item_cache([], later, complete=True)  # a listing that returned 1 and 2 only
+    rows = {r.item_id: r for r in store.cached_items()}
+    assert set(rows) == {1, 2}
+    assert rows[1].seen_at == later and rows[1].suppliers == [{"SupplierId": 7}]
+    assert rows[1].suppliers_at == T0 and rows[1].changed == "c1" and rows[1].procurement_time == 2.0
+    assert [r.item_id for r in store.cached_items(ids=[2, 99, 1])] == [1, 2]
+    bare = store.cached_items(ids=[1], suppliers=False)[0]
+    assert bare.suppliers is None and bare.suppliers_at is None and bare.sku == "S-1"
+    assert store.cached_items(ids=[]) == []
+    store.dispose()
+
+
+class _CountingStore:
+    """A state store that records the rows each ``write_item_cache`` call wrote."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+        self.written: list[int] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def write_item_cache(self, items: Any, at: datetime, *, complete: bool) -> int:
+        self.written.extend(i.item_id for i in items)
+        return self._store.write_item_cache(items, at, complete=complete)
+
+
+def test_a_listing_compared_with_the_cache_writes_only_what_changed(tmp_path: Path) -> None:
+    """With the rows read before the listing (``known``), an unchanged item is only marked seen: its row
+    (supplier rows and their time) stays; a changed or new item is written. The complete listing still
+    drops an item it lacked, and ``listed_rows`` is the cache as the listing left it."""
+    from jtl_automator.services.wawi_item_cache import cached_by_id
+
+    base = StateStore(f"sqlite:///{tmp_path}/state.db")
+    base.write_item_cache(
+        [CachedItem(i, f"S-{i}", False, None, "c1") for i in (1, 2, 4, 9)], T0, complete=True
+    )
+    base.write_item_suppliers({1: [{"SupplierId": 1}], 2: [{"SupplierId": 2}], 4: []}, T0)
+    store = _CountingStore(base)
+    later = T0 + timedelta(hours=1)
+    cache = WawiItemCache(store, None, later)  # type: ignore[arg-type]
+    known = cached_by_id(base, suppliers=False)
+    renamed = {**_listed(4), "SKU": "S-4-new"}
+    listing = [[_listed(1), _listed(2, "c2")], [_listed(3), renamed, _listed(1)]]
+    seen = [i["Id"] for page in cache.replace_all_pages(listing, lambda: known) for i in page]
+
+    assert seen == [1, 2, 3, 4, 1]
+    assert sorted(store.written) == [2, 3, 4]  # 1 is unchanged (twice), 9 was not listed
+    rows = {r.item_id: r for r in base.cached_items()}
+    assert set(rows) == {1, 2, 3, 4}
+    assert rows[1].seen_at == later and rows[1].suppliers_at == T0  # kept, marked seen
+    assert rows[2].suppliers_at is None  # changed: its supplier rows are read again
+    assert rows[4].sku == "S-4-new" and rows[4].suppliers_at == T0  # Changed the same: rows kept
+    after = cache.listed_rows()
+    assert [r.item_id for r in after] == [1, 2, 3, 4]
+    assert [(r.sku, r.suppliers_at) for r in after[1:]] == [
+        (r.sku, r.suppliers_at) for r in (rows[2], rows[3], rows[4])
+    ]
+    assert after[0].sku == "S-1"  # unchanged: as ``known`` gave it
+    base.dispose()
+
+
+def test_a_failed_read_of_the_known_rows_ends_the_listing_with_its_error(tmp_path: Path) -> None:
+    store = StateStore(f"sqlite:///{tmp_path}/state.db")
+    cache = WawiItemCache(store, None, T0)  # type: ignore[arg-type]
+
+    def failing() -> dict[int, CachedItem]:
+        raise RuntimeError("database gone")
+
+    with pytest.raises(RuntimeError, match="database gone"):
+        list(cache.replace_all_pages([[_listed(1)]], failing))
+    assert store.cached_items() == []  # nothing half-written
+    store.dispose()

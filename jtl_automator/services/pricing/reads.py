@@ -29,7 +29,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -42,8 +43,8 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.pricing.params import MARKDOWN, PricingParams
 from jtl_automator.services.replenishment.reads import TIMEZONE, history_window, load_order_lines, local_today
-from jtl_automator.services.wawi_item_cache import WawiItemCache
-from jtl_automator.store import WATERMARK_VALUE_LENGTH, StateStore
+from jtl_automator.services.wawi_item_cache import WawiItemCache, cached_by_id
+from jtl_automator.store import WATERMARK_VALUE_LENGTH, CachedItem, StateStore
 from jtl_automator.transforms.pricing import BASE_PRICE, PricingRules, channel_rule_items, item_fits
 from jtl_automator.transforms.pricing_frames import (
     PriceLookups,
@@ -194,7 +195,14 @@ class VatRates:
             ahead = VatLookup(self._params.company_id, ahead.classes)
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="pricing-vat-ahead") as side:
             early = (
-                side.submit(in_context(self._rate_ahead), ahead.company, ahead.classes)
+                side.submit(
+                    in_context(_rate_classes),
+                    self._wawi,
+                    ahead.classes,
+                    ahead.company,
+                    self._params,
+                    skip_unreachable=True,
+                )
                 if ahead is not None
                 else None
             )
@@ -222,9 +230,6 @@ class VatRates:
         )
         self.confirmed = VatLookup(company, tuple(classes))
         return found
-
-    def _rate_ahead(self, company: int, classes: Sequence[int]) -> dict[int, float | str]:
-        return _rate_classes(self._wawi, classes, company, self._params, skip_unreachable=True)
 
     def ready(self) -> bool:
         """Whether :meth:`of` would find the company and the listed classes' rates without waiting."""
@@ -448,14 +453,18 @@ def stream_price_inputs(
     vat_notes: list[str] = []
     rated: set[int] = set()
     remembered = remembered_vat_lookup(store)
-    with ThreadPoolExecutor(max_workers=5, thread_name_prefix="pricing-reads") as pool:
+    with ThreadPoolExecutor(max_workers=6, thread_name_prefix="pricing-reads") as pool:
         pages: Iterable[Sequence[dict[str, Any]]] = wawi.items.iter_pages(parallel=wawi.read_parallelism)
+        # The cache's rows, to write again only those the listing changed (read beside the first page).
+        known: Future[dict[int, CachedItem]] = Future()
         if cache is not None:  # each page stored as it is handed on (the listing is the cache's)
-            pages = cache.replace_all_pages(pages)
+            pages = cache.replace_all_pages(pages, known.result)
         # Asked for in this order, as the Wawi's few workers free up: the first item page (the later
         # pages wait for its answer), the rates, then the lookups.
         listing = iter(pages)
         first_page = pool.submit(in_context(next), listing, None)
+        if cache is not None:  # at once: the first page's storing waits for it
+            pool.submit(in_context(_settle), known, partial(cached_by_id, cache.store, suppliers=False))
         company_read = pool.submit(in_context(_company), wawi, params)
         rates = VatRates(wawi, params, company_read, pool, remembered)
         categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
@@ -503,6 +512,17 @@ def stream_price_inputs(
     }
     log.info("read %s", counts)
     return PriceInputs(items=frame, added_days=_added_days(items, now), held=held, counts=counts, notes=notes)
+
+
+T = TypeVar("T")
+
+
+def _settle(future: Future[T], read: Callable[[], T]) -> None:
+    """``future`` given ``read()``'s result or error: a future its waiters hold before the read starts."""
+    try:
+        future.set_result(read())
+    except BaseException as exc:  # whatever ends the read, the waiters hear of it
+        future.set_exception(exc)
 
 
 def _vat_note_order(note: str) -> tuple[int, str]:

@@ -86,11 +86,15 @@ def chunk_size(to_read: int, params: ProductSyncParams) -> int:
     return min(CHUNK_MAX, max(CHUNK_MIN, math.ceil(to_read / CHUNKS)))
 
 
-def _cache_rows(store: StateStore, scoped: pd.DataFrame) -> list[CachedItem]:
-    """The item cache's rows of the in-scope items (an item without SKU has none)."""
+def _cache_rows(store: StateStore, scoped: pd.DataFrame, cached: list[CachedItem] | None) -> list[CachedItem]:
+    """The item cache's rows of the in-scope items (an item without SKU has none).
+
+    ``cached``: every row as the run's listing left them (:attr:`SyncInputs.cached`), else read here.
+    """
     ids = set(scoped["item_id"].tolist())
     skus = set(scoped["merchant_sku"]) - {""}
-    return [r for r in store.cached_items(skus) if r.item_id in ids]
+    rows = store.cached_items(skus) if cached is None else cached
+    return [r for r in rows if r.item_id in ids and r.sku in skus]
 
 
 def read_plan_write(
@@ -112,7 +116,9 @@ def read_plan_write(
     fresh: dict[int, list[Any]] = {}
     stale: list[CachedItem] = []
     if params.packaging_units:
-        fresh, stale = cache.fresh_suppliers(_cache_rows(store, scoped), required=PACKAGING_FIELDS)
+        fresh, stale = cache.fresh_suppliers(
+            _cache_rows(store, scoped, inputs.cached), required=PACKAGING_FIELDS
+        )
     size = chunk_size(len(stale), params)
     first = scoped[~scoped["item_id"].isin({r.item_id for r in stale})]
     chunks = 0  # once the reads are under way: the first chunk and their batches

@@ -35,8 +35,8 @@ from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.clients.wawi.models import Manufacturer
 from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.services.product_sync.params import WATERMARK, ProductSyncParams
-from jtl_automator.services.wawi_item_cache import WawiItemCache, cached_item
-from jtl_automator.store import StateStore, iso, parse_iso
+from jtl_automator.services.wawi_item_cache import WawiItemCache, cached_by_id, cached_item
+from jtl_automator.store import CachedItem, StateStore, iso, parse_iso
 from jtl_automator.transforms.product_sync import (
     FulfilmentRule,
     ffn_products_frame,
@@ -113,6 +113,8 @@ class SyncInputs:
     now: datetime  # the run's clock: the item cache's freshness and stamps
     notes: list[str] = field(default_factory=list)
     stats: dict[str, int] = field(default_factory=dict)
+    #: The item cache's rows after a full run's listing (None: the plan reads them from the store).
+    cached: list[CachedItem] | None = None
 
     @property
     def ffn(self) -> pd.DataFrame:
@@ -184,13 +186,15 @@ def load_inputs(
     full = mark is None
     # Not waited for on the way out: the FFN read goes on into stage 3 (FfnRead). A failed load cancels
     # what is queued (the FFN read too, when not started) and waits for the rest.
-    pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="product-listings")
+    pool = ThreadPoolExecutor(max_workers=3, thread_name_prefix="product-listings")
     try:
         # The manufacturers and a full run's FFN listing depend on nothing the items say: they are read
-        # while the items are.
+        # while the items are. So are the item cache's rows (a full run compares the listing with them):
+        # read while the first item page is on the wire, not after the last.
         makers = pool.submit(in_context(lambda: manufacturer_names(wawi.manufacturers())))
         listing = FfnRead(lambda: every_product(ffn), pool) if full else None
-        inputs = _load(ffn, wawi, store, params, mark, now, notes, makers, listing, pool)
+        known = pool.submit(in_context(cached_by_id), store) if full else None
+        inputs = _load(ffn, wawi, store, params, mark, now, notes, makers, listing, known, pool)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -208,11 +212,13 @@ def _load(
     notes: list[str],
     makers: Future[dict[int, str]],
     listing: FfnRead | None,
+    known: Future[dict[int, CachedItem]] | None,
     pool: ThreadPoolExecutor,
 ) -> SyncInputs:
     """:func:`load_inputs` once the mode is known.
 
-    ``makers`` and a full run's FFN ``listing`` are being read; ``pool`` takes an incremental run's lookups.
+    ``makers``, a full run's FFN ``listing`` and its item cache rows (``known``) are being read; ``pool``
+    takes an incremental run's lookups.
     """
     full = mark is None
     start = None if mark is None else mark - timedelta(minutes=params.overlap_minutes)
@@ -225,8 +231,9 @@ def _load(
     listed: Iterable[Sequence[Mapping[str, Any]]] = (
         [i for i in page if isinstance(i, Mapping)] for page in pages
     )
+    cache = WawiItemCache(store, wawi, now)
     if full:  # the listing is the cache's (items deleted in Wawi drop out); the FFN lookups size by it
-        listed = WawiItemCache(store, wawi, now).replace_all_pages(listed)
+        listed = cache.replace_all_pages(listed, known.result if known is not None else None)
     # Framed without supplier rows: the next stage reads those and fills in the bundles chunk by chunk.
     # Each page is stored and turned into rows while the next ones are on the wire, unless the scope
     # needs the properties read after the listing.
@@ -265,6 +272,7 @@ def _load(
         now,
         notes,
         stats,
+        cache.listed_rows() if full else None,
     )
 
 

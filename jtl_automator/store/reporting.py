@@ -53,7 +53,7 @@ def _days(values: pd.Series) -> pd.Series:
 
 
 def _frame(store: StateStore, stmt: Select[Any] | Any, columns: Sequence[str]) -> pd.DataFrame:
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         rows = [tuple(row) for row in conn.execute(stmt)]
     return pd.DataFrame.from_records(rows, columns=list(columns))
 
@@ -216,7 +216,7 @@ def period_totals(store: StateStore, start: datetime, end: datetime) -> dict[str
         func.sum(case((sold, per_order.c.gross), else_=None)),
         func.sum(case((and_(outbound, per_order.c.lines == 0), 1), else_=0)),
     )
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         row = conn.execute(stmt).one()
     names = ("ledger_orders", "orders", "units", "lines", "priced_lines", "net", "gross")
     result = {name: float(value or 0) for name, value in zip(names, row[:7], strict=True)}
@@ -228,14 +228,14 @@ def period_totals(store: StateStore, start: datetime, end: datetime) -> dict[str
 
 def first_order_date(store: StateStore) -> datetime | None:
     """When the oldest order in the ledger was placed (None: the ledger is empty)."""
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         value = conn.execute(select(_text(func.min(OrderLedger.order_date)))).scalar()
     return None if value is None else utc_times([value]).iloc[0].to_pydatetime()
 
 
 def first_line_day(store: StateStore) -> date | None:
     """The earliest ``order_day`` of a recorded order line (None: none recorded)."""
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         value = conn.execute(select(func.min(OrderLineRow.order_day))).scalar()
     return None if value is None else date.fromisoformat(str(value))
 
@@ -369,7 +369,7 @@ def shipped_without_lines(store: StateStore, start: datetime, end: datetime) -> 
         .select_from(first)
         .where(first.c.at >= start, first.c.at < end, ~has_lines.exists())
     )
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         return int(conn.execute(stmt).scalar_one() or 0)
 
 
@@ -378,7 +378,7 @@ def shipped_wawi_orders(store: StateStore, wawi_order_ids: Sequence[int]) -> dic
     found: dict[int, str] = {}
     ids = sorted({int(i) for i in wawi_order_ids})
     shipped = select(OrderEvent.order_number).where(OrderEvent.event == SHIPPED)
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         for offset in range(0, len(ids), 500):  # bounded IN lists on either database
             chunk = ids[offset : offset + 500]
             stmt = select(OrderLedger.wawi_order_id, OrderLedger.order_number).where(
@@ -464,7 +464,7 @@ def restock_lines(store: StateStore, period: str) -> pd.DataFrame:
         .where(plan.kind == "restock", (plan.period == period) | plan.period.like(f"{period}/%"))
     )
     rows = []
-    with store.engine.connect() as conn:
+    with store.reading() as conn:
         for plan_id, plan_period, plan_status, sku, warehouse, quantity, status, details in conn.execute(
             stmt
         ):

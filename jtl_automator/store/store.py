@@ -47,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import update as sql_update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from jtl_automator.limits import FFN_TEXT_MAX, ORDER_NUMBER_MAX
@@ -185,6 +185,9 @@ class StateStore:
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url
         self.engine: Engine = self._create_engine(url)
+        # Reads that write nothing: on a SQLite file their own engine, whose transactions start deferred
+        # (in WAL mode they neither wait for the writer nor hold it up); else the one engine.
+        self._read_engine = self._create_engine(url, immediate=False) if _sqlite_file(url) else self.engine
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time and every transaction here takes the write lock (BEGIN
         # IMMEDIATE): threads of this process queue on a lock instead of in SQLite's busy handler, which
@@ -202,7 +205,7 @@ class StateStore:
         return self.engine.dialect.name
 
     @staticmethod
-    def _create_engine(url: str) -> Engine:
+    def _create_engine(url: str, *, immediate: bool = True) -> Engine:
         parsed = make_url(url)
         if parsed.get_backend_name() != "sqlite":
             return create_engine(url, pool_pre_ping=True, future=True, json_deserializer=json_loads)
@@ -219,12 +222,15 @@ class StateStore:
             if parsed.database not in (None, "", ":memory:"):
                 _ensure_wal(cur)
             cur.execute("PRAGMA foreign_keys = ON")
+            if not immediate:  # a reading engine's connection: a write through it is an error
+                cur.execute("PRAGMA query_only = ON")
             cur.close()
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Any) -> None:
             # IMMEDIATE takes the write lock up front: no lock upgrades, so no deadlock between writers.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # A reading engine's transactions are deferred: a snapshot, no write lock.
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN DEFERRED")
 
         return engine
 
@@ -249,6 +255,19 @@ class StateStore:
     def dispose(self) -> None:
         """Close pooled connections (tests, end of a CLI command)."""
         self.engine.dispose()
+        if self._read_engine is not self.engine:
+            self._read_engine.dispose()
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for queries that write nothing, its statements in one transaction (a snapshot).
+
+        On a SQLite file the transaction is deferred: in WAL mode it neither waits for a writer (the FFN
+        token's refresh holds one over an HTTP round trip) nor keeps one waiting; a write through it fails
+        (``query_only``).
+        """
+        with self._read_engine.connect() as conn, conn.begin():
+            yield conn
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -1275,6 +1294,11 @@ class CachedItem:
     seen_at: datetime | None = None
     suppliers: list[dict[str, Any]] | None = None
     suppliers_at: datetime | None = None
+
+
+def _sqlite_file(url: str) -> bool:
+    parsed = make_url(url)
+    return parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
 
 
 def json_loads(text: str | bytes) -> Any:

@@ -464,3 +464,42 @@ def test_json_columns_read_back_what_the_standard_library_wrote(tmp_path: Path) 
     assert rows[2].suppliers is not None and math.isnan(rows[2].suppliers[0]["DeliveryTime"])
     assert rows[1].suppliers_at == now and rows[1].seen_at == now
     store.dispose()
+
+
+@pytest.mark.slow
+def test_reads_do_not_wait_for_a_token_refresh_holding_the_writer(store_url: str) -> None:
+    """A token refresh holds a write transaction over an HTTP round trip; a read (``reading``) meanwhile
+    answers at once on both databases, and sees what was committed before it began. A write through
+    ``reading`` fails on SQLite (a read transaction), instead of taking the writer."""
+    import threading
+
+    from jtl_automator.store import reporting as q
+
+    store = StateStore(store_url)
+    store.advance_watermark("w", "2026-11-27T00:00:00+00:00")
+    holding, release = threading.Event(), threading.Event()
+
+    def refresh() -> None:
+        with store.locked_token("ffn") as record:
+            record.access_token = "new"
+            holding.set()
+            release.wait(5)
+
+    refresher = threading.Thread(target=refresh)
+    refresher.start()
+    try:
+        assert holding.wait(5)
+        started = time.perf_counter()
+        with store.reading() as conn:
+            value = conn.execute(sa.text("select value from watermarks where job = 'w'")).scalar()
+        assert q.first_order_date(store) is None
+        took = time.perf_counter() - started
+    finally:
+        release.set()
+        refresher.join()
+    assert value == "2026-11-27T00:00:00+00:00"
+    assert took < 1.0  # waiting for the refresh would take its 5 s
+    if store.dialect == "sqlite":
+        with pytest.raises(sa.exc.OperationalError), store.reading() as conn:
+            conn.execute(sa.text("delete from watermarks"))
+    store.dispose()

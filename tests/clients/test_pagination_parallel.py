@@ -250,3 +250,60 @@ def test_a_slow_page_does_not_hold_the_other_workers() -> None:
     assert [page[0]["Id"] for page in pages] == list(range(0, 100, 10))
     # pages 3-10 (8 x 50 ms on 3 workers) fit into page 2's 450 ms; held behind it, they would add ~150 ms
     assert took < 0.05 + 0.45 + 0.1
+
+
+class StallsOnce(PagedList):
+    """Wawi pages whose first ask of the pages ``stalled`` hangs until released (a PC's ten-second stall),
+    or fails after ``fail_after`` seconds; a second ask of the same page answers at once."""
+
+    def __init__(self, n: int, stalled: set[int], *, fail_after: float | None = None) -> None:
+        super().__init__(n, delay=0.02)
+        self.stalled = set(stalled)
+        self.fail_after = fail_after
+        self.release = threading.Event()
+        self.asks: list[int] = []  # every ask, as it starts
+
+    def __call__(self, number: int, size: int) -> Mapping[str, Any]:
+        with self._lock:
+            self.asks.append(number)
+            first = number in self.stalled
+            self.stalled.discard(number)
+        if first:
+            if self.fail_after is not None:
+                time.sleep(self.fail_after)
+                raise ValidationFailed("page lost on the way")
+            self.release.wait(10)
+        return super().__call__(number, size)
+
+
+@pytest.mark.slow
+def test_a_stalled_page_at_the_tail_is_asked_for_again_while_workers_idle() -> None:
+    """Pages 3 and 9 stall: once the other workers have nothing left to do, each is asked for a second
+    time and that answer is used; the listing ends without waiting for the stalls, in order, no page
+    asked for more than twice."""
+    paged = StallsOnce(100, {3, 9})
+    started = time.perf_counter()
+    try:
+        pages = list(iterate_page_number_parallel(paged, 10, workers=4))
+        took = time.perf_counter() - started
+    finally:
+        paged.release.set()
+    assert [o["Id"] for o in flatten(pages)] == list(range(100))
+    asks = paged.asks
+    assert asks.count(3) == asks.count(9) == 2 and len(asks) == 12
+    assert took < 2.0  # the stalls would hold it for 10 s
+
+
+@pytest.mark.slow
+def test_a_second_ask_answers_for_a_first_one_that_fails_late() -> None:
+    paged = StallsOnce(60, {4}, fail_after=0.8)
+    pages = list(iterate_page_number_parallel(paged, 10, workers=3))
+    assert [o["Id"] for o in flatten(pages)] == list(range(60))
+    assert paged.asks.count(4) == 2
+
+
+def test_pages_answered_alike_are_never_asked_for_twice() -> None:
+    """No page outlasts the others: no second ask, however long each takes."""
+    paged = PagedList(80, delay=0.01)
+    list(iterate_page_number_parallel(paged, 10, workers=3))
+    assert sorted(n for n, _ in paged.requests) == list(range(1, 9))

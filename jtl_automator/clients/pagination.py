@@ -23,16 +23,14 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import statistics
 import threading
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from typing import Any, TypeVar
 
 from jtl_automator.clients.errors import PaginationLoopError
+from jtl_automator.clients.hedged import HedgedReads
 from jtl_automator.correlation import correlated_logger
 
 logger = correlated_logger("jtl_automator.pagination")
@@ -209,62 +207,28 @@ def iterate_odata(
 PAGES_AHEAD_PER_WORKER = 4
 
 
-#: A page still unanswered this many times the listing's median answer (and at least HEDGE_MIN_SECONDS)
-#: is asked for a second time, when a worker has nothing else to do (the listing's tail): the first
-#: answer of the two is used. An on-premise Wawi's long tail (answers of seconds, stalls of ten) otherwise
-#: holds the whole listing while the other workers idle ("hedged requests", Dean and Barroso, The Tail at
-#: Scale). Never more requests on the wire than the workers: the second ask takes an idle worker's place.
-HEDGE_AFTER_MEDIANS = 2.0
-HEDGE_MIN_SECONDS = 0.25
-#: How often a consumer waiting for a page looks for overdue ones.
-HEDGE_POLL_SECONDS = 0.05
-
-
 class _FetchedInOrder:
     """``(key, run(key))`` in the keys' order, ``workers`` fetched at once.
 
     At most ``PAGES_AHEAD_PER_WORKER`` times as many are fetched ahead of the consumer. The first ones
     are asked for when it is made, so a caller can start the later pages before it hands out the first
-    one. A page that keeps the consumer waiting while a worker idles is asked for a second time
-    (``HEDGE_AFTER_MEDIANS``); the slower ask of the two is left to finish on its own. :meth:`close` (the
-    consumer stopped early, or an error) cancels what has not started and waits for the rest but those
-    left asks, so no page is fetched behind a caller's back after it moved on.
+    one. A page overdue while a worker idles (the listing's tail) is asked for a second time
+    (:class:`HedgedReads`). :meth:`close` (the consumer stopped early, or an error) cancels what has not
+    started and waits for the rest, so no page is fetched behind a caller's back after it moved on.
     """
 
     def __init__(self, run: Callable[[int], Mapping[str, Any]], keys: Iterable[int], workers: int, name: str):
-        self._run = run
+        self._reads: HedgedReads[int, Mapping[str, Any]] = HedgedReads(run, workers, name)
         self._keys = iter(keys)
-        self._workers = workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
-        self._durations: list[float] = []  # of the answers so far (seconds), for the hedge's delay
-        self._running: dict[Future[Mapping[str, Any]], float] = {}  # started asks: monotonic start
-        self._backups: dict[int, Future[Mapping[str, Any]]] = {}  # second asks, by page
-        self._left: list[Future[Mapping[str, Any]]] = []  # the slower asks of hedged pages
-        self.hedged = 0
-        window = workers * PAGES_AHEAD_PER_WORKER
-        self._ahead: deque[tuple[int, Future[Mapping[str, Any]]]] = deque(
-            (key, self._submit(key)) for key in itertools.islice(self._keys, window)
-        )
+        self._ahead: deque[int] = deque()
+        for key in itertools.islice(self._keys, workers * PAGES_AHEAD_PER_WORKER):
+            self._reads.submit(key)
+            self._ahead.append(key)
 
-    def _submit(self, key: int) -> Future[Mapping[str, Any]]:
-        """Ask for ``key`` on the pool: a future of its own that :meth:`close` can cancel until it starts."""
-        future: Future[Mapping[str, Any]] = Future()
-
-        def timed() -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            started = time.monotonic()
-            self._running[future] = started
-            try:
-                future.set_result(self._run(key))
-            except BaseException as error:
-                future.set_exception(error)
-            finally:
-                self._running.pop(future, None)
-                self._durations.append(time.monotonic() - started)
-
-        self._pool.submit(timed)
-        return future
+    @property
+    def hedged(self) -> int:
+        """Pages asked for a second time."""
+        return self._reads.hedged
 
     def __iter__(self) -> Iterator[tuple[int, Mapping[str, Any]]]:
         return self
@@ -273,58 +237,23 @@ class _FetchedInOrder:
         if not self._ahead:
             self.close()
             raise StopIteration
-        key, future = self._ahead.popleft()
+        key = self._ahead.popleft()
         try:
-            body = self._answer(key, future)
+            body = self._reads.result(key)
         except BaseException:
             self.close()
             raise
+        self._reads.forget(key)
         following = next(self._keys, None)
         if following is not None:
-            self._ahead.append((following, self._submit(following)))
+            self._reads.submit(following)
+            self._ahead.append(following)
         return key, body
 
-    def _answer(self, key: int, future: Future[Mapping[str, Any]]) -> Mapping[str, Any]:
-        """``key``'s answer: its first good one when it was asked for twice (see the class)."""
-        while True:
-            asks = [future, *([self._backups[key]] if key in self._backups else [])]
-            answered = [f for f in asks if f.done() and f.exception() is None]
-            if answered or all(f.done() for f in asks):
-                break
-            self._hedge_overdue(key, future)
-            wait(asks, timeout=HEDGE_POLL_SECONDS, return_when=FIRST_COMPLETED)
-        self._backups.pop(key, None)
-        winner = (answered or asks)[0]
-        self._left.extend(f for f in asks if f is not winner and not f.done())
-        return winner.result()
-
-    def _hedge_overdue(self, key: int, future: Future[Mapping[str, Any]]) -> None:
-        """Ask again for the pages overdue, the awaited one first, while workers idle (once per page)."""
-        if not self._durations:
-            return
-        delay = max(HEDGE_MIN_SECONDS, HEDGE_AFTER_MEDIANS * statistics.median(self._durations))
-        now = time.monotonic()
-        for waiting, ask in [(key, future), *self._ahead]:
-            if len(self._running) >= self._workers:
-                return
-            started = self._running.get(ask)
-            if waiting in self._backups or started is None or now - started < delay:
-                continue
-            logger.info("page %s unanswered after %.2f s: asked for it again", waiting, now - started)
-            self._backups[waiting] = self._submit(waiting)
-            self.hedged += 1
-
     def close(self) -> None:
-        """Cancel what has not started, wait for what has (but the pages asked for twice)."""
-        for _, pending in self._ahead:
-            pending.cancel()
-        for key, ask in self._ahead:
-            if key in self._backups:
-                self._left.extend((ask, self._backups.pop(key)))
-        started = [f for key, f in self._ahead if not f.cancelled() and f not in self._left]
+        """Cancel what has not started, wait for what has (but the slower asks of pages answered)."""
         self._ahead.clear()
-        wait(started)
-        self._pool.shutdown(wait=not any(not f.done() for f in self._left), cancel_futures=True)
+        self._reads.close()
 
 
 def iterate_odata_parallel(

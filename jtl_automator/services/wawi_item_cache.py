@@ -19,12 +19,12 @@ per item. Runs read both from here instead. The freshness rule:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from jtl_automator.clients.errors import NotFound
+from jtl_automator.clients.hedged import HedgedReads
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger, in_context
@@ -322,28 +322,29 @@ class SupplierReads:
     answers in the order they arrive, so neither a stalled answer nor a thread that waits long for a free
     connection holds back the items read after it. The reads run on ahead while the caller works on a
     batch: a caller acts on the first items while the next are read. A failed read ends the iteration with
-    its error, after the answers of the unfinished batch are stored. Use as a context manager: after a
-    failure (or an early exit) nothing queued is read; the reads in flight finish.
+    its error, after the answers of the unfinished batch are stored. A read overdue while a worker idles
+    (among the last ones) is asked for a second time and the first answer used (:class:`HedgedReads`).
+    Use as a context manager: after a failure (or an early exit) nothing queued is read; the reads in
+    flight finish.
     """
 
     def __init__(self, cache: WawiItemCache, stale: Sequence[CachedItem], workers: int, batch: int) -> None:
         self.cache, self.stale, self.batch, self.workers = cache, stale, max(1, batch), max(1, workers)
         # One pool for every batch: the reads go on while a finished batch is stored (and used), and no
         # batch waits for its slowest read before the next one starts (Wawi's long tail would idle workers).
-        self._pool = (
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="item-suppliers")
-            if workers > 1 and len(stale) > 1
-            else None
-        )
-        read = in_context(self._read)
-        self._futures = {self._pool.submit(read, row): row for row in stale} if self._pool else {}
+        # The last reads, when one is overdue while a worker idles, are asked for twice (HedgedReads).
+        self._reads: HedgedReads[int, list[Any] | None] | None = None
+        if workers > 1 and len(stale) > 1:
+            self._reads = HedgedReads(in_context(self._read_at), workers, "item-suppliers")
+            for index in range(len(stale)):
+                self._reads.submit(index)
 
     def _ends_batch(self, rows: int, received: int) -> bool:
         """Whether the answer just received closes a batch of ``rows`` answers.
 
         A full batch does; so does each of the last answers (every read left is on the wire then).
         """
-        on_the_wire = self.workers if self._pool is not None else 1
+        on_the_wire = self.workers if self._reads is not None else 1
         return rows == self.batch or received >= len(self.stale) - on_the_wire
 
     @property
@@ -362,14 +363,20 @@ class SupplierReads:
         except NotFound:
             return None
 
+    def _read_at(self, index: int) -> list[Any] | None:
+        return self._read(self.stale[index])
+
     def _answers(self) -> Iterator[tuple[CachedItem, list[Any] | None]]:
         """Each item with its answer, as they arrive (read one after the other without a pool)."""
-        if self._pool is None:
+        if self._reads is None:
             for row in self.stale:
                 yield row, self._read(row)
             return
-        for future in as_completed(self._futures):
-            yield self._futures[future], future.result()
+        for _ in self.stale:
+            index = self._reads.next_answered()
+            answer = self._reads.result(index)
+            self._reads.forget(index)
+            yield self.stale[index], answer
 
     def __iter__(self) -> Iterator[tuple[Sequence[CachedItem], dict[int, list[Any]]]]:
         rows: list[CachedItem] = []
@@ -405,5 +412,5 @@ class SupplierReads:
 
     def close(self) -> None:
         """Cancel the reads not started; let those in flight finish."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        if self._reads is not None:
+            self._reads.close()

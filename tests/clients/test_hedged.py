@@ -1,0 +1,111 @@
+"""Reads asked for a second time when overdue while a worker idles: every key answered once, never more
+reads at once than workers, errors only when every ask failed, nothing started after close."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from jtl_automator.clients.hedged import HedgedReads
+
+
+class Server:
+    """Answers ``key * 10`` after ``delay``; the first ask of a key in ``stall`` hangs until released,
+    of one in ``fail_late`` fails after 0.6 s; counts asks and how many run at once."""
+
+    def __init__(
+        self,
+        delay: float = 0.02,
+        stall: frozenset[int] = frozenset(),
+        fail_late: frozenset[int] = frozenset(),
+    ) -> None:
+        self.delay, self.stall, self.fail_late = delay, set(stall), set(fail_late)
+        self.asks: list[int] = []
+        self.running = self.peak = 0
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+
+    def __call__(self, key: int) -> int:
+        with self._lock:
+            self.asks.append(key)
+            first = self.asks.count(key) == 1
+            self.running += 1
+            self.peak = max(self.peak, self.running)
+        try:
+            if first and key in self.stall:
+                self.release.wait(10)
+            if first and key in self.fail_late:
+                time.sleep(0.6)
+                raise ConnectionError(f"lost answer for {key}")
+            time.sleep(self.delay)
+            return key * 10
+        finally:
+            with self._lock:
+                self.running -= 1
+
+
+def _all_answered(reads: HedgedReads[int, Any], keys: range) -> dict[int, Any]:
+    for key in keys:
+        reads.submit(key)
+    answered: dict[int, Any] = {}
+    for _ in keys:
+        key = reads.next_answered()
+        assert key not in answered
+        answered[key] = reads.result(key)
+        reads.forget(key)
+    return answered
+
+
+@pytest.mark.slow
+def test_a_stalled_read_is_asked_again_once_workers_idle_and_never_waited_for() -> None:
+    server = Server(stall=frozenset({5, 17}))
+    reads: HedgedReads[int, int] = HedgedReads(server, 4, "test")
+    started = time.perf_counter()
+    try:
+        answered = _all_answered(reads, range(20))
+        reads.close()
+        took = time.perf_counter() - started
+    finally:
+        server.release.set()
+    assert answered == {k: k * 10 for k in range(20)}
+    assert server.asks.count(5) == server.asks.count(17) == 2 and len(server.asks) == 22
+    assert reads.hedged == 2 and server.peak <= 4
+    assert took < 2.0  # a stall holds for 10 s
+
+
+@pytest.mark.slow
+def test_a_late_failure_is_answered_by_the_second_ask_and_two_failures_raise() -> None:
+    server = Server(fail_late=frozenset({3}))
+    reads: HedgedReads[int, int] = HedgedReads(server, 3, "test")
+    assert _all_answered(reads, range(8))[3] == 30
+    reads.close()
+
+    class AlwaysFails(Server):
+        def __call__(self, key: int) -> int:
+            super().__call__(key)
+            raise ConnectionError("down")
+
+    failing: HedgedReads[int, int] = HedgedReads(AlwaysFails(delay=0.4), 2, "test")
+    failing.submit(1)
+    with pytest.raises(ConnectionError, match="down"):
+        failing.result(1)
+    failing.close()
+
+
+@pytest.mark.slow
+def test_one_worker_never_asks_twice_and_close_starts_nothing_more() -> None:
+    server = Server(stall=frozenset({0}))
+    reads: HedgedReads[int, int] = HedgedReads(server, 1, "test")
+    for key in range(5):
+        reads.submit(key)
+    time.sleep(0.3)  # past the least delay of a second ask: none, the one worker is busy
+    closing = threading.Thread(target=reads.close)  # cancels 1 to 4, waits for 0 (under way)
+    closing.start()
+    time.sleep(0.05)
+    assert closing.is_alive()
+    server.release.set()
+    closing.join(5)
+    assert server.asks == [0] and server.peak == 1 and reads.hedged == 0

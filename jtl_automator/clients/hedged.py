@@ -17,8 +17,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Hashable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from jtl_automator.correlation import correlated_logger
 
@@ -37,100 +36,114 @@ DURATIONS_KEPT = 256
 
 
 class HedgedReads(Generic[K, T]):
-    """``read(key)`` for each key submitted, ``workers`` at once; see the module for the second asks.
+    """``read(key)`` for each key submitted, on ``workers`` threads; see the module for the second asks.
 
-    :meth:`submit` returns a future of the key's first good answer (an error only when every ask failed).
-    A caller waits with :meth:`result` (one key's answer) or :meth:`next_answered` (the keys as they are
-    answered), which make the second asks while they wait: only the reads on a worker are looked at, so
-    waiting costs the same for ten keys or a hundred thousand. :meth:`close` cancels the reads not
-    started and waits for those under way, but the slower asks of answered keys.
+    :meth:`submit` queues a key (the first asks go in the order submitted; a second ask before them). A
+    caller waits with :meth:`result` (one key's answer) or :meth:`next_answered` (the keys as they are
+    answered); both make the second asks while they wait, looking only at the reads on a worker, so
+    waiting costs the same for ten keys or a hundred thousand, and a key queued costs a place in a deque.
+    A key's answer is its first good ask's, or the error once every ask failed. :meth:`close` drops the
+    keys not started and waits for the reads under way, but the slower asks of answered keys.
     """
 
     def __init__(self, read: Callable[[K], T], workers: int, name: str) -> None:
         self._read = read
         self._workers = max(1, workers)
-        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix=name)
-        self._lock = threading.Lock()
-        self._asks: dict[K, list[Future[T]]] = {}
-        self._answers: dict[K, Future[T]] = {}
-        self._running: dict[Future[T], tuple[K, float]] = {}  # asks on a worker: key, start (monotonic)
+        self._cond = threading.Condition()
+        self._queued: deque[K] = deque()  # first asks not started, in order
+        self._again: deque[K] = deque()  # second asks not started (they go first)
+        self._asks: dict[K, int] = {}  # asks made of each started key (1 or 2)
+        self._finished: dict[K, int] = {}  # of those, how many ended
+        self._results: dict[K, tuple[bool, Any]] = {}  # answered keys: (good, the answer or the error)
+        self._running: dict[object, tuple[K, float]] = {}  # asks on a worker: key, start (monotonic)
         self._durations: deque[float] = deque(maxlen=DURATIONS_KEPT)  # the latest answers' times
         self._answered: queue.SimpleQueue[K] = queue.SimpleQueue()
-        self._left: list[Future[T]] = []  # slower asks of keys forgotten
+        self._closed = False
         self.hedged = 0
+        self._threads = [
+            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True) for i in range(self._workers)
+        ]
+        for thread in self._threads:
+            thread.start()
 
-    def submit(self, key: K) -> Future[T]:
-        """Start reading ``key`` (queued behind the reads submitted before it)."""
-        answer: Future[T] = Future()
-        with self._lock:
-            self._answers[key] = answer
-            self._asks[key] = []
-        self._ask(key)
-        return answer
+    def submit(self, key: K) -> None:
+        """Queue ``key``'s read (behind the keys submitted before it)."""
+        with self._cond:
+            self._queued.append(key)
+            self._cond.notify()
 
-    def _ask(self, key: K) -> None:
-        ask: Future[T] = Future()
-        with self._lock:
-            self._asks[key].append(ask)
-
-        def timed() -> None:
-            if not ask.set_running_or_notify_cancel():
-                return
-            started = time.monotonic()
-            self._running[ask] = (key, started)
-            try:
-                ask.set_result(self._read(key))
-            except BaseException as error:
-                ask.set_exception(error)
-            finally:
-                self._running.pop(ask, None)
-                self._durations.append(time.monotonic() - started)
-            self._settle(key)
-
-        self._pool.submit(timed)
-
-    def _settle(self, key: K) -> None:
-        """Answer ``key`` with its first good ask, or with the first error once every ask failed."""
-        with self._lock:
-            answer, asks = self._answers.get(key), self._asks.get(key, [])
-            if answer is None or answer.done():
-                return
-            finished = [a for a in asks if a.done() and not a.cancelled()]
-            good = [a for a in finished if a.exception() is None]
-            if good:
-                answer.set_result(good[0].result())
-            elif len(finished) == len(asks):
-                error = finished[0].exception()
-                assert error is not None
-                answer.set_exception(error)
+    def _next(self) -> tuple[K, object] | None:
+        """The next ask for a worker (a second ask first), waiting for one; None once closed."""
+        with self._cond:
+            while not self._again and not (self._queued and not self._closed):
+                if self._closed:
+                    return None
+                self._cond.wait()
+            if self._again:
+                key = self._again.popleft()
             else:
-                return
-        self._answered.put(key)
+                key = self._queued.popleft()
+                self._asks[key] = 1
+            token = object()
+            self._running[token] = (key, time.monotonic())
+            return key, token
+
+    def _work(self) -> None:
+        while (ask := self._next()) is not None:
+            key, token = ask
+            good = True
+            try:
+                value: Any = self._read(key)
+            except BaseException as error:  # the caller gets it (when no other ask answers)
+                good, value = False, error
+            with self._cond:
+                _, started = self._running.pop(token)
+                self._durations.append(time.monotonic() - started)
+                self._settle(key, good, value)
+                self._cond.notify_all()
+
+    def _settle(self, key: K, good: bool, value: Any) -> None:
+        """Under the lock: answer ``key`` with its first good ask, or with the error once every ask failed."""
+        if key not in self._asks or key in self._results:  # forgotten, or answered by the other ask
+            return
+        self._finished[key] = self._finished.get(key, 0) + 1
+        if good or self._finished[key] >= self._asks[key]:
+            self._results[key] = (good, value)
+            self._answered.put(key)
 
     def hedge(self) -> None:
         """Ask again for the overdue reads, the longest-running first, while workers idle."""
-        if not self._durations or len(self._running) >= self._workers:
-            return
-        delay = max(HEDGE_MIN_SECONDS, HEDGE_AFTER_MEDIANS * statistics.median(self._durations))
-        now = time.monotonic()
-        for key, started in sorted(self._running.values(), key=lambda entry: entry[1]):
-            if len(self._running) >= self._workers or now - started < delay:
+        with self._cond:
+            idle = self._workers - len(self._running) - len(self._again)
+            if idle <= 0 or not self._durations:
                 return
-            with self._lock:
-                once = len(self._asks.get(key, ())) == 1
-            if once:
-                logger.info("read %s unanswered after %.2f s: asked for it again", key, now - started)
-                self.hedged += 1
-                self._ask(key)
+            delay = max(HEDGE_MIN_SECONDS, HEDGE_AFTER_MEDIANS * statistics.median(self._durations))
+            now = time.monotonic()
+            for key, started in sorted(self._running.values(), key=lambda entry: entry[1]):
+                if idle <= 0 or now - started < delay:
+                    return
+                if self._asks.get(key) == 1 and key not in self._results:
+                    logger.info("read %s unanswered after %.2f s: asked for it again", key, now - started)
+                    self._asks[key] = 2
+                    self._again.append(key)
+                    self.hedged += 1
+                    idle -= 1
+                    self._cond.notify()
 
     def result(self, key: K) -> T:
-        """``key``'s answer, waiting for it."""
-        with self._lock:
-            answer = self._answers[key]
-        while not answer.done():
-            wait([answer], timeout=HEDGE_POLL_SECONDS)
+        """``key``'s answer (or its error), waiting for it."""
+        while True:
+            with self._cond:
+                if key in self._results:
+                    good, value = self._results[key]
+                    break
+                if self._closed and not any(k == key for k, _ in self._running.values()):
+                    raise RuntimeError(f"read {key} was dropped: the reads were closed")
+                self._cond.wait(HEDGE_POLL_SECONDS)
             self.hedge()
-        return answer.result()
+        if not good:
+            raise value
+        return value  # type: ignore[no-any-return]
 
     def next_answered(self) -> K:
         """The next key answered (in the order they are), waiting for one; every key once."""
@@ -141,29 +154,18 @@ class HedgedReads(Generic[K, T]):
                 self.hedge()
 
     def forget(self, key: K) -> None:
-        """Drop a key whose answer was taken (its slower ask, if any, finishes on its own)."""
-        with self._lock:
-            self._answers.pop(key, None)
-            self._left.extend(a for a in self._asks.pop(key, ()) if not a.done())
+        """Drop an answered key (its slower ask, if any, finishes on its own)."""
+        with self._cond:
+            self._results.pop(key, None)
+            self._asks.pop(key, None)
+            self._finished.pop(key, None)
 
     def close(self) -> None:
-        """Cancel the reads not started; wait for those under way, but the slower asks of answered keys."""
-        with self._lock:
-            keyed = [(self._answers.get(k), asks) for k, asks in self._asks.items()]
-        for _, asks in keyed:
-            for ask in asks:
-                ask.cancel()
-        wait(
-            [
-                a
-                for answer, asks in keyed
-                if answer is None or not answer.done()
-                for a in asks
-                if not a.cancelled()
-            ]
-        )
-        for answer, asks in keyed:
-            if answer is not None and all(a.cancelled() for a in asks):
-                answer.cancel()
-        left = any(not a.done() for a in self._left) or any(not a.done() for _, asks in keyed for a in asks)
-        self._pool.shutdown(wait=not left, cancel_futures=True)
+        """Drop the keys not started; wait for the reads under way, but the slower asks of answered keys."""
+        with self._cond:
+            self._closed = True
+            self._queued.clear()
+            self._again.clear()
+            self._cond.notify_all()
+            while any(k in self._asks and k not in self._results for k, _ in self._running.values()):
+                self._cond.wait()

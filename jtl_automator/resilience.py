@@ -342,7 +342,23 @@ def call_with_retry(
         )
         if stats is not None:
             stats.record_retry()
+        note_retry()
         policy.sleep(delay)
+
+
+#: Requests retried per thread (its ident), ever: a server that refuses or fails is not asked twice.
+_retries_by_thread: dict[int, int] = {}
+
+
+def note_retry() -> None:
+    """Count a retry of a request on this thread (before its wait): hedged reads then hold back."""
+    ident = threading.get_ident()
+    _retries_by_thread[ident] = _retries_by_thread.get(ident, 0) + 1
+
+
+def retries_on(ident: int) -> int:
+    """How many requests were retried on the thread ``ident`` so far."""
+    return _retries_by_thread.get(ident, 0)
 
 
 __all__ = [
@@ -354,6 +370,8 @@ __all__ = [
     "RetryPolicy",
     "TransientFailure",
     "call_with_retry",
+    "note_retry",
     "parse_retry_after",
+    "retries_on",
     "server_delay",
 ]

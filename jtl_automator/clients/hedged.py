@@ -6,7 +6,9 @@ still unanswered ``HEDGE_AFTER_MEDIANS`` times the median answer so far (and at 
 is asked for again once fewer reads run than there are workers, and the first good answer of the two is
 used ("hedged requests", Dean and Barroso, The Tail at Scale). Never more reads on the wire than workers:
 a second ask only takes an idle worker's place; each read is asked for at most twice; the slower ask is
-left to finish on its own (its answer is dropped). Only for reads: asking twice must change nothing.
+left to finish on its own (its answer is dropped). Only for reads: asking twice must change nothing. And
+only while the server answers: once a read was retried (refused with 429, failed, timed out), no read of
+the batch is asked for twice.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from jtl_automator.correlation import correlated_logger
+from jtl_automator.resilience import retries_on
 
 logger = correlated_logger("jtl_automator.hedged")
 K = TypeVar("K", bound=Hashable)
@@ -55,7 +58,9 @@ class HedgedReads(Generic[K, T]):
         self._asks: dict[K, int] = {}  # asks made of each started key (1 or 2)
         self._finished: dict[K, int] = {}  # of those, how many ended
         self._results: dict[K, tuple[bool, Any]] = {}  # answered keys: (good, the answer or the error)
-        self._running: dict[object, tuple[K, float]] = {}  # asks on a worker: key, start (monotonic)
+        # asks on a worker: key, start (monotonic), the worker's thread and its retries then
+        self._running: dict[object, tuple[K, float, int, int]] = {}
+        self._pushed_back = False  # a read was retried (refused, failed): no second asks from then on
         self._durations: deque[float] = deque(maxlen=DURATIONS_KEPT)  # the latest answers' times
         self._answered: queue.SimpleQueue[K] = queue.SimpleQueue()
         self._closed = False
@@ -85,7 +90,8 @@ class HedgedReads(Generic[K, T]):
                 key = self._queued.popleft()
                 self._asks[key] = 1
             token = object()
-            self._running[token] = (key, time.monotonic())
+            ident = threading.get_ident()
+            self._running[token] = (key, time.monotonic(), ident, retries_on(ident))
             return key, token
 
     def _work(self) -> None:
@@ -97,8 +103,9 @@ class HedgedReads(Generic[K, T]):
             except BaseException as error:  # the caller gets it (when no other ask answers)
                 good, value = False, error
             with self._cond:
-                _, started = self._running.pop(token)
+                _, started, ident, retries = self._running.pop(token)
                 self._durations.append(time.monotonic() - started)
+                self._pushed_back = self._pushed_back or retries_on(ident) > retries
                 self._settle(key, good, value)
                 self._cond.notify_all()
 
@@ -112,14 +119,22 @@ class HedgedReads(Generic[K, T]):
             self._answered.put(key)
 
     def hedge(self) -> None:
-        """Ask again for the overdue reads, the longest-running first, while workers idle."""
+        """Ask again for the overdue reads, the longest-running first, while workers idle.
+
+        Never once a read was retried (a refusal, an error, a timeout: the server pushes back, and a
+        second ask would add to its load): a read waiting between attempts is not slow, it is told to wait.
+        """
         with self._cond:
             idle = self._workers - len(self._running) - len(self._again)
-            if idle <= 0 or not self._durations:
+            if idle <= 0 or not self._durations or self._pushed_back:
+                return
+            if any(retries_on(ident) > retries for _, _, ident, retries in self._running.values()):
+                self._pushed_back = True
+                logger.info("a read was retried: no read is asked for a second time from now on")
                 return
             delay = max(HEDGE_MIN_SECONDS, HEDGE_AFTER_MEDIANS * statistics.median(self._durations))
             now = time.monotonic()
-            for key, started in sorted(self._running.values(), key=lambda entry: entry[1]):
+            for key, started, _, _ in sorted(self._running.values(), key=lambda entry: entry[1]):
                 if idle <= 0 or now - started < delay:
                     return
                 if self._asks.get(key) == 1 and key not in self._results:
@@ -137,7 +152,7 @@ class HedgedReads(Generic[K, T]):
                 if key in self._results:
                     good, value = self._results[key]
                     break
-                if self._closed and not any(k == key for k, _ in self._running.values()):
+                if self._closed and not any(entry[0] == key for entry in self._running.values()):
                     raise RuntimeError(f"read {key} was dropped: the reads were closed")
                 self._cond.wait(HEDGE_POLL_SECONDS)
             self.hedge()
@@ -167,5 +182,5 @@ class HedgedReads(Generic[K, T]):
             self._queued.clear()
             self._again.clear()
             self._cond.notify_all()
-            while any(k in self._asks and k not in self._results for k, _ in self._running.values()):
+            while any(e[0] in self._asks and e[0] not in self._results for e in self._running.values()):
                 self._cond.wait()

@@ -109,3 +109,29 @@ def test_one_worker_never_asks_twice_and_close_starts_nothing_more() -> None:
     server.release.set()
     closing.join(5)
     assert server.asks == [0] and server.peak == 1 and reads.hedged == 0
+
+
+@pytest.mark.slow
+def test_no_second_ask_once_a_read_was_retried() -> None:
+    """A read waiting between attempts (the server refused it: 429, 5xx, a timeout) is not slow, it is
+    told to wait: neither it nor any later read of the batch is asked for a second time."""
+    from jtl_automator.resilience import note_retry
+
+    class Refusing(Server):
+        def __call__(self, key: int) -> int:
+            if key == 5 and self.asks.count(5) == 0:
+                note_retry()  # what call_with_retry does before it waits out a 429
+            return super().__call__(key)
+
+    server = Refusing(stall=frozenset({5, 17}))
+    reads: HedgedReads[int, int] = HedgedReads(server, 4, "test")
+    for key in range(20):
+        reads.submit(key)
+    time.sleep(1.0)  # every other read answered long ago, 5 and 17 overdue
+    for key in range(20):
+        if key not in (5, 17):
+            reads.result(key)
+    assert reads.hedged == 0 and len(server.asks) == 20
+    server.release.set()
+    assert reads.result(5) == 50 and reads.result(17) == 170
+    reads.close()

@@ -225,11 +225,6 @@ class _FetchedInOrder:
             self._reads.submit(key)
             self._ahead.append(key)
 
-    @property
-    def hedged(self) -> int:
-        """Pages asked for a second time."""
-        return self._reads.hedged
-
     def __iter__(self) -> Iterator[tuple[int, Mapping[str, Any]]]:
         return self
 

@@ -959,7 +959,7 @@ class StateStore:
             for f in fields(CachedItem)
         ]
         query = select(*columns)
-        with self.session() as s:
+        with self.reading() as s:
             if skus is None and ids is None:
                 rows = list(s.execute(query.order_by(table.c.item_id)))
             else:

@@ -43,6 +43,7 @@ from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.latency_model import (
     LATENCY_APIS,
     LatencyProfile,
+    asked_once,
     bottleneck,
     concurrency_bound_seconds,
     dependent_chain_seconds,
@@ -229,13 +230,47 @@ def wawi_chain_bounds(
     return bounds
 
 
+#: How long :func:`measure` waits for the requests a run left behind (in the sandbox's unscaled seconds:
+#: longer than a stall).
+QUIET_SECONDS = 30.0
+
+
+def reads_needed(api: dict[str, Any]) -> dict[str, Any]:
+    """One API's ``latency.stats`` with each read asked for twice (hedged) counted once.
+
+    The run needed one answer of such a read: the timeline, busy time and longest answer the bounds use
+    keep its ask served fastest (``asked_once``); ``asked_in_turn`` keeps the first ask (a client that
+    asks in turn, never twice); ``second_asks`` counts the asks dropped. Every ask still occupied a
+    worker of the server, so the server's load was at least this (the bound stays a lower bound).
+    """
+    asked = api.get("timeline", [])
+    needed = asked_once(asked)
+    if len(needed) == len(asked):
+        return {**api, "asked_in_turn": asked, "second_asks": 0}
+    return {
+        **api,
+        "timeline": needed,
+        "asked_in_turn": asked_once(asked, keep="first"),
+        "second_asks": len(asked) - len(needed),
+        "busy_seconds": sum(r.service for r in needed),
+        "max_service_seconds": max(r.service for r in needed),
+    }
+
+
 def measure(
     state: SandboxState, before: dict[str, Any], achieved_seconds: float, dependents: Dependents = ()
 ) -> Bound:
     """The bound of the requests served since :func:`reset` (``before``), against ``achieved_seconds``
-    (``dependents``: see :func:`wawi_chain_bounds`)."""
+    (``dependents``: see :func:`wawi_chain_bounds`).
+
+    Waits first for the requests the run left behind (the slower asks of hedged reads), so they count
+    with this run and not the next; Wawi's reads asked for twice count once (:func:`reads_needed`).
+    """
     config = state.config
+    quiet = latency.wait_quiet(state, config.scaled(QUIET_SECONDS))
     stats = latency.stats(state)
+    if "wawi" in stats:
+        stats["wawi"] = reads_needed(stats["wawi"])
     by_api = _since(dict(state.runtime.requests["by_api"]), before["by_api"])
     by_status = _since(dict(state.runtime.requests["by_status"]), before["by_status"])
     bounds: dict[str, float] = {}
@@ -275,9 +310,9 @@ def measure(
         rate_limited=by_status.get("429", 0),
         refused=wawi["refused"] if wawi else 0,
         sustained=sustained,
-        stats=stats,
+        stats={**stats, "quiet": quiet},
         wawi_in_turn=(
-            in_turn_seconds(wawi["timeline"], config.wawi_onprem_concurrency, dependents)
+            in_turn_seconds(wawi["asked_in_turn"], config.wawi_onprem_concurrency, dependents)
             if wawi and config.wawi_onprem_concurrency
             else 0.0
         ),

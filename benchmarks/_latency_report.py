@@ -103,12 +103,18 @@ def run_metrics(label: str, run: dict[str, Any], time_scale: float) -> list[Metr
     stages = run.get("stages") or {}
     apis = {k: s for k, s in bound.stats.items() if isinstance(s, dict) and "requests" in s}
     late = sum(float(s.get("late_seconds", 0.0)) for s in apis.values())
+    second = int(bound.stats.get("wawi", {}).get("second_asks", 0))
     rows = [
         Metric(
             f"{label}: requests (sandbox count)",
             f"{bound.total_requests:,} ("
             + ", ".join(f"{k} {v:,}" for k, v in sorted(bound.requests.items()) if v)
-            + ")",
+            + ")"
+            + (
+                f"; {second} of them Wawi reads asked for a second time (counted once in the bound)"
+                if second
+                else ""
+            ),
         ),
         Metric(
             f"{label}: the limits' bound (real seconds)",

@@ -325,7 +325,9 @@ def in_turn_after_shop(stats: dict[str, Any], workers: int | None) -> float:
     wawi = stats.get("wawi")
     if not wawi or not workers:
         return 0.0
-    return in_turn_seconds(wawi.get("timeline", []), workers, released=shop_releases(stats))
+    return in_turn_seconds(
+        wawi.get("asked_in_turn", wawi.get("timeline", [])), workers, released=shop_releases(stats)
+    )
 
 
 def run_latency(

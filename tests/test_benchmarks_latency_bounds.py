@@ -16,7 +16,12 @@ from benchmarks.shop_sync_check import (
     in_turn_after_shop,
     shop_bounds,
 )
-from jtl_automator.sandbox.latency_model import RequestTiming, in_turn_seconds, released_work_seconds
+from jtl_automator.sandbox.latency_model import (
+    RequestTiming,
+    asked_once,
+    in_turn_seconds,
+    released_work_seconds,
+)
 
 ITEMS = "/wawi/api/eazybusiness/v1/items"
 STOCKS = "/wawi/api/eazybusiness/v1/stocks"
@@ -348,3 +353,37 @@ def test_fastest_of_keeps_the_fastest_repeat_and_each_repeat_starts_from_the_sam
     best = _latency.fastest_of(state, 3, run)
     assert best == {"seconds": 1.0, "repeats": 3}
     assert seen == [{"GET /items?": 4}] * 3
+
+
+def _asked(key: str, arrived: float, service: float, route: str = ITEMS + "/{id}/suppliers") -> RequestTiming:
+    return RequestTiming(route, None, arrived, arrived, arrived + service, service, key)
+
+
+def test_a_read_asked_for_twice_counts_once_its_fastest_ask_in_the_bound_its_first_in_turn() -> None:
+    """A hedged read (the same GET again before the first ask answered) is one read the run needed: the
+    bound keeps the ask served fastest, a client that asks in turn the first. A read asked for again after
+    its answer came, and a write sent twice, are requests of their own."""
+    stalled = _asked("GET /items/7/suppliers?", 0.0, 10.0)
+    second = _asked("GET /items/7/suppliers?", 0.4, 0.1)
+    again_later = _asked("GET /items/7/suppliers?", 11.0, 0.2)
+    other = _asked("GET /items/8/suppliers?", 0.1, 0.3)
+    posts = [_asked("POST /items/9/notes?", t, 1.0, ITEMS + "/{id}/notes") for t in (0.0, 0.5)]
+    timeline = [stalled, other, second, again_later, *posts]
+    fastest = asked_once(timeline)
+    assert stalled not in fastest and second in fastest and again_later in fastest and other in fastest
+    assert all(p in fastest for p in posts) and len(fastest) == 5
+    first = asked_once(timeline, keep="first")
+    assert stalled in first and second not in first and len(first) == 5
+    with pytest.raises(ValueError, match="keep"):
+        asked_once(timeline, keep="slowest")
+
+    needed = _latency.reads_needed(
+        {"timeline": timeline, "busy_seconds": 12.8 + 2.0, "max_service_seconds": 10.0, "requests": 6}
+    )
+    assert needed["second_asks"] == 1 and needed["asked_in_turn"] == first
+    assert needed["max_service_seconds"] == 1.0  # the stall was not waited for: the second ask answered
+    assert needed["busy_seconds"] == pytest.approx(0.1 + 0.3 + 0.2 + 2.0)
+    bounds = _latency.wawi_chain_bounds(needed, workers=2)
+    assert bounds["Wawi's longest answer"] == 1.0
+    untouched = {"timeline": [other], "busy_seconds": 0.3, "max_service_seconds": 0.3}
+    assert _latency.reads_needed(untouched) == {**untouched, "asked_in_turn": [other], "second_asks": 0}

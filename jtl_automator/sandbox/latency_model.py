@@ -263,7 +263,8 @@ class RequestTiming:
     """One served request on the sandbox's clock: what a benchmark needs to find the chains in a run.
 
     ``page`` is the request's ``pageNumber`` (Wawi's paged listings), None for any other request;
-    ``service`` is its pure service time (drawn plus charged), without the wait for a Wawi worker.
+    ``service`` is its pure service time (drawn plus charged), without the wait for a Wawi worker;
+    ``key`` the exact request (method, path and query: a read asked for twice has the same).
     """
 
     route: str
@@ -272,6 +273,7 @@ class RequestTiming:
     start: float
     done: float
     service: float
+    key: str = ""
 
 
 @dataclass
@@ -327,6 +329,31 @@ def page_number(query: str) -> int | None:
         if name == "pageNumber" and value.isdigit():
             return int(value)
     return None
+
+
+def asked_once(timeline: Iterable[RequestTiming], *, keep: str = "fastest") -> list[RequestTiming]:
+    """The run's requests with each read asked for twice counted once (in arrival order).
+
+    A client may ask for a read again while its first ask is unanswered (a hedged read) and use the
+    first answer. The run needed one answer: the bounds count the ask served fastest (``keep="fastest"``:
+    no schedule of the reads it needed does better), a client that asks in turn the first ask
+    (``keep="first"``: what a client that never asks twice waits for). Only ``GET`` requests with the
+    same method, path and query whose later ask arrived before the earlier one was answered are one
+    read; a read asked for again after its answer came is a read of its own.
+    """
+    if keep not in ("fastest", "first"):
+        raise ValueError(f"keep must be 'fastest' or 'first', not {keep!r}")
+    out: list[RequestTiming] = []
+    latest: dict[str, int] = {}  # key -> position in out of its last read
+    for request in sorted(timeline, key=lambda r: r.arrived):
+        at = latest.get(request.key) if request.key.startswith("GET ") else None
+        if at is not None and request.arrived < out[at].done:
+            if keep == "fastest" and request.service < out[at].service:
+                out[at] = request
+            continue
+        latest[request.key] = len(out)
+        out.append(request)
+    return out
 
 
 def listing_chain_seconds(timeline: Iterable[RequestTiming]) -> dict[str, float]:

@@ -155,6 +155,8 @@ class LatencyRuntime:
     occurrences: Counter[str] = field(default_factory=Counter)
     workers: WorkerSchedule | None = None
     stats: LatencyStats = field(default_factory=LatencyStats)
+    #: Requests admitted and not yet counted (a benchmark waits for none before it measures a run).
+    in_flight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import statistics
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -409,3 +410,19 @@ def test_a_listing_chain_is_its_shortest_page_one_plus_its_longest_later_page() 
     ]
     assert listing_chain_seconds(timeline) == {"/items": pytest.approx(0.3 + 1.5)}
     assert listing_chain_seconds([]) == {}
+
+
+@pytest.mark.slow
+def test_a_request_a_client_left_behind_is_waited_for_and_keyed_by_what_it_asked() -> None:
+    """A client may drop a read it asked for twice; the sandbox still serves it, and a benchmark waits
+    for it (``wait_quiet``) so the run that asked counts it. Each timing names the exact request."""
+    app, state = tiny_app(SandboxConfig(latency=FIXED, time_scale=2))  # Wawi 200 ms
+    with serve_in_thread(app) as server, httpx.Client(base_url=server.base_url, timeout=10) as client:
+        left = threading.Thread(target=lambda: client.get(WAWI, params={"n": 1}))
+        left.start()
+        time.sleep(0.05)
+        assert latency.wait_quiet(state, 0.01) is False  # still being served
+        assert latency.wait_quiet(state, 5.0) is True
+        assert [r.key for r in latency.stats(state)["wawi"]["timeline"]] == [f"GET {WAWI}?n=1"]
+        left.join(5)
+        assert latency.wait_quiet(state, 0.0) is True

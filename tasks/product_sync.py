@@ -86,7 +86,7 @@ def product_read_plan_write(
 
     def progress(chunk: svc.ChunkDone) -> None:
         logger.info(
-            "chunk %d of %d: %d items (%d supplier reads): %s%s",
+            "chunk %d (of at most %d): %d items (%d supplier reads): %s%s",
             chunk.number,
             chunk.chunks,
             chunk.items,

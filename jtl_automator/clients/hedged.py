@@ -32,8 +32,6 @@ T = TypeVar("T")
 HEDGE_AFTER_MEDIANS = 1.5
 #: ... and never before this many seconds.
 HEDGE_MIN_SECONDS = 0.25
-#: How often a caller waiting for answers looks for overdue reads.
-HEDGE_POLL_SECONDS = 0.05
 #: The median is of this many latest answers (a server that slows down moves it).
 DURATIONS_KEPT = 256
 
@@ -41,12 +39,13 @@ DURATIONS_KEPT = 256
 class HedgedReads(Generic[K, T]):
     """``read(key)`` for each key submitted, on ``workers`` threads; see the module for the second asks.
 
-    :meth:`submit` queues a key (the first asks go in the order submitted; a second ask before them). A
-    caller waits with :meth:`result` (one key's answer) or :meth:`next_answered` (the keys as they are
-    answered); both make the second asks while they wait, looking only at the reads on a worker, so
-    waiting costs the same for ten keys or a hundred thousand, and a key queued costs a place in a deque.
-    A key's answer is its first good ask's, or the error once every ask failed. :meth:`close` drops the
-    keys not started and waits for the reads under way, but the slower asks of answered keys.
+    :meth:`submit` queues a key (the first asks go in the order submitted). A caller waits with
+    :meth:`result` (one key's answer) or :meth:`next_answered` (the keys as they are answered), or does
+    something else meanwhile: the second asks are the idle workers' own (a worker with no first ask to
+    make looks at the reads on the other workers), so they go out on time however busy the caller is,
+    and a key queued costs a place in a deque. A key's answer is its first good ask's, or the error once
+    every ask failed. :meth:`close` drops the keys not started and waits for the reads under way, but
+    the slower asks of answered keys.
     """
 
     def __init__(self, read: Callable[[K], T], workers: int, name: str) -> None:
@@ -54,7 +53,6 @@ class HedgedReads(Generic[K, T]):
         self._workers = max(1, workers)
         self._cond = threading.Condition()
         self._queued: deque[K] = deque()  # first asks not started, in order
-        self._again: deque[K] = deque()  # second asks not started (they go first)
         self._asks: dict[K, int] = {}  # asks made of each started key (1 or 2)
         self._finished: dict[K, int] = {}  # of those, how many ended
         self._results: dict[K, tuple[bool, Any]] = {}  # answered keys: (good, the answer or the error)
@@ -78,21 +76,55 @@ class HedgedReads(Generic[K, T]):
             self._cond.notify()
 
     def _next(self) -> tuple[K, object] | None:
-        """The next ask for a worker (a second ask first), waiting for one; None once closed."""
+        """The next ask for this worker, waiting for one; None once closed.
+
+        A first ask while any is queued; else, this worker being idle, a second ask of an overdue read
+        (:meth:`_overdue`), waiting until the earliest running read would be overdue.
+        """
         with self._cond:
-            while not self._again and not (self._queued and not self._closed):
+            while True:
                 if self._closed:
                     return None
-                self._cond.wait()
-            if self._again:
-                key = self._again.popleft()
-            else:
-                key = self._queued.popleft()
-                self._asks[key] = 1
+                if self._queued:
+                    key = self._queued.popleft()
+                    self._asks[key] = 1
+                    break
+                overdue, wait = self._overdue()
+                if overdue is not None:
+                    key = overdue
+                    self._asks[key] = 2
+                    self.hedged += 1
+                    break
+                self._cond.wait(wait)
             token = object()
             ident = threading.get_ident()
             self._running[token] = (key, time.monotonic(), ident, retries_on(ident))
             return key, token
+
+    def _overdue(self) -> tuple[K | None, float | None]:
+        """Under the lock, for an idle worker: a read to ask for again, else how long until one may be.
+
+        (None, None): none will be without news (no answer yet to take a median of, every running read
+        asked for twice, or a read was retried: the server pushes back, and a second ask would add to its
+        load; a read waiting between attempts is not slow, it is told to wait).
+        """
+        if self._pushed_back or not self._durations:
+            return None, None
+        if any(retries_on(ident) > retries for _, _, ident, retries in self._running.values()):
+            self._pushed_back = True
+            logger.info("a read was retried: no read is asked for a second time from now on")
+            return None, None
+        delay = max(HEDGE_MIN_SECONDS, HEDGE_AFTER_MEDIANS * statistics.median(self._durations))
+        now = time.monotonic()
+        soonest: float | None = None
+        for key, started, _, _ in sorted(self._running.values(), key=lambda entry: entry[1]):
+            if self._asks.get(key) != 1 or key in self._results:
+                continue
+            if now - started >= delay:
+                logger.info("read %s unanswered after %.2f s: asked for it again", key, now - started)
+                return key, None
+            soonest = started + delay - now if soonest is None else min(soonest, started + delay - now)
+        return None, soonest
 
     def _work(self) -> None:
         while (ask := self._next()) is not None:
@@ -118,55 +150,27 @@ class HedgedReads(Generic[K, T]):
             self._results[key] = (good, value)
             self._answered.put(key)
 
-    def hedge(self) -> None:
-        """Ask again for the overdue reads, the longest-running first, while workers idle.
-
-        Never once a read was retried (a refusal, an error, a timeout: the server pushes back, and a
-        second ask would add to its load): a read waiting between attempts is not slow, it is told to wait.
-        """
-        with self._cond:
-            idle = self._workers - len(self._running) - len(self._again)
-            if idle <= 0 or not self._durations or self._pushed_back:
-                return
-            if any(retries_on(ident) > retries for _, _, ident, retries in self._running.values()):
-                self._pushed_back = True
-                logger.info("a read was retried: no read is asked for a second time from now on")
-                return
-            delay = max(HEDGE_MIN_SECONDS, HEDGE_AFTER_MEDIANS * statistics.median(self._durations))
-            now = time.monotonic()
-            for key, started, _, _ in sorted(self._running.values(), key=lambda entry: entry[1]):
-                if idle <= 0 or now - started < delay:
-                    return
-                if self._asks.get(key) == 1 and key not in self._results:
-                    logger.info("read %s unanswered after %.2f s: asked for it again", key, now - started)
-                    self._asks[key] = 2
-                    self._again.append(key)
-                    self.hedged += 1
-                    idle -= 1
-                    self._cond.notify()
-
     def result(self, key: K) -> T:
         """``key``'s answer (or its error), waiting for it."""
-        while True:
-            with self._cond:
-                if key in self._results:
-                    good, value = self._results[key]
-                    break
+        with self._cond:
+            while key not in self._results:
                 if self._closed and not any(entry[0] == key for entry in self._running.values()):
                     raise RuntimeError(f"read {key} was dropped: the reads were closed")
-                self._cond.wait(HEDGE_POLL_SECONDS)
-            self.hedge()
+                self._cond.wait()
+            good, value = self._results[key]
         if not good:
             raise value
         return value  # type: ignore[no-any-return]
 
-    def next_answered(self) -> K:
-        """The next key answered (in the order they are), waiting for one; every key once."""
-        while True:
-            try:
-                return self._answered.get(timeout=HEDGE_POLL_SECONDS)
-            except queue.Empty:
-                self.hedge()
+    def next_answered(self, *, block: bool = True) -> K | None:
+        """The next key answered (in the order they are), every key once.
+
+        Waits for one; with ``block`` false, None at once when no key is answered yet.
+        """
+        try:
+            return self._answered.get(block=block)
+        except queue.Empty:
+            return None
 
     def forget(self, key: K) -> None:
         """Drop an answered key (its slower ask, if any, finishes on its own)."""
@@ -180,7 +184,6 @@ class HedgedReads(Generic[K, T]):
         with self._cond:
             self._closed = True
             self._queued.clear()
-            self._again.clear()
             self._cond.notify_all()
             while any(e[0] in self._asks and e[0] not in self._results for e in self._running.values()):
                 self._cond.wait()

@@ -329,7 +329,11 @@ class SupplierReads:
     """
 
     def __init__(self, cache: WawiItemCache, stale: Sequence[CachedItem], workers: int, batch: int) -> None:
-        self.cache, self.stale, self.batch, self.workers = cache, stale, max(1, batch), max(1, workers)
+        # No more reads than the client may have on the wire: a thread waiting for a free connection
+        # would count that wait in the answer times the second asks go by, and look busy when it idles.
+        limit = cache.wawi.max_in_flight
+        workers = max(1, workers if limit is None else min(workers, limit))
+        self.cache, self.stale, self.batch, self.workers = cache, stale, max(1, batch), workers
         # One pool for every batch: the reads go on while a finished batch is stored (and used), and no
         # batch waits for its slowest read before the next one starts (Wawi's long tail would idle workers).
         # The last reads, when one is overdue while a worker idles, are asked for twice (HedgedReads).
@@ -339,17 +343,20 @@ class SupplierReads:
             for index in range(len(stale)):
                 self._reads.submit(index)
 
+    @property
+    def _on_the_wire(self) -> int:
+        return self.workers if self._reads is not None else 1
+
     def _ends_batch(self, rows: int, received: int) -> bool:
-        """Whether the answer just received closes a batch of ``rows`` answers.
+        """Whether the answer just received closes a batch of ``rows`` answers (when no other is in hand).
 
         A full batch does; so does each of the last answers (every read left is on the wire then).
         """
-        on_the_wire = self.workers if self._reads is not None else 1
-        return rows == self.batch or received >= len(self.stale) - on_the_wire
+        return rows == self.batch or received >= len(self.stale) - self._on_the_wire
 
     @property
     def batches(self) -> int:
-        """How many batches iterating yields."""
+        """The most batches iterating yields (fewer when the last answers come together)."""
         count = rows = 0
         for received in range(1, len(self.stale) + 1):
             rows += 1
@@ -366,41 +373,44 @@ class SupplierReads:
     def _read_at(self, index: int) -> list[Any] | None:
         return self._read(self.stale[index])
 
-    def _answers(self) -> Iterator[tuple[CachedItem, list[Any] | None]]:
-        """Each item with its answer, as they arrive (read one after the other without a pool)."""
+    def _take(self, received: int, *, block: bool) -> tuple[CachedItem, list[Any] | None] | None:
+        """The next item with its answer as they arrive (read in turn without a pool; ``received`` so far).
+
+        None at once when ``block`` is false and no answer is in yet (without a pool: always).
+        """
         if self._reads is None:
-            for row in self.stale:
-                yield row, self._read(row)
-            return
-        for _ in self.stale:
-            index = self._reads.next_answered()
-            answer = self._reads.result(index)
-            self._reads.forget(index)
-            yield self.stale[index], answer
+            row = self.stale[received]
+            return (row, self._read(row)) if block else None
+        index = self._reads.next_answered(block=block)
+        if index is None:
+            return None
+        answer = self._reads.result(index)
+        self._reads.forget(index)
+        return self.stale[index], answer
 
     def __iter__(self) -> Iterator[tuple[Sequence[CachedItem], dict[int, list[Any]]]]:
         rows: list[CachedItem] = []
         answers: list[list[Any] | None] = []
-        arriving = self._answers()
-        # Once no read is left queued, each answer is a batch of its own: the caller acts on the last items
-        # as they come instead of after the slowest of them.
+        # Once no read is left queued, a batch is the answers in hand (at least one): the caller acts on the
+        # last items as they come instead of after the slowest of them, and answers that came while it was
+        # busy are taken together, not one batch (and one plan) each.
         received = 0
-        while True:
+        while received < len(self.stale):
+            tail = bool(rows) and self._ends_batch(len(rows), received)
             try:
-                row, answer = next(arriving)
-            except StopIteration:
-                break
+                got = self._take(received, block=not tail)
             except BaseException:
                 if rows:  # what was read is kept, for the next run
                     self.cache.store_read(rows, answers)
                 raise
-            rows.append(row)
-            answers.append(answer)
-            received += 1
-            if self._ends_batch(len(rows), received):
+            if got is None or len(rows) == self.batch:
                 done, stored = rows, self.cache.store_read(rows, answers)
                 rows, answers = [], []
                 yield done, stored
+            if got is not None:
+                rows.append(got[0])
+                answers.append(got[1])
+                received += 1
         if rows:
             yield rows, self.cache.store_read(rows, answers)
 

@@ -135,3 +135,20 @@ def test_no_second_ask_once_a_read_was_retried() -> None:
     server.release.set()
     assert reads.result(5) == 50 and reads.result(17) == 170
     reads.close()
+
+
+@pytest.mark.slow
+def test_a_stalled_read_is_asked_again_while_the_caller_is_busy() -> None:
+    """The idle workers make the second asks: a caller planning what came back (not waiting on the
+    reads) does not hold them back."""
+    server = Server(stall=frozenset({2}))
+    reads: HedgedReads[int, int] = HedgedReads(server, 3, "test")
+    try:
+        for key in range(6):
+            reads.submit(key)
+        time.sleep(0.6)  # busy elsewhere: no result() or next_answered() meanwhile
+        assert server.asks.count(2) == 2 and reads.hedged == 1
+        assert reads.result(2) == 20
+    finally:
+        server.release.set()
+        reads.close()

@@ -6,6 +6,8 @@ The HTTP tests count the requests the sandbox served per path and query (a recor
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -266,14 +268,22 @@ def test_replenishment_second_run_reads_no_suppliers(world: World) -> None:
 
 
 class _StubSuppliersCache:
-    """What ``SupplierReads`` uses of the cache: the Wawi client's supplier read and ``store_read``."""
+    """What ``SupplierReads`` uses of the cache: the Wawi client's supplier read (and in-flight limit) and
+    ``store_read``. The reads of items in ``held`` wait for ``release``."""
 
-    def __init__(self) -> None:
+    def __init__(self, held: frozenset[int] = frozenset(), max_in_flight: int | None = None) -> None:
         self.wawi = self
         self.items = self
+        self.max_in_flight = max_in_flight
+        self.held = held
+        self.release = threading.Event()
         self.stored: list[int] = []
+        self.threads: set[str] = set()
 
     def suppliers(self, item_id: int) -> list[Any]:
+        self.threads.add(threading.current_thread().name)
+        if item_id in self.held:
+            self.release.wait(5)
         return [{"SupplierId": item_id}]
 
     def store_read(self, rows: Any, answers: Any) -> dict[int, list[Any]]:
@@ -281,20 +291,51 @@ class _StubSuppliersCache:
         return {row.item_id: answer for row, answer in zip(rows, answers, strict=True)}
 
 
-@pytest.mark.parametrize(("workers", "sizes"), [(4, [10, 10, 6, 1, 1, 1, 1]), (1, [10, 10, 9, 1])])
-def test_supplier_reads_hand_over_the_last_answers_one_at_a_time(workers: int, sizes: list[int]) -> None:
-    """Full batches while reads are queued; once every read left is on the wire, each answer alone (so
-    the caller's writes after the last read wait for one item, not for a batch's slowest read)."""
+@pytest.mark.slow
+def test_supplier_reads_hand_over_the_last_answers_as_they_come() -> None:
+    """Full batches while reads are queued; once every read left is on the wire, a batch is the answers in
+    hand: one alone when it comes alone (the caller's writes after the last read wait for one item, not for
+    a batch's slowest read), those that came while the caller was busy together (one plan, not four)."""
+    from jtl_automator.services.wawi_item_cache import SupplierReads
+
+    cache = _StubSuppliersCache(held=frozenset(range(27, 31)))
+    stale = [CachedItem(i, f"S-{i}", True) for i in range(1, 31)]
+    with SupplierReads(cache, stale, 4, 10) as reads:  # type: ignore[arg-type]
+        most = reads.batches
+        batches = iter(reads)
+        sizes = [len(next(batches)[0]) for _ in range(3)]  # 27 to 30 held: the 26 others, then nothing
+        cache.release.set()
+        time.sleep(0.3)  # the caller busy elsewhere while the four answers come
+        rest = list(batches)
+    assert sizes == [10, 10, 6] and [len(rows) for rows, _ in rest] == [4]
+    assert most == 7 and cache.stored == [10, 10, 6, 4]
+    assert sorted(i for _, read in rest for i in read) == [27, 28, 29, 30]
+
+
+def test_supplier_reads_in_turn_hand_over_full_batches_then_the_last_answer() -> None:
     from jtl_automator.services.wawi_item_cache import SupplierReads
 
     cache = _StubSuppliersCache()
     stale = [CachedItem(i, f"S-{i}", True) for i in range(1, 31)]
-    with SupplierReads(cache, stale, workers, 10) as reads:  # type: ignore[arg-type]
+    with SupplierReads(cache, stale, 1, 10) as reads:  # type: ignore[arg-type]
         expected = reads.batches
         batches = list(reads)
     assert len(batches) == expected
-    assert [len(rows) for rows, _ in batches] == sizes == cache.stored
+    assert [len(rows) for rows, _ in batches] == [10, 10, 9, 1] == cache.stored
     assert sorted(i for _, read in batches for i in read) == list(range(1, 31))
+
+
+def test_supplier_reads_run_no_more_at_once_than_the_client_puts_on_the_wire() -> None:
+    """A thread waiting for one of the client's connections would count that wait in the answer times
+    the second asks go by: the reads run on as many threads as the client's in-flight limit, at most."""
+    from jtl_automator.services.wawi_item_cache import SupplierReads
+
+    cache = _StubSuppliersCache(max_in_flight=2)
+    stale = [CachedItem(i, f"S-{i}", True) for i in range(1, 41)]
+    with SupplierReads(cache, stale, 8, 10) as reads:  # type: ignore[arg-type]
+        assert reads.workers == 2
+        assert sum(len(rows) for rows, _ in reads) == 40
+    assert len(cache.threads) <= 2
 
 
 # -- a full listing stored page by page --------------------------------------------------------------

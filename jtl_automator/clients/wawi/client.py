@@ -597,6 +597,11 @@ class WawiClient(ApiClient):
         """Pages of a list read at once: as many as may be on the wire (1 without such a limit)."""
         return self.core.in_flight.limit if self.core.in_flight is not None else 1
 
+    @property
+    def max_in_flight(self) -> int | None:
+        """The most requests this client puts on the wire at once (None: no such limit)."""
+        return self.core.in_flight.limit if self.core.in_flight is not None else None
+
     def info(self) -> dict[str, Any]:
         """``GET /info``: version and tenant; a cheap connectivity and licence check."""
         return dict(self._v1.get_json("/info") or {})

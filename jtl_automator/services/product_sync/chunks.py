@@ -62,7 +62,7 @@ class ChunkDone:
     """One chunk planned (and its writes queued): what the run reports as it goes."""
 
     number: int
-    chunks: int
+    chunks: int  # the most there will be (the last answers that come together are planned as one)
     items: int
     supplier_reads: int
     decisions: dict[str, int]
@@ -132,7 +132,9 @@ def read_plan_write(
             writer.submit_all(to_write(part).to_dict("records"))  # an earlier write's failure raised
         decisions = {str(k): int(v) for k, v in part["status"].value_counts().items()}
         done = ChunkDone(len(parts), chunks, len(items), reads, decisions)
-        log.debug("chunk %d of %d: %d items, %d supplier reads", done.number, chunks, done.items, reads)
+        log.debug(
+            "chunk %d (of at most %d): %d items, %d supplier reads", done.number, chunks, done.items, reads
+        )
         if on_chunk is not None:
             on_chunk(done)
 
@@ -154,6 +156,7 @@ def read_plan_write(
             ids = {r.item_id for r in rows}
             planned(scoped[scoped["item_id"].isin(ids)], read, len(read))
         outcomes = writer.results() if writer is not None else []
+    chunks = len(parts)  # the last answers that came together were planned as one chunk
     plan = combine_plans([*parts, vanished])
     stats = {
         **inputs.stats,

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -564,28 +565,29 @@ def plan_items(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlanParams)
     plan = scoped.merge(per_sku, how="left", left_on="merchant_sku", right_index=True)
     plan = plan.merge(current, how="left", on="merchant_sku")
     plan["ffn_count"] = plan["ffn_count"].fillna(0).astype("int64")
-    status = pd.Series(UNCHANGED, index=plan.index, dtype="string")
-    reason = pd.Series("", index=plan.index, dtype="string")
-    changed = pd.Series("", index=plan.index, dtype="string")
-    for field in FIELDS:
-        differs = _differs(field, plan[field.column], plan[f"{field.column}_ffn"])
-        changed = changed.where(~differs, changed + "," + field.path)
-    changed = changed.str.lstrip(",")
-    status[(changed != "")] = UPDATE
-    status[plan["ffn_count"] == 0] = CREATE
-    ambiguous = plan["ffn_count"] > 1
-    status[ambiguous] = AMBIGUOUS
+    count = plan["ffn_count"].to_numpy()
+    differs = _flags([_differs(f, plan[f.column], plan[f"{f.column}_ffn"]) for f in FIELDS], len(plan))
+    invalid = (plan["problem"] != "").to_numpy(dtype=bool)
+    # the last that holds decides: invalid, then ambiguous, then create, then update
+    status = np.select(
+        [invalid, count > 1, count == 0, differs.any(axis=1)],
+        [INVALID, AMBIGUOUS, CREATE, UPDATE],
+        UNCHANGED,
+    )
+    creating = status == CREATE
+    changed = np.where((status == UPDATE), _paths(differs), "")
+    if creating.any():
+        changed[creating] = _paths(_filled(plan[creating]))
+    reason = np.full(len(plan), "", dtype=object)
+    ambiguous = status == AMBIGUOUS
     reason[ambiguous] = (
         "several FFN products carry this merchantSku (" + plan.loc[ambiguous, "ffn_jfskus"] + ")"
-    )
-    invalid = plan["problem"] != ""
-    status[invalid] = INVALID
-    reason[invalid] = plan.loc[invalid, "problem"]
-    creating = status == CREATE
-    changed[creating] = _filled_paths(plan[creating])
-    changed[~status.isin([CREATE, UPDATE])] = ""
+    ).to_numpy(dtype=object)
+    reason[invalid] = plan.loc[invalid, "problem"].to_numpy(dtype=object)
     reason[creating] = "no FFN product with this merchantSku"
-    plan["status"], plan["reason"], plan["changed"] = status, reason, changed
+    plan["status"] = pd.Series(status, index=plan.index, dtype="string")
+    plan["reason"] = pd.Series(reason, index=plan.index, dtype="string")
+    plan["changed"] = pd.Series(changed, index=plan.index, dtype="string")
     return _plan_columns(plan)
 
 
@@ -636,15 +638,37 @@ def _dtype(column: str) -> str:
     return "Float64" if FIELD_BY_COLUMN[column].kind == "number" else "string"
 
 
-def _filled_paths(rows: pd.DataFrame) -> pd.Series:
-    """For creates: the FFN paths the new product gets a value for."""
-    paths = pd.Series("", index=rows.index, dtype="string")
-    for field in FIELDS:
-        has = rows[field.column].notna()
-        if field.kind == "bundles":
-            has &= rows[field.column] != "[]"
-        paths = paths.where(~has.fillna(False).astype("bool"), paths + "," + field.path)
-    return paths.str.lstrip(",")
+def _flags(columns: Sequence[pd.Series], rows: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """One boolean column per synced field (in :data:`FIELDS`' order) as a rows x fields matrix."""
+    if not rows:
+        return np.zeros((0, len(FIELDS)), dtype=bool)
+    return np.column_stack([c.fillna(False).to_numpy(dtype=bool) for c in columns])
+
+
+def _paths(flags: np.ndarray[Any, np.dtype[np.bool_]]) -> np.ndarray[Any, np.dtype[np.object_]]:
+    """Per row, the FFN paths of the fields flagged, comma-joined in :data:`FIELDS`' order.
+
+    Rows share few patterns: each pattern is joined once (a bit per field), not each row.
+    """
+    codes = flags.astype(np.int64) @ (np.int64(1) << np.arange(len(FIELDS), dtype=np.int64))
+    patterns, where = np.unique(codes, return_inverse=True)
+    joined = np.array(
+        [",".join(f.path for i, f in enumerate(FIELDS) if int(code) >> i & 1) for code in patterns],
+        dtype=object,
+    )
+    return joined[where.reshape(-1)] if len(codes) else np.array([], dtype=object)
+
+
+def _filled(rows: pd.DataFrame) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """For creates: which fields the new product gets a value for (bundles: a non-empty list)."""
+    has = [rows[f.column].notna() for f in FIELDS]
+    return _flags(
+        [
+            h & (rows[f.column] != "[]") if f.kind == "bundles" else h
+            for f, h in zip(FIELDS, has, strict=True)
+        ],
+        len(rows),
+    )
 
 
 def _vanished(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlanParams) -> pd.DataFrame:

@@ -517,18 +517,26 @@ def ffn_products_frame(products: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------------- planning
-def _differs(field: SyncedField, wanted: pd.Series, current: pd.Series) -> pd.Series:
-    """Where FFN's value must change to Wawi's (numbers Wawi does not maintain never change)."""
+def _differs(
+    field: SyncedField, wanted: pd.Series, current: pd.Series
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
+    """Where FFN's value must change to Wawi's (numbers Wawi does not maintain never change).
+
+    On plain arrays: a chunk of a few items costs microseconds per field, not a pandas pass each.
+    """
     if field.kind == "number":
-        gap = (wanted - current).abs()
-        out = wanted.notna() & (current.isna() | gap.gt(field.tolerance).fillna(False))
-    else:
-        out = wanted.fillna("") != current.fillna("")
-        if field.column == "bundles":
-            out &= wanted.notna()  # no supplier rows read (packaging units off): FFN's bundles stay
-        if field.column == "currency":
-            out &= wanted.notna()  # no price maintained: FFN's price stays, currency with it
-    return out.fillna(False).astype("bool")
+        want = wanted.to_numpy(dtype=float, na_value=np.nan)
+        have = current.to_numpy(dtype=float, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            gap = np.abs(want - have) > field.tolerance  # False where either is missing
+        return np.asarray(~np.isnan(want) & (np.isnan(have) | gap), dtype=bool)
+    want_text = wanted.to_numpy(dtype=object, na_value="")
+    out = want_text != current.to_numpy(dtype=object, na_value="")
+    if field.column in ("bundles", "currency"):
+        # no supplier rows read (packaging units off): FFN's bundles stay; no price maintained: FFN's
+        # price stays, its currency with it
+        out &= wanted.notna().to_numpy(dtype=bool)
+    return np.asarray(out, dtype=bool)
 
 
 def plan_product_sync(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlanParams) -> pd.DataFrame:
@@ -541,8 +549,10 @@ def plan_product_sync(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlan
 
     The same as :func:`combine_plans` of :func:`plan_items` over any split of ``wawi``'s rows and
     :func:`plan_vanished` over all of them: an item's decision depends on its own row and FFN only, so a
-    run plans each chunk of items as soon as its supplier rows are read.
+    run plans each chunk of items as soon as its supplier rows are read. The two frames are checked against
+    their schemas here; the parts take them as checked.
     """
+    wawi, ffn = WAWI_SCHEMA.validate(wawi), FFN_SCHEMA.validate(ffn)
     return combine_plans([plan_items(wawi, ffn, params), plan_vanished(wawi, ffn, params)])
 
 
@@ -550,11 +560,12 @@ def plan_items(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlanParams)
     """The decisions for the in-scope rows of ``wawi`` (all of a run's items, or a chunk of them).
 
     ``wawi`` holds whole rows of one :func:`wawi_products_frame` (its shared-SKU check saw every item);
-    ``ffn`` is every FFN product the run read. Unsorted: :func:`combine_plans` orders the parts.
+    ``ffn`` is every FFN product the run read (:func:`ffn_products_frame`). Both were checked against
+    their schemas when they were made: a run plans its chunks from the same two frames, so they are not
+    checked again per chunk. Unsorted: :func:`combine_plans` orders the parts (and checks the plan).
     """
-    wawi = WAWI_SCHEMA.validate(wawi)
     scoped = wawi[wawi["in_scope"]].copy()
-    ffn = FFN_SCHEMA.validate(ffn[ffn["merchant_sku"].isin(set(scoped["merchant_sku"]))])
+    ffn = ffn[ffn["merchant_sku"].isin(set(scoped["merchant_sku"]))]
     counts = ffn["merchant_sku"].value_counts()
     shared = ffn[ffn["merchant_sku"].isin(counts.index[counts > 1])]
     jfskus = shared.groupby("merchant_sku")["jfsku"].agg(_joined)
@@ -592,8 +603,11 @@ def plan_items(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlanParams)
 
 
 def plan_vanished(wawi: pd.DataFrame, ffn: pd.DataFrame, params: ProductPlanParams) -> pd.DataFrame:
-    """The FFN products whose merchantSku no in-scope item carries; ``wawi`` is every item the run read."""
-    return _plan_columns(_vanished(WAWI_SCHEMA.validate(wawi), FFN_SCHEMA.validate(ffn), params))
+    """The FFN products whose merchantSku no in-scope item carries; ``wawi`` is every item the run read.
+
+    The frames as :func:`plan_items` takes them (checked when they were made).
+    """
+    return _plan_columns(_vanished(wawi, ffn, params))
 
 
 def combine_plans(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
@@ -638,11 +652,15 @@ def _dtype(column: str) -> str:
     return "Float64" if FIELD_BY_COLUMN[column].kind == "number" else "string"
 
 
-def _flags(columns: Sequence[pd.Series], rows: int) -> np.ndarray[Any, np.dtype[np.bool_]]:
+def _flags(
+    columns: Sequence[pd.Series | np.ndarray[Any, Any]], rows: int
+) -> np.ndarray[Any, np.dtype[np.bool_]]:
     """One boolean column per synced field (in :data:`FIELDS`' order) as a rows x fields matrix."""
     if not rows:
         return np.zeros((0, len(FIELDS)), dtype=bool)
-    return np.column_stack([c.fillna(False).to_numpy(dtype=bool) for c in columns])
+    return np.column_stack(
+        [c.fillna(False).to_numpy(dtype=bool) if isinstance(c, pd.Series) else c for c in columns]
+    )
 
 
 def _paths(flags: np.ndarray[Any, np.dtype[np.bool_]]) -> np.ndarray[Any, np.dtype[np.object_]]:

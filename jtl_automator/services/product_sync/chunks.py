@@ -8,7 +8,7 @@ next items' rows are still being read: the run takes about the longer of the two
 
 - **chunk 1**: every in-scope item whose supplier rows need no read (cached and fresh, packaging units off,
   no cache row), planned and written at once while the reads start: all of a warm run;
-- **then** the items to read, ``params.chunk_items`` at a time (default about a 40th of them, 25 to
+- **then** the items to read, ``params.chunk_items`` at a time (default about a 40th of them, 5 to
   1,000: a small last chunk keeps the writes after the last read short), each planned when its rows are
   stored, its writes queued on the run's one writer pool;
 - the FFN products that lost their item are planned once over every item (no supplier rows needed).
@@ -53,7 +53,7 @@ log = correlated_logger("jtl_automator.product_sync")
 PACKAGING_FIELDS = ("PackagingUnit", "AmountPackagingUnit")
 #: Default chunking: about this many chunks of items to read, each of at least / at most so many items.
 CHUNKS = 40
-CHUNK_MIN = 25
+CHUNK_MIN = 5
 CHUNK_MAX = 1000
 
 
@@ -80,7 +80,7 @@ class SyncResult:
 
 
 def chunk_size(to_read: int, params: ProductSyncParams) -> int:
-    """Items per chunk: ``params.chunk_items``, else about a 40th of ``to_read`` (25 to 1,000)."""
+    """Items per chunk: ``params.chunk_items``, else about a 40th of ``to_read`` (5 to 1,000)."""
     if params.chunk_items is not None:
         return params.chunk_items
     return min(CHUNK_MAX, max(CHUNK_MIN, math.ceil(to_read / CHUNKS)))

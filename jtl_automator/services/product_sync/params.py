@@ -69,7 +69,7 @@ class ProductSyncParams(BaseModel):
         default=None,
         ge=1,
         description="Items whose supplier rows are read, then planned and written to FFN while the next "
-        "chunk is read; None: about a 40th of the items to read (25 to 1,000).",
+        "chunk is read; None: about a 40th of the items to read (5 to 1,000).",
     )
     first_rows: int = Field(default=20, ge=1, description="Rows per table in the summary artifact.")
     output_dir: str = Field(

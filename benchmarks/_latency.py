@@ -43,6 +43,7 @@ from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.latency_model import (
     LATENCY_APIS,
     LatencyProfile,
+    asked_ahead,
     asked_once,
     bottleneck,
     concurrency_bound_seconds,
@@ -216,14 +217,15 @@ def wawi_chain_bounds(
         bounds[f"Wawi's {workers}th + {workers + 1}th longest answers (two on one worker)"] = (
             services[workers - 1] + services[workers]
         )
-    chains = listing_chain_seconds(timeline)
+    ahead = wawi.get("asked_ahead", frozenset())
+    chains = listing_chain_seconds(timeline, ahead)
     if chains:
         route = max(chains, key=lambda r: chains[r])
         bounds[f"Wawi listing chain ({route.rsplit('/', 1)[-1]}: page 1, then its longest later page)"] = (
             chains[route]
         )
     for listing, dependent in dependents if workers else ():
-        seconds = dependent_chain_seconds(timeline, listing, dependent, workers or 0)
+        seconds = dependent_chain_seconds(timeline, listing, dependent, workers or 0, ahead)
         if seconds > 0:
             chain = f"{listing.rsplit('/', 1)[-1]} page 1, then its {dependent.rsplit('/', 1)[-1]} reads"
             bounds[f"Wawi chain ({chain} on {workers} workers)"] = seconds
@@ -240,15 +242,19 @@ def reads_needed(api: dict[str, Any]) -> dict[str, Any]:
 
     The run needed one answer of such a read: the timeline, busy time and longest answer the bounds use
     keep its ask served fastest (``asked_once``); ``asked_in_turn`` keeps the first ask (a client that
-    asks in turn, never twice); ``second_asks`` counts the asks dropped. Every ask still occupied a
-    worker of the server, so the server's load was at least this (the bound stays a lower bound).
+    asks in turn, never twice); ``second_asks`` counts the asks dropped; ``asked_ahead`` names the
+    listings whose later pages the run asked for before page 1 answered (their chain binds nothing).
+    Every ask still occupied a worker of the server, so the server's load was at least this (the bound
+    stays a lower bound).
     """
     asked = api.get("timeline", [])
     needed = asked_once(asked)
+    ahead = asked_ahead(asked)
     if len(needed) == len(asked):
-        return {**api, "asked_in_turn": asked, "second_asks": 0}
+        return {**api, "asked_in_turn": asked, "second_asks": 0, "asked_ahead": ahead}
     return {
         **api,
+        "asked_ahead": ahead,
         "timeline": needed,
         "asked_in_turn": asked_once(asked, keep="first"),
         "second_asks": len(asked) - len(needed),
@@ -312,7 +318,9 @@ def measure(
         sustained=sustained,
         stats={**stats, "quiet": quiet},
         wawi_in_turn=(
-            in_turn_seconds(wawi["asked_in_turn"], config.wawi_onprem_concurrency, dependents)
+            in_turn_seconds(
+                wawi["asked_in_turn"], config.wawi_onprem_concurrency, dependents, ahead=wawi["asked_ahead"]
+            )
             if wawi and config.wawi_onprem_concurrency
             else 0.0
         ),

@@ -326,7 +326,10 @@ def in_turn_after_shop(stats: dict[str, Any], workers: int | None) -> float:
     if not wawi or not workers:
         return 0.0
     return in_turn_seconds(
-        wawi.get("asked_in_turn", wawi.get("timeline", [])), workers, released=shop_releases(stats)
+        wawi.get("asked_in_turn", wawi.get("timeline", [])),
+        workers,
+        released=shop_releases(stats),
+        ahead=wawi.get("asked_ahead", frozenset()),
     )
 
 

@@ -18,8 +18,11 @@ from benchmarks.shop_sync_check import (
 )
 from jtl_automator.sandbox.latency_model import (
     RequestTiming,
+    asked_ahead,
     asked_once,
+    dependent_chain_seconds,
     in_turn_seconds,
+    listing_chain_seconds,
     released_work_seconds,
 )
 
@@ -386,4 +389,34 @@ def test_a_read_asked_for_twice_counts_once_its_fastest_ask_in_the_bound_its_fir
     bounds = _latency.wawi_chain_bounds(needed, workers=2)
     assert bounds["Wawi's longest answer"] == 1.0
     untouched = {"timeline": [other], "busy_seconds": 0.3, "max_service_seconds": 0.3}
-    assert _latency.reads_needed(untouched) == {**untouched, "asked_in_turn": [other], "second_asks": 0}
+    assert _latency.reads_needed(untouched) == {
+        **untouched,
+        "asked_in_turn": [other],
+        "second_asks": 0,
+        "asked_ahead": set(),
+    }
+
+
+def _paged(page: int, arrived: float, service: float, route: str = ITEMS) -> RequestTiming:
+    return RequestTiming(route, page, arrived, arrived, arrived + service, service, f"GET {route}?p={page}")
+
+
+def test_a_listing_asked_for_ahead_has_no_chain_of_page_1_then_the_others() -> None:
+    """A client that knows a listing's size (its last read) asks for its pages at once: for that route
+    page 1 then the longest later page binds nothing, a client asking in turn need not wait for page 1,
+    and the per-item reads it names may follow its shortest page."""
+    ahead = [_paged(1, 0.0, 0.5), _paged(2, 0.01, 0.4), _paged(3, 0.01, 0.1)]
+    waited = [_paged(1, 0.0, 0.5, STOCKS), _paged(2, 0.6, 0.4, STOCKS)]
+    found = asked_ahead([*ahead, *waited])
+    assert found == {ITEMS}
+    assert listing_chain_seconds([*ahead, *waited], found) == {STOCKS: pytest.approx(0.9)}
+    assert listing_chain_seconds([*ahead, *waited])[ITEMS] == pytest.approx(0.9)  # not known: 0.5 + 0.4
+    assert in_turn_seconds(ahead, 4, ahead=found) == pytest.approx(0.5)  # the three at once
+    assert in_turn_seconds(waited, 4, ahead=found) == pytest.approx(0.9)
+    reads = [_asked(f"GET /items/{i}/suppliers?", 0.2, 0.3) for i in range(4)]
+    chain = dependent_chain_seconds([*ahead, *reads], "/v1/items", "/suppliers", 4, found)
+    assert chain == pytest.approx(0.1 + 0.3)
+    measured = _latency.reads_needed({"timeline": [*ahead, *waited], "busy_seconds": 1.9})
+    assert measured["asked_ahead"] == {ITEMS}
+    bounds = _latency.wawi_chain_bounds({**measured, "max_service_seconds": 0.5}, workers=4)
+    assert [v for k, v in bounds.items() if "listing chain" in k] == [pytest.approx(0.9)]  # stocks only

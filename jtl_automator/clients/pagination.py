@@ -221,7 +221,12 @@ class _FetchedInOrder:
         self._reads: HedgedReads[int, Mapping[str, Any]] = HedgedReads(run, workers, name)
         self._keys = iter(keys)
         self._ahead: deque[int] = deque()
-        for key in itertools.islice(self._keys, workers * PAGES_AHEAD_PER_WORKER):
+        self._most = workers * PAGES_AHEAD_PER_WORKER
+        self.refill()
+
+    def refill(self) -> None:
+        """Ask for the next keys until as many are ahead as may be (after ``keys`` got longer)."""
+        for key in itertools.islice(self._keys, max(0, self._most - len(self._ahead))):
             self._reads.submit(key)
             self._ahead.append(key)
 
@@ -414,6 +419,26 @@ def iterate_page_number(
             raise PaginationLoopError(f"{what}: HasNextPage on page {number} but NextPageNumber is {hinted}")
 
 
+class _PageNumbers:
+    """Page numbers from ``start`` up to ``last``, which may move (once page 1 says how many there are).
+
+    An iterator, not a generator: asked again after ``last`` grew, it goes on.
+    """
+
+    def __init__(self, start: int, last: int) -> None:
+        self.last = last
+        self._next = start
+
+    def __iter__(self) -> _PageNumbers:
+        return self
+
+    def __next__(self) -> int:
+        if self._next > self.last:
+            raise StopIteration
+        self._next += 1
+        return self._next - 1
+
+
 def iterate_page_number_parallel(
     fetch: Callable[[int, int], Mapping[str, Any]],
     page_size: int,
@@ -422,6 +447,7 @@ def iterate_page_number_parallel(
     what: str = "paged list",
     sizes: PageSize | None = None,
     wrap: Callable[[Callable[[int], Mapping[str, Any]]], Callable[[int], Mapping[str, Any]]] | None = None,
+    expected_pages: int | None = None,
 ) -> Iterator[Page]:
     """The pages of :func:`iterate_page_number`, the ones after the first fetched ``workers`` at a time.
 
@@ -434,14 +460,42 @@ def iterate_page_number_parallel(
     shrank meanwhile) ends the parallel part, and a last page that still says ``HasNextPage`` (it grew)
     goes on one page after the other from there. ``wrap`` wraps what the worker threads run (e.g. to
     carry the correlation id into them).
+
+    ``expected_pages`` (how many pages the caller expects: the list's size when it was last read) lets
+    the pages after the first be asked for beside it, not after its answer: a listing then takes its
+    slowest page, not page 1 and then its slowest later page. Page 1 still decides: pages it says do
+    not exist are dropped unread (a speculative ask of a page past the end changes nothing: a ``GET``),
+    pages beyond the expected ones are read as usual, and a page size page 1 refused asks again at the
+    smaller size from page 1 on, as without the hint.
     """
     if page_size < 1:
         raise ValueError("page_size must be >= 1")
     size = page_size
-    while True:
+
+    def sized(at: int) -> Callable[[int], Mapping[str, Any]]:
+        def one(number: int) -> Mapping[str, Any]:
+            return fetch(number, at)
+
+        return wrap(one) if wrap is not None else one
+
+    fetched: _FetchedInOrder | None = None
+    numbers = _PageNumbers(1, expected_pages or 0)
+    first: Mapping[str, Any] | None = None
+    if expected_pages is not None and expected_pages > 1 and workers > 1:
+        # page 1 first in the queue: it is on the wire before any page after it
+        fetched = _FetchedInOrder(sized(size), numbers, workers, "wawi-pages")
+        try:
+            _, first = next(fetched)
+        except Exception as error:
+            fetched.close()
+            fetched = None
+            smaller = sizes.lower(error, size) if sizes is not None else None
+            if smaller is None:
+                raise
+            size = smaller
+    while first is None:
         try:
             first = fetch(1, size)
-            break
         except Exception as error:
             smaller = sizes.lower(error, size) if sizes is not None else None
             if smaller is None:
@@ -450,11 +504,13 @@ def iterate_page_number_parallel(
     items = list(_first(first, "Items", "items") or [])
     guard = _LoopGuard(what)
     guard.page(items, "page 1")
-    if not items:
-        return
     total_pages = _first(first, "TotalPages", "totalPages")
     has_next = _first(first, "HasNextPage", "hasNextPage")
-    if not isinstance(total_pages, int) or workers <= 1 or total_pages <= 1:
+    if not items or not isinstance(total_pages, int) or workers <= 1 or total_pages <= 1:
+        if fetched is not None:
+            fetched.close()  # pages asked for ahead that page 1 says are not there (or not so many)
+        if not items:
+            return
         yield items
         more = bool(has_next) if has_next is not None else len(items) >= size
         if more:
@@ -466,16 +522,18 @@ def iterate_page_number_parallel(
     stride = min(size, served) if isinstance(served, int) and served > 0 else size
     stride = min(stride, len(items))
 
-    def one(number: int) -> Mapping[str, Any]:
-        return fetch(number, size)
-
-    run = wrap(one) if wrap is not None else one
-    # the later pages are on their way before page 1 is handed out (the caller's work on it overlaps)
-    fetched = _FetchedInOrder(run, range(2, total_pages + 1), workers, "wawi-pages")
+    if fetched is None:
+        # the later pages are on their way before page 1 is handed out (the caller's work on it overlaps)
+        fetched = _FetchedInOrder(sized(size), range(2, total_pages + 1), workers, "wawi-pages")
+    else:  # asked for ahead: as many as page 1 says there are
+        numbers.last = total_pages
+        fetched.refill()
     grew_after: int | None = None
     try:
         yield items
         for number, body in fetched:
+            if number > total_pages:
+                break  # asked for ahead, past the end page 1 told
             returned = _first(body, "PageNumber", "pageNumber")
             if isinstance(returned, int) and returned != number:
                 raise PaginationLoopError(

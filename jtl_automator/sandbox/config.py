@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from jtl_automator.sandbox.latency_model import Excess, LatencyProfile, profile_named
 from jtl_automator.sandbox.odata import DOCUMENTED_FFN_OPERATORS
@@ -65,6 +65,9 @@ class SandboxConfig:
     wawi_cloud_rate_interval_seconds: int = 60
     wawi_default_page_size: int = 100
     wawi_max_page_size: int = 1000
+    #: A page past a list's last one (the reference is silent): "empty" (an empty page, as the paging
+    #: envelope's fields suggest) or "refuse" (a 400 naming pageNumber: the strictest reading).
+    wawi_page_past_end: Literal["empty", "refuse"] = "empty"
 
     # Google Sheets keeps two per-minute quotas per user, read requests and write requests (60 each by
     # default), each answered past its limit with 429 RESOURCE_EXHAUSTED naming its metric.
@@ -269,6 +272,7 @@ _STRICT_AUTH: dict[str, Any] = {
 _STRICT_PAGING: dict[str, Any] = {
     "ffn_max_top": 100,
     "wawi_max_page_size": 100,
+    "wawi_page_past_end": "refuse",
     "ffn_rate_limit": 300,
     "ffn_rate_interval_seconds": 60,
     "ffn_rate_limit_retry_after": False,

@@ -21,7 +21,7 @@ import math
 import random
 import threading
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -356,18 +356,40 @@ def asked_once(timeline: Iterable[RequestTiming], *, keep: str = "fastest") -> l
     return out
 
 
-def listing_chain_seconds(timeline: Iterable[RequestTiming]) -> dict[str, float]:
+def asked_ahead(timeline: Iterable[RequestTiming]) -> set[str]:
+    """The routes whose later pages the run asked for before any page 1 of them was answered.
+
+    A client that knows a listing's size (from its last read) need not wait for page 1: for such a
+    route the chain of page 1, then the later pages, binds nothing.
+    """
+    requests = list(timeline)
+    answered: dict[str, float] = {}
+    for request in requests:
+        if request.page is not None and request.page <= 1:
+            answered[request.route] = min(answered.get(request.route, math.inf), request.done)
+    return {
+        r.route
+        for r in requests
+        if r.page is not None and r.page > 1 and r.arrived < answered.get(r.route, math.inf)
+    }
+
+
+def listing_chain_seconds(
+    timeline: Iterable[RequestTiming], ahead: Collection[str] = frozenset()
+) -> dict[str, float]:
     """Per route of a paged listing: the least time its pages take, whatever the schedule.
 
     A paged listing (Wawi's ``pageNumber``) must have page 1's answer before it knows how many pages
     follow, so no page after the first starts before some page 1 of that route is answered: the route
     needs at least the shortest of its page-1 service times plus the longest of its later pages'.
-    Routes without a later page (one page, or not paged) are left out.
+    Routes without a later page (one page, or not paged) are left out, and so are the routes in
+    ``ahead``, whose later pages the run asked for before page 1 answered (:func:`asked_ahead`: it knew
+    how many pages there were).
     """
     first: dict[str, float] = {}
     rest: dict[str, float] = {}
     for request in timeline:
-        if request.page is None:
+        if request.page is None or request.route in ahead:
             continue
         if request.page <= 1:
             first[request.route] = min(first.get(request.route, math.inf), request.service)
@@ -377,18 +399,26 @@ def listing_chain_seconds(timeline: Iterable[RequestTiming]) -> dict[str, float]
 
 
 def dependent_chain_seconds(
-    timeline: Iterable[RequestTiming], listing: str, dependent: str, workers: int
+    timeline: Iterable[RequestTiming],
+    listing: str,
+    dependent: str,
+    workers: int,
+    ahead: Collection[str] = frozenset(),
 ) -> float:
     """A listing and the requests its answers name (an item listing, then a read per listed item).
 
     No ``dependent`` request (a route ending so) can start before some page 1 of ``listing`` (a route
     ending so) is answered, and the dependents then need at least the larger of their summed service
-    time over ``workers`` and their longest one: the shortest page 1 plus that. 0 without both kinds.
+    time over ``workers`` and their longest one: the shortest page 1 plus that. Where the run asked
+    ahead for the listing's later pages (its route in ``ahead``), any page may be the first to name an
+    item: the shortest page of the listing. 0 without both kinds.
     """
     first = math.inf
     services: list[float] = []
     for request in timeline:
-        if request.route.endswith(listing) and (request.page is None or request.page <= 1):
+        if request.route.endswith(listing) and (
+            request.page is None or request.page <= 1 or request.route in ahead
+        ):
             first = min(first, request.service)
         elif request.route.endswith(dependent):
             services.append(request.service)
@@ -402,6 +432,7 @@ def in_turn_seconds(
     workers: int,
     dependents: Iterable[tuple[str, str]] = (),
     released: Iterable[tuple[str, float]] = (),
+    ahead: Collection[str] = frozenset(),
 ) -> float:
     """How long a client that asks in turn and never idles needs for a run's requests on ``workers``.
 
@@ -409,7 +440,8 @@ def in_turn_seconds(
     learns it when the answer comes. This is the best such a client does with the order it chose: the
     run's requests in their arrival order, each given to the first free worker as soon as it may be
     asked for, none waiting on the client itself. A paged listing's later pages may be asked for once a
-    page 1 of that route has answered; a ``dependent`` route's requests once a page 1 of its ``listing``
+    page 1 of that route has answered (at once for a route in ``ahead``: :func:`asked_ahead`);
+    a ``dependent`` route's requests once a page 1 of its ``listing``
     route has (route endings, as in :func:`dependent_chain_seconds`); a route ending in ``released`` not
     before its time (what another API must answer first: the shop's pages before the Wawi reads they
     name); everything else at once. Seconds from the first arrival to the last answer; 0 without requests.
@@ -423,7 +455,7 @@ def in_turn_seconds(
 
     def source(request: RequestTiming) -> str | None:
         """The route whose page 1 must have answered before ``request`` may be asked for."""
-        if request.page is not None and request.page > 1 and request.route in firsts:
+        if request.page is not None and request.page > 1 and request.route in firsts - set(ahead):
             return request.route
         for listing, dependent in pairs:
             if request.route.endswith(dependent):

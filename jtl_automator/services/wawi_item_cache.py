@@ -164,7 +164,11 @@ class WawiItemCache:
         listed: list[Mapping[str, Any]] = list(
             items
             if items is not None
-            else flatten(self.wawi.items.iter_pages(parallel=self.wawi.read_parallelism))
+            else flatten(
+                self.wawi.items.iter_pages(
+                    parallel=self.wawi.read_parallelism, expected_items=self.store.cached_item_count()
+                )
+            )
         )
         if items is None:
             self.stats["items_listed"] += len(listed)

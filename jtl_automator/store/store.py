@@ -977,7 +977,7 @@ class StateStore:
 
     def cached_item_count(self) -> int:
         """How many Wawi items the cache holds (the catalogue's size as of the last listing)."""
-        with self.session() as s:
+        with self.reading() as s:
             return int(s.scalar(select(func.count()).select_from(WawiItemCacheRow)) or 0)
 
     def write_item_suppliers(

@@ -307,3 +307,69 @@ def test_pages_answered_alike_are_never_asked_for_twice() -> None:
     paged = PagedList(80, delay=0.01)
     list(iterate_page_number_parallel(paged, 10, workers=3))
     assert sorted(n for n, _ in paged.requests) == list(range(1, 9))
+
+
+# -- the pages a caller expects, asked for beside page 1 ----------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 120), size=st.integers(1, 25), workers=st.integers(2, 6), expected=st.integers(0, 15))
+def test_pages_asked_for_ahead_are_the_same_objects_in_order_and_no_more_than_expected(
+    n: int, size: int, workers: int, expected: int
+) -> None:
+    """Whatever the caller expects (the list grew or shrank since): every object once, in order; a page
+    past the end only where it was expected."""
+    paged = PagedList(n)
+    pages = list(iterate_page_number_parallel(paged, size, workers=workers, expected_pages=expected))
+    assert list(flatten(pages)) == [{"Id": i} for i in range(n)]
+    needed = max(1, -(-n // size))
+    asked = [number for number, _ in paged.requests]
+    assert set(range(1, needed + 1)) <= set(asked)
+    assert len(set(asked)) <= max(needed, expected)
+
+
+@pytest.mark.slow
+def test_the_expected_pages_go_beside_page_1_not_after_its_answer() -> None:
+    """A slow page 1 (a long answer of the Wawi PC) no longer holds back the pages after it."""
+    paged = PagedList(40)
+    started = time.perf_counter()
+    asked_at: dict[int, float] = {}
+
+    def slow_first(number: int, size: int) -> Mapping[str, Any]:
+        asked_at.setdefault(number, time.perf_counter() - started)  # a second ask of page 1 may follow
+        if number == 1:
+            time.sleep(0.3)
+        return paged(number, size)
+
+    pages = list(iterate_page_number_parallel(slow_first, 10, workers=4, expected_pages=4))
+    took = time.perf_counter() - started
+    assert [len(p) for p in pages] == [10, 10, 10, 10]
+    assert sorted(asked_at) == [1, 2, 3, 4] and max(asked_at.values()) < 0.15  # none waited for page 1
+    assert took < 0.3 + 0.15  # page 1's answer, not page 1's and then the others'
+
+
+def test_pages_expected_past_the_end_are_dropped_even_when_the_server_refuses_them() -> None:
+    """A list that shrank: page 1 says 3 pages; the 4th and 5th, asked for ahead, are dropped, even
+    where the server answers a page past the end with an error (the strictest reading)."""
+    paged = PagedList(25)
+
+    def strict(number: int, size: int) -> Mapping[str, Any]:
+        if number > 3:
+            raise ValidationFailed("pageNumber past the last page", method="GET", path="/items")
+        return paged(number, size)
+
+    pages = list(iterate_page_number_parallel(strict, 10, workers=4, expected_pages=5))
+    assert [o["Id"] for o in flatten(pages)] == list(range(25))
+
+
+def test_a_refused_page_size_with_pages_expected_starts_again_smaller() -> None:
+    paged = PagedList(30)
+
+    def refusing(number: int, size: int) -> Mapping[str, Any]:
+        if size > 10:
+            raise ValidationFailed("pageSize too large", method="GET", path="/items")
+        return paged(number, size)
+
+    sizes = PageSize(40, lambda error: isinstance(error, ValidationFailed), what="test")
+    pages = list(iterate_page_number_parallel(refusing, 40, workers=3, sizes=sizes, expected_pages=3))
+    assert [len(p) for p in pages] == [10, 10, 10] and sizes.current == 10

@@ -148,3 +148,20 @@ def test_ffn_without_a_rate_limit_sends_no_rate_headers() -> None:
         answer = served.ffn_get("/products")
     assert answer.status_code == 200
     assert not any(name in answer.headers for name in RATE_HEADERS)
+
+
+@pytest.mark.slow
+def test_a_wawi_page_past_the_last_is_empty_or_in_strict_mode_a_400(strict: Served) -> None:
+    """The reference is silent on a page past the last: lenient answers it empty, strict refuses it in
+    Wawi's own error body (page 1 of an empty list is still an empty page)."""
+    size = 100
+    last = strict.wawi_get(f"{WAWI_V1}/items", pageSize=size).json()["TotalPages"]
+    assert strict.wawi_get(f"{WAWI_V1}/items", pageSize=size, pageNumber=last).status_code == 200
+    past = strict.wawi_get(f"{WAWI_V1}/items", pageSize=size, pageNumber=last + 1)
+    assert past.status_code == 400 and set(past.json()["ValidationErrors"]) == {"pageNumber"}
+    empty = strict.wawi_get(f"{WAWI_V1}/items", pageSize=size, changedSince="2999-01-01T00:00:00Z")
+    assert empty.status_code == 200 and empty.json()["Items"] == []
+    lenient = Served(SandboxConfig())
+    with lenient.client:
+        page = lenient.wawi_get(f"{WAWI_V1}/items", pageSize=size, pageNumber=last + 1).json()
+    assert page["Items"] == [] and page["PageNumber"] == last + 1

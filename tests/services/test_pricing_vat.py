@@ -258,7 +258,7 @@ class StreamWawi(StubWawi):
         self.events: list[str] = []
         self.listed_all = threading.Event()
 
-    def iter_pages(self, parallel: int = 1) -> Any:
+    def iter_pages(self, parallel: int = 1, expected_items: int | None = None) -> Any:
         for page in range(3):
             self.events.append(f"page {page}")
             yield [

@@ -42,7 +42,9 @@ class ListingAfterTheQueries:
         self.items = self
         self.returns = self
 
-    def iter_pages(self, parallel: int = 1) -> Iterator[list[dict[str, Any]]]:
+    def iter_pages(
+        self, parallel: int = 1, expected_items: int | None = None
+    ) -> Iterator[list[dict[str, Any]]]:
         assert self.store.history_read.wait(5), "the API answers were awaited before the last query"
         yield [{"SKU": "A-1", "Name": "a", "Categories": [], "ItemPriceData": {"PurchasePriceNet": 2.0}}]
 

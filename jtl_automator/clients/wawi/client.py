@@ -9,6 +9,7 @@ from 2.x).
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,13 +126,21 @@ class _Paged(Generic[M]):
         self._page_size = page_size
 
     def iter_pages(
-        self, *, page_size: int | None = None, parallel: int = 1, **filters: Any
+        self,
+        *,
+        page_size: int | None = None,
+        parallel: int = 1,
+        expected_items: int | None = None,
+        **filters: Any,
     ) -> Iterator[Page]:
         """Raw pages (lists of dicts as Wawi sent them); filters are snake_case query parameters.
 
         ``page_size`` (default: the client's) is lowered when Wawi refuses it as too large. With
         ``parallel`` > 1 the pages after the first are read that many at a time (``read_parallelism``
-        of the client: what its in-flight limit lets on the wire), still yielded in order.
+        of the client: what its in-flight limit lets on the wire), still yielded in order; with
+        ``expected_items`` too (the list's size when it was last read, e.g. the item cache's) the pages
+        it implies are asked for beside page 1, not after its answer (page 1 still decides how many
+        there are).
         """
         sizes = self._page_size
         query = _query(filters)
@@ -142,7 +151,13 @@ class _Paged(Generic[M]):
         first = sizes.start(page_size or None)
         if parallel > 1:
             return iterate_page_number_parallel(
-                fetch, first, workers=parallel, what=f"GET {self.path}", sizes=sizes, wrap=in_context
+                fetch,
+                first,
+                workers=parallel,
+                what=f"GET {self.path}",
+                sizes=sizes,
+                wrap=in_context,
+                expected_pages=math.ceil(expected_items / first) if expected_items else None,
             )
         return iterate_page_number(fetch, first, what=f"GET {self.path}", sizes=sizes)
 

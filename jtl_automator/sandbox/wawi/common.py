@@ -184,10 +184,18 @@ def page_params(query: Query, default_size: int, max_size: int) -> tuple[int, in
     return number, size
 
 
-def paged_envelope(rows: Sequence[Any], number: int, size: int, *, camel: bool = False) -> JsonObject:
-    """The PagedListOf* envelope; v1 quirks: no next page -> NextPageNumber = TotalPages, no previous -> 1."""
+def paged_envelope(
+    rows: Sequence[Any], number: int, size: int, *, camel: bool = False, past_end: str = "empty"
+) -> JsonObject:
+    """The PagedListOf* envelope; v1 quirks: no next page -> NextPageNumber = TotalPages, no previous -> 1.
+
+    A page past the last one (``past_end``, the reference is silent): an empty page, or (``"refuse"``,
+    the strictest reading) a 400 naming ``pageNumber``. Page 1 of an empty list is always an empty page.
+    """
     total = len(rows)
     pages = math.ceil(total / size) if total else 0
+    if past_end == "refuse" and number > max(1, pages):
+        raise validation_error({"pageNumber": f"The page number must be at most {max(1, pages)}."})
     has_next = number < pages
     has_prev = number > 1
     items = rows[(number - 1) * size : number * size]

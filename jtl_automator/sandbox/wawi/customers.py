@@ -39,7 +39,7 @@ def list_customers(request: Request, state: StateDep) -> Response:
         rows = [c for c in rows if c.get("CustomerGroupId") == group_id]
     if category_id is not None:
         rows = [c for c in rows if c.get("CustomerCategoryId") == category_id]
-    return json_response(paged_envelope(rows, number, size))
+    return json_response(paged_envelope(rows, number, size, past_end=state.config.wawi_page_past_end))
 
 
 @routes.get("/customers/{customer_id}")

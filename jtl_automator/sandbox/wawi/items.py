@@ -61,7 +61,7 @@ def list_items(request: Request, state: StateDep) -> Response:
         rows = [item for item in rows if item.get("ParentItemId") == parent_id]
     if changed_since is not None:
         rows = [item for item in rows if (parse_time(item.get("Changed") or "") or 0.0) >= changed_since]
-    return json_response(paged_envelope(rows, number, size))
+    return json_response(paged_envelope(rows, number, size, past_end=state.config.wawi_page_past_end))
 
 
 @routes.get("/items/customfields")

@@ -60,7 +60,7 @@ def list_warehouses(request: Request, state: StateDep) -> Response:
     rows = sorted_values(wawi.warehouses)
     if is_active is not None:
         rows = [w for w in rows if w.get("IsActive") == is_active]
-    return json_response(paged_envelope(rows, number, size))
+    return json_response(paged_envelope(rows, number, size, past_end=state.config.wawi_page_past_end))
 
 
 @routes.get("/categories")
@@ -69,7 +69,9 @@ def list_categories(request: Request, state: StateDep) -> Response:
     wawi = state.data.wawi
     query = Query(request)
     number, size = v1_page(state, query)
-    return json_response(paged_envelope(sorted_values(wawi.categories), number, size))
+    return json_response(
+        paged_envelope(sorted_values(wawi.categories), number, size, past_end=state.config.wawi_page_past_end)
+    )
 
 
 @routes.get("/onHoldReasons")

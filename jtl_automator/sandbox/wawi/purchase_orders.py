@@ -62,7 +62,9 @@ def list_purchase_orders(request: Request, state: StateDep) -> Response:
         rows = [po for po in rows if po.get("SupplierId") == supplier_id]
     if status is not None:
         rows = [po for po in rows if str(po.get("Status", "")).lower() == status.lower()]
-    return json_response(camel_case(paged_envelope(rows, number, size, camel=True)))
+    return json_response(
+        camel_case(paged_envelope(rows, number, size, camel=True, past_end=state.config.wawi_page_past_end))
+    )
 
 
 @routes.get("/purchase-orders/{po_id}")

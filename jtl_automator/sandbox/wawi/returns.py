@@ -55,7 +55,7 @@ def list_returns(request: Request, state: StateDep) -> Response:
     wanted = {key: value for key, value in wanted.items() if value is not None}
     if wanted:
         rows = [r for r in rows if all(r.get(key) == value for key, value in wanted.items())]
-    return json_response(paged_envelope(rows, number, size))
+    return json_response(paged_envelope(rows, number, size, past_end=state.config.wawi_page_past_end))
 
 
 @routes.get("/returns/{return_id}")

@@ -46,7 +46,7 @@ def list_sales_orders(request: Request, state: StateDep) -> Response:
     number, size = v1_page(state, query)
     rows = sorted_values(wawi.sales_orders)
     rows = _filter_orders(rows, query, wawi.line_items)
-    return json_response(paged_envelope(rows, number, size))
+    return json_response(paged_envelope(rows, number, size, past_end=state.config.wawi_page_past_end))
 
 
 @routes.get("/salesOrders/customfields")

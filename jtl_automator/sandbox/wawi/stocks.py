@@ -53,7 +53,7 @@ def list_stocks(request: Request, state: StateDep) -> Response:
         rows = [row for row in rows if row.get("WarehouseId") == warehouse_id]
     if location_id is not None:
         rows = [row for row in rows if row.get("StorageLocationId") == location_id]
-    return json_response(paged_envelope(rows, number, size))
+    return json_response(paged_envelope(rows, number, size, past_end=state.config.wawi_page_past_end))
 
 
 @routes.post("/stocks")

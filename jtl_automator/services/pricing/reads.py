@@ -329,7 +329,8 @@ def load_price_inputs(
         makers_read = pool.submit(in_context(wawi.manufacturers))
         company_read = pool.submit(in_context(_company), wawi, params)
         rates = VatRates(wawi, params, company_read, pool, remembered_vat_lookup(store))
-        listed = list(flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism)))
+        expected = store.cached_item_count() if store is not None else None
+        listed = list(flatten(wawi.items.iter_pages(parallel=wawi.read_parallelism, expected_items=expected)))
         cached = pool.submit(in_context(cache.replace_all), listed) if cache is not None else None
         items = [i for i in listed if params.include_inactive or i.get("IsActive") is not False]
         categories = categories_read.result()
@@ -454,7 +455,11 @@ def stream_price_inputs(
     rated: set[int] = set()
     remembered = remembered_vat_lookup(store)
     with ThreadPoolExecutor(max_workers=6, thread_name_prefix="pricing-reads") as pool:
-        pages: Iterable[Sequence[dict[str, Any]]] = wawi.items.iter_pages(parallel=wawi.read_parallelism)
+        # the pages the item cache says there were asked for beside page 1, not after its answer
+        expected = store.cached_item_count() if store is not None else None
+        pages: Iterable[Sequence[dict[str, Any]]] = wawi.items.iter_pages(
+            parallel=wawi.read_parallelism, expected_items=expected
+        )
         # The cache's rows, to write again only those the listing changed (read beside the first page).
         known: Future[dict[int, CachedItem]] = Future()
         if cache is not None:  # each page stored as it is handed on (the listing is the cache's)

@@ -224,7 +224,8 @@ def _load(
     start = None if mark is None else mark - timedelta(minutes=params.overlap_minutes)
     parallel = wawi.read_parallelism
     pages = (
-        wawi.items.iter_pages(parallel=parallel)
+        # a full listing's pages asked for beside page 1: the cache says how many there were last time
+        wawi.items.iter_pages(parallel=parallel, expected_items=store.cached_item_count())
         if start is None
         else wawi.items.iter_pages(changed_since=start, parallel=parallel)
     )

@@ -279,8 +279,14 @@ def _read_all(
         early[d.STOCK] = pool.submit(in_context(ffn_stock), ffn, None if latest else end)
     if d.ITEMS in needs and wawi is not None:
         pages = wawi.items.iter_pages
+        # the pages the item cache says there were asked for beside page 1, not after its answer
+        expected = store.cached_item_count() if store is not None else None
         early[d.ITEMS] = pool.submit(
-            in_context(lambda: wawi_items_frame(flatten(pages(parallel=wawi.read_parallelism))))
+            in_context(
+                lambda: wawi_items_frame(
+                    flatten(pages(parallel=wawi.read_parallelism, expected_items=expected))
+                )
+            )
         )
     if d.RETURNS in needs and wawi is not None:
 

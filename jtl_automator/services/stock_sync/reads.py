@@ -88,7 +88,13 @@ def load_inputs(
             )
             pages = wawi.read_parallelism
             wawi_rows = pool.submit(in_context(lambda: list(flatten(wawi.stocks.iter_pages(parallel=pages)))))
-            items = cache.replace_all(list(flatten(wawi.items.iter_pages(parallel=pages))))
+            items = cache.replace_all(
+                list(
+                    flatten(
+                        wawi.items.iter_pages(parallel=pages, expected_items=cache.store.cached_item_count())
+                    )
+                )
+            )
             frame = ffn_levels_frame(ffn_stock_rows(flatten(ffn_rows.result())))
             stocks: Iterable[Any] = wawi_rows.result()
         return SyncInputs("full", frame, wawi_stock_frame(items, stocks), mapping, None, iso(now), notes)

@@ -17,7 +17,7 @@ import logging
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -101,21 +101,56 @@ class InFlightLimit:
     that overlap independent reads and writes never send a server more than it serves at once (an
     on-premise Wawi answers a few requests at a time and queues or refuses the rest). A slot is held
     for one attempt only, never during a backoff sleep. ``peak`` is the most ever held at once.
+
+    Slots go to the waiting requests in the order they asked (a freed slot is handed to the longest
+    waiting, not to whichever thread asks next): a flow that asks first for what everything else waits
+    for (pricing's VAT rates, a listing's first page) gets it first, however many requests follow.
     """
 
     def __init__(self, limit: int) -> None:
         if limit < 1:
             raise ValueError("limit must be >= 1")
         self.limit = limit
-        self._slots = threading.BoundedSemaphore(limit)
         self._lock = threading.Lock()
+        self._free = limit
+        self._waiting: deque[threading.Event] = deque()
         self._held = 0
         self.peak = 0
 
+    @property
+    def free(self) -> int:
+        """Slots no request holds now."""
+        with self._lock:
+            return self._free
+
+    def _acquire(self) -> None:
+        with self._lock:
+            if self._free and not self._waiting:
+                self._free -= 1
+                return
+            handed = threading.Event()
+            self._waiting.append(handed)
+        try:
+            handed.wait()
+        except BaseException:  # interrupted while waiting: give back a slot handed over meanwhile
+            with self._lock:
+                if handed in self._waiting:
+                    self._waiting.remove(handed)
+                    raise
+            self._release()
+            raise
+
+    def _release(self) -> None:
+        with self._lock:
+            if self._waiting:
+                self._waiting.popleft().set()  # the slot goes straight to the longest waiting
+            else:
+                self._free += 1
+
     @contextmanager
     def slot(self) -> Iterator[None]:
-        """Hold one slot for the duration of the block (waiting, in no particular order, for a free one)."""
-        self._slots.acquire()
+        """Hold one slot for the duration of the block (waiting, in the order asked, for a free one)."""
+        self._acquire()
         with self._lock:
             self._held += 1
             self.peak = max(self.peak, self._held)
@@ -124,7 +159,7 @@ class InFlightLimit:
         finally:
             with self._lock:
                 self._held -= 1
-            self._slots.release()
+            self._release()
 
 
 @dataclass

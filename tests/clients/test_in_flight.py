@@ -70,10 +70,7 @@ def test_call_with_retry_holds_no_slot_while_it_waits_between_attempts(clock: Fa
     free_during_sleep: list[bool] = []
 
     def sleep(seconds: float) -> None:
-        free = limit._slots.acquire(blocking=False)  # another thread could send now
-        if free:
-            limit._slots.release()
-        free_during_sleep.append(free)
+        free_during_sleep.append(limit.free == 1)  # another thread could send now
         clock.sleep(seconds)
 
     policy = replace(policy_on(clock, max_attempts=3), sleep=sleep)
@@ -168,3 +165,38 @@ def test_ffn_threads_share_one_limiter_and_meet_no_429(tmp_path: Path) -> None:
         assert served.state.runtime.requests["by_status"].get("429", 0) == 0
         assert ffn.core.in_flight is not None and ffn.core.in_flight.peak <= 4
         store.dispose()
+
+
+def test_slots_go_to_the_waiting_in_the_order_they_asked() -> None:
+    """A freed slot is handed to the longest waiting, not to whichever thread asks next: what a flow
+    asks for first (the rates every page's pricing waits for) is on the wire first."""
+    import threading
+    import time
+
+    from jtl_automator.resilience import InFlightLimit
+
+    limit = InFlightLimit(1)
+    order: list[int] = []
+    hold = threading.Event()
+
+    def holder() -> None:
+        with limit.slot():
+            hold.wait(5)
+
+    def ask(n: int) -> None:
+        with limit.slot():
+            order.append(n)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    time.sleep(0.02)
+    waiting = []
+    for n in range(5):  # each starts waiting after the one before
+        thread = threading.Thread(target=ask, args=(n,))
+        thread.start()
+        waiting.append(thread)
+        time.sleep(0.02)
+    hold.set()
+    for thread in [first, *waiting]:
+        thread.join(5)
+    assert order == [0, 1, 2, 3, 4] and limit.peak == 1

@@ -464,16 +464,25 @@ def stream_price_inputs(
         known: Future[dict[int, CachedItem]] = Future()
         if cache is not None:  # each page stored as it is handed on (the listing is the cache's)
             pages = cache.replace_all_pages(pages, known.result)
-        # Asked for in this order, as the Wawi's few workers free up: the first item page (the later
-        # pages wait for its answer), the rates, then the lookups.
         listing = iter(pages)
-        first_page = pool.submit(in_context(next), listing, None)
-        if cache is not None:  # at once: the first page's storing waits for it
-            pool.submit(in_context(_settle), known, partial(cached_by_id, cache.store, suppliers=False))
+
+        def start_listing() -> Future[Sequence[dict[str, Any]] | None]:
+            page = pool.submit(in_context(next), listing, None)
+            if cache is not None:  # at once: the first page's storing waits for it
+                pool.submit(in_context(_settle), known, partial(cached_by_id, cache.store, suppliers=False))
+            return page
+
+        # Asked for in this order, as the Wawi's few workers free up. Without the item cache's count the
+        # first item page goes first (the later pages wait for its answer), then the rates and the
+        # lookups. With it every page is asked for at once, so the rates and lookups, which every page's
+        # pricing waits for, go first: the pages are priced as they come, not all after the last rate.
+        first_page = None if expected else start_listing()
         company_read = pool.submit(in_context(_company), wawi, params)
         rates = VatRates(wawi, params, company_read, pool, remembered)
         categories_read = pool.submit(in_context(lambda: list(flatten(wawi.categories.iter_pages()))))
         makers_read = pool.submit(in_context(wawi.manufacturers))
+        if first_page is None:
+            first_page = start_listing()
 
         def price(items: list[dict[str, Any]]) -> None:
             classes = {t for i in items if (t := _int(i.get("TaxClassId"))) is not None} - rated

@@ -112,9 +112,8 @@ class InFlightLimit:
             raise ValueError("limit must be >= 1")
         self.limit = limit
         self._lock = threading.Lock()
-        self._free = limit
+        self._free = limit  # held: limit - free (a slot handed from one request to the next stays held)
         self._waiting: deque[threading.Event] = deque()
-        self._held = 0
         self.peak = 0
 
     @property
@@ -127,6 +126,7 @@ class InFlightLimit:
         with self._lock:
             if self._free and not self._waiting:
                 self._free -= 1
+                self.peak = max(self.peak, self.limit - self._free)
                 return
             handed = threading.Event()
             self._waiting.append(handed)
@@ -151,14 +151,9 @@ class InFlightLimit:
     def slot(self) -> Iterator[None]:
         """Hold one slot for the duration of the block (waiting, in the order asked, for a free one)."""
         self._acquire()
-        with self._lock:
-            self._held += 1
-            self.peak = max(self.peak, self._held)
         try:
             yield
         finally:
-            with self._lock:
-                self._held -= 1
             self._release()
 
 

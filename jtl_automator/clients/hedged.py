@@ -50,7 +50,6 @@ class HedgedReads(Generic[K, T]):
 
     def __init__(self, read: Callable[[K], T], workers: int, name: str) -> None:
         self._read = read
-        self._workers = max(1, workers)
         self._cond = threading.Condition()
         self._queued: deque[K] = deque()  # first asks not started, in order
         self._asks: dict[K, int] = {}  # asks made of each started key (1 or 2)
@@ -64,7 +63,8 @@ class HedgedReads(Generic[K, T]):
         self._closed = False
         self.hedged = 0
         self._threads = [
-            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True) for i in range(self._workers)
+            threading.Thread(target=self._work, name=f"{name}_{i}", daemon=True)
+            for i in range(max(1, workers))
         ]
         for thread in self._threads:
             thread.start()

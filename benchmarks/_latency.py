@@ -224,8 +224,9 @@ def wawi_chain_bounds(
         bounds[f"Wawi listing chain ({route.rsplit('/', 1)[-1]}: page 1, then its longest later page)"] = (
             chains[route]
         )
+    occupied = wawi.get("asked_in_turn") if wawi.get("second_asks") else None
     for listing, dependent in dependents if workers else ():
-        seconds = dependent_chain_seconds(timeline, listing, dependent, workers or 0, ahead)
+        seconds = dependent_chain_seconds(timeline, listing, dependent, workers or 0, ahead, occupied)
         if seconds > 0:
             chain = f"{listing.rsplit('/', 1)[-1]} page 1, then its {dependent.rsplit('/', 1)[-1]} reads"
             bounds[f"Wawi chain ({chain} on {workers} workers)"] = seconds
@@ -240,25 +241,28 @@ QUIET_SECONDS = 30.0
 def reads_needed(api: dict[str, Any]) -> dict[str, Any]:
     """One API's ``latency.stats`` with each read asked for twice (hedged) counted once.
 
-    The run needed one answer of such a read: the timeline, busy time and longest answer the bounds use
-    keep its ask served fastest (``asked_once``); ``asked_in_turn`` keeps the first ask (a client that
-    asks in turn, never twice); ``second_asks`` counts the asks dropped; ``asked_ahead`` names the
-    listings whose later pages the run asked for before page 1 answered (their chain binds nothing).
-    Every ask still occupied a worker of the server, so the server's load was at least this (the bound
-    stays a lower bound).
+    The run needed one answer of such a read: the timeline and longest answer the bounds use keep its
+    ask served fastest (``asked_once``: a client that asks twice may have an answer that soon);
+    ``asked_in_turn`` keeps the first ask (a client that asks in turn, never twice). The busy time is
+    the first asks': the sandbox draws a request's latency by its key and how often it came before, so
+    any client's first ask of each read it needs occupies a worker that long (a stalled first ask that
+    a second one beat still held its worker); the second asks' time is left out. ``second_asks`` counts
+    the asks dropped; ``asked_ahead`` names the listings whose later pages the run asked for before
+    page 1 answered (their chain binds nothing).
     """
     asked = api.get("timeline", [])
     needed = asked_once(asked)
     ahead = asked_ahead(asked)
     if len(needed) == len(asked):
         return {**api, "asked_in_turn": asked, "second_asks": 0, "asked_ahead": ahead}
+    first = asked_once(asked, keep="first")
     return {
         **api,
         "asked_ahead": ahead,
         "timeline": needed,
-        "asked_in_turn": asked_once(asked, keep="first"),
+        "asked_in_turn": first,
         "second_asks": len(asked) - len(needed),
-        "busy_seconds": sum(r.service for r in needed),
+        "busy_seconds": sum(r.service for r in first),
         "max_service_seconds": max(r.service for r in needed),
     }
 

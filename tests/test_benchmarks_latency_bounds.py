@@ -385,9 +385,17 @@ def test_a_read_asked_for_twice_counts_once_its_fastest_ask_in_the_bound_its_fir
     )
     assert needed["second_asks"] == 1 and needed["asked_in_turn"] == first
     assert needed["max_service_seconds"] == 1.0  # the stall was not waited for: the second ask answered
-    assert needed["busy_seconds"] == pytest.approx(0.1 + 0.3 + 0.2 + 2.0)
+    # the stalled first ask held its worker whoever waited for it: the workers' busy time counts first asks
+    assert needed["busy_seconds"] == pytest.approx(10.0 + 0.3 + 0.2 + 2.0)
     bounds = _latency.wawi_chain_bounds(needed, workers=2)
     assert bounds["Wawi's longest answer"] == 1.0
+    page = RequestTiming(ITEMS, 1, 0.0, 0.0, 0.05, 0.05, "GET /items?pageNumber=1")
+    listed = _latency.reads_needed({"timeline": [page, *timeline], "busy_seconds": 0.0})
+    chains = _latency.wawi_chain_bounds(listed, workers=2, dependents=(("/v1/items", "/suppliers"),))
+    # page 1, then the suppliers reads' first asks over 2 workers (10.0 + 0.3 + 0.2), not their fastest
+    assert [v for k, v in chains.items() if "chain (items page 1" in k] == [pytest.approx(0.05 + 10.5 / 2)]
+    # without them: the fastest asks (0.1 + 0.3 + 0.2) over the 2 workers
+    assert dependent_chain_seconds([page, *fastest], "/v1/items", "/suppliers", 2) == pytest.approx(0.35)
     untouched = {"timeline": [other], "busy_seconds": 0.3, "max_service_seconds": 0.3}
     assert _latency.reads_needed(untouched) == {
         **untouched,

@@ -335,9 +335,12 @@ def asked_once(timeline: Iterable[RequestTiming], *, keep: str = "fastest") -> l
     """The run's requests with each read asked for twice counted once (in arrival order).
 
     A client may ask for a read again while its first ask is unanswered (a hedged read) and use the
-    first answer. The run needed one answer: the bounds count the ask served fastest (``keep="fastest"``:
-    no schedule of the reads it needed does better), a client that asks in turn the first ask
-    (``keep="first"``: what a client that never asks twice waits for). Only ``GET`` requests with the
+    first answer. The run needed one answer: the bounds wait for the ask served fastest
+    (``keep="fastest"``: no schedule of the reads it needed has an answer sooner), a client that asks in
+    turn for the first ask (``keep="first"``: what a client that never asks twice waits for). The first
+    asks are also what the server's workers had to serve: a request draws its latency by its key and
+    how often it came before, so any client's first ask of a read is served this long, whoever waits
+    for its answer (the workers' busy time counts those). Only ``GET`` requests with the
     same method, path and query whose later ask arrived before the earlier one was answered are one
     read; a read asked for again after its answer came is a read of its own.
     """
@@ -404,6 +407,7 @@ def dependent_chain_seconds(
     dependent: str,
     workers: int,
     ahead: Collection[str] = frozenset(),
+    occupied: Iterable[RequestTiming] | None = None,
 ) -> float:
     """A listing and the requests its answers name (an item listing, then a read per listed item).
 
@@ -412,6 +416,10 @@ def dependent_chain_seconds(
     time over ``workers`` and their longest one: the shortest page 1 plus that. Where the run asked
     ahead for the listing's later pages (its route in ``ahead``), any page may be the first to name an
     item: the shortest page of the listing. 0 without both kinds.
+
+    ``occupied``: the requests as the workers served them, where that is more than ``timeline`` (every
+    first ask of a read asked for twice, :func:`asked_once` ``keep="first"``): their dependents' summed
+    service is the workers' share, the longest answer stays ``timeline``'s.
     """
     first = math.inf
     services: list[float] = []
@@ -424,7 +432,11 @@ def dependent_chain_seconds(
             services.append(request.service)
     if not services or first == math.inf or workers <= 0:
         return 0.0
-    return released_work_seconds([(first, services)], workers)
+    chain = released_work_seconds([(first, services)], workers)
+    if occupied is not None:
+        busy = sum(r.service for r in occupied if r.route.endswith(dependent))
+        chain = max(chain, first + busy / workers)
+    return chain
 
 
 def in_turn_seconds(

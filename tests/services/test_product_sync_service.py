@@ -654,6 +654,100 @@ def test_the_manufacturers_are_read_while_the_items_are(
     assert makers_start < items_end and items_start < makers_end  # side by side, not one after the other
 
 
+def _edit(world: World, count: int) -> list[int]:
+    """A Wawi user edits ``count`` items (their Changed moves): an incremental run reads them again."""
+    ids = sorted(world.data.wawi.items)[:count]
+    for item_id in ids:
+        world.data.wawi.items[item_id].update(Name=f"Kiste {item_id}", Changed=datetime.now(UTC).isoformat())
+    return ids
+
+
+def _count_supplier_reads(
+    world: World, monkeypatch: pytest.MonkeyPatch, delay: float = 0.0
+) -> list[tuple[int, float]]:
+    """Every ``GET /items/{id}/suppliers`` from now on: (item id, when it was asked for)."""
+    asked: list[tuple[int, float]] = []
+    read = world.wawi.items.suppliers
+
+    def suppliers(item_id: int, *args: Any, **kwargs: Any) -> Any:
+        asked.append((item_id, time.perf_counter()))
+        time.sleep(delay)
+        return read(item_id, *args, **kwargs)
+
+    monkeypatch.setattr(world.wawi.items, "suppliers", suppliers)
+    return asked
+
+
+@pytest.mark.slow
+def test_an_incremental_runs_supplier_reads_start_before_the_manufacturers_answer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The changed items' supplier reads (the Wawi PC's longest part) start once the listing is in: the
+    manufacturers' names, the frames and FFN's side come meanwhile. Each item is read once."""
+    world.run(full=True)
+    ids = _edit(world, 4)
+    asked = _count_supplier_reads(world, monkeypatch)
+    answered: list[float] = []
+    makers = world.wawi.manufacturers
+
+    def slow_makers() -> Any:
+        time.sleep(0.5)  # a Wawi PC that takes its time over the manufacturers
+        rows = list(makers())
+        answered.append(time.perf_counter())
+        return rows
+
+    monkeypatch.setattr(world.wawi, "manufacturers", slow_makers)
+    result = world.run(now=datetime.now(UTC) + timedelta(minutes=1))
+    assert result["mode"] == "incremental" and result["requests"]["supplier_reads"] == len(ids)
+    assert sorted(item_id for item_id, _ in asked) == ids  # once each: stage 3 took the reads started
+    assert max(at for _, at in asked) < answered[0]
+
+
+@pytest.mark.slow
+def test_stage_3_reads_itself_when_the_started_reads_are_not_of_its_items_or_were_taken(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reads the load started are used only for the very items stage 3 would read, and only once: a
+    cache that changed in between, or a retried stage, reads for itself (and nothing is lost)."""
+    world.run(full=True)
+    ids = _edit(world, 6)
+    later = datetime.now(UTC) + timedelta(minutes=1)
+    stages = svc.LocalStages(world.wawi, world.ffn, world.store, svc.ProductSyncParams(), False, "inc", later)
+    inputs = stages.load()
+    assert inputs.started is not None
+    world.store.write_item_suppliers({ids[0]: []}, later)  # another run read one of them meanwhile
+    synced = stages.apply(inputs, dry_run=True)
+    assert synced.stats["supplier_reads"] == len(ids) - 1
+    assert set(synced.plan["merchant_sku"]) >= {world.data.wawi.items[i]["SKU"] for i in ids}
+    world.store.write_item_suppliers({i: [] for i in ids}, later - timedelta(days=30))  # all stale again
+    asked = _count_supplier_reads(world, monkeypatch)
+    again = stages.apply(inputs, dry_run=True)  # a retried stage 3: the started reads are gone
+    assert again.stats["supplier_reads"] == len(ids)
+    assert sorted(item_id for item_id, _ in asked) == ids
+
+
+@pytest.mark.slow
+def test_a_load_that_fails_after_its_supplier_reads_started_reads_no_more(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.run(full=True)
+    ids = _edit(world, 12)
+    asked = _count_supplier_reads(world, monkeypatch, delay=0.2)
+
+    def broken(rows: Any) -> Any:
+        time.sleep(0.1)  # the supplier reads are on the wire by now
+        raise RuntimeError("framing failed")
+
+    monkeypatch.setattr("jtl_automator.services.product_sync.reads.products_frame", broken)
+    stages = svc.LocalStages(
+        world.wawi, world.ffn, world.store, svc.ProductSyncParams(workers=4), False, "inc", datetime.now(UTC)
+    )
+    with pytest.raises(RuntimeError, match="framing failed"):
+        stages.load()
+    time.sleep(0.6)  # what was queued would have been asked for by now
+    assert len(asked) == 4 < len(ids)  # the four on the wire when it failed, none queued after
+
+
 @pytest.mark.slow
 def test_a_warm_full_run_reads_the_item_cache_beside_the_first_page_and_rewrites_nothing(
     world: World, monkeypatch: pytest.MonkeyPatch

@@ -20,11 +20,9 @@ is read or sent, the writes in flight finish and are recorded; the caller does n
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -34,9 +32,8 @@ from jtl_automator.clients.ffn.client import FfnClient
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger
 from jtl_automator.services.product_sync.apply import ApplyContext, Outcome, write_product
-from jtl_automator.services.product_sync.params import ProductSyncParams
-from jtl_automator.services.product_sync.reads import SyncInputs
-from jtl_automator.services.wawi_item_cache import WawiItemCache
+from jtl_automator.services.product_sync.params import PACKAGING_FIELDS, ProductSyncParams, chunk_size
+from jtl_automator.services.product_sync.reads import SyncInputs, in_scope_rows, supplier_cache
 from jtl_automator.services.write_pool import WritePool
 from jtl_automator.store import CachedItem, StateStore
 from jtl_automator.store.lease_keeper import LeaseKeeper
@@ -49,12 +46,6 @@ from jtl_automator.transforms.product_sync import (
 )
 
 log = correlated_logger("jtl_automator.product_sync")
-#: The supplier fields the bundles need (rows cached without them are read again).
-PACKAGING_FIELDS = ("PackagingUnit", "AmountPackagingUnit")
-#: Default chunking: about this many chunks of items to read, each of at least / at most so many items.
-CHUNKS = 40
-CHUNK_MIN = 5
-CHUNK_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -79,24 +70,6 @@ class SyncResult:
     chunks: int = 0
 
 
-def chunk_size(to_read: int, params: ProductSyncParams) -> int:
-    """Items per chunk: ``params.chunk_items``, else about a 40th of ``to_read`` (5 to 1,000)."""
-    if params.chunk_items is not None:
-        return params.chunk_items
-    return min(CHUNK_MAX, max(CHUNK_MIN, math.ceil(to_read / CHUNKS)))
-
-
-def _cache_rows(store: StateStore, scoped: pd.DataFrame, cached: list[CachedItem] | None) -> list[CachedItem]:
-    """The item cache's rows of the in-scope items (an item without SKU has none).
-
-    ``cached``: every row as the run's listing left them (:attr:`SyncInputs.cached`), else read here.
-    """
-    ids = set(scoped["item_id"].tolist())
-    skus = set(scoped["merchant_sku"]) - {""}
-    rows = store.cached_items(skus) if cached is None else cached
-    return [r for r in rows if r.item_id in ids and r.sku in skus]
-
-
 def read_plan_write(
     wawi: WawiClient,
     ffn: FfnClient,
@@ -112,13 +85,13 @@ def read_plan_write(
     """Read the supplier rows still needed, plan and write chunk by chunk, overlapped (see the module)."""
     plan_params = params.plan_params(full=inputs.mode == "full")
     scoped = inputs.wawi[inputs.wawi["in_scope"]]
-    cache = WawiItemCache(store, wawi, inputs.now, timedelta(hours=params.packaging_max_age_hours))
+    cache = supplier_cache(store, wawi, params, inputs.now)
     fresh: dict[int, list[Any]] = {}
     stale: list[CachedItem] = []
     if params.packaging_units:
-        fresh, stale = cache.fresh_suppliers(
-            _cache_rows(store, scoped, inputs.cached), required=PACKAGING_FIELDS
-        )
+        ids, skus = set(scoped["item_id"].tolist()), set(scoped["merchant_sku"]) - {""}
+        rows = in_scope_rows(store, ids, skus, inputs.cached)
+        fresh, stale = cache.fresh_suppliers(rows, required=PACKAGING_FIELDS)
     size = chunk_size(len(stale), params)
     first = scoped[~scoped["item_id"].isin({r.item_id for r in stale})]
     chunks = 0  # once the reads are under way: the first chunk and their batches
@@ -139,7 +112,13 @@ def read_plan_write(
             on_chunk(done)
 
     with ExitStack() as running:  # on the way out: queued writes cancelled, then queued reads
-        reads = running.enter_context(cache.read_suppliers(stale, workers=params.workers, batch=size))
+        # the reads the load started once the listing was in, if they are of these items
+        reads = inputs.started.take(stale) if inputs.started is not None else None
+        if reads is None:
+            reads = cache.read_suppliers(stale, workers=params.workers, batch=size)
+        else:
+            cache = reads.cache  # their stats and notes are the run's
+        running.enter_context(reads)
         chunks = (1 if len(first) else 0) + reads.batches
         if not dry_run:
             # One pool for the run (rows are independent: one product each), so no chunk waits for the
@@ -152,8 +131,8 @@ def read_plan_write(
         if len(first):
             planned(first, fresh, 0)
         vanished = plan_vanished(inputs.wawi, inputs.ffn, plan_params)
-        for rows, read in reads:
-            ids = {r.item_id for r in rows}
+        for answered, read in reads:
+            ids = {r.item_id for r in answered}
             planned(scoped[scoped["item_id"].isin(ids)], read, len(read))
         outcomes = writer.results() if writer is not None else []
     chunks = len(parts)  # the last answers that came together were planned as one chunk

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from jtl_automator.transforms.product_sync import FulfilmentRule, ProductPlanParams
@@ -13,6 +15,12 @@ WATERMARK = "product-sync:wawi-items"
 #: per product and fulfiller authorised.
 KIND = "ffn-product"
 AUTH_KIND = "ffn-product-authorization"
+#: The supplier fields the bundles need (rows cached without them are read again).
+PACKAGING_FIELDS = ("PackagingUnit", "AmountPackagingUnit")
+#: Default chunking: about this many chunks of items to read, each of at least / at most so many items.
+CHUNKS = 40
+CHUNK_MIN = 5
+CHUNK_MAX = 1000
 
 
 def creation_key(merchant_sku: str) -> str:
@@ -95,3 +103,10 @@ class ProductSyncParams(BaseModel):
             packaging_units=self.packaging_units,
             full=full,
         )
+
+
+def chunk_size(to_read: int, params: ProductSyncParams) -> int:
+    """Items per chunk: ``params.chunk_items``, else about a 40th of ``to_read`` (5 to 1,000)."""
+    if params.chunk_items is not None:
+        return params.chunk_items
+    return min(CHUNK_MAX, max(CHUNK_MIN, math.ceil(to_read / CHUNKS)))

@@ -34,8 +34,13 @@ from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.clients.wawi.models import Manufacturer
 from jtl_automator.correlation import correlated_logger, in_context
-from jtl_automator.services.product_sync.params import WATERMARK, ProductSyncParams
-from jtl_automator.services.wawi_item_cache import WawiItemCache, cached_by_id, cached_item
+from jtl_automator.services.product_sync.params import (
+    PACKAGING_FIELDS,
+    WATERMARK,
+    ProductSyncParams,
+    chunk_size,
+)
+from jtl_automator.services.wawi_item_cache import SupplierReads, WawiItemCache, cached_by_id, cached_item
 from jtl_automator.store import CachedItem, StateStore, iso, parse_iso
 from jtl_automator.transforms.product_sync import (
     FulfilmentRule,
@@ -101,6 +106,55 @@ class FfnRead:
             raise
 
 
+def in_scope_rows(
+    store: StateStore, ids: set[int], skus: set[str], cached: Sequence[CachedItem] | None
+) -> list[CachedItem]:
+    """The item cache's rows of the in-scope items (``ids``, ``skus``; an item without SKU has none).
+
+    ``cached``: every row as a full run's listing left them (:attr:`SyncInputs.cached`), else read here.
+    """
+    rows = store.cached_items(skus) if cached is None else cached
+    return [r for r in rows if r.item_id in ids and r.sku in skus]
+
+
+def supplier_cache(
+    store: StateStore, wawi: WawiClient, params: ProductSyncParams, now: datetime
+) -> WawiItemCache:
+    """The item cache as stage 3 reads supplier rows through it (rows older than the params' age are read)."""
+    return WawiItemCache(store, wawi, now, timedelta(hours=params.packaging_max_age_hours))
+
+
+class StartedReads:
+    """Supplier reads started the moment the listing named the items, before the rest of the load.
+
+    On the Wawi PC the supplier reads are the run's longest part; the manufacturers' answer, the frames and
+    FFN's token need not come before them. Stage 3 takes them once (:meth:`take`) when they are of the
+    items it would read; otherwise, or taken before (a retried stage), it starts its own.
+    """
+
+    def __init__(self, reads: SupplierReads) -> None:
+        self._reads: SupplierReads | None = reads
+        self._lock = threading.Lock()
+
+    def take(self, stale: Sequence[CachedItem]) -> SupplierReads | None:
+        """The reads, if they read ``stale``'s items and were not taken yet (else they are closed)."""
+        with self._lock:
+            reads, self._reads = self._reads, None
+        if reads is None:
+            return None
+        if {r.item_id for r in reads.stale} != {r.item_id for r in stale}:
+            reads.close()
+            return None
+        return reads
+
+    def close(self) -> None:
+        """Cancel the reads not started (a failed load); those in flight finish."""
+        with self._lock:
+            reads, self._reads = self._reads, None
+        if reads is not None:
+            reads.close()
+
+
 @dataclass
 class SyncInputs:
     """Both sides of one run, each read once (FFN's still arriving: :class:`FfnRead`)."""
@@ -115,6 +169,8 @@ class SyncInputs:
     stats: dict[str, int] = field(default_factory=dict)
     #: The item cache's rows after a full run's listing (None: the plan reads them from the store).
     cached: list[CachedItem] | None = None
+    #: The supplier reads started as soon as the listing was in (stage 3 takes them).
+    started: StartedReads | None = None
 
     @property
     def ffn(self) -> pd.DataFrame:
@@ -242,22 +298,39 @@ def _load(
     by_page = params.rule.kind != "property"
     items: list[Mapping[str, Any]] = []
     rows: list[dict[str, Any]] = []
+    waiting: list[Sequence[Mapping[str, Any]]] = []  # pages whose rows wait for the manufacturers' names
     for page in listed:
         items.extend(page)
         if by_page:
-            rows.extend(product_rows(page, plan_params, manufacturers=makers.result()))
+            waiting.append(page)
+            if makers.done():
+                rows.extend(product_rows(_joined(waiting), plan_params, manufacturers=makers.result()))
+                waiting.clear()
     if not full:
         store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
-    stats = {"wawi_items": len(items), "supplier_reads": 0, "property_reads": 0}
     candidates = [i for i in items if isinstance(i.get("Id"), int) and _candidate(i, params.rule)]
-    if not by_page:
-        properties = _properties(wawi, candidates, notes)
-        stats["property_reads"] = len(candidates)
-        candidates = [i for i in candidates if item_scope(i, params.rule, properties) == ""]
-        rows = product_rows(items, plan_params, manufacturers=makers.result(), properties=properties)
-    frame = products_frame(rows)
-    skus = set(frame["merchant_sku"]) - {""}
-    ffn_read = listing or FfnRead(lambda: _ffn_products(ffn, store, skus, full=full), pool)
+    # With the items known, their supplier reads start: the scope needs no manufacturers (but properties)
+    started = (
+        start_supplier_reads(store, wawi, params, now, candidates, cache.listed_rows() if full else None)
+        if by_page and params.packaging_units
+        else None
+    )
+    try:
+        stats = {"wawi_items": len(items), "supplier_reads": 0, "property_reads": 0}
+        if by_page:
+            rows.extend(product_rows(_joined(waiting), plan_params, manufacturers=makers.result()))
+        else:
+            properties = _properties(wawi, candidates, notes)
+            stats["property_reads"] = len(candidates)
+            candidates = [i for i in candidates if item_scope(i, params.rule, properties) == ""]
+            rows = product_rows(items, plan_params, manufacturers=makers.result(), properties=properties)
+        frame = products_frame(rows)
+        skus = set(frame["merchant_sku"]) - {""}
+        ffn_read = listing or FfnRead(lambda: _ffn_products(ffn, store, skus, full=full), pool)
+    except BaseException:
+        if started is not None:
+            started.close()
+        raise
     log.info(
         "%s: %d Wawi items (%d candidates); FFN's products being read",
         "full" if full else f"incremental since {iso(start) if start else '?'}",
@@ -274,7 +347,31 @@ def _load(
         notes,
         stats,
         cache.listed_rows() if full else None,
+        started,
     )
+
+
+def _joined(pages: Iterable[Sequence[Mapping[str, Any]]]) -> list[Mapping[str, Any]]:
+    return [item for page in pages for item in page]
+
+
+def start_supplier_reads(
+    store: StateStore,
+    wawi: WawiClient,
+    params: ProductSyncParams,
+    now: datetime,
+    candidates: Sequence[Mapping[str, Any]],
+    cached: Sequence[CachedItem] | None,
+) -> StartedReads | None:
+    """The in-scope items' supplier reads the cache cannot answer, started now (None: there are none)."""
+    ids = {int(i["Id"]) for i in candidates}
+    skus = {sku.strip() for i in candidates if isinstance(sku := i.get("SKU"), str)} - {""}
+    cache = supplier_cache(store, wawi, params, now)
+    _, stale = cache.fresh_suppliers(in_scope_rows(store, ids, skus, cached), required=PACKAGING_FIELDS)
+    if not stale:
+        return None
+    size = chunk_size(len(stale), params)
+    return StartedReads(cache.read_suppliers(stale, workers=params.workers, batch=size))
 
 
 def manufacturer_names(rows: Iterable[Manufacturer]) -> dict[int, str]:

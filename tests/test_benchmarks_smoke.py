@@ -253,6 +253,10 @@ def test_sync_latency_modes_tiny() -> None:
     full, incr = stock.raw["runs"]["full"], stock.raw["runs"]["incremental"]
     assert full["failed"] == 0 and 0 < incr["outcomes"].get("applied", 0) <= stock.raw["changed"]
     assert products.raw["incremental"]["counts"]["updated"] == products.raw["changed"]
+    edited = products.raw["changed_each"]  # each incremental run updates what was edited before it
+    assert len(edited) == 5 and all(
+        products.raw[f"incremental_{i}"]["counts"]["updated"] == n > 0 for i, n in enumerate(edited)
+    )
     assert pricing.raw["applied"]["again"] == 0 < pricing.raw["applied"]["first"]
 
 

@@ -210,3 +210,25 @@ def scale_note(world: str, time_scale: float) -> str:
         f"in real time it weighs {time_scale:g}x less, so CPU-heavy runs (listing every item, small runs) "
         "come out lower here than they would against a real Wawi."
     )
+
+
+def median_run(runs: Mapping[str, dict[str, Any]], names: Iterable[str]) -> str:
+    """Of the repeated runs ``names``, the one whose ratio is the median (the upper one of an even count).
+
+    A run of a few seconds meets a few dozen draws of Wawi's long tail, and one draw decides where its
+    last answer falls: one run is one sample of its ratio, the median of several the figure to judge.
+    """
+    ordered = sorted(names, key=lambda name: runs[name]["bound"].ratio)
+    return ordered[len(ordered) // 2]
+
+
+def each_ratio_metric(label: str, runs: Iterable[dict[str, Any]], time_scale: float) -> Metric:
+    """Every repeated run's ratio, with its wall time against its bound (real seconds)."""
+    return Metric(
+        f"{label}: each run's ratio (wall time against its bound, real seconds)",
+        ", ".join(
+            f"{run['bound'].ratio:.1%} ({fmt_s(run['seconds'] * time_scale)} / "
+            f"{fmt_s(run['bound'].seconds * time_scale)})"
+            for run in runs
+        ),
+    )

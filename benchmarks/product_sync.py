@@ -305,7 +305,14 @@ def run_latency(
     starts it); the world and the edits are the loopback benchmark's.
     """
     from benchmarks import _latency
-    from benchmarks._latency_report import peaks, refusals_metric, run_metrics, scale_note
+    from benchmarks._latency_report import (
+        each_ratio_metric,
+        median_run,
+        peaks,
+        refusals_metric,
+        run_metrics,
+        scale_note,
+    )
     from jtl_automator.services.product_sync import ProductSyncParams
 
     config = _latency.profile_config(profile, time_scale, seed)
@@ -361,7 +368,7 @@ def run_latency(
         return ", ".join(f"{k} {v:,}" for k, v in runs[run]["counts"].items() if v) or "none"
 
     repeats = [f"incremental_{repeat}" for repeat in range(INCREMENTAL_REPEATS)]
-    median = sorted(repeats, key=lambda r: runs[r]["bound"].ratio)[len(repeats) // 2]
+    median = median_run(runs, repeats)
     cold, warm, incr = runs["full_cold"], runs["full_warm"], runs[median]
     each = [(runs[r], edited) for r, edited in zip(repeats, changed, strict=True)]
     metrics = [
@@ -385,14 +392,7 @@ def run_latency(
             "= edited",
             all(run["counts"]["updated"] == edited for run, edited in each),
         ),
-        Metric(
-            "incremental: each run's ratio (wall time against its bound, real seconds)",
-            ", ".join(
-                f"{run['bound'].ratio:.1%} ({fmt_s(run['seconds'] * time_scale)} / "
-                f"{fmt_s(run['bound'].seconds * time_scale)})"
-                for run, _ in each
-            ),
-        ),
+        each_ratio_metric("incremental", (run for run, _ in each), time_scale),
         *run_metrics("incremental (the median run)", incr, time_scale),
         refusals_metric(runs.values()),
         Metric(

@@ -320,6 +320,43 @@ def test_incremental_adjusts_a_sku_while_another_one_is_still_being_read(
 
 
 @pytest.mark.slow
+def test_incremental_plans_what_came_back_in_batches_not_per_answer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plan of one SKU costs about what one of many does: while reads are on the wire the answers wait
+    a little and are planned together (at most PLAN_SHARE of the time); the last ones are planned at once,
+    and every changed SKU is adjusted."""
+    import jtl_automator.services.stock_sync.items as items_module
+
+    world.run(full=True)
+    changed = _changed(world, 12)
+    order = {
+        next(i["Id"] for i in world.data.wawi.items.values() if i["SKU"] == sku): n
+        for n, (_, sku, _) in enumerate(changed)
+    }
+    read, plan = world.wawi.stocks.iter_pages, items_module.plan_stock_adjustments
+    planned: list[int] = []
+
+    def spread_read(*args: Any, **kwargs: Any) -> Any:
+        rows = list(read(*args, **kwargs))
+        if "warehouse_id" not in kwargs:
+            time.sleep(0.04 * order.get(kwargs.get("item_id"), 0))  # answers 40 ms apart
+        return iter(rows)
+
+    def costly_plan(ffn: Any, wawi: Any, params: Any) -> Any:
+        time.sleep(0.02)  # a plan's fixed cost
+        planned.append(len(ffn))
+        return plan(ffn, wawi, params)
+
+    monkeypatch.setattr(world.wawi.stocks, "iter_pages", spread_read)
+    monkeypatch.setattr(items_module, "plan_stock_adjustments", costly_plan)
+    result = world.run(now=datetime.now(UTC) + timedelta(minutes=1))
+    assert result["mode"] == "incremental" and result["outcomes"] == {"applied": len(changed)}
+    assert all(world.wawi_level(sku, wh) == level for wh, sku, level in changed)
+    assert 2 <= len(planned) <= 4 < len(changed)  # the first answer, then batches, the last ones at once
+
+
+@pytest.mark.slow
 def test_incremental_dry_run_plans_every_changed_sku_and_writes_nothing(world: World) -> None:
     world.run(full=True)
     changed = _changed(world, 4)

@@ -10,6 +10,7 @@ outcomes are those of reading everything, planning once and applying (same keys,
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
@@ -31,6 +32,10 @@ from jtl_automator.transforms.stock_sync import (
 )
 
 _Pair = tuple[str, str]  # (FFN warehouse, SKU): one adjustment per pair
+#: While reads are still on the wire, planning takes at most this share of the time: a plan of one SKU
+#: costs about what one of twenty does (the frames' fixed cost, ~40 ms), and planned per answer it took
+#: the CPU the reader threads need. The last reads' SKUs are planned at once.
+PLAN_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -97,17 +102,21 @@ def sync_items(
             readers.submit(in_context(read), sku) for sku in by_sku
         }
         ready: list[tuple[str, list[Any]]] = []
+        hold_until = 0.0  # what is back waits till then to be planned, unless it is the last
         while pending:
             watched: list[Future[Any]] = [*pending, *writing()]
-            wait(watched, return_when=FIRST_COMPLETED)
+            timeout = max(0.0, hold_until - time.monotonic()) if ready else None
+            wait(watched, timeout=timeout, return_when=FIRST_COMPLETED)
             finished = {future for future in pending if future.done()}
             pending -= finished
             ready.extend(future.result() for future in finished)  # a failed read raises here
-            # Plan what is back when the writers could take more (or everything is read): one plan call
-            # per batch, not per SKU, keeps the client's CPU small beside the round trips.
-            if ready and (not pending or (writers is not None and len(writing()) < workers)):
+            # One plan call per batch of what is back, at most PLAN_SHARE of the time while reads are
+            # on the wire (their adjustments wait a little; the last read's does not)
+            if ready and (not pending or time.monotonic() >= hold_until):
+                began = time.monotonic()
                 plan_read(ready)
                 ready = []
+                hold_until = time.monotonic() + (time.monotonic() - began) * (1 / PLAN_SHARE - 1)
         if ready:
             plan_read(ready)
         done = dict(zip(pairs, writers.results() if writers is not None else [], strict=True))

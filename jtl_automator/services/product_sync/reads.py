@@ -309,9 +309,10 @@ def _load(
     if not full:
         store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
     candidates = [i for i in items if isinstance(i.get("Id"), int) and _candidate(i, params.rule)]
+    listed_rows = cache.listed_rows() if full else None
     # With the items known, their supplier reads start: the scope needs no manufacturers (but properties)
     started = (
-        start_supplier_reads(store, wawi, params, now, candidates, cache.listed_rows() if full else None)
+        start_supplier_reads(store, wawi, params, now, candidates, listed_rows)
         if by_page and params.packaging_units
         else None
     )
@@ -346,7 +347,7 @@ def _load(
         now,
         notes,
         stats,
-        cache.listed_rows() if full else None,
+        listed_rows,
         started,
     )
 

@@ -336,7 +336,7 @@ def run_latency(
         "work: the same runs against the same world without latency, measured first. Ratio = bound "
         "/ wall time. See docs/latency.md.",
         f"The run after new purchase prices is measured {AFTER_REPEATS} times, each after new prices for "
-        "a sample of its own: one run meets one draw of Wawi's long tail (a 10 s stall near its end or "
+        "a sample of its own: one run meets one draw of Wawi's long tail (a 10 s stall or "
         "none), which decides its ratio; the rows below the per-run ratios are the median run's.",
         "Why a run can stay below the bound: a run with few writes (rerun, after) spends most of its time "
         "listing and pricing every item on the client's CPU (the CPU row); its last write waits for the "

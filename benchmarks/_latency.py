@@ -224,7 +224,7 @@ def wawi_chain_bounds(
         bounds[f"Wawi listing chain ({route.rsplit('/', 1)[-1]}: page 1, then its longest later page)"] = (
             chains[route]
         )
-    occupied = wawi.get("asked_in_turn") if wawi.get("second_asks") else None
+    occupied = wawi.get("asked_in_turn")  # every first ask (the timeline itself when none was asked twice)
     for listing, dependent in dependents if workers else ():
         seconds = dependent_chain_seconds(timeline, listing, dependent, workers or 0, ahead, occupied)
         if seconds > 0:

@@ -136,21 +136,23 @@ class StartedReads:
         self._reads: SupplierReads | None = reads
         self._lock = threading.Lock()
 
-    def take(self, stale: Sequence[CachedItem]) -> SupplierReads | None:
-        """The reads, if they read ``stale``'s items and were not taken yet (else they are closed)."""
+    def _pop(self) -> SupplierReads | None:
+        """The reads, once: whoever asks first has them."""
         with self._lock:
             reads, self._reads = self._reads, None
-        if reads is None:
-            return None
-        if {r.item_id for r in reads.stale} != {r.item_id for r in stale}:
+        return reads
+
+    def take(self, stale: Sequence[CachedItem]) -> SupplierReads | None:
+        """The reads, if they read ``stale``'s items and were not taken yet (else they are closed)."""
+        reads = self._pop()
+        if reads is not None and {r.item_id for r in reads.stale} != {r.item_id for r in stale}:
             reads.close()
             return None
         return reads
 
     def close(self) -> None:
         """Cancel the reads not started (a failed load); those in flight finish."""
-        with self._lock:
-            reads, self._reads = self._reads, None
+        reads = self._pop()
         if reads is not None:
             reads.close()
 

@@ -237,23 +237,93 @@ class _FetchedInOrder:
         if not self._ahead:
             self.close()
             raise StopIteration
-        key = self._ahead.popleft()
+        return self._answer(self._ahead.popleft())
+
+    def take(self, key: int) -> Mapping[str, Any]:
+        """``key``'s answer out of turn, waiting for it (the iteration goes on without it)."""
+        self._ahead.remove(key)
+        return self._answer(key)[1]
+
+    def _answer(self, key: int) -> tuple[int, Mapping[str, Any]]:
+        """``key`` (no longer ahead) once answered; the next key asked for in its place."""
         try:
             body = self._reads.result(key)
         except BaseException:
             self.close()
             raise
+        self._follow(key)
+        return key, body
+
+    def _follow(self, key: int) -> None:
+        """``key`` is done with: the next key is asked for in its place."""
         self._reads.forget(key)
         following = next(self._keys, None)
         if following is not None:
             self._reads.submit(following)
             self._ahead.append(following)
-        return key, body
 
     def close(self) -> None:
         """Cancel what has not started, wait for what has (but the slower asks of pages answered)."""
         self._ahead.clear()
         self._reads.close()
+
+
+class _FetchedAsAnswered(_FetchedInOrder):
+    """:class:`_FetchedInOrder`, but each ``(key, run(key))`` as soon as it is answered."""
+
+    def __next__(self) -> tuple[int, Mapping[str, Any]]:
+        while self._ahead:
+            key = self._reads.next_answered()
+            if key is not None and key in self._ahead:  # else taken out of turn before
+                self._ahead.remove(key)
+                return self._answer(key)
+        self.close()
+        raise StopIteration
+
+    def next_settled(self) -> tuple[int, Mapping[str, Any] | Exception] | None:
+        """The next key answered, with its answer or its error (the others go on); None: none is ahead."""
+        while self._ahead:
+            key = self._reads.next_answered()
+            if key is not None and key in self._ahead:
+                self._ahead.remove(key)
+                try:
+                    body: Mapping[str, Any] | Exception = self._reads.result(key)
+                except Exception as error:
+                    body = error
+                self._follow(key)
+                return key, body
+        return None
+
+
+def _answered_before_page_1(
+    fetched: _FetchedAsAnswered, guard: _LoopGuard, what: str, held: list[tuple[int, Any]]
+) -> Iterator[Page]:
+    """The pages asked for beside page 1, each as it is answered, until page 1 is (it goes in ``held``).
+
+    Yielded at once: a page of items that says how many pages there are (a page of the list as it is,
+    whatever page 1 will say). Held for after page 1's answer, which decides about them: a failed page
+    (past the end, or not), an empty one, one without the totals.
+    """
+    while (settled := fetched.next_settled()) is not None:
+        number, body = settled
+        if number == 1:
+            held.append(settled)
+            return
+        page = [] if isinstance(body, Exception) else list(_first(body, "Items", "items") or [])
+        told = None if isinstance(body, Exception) else _first(body, "TotalPages", "totalPages")
+        if isinstance(body, Exception) or not page or not isinstance(told, int):
+            held.append(settled)
+            continue
+        _check_number(body, number, what)
+        guard.page(page, f"page {number}")
+        yield page
+    raise RuntimeError(f"{what}: page 1 was never answered")  # it was asked for first: cannot happen
+
+
+def _check_number(body: Mapping[str, Any], number: int, what: str) -> None:
+    returned = _first(body, "PageNumber", "pageNumber")
+    if isinstance(returned, int) and returned != number:
+        raise PaginationLoopError(f"{what}: asked for page {number}, the server returned page {returned}")
 
 
 def iterate_odata_parallel(
@@ -448,6 +518,7 @@ def iterate_page_number_parallel(
     sizes: PageSize | None = None,
     wrap: Callable[[Callable[[int], Mapping[str, Any]]], Callable[[int], Mapping[str, Any]]] | None = None,
     expected_pages: int | None = None,
+    ordered: bool = True,
 ) -> Iterator[Page]:
     """The pages of :func:`iterate_page_number`, the ones after the first fetched ``workers`` at a time.
 
@@ -467,6 +538,10 @@ def iterate_page_number_parallel(
     not exist are dropped unread (a speculative ask of a page past the end changes nothing: a ``GET``),
     pages beyond the expected ones are read as usual, and a page size page 1 refused asks again at the
     smaller size from page 1 on, as without the hint.
+
+    ``ordered=False``: the pages after the first as they are answered, for a caller to whom the order
+    means nothing (a page answered early is not held behind a slower one). Then a short page does not end
+    the listing: every page page 1 told of is read.
     """
     if page_size < 1:
         raise ValueError("page_size must be >= 1")
@@ -478,21 +553,34 @@ def iterate_page_number_parallel(
 
         return wrap(one) if wrap is not None else one
 
+    fetching = _FetchedInOrder if ordered else _FetchedAsAnswered
     fetched: _FetchedInOrder | None = None
     numbers = _PageNumbers(1, expected_pages or 0)
     first: Mapping[str, Any] | None = None
+    guard = _LoopGuard(what)
+    held: list[tuple[int, Any]] = []  # pages answered before page 1, for after it (unordered)
+    early = 0  # pages yielded before page 1's answer (unordered)
     if expected_pages is not None and expected_pages > 1 and workers > 1:
         # page 1 first in the queue: it is on the wire before any page after it
-        fetched = _FetchedInOrder(sized(size), numbers, workers, "wawi-pages")
+        fetched = fetching(sized(size), numbers, workers, "wawi-pages")
         try:
-            _, first = next(fetched)
+            if isinstance(fetched, _FetchedAsAnswered):
+                for page in _answered_before_page_1(fetched, guard, what, held):
+                    early += 1
+                    yield page
+                _, answer = held.pop()
+                if isinstance(answer, Exception):
+                    raise answer
+                first = answer
+            else:
+                first = fetched.take(1)
         except Exception as error:
             fetched.close()
             fetched = None
-            smaller = sizes.lower(error, size) if sizes is not None else None
+            smaller = sizes.lower(error, size) if sizes is not None and not early else None
             if smaller is None:
                 raise
-            size = smaller
+            size, held = smaller, []
     while first is None:
         try:
             first = fetch(1, size)
@@ -502,18 +590,17 @@ def iterate_page_number_parallel(
                 raise
             size = smaller
     items = list(_first(first, "Items", "items") or [])
-    guard = _LoopGuard(what)
-    guard.page(items, "page 1")
+    if items:
+        guard.page(items, "page 1")
     total_pages = _first(first, "TotalPages", "totalPages")
     has_next = _first(first, "HasNextPage", "hasNextPage")
     if not items or not isinstance(total_pages, int) or workers <= 1 or total_pages <= 1:
         if fetched is not None:
             fetched.close()  # pages asked for ahead that page 1 says are not there (or not so many)
-        if not items:
-            return
-        yield items
+        if items:
+            yield items
         more = bool(has_next) if has_next is not None else len(items) >= size
-        if more:
+        if items and more and not early:  # (pages yielded early: the list shrank to page 1 since)
             yield from iterate_page_number(fetch, size, start=2, what=what, sizes=sizes)
         return
 
@@ -524,26 +611,26 @@ def iterate_page_number_parallel(
 
     if fetched is None:
         # the later pages are on their way before page 1 is handed out (the caller's work on it overlaps)
-        fetched = _FetchedInOrder(sized(size), range(2, total_pages + 1), workers, "wawi-pages")
+        fetched = fetching(sized(size), range(2, total_pages + 1), workers, "wawi-pages")
     else:  # asked for ahead: as many as page 1 says there are
         numbers.last = total_pages
         fetched.refill()
     grew_after: int | None = None
     try:
         yield items
-        for number, body in fetched:
-            if number > total_pages:
-                break  # asked for ahead, past the end page 1 told
-            returned = _first(body, "PageNumber", "pageNumber")
-            if isinstance(returned, int) and returned != number:
-                raise PaginationLoopError(
-                    f"{what}: asked for page {number}, the server returned page {returned}"
-                )
+        for number, body in itertools.chain(sorted(held, key=lambda entry: entry[0]), fetched):
+            if number > total_pages:  # asked for ahead, past the end page 1 told
+                if ordered:
+                    break
+                continue
+            if isinstance(body, Exception):  # a page answered before page 1, failed
+                raise body
+            _check_number(body, number, what)
             page = list(_first(body, "Items", "items") or [])
-            guard.page(page, f"page {number}")
             if page:
+                guard.page(page, f"page {number}")
                 yield page
-            if len(page) < stride:
+            if len(page) < stride and ordered:
                 break  # the last page, or the list shrank under us: the rest was on pages already read
             if number == total_pages and _first(body, "HasNextPage", "hasNextPage"):
                 grew_after = number  # the list grew while it was read

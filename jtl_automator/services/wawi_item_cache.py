@@ -222,6 +222,10 @@ class WawiItemCache:
             self.store.touch_item_cache(same, self.now)
         return changed
 
+    def kept_row(self, item_id: int) -> CachedItem | None:
+        """The row of an item the listing so far found unchanged (as ``known`` gave it), else None."""
+        return self._kept.get(item_id)
+
     def listed_rows(self) -> list[CachedItem]:
         """Every row the last :meth:`replace_all_pages` listing stored, ordered by item id.
 

@@ -427,8 +427,24 @@ def product_rows(
 
 def products_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     """The frame of :func:`product_rows` (of every item: a SKU carried by several items is a problem)."""
+    return checked_products_frame([rows_frame(rows)])
+
+
+def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Some items' :func:`product_rows` framed, before the check across items (a page of the listing)."""
     keys = {"item_id": "Int64", "merchant_sku": "string", "in_scope": "bool", "scope_reason": "string"}
-    frame = _frame(rows, {**keys, "problem": "string", **dict.fromkeys(CREATE_FLAGS, "bool")})
+    return _frame(rows, {**keys, "problem": "string", **dict.fromkeys(CREATE_FLAGS, "bool")})
+
+
+def shared_sku_items(frame: pd.DataFrame) -> set[int]:
+    """The in-scope items whose SKU another in-scope item carries too (of a frame of every item)."""
+    scoped = frame[frame["in_scope"] & (frame["merchant_sku"] != "")]
+    return set(scoped.loc[scoped["merchant_sku"].duplicated(keep=False), "item_id"].tolist())
+
+
+def checked_products_frame(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """:func:`rows_frame` parts of every item (say, page by page) as one frame, checked across items."""
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts or [rows_frame([])], ignore_index=True)
     counts = Counter(frame.loc[frame["in_scope"] & (frame["merchant_sku"] != ""), "merchant_sku"])
     shared = frame["in_scope"] & frame["merchant_sku"].map(lambda s: counts.get(s, 0) > 1).astype("bool")
     if shared.any():

@@ -373,3 +373,107 @@ def test_a_refused_page_size_with_pages_expected_starts_again_smaller() -> None:
     sizes = PageSize(40, lambda error: isinstance(error, ValidationFailed), what="test")
     pages = list(iterate_page_number_parallel(refusing, 40, workers=3, sizes=sizes, expected_pages=3))
     assert [len(p) for p in pages] == [10, 10, 10] and sizes.current == 10
+
+
+# -- pages as they are answered (a caller to whom the order means nothing) ---------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(0, 120),
+    size=st.integers(1, 25),
+    workers=st.integers(2, 6),
+    expected=st.one_of(st.none(), st.integers(0, 15)),
+)
+def test_pages_as_answered_are_every_object_once(
+    n: int, size: int, workers: int, expected: int | None
+) -> None:
+    """Out of order, the same objects as in order: each once, in whole pages, none past the end."""
+    paged = PagedList(n)
+    pages = list(
+        iterate_page_number_parallel(paged, size, workers=workers, expected_pages=expected, ordered=False)
+    )
+    assert sorted(o["Id"] for o in flatten(pages)) == list(range(n))
+    starts = [page[0]["Id"] for page in pages]
+    assert all(s % size == 0 for s in starts)
+    assert all(
+        page == [{"Id": i} for i in range(s, min(n, s + size))] for s, page in zip(starts, pages, strict=True)
+    )
+
+
+@pytest.mark.slow
+def test_a_page_answered_early_is_not_held_behind_a_slower_one() -> None:
+    """Page 2 takes long; pages 3 and 4 come before it (in order, they would wait for it)."""
+    paged = PagedList(40)
+
+    def slow_second(number: int, size: int) -> Mapping[str, Any]:
+        if number == 2:
+            time.sleep(0.2)
+        return paged(number, size)
+
+    for expected in (None, 4):
+        pages = iterate_page_number_parallel(
+            slow_second, 10, workers=4, expected_pages=expected, ordered=False
+        )
+        firsts = [page[0]["Id"] for page in pages]
+        assert firsts[0] == 0 and firsts[-1] == 10 and sorted(firsts) == [0, 10, 20, 30]
+        ordered = iterate_page_number_parallel(slow_second, 10, workers=4, expected_pages=expected)
+        assert [page[0]["Id"] for page in ordered] == [0, 10, 20, 30]
+
+
+def test_pages_as_answered_go_on_past_a_short_page_and_after_the_list_grew() -> None:
+    """A short page before the last (the list shrank meanwhile) does not end the listing; a last page
+    that still has a next one (it grew) goes on one page after the other."""
+    paged = PagedList(40)
+
+    def shrinking(number: int, size: int) -> Mapping[str, Any]:
+        body = dict(paged(number, size))
+        if number == 2:
+            body["Items"] = body["Items"][:5]  # five items deleted while page 1 was read
+        return body
+
+    pages = list(iterate_page_number_parallel(shrinking, 10, workers=3, ordered=False))
+    assert sorted(o["Id"] for o in flatten(pages)) == [*range(15), *range(20, 40)]
+
+    growing = PagedList(30)
+
+    def grows(number: int, size: int) -> Mapping[str, Any]:
+        body = growing(number, size)
+        if number == 1:
+            growing.objects.extend({"Id": i} for i in range(30, 45))  # 15 items added after page 1
+        return body
+
+    pages = list(iterate_page_number_parallel(grows, 10, workers=3, ordered=False))
+    assert sorted(o["Id"] for o in flatten(pages)) == list(range(45))
+
+
+@pytest.mark.slow
+def test_pages_asked_for_beside_a_slow_page_1_come_before_it() -> None:
+    """Page 1 takes long: the pages expected beside it are handed out as they come, before it; a page
+    asked for past the end (the list shrank) fails meanwhile and is dropped once page 1 says so."""
+    paged = PagedList(40)
+
+    def slow_first(number: int, size: int) -> Mapping[str, Any]:
+        if number == 1:
+            time.sleep(0.2)
+        if number > 4:
+            raise ValidationFailed("pageNumber past the last page", method="GET", path="/items")
+        return paged(number, size)
+
+    pages = iterate_page_number_parallel(slow_first, 10, workers=4, expected_pages=5, ordered=False)
+    firsts = [page[0]["Id"] for page in pages]
+    assert firsts[-1] == 0 and sorted(firsts) == [0, 10, 20, 30]
+
+
+def test_a_page_failing_before_page_1_is_raised_when_page_1_says_it_exists() -> None:
+    paged = PagedList(40)
+
+    def broken_third(number: int, size: int) -> Mapping[str, Any]:
+        if number == 1:
+            time.sleep(0.05)
+        if number == 3:
+            raise ValidationFailed("boom", method="GET", path="/items")
+        return paged(number, size)
+
+    with pytest.raises(ValidationFailed, match="boom"):
+        list(iterate_page_number_parallel(broken_third, 10, workers=4, expected_pages=4, ordered=False))

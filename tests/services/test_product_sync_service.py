@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import openpyxl
+import pandas as pd
 import pytest
 
 from jtl_automator.clients.errors import TransientError
@@ -28,6 +29,7 @@ from jtl_automator.sandbox.ffn.common import FfnError, mark_changed
 from jtl_automator.sandbox.generator import generate
 from jtl_automator.sandbox.server import credentials_env, serve_in_thread
 from jtl_automator.services import product_sync as svc
+from jtl_automator.services.product_sync import chunks, reads
 from jtl_automator.settings import Settings
 from jtl_automator.store import StateStore
 from jtl_automator.transforms.product_sync import FulfilmentRule
@@ -738,7 +740,7 @@ def test_a_load_that_fails_after_its_supplier_reads_started_reads_no_more(
         time.sleep(0.1)  # the supplier reads are on the wire by now
         raise RuntimeError("framing failed")
 
-    monkeypatch.setattr("jtl_automator.services.product_sync.reads.products_frame", broken)
+    monkeypatch.setattr("jtl_automator.services.product_sync.reads.checked_products_frame", broken)
     stages = svc.LocalStages(
         world.wawi, world.ffn, world.store, svc.ProductSyncParams(workers=4), False, "inc", datetime.now(UTC)
     )
@@ -786,3 +788,82 @@ def test_a_warm_full_run_reads_the_item_cache_beside_the_first_page_and_rewrites
     assert [n for kind, _, n in events if kind == "write"] == [0, 0]  # the page's rows, then the close
     rows = world.store.cached_items()
     assert len(rows) == SKUS and all(r.suppliers_at is not None for r in rows)
+
+
+@pytest.fixture
+def paged_world(tmp_path: Path, sandbox_config: Any) -> Iterator[World]:
+    """The world with Wawi items in pages of 5 (five pages)."""
+    yield from _world(tmp_path, sandbox_config(), wawi_page_size=5)
+
+
+def _slow_later_pages(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each item page after the first comes 0.1 s after the one before: FFN's products are in by then."""
+    pages = world.wawi.items.iter_pages
+
+    def slow(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for number, page in enumerate(pages(*args, **kwargs)):
+            time.sleep(0.1 if number else 0)
+            yield page
+
+    monkeypatch.setattr(world.wawi.items, "iter_pages", slow)
+
+
+def _plan(world: World) -> pd.DataFrame:
+    stages = svc.LocalStages(world.wawi, world.ffn, world.store, svc.ProductSyncParams(), True, "plan")
+    return stages.apply(stages.load(), dry_run=True).plan
+
+
+@pytest.mark.slow
+def test_a_warm_full_run_plans_its_pages_while_the_next_are_read(
+    paged_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every supplier row cached, each page is planned as it comes; stage 3 keeps those plans and
+    plans only the rest, and the plan is the one made of every item at once."""
+    world = paged_world
+    world.run(full=True)
+    _edit_fields(world)
+    _slow_later_pages(world, monkeypatch)
+    during: list[int] = []
+    after: list[int] = []
+    listed_plan, staged_plan = reads.plan_items, chunks.plan_items
+
+    def listed(wawi: pd.DataFrame, *args: Any) -> pd.DataFrame:
+        during.append(len(wawi))
+        return listed_plan(wawi, *args)
+
+    def staged(wawi: pd.DataFrame, *args: Any) -> pd.DataFrame:
+        after.append(int(wawi["in_scope"].sum()))
+        return staged_plan(wawi, *args)
+
+    monkeypatch.setattr(reads, "plan_items", listed)
+    monkeypatch.setattr(chunks, "plan_items", staged)
+    plan = _plan(world)
+    assert len(during) >= 3 and sum(during) + sum(after) == len(plan[plan["status"] != "vanished"])
+    assert sum(after) < sum(during)  # the pages that came before FFN's products, and the last ones
+
+    monkeypatch.setattr(reads.PlannedPages, "usable", lambda *_: [])  # every item planned in stage 3
+    pd.testing.assert_frame_equal(_plan(world), plan)
+    assert set(plan["status"]) >= {"update", "unchanged"}
+
+
+@pytest.mark.slow
+def test_a_page_planned_during_the_listing_is_planned_again_when_its_sku_is_shared(
+    paged_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two items on different pages carry one SKU: only the whole listing shows it, so the page's plan
+    (made before) is dropped and both items are invalid, as in a plan of every item at once."""
+    world = paged_world
+    first, later = sorted(world.data.wawi.items)[0], sorted(world.data.wawi.items)[-1]
+    world.data.wawi.items[later]["SKU"] = world.data.wawi.items[first]["SKU"]
+    world.run(full=True)
+    _slow_later_pages(world, monkeypatch)
+    plan = _plan(world)
+    shared = plan[plan["item_id"].isin([first, later])]
+    assert list(shared["status"]) == ["invalid", "invalid"]
+    assert shared["reason"].str.startswith("SKU carried by several Wawi items").all()
+
+
+def _edit_fields(world: World) -> None:
+    """Two items' names change in Wawi without their Changed moving: FFN's names are then out of date."""
+    for item_id in sorted(world.data.wawi.items)[::10][:2]:
+        world.data.wawi.items[item_id]["Name"] = f"Neu {item_id}"

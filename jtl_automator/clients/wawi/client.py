@@ -131,6 +131,7 @@ class _Paged(Generic[M]):
         page_size: int | None = None,
         parallel: int = 1,
         expected_items: int | None = None,
+        ordered: bool = True,
         **filters: Any,
     ) -> Iterator[Page]:
         """Raw pages (lists of dicts as Wawi sent them); filters are snake_case query parameters.
@@ -140,7 +141,8 @@ class _Paged(Generic[M]):
         of the client: what its in-flight limit lets on the wire), still yielded in order; with
         ``expected_items`` too (the list's size when it was last read, e.g. the item cache's) the pages
         it implies are asked for beside page 1, not after its answer (page 1 still decides how many
-        there are).
+        there are). ``ordered=False``: the pages after the first as they are answered (the caller does
+        not care for their order).
         """
         sizes = self._page_size
         query = _query(filters)
@@ -158,6 +160,7 @@ class _Paged(Generic[M]):
                 sizes=sizes,
                 wrap=in_context,
                 expected_pages=math.ceil(expected_items / first) if expected_items else None,
+                ordered=ordered,
             )
         return iterate_page_number(fetch, first, what=f"GET {self.path}", sizes=sizes)
 

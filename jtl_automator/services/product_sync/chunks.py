@@ -7,7 +7,9 @@ An item's decision needs its own row, its supplier rows and the FFN products, no
 next items' rows are still being read: the run takes about the longer of the two, not their sum.
 
 - **chunk 1**: every in-scope item whose supplier rows need no read (cached and fresh, packaging units off,
-  no cache row), planned and written at once while the reads start: all of a warm run;
+  no cache row), planned and written at once while the reads start: all of a warm run. A full run's
+  listing planned most of them page by page already (``reads.PlannedPages``): those plans are kept
+  where they still hold, and only the rest is planned here;
 - **then** the items to read, ``params.chunk_items`` at a time (default about a 40th of them, 5 to
   1,000: a small last chunk keeps the writes after the last read short), each planned when its rows are
   stored, its writes queued on the run's one writer pool;
@@ -94,17 +96,24 @@ def read_plan_write(
         fresh, stale = cache.fresh_suppliers(rows, required=PACKAGING_FIELDS)
     size = chunk_size(len(stale), params)
     first = scoped[~scoped["item_id"].isin({r.item_id for r in stale})]
-    chunks = 0  # once the reads are under way: the first chunk and their batches
+    # the pages the load planned as they came, where they still hold: the rest of chunk 1 is planned here
+    kept = inputs.planned.usable(set(first["item_id"].tolist()), fresh) if inputs.planned else []
+    if kept:
+        first = first[~first["item_id"].isin({i for page in kept for i in page.items})]
+    chunks = 0  # once the reads are under way: the first chunk(s) and their batches
     parts: list[pd.DataFrame] = []
     writer: WritePool[Mapping[Any, Any], Outcome] | None = None
 
     def planned(items: pd.DataFrame, suppliers: Mapping[int, Sequence[Any]], reads: int) -> None:
-        part = plan_items(with_bundles(items, suppliers, plan_params), inputs.ffn, plan_params)
+        recorded(plan_items(with_bundles(items, suppliers, plan_params), inputs.ffn, plan_params), reads)
+
+    def recorded(part: pd.DataFrame, reads: int) -> None:
+        """A chunk planned (one row per in-scope item): its writes queued, its progress told."""
         parts.append(part)
         if writer is not None:
             writer.submit_all(to_write(part).to_dict("records"))  # an earlier write's failure raised
         decisions = {str(k): int(v) for k, v in part["status"].value_counts().items()}
-        done = ChunkDone(len(parts), chunks, len(items), reads, decisions)
+        done = ChunkDone(len(parts), chunks, len(part), reads, decisions)
         log.debug(
             "chunk %d (of at most %d): %d items, %d supplier reads", done.number, chunks, done.items, reads
         )
@@ -119,7 +128,7 @@ def read_plan_write(
         else:
             cache = reads.cache  # their stats and notes are the run's
         running.enter_context(reads)
-        chunks = (1 if len(first) else 0) + reads.batches
+        chunks = len(kept) + (1 if len(first) else 0) + reads.batches
         if not dry_run:
             # One pool for the run (rows are independent: one product each), so no chunk waits for the
             # previous one's slowest write.
@@ -128,6 +137,8 @@ def read_plan_write(
                 WritePool(partial(write_product, ctx), params.workers, "product-sync")
             )
         # While the first reads are answered: the items that need none (written at once), the vanished.
+        for page in kept:
+            recorded(page.part, 0)
         if len(first):
             planned(first, fresh, 0)
         vanished = plan_vanished(inputs.wawi, inputs.ffn, plan_params)

@@ -3,7 +3,9 @@
 - **Wawi items**: ``GET /items`` in pages (full) or ``GET /items?changedSince=<mark - overlap>`` (incremental:
   one request when nothing changed); ``GET /manufacturers`` once, beside the item pages, for the names
   behind ``ManufacturerId``.
-  The listing goes into the Wawi item cache.
+  The listing goes into the Wawi item cache. A full listing's pages are taken as they are answered (a
+  slow page holds no other back), each stored, framed and, once FFN's products are in, its items whose
+  supplier rows the cache holds planned (:class:`PlannedPages`) while the next pages are on the wire.
 - **Packaging units** (bundles) are not read here: the item suppliers come per item
   (``GET /items/{id}/suppliers``), so stage 3 (``chunks``) reads them chunk by chunk and plans and writes
   each chunk while the next is read.
@@ -44,10 +46,16 @@ from jtl_automator.services.wawi_item_cache import SupplierReads, WawiItemCache,
 from jtl_automator.store import CachedItem, StateStore, iso, parse_iso
 from jtl_automator.transforms.product_sync import (
     FulfilmentRule,
+    ProductPlanParams,
+    checked_products_frame,
     ffn_products_frame,
     item_scope,
+    plan_items,
     product_rows,
     products_frame,
+    rows_frame,
+    shared_sku_items,
+    with_bundles,
 )
 
 log = correlated_logger("jtl_automator.product_sync")
@@ -86,6 +94,12 @@ class FfnRead:
 
     def _framed(self) -> FfnSide:
         return FfnSide.of(self._read())
+
+    def ready(self) -> bool:
+        """Whether the products are in (read and framed), so :meth:`side` answers without waiting."""
+        with self._lock:
+            future = self._future
+        return future is not None and future.done() and future.exception() is None
 
     def side(self) -> FfnSide:
         """The products once read (see the class for a read that failed)."""
@@ -157,6 +171,78 @@ class StartedReads:
             reads.close()
 
 
+@dataclass(frozen=True)
+class PlannedPage:
+    """One page's items planned during the listing: those whose supplier rows the item cache had fresh."""
+
+    part: pd.DataFrame  # plan_items of these items
+    items: frozenset[int]
+    suppliers: dict[int, list[Any]]  # the cached supplier rows the plan used, per item
+
+
+class PlannedPages:
+    """A full run's pages planned while the next ones are read, once FFN's products are in.
+
+    Where the item cache answers every supplier row (a warm run: every item), planning is most of the
+    work after the listing; each page planned as it comes leaves only the last page's for after it.
+    Stage 3 keeps a page's plan when its items are still ones it plans without a read, with the very
+    supplier rows the page used (:meth:`usable`); a page with an item whose SKU another item carries is
+    planned again there (that check needs every page: :meth:`drop`).
+    """
+
+    def __init__(
+        self,
+        ffn: FfnRead,
+        listing: WawiItemCache,
+        suppliers: WawiItemCache,
+        params: ProductPlanParams,
+    ) -> None:
+        self._ffn = ffn
+        self._listing = listing
+        self._suppliers = suppliers
+        self._params = params
+        self._held: list[pd.DataFrame] = []
+        self.pages: list[PlannedPage] = []
+
+    def add(self, page: pd.DataFrame) -> None:
+        """A page framed (:func:`rows_frame`): planned now if FFN's products are in, else when they are."""
+        self._held.append(page)
+        if not self._ffn.ready():
+            return
+        for held in self._held:
+            planned = self._planned(held)
+            if planned is not None:
+                self.pages.append(planned)
+        self._held.clear()
+
+    def _planned(self, page: pd.DataFrame) -> PlannedPage | None:
+        scoped = page[page["in_scope"]]
+        fresh: dict[int, list[Any]] = {}
+        if self._params.packaging_units:
+            skus = set(scoped["merchant_sku"]) - {""}
+            kept = (self._listing.kept_row(int(i)) for i in scoped["item_id"].tolist())
+            rows = [r for r in kept if r is not None and r.sku in skus]
+            fresh, _ = self._suppliers.fresh_suppliers(rows, required=PACKAGING_FIELDS)
+            scoped = scoped[scoped["item_id"].isin(list(fresh))]
+        if scoped.empty:
+            return None
+        part = plan_items(with_bundles(scoped, fresh, self._params), self._ffn.side().frame, self._params)
+        return PlannedPage(part, frozenset(int(i) for i in scoped["item_id"].tolist()), fresh)
+
+    def drop(self, items: set[int]) -> None:
+        """Forget the pages that planned any of ``items`` (their rows changed after the page)."""
+        if items:
+            self.pages = [p for p in self.pages if not p.items & items]
+
+    def usable(self, first: set[int], fresh: Mapping[int, Sequence[Any]]) -> list[PlannedPage]:
+        """The pages stage 3 may keep: every item among ``first``, planned with ``fresh``'s rows."""
+        return [
+            p
+            for p in self.pages
+            if p.items <= first and all(fresh.get(i) == rows for i, rows in p.suppliers.items())
+        ]
+
+
 @dataclass
 class SyncInputs:
     """Both sides of one run, each read once (FFN's still arriving: :class:`FfnRead`)."""
@@ -173,6 +259,8 @@ class SyncInputs:
     cached: list[CachedItem] | None = None
     #: The supplier reads started as soon as the listing was in (stage 3 takes them).
     started: StartedReads | None = None
+    #: A full run's pages planned during the listing (stage 3 keeps what still holds).
+    planned: PlannedPages | None = None
 
     @property
     def ffn(self) -> pd.DataFrame:
@@ -282,8 +370,9 @@ def _load(
     start = None if mark is None else mark - timedelta(minutes=params.overlap_minutes)
     parallel = wawi.read_parallelism
     pages = (
-        # a full listing's pages asked for beside page 1: the cache says how many there were last time
-        wawi.items.iter_pages(parallel=parallel, expected_items=store.cached_item_count())
+        # a full listing's pages asked for beside page 1 (the cache says how many there were last time),
+        # each handled as it comes: the cache, the frames and the plan do not mind the order
+        wawi.items.iter_pages(parallel=parallel, expected_items=store.cached_item_count(), ordered=False)
         if start is None
         else wawi.items.iter_pages(changed_since=start, parallel=parallel)
     )
@@ -298,16 +387,30 @@ def _load(
     # needs the properties read after the listing.
     plan_params = params.plan_params(full=full)
     by_page = params.rule.kind != "property"
+    # A full run's pages are planned as they come (once FFN's products are in): see PlannedPages
+    planned = (
+        PlannedPages(listing, cache, supplier_cache(store, wawi, params, now), plan_params)
+        if by_page and listing is not None
+        else None
+    )
     items: list[Mapping[str, Any]] = []
-    rows: list[dict[str, Any]] = []
+    frames: list[pd.DataFrame] = []
     waiting: list[Sequence[Mapping[str, Any]]] = []  # pages whose rows wait for the manufacturers' names
+
+    def framed(*, plan: bool) -> None:
+        """The waiting pages framed, and planned when ``plan`` (and FFN's products are in)."""
+        frame = rows_frame(product_rows(_joined(waiting), plan_params, manufacturers=makers.result()))
+        frames.append(frame)
+        if plan and planned is not None:
+            planned.add(frame)
+        waiting.clear()
+
     for page in listed:
         items.extend(page)
         if by_page:
             waiting.append(page)
             if makers.done():
-                rows.extend(product_rows(_joined(waiting), plan_params, manufacturers=makers.result()))
-                waiting.clear()
+                framed(plan=True)
     if not full:
         store.write_item_cache([r for r in map(cached_item, items) if r is not None], now, complete=False)
     candidates = [i for i in items if isinstance(i.get("Id"), int) and _candidate(i, params.rule)]
@@ -321,13 +424,18 @@ def _load(
     try:
         stats = {"wawi_items": len(items), "supplier_reads": 0, "property_reads": 0}
         if by_page:
-            rows.extend(product_rows(_joined(waiting), plan_params, manufacturers=makers.result()))
+            if waiting or not frames:
+                framed(plan=False)
+            frame = checked_products_frame(frames)
+            if planned is not None:
+                planned.drop(shared_sku_items(frame))
         else:
             properties = _properties(wawi, candidates, notes)
             stats["property_reads"] = len(candidates)
             candidates = [i for i in candidates if item_scope(i, params.rule, properties) == ""]
-            rows = product_rows(items, plan_params, manufacturers=makers.result(), properties=properties)
-        frame = products_frame(rows)
+            frame = products_frame(
+                product_rows(items, plan_params, manufacturers=makers.result(), properties=properties)
+            )
         skus = set(frame["merchant_sku"]) - {""}
         ffn_read = listing or FfnRead(lambda: _ffn_products(ffn, store, skus, full=full), pool)
     except BaseException:
@@ -351,6 +459,7 @@ def _load(
         stats,
         listed_rows,
         started,
+        planned,
     )
 
 

@@ -162,13 +162,14 @@ class HedgedReads(Generic[K, T]):
             raise value
         return value  # type: ignore[no-any-return]
 
-    def next_answered(self, *, block: bool = True) -> K | None:
+    def next_answered(self, *, block: bool = True, timeout: float | None = None) -> K | None:
         """The next key answered (in the order they are), every key once.
 
-        Waits for one; with ``block`` false, None at once when no key is answered yet.
+        Waits for one (at most ``timeout`` seconds); with ``block`` false, None at once when no key is
+        answered yet; None too when the time is up.
         """
         try:
-            return self._answered.get(block=block)
+            return self._answered.get(block=block, timeout=timeout if block else None)
         except queue.Empty:
             return None
 

@@ -320,6 +320,39 @@ def test_incremental_adjusts_a_sku_while_another_one_is_still_being_read(
 
 
 @pytest.mark.slow
+def test_incremental_asks_again_for_a_read_that_stalls_among_the_last(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stock read whose first ask stalls (one of Wawi's 10 s answers) is asked for a second time once a
+    reader idles; the second answer is used and the SKU adjusted long before the stall ends."""
+    world.run(full=True)
+    changed = _changed(world, 5)
+    slow_item = next(i["Id"] for i in world.data.wawi.items.values() if i["SKU"] == changed[0][1])
+    read, adjust = world.wawi.stocks.iter_pages, world.wawi.stocks.adjust
+    asks: list[float] = []
+    adjusted: dict[int, float] = {}
+
+    def stalling_read(*args: Any, **kwargs: Any) -> Any:
+        rows = list(read(*args, **kwargs))
+        if kwargs.get("item_id") == slow_item and "warehouse_id" not in kwargs:
+            asks.append(time.perf_counter())
+            if len(asks) == 1:
+                time.sleep(3.0)  # the first ask stalls; a second one is answered at once
+        return iter(rows)
+
+    def timed_adjust(body: dict[str, Any], **kwargs: Any) -> Any:
+        adjusted[body["item_id"]] = time.perf_counter()
+        return adjust(body, **kwargs)
+
+    monkeypatch.setattr(world.wawi.stocks, "iter_pages", stalling_read)
+    monkeypatch.setattr(world.wawi.stocks, "adjust", timed_adjust)
+    result = world.run(now=datetime.now(UTC) + timedelta(minutes=1))
+    assert result["mode"] == "incremental" and result["outcomes"] == {"applied": len(changed)}
+    assert len(asks) == 2 and adjusted[slow_item] - asks[0] < 1.5
+    assert all(world.wawi_level(sku, wh) == level for wh, sku, level in changed)
+
+
+@pytest.mark.slow
 def test_incremental_plans_what_came_back_in_batches_not_per_answer(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -3,21 +3,24 @@
 Outside full mode the decision for a SKU needs only its FFN rows and its Wawi stock
 (``jtl_automator.transforms.stock_sync.merge_plans``), so no adjustment waits for the slowest read: the
 SKUs whose stock is back are planned together and their adjustments go out while the other reads are still
-on the wire. Reads and writes have ``workers`` threads each; the Wawi client's in-flight limit and rate
-limiter hold them together, so Wawi's workers always have the next request queued. The plan and the
-outcomes are those of reading everything, planning once and applying (same keys, same ledger).
+on the wire. Writes have ``workers`` threads; reads as many, but never more than the Wawi client may have
+on the wire, and a read overdue while a reader idles (among the last ones: one of Wawi's long answers) is
+asked for a second time and the first answer used (:class:`~jtl_automator.clients.hedged.HedgedReads`).
+The Wawi client's in-flight limit and rate limiter hold reads and writes together, so Wawi's workers
+always have the next request queued. The plan and the outcomes are those of reading everything, planning
+once and applying (same keys, same ledger).
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import pandas as pd
 
+from jtl_automator.clients.hedged import HedgedReads
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import in_context
 from jtl_automator.services.stock_sync.apply import ApplyContext, Outcome, apply_row
@@ -36,6 +39,8 @@ _Pair = tuple[str, str]  # (FFN warehouse, SKU): one adjustment per pair
 #: costs about what one of twenty does (the frames' fixed cost, ~40 ms), and planned per answer it took
 #: the CPU the reader threads need. The last reads' SKUs are planned at once.
 PLAN_SHARE = 0.05
+#: How often, while no read is answered, the run looks whether an adjustment failed (it stops the run).
+WRITES_LOOKED_AT_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,6 @@ def sync_items(
     ffn = inputs.ffn
     pieces: list[pd.DataFrame] = []
     pairs: list[_Pair] = []  # the writes' pairs, in the order they are queued
-    readers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="stock-reads")
     writers: WritePool[dict[Any, Any], Outcome] | None = None
     if ctx is not None:
         writers = WritePool(partial(apply_row, ctx), workers, "stock-sync")
@@ -88,28 +92,34 @@ def sync_items(
         skus = [sku for sku, _ in done]
         plan(skus, [row for _, rows in done for row in rows], ffn[ffn["merchant_sku"].isin(skus)])
 
-    def writing() -> list[Future[Any]]:
-        if writers is None:
-            return []
-        writers.raise_failure()  # a failed write (a crash, a lost lease) stops the run
-        return writers.unfinished()
-
+    limit = wawi.max_in_flight  # a reader waiting for a free connection would look slow, and idle
+    readers: HedgedReads[str, tuple[str, list[Any]]] = HedgedReads(
+        in_context(read), max(1, workers if limit is None else min(workers, limit)), "stock-reads"
+    )
     try:
         rest = ffn[~ffn["merchant_sku"].isin(list(by_sku))]
         if len(rest):  # no Wawi item (unknown SKU) or an unreadable row: nothing to read, planned now
             plan([], [], rest)
-        pending: set[Future[tuple[str, list[Any]]]] = {
-            readers.submit(in_context(read), sku) for sku in by_sku
-        }
+        for sku in by_sku:
+            readers.submit(sku)
+        pending = len(by_sku)
         ready: list[tuple[str, list[Any]]] = []
         hold_until = 0.0  # what is back waits till then to be planned, unless it is the last
         while pending:
-            watched: list[Future[Any]] = [*pending, *writing()]
-            timeout = max(0.0, hold_until - time.monotonic()) if ready else None
-            wait(watched, timeout=timeout, return_when=FIRST_COMPLETED)
-            finished = {future for future in pending if future.done()}
-            pending -= finished
-            ready.extend(future.result() for future in finished)  # a failed read raises here
+            if writers is not None:
+                writers.raise_failure()  # a failed write (a crash, a lost lease) stops the run
+            now = time.monotonic()
+            wait = (
+                min(WRITES_LOOKED_AT_SECONDS, max(0.0, hold_until - now))
+                if ready
+                else WRITES_LOOKED_AT_SECONDS
+            )
+            sku = readers.next_answered(timeout=wait)
+            while sku is not None:  # every answer in hand
+                ready.append(readers.result(sku))  # a failed read raises here
+                readers.forget(sku)
+                pending -= 1
+                sku = readers.next_answered(block=False)
             # One plan call per batch of what is back, at most PLAN_SHARE of the time while reads are
             # on the wire (their adjustments wait a little; the last read's does not)
             if ready and (not pending or time.monotonic() >= hold_until):
@@ -121,7 +131,7 @@ def sync_items(
             plan_read(ready)
         done = dict(zip(pairs, writers.results() if writers is not None else [], strict=True))
     finally:  # after a failure nothing queued is read or sent; the requests in flight finish
-        readers.shutdown(wait=True, cancel_futures=True)
+        readers.close()
         if writers is not None:
             writers.close()
     whole = merge_plans(pieces)

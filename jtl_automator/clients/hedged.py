@@ -18,10 +18,10 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, Generic, TypeVar
 
-from jtl_automator.correlation import correlated_logger
+from jtl_automator.correlation import correlated_logger, in_context
 from jtl_automator.resilience import retries_on
 
 logger = correlated_logger("jtl_automator.hedged")
@@ -188,3 +188,20 @@ class HedgedReads(Generic[K, T]):
             self._cond.notify_all()
             while any(e[0] in self._asks and e[0] not in self._results for e in self._running.values()):
                 self._cond.wait()
+
+
+def hedged_map(read: Callable[[K], T], keys: Sequence[K], workers: int, name: str) -> list[T]:
+    """``read`` of each key (one idempotent request each), ``workers`` at once, the answers in order.
+
+    Among the last, a read overdue while a worker idles is asked for a second time (:class:`HedgedReads`).
+    The first error (in the keys' order) is raised once the reads under way are done; none queued starts.
+    """
+    if workers <= 1 or len(keys) <= 1:
+        return [read(key) for key in keys]
+    reads: HedgedReads[int, T] = HedgedReads(in_context(lambda index: read(keys[index])), workers, name)
+    try:
+        for index in range(len(keys)):
+            reads.submit(index)
+        return [reads.result(index) for index in range(len(keys))]
+    finally:
+        reads.close()

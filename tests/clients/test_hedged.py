@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from jtl_automator.clients.hedged import HedgedReads
+from jtl_automator.clients.hedged import HedgedReads, hedged_map
 
 
 class Server:
@@ -152,3 +152,34 @@ def test_a_stalled_read_is_asked_again_while_the_caller_is_busy() -> None:
     finally:
         server.release.set()
         reads.close()
+
+
+@pytest.mark.slow
+def test_hedged_map_answers_in_order_and_does_not_wait_for_a_stalled_first_ask() -> None:
+    """Keys that are not numbers, answers in their order; a stalled read among them is asked again."""
+    server = Server(stall=frozenset({7}))
+    started = time.perf_counter()
+    try:
+        answers = hedged_map(lambda key: server(int(key)), [str(k) for k in range(12)], 4, "test")
+        took = time.perf_counter() - started
+    finally:
+        server.release.set()
+    assert answers == [k * 10 for k in range(12)]
+    assert server.asks.count(7) == 2 and server.peak <= 4 and took < 2.0
+
+
+def test_hedged_map_raises_the_first_error_and_reads_one_by_one_with_one_worker() -> None:
+    def read(key: int) -> int:
+        if key == 3:
+            raise ValueError("key 3 is bad")
+        return key
+
+    with pytest.raises(ValueError, match="key 3"):
+        hedged_map(read, list(range(8)), 3, "test")
+    seen: list[int] = []
+
+    def in_turn(key: int) -> int:
+        seen.append(key)
+        return key
+
+    assert hedged_map(in_turn, [2, 1, 0], 1, "test") == [2, 1, 0] and seen == [2, 1, 0]

@@ -148,6 +148,7 @@ class WaitingWawi:
     """
 
     read_parallelism = 4
+    max_in_flight = 4
 
     def __init__(self) -> None:
         self.channels_read = threading.Event()

@@ -190,6 +190,15 @@ class HedgedReads(Generic[K, T]):
                 self._cond.wait()
 
 
+def readers(workers: int, in_flight: int | None) -> int:
+    """Reader threads: ``workers``, never more than the client's in-flight limit (``None``: no limit).
+
+    A reader waiting for a free connection would count the wait in its answer time, which the second
+    asks go by, and look busy while it idles.
+    """
+    return max(1, workers if in_flight is None else min(workers, in_flight))
+
+
 def hedged_map(read: Callable[[K], T], keys: Sequence[K], workers: int, name: str) -> list[T]:
     """``read`` of each key (one idempotent request each), ``workers`` at once, the answers in order.
 

@@ -272,26 +272,31 @@ class _FetchedAsAnswered(_FetchedInOrder):
     """:class:`_FetchedInOrder`, but each ``(key, run(key))`` as soon as it is answered."""
 
     def __next__(self) -> tuple[int, Mapping[str, Any]]:
+        key = self._next_answered()
+        if key is None:
+            self.close()
+            raise StopIteration
+        return self._answer(key)
+
+    def next_settled(self) -> tuple[int, Mapping[str, Any] | Exception] | None:
+        """The next key answered, with its answer or its error (the others go on); None: none is ahead."""
+        key = self._next_answered()
+        if key is None:
+            return None
+        try:
+            body: Mapping[str, Any] | Exception = self._reads.result(key)
+        except Exception as error:
+            body = error
+        self._follow(key)
+        return key, body
+
+    def _next_answered(self) -> int | None:
+        """The next key ahead answered, no longer ahead (None: none is ahead)."""
         while self._ahead:
             key = self._reads.next_answered()
             if key is not None and key in self._ahead:  # else taken out of turn before
                 self._ahead.remove(key)
-                return self._answer(key)
-        self.close()
-        raise StopIteration
-
-    def next_settled(self) -> tuple[int, Mapping[str, Any] | Exception] | None:
-        """The next key answered, with its answer or its error (the others go on); None: none is ahead."""
-        while self._ahead:
-            key = self._reads.next_answered()
-            if key is not None and key in self._ahead:
-                self._ahead.remove(key)
-                try:
-                    body: Mapping[str, Any] | Exception = self._reads.result(key)
-                except Exception as error:
-                    body = error
-                self._follow(key)
-                return key, body
+                return key
         return None
 
 

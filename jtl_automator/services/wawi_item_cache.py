@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from jtl_automator.clients.errors import NotFound
-from jtl_automator.clients.hedged import HedgedReads
+from jtl_automator.clients.hedged import HedgedReads, readers
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import correlated_logger, in_context
@@ -337,10 +337,7 @@ class SupplierReads:
     """
 
     def __init__(self, cache: WawiItemCache, stale: Sequence[CachedItem], workers: int, batch: int) -> None:
-        # No more reads than the client may have on the wire: a thread waiting for a free connection
-        # would count that wait in the answer times the second asks go by, and look busy when it idles.
-        limit = cache.wawi.max_in_flight
-        workers = max(1, workers if limit is None else min(workers, limit))
+        workers = readers(workers, cache.wawi.max_in_flight)
         self.cache, self.stale, self.batch, self.workers = cache, stale, max(1, batch), workers
         # One pool for every batch: the reads go on while a finished batch is stored (and used), and no
         # batch waits for its slowest read before the next one starts (Wawi's long tail would idle workers).

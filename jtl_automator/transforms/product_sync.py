@@ -436,17 +436,21 @@ def rows_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return _frame(rows, {**keys, "problem": "string", **dict.fromkeys(CREATE_FLAGS, "bool")})
 
 
+def _shared_sku(frame: pd.DataFrame) -> pd.Series:
+    """Whether a row is an in-scope item whose SKU another in-scope item carries too."""
+    counts = Counter(frame.loc[frame["in_scope"] & (frame["merchant_sku"] != ""), "merchant_sku"])
+    return frame["in_scope"] & frame["merchant_sku"].map(lambda s: counts.get(s, 0) > 1).astype("bool")
+
+
 def shared_sku_items(frame: pd.DataFrame) -> set[int]:
     """The in-scope items whose SKU another in-scope item carries too (of a frame of every item)."""
-    scoped = frame[frame["in_scope"] & (frame["merchant_sku"] != "")]
-    return set(scoped.loc[scoped["merchant_sku"].duplicated(keep=False), "item_id"].tolist())
+    return set(frame.loc[_shared_sku(frame), "item_id"].tolist())
 
 
 def checked_products_frame(parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
     """:func:`rows_frame` parts of every item (say, page by page) as one frame, checked across items."""
     frame = parts[0] if len(parts) == 1 else pd.concat(parts or [rows_frame([])], ignore_index=True)
-    counts = Counter(frame.loc[frame["in_scope"] & (frame["merchant_sku"] != ""), "merchant_sku"])
-    shared = frame["in_scope"] & frame["merchant_sku"].map(lambda s: counts.get(s, 0) > 1).astype("bool")
+    shared = _shared_sku(frame)
     if shared.any():
         ids = frame[shared].groupby("merchant_sku")["item_id"].agg(lambda s: ", ".join(map(str, sorted(s))))
         note = "SKU carried by several Wawi items (" + frame.loc[shared, "merchant_sku"].map(ids) + ")"

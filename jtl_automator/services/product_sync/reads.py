@@ -219,9 +219,10 @@ class PlannedPages:
         scoped = page[page["in_scope"]]
         fresh: dict[int, list[Any]] = {}
         if self._params.packaging_units:
+            ids = [int(i) for i in scoped["item_id"].tolist()]
+            kept = [r for r in map(self._listing.kept_row, ids) if r is not None]
             skus = set(scoped["merchant_sku"]) - {""}
-            kept = (self._listing.kept_row(int(i)) for i in scoped["item_id"].tolist())
-            rows = [r for r in kept if r is not None and r.sku in skus]
+            rows = in_scope_rows(self._listing.store, set(ids), skus, kept)  # as stage 3 picks them
             fresh, _ = self._suppliers.fresh_suppliers(rows, required=PACKAGING_FIELDS)
             scoped = scoped[scoped["item_id"].isin(list(fresh))]
         if scoped.empty:

@@ -45,7 +45,7 @@ from typing import Any, Protocol, TypeVar
 import pandas as pd
 
 from jtl_automator.clients.errors import AuthError, ClientError, JtlApiError
-from jtl_automator.clients.hedged import hedged_map
+from jtl_automator.clients.hedged import hedged_map, readers
 from jtl_automator.clients.pagination import flatten
 from jtl_automator.clients.shop.models import ShopCart, ShopOrder, ShopPage, ShopProduct, SkippedShopRow
 from jtl_automator.clients.wawi.client import WawiClient
@@ -502,8 +502,7 @@ def _channel_prices(
     wanted = [i for i in dict.fromkeys(unexplained.tolist()) if i not in current]
     budget = wanted[: params.channel_price_reads_max]
     # one GET per item: a stalled answer among the last is asked for again once a worker idles
-    limit = wawi.max_in_flight  # no more on the wire than the client may have (a wait would look slow)
-    workers = params.read_workers if limit is None else min(params.read_workers, limit)
+    workers = readers(params.read_workers, wawi.max_in_flight)
     read = hedged_map(wawi.items.sales_channel_prices, budget, workers, "wawi-channel-prices")
     for item_id, found in zip(budget, read, strict=True):
         rows = [p.model_dump(by_alias=True) for p in found]

@@ -20,7 +20,7 @@ from typing import Any
 
 import pandas as pd
 
-from jtl_automator.clients.hedged import HedgedReads
+from jtl_automator.clients.hedged import HedgedReads, readers
 from jtl_automator.clients.wawi.client import WawiClient
 from jtl_automator.correlation import in_context
 from jtl_automator.services.stock_sync.apply import ApplyContext, Outcome, apply_row
@@ -92,16 +92,15 @@ def sync_items(
         skus = [sku for sku, _ in done]
         plan(skus, [row for _, rows in done for row in rows], ffn[ffn["merchant_sku"].isin(skus)])
 
-    limit = wawi.max_in_flight  # a reader waiting for a free connection would look slow, and idle
-    readers: HedgedReads[str, tuple[str, list[Any]]] = HedgedReads(
-        in_context(read), max(1, workers if limit is None else min(workers, limit)), "stock-reads"
+    reads: HedgedReads[str, tuple[str, list[Any]]] = HedgedReads(
+        in_context(read), readers(workers, wawi.max_in_flight), "stock-reads"
     )
     try:
         rest = ffn[~ffn["merchant_sku"].isin(list(by_sku))]
         if len(rest):  # no Wawi item (unknown SKU) or an unreadable row: nothing to read, planned now
             plan([], [], rest)
         for sku in by_sku:
-            readers.submit(sku)
+            reads.submit(sku)
         pending = len(by_sku)
         ready: list[tuple[str, list[Any]]] = []
         hold_until = 0.0  # what is back waits till then to be planned, unless it is the last
@@ -114,12 +113,12 @@ def sync_items(
                 if ready
                 else WRITES_LOOKED_AT_SECONDS
             )
-            sku = readers.next_answered(timeout=wait)
+            sku = reads.next_answered(timeout=wait)
             while sku is not None:  # every answer in hand
-                ready.append(readers.result(sku))  # a failed read raises here
-                readers.forget(sku)
+                ready.append(reads.result(sku))  # a failed read raises here
+                reads.forget(sku)
                 pending -= 1
-                sku = readers.next_answered(block=False)
+                sku = reads.next_answered(block=False)
             # One plan call per batch of what is back, at most PLAN_SHARE of the time while reads are
             # on the wire (their adjustments wait a little; the last read's does not)
             if ready and (not pending or time.monotonic() >= hold_until):
@@ -131,7 +130,7 @@ def sync_items(
             plan_read(ready)
         done = dict(zip(pairs, writers.results() if writers is not None else [], strict=True))
     finally:  # after a failure nothing queued is read or sent; the requests in flight finish
-        readers.close()
+        reads.close()
         if writers is not None:
             writers.close()
     whole = merge_plans(pieces)

@@ -320,6 +320,56 @@ def test_incremental_adjusts_a_sku_while_another_one_is_still_being_read(
 
 
 @pytest.mark.slow
+def test_incremental_holds_answers_for_a_slow_plan_at_most_half_a_second(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a loaded machine a plan takes longer, and the hold after it (PLAN_SHARE) grows with it: capped,
+    so the answers that came back during a 1.5 s read are adjusted before that read ends."""
+    import jtl_automator.services.stock_sync.items as items_module
+
+    world.run(full=True)
+    changed = _changed(world, 5)
+    slow_item = next(i["Id"] for i in world.data.wawi.items.values() if i["SKU"] == changed[0][1])
+    lag = {
+        next(i["Id"] for i in world.data.wawi.items.values() if i["SKU"] == sku): 0.1 * n
+        for n, (_, sku, _) in enumerate(changed[1:])
+    }
+    read, adjust, plan = (
+        world.wawi.stocks.iter_pages,
+        world.wawi.stocks.adjust,
+        items_module.plan_stock_adjustments,
+    )
+    slow_read_ended: list[float] = []
+    adjusted: dict[int, float] = {}
+
+    def staggered_read(*args: Any, **kwargs: Any) -> Any:
+        rows = list(read(*args, **kwargs))
+        if "warehouse_id" not in kwargs:
+            if kwargs.get("item_id") == slow_item:
+                time.sleep(1.5)
+                slow_read_ended.append(time.perf_counter())
+            else:
+                time.sleep(lag.get(kwargs.get("item_id"), 0.0))  # one answer first, the others after it
+        return iter(rows)
+
+    def slow_plan(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.1)  # a loaded machine: without the cap, the next answers would wait 1.9 s
+        return plan(*args, **kwargs)
+
+    def timed_adjust(body: dict[str, Any], **kwargs: Any) -> Any:
+        adjusted[body["item_id"]] = time.perf_counter()
+        return adjust(body, **kwargs)
+
+    monkeypatch.setattr(world.wawi.stocks, "iter_pages", staggered_read)
+    monkeypatch.setattr(world.wawi.stocks, "adjust", timed_adjust)
+    monkeypatch.setattr(items_module, "plan_stock_adjustments", slow_plan)
+    result = world.run(now=datetime.now(UTC) + timedelta(minutes=1))
+    assert result["mode"] == "incremental" and result["outcomes"] == {"applied": len(changed)}
+    assert all(adjusted[item] < slow_read_ended[0] for item in lag)
+    assert all(world.wawi_level(sku, wh) == level for wh, sku, level in changed)
+
+
+@pytest.mark.slow
 def test_incremental_asks_again_for_a_read_that_stalls_among_the_last(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:

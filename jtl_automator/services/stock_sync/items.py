@@ -39,6 +39,9 @@ _Pair = tuple[str, str]  # (FFN warehouse, SKU): one adjustment per pair
 #: costs about what one of twenty does (the frames' fixed cost, ~40 ms), and planned per answer it took
 #: the CPU the reader threads need. The last reads' SKUs are planned at once.
 PLAN_SHARE = 0.05
+#: ... but what is back never waits longer than this to be planned: on a loaded machine a plan of 80 ms
+#: would hold the next answers' adjustments 1.5 s, as long as one of Wawi's slow answers.
+MAX_PLAN_HOLD_SECONDS = 0.5
 #: How often, while no read is answered, the run looks whether an adjustment failed (it stops the run).
 WRITES_LOOKED_AT_SECONDS = 0.05
 
@@ -125,7 +128,8 @@ def sync_items(
                 began = time.monotonic()
                 plan_read(ready)
                 ready = []
-                hold_until = time.monotonic() + (time.monotonic() - began) * (1 / PLAN_SHARE - 1)
+                held = (time.monotonic() - began) * (1 / PLAN_SHARE - 1)
+                hold_until = time.monotonic() + min(held, MAX_PLAN_HOLD_SECONDS)
         if ready:
             plan_read(ready)
         done = dict(zip(pairs, writers.results() if writers is not None else [], strict=True))

@@ -331,6 +331,28 @@ def _check_number(body: Mapping[str, Any], number: int, what: str) -> None:
         raise PaginationLoopError(f"{what}: asked for page {number}, the server returned page {returned}")
 
 
+class _Offsets:
+    """``$skip`` offsets 0, ``step``, 2 ``step`` ... below ``end``, which may move (set from the first page).
+
+    An iterator, not a generator: asked again after ``end`` grew, it goes on. Offset 0 comes first (the
+    first page, which the caller takes out of turn).
+    """
+
+    def __init__(self, step: int, end: int) -> None:
+        self.end = end
+        self._step = step
+        self._next = 0
+
+    def __iter__(self) -> _Offsets:
+        return self
+
+    def __next__(self) -> int:
+        if self._next >= max(self.end, 1):
+            raise StopIteration
+        self._next += self._step
+        return self._next - self._step
+
+
 def iterate_odata_parallel(
     fetch_page: Callable[[str | None, int, int], Mapping[str, Any]],
     top: int,
@@ -339,6 +361,7 @@ def iterate_odata_parallel(
     what: str = "OData list",
     sizes: PageSize | None = None,
     wrap: Callable[[Callable[[int], Mapping[str, Any]]], Callable[[int], Mapping[str, Any]]] | None = None,
+    expected_items: int | None = None,
 ) -> Iterator[Page]:
     """The pages of :func:`iterate_odata`, the ones after the first fetched ``workers`` at a time.
 
@@ -349,13 +372,41 @@ def iterate_odata_parallel(
     (or with one worker) the rest is read one page after the other, as :func:`iterate_odata` does; a
     page shorter than the first before the end (the collection changed) does the same from there on.
     ``wrap`` wraps the function the worker threads run (e.g. to carry the correlation id into them).
+
+    ``expected_items`` (the collection's size as the caller last knew it) lets the pages it implies be
+    asked for beside the first, not after its answer: the listing then takes its slowest page, not the
+    first and then the slowest later one. The first page still decides: pages past its ``count`` are
+    dropped unread, pages beyond the expected ones are asked for as usual, and where the first page holds
+    fewer items than asked for (the server's cap) or refused the size, the pages asked ahead are dropped
+    and the rest asked for at the size it answered with, as without the hint.
     """
     if top < 1:
         raise ValueError("top must be >= 1")
-    while True:
+
+    def sized(at: int) -> Callable[[int], Mapping[str, Any]]:
+        def fetch(skip: int) -> Mapping[str, Any]:
+            return fetch_page(None, skip, at)
+
+        return wrap(fetch) if wrap is not None else fetch
+
+    first: Mapping[str, Any] | None = None
+    fetched: _FetchedInOrder | None = None
+    ahead = _Offsets(top, expected_items or 0)
+    if expected_items is not None and expected_items > top and workers > 1:
+        # the first page first in the queue: it is on the wire before any page after it
+        fetched = _FetchedInOrder(sized(top), ahead, workers, "odata-pages")
+        try:
+            first = fetched.take(0)
+        except Exception as error:
+            fetched.close()
+            fetched = None
+            smaller = sizes.lower(error, top) if sizes is not None else None
+            if smaller is None:
+                raise
+            top = smaller
+    while first is None:
         try:
             first = fetch_page(None, 0, top)
-            break
         except Exception as error:
             smaller = sizes.lower(error, top) if sizes is not None else None
             if smaller is None:
@@ -364,26 +415,32 @@ def iterate_odata_parallel(
     items = list(first.get("items") or [])
     guard = _LoopGuard(what)
     guard.page(items, "offset 0")
-    if not items:
-        return
     count = first.get("count")
     stride = len(items)
-    if not isinstance(count, int) or workers <= 1 or count <= stride:
+    if not items or not isinstance(count, int) or workers <= 1 or count <= stride:
+        if fetched is not None:
+            fetched.close()  # pages asked for ahead that the first page says are not there
+        if not items:
+            return
         yield items
         if not isinstance(count, int) or count > stride:
             yield from iterate_odata(fetch_page, top, skip=stride, what=what, sizes=sizes)
         return
 
-    def fetch(skip: int) -> Mapping[str, Any]:
-        return fetch_page(None, skip, top)
-
-    run = wrap(fetch) if wrap is not None else fetch
-    # the later pages are on their way before the first is handed out (the caller's work on it overlaps)
-    fetched = _FetchedInOrder(run, range(stride, count, stride), workers, "odata-pages")
+    if fetched is not None and stride == top:  # asked for ahead: as many as the first page says there are
+        ahead.end = count
+        fetched.refill()
+    else:
+        if fetched is not None:
+            fetched.close()  # a page holds fewer than asked for: the offsets asked ahead do not fit
+        # the later pages are on their way before the first is handed out (the caller's work on it overlaps)
+        fetched = _FetchedInOrder(sized(top), range(stride, count, stride), workers, "odata-pages")
     rest: int | None = None
     try:
         yield items
         for skip, body in fetched:
+            if skip >= count:  # asked for ahead, past the end the first page told (and so are the rest)
+                break
             page = list(body.get("items") or [])
             offset = _mapping(body.get("_page")).get("offset")
             if isinstance(offset, int) and offset != skip:

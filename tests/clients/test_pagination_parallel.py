@@ -122,6 +122,70 @@ def test_a_refused_first_page_size_is_halved_before_the_others_go() -> None:
     assert [len(p) for p in pages] == [10, 10, 10] and sizes.current == 10
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(0, 120),
+    top=st.integers(1, 25),
+    workers=st.integers(1, 6),
+    expected=st.integers(0, 150),
+    cap=st.sampled_from([None, 7]),
+)
+def test_pages_asked_for_ahead_give_the_same_objects_in_the_same_order(
+    n: int, top: int, workers: int, expected: int, cap: int | None
+) -> None:
+    """The collection's size as last known (``expected_items``): whether it grew, shrank or the server caps
+    the page size, the objects are those of a plain listing, and a request beyond the ones it needs is
+    only a page asked for ahead (an offset below the expected size, of the size asked for)."""
+    ahead = Collection(n, cap=cap)
+    pages = list(iterate_odata_parallel(ahead, top, workers=workers, expected_items=expected))
+    assert list(flatten(pages)) == list(flatten(iterate_odata(Collection(n, cap=cap), top)))
+    stride = min(top, cap or top)
+    needed = {(skip, top) for skip in range(0, max(n, 1), stride)}
+    assert needed <= set(ahead.requests) or (stride < top and n <= stride)
+    extra = [(skip, size) for skip, size in ahead.requests if (skip, size) not in needed]
+    assert all(skip < expected and size == top for skip, size in extra)
+    if stride == top:  # (a server capping the size: an offset asked ahead may be asked again in stride)
+        assert len(ahead.requests) == len(set(ahead.requests))  # nothing asked for twice
+
+
+@pytest.mark.slow
+def test_with_the_expected_size_the_pages_go_beside_the_first() -> None:
+    """Four pages on four workers: one round of answers, not the first and then the rest."""
+    collection = Collection(40, delay=0.2)
+    started = time.perf_counter()
+    pages = list(iterate_odata_parallel(collection, 10, workers=4, expected_items=40))
+    took = time.perf_counter() - started
+    assert len(pages) == 4 and collection.peak == 4
+    assert took < 2 * 0.2  # the first page, then the rest: 0.4 s
+
+
+def test_pages_asked_for_ahead_past_a_shrunk_end_are_dropped() -> None:
+    collection = Collection(25)
+    pages = list(iterate_odata_parallel(collection, 10, workers=3, expected_items=60))
+    assert [len(p) for p in pages] == [10, 10, 5]
+    assert {skip for skip, _ in collection.requests} <= {0, 10, 20, 30, 40, 50}
+
+
+def test_a_collection_grown_past_the_expected_size_is_read_to_its_end() -> None:
+    collection = Collection(55)
+    pages = list(iterate_odata_parallel(collection, 10, workers=3, expected_items=20))
+    assert [o["id"] for o in flatten(pages)] == list(range(55))
+    assert sorted(skip for skip, _ in collection.requests) == [0, 10, 20, 30, 40, 50]
+
+
+def test_pages_asked_for_ahead_at_a_refused_size_are_asked_again_smaller() -> None:
+    collection = Collection(30)
+
+    def refusing(link: str | None, skip: int, top: int) -> Mapping[str, Any]:
+        if top > 10:
+            raise ValidationFailed("$top too large", method="GET", path="/x")
+        return collection(link, skip, top)
+
+    sizes = PageSize(20, lambda error: isinstance(error, ValidationFailed), what="test")
+    pages = list(iterate_odata_parallel(refusing, 20, workers=3, sizes=sizes, expected_items=30))
+    assert [len(p) for p in pages] == [10, 10, 10] and sizes.current == 10
+
+
 class PagedList:
     """A Wawi ``PagedListOf<T>`` of ``n`` objects by pageNumber/pageSize; counts requests and overlap."""
 

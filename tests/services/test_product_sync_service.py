@@ -796,6 +796,42 @@ def paged_world(tmp_path: Path, sandbox_config: Any) -> Iterator[World]:
     yield from _world(tmp_path, sandbox_config(), wawi_page_size=5)
 
 
+@pytest.fixture
+def ffn_paged_world(tmp_path: Path, sandbox_config: Any) -> Iterator[World]:
+    """The world with FFN's products in pages of 5."""
+    yield from _world(tmp_path, sandbox_config(), ffn_page_size=5)
+
+
+@pytest.mark.slow
+def test_a_full_run_asks_for_ffns_product_pages_beside_the_first(
+    ffn_paged_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the item cache knows the catalogue's size, FFN's product pages after the first go on the wire
+    with it, not after its answer (the listing takes its slowest page, not two in a row)."""
+    world = ffn_paged_world
+    world.run(full=True)
+    get_json = world.ffn.core.get_json
+    asked: list[tuple[int, float, float]] = []
+
+    def timed(path: str, params: Any = None) -> Any:
+        began = time.perf_counter()
+        skip = (params or {}).get("$skip")
+        if path.endswith("/products") and skip == 0:
+            time.sleep(0.3)  # the first page is slow
+        try:
+            return get_json(path, params)
+        finally:
+            if path.endswith("/products") and isinstance(skip, int):
+                asked.append((skip, began, time.perf_counter()))
+
+    monkeypatch.setattr(world.ffn.core, "get_json", timed)
+    result = world.run(full=True)
+    assert result["counts"]["created"] == result["counts"]["updated"] == 0
+    first_answered = next(end for skip, _, end in asked if skip == 0)
+    later = [began for skip, began, _ in asked if skip > 0]
+    assert len(later) >= SKUS // 5 - 1 and sum(b < first_answered for b in later) >= 3
+
+
 def _slow_later_pages(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each item page after the first comes 0.1 s after the one before: FFN's products are in by then."""
     pages = world.wawi.items.iter_pages

@@ -210,12 +210,15 @@ class _Collection(Generic[M]):
         params: Mapping[str, Any] | None = None,
         path: str | None = None,
         parallel: int = 1,
+        expected_items: int | None = None,
     ) -> Iterator[Page]:
         """Raw pages (lists of dicts as FFN sent them): the fast path for bulk reads.
 
         ``top`` (default: the client's page size) is lowered when FFN refuses it as too large. With
         ``parallel`` > 1 the pages after the first are read that many at a time (still in order; the
-        client's rate and in-flight limits hold them).
+        client's rate and in-flight limits hold them); with ``expected_items`` too (the collection's size
+        when it was last read) the pages it implies are asked for beside the first, not after its answer
+        (the first page still decides how many there are).
         """
         query: dict[str, Any] = dict(params or {})
         for key, value in (("$filter", filter), ("$orderBy", order_by), ("$select", select)):
@@ -241,6 +244,7 @@ class _Collection(Generic[M]):
                 what=f"GET {target}",
                 sizes=sizes,
                 wrap=in_context,
+                expected_items=expected_items,
             )
         return iterate_odata(fetch, sizes.start(top or None), what=f"GET {target}", sizes=sizes)
 

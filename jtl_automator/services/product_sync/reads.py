@@ -11,7 +11,8 @@
   each chunk while the next is read.
 - **Properties** (property rule only): ``GET /items/{id}/properties`` per active item read; Wawi 1.0 has no
   bulk read of them.
-- **FFN products**: every page of ``GET /products`` (full), else the changed SKUs by ``$filter`` in chunks of
+- **FFN products**: every page of ``GET /products`` (full; once the item cache knows the catalogue's size
+  the pages after the first are asked for beside it), else the changed SKUs by ``$filter`` in chunks of
   ``FILTER_CLAUSES_MAX`` (one per SKU once FFN refused ``or``), or every page when that is fewer requests
   (the catalogue's size is the Wawi item cache's, which every run keeps). They are read in the background
   (:class:`FfnRead`) and only the plan waits for them: stage 3's supplier reads need the Wawi side alone,
@@ -302,15 +303,21 @@ def _ffn_products(
     """Every FFN product (full), or those of ``skus`` (by $filter chunks or a listing: fewer requests)."""
     per_request = 1 if OR_FILTERS.refused else FILTER_CLAUSES_MAX
     lookups = math.ceil(len(skus) / per_request)
-    pages = math.ceil(max(store.cached_item_count(), len(skus), 1) / ffn.page_size.current)
+    catalogue = store.cached_item_count()
+    pages = math.ceil(max(catalogue, len(skus), 1) / ffn.page_size.current)
     if full or lookups > pages:
-        return every_product(ffn)
+        return every_product(ffn, catalogue)
     return [p for products in ffn.products.find_by_merchant_skus(skus).values() for p in products]
 
 
-def every_product(ffn: FfnClient) -> list[Mapping[str, Any]]:
-    """Every FFN product, its pages as many at a time as FFN may have on the wire."""
-    return list(flatten(ffn.products.iter_pages(parallel=ffn.read_parallelism)))
+def every_product(ffn: FfnClient, expected: int | None = None) -> list[Mapping[str, Any]]:
+    """Every FFN product, its pages as many at a time as FFN may have on the wire.
+
+    ``expected``: how many there were (the item cache's size: the catalogue a full run keeps); its
+    pages are then asked for beside the first, not after its answer.
+    """
+    pages = ffn.products.iter_pages(parallel=ffn.read_parallelism, expected_items=expected or None)
+    return list(flatten(pages))
 
 
 def load_inputs(
@@ -339,9 +346,10 @@ def load_inputs(
         # while the items are. So are the item cache's rows (a full run compares the listing with them):
         # read while the first item page is on the wire, not after the last.
         makers = pool.submit(in_context(lambda: manufacturer_names(wawi.manufacturers())))
-        listing = FfnRead(lambda: every_product(ffn), pool) if full else None
+        catalogue = store.cached_item_count() if full else 0  # the items (and products) last time
+        listing = FfnRead(lambda: every_product(ffn, catalogue), pool) if full else None
         known = pool.submit(in_context(cached_by_id), store) if full else None
-        inputs = _load(ffn, wawi, store, params, mark, now, notes, makers, listing, known, pool)
+        inputs = _load(ffn, wawi, store, params, mark, now, notes, makers, listing, known, pool, catalogue)
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -361,11 +369,12 @@ def _load(
     listing: FfnRead | None,
     known: Future[dict[int, CachedItem]] | None,
     pool: ThreadPoolExecutor,
+    catalogue: int,
 ) -> SyncInputs:
     """:func:`load_inputs` once the mode is known.
 
     ``makers``, a full run's FFN ``listing`` and its item cache rows (``known``) are being read; ``pool``
-    takes an incremental run's lookups.
+    takes an incremental run's lookups; ``catalogue`` is a full run's item cache size before the run.
     """
     full = mark is None
     start = None if mark is None else mark - timedelta(minutes=params.overlap_minutes)
@@ -373,7 +382,7 @@ def _load(
     pages = (
         # a full listing's pages asked for beside page 1 (the cache says how many there were last time),
         # each handled as it comes: the cache, the frames and the plan do not mind the order
-        wawi.items.iter_pages(parallel=parallel, expected_items=store.cached_item_count(), ordered=False)
+        wawi.items.iter_pages(parallel=parallel, expected_items=catalogue, ordered=False)
         if start is None
         else wawi.items.iter_pages(changed_since=start, parallel=parallel)
     )

@@ -262,6 +262,13 @@ class _FetchedInOrder:
             self._reads.submit(following)
             self._ahead.append(following)
 
+    def drop_from(self, key: int) -> None:
+        """Forget the keys from ``key`` on that were asked for (past an end the first answer told).
+
+        What is queued of them is dropped at :meth:`close`; their answers (an empty page, a refusal) unread.
+        """
+        self._ahead = deque(k for k in self._ahead if k < key)
+
     def close(self) -> None:
         """Cancel what has not started, wait for what has (but the slower asks of pages answered)."""
         self._ahead.clear()
@@ -429,6 +436,7 @@ def iterate_odata_parallel(
 
     if fetched is not None and stride == top:  # asked for ahead: as many as the first page says there are
         ahead.end = count
+        fetched.drop_from(count)  # past the end it told (the collection shrank): not read
         fetched.refill()
     else:
         if fetched is not None:
@@ -439,8 +447,6 @@ def iterate_odata_parallel(
     try:
         yield items
         for skip, body in fetched:
-            if skip >= count:  # asked for ahead, past the end the first page told (and so are the rest)
-                break
             page = list(body.get("items") or [])
             offset = _mapping(body.get("_page")).get("offset")
             if isinstance(offset, int) and offset != skip:

@@ -37,6 +37,9 @@ class SandboxConfig:
     ffn_refresh_token_ttl_seconds: int | None = None
     ffn_default_top: int = 50
     ffn_max_top: int = 1000
+    #: A ``$skip`` at or past ``count`` (the reference is silent): "empty" (an empty page, as ``count``
+    #: suggests) or "refuse" (a 400 naming ``$skip``: the strictest reading).
+    ffn_skip_past_end: Literal["empty", "refuse"] = "empty"
     ffn_updates_page_size: int = 50
 
     # Wawi on-premise app registration and API key.
@@ -273,6 +276,7 @@ _STRICT_PAGING: dict[str, Any] = {
     "ffn_max_top": 100,
     "wawi_max_page_size": 100,
     "wawi_page_past_end": "refuse",
+    "ffn_skip_past_end": "refuse",
     "ffn_rate_limit": 300,
     "ffn_rate_interval_seconds": 60,
     "ffn_rate_limit_retry_after": False,

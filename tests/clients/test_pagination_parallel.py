@@ -159,9 +159,19 @@ def test_with_the_expected_size_the_pages_go_beside_the_first() -> None:
     assert took < 2 * 0.2  # the first page, then the rest: 0.4 s
 
 
-def test_pages_asked_for_ahead_past_a_shrunk_end_are_dropped() -> None:
+@pytest.mark.parametrize("past_end", ["empty", "refuse"])
+def test_pages_asked_for_ahead_past_a_shrunk_end_are_dropped(past_end: str) -> None:
+    """The catalogue shrank: the pages asked for past its new end are not read, whether the server
+    answers them with an empty page or refuses them (the strict sandbox's ``ffn_skip_past_end``)."""
     collection = Collection(25)
-    pages = list(iterate_odata_parallel(collection, 10, workers=3, expected_items=60))
+
+    def answering(link: str | None, skip: int, top: int) -> Mapping[str, Any]:
+        body = collection(link, skip, top)
+        if past_end == "refuse" and skip >= 25:
+            raise ValidationFailed(f"$skip {skip} is past the last item", method="GET", path="/x")
+        return body
+
+    pages = list(iterate_odata_parallel(answering, 10, workers=3, expected_items=60))
     assert [len(p) for p in pages] == [10, 10, 5]
     assert {skip for skip, _ in collection.requests} <= {0, 10, 20, 30, 40, 50}
 

@@ -165,3 +165,19 @@ def test_a_wawi_page_past_the_last_is_empty_or_in_strict_mode_a_400(strict: Serv
     with lenient.client:
         page = lenient.wawi_get(f"{WAWI_V1}/items", pageSize=size, pageNumber=last + 1).json()
     assert page["Items"] == [] and page["PageNumber"] == last + 1
+
+
+@pytest.mark.slow
+def test_an_ffn_skip_past_the_last_item_is_empty_or_in_strict_mode_a_400(strict: Served) -> None:
+    """The reference is silent on a ``$skip`` past the last item: lenient answers an empty page, strict
+    refuses it in FFN's error body (the first page of an empty result is still an empty page)."""
+    count = strict.ffn_get("/products", **{"$top": 100}).json()["count"]
+    assert strict.ffn_get("/products", **{"$top": 100, "$skip": count - 1}).status_code == 200
+    past = strict.ffn_get("/products", **{"$top": 100, "$skip": count})
+    assert past.status_code == 400 and "$skip" in past.text
+    none = strict.ffn_get("/products", **{"$filter": "merchantSku eq 'no-such-sku'", "$skip": 0})
+    assert none.status_code == 200 and none.json()["items"] == []
+    lenient = Served(SandboxConfig())
+    with lenient.client:
+        page = lenient.ffn_get("/products", **{"$top": 100, "$skip": count}).json()
+    assert page["items"] == [] and page["count"] == count

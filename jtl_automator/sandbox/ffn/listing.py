@@ -149,6 +149,11 @@ def paged(
     rt = runtime(state)
     with state.data.lock:
         objects = _matching(rt, cache_key, store, source, table, query, state.config.ffn_filter_operators)
+        if state.config.ffn_skip_past_end == "refuse" and 0 < len(objects) <= query.skip:
+            raise validation_error(
+                f"Invalid query: $skip {query.skip} is past the last item ({len(objects)})",
+                {"$skip": query.skip},
+            )
         page = objects[query.skip : query.skip + query.top]
         if query.select is not None:
             allowed = _select_names(table, objects)

@@ -180,6 +180,19 @@ class HedgedReads(Generic[K, T]):
             self._asks.pop(key, None)
             self._finished.pop(key, None)
 
+    def drop(self, key: K) -> None:
+        """Forget a key whose answer is no longer wanted (a page past the end).
+
+        Not asked for if still queued; if under way, its answer is dropped, it is not asked for again, and
+        :meth:`close` does not wait for it.
+        """
+        with self._cond:
+            if key in self._queued:
+                self._queued.remove(key)
+            self._results.pop(key, None)
+            self._asks.pop(key, None)
+            self._finished.pop(key, None)
+
     def close(self) -> None:
         """Drop the keys not started; wait for the reads under way, but the slower asks of answered keys."""
         with self._cond:

@@ -265,8 +265,11 @@ class _FetchedInOrder:
     def drop_from(self, key: int) -> None:
         """Forget the keys from ``key`` on that were asked for (past an end the first answer told).
 
-        What is queued of them is dropped at :meth:`close`; their answers (an empty page, a refusal) unread.
+        Those not started are not asked for; those under way finish on their own, unread (an empty page,
+        a refusal), and nothing waits for them.
         """
+        for dropped in [k for k in self._ahead if k >= key]:
+            self._reads.drop(dropped)
         self._ahead = deque(k for k in self._ahead if k < key)
 
     def close(self) -> None:

@@ -183,3 +183,20 @@ def test_hedged_map_raises_the_first_error_and_reads_one_by_one_with_one_worker(
         return key
 
     assert hedged_map(in_turn, [2, 1, 0], 1, "test") == [2, 1, 0] and seen == [2, 1, 0]
+
+
+def test_a_dropped_key_is_not_asked_for_when_queued_and_not_waited_for_when_under_way() -> None:
+    server = Server(stall=frozenset({1}))
+    reads: HedgedReads[int, int] = HedgedReads(server, 2, "test")
+    for key in (0, 1, 2):
+        reads.submit(key)
+    assert reads.result(0) == 0
+    time.sleep(0.05)  # key 1 is under way (stalled); key 2 on the other worker
+    assert reads.result(2) == 20
+    reads.submit(3)
+    reads.drop(1)
+    reads.drop(3)  # queued or just started: either way not waited for
+    started = time.perf_counter()
+    reads.close()  # does not wait for the stalled, dropped key 1
+    assert time.perf_counter() - started < 1.0 and server.asks.count(1) == 1
+    server.release.set()

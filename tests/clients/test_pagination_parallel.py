@@ -176,6 +176,21 @@ def test_pages_asked_for_ahead_past_a_shrunk_end_are_dropped(past_end: str) -> N
     assert {skip for skip, _ in collection.requests} <= {0, 10, 20, 30, 40, 50}
 
 
+@pytest.mark.slow
+def test_a_slow_page_asked_for_ahead_past_the_end_holds_nothing() -> None:
+    """The pages asked for past a shrunk end are not waited for: one that stalls finishes on its own."""
+    collection = Collection(25)
+
+    def stalling(link: str | None, skip: int, top: int) -> Mapping[str, Any]:
+        if skip >= 25:
+            time.sleep(1.5)
+        return collection(link, skip, top)
+
+    started = time.perf_counter()
+    pages = list(iterate_odata_parallel(stalling, 10, workers=6, expected_items=60))
+    assert [len(p) for p in pages] == [10, 10, 5] and time.perf_counter() - started < 1.0
+
+
 def test_a_collection_grown_past_the_expected_size_is_read_to_its_end() -> None:
     collection = Collection(55)
     pages = list(iterate_odata_parallel(collection, 10, workers=3, expected_items=20))

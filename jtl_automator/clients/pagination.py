@@ -428,8 +428,9 @@ def iterate_odata_parallel(
     count = first.get("count")
     stride = len(items)
     if not items or not isinstance(count, int) or workers <= 1 or count <= stride:
-        if fetched is not None:
-            fetched.close()  # pages asked for ahead that the first page says are not there
+        if fetched is not None:  # pages asked for ahead that the first page says are not there
+            fetched.drop_from(0)
+            fetched.close()
         if not items:
             return
         yield items
@@ -442,8 +443,9 @@ def iterate_odata_parallel(
         fetched.drop_from(count)  # past the end it told (the collection shrank): not read
         fetched.refill()
     else:
-        if fetched is not None:
-            fetched.close()  # a page holds fewer than asked for: the offsets asked ahead do not fit
+        if fetched is not None:  # a page holds fewer than asked for: the offsets asked ahead do not fit
+            fetched.drop_from(0)
+            fetched.close()
         # the later pages are on their way before the first is handed out (the caller's work on it overlaps)
         fetched = _FetchedInOrder(sized(top), range(stride, count, stride), workers, "odata-pages")
     rest: int | None = None

@@ -191,6 +191,25 @@ def test_a_slow_page_asked_for_ahead_past_the_end_holds_nothing() -> None:
     assert [len(p) for p in pages] == [10, 10, 5] and time.perf_counter() - started < 1.0
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("n", "cap"), [(30, 5), (8, None)])
+def test_pages_asked_for_ahead_that_do_not_fit_are_not_waited_for(n: int, cap: int | None) -> None:
+    """A server capping the page size (the offsets asked ahead do not fit its stride) or a collection
+    shrunk to one page: the pages asked for ahead are dropped, and a stalled one holds nothing."""
+    collection = Collection(n, cap=cap)
+    stalled: set[int] = set()
+
+    def stalling(link: str | None, skip: int, top: int) -> Mapping[str, Any]:
+        if skip == 20 and skip not in stalled:
+            stalled.add(skip)  # the first ask of offset 20, asked ahead, stalls
+            time.sleep(1.5)
+        return collection(link, skip, top)
+
+    started = time.perf_counter()
+    objects = list(flatten(iterate_odata_parallel(stalling, 10, workers=4, expected_items=40)))
+    assert [o["id"] for o in objects] == list(range(n)) and time.perf_counter() - started < 1.0
+
+
 def test_a_collection_grown_past_the_expected_size_is_read_to_its_end() -> None:
     collection = Collection(55)
     pages = list(iterate_odata_parallel(collection, 10, workers=3, expected_items=20))

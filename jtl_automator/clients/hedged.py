@@ -189,9 +189,7 @@ class HedgedReads(Generic[K, T]):
         with self._cond:
             if key in self._queued:
                 self._queued.remove(key)
-            self._results.pop(key, None)
-            self._asks.pop(key, None)
-            self._finished.pop(key, None)
+            self.forget(key)
 
     def close(self) -> None:
         """Drop the keys not started; wait for the reads under way, but the slower asks of answered keys."""

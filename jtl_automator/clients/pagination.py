@@ -341,23 +341,23 @@ def _check_number(body: Mapping[str, Any], number: int, what: str) -> None:
         raise PaginationLoopError(f"{what}: asked for page {number}, the server returned page {returned}")
 
 
-class _Offsets:
-    """``$skip`` offsets 0, ``step``, 2 ``step`` ... below ``end``, which may move (set from the first page).
+class _MovingRange:
+    """``range(start, stop, step)`` whose ``stop`` may move (once the first page says how many there are).
 
-    An iterator, not a generator: asked again after ``end`` grew, it goes on. Offset 0 comes first (the
-    first page, which the caller takes out of turn).
+    An iterator, not a generator: asked again after ``stop`` grew, it goes on. Page numbers (Wawi's
+    listings) and ``$skip`` offsets (FFN's, offset 0 first: the first page, taken out of turn) alike.
     """
 
-    def __init__(self, step: int, end: int) -> None:
-        self.end = end
+    def __init__(self, start: int, stop: int, step: int = 1) -> None:
+        self.stop = stop
+        self._next = start
         self._step = step
-        self._next = 0
 
-    def __iter__(self) -> _Offsets:
+    def __iter__(self) -> _MovingRange:
         return self
 
     def __next__(self) -> int:
-        if self._next >= max(self.end, 1):
+        if self._next >= self.stop:
             raise StopIteration
         self._next += self._step
         return self._next - self._step
@@ -401,7 +401,7 @@ def iterate_odata_parallel(
 
     first: Mapping[str, Any] | None = None
     fetched: _FetchedInOrder | None = None
-    ahead = _Offsets(top, expected_items or 0)
+    ahead = _MovingRange(0, expected_items or 0, top)
     if expected_items is not None and expected_items > top and workers > 1:
         # the first page first in the queue: it is on the wire before any page after it
         fetched = _FetchedInOrder(sized(top), ahead, workers, "odata-pages")
@@ -439,7 +439,7 @@ def iterate_odata_parallel(
         return
 
     if fetched is not None and stride == top:  # asked for ahead: as many as the first page says there are
-        ahead.end = count
+        ahead.stop = count
         fetched.drop_from(count)  # past the end it told (the collection shrank): not read
         fetched.refill()
     else:
@@ -562,26 +562,6 @@ def iterate_page_number(
             raise PaginationLoopError(f"{what}: HasNextPage on page {number} but NextPageNumber is {hinted}")
 
 
-class _PageNumbers:
-    """Page numbers from ``start`` up to ``last``, which may move (once page 1 says how many there are).
-
-    An iterator, not a generator: asked again after ``last`` grew, it goes on.
-    """
-
-    def __init__(self, start: int, last: int) -> None:
-        self.last = last
-        self._next = start
-
-    def __iter__(self) -> _PageNumbers:
-        return self
-
-    def __next__(self) -> int:
-        if self._next > self.last:
-            raise StopIteration
-        self._next += 1
-        return self._next - 1
-
-
 def iterate_page_number_parallel(
     fetch: Callable[[int, int], Mapping[str, Any]],
     page_size: int,
@@ -628,7 +608,7 @@ def iterate_page_number_parallel(
 
     fetching = _FetchedInOrder if ordered else _FetchedAsAnswered
     fetched: _FetchedInOrder | None = None
-    numbers = _PageNumbers(1, expected_pages or 0)
+    numbers = _MovingRange(1, (expected_pages or 0) + 1)
     first: Mapping[str, Any] | None = None
     guard = _LoopGuard(what)
     held: list[tuple[int, Any]] = []  # pages answered before page 1, for after it (unordered)
@@ -686,7 +666,7 @@ def iterate_page_number_parallel(
         # the later pages are on their way before page 1 is handed out (the caller's work on it overlaps)
         fetched = fetching(sized(size), range(2, total_pages + 1), workers, "wawi-pages")
     else:  # asked for ahead: as many as page 1 says there are
-        numbers.last = total_pages
+        numbers.stop = total_pages + 1
         fetched.refill()
     grew_after: int | None = None
     try:

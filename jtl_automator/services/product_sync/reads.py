@@ -316,7 +316,7 @@ def every_product(ffn: FfnClient, expected: int | None = None) -> list[Mapping[s
     ``expected``: how many there were (the item cache's size: the catalogue a full run keeps); its
     pages are then asked for beside the first, not after its answer.
     """
-    pages = ffn.products.iter_pages(parallel=ffn.read_parallelism, expected_items=expected or None)
+    pages = ffn.products.iter_pages(parallel=ffn.read_parallelism, expected_items=expected)
     return list(flatten(pages))
 
 

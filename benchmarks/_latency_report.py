@@ -14,6 +14,7 @@ from typing import Any
 
 from benchmarks._common import Metric, fmt_s, peak_rss_mb, reset_peak_rss, rss_mb
 from benchmarks._latency import RATIO_TARGET, Bound
+from jtl_automator.runtime import freeze_startup_objects
 
 
 def time_stages(cls: type, names: Iterable[str]) -> dict[str, float]:
@@ -68,6 +69,7 @@ def measured_client_run(
     wawi = WawiClient.from_settings(settings)
     ffn_client = FfnClient.from_settings(settings, store) if ffn else None
     rss_before = rss_mb()
+    freeze_startup_objects()  # as a flow's run starts (its on_running hook)
     reset_peak_rss()
     cpu = time.process_time()
     start = time.perf_counter()

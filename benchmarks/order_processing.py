@@ -30,6 +30,7 @@ from benchmarks._common import (
     serve_sandbox,
     served_by_api,
 )
+from jtl_automator.runtime import freeze_startup_objects
 from jtl_automator.sandbox import generator
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.data import SandboxData
@@ -291,6 +292,7 @@ def _plain_latency(env: dict[str, str], since: str, time_scale: float, run_id: s
     store = StateStore(settings.database_url)
     ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
     rss_before = rss_mb()
+    freeze_startup_objects()  # as a flow's run starts (its on_running hook)
     reset_peak_rss()
     start = time.perf_counter()
     result = run_order_processing(

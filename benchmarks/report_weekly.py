@@ -43,6 +43,7 @@ from benchmarks._common import (
     serve_sandbox,
     served_by_api,
 )
+from jtl_automator.runtime import freeze_startup_objects
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.generator import generate
 from jtl_automator.sandbox.latency_model import bottleneck as _bottleneck
@@ -467,6 +468,7 @@ def _report_latency(env: dict[str, str], folder: str) -> dict[str, Any]:
     settings = Settings(_env_file=None)
     store = StateStore(settings.database_url)
     ffn, wawi = FfnClient.from_settings(settings, store), WawiClient.from_settings(settings)
+    freeze_startup_objects()  # as a flow's run starts (its on_running hook)
     reset_peak_rss()
     out = _report(store, ffn, wawi, folder)  # FFN's token is fetched in it, as in a scheduled run
     out["peak_rss_mb"] = peak_rss_mb()

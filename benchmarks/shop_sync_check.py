@@ -38,6 +38,7 @@ from benchmarks._common import (
     served_by_api,
 )
 from benchmarks._latency_report import in_turn_metric
+from jtl_automator.runtime import freeze_startup_objects
 from jtl_automator.sandbox.config import SandboxConfig
 from jtl_automator.sandbox.generator import DEFAULT_BASE_DATE, generate
 from jtl_automator.sandbox.latency_model import bottleneck, in_turn_seconds, released_work_seconds
@@ -73,6 +74,7 @@ def _check(env: dict[str, str], limit: int, as_of_minutes: float) -> dict[str, A
                 stage_seconds["read"] = time.perf_counter() - began
 
     params = ShopSyncParams(shop_page_size=limit)
+    freeze_startup_objects()  # as a flow's run starts (its on_running hook)
     reset_peak_rss()
     start = time.perf_counter()
     stages = Timed(shop, wawi, store, params, DEFAULT_BASE_DATE + timedelta(minutes=as_of_minutes), "bench")

@@ -6,10 +6,11 @@ from typing import Any
 
 from prefect import flow
 
+from flows import ON_RUNNING
 from tasks.connectivity import ffn_check, shop_check, wawi_check
 
 
-@flow(name="connectivity-check")
+@flow(name="connectivity-check", on_running=ON_RUNNING)
 def connectivity_check(
     ffn_block: str | None = None,
     wawi_block: str | None = None,

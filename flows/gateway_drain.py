@@ -11,10 +11,11 @@ from typing import Any
 
 from prefect import flow
 
+from flows import ON_RUNNING
 from tasks.gateway import drain_outbox
 
 
-@flow(name="gateway-drain", log_prints=False, validate_parameters=True)
+@flow(name="gateway-drain", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def gateway_drain(
     database_block: str | None = None, batch_size: int = 100, dry_run: bool = False, force: bool = False
 ) -> dict[str, Any]:

@@ -12,11 +12,12 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import ON_RUNNING
 from jtl_automator.services.housekeeping import RetentionParams
 from tasks.housekeeping import housekeeping_artifact, housekeeping_prune
 
 
-@flow(name="housekeeping", log_prints=False, validate_parameters=True)
+@flow(name="housekeeping", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def housekeeping(
     dry_run: bool = False, params: RetentionParams | None = None, database_block: str | None = None
 ) -> dict[str, Any]:

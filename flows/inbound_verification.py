@@ -12,6 +12,7 @@ from typing import Any, Literal
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import ON_RUNNING
 from jtl_automator.services.inbound_verification import SheetColumns
 from tasks.cluster import cluster_address
 from tasks.inbound_verification import (
@@ -28,7 +29,7 @@ from tasks.notify import notify_send
 from tasks.resources import state_store
 
 
-@flow(name="inbound-verification", log_prints=False, validate_parameters=True)
+@flow(name="inbound-verification", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def inbound_verification(
     sheet: str | None = None,
     worksheet: str | None = None,

@@ -12,6 +12,7 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import ON_RUNNING
 from jtl_automator.services.order_processing import OrderProcessingParams, run_stages
 from tasks.order_processing import TaskStages, alert_on_failure, orders_publish_artifacts
 from tasks.resources import RunBlocks, run_clients
@@ -22,6 +23,7 @@ from tasks.resources import RunBlocks, run_clients
     log_prints=False,
     validate_parameters=True,
     on_failure=[alert_on_failure],
+    on_running=ON_RUNNING,
 )
 def order_processing(
     since: datetime | None = None,

@@ -15,6 +15,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from blocks import SmtpServer
+from flows import ON_RUNNING
 from jtl_automator.services import plan_execution as svc
 from tasks.plan_execution import (
     plan_acquire_lease,
@@ -28,7 +29,7 @@ from tasks.plan_execution import (
 from tasks.resources import RunBlocks, as_is, load_block, run_clients
 
 
-@flow(name="plan-execution", log_prints=False, validate_parameters=True)
+@flow(name="plan-execution", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def plan_execution(
     dry_run: bool = False,
     params: svc.PlanExecutionParams | None = None,

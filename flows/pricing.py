@@ -15,13 +15,14 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import ON_RUNNING
 from jtl_automator.services.pricing import PricingParams, load_rules, run_stages, workbook_path
 from jtl_automator.services.replenishment.reads import TIMEZONE
 from tasks.pricing import TaskStages, pricing_publish_artifacts
 from tasks.resources import RunBlocks, run_clients
 
 
-@flow(name="pricing", log_prints=False, validate_parameters=True)
+@flow(name="pricing", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def pricing(
     dry_run: bool = False,
     rules_file: str | None = None,

@@ -15,13 +15,14 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import ON_RUNNING
 from jtl_automator.services.product_enrichment import ProductEnrichmentParams, Request, run_stages
 from jtl_automator.sheets.base import SheetBackend
 from tasks.product_enrichment import TaskStages, enrichment_publish_artifacts
 from tasks.resources import sheet_backend, state_store, wawi_client
 
 
-@flow(name="product-enrichment", log_prints=False, validate_parameters=True)
+@flow(name="product-enrichment", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def product_enrichment(
     feed: str | None = None,
     supplier: str | None = None,

@@ -13,12 +13,13 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import ON_RUNNING
 from jtl_automator.services.product_sync import ProductSyncParams, run_stages, workbook_path
 from tasks.product_sync import TaskStages, product_publish_artifacts
 from tasks.resources import RunBlocks, run_clients
 
 
-@flow(name="product-sync", log_prints=False, validate_parameters=True)
+@flow(name="product-sync", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def product_sync(
     full: bool = False,
     dry_run: bool = False,

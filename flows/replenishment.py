@@ -15,6 +15,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from blocks import SmtpServer
+from flows import ON_RUNNING
 from jtl_automator.plans import iso_week
 from jtl_automator.services.replenishment import (
     ReplenishmentRunParams,
@@ -29,7 +30,7 @@ from tasks.replenishment import TaskStages, replenishment_mail_purchasing, reple
 from tasks.resources import RunBlocks, google_sheet, load_block, run_clients
 
 
-@flow(name="replenishment", log_prints=False, validate_parameters=True)
+@flow(name="replenishment", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def replenishment(
     dry_run: bool = False,
     output: str | None = None,

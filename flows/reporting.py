@@ -17,6 +17,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from blocks import SmtpServer
+from flows import ON_RUNNING
 from jtl_automator.reports import data as d
 from jtl_automator.reports import report_definition
 from jtl_automator.reports.data import ReportParams
@@ -33,7 +34,7 @@ from tasks.reporting import (
 from tasks.resources import google_sheet, load_block, state_store
 
 
-@flow(name="report", log_prints=False, validate_parameters=True)
+@flow(name="report", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def report(
     name: str = "daily",
     period: str | None = None,

@@ -13,12 +13,13 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import ON_RUNNING
 from jtl_automator.services.shop_sync import ShopSyncParams, run_stages
 from tasks.resources import notifier_from_blocks, shop_client, state_store, wawi_client
 from tasks.shop_sync import TaskStages, shop_sync_publish_artifacts
 
 
-@flow(name="shop-sync-check", log_prints=False, validate_parameters=True)
+@flow(name="shop-sync-check", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def shop_sync_check(
     dry_run: bool = False,
     params: ShopSyncParams | None = None,

@@ -14,6 +14,7 @@ from typing import Any
 
 from prefect import flow
 
+from flows import ON_RUNNING
 from jtl_automator.alerts.overrun import find_overruns, overruns_markdown
 from jtl_automator.alerts.sla import evaluate, report_markdown
 from tasks.sla_check import (
@@ -26,7 +27,7 @@ from tasks.sla_check import (
 )
 
 
-@flow(name="sla-check", log_prints=False, validate_parameters=True)
+@flow(name="sla-check", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def sla_check(
     config_dir: str | None = None,
     dry_run: bool = False,

@@ -13,12 +13,13 @@ from typing import Any
 from prefect import flow
 from prefect.runtime import flow_run
 
+from flows import ON_RUNNING
 from jtl_automator.services.stock_sync import StockSyncParams, run_stages
 from tasks.resources import RunBlocks, run_clients
 from tasks.stock_sync import TaskStages, stock_publish_artifacts
 
 
-@flow(name="stock-sync", log_prints=False, validate_parameters=True)
+@flow(name="stock-sync", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def stock_sync(
     full: bool = False,
     dry_run: bool = False,

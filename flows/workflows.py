@@ -16,6 +16,7 @@ from prefect import flow
 from prefect.runtime import flow_run
 from pydantic import Field
 
+from flows import ON_RUNNING
 from jtl_automator.workflows.batch import (
     DEFAULT_BATCH_SIZE,
     MAX_BATCH_SIZE,
@@ -43,7 +44,7 @@ from tasks.workflows import (
 )
 
 
-@flow(name="workflow-run", log_prints=False, validate_parameters=True)
+@flow(name="workflow-run", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def workflow_run(
     run_id: str,
     ffn_block: str | None = None,
@@ -91,7 +92,13 @@ def _batch_name() -> str:
     )
 
 
-@flow(name="workflow-batch", flow_run_name=_batch_name, log_prints=False, validate_parameters=True)
+@flow(
+    name="workflow-batch",
+    flow_run_name=_batch_name,
+    log_prints=False,
+    validate_parameters=True,
+    on_running=ON_RUNNING,
+)
 def workflow_batch(
     workflow: str,
     version: int,
@@ -135,7 +142,7 @@ def workflow_batch(
     return outcome.summary()
 
 
-@flow(name="workflows-tick", log_prints=False, validate_parameters=True)
+@flow(name="workflows-tick", log_prints=False, validate_parameters=True, on_running=ON_RUNNING)
 def workflows_tick(
     names: list[str] | None = None,
     ffn_block: str | None = None,

@@ -48,3 +48,33 @@ def test_a_flow_process_starts_with_the_tuned_collector_and_pandera_s_backends_r
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == [str(GC_YOUNGEST_THRESHOLD), "1", "True"]
+
+
+def test_freeze_startup_objects_freezes_what_the_process_holds_once() -> None:
+    """In a process of its own: a freeze is for the life of the process (the pytest one is shared)."""
+    code = (
+        "import gc, flows; from jtl_automator.runtime import freeze_startup_objects as f; "
+        "before = gc.get_freeze_count(); first = f(); held = gc.get_freeze_count(); "
+        "kept = [{'a': [i]} for i in range(1000)]; again = f(); "
+        "print(before, first, held > 10_000, again, gc.get_freeze_count() == held)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "True", "True", "False", "True"]
+
+
+def test_every_flow_freezes_its_startup_objects_when_its_run_starts() -> None:
+    """Each flow module's flows carry the hook (a new flow without it would scan its imports again)."""
+    import importlib
+    import pkgutil
+
+    from prefect import Flow
+
+    import flows
+
+    found = []
+    for module in pkgutil.iter_modules(flows.__path__):
+        for value in vars(importlib.import_module(f"flows.{module.name}")).values():
+            if isinstance(value, Flow) and value.__module__ == f"flows.{module.name}":
+                found.append(value.name)
+                assert flows.freeze_startup_objects_hook in value.on_running_hooks, value.name
+    assert len(found) >= 15

@@ -57,3 +57,20 @@ def test_housekeeping_removes_old_checks_and_shows_it(
     text = asyncio.run(artifact())
     assert "removed 2 journal rows" in text and "| inbound_checks | 180 days |" in text
     get_settings.cache_clear()
+
+
+def test_a_flow_run_freezes_the_startup_objects_when_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect runs the ``on_running`` hook in the run's process, before the flow's body."""
+    import flows
+    from flows.housekeeping import housekeeping
+    from jtl_automator.settings import get_settings
+
+    calls: list[str] = []
+    monkeypatch.setattr(flows, "freeze_startup_objects", lambda: calls.append("frozen") or True)
+    monkeypatch.setenv("JTL_DATABASE_URL", f"sqlite:///{tmp_path / 'state.db'}")
+    get_settings.cache_clear()
+    housekeeping(dry_run=True)
+    assert calls == ["frozen"]
+    get_settings.cache_clear()

@@ -22,6 +22,7 @@ from jtl_automator.clients.errors import (
     error_from_response,
     failure_reason,
 )
+from jtl_automator.clients.hedged import AnswerNotWanted, answer_wanted
 from jtl_automator.clients.json_body import decode_json
 from jtl_automator.correlation import CORRELATION_HEADER, correlated_logger, correlation_id
 from jtl_automator.resilience import (
@@ -229,8 +230,14 @@ class HttpCore:
         )
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
-        """GET and decode the JSON body (``None`` for 204/empty)."""
-        return _json_or_none(self.request("GET", path, params=params))
+        """GET and decode the JSON body (``None`` for 204/empty).
+
+        Raises :class:`AnswerNotWanted` instead of decoding an answer a hedged read no longer wants.
+        """
+        response = self.request("GET", path, params=params)
+        if not answer_wanted():
+            raise AnswerNotWanted(f"GET {_display_path(response.request.url)}: answered by another ask")
+        return _json_or_none(response)
 
 
 def _note_give_up(error: Exception, gave_up: GaveUp) -> None:

@@ -7,9 +7,10 @@ import threading
 import time
 from typing import Any
 
+import httpx
 import pytest
 
-from jtl_automator.clients.hedged import HedgedReads, hedged_map
+from jtl_automator.clients.hedged import HedgedReads, answer_wanted, hedged_map
 
 
 class Server:
@@ -200,3 +201,66 @@ def test_a_dropped_key_is_not_asked_for_when_queued_and_not_waited_for_when_unde
     reads.close()  # does not wait for the stalled, dropped key 1
     assert time.perf_counter() - started < 1.0 and server.asks.count(1) == 1
     server.release.set()
+
+
+@pytest.mark.slow
+def test_the_slower_ask_of_an_answered_read_is_told_its_answer_is_not_wanted() -> None:
+    """What a read sees (:func:`answer_wanted`) after its server answered: only the stalled first ask
+    of key 5, answered meanwhile by its second ask, is told no; outside the reads, always yes."""
+    server = Server(stall=frozenset({5}))
+    seen: list[tuple[int, bool]] = []
+
+    def read(key: int) -> int:
+        value = server(key)
+        seen.append((key, answer_wanted()))
+        return value
+
+    reads: HedgedReads[int, int] = HedgedReads(read, 4, "test")
+    try:
+        assert _all_answered(reads, range(8)) == {k: k * 10 for k in range(8)}
+    finally:
+        server.release.set()
+    reads.close()
+    deadline = time.monotonic() + 5
+    while len(seen) < 9 and time.monotonic() < deadline:  # the stalled ask ends once released
+        time.sleep(0.01)
+    assert sorted(seen) == [*((k, True) for k in range(5)), (5, False), (5, True), (6, True), (7, True)]
+    assert answer_wanted()
+
+
+@pytest.mark.slow
+def test_a_hedged_get_leaves_the_slower_answer_undecoded() -> None:
+    """Through the HTTP core: the stalled page's late answer is read but not decoded (a 1,000-item
+    page is tens of milliseconds of decoding), and nothing of it reaches the caller."""
+    from jtl_automator.clients import http as http_module
+    from jtl_automator.clients.http import HttpCore
+
+    release = threading.Event()
+    first_of_page_3 = threading.Event()
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        page = int(request.url.params["page"])
+        if page == 3 and not first_of_page_3.is_set():
+            first_of_page_3.set()
+            release.wait(10)
+        else:
+            time.sleep(0.02)
+        return httpx.Response(200, json={"page": page})
+
+    decoded: list[Any] = []
+    original = http_module.decode_json
+
+    def counting(response: httpx.Response) -> Any:
+        decoded.append(response.request.url.params["page"])
+        return original(response)
+
+    core = HttpCore(httpx.Client(transport=httpx.MockTransport(answer)), "https://api.example.test")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(http_module, "decode_json", counting)
+        try:
+            pages = hedged_map(lambda page: core.get_json("/pages", {"page": page}), list(range(6)), 3, "t")
+        finally:
+            release.set()
+        time.sleep(0.2)  # the released first ask of page 3 ends
+    assert pages == [{"page": p} for p in range(6)]
+    assert sorted(decoded) == ["0", "1", "2", "3", "4", "5"]  # page 3 once: its second ask's answer

@@ -15,6 +15,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import pytest
+
 from jtl_automator.clients.errors import NotFound
 from jtl_automator.clients.shop.models import ShopCart, ShopOrder, ShopPage, ShopProduct
 from jtl_automator.clients.wawi.client import WawiClient
@@ -24,6 +26,7 @@ from jtl_automator.services.shop_sync.reads import (
     WawiInputs,
     bounded_map,
     finish_wawi_catalogue,
+    read_inputs,
     read_shop_orders,
     read_wawi_orders,
     start_wawi_listings,
@@ -205,9 +208,9 @@ def test_wawi_reads_that_need_no_other_go_side_by_side(tmp_path: Path) -> None:
     catalogue.products, catalogue.warehouse_stock, catalogue.prices = t.shop_products_frames([product])
     out = WawiInputs()
     client = cast(WawiClient, wawi)
-    with ThreadPoolExecutor(max_workers=3) as pool:  # what read_inputs gives them: a worker each
+    with ThreadPoolExecutor(max_workers=6) as pool:  # what read_inputs gives them: a worker each
         finish_wawi_catalogue(
-            client, sync, catalogue, start_wawi_listings(pool, client, params), params, now, out
+            client, catalogue, start_wawi_listings(pool, client, params, sync, now), params, out
         )
     # the sales channels beside the item pages; the channel price (12 is not the base 10) before the stock
     assert wawi.items_saw_channels and wawi.stock_saw_price
@@ -221,3 +224,99 @@ def test_wawi_reads_that_need_no_other_go_side_by_side(tmp_path: Path) -> None:
     read_wawi_orders(cast(WawiClient, wawi), orders, params, now, out)
     assert wawi.lookups_overlapped  # three numbers looked up one request each, side by side
     assert set(out.matches) == {"SHOP-1", "SHOP-2", "SHOP-3"}
+
+
+class ChainedShop:
+    """A shop whose product pages are a chain still open: the second page waits for ``last_page``."""
+
+    def __init__(self) -> None:
+        self.last_page = threading.Event()
+
+    def iter_product_pages(self, page_size: int | None = None) -> Iterator[ShopPage[ShopProduct]]:
+        for number, (pid, sku) in enumerate(((1, "A"), (2, "B"))):
+            if number:
+                self.last_page.wait(5.0)
+            product = {
+                "id": pid,
+                "sku": sku,
+                "trackStock": "N",
+                "prices": [
+                    {
+                        "id": pid,
+                        "productID": pid,
+                        "customerGroupID": 1,
+                        "detail": [{"amountFrom": 0, "netPrice": 10}],
+                    }
+                ],
+            }
+            yield ShopPage[ShopProduct](items=[ShopProduct.model_validate(product)], skipped=[], cursor=pid)
+
+
+class QuickWawi:
+    """Two items (base price 10), their stock and one online-shop channel, answered at once."""
+
+    read_parallelism = 2
+    max_in_flight = 2
+
+    def __init__(self) -> None:
+        self.price_reads: list[int] = []
+        self.items = SimpleNamespace(iter_pages=self._items, sales_channel_prices=self._prices)
+        self.stocks = SimpleNamespace(iter_pages=self._stock)
+
+    def _items(self, parallel: int = 1) -> Iterator[list[dict[str, Any]]]:
+        yield [
+            {"Id": i, "SKU": sku, "ItemPriceData": {"SalesPriceNet": 10.0}, "Changed": "2024-11-30T10:00:00"}
+            for i, sku in ((7, "A"), (8, "B"))
+        ]
+
+    def _stock(self, parallel: int = 1) -> Iterator[list[dict[str, Any]]]:
+        yield [{"ItemId": i, "WarehouseId": 1, "QuantityTotal": 5, "QuantityInOrders": 0} for i in (7, 8)]
+
+    def sales_channels(self) -> list[SimpleNamespace]:
+        return [SimpleNamespace(id="1-1-1", type=1)]
+
+    def _prices(self, item_id: int) -> list[Any]:
+        self.price_reads.append(item_id)
+        return []
+
+
+def test_the_wawi_side_is_framed_while_the_shop_s_product_pages_still_come(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Wawi's frames and the cached channel prices need nothing from the shop: they are made while its
+    product chain is open (it was: after its last page, 0.24 s of a steady-state check's tail)."""
+    from jtl_automator.services.shop_sync import reads
+
+    sync = ShopSyncStore(StateStore(f"sqlite:///{tmp_path / 'state.db'}"))
+    now = datetime(2024, 12, 1, 12, tzinfo=UTC)
+    sync.write_channel_prices({7: ("2024-11-30T10:00:00", [])}, now)
+    made = {"available": threading.Event(), "known": threading.Event()}
+    frame, known = t.wawi_available_frame, reads.known_channel_prices
+
+    def framed(*args: Any) -> Any:
+        if len(args[0]):  # not an empty default frame
+            made["available"].set()
+        return frame(*args)
+
+    def cached(*args: Any) -> Any:
+        made["known"].set()
+        return known(*args)
+
+    monkeypatch.setattr(t, "wawi_available_frame", framed)
+    monkeypatch.setattr(reads, "known_channel_prices", cached)
+    shop, wawi = ChainedShop(), QuickWawi()
+    params = ShopSyncParams(checks=("stock", "prices"), read_workers=2)
+    result: list[Any] = []
+    reader = threading.Thread(
+        target=lambda: result.append(read_inputs(cast(Any, shop), cast(WawiClient, wawi), sync, params, now))
+    )
+    reader.start()
+    try:
+        assert made["available"].wait(3.0) and made["known"].wait(3.0)  # the shop's last page not yet sent
+    finally:
+        shop.last_page.set()
+        reader.join(10.0)
+    shop_side, wawi_side = result[0]
+    assert shop_side.catalogue.pages == 2 and len(shop_side.catalogue.products) == 2
+    assert sorted(wawi_side.available["item_id"].astype(int)) == [7, 8]
+    assert wawi_side.sales_channel == "1-1-1" and wawi_side.known_items == {7} and wawi.price_reads == []

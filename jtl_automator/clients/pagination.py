@@ -277,6 +277,11 @@ class _FetchedInOrder:
         self._ahead.clear()
         self._reads.close()
 
+    def abandon(self) -> None:
+        """Close without waiting for any key asked for ahead (the first answer says none fits)."""
+        self.drop_from(0)
+        self.close()
+
 
 class _FetchedAsAnswered(_FetchedInOrder):
     """:class:`_FetchedInOrder`, but each ``(key, run(key))`` as soon as it is answered."""
@@ -429,8 +434,7 @@ def iterate_odata_parallel(
     stride = len(items)
     if not items or not isinstance(count, int) or workers <= 1 or count <= stride:
         if fetched is not None:  # pages asked for ahead that the first page says are not there
-            fetched.drop_from(0)
-            fetched.close()
+            fetched.abandon()
         if not items:
             return
         yield items
@@ -444,8 +448,7 @@ def iterate_odata_parallel(
         fetched.refill()
     else:
         if fetched is not None:  # a page holds fewer than asked for: the offsets asked ahead do not fit
-            fetched.drop_from(0)
-            fetched.close()
+            fetched.abandon()
         # the later pages are on their way before the first is handed out (the caller's work on it overlaps)
         fetched = _FetchedInOrder(sized(top), range(stride, count, stride), workers, "odata-pages")
     rest: int | None = None
